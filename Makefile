@@ -1,0 +1,36 @@
+# Convenience entry points; the build itself is CMake (see README.md).
+BUILD ?= build/dev
+JOBS ?= $(shell nproc)
+
+.PHONY: deps build check demo asan valgrind fuzz-smoke clean
+
+deps:
+	./scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Debug -DBPT_WERROR=ON
+	cmake --build $(BUILD) -j$(JOBS)
+
+# Build and run every test (the README's test command).
+check: build
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+# Build and run the demo (the README's demo command).
+demo: build
+	./scripts/demo.sh $(BUILD)/bpt
+
+asan: deps
+	cmake --preset asan
+	cmake --build build/asan -j$(JOBS)
+	ctest --test-dir build/asan --output-on-failure -j$(JOBS)
+
+valgrind: deps
+	cmake --preset valgrind
+	cmake --build build/valgrind -j$(JOBS)
+	ctest --test-dir build/valgrind --output-on-failure -j$(JOBS) -L unit
+
+fuzz-smoke: deps
+	./scripts/fuzz-smoke.sh
+
+clean:
+	rm -rf build

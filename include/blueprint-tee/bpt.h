@@ -1,0 +1,20 @@
+/**
+ * @file bpt.h
+ * libblueprint-tee: Trusted Execution Environment support for job services.
+ * Include this umbrella header, or the module headers it lists.
+ */
+#ifndef BPT_H
+#define BPT_H
+
+#include "common.h"
+#include "error.h"
+#include "log.h"
+#include "buf.h"
+#include "secret.h"
+#include "clock.h"
+#include "provider.h"
+#include "attestation.h"
+#include "policy.h"
+#include "verify.h"
+
+#endif

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages blueprint-tee needs, only the missing ones (idempotent).
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev valgrind
+      libssl-dev libcbor-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev
+      libsqlite3-dev libcmocka-dev libcjose-dev runc openssl wrk)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#pkgs[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

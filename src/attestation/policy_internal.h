@@ -1,0 +1,77 @@
+/*
+ * The policy's fields, for the library's verifiers. Only src/attestation/policy.c changes
+ * them; verifiers read them. Byte expectations are stored decoded; "has_" flags say whether a
+ * dimension is enforced.
+ */
+#ifndef BPT_ATTESTATION_POLICY_INTERNAL_H
+#define BPT_ATTESTATION_POLICY_INTERNAL_H
+
+#include <blueprint-tee/buf.h>
+#include <blueprint-tee/policy.h>
+
+#define BPT_POLICY_MAX_PCRS 32
+#define BPT_POLICY_MAX_RTMRS 4
+
+/* SEV-SNP product bits for sev_snp.products. */
+#define BPT_SNP_PRODUCT_MILAN 0x1u
+#define BPT_SNP_PRODUCT_GENOA 0x2u
+#define BPT_SNP_PRODUCT_TURIN 0x4u
+
+struct bpt_policy {
+    bool allow_debug;
+    uint64_t max_age_secs; /* 0 = not enforced */
+    bool has_at;
+    int64_t at;
+
+    char *expected_measurement;     /* lowercase hex, NULL = not enforced */
+    uint8_t expected_report_data[64];
+    size_t expected_report_data_len; /* 0 = not enforced; <64 compares a prefix, rest must be 0 */
+    char *expected_nonce;
+    char *expected_audience;
+    char *expected_image_digest;
+
+    struct {
+        bool has_min_tcb;
+        uint8_t min_bootloader, min_tee, min_snp, min_microcode, min_fmc;
+        bool has_host_data;
+        uint8_t host_data[32];
+        bool has_vmpl;
+        uint32_t vmpl;
+        unsigned products; /* BPT_SNP_PRODUCT_* mask; 0 = any */
+    } sev_snp;
+
+    struct {
+        unsigned accepted_tcb; /* bit (1u << bpt_tdx_tcb_status); production: up_to_date */
+        bool has_mr_config_id;
+        uint8_t mr_config_id[48];
+        bool has_mr_owner;
+        uint8_t mr_owner[48];
+        bool has_mr_owner_config;
+        uint8_t mr_owner_config[48];
+        bool has_rtmr[BPT_POLICY_MAX_RTMRS];
+        uint8_t rtmr[BPT_POLICY_MAX_RTMRS][48];
+    } tdx;
+
+    struct {
+        bool has_pcr[BPT_POLICY_MAX_PCRS];
+        uint8_t pcr[BPT_POLICY_MAX_PCRS][48];
+    } aws_nitro;
+
+    struct {
+        char **issuers;
+        size_t n_issuers;
+        char *jwks_url;
+        char *jwks_file;
+    } jwt;
+
+    /* Inputs to verification. */
+    bool has_trust_roots;
+    bpt_buf trust_roots_pem;  /* concatenated PEM certificates replacing the pinned roots */
+    bpt_buf certs;            /* concatenated blobs, each: u32le length + DER-or-PEM bytes */
+    char *collateral_json;
+    char *jwks_json;
+    bool offline;
+    char *cache_dir;
+};
+
+#endif

@@ -1,0 +1,123 @@
+#include "core/util.h"
+#include "core/err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+int bpt_file_read(bpt_buf *out, const char *path)
+{
+    int fd, rc = 0;
+    uint8_t chunk[16384];
+    bool is_stdin = strcmp(path, "-") == 0;
+
+    fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return bpt_err(errno == ENOENT ? BPT_ENOTFOUND : BPT_EIO, "%s: cannot open: %s", path,
+                       strerror(errno));
+    }
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            rc = bpt_err(BPT_EIO, "%s: read failed: %s", path, strerror(errno));
+            break;
+        }
+        if (n == 0) {
+            break;
+        }
+        rc = bpt_buf_append(out, chunk, (size_t)n);
+        if (rc < 0) {
+            rc = bpt_err(rc, "%s: larger than the limit of %zu bytes", path, out->max);
+            break;
+        }
+    }
+    if (!is_stdin) {
+        close(fd);
+    }
+    return rc;
+}
+
+int bpt_file_write(const char *path, const void *p, size_t n, bool private_file)
+{
+    char tmp[4096];
+    int fd;
+    const uint8_t *b = p;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
+        return bpt_err(BPT_EINVAL, "%s: path too long", path);
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, private_file ? 0600 : 0644);
+    if (fd < 0) {
+        return bpt_err(BPT_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    }
+    while (n > 0) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return bpt_err(BPT_EIO, "%s: write failed: %s", path, strerror(e));
+        }
+        b += w;
+        n -= (size_t)w;
+    }
+    if (close(fd) != 0 || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return bpt_err(BPT_EIO, "%s: cannot write: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+int bpt_strdup(char **out, const char *s)
+{
+    *out = NULL;
+    if (!s) {
+        return 0;
+    }
+    *out = strdup(s);
+    return *out ? 0 : bpt_err_nomem("string");
+}
+
+static int digest(const EVP_MD *md, uint8_t *out, const void *p, size_t n)
+{
+    unsigned int len = 0;
+    if (EVP_Digest(p, n, out, &len, md, NULL) != 1) {
+        return bpt_err_ossl(BPT_ERROR, "digest");
+    }
+    return 0;
+}
+
+int bpt_sha256(uint8_t md[BPT_SHA256_LEN], const void *p, size_t n)
+{
+    return digest(EVP_sha256(), md, p, n);
+}
+
+int bpt_sha384(uint8_t md[BPT_SHA384_LEN], const void *p, size_t n)
+{
+    return digest(EVP_sha384(), md, p, n);
+}
+
+bool bpt_str_eq(const char *a, const char *b)
+{
+    if (!a || !b) {
+        return a == b;
+    }
+    return strcmp(a, b) == 0;
+}
+
+const char *bpt_version(void)
+{
+    return BPT_VERSION_STRING;
+}

@@ -1,0 +1,39 @@
+/* The bpt command line: one file per subcommand (cmd_<name>.c), registered in main.c. */
+#ifndef BPT_CLI_H
+#define BPT_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <blueprint-tee/bpt.h>
+
+/* Exit statuses (DESIGN.md §5): 0 success/verified, 1 refusal, 2 usage or I/O error. */
+#define BPT_EXIT_OK 0
+#define BPT_EXIT_REFUSED 1
+#define BPT_EXIT_USAGE 2
+
+struct bpt_cmd {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+};
+
+/* Print "bpt <cmd>: <message>" to stderr and return BPT_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Print "bpt <cmd>: <what>: <bpt_error_last()>" to stderr; returns @p exit_code. */
+int cli_lib_error(const char *cmd, int exit_code, const char *what);
+
+/* true if argv has -h or --help anywhere before "--". */
+bool cli_wants_help(int argc, char **argv);
+
+/* Read a whole file ("-" = stdin) up to @p max bytes; NUL-terminated. Free with bpt_free(). */
+int cli_read_file(char **out, size_t *len_out, const char *path, size_t max);
+
+/* Install the stderr log sink at the level from $BPT_LOG (default warn). */
+void cli_setup_logging(void);
+
+/* Subcommands. */
+int cmd_version(int argc, char **argv);
+
+#endif

@@ -1,0 +1,44 @@
+/* bpt: command-line entry point. Dispatches to one function per subcommand. */
+#include "cli.h"
+
+#include <string.h>
+
+static const struct bpt_cmd commands[] = {
+    {"version", "print the version", cmd_version},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: bpt <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    }
+    fprintf(f, "\nRun 'bpt <command> --help' for a command's options.\n"
+               "Exit status: 0 success or verified, 1 verification or protocol refusal, "
+               "2 usage or I/O error.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return BPT_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return BPT_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        return cmd_version(1, argv + 1);
+    }
+    cli_setup_logging();
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            return commands[i].run(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "bpt: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return BPT_EXIT_USAGE;
+}
