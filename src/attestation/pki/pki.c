@@ -1,0 +1,330 @@
+#include "attestation/pki/pki.h"
+#include "attestation/policy_internal.h"
+#include "core/codec.h"
+#include "core/err.h"
+#include "core/limits.h"
+
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509_vfy.h>
+
+int bpt_pki_parse_der(X509 **out, const uint8_t *p, size_t len, const char *what)
+{
+    const unsigned char *q = p;
+    X509 *c;
+
+    *out = NULL;
+    if (len == 0 || len > BPT_LIMIT_CERT_CHAIN_BYTES || len > LONG_MAX) {
+        return bpt_err(BPT_EMALFORMED, "%s: certificate of %zu bytes (limit %u)", what, len,
+                       BPT_LIMIT_CERT_CHAIN_BYTES);
+    }
+    c = d2i_X509(NULL, &q, (long)len);
+    if (!c) {
+        return bpt_err_ossl(BPT_EMALFORMED, "%s: not a DER certificate", what);
+    }
+    if ((size_t)(q - p) != len) {
+        X509_free(c);
+        return bpt_err(BPT_EMALFORMED, "%s: %zu trailing bytes after the DER certificate", what,
+                       len - (size_t)(q - p));
+    }
+    *out = c;
+    return 0;
+}
+
+static bool looks_pem(const uint8_t *p, size_t len)
+{
+    static const char tag[] = "-----BEGIN ";
+    for (size_t i = 0; i + sizeof(tag) - 1 <= len && i < 256; i++) {
+        if (memcmp(p + i, tag, sizeof(tag) - 1) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len, const char *what)
+{
+    BIO *bio = NULL;
+    X509 *c = NULL;
+    int rc = BPT_ERROR, n = 0;
+
+    if (len > BPT_LIMIT_CERT_CHAIN_BYTES) {
+        return bpt_err(BPT_ELIMIT, "%s: %zu bytes of certificates exceed the limit of %u", what,
+                       len, BPT_LIMIT_CERT_CHAIN_BYTES);
+    }
+    if (!*stack && !(*stack = sk_X509_new_null())) {
+        return bpt_err_nomem("certificate stack");
+    }
+    if (!looks_pem(p, len)) {
+        BPT_CHECK(bpt_pki_parse_der(&c, p, len, what));
+        if (sk_X509_num(*stack) >= BPT_LIMIT_CERTS_IN_CHAIN) {
+            rc = bpt_err(BPT_ELIMIT, "%s: more than %d certificates", what,
+                         BPT_LIMIT_CERTS_IN_CHAIN);
+            goto out;
+        }
+        if (!sk_X509_push(*stack, c)) {
+            rc = bpt_err_nomem("certificate stack");
+            goto out;
+        }
+        c = NULL;
+        rc = 0;
+        goto out;
+    }
+    bio = BIO_new_mem_buf(p, (int)len);
+    if (!bio) {
+        rc = bpt_err_nomem("BIO");
+        goto out;
+    }
+    while ((c = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        if (sk_X509_num(*stack) >= BPT_LIMIT_CERTS_IN_CHAIN) {
+            rc = bpt_err(BPT_ELIMIT, "%s: more than %d certificates", what,
+                         BPT_LIMIT_CERTS_IN_CHAIN);
+            goto out;
+        }
+        if (!sk_X509_push(*stack, c)) {
+            rc = bpt_err_nomem("certificate stack");
+            goto out;
+        }
+        c = NULL;
+        n++;
+    }
+    /* End of input reads as "no start line"; anything else is a damaged PEM block. */
+    unsigned long e = ERR_peek_last_error();
+    if (n == 0 || (e && ERR_GET_REASON(e) != PEM_R_NO_START_LINE)) {
+        rc = bpt_err_ossl(BPT_EMALFORMED, "%s: %s", what,
+                          n == 0 ? "no PEM certificate found" : "damaged PEM certificate");
+        goto out;
+    }
+    ERR_clear_error();
+    rc = 0;
+out:
+    X509_free(c);
+    BIO_free(bio);
+    return rc;
+}
+
+int bpt_pki_parse_crls(STACK_OF(X509_CRL) * *stack, const uint8_t *p, size_t len, const char *what)
+{
+    BIO *bio = NULL;
+    X509_CRL *crl = NULL;
+    int rc = BPT_ERROR, n = 0;
+
+    if (len == 0 || len > BPT_LIMIT_COLLATERAL_BYTES) {
+        return bpt_err(BPT_EMALFORMED, "%s: CRL of %zu bytes (limit %u)", what, len,
+                       BPT_LIMIT_COLLATERAL_BYTES);
+    }
+    if (!*stack && !(*stack = sk_X509_CRL_new_null())) {
+        return bpt_err_nomem("CRL stack");
+    }
+    if (!looks_pem(p, len)) {
+        const unsigned char *q = p;
+        crl = d2i_X509_CRL(NULL, &q, (long)len);
+        if (!crl || (size_t)(q - p) != len) {
+            rc = bpt_err_ossl(BPT_EMALFORMED, "%s: not a DER CRL", what);
+            goto out;
+        }
+        if (!sk_X509_CRL_push(*stack, crl)) {
+            rc = bpt_err_nomem("CRL stack");
+            goto out;
+        }
+        crl = NULL;
+        rc = 0;
+        goto out;
+    }
+    bio = BIO_new_mem_buf(p, (int)len);
+    if (!bio) {
+        rc = bpt_err_nomem("BIO");
+        goto out;
+    }
+    while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
+        if (n >= BPT_LIMIT_CERTS_IN_CHAIN || !sk_X509_CRL_push(*stack, crl)) {
+            rc = bpt_err(BPT_ELIMIT, "%s: too many CRLs", what);
+            goto out;
+        }
+        crl = NULL;
+        n++;
+    }
+    if (n == 0) {
+        rc = bpt_err_ossl(BPT_EMALFORMED, "%s: no PEM CRL found", what);
+        goto out;
+    }
+    ERR_clear_error();
+    rc = 0;
+out:
+    X509_CRL_free(crl);
+    BIO_free(bio);
+    return rc;
+}
+
+int bpt_pki_fingerprint(uint8_t out[32], X509 *cert)
+{
+    unsigned int n = 0;
+    if (X509_digest(cert, EVP_sha256(), out, &n) != 1 || n != 32) {
+        return bpt_err_ossl(BPT_ERROR, "certificate fingerprint");
+    }
+    return 0;
+}
+
+int bpt_pki_pinned_load(X509 **out, enum bpt_pinned_root id)
+{
+    const char *pem = bpt_pki_pinned_pem(id);
+    BIO *bio;
+    X509 *c;
+    uint8_t fp[32], want[32];
+
+    *out = NULL;
+    if (!pem) {
+        return bpt_err(BPT_EINVAL, "pki: no pinned root %d", (int)id);
+    }
+    bio = BIO_new_mem_buf(pem, -1);
+    c = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    if (!c) {
+        return bpt_err_ossl(BPT_ERROR, "pki: pinned %s does not parse", bpt_pki_pinned_name(id));
+    }
+    if (bpt_pki_fingerprint(fp, c) != 0 ||
+        bpt_hex_decode_exact(want, 32, bpt_pki_pinned_fingerprint(id), 64, "fingerprint") != 0 ||
+        memcmp(fp, want, 32) != 0) {
+        X509_free(c);
+        return bpt_err(BPT_ERROR, "pki: pinned %s does not match its fingerprint",
+                       bpt_pki_pinned_name(id));
+    }
+    *out = c;
+    return 0;
+}
+
+bool bpt_pki_valid_at(X509 *cert, int64_t at)
+{
+    time_t t = (time_t)at;
+    return X509_cmp_time(X509_get0_notBefore(cert), &t) <= 0 &&
+           X509_cmp_time(X509_get0_notAfter(cert), &t) >= 0;
+}
+
+const char *bpt_pki_subject(X509 *cert, char *buf, size_t len)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    int n = 0;
+    buf[0] = '\0';
+    if (bio && X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0,
+                                  XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+        n = BIO_read(bio, buf, (int)len - 1);
+        buf[n > 0 ? n : 0] = '\0';
+    }
+    BIO_free(bio);
+    return buf;
+}
+
+int bpt_pki_verify_chain(STACK_OF(X509) * *chain_out, X509 *leaf, STACK_OF(X509) * untrusted,
+                         STACK_OF(X509) * roots, const struct bpt_pki_verify_opts *opts,
+                         const char *what)
+{
+    X509_STORE *store = NULL;
+    X509_STORE_CTX *ctx = NULL;
+    X509_VERIFY_PARAM *param;
+    unsigned long flags = X509_V_FLAG_USE_CHECK_TIME;
+    int rc = BPT_ERROR;
+
+    if (chain_out) {
+        *chain_out = NULL;
+    }
+    if (!roots || sk_X509_num(roots) == 0) {
+        return bpt_err(BPT_EKEYS, "%s: no trust roots", what);
+    }
+    store = X509_STORE_new();
+    ctx = X509_STORE_CTX_new();
+    if (!store || !ctx) {
+        rc = bpt_err_nomem("X509 store");
+        goto out;
+    }
+    for (int i = 0; i < sk_X509_num(roots); i++) {
+        if (X509_STORE_add_cert(store, sk_X509_value(roots, i)) != 1) {
+            rc = bpt_err_ossl(BPT_ERROR, "%s: adding a trust root", what);
+            goto out;
+        }
+    }
+    if (opts->strict) {
+        flags |= X509_V_FLAG_X509_STRICT;
+    }
+    if (opts->crls) {
+        flags |= X509_V_FLAG_CRL_CHECK;
+        if (opts->check_all_crls) {
+            flags |= X509_V_FLAG_CRL_CHECK_ALL;
+        }
+    }
+    if (X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1) {
+        rc = bpt_err_ossl(BPT_ERROR, "%s: chain context", what);
+        goto out;
+    }
+    if (opts->crls) {
+        X509_STORE_CTX_set0_crls(ctx, opts->crls);
+    }
+    param = X509_STORE_CTX_get0_param(ctx);
+    X509_VERIFY_PARAM_set_flags(param, flags);
+    X509_VERIFY_PARAM_set_time(param, (time_t)opts->at);
+    if (opts->max_depth > 0) {
+        X509_VERIFY_PARAM_set_depth(param, opts->max_depth);
+    }
+    if (X509_verify_cert(ctx) != 1) {
+        int err = X509_STORE_CTX_get_error(ctx);
+        int depth = X509_STORE_CTX_get_error_depth(ctx);
+        X509 *bad = X509_STORE_CTX_get_current_cert(ctx);
+        char subj[256] = "";
+        if (bad) {
+            bpt_pki_subject(bad, subj, sizeof(subj));
+        }
+        ERR_clear_error();
+        rc = bpt_err(BPT_ESIGNATURE, "%s: certificate chain invalid at depth %d (%s): %s", what,
+                     depth, subj[0] ? subj : "?", X509_verify_cert_error_string(err));
+        goto out;
+    }
+    if (chain_out) {
+        *chain_out = X509_STORE_CTX_get1_chain(ctx);
+        if (!*chain_out) {
+            rc = bpt_err_nomem("chain");
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(store);
+    return rc;
+}
+
+int bpt_pki_trust_roots(STACK_OF(X509) * *out, const struct bpt_policy *policy,
+                        const enum bpt_pinned_root *ids, size_t n_ids)
+{
+    STACK_OF(X509) *st = NULL;
+    X509 *c = NULL;
+    int rc = BPT_ERROR;
+
+    *out = NULL;
+    if (policy && policy->has_trust_roots) {
+        BPT_CHECK(bpt_pki_parse_certs(&st, policy->trust_roots_pem.data,
+                                      policy->trust_roots_pem.len, "trust roots"));
+        *out = st;
+        return 0;
+    }
+    st = sk_X509_new_null();
+    if (!st) {
+        return bpt_err_nomem("root stack");
+    }
+    for (size_t i = 0; i < n_ids; i++) {
+        BPT_CHECK(bpt_pki_pinned_load(&c, ids[i]));
+        if (!sk_X509_push(st, c)) {
+            rc = bpt_err_nomem("root stack");
+            goto out;
+        }
+        c = NULL;
+    }
+    *out = st;
+    st = NULL;
+    rc = 0;
+out:
+    X509_free(c);
+    sk_X509_pop_free(st, X509_free);
+    return rc;
+}

@@ -1,0 +1,91 @@
+/*
+ * X.509 helpers shared by the verifiers: loading certificates from untrusted bytes, pinned
+ * vendor roots, and chain verification at a fixed time (never the clock) with optional CRLs.
+ *
+ * Chain verification uses OpenSSL's X509_verify_cert (strict RFC 5280 checks on request) and the
+ * time from the caller; only the given roots are trusted (no system store, no partial chains).
+ */
+#ifndef BPT_ATTESTATION_PKI_H
+#define BPT_ATTESTATION_PKI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+enum bpt_pinned_root {
+    BPT_ROOT_AMD_MILAN_ARK,
+    BPT_ROOT_AMD_MILAN_ASK,
+    BPT_ROOT_AMD_MILAN_ASVK,
+    BPT_ROOT_AMD_GENOA_ARK,
+    BPT_ROOT_AMD_GENOA_ASK,
+    BPT_ROOT_AMD_GENOA_ASVK,
+    BPT_ROOT_AMD_TURIN_ARK,
+    BPT_ROOT_AMD_TURIN_ASK,
+    BPT_ROOT_AMD_TURIN_ASVK,
+    BPT_ROOT_INTEL_SGX_ROOT_CA,
+    BPT_ROOT_AWS_NITRO_G1,
+    BPT_ROOT_COUNT
+};
+
+const char *bpt_pki_pinned_name(enum bpt_pinned_root id);
+const char *bpt_pki_pinned_pem(enum bpt_pinned_root id);
+const char *bpt_pki_pinned_fingerprint(enum bpt_pinned_root id);
+
+/**
+ * Load a pinned certificate, checking its SHA-256 fingerprint against the table.
+ * @param[out] out new reference; X509_free() it.
+ */
+int bpt_pki_pinned_load(X509 **out, enum bpt_pinned_root id);
+
+/**
+ * Parse certificates from untrusted bytes: one DER certificate, or PEM text holding one or
+ * more (at most BPT_LIMIT_CERTS_IN_CHAIN). Appends to *stack (created when NULL).
+ * @return 0; BPT_EMALFORMED naming @p what; BPT_ELIMIT.
+ */
+int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len, const char *what);
+
+/** Parse one DER certificate (the whole input must be the certificate). */
+int bpt_pki_parse_der(X509 **out, const uint8_t *p, size_t len, const char *what);
+
+/** Parse CRLs from DER or PEM bytes; appends to *stack (created when NULL). */
+int bpt_pki_parse_crls(STACK_OF(X509_CRL) * *stack, const uint8_t *p, size_t len, const char *what);
+
+/** SHA-256 of the certificate's DER encoding. */
+int bpt_pki_fingerprint(uint8_t out[32], X509 *cert);
+
+/** true if notBefore <= at <= notAfter. */
+bool bpt_pki_valid_at(X509 *cert, int64_t at);
+
+/** "CN=..., O=..." one-line subject into @p buf for messages. */
+const char *bpt_pki_subject(X509 *cert, char *buf, size_t len);
+
+struct bpt_pki_verify_opts {
+    int64_t at;                /* verification time (unix seconds) */
+    STACK_OF(X509_CRL) * crls; /* NULL: no revocation checking */
+    bool check_all_crls;       /* with crls: every certificate in the chain, not only the leaf */
+    int max_depth;             /* 0: OpenSSL default */
+    bool strict;               /* X509_V_FLAG_X509_STRICT (AMD's VCEKs lack an AKI: off for them) */
+};
+
+/**
+ * Verify @p leaf up to one of @p roots through @p untrusted intermediates at opts->at.
+ * Returns 0, or BPT_ESIGNATURE with a message naming the failing certificate's subject and
+ * OpenSSL's reason (expired, not yet valid, bad signature, revoked, unknown issuer, ...).
+ * @param[out] chain_out if non-NULL, the verified chain leaf..root (sk_X509_pop_free it).
+ */
+int bpt_pki_verify_chain(STACK_OF(X509) * *chain_out, X509 *leaf, STACK_OF(X509) * untrusted,
+                         STACK_OF(X509) * roots, const struct bpt_pki_verify_opts *opts,
+                         const char *what);
+
+/**
+ * The roots a verifier should trust: the policy's trust roots when it has them, else the
+ * listed pinned ones. @p ids / @p n_ids: the pinned roots for this provider.
+ * @param[out] out new stack; sk_X509_pop_free(out, X509_free).
+ */
+struct bpt_policy;
+int bpt_pki_trust_roots(STACK_OF(X509) * *out, const struct bpt_policy *policy,
+                        const enum bpt_pinned_root *ids, size_t n_ids);
+
+#endif
