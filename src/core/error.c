@@ -28,6 +28,8 @@ static void append_str(size_t *used, const char *s)
     *used += n;
 }
 
+static void set_msg_v(const char *fmt, va_list ap) BPT_PRINTF(1, 0);
+
 static void set_msg_v(const char *fmt, va_list ap)
 {
     int n = vsnprintf(last_msg, sizeof(last_msg), fmt, ap);
