@@ -23,7 +23,7 @@ struct bpt_policy {
     bool has_at;
     int64_t at;
 
-    char *expected_measurement;     /* lowercase hex, NULL = not enforced */
+    char *expected_measurement; /* lowercase hex, NULL = not enforced */
     uint8_t expected_report_data[64];
     size_t expected_report_data_len; /* 0 = not enforced; <64 compares a prefix, rest must be 0 */
     char *expected_nonce;
@@ -66,8 +66,8 @@ struct bpt_policy {
 
     /* Inputs to verification. */
     bool has_trust_roots;
-    bpt_buf trust_roots_pem;  /* concatenated PEM certificates replacing the pinned roots */
-    bpt_buf certs;            /* concatenated blobs, each: u32le length + DER-or-PEM bytes */
+    bpt_buf trust_roots_pem; /* concatenated PEM certificates replacing the pinned roots */
+    bpt_buf certs;           /* concatenated blobs, each: u32le length + DER-or-PEM bytes */
     char *collateral_json;
     char *jwks_json;
     bool offline;

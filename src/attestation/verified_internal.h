@@ -16,11 +16,11 @@
 
 struct bpt_verify_details {
     bpt_verification_level level;
-    int64_t at;                 /* verification time used */
-    uint8_t report_data[64];    /* report_data / user data bound into the evidence */
+    int64_t at;              /* verification time used */
+    uint8_t report_data[64]; /* report_data / user data bound into the evidence */
     size_t report_data_len;
-    json_t *tcb;                /* object for the result's "tcb" field, or NULL */
-    json_t *warnings;           /* array of strings, or NULL */
+    json_t *tcb;      /* object for the result's "tcb" field, or NULL */
+    json_t *warnings; /* array of strings, or NULL */
 };
 
 /**

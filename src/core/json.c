@@ -54,8 +54,8 @@ int bpt_json_parse(json_t **out, const char *text, size_t len, const char *what)
     }
     *out = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!*out) {
-        return bpt_err(BPT_EMALFORMED, "%s: invalid JSON at line %d column %d: %s", what,
-                       jerr.line, jerr.column, jerr.text);
+        return bpt_err(BPT_EMALFORMED, "%s: invalid JSON at line %d column %d: %s", what, jerr.line,
+                       jerr.column, jerr.text);
     }
     return 0;
 }
@@ -64,7 +64,8 @@ int bpt_json_check_keys(const json_t *obj, const char *const *allowed, const cha
 {
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         bool ok = false;
         (void)v;
         for (size_t i = 0; allowed[i]; i++) {
@@ -129,8 +130,7 @@ int bpt_json_get_str(const json_t *obj, const char *key, const char **out, bool 
     return 1;
 }
 
-int bpt_json_get_bool(const json_t *obj, const char *key, bool *out, bool required,
-                      const char *ctx)
+int bpt_json_get_bool(const json_t *obj, const char *key, bool *out, bool required, const char *ctx)
 {
     json_t *v;
     int rc = lookup(obj, key, &v, required, ctx);
@@ -204,34 +204,18 @@ int bpt_json_get_arr(const json_t *obj, const char *key, json_t **out, bool requ
     return 1;
 }
 
-static bool all_hex(const char *s, size_t n)
-{
-    if (n % 2 != 0) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
-            return false;
-        }
-    }
-    return true;
-}
-
-int bpt_json_value_bytes(const json_t *v, bpt_buf *out, bool allow_base64, const char *ctx)
+int bpt_json_value_bytes(const json_t *v, bpt_buf *out, bool base64_strings, const char *ctx)
 {
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
         size_t n = json_string_length(v);
-        if (all_hex(s, n) || !allow_base64) {
-            return bpt_hex_decode(out, s, n, ctx);
-        }
-        return bpt_base64_decode(out, s, n, ctx);
+        return base64_strings ? bpt_base64_decode(out, s, n, ctx) : bpt_hex_decode(out, s, n, ctx);
     }
     if (json_is_array(v)) {
         size_t i;
         json_t *e;
-        json_array_foreach(v, i, e) {
+        json_array_foreach(v, i, e)
+        {
             json_int_t x;
             uint8_t b;
             int rc;
@@ -247,11 +231,11 @@ int bpt_json_value_bytes(const json_t *v, bpt_buf *out, bool allow_base64, const
         }
         return 0;
     }
-    return bpt_err(BPT_EINVAL, "%s: expected a hex%s string or an array of bytes", ctx,
-                   allow_base64 ? "/base64" : "");
+    return bpt_err(BPT_EINVAL, "%s: expected a %s string or an array of bytes", ctx,
+                   base64_strings ? "base64" : "hex");
 }
 
-int bpt_json_get_bytes(const json_t *obj, const char *key, bpt_buf *out, bool allow_base64,
+int bpt_json_get_bytes(const json_t *obj, const char *key, bpt_buf *out, bool base64_strings,
                        bool required, const char *ctx)
 {
     json_t *v;
@@ -261,6 +245,6 @@ int bpt_json_get_bytes(const json_t *obj, const char *key, bpt_buf *out, bool al
         return rc;
     }
     snprintf(name, sizeof(name), "%s: field '%s'", ctx, key);
-    rc = bpt_json_value_bytes(v, out, allow_base64, name);
+    rc = bpt_json_value_bytes(v, out, base64_strings, name);
     return rc < 0 ? rc : 1;
 }

@@ -38,15 +38,13 @@ int bpt_json_get_arr(const json_t *obj, const char *key, json_t **out, bool requ
                      const char *ctx);
 
 /**
- * Byte field in any of the accepted shapes: a hex string, a base64 string (when
- * @p allow_base64), or an array of integers 0..255 (what Rust's serde emits for Vec<u8>).
- * Hex is tried first for strings whose characters are all hex digits and of even length.
- * Appends to @p out (whose max bounds the size).
+ * Byte field as a string (base64 when @p base64_strings, else hex) or as an array of integers
+ * 0..255 (what Rust's serde emits for Vec<u8>). Appends to @p out (whose max bounds the size).
  */
-int bpt_json_get_bytes(const json_t *obj, const char *key, bpt_buf *out, bool allow_base64,
+int bpt_json_get_bytes(const json_t *obj, const char *key, bpt_buf *out, bool base64_strings,
                        bool required, const char *ctx);
 
 /** Decode one JSON value (string or int array) as bytes; rules as bpt_json_get_bytes(). */
-int bpt_json_value_bytes(const json_t *v, bpt_buf *out, bool allow_base64, const char *ctx);
+int bpt_json_value_bytes(const json_t *v, bpt_buf *out, bool base64_strings, const char *ctx);
 
 #endif

@@ -1,0 +1,364 @@
+#include "attestation/policy_internal.h"
+
+#include "core/codec.h"
+#include "core/err.h"
+#include "core/json.h"
+#include "core/limits.h"
+#include "core/logging.h"
+
+#include <blueprint-tee/clock.h>
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+static const char *const tcb_names[BPT_TCB_STATUS_COUNT] = {
+    "up_to_date",
+    "sw_hardening_needed",
+    "configuration_needed",
+    "configuration_and_sw_hardening_needed",
+    "out_of_date",
+    "out_of_date_configuration_needed",
+    "revoked",
+};
+static const char *const tcb_intel[BPT_TCB_STATUS_COUNT] = {
+    "UpToDate",
+    "SWHardeningNeeded",
+    "ConfigurationNeeded",
+    "ConfigurationAndSWHardeningNeeded",
+    "OutOfDate",
+    "OutOfDateConfigurationNeeded",
+    "Revoked",
+};
+
+const char *bpt_tcb_status_name(bpt_tdx_tcb_status s)
+{
+    return (unsigned)s < BPT_TCB_STATUS_COUNT ? tcb_names[s] : "unknown";
+}
+
+int bpt_tcb_status_parse(bpt_tdx_tcb_status *out, const char *name)
+{
+    for (int i = 0; name && i < BPT_TCB_STATUS_COUNT; i++) {
+        if (strcmp(name, tcb_names[i]) == 0 || strcmp(name, tcb_intel[i]) == 0) {
+            *out = (bpt_tdx_tcb_status)i;
+            return 0;
+        }
+    }
+    return bpt_err(BPT_EINVAL,
+                   "TCB status '%.64s' unknown (expected up_to_date, sw_hardening_needed, "
+                   "configuration_needed, configuration_and_sw_hardening_needed, out_of_date, "
+                   "out_of_date_configuration_needed or revoked)",
+                   name ? name : "(null)");
+}
+
+int bpt_policy_new(bpt_policy **out)
+{
+    bpt_policy *p = calloc(1, sizeof(*p));
+    *out = NULL;
+    if (!p) {
+        return bpt_err_nomem("policy");
+    }
+    p->allow_debug = false;
+    p->max_age_secs = BPT_POLICY_PRODUCTION_MAX_AGE_SECS;
+    p->tdx.accepted_tcb = 1u << BPT_TCB_UP_TO_DATE;
+    bpt_buf_init(&p->trust_roots_pem, BPT_LIMIT_CERT_CHAIN_BYTES);
+    bpt_buf_init(&p->certs, BPT_LIMIT_CERT_CHAIN_BYTES);
+    *out = p;
+    return 0;
+}
+
+void bpt_policy_free(bpt_policy *p)
+{
+    if (!p) {
+        return;
+    }
+    free(p->expected_measurement);
+    free(p->expected_nonce);
+    free(p->expected_audience);
+    free(p->expected_image_digest);
+    for (size_t i = 0; i < p->jwt.n_issuers; i++) {
+        free(p->jwt.issuers[i]);
+    }
+    free(p->jwt.issuers);
+    free(p->jwt.jwks_url);
+    free(p->jwt.jwks_file);
+    bpt_buf_dispose(&p->trust_roots_pem);
+    bpt_buf_dispose(&p->certs);
+    free(p->collateral_json);
+    free(p->jwks_json);
+    free(p->cache_dir);
+    free(p);
+}
+
+void bpt_policy_set_allow_debug(bpt_policy *p, bool allow)
+{
+    p->allow_debug = allow;
+}
+
+bool bpt_policy_allow_debug(const bpt_policy *p)
+{
+    return p->allow_debug;
+}
+
+uint64_t bpt_policy_set_max_age(bpt_policy *p, uint64_t secs)
+{
+    if (secs > BPT_POLICY_MAX_AGE_CEILING_SECS) {
+        BPT_LOG(BPT_LOG_WARN, "policy", "max_age_secs clamped requested=%llu ceiling=%d",
+                (unsigned long long)secs, BPT_POLICY_MAX_AGE_CEILING_SECS);
+        secs = BPT_POLICY_MAX_AGE_CEILING_SECS;
+    }
+    p->max_age_secs = secs;
+    return secs;
+}
+
+uint64_t bpt_policy_max_age(const bpt_policy *p)
+{
+    return p->max_age_secs;
+}
+
+void bpt_policy_set_at(bpt_policy *p, int64_t unix_secs)
+{
+    p->has_at = true;
+    p->at = unix_secs;
+}
+
+int64_t bpt_policy_at(const bpt_policy *p)
+{
+    return p && p->has_at ? p->at : bpt_time_now();
+}
+
+static int set_str(char **slot, const char *v, const char *what)
+{
+    char *copy = NULL;
+    if (v) {
+        if (strlen(v) > BPT_LIMIT_TEXT_BYTES) {
+            return bpt_err(BPT_EINVAL, "policy: %s longer than %u bytes", what,
+                           BPT_LIMIT_TEXT_BYTES);
+        }
+        if (!(copy = strdup(v))) {
+            return bpt_err_nomem(what);
+        }
+    }
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+int bpt_policy_set_expected_measurement(bpt_policy *p, const char *hex)
+{
+    char *lower = NULL;
+    int rc;
+    if (hex) {
+        bpt_buf tmp = BPT_BUF_INIT(64);
+        rc = bpt_hex_decode(&tmp, hex, strlen(hex), "expected_measurement");
+        bpt_buf_dispose(&tmp);
+        if (rc < 0) {
+            return bpt_err_prefix(BPT_EINVAL, "policy");
+        }
+        if (!(lower = strdup(hex))) {
+            return bpt_err_nomem("expected_measurement");
+        }
+        for (char *c = lower; *c; c++) {
+            *c = (char)tolower((unsigned char)*c);
+        }
+    }
+    free(p->expected_measurement);
+    p->expected_measurement = lower;
+    return 0;
+}
+
+int bpt_policy_set_expected_report_data(bpt_policy *p, const char *hex)
+{
+    bpt_buf tmp = BPT_BUF_INIT(64);
+    int rc;
+    if (!hex) {
+        p->expected_report_data_len = 0;
+        return 0;
+    }
+    rc = bpt_hex_decode(&tmp, hex, strlen(hex), "expected_report_data");
+    if (rc < 0) {
+        bpt_buf_dispose(&tmp);
+        return bpt_err_prefix(BPT_EINVAL, "policy");
+    }
+    if (tmp.len == 0) {
+        bpt_buf_dispose(&tmp);
+        return bpt_err(BPT_EINVAL, "policy: expected_report_data is empty");
+    }
+    memset(p->expected_report_data, 0, sizeof(p->expected_report_data));
+    memcpy(p->expected_report_data, tmp.data, tmp.len);
+    p->expected_report_data_len = tmp.len;
+    bpt_buf_dispose(&tmp);
+    return 0;
+}
+
+int bpt_policy_set_expected_nonce(bpt_policy *p, const char *nonce)
+{
+    return set_str(&p->expected_nonce, nonce, "expected_nonce");
+}
+
+int bpt_policy_set_expected_audience(bpt_policy *p, const char *aud)
+{
+    return set_str(&p->expected_audience, aud, "expected_audience");
+}
+
+int bpt_policy_set_expected_image_digest(bpt_policy *p, const char *digest)
+{
+    return set_str(&p->expected_image_digest, digest, "expected_image_digest");
+}
+
+bool bpt_policy_is_workload_bound(const bpt_policy *p)
+{
+    return p->expected_audience != NULL || p->expected_image_digest != NULL;
+}
+
+int bpt_policy_add_trust_root_pem(bpt_policy *p, const char *pem, size_t len)
+{
+    int rc;
+    if (!pem || len == 0 || !memmem(pem, len, "-----BEGIN CERTIFICATE-----", 27)) {
+        return bpt_err(BPT_EINVAL, "policy: trust root is not a PEM certificate");
+    }
+    rc = bpt_buf_append(&p->trust_roots_pem, pem, len);
+    if (rc == 0) {
+        rc = bpt_buf_append(&p->trust_roots_pem, "\n", 1);
+    }
+    if (rc < 0) {
+        return bpt_err_prefix(rc, "policy: trust roots");
+    }
+    p->has_trust_roots = true;
+    return 0;
+}
+
+int bpt_policy_add_certs(bpt_policy *p, const uint8_t *der_or_pem, size_t len)
+{
+    uint8_t hdr[4] = {(uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16),
+                      (uint8_t)(len >> 24)};
+    size_t before = p->certs.len;
+    int rc;
+    if (!der_or_pem || len == 0 || len > BPT_LIMIT_CERT_CHAIN_BYTES) {
+        return bpt_err(BPT_EINVAL, "policy: certificates of %zu bytes (expected 1..%u)", len,
+                       BPT_LIMIT_CERT_CHAIN_BYTES);
+    }
+    rc = bpt_buf_append(&p->certs, hdr, sizeof(hdr));
+    if (rc == 0) {
+        rc = bpt_buf_append(&p->certs, der_or_pem, len);
+    }
+    if (rc < 0) {
+        p->certs.len = before;
+        return bpt_err_prefix(rc, "policy: certificates");
+    }
+    return 0;
+}
+
+static int set_json_text(char **slot, const char *json, size_t len, size_t max, const char *what)
+{
+    json_t *v = NULL;
+    char *copy;
+    int rc;
+    if (!json) {
+        free(*slot);
+        *slot = NULL;
+        return 0;
+    }
+    if (len > max) {
+        return bpt_err(BPT_ELIMIT, "policy: %s of %zu bytes exceeds the limit of %zu", what, len,
+                       max);
+    }
+    rc = bpt_json_parse(&v, json, len, what);
+    json_decref(v);
+    if (rc < 0) {
+        return rc;
+    }
+    if (!(copy = malloc(len + 1))) {
+        return bpt_err_nomem(what);
+    }
+    memcpy(copy, json, len);
+    copy[len] = '\0';
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+int bpt_policy_set_collateral_json(bpt_policy *p, const char *json, size_t len)
+{
+    return set_json_text(&p->collateral_json, json, len, BPT_LIMIT_COLLATERAL_BYTES, "collateral");
+}
+
+int bpt_policy_set_jwks_json(bpt_policy *p, const char *json, size_t len)
+{
+    return set_json_text(&p->jwks_json, json, len, BPT_LIMIT_JWKS_BYTES, "jwks");
+}
+
+void bpt_policy_set_offline(bpt_policy *p, bool offline)
+{
+    p->offline = offline;
+}
+
+int bpt_policy_set_cache_dir(bpt_policy *p, const char *dir)
+{
+    return set_str(&p->cache_dir, dir, "cache_dir");
+}
+
+int bpt_policy_fresh_nonce(char out[33])
+{
+    uint8_t b[16];
+    if (RAND_bytes(b, sizeof(b)) != 1) {
+        out[0] = '\0';
+        return bpt_err_ossl(BPT_ERROR, "policy: random nonce");
+    }
+    bpt_hex_encode_to(out, b, sizeof(b));
+    return 0;
+}
+
+int bpt_policy_from_custom_config(bpt_policy **out, const char *const *keys,
+                                  const char *const *values, size_t n, const char *nonce)
+{
+    bpt_policy *p = NULL;
+    int rc;
+
+    *out = NULL;
+    BPT_CHECK(bpt_policy_new(&p));
+    BPT_CHECK(bpt_policy_set_expected_nonce(p, nonce));
+    for (size_t i = 0; i < n; i++) {
+        const char *k = keys[i], *v = values[i];
+        if (!k || !v) {
+            continue;
+        }
+        if (strcmp(k, "tee_expected_audience") == 0) {
+            BPT_CHECK(bpt_policy_set_expected_audience(p, v));
+        } else if (strcmp(k, "tee_expected_image_digest") == 0) {
+            BPT_CHECK(bpt_policy_set_expected_image_digest(p, v));
+        } else if (strcmp(k, "tee_expected_measurement") == 0) {
+            BPT_CHECK(bpt_policy_set_expected_measurement(p, v));
+        } else if (strcmp(k, "tee_allow_debug") == 0) {
+            if (strcasecmp(v, "true") == 0) {
+#ifdef BPT_TESTING
+                p->allow_debug = true;
+                BPT_LOG(BPT_LOG_WARN, "policy",
+                        "tee_allow_debug=true honoured: debug-mode TEEs accepted (testing build)");
+#else
+                BPT_LOG(BPT_LOG_WARN, "policy",
+                        "tee_allow_debug=true refused: debug-mode TEEs are accepted only in a "
+                        "testing build");
+#endif
+            }
+        } else if (strcmp(k, "tee_max_age_secs") == 0) {
+            char *end = NULL;
+            unsigned long long secs;
+            if (*v >= '0' && *v <= '9') {
+                secs = strtoull(v, &end, 10);
+                if (end && *end == '\0') {
+                    bpt_policy_set_max_age(p, secs);
+                }
+            }
+        }
+    }
+    *out = p;
+    p = NULL;
+    rc = 0;
+out:
+    bpt_policy_free(p);
+    return rc;
+}

@@ -1,0 +1,468 @@
+/* The policy file of DESIGN.md §5: load (unknown keys refused at every level) and dump. */
+#include "attestation/policy_internal.h"
+
+#include "core/codec.h"
+#include "core/err.h"
+#include "core/json.h"
+#include "core/limits.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A hex field that must decode to exactly @p n bytes. Returns 1 if present. */
+static int get_hex_exact(const json_t *obj, const char *key, uint8_t *dst, size_t n,
+                         const char *ctx)
+{
+    const char *s = NULL;
+    char what[96];
+    int rc = bpt_json_get_str(obj, key, &s, false, ctx);
+    if (rc <= 0) {
+        return rc;
+    }
+    snprintf(what, sizeof(what), "%s: %s", ctx, key);
+    rc = bpt_hex_decode_exact(dst, n, s, strlen(s), what);
+    return rc < 0 ? rc : 1;
+}
+
+static int get_u8(const json_t *obj, const char *key, uint8_t *dst, const char *ctx)
+{
+    uint64_t v = 0;
+    int rc = bpt_json_get_u64(obj, key, &v, false, ctx);
+    if (rc == 1 && v > 255) {
+        return bpt_err(BPT_EINVAL, "%s: %s must be 0..255", ctx, key);
+    }
+    if (rc == 1) {
+        *dst = (uint8_t)v;
+    }
+    return rc;
+}
+
+static int load_sev_snp(bpt_policy *p, const json_t *o)
+{
+    static const char *const keys[] = {"min_tcb", "host_data", "vmpl", "products", NULL};
+    static const char *const tkeys[] = {"bootloader", "tee", "snp", "microcode", "fmc", NULL};
+    json_t *t = NULL, *prods = NULL;
+    uint64_t vmpl = 0;
+    int rc;
+
+    BPT_CHECK(bpt_json_check_keys(o, keys, "policy: sev_snp"));
+    if ((rc = bpt_json_get_obj(o, "min_tcb", &t, false, "policy: sev_snp")) < 0) {
+        goto out;
+    }
+    if (rc == 1) {
+        BPT_CHECK(bpt_json_check_keys(t, tkeys, "policy: sev_snp.min_tcb"));
+        p->sev_snp.has_min_tcb = true;
+        BPT_CHECK(get_u8(t, "bootloader", &p->sev_snp.min_bootloader, "policy: sev_snp.min_tcb"));
+        BPT_CHECK(get_u8(t, "tee", &p->sev_snp.min_tee, "policy: sev_snp.min_tcb"));
+        BPT_CHECK(get_u8(t, "snp", &p->sev_snp.min_snp, "policy: sev_snp.min_tcb"));
+        BPT_CHECK(get_u8(t, "microcode", &p->sev_snp.min_microcode, "policy: sev_snp.min_tcb"));
+        BPT_CHECK(get_u8(t, "fmc", &p->sev_snp.min_fmc, "policy: sev_snp.min_tcb"));
+    }
+    if ((rc = get_hex_exact(o, "host_data", p->sev_snp.host_data, 32, "policy: sev_snp")) < 0) {
+        goto out;
+    }
+    p->sev_snp.has_host_data = rc == 1;
+    if ((rc = bpt_json_get_u64(o, "vmpl", &vmpl, false, "policy: sev_snp")) < 0) {
+        goto out;
+    }
+    if (rc == 1) {
+        if (vmpl > 3) {
+            rc = bpt_err(BPT_EINVAL, "policy: sev_snp.vmpl %llu out of range 0..3",
+                         (unsigned long long)vmpl);
+            goto out;
+        }
+        p->sev_snp.has_vmpl = true;
+        p->sev_snp.vmpl = (uint32_t)vmpl;
+    }
+    if ((rc = bpt_json_get_arr(o, "products", &prods, false, "policy: sev_snp")) < 0) {
+        goto out;
+    }
+    if (rc == 1) {
+        size_t i;
+        json_t *e;
+        p->sev_snp.products = 0;
+        json_array_foreach(prods, i, e)
+        {
+            const char *s = json_string_value(e);
+            if (s && strcmp(s, "Milan") == 0) {
+                p->sev_snp.products |= BPT_SNP_PRODUCT_MILAN;
+            } else if (s && strcmp(s, "Genoa") == 0) {
+                p->sev_snp.products |= BPT_SNP_PRODUCT_GENOA;
+            } else if (s && strcmp(s, "Turin") == 0) {
+                p->sev_snp.products |= BPT_SNP_PRODUCT_TURIN;
+            } else {
+                rc = bpt_err(BPT_EINVAL,
+                             "policy: sev_snp.products[%zu] must be \"Milan\", \"Genoa\" or "
+                             "\"Turin\"",
+                             i);
+                goto out;
+            }
+        }
+    }
+    rc = 0;
+out:
+    return rc;
+}
+
+static int load_tdx(bpt_policy *p, const json_t *o)
+{
+    static const char *const keys[] = {"accepted_tcb_status", "mr_config_id", "mr_owner",
+                                       "mr_owner_config",     "rtmr",         NULL};
+    json_t *arr = NULL;
+    int rc;
+
+    BPT_CHECK(bpt_json_check_keys(o, keys, "policy: tdx"));
+    if ((rc = bpt_json_get_arr(o, "accepted_tcb_status", &arr, false, "policy: tdx")) < 0) {
+        goto out;
+    }
+    if (rc == 1) {
+        size_t i;
+        json_t *e;
+        p->tdx.accepted_tcb = 0;
+        json_array_foreach(arr, i, e)
+        {
+            bpt_tdx_tcb_status st;
+            if (!json_is_string(e) || bpt_tcb_status_parse(&st, json_string_value(e)) < 0) {
+                rc = bpt_err_prefix(BPT_EINVAL, "policy: tdx.accepted_tcb_status[%zu]", i);
+                goto out;
+            }
+            p->tdx.accepted_tcb |= 1u << st;
+        }
+    }
+    if ((rc = get_hex_exact(o, "mr_config_id", p->tdx.mr_config_id, 48, "policy: tdx")) < 0) {
+        goto out;
+    }
+    p->tdx.has_mr_config_id = rc == 1;
+    if ((rc = get_hex_exact(o, "mr_owner", p->tdx.mr_owner, 48, "policy: tdx")) < 0) {
+        goto out;
+    }
+    p->tdx.has_mr_owner = rc == 1;
+    if ((rc = get_hex_exact(o, "mr_owner_config", p->tdx.mr_owner_config, 48, "policy: tdx")) < 0) {
+        goto out;
+    }
+    p->tdx.has_mr_owner_config = rc == 1;
+    if ((rc = bpt_json_get_arr(o, "rtmr", &arr, false, "policy: tdx")) < 0) {
+        goto out;
+    }
+    if (rc == 1) {
+        size_t i;
+        json_t *e;
+        if (json_array_size(arr) > BPT_POLICY_MAX_RTMRS) {
+            rc = bpt_err(BPT_EINVAL, "policy: tdx.rtmr has %zu entries (at most %d)",
+                         json_array_size(arr), BPT_POLICY_MAX_RTMRS);
+            goto out;
+        }
+        json_array_foreach(arr, i, e)
+        {
+            char what[48];
+            if (json_is_null(e)) {
+                continue;
+            }
+            snprintf(what, sizeof(what), "policy: tdx.rtmr[%zu]", i);
+            if (!json_is_string(e)) {
+                rc = bpt_err(BPT_EINVAL, "%s must be hex or null", what);
+                goto out;
+            }
+            BPT_CHECK(bpt_hex_decode_exact(p->tdx.rtmr[i], 48, json_string_value(e),
+                                           json_string_length(e), what));
+            p->tdx.has_rtmr[i] = true;
+        }
+    }
+    rc = 0;
+out:
+    return rc;
+}
+
+static int load_nitro(bpt_policy *p, const json_t *o)
+{
+    static const char *const keys[] = {"pcrs", NULL};
+    json_t *pcrs = NULL, *v;
+    const char *k;
+    int rc;
+
+    BPT_CHECK(bpt_json_check_keys(o, keys, "policy: aws_nitro"));
+    if ((rc = bpt_json_get_obj(o, "pcrs", &pcrs, false, "policy: aws_nitro")) < 0) {
+        goto out;
+    }
+    if (rc == 1) {
+        json_object_foreach(pcrs, k, v)
+        {
+            char *end = NULL, what[48];
+            long idx = strtol(k, &end, 10);
+            if (!*k || *end || idx < 0 || idx >= BPT_POLICY_MAX_PCRS || !json_is_string(v)) {
+                rc = bpt_err(BPT_EINVAL,
+                             "policy: aws_nitro.pcrs key '%.16s' must be an index 0..%d with a "
+                             "hex value",
+                             k, BPT_POLICY_MAX_PCRS - 1);
+                goto out;
+            }
+            snprintf(what, sizeof(what), "policy: aws_nitro.pcrs.%ld", idx);
+            BPT_CHECK(bpt_hex_decode_exact(p->aws_nitro.pcr[idx], 48, json_string_value(v),
+                                           json_string_length(v), what));
+            p->aws_nitro.has_pcr[idx] = true;
+        }
+    }
+    rc = 0;
+out:
+    return rc;
+}
+
+static int load_jwt(bpt_policy *p, const json_t *o)
+{
+    static const char *const keys[] = {"issuers", "jwks_url", "jwks_file", NULL};
+    json_t *arr = NULL;
+    const char *s = NULL;
+    int rc;
+
+    BPT_CHECK(bpt_json_check_keys(o, keys, "policy: jwt"));
+    if ((rc = bpt_json_get_arr(o, "issuers", &arr, false, "policy: jwt")) < 0) {
+        goto out;
+    }
+    if (rc == 1) {
+        size_t i, n = json_array_size(arr);
+        json_t *e;
+        if (n > BPT_LIMIT_LIST_ENTRIES) {
+            rc = bpt_err(BPT_ELIMIT, "policy: jwt.issuers has more than %d entries",
+                         BPT_LIMIT_LIST_ENTRIES);
+            goto out;
+        }
+        p->jwt.issuers = calloc(n ? n : 1, sizeof(char *));
+        if (!p->jwt.issuers) {
+            rc = bpt_err_nomem("issuers");
+            goto out;
+        }
+        json_array_foreach(arr, i, e)
+        {
+            if (!json_is_string(e)) {
+                rc = bpt_err(BPT_EINVAL, "policy: jwt.issuers[%zu] must be a string", i);
+                goto out;
+            }
+            if (!(p->jwt.issuers[i] = strdup(json_string_value(e)))) {
+                rc = bpt_err_nomem("issuer");
+                goto out;
+            }
+            p->jwt.n_issuers = i + 1;
+        }
+    }
+    if ((rc = bpt_json_get_str(o, "jwks_url", &s, false, "policy: jwt")) < 0) {
+        goto out;
+    }
+    if (rc == 1 && !(p->jwt.jwks_url = strdup(s))) {
+        rc = bpt_err_nomem("jwks_url");
+        goto out;
+    }
+    if ((rc = bpt_json_get_str(o, "jwks_file", &s, false, "policy: jwt")) < 0) {
+        goto out;
+    }
+    if (rc == 1 && !(p->jwt.jwks_file = strdup(s))) {
+        rc = bpt_err_nomem("jwks_file");
+        goto out;
+    }
+    rc = 0;
+out:
+    return rc;
+}
+
+int bpt_policy_load_json(bpt_policy **out, const char *json, size_t len)
+{
+    static const char *const keys[] = {"allow_debug",
+                                       "max_age_secs",
+                                       "expected_measurement",
+                                       "expected_nonce",
+                                       "expected_audience",
+                                       "expected_image_digest",
+                                       "expected_report_data",
+                                       "sev_snp",
+                                       "tdx",
+                                       "aws_nitro",
+                                       "jwt",
+                                       NULL};
+    json_t *root = NULL, *blk = NULL, *ma;
+    bpt_policy *p = NULL;
+    const char *s = NULL;
+    uint64_t age = 0;
+    int rc;
+
+    *out = NULL;
+    BPT_CHECK(bpt_json_parse(&root, json, len, "policy"));
+    if (!json_is_object(root)) {
+        rc = bpt_err(BPT_EINVAL, "policy: must be a JSON object");
+        goto out;
+    }
+    BPT_CHECK(bpt_json_check_keys(root, keys, "policy"));
+    BPT_CHECK(bpt_policy_new(&p));
+    BPT_CHECK(bpt_json_get_bool(root, "allow_debug", &p->allow_debug, false, "policy"));
+    ma = json_object_get(root, "max_age_secs");
+    if (ma && json_is_null(ma)) {
+        p->max_age_secs = 0;
+    } else if ((rc = bpt_json_get_u64(root, "max_age_secs", &age, false, "policy")) < 0) {
+        goto out;
+    } else if (rc == 1) {
+        bpt_policy_set_max_age(p, age);
+    }
+#define LOAD_STR(key, setter)                                                                      \
+    s = NULL;                                                                                      \
+    if ((rc = bpt_json_get_str(root, key, &s, false, "policy")) < 0) {                             \
+        goto out;                                                                                  \
+    }                                                                                              \
+    if (rc == 1) {                                                                                 \
+        BPT_CHECK(setter(p, s));                                                                   \
+    }
+    LOAD_STR("expected_measurement", bpt_policy_set_expected_measurement)
+    LOAD_STR("expected_nonce", bpt_policy_set_expected_nonce)
+    LOAD_STR("expected_audience", bpt_policy_set_expected_audience)
+    LOAD_STR("expected_image_digest", bpt_policy_set_expected_image_digest)
+    LOAD_STR("expected_report_data", bpt_policy_set_expected_report_data)
+#undef LOAD_STR
+    if ((rc = bpt_json_get_obj(root, "sev_snp", &blk, false, "policy")) < 0 ||
+        (rc == 1 && (rc = load_sev_snp(p, blk)) < 0)) {
+        goto out;
+    }
+    if ((rc = bpt_json_get_obj(root, "tdx", &blk, false, "policy")) < 0 ||
+        (rc == 1 && (rc = load_tdx(p, blk)) < 0)) {
+        goto out;
+    }
+    if ((rc = bpt_json_get_obj(root, "aws_nitro", &blk, false, "policy")) < 0 ||
+        (rc == 1 && (rc = load_nitro(p, blk)) < 0)) {
+        goto out;
+    }
+    if ((rc = bpt_json_get_obj(root, "jwt", &blk, false, "policy")) < 0 ||
+        (rc == 1 && (rc = load_jwt(p, blk)) < 0)) {
+        goto out;
+    }
+    *out = p;
+    p = NULL;
+    rc = 0;
+out:
+    bpt_policy_free(p);
+    json_decref(root);
+    return rc;
+}
+
+static json_t *hexv(const uint8_t *b, size_t n)
+{
+    char buf[2 * 64 + 1];
+    bpt_hex_encode_to(buf, b, n);
+    return json_string(buf);
+}
+
+int bpt_policy_to_json(char **out, const bpt_policy *p)
+{
+    json_t *o = json_object(), *blk;
+    int rc;
+
+    *out = NULL;
+    if (!o) {
+        return bpt_err_nomem("policy JSON");
+    }
+    json_object_set_new(o, "allow_debug", json_boolean(p->allow_debug));
+    json_object_set_new(o, "max_age_secs",
+                        p->max_age_secs ? json_integer((json_int_t)p->max_age_secs) : json_null());
+    if (p->expected_measurement) {
+        json_object_set_new(o, "expected_measurement", json_string(p->expected_measurement));
+    }
+    if (p->expected_nonce) {
+        json_object_set_new(o, "expected_nonce", json_string(p->expected_nonce));
+    }
+    if (p->expected_audience) {
+        json_object_set_new(o, "expected_audience", json_string(p->expected_audience));
+    }
+    if (p->expected_image_digest) {
+        json_object_set_new(o, "expected_image_digest", json_string(p->expected_image_digest));
+    }
+    if (p->expected_report_data_len) {
+        json_object_set_new(o, "expected_report_data",
+                            hexv(p->expected_report_data, p->expected_report_data_len));
+    }
+    blk = json_object();
+    if (p->sev_snp.has_min_tcb) {
+        json_object_set_new(blk, "min_tcb",
+                            json_pack("{s:i,s:i,s:i,s:i,s:i}", "bootloader",
+                                      p->sev_snp.min_bootloader, "tee", p->sev_snp.min_tee, "snp",
+                                      p->sev_snp.min_snp, "microcode", p->sev_snp.min_microcode,
+                                      "fmc", p->sev_snp.min_fmc));
+    }
+    if (p->sev_snp.has_host_data) {
+        json_object_set_new(blk, "host_data", hexv(p->sev_snp.host_data, 32));
+    }
+    if (p->sev_snp.has_vmpl) {
+        json_object_set_new(blk, "vmpl", json_integer(p->sev_snp.vmpl));
+    }
+    if (p->sev_snp.products) {
+        json_t *a = json_array();
+        if (p->sev_snp.products & BPT_SNP_PRODUCT_MILAN) {
+            json_array_append_new(a, json_string("Milan"));
+        }
+        if (p->sev_snp.products & BPT_SNP_PRODUCT_GENOA) {
+            json_array_append_new(a, json_string("Genoa"));
+        }
+        if (p->sev_snp.products & BPT_SNP_PRODUCT_TURIN) {
+            json_array_append_new(a, json_string("Turin"));
+        }
+        json_object_set_new(blk, "products", a);
+    }
+    json_object_set_new(o, "sev_snp", blk);
+
+    blk = json_object();
+    json_t *st = json_array();
+    for (int i = 0; i < BPT_TCB_STATUS_COUNT; i++) {
+        if (p->tdx.accepted_tcb & (1u << i)) {
+            json_array_append_new(st, json_string(bpt_tcb_status_name((bpt_tdx_tcb_status)i)));
+        }
+    }
+    json_object_set_new(blk, "accepted_tcb_status", st);
+    if (p->tdx.has_mr_config_id) {
+        json_object_set_new(blk, "mr_config_id", hexv(p->tdx.mr_config_id, 48));
+    }
+    if (p->tdx.has_mr_owner) {
+        json_object_set_new(blk, "mr_owner", hexv(p->tdx.mr_owner, 48));
+    }
+    if (p->tdx.has_mr_owner_config) {
+        json_object_set_new(blk, "mr_owner_config", hexv(p->tdx.mr_owner_config, 48));
+    }
+    bool any_rtmr = false;
+    json_t *rt = json_array();
+    for (int i = 0; i < BPT_POLICY_MAX_RTMRS; i++) {
+        any_rtmr |= p->tdx.has_rtmr[i];
+        json_array_append_new(rt, p->tdx.has_rtmr[i] ? hexv(p->tdx.rtmr[i], 48) : json_null());
+    }
+    if (any_rtmr) {
+        json_object_set_new(blk, "rtmr", rt);
+    } else {
+        json_decref(rt);
+    }
+    json_object_set_new(o, "tdx", blk);
+
+    blk = json_object();
+    json_t *pcrs = json_object();
+    for (int i = 0; i < BPT_POLICY_MAX_PCRS; i++) {
+        if (p->aws_nitro.has_pcr[i]) {
+            char k[8];
+            snprintf(k, sizeof(k), "%d", i);
+            json_object_set_new(pcrs, k, hexv(p->aws_nitro.pcr[i], 48));
+        }
+    }
+    json_object_set_new(blk, "pcrs", pcrs);
+    json_object_set_new(o, "aws_nitro", blk);
+
+    blk = json_object();
+    if (p->jwt.n_issuers) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < p->jwt.n_issuers; i++) {
+            json_array_append_new(a, json_string(p->jwt.issuers[i]));
+        }
+        json_object_set_new(blk, "issuers", a);
+    }
+    if (p->jwt.jwks_url) {
+        json_object_set_new(blk, "jwks_url", json_string(p->jwt.jwks_url));
+    }
+    if (p->jwt.jwks_file) {
+        json_object_set_new(blk, "jwks_file", json_string(p->jwt.jwks_file));
+    }
+    json_object_set_new(o, "jwt", blk);
+
+    rc = bpt_json_dump(out, o);
+    json_decref(o);
+    return rc;
+}

@@ -1,0 +1,24 @@
+/*
+ * The table of built-in verifiers the dispatcher routes to. A provider file sets its row's
+ * function; a row whose provider is switched off at build time names its CMake option.
+ */
+#ifndef BPT_ATTESTATION_PROVIDERS_BUILTIN_H
+#define BPT_ATTESTATION_PROVIDERS_BUILTIN_H
+
+#include <blueprint-tee/verify.h>
+
+typedef int (*bpt_verify_fn)(bpt_verified **out, const uint8_t *ev, size_t ev_len,
+                             const bpt_policy *policy);
+
+struct bpt_builtin_verifier {
+    bpt_provider provider;
+    bpt_evidence_kind kind; /* the evidence this verifier takes */
+    const char *option;     /* CMake option that builds it */
+    bool built;             /* the option was ON */
+    bpt_verify_fn verify;   /* NULL: not implemented yet */
+};
+
+/** The row for @p provider, or NULL. */
+const struct bpt_builtin_verifier *bpt_builtin_verifier(bpt_provider provider);
+
+#endif
