@@ -4,6 +4,7 @@
 #include <string.h>
 
 static const struct bpt_cmd commands[] = {
+    {"verify", "verify attestation evidence of any provider", cmd_verify},
     {"version", "print the version", cmd_version},
 };
 

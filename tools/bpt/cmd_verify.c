@@ -1,0 +1,359 @@
+/* bpt verify: verify evidence of any provider, offline, at a given time (DESIGN.md §8). */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/limits.h"
+
+static void verify_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: bpt verify [options] EVIDENCE\n"
+            "\n"
+            "Verify attestation evidence (a file, or - for stdin: raw binary, base64, hex, JWT\n"
+            "text or report JSON) under a policy. Defaults to AttestationPolicy::production():\n"
+            "debug refused, max age 600 s, pinned vendor roots, TDX TCB up_to_date only.\n"
+            "\n"
+            "options:\n"
+            "  --provider P            auto (default), sev-snp, tdx, aws-nitro, azure-maa,\n"
+            "                          gcp-confidential; a named provider is enforced\n"
+            "  --policy FILE           policy JSON (DESIGN.md §5); flags below override it\n"
+            "  --expect-measurement HEX\n"
+            "  --expect-report-data HEX\n"
+            "  --expect-nonce S\n"
+            "  --allow-debug           accept debug-mode TEEs\n"
+            "  --max-age SECS          freshness for evidence that carries its time (max 3600)\n"
+            "  --at TIME               verify at TIME (unix seconds or RFC 3339), not now\n"
+            "  --trust-root PEM        trust these roots instead of the pinned vendor roots\n"
+            "                          (repeatable; e.g. DIR/trust-roots.pem from bpt sim init)\n"
+            "  --certs FILE            extra certificates, DER or PEM (repeatable; e.g. a VCEK)\n"
+            "  --collateral FILE       provider collateral JSON (e.g. TDX collateral)\n"
+            "  --jwks FILE             JWKS for JWT providers\n"
+            "  --offline               never fetch keys or collateral; missing ones fail closed\n"
+            "  --cache-dir DIR         cache for fetched collateral\n"
+            "  --json                  print the result as one JSON object\n"
+            "  -h, --help              this text\n"
+            "\n"
+            "exit status: 0 verified, 1 refused (the reason is printed), 2 usage or I/O error\n");
+}
+
+enum {
+    OPT_PROVIDER = 256,
+    OPT_POLICY,
+    OPT_EXPECT_MEASUREMENT,
+    OPT_EXPECT_REPORT_DATA,
+    OPT_EXPECT_NONCE,
+    OPT_ALLOW_DEBUG,
+    OPT_MAX_AGE,
+    OPT_AT,
+    OPT_TRUST_ROOT,
+    OPT_CERTS,
+    OPT_COLLATERAL,
+    OPT_JWKS,
+    OPT_OFFLINE,
+    OPT_CACHE_DIR,
+    OPT_JSON,
+};
+
+static const struct option long_opts[] = {
+    {"provider", required_argument, NULL, OPT_PROVIDER},
+    {"policy", required_argument, NULL, OPT_POLICY},
+    {"expect-measurement", required_argument, NULL, OPT_EXPECT_MEASUREMENT},
+    {"expect-report-data", required_argument, NULL, OPT_EXPECT_REPORT_DATA},
+    {"expect-nonce", required_argument, NULL, OPT_EXPECT_NONCE},
+    {"allow-debug", no_argument, NULL, OPT_ALLOW_DEBUG},
+    {"max-age", required_argument, NULL, OPT_MAX_AGE},
+    {"at", required_argument, NULL, OPT_AT},
+    {"trust-root", required_argument, NULL, OPT_TRUST_ROOT},
+    {"certs", required_argument, NULL, OPT_CERTS},
+    {"collateral", required_argument, NULL, OPT_COLLATERAL},
+    {"jwks", required_argument, NULL, OPT_JWKS},
+    {"offline", no_argument, NULL, OPT_OFFLINE},
+    {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+#define MAX_REPEAT 16
+
+struct verify_args {
+    const char *provider, *policy, *measurement, *report_data, *nonce, *max_age, *at;
+    const char *collateral, *jwks, *cache_dir, *evidence;
+    const char *trust_roots[MAX_REPEAT], *certs[MAX_REPEAT];
+    int n_roots, n_certs;
+    bool allow_debug, offline, json;
+};
+
+static int parse_args(struct verify_args *a, int argc, char **argv)
+{
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_PROVIDER:
+            a->provider = optarg;
+            break;
+        case OPT_POLICY:
+            a->policy = optarg;
+            break;
+        case OPT_EXPECT_MEASUREMENT:
+            a->measurement = optarg;
+            break;
+        case OPT_EXPECT_REPORT_DATA:
+            a->report_data = optarg;
+            break;
+        case OPT_EXPECT_NONCE:
+            a->nonce = optarg;
+            break;
+        case OPT_ALLOW_DEBUG:
+            a->allow_debug = true;
+            break;
+        case OPT_MAX_AGE:
+            a->max_age = optarg;
+            break;
+        case OPT_AT:
+            a->at = optarg;
+            break;
+        case OPT_TRUST_ROOT:
+            if (a->n_roots == MAX_REPEAT) {
+                return cli_usage_error("verify", "at most %d --trust-root", MAX_REPEAT);
+            }
+            a->trust_roots[a->n_roots++] = optarg;
+            break;
+        case OPT_CERTS:
+            if (a->n_certs == MAX_REPEAT) {
+                return cli_usage_error("verify", "at most %d --certs", MAX_REPEAT);
+            }
+            a->certs[a->n_certs++] = optarg;
+            break;
+        case OPT_COLLATERAL:
+            a->collateral = optarg;
+            break;
+        case OPT_JWKS:
+            a->jwks = optarg;
+            break;
+        case OPT_OFFLINE:
+            a->offline = true;
+            break;
+        case OPT_CACHE_DIR:
+            a->cache_dir = optarg;
+            break;
+        case OPT_JSON:
+            a->json = true;
+            break;
+        case 'h':
+            return -1;
+        default:
+            return cli_usage_error("verify", "unknown option or missing value: '%s'",
+                                   argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1) {
+        return cli_usage_error("verify", optind >= argc ? "EVIDENCE is required"
+                                                        : "exactly one EVIDENCE is expected");
+    }
+    a->evidence = argv[optind];
+    return 0;
+}
+
+/* Build the policy from --policy and the flags. Returns 0 or a CLI exit code. */
+static int build_policy(bpt_policy **out, const struct verify_args *a)
+{
+    bpt_policy *p = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int rc, ex = BPT_EXIT_USAGE;
+
+    *out = NULL;
+    if (a->policy) {
+        if (cli_read_file(&text, &len, a->policy, BPT_LIMIT_JSON_BYTES) < 0) {
+            return cli_lib_error("verify", BPT_EXIT_USAGE, "--policy");
+        }
+        rc = bpt_policy_load_json(&p, text, len);
+        bpt_free(text);
+        text = NULL;
+        if (rc < 0) {
+            return cli_lib_error("verify", BPT_EXIT_USAGE, a->policy);
+        }
+    } else if (bpt_policy_new(&p) < 0) {
+        return cli_lib_error("verify", BPT_EXIT_USAGE, "policy");
+    }
+#define FLAG(cond, call, name)                                                                     \
+    if ((cond) && (call) < 0) {                                                                    \
+        cli_lib_error("verify", BPT_EXIT_USAGE, name);                                             \
+        goto out;                                                                                  \
+    }
+    FLAG(a->measurement, bpt_policy_set_expected_measurement(p, a->measurement),
+         "--expect-measurement")
+    FLAG(a->report_data, bpt_policy_set_expected_report_data(p, a->report_data),
+         "--expect-report-data")
+    FLAG(a->nonce, bpt_policy_set_expected_nonce(p, a->nonce), "--expect-nonce")
+    FLAG(a->cache_dir, bpt_policy_set_cache_dir(p, a->cache_dir), "--cache-dir")
+#undef FLAG
+    if (a->allow_debug) {
+        bpt_policy_set_allow_debug(p, true);
+    }
+    if (a->offline) {
+        bpt_policy_set_offline(p, true);
+    }
+    if (a->max_age) {
+        char *end = NULL;
+        unsigned long long v = strtoull(a->max_age, &end, 10);
+        if (!*a->max_age || *end || a->max_age[0] == '-') {
+            cli_usage_error("verify", "--max-age '%s': expected seconds", a->max_age);
+            goto out;
+        }
+        if (bpt_policy_set_max_age(p, v) != v) {
+            fprintf(stderr, "bpt verify: --max-age %llu clamped to %d\n", v,
+                    BPT_POLICY_MAX_AGE_CEILING_SECS);
+        }
+    }
+    if (a->at) {
+        int64_t t;
+        if (bpt_time_parse(&t, a->at) < 0) {
+            cli_lib_error("verify", BPT_EXIT_USAGE, "--at");
+            goto out;
+        }
+        bpt_policy_set_at(p, t);
+    }
+    for (int i = 0; i < a->n_roots; i++) {
+        if (cli_read_file(&text, &len, a->trust_roots[i], BPT_LIMIT_CERT_CHAIN_BYTES) < 0 ||
+            bpt_policy_add_trust_root_pem(p, text, len) < 0) {
+            cli_lib_error("verify", BPT_EXIT_USAGE, a->trust_roots[i]);
+            goto out;
+        }
+        bpt_free(text);
+        text = NULL;
+    }
+    for (int i = 0; i < a->n_certs; i++) {
+        if (cli_read_file(&text, &len, a->certs[i], BPT_LIMIT_CERT_CHAIN_BYTES) < 0 ||
+            bpt_policy_add_certs(p, (const uint8_t *)text, len) < 0) {
+            cli_lib_error("verify", BPT_EXIT_USAGE, a->certs[i]);
+            goto out;
+        }
+        bpt_free(text);
+        text = NULL;
+    }
+    if (a->collateral) {
+        if (cli_read_file(&text, &len, a->collateral, BPT_LIMIT_COLLATERAL_BYTES) < 0 ||
+            bpt_policy_set_collateral_json(p, text, len) < 0) {
+            cli_lib_error("verify", BPT_EXIT_USAGE, a->collateral);
+            goto out;
+        }
+        bpt_free(text);
+        text = NULL;
+    }
+    if (a->jwks) {
+        if (cli_read_file(&text, &len, a->jwks, BPT_LIMIT_JWKS_BYTES) < 0 ||
+            bpt_policy_set_jwks_json(p, text, len) < 0) {
+            cli_lib_error("verify", BPT_EXIT_USAGE, a->jwks);
+            goto out;
+        }
+    }
+    *out = p;
+    p = NULL;
+    ex = 0;
+out:
+    bpt_free(text);
+    bpt_policy_free(p);
+    return ex;
+}
+
+static void print_summary(const bpt_verified *v)
+{
+    const bpt_report *r = bpt_verified_report(v);
+    const bpt_measurement *m = bpt_report_measurement(r);
+    size_t rd_len = 0;
+    const uint8_t *rd = bpt_verified_report_data(v, &rd_len);
+    char when[32];
+
+    printf("verified: %s (%s, %s)\n", bpt_provider_name(bpt_verified_provider(v)),
+           bpt_format_name(bpt_report_format(r)),
+           bpt_verified_level(v) == BPT_VERIFICATION_CRYPTOGRAPHIC ? "cryptographic"
+                                                                   : "structural");
+    printf("  at:          %s\n", bpt_time_format(when, bpt_verified_at(v)));
+    printf("  measurement: %s:%s\n", m->algorithm, m->digest);
+    printf("  debug mode:  %s\n", bpt_claims_debug_mode(bpt_report_claims(r)) ? "yes" : "no");
+    if (rd) {
+        printf("  report data: ");
+        for (size_t i = 0; i < rd_len; i++) {
+            printf("%02x", rd[i]);
+        }
+        printf("\n");
+    }
+}
+
+int cmd_verify(int argc, char **argv)
+{
+    struct verify_args a = {0};
+    bpt_policy *policy = NULL;
+    bpt_verified *v = NULL;
+    bpt_provider provider = BPT_PROVIDER_UNKNOWN;
+    char *raw = NULL, *json = NULL;
+    uint8_t *ev = NULL;
+    size_t raw_len = 0, ev_len = 0;
+    int rc, ex;
+
+    ex = parse_args(&a, argc, argv);
+    if (ex < 0 || cli_wants_help(argc, argv)) {
+        verify_usage(stdout);
+        return BPT_EXIT_OK;
+    }
+    if (ex != 0) {
+        return ex;
+    }
+    if (a.provider && bpt_provider_parse(&provider, a.provider) < 0) {
+        return cli_lib_error("verify", BPT_EXIT_USAGE, "--provider");
+    }
+    ex = build_policy(&policy, &a);
+    if (ex != 0) {
+        return ex;
+    }
+    if (cli_read_file(&raw, &raw_len, a.evidence, BPT_LIMIT_FILE_BYTES) < 0 ||
+        bpt_evidence_decode(&ev, &ev_len, (const uint8_t *)raw, raw_len) < 0) {
+        ex = cli_lib_error("verify", BPT_EXIT_USAGE, a.evidence);
+        goto out;
+    }
+    rc = bpt_verify(&v, ev, ev_len, provider, policy);
+    if (rc < 0) {
+        char *ej = NULL;
+        const char *msg = bpt_error_last();
+        int code = rc;
+        /* Errors outside the attestation kinds (a provider not built, a bad argument) read as
+         * "unsatisfiable" to a relying party: this verifier cannot say yes. */
+        if (!bpt_error_is_attestation(code)) {
+            code = BPT_EUNSATISFIABLE;
+        }
+        if (a.json) {
+            if (bpt_verify_error_json(&ej, provider, code, msg) == 0) {
+                printf("%s\n", ej);
+            }
+            bpt_free(ej);
+        } else {
+            printf("refused: %s: %s\n", bpt_error_name(code), msg);
+        }
+        ex = BPT_EXIT_REFUSED;
+        goto out;
+    }
+    if (a.json) {
+        if (bpt_verified_to_json(&json, v) < 0) {
+            ex = cli_lib_error("verify", BPT_EXIT_USAGE, "result");
+            goto out;
+        }
+        printf("%s\n", json);
+    } else {
+        print_summary(v);
+    }
+    ex = BPT_EXIT_OK;
+out:
+    bpt_free(json);
+    bpt_free(ev);
+    bpt_free(raw);
+    bpt_verified_free(v);
+    bpt_policy_free(policy);
+    return ex;
+}
