@@ -43,6 +43,12 @@ BPT_API const char *bpt_evidence_kind_name(bpt_evidence_kind k);
 BPT_API bpt_evidence_kind bpt_evidence_recognise(const uint8_t *ev, size_t len);
 
 /**
+ * The provider whose verifier takes this evidence (a JWT: GCP when its issuer is
+ * Confidential Space, else Azure MAA); BPT_PROVIDER_UNKNOWN when not recognised. Never fails.
+ */
+BPT_API bpt_provider bpt_evidence_provider(const uint8_t *ev, size_t len);
+
+/**
  * Normalise evidence as a user may hand it over (raw binary, base64, hex, JWT text, report
  * JSON) to the bytes a verifier takes: base64/hex text of a binary format is decoded; JWT and
  * JSON text is kept. Surrounding whitespace is trimmed.

@@ -239,6 +239,11 @@ static bpt_provider provider_for_kind(bpt_evidence_kind k, const uint8_t *ev, si
     }
 }
 
+bpt_provider bpt_evidence_provider(const uint8_t *ev, size_t len)
+{
+    return provider_for_kind(bpt_evidence_recognise(ev, len), ev, len);
+}
+
 static int dispatch(bpt_verified **out, const uint8_t *ev, size_t ev_len, bpt_provider provider,
                     const bpt_policy *policy)
 {

@@ -328,6 +328,9 @@ int cmd_verify(int argc, char **argv)
         if (!bpt_error_is_attestation(code)) {
             code = BPT_EUNSATISFIABLE;
         }
+        if (provider == BPT_PROVIDER_UNKNOWN) {
+            provider = bpt_evidence_provider(ev, ev_len);
+        }
         if (a.json) {
             if (bpt_verify_error_json(&ej, provider, code, msg) == 0) {
                 printf("%s\n", ej);

@@ -1,8 +1,10 @@
 #include "attestation/providers/builtin.h"
 
+#include <blueprint-tee/sev_snp.h>
+
 static const struct bpt_builtin_verifier table[] = {
     {BPT_PROVIDER_AMD_SEV_SNP, BPT_EVIDENCE_SEV_SNP_REPORT, "BPT_WITH_SEV_SNP", BPT_WITH_SEV_SNP,
-     NULL},
+     BPT_WITH_SEV_SNP ? bpt_sev_snp_verify : NULL},
     {BPT_PROVIDER_INTEL_TDX, BPT_EVIDENCE_TDX_QUOTE, "BPT_WITH_TDX", BPT_WITH_TDX, NULL},
     {BPT_PROVIDER_AWS_NITRO, BPT_EVIDENCE_NITRO_COSE, "BPT_WITH_AWS_NITRO", BPT_WITH_AWS_NITRO,
      NULL},

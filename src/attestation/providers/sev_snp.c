@@ -1,0 +1,727 @@
+/*
+ * AMD SEV-SNP report parsing and verification (SEV-SNP firmware ABI "ATTESTATION_REPORT";
+ * AMD "Versioned Chip Endorsement Key (VCEK) Certificate and KDS Interface Specification").
+ */
+#include <blueprint-tee/secret.h>
+#include <blueprint-tee/sev_snp.h>
+
+#include "attestation/model_internal.h"
+#include "attestation/pki/pki.h"
+#include "attestation/policy_internal.h"
+#include "attestation/verified_internal.h"
+#include "attestation/providers/sev_snp_internal.h"
+
+#include "core/codec.h"
+#include "core/err.h"
+#include "core/reader.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509v3.h>
+
+const char *bpt_snp_product_name(bpt_snp_product p)
+{
+    switch (p) {
+    case BPT_SNP_MILAN:
+        return "Milan";
+    case BPT_SNP_GENOA:
+        return "Genoa";
+    case BPT_SNP_TURIN:
+        return "Turin";
+    default:
+        return "unknown";
+    }
+}
+
+bpt_snp_tcb bpt_sev_snp_tcb_decode(uint64_t raw, bpt_snp_product product)
+{
+    bpt_snp_tcb t = {0};
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++) {
+        b[i] = (uint8_t)(raw >> (8 * i));
+    }
+    if (product == BPT_SNP_TURIN) {
+        t.fmc = b[0];
+        t.bootloader = b[1];
+        t.tee = b[2];
+        t.snp = b[3];
+    } else {
+        t.bootloader = b[0];
+        t.tee = b[1];
+        t.snp = b[6];
+    }
+    t.microcode = b[7];
+    return t;
+}
+
+/* CPUID family/model of version 3+ reports to the product. */
+static bpt_snp_product product_from_cpuid(uint8_t fam, uint8_t model)
+{
+    if (fam == 0x19 && model <= 0x0F) {
+        return BPT_SNP_MILAN;
+    }
+    if (fam == 0x19 && model >= 0x10 && model <= 0x1F) {
+        return BPT_SNP_GENOA;
+    }
+    if (fam == 0x1A) {
+        return BPT_SNP_TURIN;
+    }
+    return BPT_SNP_PRODUCT_UNKNOWN;
+}
+
+int bpt_sev_snp_parse(bpt_snp_report *rep, const uint8_t *ev, size_t len)
+{
+    struct bpt_reader r;
+    uint8_t reserved;
+    int rc;
+
+    memset(rep, 0, sizeof(*rep));
+    if (!ev || len != BPT_SNP_REPORT_SIZE) {
+        return bpt_err(BPT_EMALFORMED, "sev_snp: report is %zu bytes, expected %d", ev ? len : 0,
+                       BPT_SNP_REPORT_SIZE);
+    }
+    bpt_reader_init(&r, ev, len, "sev_snp");
+    BPT_CHECK(bpt_reader_u32le(&r, &rep->version, "version"));
+    if (rep->version < 2) {
+        return bpt_err(BPT_EMALFORMED, "sev_snp: report version %u unsupported (expected 2 or "
+                                       "later)", rep->version);
+    }
+    BPT_CHECK(bpt_reader_u32le(&r, &rep->guest_svn, "guest_svn"));
+    BPT_CHECK(bpt_reader_u64le(&r, &rep->policy, "policy"));
+    BPT_CHECK(bpt_reader_copy(&r, rep->family_id, 16, "family_id"));
+    BPT_CHECK(bpt_reader_copy(&r, rep->image_id, 16, "image_id"));
+    BPT_CHECK(bpt_reader_u32le(&r, &rep->vmpl, "vmpl"));
+    BPT_CHECK(bpt_reader_u32le(&r, &rep->signature_algo, "signature_algo"));
+    BPT_CHECK(bpt_reader_u64le(&r, &rep->current_tcb, "current_tcb"));
+    BPT_CHECK(bpt_reader_u64le(&r, &rep->platform_info, "platform_info"));
+    BPT_CHECK(bpt_reader_u32le(&r, &rep->key_info, "key_info"));
+    BPT_CHECK(bpt_reader_skip(&r, 4, "reserved 0x4c"));
+    BPT_CHECK(bpt_reader_copy(&r, rep->report_data, 64, "report_data"));
+    BPT_CHECK(bpt_reader_copy(&r, rep->measurement, 48, "measurement"));
+    BPT_CHECK(bpt_reader_copy(&r, rep->host_data, 32, "host_data"));
+    BPT_CHECK(bpt_reader_copy(&r, rep->id_key_digest, 48, "id_key_digest"));
+    BPT_CHECK(bpt_reader_copy(&r, rep->author_key_digest, 48, "author_key_digest"));
+    BPT_CHECK(bpt_reader_copy(&r, rep->report_id, 32, "report_id"));
+    BPT_CHECK(bpt_reader_copy(&r, rep->report_id_ma, 32, "report_id_ma"));
+    BPT_CHECK(bpt_reader_u64le(&r, &rep->reported_tcb, "reported_tcb"));
+    BPT_CHECK(bpt_reader_u8(&r, &rep->cpuid_fam_id, "cpuid_fam_id"));
+    BPT_CHECK(bpt_reader_u8(&r, &rep->cpuid_mod_id, "cpuid_mod_id"));
+    BPT_CHECK(bpt_reader_u8(&r, &rep->cpuid_step, "cpuid_step"));
+    BPT_CHECK(bpt_reader_skip(&r, 0x1A0 - 0x18B, "reserved 0x18b"));
+    BPT_CHECK(bpt_reader_copy(&r, rep->chip_id, 64, "chip_id"));
+    BPT_CHECK(bpt_reader_u64le(&r, &rep->committed_tcb, "committed_tcb"));
+    BPT_CHECK(bpt_reader_u8(&r, &rep->current_build, "current_build"));
+    BPT_CHECK(bpt_reader_u8(&r, &rep->current_minor, "current_minor"));
+    BPT_CHECK(bpt_reader_u8(&r, &rep->current_major, "current_major"));
+    BPT_CHECK(bpt_reader_u8(&r, &reserved, "reserved 0x1eb"));
+    BPT_CHECK(bpt_reader_u8(&r, &rep->committed_build, "committed_build"));
+    BPT_CHECK(bpt_reader_u8(&r, &rep->committed_minor, "committed_minor"));
+    BPT_CHECK(bpt_reader_u8(&r, &rep->committed_major, "committed_major"));
+    BPT_CHECK(bpt_reader_u8(&r, &reserved, "reserved 0x1ef"));
+    BPT_CHECK(bpt_reader_u64le(&r, &rep->launch_tcb, "launch_tcb"));
+    BPT_CHECK(bpt_reader_skip(&r, BPT_SNP_SIGNED_SIZE - 0x1F8, "reserved 0x1f8"));
+    BPT_CHECK(bpt_reader_copy(&r, rep->sig_r, 72, "signature r"));
+    BPT_CHECK(bpt_reader_copy(&r, rep->sig_s, 72, "signature s"));
+    BPT_CHECK(bpt_reader_skip(&r, BPT_SNP_REPORT_SIZE - BPT_SNP_SIGNED_SIZE - 144,
+                              "signature reserved"));
+    BPT_CHECK(bpt_reader_end(&r, "sev_snp report"));
+
+    rep->abi_minor = (uint8_t)(rep->policy & 0xFF);
+    rep->abi_major = (uint8_t)(rep->policy >> 8 & 0xFF);
+    rep->policy_smt = rep->policy >> 16 & 1;
+    rep->policy_migrate_ma = rep->policy >> 18 & 1;
+    rep->policy_debug = rep->policy >> 19 & 1;
+    rep->policy_single_socket = rep->policy >> 20 & 1;
+    rep->policy_cxl = rep->policy >> 21 & 1;
+    rep->policy_aes_256_xts = rep->policy >> 22 & 1;
+    rep->policy_rapl_dis = rep->policy >> 23 & 1;
+    rep->policy_ciphertext_hiding = rep->policy >> 24 & 1;
+    rep->policy_page_swap_disable = rep->policy >> 25 & 1;
+    rep->author_key_en = rep->key_info & 1;
+    rep->mask_chip_key = rep->key_info >> 1 & 1;
+    rep->signing_key = (bpt_snp_signing_key)(rep->key_info >> 2 & 7);
+    rep->cpuid_product = rep->version >= 3
+                             ? product_from_cpuid(rep->cpuid_fam_id, rep->cpuid_mod_id)
+                             : BPT_SNP_PRODUCT_UNKNOWN;
+    rc = 0;
+out:
+    return rc;
+}
+
+/* ---- VCEK/VLEK certificate extensions ---------------------------------------------------- */
+
+#define AMD_OID_PREFIX "1.3.6.1.4.1.3704.1."
+
+int bpt_snp_vek_extensions(struct bpt_snp_vek_ext *out, X509 *cert)
+{
+    int n = X509_get_ext_count(cert);
+
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < n; i++) {
+        X509_EXTENSION *ext = X509_get_ext(cert, i);
+        ASN1_OBJECT *obj = X509_EXTENSION_get_object(ext);
+        ASN1_OCTET_STRING *data = X509_EXTENSION_get_data(ext);
+        const unsigned char *p = ASN1_STRING_get0_data(data);
+        long len = ASN1_STRING_length(data);
+        char oid[64];
+        const char *tail;
+
+        if (OBJ_obj2txt(oid, sizeof(oid), obj, 1) <= 0 ||
+            strncmp(oid, AMD_OID_PREFIX, strlen(AMD_OID_PREFIX)) != 0) {
+            continue;
+        }
+        tail = oid + strlen(AMD_OID_PREFIX);
+        if (strcmp(tail, "4") == 0) { /* hwID: OCTET STRING of 64 bytes (raw or wrapped) */
+            ASN1_OCTET_STRING *os = NULL;
+            const unsigned char *q = p;
+            if (len == 64) {
+                memcpy(out->hwid, p, 64);
+            } else if ((os = d2i_ASN1_OCTET_STRING(NULL, &q, len)) != NULL &&
+                       ASN1_STRING_length(os) == 64 && q == p + len) {
+                memcpy(out->hwid, ASN1_STRING_get0_data(os), 64);
+            } else {
+                ASN1_OCTET_STRING_free(os);
+                return bpt_err(BPT_EMALFORMED, "sev_snp: VCEK hwID extension is not 64 bytes");
+            }
+            ASN1_OCTET_STRING_free(os);
+            out->has_hwid = true;
+        } else if (strcmp(tail, "2") == 0) { /* productName: IA5String "Milan-B0" */
+            ASN1_IA5STRING *s = NULL;
+            const unsigned char *q = p;
+            size_t sl;
+            s = d2i_ASN1_IA5STRING(NULL, &q, len);
+            if (!s || q != p + len || (sl = (size_t)ASN1_STRING_length(s)) == 0 ||
+                sl >= sizeof(out->product_name)) {
+                ASN1_IA5STRING_free(s);
+                return bpt_err(BPT_EMALFORMED, "sev_snp: VCEK productName extension malformed");
+            }
+            memcpy(out->product_name, ASN1_STRING_get0_data(s), sl);
+            out->product_name[sl] = '\0';
+            ASN1_IA5STRING_free(s);
+        } else if (strncmp(tail, "3.", 2) == 0) { /* TCB SPLs: INTEGER 0..255 */
+            long comp = strtol(tail + 2, NULL, 10);
+            ASN1_INTEGER *ai = NULL;
+            const unsigned char *q = p;
+            int64_t v = -1;
+            ai = d2i_ASN1_INTEGER(NULL, &q, len);
+            if (!ai || q != p + len || ASN1_INTEGER_get_int64(&v, ai) != 1 || v < 0 || v > 255) {
+                ASN1_INTEGER_free(ai);
+                return bpt_err(BPT_EMALFORMED,
+                               "sev_snp: VCEK TCB extension %s is not an integer 0..255", oid);
+            }
+            ASN1_INTEGER_free(ai);
+            switch (comp) {
+            case 1:
+                out->bl = (int)v;
+                out->has_bl = true;
+                break;
+            case 2:
+                out->tee = (int)v;
+                out->has_tee = true;
+                break;
+            case 3:
+                out->snp = (int)v;
+                out->has_snp = true;
+                break;
+            case 8:
+                out->ucode = (int)v;
+                out->has_ucode = true;
+                break;
+            case 9:
+                out->fmc = (int)v;
+                out->has_fmc = true;
+                break;
+            default:
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
+static bpt_snp_product product_from_name(const char *name)
+{
+    if (strncmp(name, "Milan", 5) == 0) {
+        return BPT_SNP_MILAN;
+    }
+    if (strncmp(name, "Genoa", 5) == 0) {
+        return BPT_SNP_GENOA;
+    }
+    if (strncmp(name, "Turin", 5) == 0) {
+        return BPT_SNP_TURIN;
+    }
+    return BPT_SNP_PRODUCT_UNKNOWN;
+}
+
+static unsigned product_bit(bpt_snp_product p)
+{
+    switch (p) {
+    case BPT_SNP_MILAN:
+        return BPT_SNP_PRODUCT_MILAN;
+    case BPT_SNP_GENOA:
+        return BPT_SNP_PRODUCT_GENOA;
+    case BPT_SNP_TURIN:
+        return BPT_SNP_PRODUCT_TURIN;
+    default:
+        return 0;
+    }
+}
+
+/* ---- certificates from the policy ---------------------------------------------------------- */
+
+static bool cert_is_ca(X509 *c)
+{
+    return X509_check_ca(c) > 0;
+}
+
+static bool cn_contains(X509 *c, const char *needle)
+{
+    char cn[128] = "";
+    X509_NAME_get_text_by_NID(X509_get_subject_name(c), NID_commonName, cn, sizeof(cn));
+    return strstr(cn, needle) != NULL;
+}
+
+/* Split the policy's certificate blobs into the VCEK/VLEK leaf and CA certificates. */
+static int collect_certs(X509 **leaf, STACK_OF(X509) **cas, const bpt_policy *policy)
+{
+    STACK_OF(X509) *all = NULL;
+    struct bpt_reader r;
+    int rc;
+
+    *leaf = NULL;
+    *cas = sk_X509_new_null();
+    if (!*cas) {
+        return bpt_err_nomem("certificates");
+    }
+    bpt_reader_init(&r, policy->certs.data, policy->certs.len, "policy certificates");
+    while (bpt_reader_remaining(&r) > 0) {
+        uint32_t n;
+        const uint8_t *blob;
+        BPT_CHECK(bpt_reader_u32le(&r, &n, "length"));
+        BPT_CHECK(bpt_reader_view(&r, &blob, n, "certificate"));
+        rc = bpt_pki_parse_certs(&all, blob, n, "sev_snp: certificate");
+        if (rc < 0) {
+            rc = bpt_err_prefix(BPT_EKEYS, "sev_snp");
+            goto out;
+        }
+    }
+    while (all && sk_X509_num(all) > 0) {
+        X509 *c = sk_X509_shift(all);
+        if (cert_is_ca(c)) {
+            if (!sk_X509_push(*cas, c)) {
+                X509_free(c);
+                rc = bpt_err_nomem("certificates");
+                goto out;
+            }
+        } else if (!*leaf && (cn_contains(c, "VCEK") || cn_contains(c, "VLEK"))) {
+            *leaf = c;
+        } else {
+            X509_free(c);
+        }
+    }
+    rc = 0;
+out:
+    sk_X509_pop_free(all, X509_free);
+    return rc;
+}
+
+/* ---- signature ------------------------------------------------------------------------------ */
+
+static int verify_signature(const uint8_t *report, const bpt_snp_report *rep, EVP_PKEY *key)
+{
+    uint8_t r_be[72], s_be[72];
+    ECDSA_SIG *sig = NULL;
+    BIGNUM *r = NULL, *s = NULL;
+    unsigned char *der = NULL;
+    EVP_MD_CTX *md = NULL;
+    int der_len, rc = BPT_ERROR;
+
+    if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC || EVP_PKEY_get_bits(key) != 384) {
+        return bpt_err(BPT_ESIGNATURE, "sev_snp: VCEK/VLEK key is not ECDSA P-384");
+    }
+    for (int i = 0; i < 72; i++) {
+        r_be[i] = rep->sig_r[71 - i];
+        s_be[i] = rep->sig_s[71 - i];
+    }
+    sig = ECDSA_SIG_new();
+    r = BN_bin2bn(r_be, 72, NULL);
+    s = BN_bin2bn(s_be, 72, NULL);
+    if (!sig || !r || !s || ECDSA_SIG_set0(sig, r, s) != 1) {
+        BN_free(r);
+        BN_free(s);
+        rc = bpt_err_nomem("signature");
+        goto out;
+    }
+    der_len = i2d_ECDSA_SIG(sig, &der);
+    md = EVP_MD_CTX_new();
+    if (der_len <= 0 || !md || EVP_DigestVerifyInit(md, NULL, EVP_sha384(), NULL, key) != 1) {
+        rc = bpt_err_ossl(BPT_ERROR, "sev_snp: signature setup");
+        goto out;
+    }
+    if (EVP_DigestVerify(md, der, (size_t)der_len, report, BPT_SNP_SIGNED_SIZE) != 1) {
+        rc = bpt_err_ossl(BPT_ESIGNATURE,
+                          "sev_snp: report signature does not verify with the VCEK/VLEK");
+        goto out;
+    }
+    rc = 0;
+out:
+    OPENSSL_free(der);
+    ECDSA_SIG_free(sig);
+    EVP_MD_CTX_free(md);
+    return rc;
+}
+
+/* ---- verification -------------------------------------------------------------------------- */
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    uint8_t acc = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc |= p[i];
+    }
+    return acc == 0;
+}
+
+static int check_tcb_ext(const struct bpt_snp_vek_ext *x, bpt_snp_tcb t, bpt_snp_product product)
+{
+#define TCB_EQ(has, got, want, name)                                                               \
+    if (!(has)) {                                                                                  \
+        return bpt_err(BPT_EMALFORMED, "sev_snp: VCEK/VLEK lacks the %s extension", name);         \
+    }                                                                                              \
+    if ((got) != (want)) {                                                                         \
+        return bpt_err(BPT_ESIGNATURE, "sev_snp: VCEK/VLEK %s %d != reported_tcb %s %u", name,     \
+                       (got), name, (unsigned)(want));                                             \
+    }
+    TCB_EQ(x->has_bl, x->bl, t.bootloader, "blSPL")
+    TCB_EQ(x->has_tee, x->tee, t.tee, "teeSPL")
+    TCB_EQ(x->has_snp, x->snp, t.snp, "snpSPL")
+    TCB_EQ(x->has_ucode, x->ucode, t.microcode, "ucodeSPL")
+    if (product == BPT_SNP_TURIN) {
+        TCB_EQ(x->has_fmc, x->fmc, t.fmc, "fmcSPL")
+    }
+#undef TCB_EQ
+    return 0;
+}
+
+static int check_policy(const bpt_snp_report *rep, bpt_snp_tcb t, bpt_snp_product product,
+                        const bpt_policy *p)
+{
+    char hex[97];
+
+    if (rep->policy_debug && !p->allow_debug) {
+        return bpt_err(BPT_ECLAIM, "sev_snp: guest policy allows debugging (debug bit 19 set) "
+                                   "and the policy refuses debug-mode TEEs");
+    }
+    if (p->expected_nonce) {
+        return bpt_err(BPT_EUNSATISFIABLE,
+                       "sev_snp: reports carry no nonce field; bind the nonce into report_data "
+                       "and expect that instead");
+    }
+    if (p->expected_measurement) {
+        bpt_hex_encode_to(hex, rep->measurement, 48);
+        if (strlen(p->expected_measurement) != 96 ||
+            !bpt_ct_equal(hex, p->expected_measurement, 96)) {
+            return bpt_err(BPT_ECLAIM, "sev_snp: measurement %s != expected %.96s", hex,
+                           p->expected_measurement);
+        }
+    }
+    if (p->expected_report_data_len) {
+        uint8_t want[64] = {0};
+        memcpy(want, p->expected_report_data, p->expected_report_data_len);
+        if (!bpt_ct_equal(want, rep->report_data, 64)) {
+            return bpt_err(BPT_ECLAIM, "sev_snp: report_data differs from the expected %zu bytes "
+                                       "(zero-padded to 64)", p->expected_report_data_len);
+        }
+    }
+    if (p->sev_snp.has_host_data && !bpt_ct_equal(p->sev_snp.host_data, rep->host_data, 32)) {
+        return bpt_err(BPT_ECLAIM, "sev_snp: host_data differs from the policy's host_data");
+    }
+    if (p->sev_snp.has_vmpl && rep->vmpl != p->sev_snp.vmpl) {
+        return bpt_err(BPT_ECLAIM, "sev_snp: vmpl %u != policy vmpl %u", rep->vmpl,
+                       p->sev_snp.vmpl);
+    }
+    if (p->sev_snp.has_min_tcb) {
+#define MIN_TCB(got, min, name)                                                                    \
+    if ((got) < (min)) {                                                                           \
+        return bpt_err(BPT_ECLAIM, "sev_snp: reported_tcb %s %u < policy minimum %u", name,        \
+                       (unsigned)(got), (unsigned)(min));                                          \
+    }
+        MIN_TCB(t.bootloader, p->sev_snp.min_bootloader, "bootloader")
+        MIN_TCB(t.tee, p->sev_snp.min_tee, "tee")
+        MIN_TCB(t.snp, p->sev_snp.min_snp, "snp")
+        MIN_TCB(t.microcode, p->sev_snp.min_microcode, "microcode")
+        if (product == BPT_SNP_TURIN) {
+            MIN_TCB(t.fmc, p->sev_snp.min_fmc, "fmc")
+        }
+#undef MIN_TCB
+    }
+    if (p->sev_snp.products && !(p->sev_snp.products & product_bit(product))) {
+        return bpt_err(BPT_ECLAIM, "sev_snp: product %s is not in the policy's products",
+                       bpt_snp_product_name(product));
+    }
+    return 0;
+}
+
+static json_t *tcb_json(bpt_snp_tcb t, bpt_snp_product product)
+{
+    json_t *o = json_pack("{s:i,s:i,s:i,s:i}", "bootloader", t.bootloader, "tee", t.tee, "snp",
+                          t.snp, "microcode", t.microcode);
+    if (o && product == BPT_SNP_TURIN) {
+        json_object_set_new(o, "fmc", json_integer(t.fmc));
+    }
+    return o;
+}
+
+static json_t *hexj(const uint8_t *p, size_t n)
+{
+    char buf[129];
+    bpt_hex_encode_to(buf, p, n);
+    return json_string(buf);
+}
+
+static int build_report(bpt_report **out, const uint8_t *ev, const bpt_snp_report *rep,
+                        bpt_snp_product product, int64_t at)
+{
+    bpt_report *r = NULL;
+    struct bpt_claims *c;
+    bpt_measurement m;
+    char platform[64];
+    bpt_snp_tcb t = bpt_sev_snp_tcb_decode(rep->reported_tcb, product);
+    int rc;
+
+    *out = NULL;
+    BPT_CHECK(bpt_report_new(&r, BPT_PROVIDER_AMD_SEV_SNP, BPT_FORMAT_SEV_SNP_REPORT));
+    BPT_CHECK(bpt_report_set_evidence(r, ev, BPT_SNP_REPORT_SIZE));
+    bpt_report_set_issued_at(r, at > 0 ? (uint64_t)at : 0);
+    BPT_CHECK(bpt_measurement_set_bytes(&m, "sha384", rep->measurement, 48));
+    bpt_report_set_measurement(r, &m);
+    c = bpt_report_claims_mut(r);
+    c->debug_mode = rep->policy_debug;
+    snprintf(platform, sizeof(platform), "%s bl=%u tee=%u snp=%u ucode=%u",
+             bpt_snp_product_name(product), t.bootloader, t.tee, t.snp, t.microcode);
+    BPT_CHECK(bpt_claims_set_platform_version(c, platform));
+    BPT_CHECK(bpt_claims_set_user_data(c, rep->report_data, 64));
+    BPT_CHECK(bpt_claims_set_customv(c, "chip_id", hexj(rep->chip_id, 64)));
+    BPT_CHECK(bpt_claims_set_customv(c, "product", json_string(bpt_snp_product_name(product))));
+    BPT_CHECK(bpt_claims_set_customv(c, "report_version", json_integer(rep->version)));
+    BPT_CHECK(bpt_claims_set_customv(c, "guest_svn", json_integer(rep->guest_svn)));
+    BPT_CHECK(bpt_claims_set_customv(c, "vmpl", json_integer(rep->vmpl)));
+    BPT_CHECK(bpt_claims_set_customv(
+        c, "policy",
+        json_pack("{s:s,s:i,s:i,s:b,s:b,s:b,s:b,s:b,s:b,s:b,s:b,s:b}", "raw",
+                  (snprintf(platform, sizeof(platform), "0x%016llx",
+                            (unsigned long long)rep->policy),
+                   platform),
+                  "abi_major", rep->abi_major, "abi_minor", rep->abi_minor, "smt",
+                  rep->policy_smt, "migrate_ma", rep->policy_migrate_ma, "debug",
+                  rep->policy_debug, "single_socket", rep->policy_single_socket, "cxl",
+                  rep->policy_cxl, "mem_aes_256_xts", rep->policy_aes_256_xts, "rapl_dis",
+                  rep->policy_rapl_dis, "ciphertext_hiding", rep->policy_ciphertext_hiding,
+                  "page_swap_disable", rep->policy_page_swap_disable)));
+    BPT_CHECK(bpt_claims_set_customv(c, "reported_tcb", tcb_json(t, product)));
+    BPT_CHECK(bpt_claims_set_customv(
+        c, "committed_tcb", tcb_json(bpt_sev_snp_tcb_decode(rep->committed_tcb, product), product)));
+    BPT_CHECK(bpt_claims_set_customv(
+        c, "current_tcb", tcb_json(bpt_sev_snp_tcb_decode(rep->current_tcb, product), product)));
+    BPT_CHECK(bpt_claims_set_customv(
+        c, "launch_tcb", tcb_json(bpt_sev_snp_tcb_decode(rep->launch_tcb, product), product)));
+    BPT_CHECK(bpt_claims_set_customv(c, "host_data", hexj(rep->host_data, 32)));
+    BPT_CHECK(bpt_claims_set_customv(c, "id_key_digest", hexj(rep->id_key_digest, 48)));
+    BPT_CHECK(bpt_claims_set_customv(c, "author_key_digest", hexj(rep->author_key_digest, 48)));
+    BPT_CHECK(bpt_claims_set_customv(c, "family_id", hexj(rep->family_id, 16)));
+    BPT_CHECK(bpt_claims_set_customv(c, "image_id", hexj(rep->image_id, 16)));
+    BPT_CHECK(bpt_claims_set_customv(
+        c, "signing_key", json_string(rep->signing_key == BPT_SNP_KEY_VLEK ? "vlek" : "vcek")));
+    *out = r;
+    r = NULL;
+    rc = 0;
+out:
+    bpt_report_free(r);
+    return rc;
+}
+
+int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
+                       const bpt_policy *policy)
+{
+    bpt_snp_report rep;
+    bpt_snp_product product, cert_product = BPT_SNP_PRODUCT_UNKNOWN;
+    struct bpt_snp_vek_ext ext;
+    struct bpt_verify_details d = {.level = BPT_VERIFICATION_CRYPTOGRAPHIC};
+    struct bpt_pki_verify_opts opts = {0};
+    bpt_policy *owned = NULL;
+    X509 *leaf = NULL;
+    STACK_OF(X509) *cas = NULL, *roots = NULL, *untrusted = NULL, *chain = NULL;
+    EVP_PKEY *key = NULL;
+    bpt_report *report = NULL;
+    bool vlek;
+    int rc;
+
+    *out = NULL;
+    if (!policy) {
+        BPT_CHECK(bpt_policy_new(&owned));
+        policy = owned;
+    }
+    opts.at = bpt_policy_at(policy);
+    BPT_CHECK(bpt_sev_snp_parse(&rep, ev, ev_len));
+    if (rep.signing_key != BPT_SNP_KEY_VCEK && rep.signing_key != BPT_SNP_KEY_VLEK) {
+        rc = bpt_err(BPT_ESIGNATURE, "sev_snp: report signing key field is %u (not VCEK or "
+                                     "VLEK): the report is unsigned", (unsigned)rep.signing_key);
+        goto out;
+    }
+    if (rep.mask_chip_key) {
+        rc = bpt_err(BPT_ESIGNATURE, "sev_snp: MASK_CHIP_KEY is set: the report is unsigned");
+        goto out;
+    }
+    if (rep.signature_algo != 1) {
+        rc = bpt_err(BPT_ESIGNATURE,
+                     "sev_snp: signature algorithm %u is not 1 (ECDSA P-384 with SHA-384)",
+                     rep.signature_algo);
+        goto out;
+    }
+    vlek = rep.signing_key == BPT_SNP_KEY_VLEK;
+
+    BPT_CHECK(collect_certs(&leaf, &cas, policy));
+    if (!leaf) {
+        if (policy->offline) {
+            rc = bpt_err(BPT_EKEYS, "sev_snp: no %s certificate given and fetching is off "
+                                    "(--offline); pass it with --certs",
+                         vlek ? "VLEK" : "VCEK");
+        } else {
+            rc = bpt_err(BPT_ENOTSUP,
+                         "sev_snp: no %s certificate given, and fetching it from AMD KDS is not "
+                         "implemented yet; pass it with --certs",
+                         vlek ? "VLEK" : "VCEK");
+        }
+        goto out;
+    }
+    if (cn_contains(leaf, "VLEK") != vlek) {
+        rc = bpt_err(BPT_ESIGNATURE, "sev_snp: report is signed by a %s but the certificate "
+                                     "given is a %s",
+                     vlek ? "VLEK" : "VCEK", vlek ? "VCEK" : "VLEK");
+        goto out;
+    }
+    BPT_CHECK(bpt_snp_vek_extensions(&ext, leaf));
+
+    /* Product: CPUID (v3+), the certificate's productName, or the policy's single product. */
+    if (ext.product_name[0]) {
+        cert_product = product_from_name(ext.product_name);
+    }
+    product = rep.cpuid_product;
+    if (product != BPT_SNP_PRODUCT_UNKNOWN && cert_product != BPT_SNP_PRODUCT_UNKNOWN &&
+        product != cert_product) {
+        rc = bpt_err(BPT_ESIGNATURE, "sev_snp: report CPUID says %s but the %s is for %s",
+                     bpt_snp_product_name(product), vlek ? "VLEK" : "VCEK",
+                     bpt_snp_product_name(cert_product));
+        goto out;
+    }
+    if (product == BPT_SNP_PRODUCT_UNKNOWN) {
+        product = cert_product;
+    }
+    if (product == BPT_SNP_PRODUCT_UNKNOWN) {
+        unsigned ps = policy->sev_snp.products;
+        product = ps == BPT_SNP_PRODUCT_MILAN   ? BPT_SNP_MILAN
+                  : ps == BPT_SNP_PRODUCT_GENOA ? BPT_SNP_GENOA
+                  : ps == BPT_SNP_PRODUCT_TURIN ? BPT_SNP_TURIN
+                                                : BPT_SNP_PRODUCT_UNKNOWN;
+    }
+    if (product == BPT_SNP_PRODUCT_UNKNOWN) {
+        rc = bpt_err(BPT_EKEYS, "sev_snp: cannot tell the product (no CPUID in a version %u "
+                                "report, no productName in the certificate, no single product "
+                                "in the policy)", rep.version);
+        goto out;
+    }
+
+    /* Chain: pinned ARK with the pinned ASK/ASVK for the product, unless the policy brings
+     * its own roots (then the intermediates come from the certificates given). */
+    if (policy->has_trust_roots) {
+        BPT_CHECK(bpt_pki_trust_roots(&roots, policy, NULL, 0));
+        untrusted = cas;
+        cas = NULL;
+    } else {
+        enum bpt_pinned_root ark, inter;
+        switch (product) {
+        case BPT_SNP_MILAN:
+            ark = BPT_ROOT_AMD_MILAN_ARK;
+            inter = vlek ? BPT_ROOT_AMD_MILAN_ASVK : BPT_ROOT_AMD_MILAN_ASK;
+            break;
+        case BPT_SNP_GENOA:
+            ark = BPT_ROOT_AMD_GENOA_ARK;
+            inter = vlek ? BPT_ROOT_AMD_GENOA_ASVK : BPT_ROOT_AMD_GENOA_ASK;
+            break;
+        default:
+            ark = BPT_ROOT_AMD_TURIN_ARK;
+            inter = vlek ? BPT_ROOT_AMD_TURIN_ASVK : BPT_ROOT_AMD_TURIN_ASK;
+            break;
+        }
+        BPT_CHECK(bpt_pki_trust_roots(&roots, NULL, &ark, 1));
+        BPT_CHECK(bpt_pki_trust_roots(&untrusted, NULL, &inter, 1));
+    }
+    rc = bpt_pki_verify_chain(&chain, leaf, untrusted, roots, &opts, "sev_snp: VCEK chain");
+    if (rc < 0) {
+        goto out;
+    }
+    if (sk_X509_num(chain) != 3) {
+        rc = bpt_err(BPT_ESIGNATURE, "sev_snp: chain has %d certificates, expected ARK, %s and "
+                                     "the %s", sk_X509_num(chain), vlek ? "ASVK" : "ASK",
+                     vlek ? "VLEK" : "VCEK");
+        goto out;
+    }
+    if (cn_contains(sk_X509_value(chain, 1), "VLEK") != vlek) {
+        rc = bpt_err(BPT_ESIGNATURE, "sev_snp: the %s must chain through the %s",
+                     vlek ? "VLEK" : "VCEK", vlek ? "ASVK" : "ASK");
+        goto out;
+    }
+
+    /* The certificate must endorse exactly this chip and TCB. */
+    BPT_CHECK(check_tcb_ext(&ext, bpt_sev_snp_tcb_decode(rep.reported_tcb, product), product));
+    if (!vlek) {
+        if (!ext.has_hwid) {
+            rc = bpt_err(BPT_EMALFORMED, "sev_snp: VCEK lacks the hwID extension");
+            goto out;
+        }
+        if (!all_zero(rep.chip_id, 64) && !bpt_ct_equal(ext.hwid, rep.chip_id, 64)) {
+            rc = bpt_err(BPT_ESIGNATURE, "sev_snp: VCEK hwID differs from the report's chip_id");
+            goto out;
+        }
+    }
+    key = X509_get_pubkey(leaf);
+    if (!key) {
+        rc = bpt_err_ossl(BPT_EMALFORMED, "sev_snp: VCEK public key");
+        goto out;
+    }
+    BPT_CHECK(verify_signature(ev, &rep, key));
+
+    /* Only now, with the report authenticated, judge its claims. */
+    BPT_CHECK(check_policy(&rep, bpt_sev_snp_tcb_decode(rep.reported_tcb, product), product,
+                           policy));
+    BPT_CHECK(build_report(&report, ev, &rep, product, opts.at));
+    d.at = opts.at;
+    memcpy(d.report_data, rep.report_data, 64);
+    d.report_data_len = 64;
+    d.tcb = json_pack("{s:s,s:s,s:o}", "product", bpt_snp_product_name(product), "signing_key",
+                      vlek ? "vlek" : "vcek", "reported",
+                      tcb_json(bpt_sev_snp_tcb_decode(rep.reported_tcb, product), product));
+    if (all_zero(rep.chip_id, 64) && !vlek) {
+        d.warnings = json_pack("[s]", "chip_id is masked: the VCEK's hwID was not compared");
+    }
+    BPT_CHECK(bpt_verified_build(out, report, &d));
+    report = NULL;
+    rc = 0;
+out:
+    bpt_verify_details_dispose(&d);
+    bpt_report_free(report);
+    EVP_PKEY_free(key);
+    sk_X509_pop_free(chain, X509_free);
+    sk_X509_pop_free(untrusted, X509_free);
+    sk_X509_pop_free(roots, X509_free);
+    sk_X509_pop_free(cas, X509_free);
+    X509_free(leaf);
+    bpt_policy_free(owned);
+    return rc;
+}
