@@ -116,7 +116,8 @@ BPT_API BPT_MUST_USE int bpt_sev_snp_parse(bpt_snp_report *out, const uint8_t *e
  * @return 0; BPT_EMALFORMED; BPT_ESIGNATURE; BPT_ECLAIM; BPT_EKEYS; BPT_ENOTSUP;
  *         BPT_EUNSATISFIABLE.
  */
-BPT_API BPT_MUST_USE int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len, const bpt_policy *policy);
+BPT_API BPT_MUST_USE int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
+                                            const bpt_policy *policy);
 
 BPT_END_DECLS
 

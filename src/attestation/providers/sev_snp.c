@@ -89,8 +89,10 @@ int bpt_sev_snp_parse(bpt_snp_report *rep, const uint8_t *ev, size_t len)
     bpt_reader_init(&r, ev, len, "sev_snp");
     BPT_CHECK(bpt_reader_u32le(&r, &rep->version, "version"));
     if (rep->version < 2) {
-        return bpt_err(BPT_EMALFORMED, "sev_snp: report version %u unsupported (expected 2 or "
-                                       "later)", rep->version);
+        return bpt_err(BPT_EMALFORMED,
+                       "sev_snp: report version %u unsupported (expected 2 or "
+                       "later)",
+                       rep->version);
     }
     BPT_CHECK(bpt_reader_u32le(&r, &rep->guest_svn, "guest_svn"));
     BPT_CHECK(bpt_reader_u64le(&r, &rep->policy, "policy"));
@@ -128,8 +130,8 @@ int bpt_sev_snp_parse(bpt_snp_report *rep, const uint8_t *ev, size_t len)
     BPT_CHECK(bpt_reader_skip(&r, BPT_SNP_SIGNED_SIZE - 0x1F8, "reserved 0x1f8"));
     BPT_CHECK(bpt_reader_copy(&r, rep->sig_r, 72, "signature r"));
     BPT_CHECK(bpt_reader_copy(&r, rep->sig_s, 72, "signature s"));
-    BPT_CHECK(bpt_reader_skip(&r, BPT_SNP_REPORT_SIZE - BPT_SNP_SIGNED_SIZE - 144,
-                              "signature reserved"));
+    BPT_CHECK(
+        bpt_reader_skip(&r, BPT_SNP_REPORT_SIZE - BPT_SNP_SIGNED_SIZE - 144, "signature reserved"));
     BPT_CHECK(bpt_reader_end(&r, "sev_snp report"));
 
     rep->abi_minor = (uint8_t)(rep->policy & 0xFF);
@@ -288,7 +290,7 @@ static bool cn_contains(X509 *c, const char *needle)
 }
 
 /* Split the policy's certificate blobs into the VCEK/VLEK leaf and CA certificates. */
-static int collect_certs(X509 **leaf, STACK_OF(X509) **cas, const bpt_policy *policy)
+static int collect_certs(X509 **leaf, STACK_OF(X509) * *cas, const bpt_policy *policy)
 {
     STACK_OF(X509) *all = NULL;
     struct bpt_reader r;
@@ -435,8 +437,10 @@ static int check_policy(const bpt_snp_report *rep, bpt_snp_tcb t, bpt_snp_produc
         uint8_t want[64] = {0};
         memcpy(want, p->expected_report_data, p->expected_report_data_len);
         if (!bpt_ct_equal(want, rep->report_data, 64)) {
-            return bpt_err(BPT_ECLAIM, "sev_snp: report_data differs from the expected %zu bytes "
-                                       "(zero-padded to 64)", p->expected_report_data_len);
+            return bpt_err(BPT_ECLAIM,
+                           "sev_snp: report_data differs from the expected %zu bytes "
+                           "(zero-padded to 64)",
+                           p->expected_report_data_len);
         }
     }
     if (p->sev_snp.has_host_data && !bpt_ct_equal(p->sev_snp.host_data, rep->host_data, 32)) {
@@ -514,19 +518,19 @@ static int build_report(bpt_report **out, const uint8_t *ev, const bpt_snp_repor
     BPT_CHECK(bpt_claims_set_customv(c, "vmpl", json_integer(rep->vmpl)));
     BPT_CHECK(bpt_claims_set_customv(
         c, "policy",
-        json_pack("{s:s,s:i,s:i,s:b,s:b,s:b,s:b,s:b,s:b,s:b,s:b,s:b}", "raw",
-                  (snprintf(platform, sizeof(platform), "0x%016llx",
-                            (unsigned long long)rep->policy),
-                   platform),
-                  "abi_major", rep->abi_major, "abi_minor", rep->abi_minor, "smt",
-                  rep->policy_smt, "migrate_ma", rep->policy_migrate_ma, "debug",
-                  rep->policy_debug, "single_socket", rep->policy_single_socket, "cxl",
-                  rep->policy_cxl, "mem_aes_256_xts", rep->policy_aes_256_xts, "rapl_dis",
-                  rep->policy_rapl_dis, "ciphertext_hiding", rep->policy_ciphertext_hiding,
-                  "page_swap_disable", rep->policy_page_swap_disable)));
+        json_pack(
+            "{s:s,s:i,s:i,s:b,s:b,s:b,s:b,s:b,s:b,s:b,s:b,s:b}", "raw",
+            (snprintf(platform, sizeof(platform), "0x%016llx", (unsigned long long)rep->policy),
+             platform),
+            "abi_major", rep->abi_major, "abi_minor", rep->abi_minor, "smt", rep->policy_smt,
+            "migrate_ma", rep->policy_migrate_ma, "debug", rep->policy_debug, "single_socket",
+            rep->policy_single_socket, "cxl", rep->policy_cxl, "mem_aes_256_xts",
+            rep->policy_aes_256_xts, "rapl_dis", rep->policy_rapl_dis, "ciphertext_hiding",
+            rep->policy_ciphertext_hiding, "page_swap_disable", rep->policy_page_swap_disable)));
     BPT_CHECK(bpt_claims_set_customv(c, "reported_tcb", tcb_json(t, product)));
     BPT_CHECK(bpt_claims_set_customv(
-        c, "committed_tcb", tcb_json(bpt_sev_snp_tcb_decode(rep->committed_tcb, product), product)));
+        c, "committed_tcb",
+        tcb_json(bpt_sev_snp_tcb_decode(rep->committed_tcb, product), product)));
     BPT_CHECK(bpt_claims_set_customv(
         c, "current_tcb", tcb_json(bpt_sev_snp_tcb_decode(rep->current_tcb, product), product)));
     BPT_CHECK(bpt_claims_set_customv(
@@ -570,8 +574,10 @@ int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
     opts.at = bpt_policy_at(policy);
     BPT_CHECK(bpt_sev_snp_parse(&rep, ev, ev_len));
     if (rep.signing_key != BPT_SNP_KEY_VCEK && rep.signing_key != BPT_SNP_KEY_VLEK) {
-        rc = bpt_err(BPT_ESIGNATURE, "sev_snp: report signing key field is %u (not VCEK or "
-                                     "VLEK): the report is unsigned", (unsigned)rep.signing_key);
+        rc = bpt_err(BPT_ESIGNATURE,
+                     "sev_snp: report signing key field is %u (not VCEK or "
+                     "VLEK): the report is unsigned",
+                     (unsigned)rep.signing_key);
         goto out;
     }
     if (rep.mask_chip_key) {
@@ -589,8 +595,9 @@ int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
     BPT_CHECK(collect_certs(&leaf, &cas, policy));
     if (!leaf) {
         if (policy->offline) {
-            rc = bpt_err(BPT_EKEYS, "sev_snp: no %s certificate given and fetching is off "
-                                    "(--offline); pass it with --certs",
+            rc = bpt_err(BPT_EKEYS,
+                         "sev_snp: no %s certificate given and fetching is off "
+                         "(--offline); pass it with --certs",
                          vlek ? "VLEK" : "VCEK");
         } else {
             rc = bpt_err(BPT_ENOTSUP,
@@ -601,8 +608,9 @@ int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
         goto out;
     }
     if (cn_contains(leaf, "VLEK") != vlek) {
-        rc = bpt_err(BPT_ESIGNATURE, "sev_snp: report is signed by a %s but the certificate "
-                                     "given is a %s",
+        rc = bpt_err(BPT_ESIGNATURE,
+                     "sev_snp: report is signed by a %s but the certificate "
+                     "given is a %s",
                      vlek ? "VLEK" : "VCEK", vlek ? "VCEK" : "VLEK");
         goto out;
     }
@@ -631,9 +639,11 @@ int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
                                                 : BPT_SNP_PRODUCT_UNKNOWN;
     }
     if (product == BPT_SNP_PRODUCT_UNKNOWN) {
-        rc = bpt_err(BPT_EKEYS, "sev_snp: cannot tell the product (no CPUID in a version %u "
-                                "report, no productName in the certificate, no single product "
-                                "in the policy)", rep.version);
+        rc = bpt_err(BPT_EKEYS,
+                     "sev_snp: cannot tell the product (no CPUID in a version %u "
+                     "report, no productName in the certificate, no single product "
+                     "in the policy)",
+                     rep.version);
         goto out;
     }
 
@@ -667,9 +677,10 @@ int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
         goto out;
     }
     if (sk_X509_num(chain) != 3) {
-        rc = bpt_err(BPT_ESIGNATURE, "sev_snp: chain has %d certificates, expected ARK, %s and "
-                                     "the %s", sk_X509_num(chain), vlek ? "ASVK" : "ASK",
-                     vlek ? "VLEK" : "VCEK");
+        rc = bpt_err(BPT_ESIGNATURE,
+                     "sev_snp: chain has %d certificates, expected ARK, %s and "
+                     "the %s",
+                     sk_X509_num(chain), vlek ? "ASVK" : "ASK", vlek ? "VLEK" : "VCEK");
         goto out;
     }
     if (cn_contains(sk_X509_value(chain, 1), "VLEK") != vlek) {
@@ -698,8 +709,8 @@ int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
     BPT_CHECK(verify_signature(ev, &rep, key));
 
     /* Only now, with the report authenticated, judge its claims. */
-    BPT_CHECK(check_policy(&rep, bpt_sev_snp_tcb_decode(rep.reported_tcb, product), product,
-                           policy));
+    BPT_CHECK(
+        check_policy(&rep, bpt_sev_snp_tcb_decode(rep.reported_tcb, product), product, policy));
     BPT_CHECK(build_report(&report, ev, &rep, product, opts.at));
     d.at = opts.at;
     memcpy(d.report_data, rep.report_data, 64);

@@ -1,0 +1,251 @@
+/*
+ * SEV-SNP verification of the public reports in ../shared/testdata/sev-snp at the manifest's
+ * verify_at with the pinned AMD roots, and the refusals the issue lists for them.
+ */
+#include "helpers/test.h"
+
+#include <openssl/x509.h>
+
+#define VIRTEE_AT 1680652800
+#define GOSEV_AT 1664150400
+
+struct sample {
+    uint8_t *report;
+    size_t report_len;
+    uint8_t *vcek;
+    size_t vcek_len;
+    uint8_t *other_vcek;
+    size_t other_len;
+};
+
+static int load(void **state)
+{
+    struct sample *s = calloc(1, sizeof(*s));
+    s->report = bpt_test_data_read("sev-snp/milan-virtee/report.bin", &s->report_len);
+    s->vcek = bpt_test_data_read("sev-snp/milan-virtee/vcek.der", &s->vcek_len);
+    s->other_vcek = bpt_test_data_read("sev-snp/milan-go-sev-guest/vcek.der", &s->other_len);
+    *state = s;
+    return 0;
+}
+
+static int unload(void **state)
+{
+    struct sample *s = *state;
+    free(s->report);
+    free(s->vcek);
+    free(s->other_vcek);
+    free(s);
+    return 0;
+}
+
+static bpt_policy *policy_at(int64_t at, const uint8_t *vcek, size_t vcek_len)
+{
+    bpt_policy *p = NULL;
+    assert_ok(bpt_policy_new(&p));
+    bpt_policy_set_at(p, at);
+    if (vcek) {
+        assert_ok(bpt_policy_add_certs(p, vcek, vcek_len));
+    }
+    return p;
+}
+
+static void test_virtee_report_verifies_with_manifest_values(void **state)
+{
+    struct sample *s = *state;
+    bpt_verified *v = NULL;
+    char *json = NULL, *cj = NULL;
+    if (!s->report || !s->vcek) {
+        skip();
+    }
+    bpt_policy *p = policy_at(VIRTEE_AT, s->vcek, s->vcek_len);
+    assert_ok(bpt_verify(&v, s->report, s->report_len, BPT_PROVIDER_UNKNOWN, p));
+    assert_int_equal(bpt_verified_provider(v), BPT_PROVIDER_AMD_SEV_SNP);
+    assert_int_equal(bpt_verified_level(v), BPT_VERIFICATION_CRYPTOGRAPHIC);
+    const bpt_report *r = bpt_verified_report(v);
+    assert_string_equal(bpt_report_measurement(r)->digest,
+                        "7a1e5c266c0108dbc9bb94fa926951320940915d0aafb42464bd88b579ea158d3e1a0dc3"
+                        "9b2c60bd95b9c480cd81841f");
+    assert_false(bpt_claims_debug_mode(bpt_report_claims(r)));
+    assert_ok(bpt_verified_to_json(&json, v));
+    assert_non_null(strstr(json, "\"report_data\":\"d447b55d197491bfe15cf298f9de9986b7a7c4be2468b4"
+                                 "f6e2d53b71d7c645810b0f2cdfca0040433be063fc1a8293f0f3f8dae7b79fec"
+                                 "b3d1cd82bd6a93ebfd\""));
+    assert_non_null(strstr(json, "\"chip_id\":\"d49554ec717f4e5b0fe6b143bcf0405bd7ae304727edf466"
+                                 "03f2a76aef6a3abc15d7af38db757039029f0efacfd08e244324884738c72b08"
+                                 "2e2f87a44d541eb6\""));
+    assert_non_null(strstr(json, "\"reported\":{\"bootloader\":3,\"microcode\":115,\"snp\":8,"
+                                 "\"tee\":0}"));
+    assert_non_null(strstr(json, "\"verified\":true"));
+    assert_ok(bpt_claims_custom_json(&cj, bpt_report_claims(r), "product"));
+    assert_string_equal(cj, "\"Milan\"");
+    bpt_free(cj);
+    bpt_free(json);
+    bpt_verified_free(v);
+    bpt_policy_free(p);
+}
+
+static void test_go_sev_guest_report_is_debug(void **state)
+{
+    size_t rl = 0, vl = 0;
+    uint8_t *report = bpt_test_data_read("sev-snp/milan-go-sev-guest/report.bin", &rl);
+    uint8_t *vcek = bpt_test_data_read("sev-snp/milan-go-sev-guest/vcek.der", &vl);
+    bpt_verified *v = NULL;
+    (void)state;
+    if (!report || !vcek) {
+        skip();
+    }
+    bpt_policy *p = policy_at(GOSEV_AT, vcek, vl);
+    assert_rc_msg(bpt_sev_snp_verify(&v, report, rl, p), BPT_ECLAIM, "debug");
+    assert_null(v);
+    bpt_policy_set_allow_debug(p, true);
+    assert_ok(bpt_sev_snp_verify(&v, report, rl, p));
+    assert_true(bpt_claims_debug_mode(bpt_report_claims(bpt_verified_report(v))));
+    assert_string_equal(bpt_report_measurement(bpt_verified_report(v))->digest,
+                        "b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b6bdf8a9e"
+                        "ce31a5a608eb0cf2e4872b01");
+    bpt_verified_free(v);
+    bpt_policy_free(p);
+    free(report);
+    free(vcek);
+}
+
+/* One refusal per case, each on a fresh copy of the accepted report. */
+static void test_refusals(void **state)
+{
+    struct sample *s = *state;
+    static const struct {
+        const char *name;
+        long flip_off; /* -1: none */
+        uint8_t flip;
+        int64_t at;
+        int vcek; /* 0 own, 1 other chip's VCEK, 2 none */
+        const char *expect_measurement;
+        int want;
+        const char *msg;
+    } cases[] = {
+        {"after the VCEK expires", -1, 0, 1901474624 + 86400, 0, NULL, BPT_ESIGNATURE, "expired"},
+        {"before the VCEK existed", -1, 0, 1680549823 - 86400, 0, NULL, BPT_ESIGNATURE,
+         "not yet valid"},
+        {"signed part byte flipped (measurement)", 0x90, 0x01, VIRTEE_AT, 0, NULL, BPT_ESIGNATURE,
+         "report signature"},
+        {"signature r byte flipped", 0x2A0, 0x01, VIRTEE_AT, 0, NULL, BPT_ESIGNATURE,
+         "report signature"},
+        {"signature s byte flipped", 0x2A0 + 72, 0x80, VIRTEE_AT, 0, NULL, BPT_ESIGNATURE,
+         "report signature"},
+        {"another chip's VCEK", -1, 0, VIRTEE_AT, 1, NULL, BPT_ESIGNATURE, "VCEK"},
+        {"reported_tcb snp changed", 0x186, 0x01, VIRTEE_AT, 0, NULL, BPT_ESIGNATURE, "snpSPL"},
+        {"reported_tcb bootloader changed", 0x180, 0x04, VIRTEE_AT, 0, NULL, BPT_ESIGNATURE,
+         "blSPL"},
+        {"chip_id changed", 0x1A0, 0x01, VIRTEE_AT, 0, NULL, BPT_ESIGNATURE, "chip_id"},
+        {"signature algorithm 2", 0x34, 0x03, VIRTEE_AT, 0, NULL, BPT_ESIGNATURE,
+         "signature algorithm"},
+        {"signing key none", 0x48, 0x1C, VIRTEE_AT, 0, NULL, BPT_ESIGNATURE, "unsigned"},
+        {"version 1", 0x00, 0x03, VIRTEE_AT, 0, NULL, BPT_EMALFORMED, "version 1"},
+        {"no VCEK, offline", -1, 0, VIRTEE_AT, 2, NULL, BPT_EKEYS, "--certs"},
+        {"other measurement expected", -1, 0, VIRTEE_AT, 0,
+         "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+         "000000000",
+         BPT_ECLAIM, "measurement"},
+    };
+    if (!s->report || !s->vcek || !s->other_vcek) {
+        skip();
+    }
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint8_t *rep = malloc(s->report_len);
+        bpt_verified *v = NULL;
+        int rc;
+        memcpy(rep, s->report, s->report_len);
+        if (cases[i].flip_off >= 0) {
+            rep[cases[i].flip_off] ^= cases[i].flip;
+        }
+        bpt_policy *p = policy_at(cases[i].at,
+                                  cases[i].vcek == 0   ? s->vcek
+                                  : cases[i].vcek == 1 ? s->other_vcek
+                                                       : NULL,
+                                  cases[i].vcek == 0 ? s->vcek_len : s->other_len);
+        bpt_policy_set_offline(p, true);
+        if (cases[i].expect_measurement) {
+            assert_ok(bpt_policy_set_expected_measurement(p, cases[i].expect_measurement));
+        }
+        rc = bpt_sev_snp_verify(&v, rep, s->report_len, p);
+        if (rc != cases[i].want || !strstr(bpt_error_last(), cases[i].msg)) {
+            fail_msg("case '%s': got %d (%s), want %d with '%s'", cases[i].name, rc,
+                     bpt_error_last(), cases[i].want, cases[i].msg);
+        }
+        assert_null(v);
+        bpt_policy_free(p);
+        free(rep);
+    }
+}
+
+static void test_short_and_long_reports_are_malformed(void **state)
+{
+    struct sample *s = *state;
+    bpt_snp_report rep;
+    uint8_t big[BPT_SNP_REPORT_SIZE + 1] = {0};
+    if (!s->report) {
+        skip();
+    }
+    assert_rc_msg(bpt_sev_snp_parse(&rep, s->report, s->report_len - 1), BPT_EMALFORMED,
+                  "1183 bytes");
+    memcpy(big, s->report, s->report_len);
+    assert_rc_msg(bpt_sev_snp_parse(&rep, big, sizeof(big)), BPT_EMALFORMED, "1185 bytes");
+    assert_ok(bpt_sev_snp_parse(&rep, s->report, s->report_len));
+    assert_int_equal(rep.version, 2);
+    assert_int_equal(rep.vmpl, 0);
+    assert_int_equal(rep.signing_key, BPT_SNP_KEY_VCEK);
+    assert_true(rep.policy_smt);
+    assert_false(rep.policy_debug);
+    bpt_snp_tcb t = bpt_sev_snp_tcb_decode(rep.reported_tcb, BPT_SNP_MILAN);
+    assert_int_equal(t.bootloader, 3);
+    assert_int_equal(t.snp, 8);
+    assert_int_equal(t.microcode, 115);
+}
+
+static void test_pinned_roots_refuse_a_foreign_root(void **state)
+{
+    struct sample *s = *state;
+    size_t len = 0;
+    char *nitro = (char *)bpt_test_data_read("roots/aws-nitro-enclaves-root-g1.pem", &len);
+    bpt_verified *v = NULL;
+    if (!s->report || !nitro) {
+        skip();
+    }
+    bpt_policy *p = policy_at(VIRTEE_AT, s->vcek, s->vcek_len);
+    assert_ok(bpt_policy_add_trust_root_pem(p, nitro, len));
+    assert_rc_msg(bpt_sev_snp_verify(&v, s->report, s->report_len, p), BPT_ESIGNATURE,
+                  "VCEK chain");
+    bpt_policy_free(p);
+    free(nitro);
+}
+
+static void test_tcb_decode_turin_layout(void **state)
+{
+    /* bytes: fmc=1 bl=2 tee=3 snp=4 ... microcode=9 */
+    uint64_t raw = 0x0900000004030201ull;
+    bpt_snp_tcb t = bpt_sev_snp_tcb_decode(raw, BPT_SNP_TURIN);
+    (void)state;
+    assert_int_equal(t.fmc, 1);
+    assert_int_equal(t.bootloader, 2);
+    assert_int_equal(t.tee, 3);
+    assert_int_equal(t.snp, 4);
+    assert_int_equal(t.microcode, 9);
+    t = bpt_sev_snp_tcb_decode(raw, BPT_SNP_GENOA);
+    assert_int_equal(t.bootloader, 1);
+    assert_int_equal(t.tee, 2);
+    assert_int_equal(t.snp, 0);
+    assert_int_equal(t.fmc, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_virtee_report_verifies_with_manifest_values),
+        cmocka_unit_test(test_go_sev_guest_report_is_debug),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_short_and_long_reports_are_malformed),
+        cmocka_unit_test(test_pinned_roots_refuse_a_foreign_root),
+        cmocka_unit_test(test_tcb_decode_turin_layout),
+    };
+    return cmocka_run_group_tests(tests, load, unload);
+}
