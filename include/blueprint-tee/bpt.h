@@ -17,5 +17,6 @@
 #include "policy.h"
 #include "verify.h"
 #include "sev_snp.h"
+#include "attester.h"
 
 #endif

@@ -9,6 +9,7 @@
 #include "core/limits.h"
 #include "core/reader.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,7 +71,20 @@ static bool looks_report_json(const uint8_t *p, size_t len)
            memmem(p, len, "\"provider\"", 10) != NULL;
 }
 
+static bpt_evidence_kind recognise(const uint8_t *ev, size_t len);
+
+/* Recognition probes with the reader, which records messages; keep the caller's message. */
 bpt_evidence_kind bpt_evidence_recognise(const uint8_t *ev, size_t len)
+{
+    char saved[BPT_ERROR_MSG_MAX];
+    bpt_evidence_kind k;
+    snprintf(saved, sizeof(saved), "%s", bpt_error_last());
+    k = recognise(ev, len);
+    bpt_err(0, "%s", saved);
+    return k;
+}
+
+static bpt_evidence_kind recognise(const uint8_t *ev, size_t len)
 {
     struct bpt_reader r;
     uint32_t u32 = 0;
@@ -241,7 +255,22 @@ static bpt_provider provider_for_kind(bpt_evidence_kind k, const uint8_t *ev, si
 
 bpt_provider bpt_evidence_provider(const uint8_t *ev, size_t len)
 {
-    return provider_for_kind(bpt_evidence_recognise(ev, len), ev, len);
+    char saved[BPT_ERROR_MSG_MAX];
+    bpt_evidence_kind k = bpt_evidence_recognise(ev, len);
+    bpt_provider p = BPT_PROVIDER_UNKNOWN;
+    bpt_report *r = NULL;
+
+    snprintf(saved, sizeof(saved), "%s", bpt_error_last());
+    if (k == BPT_EVIDENCE_REPORT_JSON) {
+        if (bpt_report_from_json(&r, (const char *)ev, len) == 0) {
+            p = bpt_report_provider(r);
+        }
+        bpt_report_free(r);
+    } else {
+        p = provider_for_kind(k, ev, len);
+    }
+    bpt_err(0, "%s", saved);
+    return p;
 }
 
 static int dispatch(bpt_verified **out, const uint8_t *ev, size_t ev_len, bpt_provider provider,

@@ -34,6 +34,8 @@ int cli_read_file(char **out, size_t *len_out, const char *path, size_t max);
 void cli_setup_logging(void);
 
 /* Subcommands. */
+int cmd_attest(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 

@@ -4,6 +4,8 @@
 #include <string.h>
 
 static const struct bpt_cmd commands[] = {
+    {"attest", "produce attestation evidence (hardware or simulated)", cmd_attest},
+    {"sim", "create the simulated TEEs (bpt sim init DIR)", cmd_sim},
     {"verify", "verify attestation evidence of any provider", cmd_verify},
     {"version", "print the version", cmd_version},
 };

@@ -1,0 +1,53 @@
+/**
+ * @file attester.h
+ * Evidence generation inside a TEE, and the simulated TEE (DESIGN.md §7) for tests, demos and
+ * machines without TEE hardware.
+ *
+ * The simulator makes test PKIs in the vendors' real shapes and evidence in the real binary
+ * formats signed by them. Its roots are written to DIR/trust-roots.pem; verification accepts
+ * simulated evidence only when those roots are passed as trust roots (the pinned vendor roots
+ * refuse it). Nothing else in the library treats simulated evidence specially.
+ *
+ * Threads: reentrant; concurrent calls on one simulator directory are safe once it exists.
+ */
+#ifndef BPT_ATTESTER_H
+#define BPT_ATTESTER_H
+
+#include "attestation.h"
+
+BPT_BEGIN_DECLS
+
+/** Options for bpt_attest(). Initialise with BPT_ATTESTER_OPTS_INIT. */
+typedef struct bpt_attester_opts {
+    unsigned version;      /**< BPT_ATTESTER_OPTS_VERSION */
+    bpt_provider simulate; /**< BPT_PROVIDER_UNKNOWN: real hardware; else that simulator */
+    const char *sim_dir;   /**< the directory of bpt_sim_init(), with simulate */
+} bpt_attester_opts;
+
+#define BPT_ATTESTER_OPTS_VERSION 1
+#define BPT_ATTESTER_OPTS_INIT                                                                     \
+    {                                                                                              \
+        BPT_ATTESTER_OPTS_VERSION, BPT_PROVIDER_UNKNOWN, NULL                                      \
+    }
+
+/**
+ * Create the simulated TEEs' PKIs under @p dir (created if missing) and write every simulated
+ * root to dir/trust-roots.pem. Providers simulated today: SEV-SNP.
+ * @return 0; BPT_EIO; BPT_EINVAL.
+ */
+BPT_API BPT_MUST_USE int bpt_sim_init(const char *dir);
+
+/**
+ * Produce evidence binding @p report_data (64 bytes) as a report (DESIGN.md §5): raw evidence
+ * plus the collateral a verifier needs (e.g. the VCEK and ASK as "certificates").
+ * Simulated providers: SEV-SNP. Real hardware (configfs-tsm, /dev/sev-guest, /dev/tdx_guest,
+ * /dev/nsm) is not supported yet: BPT_ENOTSUP.
+ * @param[out] out free with bpt_report_free().
+ * @return 0; BPT_ENOTSUP; BPT_ENOTFOUND (simulator not initialised); BPT_EINVAL.
+ */
+BPT_API BPT_MUST_USE int bpt_attest(bpt_report **out, const uint8_t report_data[64],
+                                    const bpt_attester_opts *opts);
+
+BPT_END_DECLS
+
+#endif

@@ -1,0 +1,258 @@
+#include "attester/sim_sev_snp.h"
+#include "attester/sim_x509.h"
+
+#include <blueprint-tee/buf.h>
+#include <blueprint-tee/sev_snp.h>
+
+#include "core/err.h"
+#include "core/limits.h"
+#include "core/util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/asn1.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/objects.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+struct vek_ext_args {
+    uint8_t hwid[64];
+};
+
+static int add_raw_ext(X509 *cert, const char *oid, const unsigned char *der, int der_len)
+{
+    ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
+    ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+    X509_EXTENSION *ext = NULL;
+    int rc = 0;
+    if (!obj || !os || ASN1_OCTET_STRING_set(os, der, der_len) != 1 ||
+        !(ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, os)) || !X509_add_ext(cert, ext, -1)) {
+        rc = bpt_err_ossl(BPT_ERROR, "sim: VCEK extension %s", oid);
+    }
+    X509_EXTENSION_free(ext);
+    ASN1_OCTET_STRING_free(os);
+    ASN1_OBJECT_free(obj);
+    return rc;
+}
+
+static int add_int_ext(X509 *cert, const char *oid, long v)
+{
+    ASN1_INTEGER *ai = ASN1_INTEGER_new();
+    unsigned char *der = NULL;
+    int n, rc;
+    if (!ai || ASN1_INTEGER_set(ai, v) != 1 || (n = i2d_ASN1_INTEGER(ai, &der)) <= 0) {
+        ASN1_INTEGER_free(ai);
+        return bpt_err_ossl(BPT_ERROR, "sim: integer extension");
+    }
+    rc = add_raw_ext(cert, oid, der, n);
+    OPENSSL_free(der);
+    ASN1_INTEGER_free(ai);
+    return rc;
+}
+
+static int add_vek_ext(X509 *cert, void *ud)
+{
+    struct vek_ext_args *a = ud;
+    ASN1_IA5STRING *name = ASN1_IA5STRING_new();
+    unsigned char *der = NULL;
+    int n, rc;
+
+    if (!name || ASN1_STRING_set(name, "Milan-B0", 8) != 1 ||
+        (n = i2d_ASN1_IA5STRING(name, &der)) <= 0) {
+        ASN1_IA5STRING_free(name);
+        return bpt_err_ossl(BPT_ERROR, "sim: productName");
+    }
+    rc = add_raw_ext(cert, "1.3.6.1.4.1.3704.1.2", der, n);
+    OPENSSL_free(der);
+    ASN1_IA5STRING_free(name);
+    if (rc == 0) {
+        rc = add_int_ext(cert, "1.3.6.1.4.1.3704.1.3.1", BPT_SIM_SNP_BOOTLOADER);
+    }
+    if (rc == 0) {
+        rc = add_int_ext(cert, "1.3.6.1.4.1.3704.1.3.2", BPT_SIM_SNP_TEE);
+    }
+    if (rc == 0) {
+        rc = add_int_ext(cert, "1.3.6.1.4.1.3704.1.3.3", BPT_SIM_SNP_SNP);
+    }
+    if (rc == 0) {
+        rc = add_int_ext(cert, "1.3.6.1.4.1.3704.1.3.8", BPT_SIM_SNP_MICROCODE);
+    }
+    if (rc == 0) {
+        rc = add_raw_ext(cert, "1.3.6.1.4.1.3704.1.4", a->hwid, 64);
+    }
+    return rc;
+}
+
+int bpt_sim_sev_snp_init(const char *dir)
+{
+    char sub[4096], path[4096];
+    EVP_PKEY *ark_key = NULL, *ask_key = NULL, *vcek_key = NULL;
+    X509 *ark = NULL, *ask = NULL, *vcek = NULL;
+    struct vek_ext_args args;
+    unsigned char *der = NULL;
+    int der_len, rc;
+
+    BPT_CHECK(bpt_sim_path(sub, sizeof(sub), dir, "sev-snp"));
+    if (mkdir(sub, 0700) != 0 && errno != EEXIST) {
+        rc = bpt_err(BPT_EIO, "sim: cannot create %s: %s", sub, strerror(errno));
+        goto out;
+    }
+    if (RAND_bytes(args.hwid, sizeof(args.hwid)) != 1) {
+        rc = bpt_err_ossl(BPT_ERROR, "sim: chip id");
+        goto out;
+    }
+    BPT_CHECK(bpt_sim_keygen(&ark_key, "rsa"));
+    BPT_CHECK(bpt_sim_keygen(&ask_key, "rsa"));
+    BPT_CHECK(bpt_sim_keygen(&vcek_key, "P-384"));
+    BPT_CHECK(bpt_sim_make_cert(&ark, ark_key, "ARK-Milan", NULL, NULL, 1,
+                                BPT_SIM_SIG_RSA_PSS_SHA384, 1, NULL, NULL));
+    BPT_CHECK(bpt_sim_make_cert(&ask, ask_key, "SEV-Milan", ark, ark_key, 0,
+                                BPT_SIM_SIG_RSA_PSS_SHA384, 2, NULL, NULL));
+    BPT_CHECK(bpt_sim_make_cert(&vcek, vcek_key, "SEV-VCEK", ask, ask_key, -1,
+                                BPT_SIM_SIG_RSA_PSS_SHA384, 3, add_vek_ext, &args));
+    BPT_CHECK(bpt_sim_path(path, sizeof(path), sub, "ark.pem"));
+    BPT_CHECK(bpt_sim_write_cert(path, ark));
+    BPT_CHECK(bpt_sim_path(path, sizeof(path), sub, "root.pem"));
+    BPT_CHECK(bpt_sim_write_cert(path, ark));
+    BPT_CHECK(bpt_sim_path(path, sizeof(path), sub, "ask.pem"));
+    BPT_CHECK(bpt_sim_write_cert(path, ask));
+    BPT_CHECK(bpt_sim_path(path, sizeof(path), sub, "vcek.pem"));
+    BPT_CHECK(bpt_sim_write_cert(path, vcek));
+    BPT_CHECK(bpt_sim_path(path, sizeof(path), sub, "vcek-key.pem"));
+    BPT_CHECK(bpt_sim_write_key(path, vcek_key));
+    der_len = i2d_X509(vcek, &der);
+    if (der_len <= 0) {
+        rc = bpt_err_ossl(BPT_ERROR, "sim: VCEK DER");
+        goto out;
+    }
+    BPT_CHECK(bpt_sim_path(path, sizeof(path), sub, "vcek.der"));
+    BPT_CHECK(bpt_file_write(path, der, (size_t)der_len, false));
+    BPT_CHECK(bpt_sim_path(path, sizeof(path), sub, "chip_id.bin"));
+    BPT_CHECK(bpt_file_write(path, args.hwid, sizeof(args.hwid), false));
+    rc = 0;
+out:
+    OPENSSL_free(der);
+    X509_free(ark);
+    X509_free(ask);
+    X509_free(vcek);
+    EVP_PKEY_free(ark_key);
+    EVP_PKEY_free(ask_key);
+    EVP_PKEY_free(vcek_key);
+    return rc;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+int bpt_sim_sev_snp_sign(uint8_t report[1184], const char *dir)
+{
+    char path[4096];
+    EVP_PKEY *key = NULL;
+    EVP_MD_CTX *md = NULL;
+    unsigned char der[160];
+    size_t der_len = sizeof(der);
+    const unsigned char *q = der;
+    ECDSA_SIG *sig = NULL;
+    const BIGNUM *r, *s;
+    int rc;
+
+    BPT_CHECK(bpt_sim_path(path, sizeof(path), dir, "sev-snp/vcek-key.pem"));
+    BPT_CHECK(bpt_sim_read_key(&key, path));
+    md = EVP_MD_CTX_new();
+    if (!md || EVP_DigestSignInit(md, NULL, EVP_sha384(), NULL, key) != 1 ||
+        EVP_DigestSign(md, der, &der_len, report, BPT_SNP_SIGNED_SIZE) != 1 ||
+        !(sig = d2i_ECDSA_SIG(NULL, &q, (long)der_len))) {
+        rc = bpt_err_ossl(BPT_ERROR, "sim: signing the report");
+        goto out;
+    }
+    ECDSA_SIG_get0(sig, &r, &s);
+    memset(report + BPT_SNP_SIGNED_SIZE, 0, BPT_SNP_REPORT_SIZE - BPT_SNP_SIGNED_SIZE);
+    if (BN_bn2lebinpad(r, report + 0x2A0, 72) != 72 ||
+        BN_bn2lebinpad(s, report + 0x2A0 + 72, 72) != 72) {
+        rc = bpt_err(BPT_ERROR, "sim: signature encoding");
+        goto out;
+    }
+    rc = 0;
+out:
+    ECDSA_SIG_free(sig);
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+int bpt_sim_sev_snp_attest(uint8_t **ev, size_t *ev_len, const char *dir,
+                           const uint8_t report_data[64])
+{
+    char path[4096];
+    bpt_buf chip = BPT_BUF_INIT(64);
+    uint8_t *rep = NULL;
+    static const uint8_t tcb[8] = {BPT_SIM_SNP_BOOTLOADER, BPT_SIM_SNP_TEE,      0, 0, 0, 0,
+                                   BPT_SIM_SNP_SNP,        BPT_SIM_SNP_MICROCODE};
+    int rc;
+
+    *ev = NULL;
+    *ev_len = 0;
+    BPT_CHECK(bpt_sim_path(path, sizeof(path), dir, "sev-snp/chip_id.bin"));
+    rc = bpt_file_read(&chip, path);
+    if (rc < 0 || chip.len != 64) {
+        rc = bpt_err(rc < 0 ? rc : BPT_EMALFORMED, "sim: %s: run 'bpt sim init' first", path);
+        goto out;
+    }
+    rep = calloc(1, BPT_SNP_REPORT_SIZE);
+    if (!rep) {
+        rc = bpt_err_nomem("report");
+        goto out;
+    }
+    put_le32(rep + 0x00, 3);       /* version */
+    put_le32(rep + 0x08, 0x30000); /* policy: SMT allowed, reserved bit 17 */
+    put_le32(rep + 0x30, 0);       /* vmpl */
+    put_le32(rep + 0x34, 1);       /* ECDSA P-384 with SHA-384 */
+    memcpy(rep + 0x38, tcb, 8);    /* current_tcb */
+    put_le32(rep + 0x48, 0);       /* signed by the VCEK */
+    memcpy(rep + 0x50, report_data, 64);
+    /* A fixed measurement: SHA-384 of the simulator's name. */
+    BPT_CHECK(bpt_sha384(rep + 0x90, "bpt simulated SEV-SNP guest", 27));
+    memcpy(rep + 0x180, tcb, 8); /* reported_tcb */
+    rep[0x188] = 0x19;           /* CPUID family: Milan */
+    rep[0x189] = 0x01;
+    rep[0x18A] = 0x01;
+    memcpy(rep + 0x1A0, chip.data, 64);
+    memcpy(rep + 0x1E0, tcb, 8); /* committed_tcb */
+    memcpy(rep + 0x1F0, tcb, 8); /* launch_tcb */
+    BPT_CHECK(bpt_sim_sev_snp_sign(rep, dir));
+    *ev = rep;
+    *ev_len = BPT_SNP_REPORT_SIZE;
+    rep = NULL;
+    rc = 0;
+out:
+    free(rep);
+    bpt_buf_dispose(&chip);
+    return rc;
+}
+
+int bpt_sim_sev_snp_certs_pem(char **out, const char *dir)
+{
+    char path[4096];
+    bpt_buf b = BPT_BUF_INIT(BPT_LIMIT_CERT_CHAIN_BYTES);
+    size_t n;
+    int rc;
+
+    *out = NULL;
+    BPT_CHECK(bpt_sim_path(path, sizeof(path), dir, "sev-snp/vcek.pem"));
+    BPT_CHECK(bpt_file_read(&b, path));
+    BPT_CHECK(bpt_sim_path(path, sizeof(path), dir, "sev-snp/ask.pem"));
+    BPT_CHECK(bpt_file_read(&b, path));
+    rc = bpt_buf_detach((uint8_t **)out, &n, &b);
+out:
+    bpt_buf_dispose(&b);
+    return rc;
+}
