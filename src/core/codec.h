@@ -3,6 +3,8 @@
  * padding required, canonical (unused bits zero), no whitespace. Base64url (§5): no padding.
  * Decoders append to a bpt_buf whose maximum bounds the output; encoders return NUL-terminated
  * text to free with bpt_free().
+ * On failure a decoder leaves the output buffer as it was (what it appended is cleansed and
+ * dropped).
  */
 #ifndef BPT_CORE_CODEC_H
 #define BPT_CORE_CODEC_H
