@@ -31,7 +31,7 @@ static void append_str(size_t *used, const char *s)
 /* Format into a scratch buffer first: an argument may point into last_msg itself
  * (bpt_err(rc, "ctx: %s", bpt_error_last())), and vsnprintf's source and destination
  * must not overlap. */
-static void set_msg_v(const char *fmt, va_list ap)
+BPT_PRINTF(1, 0) static void set_msg_v(const char *fmt, va_list ap)
 {
     char tmp[BPT_ERROR_MSG_MAX];
     if (vsnprintf(tmp, sizeof(tmp), fmt, ap) < 0) {
