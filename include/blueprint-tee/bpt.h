@@ -16,5 +16,6 @@
 #include "attestation.h"
 #include "policy.h"
 #include "verify.h"
+#include "detect.h"
 
 #endif

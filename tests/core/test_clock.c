@@ -46,20 +46,20 @@ static const struct {
     {"2023-01-01T24:00:00Z", "RFC 3339"},
     {"2023-01-01T00:60:00Z", "RFC 3339"},
     {"2023-01-01T00:00:61Z", "RFC 3339"},
-    {"2023-01-01T00:00:00", "RFC 3339"},         /* no offset */
-    {"2023-01-01", "RFC 3339"},                  /* date only */
-    {"2023-01-01T00:00Z", "RFC 3339"},           /* no seconds */
-    {"2023-1-01T00:00:00Z", "RFC 3339"},         /* one-digit month */
-    {"2023-01-01T00:00:00.Z", "RFC 3339"},       /* empty fraction */
-    {"2023-01-01T00:00:00+0530", "RFC 3339"},    /* offset without colon */
-    {"2023-01-01T00:00:00+24:00", "RFC 3339"},   /* offset hour */
-    {"2023-01-01T00:00:00+05:60", "RFC 3339"},   /* offset minute */
-    {"2023-01-01T00:00:00Zjunk", "RFC 3339"},    /* trailing text */
-    {"2023-01-01X00:00:00Z", "RFC 3339"},        /* bad separator */
-    {"-5", "RFC 3339"},                          /* negative unix time */
+    {"2023-01-01T00:00:00", "RFC 3339"},       /* no offset */
+    {"2023-01-01", "RFC 3339"},                /* date only */
+    {"2023-01-01T00:00Z", "RFC 3339"},         /* no seconds */
+    {"2023-1-01T00:00:00Z", "RFC 3339"},       /* one-digit month */
+    {"2023-01-01T00:00:00.Z", "RFC 3339"},     /* empty fraction */
+    {"2023-01-01T00:00:00+0530", "RFC 3339"},  /* offset without colon */
+    {"2023-01-01T00:00:00+24:00", "RFC 3339"}, /* offset hour */
+    {"2023-01-01T00:00:00+05:60", "RFC 3339"}, /* offset minute */
+    {"2023-01-01T00:00:00Zjunk", "RFC 3339"},  /* trailing text */
+    {"2023-01-01X00:00:00Z", "RFC 3339"},      /* bad separator */
+    {"-5", "RFC 3339"},                        /* negative unix time */
     {"1e9", "RFC 3339"},
     {" 1700000000", "RFC 3339"},
-    {"1234567890123", "too large"},              /* 13 digits */
+    {"1234567890123", "too large"}, /* 13 digits */
 };
 
 static void test_parse_good(void **state)
@@ -119,8 +119,8 @@ static void test_format(void **state)
 /* format -> parse gives the same instant over years 0000..9999, negative times included. */
 static void test_round_trip(void **state)
 {
-    const int64_t lo = -62167219200; /* 0000-01-01T00:00:00Z */
-    const int64_t hi = 253402300799; /* 9999-12-31T23:59:59Z */
+    const int64_t lo = -62167219200;        /* 0000-01-01T00:00:00Z */
+    const int64_t hi = 253402300799;        /* 9999-12-31T23:59:59Z */
     const int64_t step = 86400 * 29 + 3671; /* walks through days, hours, minutes, seconds */
     char buf[32];
     int n = 0;

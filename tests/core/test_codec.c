@@ -150,7 +150,8 @@ static const struct bad {
      "000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
      "00zz",
      BPT_EINVAL, "not hex at offset 506"},
-    {"b64 missing padding 2", bpt_base64_decode, "Zg", BPT_EINVAL, "length 2 is not a multiple of 4"},
+    {"b64 missing padding 2", bpt_base64_decode, "Zg", BPT_EINVAL,
+     "length 2 is not a multiple of 4"},
     {"b64 missing padding 1", bpt_base64_decode, "Zm8", BPT_EINVAL, "not a multiple of 4"},
     {"b64 short padding", bpt_base64_decode, "Zg=", BPT_EINVAL, "length 3 is not a multiple of 4"},
     {"b64 too much padding", bpt_base64_decode, "Z===", BPT_EINVAL,
@@ -172,8 +173,7 @@ static const struct bad {
     {"b64url impossible length", bpt_base64url_decode, "Zm9vY", BPT_EINVAL,
      "base64url length 5 is impossible"},
     {"b64url one char", bpt_base64url_decode, "Z", BPT_EINVAL, "impossible"},
-    {"b64url non-canonical", bpt_base64url_decode, "Zh", BPT_EINVAL,
-     "non-canonical base64url"},
+    {"b64url non-canonical", bpt_base64url_decode, "Zh", BPT_EINVAL, "non-canonical base64url"},
     {"b64url non-canonical 2", bpt_base64url_decode, "Zm9", BPT_EINVAL, "non-canonical"},
 };
 
@@ -187,8 +187,8 @@ static void test_refusals(void **state)
         assert_ok(bpt_buf_append_str(&b, "keep"));
         int rc = c->fn(&b, c->in, strlen(c->in), "f");
         if (rc != c->want || !strstr(bpt_error_last(), c->msg)) {
-            fail_msg("case '%s': got %d '%s', want %d '%s'", c->name, rc, bpt_error_last(),
-                     c->want, c->msg);
+            fail_msg("case '%s': got %d '%s', want %d '%s'", c->name, rc, bpt_error_last(), c->want,
+                     c->msg);
         }
         if (b.len != 4 || strcmp((char *)b.data, "keep") != 0) {
             fail_msg("case '%s': output changed by a failed decode (len %zu)", c->name, b.len);

@@ -239,10 +239,11 @@ static void check_bytes(json_t *j, const char *key, bool allow_b64, const uint8_
 
 static void test_bytes(void **state)
 {
-    json_t *j = parse_ok("{\"hex\":\"00ff10\",\"HEX\":\"00FF10\",\"b64\":\"AP8Q\",\"arr\":[0,255,16],"
-                         "\"empty\":\"\",\"earr\":[],\"ambig\":\"abcd\",\"b64pad\":\"AP8=\","
-                         "\"big\":[256],\"neg\":[1,-1],\"str\":[1,\"a\"],\"flt\":[1.5],"
-                         "\"num\":5,\"obj\":{},\"bad\":\"zz\",\"noncanon\":\"AP9=\"}");
+    json_t *j =
+        parse_ok("{\"hex\":\"00ff10\",\"HEX\":\"00FF10\",\"b64\":\"AP8Q\",\"arr\":[0,255,16],"
+                 "\"empty\":\"\",\"earr\":[],\"ambig\":\"abcd\",\"b64pad\":\"AP8=\","
+                 "\"big\":[256],\"neg\":[1,-1],\"str\":[1,\"a\"],\"flt\":[1.5],"
+                 "\"num\":5,\"obj\":{},\"bad\":\"zz\",\"noncanon\":\"AP9=\"}");
     const uint8_t want[] = {0x00, 0xff, 0x10};
     bpt_buf b = BPT_BUF_INIT(64);
     (void)state;
@@ -330,10 +331,14 @@ static void test_dump(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_depth),       cmocka_unit_test(test_size_limit),
-        cmocka_unit_test(test_invalid_and_duplicates), cmocka_unit_test(test_getters),
-        cmocka_unit_test(test_string_limits), cmocka_unit_test(test_bytes),
-        cmocka_unit_test(test_check_keys),  cmocka_unit_test(test_dump),
+        cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_size_limit),
+        cmocka_unit_test(test_invalid_and_duplicates),
+        cmocka_unit_test(test_getters),
+        cmocka_unit_test(test_string_limits),
+        cmocka_unit_test(test_bytes),
+        cmocka_unit_test(test_check_keys),
+        cmocka_unit_test(test_dump),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -85,8 +85,7 @@ static void test_exact_and_one_past(void **state)
         snprintf(msg, sizeof(msg), "fmt: field_x needs %zu bytes at offset 3, %zu left", w, w - 1);
         int rc = do_op(&r, ops[i].op, w, "field_x");
         if (rc != BPT_EMALFORMED || strcmp(bpt_error_last(), msg) != 0) {
-            fail_msg("%s one past: got %d '%s', want '%s'", ops[i].name, rc, bpt_error_last(),
-                     msg);
+            fail_msg("%s one past: got %d '%s', want '%s'", ops[i].name, rc, bpt_error_last(), msg);
         }
         assert_int_equal(bpt_reader_offset(&r), 3);
     }
@@ -155,7 +154,8 @@ static void test_huge_lengths_do_not_wrap(void **state)
     /* A NULL input is an empty input. */
     bpt_reader_init(&r, NULL, 100, "fmt");
     assert_int_equal(bpt_reader_remaining(&r), 0);
-    assert_rc_msg(bpt_reader_skip(&r, 1, "x"), BPT_EMALFORMED, "x needs 1 bytes at offset 0, 0 left");
+    assert_rc_msg(bpt_reader_skip(&r, 1, "x"), BPT_EMALFORMED,
+                  "x needs 1 bytes at offset 0, 0 left");
 }
 
 static void test_zeros(void **state)

@@ -34,6 +34,7 @@ int cli_read_file(char **out, size_t *len_out, const char *path, size_t max);
 void cli_setup_logging(void);
 
 /* Subcommands. */
+int cmd_detect(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 #endif

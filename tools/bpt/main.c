@@ -4,6 +4,7 @@
 #include <string.h>
 
 static const struct bpt_cmd commands[] = {
+    {"detect", "which TEE this host has", cmd_detect},
     {"version", "print the version", cmd_version},
 };
 
