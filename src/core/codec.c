@@ -61,8 +61,7 @@ int bpt_hex_decode(bpt_buf *out, const char *s, size_t len, const char *what)
     return 0;
 }
 
-int bpt_hex_decode_exact(uint8_t *out, size_t out_len, const char *s, size_t len,
-                         const char *what)
+int bpt_hex_decode_exact(uint8_t *out, size_t out_len, const char *s, size_t len, const char *what)
 {
     if (len != out_len * 2) {
         return bpt_err(BPT_EINVAL, "%s: expected %zu hex digits (%zu bytes), got %zu", what,
@@ -138,8 +137,7 @@ static int b64_decode(bpt_buf *out, const char *s, size_t len, bool url, const c
 
     if (!url) {
         if (len % 4 != 0) {
-            return bpt_err(BPT_EINVAL, "%s: %s length %zu is not a multiple of 4", what, name,
-                           len);
+            return bpt_err(BPT_EINVAL, "%s: %s length %zu is not a multiple of 4", what, name, len);
         }
         if (len >= 1 && s[len - 1] == '=') {
             data_len--;
