@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 /* Reject nesting deeper than the limit before jansson recurses into it. */
 static int check_depth(const char *text, size_t len, const char *what)
 {
@@ -54,8 +56,8 @@ int bpt_json_parse(json_t **out, const char *text, size_t len, const char *what)
     }
     *out = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!*out) {
-        return bpt_err(BPT_EMALFORMED, "%s: invalid JSON at line %d column %d: %s", what,
-                       jerr.line, jerr.column, jerr.text);
+        return bpt_err(BPT_EMALFORMED, "%s: invalid JSON at line %d column %d: %s", what, jerr.line,
+                       jerr.column, jerr.text);
     }
     return 0;
 }
@@ -64,7 +66,8 @@ int bpt_json_check_keys(const json_t *obj, const char *const *allowed, const cha
 {
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         bool ok = false;
         (void)v;
         for (size_t i = 0; allowed[i]; i++) {
@@ -129,8 +132,7 @@ int bpt_json_get_str(const json_t *obj, const char *key, const char **out, bool 
     return 1;
 }
 
-int bpt_json_get_bool(const json_t *obj, const char *key, bool *out, bool required,
-                      const char *ctx)
+int bpt_json_get_bool(const json_t *obj, const char *key, bool *out, bool required, const char *ctx)
 {
     json_t *v;
     int rc = lookup(obj, key, &v, required, ctx);
@@ -229,23 +231,32 @@ int bpt_json_value_bytes(const json_t *v, bpt_buf *out, bool allow_base64, const
         return bpt_base64_decode(out, s, n, ctx);
     }
     if (json_is_array(v)) {
-        size_t i;
+        size_t i, start = out->len;
         json_t *e;
-        json_array_foreach(v, i, e) {
+        int rc = 0;
+        json_array_foreach(v, i, e)
+        {
             json_int_t x;
             uint8_t b;
-            int rc;
             if (!json_is_integer(e) || (x = json_integer_value(e)) < 0 || x > 255) {
-                return bpt_err(BPT_EINVAL, "%s: byte array element %zu is not an integer 0..255",
-                               ctx, i);
+                rc = bpt_err(BPT_EINVAL, "%s: byte array element %zu is not an integer 0..255", ctx,
+                             i);
+                break;
             }
             b = (uint8_t)x;
             rc = bpt_buf_append(out, &b, 1);
             if (rc < 0) {
-                return bpt_err_prefix(rc, "%s", ctx);
+                rc = bpt_err_prefix(rc, "%s", ctx);
+                break;
             }
         }
-        return 0;
+        if (rc < 0 && out->len > start) {
+            /* Like the codecs: a failed decode leaves the buffer as it was. */
+            OPENSSL_cleanse(out->data + start, out->len - start);
+            out->data[start] = 0;
+            out->len = start;
+        }
+        return rc;
     }
     return bpt_err(BPT_EINVAL, "%s: expected a hex%s string or an array of bytes", ctx,
                    allow_base64 ? "/base64" : "");

@@ -263,7 +263,12 @@ static void test_bytes(void **state)
     /* Bad elements name the index. */
     assert_rc_msg(bpt_json_get_bytes(j, "big", &b, false, true, "rep"), BPT_EINVAL,
                   "rep: field 'big': byte array element 0 is not an integer 0..255");
+    /* A failure after some elements leaves the buffer as it was. */
+    assert_ok(bpt_buf_append_str(&b, "keep"));
     assert_rc_msg(bpt_json_get_bytes(j, "neg", &b, false, true, "rep"), BPT_EINVAL, "element 1");
+    assert_int_equal(b.len, 4);
+    assert_string_equal((char *)b.data, "keep");
+    bpt_buf_reset(&b);
     assert_rc_msg(bpt_json_get_bytes(j, "str", &b, false, true, "rep"), BPT_EINVAL, "element 1");
     assert_rc_msg(bpt_json_get_bytes(j, "flt", &b, false, true, "rep"), BPT_EINVAL, "element 0");
     assert_rc_msg(bpt_json_get_bytes(j, "num", &b, true, true, "rep"), BPT_EINVAL,

@@ -47,6 +47,9 @@ static void test_from_copies(void **state)
     key[0] = 0xff; /* a copy, not a reference */
     assert_int_equal(bpt_secret_data(s)[0], 0);
     bpt_secret_free(s);
+    s = (bpt_secret *)(uintptr_t)1;
+    assert_rc_msg(bpt_secret_from(&s, NULL, 5), BPT_EINVAL, "secret: NULL source for 5 bytes");
+    assert_null(s);
     assert_ok(bpt_secret_from(&s, NULL, 0));
     assert_int_equal(bpt_secret_len(s), 0);
     bpt_secret_free(s);
