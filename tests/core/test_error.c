@@ -7,6 +7,7 @@
 
 #include "core/err.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -106,6 +107,41 @@ static void test_err_ossl_appends_reason_and_clears_queue(void **state)
     /* With an empty queue the message is just the format. */
     assert_int_equal(bpt_err_ossl(BPT_EKEYS, "no reason"), BPT_EKEYS);
     assert_string_equal(bpt_error_last(), "no reason");
+}
+
+struct thread_arg {
+    int code;
+    char seen[64];
+    pthread_barrier_t *barrier;
+};
+
+static void *thread_main(void *p)
+{
+    struct thread_arg *a = p;
+    bpt_err(a->code, "thread %d", a->code);
+    /* Both threads have set their message before either reads it back. */
+    pthread_barrier_wait(a->barrier);
+    snprintf(a->seen, sizeof(a->seen), "%s", bpt_error_last());
+    return NULL;
+}
+
+/* The message is per thread: another thread's failure does not overwrite this one's. */
+static void test_message_is_per_thread(void **state)
+{
+    pthread_barrier_t barrier;
+    pthread_t t1, t2;
+    struct thread_arg a1 = {BPT_EIO, "", &barrier}, a2 = {BPT_ECLAIM, "", &barrier};
+    (void)state;
+    bpt_err(BPT_EINVAL, "main thread");
+    assert_int_equal(pthread_barrier_init(&barrier, NULL, 2), 0);
+    assert_int_equal(pthread_create(&t1, NULL, thread_main, &a1), 0);
+    assert_int_equal(pthread_create(&t2, NULL, thread_main, &a2), 0);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    pthread_barrier_destroy(&barrier);
+    assert_string_equal(a1.seen, "thread -11");
+    assert_string_equal(a2.seen, "thread -7");
+    assert_string_equal(bpt_error_last(), "main thread");
 }
 
 static void test_err_nomem(void **state)
@@ -273,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_err_prefix),
         cmocka_unit_test(test_err_truncates_at_511),
         cmocka_unit_test(test_err_ossl_appends_reason_and_clears_queue),
+        cmocka_unit_test(test_message_is_per_thread),
         cmocka_unit_test(test_err_nomem),
         cmocka_unit_test(test_check_macro),
         cmocka_unit_test(test_every_code_has_name_and_text),
