@@ -18,5 +18,6 @@
 #include "verify.h"
 #include "sev_snp.h"
 #include "attester.h"
+#include "detect.h"
 
 #endif

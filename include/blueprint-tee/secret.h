@@ -25,7 +25,10 @@ typedef struct bpt_secret bpt_secret;
  */
 BPT_API BPT_MUST_USE int bpt_secret_new(bpt_secret **out, size_t len);
 
-/** Allocate a secret holding a copy of @p p / @p len. Errors as bpt_secret_new(). */
+/**
+ * Allocate a secret holding a copy of @p p / @p len (p may be NULL only when len is 0).
+ * @return as bpt_secret_new(); BPT_EINVAL for a NULL @p p with a non-zero @p len.
+ */
 BPT_API BPT_MUST_USE int bpt_secret_from(bpt_secret **out, const uint8_t *p, size_t len);
 
 /** The secret's bytes (borrowed until bpt_secret_free()). */

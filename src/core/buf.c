@@ -3,6 +3,7 @@
 #include "core/err.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,8 @@ static int buf_reserve(bpt_buf *buf, size_t extra)
     size_t need, ncap;
     uint8_t *nd;
 
-    if (__builtin_add_overflow(buf->len, extra, &need) || need > buf->max) {
+    /* need + 1 (the NUL) must not overflow either, whatever max is. */
+    if (__builtin_add_overflow(buf->len, extra, &need) || need > buf->max || need == SIZE_MAX) {
         return bpt_err(BPT_ELIMIT, "buffer: %zu + %zu bytes exceeds the limit of %zu", buf->len,
                        extra, buf->max);
     }
@@ -65,7 +67,8 @@ static int buf_reserve(bpt_buf *buf, size_t extra)
             break;
         }
     }
-    if (ncap > buf->max + 1) {
+    /* Never allocate more than max + 1; max may be SIZE_MAX ("no limit"), where + 1 wraps. */
+    if (buf->max < SIZE_MAX && ncap > buf->max + 1) {
         ncap = buf->max + 1;
     }
     nd = malloc(ncap);

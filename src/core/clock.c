@@ -100,8 +100,8 @@ int bpt_time_parse(int64_t *out, const char *text)
         *out = t;
         return 0;
     }
-    if (digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) || *p++ != '-' ||
-        digits(&p, 2, &D) || (*p != 'T' && *p != 't' && *p != ' ')) {
+    if (digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) || *p++ != '-' || digits(&p, 2, &D) ||
+        (*p != 'T' && *p != 't' && *p != ' ')) {
         goto bad;
     }
     p++;
@@ -141,8 +141,10 @@ int bpt_time_parse(int64_t *out, const char *text)
     *out = t;
     return 0;
 bad:
-    return bpt_err(BPT_EINVAL, "time '%.40s': expected unix seconds or RFC 3339 such as "
-                               "2023-04-05T00:00:00Z", text);
+    return bpt_err(BPT_EINVAL,
+                   "time '%.40s': expected unix seconds or RFC 3339 such as "
+                   "2023-04-05T00:00:00Z",
+                   text);
 }
 
 char *bpt_time_format(char buf[32], int64_t t)

@@ -4,6 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
+/* A failed decode leaves @p out as it was: drop (and cleanse) what this call appended. */
+static int undo(bpt_buf *out, size_t start, int rc)
+{
+    if (out->data && out->len > start) {
+        OPENSSL_cleanse(out->data + start, out->len - start);
+        out->data[start] = 0;
+    }
+    out->len = start;
+    return rc;
+}
+
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9') {
@@ -21,7 +34,7 @@ static int hexval(char c)
 int bpt_hex_decode(bpt_buf *out, const char *s, size_t len, const char *what)
 {
     uint8_t chunk[256];
-    size_t fill = 0;
+    size_t fill = 0, start = out->len;
     int rc;
 
     if (len % 2 != 0) {
@@ -30,22 +43,25 @@ int bpt_hex_decode(bpt_buf *out, const char *s, size_t len, const char *what)
     for (size_t i = 0; i < len; i += 2) {
         int hi = hexval(s[i]), lo = hexval(s[i + 1]);
         if (hi < 0 || lo < 0) {
-            return bpt_err(BPT_EINVAL, "%s: not hex at offset %zu", what, hi < 0 ? i : i + 1);
+            OPENSSL_cleanse(chunk, sizeof(chunk));
+            return undo(out, start,
+                        bpt_err(BPT_EINVAL, "%s: not hex at offset %zu", what, hi < 0 ? i : i + 1));
         }
         chunk[fill++] = (uint8_t)(hi << 4 | lo);
         if (fill == sizeof(chunk) || i + 2 == len) {
             rc = bpt_buf_append(out, chunk, fill);
             if (rc < 0) {
-                return bpt_err_prefix(rc, "%s", what);
+                OPENSSL_cleanse(chunk, sizeof(chunk));
+                return undo(out, start, bpt_err_prefix(rc, "%s", what));
             }
             fill = 0;
         }
     }
+    OPENSSL_cleanse(chunk, sizeof(chunk));
     return 0;
 }
 
-int bpt_hex_decode_exact(uint8_t *out, size_t out_len, const char *s, size_t len,
-                         const char *what)
+int bpt_hex_decode_exact(uint8_t *out, size_t out_len, const char *s, size_t len, const char *what)
 {
     if (len != out_len * 2) {
         return bpt_err(BPT_EINVAL, "%s: expected %zu hex digits (%zu bytes), got %zu", what,
@@ -116,13 +132,12 @@ static int b64_decode(bpt_buf *out, const char *s, size_t len, bool url, const c
     uint32_t acc = 0;
     int bits = 0, rc;
     uint8_t chunk[192];
-    size_t fill = 0;
+    size_t fill = 0, start = out->len;
     const char *name = url ? "base64url" : "base64";
 
     if (!url) {
         if (len % 4 != 0) {
-            return bpt_err(BPT_EINVAL, "%s: %s length %zu is not a multiple of 4", what, name,
-                           len);
+            return bpt_err(BPT_EINVAL, "%s: %s length %zu is not a multiple of 4", what, name, len);
         }
         if (len >= 1 && s[len - 1] == '=') {
             data_len--;
@@ -136,7 +151,8 @@ static int b64_decode(bpt_buf *out, const char *s, size_t len, bool url, const c
     for (i = 0; i < data_len; i++) {
         int v = b64val(s[i], url);
         if (v < 0) {
-            return bpt_err(BPT_EINVAL, "%s: invalid %s character at offset %zu", what, name, i);
+            rc = bpt_err(BPT_EINVAL, "%s: invalid %s character at offset %zu", what, name, i);
+            goto fail;
         }
         acc = (acc << 6) | (uint32_t)v;
         bits += 6;
@@ -147,20 +163,27 @@ static int b64_decode(bpt_buf *out, const char *s, size_t len, bool url, const c
             if (fill == sizeof(chunk)) {
                 rc = bpt_buf_append(out, chunk, fill);
                 if (rc < 0) {
-                    return bpt_err_prefix(rc, "%s", what);
+                    rc = bpt_err_prefix(rc, "%s", what);
+                    goto fail;
                 }
                 fill = 0;
             }
         }
     }
     if (acc != 0) {
-        return bpt_err(BPT_EINVAL, "%s: non-canonical %s (unused bits set)", what, name);
+        rc = bpt_err(BPT_EINVAL, "%s: non-canonical %s (unused bits set)", what, name);
+        goto fail;
     }
     rc = bpt_buf_append(out, chunk, fill);
     if (rc < 0) {
-        return bpt_err_prefix(rc, "%s", what);
+        rc = bpt_err_prefix(rc, "%s", what);
+        goto fail;
     }
+    OPENSSL_cleanse(chunk, sizeof(chunk));
     return 0;
+fail:
+    OPENSSL_cleanse(chunk, sizeof(chunk));
+    return undo(out, start, rc);
 }
 
 int bpt_base64_decode(bpt_buf *out, const char *s, size_t len, const char *what)

@@ -3,6 +3,8 @@
  * padding required, canonical (unused bits zero), no whitespace. Base64url (§5): no padding.
  * Decoders append to a bpt_buf whose maximum bounds the output; encoders return NUL-terminated
  * text to free with bpt_free().
+ * On failure a decoder leaves the output buffer as it was (what it appended is cleansed and
+ * dropped).
  */
 #ifndef BPT_CORE_CODEC_H
 #define BPT_CORE_CODEC_H
@@ -13,8 +15,7 @@
 int bpt_hex_decode(bpt_buf *out, const char *s, size_t len, const char *what);
 
 /** Decode hex that must be exactly @p out_len bytes. */
-int bpt_hex_decode_exact(uint8_t *out, size_t out_len, const char *s, size_t len,
-                         const char *what);
+int bpt_hex_decode_exact(uint8_t *out, size_t out_len, const char *s, size_t len, const char *what);
 
 /** Lowercase hex of @p n bytes. */
 int bpt_hex_encode(char **out, const uint8_t *p, size_t n);

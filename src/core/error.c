@@ -28,14 +28,16 @@ static void append_str(size_t *used, const char *s)
     *used += n;
 }
 
-static void set_msg_v(const char *fmt, va_list ap) BPT_PRINTF(1, 0);
-
-static void set_msg_v(const char *fmt, va_list ap)
+/* Format into a scratch buffer first: an argument may point into last_msg itself
+ * (bpt_err(rc, "ctx: %s", bpt_error_last())), and vsnprintf's source and destination
+ * must not overlap. */
+BPT_PRINTF(1, 0) static void set_msg_v(const char *fmt, va_list ap)
 {
-    int n = vsnprintf(last_msg, sizeof(last_msg), fmt, ap);
-    if (n < 0) {
-        last_msg[0] = '\0';
+    char tmp[BPT_ERROR_MSG_MAX];
+    if (vsnprintf(tmp, sizeof(tmp), fmt, ap) < 0) {
+        tmp[0] = '\0';
     }
+    memcpy(last_msg, tmp, sizeof(last_msg));
 }
 
 int bpt_err(int code, const char *fmt, ...)

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 /* Reject nesting deeper than the limit before jansson recurses into it. */
 static int check_depth(const char *text, size_t len, const char *what)
 {
@@ -212,24 +214,32 @@ int bpt_json_value_bytes(const json_t *v, bpt_buf *out, bool base64_strings, con
         return base64_strings ? bpt_base64_decode(out, s, n, ctx) : bpt_hex_decode(out, s, n, ctx);
     }
     if (json_is_array(v)) {
-        size_t i;
+        size_t i, start = out->len;
         json_t *e;
+        int rc = 0;
         json_array_foreach(v, i, e)
         {
             json_int_t x;
             uint8_t b;
-            int rc;
             if (!json_is_integer(e) || (x = json_integer_value(e)) < 0 || x > 255) {
-                return bpt_err(BPT_EINVAL, "%s: byte array element %zu is not an integer 0..255",
-                               ctx, i);
+                rc = bpt_err(BPT_EINVAL, "%s: byte array element %zu is not an integer 0..255", ctx,
+                             i);
+                break;
             }
             b = (uint8_t)x;
             rc = bpt_buf_append(out, &b, 1);
             if (rc < 0) {
-                return bpt_err_prefix(rc, "%s", ctx);
+                rc = bpt_err_prefix(rc, "%s", ctx);
+                break;
             }
         }
-        return 0;
+        if (rc < 0 && out->len > start) {
+            /* Like the codecs: a failed decode leaves the buffer as it was. */
+            OPENSSL_cleanse(out->data + start, out->len - start);
+            out->data[start] = 0;
+            out->len = start;
+        }
+        return rc;
     }
     return bpt_err(BPT_EINVAL, "%s: expected a %s string or an array of bytes", ctx,
                    base64_strings ? "base64" : "hex");

@@ -60,6 +60,8 @@ int bpt_log_level_parse(bpt_log_level *out, const char *name)
             return 0;
         }
     }
-    return bpt_err(BPT_EINVAL, "log level '%s' unknown (expected trace, debug, info, warn, "
-                               "error or off)", name ? name : "(null)");
+    return bpt_err(BPT_EINVAL,
+                   "log level '%s' unknown (expected trace, debug, info, warn, "
+                   "error or off)",
+                   name ? name : "(null)");
 }

@@ -5,8 +5,7 @@
 #include <blueprint-tee/log.h>
 
 bool bpt_log_enabled(bpt_log_level level);
-void bpt_log_write(bpt_log_level level, const char *module, const char *fmt, ...)
-    BPT_PRINTF(3, 4);
+void bpt_log_write(bpt_log_level level, const char *module, const char *fmt, ...) BPT_PRINTF(3, 4);
 
 #define BPT_LOG(level, module, ...)                                                                \
     do {                                                                                           \

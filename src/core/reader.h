@@ -20,8 +20,8 @@ struct bpt_reader {
     const uint8_t *p; /* borrowed */
     size_t len;
     size_t off;
-    size_t base;      /* offset of p within the outermost input, for messages */
-    const char *ctx;  /* static name used as the message prefix, may be NULL */
+    size_t base;     /* offset of p within the outermost input, for messages */
+    const char *ctx; /* static name used as the message prefix, may be NULL */
 };
 
 void bpt_reader_init(struct bpt_reader *r, const uint8_t *p, size_t len, const char *ctx);

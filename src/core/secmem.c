@@ -26,9 +26,9 @@
 #endif
 
 struct bpt_secret {
-    uint8_t *data;  /* start of the mapping */
-    size_t len;     /* bytes the caller asked for */
-    size_t maplen;  /* bytes mapped (whole pages) */
+    uint8_t *data; /* start of the mapping */
+    size_t len;    /* bytes the caller asked for */
+    size_t maplen; /* bytes mapped (whole pages) */
     bool locked;
 };
 
@@ -79,7 +79,12 @@ int bpt_secret_new(bpt_secret **out, size_t len)
 
 int bpt_secret_from(bpt_secret **out, const uint8_t *p, size_t len)
 {
-    int rc = bpt_secret_new(out, len);
+    int rc;
+    if (!p && len) {
+        *out = NULL;
+        return bpt_err(BPT_EINVAL, "secret: NULL source for %zu bytes", len);
+    }
+    rc = bpt_secret_new(out, len);
     if (rc == 0 && len) {
         memcpy((*out)->data, p, len);
     }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -51,12 +52,21 @@ int bpt_file_write(const char *path, const void *p, size_t n, bool private_file)
     int fd;
     const uint8_t *b = p;
 
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp)) {
         return bpt_err(BPT_EINVAL, "%s: path too long", path);
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, private_file ? 0600 : 0644);
+    /* A fresh, uniquely named temporary file (mode 0600 from the start): a stale one left by
+     * an earlier crash cannot lend its wider mode to private data, and two writers of the same
+     * path in one process do not share a temporary name. */
+    fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
-        return bpt_err(BPT_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+        return bpt_err(BPT_EIO, "%s: cannot create a temporary file: %s", path, strerror(errno));
+    }
+    if (!private_file && fchmod(fd, 0644) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return bpt_err(BPT_EIO, "%s: cannot set mode: %s", path, strerror(e));
     }
     while (n > 0) {
         ssize_t w = write(fd, b, n);
@@ -72,8 +82,17 @@ int bpt_file_write(const char *path, const void *p, size_t n, bool private_file)
         b += w;
         n -= (size_t)w;
     }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
+    int sync_rc = fsync(fd), e = errno;
+    if (close(fd) != 0 && sync_rc == 0) {
+        sync_rc = -1;
+        e = errno;
+    }
+    if (sync_rc != 0) {
+        unlink(tmp);
+        return bpt_err(BPT_EIO, "%s: cannot write: %s", path, strerror(e));
+    }
+    if (rename(tmp, path) != 0) {
+        e = errno;
         unlink(tmp);
         return bpt_err(BPT_EIO, "%s: cannot write: %s", path, strerror(e));
     }

@@ -10,7 +10,10 @@
 /** Read a whole file ("-" = stdin) into @p out, refusing more than out->max bytes. */
 int bpt_file_read(bpt_buf *out, const char *path);
 
-/** Write @p n bytes to @p path (mode 0600 when @p private_file), replacing it atomically. */
+/**
+ * Write @p n bytes to @p path (mode 0600 when @p private_file, else 0644), replacing it
+ * atomically: a unique temporary file beside it, fsync, rename.
+ */
 int bpt_file_write(const char *path, const void *p, size_t n, bool private_file);
 
 /** strdup that reports ENOMEM through the error message; NULL in, NULL out (returns 0). */
