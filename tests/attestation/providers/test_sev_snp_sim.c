@@ -308,8 +308,10 @@ static void test_attest_report_json_verifies_through_the_dispatcher(void **state
     /* Naming another provider is refused, with no fallback. */
     assert_rc_msg(bpt_verify(&v, (const uint8_t *)json, strlen(json), BPT_PROVIDER_INTEL_TDX, p),
                   BPT_EMALFORMED, "provider intel_tdx was named");
+    bpt_report_free(r);
     ao.simulate = BPT_PROVIDER_UNKNOWN;
     assert_rc_msg(bpt_attest(&r, rd, &ao), BPT_ENOTSUP, "hardware");
+    assert_null(r);
     bpt_policy_free(p);
     bpt_free(json);
     bpt_report_free(r);
