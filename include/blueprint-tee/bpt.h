@@ -13,6 +13,7 @@
 #include "secret.h"
 #include "clock.h"
 #include "provider.h"
+#include "config.h"
 #include "attestation.h"
 #include "policy.h"
 #include "verify.h"

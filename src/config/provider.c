@@ -9,8 +9,8 @@ static const char *const provider_names[] = {
 };
 
 static const char *const format_names[] = {
-    "unknown",         "nitro_document",        "tdx_quote", "sev_snp_report",
-    "azure_maa_token", "gcp_confidential_token",
+    "unknown",        "nitro_document",  "tdx_quote",
+    "sev_snp_report", "azure_maa_token", "gcp_confidential_token",
 };
 
 /* CLI spellings (DESIGN.md §8) beside the serialized names. */

@@ -37,6 +37,7 @@ void cli_setup_logging(void);
 int cmd_attest(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 

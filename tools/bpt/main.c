@@ -5,9 +5,10 @@
 
 static const struct bpt_cmd commands[] = {
     {"attest", "produce attestation evidence (hardware or simulated)", cmd_attest},
+    {"config", "validate a TeeConfig file (bpt config check FILE)", cmd_config},
+    {"detect", "which TEE this host has", cmd_detect},
     {"sim", "create the simulated TEEs (bpt sim init DIR)", cmd_sim},
     {"verify", "verify attestation evidence of any provider", cmd_verify},
-    {"detect", "which TEE this host has", cmd_detect},
     {"version", "print the version", cmd_version},
 };
 
