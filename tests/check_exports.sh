@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
+# Declarations may wrap over lines (clang-format); they are joined before matching.
 # Every dynamic symbol the shared library exports is a BPT_API declaration in include/, and
 # every BPT_API function declared in include/ is exported.
 set -euo pipefail
 lib=$1 inc=$2
 exported=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TDBR]$/ {print $3}' | sort -u)
-X
+declared=$(find "$inc" -name '*.h' -exec cat {} + | tr '\n' ' ' | grep -oE 'BPT_API[^;(]*[ *]bpt_[a-z0-9_]+ *\(' | grep -oE 'bpt_[a-z0-9_]+ *\($' | tr -d ' (' | sort -u)
 bad=0
 extra=$(comm -23 <(echo "$exported") <(echo "$declared"))
 missing=$(comm -13 <(echo "$exported") <(echo "$declared"))
@@ -12,4 +13,5 @@ if [ -n "$extra" ]; then echo "exported but not declared with BPT_API in include
 if [ -n "$missing" ]; then echo "declared with BPT_API but not exported:"; echo "$missing"; bad=1; fi
 n=$(echo "$exported" | grep -c . || true)
 echo "exports: $n symbols checked"
+if [ "$n" -lt 50 ]; then echo "too few exports ($n): is this the right library?"; bad=1; fi
 exit $bad
