@@ -54,7 +54,7 @@ int bpt_json_parse(json_t **out, const char *text, size_t len, const char *what)
     if (rc < 0) {
         return rc;
     }
-    *out = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+    *out = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
     if (!*out) {
         return bpt_err(BPT_EMALFORMED, "%s: invalid JSON at line %d column %d: %s", what, jerr.line,
                        jerr.column, jerr.text);
