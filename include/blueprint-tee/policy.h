@@ -113,6 +113,24 @@ BPT_API void bpt_policy_set_offline(bpt_policy *p, bool offline);
 /** On-disk cache directory for fetched collateral; NULL for none. */
 BPT_API BPT_MUST_USE int bpt_policy_set_cache_dir(bpt_policy *p, const char *dir);
 
+/**
+ * A cache of verified certificate chains, shared by verifications: a hit (same certificates,
+ * same trust roots) skips certificate parsing and chain building, while every certificate's
+ * validity is still checked at the verification time and the evidence signature is still
+ * verified. Entries are evicted oldest first.
+ * Threads: safe from any thread (one mutex).
+ */
+typedef struct bpt_chain_cache bpt_chain_cache;
+
+/** @param max_entries 1..4096. @return 0; BPT_EINVAL; BPT_ENOMEM. */
+BPT_API BPT_MUST_USE int bpt_chain_cache_new(bpt_chain_cache **out, size_t max_entries);
+/** Free; NULL does nothing. No policy may still point at it. */
+BPT_API void bpt_chain_cache_free(bpt_chain_cache *c);
+/** Lookups that found a usable entry, and lookups in all. */
+BPT_API void bpt_chain_cache_stats(const bpt_chain_cache *c, uint64_t *hits, uint64_t *lookups);
+/** Let verifications under @p p use @p cache (borrowed; NULL detaches). Used by SEV-SNP. */
+BPT_API void bpt_policy_set_chain_cache(bpt_policy *p, bpt_chain_cache *cache);
+
 BPT_END_DECLS
 
 #endif

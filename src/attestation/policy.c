@@ -296,6 +296,11 @@ void bpt_policy_set_offline(bpt_policy *p, bool offline)
     p->offline = offline;
 }
 
+void bpt_policy_set_chain_cache(bpt_policy *p, bpt_chain_cache *cache)
+{
+    p->chain_cache = cache;
+}
+
 int bpt_policy_set_cache_dir(bpt_policy *p, const char *dir)
 {
     return set_str(&p->cache_dir, dir, "cache_dir");

@@ -72,6 +72,7 @@ struct bpt_policy {
     char *jwks_json;
     bool offline;
     char *cache_dir;
+    struct bpt_chain_cache *chain_cache; /* borrowed, may be NULL */
 };
 
 #endif

@@ -50,6 +50,7 @@ static void test_report_json_round_trip(void **state)
     assert_string_equal(dg, "aa55");
     assert_ok(bpt_claims_custom_json(&cj, bpt_report_claims(r2), "module_id"));
     assert_string_equal(cj, "\"i-123\"");
+    bpt_free(cj);
     assert_rc_msg(bpt_claims_custom_json(&cj, bpt_report_claims(r2), "nope"), BPT_ENOTFOUND,
                   "nope");
     char digest[65];

@@ -6,6 +6,7 @@
 #include <blueprint-tee/sev_snp.h>
 
 #include "attestation/model_internal.h"
+#include "attestation/pki/chain_cache.h"
 #include "attestation/pki/pki.h"
 #include "attestation/policy_internal.h"
 #include "attestation/verified_internal.h"
@@ -550,17 +551,130 @@ out:
     return rc;
 }
 
+/* What a cached chain remembers: the certificate's facts and the product it was checked for. */
+struct snp_chain_facts {
+    struct bpt_snp_vek_ext ext;
+    bpt_snp_product cert_product;
+    bpt_snp_product chain_product;
+};
+
+/* SHA-256 over everything that chose the chain: key kind, certificates given, trust roots. */
+static int cache_key(uint8_t out[32], const bpt_policy *policy, bool vlek)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned int n = 0;
+    int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+             EVP_DigestUpdate(md, vlek ? "sev_snp/vlek" : "sev_snp/vcek", 12) == 1 &&
+             EVP_DigestUpdate(md, policy->certs.data ? policy->certs.data : (const uint8_t *)"",
+                              policy->certs.len) == 1 &&
+             EVP_DigestUpdate(md, policy->has_trust_roots ? "roots:" : "pinned", 6) == 1 &&
+             (!policy->has_trust_roots ||
+              EVP_DigestUpdate(md, policy->trust_roots_pem.data, policy->trust_roots_pem.len) ==
+                  1) &&
+             EVP_DigestFinal_ex(md, out, &n) == 1;
+    EVP_MD_CTX_free(md);
+    return ok ? 0 : bpt_err_ossl(BPT_ERROR, "sev_snp: cache key");
+}
+
+/* Product: CPUID (v3+), the certificate's productName, or the policy's single product. */
+static int resolve_product(bpt_snp_product *out, const bpt_snp_report *rep,
+                           bpt_snp_product cert_product, const bpt_policy *policy, bool vlek)
+{
+    bpt_snp_product product = rep->cpuid_product;
+    unsigned ps = policy->sev_snp.products;
+
+    if (product != BPT_SNP_PRODUCT_UNKNOWN && cert_product != BPT_SNP_PRODUCT_UNKNOWN &&
+        product != cert_product) {
+        return bpt_err(BPT_ESIGNATURE, "sev_snp: report CPUID says %s but the %s is for %s",
+                       bpt_snp_product_name(product), vlek ? "VLEK" : "VCEK",
+                       bpt_snp_product_name(cert_product));
+    }
+    if (product == BPT_SNP_PRODUCT_UNKNOWN) {
+        product = cert_product;
+    }
+    if (product == BPT_SNP_PRODUCT_UNKNOWN) {
+        product = ps == BPT_SNP_PRODUCT_MILAN   ? BPT_SNP_MILAN
+                  : ps == BPT_SNP_PRODUCT_GENOA ? BPT_SNP_GENOA
+                  : ps == BPT_SNP_PRODUCT_TURIN ? BPT_SNP_TURIN
+                                                : BPT_SNP_PRODUCT_UNKNOWN;
+    }
+    if (product == BPT_SNP_PRODUCT_UNKNOWN) {
+        return bpt_err(BPT_EKEYS,
+                       "sev_snp: cannot tell the product (no CPUID in a version %u report, no "
+                       "productName in the certificate, no single product in the policy)",
+                       rep->version);
+    }
+    *out = product;
+    return 0;
+}
+
+/* ARK -> ASK/ASVK -> VCEK/VLEK at the policy time: pinned for the product unless the policy
+ * brings its own roots (then the intermediates come from the certificates given). */
+static int verify_chain(STACK_OF(X509) **chain, X509 *leaf, STACK_OF(X509) *cas,
+                        bpt_snp_product product, bool vlek, const bpt_policy *policy,
+                        const struct bpt_pki_verify_opts *opts)
+{
+    STACK_OF(X509) *roots = NULL, *untrusted = NULL;
+    enum bpt_pinned_root ark, inter;
+    int rc;
+
+    if (policy->has_trust_roots) {
+        BPT_CHECK(bpt_pki_trust_roots(&roots, policy, NULL, 0));
+        untrusted = X509_chain_up_ref(cas);
+        if (!untrusted) {
+            rc = bpt_err_nomem("chain");
+            goto out;
+        }
+    } else {
+        switch (product) {
+        case BPT_SNP_MILAN:
+            ark = BPT_ROOT_AMD_MILAN_ARK;
+            inter = vlek ? BPT_ROOT_AMD_MILAN_ASVK : BPT_ROOT_AMD_MILAN_ASK;
+            break;
+        case BPT_SNP_GENOA:
+            ark = BPT_ROOT_AMD_GENOA_ARK;
+            inter = vlek ? BPT_ROOT_AMD_GENOA_ASVK : BPT_ROOT_AMD_GENOA_ASK;
+            break;
+        default:
+            ark = BPT_ROOT_AMD_TURIN_ARK;
+            inter = vlek ? BPT_ROOT_AMD_TURIN_ASVK : BPT_ROOT_AMD_TURIN_ASK;
+            break;
+        }
+        BPT_CHECK(bpt_pki_trust_roots(&roots, NULL, &ark, 1));
+        BPT_CHECK(bpt_pki_trust_roots(&untrusted, NULL, &inter, 1));
+    }
+    BPT_CHECK(bpt_pki_verify_chain(chain, leaf, untrusted, roots, opts, "sev_snp: VCEK chain"));
+    if (sk_X509_num(*chain) != 3) {
+        rc = bpt_err(BPT_ESIGNATURE,
+                     "sev_snp: chain has %d certificates, expected ARK, %s and the %s",
+                     sk_X509_num(*chain), vlek ? "ASVK" : "ASK", vlek ? "VLEK" : "VCEK");
+        goto out;
+    }
+    if (cn_contains(sk_X509_value(*chain, 1), "VLEK") != vlek) {
+        rc = bpt_err(BPT_ESIGNATURE, "sev_snp: the %s must chain through the %s",
+                     vlek ? "VLEK" : "VCEK", vlek ? "ASVK" : "ASK");
+        goto out;
+    }
+    rc = 0;
+out:
+    sk_X509_pop_free(untrusted, X509_free);
+    sk_X509_pop_free(roots, X509_free);
+    return rc;
+}
+
 int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
                        const bpt_policy *policy)
 {
     bpt_snp_report rep;
-    bpt_snp_product product, cert_product = BPT_SNP_PRODUCT_UNKNOWN;
+    bpt_snp_product product = BPT_SNP_PRODUCT_UNKNOWN;
     struct bpt_snp_vek_ext ext;
+    struct snp_chain_facts facts;
+    uint8_t ckey[32];
     struct bpt_verify_details d = {.level = BPT_VERIFICATION_CRYPTOGRAPHIC};
     struct bpt_pki_verify_opts opts = {0};
     bpt_policy *owned = NULL;
     X509 *leaf = NULL;
-    STACK_OF(X509) *cas = NULL, *roots = NULL, *untrusted = NULL, *chain = NULL;
+    STACK_OF(X509) *cas = NULL, *chain = NULL;
     EVP_PKEY *key = NULL;
     bpt_report *report = NULL;
     bool vlek;
@@ -592,102 +706,57 @@ int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
     }
     vlek = rep.signing_key == BPT_SNP_KEY_VLEK;
 
-    BPT_CHECK(collect_certs(&leaf, &cas, policy));
-    if (!leaf) {
-        if (policy->offline) {
-            rc = bpt_err(BPT_EKEYS,
-                         "sev_snp: no %s certificate given and fetching is off "
-                         "(--offline); pass it with --certs",
-                         vlek ? "VLEK" : "VCEK");
-        } else {
-            rc = bpt_err(BPT_ENOTSUP,
-                         "sev_snp: no %s certificate given, and fetching it from AMD KDS is not "
-                         "implemented yet; pass it with --certs",
-                         vlek ? "VLEK" : "VCEK");
+    /* A cached chain for the same certificates and roots skips parsing and chain building. */
+    if (policy->chain_cache) {
+        BPT_CHECK(cache_key(ckey, policy, vlek));
+        if (bpt_chain_cache_get(policy->chain_cache, ckey, opts.at, &key, &facts,
+                                sizeof(facts)) == 1) {
+            rc = resolve_product(&product, &rep, facts.cert_product, policy, vlek);
+            if (rc < 0 || product != facts.chain_product) {
+                EVP_PKEY_free(key); /* the product differs from the cached chain's: redo */
+                key = NULL;
+            }
         }
-        goto out;
     }
-    if (cn_contains(leaf, "VLEK") != vlek) {
-        rc = bpt_err(BPT_ESIGNATURE,
-                     "sev_snp: report is signed by a %s but the certificate "
-                     "given is a %s",
-                     vlek ? "VLEK" : "VCEK", vlek ? "VCEK" : "VLEK");
-        goto out;
-    }
-    BPT_CHECK(bpt_snp_vek_extensions(&ext, leaf));
-
-    /* Product: CPUID (v3+), the certificate's productName, or the policy's single product. */
-    if (ext.product_name[0]) {
-        cert_product = product_from_name(ext.product_name);
-    }
-    product = rep.cpuid_product;
-    if (product != BPT_SNP_PRODUCT_UNKNOWN && cert_product != BPT_SNP_PRODUCT_UNKNOWN &&
-        product != cert_product) {
-        rc = bpt_err(BPT_ESIGNATURE, "sev_snp: report CPUID says %s but the %s is for %s",
-                     bpt_snp_product_name(product), vlek ? "VLEK" : "VCEK",
-                     bpt_snp_product_name(cert_product));
-        goto out;
-    }
-    if (product == BPT_SNP_PRODUCT_UNKNOWN) {
-        product = cert_product;
-    }
-    if (product == BPT_SNP_PRODUCT_UNKNOWN) {
-        unsigned ps = policy->sev_snp.products;
-        product = ps == BPT_SNP_PRODUCT_MILAN   ? BPT_SNP_MILAN
-                  : ps == BPT_SNP_PRODUCT_GENOA ? BPT_SNP_GENOA
-                  : ps == BPT_SNP_PRODUCT_TURIN ? BPT_SNP_TURIN
-                                                : BPT_SNP_PRODUCT_UNKNOWN;
-    }
-    if (product == BPT_SNP_PRODUCT_UNKNOWN) {
-        rc = bpt_err(BPT_EKEYS,
-                     "sev_snp: cannot tell the product (no CPUID in a version %u "
-                     "report, no productName in the certificate, no single product "
-                     "in the policy)",
-                     rep.version);
-        goto out;
-    }
-
-    /* Chain: pinned ARK with the pinned ASK/ASVK for the product, unless the policy brings
-     * its own roots (then the intermediates come from the certificates given). */
-    if (policy->has_trust_roots) {
-        BPT_CHECK(bpt_pki_trust_roots(&roots, policy, NULL, 0));
-        untrusted = cas;
-        cas = NULL;
-    } else {
-        enum bpt_pinned_root ark, inter;
-        switch (product) {
-        case BPT_SNP_MILAN:
-            ark = BPT_ROOT_AMD_MILAN_ARK;
-            inter = vlek ? BPT_ROOT_AMD_MILAN_ASVK : BPT_ROOT_AMD_MILAN_ASK;
-            break;
-        case BPT_SNP_GENOA:
-            ark = BPT_ROOT_AMD_GENOA_ARK;
-            inter = vlek ? BPT_ROOT_AMD_GENOA_ASVK : BPT_ROOT_AMD_GENOA_ASK;
-            break;
-        default:
-            ark = BPT_ROOT_AMD_TURIN_ARK;
-            inter = vlek ? BPT_ROOT_AMD_TURIN_ASVK : BPT_ROOT_AMD_TURIN_ASK;
-            break;
+    if (!key) {
+        BPT_CHECK(collect_certs(&leaf, &cas, policy));
+        if (!leaf) {
+            if (policy->offline) {
+                rc = bpt_err(BPT_EKEYS,
+                             "sev_snp: no %s certificate given and fetching is off "
+                             "(--offline); pass it with --certs",
+                             vlek ? "VLEK" : "VCEK");
+            } else {
+                rc = bpt_err(BPT_ENOTSUP,
+                             "sev_snp: no %s certificate given, and fetching it from AMD KDS is "
+                             "not implemented yet; pass it with --certs",
+                             vlek ? "VLEK" : "VCEK");
+            }
+            goto out;
         }
-        BPT_CHECK(bpt_pki_trust_roots(&roots, NULL, &ark, 1));
-        BPT_CHECK(bpt_pki_trust_roots(&untrusted, NULL, &inter, 1));
+        if (cn_contains(leaf, "VLEK") != vlek) {
+            rc = bpt_err(BPT_ESIGNATURE,
+                         "sev_snp: report is signed by a %s but the certificate given is a %s",
+                         vlek ? "VLEK" : "VCEK", vlek ? "VCEK" : "VLEK");
+            goto out;
+        }
+        BPT_CHECK(bpt_snp_vek_extensions(&facts.ext, leaf));
+        facts.cert_product = facts.ext.product_name[0] ? product_from_name(facts.ext.product_name)
+                                                       : BPT_SNP_PRODUCT_UNKNOWN;
+        BPT_CHECK(resolve_product(&product, &rep, facts.cert_product, policy, vlek));
+        facts.chain_product = product;
+        BPT_CHECK(verify_chain(&chain, leaf, cas, product, vlek, policy, &opts));
+        key = X509_get_pubkey(leaf);
+        if (!key) {
+            rc = bpt_err_ossl(BPT_EMALFORMED, "sev_snp: VCEK public key");
+            goto out;
+        }
+        if (policy->chain_cache) {
+            BPT_CHECK(bpt_chain_cache_put(policy->chain_cache, ckey, chain, key, &facts,
+                                          sizeof(facts)));
+        }
     }
-    rc = bpt_pki_verify_chain(&chain, leaf, untrusted, roots, &opts, "sev_snp: VCEK chain");
-    if (rc < 0) {
-        goto out;
-    }
-    if (sk_X509_num(chain) != 3) {
-        rc = bpt_err(BPT_ESIGNATURE,
-                     "sev_snp: chain has %d certificates, expected ARK, %s and "
-                     "the %s",
-                     sk_X509_num(chain), vlek ? "ASVK" : "ASK", vlek ? "VLEK" : "VCEK");
-        goto out;
-    }
-    if (cn_contains(sk_X509_value(chain, 1), "VLEK") != vlek) {
-        rc = bpt_err(BPT_ESIGNATURE, "sev_snp: the %s must chain through the %s",
-                     vlek ? "VLEK" : "VCEK", vlek ? "ASVK" : "ASK");
-        goto out;
-    }
+    ext = facts.ext;
 
     /* The certificate must endorse exactly this chip and TCB. */
     BPT_CHECK(check_tcb_ext(&ext, bpt_sev_snp_tcb_decode(rep.reported_tcb, product), product));
@@ -700,11 +769,6 @@ int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
             rc = bpt_err(BPT_ESIGNATURE, "sev_snp: VCEK hwID differs from the report's chip_id");
             goto out;
         }
-    }
-    key = X509_get_pubkey(leaf);
-    if (!key) {
-        rc = bpt_err_ossl(BPT_EMALFORMED, "sev_snp: VCEK public key");
-        goto out;
     }
     BPT_CHECK(verify_signature(ev, &rep, key));
 
@@ -729,8 +793,6 @@ out:
     bpt_report_free(report);
     EVP_PKEY_free(key);
     sk_X509_pop_free(chain, X509_free);
-    sk_X509_pop_free(untrusted, X509_free);
-    sk_X509_pop_free(roots, X509_free);
     sk_X509_pop_free(cas, X509_free);
     X509_free(leaf);
     bpt_policy_free(owned);
