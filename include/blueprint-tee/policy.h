@@ -66,7 +66,9 @@ BPT_API BPT_MUST_USE int bpt_policy_to_json(char **out, const bpt_policy *p);
  * unless the library is a testing build (BPT_TESTING); tee_max_age_secs is clamped to 3600.
  * Unknown keys are ignored (the map is a provisioner's whole custom config).
  */
-BPT_API BPT_MUST_USE int bpt_policy_from_custom_config(bpt_policy **out, const char *const *keys, const char *const *values, size_t n, const char *nonce);
+BPT_API BPT_MUST_USE int bpt_policy_from_custom_config(bpt_policy **out, const char *const *keys,
+                                                       const char *const *values, size_t n,
+                                                       const char *nonce);
 
 /** A fresh unguessable nonce: 32 lowercase hex digits (16 random bytes) into @p out. */
 BPT_API BPT_MUST_USE int bpt_policy_fresh_nonce(char out[33]);
@@ -103,7 +105,8 @@ BPT_API BPT_MUST_USE int bpt_policy_add_trust_root_pem(bpt_policy *p, const char
 BPT_API BPT_MUST_USE int bpt_policy_add_certs(bpt_policy *p, const uint8_t *der_or_pem, size_t len);
 
 /** Set provider collateral JSON (e.g. TDX collateral.json). */
-BPT_API BPT_MUST_USE int bpt_policy_set_collateral_json(bpt_policy *p, const char *json, size_t len);
+BPT_API BPT_MUST_USE int bpt_policy_set_collateral_json(bpt_policy *p, const char *json,
+                                                        size_t len);
 
 /** Set a JWKS document (JSON) for JWT providers. */
 BPT_API BPT_MUST_USE int bpt_policy_set_jwks_json(bpt_policy *p, const char *json, size_t len);

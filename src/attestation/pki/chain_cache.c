@@ -11,7 +11,7 @@
 struct entry {
     bool used;
     uint8_t key[32];
-    STACK_OF(X509) *chain;
+    STACK_OF(X509) * chain;
     EVP_PKEY *pkey;
     uint8_t blob[BPT_CHAIN_CACHE_BLOB];
     size_t blob_len;
@@ -100,10 +100,10 @@ int bpt_chain_cache_get(bpt_chain_cache *c, const uint8_t key[32], int64_t at, E
     return hit;
 }
 
-int bpt_chain_cache_put(bpt_chain_cache *c, const uint8_t key[32], STACK_OF(X509) *chain,
+int bpt_chain_cache_put(bpt_chain_cache *c, const uint8_t key[32], STACK_OF(X509) * chain,
                         EVP_PKEY *pkey, const void *blob, size_t blob_len)
 {
-    STACK_OF(X509) *copy;
+    STACK_OF(X509) * copy;
     struct entry *e;
     if (blob_len > BPT_CHAIN_CACHE_BLOB) {
         return bpt_err(BPT_EINVAL, "chain cache: %zu-byte facts exceed %d", blob_len,

@@ -17,7 +17,7 @@ int bpt_chain_cache_get(bpt_chain_cache *c, const uint8_t key[32], int64_t at, E
                         void *blob, size_t blob_len);
 
 /** Store a verified chain (references taken), the leaf key and the provider's facts. */
-int bpt_chain_cache_put(bpt_chain_cache *c, const uint8_t key[32], STACK_OF(X509) *chain,
+int bpt_chain_cache_put(bpt_chain_cache *c, const uint8_t key[32], STACK_OF(X509) * chain,
                         EVP_PKEY *pkey, const void *blob, size_t blob_len);
 
 #endif

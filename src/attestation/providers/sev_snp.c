@@ -568,9 +568,8 @@ static int cache_key(uint8_t out[32], const bpt_policy *policy, bool vlek)
              EVP_DigestUpdate(md, policy->certs.data ? policy->certs.data : (const uint8_t *)"",
                               policy->certs.len) == 1 &&
              EVP_DigestUpdate(md, policy->has_trust_roots ? "roots:" : "pinned", 6) == 1 &&
-             (!policy->has_trust_roots ||
-              EVP_DigestUpdate(md, policy->trust_roots_pem.data, policy->trust_roots_pem.len) ==
-                  1) &&
+             (!policy->has_trust_roots || EVP_DigestUpdate(md, policy->trust_roots_pem.data,
+                                                           policy->trust_roots_pem.len) == 1) &&
              EVP_DigestFinal_ex(md, out, &n) == 1;
     EVP_MD_CTX_free(md);
     return ok ? 0 : bpt_err_ossl(BPT_ERROR, "sev_snp: cache key");
@@ -610,7 +609,7 @@ static int resolve_product(bpt_snp_product *out, const bpt_snp_report *rep,
 
 /* ARK -> ASK/ASVK -> VCEK/VLEK at the policy time: pinned for the product unless the policy
  * brings its own roots (then the intermediates come from the certificates given). */
-static int verify_chain(STACK_OF(X509) **chain, X509 *leaf, STACK_OF(X509) *cas,
+static int verify_chain(STACK_OF(X509) * *chain, X509 *leaf, STACK_OF(X509) * cas,
                         bpt_snp_product product, bool vlek, const bpt_policy *policy,
                         const struct bpt_pki_verify_opts *opts)
 {
@@ -709,8 +708,8 @@ int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
     /* A cached chain for the same certificates and roots skips parsing and chain building. */
     if (policy->chain_cache) {
         BPT_CHECK(cache_key(ckey, policy, vlek));
-        if (bpt_chain_cache_get(policy->chain_cache, ckey, opts.at, &key, &facts,
-                                sizeof(facts)) == 1) {
+        if (bpt_chain_cache_get(policy->chain_cache, ckey, opts.at, &key, &facts, sizeof(facts)) ==
+            1) {
             rc = resolve_product(&product, &rep, facts.cert_product, policy, vlek);
             if (rc < 0 || product != facts.chain_product) {
                 EVP_PKEY_free(key); /* the product differs from the cached chain's: redo */
@@ -752,8 +751,8 @@ int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
             goto out;
         }
         if (policy->chain_cache) {
-            BPT_CHECK(bpt_chain_cache_put(policy->chain_cache, ckey, chain, key, &facts,
-                                          sizeof(facts)));
+            BPT_CHECK(
+                bpt_chain_cache_put(policy->chain_cache, ckey, chain, key, &facts, sizeof(facts)));
         }
     }
     ext = facts.ext;

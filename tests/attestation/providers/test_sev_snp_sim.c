@@ -317,6 +317,40 @@ static void test_attest_report_json_verifies_through_the_dispatcher(void **state
     bpt_report_free(r);
 }
 
+static void test_chain_cache_hits_but_still_checks(void **state)
+{
+    struct fixture *f = *state;
+    bpt_chain_cache *cache = NULL;
+    bpt_verified *v = NULL;
+    uint64_t hits = 0, lookups = 0;
+    uint8_t rep[BPT_SNP_REPORT_SIZE];
+    bpt_policy *p = sim_policy(f, NULL);
+
+    assert_rc_msg(bpt_chain_cache_new(&cache, 0), BPT_EINVAL, "0 entries");
+    assert_ok(bpt_chain_cache_new(&cache, 4));
+    bpt_policy_set_chain_cache(p, cache);
+    for (int i = 0; i < 3; i++) {
+        assert_ok(bpt_sev_snp_verify(&v, f->report, f->len, p));
+        bpt_verified_free(v);
+        v = NULL;
+    }
+    bpt_chain_cache_stats(cache, &hits, &lookups);
+    assert_int_equal(lookups, 3);
+    assert_int_equal(hits, 2);
+    /* A hit still verifies the report signature... */
+    memcpy(rep, f->report, sizeof(rep));
+    rep[0x90] ^= 1;
+    assert_rc_msg(bpt_sev_snp_verify(&v, rep, sizeof(rep), p), BPT_ESIGNATURE, "report signature");
+    /* ...and the certificates' validity at the verification time. */
+    bpt_policy_set_at(p, 4102444800);
+    assert_rc_msg(bpt_sev_snp_verify(&v, f->report, f->len, p), BPT_ESIGNATURE, "expired");
+    bpt_chain_cache_stats(cache, &hits, &lookups);
+    assert_int_equal(hits, 3); /* the tampered report hit; the expired lookup did not */
+    assert_null(v);
+    bpt_policy_free(p);
+    bpt_chain_cache_free(cache);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_debug_report_accepted_when_allowed),
         cmocka_unit_test(test_short_report),
         cmocka_unit_test(test_attest_report_json_verifies_through_the_dispatcher),
+        cmocka_unit_test(test_chain_cache_hits_but_still_checks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
