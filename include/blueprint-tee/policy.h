@@ -113,6 +113,11 @@ BPT_API BPT_MUST_USE int bpt_policy_set_jwks_json(bpt_policy *p, const char *jso
 
 /** Forbid network fetches of keys and collateral (missing ones fail closed, kind keys). */
 BPT_API void bpt_policy_set_offline(bpt_policy *p, bool offline);
+/**
+ * Base URL of AMD's Key Distribution Service for VCEK fetching (default
+ * https://kdsintf.amd.com; plain http is accepted only for loopback addresses, for tests).
+ */
+BPT_API BPT_MUST_USE int bpt_policy_set_kds_url(bpt_policy *p, const char *url);
 /** On-disk cache directory for fetched collateral; NULL for none. */
 BPT_API BPT_MUST_USE int bpt_policy_set_cache_dir(bpt_policy *p, const char *dir);
 

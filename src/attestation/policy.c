@@ -90,6 +90,7 @@ void bpt_policy_free(bpt_policy *p)
     free(p->collateral_json);
     free(p->jwks_json);
     free(p->cache_dir);
+    free(p->kds_url);
     free(p);
 }
 
@@ -299,6 +300,11 @@ void bpt_policy_set_offline(bpt_policy *p, bool offline)
 void bpt_policy_set_chain_cache(bpt_policy *p, bpt_chain_cache *cache)
 {
     p->chain_cache = cache;
+}
+
+int bpt_policy_set_kds_url(bpt_policy *p, const char *url)
+{
+    return set_str(&p->kds_url, url, "kds_url");
 }
 
 int bpt_policy_set_cache_dir(bpt_policy *p, const char *dir)

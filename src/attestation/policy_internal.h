@@ -72,6 +72,7 @@ struct bpt_policy {
     char *jwks_json;
     bool offline;
     char *cache_dir;
+    char *kds_url; /* NULL: AMD's */
     struct bpt_chain_cache *chain_cache; /* borrowed, may be NULL */
 };
 

@@ -6,6 +6,7 @@
 #include <blueprint-tee/sev_snp.h>
 
 #include "attestation/model_internal.h"
+#include "attestation/collateral/kds.h"
 #include "attestation/pki/chain_cache.h"
 #include "attestation/pki/pki.h"
 #include "attestation/policy_internal.h"
@@ -558,13 +559,53 @@ struct snp_chain_facts {
     bpt_snp_product chain_product;
 };
 
+static int resolve_product(bpt_snp_product *out, const bpt_snp_report *rep,
+                           bpt_snp_product cert_product, const bpt_policy *policy, bool vlek);
+
+/* No VCEK given: the on-disk cache, then AMD KDS (unless offline). A VLEK cannot be fetched. */
+static int fetch_vcek(X509 **leaf, const bpt_snp_report *rep, const bpt_policy *policy, bool vlek)
+{
+    bpt_buf der = BPT_BUF_INIT(BPT_KDS_MAX_CERT_BYTES);
+    bpt_snp_product product;
+    int rc;
+
+    if (vlek) {
+        return bpt_err(BPT_EKEYS, "sev_snp: no VLEK certificate given (VLEKs are not public on "
+                                  "AMD KDS); pass it with --certs");
+    }
+    if (all_zero(rep->chip_id, 64)) {
+        return bpt_err(BPT_EKEYS, "sev_snp: no VCEK given and the report masks chip_id, so "
+                                  "it cannot be fetched; pass it with --certs");
+    }
+    if (resolve_product(&product, rep, BPT_SNP_PRODUCT_UNKNOWN, policy, false) < 0) {
+        return bpt_err(BPT_EKEYS,
+                       "sev_snp: no VCEK given, and a version %u report does not say which "
+                       "product to fetch it for; pass it with --certs or name one product in "
+                       "the policy",
+                       rep->version);
+    }
+    rc = bpt_kds_vcek(&der, policy->kds_url, policy->cache_dir, policy->offline, product,
+                      rep->chip_id, bpt_sev_snp_tcb_decode(rep->reported_tcb, product));
+    if (rc < 0) {
+        rc = bpt_err_prefix(rc, "sev_snp: no VCEK given");
+        goto out;
+    }
+    BPT_CHECK(bpt_pki_parse_der(leaf, der.data, der.len, "sev_snp: fetched VCEK"));
+out:
+    bpt_buf_dispose(&der);
+    return rc;
+}
+
 /* SHA-256 over everything that chose the chain: key kind, certificates given, trust roots. */
-static int cache_key(uint8_t out[32], const bpt_policy *policy, bool vlek)
+static int cache_key(uint8_t out[32], const bpt_policy *policy, const bpt_snp_report *rep,
+                     bool vlek)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned int n = 0;
     int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
              EVP_DigestUpdate(md, vlek ? "sev_snp/vlek" : "sev_snp/vcek", 12) == 1 &&
+             EVP_DigestUpdate(md, rep->chip_id, 64) == 1 &&
+             EVP_DigestUpdate(md, &rep->reported_tcb, sizeof(rep->reported_tcb)) == 1 &&
              EVP_DigestUpdate(md, policy->certs.data ? policy->certs.data : (const uint8_t *)"",
                               policy->certs.len) == 1 &&
              EVP_DigestUpdate(md, policy->has_trust_roots ? "roots:" : "pinned", 6) == 1 &&
@@ -707,7 +748,7 @@ int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
 
     /* A cached chain for the same certificates and roots skips parsing and chain building. */
     if (policy->chain_cache) {
-        BPT_CHECK(cache_key(ckey, policy, vlek));
+        BPT_CHECK(cache_key(ckey, policy, &rep, vlek));
         if (bpt_chain_cache_get(policy->chain_cache, ckey, opts.at, &key, &facts, sizeof(facts)) ==
             1) {
             rc = resolve_product(&product, &rep, facts.cert_product, policy, vlek);
@@ -720,18 +761,7 @@ int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
     if (!key) {
         BPT_CHECK(collect_certs(&leaf, &cas, policy));
         if (!leaf) {
-            if (policy->offline) {
-                rc = bpt_err(BPT_EKEYS,
-                             "sev_snp: no %s certificate given and fetching is off "
-                             "(--offline); pass it with --certs",
-                             vlek ? "VLEK" : "VCEK");
-            } else {
-                rc = bpt_err(BPT_ENOTSUP,
-                             "sev_snp: no %s certificate given, and fetching it from AMD KDS is "
-                             "not implemented yet; pass it with --certs",
-                             vlek ? "VLEK" : "VCEK");
-            }
-            goto out;
+            BPT_CHECK(fetch_vcek(&leaf, &rep, policy, vlek));
         }
         if (cn_contains(leaf, "VLEK") != vlek) {
             rc = bpt_err(BPT_ESIGNATURE,
