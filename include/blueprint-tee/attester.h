@@ -22,12 +22,14 @@ typedef struct bpt_attester_opts {
     unsigned version;      /**< BPT_ATTESTER_OPTS_VERSION */
     bpt_provider simulate; /**< BPT_PROVIDER_UNKNOWN: real hardware; else that simulator */
     const char *sim_dir;   /**< the directory of bpt_sim_init(), with simulate */
+    const char *root;      /**< filesystem root for the hardware interfaces; NULL = "/" */
+    int privlevel;         /**< SEV-SNP VMPL to request through configfs-tsm; -1 = default */
 } bpt_attester_opts;
 
 #define BPT_ATTESTER_OPTS_VERSION 1
 #define BPT_ATTESTER_OPTS_INIT                                                                     \
     {                                                                                              \
-        BPT_ATTESTER_OPTS_VERSION, BPT_PROVIDER_UNKNOWN, NULL                                      \
+        BPT_ATTESTER_OPTS_VERSION, BPT_PROVIDER_UNKNOWN, NULL, NULL, -1                            \
     }
 
 /**
@@ -40,10 +42,13 @@ BPT_API BPT_MUST_USE int bpt_sim_init(const char *dir);
 /**
  * Produce evidence binding @p report_data (64 bytes) as a report (DESIGN.md §5): raw evidence
  * plus the collateral a verifier needs (e.g. the VCEK and ASK as "certificates").
- * Simulated providers: SEV-SNP. Real hardware (configfs-tsm, /dev/sev-guest, /dev/tdx_guest,
- * /dev/nsm) is not supported yet: BPT_ENOTSUP.
+ * Simulated providers: SEV-SNP. Hardware: configfs-tsm (Linux 6.7+), for SEV-SNP (the VCEK
+ * and ASK from its certificate table become "certificates" collateral) and TDX (the raw quote;
+ * its collateral is fetched by the verifier). The device ioctls (/dev/sev-guest,
+ * /dev/tdx_guest) and Nitro's /dev/nsm are not supported yet: BPT_ENOTSUP.
  * @param[out] out free with bpt_report_free().
- * @return 0; BPT_ENOTSUP; BPT_ENOTFOUND (simulator not initialised); BPT_EINVAL.
+ * @return 0; BPT_ENOTSUP; BPT_ENOTFOUND (simulator not initialised); BPT_EINVAL; BPT_EIO;
+ *         BPT_EBUSY (configfs-tsm request raced by another writer: retry).
  */
 BPT_API BPT_MUST_USE int bpt_attest(bpt_report **out, const uint8_t report_data[64],
                                     const bpt_attester_opts *opts);

@@ -4,7 +4,10 @@
 
 #include "attestation/model_internal.h"
 #include "attester/sim_sev_snp.h"
+#include "attester/attester_internal.h"
 #include "attester/sim_x509.h"
+#include "attester/snp_cert_table.h"
+#include "attestation/pki/pki.h"
 
 #include "core/err.h"
 #include "core/limits.h"
@@ -14,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include <openssl/pem.h>
 
 /* Each simulated provider: how to create its PKI, and how to attest with it. */
 struct sim_provider {
@@ -69,6 +74,98 @@ out:
     return rc;
 }
 
+/* SEV-SNP collateral from the certificate table: VCEK/VLEK and ASK as PEM strings. */
+static int cert_table_collateral(json_t **out, const bpt_buf *aux)
+{
+    struct bpt_snp_cert_entry certs[BPT_SNP_CERT_TABLE_MAX];
+    size_t n = 0;
+    json_t *list = NULL;
+    int rc;
+
+    *out = NULL;
+    if (aux->len == 0) {
+        return 0;
+    }
+    BPT_CHECK(bpt_snp_cert_table_parse(certs, &n, aux->data, aux->len));
+    list = json_array();
+    if (!list) {
+        rc = bpt_err_nomem("collateral");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        X509 *c = NULL;
+        BIO *bio = NULL;
+        char *pem = NULL;
+        long pem_len;
+        if (certs[i].kind == BPT_SNP_CERT_ARK || certs[i].kind == BPT_SNP_CERT_OTHER) {
+            continue; /* the ARK is pinned, never taken from the host */
+        }
+        BPT_CHECK(bpt_pki_parse_der(&c, certs[i].der, certs[i].len, "sev_snp cert table"));
+        bio = BIO_new(BIO_s_mem());
+        if (!bio || PEM_write_bio_X509(bio, c) != 1 ||
+            (pem_len = BIO_get_mem_data(bio, &pem)) <= 0) {
+            BIO_free(bio);
+            X509_free(c);
+            rc = bpt_err_ossl(BPT_ERROR, "sev_snp cert table: PEM");
+            goto out;
+        }
+        json_array_append_new(list, json_stringn(pem, (size_t)pem_len));
+        BIO_free(bio);
+        X509_free(c);
+    }
+    *out = json_pack("{s:o}", "certificates", list);
+    list = NULL;
+    rc = *out ? 0 : bpt_err_nomem("collateral");
+out:
+    json_decref(list);
+    return rc;
+}
+
+int bpt_attest_tsm(bpt_report **out, const uint8_t report_data[64], const char *root, int privlevel,
+                   const struct bpt_tsm_hooks *hooks)
+{
+    struct bpt_tsm_result res;
+    bpt_report *r = NULL;
+    json_t *coll = NULL;
+    int rc;
+
+    *out = NULL;
+    bpt_tsm_result_init(&res);
+    BPT_CHECK(bpt_tsm_report(&res, root, report_data, privlevel, hooks));
+    if (strcmp(res.provider, "sev_guest") == 0) {
+        bpt_snp_report rep;
+        bpt_measurement m;
+        BPT_CHECK(bpt_sev_snp_parse(&rep, res.outblob.data, res.outblob.len));
+        BPT_CHECK(bpt_report_new(&r, BPT_PROVIDER_AMD_SEV_SNP, BPT_FORMAT_SEV_SNP_REPORT));
+        BPT_CHECK(bpt_measurement_set_bytes(&m, "sha384", rep.measurement, 48));
+        bpt_report_set_measurement(r, &m);
+        BPT_CHECK(bpt_claims_set_user_data(bpt_report_claims_mut(r), rep.report_data, 64));
+        BPT_CHECK(cert_table_collateral(&coll, &res.auxblob));
+    } else if (strcmp(res.provider, "tdx_guest") == 0) {
+        BPT_CHECK(bpt_report_new(&r, BPT_PROVIDER_INTEL_TDX, BPT_FORMAT_TDX_QUOTE));
+        BPT_CHECK(bpt_claims_set_user_data(bpt_report_claims_mut(r), report_data, 64));
+    } else {
+        rc = bpt_err(BPT_ENOTSUP,
+                     "attest: configfs-tsm provider '%.31s' is not supported "
+                     "(expected sev_guest or tdx_guest)",
+                     res.provider);
+        goto out;
+    }
+    BPT_CHECK(bpt_report_set_evidence(r, res.outblob.data, res.outblob.len));
+    if (coll) {
+        bpt_report_set_collateralv(r, coll);
+        coll = NULL;
+    }
+    *out = r;
+    r = NULL;
+    rc = 0;
+out:
+    json_decref(coll);
+    bpt_report_free(r);
+    bpt_tsm_result_dispose(&res);
+    return rc;
+}
+
 static const struct sim_provider sims[] = {
     {BPT_PROVIDER_AMD_SEV_SNP, "sev-snp", bpt_sim_sev_snp_init, sev_snp_attest},
 };
@@ -112,9 +209,14 @@ int bpt_attest(bpt_report **out, const uint8_t report_data[64], const bpt_attest
                                    "BPT_ATTESTER_OPTS_INIT and report_data given");
     }
     if (opts->simulate == BPT_PROVIDER_UNKNOWN) {
-        return bpt_err(BPT_ENOTSUP, "attest: evidence from TEE hardware (configfs-tsm, "
-                                    "/dev/sev-guest, /dev/tdx_guest, /dev/nsm) is not supported "
-                                    "yet; use the simulator");
+        int rc = bpt_attest_tsm(out, report_data, opts->root, opts->privlevel, NULL);
+        if (rc == BPT_ENOTSUP) {
+            return bpt_err(BPT_ENOTSUP,
+                           "attest: no configfs-tsm on this host; evidence through the device "
+                           "ioctls (/dev/sev-guest, /dev/tdx_guest, /dev/nsm) is not supported "
+                           "yet; use the simulator (--simulate)");
+        }
+        return rc;
     }
     if (!opts->sim_dir) {
         return bpt_err(BPT_EINVAL, "attest: the simulator needs its directory (bpt sim init)");

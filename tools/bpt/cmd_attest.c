@@ -22,7 +22,8 @@ static void attest_usage(FILE *f)
                "  -o FILE            write to FILE instead of stdout\n"
                "  --json             write the report JSON (evidence plus the certificates a\n"
                "                     verifier needs) instead of the raw evidence\n"
-               "Evidence from TEE hardware is not supported yet (exit 2 with a message).\n");
+               "Without --simulate, evidence comes from the kernel's configfs-tsm (SEV-SNP,\n"
+               "TDX); the device ioctls are not supported yet (exit 2 with a message).\n");
 }
 
 int cmd_attest(int argc, char **argv)

@@ -310,7 +310,8 @@ static void test_attest_report_json_verifies_through_the_dispatcher(void **state
                   BPT_EMALFORMED, "provider intel_tdx was named");
     bpt_report_free(r);
     ao.simulate = BPT_PROVIDER_UNKNOWN;
-    assert_rc_msg(bpt_attest(&r, rd, &ao), BPT_ENOTSUP, "hardware");
+    ao.root = f->dir; /* a root without configfs-tsm */
+    assert_rc_msg(bpt_attest(&r, rd, &ao), BPT_ENOTSUP, "no configfs-tsm");
     assert_null(r);
     bpt_policy_free(p);
     bpt_free(json);
