@@ -44,8 +44,8 @@ BPT_API BPT_MUST_USE int bpt_sim_init(const char *dir);
  * plus the collateral a verifier needs (e.g. the VCEK and ASK as "certificates").
  * Simulated providers: SEV-SNP. Hardware: configfs-tsm (Linux 6.7+), for SEV-SNP (the VCEK
  * and ASK from its certificate table become "certificates" collateral) and TDX (the raw quote;
- * its collateral is fetched by the verifier). The device ioctls (/dev/sev-guest,
- * /dev/tdx_guest) and Nitro's /dev/nsm are not supported yet: BPT_ENOTSUP.
+ * its collateral is fetched by the verifier), else /dev/sev-guest (SNP_GET_EXT_REPORT).
+ * /dev/tdx_guest and Nitro's /dev/nsm are not supported yet: BPT_ENOTSUP.
  * @param[out] out free with bpt_report_free().
  * @return 0; BPT_ENOTSUP; BPT_ENOTFOUND (simulator not initialised); BPT_EINVAL; BPT_EIO;
  *         BPT_EBUSY (configfs-tsm request raced by another writer: retry).

@@ -121,28 +121,64 @@ out:
     return rc;
 }
 
-int bpt_attest_tsm(bpt_report **out, const uint8_t report_data[64], const char *root, int privlevel,
-                   const struct bpt_tsm_hooks *hooks)
+/* A report for SEV-SNP evidence, with the certificate table (may be empty) as collateral. */
+static int snp_report(bpt_report **out, const bpt_buf *evidence, const bpt_buf *aux)
 {
-    struct bpt_tsm_result res;
+    bpt_snp_report rep;
+    bpt_measurement m;
     bpt_report *r = NULL;
     json_t *coll = NULL;
     int rc;
 
     *out = NULL;
+    BPT_CHECK(bpt_sev_snp_parse(&rep, evidence->data, evidence->len));
+    BPT_CHECK(bpt_report_new(&r, BPT_PROVIDER_AMD_SEV_SNP, BPT_FORMAT_SEV_SNP_REPORT));
+    BPT_CHECK(bpt_report_set_evidence(r, evidence->data, evidence->len));
+    BPT_CHECK(bpt_measurement_set_bytes(&m, "sha384", rep.measurement, 48));
+    bpt_report_set_measurement(r, &m);
+    BPT_CHECK(bpt_claims_set_user_data(bpt_report_claims_mut(r), rep.report_data, 64));
+    BPT_CHECK(cert_table_collateral(&coll, aux));
+    if (coll) {
+        bpt_report_set_collateralv(r, coll);
+    }
+    *out = r;
+    r = NULL;
+    rc = 0;
+out:
+    bpt_report_free(r);
+    return rc;
+}
+
+int bpt_attest_hw(bpt_report **out, const uint8_t report_data[64], const char *root, int privlevel,
+                  const struct bpt_tsm_hooks *hooks, const struct bpt_dev_ops *sev_guest_ops)
+{
+    struct bpt_tsm_result res;
+    bpt_report *r = NULL;
+    int rc;
+
+    *out = NULL;
     bpt_tsm_result_init(&res);
-    BPT_CHECK(bpt_tsm_report(&res, root, report_data, privlevel, hooks));
+    rc = bpt_tsm_report(&res, root, report_data, privlevel, hooks);
+    if (rc == BPT_ENOTSUP) {
+        /* No configfs-tsm: the SEV-SNP guest device, asking for the host's certificates. */
+        rc = bpt_sev_guest_report(&res.outblob, &res.auxblob, root, privlevel, report_data,
+                                  sev_guest_ops);
+        if (rc == BPT_ENOTSUP) {
+            rc = bpt_err(BPT_ENOTSUP,
+                         "attest: no configfs-tsm and no /dev/sev-guest on this host; "
+                         "/dev/tdx_guest and /dev/nsm are not supported yet; use the simulator "
+                         "(--simulate)");
+            goto out;
+        }
+        BPT_CHECK(rc);
+        snprintf(res.provider, sizeof(res.provider), "sev_guest");
+    }
+    BPT_CHECK(rc);
     if (strcmp(res.provider, "sev_guest") == 0) {
-        bpt_snp_report rep;
-        bpt_measurement m;
-        BPT_CHECK(bpt_sev_snp_parse(&rep, res.outblob.data, res.outblob.len));
-        BPT_CHECK(bpt_report_new(&r, BPT_PROVIDER_AMD_SEV_SNP, BPT_FORMAT_SEV_SNP_REPORT));
-        BPT_CHECK(bpt_measurement_set_bytes(&m, "sha384", rep.measurement, 48));
-        bpt_report_set_measurement(r, &m);
-        BPT_CHECK(bpt_claims_set_user_data(bpt_report_claims_mut(r), rep.report_data, 64));
-        BPT_CHECK(cert_table_collateral(&coll, &res.auxblob));
+        BPT_CHECK(snp_report(&r, &res.outblob, &res.auxblob));
     } else if (strcmp(res.provider, "tdx_guest") == 0) {
         BPT_CHECK(bpt_report_new(&r, BPT_PROVIDER_INTEL_TDX, BPT_FORMAT_TDX_QUOTE));
+        BPT_CHECK(bpt_report_set_evidence(r, res.outblob.data, res.outblob.len));
         BPT_CHECK(bpt_claims_set_user_data(bpt_report_claims_mut(r), report_data, 64));
     } else {
         rc = bpt_err(BPT_ENOTSUP,
@@ -151,16 +187,10 @@ int bpt_attest_tsm(bpt_report **out, const uint8_t report_data[64], const char *
                      res.provider);
         goto out;
     }
-    BPT_CHECK(bpt_report_set_evidence(r, res.outblob.data, res.outblob.len));
-    if (coll) {
-        bpt_report_set_collateralv(r, coll);
-        coll = NULL;
-    }
     *out = r;
     r = NULL;
     rc = 0;
 out:
-    json_decref(coll);
     bpt_report_free(r);
     bpt_tsm_result_dispose(&res);
     return rc;
@@ -209,14 +239,7 @@ int bpt_attest(bpt_report **out, const uint8_t report_data[64], const bpt_attest
                                    "BPT_ATTESTER_OPTS_INIT and report_data given");
     }
     if (opts->simulate == BPT_PROVIDER_UNKNOWN) {
-        int rc = bpt_attest_tsm(out, report_data, opts->root, opts->privlevel, NULL);
-        if (rc == BPT_ENOTSUP) {
-            return bpt_err(BPT_ENOTSUP,
-                           "attest: no configfs-tsm on this host; evidence through the device "
-                           "ioctls (/dev/sev-guest, /dev/tdx_guest, /dev/nsm) is not supported "
-                           "yet; use the simulator (--simulate)");
-        }
-        return rc;
+        return bpt_attest_hw(out, report_data, opts->root, opts->privlevel, NULL, NULL);
     }
     if (!opts->sim_dir) {
         return bpt_err(BPT_EINVAL, "attest: the simulator needs its directory (bpt sim init)");

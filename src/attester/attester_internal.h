@@ -4,10 +4,14 @@
 
 #include <blueprint-tee/attester.h>
 
+#include "attester/sev_guest.h"
 #include "attester/tsm.h"
 
-/** bpt_attest's hardware path through configfs-tsm, with test hooks. */
-int bpt_attest_tsm(bpt_report **out, const uint8_t report_data[64], const char *root, int privlevel,
-                   const struct bpt_tsm_hooks *hooks);
+/**
+ * bpt_attest's hardware path: configfs-tsm, else /dev/sev-guest. Tests pass a hook standing in
+ * for configfs-tsm's kernel side and/or device ops standing in for the sev-guest driver.
+ */
+int bpt_attest_hw(bpt_report **out, const uint8_t report_data[64], const char *root, int privlevel,
+                  const struct bpt_tsm_hooks *hooks, const struct bpt_dev_ops *sev_guest_ops);
 
 #endif
