@@ -23,7 +23,8 @@ static void attest_usage(FILE *f)
                "  --json             write the report JSON (evidence plus the certificates a\n"
                "                     verifier needs) instead of the raw evidence\n"
                "Without --simulate, evidence comes from the kernel's configfs-tsm (SEV-SNP,\n"
-               "TDX); the device ioctls are not supported yet (exit 2 with a message).\n");
+               "TDX) or /dev/sev-guest; /dev/tdx_guest and /dev/nsm are not supported yet\n"
+               "(exit 2 with a message).\n");
 }
 
 int cmd_attest(int argc, char **argv)
