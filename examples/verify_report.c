@@ -1,0 +1,66 @@
+/*
+ * Verify attestation evidence from a file under the production policy, at an optional fixed
+ * time, and print the verdict. Build against an installed library:
+ *   cc verify_report.c $(pkg-config --cflags --libs blueprint-tee) -o verify_report
+ * Usage: verify_report EVIDENCE [UNIX_TIME] [CERT]
+ */
+#include <blueprint-tee/bpt.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf = NULL;
+    long n;
+    if (!f || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 ||
+        !(buf = malloc((size_t)n + 1)) || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    } else {
+        *len = (size_t)n;
+    }
+    if (f) {
+        fclose(f);
+    }
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    bpt_policy *policy = NULL;
+    bpt_verified *v = NULL;
+    unsigned char *ev, *cert = NULL;
+    size_t ev_len = 0, cert_len = 0;
+    int rc;
+
+    if (argc < 2 || !(ev = slurp(argv[1], &ev_len))) {
+        fprintf(stderr, "usage: verify_report EVIDENCE [UNIX_TIME] [CERT]\n");
+        return 2;
+    }
+    if (bpt_policy_new(&policy) < 0) {
+        fprintf(stderr, "policy: %s\n", bpt_error_last());
+        return 2;
+    }
+    if (argc > 2) {
+        bpt_policy_set_at(policy, strtoll(argv[2], NULL, 10));
+    }
+    if (argc > 3 && (!(cert = slurp(argv[3], &cert_len)) ||
+                     bpt_policy_add_certs(policy, cert, cert_len) < 0)) {
+        fprintf(stderr, "certificate: %s\n", bpt_error_last());
+        return 2;
+    }
+    rc = bpt_verify(&v, ev, ev_len, BPT_PROVIDER_UNKNOWN, policy);
+    if (rc < 0) {
+        printf("refused (%s): %s\n", bpt_error_name(rc), bpt_error_last());
+    } else {
+        printf("verified %s, measurement %s\n", bpt_provider_name(bpt_verified_provider(v)),
+               bpt_report_measurement(bpt_verified_report(v))->digest);
+    }
+    bpt_verified_free(v);
+    bpt_policy_free(policy);
+    free(ev);
+    free(cert);
+    return rc < 0 ? 1 : 0;
+}
