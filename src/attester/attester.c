@@ -28,52 +28,6 @@ struct sim_provider {
     int (*attest)(bpt_report **out, const char *dir, const uint8_t report_data[64]);
 };
 
-static int sev_snp_attest(bpt_report **out, const char *dir, const uint8_t report_data[64])
-{
-    uint8_t *ev = NULL;
-    size_t ev_len = 0;
-    char *certs = NULL;
-    bpt_report *r = NULL;
-    bpt_snp_report rep;
-    bpt_measurement m;
-    json_t *coll = NULL, *list;
-    char *split;
-    int rc;
-
-    *out = NULL;
-    BPT_CHECK(bpt_sim_sev_snp_attest(&ev, &ev_len, dir, report_data));
-    BPT_CHECK(bpt_sev_snp_parse(&rep, ev, ev_len));
-    BPT_CHECK(bpt_sim_sev_snp_certs_pem(&certs, dir));
-    BPT_CHECK(bpt_report_new(&r, BPT_PROVIDER_AMD_SEV_SNP, BPT_FORMAT_SEV_SNP_REPORT));
-    BPT_CHECK(bpt_report_set_evidence(r, ev, ev_len));
-    BPT_CHECK(bpt_measurement_set_bytes(&m, "sha384", rep.measurement, 48));
-    bpt_report_set_measurement(r, &m);
-    BPT_CHECK(bpt_claims_set_user_data(bpt_report_claims_mut(r), rep.report_data, 64));
-    /* certificates: [VCEK PEM, ASK PEM] */
-    split = strstr(certs + 1, "-----BEGIN CERTIFICATE-----");
-    coll = json_object();
-    list = json_array();
-    if (!coll || !list || !split) {
-        json_decref(list);
-        rc = bpt_err_nomem("collateral");
-        goto out;
-    }
-    json_array_append_new(list, json_stringn(certs, (size_t)(split - certs)));
-    json_array_append_new(list, json_string(split));
-    json_object_set_new(coll, "certificates", list);
-    bpt_report_set_collateralv(r, coll);
-    coll = NULL;
-    *out = r;
-    r = NULL;
-    rc = 0;
-out:
-    json_decref(coll);
-    bpt_report_free(r);
-    bpt_free(certs);
-    bpt_free(ev);
-    return rc;
-}
-
 /* SEV-SNP collateral from the certificate table: VCEK/VLEK and ASK as PEM strings. */
 static int cert_table_collateral(json_t **out, const bpt_buf *aux)
 {
@@ -146,6 +100,38 @@ static int snp_report(bpt_report **out, const bpt_buf *evidence, const bpt_buf *
     rc = 0;
 out:
     bpt_report_free(r);
+    return rc;
+}
+
+/* The simulator: the report plus the simulated VCEK and ASK as "certificates" collateral. */
+static int sev_snp_attest(bpt_report **out, const char *dir, const uint8_t report_data[64])
+{
+    bpt_buf ev = BPT_BUF_INIT(BPT_LIMIT_EVIDENCE_BYTES), none = BPT_BUF_INIT(0);
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    char *certs = NULL, *split;
+    json_t *list = NULL;
+    int rc;
+
+    *out = NULL;
+    BPT_CHECK(bpt_sim_sev_snp_attest(&raw, &raw_len, dir, report_data));
+    BPT_CHECK(bpt_buf_append(&ev, raw, raw_len));
+    BPT_CHECK(bpt_sim_sev_snp_certs_pem(&certs, dir));
+    split = strstr(certs + 1, "-----BEGIN CERTIFICATE-----"); /* VCEK PEM, then ASK PEM */
+    list = split ? json_pack("[s%s]", certs, (size_t)(split - certs), split) : NULL;
+    if (!list) {
+        rc = bpt_err(BPT_ERROR, "sim: unexpected certificate file");
+        goto out;
+    }
+    BPT_CHECK(snp_report(out, &ev, &none));
+    bpt_report_set_collateralv(*out, json_pack("{s:o}", "certificates", list));
+    list = NULL;
+    rc = 0;
+out:
+    json_decref(list);
+    bpt_buf_dispose(&ev);
+    bpt_free(certs);
+    bpt_free(raw);
     return rc;
 }
 

@@ -45,6 +45,15 @@ static bool looks_pem(const uint8_t *p, size_t len)
     return false;
 }
 
+/* Append @p c (taking it on success) to the stack, within the chain-length limit. */
+static int push_cert(STACK_OF(X509) * stack, X509 *c, const char *what)
+{
+    if (sk_X509_num(stack) >= BPT_LIMIT_CERTS_IN_CHAIN) {
+        return bpt_err(BPT_ELIMIT, "%s: more than %d certificates", what, BPT_LIMIT_CERTS_IN_CHAIN);
+    }
+    return sk_X509_push(stack, c) ? 0 : bpt_err_nomem("certificate stack");
+}
+
 int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len, const char *what)
 {
     BIO *bio = NULL;
@@ -60,15 +69,7 @@ int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len, c
     }
     if (!looks_pem(p, len)) {
         BPT_CHECK(bpt_pki_parse_der(&c, p, len, what));
-        if (sk_X509_num(*stack) >= BPT_LIMIT_CERTS_IN_CHAIN) {
-            rc = bpt_err(BPT_ELIMIT, "%s: more than %d certificates", what,
-                         BPT_LIMIT_CERTS_IN_CHAIN);
-            goto out;
-        }
-        if (!sk_X509_push(*stack, c)) {
-            rc = bpt_err_nomem("certificate stack");
-            goto out;
-        }
+        BPT_CHECK(push_cert(*stack, c, what));
         c = NULL;
         rc = 0;
         goto out;
@@ -79,15 +80,7 @@ int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len, c
         goto out;
     }
     while ((c = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        if (sk_X509_num(*stack) >= BPT_LIMIT_CERTS_IN_CHAIN) {
-            rc = bpt_err(BPT_ELIMIT, "%s: more than %d certificates", what,
-                         BPT_LIMIT_CERTS_IN_CHAIN);
-            goto out;
-        }
-        if (!sk_X509_push(*stack, c)) {
-            rc = bpt_err_nomem("certificate stack");
-            goto out;
-        }
+        BPT_CHECK(push_cert(*stack, c, what));
         c = NULL;
         n++;
     }
@@ -102,59 +95,6 @@ int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len, c
     rc = 0;
 out:
     X509_free(c);
-    BIO_free(bio);
-    return rc;
-}
-
-int bpt_pki_parse_crls(STACK_OF(X509_CRL) * *stack, const uint8_t *p, size_t len, const char *what)
-{
-    BIO *bio = NULL;
-    X509_CRL *crl = NULL;
-    int rc = BPT_ERROR, n = 0;
-
-    if (len == 0 || len > BPT_LIMIT_COLLATERAL_BYTES) {
-        return bpt_err(BPT_EMALFORMED, "%s: CRL of %zu bytes (limit %u)", what, len,
-                       BPT_LIMIT_COLLATERAL_BYTES);
-    }
-    if (!*stack && !(*stack = sk_X509_CRL_new_null())) {
-        return bpt_err_nomem("CRL stack");
-    }
-    if (!looks_pem(p, len)) {
-        const unsigned char *q = p;
-        crl = d2i_X509_CRL(NULL, &q, (long)len);
-        if (!crl || (size_t)(q - p) != len) {
-            rc = bpt_err_ossl(BPT_EMALFORMED, "%s: not a DER CRL", what);
-            goto out;
-        }
-        if (!sk_X509_CRL_push(*stack, crl)) {
-            rc = bpt_err_nomem("CRL stack");
-            goto out;
-        }
-        crl = NULL;
-        rc = 0;
-        goto out;
-    }
-    bio = BIO_new_mem_buf(p, (int)len);
-    if (!bio) {
-        rc = bpt_err_nomem("BIO");
-        goto out;
-    }
-    while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
-        if (n >= BPT_LIMIT_CERTS_IN_CHAIN || !sk_X509_CRL_push(*stack, crl)) {
-            rc = bpt_err(BPT_ELIMIT, "%s: too many CRLs", what);
-            goto out;
-        }
-        crl = NULL;
-        n++;
-    }
-    if (n == 0) {
-        rc = bpt_err_ossl(BPT_EMALFORMED, "%s: no PEM CRL found", what);
-        goto out;
-    }
-    ERR_clear_error();
-    rc = 0;
-out:
-    X509_CRL_free(crl);
     BIO_free(bio);
     return rc;
 }
@@ -248,18 +188,9 @@ int bpt_pki_verify_chain(STACK_OF(X509) * *chain_out, X509 *leaf, STACK_OF(X509)
     if (opts->strict) {
         flags |= X509_V_FLAG_X509_STRICT;
     }
-    if (opts->crls) {
-        flags |= X509_V_FLAG_CRL_CHECK;
-        if (opts->check_all_crls) {
-            flags |= X509_V_FLAG_CRL_CHECK_ALL;
-        }
-    }
     if (X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1) {
         rc = bpt_err_ossl(BPT_ERROR, "%s: chain context", what);
         goto out;
-    }
-    if (opts->crls) {
-        X509_STORE_CTX_set0_crls(ctx, opts->crls);
     }
     param = X509_STORE_CTX_get0_param(ctx);
     X509_VERIFY_PARAM_set_flags(param, flags);

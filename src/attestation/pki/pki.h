@@ -1,6 +1,7 @@
 /*
  * X.509 helpers shared by the verifiers: loading certificates from untrusted bytes, pinned
- * vendor roots, and chain verification at a fixed time (never the clock) with optional CRLs.
+ * vendor roots, and chain verification at a fixed time, never the clock. (No CRL checking yet:
+ * the TDX verifier will need it.)
  *
  * Chain verification uses OpenSSL's X509_verify_cert (strict RFC 5280 checks on request) and the
  * time from the caller; only the given roots are trusted (no system store, no partial chains).
@@ -49,9 +50,6 @@ int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len, c
 /** Parse one DER certificate (the whole input must be the certificate). */
 int bpt_pki_parse_der(X509 **out, const uint8_t *p, size_t len, const char *what);
 
-/** Parse CRLs from DER or PEM bytes; appends to *stack (created when NULL). */
-int bpt_pki_parse_crls(STACK_OF(X509_CRL) * *stack, const uint8_t *p, size_t len, const char *what);
-
 /** SHA-256 of the certificate's DER encoding. */
 int bpt_pki_fingerprint(uint8_t out[32], X509 *cert);
 
@@ -62,17 +60,15 @@ bool bpt_pki_valid_at(X509 *cert, int64_t at);
 const char *bpt_pki_subject(X509 *cert, char *buf, size_t len);
 
 struct bpt_pki_verify_opts {
-    int64_t at;                /* verification time (unix seconds) */
-    STACK_OF(X509_CRL) * crls; /* NULL: no revocation checking */
-    bool check_all_crls;       /* with crls: every certificate in the chain, not only the leaf */
-    int max_depth;             /* 0: OpenSSL default */
-    bool strict;               /* X509_V_FLAG_X509_STRICT (AMD's VCEKs lack an AKI: off for them) */
+    int64_t at;    /* verification time (unix seconds) */
+    int max_depth; /* 0: OpenSSL default */
+    bool strict;   /* X509_V_FLAG_X509_STRICT (AMD's VCEKs lack an AKI: off for them) */
 };
 
 /**
  * Verify @p leaf up to one of @p roots through @p untrusted intermediates at opts->at.
  * Returns 0, or BPT_ESIGNATURE with a message naming the failing certificate's subject and
- * OpenSSL's reason (expired, not yet valid, bad signature, revoked, unknown issuer, ...).
+ * OpenSSL's reason (expired, not yet valid, bad signature, unknown issuer, ...).
  * @param[out] chain_out if non-NULL, the verified chain leaf..root (sk_X509_pop_free it).
  */
 int bpt_pki_verify_chain(STACK_OF(X509) * *chain_out, X509 *leaf, STACK_OF(X509) * untrusted,
