@@ -18,6 +18,7 @@
 #include "policy.h"
 #include "verify.h"
 #include "sev_snp.h"
+#include "aws_nitro.h"
 #include "attester.h"
 #include "detect.h"
 

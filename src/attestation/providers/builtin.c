@@ -1,5 +1,6 @@
 #include "attestation/providers/builtin.h"
 
+#include <blueprint-tee/aws_nitro.h>
 #include <blueprint-tee/sev_snp.h>
 
 static const struct bpt_builtin_verifier table[] = {
@@ -7,7 +8,7 @@ static const struct bpt_builtin_verifier table[] = {
      BPT_WITH_SEV_SNP ? bpt_sev_snp_verify : NULL},
     {BPT_PROVIDER_INTEL_TDX, BPT_EVIDENCE_TDX_QUOTE, "BPT_WITH_TDX", BPT_WITH_TDX, NULL},
     {BPT_PROVIDER_AWS_NITRO, BPT_EVIDENCE_NITRO_COSE, "BPT_WITH_AWS_NITRO", BPT_WITH_AWS_NITRO,
-     NULL},
+     BPT_WITH_AWS_NITRO ? bpt_aws_nitro_verify : NULL},
     {BPT_PROVIDER_AZURE_SNP, BPT_EVIDENCE_JWT, "BPT_WITH_AZURE_SNP", BPT_WITH_AZURE_SNP, NULL},
     {BPT_PROVIDER_GCP_CONFIDENTIAL, BPT_EVIDENCE_JWT, "BPT_WITH_GCP_CONFIDENTIAL",
      BPT_WITH_GCP_CONFIDENTIAL, NULL},

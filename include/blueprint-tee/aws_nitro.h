@@ -1,0 +1,32 @@
+/**
+ * @file aws_nitro.h
+ * AWS Nitro Enclaves attestation documents: COSE_Sign1 (tagged or not) with ES384, the
+ * attestation document in its payload (AWS NSM API), the certificate chain from the pinned
+ * AWS Nitro root through the document's cabundle to its certificate, and the policy.
+ *
+ * Threads: reentrant.
+ */
+#ifndef BPT_AWS_NITRO_H
+#define BPT_AWS_NITRO_H
+
+#include "verify.h"
+
+BPT_BEGIN_DECLS
+
+/**
+ * Verify a Nitro attestation document (the COSE_Sign1 bytes) under @p policy at its time.
+ * Checks, in order: COSE structure (alg ES384 in the protected header), the document's fields
+ * with the NSM API's types and size limits (duplicate keys refused), cabundle[0] equal to the
+ * pinned root (or a policy trust root), the chain root -> cabundle... -> certificate at the
+ * verification time (CA constraints, path length, key usage), the ECDSA P-384 signature over
+ * Sig_structure, then the policy: debug (PCR0 all zero), expected measurement (PCR0), image
+ * digest (PCR8), aws_nitro.pcrs, nonce (the document's nonce as text or as hex), report data
+ * (user_data), freshness from the timestamp (max_age_secs; at most 60 s in the future).
+ * @param[out] out free with bpt_verified_free(); NULL on failure.
+ * @return 0; BPT_EMALFORMED; BPT_ESIGNATURE; BPT_ECLAIM.
+ */
+BPT_API BPT_MUST_USE int bpt_aws_nitro_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len, const bpt_policy *policy);
+
+BPT_END_DECLS
+
+#endif

@@ -1,0 +1,642 @@
+/*
+ * AWS Nitro Enclaves: COSE_Sign1 (RFC 8152) with ES384 over the attestation document of the
+ * AWS NSM API, chained to the pinned AWS Nitro Enclaves Root-G1.
+ */
+#include <blueprint-tee/aws_nitro.h>
+#include <blueprint-tee/secret.h>
+
+#include "attestation/model_internal.h"
+#include "attestation/pki/pki.h"
+#include "attestation/policy_internal.h"
+#include "attestation/providers/aws_nitro_internal.h"
+#include "attestation/verified_internal.h"
+
+#include "core/codec.h"
+#include "core/err.h"
+#include "core/limits.h"
+#include "core/util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+
+#define COSE_ALG_ES384 (-35)
+
+static int bad(const char *what)
+{
+    return bpt_err(BPT_EMALFORMED, "aws_nitro: %s", what);
+}
+
+/* A definite byte string within [min, max] bytes. */
+static int get_bstr(const cbor_item_t *v, const uint8_t **p, size_t *n, size_t min, size_t max,
+                    const char *field)
+{
+    if (!cbor_isa_bytestring(v) || !cbor_bytestring_is_definite(v)) {
+        return bpt_err(BPT_EMALFORMED, "aws_nitro: %s must be a byte string", field);
+    }
+    *n = cbor_bytestring_length(v);
+    if (*n < min || *n > max) {
+        return bpt_err(BPT_EMALFORMED, "aws_nitro: %s is %zu bytes (expected %zu..%zu)", field,
+                       *n, min, max);
+    }
+    *p = *n ? cbor_bytestring_handle(v) : (const uint8_t *)"";
+    return 0;
+}
+
+/* An optional byte string: absent or CBOR null leaves *p NULL. */
+static int get_opt_bstr(const cbor_item_t *v, const uint8_t **p, size_t *n, size_t max,
+                        const char *field)
+{
+    if (cbor_is_null(v)) {
+        *p = NULL;
+        *n = 0;
+        return 0;
+    }
+    return get_bstr(v, p, n, 0, max, field);
+}
+
+static bool text_is(const cbor_item_t *k, const char *s)
+{
+    size_t n = strlen(s);
+    return cbor_isa_string(k) && cbor_string_is_definite(k) && cbor_string_length(k) == n &&
+           memcmp(cbor_string_handle(k), s, n) == 0;
+}
+
+/* Map keys must be unique (CBOR allows duplicates; a verifier must not). */
+static int check_unique_keys(const cbor_item_t *map, const char *what)
+{
+    struct cbor_pair *kv = cbor_map_handle(map);
+    size_t n = cbor_map_size(map);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = i + 1; j < n; j++) {
+            const cbor_item_t *a = kv[i].key, *b = kv[j].key;
+            bool same = false;
+            if (cbor_isa_string(a) && cbor_isa_string(b) && cbor_string_is_definite(a) &&
+                cbor_string_is_definite(b)) {
+                same = cbor_string_length(a) == cbor_string_length(b) &&
+                       memcmp(cbor_string_handle(a), cbor_string_handle(b),
+                              cbor_string_length(a)) == 0;
+            } else if (cbor_isa_uint(a) && cbor_isa_uint(b)) {
+                same = cbor_get_int(a) == cbor_get_int(b);
+            } else if (cbor_isa_negint(a) && cbor_isa_negint(b)) {
+                same = cbor_get_int(a) == cbor_get_int(b);
+            }
+            if (same) {
+                return bpt_err(BPT_EMALFORMED, "aws_nitro: duplicate key in %s", what);
+            }
+        }
+    }
+    return 0;
+}
+
+static int parse_protected(const uint8_t *p, size_t n)
+{
+    struct cbor_load_result res;
+    cbor_item_t *m = cbor_load(p, n, &res);
+    int rc = 0;
+    bool alg_ok = false;
+
+    if (!m || res.error.code != CBOR_ERR_NONE || res.read != n || !cbor_isa_map(m) ||
+        !cbor_map_is_definite(m)) {
+        rc = bad("protected header is not a CBOR map");
+        goto out;
+    }
+    BPT_CHECK(check_unique_keys(m, "the protected header"));
+    for (size_t i = 0; i < cbor_map_size(m); i++) {
+        struct cbor_pair kv = cbor_map_handle(m)[i];
+        if (cbor_isa_uint(kv.key) && cbor_get_int(kv.key) == 1) { /* alg */
+            alg_ok = cbor_isa_negint(kv.value) &&
+                     -1 - (int64_t)cbor_get_int(kv.value) == COSE_ALG_ES384;
+            if (!alg_ok) {
+                rc = bpt_err(BPT_EMALFORMED,
+                             "aws_nitro: protected header alg is not ES384 (-35)");
+                goto out;
+            }
+        }
+    }
+    if (!alg_ok) {
+        rc = bad("protected header has no alg (expected ES384)");
+    }
+out:
+    if (m) {
+        cbor_decref(&m);
+    }
+    return rc;
+}
+
+static int parse_doc(struct bpt_nitro_doc *d)
+{
+    struct cbor_load_result res;
+    bool seen_module = false, seen_digest = false, seen_ts = false, seen_pcrs = false,
+         seen_cert = false, seen_bundle = false;
+    int rc = 0;
+
+    d->doc = cbor_load(d->payload, d->payload_len, &res);
+    if (!d->doc || res.error.code != CBOR_ERR_NONE || res.read != d->payload_len) {
+        return bad("payload is not one CBOR item");
+    }
+    if (!cbor_isa_map(d->doc) || !cbor_map_is_definite(d->doc)) {
+        return bad("attestation document is not a map");
+    }
+    BPT_CHECK(check_unique_keys(d->doc, "the attestation document"));
+    for (size_t i = 0; i < cbor_map_size(d->doc); i++) {
+        struct cbor_pair kv = cbor_map_handle(d->doc)[i];
+        const cbor_item_t *v = kv.value;
+        if (text_is(kv.key, "module_id")) {
+            size_t n;
+            if (!cbor_isa_string(v) || !cbor_string_is_definite(v) ||
+                (n = cbor_string_length(v)) == 0 || n > BPT_NITRO_MAX_MODULE_ID) {
+                return bad("module_id must be text of 1..256 bytes");
+            }
+            memcpy(d->module_id, cbor_string_handle(v), n);
+            d->module_id[n] = '\0';
+            if (strlen(d->module_id) != n) {
+                return bad("module_id contains a NUL");
+            }
+            seen_module = true;
+        } else if (text_is(kv.key, "digest")) {
+            if (!text_is(v, "SHA384")) {
+                return bad("digest must be \"SHA384\"");
+            }
+            seen_digest = true;
+        } else if (text_is(kv.key, "timestamp")) {
+            if (!cbor_isa_uint(v) || (d->timestamp_ms = cbor_get_int(v)) == 0) {
+                return bad("timestamp must be a positive integer (ms)");
+            }
+            seen_ts = true;
+        } else if (text_is(kv.key, "pcrs")) {
+            if (!cbor_isa_map(v) || !cbor_map_is_definite(v) || cbor_map_size(v) == 0 ||
+                cbor_map_size(v) > BPT_NITRO_MAX_PCRS) {
+                return bad("pcrs must be a map of 1..32 entries");
+            }
+            BPT_CHECK(check_unique_keys(v, "pcrs"));
+            for (size_t k = 0; k < cbor_map_size(v); k++) {
+                struct cbor_pair pv = cbor_map_handle(v)[k];
+                uint64_t idx;
+                size_t n;
+                if (!cbor_isa_uint(pv.key) || (idx = cbor_get_int(pv.key)) >= BPT_NITRO_MAX_PCRS) {
+                    return bad("a pcrs key is not an index 0..31");
+                }
+                BPT_CHECK(get_bstr(pv.value, &d->pcr[idx], &n, 32, 64, "a PCR value"));
+                if (n != 32 && n != 48 && n != 64) {
+                    return bad("a PCR value is not 32, 48 or 64 bytes");
+                }
+                d->pcr_len[idx] = n;
+                d->has_pcr[idx] = true;
+            }
+            seen_pcrs = true;
+        } else if (text_is(kv.key, "certificate")) {
+            BPT_CHECK(get_bstr(v, &d->certificate, &d->certificate_len, 1, BPT_NITRO_MAX_CERT,
+                               "certificate"));
+            seen_cert = true;
+        } else if (text_is(kv.key, "cabundle")) {
+            if (!cbor_isa_array(v) || !cbor_array_is_definite(v) || cbor_array_size(v) == 0 ||
+                cbor_array_size(v) > BPT_NITRO_MAX_CABUNDLE) {
+                return bad("cabundle must be an array of 1..16 certificates");
+            }
+            d->n_cabundle = cbor_array_size(v);
+            for (size_t k = 0; k < d->n_cabundle; k++) {
+                BPT_CHECK(get_bstr(cbor_array_handle(v)[k], &d->cabundle[k], &d->cabundle_len[k],
+                                   1, BPT_NITRO_MAX_CERT, "a cabundle entry"));
+            }
+            seen_bundle = true;
+        } else if (text_is(kv.key, "public_key")) {
+            BPT_CHECK(get_opt_bstr(v, &d->public_key, &d->public_key_len,
+                                   BPT_NITRO_MAX_PUBLIC_KEY, "public_key"));
+        } else if (text_is(kv.key, "user_data")) {
+            BPT_CHECK(get_opt_bstr(v, &d->user_data, &d->user_data_len, BPT_NITRO_MAX_USER_DATA,
+                                   "user_data"));
+        } else if (text_is(kv.key, "nonce")) {
+            BPT_CHECK(get_opt_bstr(v, &d->nonce, &d->nonce_len, BPT_NITRO_MAX_NONCE, "nonce"));
+        } else if (!cbor_isa_string(kv.key)) {
+            return bad("attestation document keys must be text");
+        }
+        /* Unknown text keys are ignored (the NSM API may grow). */
+    }
+    if (!seen_module || !seen_digest || !seen_ts || !seen_pcrs || !seen_cert || !seen_bundle) {
+        return bpt_err(BPT_EMALFORMED,
+                       "aws_nitro: attestation document lacks %s",
+                       !seen_module   ? "module_id"
+                       : !seen_digest ? "digest"
+                       : !seen_ts     ? "timestamp"
+                       : !seen_pcrs   ? "pcrs"
+                       : !seen_cert   ? "certificate"
+                                      : "cabundle");
+    }
+out:
+    return rc;
+}
+
+int bpt_nitro_parse(struct bpt_nitro_doc *d, const uint8_t *ev, size_t len)
+{
+    struct cbor_load_result res;
+    cbor_item_t *arr;
+    int rc;
+
+    memset(d, 0, sizeof(*d));
+    if (!ev || len == 0 || len > BPT_LIMIT_EVIDENCE_BYTES) {
+        return bpt_err(BPT_EMALFORMED, "aws_nitro: document of %zu bytes", ev ? len : 0);
+    }
+    d->root = cbor_load(ev, len, &res);
+    if (!d->root || res.error.code != CBOR_ERR_NONE) {
+        return bpt_err(BPT_EMALFORMED, "aws_nitro: not CBOR (error %d at offset %zu)",
+                       (int)res.error.code, res.error.position);
+    }
+    if (res.read != len) {
+        return bpt_err(BPT_EMALFORMED, "aws_nitro: %zu trailing bytes after the COSE_Sign1",
+                       len - res.read);
+    }
+    arr = d->root;
+    if (cbor_isa_tag(arr)) {
+        if (cbor_tag_value(arr) != 18) {
+            return bad("CBOR tag is not 18 (COSE_Sign1)");
+        }
+        cbor_item_t *inner = cbor_tag_item(d->root); /* a new reference */
+        arr = inner;
+        cbor_decref(&inner); /* the root keeps the item alive */
+    }
+    if (!cbor_isa_array(arr) || !cbor_array_is_definite(arr) || cbor_array_size(arr) != 4) {
+        return bad("COSE_Sign1 must be an array of 4 items");
+    }
+    BPT_CHECK(get_bstr(cbor_array_handle(arr)[0], &d->protected_hdr, &d->protected_len, 1, 64,
+                       "protected header"));
+    if (!cbor_isa_map(cbor_array_handle(arr)[1])) {
+        return bad("unprotected header must be a map");
+    }
+    BPT_CHECK(get_bstr(cbor_array_handle(arr)[2], &d->payload, &d->payload_len, 1,
+                       BPT_LIMIT_EVIDENCE_BYTES, "payload"));
+    BPT_CHECK(get_bstr(cbor_array_handle(arr)[3], &d->signature, &d->signature_len, 96, 96,
+                       "signature (ES384 r||s)"));
+    BPT_CHECK(parse_protected(d->protected_hdr, d->protected_len));
+    BPT_CHECK(parse_doc(d));
+out:
+    return rc;
+}
+
+void bpt_nitro_doc_dispose(struct bpt_nitro_doc *d)
+{
+    if (d->doc) {
+        cbor_decref(&d->doc);
+    }
+    if (d->root) {
+        cbor_decref(&d->root);
+    }
+}
+
+/* CBOR major type 2 (byte string) or 3 (text) header for @p n bytes. */
+static size_t cbor_head(uint8_t *h, uint8_t major, size_t n)
+{
+    if (n < 24) {
+        h[0] = (uint8_t)(major << 5 | n);
+        return 1;
+    }
+    if (n <= 0xff) {
+        h[0] = (uint8_t)(major << 5 | 24);
+        h[1] = (uint8_t)n;
+        return 2;
+    }
+    if (n <= 0xffff) {
+        h[0] = (uint8_t)(major << 5 | 25);
+        h[1] = (uint8_t)(n >> 8);
+        h[2] = (uint8_t)n;
+        return 3;
+    }
+    h[0] = (uint8_t)(major << 5 | 26);
+    for (int i = 0; i < 4; i++) {
+        h[1 + i] = (uint8_t)(n >> (24 - 8 * i));
+    }
+    return 5;
+}
+
+int bpt_nitro_sig_structure(uint8_t **out, size_t *out_len, const struct bpt_nitro_doc *d)
+{
+    uint8_t h[5];
+    size_t n;
+    bpt_buf b = BPT_BUF_INIT(BPT_LIMIT_EVIDENCE_BYTES + 64);
+    int rc;
+
+    *out = NULL;
+    BPT_CHECK(bpt_buf_append(&b, "\x84\x6aSignature1", 12));
+    n = cbor_head(h, 2, d->protected_len);
+    BPT_CHECK(bpt_buf_append(&b, h, n));
+    BPT_CHECK(bpt_buf_append(&b, d->protected_hdr, d->protected_len));
+    BPT_CHECK(bpt_buf_append(&b, "\x40", 1)); /* external_aad: empty */
+    n = cbor_head(h, 2, d->payload_len);
+    BPT_CHECK(bpt_buf_append(&b, h, n));
+    BPT_CHECK(bpt_buf_append(&b, d->payload, d->payload_len));
+    BPT_CHECK(bpt_buf_detach(out, out_len, &b));
+out:
+    bpt_buf_dispose(&b);
+    return rc;
+}
+
+/* ---- verification -------------------------------------------------------------------------- */
+
+static int verify_chain(X509 **leaf_out, const struct bpt_nitro_doc *d, const bpt_policy *policy,
+                        int64_t at)
+{
+    STACK_OF(X509) *roots = NULL, *untrusted = NULL, *chain = NULL;
+    X509 *root = NULL, *leaf = NULL, *c = NULL;
+    enum bpt_pinned_root pinned = BPT_ROOT_AWS_NITRO_G1;
+    struct bpt_pki_verify_opts opts = {.at = at}; /* AWS leaves have no AKI: not strict */
+    bool root_ok = false;
+    int rc;
+
+    *leaf_out = NULL;
+    BPT_CHECK(bpt_pki_parse_der(&root, d->cabundle[0], d->cabundle_len[0],
+                                "aws_nitro: cabundle[0]"));
+    BPT_CHECK(bpt_pki_trust_roots(&roots, policy, &pinned, 1));
+    for (int i = 0; i < sk_X509_num(roots); i++) {
+        root_ok |= X509_cmp(sk_X509_value(roots, i), root) == 0;
+    }
+    if (!root_ok) {
+        rc = bpt_err(BPT_ESIGNATURE, "aws_nitro: cabundle[0] is not the %s root",
+                     policy->has_trust_roots ? "trusted" : "pinned AWS Nitro Enclaves");
+        goto out;
+    }
+    untrusted = sk_X509_new_null();
+    if (!untrusted) {
+        rc = bpt_err_nomem("chain");
+        goto out;
+    }
+    for (size_t i = 1; i < d->n_cabundle; i++) {
+        char what[48];
+        snprintf(what, sizeof(what), "aws_nitro: cabundle[%zu]", i);
+        BPT_CHECK(bpt_pki_parse_der(&c, d->cabundle[i], d->cabundle_len[i], what));
+        if (!sk_X509_push(untrusted, c)) {
+            rc = bpt_err_nomem("chain");
+            goto out;
+        }
+        c = NULL;
+    }
+    BPT_CHECK(bpt_pki_parse_der(&leaf, d->certificate, d->certificate_len,
+                                "aws_nitro: certificate"));
+    /* Only cabundle[0] anchors the chain (it equals a trusted root). */
+    sk_X509_pop_free(roots, X509_free);
+    roots = sk_X509_new_null();
+    if (!roots || !sk_X509_push(roots, root)) {
+        rc = bpt_err_nomem("chain");
+        goto out;
+    }
+    root = NULL;
+    BPT_CHECK(bpt_pki_verify_chain(&chain, leaf, untrusted, roots, &opts, "aws_nitro: chain"));
+    /* The verified path must be exactly certificate, cabundle[n-1], ..., cabundle[0]. */
+    if ((size_t)sk_X509_num(chain) != d->n_cabundle + 1) {
+        rc = bpt_err(BPT_ESIGNATURE, "aws_nitro: chain uses %d certificates, the document "
+                                     "carries %zu",
+                     sk_X509_num(chain), d->n_cabundle + 1);
+        goto out;
+    }
+    for (size_t i = 1; i < d->n_cabundle; i++) {
+        if (X509_cmp(sk_X509_value(chain, (int)(d->n_cabundle - i)),
+                     sk_X509_value(untrusted, (int)(i - 1))) != 0) {
+            rc = bpt_err(BPT_ESIGNATURE, "aws_nitro: cabundle[%zu] is out of order", i);
+            goto out;
+        }
+    }
+    *leaf_out = leaf;
+    leaf = NULL;
+    rc = 0;
+out:
+    X509_free(c);
+    X509_free(leaf);
+    X509_free(root);
+    sk_X509_pop_free(chain, X509_free);
+    sk_X509_pop_free(untrusted, X509_free);
+    sk_X509_pop_free(roots, X509_free);
+    return rc;
+}
+
+static int verify_signature(const struct bpt_nitro_doc *d, X509 *leaf)
+{
+    EVP_PKEY *key = X509_get0_pubkey(leaf);
+    ECDSA_SIG *sig = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(d->signature, 48, NULL), *s = BN_bin2bn(d->signature + 48, 48, NULL);
+    unsigned char *der = NULL;
+    uint8_t *tbs = NULL;
+    size_t tbs_len = 0;
+    EVP_MD_CTX *md = NULL;
+    int der_len, rc = BPT_ERROR;
+
+    if (!sig || !r || !s || ECDSA_SIG_set0(sig, r, s) != 1) {
+        BN_free(r);
+        BN_free(s);
+        rc = bpt_err_nomem("signature");
+        goto out;
+    }
+    if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC || EVP_PKEY_get_bits(key) != 384) {
+        rc = bpt_err(BPT_ESIGNATURE, "aws_nitro: certificate key is not ECDSA P-384");
+        goto out;
+    }
+    BPT_CHECK(bpt_nitro_sig_structure(&tbs, &tbs_len, d));
+    der_len = i2d_ECDSA_SIG(sig, &der);
+    md = EVP_MD_CTX_new();
+    if (der_len <= 0 || !md || EVP_DigestVerifyInit(md, NULL, EVP_sha384(), NULL, key) != 1) {
+        rc = bpt_err_ossl(BPT_ERROR, "aws_nitro: signature setup");
+        goto out;
+    }
+    if (EVP_DigestVerify(md, der, (size_t)der_len, tbs, tbs_len) != 1) {
+        rc = bpt_err_ossl(BPT_ESIGNATURE, "aws_nitro: COSE signature does not verify with the "
+                                          "document's certificate");
+        goto out;
+    }
+    rc = 0;
+out:
+    EVP_MD_CTX_free(md);
+    OPENSSL_free(der);
+    free(tbs);
+    ECDSA_SIG_free(sig);
+    return rc;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    uint8_t acc = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc |= p[i];
+    }
+    return acc == 0;
+}
+
+static bool hex_equals(const uint8_t *b, size_t n, const char *hex)
+{
+    char buf[2 * BPT_NITRO_MAX_NONCE + 1];
+    if (n > BPT_NITRO_MAX_NONCE || strlen(hex) != 2 * n) {
+        return false;
+    }
+    bpt_hex_encode_to(buf, b, n);
+    for (size_t i = 0; i < 2 * n; i++) {
+        if (buf[i] != tolower((unsigned char)hex[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int check_policy(const struct bpt_nitro_doc *d, const bpt_policy *p, int64_t at)
+{
+    int64_t ts = (int64_t)(d->timestamp_ms / 1000);
+    bool debug = d->has_pcr[0] && all_zero(d->pcr[0], d->pcr_len[0]);
+
+    if (!d->has_pcr[0]) {
+        return bad("PCR0 is missing");
+    }
+    if (debug && !p->allow_debug) {
+        return bpt_err(BPT_ECLAIM, "aws_nitro: PCR0 is all zero: a debug-mode enclave, and the "
+                                   "policy refuses debug-mode TEEs");
+    }
+    if (ts > at + 60) {
+        return bpt_err(BPT_ECLAIM, "aws_nitro: document timestamp %lld is %lld s after the "
+                                   "verification time",
+                       (long long)ts, (long long)(ts - at));
+    }
+    if (p->max_age_secs && at - ts > (int64_t)p->max_age_secs) {
+        return bpt_err(BPT_ECLAIM, "aws_nitro: document is %lld s old, the policy allows %llu",
+                       (long long)(at - ts), (unsigned long long)p->max_age_secs);
+    }
+    if (p->expected_measurement && !hex_equals(d->pcr[0], d->pcr_len[0], p->expected_measurement)) {
+        return bpt_err(BPT_ECLAIM, "aws_nitro: PCR0 differs from the expected measurement");
+    }
+    if (p->expected_image_digest) {
+        const char *want = p->expected_image_digest;
+        if (strncmp(want, "sha384:", 7) == 0) {
+            want += 7;
+        }
+        if (!d->has_pcr[8] || !hex_equals(d->pcr[8], d->pcr_len[8], want)) {
+            return bpt_err(BPT_ECLAIM, "aws_nitro: PCR8 differs from the expected image digest");
+        }
+    }
+    for (int i = 0; i < BPT_POLICY_MAX_PCRS; i++) {
+        if (p->aws_nitro.has_pcr[i] &&
+            (!d->has_pcr[i] || d->pcr_len[i] != 48 ||
+             !bpt_ct_equal(d->pcr[i], p->aws_nitro.pcr[i], 48))) {
+            return bpt_err(BPT_ECLAIM, "aws_nitro: PCR%d differs from the policy", i);
+        }
+    }
+    if (p->expected_nonce) {
+        size_t n = strlen(p->expected_nonce);
+        bool ok = d->nonce && ((d->nonce_len == n && bpt_ct_equal(d->nonce, p->expected_nonce, n)) ||
+                               hex_equals(d->nonce, d->nonce_len, p->expected_nonce));
+        if (!ok) {
+            return bpt_err(BPT_ECLAIM, "aws_nitro: nonce %s the expected nonce",
+                           d->nonce ? "differs from" : "is absent; the policy expects");
+        }
+    }
+    if (p->expected_report_data_len) {
+        uint8_t want[64] = {0}, got[64] = {0};
+        memcpy(want, p->expected_report_data, p->expected_report_data_len);
+        if (!d->user_data || d->user_data_len > 64) {
+            return bpt_err(BPT_ECLAIM, "aws_nitro: user_data cannot match the expected report "
+                                       "data (absent or longer than 64 bytes)");
+        }
+        memcpy(got, d->user_data, d->user_data_len);
+        if (!bpt_ct_equal(want, got, 64)) {
+            return bpt_err(BPT_ECLAIM, "aws_nitro: user_data differs from the expected report "
+                                       "data");
+        }
+    }
+    return 0;
+}
+
+static int build_report(bpt_report **out, const struct bpt_nitro_doc *d, const uint8_t *ev,
+                        size_t ev_len)
+{
+    bpt_report *r = NULL;
+    struct bpt_claims *c;
+    bpt_measurement m;
+    char name[16], hex[2 * 64 + 1];
+    int rc;
+
+    *out = NULL;
+    BPT_CHECK(bpt_report_new(&r, BPT_PROVIDER_AWS_NITRO, BPT_FORMAT_NITRO_DOCUMENT));
+    BPT_CHECK(bpt_report_set_evidence(r, ev, ev_len));
+    bpt_report_set_issued_at(r, d->timestamp_ms / 1000);
+    BPT_CHECK(bpt_measurement_set_bytes(&m, "sha384", d->pcr[0], d->pcr_len[0]));
+    bpt_report_set_measurement(r, &m);
+    c = bpt_report_claims_mut(r);
+    c->debug_mode = all_zero(d->pcr[0], d->pcr_len[0]);
+    for (int i = 0; i < BPT_NITRO_MAX_PCRS; i++) {
+        char entry[160];
+        if (!d->has_pcr[i]) {
+            continue;
+        }
+        bpt_hex_encode_to(hex, d->pcr[i], d->pcr_len[i]);
+        snprintf(entry, sizeof(entry), "pcr%d:%s", i, hex);
+        BPT_CHECK(bpt_claims_add_boot_measurement(c, entry));
+        snprintf(name, sizeof(name), "pcr%d", i);
+        BPT_CHECK(bpt_claims_set_customv(c, name, json_string(hex)));
+    }
+    BPT_CHECK(bpt_claims_set_customv(c, "module_id", json_string(d->module_id)));
+    BPT_CHECK(bpt_claims_set_customv(c, "timestamp_ms", json_integer((json_int_t)d->timestamp_ms)));
+    if (d->nonce) {
+        char *nh = NULL;
+        BPT_CHECK(bpt_hex_encode(&nh, d->nonce, d->nonce_len));
+        rc = bpt_claims_set_customv(c, "nonce", json_string(nh));
+        free(nh);
+        BPT_CHECK(rc);
+    }
+    if (d->user_data) {
+        BPT_CHECK(bpt_claims_set_user_data(c, d->user_data, d->user_data_len));
+    }
+    if (d->public_key) {
+        uint8_t md[32];
+        char dg[65];
+        BPT_CHECK(bpt_sha256(md, d->public_key, d->public_key_len));
+        bpt_hex_encode_to(dg, md, 32);
+        BPT_CHECK(bpt_report_set_key_binding(r, d->public_key, d->public_key_len,
+                                             "nitro_public_key", dg));
+    }
+    *out = r;
+    r = NULL;
+    rc = 0;
+out:
+    bpt_report_free(r);
+    return rc;
+}
+
+int bpt_aws_nitro_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
+                         const bpt_policy *policy)
+{
+    struct bpt_nitro_doc d;
+    struct bpt_verify_details det = {.level = BPT_VERIFICATION_CRYPTOGRAPHIC};
+    bpt_policy *owned = NULL;
+    bpt_report *report = NULL;
+    X509 *leaf = NULL;
+    int64_t at;
+    int rc;
+
+    *out = NULL;
+    memset(&d, 0, sizeof(d));
+    if (!policy) {
+        BPT_CHECK(bpt_policy_new(&owned));
+        policy = owned;
+    }
+    at = bpt_policy_at(policy);
+    BPT_CHECK(bpt_nitro_parse(&d, ev, ev_len));
+    BPT_CHECK(verify_chain(&leaf, &d, policy, at));
+    BPT_CHECK(verify_signature(&d, leaf));
+    BPT_CHECK(check_policy(&d, policy, at));
+    BPT_CHECK(build_report(&report, &d, ev, ev_len));
+    det.at = at;
+    if (d.user_data) {
+        det.report_data_len = d.user_data_len > 64 ? 64 : d.user_data_len;
+        memcpy(det.report_data, d.user_data, det.report_data_len);
+    }
+    det.tcb = json_pack("{s:s,s:I}", "module_id", d.module_id, "timestamp_ms",
+                        (json_int_t)d.timestamp_ms);
+    BPT_CHECK(bpt_verified_build(out, report, &det));
+    report = NULL;
+    rc = 0;
+out:
+    bpt_verify_details_dispose(&det);
+    bpt_report_free(report);
+    X509_free(leaf);
+    bpt_nitro_doc_dispose(&d);
+    bpt_policy_free(owned);
+    return rc;
+}
