@@ -25,7 +25,8 @@ BPT_BEGIN_DECLS
  * @param[out] out free with bpt_verified_free(); NULL on failure.
  * @return 0; BPT_EMALFORMED; BPT_ESIGNATURE; BPT_ECLAIM.
  */
-BPT_API BPT_MUST_USE int bpt_aws_nitro_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len, const bpt_policy *policy);
+BPT_API BPT_MUST_USE int bpt_aws_nitro_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
+                                              const bpt_policy *policy);
 
 BPT_END_DECLS
 

@@ -3,6 +3,7 @@
 #include <blueprint-tee/sev_snp.h>
 
 #include "attestation/model_internal.h"
+#include "attester/sim_aws_nitro.h"
 #include "attester/sim_sev_snp.h"
 #include "attester/attester_internal.h"
 #include "attester/sim_x509.h"
@@ -182,8 +183,32 @@ out:
     return rc;
 }
 
+/* The simulated Nitro document binds the report data as user_data. */
+static int aws_nitro_attest(bpt_report **out, const char *dir, const uint8_t report_data[64])
+{
+    struct bpt_sim_nitro_opts o = {.user_data = report_data, .user_data_len = 64};
+    uint8_t *ev = NULL;
+    size_t ev_len = 0;
+    int rc;
+
+    *out = NULL;
+    BPT_CHECK(bpt_sim_aws_nitro_build(&ev, &ev_len, dir, &o));
+    BPT_CHECK(bpt_report_new(out, BPT_PROVIDER_AWS_NITRO, BPT_FORMAT_NITRO_DOCUMENT));
+    BPT_CHECK(bpt_report_set_evidence(*out, ev, ev_len));
+    BPT_CHECK(bpt_claims_set_user_data(bpt_report_claims_mut(*out), report_data, 64));
+    bpt_report_set_issued_at(*out, BPT_SIM_NITRO_TIME);
+out:
+    if (rc < 0) {
+        bpt_report_free(*out);
+        *out = NULL;
+    }
+    bpt_free(ev);
+    return rc;
+}
+
 static const struct sim_provider sims[] = {
     {BPT_PROVIDER_AMD_SEV_SNP, "sev-snp", bpt_sim_sev_snp_init, sev_snp_attest},
+    {BPT_PROVIDER_AWS_NITRO, "aws-nitro", bpt_sim_aws_nitro_init, aws_nitro_attest},
 };
 
 int bpt_sim_init(const char *dir)

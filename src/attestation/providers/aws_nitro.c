@@ -14,6 +14,7 @@
 #include "core/codec.h"
 #include "core/err.h"
 #include "core/limits.h"
+#include "core/reader.h"
 #include "core/util.h"
 
 #include <ctype.h>
@@ -41,8 +42,8 @@ static int get_bstr(const cbor_item_t *v, const uint8_t **p, size_t *n, size_t m
     }
     *n = cbor_bytestring_length(v);
     if (*n < min || *n > max) {
-        return bpt_err(BPT_EMALFORMED, "aws_nitro: %s is %zu bytes (expected %zu..%zu)", field,
-                       *n, min, max);
+        return bpt_err(BPT_EMALFORMED, "aws_nitro: %s is %zu bytes (expected %zu..%zu)", field, *n,
+                       min, max);
     }
     *p = *n ? cbor_bytestring_handle(v) : (const uint8_t *)"";
     return 0;
@@ -110,11 +111,10 @@ static int parse_protected(const uint8_t *p, size_t n)
     for (size_t i = 0; i < cbor_map_size(m); i++) {
         struct cbor_pair kv = cbor_map_handle(m)[i];
         if (cbor_isa_uint(kv.key) && cbor_get_int(kv.key) == 1) { /* alg */
-            alg_ok = cbor_isa_negint(kv.value) &&
-                     -1 - (int64_t)cbor_get_int(kv.value) == COSE_ALG_ES384;
+            alg_ok =
+                cbor_isa_negint(kv.value) && -1 - (int64_t)cbor_get_int(kv.value) == COSE_ALG_ES384;
             if (!alg_ok) {
-                rc = bpt_err(BPT_EMALFORMED,
-                             "aws_nitro: protected header alg is not ES384 (-35)");
+                rc = bpt_err(BPT_EMALFORMED, "aws_nitro: protected header alg is not ES384 (-35)");
                 goto out;
             }
         }
@@ -201,13 +201,13 @@ static int parse_doc(struct bpt_nitro_doc *d)
             }
             d->n_cabundle = cbor_array_size(v);
             for (size_t k = 0; k < d->n_cabundle; k++) {
-                BPT_CHECK(get_bstr(cbor_array_handle(v)[k], &d->cabundle[k], &d->cabundle_len[k],
-                                   1, BPT_NITRO_MAX_CERT, "a cabundle entry"));
+                BPT_CHECK(get_bstr(cbor_array_handle(v)[k], &d->cabundle[k], &d->cabundle_len[k], 1,
+                                   BPT_NITRO_MAX_CERT, "a cabundle entry"));
             }
             seen_bundle = true;
         } else if (text_is(kv.key, "public_key")) {
-            BPT_CHECK(get_opt_bstr(v, &d->public_key, &d->public_key_len,
-                                   BPT_NITRO_MAX_PUBLIC_KEY, "public_key"));
+            BPT_CHECK(get_opt_bstr(v, &d->public_key, &d->public_key_len, BPT_NITRO_MAX_PUBLIC_KEY,
+                                   "public_key"));
         } else if (text_is(kv.key, "user_data")) {
             BPT_CHECK(get_opt_bstr(v, &d->user_data, &d->user_data_len, BPT_NITRO_MAX_USER_DATA,
                                    "user_data"));
@@ -219,8 +219,7 @@ static int parse_doc(struct bpt_nitro_doc *d)
         /* Unknown text keys are ignored (the NSM API may grow). */
     }
     if (!seen_module || !seen_digest || !seen_ts || !seen_pcrs || !seen_cert || !seen_bundle) {
-        return bpt_err(BPT_EMALFORMED,
-                       "aws_nitro: attestation document lacks %s",
+        return bpt_err(BPT_EMALFORMED, "aws_nitro: attestation document lacks %s",
                        !seen_module   ? "module_id"
                        : !seen_digest ? "digest"
                        : !seen_ts     ? "timestamp"
@@ -236,20 +235,35 @@ int bpt_nitro_parse(struct bpt_nitro_doc *d, const uint8_t *ev, size_t len)
 {
     struct cbor_load_result res;
     cbor_item_t *arr;
+    const uint8_t *body = NULL;
+    size_t body_len;
     int rc;
 
     memset(d, 0, sizeof(*d));
     if (!ev || len == 0 || len > BPT_LIMIT_EVIDENCE_BYTES) {
         return bpt_err(BPT_EMALFORMED, "aws_nitro: document of %zu bytes", ev ? len : 0);
     }
-    d->root = cbor_load(ev, len, &res);
+    /* Tag 18 in its one-byte form (0xd2) is taken off here: Debian's libcbor 0.8 rejects the
+     * tags 6..20 as unassigned. Longer tag encodings reach libcbor and are checked below. */
+    {
+        struct bpt_reader r;
+        const uint8_t *first;
+        bpt_reader_init(&r, ev, len, "aws_nitro");
+        BPT_CHECK(bpt_reader_view(&r, &first, 1, "first byte"));
+        if (first[0] != 0xd2) {
+            bpt_reader_init(&r, ev, len, "aws_nitro");
+        }
+        BPT_CHECK(bpt_reader_view(&r, &body, bpt_reader_remaining(&r), "COSE_Sign1"));
+        body_len = len - (first[0] == 0xd2);
+    }
+    d->root = cbor_load(body, body_len, &res);
     if (!d->root || res.error.code != CBOR_ERR_NONE) {
         return bpt_err(BPT_EMALFORMED, "aws_nitro: not CBOR (error %d at offset %zu)",
                        (int)res.error.code, res.error.position);
     }
-    if (res.read != len) {
+    if (res.read != body_len) {
         return bpt_err(BPT_EMALFORMED, "aws_nitro: %zu trailing bytes after the COSE_Sign1",
-                       len - res.read);
+                       body_len - res.read);
     }
     arr = d->root;
     if (cbor_isa_tag(arr)) {
@@ -348,8 +362,8 @@ static int verify_chain(X509 **leaf_out, const struct bpt_nitro_doc *d, const bp
     int rc;
 
     *leaf_out = NULL;
-    BPT_CHECK(bpt_pki_parse_der(&root, d->cabundle[0], d->cabundle_len[0],
-                                "aws_nitro: cabundle[0]"));
+    BPT_CHECK(
+        bpt_pki_parse_der(&root, d->cabundle[0], d->cabundle_len[0], "aws_nitro: cabundle[0]"));
     BPT_CHECK(bpt_pki_trust_roots(&roots, policy, &pinned, 1));
     for (int i = 0; i < sk_X509_num(roots); i++) {
         root_ok |= X509_cmp(sk_X509_value(roots, i), root) == 0;
@@ -374,8 +388,8 @@ static int verify_chain(X509 **leaf_out, const struct bpt_nitro_doc *d, const bp
         }
         c = NULL;
     }
-    BPT_CHECK(bpt_pki_parse_der(&leaf, d->certificate, d->certificate_len,
-                                "aws_nitro: certificate"));
+    BPT_CHECK(
+        bpt_pki_parse_der(&leaf, d->certificate, d->certificate_len, "aws_nitro: certificate"));
     /* Only cabundle[0] anchors the chain (it equals a trusted root). */
     sk_X509_pop_free(roots, X509_free);
     roots = sk_X509_new_null();
@@ -387,8 +401,9 @@ static int verify_chain(X509 **leaf_out, const struct bpt_nitro_doc *d, const bp
     BPT_CHECK(bpt_pki_verify_chain(&chain, leaf, untrusted, roots, &opts, "aws_nitro: chain"));
     /* The verified path must be exactly certificate, cabundle[n-1], ..., cabundle[0]. */
     if ((size_t)sk_X509_num(chain) != d->n_cabundle + 1) {
-        rc = bpt_err(BPT_ESIGNATURE, "aws_nitro: chain uses %d certificates, the document "
-                                     "carries %zu",
+        rc = bpt_err(BPT_ESIGNATURE,
+                     "aws_nitro: chain uses %d certificates, the document "
+                     "carries %zu",
                      sk_X509_num(chain), d->n_cabundle + 1);
         goto out;
     }
@@ -491,8 +506,9 @@ static int check_policy(const struct bpt_nitro_doc *d, const bpt_policy *p, int6
                                    "policy refuses debug-mode TEEs");
     }
     if (ts > at + 60) {
-        return bpt_err(BPT_ECLAIM, "aws_nitro: document timestamp %lld is %lld s after the "
-                                   "verification time",
+        return bpt_err(BPT_ECLAIM,
+                       "aws_nitro: document timestamp %lld is %lld s after the "
+                       "verification time",
                        (long long)ts, (long long)(ts - at));
     }
     if (p->max_age_secs && at - ts > (int64_t)p->max_age_secs) {
@@ -512,16 +528,16 @@ static int check_policy(const struct bpt_nitro_doc *d, const bpt_policy *p, int6
         }
     }
     for (int i = 0; i < BPT_POLICY_MAX_PCRS; i++) {
-        if (p->aws_nitro.has_pcr[i] &&
-            (!d->has_pcr[i] || d->pcr_len[i] != 48 ||
-             !bpt_ct_equal(d->pcr[i], p->aws_nitro.pcr[i], 48))) {
+        if (p->aws_nitro.has_pcr[i] && (!d->has_pcr[i] || d->pcr_len[i] != 48 ||
+                                        !bpt_ct_equal(d->pcr[i], p->aws_nitro.pcr[i], 48))) {
             return bpt_err(BPT_ECLAIM, "aws_nitro: PCR%d differs from the policy", i);
         }
     }
     if (p->expected_nonce) {
         size_t n = strlen(p->expected_nonce);
-        bool ok = d->nonce && ((d->nonce_len == n && bpt_ct_equal(d->nonce, p->expected_nonce, n)) ||
-                               hex_equals(d->nonce, d->nonce_len, p->expected_nonce));
+        bool ok =
+            d->nonce && ((d->nonce_len == n && bpt_ct_equal(d->nonce, p->expected_nonce, n)) ||
+                         hex_equals(d->nonce, d->nonce_len, p->expected_nonce));
         if (!ok) {
             return bpt_err(BPT_ECLAIM, "aws_nitro: nonce %s the expected nonce",
                            d->nonce ? "differs from" : "is absent; the policy expects");

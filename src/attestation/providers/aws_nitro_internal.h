@@ -10,7 +10,7 @@
 
 #define BPT_NITRO_MAX_PCRS 32
 #define BPT_NITRO_MAX_CABUNDLE 16
-#define BPT_NITRO_MAX_CERT 1024     /* NSM API: certificate and each cabundle entry */
+#define BPT_NITRO_MAX_CERT 1024 /* NSM API: certificate and each cabundle entry */
 #define BPT_NITRO_MAX_PUBLIC_KEY 1024
 #define BPT_NITRO_MAX_USER_DATA 512
 #define BPT_NITRO_MAX_NONCE 512
