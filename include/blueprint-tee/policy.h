@@ -136,7 +136,8 @@ BPT_API BPT_MUST_USE int bpt_chain_cache_new(bpt_chain_cache **out, size_t max_e
 BPT_API void bpt_chain_cache_free(bpt_chain_cache *c);
 /** Lookups that found a usable entry, and lookups in all. */
 BPT_API void bpt_chain_cache_stats(const bpt_chain_cache *c, uint64_t *hits, uint64_t *lookups);
-/** Let verifications under @p p use @p cache (borrowed; NULL detaches). Used by SEV-SNP. */
+/** Let verifications under @p p use @p cache (borrowed; NULL detaches). Used by SEV-SNP and Nitro.
+ */
 BPT_API void bpt_policy_set_chain_cache(bpt_policy *p, bpt_chain_cache *cache);
 
 BPT_END_DECLS

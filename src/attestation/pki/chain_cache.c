@@ -88,7 +88,9 @@ int bpt_chain_cache_get(bpt_chain_cache *c, const uint8_t key[32], int64_t at, E
         }
         if (hit && EVP_PKEY_up_ref(e->pkey) == 1) {
             *pkey = e->pkey;
-            memcpy(blob, e->blob, blob_len);
+            if (blob_len) {
+                memcpy(blob, e->blob, blob_len);
+            }
         } else {
             hit = 0;
         }
@@ -122,7 +124,9 @@ int bpt_chain_cache_put(bpt_chain_cache *c, const uint8_t key[32], STACK_OF(X509
     memcpy(e->key, key, 32);
     e->chain = copy;
     e->pkey = pkey;
-    memcpy(e->blob, blob, blob_len);
+    if (blob_len) {
+        memcpy(e->blob, blob, blob_len);
+    }
     e->blob_len = blob_len;
     pthread_mutex_unlock(&c->lock);
     return 0;

@@ -6,6 +6,7 @@
 #include <blueprint-tee/secret.h>
 
 #include "attestation/model_internal.h"
+#include "attestation/pki/chain_cache.h"
 #include "attestation/pki/pki.h"
 #include "attestation/policy_internal.h"
 #include "attestation/providers/aws_nitro_internal.h"
@@ -351,7 +352,26 @@ out:
 
 /* ---- verification -------------------------------------------------------------------------- */
 
-static int verify_chain(X509 **leaf_out, const struct bpt_nitro_doc *d, const bpt_policy *policy,
+/* SHA-256 over what chose the chain: the bundle, the certificate and the trusted roots. */
+static int chain_key(uint8_t out[32], const struct bpt_nitro_doc *d, const bpt_policy *policy)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned int n = 0;
+    bool ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+              EVP_DigestUpdate(md, "aws_nitro", 9) == 1 &&
+              EVP_DigestUpdate(md, d->certificate, d->certificate_len) == 1;
+    for (size_t i = 0; ok && i < d->n_cabundle; i++) {
+        ok = EVP_DigestUpdate(md, d->cabundle[i], d->cabundle_len[i]) == 1;
+    }
+    ok = ok &&
+         (!policy->has_trust_roots ||
+          EVP_DigestUpdate(md, policy->trust_roots_pem.data, policy->trust_roots_pem.len) == 1) &&
+         EVP_DigestFinal_ex(md, out, &n) == 1;
+    EVP_MD_CTX_free(md);
+    return ok ? 0 : bpt_err_ossl(BPT_ERROR, "aws_nitro: cache key");
+}
+
+static int verify_chain(EVP_PKEY **key_out, const struct bpt_nitro_doc *d, const bpt_policy *policy,
                         int64_t at)
 {
     STACK_OF(X509) *roots = NULL, *untrusted = NULL, *chain = NULL;
@@ -359,9 +379,16 @@ static int verify_chain(X509 **leaf_out, const struct bpt_nitro_doc *d, const bp
     enum bpt_pinned_root pinned = BPT_ROOT_AWS_NITRO_G1;
     struct bpt_pki_verify_opts opts = {.at = at}; /* AWS leaves have no AKI: not strict */
     bool root_ok = false;
+    uint8_t ckey[32];
     int rc;
 
-    *leaf_out = NULL;
+    *key_out = NULL;
+    if (policy->chain_cache) {
+        BPT_CHECK(chain_key(ckey, d, policy));
+        if (bpt_chain_cache_get(policy->chain_cache, ckey, at, key_out, NULL, 0) == 1) {
+            return 0; /* the same bundle and certificate verified before, still valid at `at` */
+        }
+    }
     BPT_CHECK(
         bpt_pki_parse_der(&root, d->cabundle[0], d->cabundle_len[0], "aws_nitro: cabundle[0]"));
     BPT_CHECK(bpt_pki_trust_roots(&roots, policy, &pinned, 1));
@@ -414,10 +441,20 @@ static int verify_chain(X509 **leaf_out, const struct bpt_nitro_doc *d, const bp
             goto out;
         }
     }
-    *leaf_out = leaf;
-    leaf = NULL;
+    *key_out = X509_get_pubkey(leaf);
+    if (!*key_out) {
+        rc = bpt_err_ossl(BPT_EMALFORMED, "aws_nitro: certificate key");
+        goto out;
+    }
+    if (policy->chain_cache) {
+        BPT_CHECK(bpt_chain_cache_put(policy->chain_cache, ckey, chain, *key_out, NULL, 0));
+    }
     rc = 0;
 out:
+    if (rc < 0) {
+        EVP_PKEY_free(*key_out);
+        *key_out = NULL;
+    }
     X509_free(c);
     X509_free(leaf);
     X509_free(root);
@@ -427,9 +464,8 @@ out:
     return rc;
 }
 
-static int verify_signature(const struct bpt_nitro_doc *d, X509 *leaf)
+static int verify_signature(const struct bpt_nitro_doc *d, EVP_PKEY *key)
 {
-    EVP_PKEY *key = X509_get0_pubkey(leaf);
     ECDSA_SIG *sig = ECDSA_SIG_new();
     BIGNUM *r = BN_bin2bn(d->signature, 48, NULL), *s = BN_bin2bn(d->signature + 48, 48, NULL);
     unsigned char *der = NULL;
@@ -622,7 +658,7 @@ int bpt_aws_nitro_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
     struct bpt_verify_details det = {.level = BPT_VERIFICATION_CRYPTOGRAPHIC};
     bpt_policy *owned = NULL;
     bpt_report *report = NULL;
-    X509 *leaf = NULL;
+    EVP_PKEY *key = NULL;
     int64_t at;
     int rc;
 
@@ -634,8 +670,8 @@ int bpt_aws_nitro_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
     }
     at = bpt_policy_at(policy);
     BPT_CHECK(bpt_nitro_parse(&d, ev, ev_len));
-    BPT_CHECK(verify_chain(&leaf, &d, policy, at));
-    BPT_CHECK(verify_signature(&d, leaf));
+    BPT_CHECK(verify_chain(&key, &d, policy, at));
+    BPT_CHECK(verify_signature(&d, key));
     BPT_CHECK(check_policy(&d, policy, at));
     BPT_CHECK(build_report(&report, &d, ev, ev_len));
     det.at = at;
@@ -651,7 +687,7 @@ int bpt_aws_nitro_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
 out:
     bpt_verify_details_dispose(&det);
     bpt_report_free(report);
-    X509_free(leaf);
+    EVP_PKEY_free(key);
     bpt_nitro_doc_dispose(&d);
     bpt_policy_free(owned);
     return rc;

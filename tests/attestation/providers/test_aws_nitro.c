@@ -261,6 +261,38 @@ static void test_pinned_root_refuses_and_bytes_are_checked(void **state)
     bpt_free(ev);
 }
 
+static void test_chain_cache(void **state)
+{
+    struct fixture *f = *state;
+    struct bpt_sim_nitro_opts o = {0};
+    uint8_t *ev = NULL;
+    size_t n = 0;
+    uint64_t hits = 0, lookups = 0;
+    bpt_policy *p = NULL;
+    bpt_verified *v = NULL;
+    bpt_chain_cache *cache = NULL;
+    assert_ok(bpt_sim_aws_nitro_build(&ev, &n, f->dir, &o));
+    assert_ok(bpt_chain_cache_new(&cache, 2));
+    assert_ok(bpt_policy_new(&p));
+    bpt_policy_set_at(p, SIM_AT);
+    assert_ok(bpt_policy_add_trust_root_pem(p, f->roots, f->roots_len));
+    bpt_policy_set_chain_cache(p, cache);
+    for (int i = 0; i < 3; i++) {
+        assert_ok(bpt_aws_nitro_verify(&v, ev, n, p));
+        bpt_verified_free(v);
+        v = NULL;
+    }
+    bpt_chain_cache_stats(cache, &hits, &lookups);
+    assert_int_equal(hits, 2);
+    /* A cache hit still verifies the signature. */
+    uint8_t *mod = memmem(ev, n, "i-sim-enc", 9);
+    mod[0] = 'j';
+    assert_rc_msg(bpt_aws_nitro_verify(&v, ev, n, p), BPT_ESIGNATURE, "COSE signature");
+    bpt_policy_free(p);
+    bpt_chain_cache_free(cache);
+    bpt_free(ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_sim_accepts_a_correct_document),
         cmocka_unit_test(test_each_check_fails_alone),
         cmocka_unit_test(test_pinned_root_refuses_and_bytes_are_checked),
+        cmocka_unit_test(test_chain_cache),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

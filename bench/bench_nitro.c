@@ -1,0 +1,118 @@
+/*
+ * AWS Nitro document verification rate: the chain checked every time, and with the verified
+ * chain cached, beside OpenSSL's raw ECDSA P-384/SHA-384 verify of the same signed bytes.
+ * Usage: bench_nitro [--seconds N]
+ */
+#include "util.h"
+
+#include <blueprint-tee/bpt.h>
+
+#include "attestation/providers/aws_nitro_internal.h"
+#include "attester/sim_aws_nitro.h"
+#include "attester/sim_x509.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+struct ctx {
+    uint8_t *doc;
+    size_t len;
+    bpt_policy *policy;
+    EVP_PKEY *key;
+    uint8_t *tbs;
+    size_t tbs_len;
+    uint8_t sig[160];
+    size_t sig_len;
+};
+
+static bool verify_once(void *p)
+{
+    struct ctx *c = p;
+    bpt_verified *v = NULL;
+    int rc = bpt_aws_nitro_verify(&v, c->doc, c->len, c->policy);
+    bpt_verified_free(v);
+    if (rc != 0) {
+        fprintf(stderr, "verify: %s\n", bpt_error_last());
+    }
+    return rc == 0;
+}
+
+static bool raw_once(void *p)
+{
+    struct ctx *c = p;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    bool ok = md && EVP_DigestVerifyInit(md, NULL, EVP_sha384(), NULL, c->key) == 1 &&
+              EVP_DigestVerify(md, c->sig, c->sig_len, c->tbs, c->tbs_len) == 1;
+    EVP_MD_CTX_free(md);
+    return ok;
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+int main(int argc, char **argv)
+{
+    double secs = bench_seconds(argc, argv), full, cached, raw;
+    char tmpl[] = "/tmp/bpt-bench-XXXXXX", path[4096], roots[16384];
+    char *dir = mkdtemp(tmpl);
+    struct bpt_sim_nitro_opts o = {0};
+    struct bpt_nitro_doc d;
+    struct ctx c = {0};
+    bpt_chain_cache *cache = NULL;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    FILE *f;
+    size_t rn;
+
+    if (!dir || bpt_sim_init(dir) != 0 || bpt_sim_aws_nitro_build(&c.doc, &c.len, dir, &o) != 0 ||
+        bpt_nitro_parse(&d, c.doc, c.len) != 0 ||
+        bpt_nitro_sig_structure(&c.tbs, &c.tbs_len, &d) != 0 ||
+        bpt_chain_cache_new(&cache, 16) != 0) {
+        fprintf(stderr, "setup: %s\n", bpt_error_last());
+        return 1;
+    }
+    bpt_nitro_doc_dispose(&d);
+    snprintf(path, sizeof(path), "%s/aws-nitro/leaf.pem-key", dir);
+    c.sig_len = sizeof(c.sig);
+    if (bpt_sim_read_key(&c.key, path) != 0 ||
+        EVP_DigestSignInit(md, NULL, EVP_sha384(), NULL, c.key) != 1 ||
+        EVP_DigestSign(md, c.sig, &c.sig_len, c.tbs, c.tbs_len) != 1) {
+        fprintf(stderr, "baseline setup failed\n");
+        return 1;
+    }
+    snprintf(path, sizeof(path), "%s/trust-roots.pem", dir);
+    f = fopen(path, "r");
+    rn = f ? fread(roots, 1, sizeof(roots), f) : 0;
+    if (f) {
+        fclose(f);
+    }
+    if (bpt_policy_new(&c.policy) != 0 || bpt_policy_add_trust_root_pem(c.policy, roots, rn)) {
+        fprintf(stderr, "policy: %s\n", bpt_error_last());
+        return 1;
+    }
+    bpt_policy_set_at(c.policy, BPT_SIM_NITRO_TIME + 30);
+    full = bench_rate(verify_once, &c, secs);
+    bpt_policy_set_chain_cache(c.policy, cache);
+    cached = bench_rate(verify_once, &c, secs);
+    raw = bench_rate(raw_once, &c, secs);
+    bench_report("nitro_verify_chain_every_time", full, "openssl_ecdsa_p384_verify", raw);
+    bench_report("nitro_verify_cached_chain", cached, "openssl_ecdsa_p384_verify", raw);
+    printf("# cached/raw = %.0f%%, full/raw = %.0f%%\n", raw > 0 ? 100.0 * cached / raw : 0.0,
+           raw > 0 ? 100.0 * full / raw : 0.0);
+    bpt_policy_free(c.policy);
+    bpt_chain_cache_free(cache);
+    EVP_PKEY_free(c.key);
+    EVP_MD_CTX_free(md);
+    free(c.tbs);
+    bpt_free(c.doc);
+    nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
