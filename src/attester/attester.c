@@ -3,6 +3,7 @@
 #include <blueprint-tee/sev_snp.h>
 
 #include "attestation/model_internal.h"
+#include "attester/nsm.h"
 #include "attester/sim_aws_nitro.h"
 #include "attester/sim_sev_snp.h"
 #include "attester/attester_internal.h"
@@ -136,8 +137,30 @@ out:
     return rc;
 }
 
+/* The Nitro Secure Module: report data travels as the document's user_data. */
+static int nsm_report(bpt_report **out, const uint8_t report_data[64], const char *root,
+                      const struct bpt_dev_ops *nsm_ops)
+{
+    bpt_buf doc = BPT_BUF_INIT(BPT_LIMIT_EVIDENCE_BYTES);
+    int rc;
+
+    *out = NULL;
+    BPT_CHECK(bpt_nsm_attestation(&doc, root, report_data, 64, NULL, 0, NULL, 0, nsm_ops));
+    BPT_CHECK(bpt_report_new(out, BPT_PROVIDER_AWS_NITRO, BPT_FORMAT_NITRO_DOCUMENT));
+    BPT_CHECK(bpt_report_set_evidence(*out, doc.data, doc.len));
+    BPT_CHECK(bpt_claims_set_user_data(bpt_report_claims_mut(*out), report_data, 64));
+out:
+    if (rc < 0) {
+        bpt_report_free(*out);
+        *out = NULL;
+    }
+    bpt_buf_dispose(&doc);
+    return rc;
+}
+
 int bpt_attest_hw(bpt_report **out, const uint8_t report_data[64], const char *root, int privlevel,
-                  const struct bpt_tsm_hooks *hooks, const struct bpt_dev_ops *sev_guest_ops)
+                  const struct bpt_tsm_hooks *hooks, const struct bpt_dev_ops *sev_guest_ops,
+                  const struct bpt_dev_ops *nsm_ops)
 {
     struct bpt_tsm_result res;
     bpt_report *r = NULL;
@@ -151,10 +174,13 @@ int bpt_attest_hw(bpt_report **out, const uint8_t report_data[64], const char *r
         rc = bpt_sev_guest_report(&res.outblob, &res.auxblob, root, privlevel, report_data,
                                   sev_guest_ops);
         if (rc == BPT_ENOTSUP) {
-            rc = bpt_err(BPT_ENOTSUP,
-                         "attest: no configfs-tsm and no /dev/sev-guest on this host; "
-                         "/dev/tdx_guest and /dev/nsm are not supported yet; use the simulator "
-                         "(--simulate)");
+            rc = nsm_report(out, report_data, root, nsm_ops);
+            if (rc == BPT_ENOTSUP) {
+                rc = bpt_err(BPT_ENOTSUP,
+                             "attest: no configfs-tsm, /dev/sev-guest or /dev/nsm on this host "
+                             "(/dev/tdx_guest is not supported yet); use the simulator "
+                             "(--simulate)");
+            }
             goto out;
         }
         BPT_CHECK(rc);
@@ -250,7 +276,7 @@ int bpt_attest(bpt_report **out, const uint8_t report_data[64], const bpt_attest
                                    "BPT_ATTESTER_OPTS_INIT and report_data given");
     }
     if (opts->simulate == BPT_PROVIDER_UNKNOWN) {
-        return bpt_attest_hw(out, report_data, opts->root, opts->privlevel, NULL, NULL);
+        return bpt_attest_hw(out, report_data, opts->root, opts->privlevel, NULL, NULL, NULL);
     }
     if (!opts->sim_dir) {
         return bpt_err(BPT_EINVAL, "attest: the simulator needs its directory (bpt sim init)");

@@ -4,14 +4,17 @@
 
 #include <blueprint-tee/attester.h>
 
+#include "attester/nsm.h"
 #include "attester/sev_guest.h"
 #include "attester/tsm.h"
 
 /**
- * bpt_attest's hardware path: configfs-tsm, else /dev/sev-guest. Tests pass a hook standing in
- * for configfs-tsm's kernel side and/or device ops standing in for the sev-guest driver.
+ * bpt_attest's hardware path: configfs-tsm, else /dev/sev-guest, else /dev/nsm. Tests pass a
+ * hook standing in for configfs-tsm's kernel side, and device ops standing in for the
+ * sev-guest and NSM drivers (NULL: the real devices under @p root).
  */
 int bpt_attest_hw(bpt_report **out, const uint8_t report_data[64], const char *root, int privlevel,
-                  const struct bpt_tsm_hooks *hooks, const struct bpt_dev_ops *sev_guest_ops);
+                  const struct bpt_tsm_hooks *hooks, const struct bpt_dev_ops *sev_guest_ops,
+                  const struct bpt_dev_ops *nsm_ops);
 
 #endif

@@ -32,7 +32,7 @@ static void real_close(int fd, void *ud)
     close(fd);
 }
 
-static const struct bpt_dev_ops real_ops = {real_open, real_ioctl, real_close, NULL};
+const struct bpt_dev_ops bpt_dev_real_ops = {real_open, real_ioctl, real_close, NULL};
 
 /* MSG_REPORT_RSP: status u32, report_size u32, 24 reserved bytes, then the report. */
 static int parse_response(bpt_buf *report, const uint8_t *resp)
@@ -71,7 +71,7 @@ int bpt_sev_guest_report(bpt_buf *report, bpt_buf *certs, const char *root, int 
         if (stat(path, &st) != 0 || !S_ISCHR(st.st_mode)) {
             return bpt_err(BPT_ENOTSUP, "sev-guest: %s is not a character device", path);
         }
-        ops = &real_ops;
+        ops = &bpt_dev_real_ops;
     }
     fd = ops->open(path, ops->ud);
     if (fd < 0) {

@@ -7,6 +7,8 @@
 
 #include <blueprint-tee/buf.h>
 
+#include "attester/dev.h"
+
 #include <stdint.h>
 #include <sys/ioctl.h>
 
@@ -34,13 +36,6 @@ struct bpt_snp_guest_request_ioctl {
 #define BPT_SNP_GET_REPORT _IOWR('S', 0x0, struct bpt_snp_guest_request_ioctl)
 #define BPT_SNP_GET_EXT_REPORT _IOWR('S', 0x2, struct bpt_snp_guest_request_ioctl)
 #define BPT_SNP_VMM_ERR_INVALID_LEN 1u
-
-struct bpt_dev_ops {
-    int (*open)(const char *path, void *ud);
-    int (*ioctl)(int fd, unsigned long req, void *arg, void *ud);
-    void (*close)(int fd, void *ud);
-    void *ud;
-};
 
 /**
  * Ask the SEV-SNP firmware for a report binding @p report_data at @p vmpl (<0: 0), with the

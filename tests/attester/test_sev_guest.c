@@ -120,7 +120,7 @@ static void test_ext_report_with_retry_verifies(void **state)
     (void)state;
     assert_ok(bpt_sim_init(sim));
     build_table(&d);
-    assert_ok(bpt_attest_hw(&r, rd, root, 1, NULL, &ops));
+    assert_ok(bpt_attest_hw(&r, rd, root, 1, NULL, &ops, NULL));
     assert_int_equal(d.calls, 2); /* the first buffer was too small */
     snprintf(path, sizeof(path), "%s/trust-roots.pem", sim);
     char *roots = (char *)bpt_test_read_file(path, &rl);
@@ -134,16 +134,18 @@ static void test_ext_report_with_retry_verifies(void **state)
     r = NULL;
 
     d.fw_status = 0x16;
-    assert_rc_msg(bpt_attest_hw(&r, rd, root, -1, NULL, &ops), BPT_EIO, "firmware status 0x16");
+    assert_rc_msg(bpt_attest_hw(&r, rd, root, -1, NULL, &ops, NULL), BPT_EIO,
+                  "firmware status 0x16");
     d.fw_status = 0;
     d.fail_errno = EPERM;
-    assert_rc_msg(bpt_attest_hw(&r, rd, root, -1, NULL, &ops), BPT_EIO, "firmware error 0x5");
+    assert_rc_msg(bpt_attest_hw(&r, rd, root, -1, NULL, &ops, NULL), BPT_EIO, "firmware error 0x5");
     assert_null(r);
 
     /* A regular file named like the device does not count. */
     snprintf(path, sizeof(path), "%s/dev/sev-guest", root);
     bpt_test_write_file(path, "x", 1);
-    assert_rc_msg(bpt_attest_hw(&r, rd, root, -1, NULL, NULL), BPT_ENOTSUP, "no /dev/sev-guest");
+    assert_rc_msg(bpt_attest_hw(&r, rd, root, -1, NULL, NULL, NULL), BPT_ENOTSUP,
+                  "/dev/sev-guest or /dev/nsm");
     bpt_policy_free(p);
     free(roots);
     bpt_test_rmtree(root);

@@ -139,7 +139,7 @@ static void test_sev_guest_report_with_cert_table_verifies(void **state)
     for (int i = 0; i < 64; i++) {
         rd[i] = (uint8_t)(0xA0 + i);
     }
-    assert_ok(bpt_attest_hw(&r, rd, f->root, 2, &hooks, NULL));
+    assert_ok(bpt_attest_hw(&r, rd, f->root, 2, &hooks, NULL, NULL));
     assert_string_equal(fk.privlevel, "2");
     assert_int_equal(bpt_report_provider(r), BPT_PROVIDER_AMD_SEV_SNP);
     snprintf(roots_path, sizeof(roots_path), "%s/trust-roots.pem", f->sim);
@@ -167,17 +167,19 @@ static void test_tsm_refusals(void **state)
     uint8_t rd[64] = {0};
     bpt_report *r = NULL;
 
-    assert_rc_msg(bpt_attest_hw(&r, rd, f->sim, -1, &hooks, NULL), BPT_ENOTSUP,
-                  "no /dev/sev-guest");
+    assert_rc_msg(bpt_attest_hw(&r, rd, f->sim, -1, &hooks, NULL, NULL), BPT_ENOTSUP,
+                  "/dev/sev-guest or /dev/nsm");
     fk.empty_outblob = true;
-    assert_rc_msg(bpt_attest_hw(&r, rd, f->root, -1, &hooks, NULL), BPT_EMALFORMED,
+    assert_rc_msg(bpt_attest_hw(&r, rd, f->root, -1, &hooks, NULL, NULL), BPT_EMALFORMED,
                   "empty outblob");
     fk.empty_outblob = false;
     fk.provider = "acme_guest";
-    assert_rc_msg(bpt_attest_hw(&r, rd, f->root, -1, &hooks, NULL), BPT_ENOTSUP, "acme_guest");
+    assert_rc_msg(bpt_attest_hw(&r, rd, f->root, -1, &hooks, NULL, NULL), BPT_ENOTSUP,
+                  "acme_guest");
     fk.provider = "sev_guest";
     fk.bad_table = true;
-    assert_rc_msg(bpt_attest_hw(&r, rd, f->root, -1, &hooks, NULL), BPT_EMALFORMED, "outside the");
+    assert_rc_msg(bpt_attest_hw(&r, rd, f->root, -1, &hooks, NULL, NULL), BPT_EMALFORMED,
+                  "outside the");
     assert_null(r);
 }
 
