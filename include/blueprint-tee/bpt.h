@@ -20,5 +20,6 @@
 #include "sev_snp.h"
 #include "attester.h"
 #include "detect.h"
+#include "hpke.h"
 
 #endif
