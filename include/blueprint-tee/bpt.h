@@ -21,5 +21,6 @@
 #include "attester.h"
 #include "detect.h"
 #include "hpke.h"
+#include "exchange.h"
 
 #endif
