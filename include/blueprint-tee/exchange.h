@@ -111,6 +111,12 @@ BPT_API BPT_MUST_USE int bpt_kx_session_open(bpt_secret **out, bpt_kx_session *s
                                              const uint8_t *enc, size_t enc_len, const uint8_t *ct,
                                              size_t ct_len);
 
+/**
+ * Hex SHA-256 of the evidence of the report bound to this session when the service created
+ * it (the "attestation_digest" of DESIGN.md §6), "" when the service has no attester.
+ */
+BPT_API const char *bpt_kx_session_attestation_digest(const bpt_kx_session *s);
+
 /** Consume: free (and so cleanse) the private key; later opens fail. Idempotent. */
 BPT_API void bpt_kx_session_consume(bpt_kx_session *s);
 
@@ -218,6 +224,125 @@ BPT_API size_t bpt_kx_service_active_count(bpt_kx_service *svc);
 
 /** Counters snapshot. */
 BPT_API void bpt_kx_service_get_stats(bpt_kx_service_stats *out, bpt_kx_service *svc);
+
+/* ---- secret store --------------------------------------------------------------------- */
+
+/** Named secrets opened by the service, each in secure memory. Safe from any thread. */
+typedef struct bpt_kx_store bpt_kx_store;
+
+/** An empty store. @return 0; BPT_ENOMEM. */
+BPT_API BPT_MUST_USE int bpt_kx_store_new(bpt_kx_store **out);
+
+/** Cleanse and free every entry; NULL does nothing. */
+BPT_API void bpt_kx_store_free(bpt_kx_store *st);
+
+/**
+ * Store @p secret under @p name, replacing (and cleansing) an older entry of that name.
+ * Takes ownership of @p secret on success only.
+ * @return 0; BPT_EINVAL (NULL or empty name); BPT_ELIMIT (more than BPT_LIMIT_LIST_ENTRIES
+ *         names); BPT_ENOMEM.
+ */
+BPT_API BPT_MUST_USE int bpt_kx_store_put(bpt_kx_store *st, const char *name, bpt_secret *secret);
+
+/**
+ * A copy of the secret named @p name.
+ * @param[out] out free with bpt_secret_free().
+ * @return 0; BPT_ENOTFOUND; BPT_ENOMEM.
+ */
+BPT_API BPT_MUST_USE int bpt_kx_store_get(bpt_secret **out, bpt_kx_store *st, const char *name);
+
+/** Number of entries. */
+BPT_API size_t bpt_kx_store_count(bpt_kx_store *st);
+
+/* ---- HTTP control plane (libmicrohttpd) -------------------------------------------------- */
+
+/**
+ * Called for each opened secret after it was stored, on a server thread, with no library lock
+ * held. @p secret is borrowed for the duration of the call.
+ */
+typedef void (*bpt_kx_secret_fn)(const char *session_id_hex, const char *name,
+                                 const bpt_secret *secret, void *userdata);
+
+/** Server options; initialise with BPT_KX_SERVER_OPTIONS_INIT. */
+typedef struct bpt_kx_server_options {
+    unsigned version;               /**< BPT_KX_SERVER_OPTIONS_VERSION */
+    const char *listen_host;        /**< numeric IPv4/IPv6 address; default "127.0.0.1" */
+    uint16_t port;                  /**< 0: an ephemeral port (see bpt_kx_server_port()) */
+    size_t max_body_bytes;          /**< request bodies above this get 413 (default 64 KiB) */
+    unsigned rate_limit_burst;      /**< per-client burst; 0 disables rate limiting */
+    unsigned rate_limit_per_minute; /**< per-client refill rate */
+    unsigned retry_after_secs;      /**< Retry-After on 503 capacity */
+    unsigned threads;               /**< server threads (default 2) */
+    bpt_clock clock;                /**< rate-limit clock; {NULL, NULL}: system time */
+    bpt_kx_store *store;            /**< borrowed; NULL: secrets only go to on_secret */
+    bpt_kx_secret_fn on_secret;     /**< optional embedder callback */
+    void *on_secret_userdata;
+} bpt_kx_server_options;
+
+#define BPT_KX_SERVER_OPTIONS_VERSION 1
+#define BPT_KX_SERVER_OPTIONS_INIT                                                                 \
+    {                                                                                              \
+        BPT_KX_SERVER_OPTIONS_VERSION, "127.0.0.1", 0, 64u * 1024u, 60, 600, 5, 2, {NULL, NULL},   \
+            NULL, NULL, NULL                                                                       \
+    }
+
+typedef struct bpt_kx_server bpt_kx_server;
+
+/**
+ * Start serving DESIGN.md §6 over HTTP on its own threads: POST /v1/sessions,
+ * POST /v1/sessions/{id}/secrets, GET /v1/attestation, GET /healthz, GET /metrics.
+ * @param svc borrowed; must outlive the server. Options are copied (the store and callback
+ *            are borrowed and must outlive the server).
+ * @return 0; BPT_EINVAL (bad options or address; neither store nor on_secret); BPT_EIO (bind
+ *         or listen failed, e.g. the port is in use).
+ */
+BPT_API BPT_MUST_USE int bpt_kx_server_start(bpt_kx_server **out, bpt_kx_service *svc,
+                                             const bpt_kx_server_options *opts);
+
+/** The port the server listens on (the real one when 0 was asked for). */
+BPT_API uint16_t bpt_kx_server_port(const bpt_kx_server *srv);
+
+/** Stop accepting, finish the requests in progress, join the threads and free; NULL: no-op. */
+BPT_API void bpt_kx_server_stop(bpt_kx_server *srv);
+
+/* ---- client (libcurl) ----------------------------------------------------------------- */
+
+struct bpt_policy;
+
+/** One secret to send (borrowed by bpt_kx_client_send()). */
+typedef struct bpt_kx_client_secret {
+    const char *name;     /**< non-empty; the HPKE aad */
+    const uint8_t *value; /**< may be NULL when len is 0 */
+    size_t len;
+} bpt_kx_client_secret;
+
+/** What the service answered. */
+typedef struct bpt_kx_client_result {
+    char session_id[2 * BPT_KX_SESSION_ID_LEN + 1];
+    char key_fingerprint[65];    /**< hex SHA-256 of the session public key */
+    char attestation_digest[65]; /**< hex SHA-256 of the verified evidence */
+    size_t stored;               /**< secrets the service reported as stored */
+} bpt_kx_client_result;
+
+/**
+ * The whole client side of DESIGN.md §6: POST /v1/sessions with a fresh 32-byte nonce, verify
+ * the returned attestation with bpt_verify_report() under @p policy, check that the report's
+ * public_key_binding is the session key, recompute report_data from the key, the session id
+ * and the nonce and refuse on mismatch, seal each secret (bpt_kx_seal()), and POST them to
+ * /v1/sessions/{id}/secrets.
+ * @param[out] out     filled on success.
+ * @param base_url     e.g. "http://127.0.0.1:8787" (no trailing slash needed).
+ * @param policy       borrowed; trust roots, expected measurement, etc.
+ * @param secrets, n   1..64 secrets.
+ * @return 0; BPT_EFETCH (connection failed); BPT_EPROTOCOL (an error status or a malformed
+ *         answer; the message carries the server's error code); BPT_ECLAIM (report_data or
+ *         key binding mismatch); any attestation kind from bpt_verify_report(); BPT_EINVAL.
+ * Threads: reentrant (one libcurl easy handle per call; the caller must have called
+ * curl_global_init() or accept libcurl's lazy init).
+ */
+BPT_API BPT_MUST_USE int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
+                                            const struct bpt_policy *policy,
+                                            const bpt_kx_client_secret *secrets, size_t n);
 
 BPT_END_DECLS
 

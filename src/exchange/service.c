@@ -234,6 +234,9 @@ int bpt_kx_service_create(bpt_kx_session_info *info, bpt_report **report_out, bp
         BPT_CHECK(bpt_hex_encode(&rd_hex, rd, sizeof(rd)));
         BPT_CHECK(bpt_report_set_key_binding(report, bpt_kx_session_public_key(s),
                                              BPT_KX_PUBLIC_KEY_LEN, "x25519", rd_hex));
+        char digest[65];
+        bpt_report_evidence_digest(digest, report);
+        bpt_kx_session_set_attestation_digest(s, digest);
     }
     memcpy(info->id, bpt_kx_session_id(s), BPT_KX_SESSION_ID_LEN);
     memcpy(info->id_hex, bpt_kx_session_id_hex(s), sizeof(info->id_hex));
@@ -355,4 +358,17 @@ void bpt_kx_service_get_stats(bpt_kx_service_stats *out, bpt_kx_service *svc)
     *out = svc->stats;
     out->active = svc->count;
     pthread_mutex_unlock(&svc->mu);
+}
+
+int bpt_kx_service_attest(bpt_report **out, bpt_kx_service *svc, const uint8_t report_data[64])
+{
+    *out = NULL;
+    if (svc->opts.attest == NULL) {
+        return bpt_err(BPT_ENOTSUP, "kx: the service has no attester");
+    }
+    int rc = svc->opts.attest(out, report_data, svc->opts.attest_userdata);
+    if (rc >= 0 && *out == NULL) {
+        rc = bpt_err(BPT_ERROR, "kx: attester returned no report");
+    }
+    return rc;
 }

@@ -23,6 +23,7 @@ struct bpt_kx_session {
     int64_t created_at;
     uint64_t ttl_secs;
     bpt_clock clock;
+    char attestation_digest[65];
 };
 
 static void hex_lower(char *out, const uint8_t *p, size_t n)
@@ -210,6 +211,17 @@ uint64_t bpt_kx_session_remaining_ttl(const bpt_kx_session *s)
 {
     uint64_t e = elapsed(s);
     return e >= s->ttl_secs ? 0 : s->ttl_secs - e;
+}
+
+const char *bpt_kx_session_attestation_digest(const bpt_kx_session *s)
+{
+    return s->attestation_digest;
+}
+
+void bpt_kx_session_set_attestation_digest(bpt_kx_session *s, const char digest[65])
+{
+    memcpy(s->attestation_digest, digest, sizeof(s->attestation_digest));
+    s->attestation_digest[64] = '\0';
 }
 
 bool bpt_kx_session_is_consumed(const bpt_kx_session *s)
