@@ -3,7 +3,7 @@
  * The client against the real server on 127.0.0.1, with evidence from the SEV-SNP simulator
  * verified through bpt_verify_report() under the simulator's trust roots: a full exchange, then
  * one refusal per client check (report_data not binding the session, untrusted evidence, no
- * attestation, key binding of another key, error statuses, connection failure). Nothing is
+ * attestation, error statuses, connection failure). Nothing is
  * sealed or stored after a refusal.
  */
 #include "helpers/test.h"
