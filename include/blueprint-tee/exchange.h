@@ -257,7 +257,7 @@ BPT_API size_t bpt_kx_store_count(bpt_kx_store *st);
 /* ---- HTTP control plane (libmicrohttpd) -------------------------------------------------- */
 
 /**
- * Called for each opened secret after it was stored, on a server thread, with no library lock
+ * Called for each opened secret just before it is stored, on a server thread, with no library lock
  * held. @p secret is borrowed for the duration of the call.
  */
 typedef void (*bpt_kx_secret_fn)(const char *session_id_hex, const char *name,

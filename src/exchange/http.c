@@ -29,7 +29,6 @@
 #include "core/util.h"
 
 #define RL_CLIENTS 256
-#define MAX_SECRETS_PER_REQUEST 64
 #define MAX_NAME_BYTES 256
 
 static const double BUCKETS[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0};
@@ -267,13 +266,8 @@ static enum MHD_Result create_session(bpt_kx_server *srv, struct MHD_Connection 
     return send_json(c, 201, resp, 0);
 }
 
-struct opened {
-    const char *name;
-    bpt_secret *value;
-};
-
 /* Parse and open every secret; all or nothing. Sets the status and code on failure. */
-static int open_all(struct opened *out, size_t *n_out, bpt_kx_session *s, json_t *secrets,
+static int open_all(struct bpt_kx_opened *out, size_t *n_out, bpt_kx_session *s, json_t *secrets,
                     unsigned *status, const char **code)
 {
     int rc = BPT_ERROR;
@@ -286,9 +280,9 @@ static int open_all(struct opened *out, size_t *n_out, bpt_kx_session *s, json_t
     *code = "bad_request";
     bpt_buf_init(&enc, 64);
     bpt_buf_init(&ct, BPT_LIMIT_HTTP_BODY_BYTES);
-    if (n == 0 || n > MAX_SECRETS_PER_REQUEST) {
-        rc =
-            bpt_err(BPT_EINVAL, "secrets: want 1..%d entries, got %zu", MAX_SECRETS_PER_REQUEST, n);
+    if (n == 0 || n > BPT_KX_MAX_SECRETS_PER_REQUEST) {
+        rc = bpt_err(BPT_EINVAL, "secrets: want 1..%d entries, got %zu",
+                     BPT_KX_MAX_SECRETS_PER_REQUEST, n);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -340,17 +334,41 @@ out:
     return rc;
 }
 
+int bpt_kx_open_secrets_body(struct bpt_kx_opened out[BPT_KX_MAX_SECRETS_PER_REQUEST],
+                             size_t *n_out, json_t **body_out, bpt_kx_session *s, const char *text,
+                             size_t len, unsigned *status, const char **code)
+{
+    json_t *body = NULL, *secrets = NULL;
+    static const char *const keys[] = {"secrets", NULL};
+
+    *n_out = 0;
+    *body_out = NULL;
+    *status = 400;
+    *code = "bad_request";
+    if (bpt_json_parse(&body, text, len, "request") < 0 || !json_is_object(body) ||
+        bpt_json_check_keys(body, keys, "request") < 0 ||
+        bpt_json_get_arr(body, "secrets", &secrets, true, "request") < 0) {
+        int rc = BPT_EINVAL;
+        if (body != NULL && !json_is_object(body)) {
+            rc = bpt_err(BPT_EINVAL, "request: body is not a JSON object");
+        }
+        json_decref(body);
+        return rc;
+    }
+    *body_out = body; /* the names in out[] point into it */
+    return open_all(out, n_out, s, secrets, status, code);
+}
+
 static enum MHD_Result submit_secrets(bpt_kx_server *srv, struct MHD_Connection *c,
                                       const struct req *rq, const char *id_hex)
 {
     bpt_kx_session *s = NULL;
-    json_t *body = NULL, *secrets = NULL, *resp = NULL, *stored = NULL;
-    struct opened op[MAX_SECRETS_PER_REQUEST];
+    json_t *body = NULL, *resp = NULL, *stored = NULL;
+    struct bpt_kx_opened op[BPT_KX_MAX_SECRETS_PER_REQUEST];
     size_t n = 0;
     unsigned status = 400;
     const char *code = "bad_request";
     enum MHD_Result ret;
-    static const char *const keys[] = {"secrets", NULL};
 
     memset(op, 0, sizeof(op));
     /* one-time use: the session leaves the service before anything else is looked at */
@@ -361,17 +379,7 @@ static enum MHD_Result submit_secrets(bpt_kx_server *srv, struct MHD_Connection 
     if (rc < 0) {
         return send_error(c, 404, "session_not_found", "no such session", 0);
     }
-    if (bpt_json_parse(&body, rq->body, rq->len, "request") < 0 || !json_is_object(body) ||
-        bpt_json_check_keys(body, keys, "request") < 0 ||
-        bpt_json_get_arr(body, "secrets", &secrets, true, "request") < 0) {
-        if (body != NULL && !json_is_object(body)) {
-            bpt_err(BPT_EINVAL, "request: body is not a JSON object");
-        }
-        atomic_fetch_add(&srv->bad_requests, 1);
-        ret = send_error(c, 400, "bad_request", bpt_error_last(), 0);
-        goto out;
-    }
-    rc = open_all(op, &n, s, secrets, &status, &code);
+    rc = bpt_kx_open_secrets_body(op, &n, &body, s, rq->body, rq->len, &status, &code);
     bpt_kx_session_consume(s); /* the private key goes now, whatever the outcome */
     if (rc < 0) {
         if (strcmp(code, "decrypt_failed") == 0) {
@@ -409,7 +417,7 @@ static enum MHD_Result submit_secrets(bpt_kx_server *srv, struct MHD_Connection 
     stored = NULL;
     ret = resp != NULL ? send_json(c, 200, resp, 0) : MHD_NO;
 out:
-    for (size_t i = 0; i < MAX_SECRETS_PER_REQUEST; i++) {
+    for (size_t i = 0; i < BPT_KX_MAX_SECRETS_PER_REQUEST; i++) {
         bpt_secret_free(op[i].value);
     }
     json_decref(stored);
