@@ -134,7 +134,7 @@ typedef struct bpt_kx_service_options {
     unsigned version;               /**< BPT_KX_SERVICE_OPTIONS_VERSION */
     uint64_t ttl_secs;              /**< session lifetime (default 300) */
     size_t max_sessions;            /**< live sessions at most (default 64) */
-    uint64_t cleanup_interval_secs; /**< background sweep period (default 30) */
+    uint64_t cleanup_interval_secs; /**< sweep period; 0: max(ttl_secs, 30) as in Rust */
     bpt_clock clock;                /**< {NULL, NULL}: system time */
     bpt_kx_attest_fn attest;        /**< NULL: sessions carry no attestation */
     void *attest_userdata;
@@ -143,7 +143,7 @@ typedef struct bpt_kx_service_options {
 #define BPT_KX_SERVICE_OPTIONS_VERSION 1
 #define BPT_KX_SERVICE_OPTIONS_INIT                                                                \
     {                                                                                              \
-        BPT_KX_SERVICE_OPTIONS_VERSION, BPT_KX_DEFAULT_TTL_SECS, BPT_KX_DEFAULT_MAX_SESSIONS, 30,  \
+        BPT_KX_SERVICE_OPTIONS_VERSION, BPT_KX_DEFAULT_TTL_SECS, BPT_KX_DEFAULT_MAX_SESSIONS, 0,   \
             {NULL, NULL}, NULL, NULL                                                               \
     }
 
@@ -159,7 +159,8 @@ typedef struct bpt_kx_session_info {
     uint8_t report_data[64];
 } bpt_kx_session_info;
 
-/** Counters for /metrics (monotonic since bpt_kx_service_new(), except active). */
+/** Counters for /metrics (monotonic since bpt_kx_service_new()); active = sessions held, including
+ * expired ones not yet swept. */
 typedef struct bpt_kx_service_stats {
     uint64_t created, consumed, expired, refused;
     size_t active;
@@ -176,7 +177,8 @@ BPT_API BPT_MUST_USE int bpt_kx_service_new(bpt_kx_service **out,
 BPT_API void bpt_kx_service_free(bpt_kx_service *svc);
 
 /**
- * Start the background thread that removes expired sessions every cleanup_interval_secs.
+ * Start the background thread that removes expired sessions every cleanup_interval_secs
+ * (by default max(ttl_secs, 30) seconds, as the Rust crate).
  * It waits on a condition variable, so bpt_kx_service_stop_cleanup()/free stop it at once.
  * @return 0; BPT_EBUSY (already running); BPT_ERROR (thread creation failed).
  */
@@ -219,7 +221,7 @@ BPT_API BPT_MUST_USE int bpt_kx_service_consume(bpt_kx_session **out, bpt_kx_ser
 BPT_API BPT_MUST_USE int bpt_kx_service_public_key(uint8_t out[BPT_KX_PUBLIC_KEY_LEN],
                                                    bpt_kx_service *svc, const char *id_hex);
 
-/** Live (not consumed, possibly expired but not yet swept) sessions. */
+/** Sessions neither consumed nor expired (expired ones not yet swept are not counted). */
 BPT_API size_t bpt_kx_service_active_count(bpt_kx_service *svc);
 
 /** Counters snapshot. */

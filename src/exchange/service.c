@@ -61,7 +61,7 @@ int bpt_kx_service_new(bpt_kx_service **out, const bpt_kx_service_options *opts)
         svc->opts.ttl_secs = BPT_KX_DEFAULT_TTL_SECS;
     }
     if (svc->opts.cleanup_interval_secs == 0) {
-        svc->opts.cleanup_interval_secs = 30;
+        svc->opts.cleanup_interval_secs = svc->opts.ttl_secs > 30 ? svc->opts.ttl_secs : 30;
     }
     svc->sessions = calloc(opts->max_sessions, sizeof(*svc->sessions));
     if (svc->sessions == NULL) {
@@ -346,8 +346,11 @@ out:
 
 size_t bpt_kx_service_active_count(bpt_kx_service *svc)
 {
+    size_t n = 0;
     pthread_mutex_lock(&svc->mu);
-    size_t n = svc->count;
+    for (size_t i = 0; i < svc->count; i++) {
+        n += !bpt_kx_session_is_expired(svc->sessions[i]);
+    }
     pthread_mutex_unlock(&svc->mu);
     return n;
 }
