@@ -451,6 +451,52 @@ static void test_attestation_and_metrics(void **state)
     stop(f);
 }
 
+struct seen {
+    char name[32];
+    char value[32];
+    int calls;
+};
+
+static void on_secret(const char *sid, const char *name, const bpt_secret *secret, void *u)
+{
+    struct seen *sn = u;
+    assert_int_equal(strlen(sid), 32);
+    snprintf(sn->name, sizeof(sn->name), "%s", name);
+    snprintf(sn->value, sizeof(sn->value), "%.*s", (int)bpt_secret_len(secret),
+             (const char *)bpt_secret_data(secret));
+    sn->calls++;
+}
+
+/* An embedder without a store gets each opened secret through the callback. */
+static void test_callback_only(void **state)
+{
+    (void)state;
+    struct fixture *f = start(4, 4096, 0);
+    bpt_kx_server_stop(f->srv);
+    struct seen sn;
+    memset(&sn, 0, sizeof(sn));
+    bpt_kx_server_options o = BPT_KX_SERVER_OPTIONS_INIT;
+    o.on_secret = on_secret;
+    o.on_secret_userdata = &sn;
+    assert_ok(bpt_kx_server_start(&f->srv, f->svc, &o));
+    snprintf(f->base, sizeof(f->base), "http://127.0.0.1:%u", bpt_kx_server_port(f->srv));
+    struct session s;
+    create(&s, f, "{}");
+    char path[128];
+    submit_path(path, sizeof(path), &s);
+    char *body = secrets_body(&s, "tok", "tok", "abc");
+    struct answer a;
+    http(&a, f, path, body, -1);
+    assert_int_equal(a.status, 200);
+    done(&a);
+    free(body);
+    assert_int_equal(sn.calls, 1);
+    assert_string_equal(sn.name, "tok");
+    assert_string_equal(sn.value, "abc");
+    assert_int_equal(bpt_kx_store_count(f->store), 0);
+    stop(f);
+}
+
 static void test_start_errors(void **state)
 {
     (void)state;
@@ -486,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_capacity_and_rate_limit),
         cmocka_unit_test(test_attestation_and_metrics),
+        cmocka_unit_test(test_callback_only),
         cmocka_unit_test(test_start_errors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
