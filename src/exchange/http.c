@@ -62,6 +62,8 @@ struct req {
     char *body;
     size_t len;
     bool too_large;
+    bool answered;  /* a 413 was queued before the upload ended */
+    size_t dropped; /* bytes of an oversized chunked body read and dropped */
 };
 
 /* ---- responses --------------------------------------------------------------------------- */
@@ -607,7 +609,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             char *end = NULL;
             unsigned long long v = strtoull(cl, &end, 10);
             if (end == cl || *end != '\0' || v > srv->opts.max_body_bytes) {
+                /* answer at once; libmicrohttpd skips the body and closes the connection */
                 rq->too_large = true;
+                rq->answered = true;
+                enum MHD_Result ret = route(srv, c, url, method, rq);
+                observe(srv, rq);
+                return ret;
             }
         }
         return MHD_YES;
@@ -617,10 +624,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0;
         if (rq->too_large || n > srv->opts.max_body_bytes - rq->len) {
             rq->too_large = true;
+            if (rq->body != NULL) {
+                OPENSSL_cleanse(rq->body, rq->len);
+            }
             free(rq->body);
             rq->body = NULL;
             rq->len = 0;
-            return MHD_YES;
+            /* libmicrohttpd 0.9.75 cannot answer mid-upload: the rest of the body is read
+             * and dropped, and 413 goes out when it ends; a sender that keeps going past
+             * BPT_LIMIT_JSON_BYTES is cut off */
+            rq->dropped += n;
+            return rq->dropped > BPT_LIMIT_JSON_BYTES ? MHD_NO : MHD_YES;
         }
         char *nb = realloc(rq->body, rq->len + n + 1);
         if (nb == NULL) {
@@ -630,6 +644,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         rq->body = nb;
         rq->len += n;
         rq->body[rq->len] = '\0';
+        return MHD_YES;
+    }
+    if (rq->answered) {
         return MHD_YES;
     }
     enum MHD_Result ret = route(srv, c, url, method, rq);

@@ -100,6 +100,8 @@ static size_t on_header(char *p, size_t s, size_t n, void *u)
     return len;
 }
 
+static bool chunked; /* send the next POST body with chunked transfer encoding */
+
 /* body NULL: GET; else POST with that body (len -1: strlen). */
 static void http(struct answer *a, struct fixture *f, const char *path, const char *body,
                  long body_len)
@@ -117,6 +119,9 @@ static void http(struct answer *a, struct fixture *f, const char *path, const ch
     curl_easy_setopt(h, CURLOPT_HEADERDATA, a);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     struct curl_slist *hdr = curl_slist_append(NULL, "Expect:");
+    if (chunked) {
+        hdr = curl_slist_append(hdr, "Transfer-Encoding: chunked");
+    }
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
     if (body != NULL) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
@@ -359,6 +364,15 @@ static void test_errors(void **state)
     http(&a, f, "/v1/sessions", big, 1025);
     assert_error(&a, 413, "payload_too_large");
     done(&a);
+    /* without Content-Length (chunked): the limit holds while reading */
+    chunked = true;
+    http(&a, f, "/v1/sessions", big, 1024);
+    assert_int_equal(a.status, 201);
+    done(&a);
+    http(&a, f, "/v1/sessions", big, 1025);
+    assert_error(&a, 413, "payload_too_large");
+    done(&a);
+    chunked = false;
     free(big);
 
     /* unknown endpoint and wrong method */
