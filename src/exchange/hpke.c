@@ -25,6 +25,7 @@ struct bpt_hpke_ctx {
     bool sender;
     size_t nk;
     uint64_t seq;
+    EVP_CIPHER *cipher;
     /* key (nk bytes, up to 32) || base_nonce (12) || exporter_secret (32) */
     bpt_secret *ks;
 };
@@ -41,12 +42,33 @@ struct piece {
     size_t n;
 };
 
-static int hmac_pieces(uint8_t out[NH], const uint8_t *key, size_t key_len,
+/* One HMAC-SHA256 context reused for every HKDF step of an operation. */
+struct hk {
+    EVP_MAC *mac;
+    EVP_MAC_CTX *ctx;
+};
+
+static int hk_open(struct hk *h)
+{
+    h->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    h->ctx = h->mac != NULL ? EVP_MAC_CTX_new(h->mac) : NULL;
+    if (h->ctx == NULL) {
+        return bpt_err_ossl(BPT_ERROR, "hpke: HMAC unavailable");
+    }
+    return 0;
+}
+
+static void hk_close(struct hk *h)
+{
+    EVP_MAC_CTX_free(h->ctx);
+    EVP_MAC_free(h->mac);
+    h->ctx = NULL;
+    h->mac = NULL;
+}
+
+static int hmac_pieces(struct hk *h, uint8_t out[NH], const uint8_t *key, size_t key_len,
                        const struct piece *pieces, size_t npieces)
 {
-    int rc = BPT_ERROR;
-    EVP_MAC *mac = NULL;
-    EVP_MAC_CTX *mctx = NULL;
     static const uint8_t zeros[NH] = {0};
     size_t outl = 0;
     OSSL_PARAM params[2];
@@ -56,37 +78,20 @@ static int hmac_pieces(uint8_t out[NH], const uint8_t *key, size_t key_len,
         key = zeros;
         key_len = sizeof(zeros);
     }
-    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    if (mac == NULL) {
-        rc = bpt_err_ossl(BPT_ERROR, "hpke: HMAC unavailable");
-        goto out;
-    }
-    mctx = EVP_MAC_CTX_new(mac);
-    if (mctx == NULL) {
-        rc = bpt_err_nomem("hpke: HMAC context");
-        goto out;
-    }
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
     params[1] = OSSL_PARAM_construct_end();
-    if (EVP_MAC_init(mctx, key, key_len, params) != 1) {
-        rc = bpt_err_ossl(BPT_ERROR, "hpke: HMAC init");
-        goto out;
+    if (EVP_MAC_init(h->ctx, key, key_len, params) != 1) {
+        return bpt_err_ossl(BPT_ERROR, "hpke: HMAC init");
     }
     for (size_t i = 0; i < npieces; i++) {
-        if (pieces[i].n > 0 && EVP_MAC_update(mctx, pieces[i].p, pieces[i].n) != 1) {
-            rc = bpt_err_ossl(BPT_ERROR, "hpke: HMAC update");
-            goto out;
+        if (pieces[i].n > 0 && EVP_MAC_update(h->ctx, pieces[i].p, pieces[i].n) != 1) {
+            return bpt_err_ossl(BPT_ERROR, "hpke: HMAC update");
         }
     }
-    if (EVP_MAC_final(mctx, out, &outl, NH) != 1 || outl != NH) {
-        rc = bpt_err_ossl(BPT_ERROR, "hpke: HMAC final");
-        goto out;
+    if (EVP_MAC_final(h->ctx, out, &outl, NH) != 1 || outl != NH) {
+        return bpt_err_ossl(BPT_ERROR, "hpke: HMAC final");
     }
-    rc = 0;
-out:
-    EVP_MAC_CTX_free(mctx);
-    EVP_MAC_free(mac);
-    return rc;
+    return 0;
 }
 
 static const uint8_t HPKE_V1[] = {'H', 'P', 'K', 'E', '-', 'v', '1'};
@@ -111,20 +116,22 @@ static struct suite hpke_suite(bpt_hpke_aead aead)
 }
 
 /* LabeledExtract(salt, label, ikm) = Extract(salt, "HPKE-v1" || suite_id || label || ikm) */
-static int labeled_extract(uint8_t prk[NH], const struct suite *s, const uint8_t *salt,
-                           size_t salt_len, const char *label, const uint8_t *ikm, size_t ikm_len)
+static int labeled_extract(struct hk *h, uint8_t prk[NH], const struct suite *s,
+                           const uint8_t *salt, size_t salt_len, const char *label,
+                           const uint8_t *ikm, size_t ikm_len)
 {
     const struct piece pieces[] = {{HPKE_V1, sizeof(HPKE_V1)},
                                    {s->id, s->len},
                                    {(const uint8_t *)label, strlen(label)},
                                    {ikm, ikm_len}};
-    return hmac_pieces(prk, salt, salt_len, pieces, 4);
+    return hmac_pieces(h, prk, salt, salt_len, pieces, 4);
 }
 
 /* LabeledExpand(prk, label, info, L) = Expand(prk, I2OSP(L, 2) || "HPKE-v1" || suite_id ||
  * label || info, L) */
-static int labeled_expand(uint8_t *out, size_t len, const struct suite *s, const uint8_t prk[NH],
-                          const char *label, const uint8_t *info, size_t info_len)
+static int labeled_expand(struct hk *h, uint8_t *out, size_t len, const struct suite *s,
+                          const uint8_t prk[NH], const char *label, const uint8_t *info,
+                          size_t info_len)
 {
     int rc = BPT_ERROR;
     uint8_t t[NH];
@@ -143,7 +150,7 @@ static int labeled_expand(uint8_t *out, size_t len, const struct suite *s, const
                                        {(const uint8_t *)label, strlen(label)},
                                        {info, info_len},
                                        {&ctr, 1}};
-        BPT_CHECK(hmac_pieces(t, prk, NH, pieces, 7));
+        BPT_CHECK(hmac_pieces(h, t, prk, NH, pieces, 7));
         size_t take = len - done < NH ? len - done : NH;
         memcpy(out + done, t, take);
         done += take;
@@ -242,8 +249,8 @@ out:
 /* ---- DHKEM and key schedule -------------------------------------------------------------- */
 
 /* ExtractAndExpand(dh, enc || pkR) -> shared_secret */
-static int kem_shared_secret(uint8_t ss[NH], const uint8_t dh[32], const uint8_t enc[32],
-                             const uint8_t pk_r[32])
+static int kem_shared_secret(struct hk *h, uint8_t ss[NH], const uint8_t dh[32],
+                             const uint8_t enc[32], const uint8_t pk_r[32])
 {
     int rc = BPT_ERROR;
     uint8_t prk[NH];
@@ -252,8 +259,9 @@ static int kem_shared_secret(uint8_t ss[NH], const uint8_t dh[32], const uint8_t
 
     memcpy(kem_context, enc, 32);
     memcpy(kem_context + 32, pk_r, 32);
-    BPT_CHECK(labeled_extract(prk, &s, NULL, 0, "eae_prk", dh, 32));
-    BPT_CHECK(labeled_expand(ss, NH, &s, prk, "shared_secret", kem_context, sizeof(kem_context)));
+    BPT_CHECK(labeled_extract(h, prk, &s, NULL, 0, "eae_prk", dh, 32));
+    BPT_CHECK(
+        labeled_expand(h, ss, NH, &s, prk, "shared_secret", kem_context, sizeof(kem_context)));
     rc = 0;
 out:
     OPENSSL_cleanse(prk, sizeof(prk));
@@ -271,8 +279,13 @@ static size_t aead_nk(bpt_hpke_aead aead)
     return 0;
 }
 
-static int key_schedule(bpt_hpke_ctx **out, bpt_hpke_aead aead, bool sender, const uint8_t ss[NH],
-                        const uint8_t *info, size_t info_len)
+static const char *cipher_name(bpt_hpke_aead aead)
+{
+    return aead == BPT_HPKE_AEAD_AES_128_GCM ? "AES-128-GCM" : "ChaCha20-Poly1305";
+}
+
+static int key_schedule(struct hk *h, bpt_hpke_ctx **out, bpt_hpke_aead aead, bool sender,
+                        const uint8_t ss[NH], const uint8_t *info, size_t info_len)
 {
     int rc = BPT_ERROR;
     bpt_hpke_ctx *ctx = NULL;
@@ -281,10 +294,10 @@ static int key_schedule(bpt_hpke_ctx **out, bpt_hpke_aead aead, bool sender, con
     struct suite s = hpke_suite(aead);
 
     ks_context[0] = 0x00; /* mode_base */
-    BPT_CHECK(labeled_extract(ks_context + 1, &s, NULL, 0, "psk_id_hash", NULL, 0));
-    BPT_CHECK(labeled_extract(ks_context + 1 + NH, &s, NULL, 0, "info_hash", info, info_len));
+    BPT_CHECK(labeled_extract(h, ks_context + 1, &s, NULL, 0, "psk_id_hash", NULL, 0));
+    BPT_CHECK(labeled_extract(h, ks_context + 1 + NH, &s, NULL, 0, "info_hash", info, info_len));
     /* psk = "" */
-    BPT_CHECK(labeled_extract(secret, &s, ss, NH, "secret", NULL, 0));
+    BPT_CHECK(labeled_extract(h, secret, &s, ss, NH, "secret", NULL, 0));
 
     ctx = calloc(1, sizeof(*ctx));
     if (ctx == NULL) {
@@ -294,13 +307,19 @@ static int key_schedule(bpt_hpke_ctx **out, bpt_hpke_aead aead, bool sender, con
     ctx->aead = aead;
     ctx->sender = sender;
     ctx->nk = aead_nk(aead);
+    ctx->cipher = EVP_CIPHER_fetch(NULL, cipher_name(aead), NULL);
+    if (ctx->cipher == NULL) {
+        rc = bpt_err_ossl(BPT_ERROR, "hpke: %s unavailable", cipher_name(aead));
+        goto out;
+    }
     BPT_CHECK(bpt_secret_new(&ctx->ks, KS_LEN));
     uint8_t *ks = bpt_secret_data_mut(ctx->ks);
     BPT_CHECK(
-        labeled_expand(ks + KS_KEY, ctx->nk, &s, secret, "key", ks_context, sizeof(ks_context)));
-    BPT_CHECK(labeled_expand(ks + KS_NONCE, NN, &s, secret, "base_nonce", ks_context,
+        labeled_expand(h, ks + KS_KEY, ctx->nk, &s, secret, "key", ks_context, sizeof(ks_context)));
+    BPT_CHECK(labeled_expand(h, ks + KS_NONCE, NN, &s, secret, "base_nonce", ks_context,
                              sizeof(ks_context)));
-    BPT_CHECK(labeled_expand(ks + KS_EXP, NH, &s, secret, "exp", ks_context, sizeof(ks_context)));
+    BPT_CHECK(
+        labeled_expand(h, ks + KS_EXP, NH, &s, secret, "exp", ks_context, sizeof(ks_context)));
     *out = ctx;
     ctx = NULL;
     rc = 0;
@@ -323,6 +342,7 @@ int bpt_hpke_setup_sender_eph(bpt_hpke_ctx **out, uint8_t enc[BPT_HPKE_X25519_LE
                               const uint8_t *info, size_t info_len, const EVP_PKEY *sk_e)
 {
     int rc = BPT_ERROR;
+    struct hk h = {NULL, NULL};
     EVP_PKEY *pkr = NULL;
     uint8_t dh[32];
     uint8_t ss[NH];
@@ -338,11 +358,13 @@ int bpt_hpke_setup_sender_eph(bpt_hpke_ctx **out, uint8_t enc[BPT_HPKE_X25519_LE
     BPT_CHECK(bpt_x25519_from_public(&pkr, pk_r, pk_r_len, "recipient public key"));
     BPT_CHECK(bpt_x25519_public_raw(pke, sk_e));
     BPT_CHECK(bpt_x25519_dh(dh, sk_e, pkr, BPT_EINVAL));
-    BPT_CHECK(kem_shared_secret(ss, dh, pke, pk_r));
-    BPT_CHECK(key_schedule(out, aead, true, ss, info, info_len));
+    BPT_CHECK(hk_open(&h));
+    BPT_CHECK(kem_shared_secret(&h, ss, dh, pke, pk_r));
+    BPT_CHECK(key_schedule(&h, out, aead, true, ss, info, info_len));
     memcpy(enc, pke, sizeof(pke));
     rc = 0;
 out:
+    hk_close(&h);
     if (rc < 0) {
         bpt_err_prefix(rc, "hpke: sender setup");
     }
@@ -375,6 +397,7 @@ int bpt_hpke_setup_recipient(bpt_hpke_ctx **out, bpt_hpke_aead aead, const uint8
                              size_t info_len)
 {
     int rc = BPT_ERROR;
+    struct hk h = {NULL, NULL};
     EVP_PKEY *pke = NULL;
     uint8_t dh[32];
     uint8_t ss[NH];
@@ -398,10 +421,12 @@ int bpt_hpke_setup_recipient(bpt_hpke_ctx **out, bpt_hpke_aead aead, const uint8
         goto out;
     }
     BPT_CHECK(bpt_x25519_dh(dh, sk_r, pke, BPT_EDECRYPT));
-    BPT_CHECK(kem_shared_secret(ss, dh, enc, pkr));
-    BPT_CHECK(key_schedule(out, aead, false, ss, info, info_len));
+    BPT_CHECK(hk_open(&h));
+    BPT_CHECK(kem_shared_secret(&h, ss, dh, enc, pkr));
+    BPT_CHECK(key_schedule(&h, out, aead, false, ss, info, info_len));
     rc = 0;
 out:
+    hk_close(&h);
     if (rc < 0) {
         bpt_err_prefix(rc, "hpke: recipient setup");
     }
@@ -414,27 +439,25 @@ out:
 int bpt_hpke_derive_keypair(EVP_PKEY **out, const uint8_t *ikm, size_t ikm_len)
 {
     int rc = BPT_ERROR;
+    struct hk hh = {NULL, NULL}, *h = &hh;
     uint8_t prk[NH];
     uint8_t sk[32];
     struct suite s = kem_suite();
 
     *out = NULL;
-    BPT_CHECK(labeled_extract(prk, &s, NULL, 0, "dkp_prk", ikm, ikm_len));
-    BPT_CHECK(labeled_expand(sk, sizeof(sk), &s, prk, "sk", NULL, 0));
+    BPT_CHECK(hk_open(h));
+    BPT_CHECK(labeled_extract(h, prk, &s, NULL, 0, "dkp_prk", ikm, ikm_len));
+    BPT_CHECK(labeled_expand(h, sk, sizeof(sk), &s, prk, "sk", NULL, 0));
     BPT_CHECK(bpt_x25519_from_private(out, sk, sizeof(sk)));
     rc = 0;
 out:
+    hk_close(h);
     OPENSSL_cleanse(prk, sizeof(prk));
     OPENSSL_cleanse(sk, sizeof(sk));
     return rc;
 }
 
 /* ---- AEAD -------------------------------------------------------------------------------- */
-
-static const char *cipher_name(bpt_hpke_aead aead)
-{
-    return aead == BPT_HPKE_AEAD_AES_128_GCM ? "AES-128-GCM" : "ChaCha20-Poly1305";
-}
 
 static int next_nonce(uint8_t nonce[NN], const bpt_hpke_ctx *ctx)
 {
@@ -454,7 +477,6 @@ static int aead_op(const bpt_hpke_ctx *ctx, bool encrypt, const uint8_t nonce[NN
                    uint8_t *outp, uint8_t tag[BPT_HPKE_TAG_LEN])
 {
     int rc = BPT_ERROR;
-    EVP_CIPHER *cipher = NULL;
     EVP_CIPHER_CTX *cctx = NULL;
     int n = 0;
     OSSL_PARAM params[2];
@@ -462,16 +484,15 @@ static int aead_op(const bpt_hpke_ctx *ctx, bool encrypt, const uint8_t nonce[NN
     if (in_len > INT32_MAX || aad_len > INT32_MAX) {
         return bpt_err(BPT_ELIMIT, "hpke: message too large");
     }
-    cipher = EVP_CIPHER_fetch(NULL, cipher_name(ctx->aead), NULL);
     cctx = EVP_CIPHER_CTX_new();
-    if (cipher == NULL || cctx == NULL) {
-        rc = bpt_err_ossl(BPT_ERROR, "hpke: %s unavailable", cipher_name(ctx->aead));
+    if (cctx == NULL) {
+        rc = bpt_err_nomem("hpke: cipher context");
         goto out;
     }
     size_t ivlen = NN;
     params[0] = OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &ivlen);
     params[1] = OSSL_PARAM_construct_end();
-    if (EVP_CipherInit_ex2(cctx, cipher, NULL, NULL, encrypt ? 1 : 0, params) != 1 ||
+    if (EVP_CipherInit_ex2(cctx, ctx->cipher, NULL, NULL, encrypt ? 1 : 0, params) != 1 ||
         EVP_CipherInit_ex2(cctx, NULL, bpt_secret_data(ctx->ks) + KS_KEY, nonce, -1, NULL) != 1) {
         rc = bpt_err_ossl(BPT_ERROR, "hpke: AEAD init");
         goto out;
@@ -511,7 +532,6 @@ static int aead_op(const bpt_hpke_ctx *ctx, bool encrypt, const uint8_t nonce[NN
     rc = 0;
 out:
     EVP_CIPHER_CTX_free(cctx);
-    EVP_CIPHER_free(cipher);
     return rc;
 }
 
@@ -585,6 +605,7 @@ int bpt_hpke_export(bpt_secret **out, const bpt_hpke_ctx *ctx, const uint8_t *ex
                     size_t exp_ctx_len, size_t len)
 {
     int rc = BPT_ERROR;
+    struct hk hh = {NULL, NULL}, *h = &hh;
     bpt_secret *s = NULL;
     struct suite su;
 
@@ -598,12 +619,14 @@ int bpt_hpke_export(bpt_secret **out, const bpt_hpke_ctx *ctx, const uint8_t *ex
     }
     su = hpke_suite(ctx->aead);
     BPT_CHECK(bpt_secret_new(&s, len));
-    BPT_CHECK(labeled_expand(bpt_secret_data_mut(s), len, &su, bpt_secret_data(ctx->ks) + KS_EXP,
+    BPT_CHECK(hk_open(h));
+    BPT_CHECK(labeled_expand(h, bpt_secret_data_mut(s), len, &su, bpt_secret_data(ctx->ks) + KS_EXP,
                              "sec", exp_ctx, exp_ctx_len));
     *out = s;
     s = NULL;
     rc = 0;
 out:
+    hk_close(h);
     bpt_secret_free(s);
     return rc;
 }
@@ -614,6 +637,7 @@ void bpt_hpke_ctx_free(bpt_hpke_ctx *ctx)
         return;
     }
     bpt_secret_free(ctx->ks);
+    EVP_CIPHER_free(ctx->cipher);
     OPENSSL_cleanse(ctx, sizeof(*ctx));
     free(ctx);
 }
