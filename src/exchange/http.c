@@ -558,7 +558,10 @@ static enum MHD_Result route(bpt_kx_server *srv, struct MHD_Connection *c, const
     }
     if (!rate_allow(srv, c)) {
         atomic_fetch_add(&srv->rate_limited, 1);
-        return send_error(c, 429, "rate_limited", "too many requests", 60);
+        /* one token comes back every 60 / per_minute seconds */
+        unsigned pm = srv->opts.rate_limit_per_minute;
+        unsigned wait = pm == 0 ? 60 : (60 + pm - 1) / pm;
+        return send_error(c, 429, "rate_limited", "too many requests", wait);
     }
     if (rq->too_large) {
         atomic_fetch_add(&srv->too_large, 1);

@@ -407,6 +407,7 @@ static void test_capacity_and_rate_limit(void **state)
     }
     http(&a, f, "/v1/sessions", "{}", -1);
     assert_error(&a, 429, "rate_limited");
+    assert_string_equal(a.retry_after, "1"); /* one token per second at 60/min */
     done(&a);
     healthy(f);  /* not rate limited */
     f->now += 1; /* one token per second at 60/min */
