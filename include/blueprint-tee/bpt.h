@@ -21,5 +21,7 @@
 #include "aws_nitro.h"
 #include "attester.h"
 #include "detect.h"
+#include "hpke.h"
+#include "exchange.h"
 
 #endif

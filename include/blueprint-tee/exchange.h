@@ -1,0 +1,351 @@
+/**
+ * @file exchange.h
+ * Sealed-secret key exchange, protocol v1 (DESIGN.md §6): one-time sessions holding an X25519
+ * key bound into attestation evidence, secrets sealed to it with HPKE base mode
+ * (DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305), and the TeeAuthService that
+ * owns the sessions.
+ *
+ * Threads: a bpt_kx_session is used by one thread at a time. A bpt_kx_service is safe from
+ * any thread; its attester callback runs on the thread calling bpt_kx_service_create(),
+ * without the service's lock held. The helpers bpt_kx_report_data() and bpt_kx_seal() are
+ * reentrant.
+ */
+#ifndef BPT_EXCHANGE_H
+#define BPT_EXCHANGE_H
+
+#include "common.h"
+#include "attestation.h"
+#include "buf.h"
+#include "clock.h"
+#include "secret.h"
+
+BPT_BEGIN_DECLS
+
+/** Raw length of a session id (its text form is 32 lower-case hex digits). */
+#define BPT_KX_SESSION_ID_LEN 16
+/** Raw length of an X25519 public key and of HPKE's `enc`. */
+#define BPT_KX_PUBLIC_KEY_LEN 32
+/** The v1 suite name carried in session responses. */
+#define BPT_KX_SUITE "hpke-base-x25519-sha256-chacha20poly1305"
+/** The HPKE info prefix; info = prefix || session id (16 raw bytes). */
+#define BPT_KX_INFO_PREFIX "blueprint-tee/v1 sealed-secret"
+/** The report_data domain separator. */
+#define BPT_KX_REPORT_DATA_LABEL "bpt-kx-v1"
+/** Client nonce bounds in bytes (DESIGN.md §6). */
+#define BPT_KX_NONCE_MIN 16
+#define BPT_KX_NONCE_MAX 64
+/** Rust defaults: TTL 300 s, 64 sessions. */
+#define BPT_KX_DEFAULT_TTL_SECS 300
+#define BPT_KX_DEFAULT_MAX_SESSIONS 64
+
+/**
+ * report_data = SHA-256("bpt-kx-v1" || public_key || session_id) || SHA-256(nonce), the second
+ * half all zero when @p nonce_len is 0.
+ * @return 0; BPT_EINVAL (NULL arguments, nonce length outside 16..64 when present).
+ */
+BPT_API BPT_MUST_USE int bpt_kx_report_data(uint8_t out[64],
+                                            const uint8_t public_key[BPT_KX_PUBLIC_KEY_LEN],
+                                            const uint8_t session_id[BPT_KX_SESSION_ID_LEN],
+                                            const uint8_t *nonce, size_t nonce_len);
+
+/**
+ * Seal one secret for a session (the client side of step 3): HPKE base to @p public_key with
+ * info = BPT_KX_INFO_PREFIX || session_id and aad = @p name.
+ * @param[out] enc    the 32-byte encapsulated key.
+ * @param ct_out      receives ciphertext || tag (appended).
+ * @return 0; BPT_EINVAL (bad key, empty name); BPT_ELIMIT (ct_out's maximum); BPT_ERROR.
+ */
+BPT_API BPT_MUST_USE int bpt_kx_seal(uint8_t enc[BPT_KX_PUBLIC_KEY_LEN], bpt_buf *ct_out,
+                                     const uint8_t public_key[BPT_KX_PUBLIC_KEY_LEN],
+                                     const uint8_t session_id[BPT_KX_SESSION_ID_LEN],
+                                     const char *name, const uint8_t *secret, size_t secret_len);
+
+/* ---- sessions (the Rust KeyExchangeSession) ---------------------------------------------- */
+
+typedef struct bpt_kx_session bpt_kx_session;
+
+/**
+ * A new session: a random 16-byte id, a fresh X25519 key pair (the private key only inside
+ * OpenSSL's EVP_PKEY), created_at read from @p clock.
+ * @param ttl_secs lifetime; 0 means BPT_KX_DEFAULT_TTL_SECS.
+ * @param clock    copied; NULL means the system clock.
+ * @return 0; BPT_ERROR (randomness or key generation failed); BPT_ENOMEM.
+ */
+BPT_API BPT_MUST_USE int bpt_kx_session_new(bpt_kx_session **out, uint64_t ttl_secs,
+                                            const bpt_clock *clock);
+
+/** Cleanse the key and free; NULL does nothing. */
+BPT_API void bpt_kx_session_free(bpt_kx_session *s);
+
+/** The raw 16-byte id (borrowed). */
+BPT_API const uint8_t *bpt_kx_session_id(const bpt_kx_session *s);
+/** The id as 32 lower-case hex digits (borrowed). */
+BPT_API const char *bpt_kx_session_id_hex(const bpt_kx_session *s);
+/** The raw 32-byte X25519 public key (borrowed). */
+BPT_API const uint8_t *bpt_kx_session_public_key(const bpt_kx_session *s);
+/** Hex SHA-256 of the public key (the key fingerprint) into @p out (65 bytes with NUL). */
+BPT_API void bpt_kx_session_public_key_digest(char out[65], const bpt_kx_session *s);
+/** Creation time (unix seconds). */
+BPT_API int64_t bpt_kx_session_created_at(const bpt_kx_session *s);
+/** Lifetime in seconds. */
+BPT_API uint64_t bpt_kx_session_ttl(const bpt_kx_session *s);
+/** created_at + ttl. */
+BPT_API int64_t bpt_kx_session_expires_at(const bpt_kx_session *s);
+/** true when more than ttl seconds have passed since created_at (the Rust rule). */
+BPT_API bool bpt_kx_session_is_expired(const bpt_kx_session *s);
+/** Seconds left before expiry, 0 once expired. */
+BPT_API uint64_t bpt_kx_session_remaining_ttl(const bpt_kx_session *s);
+/** true once bpt_kx_session_consume() ran (the private key is gone). */
+BPT_API bool bpt_kx_session_is_consumed(const bpt_kx_session *s);
+
+/**
+ * Open one sealed secret: HPKE base recipient with info = BPT_KX_INFO_PREFIX || id and
+ * aad = @p name. Several secrets may be opened before bpt_kx_session_consume().
+ * @param[out] out the plaintext; free with bpt_secret_free(). NULL on failure.
+ * @param name NUL-terminated, non-empty.
+ * @param enc, enc_len the 32-byte encapsulated key; ct, ct_len ciphertext || tag.
+ * @return 0; BPT_EDECRYPT (bad enc, tag mismatch, all-zero shared secret); BPT_EEXPIRED;
+ *         BPT_EINVAL (consumed session, empty name); BPT_ENOMEM.
+ */
+BPT_API BPT_MUST_USE int bpt_kx_session_open(bpt_secret **out, bpt_kx_session *s, const char *name,
+                                             const uint8_t *enc, size_t enc_len, const uint8_t *ct,
+                                             size_t ct_len);
+
+/**
+ * Hex SHA-256 of the evidence of the report bound to this session when the service created
+ * it (the "attestation_digest" of DESIGN.md §6), "" when the service has no attester.
+ */
+BPT_API const char *bpt_kx_session_attestation_digest(const bpt_kx_session *s);
+
+/** Consume: free (and so cleanse) the private key; later opens fail. Idempotent. */
+BPT_API void bpt_kx_session_consume(bpt_kx_session *s);
+
+/* ---- TeeAuthService ---------------------------------------------------------------------- */
+
+/**
+ * Attester callback: produce a report binding @p report_data (64 bytes). Return 0 and set
+ * *out (the service takes ownership), or a negative BPT_E* code with a message set.
+ * Runs on the thread that called bpt_kx_service_create(), without the service lock held.
+ */
+typedef int (*bpt_kx_attest_fn)(bpt_report **out, const uint8_t report_data[64], void *userdata);
+
+/** Service options; initialise with BPT_KX_SERVICE_OPTIONS_INIT. */
+typedef struct bpt_kx_service_options {
+    unsigned version;               /**< BPT_KX_SERVICE_OPTIONS_VERSION */
+    uint64_t ttl_secs;              /**< session lifetime (default 300) */
+    size_t max_sessions;            /**< live sessions at most (default 64) */
+    uint64_t cleanup_interval_secs; /**< sweep period; 0: max(ttl_secs, 30) as in Rust */
+    bpt_clock clock;                /**< {NULL, NULL}: system time */
+    bpt_kx_attest_fn attest;        /**< NULL: sessions carry no attestation */
+    void *attest_userdata;
+} bpt_kx_service_options;
+
+#define BPT_KX_SERVICE_OPTIONS_VERSION 1
+#define BPT_KX_SERVICE_OPTIONS_INIT                                                                \
+    {                                                                                              \
+        BPT_KX_SERVICE_OPTIONS_VERSION, BPT_KX_DEFAULT_TTL_SECS, BPT_KX_DEFAULT_MAX_SESSIONS, 0,   \
+            {NULL, NULL}, NULL, NULL                                                               \
+    }
+
+typedef struct bpt_kx_service bpt_kx_service;
+
+/** What bpt_kx_service_create() returns about the new session. */
+typedef struct bpt_kx_session_info {
+    uint8_t id[BPT_KX_SESSION_ID_LEN];
+    char id_hex[2 * BPT_KX_SESSION_ID_LEN + 1];
+    uint8_t public_key[BPT_KX_PUBLIC_KEY_LEN];
+    int64_t created_at;
+    int64_t expires_at;
+    uint8_t report_data[64];
+} bpt_kx_session_info;
+
+/** Counters for /metrics (monotonic since bpt_kx_service_new()); active = sessions held, including
+ * expired ones not yet swept. */
+typedef struct bpt_kx_service_stats {
+    uint64_t created, consumed, expired, refused;
+    size_t active;
+} bpt_kx_service_stats;
+
+/**
+ * Make a service. Options are copied (NULL: defaults).
+ * @return 0; BPT_EINVAL (unknown version, max_sessions 0); BPT_ENOMEM.
+ */
+BPT_API BPT_MUST_USE int bpt_kx_service_new(bpt_kx_service **out,
+                                            const bpt_kx_service_options *opts);
+
+/** Stop the cleanup thread (if started), cleanse and free every session; NULL does nothing. */
+BPT_API void bpt_kx_service_free(bpt_kx_service *svc);
+
+/**
+ * Start the background thread that removes expired sessions every cleanup_interval_secs
+ * (by default max(ttl_secs, 30) seconds, as the Rust crate).
+ * It waits on a condition variable, so bpt_kx_service_stop_cleanup()/free stop it at once.
+ * @return 0; BPT_EBUSY (already running); BPT_ERROR (thread creation failed).
+ */
+BPT_API BPT_MUST_USE int bpt_kx_service_start_cleanup(bpt_kx_service *svc);
+
+/** Stop and join the cleanup thread; does nothing when it is not running. */
+BPT_API void bpt_kx_service_stop_cleanup(bpt_kx_service *svc);
+
+/** Remove expired sessions now; returns how many were removed. */
+BPT_API size_t bpt_kx_service_cleanup(bpt_kx_service *svc);
+
+/**
+ * Create a session: expired sessions are evicted first; at max_sessions the call is refused.
+ * With an attester, report_data (bpt_kx_report_data()) is bound into a new report whose
+ * public_key_binding carries the key (key_type "x25519", binding_digest = hex report_data).
+ * @param[out] info        the session's public facts.
+ * @param[out] report_out  the report (free with bpt_report_free()); NULL when no attester is
+ *                         configured. May be NULL to discard it.
+ * @param nonce, nonce_len optional client nonce (16..64 bytes) or NULL/0.
+ * @return 0; BPT_EBUSY (at capacity); BPT_EINVAL (nonce length); the attester's code.
+ */
+BPT_API BPT_MUST_USE int bpt_kx_service_create(bpt_kx_session_info *info, bpt_report **report_out,
+                                               bpt_kx_service *svc, const uint8_t *nonce,
+                                               size_t nonce_len);
+
+/**
+ * Take the session @p id_hex out of the service (one-time: of concurrent callers exactly one
+ * gets it). The caller opens its secrets, then frees it (bpt_kx_session_free()).
+ * @param[out] out the session, owned by the caller.
+ * @return 0; BPT_ENOTFOUND (unknown or already consumed); BPT_EEXPIRED (expired: it is
+ *         removed and its key cleansed); BPT_EINVAL (not 32 hex digits).
+ */
+BPT_API BPT_MUST_USE int bpt_kx_service_consume(bpt_kx_session **out, bpt_kx_service *svc,
+                                                const char *id_hex);
+
+/**
+ * Copy the public key of a live session.
+ * @return 0; BPT_ENOTFOUND; BPT_EEXPIRED.
+ */
+BPT_API BPT_MUST_USE int bpt_kx_service_public_key(uint8_t out[BPT_KX_PUBLIC_KEY_LEN],
+                                                   bpt_kx_service *svc, const char *id_hex);
+
+/** Sessions neither consumed nor expired (expired ones not yet swept are not counted). */
+BPT_API size_t bpt_kx_service_active_count(bpt_kx_service *svc);
+
+/** Counters snapshot. */
+BPT_API void bpt_kx_service_get_stats(bpt_kx_service_stats *out, bpt_kx_service *svc);
+
+/* ---- secret store --------------------------------------------------------------------- */
+
+/** Named secrets opened by the service, each in secure memory. Safe from any thread. */
+typedef struct bpt_kx_store bpt_kx_store;
+
+/** An empty store. @return 0; BPT_ENOMEM. */
+BPT_API BPT_MUST_USE int bpt_kx_store_new(bpt_kx_store **out);
+
+/** Cleanse and free every entry; NULL does nothing. */
+BPT_API void bpt_kx_store_free(bpt_kx_store *st);
+
+/**
+ * Store @p secret under @p name, replacing (and cleansing) an older entry of that name.
+ * Takes ownership of @p secret on success only.
+ * @return 0; BPT_EINVAL (NULL or empty name); BPT_ELIMIT (more than BPT_LIMIT_LIST_ENTRIES
+ *         names); BPT_ENOMEM.
+ */
+BPT_API BPT_MUST_USE int bpt_kx_store_put(bpt_kx_store *st, const char *name, bpt_secret *secret);
+
+/**
+ * A copy of the secret named @p name.
+ * @param[out] out free with bpt_secret_free().
+ * @return 0; BPT_ENOTFOUND; BPT_ENOMEM.
+ */
+BPT_API BPT_MUST_USE int bpt_kx_store_get(bpt_secret **out, bpt_kx_store *st, const char *name);
+
+/** Number of entries. */
+BPT_API size_t bpt_kx_store_count(bpt_kx_store *st);
+
+/* ---- HTTP control plane (libmicrohttpd) -------------------------------------------------- */
+
+/**
+ * Called for each opened secret just before it is stored, on a server thread, with no library lock
+ * held. @p secret is borrowed for the duration of the call.
+ */
+typedef void (*bpt_kx_secret_fn)(const char *session_id_hex, const char *name,
+                                 const bpt_secret *secret, void *userdata);
+
+/** Server options; initialise with BPT_KX_SERVER_OPTIONS_INIT. */
+typedef struct bpt_kx_server_options {
+    unsigned version;               /**< BPT_KX_SERVER_OPTIONS_VERSION */
+    const char *listen_host;        /**< numeric IPv4/IPv6 address; default "127.0.0.1" */
+    uint16_t port;                  /**< 0: an ephemeral port (see bpt_kx_server_port()) */
+    size_t max_body_bytes;          /**< request bodies above this get 413 (default 64 KiB) */
+    unsigned rate_limit_burst;      /**< per-client burst; 0 disables rate limiting */
+    unsigned rate_limit_per_minute; /**< per-client refill rate */
+    unsigned retry_after_secs;      /**< Retry-After on 503 capacity */
+    unsigned threads;               /**< server threads (default 2) */
+    bpt_clock clock;                /**< rate-limit clock; {NULL, NULL}: system time */
+    bpt_kx_store *store;            /**< borrowed; NULL: secrets only go to on_secret */
+    bpt_kx_secret_fn on_secret;     /**< optional embedder callback */
+    void *on_secret_userdata;
+} bpt_kx_server_options;
+
+#define BPT_KX_SERVER_OPTIONS_VERSION 1
+#define BPT_KX_SERVER_OPTIONS_INIT                                                                 \
+    {                                                                                              \
+        BPT_KX_SERVER_OPTIONS_VERSION, "127.0.0.1", 0, 64u * 1024u, 60, 600, 5, 2, {NULL, NULL},   \
+            NULL, NULL, NULL                                                                       \
+    }
+
+typedef struct bpt_kx_server bpt_kx_server;
+
+/**
+ * Start serving DESIGN.md §6 over HTTP on its own threads: POST /v1/sessions,
+ * POST /v1/sessions/{id}/secrets, GET /v1/attestation, GET /healthz, GET /metrics.
+ * @param svc borrowed; must outlive the server. Options are copied (the store and callback
+ *            are borrowed and must outlive the server).
+ * @return 0; BPT_EINVAL (bad options or address; neither store nor on_secret); BPT_EIO (bind
+ *         or listen failed, e.g. the port is in use).
+ */
+BPT_API BPT_MUST_USE int bpt_kx_server_start(bpt_kx_server **out, bpt_kx_service *svc,
+                                             const bpt_kx_server_options *opts);
+
+/** The port the server listens on (the real one when 0 was asked for). */
+BPT_API uint16_t bpt_kx_server_port(const bpt_kx_server *srv);
+
+/** Stop accepting, finish the requests in progress, join the threads and free; NULL: no-op. */
+BPT_API void bpt_kx_server_stop(bpt_kx_server *srv);
+
+/* ---- client (libcurl) ----------------------------------------------------------------- */
+
+struct bpt_policy;
+
+/** One secret to send (borrowed by bpt_kx_client_send()). */
+typedef struct bpt_kx_client_secret {
+    const char *name;     /**< non-empty; the HPKE aad */
+    const uint8_t *value; /**< may be NULL when len is 0 */
+    size_t len;
+} bpt_kx_client_secret;
+
+/** What the service answered. */
+typedef struct bpt_kx_client_result {
+    char session_id[2 * BPT_KX_SESSION_ID_LEN + 1];
+    char key_fingerprint[65];    /**< hex SHA-256 of the session public key */
+    char attestation_digest[65]; /**< hex SHA-256 of the verified evidence */
+    size_t stored;               /**< secrets the service reported as stored */
+} bpt_kx_client_result;
+
+/**
+ * The whole client side of DESIGN.md §6: POST /v1/sessions with a fresh 32-byte nonce, verify
+ * the returned attestation with bpt_verify_report() under @p policy, check that the report's
+ * public_key_binding is the session key, recompute report_data from the key, the session id
+ * and the nonce and refuse on mismatch, seal each secret (bpt_kx_seal()), and POST them to
+ * /v1/sessions/{id}/secrets.
+ * @param[out] out     filled on success.
+ * @param base_url     e.g. "http://127.0.0.1:8787" (no trailing slash needed).
+ * @param policy       borrowed; trust roots, expected measurement, etc.
+ * @param secrets, n   1..64 secrets.
+ * @return 0; BPT_EFETCH (connection failed); BPT_EPROTOCOL (an error status or a malformed
+ *         answer; the message carries the server's error code); BPT_ECLAIM (report_data or
+ *         key binding mismatch); any attestation kind from bpt_verify_report(); BPT_EINVAL.
+ * Threads: reentrant (one libcurl easy handle per call; the caller must have called
+ * curl_global_init() or accept libcurl's lazy init).
+ */
+BPT_API BPT_MUST_USE int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
+                                            const struct bpt_policy *policy,
+                                            const bpt_kx_client_secret *secrets, size_t n);
+
+BPT_END_DECLS
+
+#endif

@@ -1,0 +1,287 @@
+/*
+ * The key exchange client over libcurl: create a session with a fresh nonce, verify the
+ * attestation and its binding to the session key, seal, submit. Nothing is sealed before the
+ * evidence verified and report_data matched.
+ */
+#include "exchange/exchange_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include <blueprint-tee/policy.h>
+#include <blueprint-tee/verify.h>
+
+#include "core/codec.h"
+#include "core/err.h"
+#include "core/json.h"
+#include "core/limits.h"
+#include "core/util.h"
+
+#define MAX_SECRETS 64
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *userdata)
+{
+    bpt_buf *b = userdata;
+    size_t n = size * nmemb;
+    return bpt_buf_append(b, p, n) == 0 ? n : 0;
+}
+
+/* POST @p body (JSON) to @p url; the answer's status and body (NUL-terminated). */
+static int post_json(long *status, bpt_buf *resp, const char *url, const char *body)
+{
+    int rc = BPT_ERROR;
+    CURL *h = curl_easy_init();
+    struct curl_slist *hdr = NULL;
+
+    if (h == NULL) {
+        return bpt_err(BPT_ENOMEM, "kx client: curl_easy_init failed");
+    }
+    hdr = curl_slist_append(hdr, "Content-Type: application/json");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    CURLcode cc = curl_easy_perform(h);
+    if (cc != CURLE_OK) {
+        rc = bpt_err(cc == CURLE_WRITE_ERROR ? BPT_ELIMIT : BPT_EFETCH, "kx client: %s: %s", url,
+                     curl_easy_strerror(cc));
+        goto out;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+    rc = 0;
+out:
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(h);
+    return rc;
+}
+
+/* Turn a non-expected status into BPT_EPROTOCOL naming the server's error code. */
+static int status_error(long status, const bpt_buf *resp, const char *what)
+{
+    json_t *j = NULL;
+    const char *code = "?", *msg = "";
+    if (bpt_json_parse(&j, (const char *)resp->data, resp->len, "error") == 0) {
+        json_t *e = json_object_get(j, "error");
+        if (json_is_string(json_object_get(e, "code"))) {
+            code = json_string_value(json_object_get(e, "code"));
+        }
+        if (json_is_string(json_object_get(e, "message"))) {
+            msg = json_string_value(json_object_get(e, "message"));
+        }
+    }
+    int rc = bpt_err(BPT_EPROTOCOL, "kx client: %s: HTTP %ld %s: %.200s", what, status, code, msg);
+    json_decref(j);
+    return rc;
+}
+
+static void hex_lower(char *out, const uint8_t *p, size_t n)
+{
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = d[p[i] >> 4];
+        out[2 * i + 1] = d[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* Verify the session answer: attestation, key binding, report_data. */
+static int check_session(uint8_t pk[32], uint8_t id[16], char id_hex[33], char ev_digest[65],
+                         const bpt_buf *resp, const bpt_policy *policy, const uint8_t *nonce,
+                         size_t nonce_len)
+{
+    int rc = BPT_ERROR;
+    json_t *j = NULL, *att = NULL;
+    const char *sid = NULL, *pk_hex = NULL, *suite = NULL, *kt = NULL;
+    char *att_text = NULL;
+    bpt_report *rep = NULL;
+    bpt_verified *v = NULL;
+    uint8_t want[64];
+
+    BPT_CHECK(bpt_json_parse(&j, (const char *)resp->data, resp->len, "session response"));
+    BPT_CHECK(bpt_json_get_str(j, "session_id", &sid, true, "session response"));
+    BPT_CHECK(bpt_json_get_str(j, "public_key", &pk_hex, true, "session response"));
+    BPT_CHECK(bpt_json_get_str(j, "suite", &suite, true, "session response"));
+    BPT_CHECK(bpt_json_get_str(j, "key_type", &kt, true, "session response"));
+    if (strcmp(suite, BPT_KX_SUITE) != 0 || strcmp(kt, "x25519") != 0) {
+        rc = bpt_err(BPT_EPROTOCOL, "session response: suite '%.80s' key_type '%.20s' not v1",
+                     suite, kt);
+        goto out;
+    }
+    BPT_CHECK(bpt_kx_id_parse(id, sid));
+    hex_lower(id_hex, id, 16);
+    BPT_CHECK(bpt_hex_decode_exact(pk, 32, pk_hex, strlen(pk_hex), "public_key"));
+    att = json_object_get(j, "attestation");
+    if (!json_is_object(att)) {
+        rc = bpt_err(BPT_EPROTOCOL, "session response carries no attestation");
+        goto out;
+    }
+    att_text = json_dumps(att, JSON_COMPACT);
+    if (att_text == NULL) {
+        rc = bpt_err_nomem("attestation");
+        goto out;
+    }
+    BPT_CHECK(bpt_report_from_json(&rep, att_text, strlen(att_text)));
+    size_t bl = 0;
+    const uint8_t *bound = bpt_report_key_binding(rep, &bl, NULL, NULL);
+    if (bound == NULL || bl != 32 || CRYPTO_memcmp(bound, pk, 32) != 0) {
+        rc = bpt_err(BPT_ECLAIM, "attestation public_key_binding is not the session key");
+        goto out;
+    }
+    rc = bpt_verify_report(&v, rep, policy);
+    if (rc < 0) {
+        bpt_err_prefix(rc, "attestation");
+        goto out;
+    }
+    size_t rdl = 0;
+    const uint8_t *rd = bpt_verified_report_data(v, &rdl);
+    BPT_CHECK(bpt_kx_report_data(want, pk, id, nonce, nonce_len));
+    if (rd == NULL || rdl < 64 || CRYPTO_memcmp(rd, want, 64) != 0) {
+        rc = bpt_err(BPT_ECLAIM,
+                     "report_data does not bind the session key, id and nonce (%zu bytes)", rdl);
+        goto out;
+    }
+    bpt_report_evidence_digest(ev_digest, rep);
+    rc = 0;
+out:
+    bpt_verified_free(v);
+    bpt_report_free(rep);
+    free(att_text);
+    json_decref(j);
+    return rc;
+}
+
+int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
+                       const struct bpt_policy *policy, const bpt_kx_client_secret *secrets,
+                       size_t n)
+{
+    int rc = BPT_ERROR;
+    uint8_t nonce[32], pk[32], id[16], enc[32];
+    char nonce_hex[65], url[1024], ev_digest[65], fp[65];
+    bpt_buf resp, ct;
+    json_t *body = NULL, *arr = NULL, *j = NULL;
+    char *body_text = NULL, *b64 = NULL;
+    long status = 0;
+
+    bpt_buf_init(&resp, BPT_LIMIT_HTTP_BODY_BYTES * 16);
+    bpt_buf_init(&ct, BPT_LIMIT_HTTP_BODY_BYTES);
+    if (out == NULL || base_url == NULL || policy == NULL || (secrets == NULL && n != 0)) {
+        rc = bpt_err(BPT_EINVAL, "kx client: NULL argument");
+        goto out;
+    }
+    memset(out, 0, sizeof(*out));
+    if (n == 0 || n > MAX_SECRETS) {
+        rc = bpt_err(BPT_EINVAL, "kx client: want 1..%d secrets, got %zu", MAX_SECRETS, n);
+        goto out;
+    }
+    size_t bl = strlen(base_url);
+    while (bl > 0 && base_url[bl - 1] == '/') {
+        bl--;
+    }
+    if (bl > 900) {
+        rc = bpt_err(BPT_EINVAL, "kx client: URL too long");
+        goto out;
+    }
+    if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
+        rc = bpt_err_ossl(BPT_ERROR, "kx client: nonce randomness");
+        goto out;
+    }
+    hex_lower(nonce_hex, nonce, sizeof(nonce));
+
+    /* 1. session */
+    snprintf(url, sizeof(url), "%.*s/v1/sessions", (int)bl, base_url);
+    char req[128];
+    snprintf(req, sizeof(req), "{\"nonce\":\"%s\"}", nonce_hex);
+    BPT_CHECK(post_json(&status, &resp, url, req));
+    if (status != 201) {
+        rc = status_error(status, &resp, "create session");
+        goto out;
+    }
+    /* 2. verify */
+    rc = check_session(pk, id, out->session_id, ev_digest, &resp, policy, nonce, sizeof(nonce));
+    if (rc < 0) {
+        bpt_err_prefix(rc, "kx client");
+        goto out;
+    }
+    /* 3. seal and submit */
+    body = json_object();
+    arr = json_array();
+    if (body == NULL || arr == NULL || json_object_set_new(body, "secrets", arr) != 0) {
+        rc = bpt_err_nomem("kx client: request");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bpt_buf_reset(&ct);
+        BPT_CHECK(bpt_kx_seal(enc, &ct, pk, id, secrets[i].name, secrets[i].value, secrets[i].len));
+        json_t *e = json_object();
+        if (e == NULL || json_array_append_new(arr, e) != 0 ||
+            json_object_set_new(e, "name", json_string(secrets[i].name)) != 0) {
+            rc = bpt_err_nomem("kx client: request");
+            goto out;
+        }
+        BPT_CHECK(bpt_base64_encode(&b64, enc, sizeof(enc)));
+        json_object_set_new(e, "enc", json_string(b64));
+        bpt_free(b64);
+        b64 = NULL;
+        BPT_CHECK(bpt_base64_encode(&b64, ct.data, ct.len));
+        json_object_set_new(e, "ciphertext", json_string(b64));
+        bpt_free(b64);
+        b64 = NULL;
+    }
+    body_text = json_dumps(body, JSON_COMPACT);
+    if (body_text == NULL) {
+        rc = bpt_err_nomem("kx client: request");
+        goto out;
+    }
+    snprintf(url, sizeof(url), "%.*s/v1/sessions/%s/secrets", (int)bl, base_url, out->session_id);
+    bpt_buf_reset(&resp);
+    BPT_CHECK(post_json(&status, &resp, url, body_text));
+    if (status != 200) {
+        rc = status_error(status, &resp, "submit secrets");
+        goto out;
+    }
+    const char *kf = NULL, *ad = NULL;
+    json_t *stored = NULL;
+    bool success = false;
+    BPT_CHECK(bpt_json_parse(&j, (const char *)resp.data, resp.len, "submit response"));
+    BPT_CHECK(bpt_json_get_bool(j, "success", &success, true, "submit response"));
+    BPT_CHECK(bpt_json_get_str(j, "key_fingerprint", &kf, true, "submit response"));
+    BPT_CHECK(bpt_json_get_str(j, "attestation_digest", &ad, true, "submit response"));
+    BPT_CHECK(bpt_json_get_arr(j, "stored", &stored, true, "submit response"));
+    uint8_t md[32];
+    (void)bpt_sha256(md, pk, sizeof(pk));
+    hex_lower(fp, md, sizeof(md));
+    if (!success || strcmp(kf, fp) != 0 || strcmp(ad, ev_digest) != 0) {
+        rc = bpt_err(BPT_EPROTOCOL,
+                     "kx client: submit response does not match the session (success %d, "
+                     "fingerprint %s, attestation digest %s)",
+                     (int)success, strcmp(kf, fp) == 0 ? "ok" : "differs",
+                     strcmp(ad, ev_digest) == 0 ? "ok" : "differs");
+        goto out;
+    }
+    memcpy(out->key_fingerprint, fp, sizeof(fp));
+    memcpy(out->attestation_digest, ev_digest, sizeof(ev_digest));
+    out->stored = json_array_size(stored);
+    rc = 0;
+out:
+    json_decref(j);
+    json_decref(body);
+    if (body_text != NULL) {
+        OPENSSL_cleanse(body_text, strlen(body_text));
+        free(body_text);
+    }
+    bpt_free(b64);
+    bpt_buf_dispose(&resp);
+    bpt_buf_dispose(&ct);
+    return rc;
+}

@@ -1,0 +1,42 @@
+/*
+ * Internal to the exchange module and its tests.
+ */
+#ifndef BPT_EXCHANGE_INTERNAL_H
+#define BPT_EXCHANGE_INTERNAL_H
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include <blueprint-tee/exchange.h>
+
+/** The session's private key object, NULL once consumed (tests prove the key is gone). */
+const EVP_PKEY *bpt_kx_session_pkey(const bpt_kx_session *s);
+
+/** Record the hex evidence digest of the session's report. */
+void bpt_kx_session_set_attestation_digest(bpt_kx_session *s, const char digest[65]);
+
+/** Run the service's attester on @p report_data; BPT_ENOTSUP when it has none. */
+int bpt_kx_service_attest(bpt_report **out, bpt_kx_service *svc, const uint8_t report_data[64]);
+
+#define BPT_KX_MAX_SECRETS_PER_REQUEST 64
+
+/** One opened secret of a secrets call; name points into the parsed body. */
+struct bpt_kx_opened {
+    const char *name;
+    bpt_secret *value;
+};
+
+/**
+ * Parse a secrets-call body and open every secret with @p s, all or nothing. On return
+ * *body_out (free with json_decref()) owns the names; the caller frees out[i].value.
+ * On failure *status / *code give the HTTP status and error code (bad_request,
+ * decrypt_failed, session_expired).
+ */
+int bpt_kx_open_secrets_body(struct bpt_kx_opened out[BPT_KX_MAX_SECRETS_PER_REQUEST],
+                             size_t *n_out, json_t **body_out, bpt_kx_session *s, const char *text,
+                             size_t len, unsigned *status, const char **code);
+
+/** Parse 32 hex digits into a raw id. */
+int bpt_kx_id_parse(uint8_t out[BPT_KX_SESSION_ID_LEN], const char *id_hex);
+
+#endif

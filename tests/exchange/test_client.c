@@ -1,0 +1,198 @@
+/* bpt-test-labels: loopback */
+/*
+ * The client against the real server on 127.0.0.1, with evidence from the SEV-SNP simulator
+ * verified through bpt_verify_report() under the simulator's trust roots: a full exchange, then
+ * one refusal per client check (report_data not binding the session, untrusted evidence, no
+ * attestation, error statuses, connection failure). Nothing is
+ * sealed or stored after a refusal.
+ */
+#include "helpers/test.h"
+
+#include <curl/curl.h>
+
+#include "core/err.h"
+#include "exchange/exchange_internal.h"
+
+enum mode { HONEST, WRONG_REPORT_DATA, NO_REPORT_KEY };
+
+struct fixture {
+    char *dir;
+    enum mode mode;
+    bpt_kx_service *svc;
+    bpt_kx_store *store;
+    bpt_kx_server *srv;
+    bpt_policy *policy;
+    char url[64];
+};
+
+static int sim_attest(bpt_report **out, const uint8_t report_data[64], void *userdata)
+{
+    struct fixture *f = userdata;
+    uint8_t rd[64];
+    memcpy(rd, report_data, 64);
+    if (f->mode == WRONG_REPORT_DATA) {
+        rd[40] ^= 1; /* evidence for a different nonce */
+    }
+    bpt_attester_opts o = BPT_ATTESTER_OPTS_INIT;
+    o.simulate = BPT_PROVIDER_AMD_SEV_SNP;
+    o.sim_dir = f->dir;
+    return bpt_attest(out, rd, &o);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    char path[4096];
+    size_t len = 0;
+    if (f == NULL) {
+        return -1;
+    }
+    f->dir = bpt_test_tmpdir();
+    if (bpt_sim_init(f->dir) != 0) {
+        fprintf(stderr, "simulator: %s\n", bpt_error_last());
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/trust-roots.pem", f->dir);
+    char *roots = (char *)bpt_test_read_file(path, &len);
+    if (roots == NULL || bpt_policy_new(&f->policy) != 0 ||
+        bpt_policy_add_trust_root_pem(f->policy, roots, len) != 0) {
+        fprintf(stderr, "policy: %s\n", bpt_error_last());
+        free(roots);
+        return -1;
+    }
+    free(roots);
+    bpt_kx_service_options so = BPT_KX_SERVICE_OPTIONS_INIT;
+    so.attest = sim_attest;
+    so.attest_userdata = f;
+    so.max_sessions = 4;
+    bpt_kx_server_options o = BPT_KX_SERVER_OPTIONS_INIT;
+    if (bpt_kx_service_new(&f->svc, &so) != 0 || bpt_kx_store_new(&f->store) != 0) {
+        return -1;
+    }
+    o.store = f->store;
+    if (bpt_kx_server_start(&f->srv, f->svc, &o) != 0) {
+        fprintf(stderr, "server: %s\n", bpt_error_last());
+        return -1;
+    }
+    snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%u/", bpt_kx_server_port(f->srv));
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    bpt_kx_server_stop(f->srv);
+    bpt_kx_store_free(f->store);
+    bpt_kx_service_free(f->svc);
+    bpt_policy_free(f->policy);
+    bpt_test_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static const bpt_kx_client_secret SECRETS[] = {
+    {"db_password", (const uint8_t *)"hunter2", 7},
+    {"api_token", (const uint8_t *)"tok-123", 7},
+};
+
+static void test_exchange(void **state)
+{
+    struct fixture *f = *state;
+    f->mode = HONEST;
+    bpt_kx_client_result r;
+    assert_ok(bpt_kx_client_send(&r, f->url, f->policy, SECRETS, 2));
+    assert_int_equal(r.stored, 2);
+    assert_int_equal(strlen(r.session_id), 32);
+    assert_int_equal(strlen(r.key_fingerprint), 64);
+    assert_int_equal(strlen(r.attestation_digest), 64);
+    bpt_secret *v = NULL;
+    assert_ok(bpt_kx_store_get(&v, f->store, "api_token"));
+    assert_memory_equal(bpt_secret_data(v), "tok-123", 7);
+    bpt_secret_free(v);
+    assert_ok(bpt_kx_store_get(&v, f->store, "db_password"));
+    assert_memory_equal(bpt_secret_data(v), "hunter2", 7);
+    bpt_secret_free(v);
+    assert_int_equal(bpt_kx_service_active_count(f->svc), 0);
+}
+
+static void test_report_data_mismatch(void **state)
+{
+    struct fixture *f = *state;
+    f->mode = WRONG_REPORT_DATA;
+    size_t before = bpt_kx_store_count(f->store);
+    bpt_kx_client_result r;
+    assert_rc_msg(bpt_kx_client_send(&r, f->url, f->policy, SECRETS, 1), BPT_ECLAIM,
+                  "report_data does not bind");
+    assert_int_equal(bpt_kx_store_count(f->store), before);
+    /* nothing was submitted: the session is still there */
+    assert_int_equal(bpt_kx_service_active_count(f->svc), 1);
+    bpt_kx_service_free(f->svc);
+    bpt_kx_server_stop(f->srv);
+    f->mode = HONEST;
+    /* restart clean for the next tests */
+    bpt_kx_service_options so = BPT_KX_SERVICE_OPTIONS_INIT;
+    so.attest = sim_attest;
+    so.attest_userdata = f;
+    so.max_sessions = 1;
+    assert_ok(bpt_kx_service_new(&f->svc, &so));
+    bpt_kx_server_options o = BPT_KX_SERVER_OPTIONS_INIT;
+    o.store = f->store;
+    assert_ok(bpt_kx_server_start(&f->srv, f->svc, &o));
+    snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%u", bpt_kx_server_port(f->srv));
+}
+
+static void test_untrusted_evidence(void **state)
+{
+    struct fixture *f = *state;
+    bpt_policy *pinned = NULL; /* the pinned AMD roots refuse simulated evidence */
+    assert_ok(bpt_policy_new(&pinned));
+    bpt_kx_client_result r;
+    int rc = bpt_kx_client_send(&r, f->url, pinned, SECRETS, 1);
+    if (!bpt_error_is_attestation(rc) || strstr(bpt_error_last(), "attestation") == NULL) {
+        fail_msg("got %d: %s", rc, bpt_error_last());
+    }
+    bpt_policy_free(pinned);
+    /* the abandoned session fills the one slot: the next client sees 503 capacity */
+    assert_rc_msg(bpt_kx_client_send(&r, f->url, f->policy, SECRETS, 1), BPT_EPROTOCOL,
+                  "HTTP 503 capacity");
+    assert_int_equal(bpt_kx_service_cleanup(f->svc), 0);
+}
+
+static void test_no_attestation_and_transport(void **state)
+{
+    struct fixture *f = *state;
+    bpt_kx_service *svc = NULL;
+    bpt_kx_server *srv = NULL;
+    bpt_kx_server_options o = BPT_KX_SERVER_OPTIONS_INIT;
+    o.store = f->store;
+    assert_ok(bpt_kx_service_new(&svc, NULL));
+    assert_ok(bpt_kx_server_start(&srv, svc, &o));
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", bpt_kx_server_port(srv));
+    bpt_kx_client_result r;
+    assert_rc_msg(bpt_kx_client_send(&r, url, f->policy, SECRETS, 1), BPT_EPROTOCOL,
+                  "no attestation");
+    uint16_t port = bpt_kx_server_port(srv);
+    bpt_kx_server_stop(srv);
+    bpt_kx_service_free(svc);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
+    assert_rc_msg(bpt_kx_client_send(&r, url, f->policy, SECRETS, 1), BPT_EFETCH, "127.0.0.1");
+    assert_rc_msg(bpt_kx_client_send(&r, url, f->policy, SECRETS, 0), BPT_EINVAL, "secrets");
+    assert_rc_msg(bpt_kx_client_send(&r, url, NULL, SECRETS, 1), BPT_EINVAL, "NULL");
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exchange),
+        cmocka_unit_test(test_report_data_mismatch),
+        cmocka_unit_test(test_untrusted_evidence),
+        cmocka_unit_test(test_no_attestation_and_transport),
+    };
+    int rc = cmocka_run_group_tests(tests, setup, teardown);
+    curl_global_cleanup();
+    return rc;
+}

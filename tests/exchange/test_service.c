@@ -1,0 +1,210 @@
+/*
+ * TeeAuthService: defaults, evidence binding through the attester callback, capacity (evict
+ * expired first, then BPT_EBUSY), one-time consume, expiry, public key lookup, counters, an
+ * attester failure releasing its slot, and the cleanup thread stopping at once on shutdown.
+ */
+#include "helpers/test.h"
+
+#include <openssl/sha.h>
+
+#include "core/err.h"
+#include "exchange/exchange_internal.h"
+
+struct fake_attester {
+    uint8_t last_rd[64];
+    int calls;
+    int fail; /* return this code when non-zero */
+};
+
+static int fake_attest(bpt_report **out, const uint8_t report_data[64], void *userdata)
+{
+    struct fake_attester *fa = userdata;
+    fa->calls++;
+    memcpy(fa->last_rd, report_data, 64);
+    if (fa->fail != 0) {
+        return bpt_err(fa->fail, "fake attester: no TEE");
+    }
+    bpt_report *r = NULL;
+    int rc = bpt_report_new(&r, BPT_PROVIDER_AMD_SEV_SNP, BPT_FORMAT_SEV_SNP_REPORT);
+    if (rc == 0) {
+        rc = bpt_report_set_evidence(r, report_data, 64);
+    }
+    if (rc < 0) {
+        bpt_report_free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+static void test_defaults_and_binding(void **state)
+{
+    (void)state;
+    bpt_kx_service *svc = NULL;
+    assert_ok(bpt_kx_service_new(&svc, NULL));
+    bpt_kx_session_info info;
+    bpt_report *rep = (bpt_report *)1;
+    assert_ok(bpt_kx_service_create(&info, &rep, svc, NULL, 0));
+    assert_null(rep); /* no attester configured */
+    assert_int_equal(info.expires_at - info.created_at, BPT_KX_DEFAULT_TTL_SECS);
+    bpt_kx_service_free(svc);
+
+    int64_t now = 1700000000;
+    struct fake_attester fa = {{0}, 0, 0};
+    bpt_kx_service_options o = BPT_KX_SERVICE_OPTIONS_INIT;
+    assert_int_equal(o.max_sessions, 64);
+    o.clock = bpt_clock_fixed(&now);
+    o.attest = fake_attest;
+    o.attest_userdata = &fa;
+    assert_ok(bpt_kx_service_new(&svc, &o));
+    uint8_t nonce[20];
+    memset(nonce, 7, sizeof(nonce));
+    assert_ok(bpt_kx_service_create(&info, &rep, svc, nonce, sizeof(nonce)));
+    assert_non_null(rep);
+    assert_int_equal(fa.calls, 1);
+    uint8_t want[64];
+    assert_ok(bpt_kx_report_data(want, info.public_key, info.id, nonce, sizeof(nonce)));
+    assert_memory_equal(fa.last_rd, want, 64);
+    assert_memory_equal(info.report_data, want, 64);
+    uint8_t sha_nonce[32];
+    SHA256(nonce, sizeof(nonce), sha_nonce);
+    assert_memory_equal(want + 32, sha_nonce, 32);
+    size_t klen = 0;
+    const char *kt = NULL, *dg = NULL;
+    const uint8_t *k = bpt_report_key_binding(rep, &klen, &kt, &dg);
+    assert_non_null(k);
+    assert_int_equal(klen, 32);
+    assert_memory_equal(k, info.public_key, 32);
+    assert_string_equal(kt, "x25519");
+    assert_int_equal(strlen(dg), 128);
+    assert_int_equal(info.created_at, now);
+    assert_int_equal(info.expires_at, now + 300);
+    bpt_report_free(rep);
+
+    uint8_t pk[32];
+    assert_ok(bpt_kx_service_public_key(pk, svc, info.id_hex));
+    assert_memory_equal(pk, info.public_key, 32);
+    assert_rc_msg(bpt_kx_service_create(&info, NULL, svc, nonce, 15), BPT_EINVAL,
+                  "nonce is 15 bytes");
+    bpt_kx_service_free(svc);
+
+    bpt_kx_service_options bad = BPT_KX_SERVICE_OPTIONS_INIT;
+    bad.max_sessions = 0;
+    assert_rc_msg(bpt_kx_service_new(&svc, &bad), BPT_EINVAL, "max_sessions");
+    bad = o;
+    bad.version = 99;
+    assert_rc_msg(bpt_kx_service_new(&svc, &bad), BPT_EINVAL, "version 99");
+    assert_null(svc);
+}
+
+static void test_capacity_consume_expiry(void **state)
+{
+    (void)state;
+    int64_t now = 1700000000;
+    bpt_kx_service_options o = BPT_KX_SERVICE_OPTIONS_INIT;
+    o.clock = bpt_clock_fixed(&now);
+    o.ttl_secs = 10;
+    o.max_sessions = 2;
+    bpt_kx_service *svc = NULL;
+    assert_ok(bpt_kx_service_new(&svc, &o));
+    bpt_kx_session_info a, b, c;
+    assert_ok(bpt_kx_service_create(&a, NULL, svc, NULL, 0));
+    assert_ok(bpt_kx_service_create(&b, NULL, svc, NULL, 0));
+    assert_rc_msg(bpt_kx_service_create(&c, NULL, svc, NULL, 0), BPT_EBUSY, "capacity");
+    assert_int_equal(bpt_kx_service_active_count(svc), 2);
+
+    /* one-time consume */
+    bpt_kx_session *s = NULL;
+    assert_ok(bpt_kx_service_consume(&s, svc, a.id_hex));
+    assert_memory_equal(bpt_kx_session_public_key(s), a.public_key, 32);
+    bpt_kx_session_free(s);
+    assert_rc_msg(bpt_kx_service_consume(&s, svc, a.id_hex), BPT_ENOTFOUND, "not found");
+    assert_null(s);
+    uint8_t pk[32];
+    assert_rc_msg(bpt_kx_service_public_key(pk, svc, a.id_hex), BPT_ENOTFOUND, "not found");
+    assert_rc_msg(bpt_kx_service_consume(&s, svc, "zz"), BPT_EINVAL, "32 hex digits");
+    assert_rc_msg(bpt_kx_service_consume(&s, svc, "zz000000000000000000000000000000"), BPT_EINVAL,
+                  "not hex");
+
+    /* expiry: lookup and consume say expired; consume removes it */
+    assert_ok(bpt_kx_service_create(&c, NULL, svc, NULL, 0));
+    now += 11;
+    assert_rc_msg(bpt_kx_service_public_key(pk, svc, b.id_hex), BPT_EEXPIRED, "expired");
+    assert_rc_msg(bpt_kx_service_consume(&s, svc, b.id_hex), BPT_EEXPIRED, "expired");
+    assert_null(s);
+    /* c expired too but is not swept yet: held, yet not counted as active (the Rust rule) */
+    assert_int_equal(bpt_kx_service_active_count(svc), 0);
+    bpt_kx_service_stats held;
+    bpt_kx_service_get_stats(&held, svc);
+    assert_int_equal(held.active, 1);
+    /* create evicts the expired c first, so capacity is not reached */
+    bpt_kx_session_info d, e;
+    assert_ok(bpt_kx_service_create(&d, NULL, svc, NULL, 0));
+    assert_ok(bpt_kx_service_create(&e, NULL, svc, NULL, 0));
+    assert_int_equal(bpt_kx_service_active_count(svc), 2);
+    /* explicit sweep */
+    now += 11;
+    assert_int_equal(bpt_kx_service_cleanup(svc), 2);
+    assert_int_equal(bpt_kx_service_active_count(svc), 0);
+
+    bpt_kx_service_stats st;
+    bpt_kx_service_get_stats(&st, svc);
+    assert_int_equal(st.created, 5);
+    assert_int_equal(st.consumed, 1);
+    assert_int_equal(st.expired, 4);
+    assert_int_equal(st.refused, 1);
+    assert_int_equal(st.active, 0);
+    bpt_kx_service_free(svc);
+}
+
+static void test_attester_failure_frees_slot(void **state)
+{
+    (void)state;
+    struct fake_attester fa = {{0}, 0, BPT_ENOTSUP};
+    bpt_kx_service_options o = BPT_KX_SERVICE_OPTIONS_INIT;
+    o.max_sessions = 1;
+    o.attest = fake_attest;
+    o.attest_userdata = &fa;
+    bpt_kx_service *svc = NULL;
+    assert_ok(bpt_kx_service_new(&svc, &o));
+    bpt_kx_session_info info;
+    bpt_report *rep = NULL;
+    for (int i = 0; i < 3; i++) {
+        assert_rc_msg(bpt_kx_service_create(&info, &rep, svc, NULL, 0), BPT_ENOTSUP, "attestation");
+        assert_null(rep);
+    }
+    assert_int_equal(bpt_kx_service_active_count(svc), 0);
+    fa.fail = 0;
+    assert_ok(bpt_kx_service_create(&info, &rep, svc, NULL, 0));
+    bpt_report_free(rep);
+    bpt_kx_service_free(svc);
+}
+
+static void test_cleanup_thread_stops(void **state)
+{
+    (void)state;
+    bpt_kx_service_options o = BPT_KX_SERVICE_OPTIONS_INIT;
+    o.cleanup_interval_secs = 3600; /* a stop that waited for the period would time out */
+    bpt_kx_service *svc = NULL;
+    assert_ok(bpt_kx_service_new(&svc, &o));
+    bpt_kx_service_stop_cleanup(svc); /* not running: nothing */
+    assert_ok(bpt_kx_service_start_cleanup(svc));
+    assert_rc_msg(bpt_kx_service_start_cleanup(svc), BPT_EBUSY, "already running");
+    bpt_kx_service_stop_cleanup(svc);
+    assert_ok(bpt_kx_service_start_cleanup(svc)); /* restartable */
+    bpt_kx_session_info info;
+    assert_ok(bpt_kx_service_create(&info, NULL, svc, NULL, 0));
+    bpt_kx_service_free(svc); /* stops the thread and frees the live session */
+    bpt_kx_service_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_and_binding),
+        cmocka_unit_test(test_capacity_consume_expiry),
+        cmocka_unit_test(test_attester_failure_frees_slot),
+        cmocka_unit_test(test_cleanup_thread_stops),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
