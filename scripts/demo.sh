@@ -5,7 +5,8 @@ set -uo pipefail
 BPT=${1:-build/dev/bpt}
 TESTDATA=${BPT_TESTDATA:-$(cd "$(dirname "$0")/.." && pwd)/../shared/testdata}
 work=$(mktemp -d /tmp/bpt-demo.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+serve_pid=
+trap '[ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null; rm -rf "$work"' EXIT
 step=0
 say() { step=$((step + 1)); printf '\n\033[1m%d. %s\033[0m\n' "$step" "$*"; }
 run() { printf '   $ %s\n' "$*"; "$@" 2>&1 | sed 's/^/     /'; return "${PIPESTATUS[0]}"; }
@@ -46,6 +47,35 @@ if [ -f "$TESTDATA/sev-snp/milan-virtee/report.bin" ]; then
 else
   say "(skipping real vendor evidence: $TESTDATA not found)"
 fi
+
+say "A TeeConfig for a service running inside a TEE: checked (Direct mode forces sealed secrets)"
+printf '{"mode":"direct","requirement":"required","key_exchange":{"session_ttl_secs":120}}' > "$work/tee.json"
+expect 0 "$BPT" config check "$work/tee.json"
+printf '{"mode":"direct","secret_injection":"env_or_sealed"}' > "$work/bad.json"
+expect 2 "$BPT" config check "$work/bad.json"
+
+say "The main job: a (simulated) TEE service on loopback that accepts sealed secrets"
+"$BPT" serve --config "$work/tee.json" --simulate sev-snp --sim-dir "$work/sim" --listen 127.0.0.1:0 \
+  > "$work/serve.log" 2>&1 &
+serve_pid=$!
+for _ in $(seq 100); do grep -q '^serve: listening' "$work/serve.log" && break; sleep 0.05; done
+sed 's/^/     /' "$work/serve.log"
+url=$(sed -n 's/^serve: listening on \(http:[^ ]*\).*/\1/p' "$work/serve.log")
+[ -n "$url" ] || { echo "   !! the service did not start"; exit 1; }
+
+say "Client: verify the service's evidence, check its session key is bound in it, seal a secret"
+export DEMO_DB_PASSWORD="correct horse battery staple"
+expect 0 "$BPT" seal --url "$url" --trust-root "$work/sim/trust-roots.pem" --name db_password \
+  --secret-env DEMO_DB_PASSWORD
+
+say "The same client trusting only the pinned AMD roots refuses to send anything"
+expect 1 "$BPT" seal --url "$url" --name db_password --secret-env DEMO_DB_PASSWORD
+
+say "The service confirms it holds the secret (by name and size only; the value never prints)"
+kill -TERM "$serve_pid"; wait "$serve_pid" 2>/dev/null; serve_pid=
+sed 's/^/     /' "$work/serve.log"
+grep -q "delivered secret 'db_password'" "$work/serve.log" || { echo "   !! not delivered"; exit 1; }
+if grep -q "correct horse" "$work/serve.log"; then echo "   !! the secret leaked into output"; exit 1; fi
 
 say "Random bytes are not evidence (kind malformed)"
 head -c 2000 /dev/urandom > "$work/random.bin"

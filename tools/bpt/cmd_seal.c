@@ -1,0 +1,163 @@
+/*
+ * bpt seal: verify a service's attestation, check that its session key is bound into it,
+ * then seal a secret to that key and deliver it (DESIGN.md §6). The secret is never printed.
+ */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/limits.h"
+
+#include <openssl/crypto.h>
+
+static void seal_usage(FILE *f)
+{
+    fprintf(f, "usage: bpt seal --url URL [--policy FILE] [--trust-root PEM]... [--allow-debug]\n"
+               "                [--expect-measurement HEX] --name NAME\n"
+               "                (--secret-file F | --secret-env VAR)\n"
+               "\n"
+               "Create a session at URL, verify its attestation under the policy (production\n"
+               "by default; --trust-root replaces the pinned vendor roots, e.g. with\n"
+               "DIR/trust-roots.pem of the simulator), check that report_data binds the session\n"
+               "key, the session id and a fresh nonce, then HPKE-seal the secret to the key and\n"
+               "submit it. Exit 0 when the service stored it, 1 when the attestation or the\n"
+               "protocol refused, 2 on usage or I/O errors.\n");
+}
+
+int cmd_seal(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"url", required_argument, NULL, 'u'},
+        {"policy", required_argument, NULL, 'p'},
+        {"trust-root", required_argument, NULL, 't'},
+        {"allow-debug", no_argument, NULL, 'D'},
+        {"expect-measurement", required_argument, NULL, 'm'},
+        {"name", required_argument, NULL, 'n'},
+        {"secret-file", required_argument, NULL, 'f'},
+        {"secret-env", required_argument, NULL, 'e'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *url = NULL, *policy_file = NULL, *name = NULL, *file = NULL, *env = NULL,
+               *measurement = NULL, *roots[16];
+    int n_roots = 0, c, rc, ex = BPT_EXIT_USAGE;
+    bool allow_debug = false;
+    bpt_policy *policy = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    bpt_secret *secret = NULL;
+    bpt_kx_client_result res;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'u':
+            url = optarg;
+            break;
+        case 'p':
+            policy_file = optarg;
+            break;
+        case 't':
+            if (n_roots == 16) {
+                return cli_usage_error("seal", "at most 16 --trust-root");
+            }
+            roots[n_roots++] = optarg;
+            break;
+        case 'D':
+            allow_debug = true;
+            break;
+        case 'm':
+            measurement = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'f':
+            file = optarg;
+            break;
+        case 'e':
+            env = optarg;
+            break;
+        case 'h':
+            seal_usage(stdout);
+            return BPT_EXIT_OK;
+        default:
+            return cli_usage_error("seal", "unknown option or missing value: '%s'",
+                                   argv[optind - 1]);
+        }
+    }
+    if (optind != argc || !url || !name || (!file == !env)) {
+        return cli_usage_error("seal", "--url, --name and one of --secret-file/--secret-env "
+                                       "are required");
+    }
+    if (policy_file) {
+        if (cli_read_file(&text, &len, policy_file, BPT_LIMIT_JSON_BYTES) < 0 ||
+            bpt_policy_load_json(&policy, text, len) < 0) {
+            ex = cli_lib_error("seal", BPT_EXIT_USAGE, policy_file);
+            goto out;
+        }
+        bpt_free(text);
+        text = NULL;
+    } else if (bpt_policy_new(&policy) < 0) {
+        ex = cli_lib_error("seal", BPT_EXIT_USAGE, "policy");
+        goto out;
+    }
+    bpt_policy_set_allow_debug(policy, allow_debug || bpt_policy_allow_debug(policy));
+    if (measurement && bpt_policy_set_expected_measurement(policy, measurement) < 0) {
+        ex = cli_lib_error("seal", BPT_EXIT_USAGE, "--expect-measurement");
+        goto out;
+    }
+    for (int i = 0; i < n_roots; i++) {
+        if (cli_read_file(&text, &len, roots[i], BPT_LIMIT_CERT_CHAIN_BYTES) < 0 ||
+            bpt_policy_add_trust_root_pem(policy, text, len) < 0) {
+            ex = cli_lib_error("seal", BPT_EXIT_USAGE, roots[i]);
+            goto out;
+        }
+        bpt_free(text);
+        text = NULL;
+    }
+    if (file) {
+        if (cli_read_file(&text, &len, file, BPT_LIMIT_HTTP_BODY_BYTES / 2) < 0 ||
+            bpt_secret_from(&secret, (const uint8_t *)text, len) < 0) {
+            ex = cli_lib_error("seal", BPT_EXIT_USAGE, file);
+            goto out;
+        }
+        OPENSSL_cleanse(text, len);
+        bpt_free(text);
+        text = NULL;
+    } else {
+        const char *v = getenv(env);
+        if (!v) {
+            ex = cli_usage_error("seal", "environment variable %s is not set", env);
+            goto out;
+        }
+        if (bpt_secret_from(&secret, (const uint8_t *)v, strlen(v)) < 0) {
+            ex = cli_lib_error("seal", BPT_EXIT_USAGE, env);
+            goto out;
+        }
+    }
+    {
+        bpt_kx_client_secret s = {name, bpt_secret_data(secret), bpt_secret_len(secret)};
+        rc = bpt_kx_client_send(&res, url, policy, &s, 1);
+    }
+    if (rc < 0) {
+        bool refused = bpt_error_is_attestation(rc) || rc == BPT_EPROTOCOL;
+        ex = cli_lib_error("seal", refused ? BPT_EXIT_REFUSED : BPT_EXIT_USAGE,
+                           refused ? "refused" : url);
+        goto out;
+    }
+    printf("seal: attestation verified (evidence sha256 %s); session key bound "
+           "(fingerprint %s)\n",
+           res.attestation_digest, res.key_fingerprint);
+    printf("seal: secret '%s' sealed to session %s and stored by the service (%zu stored)\n", name,
+           res.session_id, res.stored);
+    ex = BPT_EXIT_OK;
+out:
+    bpt_free(text);
+    bpt_secret_free(secret);
+    bpt_policy_free(policy);
+    return ex;
+}

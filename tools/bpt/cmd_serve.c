@@ -1,0 +1,163 @@
+/*
+ * bpt serve: the key-exchange control plane (DESIGN.md §6) on loopback, with evidence from
+ * the TEE (configfs-tsm, /dev/sev-guest, /dev/nsm) or the simulator. Secrets that arrive are
+ * kept in memory; only their names and sizes are ever printed.
+ */
+#include "cli.h"
+
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/limits.h"
+
+struct serve_state {
+    bpt_attester_opts ao;
+};
+
+static int attest_cb(bpt_report **out, const uint8_t report_data[64], void *ud)
+{
+    struct serve_state *st = ud;
+    return bpt_attest(out, report_data, &st->ao);
+}
+
+static void on_secret(const char *session_id_hex, const char *name, const bpt_secret *secret,
+                      void *ud)
+{
+    (void)ud;
+    printf("serve: session %s delivered secret '%s' (%zu bytes); the service holds it\n",
+           session_id_hex, name, bpt_secret_len(secret));
+    fflush(stdout);
+}
+
+static void serve_usage(FILE *f)
+{
+    fprintf(f, "usage: bpt serve [--config FILE] [--listen HOST:PORT] [--simulate PROVIDER "
+               "--sim-dir DIR]\n"
+               "\n"
+               "Serve the sealed-secret key exchange (DESIGN.md §6) until SIGINT or SIGTERM:\n"
+               "POST /v1/sessions, POST /v1/sessions/{id}/secrets, GET /v1/attestation,\n"
+               "GET /healthz, GET /metrics. Each session's X25519 key is bound into fresh\n"
+               "evidence from the TEE, or from the simulator with --simulate.\n"
+               "  --config FILE      TeeConfig JSON: key_exchange.session_ttl_secs and\n"
+               "                     max_sessions are used\n"
+               "  --listen HOST:PORT default 127.0.0.1:8787 (port 0 picks a free one)\n"
+               "Prints 'serve: listening on http://HOST:PORT' once ready.\n");
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},   {"listen", required_argument, NULL, 'l'},
+        {"simulate", required_argument, NULL, 's'}, {"sim-dir", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+    };
+    struct serve_state st = {.ao = BPT_ATTESTER_OPTS_INIT};
+    bpt_kx_service_options so = BPT_KX_SERVICE_OPTIONS_INIT;
+    bpt_kx_server_options ho = BPT_KX_SERVER_OPTIONS_INIT;
+    bpt_kx_service *svc = NULL;
+    bpt_kx_store *store = NULL;
+    bpt_kx_server *srv = NULL;
+    bpt_config *cfg = NULL;
+    const char *config = NULL, *listen = "127.0.0.1:8787";
+    char host[64];
+    sigset_t set;
+    int c, sig = 0, ex = BPT_EXIT_USAGE;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'l':
+            listen = optarg;
+            break;
+        case 's':
+            if (bpt_provider_parse(&st.ao.simulate, optarg) < 0) {
+                return cli_lib_error("serve", BPT_EXIT_USAGE, "--simulate");
+            }
+            break;
+        case 'd':
+            st.ao.sim_dir = optarg;
+            break;
+        case 'h':
+            serve_usage(stdout);
+            return BPT_EXIT_OK;
+        default:
+            return cli_usage_error("serve", "unknown option or missing value: '%s'",
+                                   argv[optind - 1]);
+        }
+    }
+    if (optind != argc) {
+        return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+    }
+    if (st.ao.simulate != BPT_PROVIDER_UNKNOWN && !st.ao.sim_dir) {
+        return cli_usage_error("serve", "--simulate needs --sim-dir DIR (see 'bpt sim init')");
+    }
+    {
+        const char *colon = strrchr(listen, ':');
+        char *end = NULL;
+        unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
+        if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof(host) || !end || *end ||
+            port > 65535) {
+            return cli_usage_error("serve", "--listen '%s': expected HOST:PORT", listen);
+        }
+        memcpy(host, listen, (size_t)(colon - listen));
+        host[colon - listen] = '\0';
+        ho.listen_host = host;
+        ho.port = (uint16_t)port;
+    }
+    if (config) {
+        char *text = NULL;
+        size_t len = 0;
+        if (cli_read_file(&text, &len, config, BPT_LIMIT_JSON_BYTES) < 0 ||
+            bpt_config_load_json(&cfg, text, len) < 0) {
+            bpt_free(text);
+            return cli_lib_error("serve", BPT_EXIT_USAGE, config);
+        }
+        bpt_free(text);
+        so.ttl_secs = bpt_config_session_ttl_secs(cfg);
+        so.max_sessions = (size_t)bpt_config_max_sessions(cfg);
+    }
+    so.attest = attest_cb;
+    so.attest_userdata = &st;
+    ho.on_secret = on_secret;
+    ho.on_secret_userdata = &st;
+
+    /* Signals are taken synchronously by this thread; server threads inherit the mask. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    if (bpt_kx_service_new(&svc, &so) < 0 || bpt_kx_service_start_cleanup(svc) < 0 ||
+        bpt_kx_store_new(&store) < 0) {
+        ex = cli_lib_error("serve", BPT_EXIT_USAGE, "service");
+        goto out;
+    }
+    ho.store = store;
+    if (bpt_kx_server_start(&srv, svc, &ho) < 0) {
+        ex = cli_lib_error("serve", BPT_EXIT_USAGE, listen);
+        goto out;
+    }
+    printf("serve: listening on http://%s:%u (evidence: %s)\n", host, bpt_kx_server_port(srv),
+           st.ao.simulate != BPT_PROVIDER_UNKNOWN ? bpt_provider_name(st.ao.simulate)
+                                                  : "TEE hardware");
+    fflush(stdout);
+    sigwait(&set, &sig);
+    printf("serve: stopping on signal %d; %zu secret(s) were held, now cleansed\n", sig,
+           bpt_kx_store_count(store));
+    ex = BPT_EXIT_OK;
+out:
+    bpt_kx_server_stop(srv);
+    bpt_kx_service_free(svc);
+    bpt_kx_store_free(store);
+    bpt_config_free(cfg);
+    return ex;
+}
