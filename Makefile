@@ -2,7 +2,7 @@
 BUILD ?= build/dev
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build check demo asan valgrind fuzz-smoke clean
+.PHONY: deps build check demo asan tsan valgrind fuzz-smoke clean
 
 deps:
 	./scripts/install-deps.sh
@@ -23,6 +23,12 @@ asan: deps
 	cmake --preset asan
 	cmake --build build/asan -j$(JOBS)
 	ctest --test-dir build/asan --output-on-failure -j$(JOBS)
+
+# ThreadSanitizer over the concurrent parts: key-exchange service, HTTP server, client, caches.
+tsan: deps
+	cmake --preset tsan
+	cmake --build build/tsan -j$(JOBS)
+	ctest --test-dir build/tsan --output-on-failure -j$(JOBS) -R 'exchange|providers'
 
 valgrind: deps
 	cmake --preset valgrind

@@ -1,5 +1,6 @@
 /* bpt_attest and bpt_sim_init: the table of simulated providers and the hardware path. */
 #include <blueprint-tee/attester.h>
+#include <blueprint-tee/clock.h>
 #include <blueprint-tee/sev_snp.h>
 
 #include "attestation/model_internal.h"
@@ -212,7 +213,9 @@ out:
 /* The simulated Nitro document binds the report data as user_data. */
 static int aws_nitro_attest(bpt_report **out, const char *dir, const uint8_t report_data[64])
 {
-    struct bpt_sim_nitro_opts o = {.user_data = report_data, .user_data_len = 64};
+    struct bpt_sim_nitro_opts o = {.user_data = report_data,
+                                   .user_data_len = 64,
+                                   .timestamp_ms = (uint64_t)bpt_time_now() * 1000};
     uint8_t *ev = NULL;
     size_t ev_len = 0;
     int rc;
@@ -222,7 +225,7 @@ static int aws_nitro_attest(bpt_report **out, const char *dir, const uint8_t rep
     BPT_CHECK(bpt_report_new(out, BPT_PROVIDER_AWS_NITRO, BPT_FORMAT_NITRO_DOCUMENT));
     BPT_CHECK(bpt_report_set_evidence(*out, ev, ev_len));
     BPT_CHECK(bpt_claims_set_user_data(bpt_report_claims_mut(*out), report_data, 64));
-    bpt_report_set_issued_at(*out, BPT_SIM_NITRO_TIME);
+    bpt_report_set_issued_at(*out, o.timestamp_ms / 1000);
 out:
     if (rc < 0) {
         bpt_report_free(*out);
