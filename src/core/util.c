@@ -128,6 +128,16 @@ int bpt_sha384(uint8_t md[BPT_SHA384_LEN], const void *p, size_t n)
     return digest(EVP_sha384(), md, p, n);
 }
 
+bool bpt_all_zero(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    uint8_t acc = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc |= b[i];
+    }
+    return acc == 0;
+}
+
 bool bpt_str_eq(const char *a, const char *b)
 {
     if (!a || !b) {

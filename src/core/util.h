@@ -23,6 +23,9 @@ int bpt_strdup(char **out, const char *s);
 int bpt_sha256(uint8_t md[BPT_SHA256_LEN], const void *p, size_t n);
 int bpt_sha384(uint8_t md[BPT_SHA384_LEN], const void *p, size_t n);
 
+/** true if all @p n bytes are zero (time independent of where a non-zero byte is). */
+bool bpt_all_zero(const void *p, size_t n);
+
 /** Case-sensitive string equality that treats two NULLs as equal. */
 bool bpt_str_eq(const char *a, const char *b);
 

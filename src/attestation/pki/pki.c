@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
@@ -96,6 +98,45 @@ int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len, c
 out:
     X509_free(c);
     BIO_free(bio);
+    return rc;
+}
+
+int bpt_pki_verify_p384_rs(EVP_PKEY *key, const uint8_t *r, const uint8_t *s, size_t n,
+                           const void *msg, size_t msg_len, const char *what)
+{
+    ECDSA_SIG *sig = NULL;
+    BIGNUM *br = NULL, *bs = NULL;
+    unsigned char *der = NULL;
+    EVP_MD_CTX *md = NULL;
+    int der_len, rc = BPT_ERROR;
+
+    if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC || EVP_PKEY_get_bits(key) != 384) {
+        return bpt_err(BPT_ESIGNATURE, "%s: the signing key is not ECDSA P-384", what);
+    }
+    sig = ECDSA_SIG_new();
+    br = BN_bin2bn(r, (int)n, NULL);
+    bs = BN_bin2bn(s, (int)n, NULL);
+    if (!sig || !br || !bs || ECDSA_SIG_set0(sig, br, bs) != 1) {
+        BN_free(br);
+        BN_free(bs);
+        rc = bpt_err_nomem("signature");
+        goto out;
+    }
+    der_len = i2d_ECDSA_SIG(sig, &der);
+    md = EVP_MD_CTX_new();
+    if (der_len <= 0 || !md || EVP_DigestVerifyInit(md, NULL, EVP_sha384(), NULL, key) != 1) {
+        rc = bpt_err_ossl(BPT_ERROR, "%s: signature setup", what);
+        goto out;
+    }
+    if (EVP_DigestVerify(md, der, (size_t)der_len, msg, msg_len) != 1) {
+        rc = bpt_err_ossl(BPT_ESIGNATURE, "%s does not verify", what);
+        goto out;
+    }
+    rc = 0;
+out:
+    OPENSSL_free(der);
+    ECDSA_SIG_free(sig);
+    EVP_MD_CTX_free(md);
     return rc;
 }
 

@@ -50,6 +50,14 @@ int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len, c
 /** Parse one DER certificate (the whole input must be the certificate). */
 int bpt_pki_parse_der(X509 **out, const uint8_t *p, size_t len, const char *what);
 
+/**
+ * Verify an ECDSA P-384 / SHA-384 signature given as big-endian r and s of @p n bytes each
+ * (raw COSE form; SEV-SNP's little-endian values are reversed by the caller) over @p msg.
+ * @return 0; BPT_ESIGNATURE "<what>: ..." (wrong key type, or the signature does not verify).
+ */
+int bpt_pki_verify_p384_rs(EVP_PKEY *key, const uint8_t *r, const uint8_t *s, size_t n,
+                           const void *msg, size_t msg_len, const char *what);
+
 /** SHA-256 of the certificate's DER encoding. */
 int bpt_pki_fingerprint(uint8_t out[32], X509 *cert);
 

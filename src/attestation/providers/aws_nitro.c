@@ -466,52 +466,15 @@ out:
 
 static int verify_signature(const struct bpt_nitro_doc *d, EVP_PKEY *key)
 {
-    ECDSA_SIG *sig = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(d->signature, 48, NULL), *s = BN_bin2bn(d->signature + 48, 48, NULL);
-    unsigned char *der = NULL;
     uint8_t *tbs = NULL;
     size_t tbs_len = 0;
-    EVP_MD_CTX *md = NULL;
-    int der_len, rc = BPT_ERROR;
-
-    if (!sig || !r || !s || ECDSA_SIG_set0(sig, r, s) != 1) {
-        BN_free(r);
-        BN_free(s);
-        rc = bpt_err_nomem("signature");
-        goto out;
+    int rc = bpt_nitro_sig_structure(&tbs, &tbs_len, d);
+    if (rc == 0) {
+        rc = bpt_pki_verify_p384_rs(key, d->signature, d->signature + 48, 48, tbs, tbs_len,
+                                    "aws_nitro: COSE signature with the document's certificate");
     }
-    if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC || EVP_PKEY_get_bits(key) != 384) {
-        rc = bpt_err(BPT_ESIGNATURE, "aws_nitro: certificate key is not ECDSA P-384");
-        goto out;
-    }
-    BPT_CHECK(bpt_nitro_sig_structure(&tbs, &tbs_len, d));
-    der_len = i2d_ECDSA_SIG(sig, &der);
-    md = EVP_MD_CTX_new();
-    if (der_len <= 0 || !md || EVP_DigestVerifyInit(md, NULL, EVP_sha384(), NULL, key) != 1) {
-        rc = bpt_err_ossl(BPT_ERROR, "aws_nitro: signature setup");
-        goto out;
-    }
-    if (EVP_DigestVerify(md, der, (size_t)der_len, tbs, tbs_len) != 1) {
-        rc = bpt_err_ossl(BPT_ESIGNATURE, "aws_nitro: COSE signature does not verify with the "
-                                          "document's certificate");
-        goto out;
-    }
-    rc = 0;
-out:
-    EVP_MD_CTX_free(md);
-    OPENSSL_free(der);
     free(tbs);
-    ECDSA_SIG_free(sig);
     return rc;
-}
-
-static bool all_zero(const uint8_t *p, size_t n)
-{
-    uint8_t acc = 0;
-    for (size_t i = 0; i < n; i++) {
-        acc |= p[i];
-    }
-    return acc == 0;
 }
 
 static bool hex_equals(const uint8_t *b, size_t n, const char *hex)
@@ -532,7 +495,7 @@ static bool hex_equals(const uint8_t *b, size_t n, const char *hex)
 static int check_policy(const struct bpt_nitro_doc *d, const bpt_policy *p, int64_t at)
 {
     int64_t ts = (int64_t)(d->timestamp_ms / 1000);
-    bool debug = d->has_pcr[0] && all_zero(d->pcr[0], d->pcr_len[0]);
+    bool debug = d->has_pcr[0] && bpt_all_zero(d->pcr[0], d->pcr_len[0]);
 
     if (!d->has_pcr[0]) {
         return bad("PCR0 is missing");
@@ -611,7 +574,7 @@ static int build_report(bpt_report **out, const struct bpt_nitro_doc *d, const u
     BPT_CHECK(bpt_measurement_set_bytes(&m, "sha384", d->pcr[0], d->pcr_len[0]));
     bpt_report_set_measurement(r, &m);
     c = bpt_report_claims_mut(r);
-    c->debug_mode = all_zero(d->pcr[0], d->pcr_len[0]);
+    c->debug_mode = bpt_all_zero(d->pcr[0], d->pcr_len[0]);
     for (int i = 0; i < BPT_NITRO_MAX_PCRS; i++) {
         char entry[160];
         if (!d->has_pcr[i]) {

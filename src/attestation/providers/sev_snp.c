@@ -16,6 +16,7 @@
 #include "core/codec.h"
 #include "core/err.h"
 #include "core/reader.h"
+#include "core/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,58 +340,16 @@ out:
 
 static int verify_signature(const uint8_t *report, const bpt_snp_report *rep, EVP_PKEY *key)
 {
-    uint8_t r_be[72], s_be[72];
-    ECDSA_SIG *sig = NULL;
-    BIGNUM *r = NULL, *s = NULL;
-    unsigned char *der = NULL;
-    EVP_MD_CTX *md = NULL;
-    int der_len, rc = BPT_ERROR;
-
-    if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC || EVP_PKEY_get_bits(key) != 384) {
-        return bpt_err(BPT_ESIGNATURE, "sev_snp: VCEK/VLEK key is not ECDSA P-384");
-    }
+    uint8_t r_be[72], s_be[72]; /* the report stores r and s little-endian */
     for (int i = 0; i < 72; i++) {
         r_be[i] = rep->sig_r[71 - i];
         s_be[i] = rep->sig_s[71 - i];
     }
-    sig = ECDSA_SIG_new();
-    r = BN_bin2bn(r_be, 72, NULL);
-    s = BN_bin2bn(s_be, 72, NULL);
-    if (!sig || !r || !s || ECDSA_SIG_set0(sig, r, s) != 1) {
-        BN_free(r);
-        BN_free(s);
-        rc = bpt_err_nomem("signature");
-        goto out;
-    }
-    der_len = i2d_ECDSA_SIG(sig, &der);
-    md = EVP_MD_CTX_new();
-    if (der_len <= 0 || !md || EVP_DigestVerifyInit(md, NULL, EVP_sha384(), NULL, key) != 1) {
-        rc = bpt_err_ossl(BPT_ERROR, "sev_snp: signature setup");
-        goto out;
-    }
-    if (EVP_DigestVerify(md, der, (size_t)der_len, report, BPT_SNP_SIGNED_SIZE) != 1) {
-        rc = bpt_err_ossl(BPT_ESIGNATURE,
-                          "sev_snp: report signature does not verify with the VCEK/VLEK");
-        goto out;
-    }
-    rc = 0;
-out:
-    OPENSSL_free(der);
-    ECDSA_SIG_free(sig);
-    EVP_MD_CTX_free(md);
-    return rc;
+    return bpt_pki_verify_p384_rs(key, r_be, s_be, 72, report, BPT_SNP_SIGNED_SIZE,
+                                  "sev_snp: report signature with the VCEK/VLEK");
 }
 
 /* ---- verification -------------------------------------------------------------------------- */
-
-static bool all_zero(const uint8_t *p, size_t n)
-{
-    uint8_t acc = 0;
-    for (size_t i = 0; i < n; i++) {
-        acc |= p[i];
-    }
-    return acc == 0;
-}
 
 static int check_tcb_ext(const struct bpt_snp_vek_ext *x, bpt_snp_tcb t, bpt_snp_product product)
 {
@@ -573,7 +532,7 @@ static int fetch_vcek(X509 **leaf, const bpt_snp_report *rep, const bpt_policy *
         return bpt_err(BPT_EKEYS, "sev_snp: no VLEK certificate given (VLEKs are not public on "
                                   "AMD KDS); pass it with --certs");
     }
-    if (all_zero(rep->chip_id, 64)) {
+    if (bpt_all_zero(rep->chip_id, 64)) {
         return bpt_err(BPT_EKEYS, "sev_snp: no VCEK given and the report masks chip_id, so "
                                   "it cannot be fetched; pass it with --certs");
     }
@@ -794,7 +753,7 @@ int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
             rc = bpt_err(BPT_EMALFORMED, "sev_snp: VCEK lacks the hwID extension");
             goto out;
         }
-        if (!all_zero(rep.chip_id, 64) && !bpt_ct_equal(ext.hwid, rep.chip_id, 64)) {
+        if (!bpt_all_zero(rep.chip_id, 64) && !bpt_ct_equal(ext.hwid, rep.chip_id, 64)) {
             rc = bpt_err(BPT_ESIGNATURE, "sev_snp: VCEK hwID differs from the report's chip_id");
             goto out;
         }
@@ -811,7 +770,7 @@ int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
     d.tcb = json_pack("{s:s,s:s,s:o}", "product", bpt_snp_product_name(product), "signing_key",
                       vlek ? "vlek" : "vcek", "reported",
                       tcb_json(bpt_sev_snp_tcb_decode(rep.reported_tcb, product), product));
-    if (all_zero(rep.chip_id, 64) && !vlek) {
+    if (bpt_all_zero(rep.chip_id, 64) && !vlek) {
         d.warnings = json_pack("[s]", "chip_id is masked: the VCEK's hwID was not compared");
     }
     BPT_CHECK(bpt_verified_build(out, report, &d));
