@@ -105,7 +105,7 @@ int bpt_nsm_attestation(bpt_buf *document, const char *root, const uint8_t *user
                       (struct cbor_pair){cbor_move(cbor_build_string("public_key")),
                                          cbor_move(bytes_or_null(public_key, public_key_len))}) ||
         !cbor_map_add(req, (struct cbor_pair){cbor_move(cbor_build_string("Attestation")),
-                                              cbor_incref(inner)}) ||
+                                              inner}) || /* map_add takes its own reference */
         !(req_len = cbor_serialize_alloc(req, &req_bytes, &alloc))) {
         rc = bpt_err_nomem("nsm request");
         goto out;
