@@ -22,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *body = NULL;
     unsigned status = 0;
     const char *code = NULL;
-    (void)bpt_kx_open_secrets_body(out, &n, &body, s, (const char *)data, size, &status, &code);
+    (void)bpt_kx_open_secrets_body(out, &n, &body, s, (const char *)data, size, size % 2 == 0,
+                                   &status, &code);
     for (size_t i = 0; i < BPT_KX_MAX_SECRETS_PER_REQUEST; i++) {
         bpt_secret_free(out[i].value);
     }

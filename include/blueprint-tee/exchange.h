@@ -60,6 +60,20 @@ BPT_API BPT_MUST_USE int bpt_kx_seal(uint8_t enc[BPT_KX_PUBLIC_KEY_LEN], bpt_buf
                                      const uint8_t session_id[BPT_KX_SESSION_ID_LEN],
                                      const char *name, const uint8_t *secret, size_t secret_len);
 
+/**
+ * Open a legacy v0 payload (the Rust crate's SealedSecretPayload): the AEAD key is SHA-256 of
+ * the X25519 shared secret between the session key and @p client_public_key, ChaCha20-Poly1305
+ * with @p nonce (12 bytes) and no associated data, the tag at the end of @p ct. Exists so
+ * Rust clients can talk to a C service; the HTTP server accepts it only with legacy_v0 on.
+ * @param[out] out the plaintext in secure memory; free with bpt_secret_free().
+ * @return 0; BPT_EDECRYPT (all-zero shared secret, bad tag); BPT_EEXPIRED; BPT_EINVAL.
+ */
+struct bpt_kx_session;
+BPT_API BPT_MUST_USE int bpt_kx_session_open_v0(bpt_secret **out, struct bpt_kx_session *s,
+                                                const uint8_t client_public_key[32],
+                                                const uint8_t nonce[12], const uint8_t *ct,
+                                                size_t ct_len);
+
 /* ---- sessions (the Rust KeyExchangeSession) ---------------------------------------------- */
 
 typedef struct bpt_kx_session bpt_kx_session;
@@ -279,13 +293,15 @@ typedef struct bpt_kx_server_options {
     bpt_kx_store *store;            /**< borrowed; NULL: secrets only go to on_secret */
     bpt_kx_secret_fn on_secret;     /**< optional embedder callback */
     void *on_secret_userdata;
+    bool legacy_v0; /**< also accept the Rust crate's v0 SealedSecretPayload (off by default);
+                         its one secret is stored as "sealed_secret" */
 } bpt_kx_server_options;
 
 #define BPT_KX_SERVER_OPTIONS_VERSION 1
 #define BPT_KX_SERVER_OPTIONS_INIT                                                                 \
     {                                                                                              \
         BPT_KX_SERVER_OPTIONS_VERSION, "127.0.0.1", 0, 64u * 1024u, 60, 600, 5, 2, {NULL, NULL},   \
-            NULL, NULL, NULL                                                                       \
+            NULL, NULL, NULL, false                                                                \
     }
 
 typedef struct bpt_kx_server bpt_kx_server;

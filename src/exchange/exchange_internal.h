@@ -34,7 +34,7 @@ struct bpt_kx_opened {
  */
 int bpt_kx_open_secrets_body(struct bpt_kx_opened out[BPT_KX_MAX_SECRETS_PER_REQUEST],
                              size_t *n_out, json_t **body_out, bpt_kx_session *s, const char *text,
-                             size_t len, unsigned *status, const char **code);
+                             size_t len, bool legacy_v0, unsigned *status, const char **code);
 
 /** Parse 32 hex digits into a raw id. */
 int bpt_kx_id_parse(uint8_t out[BPT_KX_SESSION_ID_LEN], const char *id_hex);

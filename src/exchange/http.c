@@ -336,9 +336,50 @@ out:
     return rc;
 }
 
+/* The Rust crate's v0 SealedSecretPayload: {"session_id", "ciphertext": [..], "nonce": [12],
+ * "ephemeral_public_key": [32]} (byte arrays as serde writes them; hex also accepted). */
+static int open_v0(struct bpt_kx_opened *out, size_t *n_out, bpt_kx_session *s, json_t *body,
+                   unsigned *status, const char **code)
+{
+    static const char *const keys[] = {"session_id", "ciphertext", "nonce", "ephemeral_public_key",
+                                       NULL};
+    const char *sid = NULL;
+    bpt_buf ct = BPT_BUF_INIT(BPT_LIMIT_HTTP_BODY_BYTES), nonce = BPT_BUF_INIT(12),
+            epk = BPT_BUF_INIT(BPT_KX_PUBLIC_KEY_LEN);
+    int rc;
+
+    BPT_CHECK(bpt_json_check_keys(body, keys, "v0 payload"));
+    BPT_CHECK(bpt_json_get_str(body, "session_id", &sid, true, "v0 payload"));
+    if (strcmp(sid, bpt_kx_session_id_hex(s)) != 0) {
+        rc = bpt_err(BPT_EINVAL, "v0 payload: session_id differs from the URL's");
+        goto out;
+    }
+    BPT_CHECK(bpt_json_get_bytes(body, "ciphertext", &ct, false, true, "v0 payload"));
+    BPT_CHECK(bpt_json_get_bytes(body, "nonce", &nonce, false, true, "v0 payload"));
+    BPT_CHECK(bpt_json_get_bytes(body, "ephemeral_public_key", &epk, false, true, "v0 payload"));
+    if (nonce.len != 12 || epk.len != BPT_KX_PUBLIC_KEY_LEN) {
+        rc = bpt_err(BPT_EINVAL, "v0 payload: nonce must be 12 bytes and ephemeral_public_key 32");
+        goto out;
+    }
+    rc = bpt_kx_session_open_v0(&out[0].value, s, epk.data, nonce.data, ct.data, ct.len);
+    if (rc < 0) {
+        *code = rc == BPT_EEXPIRED ? "session_expired" : "decrypt_failed";
+        *status = rc == BPT_EEXPIRED ? 410 : 400;
+        goto out;
+    }
+    out[0].name = "sealed_secret";
+    *n_out = 1;
+    rc = 0;
+out:
+    bpt_buf_dispose(&ct);
+    bpt_buf_dispose(&nonce);
+    bpt_buf_dispose(&epk);
+    return rc;
+}
+
 int bpt_kx_open_secrets_body(struct bpt_kx_opened out[BPT_KX_MAX_SECRETS_PER_REQUEST],
                              size_t *n_out, json_t **body_out, bpt_kx_session *s, const char *text,
-                             size_t len, unsigned *status, const char **code)
+                             size_t len, bool legacy_v0, unsigned *status, const char **code)
 {
     json_t *body = NULL, *secrets = NULL;
     static const char *const keys[] = {"secrets", NULL};
@@ -347,6 +388,13 @@ int bpt_kx_open_secrets_body(struct bpt_kx_opened out[BPT_KX_MAX_SECRETS_PER_REQ
     *body_out = NULL;
     *status = 400;
     *code = "bad_request";
+    if (legacy_v0 && bpt_json_parse(&body, text, len, "request") == 0 && json_is_object(body) &&
+        json_object_get(body, "ciphertext") != NULL) {
+        *body_out = body;
+        return open_v0(out, n_out, s, body, status, code);
+    }
+    json_decref(body);
+    body = NULL;
     if (bpt_json_parse(&body, text, len, "request") < 0 || !json_is_object(body) ||
         bpt_json_check_keys(body, keys, "request") < 0 ||
         bpt_json_get_arr(body, "secrets", &secrets, true, "request") < 0) {
@@ -381,7 +429,8 @@ static enum MHD_Result submit_secrets(bpt_kx_server *srv, struct MHD_Connection 
     if (rc < 0) {
         return send_error(c, 404, "session_not_found", "no such session", 0);
     }
-    rc = bpt_kx_open_secrets_body(op, &n, &body, s, rq->body, rq->len, &status, &code);
+    rc = bpt_kx_open_secrets_body(op, &n, &body, s, rq->body, rq->len, srv->opts.legacy_v0, &status,
+                                  &code);
     bpt_kx_session_consume(s); /* the private key goes now, whatever the outcome */
     if (rc < 0) {
         if (strcmp(code, "decrypt_failed") == 0) {

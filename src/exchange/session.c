@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "core/codec.h"
@@ -265,5 +267,78 @@ out:
         bpt_err_prefix(rc, "kx: secret '%s'", name);
     }
     bpt_hpke_ctx_free(ctx);
+    return rc;
+}
+
+/* Legacy v0 (the Rust crate's SealedSecretPayload): key = SHA-256(X25519 shared secret),
+ * ChaCha20-Poly1305 with the payload's 12-byte nonce, no associated data. */
+int bpt_kx_session_open_v0(bpt_secret **out, bpt_kx_session *s,
+                           const uint8_t client_public_key[BPT_KX_PUBLIC_KEY_LEN],
+                           const uint8_t nonce[12], const uint8_t *ct, size_t ct_len)
+{
+    EVP_PKEY *peer = NULL;
+    EVP_PKEY_CTX *dctx = NULL;
+    EVP_CIPHER_CTX *cctx = NULL;
+    uint8_t shared[32], key[32];
+    size_t shared_len = sizeof(shared);
+    bpt_secret *pt = NULL;
+    int outl = 0, fin = 0, rc = BPT_ERROR;
+
+    if (out == NULL || s == NULL || client_public_key == NULL || nonce == NULL) {
+        return bpt_err(BPT_EINVAL, "kx v0: NULL argument");
+    }
+    *out = NULL;
+    if (s->key == NULL) {
+        return bpt_err(BPT_EINVAL, "kx: session %s is consumed", s->id_hex);
+    }
+    if (bpt_kx_session_is_expired(s)) {
+        return bpt_err(BPT_EEXPIRED, "kx: session %s expired at %lld", s->id_hex,
+                       (long long)bpt_kx_session_expires_at(s));
+    }
+    if (ct == NULL || ct_len < 16 || ct_len - 16 > BPT_SECRET_MAX_BYTES) {
+        return bpt_err(BPT_EDECRYPT, "kx v0: ciphertext of %zu bytes cannot hold a tag", ct_len);
+    }
+    peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, client_public_key,
+                                       BPT_KX_PUBLIC_KEY_LEN);
+    dctx = peer ? EVP_PKEY_CTX_new_from_pkey(NULL, s->key, NULL) : NULL;
+    if (!dctx || EVP_PKEY_derive_init(dctx) != 1 || EVP_PKEY_derive_set_peer(dctx, peer) != 1 ||
+        EVP_PKEY_derive(dctx, shared, &shared_len) != 1 || shared_len != sizeof(shared)) {
+        rc = bpt_err_ossl(BPT_EDECRYPT, "kx v0: X25519 with the client key failed");
+        goto out;
+    }
+    {
+        uint8_t acc = 0;
+        for (size_t i = 0; i < sizeof(shared); i++) {
+            acc |= shared[i];
+        }
+        if (acc == 0) {
+            rc = bpt_err(BPT_EDECRYPT, "kx v0: all-zero X25519 shared secret refused");
+            goto out;
+        }
+    }
+    BPT_CHECK(bpt_sha256(key, shared, sizeof(shared)));
+    BPT_CHECK(bpt_secret_new(&pt, ct_len - 16));
+    cctx = EVP_CIPHER_CTX_new();
+    if (!cctx || EVP_DecryptInit_ex(cctx, EVP_chacha20_poly1305(), NULL, NULL, NULL) != 1 ||
+        EVP_CIPHER_CTX_ctrl(cctx, EVP_CTRL_AEAD_SET_IVLEN, 12, NULL) != 1 ||
+        EVP_DecryptInit_ex(cctx, NULL, NULL, key, nonce) != 1 ||
+        EVP_CIPHER_CTX_ctrl(cctx, EVP_CTRL_AEAD_SET_TAG, 16, (void *)(ct + ct_len - 16)) != 1 ||
+        (ct_len > 16 &&
+         EVP_DecryptUpdate(cctx, bpt_secret_data_mut(pt), &outl, ct, (int)(ct_len - 16)) != 1) ||
+        EVP_DecryptFinal_ex(cctx, bpt_secret_data_mut(pt) + outl, &fin) != 1) {
+        ERR_clear_error();
+        rc = bpt_err(BPT_EDECRYPT, "kx v0: authentication failed");
+        goto out;
+    }
+    *out = pt;
+    pt = NULL;
+    rc = 0;
+out:
+    OPENSSL_cleanse(shared, sizeof(shared));
+    OPENSSL_cleanse(key, sizeof(key));
+    bpt_secret_free(pt);
+    EVP_CIPHER_CTX_free(cctx);
+    EVP_PKEY_CTX_free(dctx);
+    EVP_PKEY_free(peer);
     return rc;
 }

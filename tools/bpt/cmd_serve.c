@@ -46,6 +46,7 @@ static void serve_usage(FILE *f)
                "  --config FILE      TeeConfig JSON: key_exchange.session_ttl_secs and\n"
                "                     max_sessions are used\n"
                "  --listen HOST:PORT default 127.0.0.1:8787 (port 0 picks a free one)\n"
+               "  --legacy-v0        also accept the Rust crate's v0 SealedSecretPayload\n"
                "Prints 'serve: listening on http://HOST:PORT' once ready.\n");
 }
 
@@ -54,7 +55,7 @@ int cmd_serve(int argc, char **argv)
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},   {"listen", required_argument, NULL, 'l'},
         {"simulate", required_argument, NULL, 's'}, {"sim-dir", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"legacy-v0", no_argument, NULL, 'L'},      {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     struct serve_state st = {.ao = BPT_ATTESTER_OPTS_INIT};
     bpt_kx_service_options so = BPT_KX_SERVICE_OPTIONS_INIT;
@@ -85,6 +86,9 @@ int cmd_serve(int argc, char **argv)
             break;
         case 'd':
             st.ao.sim_dir = optarg;
+            break;
+        case 'L':
+            ho.legacy_v0 = true;
             break;
         case 'h':
             serve_usage(stdout);
