@@ -53,9 +53,13 @@ static void serve_usage(FILE *f)
 int cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},   {"listen", required_argument, NULL, 'l'},
-        {"simulate", required_argument, NULL, 's'}, {"sim-dir", required_argument, NULL, 'd'},
-        {"legacy-v0", no_argument, NULL, 'L'},      {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"listen", required_argument, NULL, 'l'},
+        {"simulate", required_argument, NULL, 's'},
+        {"sim-dir", required_argument, NULL, 'd'},
+        {"legacy-v0", no_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     struct serve_state st = {.ao = BPT_ATTESTER_OPTS_INIT};
     bpt_kx_service_options so = BPT_KX_SERVICE_OPTIONS_INIT;
