@@ -3,7 +3,8 @@
  * POST /v1/sessions (each binds a fresh X25519 key into fresh simulated SEV-SNP evidence) and
  * POST /v1/sessions/{id}/secrets (HPKE open of one sealed secret), from two client threads with
  * keep-alive libcurl handles, beside OpenSSL's raw ECDSA P-384 sign rate (the evidence cost per
- * session) measured in the same run. Per-session evidence is the only binding mode built.
+ * session) measured in the same run; for both binding modes (per-session evidence, and one
+ * attested Ed25519 service key signing each session).
  *   bench_exchange_http [--seconds N]
  */
 #include "util.h"
@@ -232,22 +233,18 @@ static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ft
     return remove(p);
 }
 
-int main(int argc, char **argv)
+static int run_mode(const char *dir, bpt_kx_binding binding, double seconds, double baseline)
 {
-    char tmpl[] = "/tmp/bpt-bench-XXXXXX";
-    char *dir = mkdtemp(tmpl);
     struct attest_ctx ac = {BPT_ATTESTER_OPTS_INIT};
     bpt_kx_service_options so = BPT_KX_SERVICE_OPTIONS_INIT;
     bpt_kx_server_options ho = BPT_KX_SERVER_OPTIONS_INIT;
     bpt_kx_service *svc = NULL;
     bpt_kx_store *store = NULL;
     bpt_kx_server *srv = NULL;
-    struct shared sh = {.seconds = bench_seconds(argc, argv) / 2, .cap = 100000};
-    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
-    double baseline;
+    struct shared sh = {.seconds = seconds, .cap = 100000};
+    bool sk = binding == BPT_KX_BINDING_SERVICE_KEY;
     int rc = 1;
 
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     pthread_mutex_init(&sh.lock, NULL);
     sh.sessions = calloc(sh.cap, sizeof(*sh.sessions));
     ac.ao.simulate = BPT_PROVIDER_AMD_SEV_SNP;
@@ -255,29 +252,53 @@ int main(int argc, char **argv)
     so.attest = attest;
     so.attest_userdata = &ac;
     so.max_sessions = 65536;
+    so.binding = binding;
     ho.rate_limit_burst = 0; /* measure the service, not the limiter */
-    if (!dir || !k || !sh.sessions || bpt_sim_init(dir) != 0 || bpt_kx_store_new(&store) != 0 ||
-        bpt_kx_service_new(&svc, &so) != 0) {
+    ho.threads = 2;
+    if (!sh.sessions || bpt_kx_store_new(&store) != 0 || bpt_kx_service_new(&svc, &so) != 0) {
         fprintf(stderr, "setup: %s\n", bpt_error_last());
-        return 1;
+        goto out;
     }
     ho.store = store;
-    ho.threads = 2;
     if (bpt_kx_server_start(&srv, svc, &ho) != 0) {
         fprintf(stderr, "server: %s\n", bpt_error_last());
-        return 1;
+        goto out;
     }
     snprintf(sh.url, sizeof(sh.url), "http://127.0.0.1:%u", bpt_kx_server_port(srv));
-    baseline = bench_rate(sign_once, k, sh.seconds / 2);
-    if (phase(&sh, 0, "kx_http_create_session", baseline) == 0 &&
-        phase(&sh, 1, "kx_http_submit_secret", baseline) == 0) {
+    if (phase(&sh, 0, sk ? "kx_http_create_session_service_key" : "kx_http_create_session",
+              baseline) == 0 &&
+        phase(&sh, 1, sk ? "kx_http_submit_secret_service_key" : "kx_http_submit_secret",
+              baseline) == 0) {
         rc = 0;
     }
+out:
     bpt_kx_server_stop(srv);
     bpt_kx_service_free(svc);
     bpt_kx_store_free(store);
-    EVP_PKEY_free(k);
     free(sh.sessions);
+    pthread_mutex_destroy(&sh.lock);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    char tmpl[] = "/tmp/bpt-bench-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    double secs = bench_seconds(argc, argv) / 4, baseline;
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+    int rc;
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (!dir || !k || bpt_sim_init(dir) != 0) {
+        fprintf(stderr, "setup: %s\n", bpt_error_last());
+        return 1;
+    }
+    baseline = bench_rate(sign_once, k, secs / 2);
+    rc = run_mode(dir, BPT_KX_BINDING_SESSION, secs, baseline);
+    if (rc == 0) {
+        rc = run_mode(dir, BPT_KX_BINDING_SERVICE_KEY, secs, baseline);
+    }
+    EVP_PKEY_free(k);
     nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
     curl_global_cleanup();
     return rc;

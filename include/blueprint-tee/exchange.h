@@ -143,6 +143,24 @@ BPT_API void bpt_kx_session_consume(bpt_kx_session *s);
  */
 typedef int (*bpt_kx_attest_fn)(bpt_report **out, const uint8_t report_data[64], void *userdata);
 
+/**
+ * How each session key is bound into evidence.
+ * - BPT_KX_BINDING_SESSION (default): fresh evidence per session whose report_data is
+ *   bpt_kx_report_data() of the session key, id and nonce (DESIGN.md §6).
+ * - BPT_KX_BINDING_SERVICE_KEY: one Ed25519 service key is attested once, with report_data
+ *   SHA-256("bpt-kx-v1 service-key" || ed25519 public key) || 32 zero bytes; each session answer
+ *   carries "binding":"service_key", "service_key" (hex) and "signature" (hex Ed25519 over
+ *   "bpt-kx-v1 session-key" || bpt_kx_report_data(session key, id, nonce)). For throughput:
+ *   the evidence cost is paid once, each session costs one signature.
+ */
+typedef enum bpt_kx_binding {
+    BPT_KX_BINDING_SESSION = 0,
+    BPT_KX_BINDING_SERVICE_KEY
+} bpt_kx_binding;
+
+#define BPT_KX_SERVICE_KEY_CONTEXT "bpt-kx-v1 service-key"
+#define BPT_KX_SESSION_KEY_CONTEXT "bpt-kx-v1 session-key"
+
 /** Service options; initialise with BPT_KX_SERVICE_OPTIONS_INIT. */
 typedef struct bpt_kx_service_options {
     unsigned version;               /**< BPT_KX_SERVICE_OPTIONS_VERSION */
@@ -152,13 +170,14 @@ typedef struct bpt_kx_service_options {
     bpt_clock clock;                /**< {NULL, NULL}: system time */
     bpt_kx_attest_fn attest;        /**< NULL: sessions carry no attestation */
     void *attest_userdata;
+    bpt_kx_binding binding; /**< default BPT_KX_BINDING_SESSION */
 } bpt_kx_service_options;
 
 #define BPT_KX_SERVICE_OPTIONS_VERSION 1
 #define BPT_KX_SERVICE_OPTIONS_INIT                                                                \
     {                                                                                              \
         BPT_KX_SERVICE_OPTIONS_VERSION, BPT_KX_DEFAULT_TTL_SECS, BPT_KX_DEFAULT_MAX_SESSIONS, 0,   \
-            {NULL, NULL}, NULL, NULL                                                               \
+            {NULL, NULL}, NULL, NULL, BPT_KX_BINDING_SESSION                                       \
     }
 
 typedef struct bpt_kx_service bpt_kx_service;
@@ -171,6 +190,9 @@ typedef struct bpt_kx_session_info {
     int64_t created_at;
     int64_t expires_at;
     uint8_t report_data[64];
+    bool service_key;               /**< BPT_KX_BINDING_SERVICE_KEY: the two fields below */
+    uint8_t service_public_key[32]; /**< the attested Ed25519 key */
+    uint8_t signature[64];          /**< its signature binding this session (see bpt_kx_binding) */
 } bpt_kx_session_info;
 
 /** Counters for /metrics (monotonic since bpt_kx_service_new()); active = sessions held, including

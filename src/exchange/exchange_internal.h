@@ -36,6 +36,17 @@ int bpt_kx_open_secrets_body(struct bpt_kx_opened out[BPT_KX_MAX_SECRETS_PER_REQ
                              size_t *n_out, json_t **body_out, bpt_kx_session *s, const char *text,
                              size_t len, bool legacy_v0, unsigned *status, const char **code);
 
+/** SHA-256(BPT_KX_SERVICE_KEY_CONTEXT || ed25519 public key) || 32 zero bytes. */
+int bpt_kx_service_key_report_data(uint8_t out[64], const uint8_t service_public_key[32]);
+
+/**
+ * The service_key binding check a client makes: @p signature (Ed25519 by @p service_public_key)
+ * over BPT_KX_SESSION_KEY_CONTEXT || bpt_kx_report_data(session key, id, nonce).
+ * @return 0; BPT_ECLAIM when the signature does not bind this session.
+ */
+int bpt_kx_check_session_signature(const uint8_t service_public_key[32],
+                                   const uint8_t signature[64], const uint8_t session_rd[64]);
+
 /** Parse 32 hex digits into a raw id. */
 int bpt_kx_id_parse(uint8_t out[BPT_KX_SESSION_ID_LEN], const char *id_hex);
 

@@ -262,6 +262,18 @@ static enum MHD_Result create_session(bpt_kx_server *srv, struct MHD_Connection 
     resp = json_pack("{s:s,s:s,s:s,s:s,s:I,s:o}", "session_id", info.id_hex, "public_key", pk_hex,
                      "key_type", "x25519", "suite", BPT_KX_SUITE, "expires_at",
                      (json_int_t)info.expires_at, "attestation", att);
+    if (resp != NULL && info.service_key) {
+        char sk[65], sig[129];
+        for (size_t i = 0; i < 32; i++) {
+            snprintf(sk + 2 * i, 3, "%02x", info.service_public_key[i]);
+        }
+        for (size_t i = 0; i < 64; i++) {
+            snprintf(sig + 2 * i, 3, "%02x", info.signature[i]);
+        }
+        json_object_set_new(resp, "binding", json_string("service_key"));
+        json_object_set_new(resp, "service_key", json_string(sk));
+        json_object_set_new(resp, "signature", json_string(sig));
+    }
     if (resp == NULL) {
         return send_error(c, 500, "internal", "out of memory", 0);
     }

@@ -11,12 +11,15 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
 
 #include "core/codec.h"
 #include "core/err.h"
+#include "core/util.h"
 #include "core/logging.h"
 
 struct bpt_kx_service {
@@ -30,7 +33,90 @@ struct bpt_kx_service {
     pthread_t cleaner;
     bool cleaner_running;
     bool stopping;
+    /* BPT_KX_BINDING_SERVICE_KEY: the Ed25519 key and its evidence, made once. */
+    EVP_PKEY *svc_key;
+    uint8_t svc_pub[32];
+    bpt_report *svc_report;
+    char svc_digest[65];
 };
+
+int bpt_kx_service_key_report_data(uint8_t out[64], const uint8_t service_public_key[32])
+{
+    uint8_t buf[sizeof(BPT_KX_SERVICE_KEY_CONTEXT) - 1 + 32];
+    memcpy(buf, BPT_KX_SERVICE_KEY_CONTEXT, sizeof(BPT_KX_SERVICE_KEY_CONTEXT) - 1);
+    memcpy(buf + sizeof(BPT_KX_SERVICE_KEY_CONTEXT) - 1, service_public_key, 32);
+    memset(out + 32, 0, 32);
+    return bpt_sha256(out, buf, sizeof(buf));
+}
+
+static int session_message(uint8_t msg[sizeof(BPT_KX_SESSION_KEY_CONTEXT) - 1 + 64],
+                           const uint8_t session_rd[64])
+{
+    memcpy(msg, BPT_KX_SESSION_KEY_CONTEXT, sizeof(BPT_KX_SESSION_KEY_CONTEXT) - 1);
+    memcpy(msg + sizeof(BPT_KX_SESSION_KEY_CONTEXT) - 1, session_rd, 64);
+    return (int)(sizeof(BPT_KX_SESSION_KEY_CONTEXT) - 1 + 64);
+}
+
+int bpt_kx_check_session_signature(const uint8_t service_public_key[32],
+                                   const uint8_t signature[64], const uint8_t session_rd[64])
+{
+    uint8_t msg[sizeof(BPT_KX_SESSION_KEY_CONTEXT) - 1 + 64];
+    int n = session_message(msg, session_rd), rc;
+    EVP_PKEY *pub = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, service_public_key, 32);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (!pub || !md || EVP_DigestVerifyInit(md, NULL, NULL, NULL, pub) != 1) {
+        rc = bpt_err_ossl(BPT_ERROR, "kx: Ed25519 setup");
+    } else if (EVP_DigestVerify(md, signature, 64, msg, (size_t)n) != 1) {
+        rc = bpt_err_ossl(BPT_ECLAIM, "kx: the service key's signature does not bind this "
+                                      "session key, id and nonce");
+    } else {
+        rc = 0;
+    }
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(pub);
+    return rc;
+}
+
+/* Make the Ed25519 service key and attest it once (BPT_KX_BINDING_SERVICE_KEY). */
+static int service_key_init(bpt_kx_service *svc)
+{
+    uint8_t rd[64];
+    char rd_hex[129];
+    size_t pl = 32;
+    int rc;
+
+    svc->svc_key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    if (!svc->svc_key || EVP_PKEY_get_raw_public_key(svc->svc_key, svc->svc_pub, &pl) != 1) {
+        return bpt_err_ossl(BPT_ERROR, "kx: Ed25519 service key");
+    }
+    if (!svc->opts.attest) {
+        return 0;
+    }
+    BPT_CHECK(bpt_kx_service_key_report_data(rd, svc->svc_pub));
+    rc = svc->opts.attest(&svc->svc_report, rd, svc->opts.attest_userdata);
+    if (rc < 0 || !svc->svc_report) {
+        return bpt_err_prefix(rc < 0 ? rc : BPT_ERROR, "kx: attesting the service key");
+    }
+    for (int i = 0; i < 64; i++) {
+        snprintf(rd_hex + 2 * i, 3, "%02x", rd[i]);
+    }
+    BPT_CHECK(bpt_report_set_key_binding(svc->svc_report, svc->svc_pub, 32, "ed25519", rd_hex));
+    bpt_report_evidence_digest(svc->svc_digest, svc->svc_report);
+out:
+    return rc;
+}
+
+static int sign_session(uint8_t sig[64], const bpt_kx_service *svc, const uint8_t rd[64])
+{
+    uint8_t msg[sizeof(BPT_KX_SESSION_KEY_CONTEXT) - 1 + 64];
+    int n = session_message(msg, rd);
+    size_t sl = 64;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int ok = md && EVP_DigestSignInit(md, NULL, NULL, NULL, svc->svc_key) == 1 &&
+             EVP_DigestSign(md, sig, &sl, msg, (size_t)n) == 1 && sl == 64;
+    EVP_MD_CTX_free(md);
+    return ok ? 0 : bpt_err_ossl(BPT_ERROR, "kx: signing the session key");
+}
 
 int bpt_kx_service_new(bpt_kx_service **out, const bpt_kx_service_options *opts)
 {
@@ -73,6 +159,16 @@ int bpt_kx_service_new(bpt_kx_service **out, const bpt_kx_service_options *opts)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&svc->cond, &ca);
     pthread_condattr_destroy(&ca);
+    if (svc->opts.binding == BPT_KX_BINDING_SERVICE_KEY) {
+        int krc = service_key_init(svc);
+        if (krc < 0) {
+            bpt_kx_service_free(svc);
+            return krc;
+        }
+    } else if (svc->opts.binding != BPT_KX_BINDING_SESSION) {
+        bpt_kx_service_free(svc);
+        return bpt_err(BPT_EINVAL, "kx: binding %d unknown", (int)opts->binding);
+    }
     *out = svc;
     return 0;
 }
@@ -87,6 +183,8 @@ void bpt_kx_service_free(bpt_kx_service *svc)
         bpt_kx_session_free(svc->sessions[i]);
     }
     free(svc->sessions);
+    EVP_PKEY_free(svc->svc_key);
+    bpt_report_free(svc->svc_report);
     pthread_cond_destroy(&svc->cond);
     pthread_mutex_destroy(&svc->mu);
     free(svc);
@@ -222,7 +320,16 @@ int bpt_kx_service_create(bpt_kx_session_info *info, bpt_report **report_out, bp
     BPT_CHECK(bpt_kx_session_new(&s, svc->opts.ttl_secs, &svc->opts.clock));
     BPT_CHECK(bpt_kx_report_data(rd, bpt_kx_session_public_key(s), bpt_kx_session_id(s), nonce,
                                  nonce_len));
-    if (svc->opts.attest != NULL) {
+    info->service_key = false;
+    if (svc->opts.binding == BPT_KX_BINDING_SERVICE_KEY) {
+        BPT_CHECK(sign_session(info->signature, svc, rd));
+        memcpy(info->service_public_key, svc->svc_pub, 32);
+        info->service_key = true;
+        if (svc->svc_report) {
+            BPT_CHECK(bpt_report_clone(&report, svc->svc_report));
+            bpt_kx_session_set_attestation_digest(s, svc->svc_digest);
+        }
+    } else if (svc->opts.attest != NULL) {
         rc = svc->opts.attest(&report, rd, svc->opts.attest_userdata);
         if (rc < 0 || report == NULL) {
             if (rc >= 0) {

@@ -47,19 +47,18 @@ static void serve_usage(FILE *f)
                "                     max_sessions are used\n"
                "  --listen HOST:PORT default 127.0.0.1:8787 (port 0 picks a free one)\n"
                "  --legacy-v0        also accept the Rust crate's v0 SealedSecretPayload\n"
+               "  --binding MODE     session (default: fresh evidence per session) or\n"
+               "                     service-key (one attested Ed25519 key signs each session)\n"
                "Prints 'serve: listening on http://HOST:PORT' once ready.\n");
 }
 
 int cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"listen", required_argument, NULL, 'l'},
-        {"simulate", required_argument, NULL, 's'},
-        {"sim-dir", required_argument, NULL, 'd'},
-        {"legacy-v0", no_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},   {"listen", required_argument, NULL, 'l'},
+        {"simulate", required_argument, NULL, 's'}, {"sim-dir", required_argument, NULL, 'd'},
+        {"legacy-v0", no_argument, NULL, 'L'},      {"binding", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     struct serve_state st = {.ao = BPT_ATTESTER_OPTS_INIT};
     bpt_kx_service_options so = BPT_KX_SERVICE_OPTIONS_INIT;
@@ -93,6 +92,16 @@ int cmd_serve(int argc, char **argv)
             break;
         case 'L':
             ho.legacy_v0 = true;
+            break;
+        case 'b':
+            if (strcmp(optarg, "session") == 0) {
+                so.binding = BPT_KX_BINDING_SESSION;
+            } else if (strcmp(optarg, "service-key") == 0) {
+                so.binding = BPT_KX_BINDING_SERVICE_KEY;
+            } else {
+                return cli_usage_error("serve", "--binding '%s': expected session or service-key",
+                                       optarg);
+            }
             break;
         case 'h':
             serve_usage(stdout);

@@ -1,0 +1,125 @@
+/* bpt-test-labels: unit loopback */
+/*
+ * The "service_key" binding: one Ed25519 key attested once signs every session key; clients
+ * verify the evidence, that it binds the service key, and the signature over the session.
+ */
+#include "helpers/test.h"
+
+#include "core/err.h"
+#include "exchange/exchange_internal.h"
+
+#include <stdio.h>
+
+struct fixture {
+    char *sim;
+    int attest_calls;
+    bpt_attester_opts ao;
+    bpt_policy *policy;
+};
+
+static int attest(bpt_report **out, const uint8_t rd[64], void *ud)
+{
+    struct fixture *f = ud;
+    f->attest_calls++;
+    return bpt_attest(out, rd, &f->ao);
+}
+
+static int failing_attest(bpt_report **out, const uint8_t rd[64], void *ud)
+{
+    (void)rd;
+    (void)ud;
+    *out = NULL;
+    return bpt_err(BPT_EIO, "no TEE here");
+}
+
+static void test_service_key_round_trip(void **state)
+{
+    struct fixture f = {.ao = BPT_ATTESTER_OPTS_INIT};
+    bpt_kx_service_options so = BPT_KX_SERVICE_OPTIONS_INIT;
+    bpt_kx_server_options ho = BPT_KX_SERVER_OPTIONS_INIT;
+    bpt_kx_service *svc = NULL;
+    bpt_kx_store *store = NULL;
+    bpt_kx_server *srv = NULL;
+    bpt_kx_client_result r;
+    char url[64], path[4096];
+    size_t rl = 0;
+    static const bpt_kx_client_secret secret = {"api_token", (const uint8_t *)"s3cr3t", 6};
+    (void)state;
+
+    f.sim = bpt_test_tmpdir();
+    assert_ok(bpt_sim_init(f.sim));
+    f.ao.simulate = BPT_PROVIDER_AMD_SEV_SNP;
+    f.ao.sim_dir = f.sim;
+    snprintf(path, sizeof(path), "%s/trust-roots.pem", f.sim);
+    char *roots = (char *)bpt_test_read_file(path, &rl);
+    assert_ok(bpt_policy_new(&f.policy));
+    assert_ok(bpt_policy_add_trust_root_pem(f.policy, roots, rl));
+
+    so.binding = BPT_KX_BINDING_SERVICE_KEY;
+    so.attest = attest;
+    so.attest_userdata = &f;
+    assert_ok(bpt_kx_service_new(&svc, &so));
+    assert_int_equal(f.attest_calls, 1); /* attested once, up front */
+    assert_ok(bpt_kx_store_new(&store));
+    ho.store = store;
+    assert_ok(bpt_kx_server_start(&srv, svc, &ho));
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", bpt_kx_server_port(srv));
+
+    for (int i = 0; i < 3; i++) {
+        assert_ok(bpt_kx_client_send(&r, url, f.policy, &secret, 1));
+        assert_int_equal(r.stored, 1);
+    }
+    assert_int_equal(f.attest_calls, 1); /* no evidence per session */
+
+    /* The signature binds exactly one session key, id and nonce. */
+    bpt_kx_session_info info;
+    uint8_t nonce[16] = {1}, rd[64];
+    assert_ok(bpt_kx_service_create(&info, NULL, svc, nonce, sizeof(nonce)));
+    assert_true(info.service_key);
+    assert_ok(bpt_kx_report_data(rd, info.public_key, info.id, nonce, sizeof(nonce)));
+    assert_ok(bpt_kx_check_session_signature(info.service_public_key, info.signature, rd));
+    rd[63] ^= 1; /* another nonce */
+    assert_rc_msg(bpt_kx_check_session_signature(info.service_public_key, info.signature, rd),
+                  BPT_ECLAIM, "does not bind");
+    rd[63] ^= 1;
+    info.signature[0] ^= 1;
+    assert_rc_msg(bpt_kx_check_session_signature(info.service_public_key, info.signature, rd),
+                  BPT_ECLAIM, "does not bind");
+
+    /* Under the pinned AMD roots the service key's evidence is refused. */
+    bpt_policy *pinned = NULL;
+    assert_ok(bpt_policy_new(&pinned));
+    int rc = bpt_kx_client_send(&r, url, pinned, &secret, 1);
+    assert_true(bpt_error_is_attestation(rc));
+    bpt_policy_free(pinned);
+
+    bpt_kx_server_stop(srv);
+    bpt_kx_service_free(svc);
+    bpt_kx_store_free(store);
+    bpt_policy_free(f.policy);
+    free(roots);
+    bpt_test_rmtree(f.sim);
+    free(f.sim);
+}
+
+static void test_service_key_needs_its_evidence(void **state)
+{
+    bpt_kx_service_options so = BPT_KX_SERVICE_OPTIONS_INIT;
+    bpt_kx_service *svc = NULL;
+    (void)state;
+    so.binding = BPT_KX_BINDING_SERVICE_KEY;
+    so.attest = failing_attest;
+    assert_rc_msg(bpt_kx_service_new(&svc, &so), BPT_EIO, "attesting the service key");
+    assert_null(svc);
+    so.binding = (bpt_kx_binding)7;
+    assert_rc_msg(bpt_kx_service_new(&svc, &so), BPT_EINVAL, "binding 7");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_service_key_round_trip),
+        cmocka_unit_test(test_service_key_needs_its_evidence),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
