@@ -1,7 +1,8 @@
 /* bpt-test-labels: unit loopback */
 /*
- * The "service_key" binding: one Ed25519 key attested once signs every session key; clients
- * verify the evidence, that it binds the service key, and the signature over the session.
+ * Evidence refusal in both binding modes, and the "service_key" binding: one Ed25519 key attested
+ * once signs every session key; clients verify the evidence, that it binds the service key, and the
+ * signature over the session.
  */
 #include "helpers/test.h"
 
@@ -22,6 +23,22 @@ static int attest(bpt_report **out, const uint8_t rd[64], void *ud)
     struct fixture *f = ud;
     f->attest_calls++;
     return bpt_attest(out, rd, &f->ao);
+}
+
+/* Evidence with one byte of its signed part (the measurement) changed after signing. */
+static int tampering_attest(bpt_report **out, const uint8_t rd[64], void *ud)
+{
+    int rc = attest(out, rd, ud);
+    if (rc == 0) {
+        size_t n = 0;
+        const uint8_t *ev = bpt_report_evidence(*out, &n);
+        uint8_t *copy = malloc(n);
+        memcpy(copy, ev, n);
+        copy[0x90] ^= 1;
+        rc = bpt_report_set_evidence(*out, copy, n);
+        free(copy);
+    }
+    return rc;
 }
 
 static int failing_attest(bpt_report **out, const uint8_t rd[64], void *ud)
@@ -115,11 +132,56 @@ static void test_service_key_needs_its_evidence(void **state)
     assert_rc_msg(bpt_kx_service_new(&svc, &so), BPT_EINVAL, "binding 7");
 }
 
+static void test_tampered_evidence_is_refused(void **state)
+{
+    struct fixture f = {.ao = BPT_ATTESTER_OPTS_INIT};
+    bpt_kx_service_options so = BPT_KX_SERVICE_OPTIONS_INIT;
+    bpt_kx_server_options ho = BPT_KX_SERVER_OPTIONS_INIT;
+    bpt_kx_service *svc = NULL;
+    bpt_kx_store *store = NULL;
+    bpt_kx_server *srv = NULL;
+    bpt_kx_client_result r;
+    char url[64], path[4096];
+    size_t rl = 0;
+    static const bpt_kx_client_secret secret = {"api_token", (const uint8_t *)"s3cr3t", 6};
+    (void)state;
+
+    f.sim = bpt_test_tmpdir();
+    assert_ok(bpt_sim_init(f.sim));
+    f.ao.simulate = BPT_PROVIDER_AMD_SEV_SNP;
+    f.ao.sim_dir = f.sim;
+    snprintf(path, sizeof(path), "%s/trust-roots.pem", f.sim);
+    char *roots = (char *)bpt_test_read_file(path, &rl);
+    assert_ok(bpt_policy_new(&f.policy));
+    assert_ok(bpt_policy_add_trust_root_pem(f.policy, roots, rl));
+    for (int mode = 0; mode < 2; mode++) { /* per-session evidence, then service_key */
+        so.binding = mode ? BPT_KX_BINDING_SERVICE_KEY : BPT_KX_BINDING_SESSION;
+        so.attest = tampering_attest;
+        so.attest_userdata = &f;
+        assert_ok(bpt_kx_service_new(&svc, &so));
+        assert_ok(bpt_kx_store_new(&store));
+        ho.store = store;
+        assert_ok(bpt_kx_server_start(&srv, svc, &ho));
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u", bpt_kx_server_port(srv));
+        assert_rc_msg(bpt_kx_client_send(&r, url, f.policy, &secret, 1), BPT_ESIGNATURE,
+                      "report signature");
+        assert_int_equal(bpt_kx_store_count(store), 0); /* nothing was sent */
+        bpt_kx_server_stop(srv);
+        bpt_kx_service_free(svc);
+        bpt_kx_store_free(store);
+    }
+    bpt_policy_free(f.policy);
+    free(roots);
+    bpt_test_rmtree(f.sim);
+    free(f.sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_service_key_round_trip),
         cmocka_unit_test(test_service_key_needs_its_evidence),
+        cmocka_unit_test(test_tampered_evidence_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
