@@ -138,51 +138,42 @@ static int check_session(uint8_t pk[32], uint8_t id[16], char id_hex[33], char e
     size_t bl = 0, rdl = 0;
     const char *bound_type = NULL;
     const uint8_t *bound = bpt_report_key_binding(rep, &bl, &bound_type, NULL), *rd;
-    if (binding != NULL && strcmp(binding, "service_key") == 0) {
+    bool service_key = binding != NULL && strcmp(binding, "service_key") == 0;
+    uint8_t sk[32], sig[64], svc_rd[64];
+    if (binding != NULL && !service_key) {
+        rc = bpt_err(BPT_EPROTOCOL, "session response: binding '%.40s' unknown", binding);
+        goto out;
+    }
+    if (service_key) {
         /* The evidence binds an Ed25519 service key once; the key signs this session. */
         const char *sk_hex = NULL, *sig_hex = NULL;
-        uint8_t sk[32], sig[64], svc_rd[64];
         BPT_CHECK(bpt_json_get_str(j, "service_key", &sk_hex, true, "session response"));
         BPT_CHECK(bpt_json_get_str(j, "signature", &sig_hex, true, "session response"));
         BPT_CHECK(bpt_hex_decode_exact(sk, 32, sk_hex, strlen(sk_hex), "service_key"));
         BPT_CHECK(bpt_hex_decode_exact(sig, 64, sig_hex, strlen(sig_hex), "signature"));
-        if (bound == NULL || bl != 32 || strcmp(bound_type, "ed25519") != 0 ||
-            CRYPTO_memcmp(bound, sk, 32) != 0) {
-            rc = bpt_err(BPT_ECLAIM, "attestation public_key_binding is not the service key");
-            goto out;
-        }
-        rc = bpt_verify_report(&v, rep, policy);
-        if (rc < 0) {
-            bpt_err_prefix(rc, "attestation");
-            goto out;
-        }
-        rd = bpt_verified_report_data(v, &rdl);
         BPT_CHECK(bpt_kx_service_key_report_data(svc_rd, sk));
-        if (rd == NULL || rdl < 64 || CRYPTO_memcmp(rd, svc_rd, 64) != 0) {
-            rc = bpt_err(BPT_ECLAIM, "report_data does not bind the service key");
-            goto out;
-        }
-        BPT_CHECK(bpt_kx_check_session_signature(sk, sig, want));
-    } else if (binding != NULL) {
-        rc = bpt_err(BPT_EPROTOCOL, "session response: binding '%.40s' unknown", binding);
+    }
+    /* The key the evidence must bind, and the report_data it must carry. */
+    const uint8_t *expect_key = service_key ? sk : pk, *expect_rd = service_key ? svc_rd : want;
+    if (bound == NULL || bl != 32 || CRYPTO_memcmp(bound, expect_key, 32) != 0 ||
+        (service_key && strcmp(bound_type, "ed25519") != 0)) {
+        rc = bpt_err(BPT_ECLAIM, "attestation public_key_binding is not the %s key",
+                     service_key ? "service" : "session");
         goto out;
-    } else {
-        if (bound == NULL || bl != 32 || CRYPTO_memcmp(bound, pk, 32) != 0) {
-            rc = bpt_err(BPT_ECLAIM, "attestation public_key_binding is not the session key");
-            goto out;
-        }
-        rc = bpt_verify_report(&v, rep, policy);
-        if (rc < 0) {
-            bpt_err_prefix(rc, "attestation");
-            goto out;
-        }
-        rd = bpt_verified_report_data(v, &rdl);
-        if (rd == NULL || rdl < 64 || CRYPTO_memcmp(rd, want, 64) != 0) {
-            rc =
-                bpt_err(BPT_ECLAIM,
-                        "report_data does not bind the session key, id and nonce (%zu bytes)", rdl);
-            goto out;
-        }
+    }
+    rc = bpt_verify_report(&v, rep, policy);
+    if (rc < 0) {
+        bpt_err_prefix(rc, "attestation");
+        goto out;
+    }
+    rd = bpt_verified_report_data(v, &rdl);
+    if (rd == NULL || rdl < 64 || CRYPTO_memcmp(rd, expect_rd, 64) != 0) {
+        rc = bpt_err(BPT_ECLAIM, "report_data does not bind the %s (%zu bytes)",
+                     service_key ? "service key" : "session key, id and nonce", rdl);
+        goto out;
+    }
+    if (service_key) {
+        BPT_CHECK(bpt_kx_check_session_signature(sk, sig, want));
     }
     bpt_report_evidence_digest(ev_digest, rep);
     rc = 0;
