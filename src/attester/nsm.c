@@ -1,5 +1,6 @@
 #include "attester/nsm.h"
 
+#include "core/cbor_check.h"
 #include "core/err.h"
 
 #include <errno.h>
@@ -26,9 +27,14 @@ static bool key_is(const cbor_item_t *k, const char *s)
 static int parse_response(bpt_buf *document, const uint8_t *p, size_t n)
 {
     struct cbor_load_result res;
-    cbor_item_t *r = cbor_load(p, n, &res);
+    cbor_item_t *r = NULL;
     struct cbor_pair top;
-    int rc = BPT_EMALFORMED;
+    int rc = bpt_cbor_precheck(p, n, 8, "nsm: response");
+
+    if (rc < 0) {
+        return rc;
+    }
+    r = cbor_load(p, n, &res);
 
     if (!r || res.error.code != CBOR_ERR_NONE || res.read != n || !cbor_isa_map(r) ||
         !cbor_map_is_definite(r) || cbor_map_size(r) != 1) {

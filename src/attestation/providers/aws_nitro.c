@@ -15,6 +15,7 @@
 #include "core/codec.h"
 #include "core/err.h"
 #include "core/limits.h"
+#include "core/cbor_check.h"
 #include "core/reader.h"
 #include "core/util.h"
 
@@ -99,9 +100,12 @@ static int check_unique_keys(const cbor_item_t *map, const char *what)
 static int parse_protected(const uint8_t *p, size_t n)
 {
     struct cbor_load_result res;
-    cbor_item_t *m = cbor_load(p, n, &res);
+    cbor_item_t *m = NULL;
     int rc = 0;
     bool alg_ok = false;
+
+    BPT_CHECK(bpt_cbor_precheck(p, n, 4, "aws_nitro: protected header"));
+    m = cbor_load(p, n, &res);
 
     if (!m || res.error.code != CBOR_ERR_NONE || res.read != n || !cbor_isa_map(m) ||
         !cbor_map_is_definite(m)) {
@@ -137,6 +141,7 @@ static int parse_doc(struct bpt_nitro_doc *d)
          seen_cert = false, seen_bundle = false;
     int rc = 0;
 
+    BPT_CHECK(bpt_cbor_precheck(d->payload, d->payload_len, 8, "aws_nitro: payload"));
     d->doc = cbor_load(d->payload, d->payload_len, &res);
     if (!d->doc || res.error.code != CBOR_ERR_NONE || res.read != d->payload_len) {
         return bad("payload is not one CBOR item");
@@ -257,6 +262,7 @@ int bpt_nitro_parse(struct bpt_nitro_doc *d, const uint8_t *ev, size_t len)
         BPT_CHECK(bpt_reader_view(&r, &body, bpt_reader_remaining(&r), "COSE_Sign1"));
         body_len = len - (first[0] == 0xd2);
     }
+    BPT_CHECK(bpt_cbor_precheck(body, body_len, 8, "aws_nitro"));
     d->root = cbor_load(body, body_len, &res);
     if (!d->root || res.error.code != CBOR_ERR_NONE) {
         return bpt_err(BPT_EMALFORMED, "aws_nitro: not CBOR (error %d at offset %zu)",

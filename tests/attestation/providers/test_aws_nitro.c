@@ -243,11 +243,17 @@ static void test_pinned_root_refuses_and_bytes_are_checked(void **state)
     assert_rc_msg(bpt_aws_nitro_verify(&v, ev, n, p), BPT_ESIGNATURE, "not the pinned");
     assert_ok(bpt_policy_add_trust_root_pem(p, f->roots, f->roots_len));
     /* Truncated, trailing byte, garbage, not a tag-18 array. */
-    assert_rc_msg(bpt_aws_nitro_verify(&v, ev, n / 2, p), BPT_EMALFORMED, "not CBOR");
+    assert_rc_msg(bpt_aws_nitro_verify(&v, ev, n / 2, p), BPT_EMALFORMED, " left");
     uint8_t *longer = malloc(n + 1);
     memcpy(longer, ev, n);
     longer[n] = 0;
     assert_rc_msg(bpt_aws_nitro_verify(&v, longer, n + 1, p), BPT_EMALFORMED, "trailing");
+    /* Nine bytes declaring an array of 2^64-1 items: refused before libcbor allocates. */
+    static const uint8_t huge[] = {0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    assert_rc_msg(bpt_aws_nitro_verify(&v, huge, sizeof(huge), p), BPT_EMALFORMED, "declares");
+    static const uint8_t indefinite[] = {0x9f, 0x01, 0xff};
+    assert_rc_msg(bpt_aws_nitro_verify(&v, indefinite, sizeof(indefinite), p), BPT_EMALFORMED,
+                  "indefinite");
     static const uint8_t three[] = {0x83, 0x01, 0x02, 0x03};
     assert_rc_msg(bpt_aws_nitro_verify(&v, three, sizeof(three), p), BPT_EMALFORMED, "array of 4");
     /* A payload byte changed after signing (inside the module_id text). */
