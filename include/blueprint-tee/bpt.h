@@ -19,6 +19,7 @@
 #include "verify.h"
 #include "sev_snp.h"
 #include "aws_nitro.h"
+#include "tdx.h"
 #include "attester.h"
 #include "detect.h"
 #include "hpke.h"

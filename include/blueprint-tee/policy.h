@@ -140,6 +140,47 @@ BPT_API void bpt_chain_cache_stats(const bpt_chain_cache *c, uint64_t *hits, uin
  */
 BPT_API void bpt_policy_set_chain_cache(bpt_policy *p, bpt_chain_cache *cache);
 
+/** Base URL of a PCCS (or Intel PCS) for TDX collateral; default
+ * https://api.trustedservices.intel.com. Plain http is accepted only for loopback addresses
+ * (tests). */
+BPT_API BPT_MUST_USE int bpt_policy_set_pccs_url(bpt_policy *p, const char *url);
+
+/**
+ * Accepted TDX TCB statuses: a mask of (1u << bpt_tdx_tcb_status); production() accepts
+ * up_to_date only. @return 0; BPT_EINVAL (empty or unknown bits).
+ */
+BPT_API BPT_MUST_USE int bpt_policy_set_tdx_accepted_tcb(bpt_policy *p, unsigned mask);
+BPT_API unsigned bpt_policy_tdx_accepted_tcb(const bpt_policy *p);
+
+/**
+ * Expect a TDX register: @p field is "mr_config_id", "mr_owner", "mr_owner_config", "mr_seam",
+ * "rtmr0".."rtmr3" (48 bytes of hex) or "xfam", "seam_attributes" (8 bytes of hex, the quote's
+ * byte order); @p hex NULL stops expecting it. The measurement (MRTD) is expected with
+ * bpt_policy_set_expected_measurement(). @return 0; BPT_EINVAL naming the field.
+ */
+BPT_API BPT_MUST_USE int bpt_policy_set_tdx_expected(bpt_policy *p, const char *field,
+                                                     const char *hex);
+
+/**
+ * A cache of verified TDX collateral, shared by verifications: keyed by the fmspc, the trust
+ * roots and the collateral's digest. A hit skips the collateral's signature and chain checks
+ * (8 ECDSA verifications) while the verification time must still fall inside every date
+ * window of the collateral (else it is verified again, and refused with the failing check).
+ * Revocation of the quote's PCK certificate is still checked against the cached CRLs.
+ * Threads: safe from any thread (one mutex).
+ */
+typedef struct bpt_collateral_cache bpt_collateral_cache;
+
+/** @param max_entries 1..4096. @return 0; BPT_EINVAL; BPT_ENOMEM. */
+BPT_API BPT_MUST_USE int bpt_collateral_cache_new(bpt_collateral_cache **out, size_t max_entries);
+/** Free; NULL does nothing. No policy may still point at it. */
+BPT_API void bpt_collateral_cache_free(bpt_collateral_cache *c);
+/** Lookups that found a usable entry, and lookups in all. */
+BPT_API void bpt_collateral_cache_stats(const bpt_collateral_cache *c, uint64_t *hits,
+                                        uint64_t *lookups);
+/** Let TDX verifications under @p p use @p cache (borrowed; NULL detaches). */
+BPT_API void bpt_policy_set_collateral_cache(bpt_policy *p, bpt_collateral_cache *cache);
+
 BPT_END_DECLS
 
 #endif

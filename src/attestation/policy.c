@@ -91,6 +91,7 @@ void bpt_policy_free(bpt_policy *p)
     free(p->jwks_json);
     free(p->cache_dir);
     free(p->kds_url);
+    free(p->pccs_url);
     free(p);
 }
 
@@ -305,6 +306,75 @@ void bpt_policy_set_chain_cache(bpt_policy *p, bpt_chain_cache *cache)
 int bpt_policy_set_kds_url(bpt_policy *p, const char *url)
 {
     return set_str(&p->kds_url, url, "kds_url");
+}
+
+int bpt_policy_set_pccs_url(bpt_policy *p, const char *url)
+{
+    return set_str(&p->pccs_url, url, "pccs_url");
+}
+
+void bpt_policy_set_collateral_cache(bpt_policy *p, bpt_collateral_cache *cache)
+{
+    p->collateral_cache = cache;
+}
+
+int bpt_policy_set_tdx_accepted_tcb(bpt_policy *p, unsigned mask)
+{
+    if (mask == 0 || mask >= (1u << BPT_TCB_STATUS_COUNT)) {
+        return bpt_err(BPT_EINVAL,
+                       "policy: accepted TDX TCB statuses 0x%x (expected a non-empty "
+                       "mask of 1 << bpt_tdx_tcb_status)",
+                       mask);
+    }
+    p->tdx.accepted_tcb = mask;
+    return 0;
+}
+
+unsigned bpt_policy_tdx_accepted_tcb(const bpt_policy *p)
+{
+    return p->tdx.accepted_tcb;
+}
+
+int bpt_policy_set_tdx_expected(bpt_policy *p, const char *field, const char *hex)
+{
+    struct {
+        const char *name;
+        uint8_t *dst;
+        bool *has;
+        size_t len;
+    } fields[] = {
+        {"mr_config_id", p->tdx.mr_config_id, &p->tdx.has_mr_config_id, 48},
+        {"mr_owner", p->tdx.mr_owner, &p->tdx.has_mr_owner, 48},
+        {"mr_owner_config", p->tdx.mr_owner_config, &p->tdx.has_mr_owner_config, 48},
+        {"mr_seam", p->tdx.mr_seam, &p->tdx.has_mr_seam, 48},
+        {"rtmr0", p->tdx.rtmr[0], &p->tdx.has_rtmr[0], 48},
+        {"rtmr1", p->tdx.rtmr[1], &p->tdx.has_rtmr[1], 48},
+        {"rtmr2", p->tdx.rtmr[2], &p->tdx.has_rtmr[2], 48},
+        {"rtmr3", p->tdx.rtmr[3], &p->tdx.has_rtmr[3], 48},
+        {"xfam", p->tdx.xfam, &p->tdx.has_xfam, 8},
+        {"seam_attributes", p->tdx.seam_attributes, &p->tdx.has_seam_attributes, 8},
+    };
+    for (size_t i = 0; field && i < sizeof(fields) / sizeof(fields[0]); i++) {
+        char what[48];
+        if (strcmp(field, fields[i].name) != 0) {
+            continue;
+        }
+        if (!hex) {
+            *fields[i].has = false;
+            return 0;
+        }
+        snprintf(what, sizeof(what), "policy: tdx %s", field);
+        if (bpt_hex_decode_exact(fields[i].dst, fields[i].len, hex, strlen(hex), what) < 0) {
+            *fields[i].has = false;
+            return bpt_err(BPT_EINVAL, "%s: expected %zu bytes of hex", what, fields[i].len);
+        }
+        *fields[i].has = true;
+        return 0;
+    }
+    return bpt_err(BPT_EINVAL,
+                   "policy: unknown TDX field '%.32s' (expected mr_config_id, mr_owner, "
+                   "mr_owner_config, mr_seam, rtmr0..rtmr3, xfam or seam_attributes)",
+                   field ? field : "(null)");
 }
 
 int bpt_policy_set_cache_dir(bpt_policy *p, const char *dir)

@@ -50,6 +50,12 @@ struct bpt_policy {
         uint8_t mr_owner_config[48];
         bool has_rtmr[BPT_POLICY_MAX_RTMRS];
         uint8_t rtmr[BPT_POLICY_MAX_RTMRS][48];
+        bool has_mr_seam;
+        uint8_t mr_seam[48];
+        bool has_xfam;
+        uint8_t xfam[8]; /* the quote's byte order */
+        bool has_seam_attributes;
+        uint8_t seam_attributes[8];
     } tdx;
 
     struct {
@@ -72,8 +78,10 @@ struct bpt_policy {
     char *jwks_json;
     bool offline;
     char *cache_dir;
-    char *kds_url; /* NULL: AMD's */
-    struct bpt_chain_cache *chain_cache; /* borrowed, may be NULL */
+    char *kds_url;                                 /* NULL: AMD's */
+    char *pccs_url;                                /* NULL: Intel PCS */
+    struct bpt_collateral_cache *collateral_cache; /* borrowed, may be NULL */
+    struct bpt_chain_cache *chain_cache;           /* borrowed, may be NULL */
 };
 
 #endif

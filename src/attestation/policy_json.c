@@ -108,7 +108,8 @@ out:
 static int load_tdx(bpt_policy *p, const json_t *o)
 {
     static const char *const keys[] = {"accepted_tcb_status", "mr_config_id", "mr_owner",
-                                       "mr_owner_config",     "rtmr",         NULL};
+                                       "mr_owner_config",     "mr_seam",      "xfam",
+                                       "seam_attributes",     "rtmr",         NULL};
     json_t *arr = NULL;
     int rc;
 
@@ -129,6 +130,11 @@ static int load_tdx(bpt_policy *p, const json_t *o)
             }
             p->tdx.accepted_tcb |= 1u << st;
         }
+        if (!p->tdx.accepted_tcb) {
+            rc = bpt_err(BPT_EINVAL, "policy: tdx.accepted_tcb_status must name at least one "
+                                     "status");
+            goto out;
+        }
     }
     if ((rc = get_hex_exact(o, "mr_config_id", p->tdx.mr_config_id, 48, "policy: tdx")) < 0) {
         goto out;
@@ -142,6 +148,18 @@ static int load_tdx(bpt_policy *p, const json_t *o)
         goto out;
     }
     p->tdx.has_mr_owner_config = rc == 1;
+    if ((rc = get_hex_exact(o, "mr_seam", p->tdx.mr_seam, 48, "policy: tdx")) < 0) {
+        goto out;
+    }
+    p->tdx.has_mr_seam = rc == 1;
+    if ((rc = get_hex_exact(o, "xfam", p->tdx.xfam, 8, "policy: tdx")) < 0) {
+        goto out;
+    }
+    p->tdx.has_xfam = rc == 1;
+    if ((rc = get_hex_exact(o, "seam_attributes", p->tdx.seam_attributes, 8, "policy: tdx")) < 0) {
+        goto out;
+    }
+    p->tdx.has_seam_attributes = rc == 1;
     if ((rc = bpt_json_get_arr(o, "rtmr", &arr, false, "policy: tdx")) < 0) {
         goto out;
     }
@@ -420,6 +438,15 @@ int bpt_policy_to_json(char **out, const bpt_policy *p)
     }
     if (p->tdx.has_mr_owner_config) {
         json_object_set_new(blk, "mr_owner_config", hexv(p->tdx.mr_owner_config, 48));
+    }
+    if (p->tdx.has_mr_seam) {
+        json_object_set_new(blk, "mr_seam", hexv(p->tdx.mr_seam, 48));
+    }
+    if (p->tdx.has_xfam) {
+        json_object_set_new(blk, "xfam", hexv(p->tdx.xfam, 8));
+    }
+    if (p->tdx.has_seam_attributes) {
+        json_object_set_new(blk, "seam_attributes", hexv(p->tdx.seam_attributes, 8));
     }
     bool any_rtmr = false;
     json_t *rt = json_array();

@@ -15,4 +15,11 @@
  */
 int bpt_http_get(bpt_buf *body, long *status, const char *url, long timeout_ms);
 
+/**
+ * bpt_http_get, also capturing the values of the @p n response headers named in @p names
+ * (case-insensitive) into @p values[i] (replaced; empty when absent; bounded by its max).
+ */
+int bpt_http_get_headers(bpt_buf *body, long *status, const char *url, long timeout_ms,
+                         const char *const *names, bpt_buf *values, size_t n);
+
 #endif

@@ -69,10 +69,13 @@ void bpt_chain_cache_stats(const bpt_chain_cache *c, uint64_t *hits, uint64_t *l
 }
 
 int bpt_chain_cache_get(bpt_chain_cache *c, const uint8_t key[32], int64_t at, EVP_PKEY **pkey,
-                        void *blob, size_t blob_len)
+                        void *blob, size_t blob_len, STACK_OF(X509) * *chain_out)
 {
     int hit = 0;
     *pkey = NULL;
+    if (chain_out) {
+        *chain_out = NULL;
+    }
     atomic_fetch_add(&c->lookups, 1);
     pthread_mutex_lock(&c->lock);
     for (size_t i = 0; i < c->max && !hit; i++) {
@@ -86,13 +89,20 @@ int bpt_chain_cache_get(bpt_chain_cache *c, const uint8_t key[32], int64_t at, E
                 hit = 0; /* outside a validity window: verify the chain afresh */
             }
         }
+        if (hit && chain_out && !(*chain_out = X509_chain_up_ref(e->chain))) {
+            hit = 0;
+        }
         if (hit && EVP_PKEY_up_ref(e->pkey) == 1) {
             *pkey = e->pkey;
             if (blob_len) {
                 memcpy(blob, e->blob, blob_len);
             }
-        } else {
+        } else if (hit) {
             hit = 0;
+            if (chain_out) {
+                sk_X509_pop_free(*chain_out, X509_free);
+                *chain_out = NULL;
+            }
         }
     }
     pthread_mutex_unlock(&c->lock);

@@ -10,11 +10,11 @@
 
 /**
  * Look up @p key. A hit needs every certificate of the stored chain valid at @p at; then
- * *pkey (a new reference) and @p blob (the provider's parsed facts) are filled. Returns 1 on a
- * hit, 0 on a miss.
+ * *pkey (a new reference), @p blob (the provider's parsed facts) and, when @p chain_out is not
+ * NULL, the chain leaf..root (new references) are filled. Returns 1 on a hit, 0 on a miss.
  */
 int bpt_chain_cache_get(bpt_chain_cache *c, const uint8_t key[32], int64_t at, EVP_PKEY **pkey,
-                        void *blob, size_t blob_len);
+                        void *blob, size_t blob_len, STACK_OF(X509) * *chain_out);
 
 /** Store a verified chain (references taken), the leaf key and the provider's facts. */
 int bpt_chain_cache_put(bpt_chain_cache *c, const uint8_t key[32], STACK_OF(X509) * chain,

@@ -5,12 +5,14 @@
 #include "core/limits.h"
 
 #include <string.h>
+#include <time.h>
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/core_names.h>
 #include <openssl/x509_vfy.h>
 
 int bpt_pki_parse_der(X509 **out, const uint8_t *p, size_t len, const char *what)
@@ -101,17 +103,18 @@ out:
     return rc;
 }
 
-int bpt_pki_verify_p384_rs(EVP_PKEY *key, const uint8_t *r, const uint8_t *s, size_t n,
-                           const void *msg, size_t msg_len, const char *what)
+int bpt_pki_verify_ecdsa_rs(EVP_PKEY *key, int bits, const uint8_t *r, const uint8_t *s, size_t n,
+                            const void *msg, size_t msg_len, const char *what)
 {
     ECDSA_SIG *sig = NULL;
     BIGNUM *br = NULL, *bs = NULL;
     unsigned char *der = NULL;
     EVP_MD_CTX *md = NULL;
+    const EVP_MD *alg = bits == 384 ? EVP_sha384() : EVP_sha256();
     int der_len, rc = BPT_ERROR;
 
-    if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC || EVP_PKEY_get_bits(key) != 384) {
-        return bpt_err(BPT_ESIGNATURE, "%s: the signing key is not ECDSA P-384", what);
+    if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC || EVP_PKEY_get_bits(key) != bits) {
+        return bpt_err(BPT_ESIGNATURE, "%s: the signing key is not ECDSA P-%d", what, bits);
     }
     sig = ECDSA_SIG_new();
     br = BN_bin2bn(r, (int)n, NULL);
@@ -124,7 +127,7 @@ int bpt_pki_verify_p384_rs(EVP_PKEY *key, const uint8_t *r, const uint8_t *s, si
     }
     der_len = i2d_ECDSA_SIG(sig, &der);
     md = EVP_MD_CTX_new();
-    if (der_len <= 0 || !md || EVP_DigestVerifyInit(md, NULL, EVP_sha384(), NULL, key) != 1) {
+    if (der_len <= 0 || !md || EVP_DigestVerifyInit(md, NULL, alg, NULL, key) != 1) {
         rc = bpt_err_ossl(BPT_ERROR, "%s: signature setup", what);
         goto out;
     }
@@ -138,6 +141,141 @@ out:
     ECDSA_SIG_free(sig);
     EVP_MD_CTX_free(md);
     return rc;
+}
+
+int bpt_pki_verify_p384_rs(EVP_PKEY *key, const uint8_t *r, const uint8_t *s, size_t n,
+                           const void *msg, size_t msg_len, const char *what)
+{
+    return bpt_pki_verify_ecdsa_rs(key, 384, r, s, n, msg, msg_len, what);
+}
+
+int bpt_pki_ec_pub_from_xy(EVP_PKEY **out, int bits, const uint8_t *xy, const char *what)
+{
+    size_t n = (size_t)bits / 8;
+    uint8_t point[1 + 2 * 66];
+    OSSL_PARAM params[3];
+    EVP_PKEY_CTX *ctx = NULL;
+    int rc = BPT_ERROR;
+
+    *out = NULL;
+    point[0] = 0x04; /* uncompressed */
+    memcpy(point + 1, xy, 2 * n);
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+                                                 bits == 384 ? "P-384" : "P-256", 0);
+    params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * n);
+    params[2] = OSSL_PARAM_construct_end();
+    ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+        EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+        rc = bpt_err_ossl(BPT_EMALFORMED, "%s: not a P-%d public key", what, bits);
+        goto out;
+    }
+    rc = 0;
+out:
+    EVP_PKEY_CTX_free(ctx);
+    return rc;
+}
+
+int bpt_pki_parse_crl(X509_CRL **out, const uint8_t *p, size_t len, const char *what)
+{
+    bpt_buf der = BPT_BUF_INIT(BPT_LIMIT_COLLATERAL_BYTES);
+    const unsigned char *q;
+    X509_CRL *crl = NULL;
+    int rc;
+
+    *out = NULL;
+    if (len == 0 || len > BPT_LIMIT_COLLATERAL_BYTES) {
+        return bpt_err(BPT_EMALFORMED, "%s: CRL of %zu bytes (limit %u)", what, len,
+                       BPT_LIMIT_COLLATERAL_BYTES);
+    }
+    if (looks_pem(p, len)) {
+        BIO *bio = BIO_new_mem_buf(p, (int)len);
+        crl = bio ? PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL) : NULL;
+        BIO_free(bio);
+        if (!crl) {
+            return bpt_err_ossl(BPT_EMALFORMED, "%s: not a PEM CRL", what);
+        }
+        *out = crl;
+        return 0;
+    }
+    if (p[0] == 0x30) {
+        BPT_CHECK(bpt_buf_append(&der, p, len));
+    } else {
+        /* Intel's collateral JSON and PCCS carry CRLs as hex text of the DER. */
+        BPT_CHECK(bpt_hex_decode(&der, (const char *)p, len, what));
+    }
+    q = der.data;
+    crl = der.len <= LONG_MAX ? d2i_X509_CRL(NULL, &q, (long)der.len) : NULL;
+    if (!crl) {
+        rc = bpt_err_ossl(BPT_EMALFORMED, "%s: not a DER CRL", what);
+        goto out;
+    }
+    if ((size_t)(q - der.data) != der.len) {
+        X509_CRL_free(crl);
+        rc = bpt_err(BPT_EMALFORMED, "%s: trailing bytes after the CRL", what);
+        goto out;
+    }
+    *out = crl;
+    rc = 0;
+out:
+    bpt_buf_dispose(&der);
+    return rc;
+}
+
+int bpt_pki_check_crl(X509_CRL *crl, X509 *issuer, int64_t at, const char *what)
+{
+    EVP_PKEY *key = X509_get0_pubkey(issuer);
+    const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+    time_t t = (time_t)at;
+    char subj[256];
+
+    if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(issuer)) != 0) {
+        return bpt_err(BPT_ESIGNATURE, "%s: issued by someone other than %s", what,
+                       bpt_pki_subject(issuer, subj, sizeof(subj)));
+    }
+    if (!key || X509_CRL_verify(crl, key) != 1) {
+        ERR_clear_error();
+        return bpt_err(BPT_ESIGNATURE, "%s: signature does not verify with the key of %s", what,
+                       bpt_pki_subject(issuer, subj, sizeof(subj)));
+    }
+    if (X509_cmp_time(X509_CRL_get0_lastUpdate(crl), &t) > 0) {
+        return bpt_err(BPT_ESIGNATURE, "%s: not yet valid at the verification time (thisUpdate)",
+                       what);
+    }
+    if (!next || X509_cmp_time(next, &t) < 0) {
+        return bpt_err(BPT_ESIGNATURE, "%s: expired at the verification time (nextUpdate)", what);
+    }
+    return 0;
+}
+
+bool bpt_pki_crl_window(X509_CRL *crl, int64_t *not_before, int64_t *not_after)
+{
+    const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+    struct tm tm;
+    if (!next || ASN1_TIME_to_tm(X509_CRL_get0_lastUpdate(crl), &tm) != 1) {
+        return false;
+    }
+    *not_before = (int64_t)timegm(&tm);
+    if (ASN1_TIME_to_tm(next, &tm) != 1) {
+        return false;
+    }
+    *not_after = (int64_t)timegm(&tm);
+    return true;
+}
+
+int bpt_pki_check_not_revoked(X509_CRL *crl, X509 *cert, const char *what)
+{
+    X509_REVOKED *rev = NULL;
+    char subj[256];
+    if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(cert)) != 0) {
+        return bpt_err(BPT_ESIGNATURE, "%s: the CRL's issuer is not the issuer of %s", what,
+                       bpt_pki_subject(cert, subj, sizeof(subj)));
+    }
+    if (X509_CRL_get0_by_cert(crl, &rev, cert) == 1) {
+        return bpt_err(BPT_ESIGNATURE, "%s: %s is revoked", what,
+                       bpt_pki_subject(cert, subj, sizeof(subj)));
+    }
+    return 0;
 }
 
 int bpt_pki_fingerprint(uint8_t out[32], X509 *cert)

@@ -1,7 +1,7 @@
 /*
  * X.509 helpers shared by the verifiers: loading certificates from untrusted bytes, pinned
- * vendor roots, and chain verification at a fixed time, never the clock. (No CRL checking yet:
- * the TDX verifier will need it.)
+ * vendor roots, chain verification at a fixed time (never the clock), and CRLs checked
+ * explicitly (issuer, signature, thisUpdate/nextUpdate at that time, revocation).
  *
  * Chain verification uses OpenSSL's X509_verify_cert (strict RFC 5280 checks on request) and the
  * time from the caller; only the given roots are trusted (no system store, no partial chains).
@@ -51,12 +51,48 @@ int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len, c
 int bpt_pki_parse_der(X509 **out, const uint8_t *p, size_t len, const char *what);
 
 /**
+ * Verify an ECDSA signature given as big-endian r and s of @p n bytes each over @p msg:
+ * P-256 with SHA-256 (@p bits 256) or P-384 with SHA-384 (@p bits 384).
+ * @return 0; BPT_ESIGNATURE "<what>: ..." (wrong key type, or the signature does not verify).
+ */
+int bpt_pki_verify_ecdsa_rs(EVP_PKEY *key, int bits, const uint8_t *r, const uint8_t *s, size_t n,
+                            const void *msg, size_t msg_len, const char *what);
+
+/**
  * Verify an ECDSA P-384 / SHA-384 signature given as big-endian r and s of @p n bytes each
  * (raw COSE form; SEV-SNP's little-endian values are reversed by the caller) over @p msg.
  * @return 0; BPT_ESIGNATURE "<what>: ..." (wrong key type, or the signature does not verify).
  */
 int bpt_pki_verify_p384_rs(EVP_PKEY *key, const uint8_t *r, const uint8_t *s, size_t n,
                            const void *msg, size_t msg_len, const char *what);
+
+/**
+ * An EC public key from raw big-endian x || y (@p bits / 8 bytes each, P-256 or P-384); the
+ * point must lie on the curve. @return 0; BPT_EMALFORMED naming @p what.
+ */
+int bpt_pki_ec_pub_from_xy(EVP_PKEY **out, int bits, const uint8_t *xy, const char *what);
+
+/**
+ * Parse a CRL from untrusted bytes: DER, hex text of DER (Intel's form), or PEM.
+ * @return 0; BPT_EMALFORMED naming @p what.
+ */
+int bpt_pki_parse_crl(X509_CRL **out, const uint8_t *p, size_t len, const char *what);
+
+/**
+ * Check a CRL: its issuer is @p issuer's subject, @p issuer's key verifies its signature, and
+ * thisUpdate <= at <= nextUpdate (a CRL without nextUpdate is refused).
+ * @return 0; BPT_ESIGNATURE naming @p what and the failing check.
+ */
+int bpt_pki_check_crl(X509_CRL *crl, X509 *issuer, int64_t at, const char *what);
+
+/** The CRL's thisUpdate and nextUpdate as unix seconds; false if it lacks them. */
+bool bpt_pki_crl_window(X509_CRL *crl, int64_t *not_before, int64_t *not_after);
+
+/**
+ * Refuse @p cert if @p crl lists it, or if @p crl was not issued by @p cert's issuer.
+ * @return 0; BPT_ESIGNATURE "<what>: <subject> is revoked".
+ */
+int bpt_pki_check_not_revoked(X509_CRL *crl, X509 *cert, const char *what);
 
 /** SHA-256 of the certificate's DER encoding. */
 int bpt_pki_fingerprint(uint8_t out[32], X509 *cert);

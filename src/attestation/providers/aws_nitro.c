@@ -391,7 +391,7 @@ static int verify_chain(EVP_PKEY **key_out, const struct bpt_nitro_doc *d, const
     *key_out = NULL;
     if (policy->chain_cache) {
         BPT_CHECK(chain_key(ckey, d, policy));
-        if (bpt_chain_cache_get(policy->chain_cache, ckey, at, key_out, NULL, 0) == 1) {
+        if (bpt_chain_cache_get(policy->chain_cache, ckey, at, key_out, NULL, 0, NULL) == 1) {
             return 0; /* the same bundle and certificate verified before, still valid at `at` */
         }
     }

@@ -708,8 +708,8 @@ int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
     /* A cached chain for the same certificates and roots skips parsing and chain building. */
     if (policy->chain_cache) {
         BPT_CHECK(cache_key(ckey, policy, &rep, vlek));
-        if (bpt_chain_cache_get(policy->chain_cache, ckey, opts.at, &key, &facts, sizeof(facts)) ==
-            1) {
+        if (bpt_chain_cache_get(policy->chain_cache, ckey, opts.at, &key, &facts, sizeof(facts),
+                                NULL) == 1) {
             rc = resolve_product(&product, &rep, facts.cert_product, policy, vlek);
             if (rc < 0 || product != facts.chain_product) {
                 EVP_PKEY_free(key); /* the product differs from the cached chain's: redo */
