@@ -2,17 +2,20 @@
 #include <blueprint-tee/attester.h>
 #include <blueprint-tee/clock.h>
 #include <blueprint-tee/sev_snp.h>
+#include <blueprint-tee/tdx.h>
 
 #include "attestation/model_internal.h"
 #include "attester/nsm.h"
 #include "attester/sim_aws_nitro.h"
 #include "attester/sim_sev_snp.h"
+#include "attester/sim_tdx.h"
 #include "attester/attester_internal.h"
 #include "attester/sim_x509.h"
 #include "attester/snp_cert_table.h"
 #include "attestation/pki/pki.h"
 
 #include "core/err.h"
+#include "core/json.h"
 #include "core/limits.h"
 #include "core/util.h"
 
@@ -235,9 +238,46 @@ out:
     return rc;
 }
 
+/* The simulated quote, with its collateral (signed by the simulated Intel PKI) attached. */
+static int tdx_attest(bpt_report **out, const char *dir, const uint8_t report_data[64])
+{
+    struct bpt_sim_tdx_opts o = {.version = 4};
+    uint8_t *ev = NULL;
+    size_t ev_len = 0;
+    char *coll = NULL;
+    json_t *cj = NULL;
+    bpt_tdx_quote q;
+    bpt_measurement m;
+    int rc;
+
+    *out = NULL;
+    memcpy(o.report_data, report_data, 64);
+    BPT_CHECK(bpt_sim_tdx_quote(&ev, &ev_len, dir, &o));
+    BPT_CHECK(bpt_sim_tdx_collateral(&coll, dir, &o));
+    BPT_CHECK(bpt_json_parse(&cj, coll, strlen(coll), "sim: collateral"));
+    BPT_CHECK(bpt_tdx_parse(&q, ev, ev_len));
+    BPT_CHECK(bpt_report_new(out, BPT_PROVIDER_INTEL_TDX, BPT_FORMAT_TDX_QUOTE));
+    BPT_CHECK(bpt_report_set_evidence(*out, ev, ev_len));
+    BPT_CHECK(bpt_measurement_set_bytes(&m, "sha384", q.body.mr_td, 48));
+    bpt_report_set_measurement(*out, &m);
+    BPT_CHECK(bpt_claims_set_user_data(bpt_report_claims_mut(*out), report_data, 64));
+    bpt_report_set_collateralv(*out, cj); /* takes the reference */
+    cj = NULL;
+out:
+    if (rc < 0) {
+        bpt_report_free(*out);
+        *out = NULL;
+    }
+    json_decref(cj);
+    bpt_free(coll);
+    bpt_free(ev);
+    return rc;
+}
+
 static const struct sim_provider sims[] = {
     {BPT_PROVIDER_AMD_SEV_SNP, "sev-snp", bpt_sim_sev_snp_init, sev_snp_attest},
     {BPT_PROVIDER_AWS_NITRO, "aws-nitro", bpt_sim_aws_nitro_init, aws_nitro_attest},
+    {BPT_PROVIDER_INTEL_TDX, "tdx", bpt_sim_tdx_init, tdx_attest},
 };
 
 int bpt_sim_init(const char *dir)
@@ -289,6 +329,7 @@ int bpt_attest(bpt_report **out, const uint8_t report_data[64], const bpt_attest
             return sims[i].attest(out, opts->sim_dir, report_data);
         }
     }
-    return bpt_err(BPT_ENOTSUP, "attest: no simulator for %s yet (simulated: amd_sev_snp)",
+    return bpt_err(BPT_ENOTSUP,
+                   "attest: no simulator for %s (simulated: amd_sev_snp, intel_tdx, aws_nitro)",
                    bpt_provider_name(opts->simulate));
 }

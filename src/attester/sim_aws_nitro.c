@@ -122,11 +122,7 @@ int bpt_sim_aws_nitro_build(uint8_t **ev, size_t *ev_len, const char *dir,
     size_t root_len = 0, inter_len = 0, leaf_len = 0, payload_len = 0, prot_len = 0;
     cbor_item_t *doc = NULL, *pcrs = NULL, *bundle = NULL, *ph = NULL, *cose = NULL;
     EVP_PKEY *key = NULL;
-    EVP_MD_CTX *md = NULL;
-    unsigned char der_sig[128];
-    size_t der_len = sizeof(der_sig), tbs_len = 0;
-    const unsigned char *q = der_sig;
-    ECDSA_SIG *sig = NULL;
+    size_t tbs_len = 0;
     uint8_t rs[96];
     const char *leaf_name = o->leaf_from_root        ? "leaf-from-root.pem"
                             : o->non_ca_intermediate ? "leaf-under-not-a-ca.pem"
@@ -217,19 +213,7 @@ int bpt_sim_aws_nitro_build(uint8_t **ev, size_t *ev_len, const char *dir,
     }
     BPT_CHECK(bpt_sim_path(path, sizeof(path), sub, "leaf.pem-key"));
     BPT_CHECK(bpt_sim_read_key(&key, path));
-    md = EVP_MD_CTX_new();
-    if (!md || EVP_DigestSignInit(md, NULL, EVP_sha384(), NULL, key) != 1 ||
-        EVP_DigestSign(md, der_sig, &der_len, tbs, tbs_len) != 1 ||
-        !(sig = d2i_ECDSA_SIG(NULL, &q, (long)der_len))) {
-        rc = bpt_err_ossl(BPT_ERROR, "sim: signing the document");
-        goto out;
-    }
-    {
-        const BIGNUM *r, *s;
-        ECDSA_SIG_get0(sig, &r, &s);
-        BN_bn2binpad(r, rs, 48);
-        BN_bn2binpad(s, rs + 48, 48);
-    }
+    BPT_CHECK(bpt_sim_sign_rs(rs, 48, false, key, tbs, tbs_len));
     cose = cbor_new_definite_array(4);
     cbor_array_push(cose, cbor_move(cbor_build_bytestring(prot, prot_len)));
     cbor_array_push(cose, cbor_move(cbor_new_definite_map(0)));
@@ -264,8 +248,6 @@ out:
     if (ph) {
         cbor_decref(&ph);
     }
-    ECDSA_SIG_free(sig);
-    EVP_MD_CTX_free(md);
     EVP_PKEY_free(key);
     free(big);
     free(tbs);

@@ -157,34 +157,14 @@ int bpt_sim_sev_snp_sign(uint8_t report[1184], const char *dir)
 {
     char path[4096];
     EVP_PKEY *key = NULL;
-    EVP_MD_CTX *md = NULL;
-    unsigned char der[160];
-    size_t der_len = sizeof(der);
-    const unsigned char *q = der;
-    ECDSA_SIG *sig = NULL;
-    const BIGNUM *r, *s;
     int rc;
 
     BPT_CHECK(bpt_sim_path(path, sizeof(path), dir, "sev-snp/vcek-key.pem"));
     BPT_CHECK(bpt_sim_read_key(&key, path));
-    md = EVP_MD_CTX_new();
-    if (!md || EVP_DigestSignInit(md, NULL, EVP_sha384(), NULL, key) != 1 ||
-        EVP_DigestSign(md, der, &der_len, report, BPT_SNP_SIGNED_SIZE) != 1 ||
-        !(sig = d2i_ECDSA_SIG(NULL, &q, (long)der_len))) {
-        rc = bpt_err_ossl(BPT_ERROR, "sim: signing the report");
-        goto out;
-    }
-    ECDSA_SIG_get0(sig, &r, &s);
     memset(report + BPT_SNP_SIGNED_SIZE, 0, BPT_SNP_REPORT_SIZE - BPT_SNP_SIGNED_SIZE);
-    if (BN_bn2lebinpad(r, report + 0x2A0, 72) != 72 ||
-        BN_bn2lebinpad(s, report + 0x2A0 + 72, 72) != 72) {
-        rc = bpt_err(BPT_ERROR, "sim: signature encoding");
-        goto out;
-    }
-    rc = 0;
+    /* SEV-SNP: r and s little-endian, 72 bytes each, at 0x2A0. */
+    BPT_CHECK(bpt_sim_sign_rs(report + 0x2A0, 72, true, key, report, BPT_SNP_SIGNED_SIZE));
 out:
-    ECDSA_SIG_free(sig);
-    EVP_MD_CTX_free(md);
     EVP_PKEY_free(key);
     return rc;
 }

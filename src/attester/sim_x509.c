@@ -5,9 +5,12 @@
 #include "core/util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
@@ -193,4 +196,55 @@ int bpt_sim_read_key(EVP_PKEY **out, const char *path)
     }
     bpt_buf_dispose(&b);
     return rc;
+}
+
+int bpt_sim_sign_rs(uint8_t *rs, size_t n, bool little_endian, EVP_PKEY *key, const void *msg,
+                    size_t msg_len)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char der[160];
+    size_t der_len = sizeof(der);
+    const unsigned char *q = der;
+    ECDSA_SIG *sig = NULL;
+    const BIGNUM *r, *s;
+    int rc;
+
+    if (!md ||
+        EVP_DigestSignInit(md, NULL, EVP_PKEY_get_bits(key) > 256 ? EVP_sha384() : EVP_sha256(),
+                           NULL, key) != 1 ||
+        EVP_DigestSign(md, der, &der_len, msg, msg_len) != 1 ||
+        !(sig = d2i_ECDSA_SIG(NULL, &q, (long)der_len))) {
+        rc = bpt_err_ossl(BPT_ERROR, "sim: signing");
+        goto out;
+    }
+    ECDSA_SIG_get0(sig, &r, &s);
+    if (little_endian ? (BN_bn2lebinpad(r, rs, (int)n) != (int)n ||
+                         BN_bn2lebinpad(s, rs + n, (int)n) != (int)n)
+                      : (BN_bn2binpad(r, rs, (int)n) != (int)n ||
+                         BN_bn2binpad(s, rs + n, (int)n) != (int)n)) {
+        rc = bpt_err(BPT_ERROR, "sim: signature encoding");
+        goto out;
+    }
+    rc = 0;
+out:
+    ECDSA_SIG_free(sig);
+    EVP_MD_CTX_free(md);
+    return rc;
+}
+
+int bpt_sim_cert_pem(char **out, X509 *cert)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL;
+    long n;
+    *out = NULL;
+    if (!bio || PEM_write_bio_X509(bio, cert) != 1 || (n = BIO_get_mem_data(bio, &data)) <= 0 ||
+        !(*out = malloc((size_t)n + 1))) {
+        BIO_free(bio);
+        return bpt_err_ossl(BPT_ERROR, "sim: certificate PEM");
+    }
+    memcpy(*out, data, (size_t)n);
+    (*out)[n] = '\0';
+    BIO_free(bio);
+    return 0;
 }

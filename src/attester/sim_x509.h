@@ -33,6 +33,16 @@ int bpt_sim_make_cert(X509 **out, EVP_PKEY *key, const char *cn, X509 *issuer_ce
                       EVP_PKEY *issuer_key, int pathlen, enum bpt_sim_sig sig, long serial,
                       int (*add_ext)(X509 *cert, void *ud), void *ud);
 
+/**
+ * ECDSA-sign @p msg (SHA-256 for P-256 keys, SHA-384 for P-384) and write r then s, each
+ * @p n bytes big-endian (or little-endian when @p little_endian: SEV-SNP), into @p rs.
+ */
+int bpt_sim_sign_rs(uint8_t *rs, size_t n, bool little_endian, EVP_PKEY *key, const void *msg,
+                    size_t msg_len);
+
+/** The certificate as a malloc'd NUL-terminated PEM string (free with bpt_free()). */
+int bpt_sim_cert_pem(char **out, X509 *cert);
+
 /** Write PEM (a certificate, or a private key 0600). */
 int bpt_sim_write_cert(const char *path, X509 *cert);
 int bpt_sim_write_key(const char *path, EVP_PKEY *key);
