@@ -9,34 +9,44 @@
 
 static void verify_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: bpt verify [options] EVIDENCE\n"
-            "\n"
-            "Verify attestation evidence (a file, or - for stdin: raw binary, base64, hex, JWT\n"
-            "text or report JSON) under a policy. Defaults to AttestationPolicy::production():\n"
-            "debug refused, max age 600 s, pinned vendor roots, TDX TCB up_to_date only.\n"
-            "\n"
-            "options:\n"
-            "  --provider P            auto (default), sev-snp, tdx, aws-nitro, azure-maa,\n"
-            "                          gcp-confidential; a named provider is enforced\n"
-            "  --policy FILE           policy JSON (DESIGN.md §5); flags below override it\n"
-            "  --expect-measurement HEX\n"
-            "  --expect-report-data HEX\n"
-            "  --expect-nonce S\n"
-            "  --allow-debug           accept debug-mode TEEs\n"
-            "  --max-age SECS          freshness for evidence that carries its time (max 3600)\n"
-            "  --at TIME               verify at TIME (unix seconds or RFC 3339), not now\n"
-            "  --trust-root PEM        trust these roots instead of the pinned vendor roots\n"
-            "                          (repeatable; e.g. DIR/trust-roots.pem from bpt sim init)\n"
-            "  --certs FILE            extra certificates, DER or PEM (repeatable; e.g. a VCEK)\n"
-            "  --collateral FILE       provider collateral JSON (e.g. TDX collateral)\n"
-            "  --jwks FILE             JWKS for JWT providers\n"
-            "  --offline               never fetch keys or collateral; missing ones fail closed\n"
-            "  --cache-dir DIR         cache for fetched collateral\n"
-            "  --json                  print the result as one JSON object\n"
-            "  -h, --help              this text\n"
-            "\n"
-            "exit status: 0 verified, 1 refused (the reason is printed), 2 usage or I/O error\n");
+    fprintf(
+        f,
+        "usage: bpt verify [options] EVIDENCE\n"
+        "\n"
+        "Verify attestation evidence (a file, or - for stdin: raw binary, base64, hex, JWT\n"
+        "text or report JSON) under a policy. Defaults to AttestationPolicy::production():\n"
+        "debug refused, max age 600 s, pinned vendor roots, TDX TCB up_to_date only.\n"
+        "\n"
+        "options:\n"
+        "  --provider P            auto (default), sev-snp, tdx, aws-nitro, azure-maa,\n"
+        "                          gcp-confidential; a named provider is enforced\n"
+        "  --policy FILE           policy JSON (DESIGN.md §5); flags below override it\n"
+        "  --expect-measurement HEX\n"
+        "  --expect-report-data HEX\n"
+        "  --expect-nonce S\n"
+        "  --expect-rtmr N=HEX     TDX: RTMR N (0..3) must equal HEX (repeatable)\n"
+        "  --expect-mr-config-id HEX, --expect-mr-owner HEX, --expect-mr-owner-config HEX,\n"
+        "  --expect-mr-seam HEX, --expect-xfam HEX, --expect-seam-attributes HEX\n"
+        "                          TDX registers (xfam and SEAM attributes: 8 bytes, quote order)\n"
+        "  --accept-tcb STATUS     TDX TCB statuses to accept (repeatable or comma-separated;\n"
+        "                          default up_to_date): up_to_date, sw_hardening_needed,\n"
+        "                          configuration_needed, configuration_and_sw_hardening_needed,\n"
+        "                          out_of_date, out_of_date_configuration_needed, revoked\n"
+        "  --allow-debug           accept debug-mode TEEs\n"
+        "  --max-age SECS          freshness for evidence that carries its time (max 3600)\n"
+        "  --at TIME               verify at TIME (unix seconds or RFC 3339), not now\n"
+        "  --trust-root PEM        trust these roots instead of the pinned vendor roots\n"
+        "                          (repeatable; e.g. DIR/trust-roots.pem from bpt sim init)\n"
+        "  --certs FILE            extra certificates, DER or PEM (repeatable; e.g. a VCEK)\n"
+        "  --collateral FILE       provider collateral JSON (e.g. TDX collateral)\n"
+        "  --jwks FILE             JWKS for JWT providers\n"
+        "  --pccs-url URL          TDX collateral from this PCCS (default Intel PCS)\n"
+        "  --offline               never fetch keys or collateral; missing ones fail closed\n"
+        "  --cache-dir DIR         cache for fetched collateral\n"
+        "  --json                  print the result as one JSON object\n"
+        "  -h, --help              this text\n"
+        "\n"
+        "exit status: 0 verified, 1 refused (the reason is printed), 2 usage or I/O error\n");
 }
 
 enum {
@@ -55,6 +65,20 @@ enum {
     OPT_OFFLINE,
     OPT_CACHE_DIR,
     OPT_JSON,
+    OPT_EXPECT_RTMR,
+    OPT_EXPECT_TDX, /* the TDX register options below, by table */
+    OPT_ACCEPT_TCB = OPT_EXPECT_TDX + 16,
+    OPT_PCCS_URL,
+};
+
+/* --expect-<register> options of TDX: option name and policy field. */
+static const char *const tdx_fields[][2] = {
+    {"expect-mr-config-id", "mr_config_id"},
+    {"expect-mr-owner", "mr_owner"},
+    {"expect-mr-owner-config", "mr_owner_config"},
+    {"expect-mr-seam", "mr_seam"},
+    {"expect-xfam", "xfam"},
+    {"expect-seam-attributes", "seam_attributes"},
 };
 
 static const struct option long_opts[] = {
@@ -73,6 +97,15 @@ static const struct option long_opts[] = {
     {"offline", no_argument, NULL, OPT_OFFLINE},
     {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
     {"json", no_argument, NULL, OPT_JSON},
+    {"expect-rtmr", required_argument, NULL, OPT_EXPECT_RTMR},
+    {"expect-mr-config-id", required_argument, NULL, OPT_EXPECT_TDX + 0},
+    {"expect-mr-owner", required_argument, NULL, OPT_EXPECT_TDX + 1},
+    {"expect-mr-owner-config", required_argument, NULL, OPT_EXPECT_TDX + 2},
+    {"expect-mr-seam", required_argument, NULL, OPT_EXPECT_TDX + 3},
+    {"expect-xfam", required_argument, NULL, OPT_EXPECT_TDX + 4},
+    {"expect-seam-attributes", required_argument, NULL, OPT_EXPECT_TDX + 5},
+    {"accept-tcb", required_argument, NULL, OPT_ACCEPT_TCB},
+    {"pccs-url", required_argument, NULL, OPT_PCCS_URL},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -81,9 +114,13 @@ static const struct option long_opts[] = {
 
 struct verify_args {
     const char *provider, *policy, *measurement, *report_data, *nonce, *max_age, *at;
-    const char *collateral, *jwks, *cache_dir, *evidence;
+    const char *collateral, *jwks, *cache_dir, *evidence, *pccs_url;
     const char *trust_roots[MAX_REPEAT], *certs[MAX_REPEAT];
     int n_roots, n_certs;
+    const char *tdx_expect[MAX_REPEAT][2]; /* policy field, hex */
+    int n_tdx;
+    char rtmr_field[MAX_REPEAT][8];
+    unsigned accept_tcb;
     bool allow_debug, offline, json;
 };
 
@@ -145,9 +182,47 @@ static int parse_args(struct verify_args *a, int argc, char **argv)
         case OPT_JSON:
             a->json = true;
             break;
+        case OPT_PCCS_URL:
+            a->pccs_url = optarg;
+            break;
+        case OPT_ACCEPT_TCB: {
+            char list[256], *save = NULL;
+            snprintf(list, sizeof(list), "%s", optarg);
+            for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                bpt_tdx_tcb_status st;
+                if (bpt_tcb_status_parse(&st, t) < 0) {
+                    return cli_usage_error("verify", "--accept-tcb: %s", bpt_error_last());
+                }
+                a->accept_tcb |= 1u << st;
+            }
+            break;
+        }
+        case OPT_EXPECT_RTMR:
+            if (a->n_tdx == MAX_REPEAT) {
+                return cli_usage_error("verify", "at most %d TDX expectations", MAX_REPEAT);
+            }
+            if (optarg[0] < '0' || optarg[0] > '3' || optarg[1] != '=') {
+                return cli_usage_error("verify",
+                                       "--expect-rtmr '%.16s...': expected N=HEX with N "
+                                       "0..3",
+                                       optarg);
+            }
+            snprintf(a->rtmr_field[a->n_tdx], sizeof(a->rtmr_field[0]), "rtmr%c", optarg[0]);
+            a->tdx_expect[a->n_tdx][0] = a->rtmr_field[a->n_tdx];
+            a->tdx_expect[a->n_tdx++][1] = optarg + 2;
+            break;
         case 'h':
             return -1;
         default:
+            if (c >= OPT_EXPECT_TDX &&
+                c < OPT_EXPECT_TDX + (int)(sizeof(tdx_fields) / sizeof(tdx_fields[0]))) {
+                if (a->n_tdx == MAX_REPEAT) {
+                    return cli_usage_error("verify", "at most %d TDX expectations", MAX_REPEAT);
+                }
+                a->tdx_expect[a->n_tdx][0] = tdx_fields[c - OPT_EXPECT_TDX][1];
+                a->tdx_expect[a->n_tdx++][1] = optarg;
+                break;
+            }
             return cli_usage_error("verify", "unknown option or missing value: '%s'",
                                    argv[optind - 1]);
         }
@@ -193,6 +268,12 @@ static int build_policy(bpt_policy **out, const struct verify_args *a)
          "--expect-report-data")
     FLAG(a->nonce, bpt_policy_set_expected_nonce(p, a->nonce), "--expect-nonce")
     FLAG(a->cache_dir, bpt_policy_set_cache_dir(p, a->cache_dir), "--cache-dir")
+    FLAG(a->pccs_url, bpt_policy_set_pccs_url(p, a->pccs_url), "--pccs-url")
+    FLAG(a->accept_tcb, bpt_policy_set_tdx_accepted_tcb(p, a->accept_tcb), "--accept-tcb")
+    for (int i = 0; i < a->n_tdx; i++) {
+        FLAG(true, bpt_policy_set_tdx_expected(p, a->tdx_expect[i][0], a->tdx_expect[i][1]),
+             a->tdx_expect[i][0])
+    }
 #undef FLAG
     if (a->allow_debug) {
         bpt_policy_set_allow_debug(p, true);
@@ -269,7 +350,7 @@ static void print_summary(const bpt_verified *v)
     const bpt_measurement *m = bpt_report_measurement(r);
     size_t rd_len = 0;
     const uint8_t *rd = bpt_verified_report_data(v, &rd_len);
-    char when[32];
+    char when[32], *tcb = NULL;
 
     printf("verified: %s (%s, %s)\n", bpt_provider_name(bpt_verified_provider(v)),
            bpt_format_name(bpt_report_format(r)),
@@ -278,6 +359,11 @@ static void print_summary(const bpt_verified *v)
     printf("  at:          %s\n", bpt_time_format(when, bpt_verified_at(v)));
     printf("  measurement: %s:%s\n", m->algorithm, m->digest);
     printf("  debug mode:  %s\n", bpt_claims_debug_mode(bpt_report_claims(r)) ? "yes" : "no");
+    if (bpt_claims_custom_json(&tcb, bpt_report_claims(r), "tcb_status") == 0 && tcb &&
+        strlen(tcb) > 2) {
+        printf("  tcb status:  %.*s\n", (int)strlen(tcb) - 2, tcb + 1); /* a JSON string */
+    }
+    bpt_free(tcb);
     if (rd) {
         printf("  report data: ");
         for (size_t i = 0; i < rd_len; i++) {
