@@ -1,0 +1,715 @@
+/*
+ * TDX checks against the simulated Intel PKI: each case builds a quote and collateral with one
+ * fault (or edits one field) and must be refused by exactly that check, code and message.
+ */
+#include "helpers/test.h"
+
+#include "attester/sim_tdx.h"
+
+#include <jansson.h>
+#include <stdio.h>
+
+#define AT 1750000000 /* inside the simulated certificates' validity */
+#define DAY 86400
+
+struct fixture {
+    char *dir;
+    char *roots;
+    size_t roots_len;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    char path[4096];
+    f->dir = bpt_test_tmpdir();
+    if (bpt_sim_init(f->dir) != 0) {
+        fprintf(stderr, "simulator: %s\n", bpt_error_last());
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/trust-roots.pem", f->dir);
+    f->roots = (char *)bpt_test_read_file(path, &f->roots_len);
+    *state = f;
+    return f->roots ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    bpt_test_rmtree(f->dir);
+    free(f->dir);
+    free(f->roots);
+    free(f);
+    return 0;
+}
+
+/* A policy at AT trusting the simulated roots, with @p coll as collateral (may be NULL). */
+static bpt_policy *sim_policy(struct fixture *f, const char *json, const char *coll)
+{
+    bpt_policy *p = NULL;
+    assert_ok(json ? bpt_policy_load_json(&p, json, strlen(json)) : bpt_policy_new(&p));
+    bpt_policy_set_at(p, AT);
+    assert_ok(bpt_policy_add_trust_root_pem(p, f->roots, f->roots_len));
+    if (coll) {
+        assert_ok(bpt_policy_set_collateral_json(p, coll, strlen(coll)));
+    }
+    return p;
+}
+
+/* Build the quote and collateral for @p o (at AT unless o->now) and verify under @p json. */
+static int run(struct fixture *f, struct bpt_sim_tdx_opts o, const char *json, bpt_verified **out)
+{
+    uint8_t *q = NULL;
+    size_t n = 0;
+    char *coll = NULL;
+    bpt_policy *p;
+    bpt_verified *v = NULL;
+    int rc;
+    if (!o.now) {
+        o.now = AT;
+    }
+    assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
+    assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
+    p = sim_policy(f, json, coll);
+    rc = bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p);
+    if (out) {
+        *out = v;
+    } else {
+        bpt_verified_free(v);
+    }
+    bpt_policy_free(p);
+    bpt_free(coll);
+    bpt_free(q);
+    return rc;
+}
+
+/* The result's "tcb" object as JSON (caller json_decref's it). */
+static json_t *tcb_of(const bpt_verified *v)
+{
+    char *text = NULL;
+    json_t *o, *tcb;
+    assert_ok(bpt_verified_to_json(&text, v));
+    o = json_loads(text, 0, NULL);
+    bpt_free(text);
+    assert_non_null(o);
+    tcb = json_incref(json_object_get(o, "tcb"));
+    json_decref(o);
+    assert_non_null(tcb);
+    return tcb;
+}
+
+static void test_round_trip_v4_v5(void **state)
+{
+    struct fixture *f = *state;
+    struct bpt_sim_tdx_opts v4 = {.version = 4}, v5 = {.version = 5}, v15 = {.body15 = true};
+    bpt_verified *v = NULL;
+    char *claim = NULL;
+    for (int i = 0; i < 64; i++) {
+        v4.report_data[i] = (uint8_t)i;
+    }
+    assert_ok(run(f, v4, NULL, &v));
+    size_t n = 0;
+    const uint8_t *rd = bpt_verified_report_data(v, &n);
+    assert_int_equal(n, 64);
+    assert_int_equal(rd[63], 63);
+    json_t *tcb = tcb_of(v);
+    assert_string_equal(json_string_value(json_object_get(tcb, "status")), "up_to_date");
+    assert_string_equal(json_string_value(json_object_get(tcb, "module_identity")), "TDX_01");
+    assert_string_equal(json_string_value(json_object_get(tcb, "fmspc")), "00906ed50000");
+    json_decref(tcb);
+    const bpt_report *r = bpt_verified_report(v);
+    assert_string_equal(bpt_report_measurement(r)->digest,
+                        "919191919191919191919191919191919191919191919191"
+                        "919191919191919191919191919191919191919191919191");
+    assert_int_equal(bpt_claims_boot_measurement_count(bpt_report_claims(r)), 4);
+    assert_ok(bpt_claims_custom_json(&claim, bpt_report_claims(r), "xfam"));
+    assert_string_equal(claim, "\"e702060000000000\"");
+    bpt_free(claim);
+    bpt_verified_free(v);
+
+    assert_ok(run(f, v5, NULL, NULL));
+    assert_ok(run(f, v15, NULL, &v));
+    assert_ok(
+        bpt_claims_custom_json(&claim, bpt_report_claims(bpt_verified_report(v)), "mr_servicetd"));
+    bpt_free(claim);
+    assert_ok(
+        bpt_claims_custom_json(&claim, bpt_report_claims(bpt_verified_report(v)), "quote_version"));
+    assert_string_equal(claim, "5");
+    bpt_free(claim);
+    bpt_verified_free(v);
+}
+
+static void test_pinned_root_refuses_simulated_quote(void **state)
+{
+    struct fixture *f = *state;
+    struct bpt_sim_tdx_opts o = {.now = AT};
+    uint8_t *q = NULL;
+    size_t n = 0;
+    char *coll = NULL;
+    bpt_policy *p = NULL;
+    bpt_verified *v = NULL;
+    assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
+    assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
+    assert_ok(bpt_policy_new(&p));
+    bpt_policy_set_at(p, AT);
+    assert_ok(bpt_policy_set_collateral_json(p, coll, strlen(coll)));
+    assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE,
+                  "tdx: PCK chain");
+    assert_null(v);
+    bpt_policy_free(p);
+    bpt_free(coll);
+    bpt_free(q);
+}
+
+struct fault {
+    const char *name;
+    struct bpt_sim_tdx_opts o;
+    const char *policy;
+    int code;
+    const char *msg;
+};
+
+static const struct fault faults[] = {
+    /* Each link of each chain, each signature. */
+    {"PCK certificate signature",
+     {.bad_pck_sig = true},
+     NULL,
+     BPT_ESIGNATURE,
+     "PCK chain: certificate chain invalid at depth 0"},
+    {"PCK CA signature",
+     {.bad_pck_ca_sig = true},
+     NULL,
+     BPT_ESIGNATURE,
+     "PCK chain: certificate chain invalid at depth 1"},
+    {"TCB signing certificate signature",
+     {.bad_tcb_signer_sig = true},
+     NULL,
+     BPT_ESIGNATURE,
+     "TCB Info issuer chain: certificate chain invalid at depth 0"},
+    {"root CA CRL signature",
+     {.bad_root_crl_sig = true},
+     NULL,
+     BPT_ESIGNATURE,
+     "root CA CRL: signature does not verify"},
+    {"PCK CRL signature",
+     {.bad_pck_crl_sig = true},
+     NULL,
+     BPT_ESIGNATURE,
+     "PCK CRL: signature does not verify"},
+    {"QE report signature",
+     {.bad_qe_report_sig = true},
+     NULL,
+     BPT_ESIGNATURE,
+     "QE report signature does not verify"},
+    {"QE report data binding",
+     {.bad_qe_binding = true},
+     NULL,
+     BPT_ESIGNATURE,
+     "QE report data is not SHA-256(attestation key"},
+    /* Revocation. */
+    {"PCK certificate revoked",
+     {.revoke_pck = true},
+     NULL,
+     BPT_ESIGNATURE,
+     "tdx: PCK CRL: O = bpt simulator, CN = Intel SGX PCK Certificate is revoked"},
+    {"PCK CA revoked",
+     {.revoke_pck_ca = true},
+     NULL,
+     BPT_ESIGNATURE,
+     "PCK CRL issuer chain: root CA CRL: O = bpt simulator, CN = Intel SGX PCK Platform CA is "
+     "revoked"},
+    {"TCB signing certificate revoked",
+     {.revoke_tcb_signer = true},
+     NULL,
+     BPT_ESIGNATURE,
+     "TCB Info issuer chain: root CA CRL: O = bpt simulator, CN = Intel SGX TCB Signing is "
+     "revoked"},
+    /* Date windows. */
+    {"TCB Info expired", {.tcb_next = AT - 1}, NULL, BPT_ESIGNATURE, "TCB Info: expired"},
+    {"TCB Info not yet issued",
+     {.tcb_issue = AT + 1},
+     NULL,
+     BPT_ESIGNATURE,
+     "TCB Info: issued 2025-06-15T15:06:41Z, after the verification time "
+     "2025-06-15T15:06:40Z"},
+    {"QE Identity expired", {.qe_next = AT - 1}, NULL, BPT_ESIGNATURE, "QE Identity: expired"},
+    {"QE Identity not yet issued",
+     {.qe_issue = AT + 1},
+     NULL,
+     BPT_ESIGNATURE,
+     "QE Identity: issued"},
+    {"root CA CRL expired",
+     {.root_crl_next = AT - 1},
+     NULL,
+     BPT_ESIGNATURE,
+     "root CA CRL: expired"},
+    {"root CA CRL not yet valid",
+     {.root_crl_this = AT + 1},
+     NULL,
+     BPT_ESIGNATURE,
+     "root CA CRL: not yet valid"},
+    {"PCK CRL expired", {.pck_crl_next = AT - 1}, NULL, BPT_ESIGNATURE, "PCK CRL: expired"},
+    {"PCK CRL not yet valid",
+     {.pck_crl_this = AT + 1},
+     NULL,
+     BPT_ESIGNATURE,
+     "PCK CRL: not yet valid"},
+    /* Identity of the collateral. */
+    {"FMSPC mismatch",
+     {.wrong_fmspc = true},
+     NULL,
+     BPT_ESIGNATURE,
+     "TCB Info is for FMSPC 00906ed50001, the PCK certificate's is 00906ed50000"},
+    {"PCE-ID mismatch", {.wrong_pceid = true}, NULL, BPT_ESIGNATURE, "TCB Info is for PCE-ID 0001"},
+    {"QE MRSIGNER",
+     {.wrong_qe_mrsigner = true},
+     NULL,
+     BPT_ESIGNATURE,
+     "QE report's MRSIGNER is not the QE Identity's"},
+    {"TDX module MRSIGNER",
+     {.wrong_module_mrsigner = true},
+     NULL,
+     BPT_ESIGNATURE,
+     "MRSIGNER_SEAM is not the TDX module identity's"},
+    {"no TDX module identity",
+     {.no_module_identity = true},
+     NULL,
+     BPT_ESIGNATURE,
+     "TCB Info has no identity TDX_01"},
+    /* TCB levels and statuses. */
+    {"no TCB level matches",
+     {.platform_no_match = true},
+     NULL,
+     BPT_ECLAIM,
+     "TCB level not supported: no TCB level of TCB Info matches"},
+    {"module below every level",
+     {.module_no_match = true},
+     NULL,
+     BPT_ECLAIM,
+     "TCB level not supported: the TDX module SVN 6 is below every level of TDX_01"},
+    {"sw_hardening_needed refused",
+     {.platform_status = "SWHardeningNeeded"},
+     NULL,
+     BPT_ECLAIM,
+     "TCB status sw_hardening_needed is not accepted by the policy (accepts up_to_date); "
+     "advisories [\"INTEL-SA-00000\"]"},
+    {"configuration_needed refused",
+     {.platform_status = "ConfigurationNeeded"},
+     NULL,
+     BPT_ECLAIM,
+     "TCB status configuration_needed is not accepted"},
+    {"configuration_and_sw_hardening_needed refused",
+     {.platform_status = "ConfigurationAndSWHardeningNeeded"},
+     NULL,
+     BPT_ECLAIM,
+     "TCB status configuration_and_sw_hardening_needed is not accepted"},
+    {"out_of_date refused",
+     {.platform_status = "OutOfDate"},
+     NULL,
+     BPT_ECLAIM,
+     "TCB status out_of_date is not accepted"},
+    {"out_of_date_configuration_needed refused",
+     {.platform_status = "OutOfDateConfigurationNeeded"},
+     NULL,
+     BPT_ECLAIM,
+     "TCB status out_of_date_configuration_needed is not accepted"},
+    {"revoked refused",
+     {.platform_status = "Revoked"},
+     NULL,
+     BPT_ECLAIM,
+     "TCB status revoked is not accepted"},
+    {"revoked refused even when out_of_date is accepted",
+     {.platform_status = "Revoked"},
+     "{\"tdx\":{\"accepted_tcb_status\":[\"up_to_date\",\"out_of_date\"]}}",
+     BPT_ECLAIM,
+     "TCB status revoked is not accepted by the policy (accepts up_to_date, out_of_date)"},
+    {"QE out of date lowers the status",
+     {.qe_status = "OutOfDate"},
+     NULL,
+     BPT_ECLAIM,
+     "TCB status out_of_date is not accepted"},
+    {"QE below every level is out of date",
+     {.qe_below_levels = true},
+     NULL,
+     BPT_ECLAIM,
+     "TCB status out_of_date is not accepted"},
+    {"QE revoked", {.qe_status = "Revoked"}, NULL, BPT_ECLAIM, "TCB status revoked"},
+    {"QE out of date with configuration needed",
+     {.qe_status = "OutOfDate", .platform_status = "ConfigurationNeeded"},
+     NULL,
+     BPT_ECLAIM,
+     "TCB status out_of_date_configuration_needed"},
+    {"module out of date lowers the status",
+     {.module_status = "OutOfDate"},
+     NULL,
+     BPT_ECLAIM,
+     "TCB status out_of_date is not accepted"},
+    /* The TD itself. */
+    {"debug TD", {.td_attributes = 1 | (1ull << 28)}, NULL, BPT_ECLAIM, "TD is debuggable"},
+    {"expected measurement",
+     {.version = 4},
+     "{\"expected_measurement\":"
+     "\"0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+     "00000\"}",
+     BPT_ECLAIM,
+     "measurement (MRTD) 9191"},
+    {"expected report_data",
+     {.version = 4},
+     "{\"expected_report_data\":\"01\"}",
+     BPT_ECLAIM,
+     "report_data differs"},
+    {"nonce is unsatisfiable",
+     {.version = 4},
+     "{\"expected_nonce\":\"abc\"}",
+     BPT_EUNSATISFIABLE,
+     "quotes carry no nonce field"},
+};
+
+static const char *const registers[][2] = {
+    {"mr_config_id", "MR_CONFIG_ID"},
+    {"mr_owner", "MR_OWNER"},
+    {"mr_owner_config", "MR_OWNER_CONFIG"},
+    {"mr_seam", "MR_SEAM"},
+    {"xfam", "XFAM"},
+    {"seam_attributes", "SEAM attributes"},
+};
+
+static void test_each_fault_is_refused_by_its_check(void **state)
+{
+    struct fixture *f = *state;
+    for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+        int rc = run(f, faults[i].o, faults[i].policy, NULL);
+        if (rc != faults[i].code || !strstr(bpt_error_last(), faults[i].msg)) {
+            fail_msg("%s: got %d (%s), want %d with '%s'", faults[i].name, rc, bpt_error_last(),
+                     faults[i].code, faults[i].msg);
+        }
+    }
+}
+
+static void test_each_expected_register(void **state)
+{
+    struct fixture *f = *state;
+    struct bpt_sim_tdx_opts o = {.now = AT};
+    char json[512], ff48[97];
+    memset(ff48, 'f', 96);
+    ff48[96] = '\0';
+    for (size_t i = 0; i < sizeof(registers) / sizeof(registers[0]); i++) {
+        bool eight =
+            strcmp(registers[i][0], "xfam") == 0 || strcmp(registers[i][0], "seam_attributes") == 0;
+        snprintf(json, sizeof(json), "{\"tdx\":{\"%s\":\"%s\"}}", registers[i][0],
+                 eight ? "ffffffffffffffff" : ff48);
+        int rc = run(f, o, json, NULL);
+        if (rc != BPT_ECLAIM || !strstr(bpt_error_last(), registers[i][1])) {
+            fail_msg("%s: got %d (%s)", registers[i][0], rc, bpt_error_last());
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        char want[16];
+        snprintf(json, sizeof(json), "{\"tdx\":{\"rtmr\":[%s%s%s\"%s\"]}}", i > 0 ? "null," : "",
+                 i > 1 ? "null," : "", i > 2 ? "null," : "",
+                 "000000000000000000000000000000000000000000000000000000000000000000000000000000"
+                 "000000000000000000");
+        snprintf(want, sizeof(want), "RTMR%d", i);
+        assert_rc_msg(run(f, o, json, NULL), BPT_ECLAIM, want);
+    }
+    /* And the right values are accepted. */
+    assert_ok(
+        run(f, o,
+            "{\"tdx\":{\"xfam\":\"e702060000000000\",\"seam_attributes\":\"0000000000000000\","
+            "\"rtmr\":[null,\"a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
+            "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\"]}}",
+            NULL));
+}
+
+static void test_debug_accepted_when_allowed(void **state)
+{
+    struct fixture *f = *state;
+    struct bpt_sim_tdx_opts o = {.td_attributes = 1 | (1ull << 28)};
+    bpt_verified *v = NULL;
+    assert_ok(run(f, o, "{\"allow_debug\":true}", &v));
+    assert_true(bpt_claims_debug_mode(bpt_report_claims(bpt_verified_report(v))));
+    bpt_verified_free(v);
+}
+
+static void test_accepted_statuses_and_advisories(void **state)
+{
+    struct fixture *f = *state;
+    struct bpt_sim_tdx_opts o = {.platform_status = "SWHardeningNeeded"};
+    bpt_verified *v = NULL;
+    assert_ok(run(f, o, "{\"tdx\":{\"accepted_tcb_status\":[\"SWHardeningNeeded\"]}}", &v));
+    json_t *tcb = tcb_of(v);
+    assert_string_equal(json_string_value(json_object_get(tcb, "status")), "sw_hardening_needed");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(tcb, "advisory_ids"), 0)),
+                        "INTEL-SA-00000");
+    json_decref(tcb);
+    bpt_verified_free(v);
+
+    struct bpt_sim_tdx_opts q = {.qe_status = "OutOfDate",
+                                 .platform_status = "ConfigurationNeeded"};
+    assert_ok(run(
+        f, q, "{\"tdx\":{\"accepted_tcb_status\":[\"out_of_date_configuration_needed\"]}}", &v));
+    tcb = tcb_of(v);
+    assert_string_equal(json_string_value(json_object_get(tcb, "platform_status")),
+                        "configuration_needed");
+    assert_string_equal(json_string_value(json_object_get(tcb, "qe_status")), "out_of_date");
+    json_decref(tcb);
+    bpt_verified_free(v);
+}
+
+/* One byte changed after signing: the quote signature, or the signed TCB Info / QE Identity. */
+static void test_tampering_after_signing(void **state)
+{
+    struct fixture *f = *state;
+    struct bpt_sim_tdx_opts o = {.now = AT};
+    uint8_t *q = NULL;
+    size_t n = 0;
+    char *coll = NULL, *text = NULL;
+    bpt_policy *p;
+    bpt_verified *v = NULL;
+    assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
+    assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
+
+    q[48 + 520] ^= 1; /* report_data */
+    p = sim_policy(f, NULL, coll);
+    assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE,
+                  "tdx: quote signature does not verify");
+    bpt_policy_free(p);
+    q[48 + 520] ^= 1;
+
+    static const char *const docs[][3] = {
+        {"tcb_info", "\"tcbEvaluationDataNumber\":17", "TCB Info signature does not verify"},
+        {"qe_identity", "\"isvprodid\":2", "QE Identity signature does not verify"},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        json_t *c = json_loads(coll, 0, NULL);
+        const char *body = json_string_value(json_object_get(c, docs[i][0]));
+        char *edited = strdup(body), *at = strstr(edited, docs[i][1]);
+        assert_non_null(at);
+        at[strlen(docs[i][1]) - 1] = '8'; /* 17 -> 18, 2 -> 8 */
+        json_object_set_new(c, docs[i][0], json_string(edited));
+        text = json_dumps(c, 0);
+        p = sim_policy(f, NULL, text);
+        assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE, docs[i][2]);
+        bpt_policy_free(p);
+        free(text);
+        free(edited);
+        json_decref(c);
+    }
+    bpt_free(coll);
+    bpt_free(q);
+}
+
+static void test_certificates_outside_validity(void **state)
+{
+    struct fixture *f = *state;
+    struct bpt_sim_tdx_opts o = {.now = 1500000000}; /* 2017: before the simulated PKI */
+    uint8_t *q = NULL;
+    size_t n = 0;
+    char *coll = NULL;
+    bpt_policy *p;
+    bpt_verified *v = NULL;
+    assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
+    assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
+    p = sim_policy(f, NULL, coll);
+    bpt_policy_set_at(p, 1500000000);
+    assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE,
+                  "PCK chain: certificate chain invalid at depth 2 (O = bpt simulator, CN = "
+                  "Simulated Intel SGX Root CA): certificate is not yet valid");
+    bpt_policy_free(p);
+    bpt_free(coll);
+    bpt_free(q);
+}
+
+static void test_collateral_cache(void **state)
+{
+    struct fixture *f = *state;
+    struct bpt_sim_tdx_opts o = {.now = AT};
+    uint8_t *q = NULL;
+    size_t n = 0;
+    char *coll = NULL;
+    bpt_collateral_cache *cache = NULL;
+    bpt_chain_cache *chains = NULL;
+    uint64_t hits = 0, lookups = 0;
+    bpt_policy *p;
+    bpt_verified *v = NULL;
+    assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
+    assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
+    assert_ok(bpt_collateral_cache_new(&cache, 4));
+    assert_ok(bpt_chain_cache_new(&chains, 4));
+    p = sim_policy(f, NULL, coll);
+    bpt_policy_set_collateral_cache(p, cache);
+    bpt_policy_set_chain_cache(p, chains);
+    for (int i = 0; i < 3; i++) {
+        assert_ok(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p));
+        bpt_verified_free(v);
+    }
+    bpt_collateral_cache_stats(cache, &hits, &lookups);
+    assert_int_equal(lookups, 3);
+    assert_int_equal(hits, 2);
+    bpt_chain_cache_stats(chains, &hits, &lookups);
+    assert_int_equal(hits, 2);
+
+    /* A hit still checks the quote: a changed byte is refused. */
+    q[48 + 520] ^= 1;
+    assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE,
+                  "quote signature");
+    q[48 + 520] ^= 1;
+
+    /* Outside the collateral's window the cache does not answer: the failing check does. */
+    bpt_policy_set_at(p, AT + 40 * DAY);
+    assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE,
+                  "TCB Info: expired");
+    bpt_collateral_cache_stats(cache, &hits, &lookups);
+    assert_int_equal(hits, 3);
+    assert_int_equal(lookups, 5);
+    bpt_policy_free(p);
+    bpt_collateral_cache_free(cache);
+    bpt_chain_cache_free(chains);
+    bpt_free(coll);
+    bpt_free(q);
+}
+
+static void test_collateral_cache_revocation_still_checked(void **state)
+{
+    struct fixture *f = *state;
+    struct bpt_sim_tdx_opts o = {.now = AT}, revoked = {.now = AT, .revoke_pck = true};
+    uint8_t *q = NULL;
+    size_t n = 0;
+    char *coll = NULL;
+    bpt_collateral_cache *cache = NULL;
+    bpt_chain_cache *chains = NULL;
+    bpt_policy *p;
+    bpt_verified *v = NULL;
+    assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
+    assert_ok(bpt_collateral_cache_new(&cache, 4));
+    assert_ok(bpt_chain_cache_new(&chains, 4));
+    assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &revoked));
+    for (int i = 0; i < 2; i++) { /* cold, then both caches warm */
+        p = sim_policy(f, NULL, coll);
+        bpt_policy_set_collateral_cache(p, cache);
+        bpt_policy_set_chain_cache(p, chains);
+        assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE,
+                      "is revoked");
+        bpt_policy_free(p);
+    }
+    bpt_collateral_cache_free(cache);
+    bpt_chain_cache_free(chains);
+    bpt_free(coll);
+    bpt_free(q);
+}
+
+static void test_offline_without_collateral(void **state)
+{
+    struct fixture *f = *state;
+    struct bpt_sim_tdx_opts o = {.now = AT};
+    uint8_t *q = NULL;
+    size_t n = 0;
+    bpt_policy *p = sim_policy(f, NULL, NULL);
+    bpt_verified *v = NULL;
+    assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
+    bpt_policy_set_offline(p, true);
+    assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_EKEYS,
+                  "no collateral given, none current in the cache for FMSPC 00906ed50000, and "
+                  "fetching is off");
+    bpt_policy_free(p);
+    bpt_free(q);
+}
+
+static void test_malformed_collateral(void **state)
+{
+    struct fixture *f = *state;
+    struct bpt_sim_tdx_opts o = {.now = AT};
+    uint8_t *q = NULL;
+    size_t n = 0;
+    char *coll = NULL;
+    bpt_verified *v = NULL;
+    static const char *const cases[][2] = {
+        {"[]", "not a JSON object"},
+        {"{\"root_ca_crl\":\"00\"}", "field 'pck_crl_issuer_chain' is missing"},
+    };
+    assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
+    for (size_t i = 0; i < 2; i++) {
+        bpt_policy *p = sim_policy(f, NULL, cases[i][0]);
+        assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_EMALFORMED, cases[i][1]);
+        bpt_policy_free(p);
+    }
+    /* A CRL that is not one. */
+    assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
+    json_t *c = json_loads(coll, 0, NULL);
+    json_object_set_new(c, "pck_crl", json_string("3003020100"));
+    char *text = json_dumps(c, 0);
+    bpt_policy *p = sim_policy(f, NULL, text);
+    assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_EMALFORMED,
+                  "PCK CRL: not a DER CRL");
+    bpt_policy_free(p);
+    free(text);
+    json_decref(c);
+    bpt_free(coll);
+    bpt_free(q);
+}
+
+static void test_quote_parse_errors(void **state)
+{
+    struct fixture *f = *state;
+    struct bpt_sim_tdx_opts o = {.now = AT};
+    uint8_t *q = NULL, *big;
+    size_t n = 0;
+    char *coll = NULL;
+    bpt_tdx_quote pq;
+    assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
+    assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
+    assert_ok(bpt_tdx_parse(&pq, q, n));
+    assert_int_equal(pq.version, 4);
+    assert_int_equal(pq.signed_len, 48 + 584);
+    assert_int_equal(pq.qe_auth_len, 32);
+    for (size_t cut = 0; cut < n; cut += 97) {
+        assert_rc_msg(bpt_tdx_parse(&pq, q, cut), BPT_EMALFORMED, "tdx: quote");
+    }
+    big = calloc(1, n + 8);
+    memcpy(big, q, n);
+    assert_ok(bpt_tdx_parse(&pq, big, n + 8)); /* zero padding is tolerated */
+    assert_int_equal(pq.trailing_zeros, 8);
+    big[n + 3] = 1;
+    assert_rc_msg(bpt_tdx_parse(&pq, big, n + 8), BPT_EMALFORMED, "are not zero padding");
+    free(big);
+    q[0] = 3;
+    assert_rc_msg(bpt_tdx_parse(&pq, q, n), BPT_EMALFORMED, "quote version 3");
+    q[0] = 4;
+    q[2] = 3;
+    assert_rc_msg(bpt_tdx_parse(&pq, q, n), BPT_EMALFORMED, "attestation key type 3");
+    q[2] = 2;
+    q[4] = 0;
+    assert_rc_msg(bpt_tdx_parse(&pq, q, n), BPT_EMALFORMED, "this is an SGX quote");
+    q[4] = 0x81;
+    q[48 + 584 + 4 + 128] = 5; /* certification data type */
+    assert_rc_msg(bpt_tdx_parse(&pq, q, n), BPT_EMALFORMED, "certification data type 5");
+    q[48 + 584 + 4 + 128] = 6;
+    q[12] ^= 1; /* QE vendor id */
+    bpt_policy *p = sim_policy(f, NULL, coll);
+    bpt_verified *v = NULL;
+    assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE,
+                  "QE vendor id is not Intel's");
+    bpt_policy_free(p);
+    bpt_free(coll);
+    bpt_free(q);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip_v4_v5),
+        cmocka_unit_test(test_pinned_root_refuses_simulated_quote),
+        cmocka_unit_test(test_each_fault_is_refused_by_its_check),
+        cmocka_unit_test(test_each_expected_register),
+        cmocka_unit_test(test_debug_accepted_when_allowed),
+        cmocka_unit_test(test_accepted_statuses_and_advisories),
+        cmocka_unit_test(test_tampering_after_signing),
+        cmocka_unit_test(test_certificates_outside_validity),
+        cmocka_unit_test(test_collateral_cache),
+        cmocka_unit_test(test_collateral_cache_revocation_still_checked),
+        cmocka_unit_test(test_offline_without_collateral),
+        cmocka_unit_test(test_malformed_collateral),
+        cmocka_unit_test(test_quote_parse_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
