@@ -1,0 +1,305 @@
+/* bpt-test-labels: unit loopback */
+/*
+ * TDX collateral fetched from a PCS-like HTTP server on 127.0.0.1 (libmicrohttpd) answering as
+ * Intel PCS v4 / PCCS do: signed bodies, issuer chains URL-encoded in headers, DER and hex
+ * CRLs, error codes; the on-disk cache, offline mode and the server's refusals.
+ */
+#include "helpers/test.h"
+
+#include "attester/sim_tdx.h"
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+#define AT 1750000000
+
+struct server {
+    struct MHD_Daemon *d;
+    char url[64];
+    json_t *coll; /* the simulated collateral the answers are cut from */
+    atomic_int hits;
+    atomic_int
+        mode; /* 0 normal, 1 404 with Error-Code, 2 no issuer chain, 3 oversized, 4 bad sig */
+};
+
+enum { NORMAL, NOT_FOUND, NO_CHAIN, OVERSIZED, BAD_SIGNATURE };
+
+static char *url_encode(const char *s)
+{
+    char *out = malloc(strlen(s) * 3 + 1), *p = out;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+            *p++ = (char)c;
+        } else {
+            p += sprintf(p, "%%%02X", c);
+        }
+    }
+    *p = '\0';
+    return out;
+}
+
+static const char *field(struct server *s, const char *name)
+{
+    return json_string_value(json_object_get(s->coll, name));
+}
+
+static struct MHD_Response *text_response(const char *text)
+{
+    return MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+}
+
+static struct MHD_Response *der_response(const char *hex)
+{
+    size_t n = strlen(hex) / 2;
+    uint8_t *der = malloc(n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned v = 0;
+        sscanf(hex + 2 * i, "%2x", &v);
+        der[i] = (uint8_t)v;
+    }
+    return MHD_create_response_from_buffer(n, der, MHD_RESPMEM_MUST_FREE);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_len, void **con_cls)
+{
+    struct server *s = cls;
+    struct MHD_Response *resp = NULL;
+    unsigned status = MHD_HTTP_OK;
+    const char *chain_header = NULL, *chain = NULL;
+    char body[65536];
+    int mode = atomic_load(&s->mode);
+    const char *fmspc = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "fmspc");
+    enum MHD_Result r;
+    (void)method;
+    (void)version;
+    (void)upload;
+    (void)upload_len;
+    (void)con_cls;
+    atomic_fetch_add(&s->hits, 1);
+    if (mode == OVERSIZED) {
+        static char big[1100 * 1024];
+        memset(big, ' ', sizeof(big));
+        resp = MHD_create_response_from_buffer(sizeof(big), big, MHD_RESPMEM_PERSISTENT);
+    } else if (mode == NOT_FOUND || (strcmp(url, "/tdx/certification/v4/tcb") == 0 &&
+                                     (!fmspc || strcmp(fmspc, BPT_SIM_TDX_FMSPC) != 0))) {
+        resp = text_response("");
+        MHD_add_response_header(resp, "Error-Code", "FmspcNotFound");
+        status = MHD_HTTP_NOT_FOUND;
+    } else if (strcmp(url, "/tdx/certification/v4/tcb") == 0) {
+        /* BAD_SIGNATURE: a well-formed signature that is not the signer's. */
+        snprintf(body, sizeof(body), "{\"tcbInfo\":%s,\"signature\":\"%s\"}", field(s, "tcb_info"),
+                 mode == BAD_SIGNATURE ? "0101010101010101010101010101010101010101010101010101010"
+                                         "1010101010101010101010101010101010101010101010101010101"
+                                         "010101010101010101"
+                                       : field(s, "tcb_info_signature"));
+        resp = text_response(body);
+        chain_header = "TCB-Info-Issuer-Chain";
+        chain = field(s, "tcb_info_issuer_chain");
+    } else if (strcmp(url, "/tdx/certification/v4/qe/identity") == 0) {
+        snprintf(body, sizeof(body), "{\"enclaveIdentity\":%s,\"signature\":\"%s\"}",
+                 field(s, "qe_identity"), field(s, "qe_identity_signature"));
+        resp = text_response(body);
+        chain_header = "SGX-Enclave-Identity-Issuer-Chain";
+        chain = field(s, "qe_identity_issuer_chain");
+    } else if (strcmp(url, "/sgx/certification/v4/pckcrl") == 0) {
+        const char *ca = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "ca");
+        if (!ca || strcmp(ca, "platform") != 0) {
+            resp = text_response("");
+            status = MHD_HTTP_BAD_REQUEST;
+        } else {
+            resp = der_response(field(s, "pck_crl"));
+            chain_header = "SGX-PCK-CRL-Issuer-Chain";
+            chain = field(s, "pck_crl_issuer_chain");
+        }
+    } else if (strcmp(url, "/sgx/certification/v4/rootcacrl") == 0) {
+        resp = text_response(field(s, "root_ca_crl")); /* PCCS answers with hex */
+    } else {
+        resp = text_response("");
+        status = MHD_HTTP_NOT_FOUND;
+    }
+    if (chain_header && mode != NO_CHAIN) {
+        char *enc = url_encode(chain);
+        MHD_add_response_header(resp, chain_header, enc);
+        free(enc);
+    }
+    r = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+struct fixture {
+    char *dir;
+    struct server srv;
+    uint8_t *quote;
+    size_t len;
+    char *roots;
+    size_t roots_len;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    struct bpt_sim_tdx_opts o = {.now = AT};
+    char path[4096], *coll = NULL;
+    const union MHD_DaemonInfo *info;
+    f->dir = bpt_test_tmpdir();
+    if (bpt_sim_init(f->dir) != 0 || bpt_sim_tdx_quote(&f->quote, &f->len, f->dir, &o) != 0 ||
+        bpt_sim_tdx_collateral(&coll, f->dir, &o) != 0) {
+        return -1;
+    }
+    f->srv.coll = json_loads(coll, 0, NULL);
+    bpt_free(coll);
+    snprintf(path, sizeof(path), "%s/trust-roots.pem", f->dir);
+    f->roots = (char *)bpt_test_read_file(path, &f->roots_len);
+    f->srv.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, &f->srv,
+                                MHD_OPTION_END);
+    if (!f->srv.d || !f->srv.coll) {
+        return -1;
+    }
+    info = MHD_get_daemon_info(f->srv.d, MHD_DAEMON_INFO_BIND_PORT);
+    snprintf(f->srv.url, sizeof(f->srv.url), "http://127.0.0.1:%u", info->port);
+    *state = f;
+    return f->roots ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    MHD_stop_daemon(f->srv.d);
+    json_decref(f->srv.coll);
+    bpt_test_rmtree(f->dir);
+    free(f->dir);
+    free(f->roots);
+    bpt_free(f->quote);
+    free(f);
+    return 0;
+}
+
+static bpt_policy *pcs_policy(struct fixture *f, const char *cache, bool offline)
+{
+    bpt_policy *p = NULL;
+    assert_ok(bpt_policy_new(&p));
+    bpt_policy_set_at(p, AT);
+    assert_ok(bpt_policy_add_trust_root_pem(p, f->roots, f->roots_len));
+    assert_ok(bpt_policy_set_pccs_url(p, f->srv.url));
+    if (cache) {
+        assert_ok(bpt_policy_set_cache_dir(p, cache));
+    }
+    bpt_policy_set_offline(p, offline);
+    atomic_store(&f->srv.mode, NORMAL);
+    return p;
+}
+
+static void test_fetch_verify_and_cache(void **state)
+{
+    struct fixture *f = *state;
+    char cache[4096];
+    bpt_verified *v = NULL;
+    bpt_policy *p;
+    snprintf(cache, sizeof(cache), "%s/pcs-cache", f->dir);
+
+    p = pcs_policy(f, cache, false);
+    atomic_store(&f->srv.hits, 0);
+    assert_ok(bpt_verify(&v, f->quote, f->len, BPT_PROVIDER_INTEL_TDX, p));
+    bpt_verified_free(v);
+    assert_int_equal(atomic_load(&f->srv.hits), 4); /* TCB Info, QE Identity, two CRLs */
+    bpt_policy_free(p);
+
+    /* From the cache: no request, also offline. */
+    p = pcs_policy(f, cache, true);
+    assert_ok(bpt_verify(&v, f->quote, f->len, BPT_PROVIDER_INTEL_TDX, p));
+    bpt_verified_free(v);
+    assert_int_equal(atomic_load(&f->srv.hits), 4);
+
+    /* Past the cached collateral's nextUpdate the cache is not used: offline, that is "keys". */
+    bpt_policy_set_at(p, AT + 40 * 86400);
+    assert_rc_msg(bpt_verify(&v, f->quote, f->len, BPT_PROVIDER_INTEL_TDX, p), BPT_EKEYS,
+                  "none current in the cache");
+    bpt_policy_free(p);
+}
+
+static void test_fetch_collateral_api(void **state)
+{
+    struct fixture *f = *state;
+    bpt_policy *p = pcs_policy(f, NULL, false);
+    char *json = NULL;
+    json_t *o;
+    assert_ok(bpt_tdx_fetch_collateral(&json, f->quote, f->len, p));
+    o = json_loads(json, 0, NULL);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "tcb_info")),
+                        field(&f->srv, "tcb_info"));
+    assert_string_equal(json_string_value(json_object_get(o, "pck_crl")),
+                        field(&f->srv, "pck_crl"));
+    assert_string_equal(json_string_value(json_object_get(o, "root_ca_crl")),
+                        field(&f->srv, "root_ca_crl"));
+    assert_string_equal(json_string_value(json_object_get(o, "qe_identity_issuer_chain")),
+                        field(&f->srv, "qe_identity_issuer_chain"));
+    json_decref(o);
+    bpt_free(json);
+    bpt_policy_free(p);
+}
+
+static void test_offline_without_cache(void **state)
+{
+    struct fixture *f = *state;
+    bpt_policy *p = pcs_policy(f, NULL, true);
+    bpt_verified *v = NULL;
+    atomic_store(&f->srv.hits, 0);
+    assert_rc_msg(bpt_verify(&v, f->quote, f->len, BPT_PROVIDER_INTEL_TDX, p), BPT_EKEYS,
+                  "fetching is off (--offline)");
+    assert_int_equal(atomic_load(&f->srv.hits), 0);
+    bpt_policy_free(p);
+}
+
+static void test_server_refusals(void **state)
+{
+    struct fixture *f = *state;
+    bpt_policy *p = pcs_policy(f, NULL, false);
+    bpt_verified *v = NULL;
+    static const struct {
+        int mode, code;
+        const char *msg;
+    } cases[] = {
+        {NOT_FOUND, BPT_EFETCH,
+         "pcs: TCB Info: HTTP 404 (not found: unknown FMSPC or CA?), "
+         "Error-Code FmspcNotFound"},
+        {NO_CHAIN, BPT_EFETCH, "pcs: TCB Info: no TCB-Info-Issuer-Chain header"},
+        {OVERSIZED, BPT_EFETCH, "larger than"},
+        {BAD_SIGNATURE, BPT_ESIGNATURE, "TCB Info signature does not verify"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        atomic_store(&f->srv.mode, cases[i].mode);
+        assert_rc_msg(bpt_verify(&v, f->quote, f->len, BPT_PROVIDER_INTEL_TDX, p), cases[i].code,
+                      cases[i].msg);
+    }
+    bpt_policy_free(p);
+}
+
+static void test_plain_http_to_a_remote_host_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    bpt_policy *p = pcs_policy(f, NULL, false);
+    bpt_verified *v = NULL;
+    assert_ok(bpt_policy_set_pccs_url(p, "http://pccs.example"));
+    assert_rc_msg(bpt_verify(&v, f->quote, f->len, BPT_PROVIDER_INTEL_TDX, p), BPT_EINVAL,
+                  "https only");
+    bpt_policy_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fetch_verify_and_cache),
+        cmocka_unit_test(test_fetch_collateral_api),
+        cmocka_unit_test(test_offline_without_cache),
+        cmocka_unit_test(test_server_refusals),
+        cmocka_unit_test(test_plain_http_to_a_remote_host_is_refused),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
