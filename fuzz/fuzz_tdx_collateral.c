@@ -1,0 +1,47 @@
+/*
+ * TDX collateral: the collateral JSON verified against the pinned Intel root, and the TCB Info /
+ * QE Identity parsers and the CRL parser on the input itself.
+ */
+#include "fuzz.h"
+
+#include <blueprint-tee/bpt.h>
+
+#include "attestation/pki/pki.h"
+#include "attestation/providers/tdx_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const enum bpt_pinned_root intel = BPT_ROOT_INTEL_SGX_ROOT_CA;
+    struct tdx_tcb_info *t = calloc(1, sizeof(*t));
+    struct tdx_qe_identity *qe = calloc(1, sizeof(*qe));
+    struct tdx_collateral *c = NULL;
+    STACK_OF(X509) *roots = NULL;
+    X509_CRL *crl = NULL;
+    char *text = malloc(size + 1);
+
+    if (t && qe && text) {
+        memcpy(text, data, size);
+        text[size] = '\0';
+        if (tdx_tcb_info_parse(t, text, size) == 0) {
+            tdx_tcb_info_dispose(t);
+        }
+        if (tdx_qe_identity_parse(qe, text, size) == 0) {
+            tdx_qe_identity_dispose(qe);
+        }
+        if (bpt_pki_trust_roots(&roots, NULL, &intel, 1) == 0 &&
+            tdx_collateral_verify(&c, text, size, roots, BPT_FUZZ_AT) == 0) {
+            tdx_collateral_release(c);
+        }
+        if (size > 0 && bpt_pki_parse_crl(&crl, data, size, "fuzz") == 0) {
+            X509_CRL_free(crl);
+        }
+    }
+    sk_X509_pop_free(roots, X509_free);
+    free(text);
+    free(t);
+    free(qe);
+    return 0;
+}
