@@ -209,19 +209,30 @@ static int cache_key(uint8_t out[32], const char *label, const bpt_policy *polic
     return ok ? 0 : bpt_err_ossl(BPT_ERROR, "tdx: cache key");
 }
 
-static int trust_roots(STACK_OF(X509) * *roots, const bpt_policy *policy)
+/* The trust roots, loaded on first use: with both caches warm they are never needed. */
+struct roots {
+    const bpt_policy *policy;
+    STACK_OF(X509) * st;
+};
+
+static int get_roots(STACK_OF(X509) * *out, struct roots *r)
 {
     static const enum bpt_pinned_root intel = BPT_ROOT_INTEL_SGX_ROOT_CA;
-    return bpt_pki_trust_roots(roots, policy, &intel, 1);
+    int rc = 0;
+    if (!r->st) {
+        rc = bpt_pki_trust_roots(&r->st, r->policy, &intel, 1);
+    }
+    *out = r->st;
+    return rc;
 }
 
 /* The PCK chain: PCK certificate -> PCK Platform/Processor CA -> root, at the policy time. */
 static int verify_pck(STACK_OF(X509) * *chain, EVP_PKEY **key, struct bpt_pck_ext *ext,
                       const uint8_t *ev, const bpt_tdx_quote *q, const bpt_policy *policy,
-                      STACK_OF(X509) * roots, int64_t at)
+                      struct roots *lazy, int64_t at)
 {
     struct bpt_pki_verify_opts opts = {.at = at, .max_depth = 3, .strict = true};
-    STACK_OF(X509) *certs = NULL;
+    STACK_OF(X509) *certs = NULL, *roots = NULL;
     uint8_t ckey[32];
     X509 *leaf;
     int rc;
@@ -240,6 +251,7 @@ static int verify_pck(STACK_OF(X509) * *chain, EVP_PKEY **key, struct bpt_pck_ex
                                   "tdx: PCK certificate chain"));
     leaf = sk_X509_value(certs, 0);
     BPT_CHECK(bpt_pck_extensions(ext, leaf));
+    BPT_CHECK(get_roots(&roots, lazy));
     BPT_CHECK(bpt_pki_verify_chain(chain, leaf, certs, roots, &opts, "tdx: PCK chain"));
     if (sk_X509_num(*chain) != 3) {
         rc = bpt_err(BPT_ESIGNATURE,
@@ -269,8 +281,9 @@ out:
 
 /* Collateral: the policy's, else cached or fetched; verified, or taken verified from the cache. */
 static int get_collateral(struct tdx_collateral **out, const bpt_policy *policy,
-                          const struct bpt_pck_ext *ext, STACK_OF(X509) * roots, int64_t at)
+                          const struct bpt_pck_ext *ext, struct roots *lazy, int64_t at)
 {
+    STACK_OF(X509) *roots = NULL;
     char *fetched = NULL;
     const char *json = policy->collateral_json;
     uint8_t ckey[32];
@@ -289,6 +302,7 @@ static int get_collateral(struct tdx_collateral **out, const bpt_policy *policy,
             goto out;
         }
     }
+    BPT_CHECK(get_roots(&roots, lazy));
     BPT_CHECK(tdx_collateral_verify(out, json, strlen(json), roots, at));
     if (policy->collateral_cache) {
         bpt_collateral_cache_put(policy->collateral_cache, ckey, *out);
@@ -528,7 +542,8 @@ int bpt_tdx_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len, const b
     struct tdx_tcb_result tcb = {0};
     struct bpt_verify_details d = {.level = BPT_VERIFICATION_CRYPTOGRAPHIC};
     struct tdx_collateral *col = NULL;
-    STACK_OF(X509) *roots = NULL, *chain = NULL;
+    struct roots roots = {0};
+    STACK_OF(X509) *chain = NULL;
     EVP_PKEY *pck_key = NULL;
     bpt_policy *owned = NULL;
     bpt_report *report = NULL;
@@ -543,9 +558,9 @@ int bpt_tdx_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len, const b
     }
     at = bpt_policy_at(policy);
     BPT_CHECK(bpt_tdx_parse(&q, ev, ev_len));
-    BPT_CHECK(trust_roots(&roots, policy));
-    BPT_CHECK(verify_pck(&chain, &pck_key, &ext, ev, &q, policy, roots, at));
-    BPT_CHECK(get_collateral(&col, policy, &ext, roots, at));
+    roots.policy = policy;
+    BPT_CHECK(verify_pck(&chain, &pck_key, &ext, ev, &q, policy, &roots, at));
+    BPT_CHECK(get_collateral(&col, policy, &ext, &roots, at));
 
     /* Revocation: the PCK certificate on the PCK CRL, its CA on the root CA CRL. */
     BPT_CHECK(bpt_pki_check_not_revoked(col->pck_crl, sk_X509_value(chain, 0), "tdx: PCK CRL"));
@@ -594,7 +609,7 @@ out:
     tdx_collateral_release(col);
     EVP_PKEY_free(pck_key);
     sk_X509_pop_free(chain, X509_free);
-    sk_X509_pop_free(roots, X509_free);
+    sk_X509_pop_free(roots.st, X509_free);
     bpt_policy_free(owned);
     return rc;
 }
