@@ -20,7 +20,7 @@ BPT_BEGIN_DECLS
 
 /** A hardware or platform measurement: algorithm name and lowercase hex digest. */
 typedef struct bpt_measurement {
-    char algorithm[16];                           /**< "sha384", "sha256", ... */
+    char algorithm[16];                             /**< "sha384", "sha256", ... */
     char digest[2 * BPT_MEASUREMENT_MAX_BYTES + 1]; /**< lowercase hex */
 } bpt_measurement;
 
@@ -28,10 +28,12 @@ typedef struct bpt_measurement {
  * Fill @p out from an algorithm and a hex digest (any case; stored lowercase).
  * @return 0; BPT_EINVAL (bad hex, too long, empty algorithm).
  */
-BPT_API BPT_MUST_USE int bpt_measurement_set(bpt_measurement *out, const char *algorithm, const char *hex_digest);
+BPT_API BPT_MUST_USE int bpt_measurement_set(bpt_measurement *out, const char *algorithm,
+                                             const char *hex_digest);
 
 /** Fill @p out from raw digest bytes. @return 0; BPT_EINVAL (too long). */
-BPT_API BPT_MUST_USE int bpt_measurement_set_bytes(bpt_measurement *out, const char *algorithm, const uint8_t *digest, size_t len);
+BPT_API BPT_MUST_USE int bpt_measurement_set_bytes(bpt_measurement *out, const char *algorithm,
+                                                   const uint8_t *digest, size_t len);
 
 /** Equality of algorithm and digest (digests compared in constant time). */
 BPT_API bool bpt_measurement_equal(const bpt_measurement *a, const bpt_measurement *b);
@@ -67,7 +69,8 @@ BPT_API void bpt_report_set_measurement(bpt_report *r, const bpt_measurement *m)
 /** The raw evidence (borrowed); *len_out receives its length. */
 BPT_API const uint8_t *bpt_report_evidence(const bpt_report *r, size_t *len_out);
 
-/** Replace the evidence with a copy. @return 0; BPT_ELIMIT (over the evidence limit); BPT_ENOMEM. */
+/** Replace the evidence with a copy. @return 0; BPT_ELIMIT (over the evidence limit); BPT_ENOMEM.
+ */
 BPT_API BPT_MUST_USE int bpt_report_set_evidence(bpt_report *r, const uint8_t *ev, size_t len);
 
 /** SHA-256 of the evidence as 64 lowercase hex digits plus NUL into @p out. */
@@ -84,13 +87,16 @@ BPT_API bool bpt_report_is_expired(const bpt_report *r, uint64_t max_age_secs, i
  * "ed25519", "secp256k1", ...) and the binding digest as hex.
  * @return 0; BPT_EINVAL; BPT_ENOMEM.
  */
-BPT_API BPT_MUST_USE int bpt_report_set_key_binding(bpt_report *r, const uint8_t *public_key, size_t len, const char *key_type, const char *binding_digest_hex);
+BPT_API BPT_MUST_USE int bpt_report_set_key_binding(bpt_report *r, const uint8_t *public_key,
+                                                    size_t len, const char *key_type,
+                                                    const char *binding_digest_hex);
 
 /**
  * The public-key binding, or NULL when the report has none. Returned pointers are borrowed.
  * @param[out] len_out key length; key_type_out, digest_out may be NULL.
  */
-BPT_API const uint8_t *bpt_report_key_binding(const bpt_report *r, size_t *len_out, const char **key_type_out, const char **digest_out);
+BPT_API const uint8_t *bpt_report_key_binding(const bpt_report *r, size_t *len_out,
+                                              const char **key_type_out, const char **digest_out);
 
 /** The claims (borrowed; mutable through bpt_report_claims_mut() while building). */
 BPT_API const bpt_claims *bpt_report_claims(const bpt_report *r);
@@ -144,7 +150,8 @@ BPT_API BPT_MUST_USE int bpt_claims_set_user_data(bpt_claims *c, const uint8_t *
 BPT_API BPT_MUST_USE int bpt_claims_custom_json(char **out, const bpt_claims *c, const char *key);
 
 /** Set a custom claim from JSON text (any JSON value). @return 0; BPT_EMALFORMED; BPT_ELIMIT. */
-BPT_API BPT_MUST_USE int bpt_claims_set_custom_json(bpt_claims *c, const char *key, const char *json_value);
+BPT_API BPT_MUST_USE int bpt_claims_set_custom_json(bpt_claims *c, const char *key,
+                                                    const char *json_value);
 
 BPT_END_DECLS
 

@@ -34,7 +34,7 @@ typedef struct bpt_attester_opts {
 
 /**
  * Create the simulated TEEs' PKIs under @p dir (created if missing) and write every simulated
- * root to dir/trust-roots.pem. Providers simulated today: SEV-SNP.
+ * root to dir/trust-roots.pem. Providers simulated: SEV-SNP, TDX, AWS Nitro.
  * @return 0; BPT_EIO; BPT_EINVAL.
  */
 BPT_API BPT_MUST_USE int bpt_sim_init(const char *dir);
@@ -42,16 +42,27 @@ BPT_API BPT_MUST_USE int bpt_sim_init(const char *dir);
 /**
  * Produce evidence binding @p report_data (64 bytes) as a report (DESIGN.md §5): raw evidence
  * plus the collateral a verifier needs (e.g. the VCEK and ASK as "certificates").
- * Simulated providers: SEV-SNP. Hardware: configfs-tsm (Linux 6.7+), for SEV-SNP (the VCEK
- * and ASK from its certificate table become "certificates" collateral) and TDX (the raw quote;
- * its collateral is fetched by the verifier), else /dev/sev-guest (SNP_GET_EXT_REPORT).
- * /dev/tdx_guest and Nitro's /dev/nsm are not supported yet: BPT_ENOTSUP.
+ * Simulated providers: SEV-SNP, TDX (the quote with its simulated collateral), AWS Nitro.
+ * Hardware: configfs-tsm (Linux 6.7+), for SEV-SNP (the VCEK and ASK from its certificate table
+ * become "certificates" collateral) and TDX (the raw quote; its collateral is fetched by the
+ * verifier), else /dev/sev-guest (SNP_GET_EXT_REPORT), else Nitro's /dev/nsm. A TD with only
+ * /dev/tdx_guest gets BPT_ENOTSUP naming configfs-tsm: its TDREPORT (bpt_attest_tdreport())
+ * cannot be verified remotely.
  * @param[out] out free with bpt_report_free().
  * @return 0; BPT_ENOTSUP; BPT_ENOTFOUND (simulator not initialised); BPT_EINVAL; BPT_EIO;
  *         BPT_EBUSY (configfs-tsm request raced by another writer: retry).
  */
 BPT_API BPT_MUST_USE int bpt_attest(bpt_report **out, const uint8_t report_data[64],
                                     const bpt_attester_opts *opts);
+
+/**
+ * This TD's TDREPORT for @p report_data, from /dev/tdx_guest under @p root (NULL: "/"), with
+ * TDX_CMD_GET_REPORT0. Parse it with bpt_tdx_tdreport_parse() (tdx.h). A TDREPORT is not
+ * remote evidence: bpt_attest() makes quotes through configfs-tsm.
+ * @return 0; BPT_ENOTSUP (no /dev/tdx_guest); BPT_EIO; BPT_EINVAL.
+ */
+BPT_API BPT_MUST_USE int bpt_attest_tdreport(uint8_t out[1024], const uint8_t report_data[64],
+                                             const char *root);
 
 BPT_END_DECLS
 

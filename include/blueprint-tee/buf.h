@@ -23,7 +23,10 @@ typedef struct bpt_buf {
 } bpt_buf;
 
 /** Static initializer: an empty buffer that may grow to @p max_bytes. */
-#define BPT_BUF_INIT(max_bytes) {NULL, 0, 0, (max_bytes)}
+#define BPT_BUF_INIT(max_bytes)                                                                    \
+    {                                                                                              \
+        NULL, 0, 0, (max_bytes)                                                                    \
+    }
 
 /** Make @p buf empty, allowed to grow to @p max_bytes. Does not allocate. */
 BPT_API void bpt_buf_init(bpt_buf *buf, size_t max_bytes);

@@ -89,6 +89,25 @@ typedef struct bpt_tdx_quote {
     size_t trailing_zeros;               /**< zero padding after the signature data */
 } bpt_tdx_quote;
 
+#define BPT_TDX_TDREPORT_SIZE 1024
+
+/**
+ * A TDREPORT (from /dev/tdx_guest): MAC'ed by the CPU for this platform only, so it is no
+ * remote evidence, but it tells a TD its own registers. The td fields a TDREPORT lacks
+ * (none of the TD 1.0 ones) are zero.
+ */
+typedef struct bpt_tdx_tdreport {
+    uint8_t cpu_svn[16];
+    uint8_t tee_tcb_info_hash[48];
+    uint8_t tee_info_hash[48];
+    uint8_t mac[32];
+    bpt_tdx_td_report td; /**< MRTD, RTMRs, report_data, SEAM and TD attributes, ... */
+} bpt_tdx_tdreport;
+
+/** Parse a 1024-byte TDREPORT. @return 0; BPT_EMALFORMED. */
+BPT_API BPT_MUST_USE int bpt_tdx_tdreport_parse(bpt_tdx_tdreport *out, const uint8_t *p,
+                                                size_t len);
+
 /**
  * Parse a TDX quote: header (version 4 or 5, attestation key type 2, TEE type TDX), the body
  * (v5: its descriptor, type 2 or 3), and the signature data down to the PCK chain

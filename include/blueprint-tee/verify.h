@@ -55,7 +55,8 @@ BPT_API bpt_provider bpt_evidence_provider(const uint8_t *ev, size_t len);
  * @param[out] out, out_len free *out with bpt_free().
  * @return 0; BPT_ELIMIT (over the evidence limit); BPT_ENOMEM.
  */
-BPT_API BPT_MUST_USE int bpt_evidence_decode(uint8_t **out, size_t *out_len, const uint8_t *in, size_t len);
+BPT_API BPT_MUST_USE int bpt_evidence_decode(uint8_t **out, size_t *out_len, const uint8_t *in,
+                                             size_t len);
 
 /**
  * Verify evidence under @p policy at the policy's time.
@@ -67,13 +68,15 @@ BPT_API BPT_MUST_USE int bpt_evidence_decode(uint8_t **out, size_t *out_len, con
  * @return 0; BPT_EMALFORMED, BPT_ESIGNATURE, BPT_ECLAIM, BPT_EKEYS, BPT_EFETCH,
  *         BPT_EUNSATISFIABLE (no verifier for this evidence, or provider not built).
  */
-BPT_API BPT_MUST_USE int bpt_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len, bpt_provider provider, const bpt_policy *policy);
+BPT_API BPT_MUST_USE int bpt_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
+                                    bpt_provider provider, const bpt_policy *policy);
 
 /**
  * Verify a report (JSON form): its evidence is verified as by bpt_verify() with its provider
  * enforced; collateral carried in the report is used when the policy has none.
  */
-BPT_API BPT_MUST_USE int bpt_verify_report(bpt_verified **out, const bpt_report *report, const bpt_policy *policy);
+BPT_API BPT_MUST_USE int bpt_verify_report(bpt_verified **out, const bpt_report *report,
+                                           const bpt_policy *policy);
 
 /** Free; NULL does nothing. */
 BPT_API void bpt_verified_free(bpt_verified *v);
@@ -94,7 +97,8 @@ BPT_API BPT_MUST_USE int bpt_verified_to_json(char **out, const bpt_verified *v)
  * The failure JSON of DESIGN.md §5 for error @p code and this thread's message:
  * {"verified":false,"provider":..,"error":{"kind":..,"message":..}}. Free with bpt_free().
  */
-BPT_API BPT_MUST_USE int bpt_verify_error_json(char **out, bpt_provider provider, int code, const char *message);
+BPT_API BPT_MUST_USE int bpt_verify_error_json(char **out, bpt_provider provider, int code,
+                                               const char *message);
 
 BPT_END_DECLS
 

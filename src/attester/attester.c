@@ -180,10 +180,19 @@ int bpt_attest_hw(bpt_report **out, const uint8_t report_data[64], const char *r
         if (rc == BPT_ENOTSUP) {
             rc = nsm_report(out, report_data, root, nsm_ops);
             if (rc == BPT_ENOTSUP) {
-                rc = bpt_err(BPT_ENOTSUP,
-                             "attest: no configfs-tsm, /dev/sev-guest or /dev/nsm on this host "
-                             "(/dev/tdx_guest is not supported yet); use the simulator "
-                             "(--simulate)");
+                char tdx[4096];
+                struct stat st;
+                snprintf(tdx, sizeof(tdx), "%s/dev/tdx_guest", root && *root ? root : "");
+                if (stat(tdx, &st) == 0 && S_ISCHR(st.st_mode)) {
+                    rc = bpt_err(BPT_ENOTSUP,
+                                 "attest: this TD has /dev/tdx_guest but no configfs-tsm: its "
+                                 "TDREPORT (bpt_attest_tdreport) is not remote evidence; TDX "
+                                 "quotes need configfs-tsm (Linux 6.7+) and a quote service");
+                } else {
+                    rc = bpt_err(BPT_ENOTSUP,
+                                 "attest: no configfs-tsm, /dev/sev-guest, /dev/nsm or "
+                                 "/dev/tdx_guest on this host; use the simulator (--simulate)");
+                }
             }
             goto out;
         }

@@ -145,7 +145,7 @@ static void test_ext_report_with_retry_verifies(void **state)
     snprintf(path, sizeof(path), "%s/dev/sev-guest", root);
     bpt_test_write_file(path, "x", 1);
     assert_rc_msg(bpt_attest_hw(&r, rd, root, -1, NULL, NULL, NULL), BPT_ENOTSUP,
-                  "/dev/sev-guest or /dev/nsm");
+                  "/dev/sev-guest, /dev/nsm or /dev/tdx_guest");
     bpt_policy_free(p);
     free(roots);
     bpt_test_rmtree(root);

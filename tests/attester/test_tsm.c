@@ -168,7 +168,7 @@ static void test_tsm_refusals(void **state)
     bpt_report *r = NULL;
 
     assert_rc_msg(bpt_attest_hw(&r, rd, f->sim, -1, &hooks, NULL, NULL), BPT_ENOTSUP,
-                  "/dev/sev-guest or /dev/nsm");
+                  "/dev/sev-guest, /dev/nsm or /dev/tdx_guest");
     fk.empty_outblob = true;
     assert_rc_msg(bpt_attest_hw(&r, rd, f->root, -1, &hooks, NULL, NULL), BPT_EMALFORMED,
                   "empty outblob");
