@@ -203,8 +203,13 @@ int bpt_attest_hw(bpt_report **out, const uint8_t report_data[64], const char *r
     if (strcmp(res.provider, "sev_guest") == 0) {
         BPT_CHECK(snp_report(&r, &res.outblob, &res.auxblob));
     } else if (strcmp(res.provider, "tdx_guest") == 0) {
+        bpt_tdx_quote q;
+        bpt_measurement m;
+        BPT_CHECK(bpt_tdx_parse(&q, res.outblob.data, res.outblob.len));
         BPT_CHECK(bpt_report_new(&r, BPT_PROVIDER_INTEL_TDX, BPT_FORMAT_TDX_QUOTE));
         BPT_CHECK(bpt_report_set_evidence(r, res.outblob.data, res.outblob.len));
+        BPT_CHECK(bpt_measurement_set_bytes(&m, "sha384", q.body.mr_td, 48));
+        bpt_report_set_measurement(r, &m);
         BPT_CHECK(bpt_claims_set_user_data(bpt_report_claims_mut(r), report_data, 64));
     } else {
         rc = bpt_err(BPT_ENOTSUP,

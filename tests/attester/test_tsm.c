@@ -6,6 +6,7 @@
 
 #include "attester/attester_internal.h"
 #include "attester/sim_sev_snp.h"
+#include "attester/sim_tdx.h"
 #include "attester/snp_cert_table.h"
 #include "attestation/pki/pki.h"
 
@@ -98,6 +99,27 @@ static int fake_kernel(const char *entry, const uint8_t *inblob, size_t len, voi
     return 0;
 }
 
+/* The TDX side: the kernel answers with a quote from the simulated QE. */
+static int fake_tdx_kernel(const char *entry, const uint8_t *inblob, size_t len, void *ud)
+{
+    struct fake *f = ud;
+    struct bpt_sim_tdx_opts o = {.now = AT};
+    uint8_t *q = NULL;
+    size_t n = 0;
+    char p[4300];
+    assert_int_equal(len, 64);
+    memcpy(o.report_data, inblob, 64);
+    assert_ok(bpt_sim_tdx_quote(&q, &n, f->sim_dir, &o));
+    snprintf(p, sizeof(p), "%s/outblob", entry);
+    bpt_test_write_file(p, q, n);
+    snprintf(p, sizeof(p), "%s/provider", entry);
+    bpt_test_write_file(p, f->provider, strlen(f->provider));
+    snprintf(p, sizeof(p), "%s/generation", entry);
+    bpt_test_write_file(p, "1\n", 2);
+    bpt_free(q);
+    return 0;
+}
+
 struct fixture {
     char *root, *sim;
 };
@@ -159,6 +181,44 @@ static void test_sev_guest_report_with_cert_table_verifies(void **state)
     free(roots);
 }
 
+static void test_tdx_guest_quote_verifies(void **state)
+{
+    struct fixture *f = *state;
+    struct fake fk = {.sim_dir = f->sim, .provider = "tdx_guest\n"};
+    struct bpt_tsm_hooks hooks = {fake_tdx_kernel, &fk};
+    struct bpt_sim_tdx_opts o = {.now = AT};
+    uint8_t rd[64];
+    bpt_report *r = NULL;
+    bpt_policy *p = NULL;
+    bpt_verified *v = NULL;
+    char roots_path[4096], *coll = NULL;
+    size_t rl = 0, n = 0;
+    for (int i = 0; i < 64; i++) {
+        rd[i] = (uint8_t)(0x40 + i);
+    }
+    assert_ok(bpt_attest_hw(&r, rd, f->root, -1, &hooks, NULL, NULL));
+    assert_int_equal(bpt_report_provider(r), BPT_PROVIDER_INTEL_TDX);
+    assert_int_equal(bpt_report_format(r), BPT_FORMAT_TDX_QUOTE);
+    assert_string_equal(bpt_report_measurement(r)->algorithm, "sha384");
+    snprintf(roots_path, sizeof(roots_path), "%s/trust-roots.pem", f->sim);
+    char *roots = (char *)bpt_test_read_file(roots_path, &rl);
+    assert_ok(bpt_sim_tdx_collateral(&coll, f->sim, &o));
+    assert_ok(bpt_policy_new(&p));
+    bpt_policy_set_at(p, AT);
+    bpt_policy_set_offline(p, true);
+    assert_ok(bpt_policy_add_trust_root_pem(p, roots, rl));
+    assert_ok(bpt_policy_set_collateral_json(p, coll, strlen(coll)));
+    assert_ok(bpt_verify_report(&v, r, p));
+    const uint8_t *got = bpt_verified_report_data(v, &n);
+    assert_int_equal(n, 64);
+    assert_memory_equal(got, rd, 64);
+    bpt_verified_free(v);
+    bpt_policy_free(p);
+    bpt_report_free(r);
+    bpt_free(coll);
+    free(roots);
+}
+
 static void test_tsm_refusals(void **state)
 {
     struct fixture *f = *state;
@@ -213,6 +273,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sev_guest_report_with_cert_table_verifies),
+        cmocka_unit_test(test_tdx_guest_quote_verifies),
         cmocka_unit_test(test_tsm_refusals),
         cmocka_unit_test(test_cert_table_parser),
     };
