@@ -20,7 +20,7 @@ expect() { # expect CODE cmd...: run and check the exit status
 say "Which TEE does this host have? ('none' is an answer)"
 expect 0 "$BPT" detect
 
-say "Create a simulated TEE: test PKIs in AMD's shapes (ARK -> ASK -> VCEK)"
+say "Create a simulated TEE: test PKIs in the vendors' shapes (AMD ARK -> ASK -> VCEK, Intel root -> PCK CA -> PCK, Nitro)"
 expect 0 "$BPT" sim init "$work/sim"
 
 say "Inside the 'TEE': produce SEV-SNP evidence binding a fresh nonce into report_data"
@@ -46,6 +46,20 @@ if [ -f "$TESTDATA/sev-snp/milan-virtee/report.bin" ]; then
     "$TESTDATA/sev-snp/milan-go-sev-guest/report.bin"
 else
   say "(skipping real vendor evidence: $TESTDATA not found)"
+fi
+
+say "Intel TDX in the simulated TEE: a v4 quote through a simulated QE, its collateral signed by a test Intel PKI"
+expect 0 "$BPT" attest --simulate tdx --sim-dir "$work/sim" --nonce "$nonce" --json -o "$work/tdx.json"
+expect 0 "$BPT" verify --trust-root "$work/sim/trust-roots.pem" --expect-report-data "$rd" "$work/tdx.json"
+
+if [ -f "$TESTDATA/tdx/phala-v4-uptodate/quote.bin" ]; then
+  say "Real Intel TDX quotes (public): PCK chain, CRLs, QE, TCB Info and QE Identity to the pinned Intel root"
+  expect 0 "$BPT" verify --at 2025-06-21T00:00:00Z --offline \
+    --collateral "$TESTDATA/tdx/phala-v4-uptodate/collateral.json" "$TESTDATA/tdx/phala-v4-uptodate/quote.bin"
+  say "A v5 quote whose platform is below every TCB level of its collateral: refused (TCB level not supported)"
+  expect 1 "$BPT" verify --at 2026-02-20T00:00:00Z --offline \
+    --collateral "$TESTDATA/tdx/phala-v5-tcb-not-supported/collateral.json" \
+    "$TESTDATA/tdx/phala-v5-tcb-not-supported/quote.bin"
 fi
 
 say "A TeeConfig for a service running inside a TEE: checked (Direct mode forces sealed secrets)"

@@ -17,14 +17,15 @@ static void attest_usage(FILE *f)
                "Produce attestation evidence that binds 64 bytes of report data.\n"
                "  --report-data HEX  up to 64 bytes, zero-padded (default: zeros)\n"
                "  --nonce S          report data = SHA-512 of the text S\n"
-               "  --simulate P       use the simulated TEE (sev-snp) made by 'bpt sim init'\n"
+               "  --simulate P       use the simulated TEE (sev-snp, tdx, aws-nitro) made by\n"
+               "                     'bpt sim init'\n"
                "  --sim-dir DIR      the simulator directory (required with --simulate)\n"
                "  -o FILE            write to FILE instead of stdout\n"
-               "  --json             write the report JSON (evidence plus the certificates a\n"
-               "                     verifier needs) instead of the raw evidence\n"
+               "  --json             write the report JSON (evidence plus the certificates or\n"
+               "                     collateral a verifier needs) instead of the raw evidence\n"
                "Without --simulate, evidence comes from the kernel's configfs-tsm (SEV-SNP,\n"
-               "TDX) or /dev/sev-guest; /dev/tdx_guest and /dev/nsm are not supported yet\n"
-               "(exit 2 with a message).\n");
+               "TDX), /dev/sev-guest or /dev/nsm. A TD with only /dev/tdx_guest cannot make\n"
+               "remote evidence (its TDREPORT is local): exit 2 with a message.\n");
 }
 
 int cmd_attest(int argc, char **argv)
