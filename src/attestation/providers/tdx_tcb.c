@@ -35,7 +35,7 @@ static void add_advisories(json_t *all, const json_t *adv)
             seen = seen || json_equal(e, f);
         }
         if (!seen) {
-            json_array_append(all, e);
+            json_array_append_new(all, json_string(json_string_value(e))); /* a copy: shared data */
         }
     }
 }

@@ -7,6 +7,7 @@
 #include "attester/sim_tdx.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 
 #define AT 1750000000 /* inside the simulated certificates' validity */
@@ -598,6 +599,65 @@ static void test_collateral_cache_revocation_still_checked(void **state)
     bpt_free(q);
 }
 
+struct worker {
+    const uint8_t *q;
+    size_t n;
+    const bpt_policy *p;
+    int failures;
+};
+
+static void *verify_many(void *arg)
+{
+    struct worker *w = arg;
+    for (int i = 0; i < 50; i++) {
+        bpt_verified *v = NULL;
+        if (bpt_verify(&v, w->q, w->n, BPT_PROVIDER_INTEL_TDX, w->p) != 0) {
+            w->failures++;
+        }
+        bpt_verified_free(v);
+    }
+    return NULL;
+}
+
+/* Threads sharing one policy and both caches (also run under TSan). */
+static void test_concurrent_verification_with_shared_caches(void **state)
+{
+    struct fixture *f = *state;
+    struct bpt_sim_tdx_opts o = {.now = AT, .platform_status = "SWHardeningNeeded"};
+    uint8_t *q = NULL;
+    size_t n = 0;
+    char *coll = NULL;
+    bpt_collateral_cache *cache = NULL;
+    bpt_chain_cache *chains = NULL;
+    struct worker w[4];
+    pthread_t t[4];
+    bpt_policy *p;
+    assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
+    assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
+    assert_ok(bpt_collateral_cache_new(&cache, 2));
+    assert_ok(bpt_chain_cache_new(&chains, 2));
+    p = sim_policy(f, "{\"tdx\":{\"accepted_tcb_status\":[\"sw_hardening_needed\"]}}", coll);
+    bpt_policy_set_collateral_cache(p, cache);
+    bpt_policy_set_chain_cache(p, chains);
+    for (int i = 0; i < 4; i++) {
+        w[i] = (struct worker){q, n, p, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, verify_many, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].failures, 0);
+    }
+    uint64_t hits = 0, lookups = 0;
+    bpt_collateral_cache_stats(cache, &hits, &lookups);
+    assert_int_equal(lookups, 200);
+    assert_true(hits >= 196); /* at most one miss per thread before the first put */
+    bpt_policy_free(p);
+    bpt_collateral_cache_free(cache);
+    bpt_chain_cache_free(chains);
+    bpt_free(coll);
+    bpt_free(q);
+}
+
 static void test_offline_without_collateral(void **state)
 {
     struct fixture *f = *state;
@@ -707,6 +767,7 @@ int main(void)
         cmocka_unit_test(test_certificates_outside_validity),
         cmocka_unit_test(test_collateral_cache),
         cmocka_unit_test(test_collateral_cache_revocation_still_checked),
+        cmocka_unit_test(test_concurrent_verification_with_shared_caches),
         cmocka_unit_test(test_offline_without_collateral),
         cmocka_unit_test(test_malformed_collateral),
         cmocka_unit_test(test_quote_parse_errors),
