@@ -441,6 +441,28 @@ out:
 
 /* ---- collateral ------------------------------------------------------------------------- */
 
+/* An issuer chain (signer, root) as PEM text under @p field, the signer forged if asked. */
+static int add_chain(json_t *coll, const char *field, bool forged, X509 *signer, X509 *root)
+{
+    bpt_buf chain = BPT_BUF_INIT(32 * 1024);
+    X509 *s = signer;
+    int rc;
+    if (forged) {
+        BPT_CHECK(forge(&s, signer));
+    }
+    BPT_CHECK(append_pem(&chain, s));
+    BPT_CHECK(append_pem(&chain, root));
+    if (json_object_set_new(coll, field, json_stringn((char *)chain.data, chain.len)) != 0) {
+        rc = bpt_err_nomem("sim: collateral");
+    }
+out:
+    if (s != signer) {
+        X509_free(s);
+    }
+    bpt_buf_dispose(&chain);
+    return rc;
+}
+
 static int64_t or_default(int64_t v, int64_t d)
 {
     return v ? v : d;
@@ -591,25 +613,13 @@ int bpt_sim_tdx_collateral(char **json, const char *dir, const struct bpt_sim_td
     struct pki k = {0};
     int64_t now = o->now ? o->now : bpt_time_now();
     json_t *coll = json_object(), *doc = NULL;
-    bpt_buf chain = BPT_BUF_INIT(32 * 1024);
-    X509 *tcb = NULL;
     int rc;
 
     *json = NULL;
     BPT_CHECK(pki_load(&k, dir));
-    tcb = k.tcb;
-    if (o->bad_tcb_signer_sig) {
-        BPT_CHECK(forge(&tcb, k.tcb));
-    }
-    BPT_CHECK(append_pem(&chain, k.ca));
-    BPT_CHECK(append_pem(&chain, k.root));
-    json_object_set_new(coll, "pck_crl_issuer_chain", json_stringn((char *)chain.data, chain.len));
-    bpt_buf_reset(&chain);
-    BPT_CHECK(append_pem(&chain, tcb));
-    BPT_CHECK(append_pem(&chain, k.root));
-    json_object_set_new(coll, "tcb_info_issuer_chain", json_stringn((char *)chain.data, chain.len));
-    json_object_set_new(coll, "qe_identity_issuer_chain",
-                        json_stringn((char *)chain.data, chain.len));
+    BPT_CHECK(add_chain(coll, "pck_crl_issuer_chain", o->bad_pck_crl_issuer_sig, k.ca, k.root));
+    BPT_CHECK(add_chain(coll, "tcb_info_issuer_chain", o->bad_tcb_signer_sig, k.tcb, k.root));
+    BPT_CHECK(add_chain(coll, "qe_identity_issuer_chain", o->bad_qe_signer_sig, k.tcb, k.root));
     BPT_CHECK(make_crl(coll, "root_ca_crl", k.root, k.root_key,
                        o->revoke_pck_ca       ? k.ca
                        : o->revoke_tcb_signer ? k.tcb
@@ -632,12 +642,40 @@ int bpt_sim_tdx_collateral(char **json, const char *dir, const struct bpt_sim_td
     BPT_CHECK(signed_doc(coll, "qe_identity", "qe_identity_signature", doc, k.tcb_key));
     BPT_CHECK(bpt_json_dump(json, coll));
 out:
-    if (tcb != k.tcb) {
-        X509_free(tcb);
-    }
     json_decref(doc);
     json_decref(coll);
-    bpt_buf_dispose(&chain);
     pki_dispose(&k);
+    return rc;
+}
+
+int bpt_sim_tdx_resign(char **json, const char *dir)
+{
+    char path[4096], *text = NULL, hex[129];
+    static const char *const docs[][2] = {{"tcb_info", "tcb_info_signature"},
+                                          {"qe_identity", "qe_identity_signature"}};
+    EVP_PKEY *key = NULL;
+    json_t *coll = NULL;
+    uint8_t rs[64];
+    int rc;
+
+    BPT_CHECK(bpt_sim_path(path, sizeof(path), dir, "tdx/tcb-signing-key.pem"));
+    BPT_CHECK(bpt_sim_read_key(&key, path));
+    BPT_CHECK(bpt_json_parse(&coll, *json, strlen(*json), "sim: collateral"));
+    for (size_t i = 0; i < 2; i++) {
+        const char *body = json_string_value(json_object_get(coll, docs[i][0]));
+        if (!body) {
+            rc = bpt_err(BPT_EINVAL, "sim: collateral lacks %s", docs[i][0]);
+            goto out;
+        }
+        BPT_CHECK(bpt_sim_sign_rs(rs, 32, false, key, body, strlen(body)));
+        bpt_hex_encode_to(hex, rs, 64);
+        json_object_set_new(coll, docs[i][1], json_string(hex));
+    }
+    BPT_CHECK(bpt_json_dump(&text, coll));
+    bpt_free(*json);
+    *json = text;
+out:
+    json_decref(coll);
+    EVP_PKEY_free(key);
     return rc;
 }

@@ -30,6 +30,8 @@ struct bpt_sim_tdx_opts {
 
     /* Faults, one check each. */
     bool bad_pck_sig, bad_pck_ca_sig, bad_tcb_signer_sig;
+    bool bad_qe_signer_sig;      /* only the QE Identity issuer chain's signer is forged */
+    bool bad_pck_crl_issuer_sig; /* the PCK CRL issuer chain's CA is forged */
     bool bad_root_crl_sig, bad_pck_crl_sig;
     bool revoke_pck, revoke_pck_ca, revoke_tcb_signer;
     bool bad_qe_binding, bad_qe_report_sig;
@@ -49,5 +51,11 @@ int bpt_sim_tdx_quote(uint8_t **ev, size_t *ev_len, const char *dir,
 
 /** Collateral JSON (docs/tdx.md) for @p o, NUL-terminated, free with bpt_free(). */
 int bpt_sim_tdx_collateral(char **json, const char *dir, const struct bpt_sim_tdx_opts *o);
+
+/**
+ * Sign the collateral's tcb_info and qe_identity texts again with the simulated TCB Signing key
+ * (after a test edited them), replacing *json (freed with bpt_free()).
+ */
+int bpt_sim_tdx_resign(char **json, const char *dir);
 
 #endif

@@ -500,6 +500,91 @@ static void test_tampering_after_signing(void **state)
     bpt_free(q);
 }
 
+/* Replace every @p from with @p to in the collateral's @p field (a signed text, or not). */
+static char *edit(const char *coll, const char *field, const char *from, const char *to)
+{
+    json_t *c = json_loads(coll, 0, NULL);
+    const char *body = json_string_value(json_object_get(c, field));
+    char *out = calloc(1, strlen(body) * 2 + strlen(to) + 1), *text;
+    const char *p = body, *hit;
+    assert_non_null(strstr(body, from));
+    while ((hit = strstr(p, from)) != NULL) {
+        strncat(out, p, (size_t)(hit - p));
+        strcat(out, to);
+        p = hit + strlen(from);
+    }
+    strcat(out, p);
+    json_object_set_new(c, field, json_string(out));
+    text = json_dumps(c, 0);
+    free(out);
+    json_decref(c);
+    return text;
+}
+
+/* TCB Info and QE Identity edited, then signed again by the (simulated) TCB Signing key. */
+static void test_identity_fields_after_resigning(void **state)
+{
+    struct fixture *f = *state;
+    struct bpt_sim_tdx_opts o = {.now = AT};
+    static const struct {
+        const char *field, *from, *to;
+        int code;
+        const char *msg;
+    } cases[] = {
+        {"qe_identity", "\"isvprodid\":2", "\"isvprodid\":3", BPT_ESIGNATURE,
+         "QE report's ISVPRODID 2 is not the QE Identity's 3"},
+        {"qe_identity", "\"miscselect\":\"00000000\"", "\"miscselect\":\"00000001\"",
+         BPT_ESIGNATURE, "QE report's MISCSELECT does not match"},
+        {"qe_identity", "\"attributes\":\"11", "\"attributes\":\"31", BPT_ESIGNATURE,
+         "QE report's ATTRIBUTES do not match"},
+        {"qe_identity", "\"id\":\"TD_QE\"", "\"id\":\"QE\"", BPT_EMALFORMED,
+         "qeIdentity: id 'QE' (expected TD_QE)"},
+        {"qe_identity", "\"version\":2", "\"version\":3", BPT_EMALFORMED,
+         "qeIdentity: version 3 (expected 2)"},
+        {"tcb_info", "\"attributes\":\"0000000000000000\"", "\"attributes\":\"0100000000000000\"",
+         BPT_ESIGNATURE, "SEAM attributes do not match the TDX module identity"},
+        {"tcb_info", "\"id\":\"TDX\"", "\"id\":\"SGX\"", BPT_EMALFORMED,
+         "tcbInfo: id 'SGX' (expected TDX)"},
+        {"tcb_info", "\"version\":3", "\"version\":2", BPT_EMALFORMED,
+         "tcbInfo: version 2 (expected 3)"},
+        {"tcb_info", "\"tcbType\":0", "\"tcbType\":1", BPT_EMALFORMED, "tcbType 1"},
+        {"tcb_info", "\"tcbStatus\":\"UpToDate\"", "\"tcbStatus\":\"Fine\"", BPT_EMALFORMED,
+         "unknown tcbStatus 'Fine'"},
+    };
+    uint8_t *q = NULL;
+    size_t n = 0;
+    char *coll = NULL;
+    bpt_verified *v = NULL;
+    assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
+    assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *text = edit(coll, cases[i].field, cases[i].from, cases[i].to), *signed_text;
+        signed_text = strdup(text);
+        free(text);
+        assert_ok(bpt_sim_tdx_resign(&signed_text, f->dir));
+        bpt_policy *p = sim_policy(f, NULL, signed_text);
+        int rc = bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p);
+        if (rc != cases[i].code || !strstr(bpt_error_last(), cases[i].msg)) {
+            fail_msg("%s -> %s: got %d (%s), want '%s'", cases[i].from, cases[i].to, rc,
+                     bpt_error_last(), cases[i].msg);
+        }
+        bpt_policy_free(p);
+        free(signed_text);
+    }
+    /* A root CA CRL that the root did not issue. */
+    json_t *c = json_loads(coll, 0, NULL);
+    json_object_set(c, "root_ca_crl", json_object_get(c, "pck_crl"));
+    char *text = json_dumps(c, 0);
+    bpt_policy *p = sim_policy(f, NULL, text);
+    assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE,
+                  "root CA CRL: not issued by a trusted root");
+    bpt_policy_free(p);
+    free(text);
+    json_decref(c);
+    bpt_free(coll);
+    bpt_free(q);
+}
+
 static void test_certificates_outside_validity(void **state)
 {
     struct fixture *f = *state;
@@ -764,6 +849,7 @@ int main(void)
         cmocka_unit_test(test_debug_accepted_when_allowed),
         cmocka_unit_test(test_accepted_statuses_and_advisories),
         cmocka_unit_test(test_tampering_after_signing),
+        cmocka_unit_test(test_identity_fields_after_resigning),
         cmocka_unit_test(test_certificates_outside_validity),
         cmocka_unit_test(test_collateral_cache),
         cmocka_unit_test(test_collateral_cache_revocation_still_checked),
