@@ -7,6 +7,7 @@
 #include "core/logging.h"
 
 #include <blueprint-tee/clock.h>
+#include <blueprint-tee/secret.h>
 
 #include <ctype.h>
 #include <stdio.h>
@@ -442,4 +443,32 @@ int bpt_policy_from_custom_config(bpt_policy **out, const char *const *keys,
 out:
     bpt_policy_free(p);
     return rc;
+}
+
+int bpt_policy_check_measurement(const bpt_policy *p, const uint8_t *m, size_t n, const char *what)
+{
+    char hex[129];
+    if (!p->expected_measurement) {
+        return 0;
+    }
+    bpt_hex_encode_to(hex, m, n);
+    if (strlen(p->expected_measurement) != 2 * n ||
+        !bpt_ct_equal(hex, p->expected_measurement, 2 * n)) {
+        return bpt_err(BPT_ECLAIM, "%s %s != expected %.128s", what, hex, p->expected_measurement);
+    }
+    return 0;
+}
+
+int bpt_policy_check_report_data(const bpt_policy *p, const uint8_t rd[64], const char *what)
+{
+    uint8_t want[64] = {0};
+    if (!p->expected_report_data_len) {
+        return 0;
+    }
+    memcpy(want, p->expected_report_data, p->expected_report_data_len);
+    if (!bpt_ct_equal(want, rd, 64)) {
+        return bpt_err(BPT_ECLAIM, "%s differs from the expected %zu bytes (zero-padded to 64)",
+                       what, p->expected_report_data_len);
+    }
+    return 0;
 }

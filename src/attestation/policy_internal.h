@@ -84,4 +84,16 @@ struct bpt_policy {
     struct bpt_chain_cache *chain_cache;           /* borrowed, may be NULL */
 };
 
+/**
+ * Compare the policy's expected_measurement (when set) with @p m (@p n bytes, at most 64) in
+ * constant time. @return 0; BPT_ECLAIM "<what> <hex> != expected <hex>".
+ */
+int bpt_policy_check_measurement(const bpt_policy *p, const uint8_t *m, size_t n, const char *what);
+
+/**
+ * Compare the policy's expected_report_data (when set; zero-padded to 64 bytes) with @p rd.
+ * @return 0; BPT_ECLAIM "<what> differs from the expected N bytes (zero-padded to 64)".
+ */
+int bpt_policy_check_report_data(const bpt_policy *p, const uint8_t rd[64], const char *what);
+
 #endif

@@ -375,7 +375,7 @@ static int check_tcb_ext(const struct bpt_snp_vek_ext *x, bpt_snp_tcb t, bpt_snp
 static int check_policy(const bpt_snp_report *rep, bpt_snp_tcb t, bpt_snp_product product,
                         const bpt_policy *p)
 {
-    char hex[97];
+    int rc;
 
     if (rep->policy_debug && !p->allow_debug) {
         return bpt_err(BPT_ECLAIM, "sev_snp: guest policy allows debugging (debug bit 19 set) "
@@ -386,23 +386,12 @@ static int check_policy(const bpt_snp_report *rep, bpt_snp_tcb t, bpt_snp_produc
                        "sev_snp: reports carry no nonce field; bind the nonce into report_data "
                        "and expect that instead");
     }
-    if (p->expected_measurement) {
-        bpt_hex_encode_to(hex, rep->measurement, 48);
-        if (strlen(p->expected_measurement) != 96 ||
-            !bpt_ct_equal(hex, p->expected_measurement, 96)) {
-            return bpt_err(BPT_ECLAIM, "sev_snp: measurement %s != expected %.96s", hex,
-                           p->expected_measurement);
-        }
+    rc = bpt_policy_check_measurement(p, rep->measurement, 48, "sev_snp: measurement");
+    if (rc == 0) {
+        rc = bpt_policy_check_report_data(p, rep->report_data, "sev_snp: report_data");
     }
-    if (p->expected_report_data_len) {
-        uint8_t want[64] = {0};
-        memcpy(want, p->expected_report_data, p->expected_report_data_len);
-        if (!bpt_ct_equal(want, rep->report_data, 64)) {
-            return bpt_err(BPT_ECLAIM,
-                           "sev_snp: report_data differs from the expected %zu bytes "
-                           "(zero-padded to 64)",
-                           p->expected_report_data_len);
-        }
+    if (rc < 0) {
+        return rc;
     }
     if (p->sev_snp.has_host_data && !bpt_ct_equal(p->sev_snp.host_data, rep->host_data, 32)) {
         return bpt_err(BPT_ECLAIM, "sev_snp: host_data differs from the policy's host_data");

@@ -388,7 +388,7 @@ static int check_policy(const bpt_tdx_quote *q, const struct tdx_tcb_result *tcb
 {
     const bpt_tdx_td_report *b = &q->body;
     uint8_t xfam[8], seam[8];
-    char hex[97], names[256];
+    char names[256];
     int rc;
 
     if (!(p->tdx.accepted_tcb & (1u << tcb->final))) {
@@ -411,14 +411,7 @@ static int check_policy(const bpt_tdx_quote *q, const struct tdx_tcb_result *tcb
                        "tdx: quotes carry no nonce field; bind the nonce into report_data and "
                        "expect that instead");
     }
-    if (p->expected_measurement) {
-        bpt_hex_encode_to(hex, b->mr_td, 48);
-        if (strlen(p->expected_measurement) != 96 ||
-            !bpt_ct_equal(hex, p->expected_measurement, 96)) {
-            return bpt_err(BPT_ECLAIM, "tdx: measurement (MRTD) %s != expected %.96s", hex,
-                           p->expected_measurement);
-        }
-    }
+    BPT_CHECK(bpt_policy_check_measurement(p, b->mr_td, 48, "tdx: measurement (MRTD)"));
     for (int i = 0; i < BPT_POLICY_MAX_RTMRS; i++) {
         char name[8];
         snprintf(name, sizeof(name), "RTMR%d", i);
@@ -435,16 +428,7 @@ static int check_policy(const bpt_tdx_quote *q, const struct tdx_tcb_result *tcb
     BPT_CHECK(expect_bytes(p->tdx.has_xfam, p->tdx.xfam, xfam, 8, "XFAM"));
     BPT_CHECK(expect_bytes(p->tdx.has_seam_attributes, p->tdx.seam_attributes, seam, 8,
                            "SEAM attributes"));
-    if (p->expected_report_data_len) {
-        uint8_t want[64] = {0};
-        memcpy(want, p->expected_report_data, p->expected_report_data_len);
-        if (!bpt_ct_equal(want, b->report_data, 64)) {
-            return bpt_err(BPT_ECLAIM,
-                           "tdx: report_data differs from the expected %zu bytes (zero-padded "
-                           "to 64)",
-                           p->expected_report_data_len);
-        }
-    }
+    BPT_CHECK(bpt_policy_check_report_data(p, b->report_data, "tdx: report_data"));
     rc = 0;
 out:
     return rc;
