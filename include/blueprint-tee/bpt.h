@@ -20,6 +20,7 @@
 #include "sev_snp.h"
 #include "aws_nitro.h"
 #include "tdx.h"
+#include "jwt.h"
 #include "attester.h"
 #include "detect.h"
 #include "hpke.h"

@@ -7,6 +7,7 @@
 #include "core/logging.h"
 
 #include <blueprint-tee/clock.h>
+#include <blueprint-tee/jwt.h>
 #include <blueprint-tee/secret.h>
 
 #include <ctype.h>
@@ -376,6 +377,48 @@ int bpt_policy_set_tdx_expected(bpt_policy *p, const char *field, const char *he
                    "policy: unknown TDX field '%.32s' (expected mr_config_id, mr_owner, "
                    "mr_owner_config, mr_seam, rtmr0..rtmr3, xfam or seam_attributes)",
                    field ? field : "(null)");
+}
+
+void bpt_policy_set_jwks_cache(bpt_policy *p, bpt_jwks_cache *cache)
+{
+    p->jwks_cache = cache;
+}
+
+int bpt_policy_set_jwks_url(bpt_policy *p, const char *url)
+{
+    return set_str(&p->jwt.jwks_url, url, "jwks_url");
+}
+
+int bpt_policy_add_jwt_issuer(bpt_policy *p, const char *issuer)
+{
+    char **grown;
+    if (!issuer || !*issuer || strlen(issuer) > BPT_LIMIT_TEXT_BYTES) {
+        return bpt_err(BPT_EINVAL, "policy: a JWT issuer must be a non-empty string");
+    }
+    if (p->jwt.n_issuers >= BPT_LIMIT_LIST_ENTRIES) {
+        return bpt_err(BPT_ELIMIT, "policy: more than %d JWT issuers", BPT_LIMIT_LIST_ENTRIES);
+    }
+    grown = realloc(p->jwt.issuers, (p->jwt.n_issuers + 1) * sizeof(char *));
+    if (!grown) {
+        return bpt_err_nomem("issuers");
+    }
+    p->jwt.issuers = grown;
+    if (!(grown[p->jwt.n_issuers] = strdup(issuer))) {
+        return bpt_err_nomem("issuer");
+    }
+    p->jwt.n_issuers++;
+    return 0;
+}
+
+int bpt_policy_set_jwt_leeway(bpt_policy *p, uint64_t secs)
+{
+    if (secs > 300) {
+        return bpt_err(BPT_EINVAL, "policy: JWT leeway %llu s exceeds 300 s",
+                       (unsigned long long)secs);
+    }
+    p->jwt.has_leeway = true;
+    p->jwt.leeway_secs = secs;
+    return 0;
 }
 
 int bpt_policy_set_cache_dir(bpt_policy *p, const char *dir)

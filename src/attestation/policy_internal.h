@@ -68,6 +68,8 @@ struct bpt_policy {
         size_t n_issuers;
         char *jwks_url;
         char *jwks_file;
+        bool has_leeway;
+        uint64_t leeway_secs; /* 0..300 */
     } jwt;
 
     /* Inputs to verification. */
@@ -81,6 +83,7 @@ struct bpt_policy {
     char *kds_url;                                 /* NULL: AMD's */
     char *pccs_url;                                /* NULL: Intel PCS */
     struct bpt_collateral_cache *collateral_cache; /* borrowed, may be NULL */
+    struct bpt_jwks_cache *jwks_cache;             /* borrowed, may be NULL */
     struct bpt_chain_cache *chain_cache;           /* borrowed, may be NULL */
 };
 

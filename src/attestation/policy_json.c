@@ -1,6 +1,8 @@
 /* The policy file of DESIGN.md §5: load (unknown keys refused at every level) and dump. */
 #include "attestation/policy_internal.h"
 
+#include <blueprint-tee/jwt.h>
+
 #include "core/codec.h"
 #include "core/err.h"
 #include "core/json.h"
@@ -228,7 +230,8 @@ out:
 
 static int load_jwt(bpt_policy *p, const json_t *o)
 {
-    static const char *const keys[] = {"issuers", "jwks_url", "jwks_file", NULL};
+    static const char *const keys[] = {"issuers", "jwks_url", "jwks_file", "leeway_secs", NULL};
+    uint64_t leeway = 0;
     json_t *arr = NULL;
     const char *s = NULL;
     int rc;
@@ -275,6 +278,12 @@ static int load_jwt(bpt_policy *p, const json_t *o)
     }
     if (rc == 1 && !(p->jwt.jwks_file = strdup(s))) {
         rc = bpt_err_nomem("jwks_file");
+        goto out;
+    }
+    if ((rc = bpt_json_get_u64(o, "leeway_secs", &leeway, false, "policy: jwt")) < 0) {
+        goto out;
+    }
+    if (rc == 1 && (rc = bpt_policy_set_jwt_leeway(p, leeway)) < 0) {
         goto out;
     }
     rc = 0;
@@ -486,6 +495,9 @@ int bpt_policy_to_json(char **out, const bpt_policy *p)
     }
     if (p->jwt.jwks_file) {
         json_object_set_new(blk, "jwks_file", json_string(p->jwt.jwks_file));
+    }
+    if (p->jwt.has_leeway) {
+        json_object_set_new(blk, "leeway_secs", json_integer((json_int_t)p->jwt.leeway_secs));
     }
     json_object_set_new(o, "jwt", blk);
 

@@ -69,6 +69,10 @@ enum {
     OPT_EXPECT_TDX, /* the TDX register options below, by table */
     OPT_ACCEPT_TCB = OPT_EXPECT_TDX + 16,
     OPT_PCCS_URL,
+    OPT_JWKS_URL,
+    OPT_ISSUER,
+    OPT_EXPECT_AUDIENCE,
+    OPT_EXPECT_IMAGE_DIGEST,
 };
 
 /* --expect-<register> options of TDX: option name and policy field. */
@@ -106,6 +110,10 @@ static const struct option long_opts[] = {
     {"expect-seam-attributes", required_argument, NULL, OPT_EXPECT_TDX + 5},
     {"accept-tcb", required_argument, NULL, OPT_ACCEPT_TCB},
     {"pccs-url", required_argument, NULL, OPT_PCCS_URL},
+    {"jwks-url", required_argument, NULL, OPT_JWKS_URL},
+    {"issuer", required_argument, NULL, OPT_ISSUER},
+    {"expect-audience", required_argument, NULL, OPT_EXPECT_AUDIENCE},
+    {"expect-image-digest", required_argument, NULL, OPT_EXPECT_IMAGE_DIGEST},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -114,7 +122,10 @@ static const struct option long_opts[] = {
 
 struct verify_args {
     const char *provider, *policy, *measurement, *report_data, *nonce, *max_age, *at;
-    const char *collateral, *jwks, *cache_dir, *evidence, *pccs_url;
+    const char *collateral, *jwks, *cache_dir, *evidence, *pccs_url, *jwks_url, *audience,
+        *image_digest;
+    const char *issuers[MAX_REPEAT];
+    int n_issuers;
     const char *trust_roots[MAX_REPEAT], *certs[MAX_REPEAT];
     int n_roots, n_certs;
     const char *tdx_expect[MAX_REPEAT][2]; /* policy field, hex */
@@ -184,6 +195,21 @@ static int parse_args(struct verify_args *a, int argc, char **argv)
             break;
         case OPT_PCCS_URL:
             a->pccs_url = optarg;
+            break;
+        case OPT_JWKS_URL:
+            a->jwks_url = optarg;
+            break;
+        case OPT_EXPECT_AUDIENCE:
+            a->audience = optarg;
+            break;
+        case OPT_EXPECT_IMAGE_DIGEST:
+            a->image_digest = optarg;
+            break;
+        case OPT_ISSUER:
+            if (a->n_issuers == MAX_REPEAT) {
+                return cli_usage_error("verify", "at most %d --issuer", MAX_REPEAT);
+            }
+            a->issuers[a->n_issuers++] = optarg;
             break;
         case OPT_ACCEPT_TCB: {
             char list[256], *save = NULL;
@@ -269,6 +295,13 @@ static int build_policy(bpt_policy **out, const struct verify_args *a)
     FLAG(a->nonce, bpt_policy_set_expected_nonce(p, a->nonce), "--expect-nonce")
     FLAG(a->cache_dir, bpt_policy_set_cache_dir(p, a->cache_dir), "--cache-dir")
     FLAG(a->pccs_url, bpt_policy_set_pccs_url(p, a->pccs_url), "--pccs-url")
+    FLAG(a->jwks_url, bpt_policy_set_jwks_url(p, a->jwks_url), "--jwks-url")
+    FLAG(a->audience, bpt_policy_set_expected_audience(p, a->audience), "--expect-audience")
+    FLAG(a->image_digest, bpt_policy_set_expected_image_digest(p, a->image_digest),
+         "--expect-image-digest")
+    for (int i = 0; i < a->n_issuers; i++) {
+        FLAG(true, bpt_policy_add_jwt_issuer(p, a->issuers[i]), "--issuer")
+    }
     FLAG(a->accept_tcb, bpt_policy_set_tdx_accepted_tcb(p, a->accept_tcb), "--accept-tcb")
     for (int i = 0; i < a->n_tdx; i++) {
         FLAG(true, bpt_policy_set_tdx_expected(p, a->tdx_expect[i][0], a->tdx_expect[i][1]),

@@ -1,6 +1,7 @@
 #include "attestation/providers/builtin.h"
 
 #include <blueprint-tee/aws_nitro.h>
+#include <blueprint-tee/jwt.h>
 #include <blueprint-tee/sev_snp.h>
 #include <blueprint-tee/tdx.h>
 
@@ -11,9 +12,10 @@ static const struct bpt_builtin_verifier table[] = {
      BPT_WITH_TDX ? bpt_tdx_verify : NULL},
     {BPT_PROVIDER_AWS_NITRO, BPT_EVIDENCE_NITRO_COSE, "BPT_WITH_AWS_NITRO", BPT_WITH_AWS_NITRO,
      BPT_WITH_AWS_NITRO ? bpt_aws_nitro_verify : NULL},
-    {BPT_PROVIDER_AZURE_SNP, BPT_EVIDENCE_JWT, "BPT_WITH_AZURE_SNP", BPT_WITH_AZURE_SNP, NULL},
+    {BPT_PROVIDER_AZURE_SNP, BPT_EVIDENCE_JWT, "BPT_WITH_AZURE_SNP", BPT_WITH_AZURE_SNP,
+     BPT_WITH_AZURE_SNP ? bpt_azure_maa_verify : NULL},
     {BPT_PROVIDER_GCP_CONFIDENTIAL, BPT_EVIDENCE_JWT, "BPT_WITH_GCP_CONFIDENTIAL",
-     BPT_WITH_GCP_CONFIDENTIAL, NULL},
+     BPT_WITH_GCP_CONFIDENTIAL, BPT_WITH_GCP_CONFIDENTIAL ? bpt_gcp_confidential_verify : NULL},
 };
 
 const struct bpt_builtin_verifier *bpt_builtin_verifier(bpt_provider provider)

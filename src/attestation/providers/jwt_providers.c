@@ -1,0 +1,376 @@
+/*
+ * The two JWT attestation providers: GCP Confidential Space and Azure Attestation (MAA).
+ * Both authenticate the token through jwt.c, then map and judge their own claims.
+ */
+#include "attestation/model_internal.h"
+#include "attestation/policy_internal.h"
+#include "attestation/providers/jwt_internal.h"
+#include "attestation/verified_internal.h"
+
+#include <blueprint-tee/secret.h>
+
+#include "core/codec.h"
+#include "core/err.h"
+#include "core/util.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *str_claim(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+/* Copy a claim into the report's custom claims when the token has it. */
+static int copy_claim(struct bpt_claims *c, const json_t *o, const char *key, const char *as)
+{
+    json_t *v = json_object_get(o, key);
+    return v ? bpt_claims_set_customv(c, as ? as : key, json_deep_copy(v)) : 0;
+}
+
+static bool in_list(char **list, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(list[i], s) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The report common to both: evidence, iat as issued_at, the measurement when known. */
+static int new_report(bpt_report **out, bpt_provider prov, const uint8_t *ev, size_t len,
+                      const struct bpt_jwt *t, const char *alg, const uint8_t *m, size_t m_len)
+{
+    const json_t *iat = json_object_get(t->claims, "iat");
+    bpt_measurement meas;
+    int rc;
+    BPT_CHECK(bpt_report_new(out, prov, bpt_provider_format(prov)));
+    BPT_CHECK(bpt_report_set_evidence(*out, ev, len));
+    if (json_is_integer(iat) && json_integer_value(iat) > 0) {
+        bpt_report_set_issued_at(*out, (uint64_t)json_integer_value(iat));
+    }
+    if (m_len) {
+        BPT_CHECK(bpt_measurement_set_bytes(&meas, alg, m, m_len));
+        bpt_report_set_measurement(*out, &meas);
+    }
+out:
+    return rc;
+}
+
+static int finish(bpt_verified **out, bpt_report *report, const bpt_policy *p,
+                  const uint8_t *report_data, size_t rd_len, const struct bpt_jwt *t)
+{
+    struct bpt_verify_details d = {.level = BPT_VERIFICATION_CRYPTOGRAPHIC};
+    int rc;
+    d.at = bpt_policy_at(p);
+    if (rd_len) {
+        memcpy(d.report_data, report_data, rd_len);
+        d.report_data_len = rd_len;
+    }
+    d.tcb = json_pack("{s:s,s:s}", "token_alg", t->alg_name, "kid", t->kid);
+    rc = bpt_verified_build(out, report, &d);
+    bpt_verify_details_dispose(&d);
+    return rc;
+}
+
+/* ---- GCP Confidential Space ------------------------------------------------------------- */
+
+/* "sha256:<hex>" or "<hex>": the hex part. */
+static const char *digest_hex(const char *d)
+{
+    return strncmp(d, "sha256:", 7) == 0 ? d + 7 : d;
+}
+
+static int gcp_nonce(const json_t *claims, const char *want)
+{
+    const json_t *n = json_object_get(claims, "eat_nonce");
+    size_t i;
+    json_t *e;
+    if (json_is_string(n)) {
+        if (strcmp(json_string_value(n), want) == 0) {
+            return 0;
+        }
+    } else if (json_is_array(n)) {
+        json_array_foreach(n, i, e)
+        {
+            if (json_is_string(e) && strcmp(json_string_value(e), want) == 0) {
+                return 0;
+            }
+        }
+    }
+    return bpt_err(BPT_ECLAIM, "gcp_confidential: the expected nonce is not in eat_nonce%s",
+                   n ? "" : " (the token has none)");
+}
+
+int bpt_gcp_confidential_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
+                                const bpt_policy *policy)
+{
+    static const char what[] = "gcp_confidential";
+    struct bpt_jwt t;
+    bpt_policy *owned = NULL;
+    bpt_report *report = NULL;
+    const json_t *container;
+    const char *iss, *dbgstat, *image = NULL;
+    uint8_t digest[32];
+    size_t digest_len = 0;
+    bool debug;
+    int rc;
+
+    *out = NULL;
+    memset(&t, 0, sizeof(t));
+    if (!policy) {
+        BPT_CHECK(bpt_policy_new(&owned));
+        policy = owned;
+    }
+    BPT_CHECK(bpt_jwt_parse(&t, ev, ev_len, what));
+    iss = str_claim(t.claims, "iss");
+    if (!iss || strcmp(iss, BPT_GCP_ISSUER) != 0) {
+        rc = bpt_err(BPT_ECLAIM, "%s: issuer '%.128s' is not %s", what, iss ? iss : "(none)",
+                     BPT_GCP_ISSUER);
+        goto out;
+    }
+    if (policy->jwt.n_issuers && !in_list(policy->jwt.issuers, policy->jwt.n_issuers, iss)) {
+        rc = bpt_err(BPT_ECLAIM, "%s: issuer %s is not in the policy's jwt.issuers", what, iss);
+        goto out;
+    }
+    BPT_CHECK(bpt_jwt_authenticate(&t, policy, BPT_GCP_JWKS_URL, what));
+
+    /* Claims, judged only now that the token is authentic. */
+    dbgstat = str_claim(t.claims, "dbgstat");
+    debug = !dbgstat || strcmp(dbgstat, "disabled-since-boot") != 0;
+    if (debug && !policy->allow_debug) {
+        rc = bpt_err(BPT_ECLAIM,
+                     "%s: dbgstat is '%.32s', not disabled-since-boot, and the "
+                     "policy refuses debug-mode TEEs",
+                     what, dbgstat ? dbgstat : "(absent)");
+        goto out;
+    }
+    if (policy->expected_nonce) {
+        BPT_CHECK(gcp_nonce(t.claims, policy->expected_nonce));
+    }
+    container = json_object_get(json_object_get(t.claims, "submods"), "container");
+    image = str_claim(container, "image_digest");
+    if (image && bpt_hex_decode_exact(digest, 32, digest_hex(image), strlen(digest_hex(image)),
+                                      "image_digest") == 0) {
+        digest_len = 32;
+    }
+    if (policy->expected_image_digest &&
+        (!image || strcasecmp(digest_hex(image), digest_hex(policy->expected_image_digest)) != 0)) {
+        rc = bpt_err(BPT_ECLAIM, "%s: image digest %.80s is not the expected %.80s", what,
+                     image ? image : "(absent)", policy->expected_image_digest);
+        goto out;
+    }
+    if (policy->expected_measurement) {
+        if (!digest_len) {
+            rc = bpt_err(BPT_ECLAIM,
+                         "%s: no image digest to compare with the expected "
+                         "measurement",
+                         what);
+            goto out;
+        }
+        BPT_CHECK(bpt_policy_check_measurement(policy, digest, 32,
+                                               "gcp_confidential: measurement (image digest)"));
+    }
+    if (policy->expected_report_data_len) {
+        rc = bpt_err(BPT_EUNSATISFIABLE,
+                     "%s: tokens carry no report_data; expect a nonce "
+                     "(eat_nonce) instead",
+                     what);
+        goto out;
+    }
+
+    BPT_CHECK(new_report(&report, BPT_PROVIDER_GCP_CONFIDENTIAL, ev, ev_len, &t, "sha256", digest,
+                         digest_len));
+    {
+        struct bpt_claims *c = bpt_report_claims_mut(report);
+        const json_t *swv = json_array_get(json_object_get(t.claims, "swversion"), 0);
+        char platform[160];
+        c->debug_mode = debug;
+        snprintf(platform, sizeof(platform), "%.64s %.32s on %.32s",
+                 str_claim(t.claims, "swname") ? str_claim(t.claims, "swname") : "?",
+                 json_is_string(swv) ? json_string_value(swv) : "",
+                 str_claim(t.claims, "hwmodel") ? str_claim(t.claims, "hwmodel") : "?");
+        BPT_CHECK(bpt_claims_set_platform_version(c, platform));
+        if (str_claim(t.claims, "hwmodel")) {
+            BPT_CHECK(bpt_claims_set_product_id(c, str_claim(t.claims, "hwmodel")));
+        }
+        static const char *const top[] = {"iss",
+                                          "sub",
+                                          "aud",
+                                          "swname",
+                                          "swversion",
+                                          "hwmodel",
+                                          "secboot",
+                                          "dbgstat",
+                                          "eat_nonce",
+                                          "oemid",
+                                          "google_service_accounts"};
+        for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
+            BPT_CHECK(copy_claim(c, t.claims, top[i], NULL));
+        }
+        BPT_CHECK(copy_claim(c, container, "image_digest", NULL));
+        BPT_CHECK(copy_claim(c, container, "image_reference", NULL));
+        BPT_CHECK(copy_claim(c, container, "restart_policy", NULL));
+        BPT_CHECK(copy_claim(c, container, "image_id", NULL));
+    }
+    BPT_CHECK(finish(out, report, policy, NULL, 0, &t));
+    report = NULL;
+out:
+    bpt_report_free(report);
+    bpt_jwt_dispose(&t);
+    bpt_policy_free(owned);
+    return rc;
+}
+
+/* ---- Azure Attestation ------------------------------------------------------------------ */
+
+/* Where the TEE's claims are: the token itself, or x-ms-isolation-tee for an Azure CVM. */
+static const json_t *maa_tee(const json_t *claims, const char **type)
+{
+    const char *top = str_claim(claims, "x-ms-attestation-type");
+    const json_t *iso = json_object_get(claims, "x-ms-isolation-tee");
+    if (top && strcmp(top, "azurevm") == 0 && json_is_object(iso)) {
+        *type = str_claim(iso, "x-ms-attestation-type");
+        return iso;
+    }
+    *type = top;
+    return claims;
+}
+
+static int maa_hex(uint8_t *out, size_t n, const json_t *tee, const char *key, bool required,
+                   const char *what)
+{
+    const char *v = str_claim(tee, key);
+    if (!v) {
+        return required ? bpt_err(BPT_EMALFORMED, "%s: the token has no %s", what, key) : 0;
+    }
+    if (bpt_hex_decode_exact(out, n, v, strlen(v), key) < 0) {
+        return bpt_err(BPT_EMALFORMED, "%s: %s is not %zu bytes of hex", what, key, n);
+    }
+    return 1;
+}
+
+int bpt_azure_maa_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
+                         const bpt_policy *policy)
+{
+    static const char what[] = "azure_maa";
+    struct bpt_jwt t;
+    bpt_policy *owned = NULL;
+    bpt_report *report = NULL;
+    const json_t *tee, *dbg;
+    const char *iss, *type = NULL, *meas_key, *rd_key, *dbg_key, *nonce;
+    char certs[1100];
+    uint8_t meas[48], rd[64];
+    bool snp, has_rd = false;
+    int rc;
+
+    *out = NULL;
+    memset(&t, 0, sizeof(t));
+    if (!policy) {
+        BPT_CHECK(bpt_policy_new(&owned));
+        policy = owned;
+    }
+    BPT_CHECK(bpt_jwt_parse(&t, ev, ev_len, what));
+    iss = str_claim(t.claims, "iss");
+    if (!iss || !*iss) {
+        rc = bpt_err(BPT_EMALFORMED, "%s: the token has no issuer", what);
+        goto out;
+    }
+    if (policy->jwt.n_issuers) {
+        if (!in_list(policy->jwt.issuers, policy->jwt.n_issuers, iss)) {
+            rc = bpt_err(BPT_ECLAIM, "%s: issuer '%.200s' is not in the policy's jwt.issuers", what,
+                         iss);
+            goto out;
+        }
+    } else if (!policy->jwks_json && !policy->jwt.jwks_file && !policy->jwt.jwks_url) {
+        /* Keys from <iss>/certs would let any issuer vouch for itself. */
+        rc = bpt_err(BPT_EUNSATISFIABLE,
+                     "%s: name the MAA instance in jwt.issuers (or give its JWKS): without it "
+                     "any issuer could sign",
+                     what);
+        goto out;
+    }
+    snprintf(certs, sizeof(certs), "%.1000s/certs", iss);
+    BPT_CHECK(bpt_jwt_authenticate(&t, policy, policy->jwt.n_issuers ? certs : NULL, what));
+
+    tee = maa_tee(t.claims, &type);
+    if (!type || (strcmp(type, "sevsnpvm") != 0 && strcmp(type, "tdxvm") != 0)) {
+        rc = bpt_err(BPT_EUNSATISFIABLE,
+                     "%s: attestation type '%.32s' is not supported (sevsnpvm, tdxvm, or azurevm "
+                     "with one of them)",
+                     what, type ? type : "(none)");
+        goto out;
+    }
+    snp = strcmp(type, "sevsnpvm") == 0;
+    dbg_key = snp ? "x-ms-sevsnpvm-is-debuggable" : "tdx_td_attributes_debug";
+    meas_key = snp ? "x-ms-sevsnpvm-launchmeasurement" : "tdx_mrtd";
+    rd_key = snp ? "x-ms-sevsnpvm-reportdata" : "tdx_report_data";
+    dbg = json_object_get(tee, dbg_key);
+    if (!json_is_boolean(dbg)) {
+        rc = bpt_err(BPT_EMALFORMED, "%s: %s is missing or not a boolean", what, dbg_key);
+        goto out;
+    }
+    if (json_is_true(dbg) && !policy->allow_debug) {
+        rc = bpt_err(BPT_ECLAIM, "%s: %s is true and the policy refuses debug-mode TEEs", what,
+                     dbg_key);
+        goto out;
+    }
+    BPT_CHECK(maa_hex(meas, 48, tee, meas_key, true, what));
+    BPT_CHECK(bpt_policy_check_measurement(policy, meas, 48, "azure_maa: measurement"));
+    if ((rc = maa_hex(rd, 64, tee, rd_key, false, what)) < 0) {
+        goto out;
+    }
+    has_rd = rc == 1;
+    if (policy->expected_report_data_len) {
+        if (!has_rd) {
+            rc = bpt_err(BPT_ECLAIM, "%s: the token has no %s to compare", what, rd_key);
+            goto out;
+        }
+        BPT_CHECK(bpt_policy_check_report_data(policy, rd, "azure_maa: report_data"));
+    }
+    nonce = str_claim(t.claims, "nonce");
+    if (policy->expected_nonce && (!nonce || strcmp(nonce, policy->expected_nonce) != 0)) {
+        rc = bpt_err(BPT_ECLAIM, "%s: nonce %s the expected nonce", what,
+                     nonce ? "differs from" : "is absent; the policy expects");
+        goto out;
+    }
+    if (policy->expected_image_digest) {
+        rc = bpt_err(BPT_EUNSATISFIABLE, "%s: MAA tokens carry no container image digest", what);
+        goto out;
+    }
+
+    BPT_CHECK(new_report(&report, BPT_PROVIDER_AZURE_SNP, ev, ev_len, &t, "sha384", meas, 48));
+    {
+        struct bpt_claims *c = bpt_report_claims_mut(report);
+        const char *k;
+        json_t *v;
+        c->debug_mode = json_is_true(dbg);
+        BPT_CHECK(bpt_claims_set_platform_version(c, type));
+        if (has_rd) {
+            BPT_CHECK(bpt_claims_set_user_data(c, rd, 64));
+        }
+        static const char *const top[] = {
+            "iss",          "x-ms-attestation-type", "x-ms-compliance-status",
+            "x-ms-runtime", "x-ms-policy-hash",      "x-ms-ver",
+            "nonce"};
+        for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
+            BPT_CHECK(copy_claim(c, t.claims, top[i], NULL));
+        }
+        json_object_foreach((json_t *)tee, k, v)
+        {
+            if (strncmp(k, "x-ms-sevsnpvm-", 14) == 0 || strncmp(k, "tdx_", 4) == 0 ||
+                strcmp(k, "x-ms-compliance-status") == 0) {
+                BPT_CHECK(bpt_claims_set_customv(c, k, json_deep_copy(v)));
+            }
+        }
+    }
+    BPT_CHECK(finish(out, report, policy, rd, has_rd ? 64 : 0, &t));
+    report = NULL;
+out:
+    bpt_report_free(report);
+    bpt_jwt_dispose(&t);
+    bpt_policy_free(owned);
+    return rc;
+}
