@@ -551,7 +551,8 @@ int bpt_jwt_check_time_and_audience(const struct bpt_jwt *t, const bpt_policy *p
             return bpt_err(BPT_ECLAIM, "%s: audience is not the expected '%.128s'", what,
                            p->expected_audience);
         }
-    } else if (!aud || (json_is_array(aud) && json_array_size(aud) == 0)) {
+    } else if (!(json_is_string(aud) && *json_string_value(aud)) &&
+               !(json_is_array(aud) && json_array_size(aud) > 0)) {
         return bpt_err(BPT_ECLAIM, "%s: neither the policy nor the token names an audience", what);
     }
     rc = 0;
