@@ -451,9 +451,14 @@ int bpt_jwt_key(EVP_PKEY **key, const struct bpt_jwt *t, const bpt_policy *p,
     int rc;
 
     *key = NULL;
-    if (p->jwks_json) {
-        src = "the policy's JWKS";
-        BPT_CHECK(bpt_jwks_parse(&set, p->jwks_json, strlen(p->jwks_json), "jwks"));
+    if (p->jwks) {
+        if (!(*key = bpt_jwks_find(p->jwks, t->kid, t))) {
+            rc = bpt_err(BPT_EKEYS, "%s: no key with kid '%.64s' for %s in the policy's JWKS", what,
+                         t->kid, t->alg_name);
+            goto out;
+        }
+        rc = 0;
+        goto out;
     } else if (p->jwt.jwks_file) {
         src = p->jwt.jwks_file;
         if (bpt_file_read(&file, p->jwt.jwks_file) < 0) {

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -457,16 +458,21 @@ static void test_jwks_sources_and_refusals(void **state)
         assert_ok(bpt_sim_jwk(&jwk, small, "rsa-1"));
         assert_true(asprintf(&bad, "{\"keys\":[%s]}", jwk) > 0);
         p = policy(f, NULL, NULL);
-        assert_ok(bpt_policy_set_jwks_json(p, bad, strlen(bad)));
+        assert_rc_msg(bpt_policy_set_jwks_json(p, bad, strlen(bad)), BPT_EMALFORMED,
+                      "RSA key of 1024 bits");
         bpt_free(tok);
         tok = token("RS256", "rsa-1", f->rsa, claims);
-        assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_EMALFORMED,
-                      "RSA key of 1024 bits");
         free(bad);
         bpt_free(jwk);
         assert_ok(bpt_sim_jwk(&jwk, f->rsa, "rsa-1"));
         assert_true(asprintf(&bad, "{\"keys\":[%s,%s]}", jwk, jwk) > 0);
-        assert_ok(bpt_policy_set_jwks_json(p, bad, strlen(bad)));
+        assert_rc_msg(bpt_policy_set_jwks_json(p, bad, strlen(bad)), BPT_EMALFORMED,
+                      "kid 'rsa-1' appears twice");
+        /* A JWKS file is read at verification time, and refused then. */
+        bpt_test_write_file(path, bad, strlen(bad));
+        snprintf(json, sizeof(json), "{\"jwt\":{\"jwks_file\":\"%s\"}}", path);
+        bpt_policy_free(p);
+        p = policy(f, json, NULL);
         assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_EMALFORMED,
                       "kid 'rsa-1' appears twice");
         free(bad);
@@ -576,6 +582,55 @@ static void test_jwks_cache_max_age_and_refetch(void **state)
     free(claims);
 }
 
+struct worker {
+    const char *tok;
+    const bpt_policy *p;
+    int failures;
+};
+
+static void *verify_many(void *arg)
+{
+    struct worker *w = arg;
+    for (int i = 0; i < 100; i++) {
+        w->failures += verify(w->tok, BPT_PROVIDER_GCP_CONFIDENTIAL, w->p) != 0;
+    }
+    return NULL;
+}
+
+/* Threads sharing one policy and one JWKS cache (also run under TSan). */
+static void test_shared_cache_across_threads(void **state)
+{
+    struct fixture *f = *state;
+    bpt_jwks_cache_opts o = BPT_JWKS_CACHE_OPTS_INIT;
+    bpt_jwks_cache *cache = NULL;
+    char *claims = gcp_claims(NULL);
+    char *toks[2] = {token("RS256", "rsa-1", f->rsa, claims),
+                     token("ES256", "ec-1", f->ec, claims)};
+    struct worker w[4];
+    pthread_t t[4];
+    uint64_t fetches = 0, hits = 0;
+    bpt_policy *p;
+    assert_ok(bpt_jwks_cache_new(&cache, &o));
+    p = policy(f, NULL, cache);
+    set_jwks(&f->srv, f->jwks, "max-age=600");
+    for (int i = 0; i < 4; i++) {
+        w[i] = (struct worker){toks[i % 2], p, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, verify_many, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].failures, 0);
+    }
+    bpt_jwks_cache_stats(cache, &fetches, &hits);
+    assert_int_equal(fetches, 1);
+    assert_int_equal(hits, 399);
+    bpt_policy_free(p);
+    bpt_jwks_cache_free(cache);
+    bpt_free(toks[0]);
+    bpt_free(toks[1]);
+    free(claims);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -587,6 +642,7 @@ int main(void)
         cmocka_unit_test(test_jwks_sources_and_refusals),
         cmocka_unit_test(test_jwks_server_refusals),
         cmocka_unit_test(test_jwks_cache_max_age_and_refetch),
+        cmocka_unit_test(test_shared_cache_across_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
