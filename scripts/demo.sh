@@ -49,8 +49,9 @@ else
 fi
 
 say "Intel TDX in the simulated TEE: a v4 quote through a simulated QE, its collateral signed by a test Intel PKI"
-expect 0 "$BPT" attest --simulate tdx --sim-dir "$work/sim" --nonce "$nonce" --json -o "$work/tdx.json"
-expect 0 "$BPT" verify --trust-root "$work/sim/trust-roots.pem" --expect-report-data "$rd" "$work/tdx.json"
+expect 0 "$BPT" attest --simulate tdx --sim-dir "$work/sim" --nonce "$nonce" -o "$work/tdx.quote"
+expect 0 "$BPT" verify --trust-root "$work/sim/trust-roots.pem" --collateral "$work/sim/tdx/collateral.json" \
+  --expect-report-data "$rd" "$work/tdx.quote"
 
 if [ -f "$TESTDATA/tdx/phala-v4-uptodate/quote.bin" ]; then
   say "Real Intel TDX quotes (public): PCK chain, CRLs, QE, TCB Info and QE Identity to the pinned Intel root"

@@ -236,6 +236,18 @@ int bpt_sim_tdx_init(const char *dir)
             BPT_CHECK(bpt_sim_write_key(path, keys[i]));
         }
     }
+    /* Collateral valid for 30 days, for `bpt verify --collateral DIR/tdx/collateral.json`. */
+    {
+        struct bpt_sim_tdx_opts o = {.now = 0};
+        char *coll = NULL;
+        BPT_CHECK(bpt_sim_tdx_collateral(&coll, dir, &o));
+        rc = bpt_sim_path(path, sizeof(path), sub, "collateral.json");
+        if (rc == 0) {
+            rc = bpt_file_write(path, coll, strlen(coll), false);
+        }
+        bpt_free(coll);
+        BPT_CHECK(rc);
+    }
     rc = 0;
 out:
     pki_dispose(&k);

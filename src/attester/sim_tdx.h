@@ -42,7 +42,10 @@ struct bpt_sim_tdx_opts {
     int64_t root_crl_this, root_crl_next, pck_crl_this, pck_crl_next;
 };
 
-/** Create DIR/tdx/ with the PKI's keys and certificates and root.pem. */
+/**
+ * Create DIR/tdx/ with the PKI's keys and certificates, root.pem, and collateral.json (signed
+ * collateral valid from an hour ago for 30 days).
+ */
 int bpt_sim_tdx_init(const char *dir);
 
 /** A quote (malloc'd, free with bpt_free()) for @p o, signed by the simulated QE. */

@@ -839,6 +839,33 @@ static void test_quote_parse_errors(void **state)
     bpt_free(q);
 }
 
+/* The CLI: a raw simulated quote verifies with the collateral `bpt sim init` wrote. */
+static void test_cli_attest_and_verify(void **state)
+{
+    struct fixture *f = *state;
+    char quote[4096], roots[4096], coll[4096], *out = NULL;
+    snprintf(quote, sizeof(quote), "%s/quote.bin", f->dir);
+    snprintf(roots, sizeof(roots), "%s/trust-roots.pem", f->dir);
+    snprintf(coll, sizeof(coll), "%s/tdx/collateral.json", f->dir);
+    const char *attest[] = {"attest",  "--simulate", "tdx", "--sim-dir", f->dir,
+                            "--nonce", "n",          "-o",  quote,       NULL};
+    assert_int_equal(bpt_test_run_cli(NULL, attest), 0);
+    const char *ok[] = {"verify", "--trust-root", roots, "--collateral",
+                        coll,     "--json",       quote, NULL};
+    assert_int_equal(bpt_test_run_cli(&out, ok), 0);
+    assert_non_null(strstr(out, "\"status\":\"up_to_date\""));
+    free(out);
+    const char *pinned[] = {"verify", "--collateral", coll, quote, NULL};
+    assert_int_equal(bpt_test_run_cli(NULL, pinned), 1);
+    const char *offline[] = {"verify", "--trust-root", roots, "--offline", "--json", quote, NULL};
+    assert_int_equal(bpt_test_run_cli(&out, offline), 1);
+    assert_non_null(strstr(out, "\"kind\":\"keys\""));
+    free(out);
+    const char *status[] = {"verify",  "--trust-root", roots, "--collateral", coll, "--accept-tcb",
+                            "revoked", quote,          NULL};
+    assert_int_equal(bpt_test_run_cli(NULL, status), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -857,6 +884,7 @@ int main(void)
         cmocka_unit_test(test_offline_without_collateral),
         cmocka_unit_test(test_malformed_collateral),
         cmocka_unit_test(test_quote_parse_errors),
+        cmocka_unit_test(test_cli_attest_and_verify),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
