@@ -582,6 +582,32 @@ static void test_jwks_cache_max_age_and_refetch(void **state)
     free(claims);
 }
 
+/* The CLI: --jwks, --expect-audience, --at, --offline, --expect-image-digest. */
+static void test_cli_verifies_a_token(void **state)
+{
+    struct fixture *f = *state;
+    char *dir = bpt_test_tmpdir(), jwks[4096], tokf[4096], *out = NULL;
+    char *claims = gcp_claims(NULL), *tok = token("ES256", "ec-1", f->ec, claims);
+    snprintf(jwks, sizeof(jwks), "%s/jwks.json", dir);
+    snprintf(tokf, sizeof(tokf), "%s/token.jwt", dir);
+    bpt_test_write_file(jwks, f->jwks, strlen(f->jwks));
+    bpt_test_write_file(tokf, tok, strlen(tok));
+    const char *ok[] = {"verify",   "--jwks", jwks,         "--expect-audience",
+                        "bpt-test", "--at",   "1750000000", "--offline",
+                        "--json",   tokf,     NULL};
+    assert_int_equal(bpt_test_run_cli(&out, ok), 0);
+    assert_non_null(strstr(out, "\"provider\":\"gcp_confidential\""));
+    free(out);
+    const char *bad[] = {"verify",    "--jwks", jwks,         "--expect-image-digest",
+                         "sha256:00", "--at",   "1750000000", "--offline",
+                         tokf,        NULL};
+    assert_int_equal(bpt_test_run_cli(NULL, bad), 1);
+    bpt_test_rmtree(dir);
+    free(dir);
+    bpt_free(tok);
+    free(claims);
+}
+
 struct worker {
     const char *tok;
     const bpt_policy *p;
@@ -643,6 +669,7 @@ int main(void)
         cmocka_unit_test(test_jwks_server_refusals),
         cmocka_unit_test(test_jwks_cache_max_age_and_refetch),
         cmocka_unit_test(test_shared_cache_across_threads),
+        cmocka_unit_test(test_cli_verifies_a_token),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
