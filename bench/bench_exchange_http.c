@@ -14,7 +14,6 @@
 #include "core/codec.h"
 
 #include <curl/curl.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -225,14 +224,6 @@ static bool sign_once(void *p)
     return ok;
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static int run_mode(const char *dir, bpt_kx_binding binding, double seconds, double baseline)
 {
     struct attest_ctx ac = {BPT_ATTESTER_OPTS_INIT};
@@ -299,7 +290,7 @@ int main(int argc, char **argv)
         rc = run_mode(dir, BPT_KX_BINDING_SERVICE_KEY, secs, baseline);
     }
     EVP_PKEY_free(k);
-    nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    bench_remove_tree(dir);
     curl_global_cleanup();
     return rc;
 }

@@ -11,7 +11,6 @@
 #include "attester/sim_aws_nitro.h"
 #include "attester/sim_x509.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,28 +50,18 @@ static bool raw_once(void *p)
     return ok;
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 int main(int argc, char **argv)
 {
     double secs = bench_seconds(argc, argv), full, cached, raw;
-    char tmpl[] = "/tmp/bpt-bench-XXXXXX", path[4096], roots[16384];
-    char *dir = mkdtemp(tmpl);
+    char tmpl[24], path[4096];
+    char *dir = bench_sim_dir(tmpl);
     struct bpt_sim_nitro_opts o = {0};
     struct bpt_nitro_doc d;
     struct ctx c = {0};
     bpt_chain_cache *cache = NULL;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    FILE *f;
-    size_t rn;
 
-    if (!dir || bpt_sim_init(dir) != 0 || bpt_sim_aws_nitro_build(&c.doc, &c.len, dir, &o) != 0 ||
+    if (bpt_sim_aws_nitro_build(&c.doc, &c.len, dir, &o) != 0 ||
         bpt_nitro_parse(&d, c.doc, c.len) != 0 ||
         bpt_nitro_sig_structure(&c.tbs, &c.tbs_len, &d) != 0 ||
         bpt_chain_cache_new(&cache, 16) != 0) {
@@ -88,17 +77,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "baseline setup failed\n");
         return 1;
     }
-    snprintf(path, sizeof(path), "%s/trust-roots.pem", dir);
-    f = fopen(path, "r");
-    rn = f ? fread(roots, 1, sizeof(roots), f) : 0;
-    if (f) {
-        fclose(f);
-    }
-    if (bpt_policy_new(&c.policy) != 0 || bpt_policy_add_trust_root_pem(c.policy, roots, rn)) {
-        fprintf(stderr, "policy: %s\n", bpt_error_last());
-        return 1;
-    }
-    bpt_policy_set_at(c.policy, BPT_SIM_NITRO_TIME + 30);
+    c.policy = bench_sim_policy(dir, BPT_SIM_NITRO_TIME + 30);
     full = bench_rate(verify_once, &c, secs);
     bpt_policy_set_chain_cache(c.policy, cache);
     cached = bench_rate(verify_once, &c, secs);
@@ -113,6 +92,6 @@ int main(int argc, char **argv)
     EVP_MD_CTX_free(md);
     free(c.tbs);
     bpt_free(c.doc);
-    nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    bench_remove_tree(dir);
     return 0;
 }

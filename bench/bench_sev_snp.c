@@ -10,7 +10,6 @@
 #include "attester/sim_sev_snp.h"
 #include "attester/sim_x509.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -51,45 +50,20 @@ static bool raw_once(void *p)
 
 static bpt_policy *make_policy(const char *dir, const char *certs, bpt_chain_cache *cache)
 {
-    char path[4096];
-    bpt_policy *p = NULL;
-    FILE *f;
-    char roots[16384];
-    size_t n;
-    snprintf(path, sizeof(path), "%s/trust-roots.pem", dir);
-    f = fopen(path, "r");
-    n = f ? fread(roots, 1, sizeof(roots), f) : 0;
-    if (f) {
-        fclose(f);
-    }
-    if (n == 0 || bpt_policy_new(&p) != 0 || bpt_policy_add_trust_root_pem(p, roots, n) != 0 ||
-        bpt_policy_add_certs(p, (const uint8_t *)certs, strlen(certs)) != 0) {
+    bpt_policy *p = bench_sim_policy(dir, 1750000000);
+    if (bpt_policy_add_certs(p, (const uint8_t *)certs, strlen(certs)) != 0) {
         fprintf(stderr, "policy: %s\n", bpt_error_last());
         exit(1);
     }
-    bpt_policy_set_at(p, 1750000000);
     bpt_policy_set_chain_cache(p, cache);
     return p;
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-static void remove_tree(const char *dir)
-{
-    nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 int main(int argc, char **argv)
 {
     double secs = bench_seconds(argc, argv), full, cached, raw;
-    char tmpl[] = "/tmp/bpt-bench-XXXXXX", path[4096];
-    char *dir = mkdtemp(tmpl), *certs = NULL;
+    char tmpl[24], path[4096];
+    char *dir = bench_sim_dir(tmpl), *certs = NULL;
     uint8_t rd[64] = {0};
     struct ctx c = {0};
     bpt_chain_cache *cache = NULL;
@@ -97,7 +71,7 @@ int main(int argc, char **argv)
     EVP_PKEY *priv = NULL;
     uint64_t hits = 0, lookups = 0;
 
-    if (!dir || bpt_sim_init(dir) != 0 || bpt_sim_sev_snp_attest(&c.report, &c.len, dir, rd) != 0 ||
+    if (bpt_sim_sev_snp_attest(&c.report, &c.len, dir, rd) != 0 ||
         bpt_sim_sev_snp_certs_pem(&certs, dir) != 0 || bpt_chain_cache_new(&cache, 16) != 0) {
         fprintf(stderr, "setup: %s\n", bpt_error_last());
         return 1;
@@ -133,6 +107,6 @@ int main(int argc, char **argv)
     EVP_MD_CTX_free(md);
     bpt_free(c.report);
     bpt_free(certs);
-    remove_tree(dir);
+    bench_remove_tree(dir);
     return 0;
 }

@@ -15,7 +15,6 @@
 #include "attester/sim_tdx.h"
 #include "attester/sim_x509.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,41 +58,22 @@ static bool raw_once(void *p)
 static bpt_policy *make_policy(const char *dir, const char *coll, bpt_chain_cache *chains,
                                bpt_collateral_cache *colls)
 {
-    char path[4096], roots[16384];
-    bpt_policy *p = NULL;
-    FILE *f;
-    size_t n;
-    snprintf(path, sizeof(path), "%s/trust-roots.pem", dir);
-    f = fopen(path, "r");
-    n = f ? fread(roots, 1, sizeof(roots), f) : 0;
-    if (f) {
-        fclose(f);
-    }
-    if (n == 0 || bpt_policy_new(&p) != 0 || bpt_policy_add_trust_root_pem(p, roots, n) != 0 ||
-        bpt_policy_set_collateral_json(p, coll, strlen(coll)) != 0) {
+    bpt_policy *p = bench_sim_policy(dir, AT);
+    if (bpt_policy_set_collateral_json(p, coll, strlen(coll)) != 0) {
         fprintf(stderr, "policy: %s\n", bpt_error_last());
         exit(1);
     }
-    bpt_policy_set_at(p, AT);
     bpt_policy_set_offline(p, true);
     bpt_policy_set_chain_cache(p, chains);
     bpt_policy_set_collateral_cache(p, colls);
     return p;
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 int main(int argc, char **argv)
 {
     double secs = bench_seconds(argc, argv), full, cached, raw;
-    char tmpl[] = "/tmp/bpt-bench-XXXXXX", path[4096];
-    char *dir = mkdtemp(tmpl), *coll = NULL;
+    char tmpl[24], path[4096];
+    char *dir = bench_sim_dir(tmpl), *coll = NULL;
     struct bpt_sim_tdx_opts o = {.now = AT};
     struct ctx c = {0};
     bpt_chain_cache *chains = NULL;
@@ -102,7 +82,7 @@ int main(int argc, char **argv)
     EVP_PKEY *priv = NULL;
     uint64_t hits = 0, lookups = 0;
 
-    if (!dir || bpt_sim_init(dir) != 0 || bpt_sim_tdx_quote(&c.quote, &c.len, dir, &o) != 0 ||
+    if (bpt_sim_tdx_quote(&c.quote, &c.len, dir, &o) != 0 ||
         bpt_sim_tdx_collateral(&coll, dir, &o) != 0 || bpt_chain_cache_new(&chains, 16) != 0 ||
         bpt_collateral_cache_new(&colls, 16) != 0) {
         fprintf(stderr, "setup: %s\n", bpt_error_last());
@@ -145,6 +125,6 @@ int main(int argc, char **argv)
     EVP_MD_CTX_free(md);
     bpt_free(c.quote);
     bpt_free(coll);
-    nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    bench_remove_tree(dir);
     return 0;
 }
