@@ -299,7 +299,7 @@ static void test_dispatcher_refusals(void **state)
     assert_rc_msg(bpt_verify(&v, NULL, 0, BPT_PROVIDER_UNKNOWN, NULL), BPT_EMALFORMED,
                   "no evidence");
     assert_rc_msg(bpt_verify(&v, (const uint8_t *)jwt, strlen(jwt), BPT_PROVIDER_UNKNOWN, NULL),
-                  BPT_EUNSATISFIABLE, "azure_snp: verifier not built yet");
+                  BPT_EMALFORMED, "azure_maa: the header has no usable kid");
     assert_rc_msg(bpt_verify(&v, (const uint8_t *)jwt, strlen(jwt), BPT_PROVIDER_AMD_SEV_SNP, NULL),
                   BPT_EMALFORMED, "provider amd_sev_snp was named but the evidence is jwt");
     assert_null(v);
