@@ -772,6 +772,16 @@ static void test_jwks_sources_and_refusals(void **state)
             assert_ok(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p));
             free(mixed);
         }
+        /* A point off the curve is unusable. */
+        {
+            static const char off[] =
+                "{\"keys\":[{\"kty\":\"EC\",\"kid\":\"ec-1\",\"crv\":\"P-256\","
+                "\"x\":\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE\","
+                "\"y\":\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE\"}]}";
+            assert_ok(bpt_policy_set_jwks_json(p, off, strlen(off)));
+            assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_EKEYS,
+                          "is unusable: jwks: keys[0]: not a P-256 public key");
+        }
         assert_ok(bpt_policy_set_jwks_json(p, "{\"keys\":{}}", 11));
         assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_EMALFORMED,
                       "not a JWK set");
