@@ -24,6 +24,9 @@ static long cache_control_max_age(const bpt_buf *v)
     char text[256];
     long max_age = -1;
     size_t n = v->len < sizeof(text) - 1 ? v->len : sizeof(text) - 1;
+    if (n == 0) {
+        return -1;
+    }
     memcpy(text, v->data, n);
     text[n] = '\0';
     for (char *save = NULL, *d = strtok_r(text, ",", &save); d; d = strtok_r(NULL, ",", &save)) {
