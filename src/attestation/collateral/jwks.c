@@ -65,7 +65,7 @@ int bpt_jwks_fetch(struct bpt_jwks **out, long *max_age, const char *url, long t
     }
     BPT_CHECK(bpt_jwks_parse(out, (const char *)body.data, body.len, "jwks"));
     *max_age = cache_control_max_age(&cc);
-    BPT_LOG(BPT_LOG_INFO, "jwks", "fetched url=%.200s keys=%zu max_age=%ld", url, (*out)->n,
+    BPT_LOG(BPT_LOG_DEBUG, "jwks", "fetched url=%.200s keys=%zu max_age=%ld", url, (*out)->n,
             *max_age);
 out:
     bpt_buf_dispose(&body);
@@ -210,8 +210,8 @@ int bpt_jwks_cache_key(EVP_PKEY **key, bpt_jwks_cache *c, const char *url, const
     int rc;
 
     *key = NULL;
+    now = bpt_clock_now(&c->clock); /* before locking: no callback runs under the lock */
     pthread_mutex_lock(&c->lock);
-    now = bpt_clock_now(&c->clock);
     e = find(c, url);
     fresh = e && e->set && now < e->expires_at;
     if (fresh && bpt_jwks_has_kid(e->set, t->kid)) {

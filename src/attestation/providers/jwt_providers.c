@@ -309,8 +309,9 @@ int bpt_azure_maa_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
     }
     BPT_CHECK(bpt_jwt_parse(&t, ev, ev_len, what));
     iss = str_claim(t.claims, "iss");
-    if (!iss || !*iss) {
-        rc = bpt_err(BPT_EMALFORMED, "%s: the token has no issuer", what);
+    if (!iss || !*iss || strlen(iss) > 1000) {
+        rc = bpt_err(BPT_EMALFORMED, "%s: the token has no issuer (a string of 1..1000 bytes)",
+                     what);
         goto out;
     }
     if (policy->jwt.n_issuers) {
@@ -327,7 +328,7 @@ int bpt_azure_maa_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
                      what);
         goto out;
     }
-    snprintf(certs, sizeof(certs), "%.1000s/certs", iss);
+    snprintf(certs, sizeof(certs), "%s/certs", iss);
     BPT_CHECK(bpt_jwt_authenticate(&t, policy, policy->jwt.n_issuers ? certs : NULL, what));
 
     tee = maa_tee(t.claims, &type);
