@@ -1,4 +1,5 @@
 #include "attestation/policy_internal.h"
+#include "attestation/providers/jwt_internal.h"
 
 #include "core/codec.h"
 #include "core/err.h"
@@ -92,6 +93,7 @@ void bpt_policy_free(bpt_policy *p)
     bpt_buf_dispose(&p->certs);
     free(p->collateral_json);
     free(p->jwks_json);
+    bpt_jwks_free(p->jwks);
     free(p->cache_dir);
     free(p->kds_url);
     free(p->pccs_url);
@@ -293,7 +295,19 @@ int bpt_policy_set_collateral_json(bpt_policy *p, const char *json, size_t len)
 
 int bpt_policy_set_jwks_json(bpt_policy *p, const char *json, size_t len)
 {
-    return set_json_text(&p->jwks_json, json, len, BPT_LIMIT_JWKS_BYTES, "jwks");
+    struct bpt_jwks *set = NULL;
+    int rc;
+    /* Parsed once here: verifications share the keys (and a bad JWKS is refused now). */
+    if (json && (rc = bpt_jwks_parse(&set, json, len, "policy: jwks")) < 0) {
+        return rc;
+    }
+    if ((rc = set_json_text(&p->jwks_json, json, len, BPT_LIMIT_JWKS_BYTES, "jwks")) < 0) {
+        bpt_jwks_free(set);
+        return rc;
+    }
+    bpt_jwks_free(p->jwks);
+    p->jwks = set;
+    return 0;
 }
 
 void bpt_policy_set_offline(bpt_policy *p, bool offline)

@@ -78,6 +78,7 @@ struct bpt_policy {
     bpt_buf certs;           /* concatenated blobs, each: u32le length + DER-or-PEM bytes */
     char *collateral_json;
     char *jwks_json;
+    struct bpt_jwks *jwks; /* jwks_json parsed */
     bool offline;
     char *cache_dir;
     char *kds_url;                                 /* NULL: AMD's */

@@ -502,12 +502,9 @@ int bpt_jwt_key(EVP_PKEY **key, const struct bpt_jwt *t, const bpt_policy *p,
     int rc;
 
     *key = NULL;
-    if (p->jwks_json) {
-        src = "the policy's JWKS";
-        if ((rc = bpt_jwks_parse(&set, p->jwks_json, strlen(p->jwks_json), "jwks")) < 0) {
-            rc = bpt_err_prefix(rc, "%s", what);
-            goto out;
-        }
+    if (p->jwks) { /* the policy's JWKS document, parsed when it was set */
+        rc = bpt_jwks_lookup(key, p->jwks, t, "the policy's JWKS", what);
+        goto out;
     } else if (p->jwt.jwks_file) {
         src = p->jwt.jwks_file;
         if (bpt_file_read(&file, p->jwt.jwks_file) < 0) {
