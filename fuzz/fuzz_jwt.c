@@ -1,6 +1,9 @@
 /*
- * JWT and JWKS parsing: the input as a compact token (structure, header, claims), as a JWK set,
- * and through both JWT verifiers offline with a fixed JWK set (no network).
+ * JWS compact tokens and JWK sets: the parsers, the key lookup and the signature check, then
+ * the whole GCP Confidential Space and Azure MAA verifiers with the input's own JWKS (offline,
+ * at BPT_FUZZ_AT). Input: a JWKS document, a NUL byte, then the token; without a NUL the
+ * whole input is tried as both. Seeds come from tests/attestation/providers/test_jwt.c
+ * (BPT_JWT_SEED_DIR).
  */
 #include "fuzz.h"
 
@@ -10,45 +13,55 @@
 
 #include <string.h>
 
-/* One RSA and one EC signing key, as a service would publish them. */
-static const char jwks[] = "{\"keys\":[{\"kty\":\"EC\",\"kid\":\"ec-1\",\"crv\":\"P-256\","
-                           "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
-                           "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}]}";
+static void parsers(const char *jwks, size_t jwks_len, const uint8_t *tok, size_t tok_len)
+{
+    struct bpt_jwks *set = NULL;
+    struct bpt_jwt t;
+    EVP_PKEY *key = NULL;
+    (void)bpt_jwks_parse(&set, jwks, jwks_len, "fuzz");
+    if (bpt_jwt_parse(&t, tok, tok_len, "fuzz") == 0) {
+        if (set && bpt_jwks_lookup(&key, set, &t, "fuzz", "fuzz") == 0) {
+            (void)bpt_jwt_verify_signature(&t, key, "fuzz");
+            EVP_PKEY_free(key);
+        }
+        bpt_jwt_dispose(&t);
+    }
+    bpt_jwks_free(set);
+}
+
+static void verifiers(const char *jwks, size_t jwks_len, const uint8_t *tok, size_t tok_len)
+{
+    bpt_policy *p = NULL;
+    bpt_verified *v = NULL;
+    if (bpt_policy_new(&p) != 0) {
+        return;
+    }
+    bpt_policy_set_at(p, BPT_FUZZ_AT);
+    bpt_policy_set_offline(p, true);
+    if (jwks_len == 0 || bpt_policy_set_jwks_json(p, jwks, jwks_len) == 0) {
+        if (bpt_gcp_confidential_verify(&v, tok, tok_len, p) == 0) {
+            bpt_verified_free(v);
+        }
+        if (bpt_azure_maa_verify(&v, tok, tok_len, p) == 0) {
+            bpt_verified_free(v);
+        }
+    }
+    bpt_policy_free(p);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct bpt_jwt t;
-    struct bpt_jwks *set = NULL;
-    bpt_policy *p = NULL;
-    bpt_verified *v = NULL;
-
-    if (bpt_jwt_parse(&t, data, size, "fuzz") == 0) {
-        EVP_PKEY *k = NULL;
-        if (bpt_jwks_parse(&set, jwks, strlen(jwks), "fuzz") == 0 &&
-            (k = bpt_jwks_find(set, t.kid, &t)) != NULL) {
-            (void)bpt_jwt_verify_signature(&t, k, "fuzz");
-            EVP_PKEY_free(k);
-        }
-        bpt_jwks_free(set);
-        set = NULL;
-        bpt_jwt_dispose(&t);
+    const uint8_t *nul = size ? memchr(data, 0, size) : NULL;
+    const char *jwks = (const char *)data;
+    size_t jwks_len = size;
+    const uint8_t *tok = data;
+    size_t tok_len = size;
+    if (nul) {
+        jwks_len = (size_t)(nul - data);
+        tok = nul + 1;
+        tok_len = size - jwks_len - 1;
     }
-    if (bpt_jwks_parse(&set, (const char *)data, size, "fuzz") == 0) {
-        bpt_jwks_free(set);
-    }
-    if (bpt_policy_new(&p) == 0) {
-        bpt_policy_set_at(p, BPT_FUZZ_AT);
-        bpt_policy_set_offline(p, true);
-        if (bpt_policy_set_jwks_json(p, jwks, strlen(jwks)) == 0 &&
-            bpt_policy_set_expected_audience(p, "fuzz") == 0) {
-            if (bpt_gcp_confidential_verify(&v, data, size, p) == 0) {
-                bpt_verified_free(v);
-            }
-            if (bpt_azure_maa_verify(&v, data, size, p) == 0) {
-                bpt_verified_free(v);
-            }
-        }
-        bpt_policy_free(p);
-    }
+    parsers(jwks, jwks_len, tok, tok_len);
+    verifiers(jwks, nul ? jwks_len : 0, tok, tok_len);
     return 0;
 }

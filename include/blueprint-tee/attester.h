@@ -64,6 +64,27 @@ BPT_API BPT_MUST_USE int bpt_attest(bpt_report **out, const uint8_t report_data[
 BPT_API BPT_MUST_USE int bpt_attest_tdreport(uint8_t out[1024], const uint8_t report_data[64],
                                              const char *root);
 
+/**
+ * On a GCP Confidential Space VM: ask the container launcher for an OIDC attestation token
+ * naming @p audience and carrying @p nonces (its eat_nonce claim), over the launcher's unix
+ * socket with POST /v1/token {"audience":..,"token_type":"OIDC","nonces":[..]}. Verify the
+ * token with bpt_gcp_confidential_verify() (jwt.h). The answer is capped at 64 KiB.
+ * @param[out] token the JWT text (NUL-terminated), free with bpt_free(); NULL on failure.
+ * @param socket_path the launcher's socket; NULL: /run/container_launcher/teeserver.sock.
+ * @param audience 1..512 bytes.
+ * @param nonces, n_nonces at most 6 nonces of 10..74 bytes each (the launcher's limits).
+ * @param timeout_ms one deadline for connecting, sending and the whole answer, 0..600000;
+ *        0: 10000.
+ * @return 0; BPT_EINVAL (arguments); BPT_ENOTSUP (no launcher socket: not Confidential Space);
+ *         BPT_EIO (socket error, or no answer before the deadline); BPT_EPROTOCOL (not HTTP,
+ *         or the launcher refused: its status and message named); BPT_ELIMIT (answer over
+ *         64 KiB).
+ * Threads: reentrant.
+ */
+BPT_API BPT_MUST_USE int bpt_attest_gcp_token(char **token, const char *socket_path,
+                                              const char *audience, const char *const *nonces,
+                                              size_t n_nonces, long timeout_ms);
+
 BPT_END_DECLS
 
 #endif

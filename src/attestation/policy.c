@@ -5,6 +5,7 @@
 #include "core/err.h"
 #include "core/json.h"
 #include "core/limits.h"
+#include "core/http.h"
 #include "core/logging.h"
 
 #include <blueprint-tee/clock.h>
@@ -400,6 +401,11 @@ void bpt_policy_set_jwks_cache(bpt_policy *p, bpt_jwks_cache *cache)
 
 int bpt_policy_set_jwks_url(bpt_policy *p, const char *url)
 {
+    if (url && !bpt_http_url_allowed(url)) {
+        return bpt_err(BPT_EINVAL,
+                       "policy: jwks_url '%.200s' refused (https, or http to a loopback address)",
+                       url);
+    }
     return set_str(&p->jwt.jwks_url, url, "jwks_url");
 }
 
@@ -427,7 +433,7 @@ int bpt_policy_add_jwt_issuer(bpt_policy *p, const char *issuer)
 int bpt_policy_set_jwt_leeway(bpt_policy *p, uint64_t secs)
 {
     if (secs > 300) {
-        return bpt_err(BPT_EINVAL, "policy: JWT leeway %llu s exceeds 300 s",
+        return bpt_err(BPT_EINVAL, "policy: JWT leeway of %llu s exceeds 300 s",
                        (unsigned long long)secs);
     }
     p->jwt.has_leeway = true;

@@ -248,29 +248,22 @@ static int load_jwt(bpt_policy *p, const json_t *o)
                          BPT_LIMIT_LIST_ENTRIES);
             goto out;
         }
-        p->jwt.issuers = calloc(n ? n : 1, sizeof(char *));
-        if (!p->jwt.issuers) {
-            rc = bpt_err_nomem("issuers");
-            goto out;
-        }
         json_array_foreach(arr, i, e)
         {
             if (!json_is_string(e)) {
                 rc = bpt_err(BPT_EINVAL, "policy: jwt.issuers[%zu] must be a string", i);
                 goto out;
             }
-            if (!(p->jwt.issuers[i] = strdup(json_string_value(e)))) {
-                rc = bpt_err_nomem("issuer");
+            if ((rc = bpt_policy_add_jwt_issuer(p, json_string_value(e))) < 0) {
+                rc = bpt_err_prefix(rc, "policy: jwt.issuers[%zu]", i);
                 goto out;
             }
-            p->jwt.n_issuers = i + 1;
         }
     }
     if ((rc = bpt_json_get_str(o, "jwks_url", &s, false, "policy: jwt")) < 0) {
         goto out;
     }
-    if (rc == 1 && !(p->jwt.jwks_url = strdup(s))) {
-        rc = bpt_err_nomem("jwks_url");
+    if (rc == 1 && (rc = bpt_policy_set_jwks_url(p, s)) < 0) {
         goto out;
     }
     if ((rc = bpt_json_get_str(o, "jwks_file", &s, false, "policy: jwt")) < 0) {

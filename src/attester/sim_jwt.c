@@ -119,3 +119,28 @@ out:
     bpt_free(b);
     return rc;
 }
+
+int bpt_sim_jwk_x5c(char **out, X509 *cert, const char *kid)
+{
+    unsigned char *der = NULL;
+    char *b64 = NULL;
+    json_t *jwk = NULL;
+    int n = i2d_X509(cert, &der), rc;
+
+    *out = NULL;
+    if (n <= 0) {
+        return bpt_err_ossl(BPT_ERROR, "sim: certificate DER");
+    }
+    BPT_CHECK(bpt_base64_encode(&b64, der, (size_t)n));
+    jwk = json_pack("{s:s,s:s,s:[s]}", "kty", "RSA", "kid", kid, "x5c", b64);
+    if (!jwk) {
+        rc = bpt_err_nomem("jwk");
+        goto out;
+    }
+    BPT_CHECK(bpt_json_dump(out, jwk));
+out:
+    json_decref(jwk);
+    bpt_free(b64);
+    OPENSSL_free(der);
+    return rc;
+}

@@ -7,6 +7,7 @@
 #define BPT_ATTESTER_SIM_JWT_H
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 /**
  * header.payload.signature from the two JSON texts. With @p key, the signature is made as the
@@ -17,5 +18,11 @@ int bpt_sim_jwt_make(char **out, const char *header_json, const char *claims_jso
 
 /** The public JWK of @p key (RSA n/e or EC crv/x/y) with @p kid, as JSON text (bpt_free()). */
 int bpt_sim_jwk(char **out, EVP_PKEY *key, const char *kid);
+
+/**
+ * A JWK in the shape MAA's <instance>/certs publishes: kty, kid and x5c holding @p cert
+ * (standard base64 DER), no n/e. JSON text (bpt_free()).
+ */
+int bpt_sim_jwk_x5c(char **out, X509 *cert, const char *kid);
 
 #endif

@@ -51,7 +51,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-static bool allowed_url(const char *url)
+bool bpt_http_url_allowed(const char *url)
 {
     static const char *const loopback[] = {"http://127.0.0.1:", "http://127.0.0.1/",
                                            "http://localhost:", "http://localhost/",
@@ -81,7 +81,7 @@ int bpt_http_get_headers(bpt_buf *body, long *status, const char *url, long time
     size_t before = body->len;
 
     *status = 0;
-    if (!url || !allowed_url(url)) {
+    if (!url || !bpt_http_url_allowed(url)) {
         return bpt_err(BPT_EINVAL, "http: '%.200s' refused (https only, or http to loopback)",
                        url ? url : "(null)");
     }

@@ -8,6 +8,11 @@
 
 #include <blueprint-tee/buf.h>
 
+#include <stdbool.h>
+
+/** true for a URL this client fetches: https://, or http:// to 127.0.0.1, localhost or [::1]. */
+bool bpt_http_url_allowed(const char *url);
+
 /**
  * GET @p url into @p body (appended); *status gets the HTTP status.
  * @return 0 with any status; BPT_EINVAL (URL refused); BPT_EFETCH (transport error or

@@ -25,7 +25,7 @@ static long cache_control_max_age(const bpt_buf *v)
     long max_age = -1;
     size_t n = v->len < sizeof(text) - 1 ? v->len : sizeof(text) - 1;
     if (n == 0) {
-        return -1; /* no Cache-Control */
+        return -1;
     }
     memcpy(text, v->data, n);
     text[n] = '\0';
@@ -65,7 +65,7 @@ int bpt_jwks_fetch(struct bpt_jwks **out, long *max_age, const char *url, long t
     }
     BPT_CHECK(bpt_jwks_parse(out, (const char *)body.data, body.len, "jwks"));
     *max_age = cache_control_max_age(&cc);
-    BPT_LOG(BPT_LOG_INFO, "jwks", "fetched url=%.200s keys=%zu max_age=%ld", url, (*out)->n,
+    BPT_LOG(BPT_LOG_DEBUG, "jwks", "fetched url=%.200s keys=%zu max_age=%ld", url, (*out)->n,
             *max_age);
 out:
     bpt_buf_dispose(&body);
@@ -75,8 +75,11 @@ out:
 
 struct entry {
     char *url;
-    struct bpt_jwks *set;
-    int64_t fetched_at, expires_at;
+    struct bpt_jwks *set; /* NULL until a fetch succeeds */
+    int64_t attempted_at; /* the last fetch, whatever its outcome */
+    int64_t expires_at;   /* of set */
+    int last_rc;          /* 0, or the last fetch's error and its message */
+    char last_error[200];
 };
 
 struct bpt_jwks_cache {
@@ -93,17 +96,27 @@ int bpt_jwks_cache_new(bpt_jwks_cache **out, const bpt_jwks_cache_opts *o)
 {
     bpt_jwks_cache *c;
     *out = NULL;
-    if (!o || o->version != BPT_JWKS_CACHE_OPTS_VERSION || o->timeout_ms < 0) {
+    if (!o || o->version != BPT_JWKS_CACHE_OPTS_VERSION) {
         return bpt_err(BPT_EINVAL, "jwks cache: options must come from BPT_JWKS_CACHE_OPTS_INIT");
+    }
+    if (o->timeout_ms < 0 || o->timeout_ms > 600000 || o->default_ttl_secs > MAX_TTL ||
+        o->refetch_secs > MAX_TTL) {
+        return bpt_err(BPT_EINVAL,
+                       "jwks cache: timeout_ms 0..600000, default_ttl_secs and refetch_secs "
+                       "0..%d",
+                       MAX_TTL);
     }
     if (!(c = calloc(1, sizeof(*c)))) {
         return bpt_err_nomem("jwks cache");
     }
-    pthread_mutex_init(&c->lock, NULL);
+    if (pthread_mutex_init(&c->lock, NULL) != 0) {
+        free(c);
+        return bpt_err(BPT_ERROR, "jwks cache: mutex");
+    }
     if (o->clock) {
         c->clock = *o->clock;
     }
-    c->timeout_ms = o->timeout_ms ? o->timeout_ms : 5000;
+    c->timeout_ms = o->timeout_ms ? o->timeout_ms : BPT_JWKS_DEFAULT_TIMEOUT_MS;
     c->default_ttl = o->default_ttl_secs ? o->default_ttl_secs : 300;
     c->refetch = o->refetch_secs ? o->refetch_secs : 60;
     *out = c;
@@ -125,8 +138,13 @@ void bpt_jwks_cache_free(bpt_jwks_cache *c)
 
 void bpt_jwks_cache_stats(const bpt_jwks_cache *c, uint64_t *fetches, uint64_t *hits)
 {
-    *fetches = atomic_load(&((bpt_jwks_cache *)c)->fetches);
-    *hits = atomic_load(&((bpt_jwks_cache *)c)->hits);
+    bpt_jwks_cache *m = (bpt_jwks_cache *)c; /* atomics are read-only here */
+    if (fetches) {
+        *fetches = c ? atomic_load(&m->fetches) : 0;
+    }
+    if (hits) {
+        *hits = c ? atomic_load(&m->hits) : 0;
+    }
 }
 
 static struct entry *find(bpt_jwks_cache *c, const char *url)
@@ -139,69 +157,100 @@ static struct entry *find(bpt_jwks_cache *c, const char *url)
     return NULL;
 }
 
-/* Fetch @p url into its entry (made if needed). Called with the lock held. */
-static int refresh(bpt_jwks_cache *c, struct entry **e, const char *url, int64_t now)
+/* The entry for @p url, taking the oldest slot when it is new. Called with the lock held. */
+static int entry_for(struct entry **out, bpt_jwks_cache *c, const char *url)
+{
+    struct entry *e = find(c, url);
+    char *copy;
+    if (e) {
+        *out = e;
+        return 0;
+    }
+    if (!(copy = strdup(url))) {
+        return bpt_err_nomem("jwks cache");
+    }
+    e = &c->entries[c->next];
+    c->next = (c->next + 1) % MAX_URLS;
+    free(e->url);
+    bpt_jwks_free(e->set);
+    memset(e, 0, sizeof(*e));
+    e->url = copy;
+    *out = e;
+    return 0;
+}
+
+/* Fetch @p e's URL into it; a failure is remembered. Called with the lock held. */
+static int refresh(bpt_jwks_cache *c, struct entry *e, int64_t now)
 {
     struct bpt_jwks *set = NULL;
     long max_age = -1;
     int rc;
 
     atomic_fetch_add(&c->fetches, 1);
-    if (*e) {
-        (*e)->fetched_at = now; /* a failed fetch also counts against the refetch interval */
+    e->attempted_at = now;
+    rc = bpt_jwks_fetch(&set, &max_age, e->url, c->timeout_ms);
+    if (rc < 0) {
+        e->last_rc = rc;
+        snprintf(e->last_error, sizeof(e->last_error), "%s", bpt_error_last());
+        return rc;
     }
-    BPT_CHECK(bpt_jwks_fetch(&set, &max_age, url, c->timeout_ms));
-    if (!*e) {
-        char *copy = strdup(url);
-        if (!copy) {
-            bpt_jwks_free(set);
-            return bpt_err_nomem("jwks cache");
-        }
-        *e = &c->entries[c->next];
-        c->next = (c->next + 1) % MAX_URLS;
-        free((*e)->url);
-        bpt_jwks_free((*e)->set);
-        (*e)->url = copy;
-        (*e)->set = NULL;
-    }
-    bpt_jwks_free((*e)->set);
-    (*e)->set = set;
-    (*e)->fetched_at = now;
-    (*e)->expires_at = now + (max_age >= 0 ? max_age : (long)c->default_ttl);
-    rc = 0;
-out:
-    return rc;
+    bpt_jwks_free(e->set);
+    e->set = set;
+    e->last_rc = 0;
+    e->expires_at = now + (max_age >= 0 ? (int64_t)max_age : (int64_t)c->default_ttl);
+    return 0;
 }
 
-int bpt_jwks_cache_key(EVP_PKEY **key, bpt_jwks_cache *c, const char *url, const char *kid,
-                       const struct bpt_jwt *t, const char *what)
+int bpt_jwks_cache_key(EVP_PKEY **key, bpt_jwks_cache *c, const char *url, const struct bpt_jwt *t,
+                       bool may_fetch, const char *what)
 {
-    int64_t now;
     struct entry *e;
-    int rc = 0;
+    int64_t now;
+    bool fresh;
+    int rc;
 
     *key = NULL;
+    now = bpt_clock_now(&c->clock); /* before locking: no callback runs under the lock */
     pthread_mutex_lock(&c->lock);
-    now = bpt_clock_now(&c->clock);
     e = find(c, url);
-    if (!e || !e->set || now >= e->expires_at) {
-        rc = refresh(c, &e, url, now);
-    } else if ((*key = bpt_jwks_find(e->set, kid, t)) != NULL) {
+    fresh = e && e->set && now < e->expires_at;
+    if (fresh && bpt_jwks_has_kid(e->set, t->kid)) {
         atomic_fetch_add(&c->hits, 1);
-    } else if (now - e->fetched_at >= (int64_t)c->refetch) {
-        rc = refresh(c, &e, url, now); /* perhaps the key was rotated in */
-    } else {
+        rc = bpt_jwks_lookup(key, e->set, t, url, what);
+        goto out;
+    }
+    if (!may_fetch) {
         rc = bpt_err(BPT_EKEYS,
-                     "%s: no key with kid '%.64s' in %.200s (refetched less than %llus ago)", what,
-                     kid, url, (unsigned long long)c->refetch);
+                     "%s: %s for kid '%.64s' from %.200s, and fetching is off (--offline); pass "
+                     "a JWKS with --jwks",
+                     what, fresh ? "the cached JWKS has no key" : "no cached JWKS", t->kid, url);
+        goto out;
     }
-    if (rc == 0 && !*key && !(*key = bpt_jwks_find(e->set, kid, t))) {
-        rc = bpt_err(BPT_EKEYS, "%s: no key with kid '%.64s' for %s in %.200s", what, kid,
-                     t->alg_name, url);
+    if (e && now - e->attempted_at < (int64_t)c->refetch) {
+        if (fresh) { /* an unknown kid: perhaps rotated in, but not worth a fetch storm */
+            rc = bpt_err(BPT_EKEYS,
+                         "%s: no key with kid '%.64s' in %.200s (fetched %llds ago; refetched at "
+                         "most every %llus)",
+                         what, t->kid, url, (long long)(now - e->attempted_at),
+                         (unsigned long long)c->refetch);
+            goto out;
+        }
+        if (e->last_rc < 0) { /* the last fetch failed just now: do not hammer the server */
+            rc = bpt_err(e->last_rc,
+                         "%s: the last fetch failed %llds ago (retried at most every "
+                         "%llus): %s",
+                         what, (long long)(now - e->attempted_at), (unsigned long long)c->refetch,
+                         e->last_error);
+            goto out;
+        }
     }
-    pthread_mutex_unlock(&c->lock);
-    if (rc < 0 && rc != BPT_EKEYS) {
+    BPT_CHECK(entry_for(&e, c, url));
+    if ((rc = refresh(c, e, now)) < 0) {
         rc = bpt_err_prefix(rc, "%s", what);
+        goto out;
     }
+    rc = bpt_jwks_lookup(key, e->set, t, url, what);
+out:
+    pthread_mutex_unlock(&c->lock);
     return rc;
 }

@@ -127,7 +127,7 @@ int bpt_jwt_parse(struct bpt_jwt *t, const uint8_t *tok, size_t len, const char 
         goto out;
     }
     if (bpt_json_get_str(t->header, "kid", &t->kid, true, "header") < 0 || !*t->kid ||
-        strlen(t->kid) >= sizeof(((struct bpt_jwk *)0)->kid)) {
+        strlen(t->kid) > BPT_JWT_MAX_KID) {
         rc = bpt_err(BPT_EMALFORMED, "%s: the header has no usable kid", what);
         goto out;
     }
@@ -188,8 +188,8 @@ int bpt_jwt_verify_signature(const struct bpt_jwt *t, EVP_PKEY *key, const char 
         BIGNUM *r, *s;
         int dl;
         if (sig_len != 2 * n) {
-            return bpt_err(BPT_ESIGNATURE, "%s: an %s signature is %zu bytes, not %zu", what,
-                           t->alg_name, 2 * n, sig_len);
+            return bpt_err(BPT_ESIGNATURE, "%s: the %s signature is %zu bytes, not %zu", what,
+                           t->alg_name, sig_len, 2 * n);
         }
         es = ECDSA_SIG_new();
         r = BN_bin2bn(sig, (int)n, NULL);
@@ -344,6 +344,25 @@ out:
     return rc;
 }
 
+/* RSA of 2048..8192 bits, or EC on P-256 / P-384: else why not, in @p why. */
+static bool key_usable(EVP_PKEY *key, char *why, size_t why_len)
+{
+    int bits = EVP_PKEY_get_bits(key);
+    if (EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA) {
+        if (bits >= 2048 && bits <= 8192) {
+            return true;
+        }
+        snprintf(why, why_len, "an RSA key of %d bits (2048..8192 accepted)", bits);
+        return false;
+    }
+    if (EVP_PKEY_get_base_id(key) == EVP_PKEY_EC && (bits == 256 || bits == 384)) {
+        return true;
+    }
+    snprintf(why, why_len, "a key of type %.16s, %d bits (RSA, P-256, P-384 accepted)",
+             OBJ_nid2sn(EVP_PKEY_get_base_id(key)), bits);
+    return false;
+}
+
 void bpt_jwks_free(struct bpt_jwks *s)
 {
     if (!s) {
@@ -353,6 +372,25 @@ void bpt_jwks_free(struct bpt_jwks *s)
         EVP_PKEY_free(s->keys[i].key);
     }
     free(s);
+}
+
+/* One JWK into @p j: its key, or why it cannot be used (in j->refused). */
+static void jwk_key(struct bpt_jwk *j, const json_t *k, const char *kty, const char *ctx)
+{
+    int rc;
+    if (strcmp(kty, "EC") == 0) {
+        rc = ec_key(&j->key, k, ctx);
+    } else if (json_object_get(k, "n")) {
+        rc = rsa_key(&j->key, k, ctx);
+    } else {
+        rc = x5c_key(&j->key, k, ctx);
+    }
+    if (rc < 0) {
+        snprintf(j->refused, sizeof(j->refused), "%s", bpt_error_last());
+    } else if (!key_usable(j->key, j->refused, sizeof(j->refused))) {
+        EVP_PKEY_free(j->key);
+        j->key = NULL;
+    }
 }
 
 int bpt_jwks_parse(struct bpt_jwks **out, const char *json, size_t len, const char *what)
@@ -385,37 +423,25 @@ int bpt_jwks_parse(struct bpt_jwks **out, const char *json, size_t len, const ch
         const char *kty = NULL, *kid = NULL, *use = NULL, *alg = NULL;
         struct bpt_jwk *j = &s->keys[s->n];
         char ctx[64];
-        snprintf(ctx, sizeof(ctx), "%s: keys[%zu]", what, i);
+        snprintf(ctx, sizeof(ctx), "%.24s: keys[%zu]", what, i);
         if (!json_is_object(k) || bpt_json_get_str(k, "kty", &kty, true, ctx) < 0 ||
-            bpt_json_get_str(k, "kid", &kid, true, ctx) < 0 || !*kid ||
-            strlen(kid) >= sizeof(j->kid) || bpt_json_get_str(k, "use", &use, false, ctx) < 0 ||
+            bpt_json_get_str(k, "kid", &kid, false, ctx) < 0 ||
+            bpt_json_get_str(k, "use", &use, false, ctx) < 0 ||
             bpt_json_get_str(k, "alg", &alg, false, ctx) < 0) {
-            rc = bpt_err(BPT_EMALFORMED, "%s: needs string kty and kid (and string use/alg)", ctx);
+            rc = bpt_err(BPT_EMALFORMED, "%s: not a JWK (a string kty; string kid, use, alg)", ctx);
             goto out;
         }
-        if ((use && strcmp(use, "sig") != 0) ||
+        if (!kid || !*kid || strlen(kid) > BPT_JWT_MAX_KID || (use && strcmp(use, "sig") != 0) ||
             (strcmp(kty, "RSA") != 0 && strcmp(kty, "EC") != 0)) {
-            continue; /* encryption keys, other key types: not for verifying tokens */
+            continue; /* no kid to select it by, an encryption key, another type: not ours */
         }
-        for (size_t m = 0; m < s->n; m++) {
-            if (strcmp(s->keys[m].kid, kid) == 0) {
-                rc = bpt_err(BPT_EMALFORMED, "%s: kid '%.64s' appears twice", what, kid);
-                goto out;
-            }
-        }
-        if (strcmp(kty, "EC") == 0) {
-            BPT_CHECK(ec_key(&j->key, k, ctx));
-        } else if (json_object_get(k, "n")) {
-            BPT_CHECK(rsa_key(&j->key, k, ctx));
-        } else {
-            BPT_CHECK(x5c_key(&j->key, k, ctx));
-            if (EVP_PKEY_get_base_id(j->key) != EVP_PKEY_RSA || EVP_PKEY_get_bits(j->key) < 2048) {
-                rc = bpt_err(BPT_EMALFORMED, "%s: x5c[0] is not an RSA key of 2048+ bits", ctx);
-                goto out;
-            }
+        if (bpt_jwks_has_kid(s, kid)) {
+            rc = bpt_err(BPT_EMALFORMED, "%s: kid '%.64s' appears twice", what, kid);
+            goto out;
         }
         snprintf(j->kid, sizeof(j->kid), "%s", kid);
         snprintf(j->alg, sizeof(j->alg), "%.7s", alg ? alg : "");
+        jwk_key(j, k, kty, ctx);
         s->n++;
     }
     *out = s;
@@ -427,16 +453,41 @@ out:
     return rc;
 }
 
-EVP_PKEY *bpt_jwks_find(const struct bpt_jwks *s, const char *kid, const struct bpt_jwt *t)
+bool bpt_jwks_has_kid(const struct bpt_jwks *s, const char *kid)
 {
     for (size_t i = 0; s && i < s->n; i++) {
-        const struct bpt_jwk *j = &s->keys[i];
-        if (strcmp(j->kid, kid) == 0 && (!j->alg[0] || strcmp(j->alg, t->alg_name) == 0) &&
-            EVP_PKEY_up_ref(j->key) == 1) {
-            return j->key;
+        if (strcmp(s->keys[i].kid, kid) == 0) {
+            return true;
         }
     }
-    return NULL;
+    return false;
+}
+
+int bpt_jwks_lookup(EVP_PKEY **key, const struct bpt_jwks *s, const struct bpt_jwt *t,
+                    const char *src, const char *what)
+{
+    *key = NULL;
+    for (size_t i = 0; s && i < s->n; i++) {
+        const struct bpt_jwk *j = &s->keys[i];
+        if (strcmp(j->kid, t->kid) != 0) {
+            continue;
+        }
+        if (!j->key) {
+            return bpt_err(BPT_EKEYS, "%s: the key with kid '%.64s' in %.200s is unusable: %s",
+                           what, t->kid, src, j->refused);
+        }
+        if (j->alg[0] && strcmp(j->alg, t->alg_name) != 0) {
+            return bpt_err(BPT_ESIGNATURE,
+                           "%s: the key with kid '%.64s' is for %s, the token says %s", what,
+                           t->kid, j->alg, t->alg_name);
+        }
+        if (EVP_PKEY_up_ref(j->key) != 1) {
+            return bpt_err_ossl(BPT_ERROR, "%s: key reference", what);
+        }
+        *key = j->key;
+        return 0;
+    }
+    return bpt_err(BPT_EKEYS, "%s: no key with kid '%.64s' in %.200s", what, t->kid, src);
 }
 
 /* ---- where keys come from --------------------------------------------------------------- */
@@ -451,13 +502,8 @@ int bpt_jwt_key(EVP_PKEY **key, const struct bpt_jwt *t, const bpt_policy *p,
     int rc;
 
     *key = NULL;
-    if (p->jwks) {
-        if (!(*key = bpt_jwks_find(p->jwks, t->kid, t))) {
-            rc = bpt_err(BPT_EKEYS, "%s: no key with kid '%.64s' for %s in the policy's JWKS", what,
-                         t->kid, t->alg_name);
-            goto out;
-        }
-        rc = 0;
+    if (p->jwks) { /* the policy's JWKS document, parsed when it was set */
+        rc = bpt_jwks_lookup(key, p->jwks, t, "the policy's JWKS", what);
         goto out;
     } else if (p->jwt.jwks_file) {
         src = p->jwt.jwks_file;
@@ -465,29 +511,30 @@ int bpt_jwt_key(EVP_PKEY **key, const struct bpt_jwt *t, const bpt_policy *p,
             rc = bpt_err_prefix(BPT_EKEYS, "%s: jwks_file", what);
             goto out;
         }
-        BPT_CHECK(bpt_jwks_parse(&set, (const char *)file.data, file.len, p->jwt.jwks_file));
+        if ((rc = bpt_jwks_parse(&set, (const char *)file.data, file.len, "jwks_file")) < 0) {
+            rc = bpt_err_prefix(rc, "%s", what);
+            goto out;
+        }
     } else if (!url) {
         rc = bpt_err(BPT_EUNSATISFIABLE, "%s: no JWKS and no JWKS URL to take keys from", what);
         goto out;
+    } else if (p->jwks_cache) {
+        rc = bpt_jwks_cache_key(key, p->jwks_cache, url, t, !p->offline, what);
+        goto out;
     } else if (p->offline) {
         rc = bpt_err(BPT_EKEYS,
-                     "%s: keys would come from %.200s but fetching is off "
-                     "(--offline); pass a JWKS with --jwks",
+                     "%s: keys would come from %.200s but fetching is off (--offline); "
+                     "pass a JWKS with --jwks",
                      what, url);
-        goto out;
-    } else if (p->jwks_cache) {
-        rc = bpt_jwks_cache_key(key, p->jwks_cache, url, t->kid, t, what);
         goto out;
     } else {
         src = url;
-        BPT_CHECK(bpt_jwks_fetch(&set, &max_age, url, 5000));
+        if ((rc = bpt_jwks_fetch(&set, &max_age, url, BPT_JWKS_DEFAULT_TIMEOUT_MS)) < 0) {
+            rc = bpt_err_prefix(rc, "%s", what);
+            goto out;
+        }
     }
-    if (!(*key = bpt_jwks_find(set, t->kid, t))) {
-        rc = bpt_err(BPT_EKEYS, "%s: no key with kid '%.64s' for %s in %.200s", what, t->kid,
-                     t->alg_name, src);
-        goto out;
-    }
-    rc = 0;
+    BPT_CHECK(bpt_jwks_lookup(key, set, t, src, what));
 out:
     bpt_jwks_free(set);
     bpt_buf_dispose(&file);
@@ -496,26 +543,71 @@ out:
 
 /* ---- time and audience ------------------------------------------------------------------ */
 
+/* A NumericDate claim: 1 with *out, 0 absent (ECLAIM when required), <0 malformed. */
 static int numeric_time(const json_t *claims, const char *key, int64_t *out, bool required,
                         const char *what)
 {
     const json_t *v = json_object_get(claims, key);
+    double d;
     if (!v) {
         return required ? bpt_err(BPT_ECLAIM, "%s: the token has no %s", what, key) : 0;
     }
-    if (!json_is_integer(v) && !json_is_real(v)) {
+    if (json_is_integer(v)) {
+        json_int_t i = json_integer_value(v);
+        if (i < 0 || i > BPT_JWT_MAX_TIME) {
+            return bpt_err(BPT_EMALFORMED, "%s: %s %lld is out of range", what, key, (long long)i);
+        }
+        *out = (int64_t)i;
+        return 1;
+    }
+    if (!json_is_real(v)) {
         return bpt_err(BPT_EMALFORMED, "%s: %s is not a number", what, key);
     }
-    *out = json_is_integer(v) ? (int64_t)json_integer_value(v) : (int64_t)json_real_value(v);
+    d = json_real_value(v);
+    if (!(d >= 0.0 && d <= (double)BPT_JWT_MAX_TIME)) {
+        return bpt_err(BPT_EMALFORMED, "%s: %s is out of range", what, key);
+    }
+    *out = (int64_t)d;
     return 1;
+}
+
+/* 1 when @p want is @p aud or one of its members; <0 when aud has the wrong shape. */
+static int audience_has(const json_t *aud, const char *want, bool *any, const char *what)
+{
+    size_t i;
+    json_t *e;
+    int found = 0;
+    *any = false;
+    if (!aud || json_is_null(aud)) {
+        return 0;
+    }
+    if (json_is_string(aud)) {
+        *any = json_string_length(aud) > 0;
+        return want && strcmp(json_string_value(aud), want) == 0;
+    }
+    if (!json_is_array(aud)) {
+        return bpt_err(BPT_EMALFORMED, "%s: aud is neither a string nor an array of strings", what);
+    }
+    json_array_foreach(aud, i, e)
+    {
+        if (!json_is_string(e)) {
+            return bpt_err(BPT_EMALFORMED, "%s: aud[%zu] is not a string", what, i);
+        }
+        *any = *any || json_string_length(e) > 0;
+        found = found || (want && strcmp(json_string_value(e), want) == 0);
+    }
+    return found;
 }
 
 int bpt_jwt_check_time_and_audience(const struct bpt_jwt *t, const bpt_policy *p, const char *what)
 {
     int64_t at = bpt_policy_at(p), exp = 0, nbf = 0, iat = 0;
     int64_t leeway = p->jwt.has_leeway ? (int64_t)p->jwt.leeway_secs : BPT_JWT_DEFAULT_LEEWAY;
-    const json_t *aud = json_object_get(t->claims, "aud");
+    int64_t max_age = (int64_t)(p->max_age_secs < BPT_POLICY_MAX_AGE_CEILING_SECS
+                                    ? p->max_age_secs
+                                    : BPT_POLICY_MAX_AGE_CEILING_SECS);
     char a[32], b[32];
+    bool any = false;
     int rc;
 
     BPT_CHECK(numeric_time(t->claims, "exp", &exp, true, what));
@@ -523,42 +615,35 @@ int bpt_jwt_check_time_and_audience(const struct bpt_jwt *t, const bpt_policy *p
         return bpt_err(BPT_ECLAIM, "%s: expired at %s (verification time %s, leeway %llds)", what,
                        bpt_time_format(a, exp), bpt_time_format(b, at), (long long)leeway);
     }
-    if ((rc = numeric_time(t->claims, "nbf", &nbf, false, what)) < 0) {
-        goto out;
+    BPT_CHECK(numeric_time(t->claims, "nbf", &nbf, false, what));
+    if (rc == 1 && at < nbf - leeway) {
+        return bpt_err(BPT_ECLAIM, "%s: not valid before %s (verification time %s, leeway %llds)",
+                       what, bpt_time_format(a, nbf), bpt_time_format(b, at), (long long)leeway);
     }
-    if (rc == 1 && at + leeway < nbf) {
-        return bpt_err(BPT_ECLAIM, "%s: not valid before %s (verification time %s)", what,
-                       bpt_time_format(a, nbf), bpt_time_format(b, at));
+    if (max_age > 0 && !json_object_get(t->claims, "iat")) {
+        return bpt_err(BPT_ECLAIM, "%s: the token has no iat, so max_age_secs %lld cannot be held",
+                       what, (long long)max_age);
     }
-    if ((rc = numeric_time(t->claims, "iat", &iat, p->max_age_secs > 0, what)) < 0) {
-        goto out;
+    BPT_CHECK(numeric_time(t->claims, "iat", &iat, false, what));
+    if (rc == 1 && at < iat - leeway) {
+        return bpt_err(BPT_ECLAIM, "%s: issued in the future, at %s (verification time %s)", what,
+                       bpt_time_format(a, iat), bpt_time_format(b, at));
     }
-    if (rc == 1 && at + leeway < iat) {
-        return bpt_err(BPT_ECLAIM, "%s: issued in the future (%s)", what, bpt_time_format(a, iat));
+    if (rc == 1 && max_age > 0 && at > iat + max_age + leeway) {
+        return bpt_err(BPT_ECLAIM,
+                       "%s: issued at %s, %llds before the verification time (max age %llds)", what,
+                       bpt_time_format(a, iat), (long long)(at - iat), (long long)max_age);
     }
-    if (rc == 1 && p->max_age_secs > 0 && at - iat > (int64_t)p->max_age_secs + leeway) {
-        return bpt_err(BPT_ECLAIM, "%s: issued %llds before the verification time (max age %llus)",
-                       what, (long long)(at - iat), (unsigned long long)p->max_age_secs);
+    BPT_CHECK(audience_has(json_object_get(t->claims, "aud"), p->expected_audience, &any, what));
+    if (p->expected_audience && rc != 1) {
+        return bpt_err(BPT_ECLAIM, "%s: the audience is not the expected '%.128s'", what,
+                       p->expected_audience);
     }
-    if (p->expected_audience) {
-        bool found =
-            json_is_string(aud) && strcmp(json_string_value(aud), p->expected_audience) == 0;
-        size_t i;
-        json_t *e;
-        if (json_is_array(aud)) {
-            json_array_foreach(aud, i, e)
-            {
-                found = found || (json_is_string(e) &&
-                                  strcmp(json_string_value(e), p->expected_audience) == 0);
-            }
-        }
-        if (!found) {
-            return bpt_err(BPT_ECLAIM, "%s: audience is not the expected '%.128s'", what,
-                           p->expected_audience);
-        }
-    } else if (!(json_is_string(aud) && *json_string_value(aud)) &&
-               !(json_is_array(aud) && json_array_size(aud) > 0)) {
-        return bpt_err(BPT_ECLAIM, "%s: neither the policy nor the token names an audience", what);
+    if (!p->expected_audience && !any) {
+        return bpt_err(BPT_ECLAIM,
+                       "%s: neither the policy nor the token names an audience (set "
+                       "expected_audience)",
+                       what);
     }
     rc = 0;
 out:
@@ -576,4 +661,14 @@ int bpt_jwt_authenticate(const struct bpt_jwt *t, const bpt_policy *p, const cha
 out:
     EVP_PKEY_free(key);
     return rc;
+}
+
+bool bpt_jwt_issuer_listed(const bpt_policy *p, const char *iss)
+{
+    for (size_t i = 0; i < p->jwt.n_issuers; i++) {
+        if (strcmp(p->jwt.issuers[i], iss) == 0) {
+            return true;
+        }
+    }
+    return false;
 }

@@ -29,16 +29,6 @@ static int copy_claim(struct bpt_claims *c, const json_t *o, const char *key, co
     return v ? bpt_claims_set_customv(c, as ? as : key, json_deep_copy(v)) : 0;
 }
 
-static bool in_list(char **list, size_t n, const char *s)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(list[i], s) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /* The report common to both: evidence, iat as issued_at, the measurement when known. */
 static int new_report(bpt_report **out, bpt_provider prov, const uint8_t *ev, size_t len,
                       const struct bpt_jwt *t, const char *alg, const uint8_t *m, size_t m_len)
@@ -131,7 +121,7 @@ int bpt_gcp_confidential_verify(bpt_verified **out, const uint8_t *ev, size_t ev
                      BPT_GCP_ISSUER);
         goto out;
     }
-    if (policy->jwt.n_issuers && !in_list(policy->jwt.issuers, policy->jwt.n_issuers, iss)) {
+    if (policy->jwt.n_issuers && !bpt_jwt_issuer_listed(policy, iss)) {
         rc = bpt_err(BPT_ECLAIM, "%s: issuer %s is not in the policy's jwt.issuers", what, iss);
         goto out;
     }
@@ -252,6 +242,51 @@ static int maa_hex(uint8_t *out, size_t n, const json_t *tee, const char *key, b
     return 1;
 }
 
+/*
+ * The nonce: the token's "nonce" claim (what MAA reflects from the attest request), else
+ * x-ms-runtime.client-payload.nonce (the guest attestation client's runtime data). Both are
+ * signed by the attestation service. With an expected nonce, it must equal the one found.
+ */
+static int maa_nonce(const json_t *claims, const char *want, const char **found)
+{
+    const json_t *payload =
+        json_object_get(json_object_get(claims, "x-ms-runtime"), "client-payload");
+    *found = str_claim(claims, "nonce");
+    if (!*found) {
+        *found = str_claim(payload, "nonce");
+    }
+    if (!want) {
+        return 0;
+    }
+    if (!*found) {
+        return bpt_err(BPT_ECLAIM, "azure_maa: the token has no nonce (nonce or "
+                                   "x-ms-runtime.client-payload.nonce); the policy expects one");
+    }
+    if (strcmp(*found, want) != 0) {
+        return bpt_err(BPT_ECLAIM, "azure_maa: the token's nonce differs from the expected nonce");
+    }
+    return 0;
+}
+
+/* "sevsnpvm bootloader 3 tee 0 snp 8 microcode 115" from the SVN claims, when present. */
+static int maa_platform(struct bpt_claims *c, const json_t *tee, const char *type)
+{
+    static const char *const svn[][2] = {{"x-ms-sevsnpvm-bootloader-svn", "bootloader"},
+                                         {"x-ms-sevsnpvm-tee-svn", "tee"},
+                                         {"x-ms-sevsnpvm-snpfw-svn", "snp"},
+                                         {"x-ms-sevsnpvm-microcode-svn", "microcode"}};
+    char text[160];
+    size_t n = (size_t)snprintf(text, sizeof(text), "%s", type);
+    for (size_t i = 0; i < sizeof(svn) / sizeof(svn[0]) && n < sizeof(text); i++) {
+        const json_t *v = json_object_get(tee, svn[i][0]);
+        if (json_is_integer(v)) {
+            n += (size_t)snprintf(text + n, sizeof(text) - n, " %s %lld", svn[i][1],
+                                  (long long)json_integer_value(v));
+        }
+    }
+    return bpt_claims_set_platform_version(c, text);
+}
+
 int bpt_azure_maa_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
                          const bpt_policy *policy)
 {
@@ -274,12 +309,13 @@ int bpt_azure_maa_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
     }
     BPT_CHECK(bpt_jwt_parse(&t, ev, ev_len, what));
     iss = str_claim(t.claims, "iss");
-    if (!iss || !*iss) {
-        rc = bpt_err(BPT_EMALFORMED, "%s: the token has no issuer", what);
+    if (!iss || !*iss || strlen(iss) > 1000) {
+        rc = bpt_err(BPT_EMALFORMED, "%s: the token has no issuer (a string of 1..1000 bytes)",
+                     what);
         goto out;
     }
     if (policy->jwt.n_issuers) {
-        if (!in_list(policy->jwt.issuers, policy->jwt.n_issuers, iss)) {
+        if (!bpt_jwt_issuer_listed(policy, iss)) {
             rc = bpt_err(BPT_ECLAIM, "%s: issuer '%.200s' is not in the policy's jwt.issuers", what,
                          iss);
             goto out;
@@ -292,7 +328,7 @@ int bpt_azure_maa_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
                      what);
         goto out;
     }
-    snprintf(certs, sizeof(certs), "%.1000s/certs", iss);
+    snprintf(certs, sizeof(certs), "%s/certs", iss);
     BPT_CHECK(bpt_jwt_authenticate(&t, policy, policy->jwt.n_issuers ? certs : NULL, what));
 
     tee = maa_tee(t.claims, &type);
@@ -330,15 +366,15 @@ int bpt_azure_maa_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
         }
         BPT_CHECK(bpt_policy_check_report_data(policy, rd, "azure_maa: report_data"));
     }
-    nonce = str_claim(t.claims, "nonce");
-    if (policy->expected_nonce && (!nonce || strcmp(nonce, policy->expected_nonce) != 0)) {
-        rc = bpt_err(BPT_ECLAIM, "%s: nonce %s the expected nonce", what,
-                     nonce ? "differs from" : "is absent; the policy expects");
-        goto out;
-    }
+    BPT_CHECK(maa_nonce(t.claims, policy->expected_nonce, &nonce));
     if (policy->expected_image_digest) {
-        rc = bpt_err(BPT_EUNSATISFIABLE, "%s: MAA tokens carry no container image digest", what);
-        goto out;
+        const char *image = str_claim(json_object_get(t.claims, "x-ms-runtime"), "image_digest");
+        if (!image || strcasecmp(digest_hex(image), digest_hex(policy->expected_image_digest))) {
+            rc = bpt_err(BPT_ECLAIM,
+                         "%s: image digest %.80s (x-ms-runtime) is not the expected %.80s", what,
+                         image ? image : "(absent)", policy->expected_image_digest);
+            goto out;
+        }
     }
 
     BPT_CHECK(new_report(&report, BPT_PROVIDER_AZURE_SNP, ev, ev_len, &t, "sha384", meas, 48));
@@ -347,7 +383,7 @@ int bpt_azure_maa_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
         const char *k;
         json_t *v;
         c->debug_mode = json_is_true(dbg);
-        BPT_CHECK(bpt_claims_set_platform_version(c, type));
+        BPT_CHECK(maa_platform(c, tee, type));
         if (has_rd) {
             BPT_CHECK(bpt_claims_set_user_data(c, rd, 64));
         }
