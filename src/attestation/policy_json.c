@@ -360,13 +360,6 @@ out:
     return rc;
 }
 
-static json_t *hexv(const uint8_t *b, size_t n)
-{
-    char buf[2 * 64 + 1];
-    bpt_hex_encode_to(buf, b, n);
-    return json_string(buf);
-}
-
 int bpt_policy_to_json(char **out, const bpt_policy *p)
 {
     json_t *o = json_object(), *blk;
@@ -393,7 +386,7 @@ int bpt_policy_to_json(char **out, const bpt_policy *p)
     }
     if (p->expected_report_data_len) {
         json_object_set_new(o, "expected_report_data",
-                            hexv(p->expected_report_data, p->expected_report_data_len));
+                            bpt_json_hex(p->expected_report_data, p->expected_report_data_len));
     }
     blk = json_object();
     if (p->sev_snp.has_min_tcb) {
@@ -404,7 +397,7 @@ int bpt_policy_to_json(char **out, const bpt_policy *p)
                                       "fmc", p->sev_snp.min_fmc));
     }
     if (p->sev_snp.has_host_data) {
-        json_object_set_new(blk, "host_data", hexv(p->sev_snp.host_data, 32));
+        json_object_set_new(blk, "host_data", bpt_json_hex(p->sev_snp.host_data, 32));
     }
     if (p->sev_snp.has_vmpl) {
         json_object_set_new(blk, "vmpl", json_integer(p->sev_snp.vmpl));
@@ -433,28 +426,29 @@ int bpt_policy_to_json(char **out, const bpt_policy *p)
     }
     json_object_set_new(blk, "accepted_tcb_status", st);
     if (p->tdx.has_mr_config_id) {
-        json_object_set_new(blk, "mr_config_id", hexv(p->tdx.mr_config_id, 48));
+        json_object_set_new(blk, "mr_config_id", bpt_json_hex(p->tdx.mr_config_id, 48));
     }
     if (p->tdx.has_mr_owner) {
-        json_object_set_new(blk, "mr_owner", hexv(p->tdx.mr_owner, 48));
+        json_object_set_new(blk, "mr_owner", bpt_json_hex(p->tdx.mr_owner, 48));
     }
     if (p->tdx.has_mr_owner_config) {
-        json_object_set_new(blk, "mr_owner_config", hexv(p->tdx.mr_owner_config, 48));
+        json_object_set_new(blk, "mr_owner_config", bpt_json_hex(p->tdx.mr_owner_config, 48));
     }
     if (p->tdx.has_mr_seam) {
-        json_object_set_new(blk, "mr_seam", hexv(p->tdx.mr_seam, 48));
+        json_object_set_new(blk, "mr_seam", bpt_json_hex(p->tdx.mr_seam, 48));
     }
     if (p->tdx.has_xfam) {
-        json_object_set_new(blk, "xfam", hexv(p->tdx.xfam, 8));
+        json_object_set_new(blk, "xfam", bpt_json_hex(p->tdx.xfam, 8));
     }
     if (p->tdx.has_seam_attributes) {
-        json_object_set_new(blk, "seam_attributes", hexv(p->tdx.seam_attributes, 8));
+        json_object_set_new(blk, "seam_attributes", bpt_json_hex(p->tdx.seam_attributes, 8));
     }
     bool any_rtmr = false;
     json_t *rt = json_array();
     for (int i = 0; i < BPT_POLICY_MAX_RTMRS; i++) {
         any_rtmr |= p->tdx.has_rtmr[i];
-        json_array_append_new(rt, p->tdx.has_rtmr[i] ? hexv(p->tdx.rtmr[i], 48) : json_null());
+        json_array_append_new(rt,
+                              p->tdx.has_rtmr[i] ? bpt_json_hex(p->tdx.rtmr[i], 48) : json_null());
     }
     if (any_rtmr) {
         json_object_set_new(blk, "rtmr", rt);
@@ -469,7 +463,7 @@ int bpt_policy_to_json(char **out, const bpt_policy *p)
         if (p->aws_nitro.has_pcr[i]) {
             char k[8];
             snprintf(k, sizeof(k), "%d", i);
-            json_object_set_new(pcrs, k, hexv(p->aws_nitro.pcr[i], 48));
+            json_object_set_new(pcrs, k, bpt_json_hex(p->aws_nitro.pcr[i], 48));
         }
     }
     json_object_set_new(blk, "pcrs", pcrs);

@@ -317,10 +317,6 @@ static int dispatch(bpt_verified **out, const uint8_t *ev, size_t ev_len, bpt_pr
         return bpt_err(BPT_ENOTSUP, "%s: verifier not built (configure with -D%s=ON)",
                        bpt_provider_name(provider), row->option);
     }
-    if (!row->verify) {
-        return bpt_err(BPT_EUNSATISFIABLE, "%s: verifier not built yet in this version",
-                       bpt_provider_name(provider));
-    }
     if (!policy) {
         BPT_CHECK(bpt_policy_new(&owned));
         policy = owned;

@@ -258,3 +258,13 @@ int bpt_json_get_bytes(const json_t *obj, const char *key, bpt_buf *out, bool ba
     rc = bpt_json_value_bytes(v, out, base64_strings, name);
     return rc < 0 ? rc : 1;
 }
+
+json_t *bpt_json_hex(const uint8_t *p, size_t n)
+{
+    char buf[2 * 64 + 1];
+    if (n > 64) {
+        return NULL;
+    }
+    bpt_hex_encode_to(buf, p, n);
+    return json_string(buf);
+}

@@ -44,6 +44,9 @@ int bpt_json_get_arr(const json_t *obj, const char *key, json_t **out, bool requ
 int bpt_json_get_bytes(const json_t *obj, const char *key, bpt_buf *out, bool base64_strings,
                        bool required, const char *ctx);
 
+/** A JSON string of the lowercase hex of @p n bytes (n <= 64); NULL on allocation failure. */
+json_t *bpt_json_hex(const uint8_t *p, size_t n);
+
 /** Decode one JSON value (string or int array) as bytes; rules as bpt_json_get_bytes(). */
 int bpt_json_value_bytes(const json_t *v, bpt_buf *out, bool base64_strings, const char *ctx);
 

@@ -1,6 +1,6 @@
 /*
- * The table of built-in verifiers the dispatcher routes to. A provider file sets its row's
- * function; a row whose provider is switched off at build time names its CMake option.
+ * The table of built-in verifiers the dispatcher routes to: every provider has one; a row whose
+ * provider is switched off at build time has no function and names its CMake option.
  */
 #ifndef BPT_ATTESTATION_PROVIDERS_BUILTIN_H
 #define BPT_ATTESTATION_PROVIDERS_BUILTIN_H
@@ -15,7 +15,7 @@ struct bpt_builtin_verifier {
     bpt_evidence_kind kind; /* the evidence this verifier takes */
     const char *option;     /* CMake option that builds it */
     bool built;             /* the option was ON */
-    bpt_verify_fn verify;   /* NULL: not implemented yet */
+    bpt_verify_fn verify;   /* NULL exactly when not built */
 };
 
 /** The row for @p provider, or NULL. */

@@ -15,6 +15,7 @@
 
 #include "core/codec.h"
 #include "core/err.h"
+#include "core/json.h"
 #include "core/reader.h"
 #include "core/util.h"
 
@@ -432,13 +433,6 @@ static json_t *tcb_json(bpt_snp_tcb t, bpt_snp_product product)
     return o;
 }
 
-static json_t *hexj(const uint8_t *p, size_t n)
-{
-    char buf[129];
-    bpt_hex_encode_to(buf, p, n);
-    return json_string(buf);
-}
-
 static int build_report(bpt_report **out, const uint8_t *ev, const bpt_snp_report *rep,
                         bpt_snp_product product, int64_t at)
 {
@@ -461,7 +455,7 @@ static int build_report(bpt_report **out, const uint8_t *ev, const bpt_snp_repor
              bpt_snp_product_name(product), t.bootloader, t.tee, t.snp, t.microcode);
     BPT_CHECK(bpt_claims_set_platform_version(c, platform));
     BPT_CHECK(bpt_claims_set_user_data(c, rep->report_data, 64));
-    BPT_CHECK(bpt_claims_set_customv(c, "chip_id", hexj(rep->chip_id, 64)));
+    BPT_CHECK(bpt_claims_set_customv(c, "chip_id", bpt_json_hex(rep->chip_id, 64)));
     BPT_CHECK(bpt_claims_set_customv(c, "product", json_string(bpt_snp_product_name(product))));
     BPT_CHECK(bpt_claims_set_customv(c, "report_version", json_integer(rep->version)));
     BPT_CHECK(bpt_claims_set_customv(c, "guest_svn", json_integer(rep->guest_svn)));
@@ -485,11 +479,12 @@ static int build_report(bpt_report **out, const uint8_t *ev, const bpt_snp_repor
         c, "current_tcb", tcb_json(bpt_sev_snp_tcb_decode(rep->current_tcb, product), product)));
     BPT_CHECK(bpt_claims_set_customv(
         c, "launch_tcb", tcb_json(bpt_sev_snp_tcb_decode(rep->launch_tcb, product), product)));
-    BPT_CHECK(bpt_claims_set_customv(c, "host_data", hexj(rep->host_data, 32)));
-    BPT_CHECK(bpt_claims_set_customv(c, "id_key_digest", hexj(rep->id_key_digest, 48)));
-    BPT_CHECK(bpt_claims_set_customv(c, "author_key_digest", hexj(rep->author_key_digest, 48)));
-    BPT_CHECK(bpt_claims_set_customv(c, "family_id", hexj(rep->family_id, 16)));
-    BPT_CHECK(bpt_claims_set_customv(c, "image_id", hexj(rep->image_id, 16)));
+    BPT_CHECK(bpt_claims_set_customv(c, "host_data", bpt_json_hex(rep->host_data, 32)));
+    BPT_CHECK(bpt_claims_set_customv(c, "id_key_digest", bpt_json_hex(rep->id_key_digest, 48)));
+    BPT_CHECK(
+        bpt_claims_set_customv(c, "author_key_digest", bpt_json_hex(rep->author_key_digest, 48)));
+    BPT_CHECK(bpt_claims_set_customv(c, "family_id", bpt_json_hex(rep->family_id, 16)));
+    BPT_CHECK(bpt_claims_set_customv(c, "image_id", bpt_json_hex(rep->image_id, 16)));
     BPT_CHECK(bpt_claims_set_customv(
         c, "signing_key", json_string(rep->signing_key == BPT_SNP_KEY_VLEK ? "vlek" : "vcek")));
     *out = r;

@@ -17,6 +17,7 @@
 
 #include "core/codec.h"
 #include "core/err.h"
+#include "core/json.h"
 #include "core/reader.h"
 #include "core/util.h"
 
@@ -434,13 +435,6 @@ out:
     return rc;
 }
 
-static json_t *hexj(const uint8_t *p, size_t n)
-{
-    char buf[129];
-    bpt_hex_encode_to(buf, p, n);
-    return json_string(buf);
-}
-
 static json_t *tcb_json(const struct tdx_tcb_result *t, const struct tdx_collateral *c,
                         const struct bpt_pck_ext *ext)
 {
@@ -448,7 +442,7 @@ static json_t *tcb_json(const struct tdx_tcb_result *t, const struct tdx_collate
         json_pack("{s:s,s:s,s:s,s:s,s:O,s:o,s:i,s:I}", "status", bpt_tcb_status_name(t->final),
                   "platform_status", bpt_tcb_status_name(t->platform), "qe_status",
                   bpt_tcb_status_name(t->qe), "tcb_date", t->tcb_date, "advisory_ids",
-                  t->advisories, "fmspc", hexj(ext->fmspc, 6), "pce_svn", ext->pcesvn,
+                  t->advisories, "fmspc", bpt_json_hex(ext->fmspc, 6), "pce_svn", ext->pcesvn,
                   "tcb_evaluation_data_number", (json_int_t)c->tcb.eval_number);
     if (o && t->has_module_status) {
         json_object_set_new(o, "module_status", json_string(bpt_tcb_status_name(t->module)));
@@ -489,25 +483,25 @@ static int build_report(bpt_report **out, const uint8_t *ev, size_t ev_len, cons
     BPT_CHECK(bpt_claims_set_signer_id(c, text));
     BPT_CHECK(bpt_claims_set_user_data(c, b->report_data, 64));
     BPT_CHECK(bpt_claims_set_customv(c, "rtmr", json_incref(rtmrs)));
-    BPT_CHECK(bpt_claims_set_customv(c, "mr_seam", hexj(b->mr_seam, 48)));
-    BPT_CHECK(bpt_claims_set_customv(c, "mr_signer_seam", hexj(b->mr_signer_seam, 48)));
-    BPT_CHECK(bpt_claims_set_customv(c, "mr_config_id", hexj(b->mr_config_id, 48)));
-    BPT_CHECK(bpt_claims_set_customv(c, "mr_owner", hexj(b->mr_owner, 48)));
-    BPT_CHECK(bpt_claims_set_customv(c, "mr_owner_config", hexj(b->mr_owner_config, 48)));
+    BPT_CHECK(bpt_claims_set_customv(c, "mr_seam", bpt_json_hex(b->mr_seam, 48)));
+    BPT_CHECK(bpt_claims_set_customv(c, "mr_signer_seam", bpt_json_hex(b->mr_signer_seam, 48)));
+    BPT_CHECK(bpt_claims_set_customv(c, "mr_config_id", bpt_json_hex(b->mr_config_id, 48)));
+    BPT_CHECK(bpt_claims_set_customv(c, "mr_owner", bpt_json_hex(b->mr_owner, 48)));
+    BPT_CHECK(bpt_claims_set_customv(c, "mr_owner_config", bpt_json_hex(b->mr_owner_config, 48)));
     /* 64-bit fields as hex of their bytes in the quote's order, as the policy takes them. */
     le_bytes(raw, b->td_attributes);
-    BPT_CHECK(bpt_claims_set_customv(c, "td_attributes", hexj(raw, 8)));
+    BPT_CHECK(bpt_claims_set_customv(c, "td_attributes", bpt_json_hex(raw, 8)));
     le_bytes(raw, b->seam_attributes);
-    BPT_CHECK(bpt_claims_set_customv(c, "seam_attributes", hexj(raw, 8)));
+    BPT_CHECK(bpt_claims_set_customv(c, "seam_attributes", bpt_json_hex(raw, 8)));
     le_bytes(raw, b->xfam);
-    BPT_CHECK(bpt_claims_set_customv(c, "xfam", hexj(raw, 8)));
-    BPT_CHECK(bpt_claims_set_customv(c, "tee_tcb_svn", hexj(b->tee_tcb_svn, 16)));
+    BPT_CHECK(bpt_claims_set_customv(c, "xfam", bpt_json_hex(raw, 8)));
+    BPT_CHECK(bpt_claims_set_customv(c, "tee_tcb_svn", bpt_json_hex(b->tee_tcb_svn, 16)));
     if (q->body_type == 3) {
-        BPT_CHECK(bpt_claims_set_customv(c, "tee_tcb_svn2", hexj(b->tee_tcb_svn2, 16)));
-        BPT_CHECK(bpt_claims_set_customv(c, "mr_servicetd", hexj(b->mr_servicetd, 48)));
+        BPT_CHECK(bpt_claims_set_customv(c, "tee_tcb_svn2", bpt_json_hex(b->tee_tcb_svn2, 16)));
+        BPT_CHECK(bpt_claims_set_customv(c, "mr_servicetd", bpt_json_hex(b->mr_servicetd, 48)));
     }
     BPT_CHECK(bpt_claims_set_customv(c, "quote_version", json_integer(q->version)));
-    BPT_CHECK(bpt_claims_set_customv(c, "fmspc", hexj(ext->fmspc, 6)));
+    BPT_CHECK(bpt_claims_set_customv(c, "fmspc", bpt_json_hex(ext->fmspc, 6)));
     BPT_CHECK(
         bpt_claims_set_customv(c, "tcb_status", json_string(bpt_tcb_status_name(tcb->final))));
     *out = r;
@@ -517,6 +511,19 @@ out:
     json_decref(rtmrs);
     bpt_report_free(r);
     return rc;
+}
+
+/* TCB Info must describe the PCK certificate's platform: its FMSPC and PCE-ID. */
+static int same_platform(const uint8_t *tcb, const uint8_t *pck, size_t n, const char *name)
+{
+    char a[13], b[13];
+    if (memcmp(tcb, pck, n) == 0) {
+        return 0;
+    }
+    bpt_hex_encode_to(a, tcb, n);
+    bpt_hex_encode_to(b, pck, n);
+    return bpt_err(BPT_ESIGNATURE, "tdx: TCB Info is for %s %s, the PCK certificate's is %s", name,
+                   a, b);
 }
 
 int bpt_tdx_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len, const bpt_policy *policy)
@@ -531,7 +538,6 @@ int bpt_tdx_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len, const b
     EVP_PKEY *pck_key = NULL;
     bpt_policy *owned = NULL;
     bpt_report *report = NULL;
-    char a[13], b[13];
     int64_t at;
     int rc;
 
@@ -553,20 +559,8 @@ int bpt_tdx_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len, const b
 
     BPT_CHECK(verify_signatures(ev, &q, pck_key));
 
-    if (memcmp(ext.fmspc, col->tcb.fmspc, 6) != 0) {
-        bpt_hex_encode_to(a, col->tcb.fmspc, 6);
-        bpt_hex_encode_to(b, ext.fmspc, 6);
-        rc = bpt_err(BPT_ESIGNATURE, "tdx: TCB Info is for FMSPC %s, the PCK certificate's is %s",
-                     a, b);
-        goto out;
-    }
-    if (memcmp(ext.pceid, col->tcb.pceid, 2) != 0) {
-        bpt_hex_encode_to(a, col->tcb.pceid, 2);
-        bpt_hex_encode_to(b, ext.pceid, 2);
-        rc = bpt_err(BPT_ESIGNATURE, "tdx: TCB Info is for PCE-ID %s, the PCK certificate's is %s",
-                     a, b);
-        goto out;
-    }
+    BPT_CHECK(same_platform(col->tcb.fmspc, ext.fmspc, 6, "FMSPC"));
+    BPT_CHECK(same_platform(col->tcb.pceid, ext.pceid, 2, "PCE-ID"));
     BPT_CHECK(tdx_tcb_evaluate(&tcb, col, &ext, &q));
 
     /* Only now, with the quote authenticated and its TCB known, judge its claims. */
