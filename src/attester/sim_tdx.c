@@ -317,7 +317,7 @@ static int fill(bpt_buf *b, uint8_t byte, size_t n)
 
 static int td_body(bpt_buf *b, const struct bpt_sim_tdx_opts *o, bool v15)
 {
-    uint8_t svn[16] = {MODULE_SVN, 1, 3};
+    uint8_t svn[16] = {MODULE_SVN, o->module_major0 ? 0 : 1, 3};
     int rc;
     BPT_CHECK(bpt_buf_append(b, svn, 16));
     BPT_CHECK(fill(b, 0x5b, 48)); /* mr_seam */
@@ -357,12 +357,65 @@ static void qe_report(uint8_t out[384], const uint8_t att_key[64], const uint8_t
     }
 }
 
+/*
+ * A PCK chain made now: leaf with the SGX extensions under a CA named o->pck_ca_cn, and with
+ * o->extra_intermediate one more CA under a fresh root (pathlen 2, written to DIR/tdx/root2.pem).
+ * The PEM chain goes to @p chain, the leaf's key (for the QE report) to @p leaf_key.
+ */
+static int fresh_chain(bpt_buf *chain, EVP_PKEY **leaf_key, const char *dir, const struct pki *k,
+                       const struct bpt_sim_tdx_opts *o)
+{
+    struct pck_args args;
+    EVP_PKEY *rk = NULL, *ik = NULL, *ck = NULL;
+    X509 *root = k->root, *inter = NULL, *ca = NULL, *leaf = NULL, *issuer;
+    EVP_PKEY *issuer_key = k->root_key;
+    char path[4096];
+    int rc;
+
+    BPT_CHECK(bpt_hex_decode_exact(args.fmspc, 6, BPT_SIM_TDX_FMSPC, 12, "fmspc"));
+    if (o->extra_intermediate) {
+        BPT_CHECK(bpt_sim_keygen(&rk, "P-256"));
+        BPT_CHECK(bpt_sim_keygen(&ik, "P-256"));
+        BPT_CHECK(bpt_sim_make_cert(&root, rk, "Simulated Intel SGX Root CA 2", NULL, NULL, 2,
+                                    BPT_SIM_SIG_ECDSA_SHA256, 11, NULL, NULL));
+        BPT_CHECK(bpt_sim_make_cert(&inter, ik, "Intel SGX Intermediate CA", root, rk, 1,
+                                    BPT_SIM_SIG_ECDSA_SHA256, 12, NULL, NULL));
+        BPT_CHECK(bpt_sim_path(path, sizeof(path), dir, "tdx/root2.pem"));
+        BPT_CHECK(bpt_sim_write_cert(path, root));
+    }
+    issuer = inter ? inter : root;
+    issuer_key = inter ? ik : issuer_key;
+    BPT_CHECK(bpt_sim_keygen(&ck, "P-256"));
+    BPT_CHECK(bpt_sim_keygen(leaf_key, "P-256"));
+    BPT_CHECK(bpt_sim_make_cert(&ca, ck, o->pck_ca_cn ? o->pck_ca_cn : "Intel SGX PCK Platform CA",
+                                issuer, issuer_key, 0, BPT_SIM_SIG_ECDSA_SHA256, 13, NULL, NULL));
+    BPT_CHECK(bpt_sim_make_cert(&leaf, *leaf_key, "Intel SGX PCK Certificate", ca, ck, -1,
+                                BPT_SIM_SIG_ECDSA_SHA256, 14, add_sgx_ext, &args));
+    BPT_CHECK(append_pem(chain, leaf));
+    BPT_CHECK(append_pem(chain, ca));
+    if (inter) {
+        BPT_CHECK(append_pem(chain, inter));
+    }
+    BPT_CHECK(append_pem(chain, root));
+out:
+    if (root != k->root) {
+        X509_free(root);
+    }
+    X509_free(inter);
+    X509_free(ca);
+    X509_free(leaf);
+    EVP_PKEY_free(rk);
+    EVP_PKEY_free(ik);
+    EVP_PKEY_free(ck);
+    return rc;
+}
+
 int bpt_sim_tdx_quote(uint8_t **ev, size_t *ev_len, const char *dir,
                       const struct bpt_sim_tdx_opts *o)
 {
     bpt_buf q = BPT_BUF_INIT(64 * 1024), chain = BPT_BUF_INIT(32 * 1024);
     struct pki k = {0};
-    EVP_PKEY *att = NULL;
+    EVP_PKEY *att = NULL, *qe_key, *fresh_key = NULL;
     X509 *pck = NULL, *ca = NULL;
     uint8_t att_xy[65], auth[32], rep[384], rs[64];
     size_t xy_len = sizeof(att_xy), sig_len_at, signed_len;
@@ -377,6 +430,9 @@ int bpt_sim_tdx_quote(uint8_t **ev, size_t *ev_len, const char *dir,
         xy_len != 65) {
         rc = bpt_err_ossl(BPT_ERROR, "sim: attestation key");
         goto out;
+    }
+    if (o->att_key_off_curve) {
+        memset(att_xy + 1, 0x01, 64); /* no point of P-256; the QE still binds these bytes */
     }
     for (size_t i = 0; i < sizeof(auth); i++) {
         auth[i] = (uint8_t)i;
@@ -400,18 +456,24 @@ int bpt_sim_tdx_quote(uint8_t **ev, size_t *ev_len, const char *dir,
     signed_len = q.len;
     BPT_CHECK(bpt_sim_sign_rs(rs, 32, false, att, q.data, signed_len));
 
-    /* The PCK chain (possibly with a forged link). */
+    /* The PCK chain (possibly with a forged link, or a fresh one of another shape). */
     pck = k.pck;
     ca = k.ca;
-    if (o->bad_pck_sig) {
-        BPT_CHECK(forge(&pck, k.pck));
+    qe_key = k.pck_key;
+    if (o->pck_ca_cn || o->extra_intermediate) {
+        BPT_CHECK(fresh_chain(&chain, &fresh_key, dir, &k, o));
+        qe_key = fresh_key;
+    } else {
+        if (o->bad_pck_sig) {
+            BPT_CHECK(forge(&pck, k.pck));
+        }
+        if (o->bad_pck_ca_sig) {
+            BPT_CHECK(forge(&ca, k.ca));
+        }
+        BPT_CHECK(append_pem(&chain, pck));
+        BPT_CHECK(append_pem(&chain, ca));
+        BPT_CHECK(append_pem(&chain, k.root));
     }
-    if (o->bad_pck_ca_sig) {
-        BPT_CHECK(forge(&ca, k.ca));
-    }
-    BPT_CHECK(append_pem(&chain, pck));
-    BPT_CHECK(append_pem(&chain, ca));
-    BPT_CHECK(append_pem(&chain, k.root));
     qe_report(rep, att_xy + 1, auth, sizeof(auth), o->bad_qe_binding);
 
     sig_len_at = q.len;
@@ -421,7 +483,7 @@ int bpt_sim_tdx_quote(uint8_t **ev, size_t *ev_len, const char *dir,
     BPT_CHECK(put16(&q, 6));
     BPT_CHECK(put32(&q, (uint32_t)(384 + 64 + 2 + sizeof(auth) + 2 + 4 + chain.len)));
     BPT_CHECK(bpt_buf_append(&q, rep, 384));
-    BPT_CHECK(bpt_sim_sign_rs(rs, 32, false, k.pck_key, rep, 384));
+    BPT_CHECK(bpt_sim_sign_rs(rs, 32, false, qe_key, rep, 384));
     if (o->bad_qe_report_sig) {
         rs[5] ^= 1;
     }
@@ -445,6 +507,7 @@ out:
         X509_free(ca);
     }
     EVP_PKEY_free(att);
+    EVP_PKEY_free(fresh_key);
     pki_dispose(&k);
     bpt_buf_dispose(&q);
     bpt_buf_dispose(&chain);
@@ -480,21 +543,22 @@ static int64_t or_default(int64_t v, int64_t d)
     return v ? v : d;
 }
 
-/* A CRL by @p issuer (signed by @p key), listing @p revoked (may be NULL), as hex DER. */
+/* A CRL by @p issuer (signed by @p key), listing @p revoked (may be NULL), as hex DER;
+ * @p next_update 0 leaves nextUpdate out. */
 static int make_crl(json_t *coll, const char *field, X509 *issuer, EVP_PKEY *key, X509 *revoked,
                     int64_t this_update, int64_t next_update, bool forge_sig)
 {
     X509_CRL *crl = X509_CRL_new();
     ASN1_TIME *t1 = ASN1_TIME_set(NULL, (time_t)this_update);
-    ASN1_TIME *t2 = ASN1_TIME_set(NULL, (time_t)next_update);
+    ASN1_TIME *t2 = next_update ? ASN1_TIME_set(NULL, (time_t)next_update) : NULL;
     EVP_PKEY *stranger = NULL;
     unsigned char *der = NULL;
     char *hex = NULL;
     int n, rc;
 
-    if (!crl || !t1 || !t2 || X509_CRL_set_version(crl, 1) != 1 ||
+    if (!crl || !t1 || (next_update && !t2) || X509_CRL_set_version(crl, 1) != 1 ||
         X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer)) != 1 ||
-        X509_CRL_set1_lastUpdate(crl, t1) != 1 || X509_CRL_set1_nextUpdate(crl, t2) != 1) {
+        X509_CRL_set1_lastUpdate(crl, t1) != 1 || (t2 && X509_CRL_set1_nextUpdate(crl, t2) != 1)) {
         rc = bpt_err_ossl(BPT_ERROR, "sim: CRL");
         goto out;
     }
@@ -640,7 +704,8 @@ int bpt_sim_tdx_collateral(char **json, const char *dir, const struct bpt_sim_td
                        or_default(o->root_crl_next, now + 365 * DAY), o->bad_root_crl_sig));
     BPT_CHECK(make_crl(coll, "pck_crl", k.ca, k.ca_key, o->revoke_pck ? k.pck : NULL,
                        or_default(o->pck_crl_this, now - 3600),
-                       or_default(o->pck_crl_next, now + 30 * DAY), o->bad_pck_crl_sig));
+                       o->pck_crl_no_next_update ? 0 : or_default(o->pck_crl_next, now + 30 * DAY),
+                       o->bad_pck_crl_sig));
     if (!(doc = tcb_info(o, now))) {
         rc = bpt_err_nomem("sim: tcbInfo");
         goto out;

@@ -37,6 +37,13 @@ struct bpt_sim_tdx_opts {
     bool bad_qe_binding, bad_qe_report_sig;
     bool wrong_fmspc, wrong_pceid;
     bool wrong_qe_mrsigner, wrong_module_mrsigner, no_module_identity;
+    bool module_major0;     /* TEE_TCB_SVN[1] = 0: the module is judged by tdxModule */
+    bool att_key_off_curve; /* an attestation key that is no P-256 point (QE binding intact) */
+    bool pck_crl_no_next_update;
+    /* A fresh PCK chain: its CA named @c pck_ca_cn (NULL: the Platform CA's name), and with
+     * @c extra_intermediate one more CA under a fresh root written to DIR/tdx/root2.pem. */
+    const char *pck_ca_cn;
+    bool extra_intermediate;
     /* Date windows (0: now - 1 h .. now + 30 days). */
     int64_t tcb_issue, tcb_next, qe_issue, qe_next;
     int64_t root_crl_this, root_crl_next, pck_crl_this, pck_crl_next;

@@ -242,7 +242,11 @@ int bpt_pki_check_crl(X509_CRL *crl, X509 *issuer, int64_t at, const char *what)
         return bpt_err(BPT_ESIGNATURE, "%s: not yet valid at the verification time (thisUpdate)",
                        what);
     }
-    if (!next || X509_cmp_time(next, &t) < 0) {
+    if (!next) {
+        return bpt_err(BPT_ESIGNATURE, "%s: has no nextUpdate, so its validity cannot be judged",
+                       what);
+    }
+    if (X509_cmp_time(next, &t) < 0) {
         return bpt_err(BPT_ESIGNATURE, "%s: expired at the verification time (nextUpdate)", what);
     }
     return 0;

@@ -140,6 +140,46 @@ static void test_round_trip_v4_v5(void **state)
     bpt_verified_free(v);
 }
 
+/* A module with major version 0 is judged by tdxModule, and all of TEE_TCB_SVN counts. */
+static void test_module_major_version_zero(void **state)
+{
+    struct fixture *f = *state;
+    struct bpt_sim_tdx_opts o = {.module_major0 = true};
+    bpt_verified *v = NULL;
+    assert_ok(run(f, o, NULL, &v));
+    json_t *tcb = tcb_of(v);
+    assert_null(json_object_get(tcb, "module_identity")); /* no module TCB level applies */
+    assert_string_equal(json_string_value(json_object_get(tcb, "status")), "up_to_date");
+    json_decref(tcb);
+    bpt_verified_free(v);
+}
+
+/* A valid chain of four (an extra CA under another root) is not the PCK chain's shape. */
+static void test_pck_chain_of_another_length(void **state)
+{
+    struct fixture *f = *state;
+    struct bpt_sim_tdx_opts o = {.now = AT, .extra_intermediate = true};
+    uint8_t *q = NULL, *root2;
+    size_t n = 0, r2 = 0;
+    char *coll = NULL, path[4096];
+    bpt_policy *p;
+    bpt_verified *v = NULL;
+    assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
+    assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
+    snprintf(path, sizeof(path), "%s/tdx/root2.pem", f->dir);
+    root2 = bpt_test_read_file(path, &r2);
+    assert_non_null(root2);
+    p = sim_policy(f, NULL, coll);
+    assert_ok(bpt_policy_add_trust_root_pem(p, (const char *)root2, r2));
+    assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE,
+                  "tdx: PCK chain has 4 certificates (expected the PCK certificate, its CA and "
+                  "the root)");
+    bpt_policy_free(p);
+    free(root2);
+    bpt_free(coll);
+    bpt_free(q);
+}
+
 static void test_pinned_root_refuses_simulated_quote(void **state)
 {
     struct fixture *f = *state;
@@ -207,6 +247,26 @@ static const struct fault faults[] = {
      NULL,
      BPT_ESIGNATURE,
      "QE report data is not SHA-256(attestation key"},
+    {"PCK certificate issued by a CA that is no PCK CA",
+     {.pck_ca_cn = "Intel SGX Other CA"},
+     NULL,
+     BPT_EMALFORMED,
+     "PCK certificate's issuer is neither the Intel SGX PCK Platform CA nor the Processor CA"},
+    {"attestation key not on the curve",
+     {.att_key_off_curve = true},
+     NULL,
+     BPT_EMALFORMED,
+     "tdx: attestation key: not a P-256 public key"},
+    {"PCK CRL without nextUpdate",
+     {.pck_crl_no_next_update = true},
+     NULL,
+     BPT_ESIGNATURE,
+     "PCK CRL: has no nextUpdate"},
+    {"TDX module (major version 0) MRSIGNER",
+     {.module_major0 = true, .wrong_module_mrsigner = true},
+     NULL,
+     BPT_ESIGNATURE,
+     "MRSIGNER_SEAM is not the TDX module identity's"},
     /* Revocation. */
     {"PCK certificate revoked",
      {.revoke_pck = true},
@@ -871,6 +931,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_v4_v5),
         cmocka_unit_test(test_pinned_root_refuses_simulated_quote),
+        cmocka_unit_test(test_module_major_version_zero),
+        cmocka_unit_test(test_pck_chain_of_another_length),
         cmocka_unit_test(test_each_fault_is_refused_by_its_check),
         cmocka_unit_test(test_each_expected_register),
         cmocka_unit_test(test_debug_accepted_when_allowed),
