@@ -407,13 +407,11 @@ out:
 static int verify_body(X509 *signer, const char *body, const char *sig_hex, const char *what)
 {
     uint8_t sig[64];
-    char ctx[96];
     if (bpt_hex_decode_exact(sig, 64, sig_hex, strlen(sig_hex), what) < 0) {
         return bpt_err(BPT_EMALFORMED, "%s: not 64 bytes of hex (r || s)", what);
     }
-    snprintf(ctx, sizeof(ctx), "%s", what);
     return bpt_pki_verify_ecdsa_rs(X509_get0_pubkey(signer), 256, sig, sig + 32, 32, body,
-                                   strlen(body), ctx);
+                                   strlen(body), what);
 }
 
 static int check_dates(int64_t issue, int64_t next, int64_t at, const char *what)
