@@ -2,7 +2,7 @@
 BUILD ?= build/dev
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build check demo asan tsan valgrind fuzz-smoke clean
+.PHONY: deps build check demo release asan tsan valgrind fuzz-smoke clean
 
 deps:
 	./scripts/install-deps.sh
@@ -18,6 +18,12 @@ check: build
 # Build and run the demo (the README's demo command).
 demo: build
 	./scripts/demo.sh $(BUILD)/bpt
+
+# Optimised build with -Werror (gcc warns at -O2 where Debug does not), and its tests.
+release: deps
+	cmake --preset release
+	cmake --build build/release -j$(JOBS)
+	ctest --test-dir build/release --output-on-failure -j$(JOBS)
 
 asan: deps
 	cmake --preset asan

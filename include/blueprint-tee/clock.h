@@ -40,7 +40,10 @@ BPT_API bpt_clock bpt_clock_fixed(const int64_t *t);
  */
 BPT_API BPT_MUST_USE int bpt_time_parse(int64_t *out, const char *text);
 
-/** Format @p t as "YYYY-MM-DDThh:mm:ssZ" into @p buf (at least 32 bytes). Returns buf. */
+/**
+ * Format @p t as "YYYY-MM-DDThh:mm:ssZ" into @p buf (at least 32 bytes); an instant outside
+ * years 0000..9999 as "unix:<seconds>". Returns buf.
+ */
 BPT_API char *bpt_time_format(char buf[32], int64_t t);
 
 BPT_END_DECLS

@@ -57,7 +57,11 @@ static int read_attr(bpt_buf *out, const char *dir, const char *name, bool optio
 {
     char path[4096];
     int rc;
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        return bpt_err(BPT_EINVAL, "configfs-tsm: path %.64s.../%s is longer than %zu bytes", dir,
+                       name, sizeof(path) - 1);
+    }
     rc = bpt_file_read(out, path);
     if (rc == BPT_ENOTFOUND && optional) {
         bpt_error_clear();

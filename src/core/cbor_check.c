@@ -48,8 +48,8 @@ out:
 
 static int item(struct bpt_reader *r, int depth, int max_depth, const char *what)
 {
-    uint8_t major;
-    uint64_t arg;
+    uint8_t major = 0;
+    uint64_t arg = 0;
     int rc;
 
     if (depth > max_depth) {

@@ -156,7 +156,12 @@ char *bpt_time_format(char buf[32], int64_t t)
         days -= 1;
     }
     civil_from_days(days, &y, &m, &d);
-    snprintf(buf, 32, "%04lld-%02u-%02uT%02u:%02u:%02uZ", (long long)y, m, d,
-             (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60), (unsigned)(rem % 60));
+    if (y < 0 || y > 9999 || m < 1 || m > 12 || d < 1 || d > 31) {
+        /* RFC 3339 has four-digit years: show other instants as unix seconds. */
+        snprintf(buf, 32, "unix:%lld", (long long)t);
+        return buf;
+    }
+    snprintf(buf, 32, "%04u-%02u-%02uT%02u:%02u:%02uZ", (unsigned)y % 10000u, m % 100u, d % 100u,
+             (unsigned)(rem / 3600) % 100u, (unsigned)(rem / 60 % 60), (unsigned)(rem % 60));
     return buf;
 }

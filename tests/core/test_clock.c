@@ -114,6 +114,9 @@ static void test_format(void **state)
     assert_true(strlen(buf) < 32);
     bpt_time_format(buf, INT64_MAX);
     assert_true(strlen(buf) < 32);
+    /* Outside years 0000..9999 RFC 3339 has no form: unix seconds instead. */
+    assert_string_equal(bpt_time_format(buf, 253402300800), "unix:253402300800");
+    assert_string_equal(bpt_time_format(buf, INT64_MIN), "unix:-9223372036854775808");
 }
 
 /* format -> parse gives the same instant over years 0000..9999, negative times included. */

@@ -184,7 +184,7 @@ static int parse_doc(struct bpt_nitro_doc *d)
             for (size_t k = 0; k < cbor_map_size(v); k++) {
                 struct cbor_pair pv = cbor_map_handle(v)[k];
                 uint64_t idx;
-                size_t n;
+                size_t n = 0;
                 if (!cbor_isa_uint(pv.key) || (idx = cbor_get_int(pv.key)) >= BPT_NITRO_MAX_PCRS) {
                     return bad("a pcrs key is not an index 0..31");
                 }

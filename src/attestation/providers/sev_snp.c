@@ -509,7 +509,7 @@ static int resolve_product(bpt_snp_product *out, const bpt_snp_report *rep,
 static int fetch_vcek(X509 **leaf, const bpt_snp_report *rep, const bpt_policy *policy, bool vlek)
 {
     bpt_buf der = BPT_BUF_INIT(BPT_KDS_MAX_CERT_BYTES);
-    bpt_snp_product product;
+    bpt_snp_product product = BPT_SNP_PRODUCT_UNKNOWN;
     int rc;
 
     if (vlek) {
