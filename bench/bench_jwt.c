@@ -10,8 +10,8 @@
 
 #include <blueprint-tee/bpt.h>
 
-#include "attester/sim_jwt.h"
-#include "attester/sim_x509.h"
+#include "attester/sim/jwt.h"
+#include "attester/sim/x509.h"
 
 #include <microhttpd.h>
 #include <stdio.h>

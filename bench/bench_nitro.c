@@ -8,8 +8,8 @@
 #include <blueprint-tee/bpt.h>
 
 #include "attestation/providers/aws_nitro_internal.h"
-#include "attester/sim_aws_nitro.h"
-#include "attester/sim_x509.h"
+#include "attester/sim/aws_nitro.h"
+#include "attester/sim/x509.h"
 
 #include <stdio.h>
 #include <stdlib.h>

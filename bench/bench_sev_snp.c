@@ -7,8 +7,8 @@
 
 #include <blueprint-tee/bpt.h>
 
-#include "attester/sim_sev_snp.h"
-#include "attester/sim_x509.h"
+#include "attester/sim/sev_snp.h"
+#include "attester/sim/x509.h"
 
 #include <stdio.h>
 #include <sys/stat.h>

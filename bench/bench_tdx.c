@@ -12,8 +12,8 @@
 
 #include <blueprint-tee/bpt.h>
 
-#include "attester/sim_tdx.h"
-#include "attester/sim_x509.h"
+#include "attester/sim/tdx.h"
+#include "attester/sim/x509.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,11 +6,11 @@
 
 #include "attestation/model_internal.h"
 #include "attester/nsm.h"
-#include "attester/sim_aws_nitro.h"
-#include "attester/sim_sev_snp.h"
-#include "attester/sim_tdx.h"
+#include "attester/sim/aws_nitro.h"
+#include "attester/sim/sev_snp.h"
+#include "attester/sim/tdx.h"
 #include "attester/attester_internal.h"
-#include "attester/sim_x509.h"
+#include "attester/sim/x509.h"
 #include "attester/snp_cert_table.h"
 #include "attestation/pki/pki.h"
 

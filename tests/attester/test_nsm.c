@@ -5,7 +5,7 @@
 #include "helpers/test.h"
 
 #include "attester/attester_internal.h"
-#include "attester/sim_aws_nitro.h"
+#include "attester/sim/aws_nitro.h"
 
 #include <cbor.h>
 #include <errno.h>

@@ -5,7 +5,7 @@
 #include "helpers/test.h"
 
 #include "attester/attester_internal.h"
-#include "attester/sim_sev_snp.h"
+#include "attester/sim/sev_snp.h"
 #include "attestation/pki/pki.h"
 
 #include <errno.h>

@@ -5,8 +5,8 @@
 #include "helpers/test.h"
 
 #include "attester/attester_internal.h"
-#include "attester/sim_sev_snp.h"
-#include "attester/sim_tdx.h"
+#include "attester/sim/sev_snp.h"
+#include "attester/sim/tdx.h"
 #include "attester/snp_cert_table.h"
 #include "attestation/pki/pki.h"
 

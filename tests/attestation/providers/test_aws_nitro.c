@@ -4,7 +4,7 @@
  */
 #include "helpers/test.h"
 
-#include "attester/sim_aws_nitro.h"
+#include "attester/sim/aws_nitro.h"
 
 #include <openssl/x509.h>
 

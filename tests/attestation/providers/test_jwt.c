@@ -10,8 +10,8 @@
  */
 #include "helpers/test.h"
 
-#include "attester/sim_jwt.h"
-#include "attester/sim_x509.h"
+#include "attester/sim/jwt.h"
+#include "attester/sim/x509.h"
 
 #include <jansson.h>
 #include <microhttpd.h>

@@ -6,7 +6,7 @@
  */
 #include "helpers/test.h"
 
-#include "attester/sim_sev_snp.h"
+#include "attester/sim/sev_snp.h"
 
 #include <microhttpd.h>
 #include <stdatomic.h>

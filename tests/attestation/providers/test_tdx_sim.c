@@ -4,7 +4,7 @@
  */
 #include "helpers/test.h"
 
-#include "attester/sim_tdx.h"
+#include "attester/sim/tdx.h"
 
 #include <jansson.h>
 #include <pthread.h>

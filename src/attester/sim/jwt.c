@@ -1,5 +1,5 @@
-#include "attester/sim_jwt.h"
-#include "attester/sim_x509.h"
+#include "attester/sim/jwt.h"
+#include "attester/sim/x509.h"
 
 #include "core/codec.h"
 #include "core/err.h"

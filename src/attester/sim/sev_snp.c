@@ -1,5 +1,5 @@
-#include "attester/sim_sev_snp.h"
-#include "attester/sim_x509.h"
+#include "attester/sim/sev_snp.h"
+#include "attester/sim/x509.h"
 
 #include <blueprint-tee/buf.h>
 #include <blueprint-tee/sev_snp.h>

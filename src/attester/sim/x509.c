@@ -1,4 +1,4 @@
-#include "attester/sim_x509.h"
+#include "attester/sim/x509.h"
 
 #include "core/err.h"
 #include "core/limits.h"

@@ -1,6 +1,6 @@
 /* Simulated Intel TDX: PKI, quotes and collateral in Intel's real formats (see sim_tdx.h). */
-#include "attester/sim_tdx.h"
-#include "attester/sim_x509.h"
+#include "attester/sim/tdx.h"
+#include "attester/sim/x509.h"
 
 #include <blueprint-tee/clock.h>
 #include <blueprint-tee/tdx.h>

@@ -1,5 +1,5 @@
-#include "attester/sim_aws_nitro.h"
-#include "attester/sim_x509.h"
+#include "attester/sim/aws_nitro.h"
+#include "attester/sim/x509.h"
 
 #include <blueprint-tee/buf.h>
 
