@@ -347,7 +347,7 @@ BPT_API void bpt_kx_server_stop(bpt_kx_server *srv);
 
 /* ---- client (libcurl) ----------------------------------------------------------------- */
 
-struct bpt_policy;
+struct bpt_verifier;
 
 /** One secret to send (borrowed by bpt_kx_client_send()). */
 typedef struct bpt_kx_client_secret {
@@ -366,22 +366,23 @@ typedef struct bpt_kx_client_result {
 
 /**
  * The whole client side of DESIGN.md §6: POST /v1/sessions with a fresh 32-byte nonce, verify
- * the returned attestation with bpt_verify_report() under @p policy, check that the report's
+ * the returned attestation with @p verifier (bpt_verifier_verify_report()), check that the report's
  * public_key_binding is the session key, recompute report_data from the key, the session id
  * and the nonce and refuse on mismatch, seal each secret (bpt_kx_seal()), and POST them to
  * /v1/sessions/{id}/secrets.
  * @param[out] out     filled on success.
  * @param base_url     e.g. "http://127.0.0.1:8787" (no trailing slash needed).
- * @param policy       borrowed; trust roots, expected measurement, etc.
+ * @param verifier     borrowed: the verification context (trust roots, collateral sources) and
+ *                     the policy (expected measurement, ...) the service must satisfy.
  * @param secrets, n   1..64 secrets.
  * @return 0; BPT_EFETCH (connection failed); BPT_EPROTOCOL (an error status or a malformed
  *         answer; the message carries the server's error code); BPT_ECLAIM (report_data or
- *         key binding mismatch); any attestation kind from bpt_verify_report(); BPT_EINVAL.
+ *         key binding mismatch); any attestation kind from verification; BPT_EINVAL.
  * Threads: reentrant (one libcurl easy handle per call; the caller must have called
  * curl_global_init() or accept libcurl's lazy init).
  */
 BPT_API BPT_MUST_USE int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
-                                            const struct bpt_policy *policy,
+                                            const struct bpt_verifier *verifier,
                                             const bpt_kx_client_secret *secrets, size_t n);
 
 BPT_END_DECLS

@@ -22,6 +22,8 @@ struct bpt_claims {
 struct bpt_report {
     bpt_provider provider;
     bpt_format format;
+    char provider_name[64]; /* the JSON spelling: a built-in's name or a plugin's own */
+    char format_name[64];
     uint64_t issued_at;
     bpt_measurement measurement;
     bool has_binding;

@@ -84,7 +84,7 @@ out:
 /* A report for SEV-SNP evidence, with the certificate table (may be empty) as collateral. */
 static int snp_report(bpt_report **out, const bpt_buf *evidence, const bpt_buf *aux)
 {
-    bpt_snp_report rep;
+    bpt_snp_report rep = BPT_SNP_REPORT_INIT;
     bpt_measurement m;
     bpt_report *r = NULL;
     json_t *coll = NULL;

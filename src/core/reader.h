@@ -13,6 +13,7 @@
 #ifndef BPT_CORE_READER_H
 #define BPT_CORE_READER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,5 +47,12 @@ int bpt_reader_zeros(struct bpt_reader *r, size_t n, const char *field);
 int bpt_reader_sub(struct bpt_reader *r, struct bpt_reader *sub, size_t n, const char *field);
 /** Fail if any bytes are left (trailing data). */
 int bpt_reader_end(const struct bpt_reader *r, const char *what);
+
+/**
+ * Peek at a little-endian unsigned integer of @p width bytes (1..8) at @p off of @p p without
+ * a reader and without touching the error message: for recognising formats, where not
+ * matching is an answer, not an error. @return false when the bytes are not there.
+ */
+bool bpt_bytes_peek_le(const uint8_t *p, size_t len, size_t off, size_t width, uint64_t *out);
 
 #endif

@@ -2,6 +2,8 @@
 #ifndef BPT_CORE_UTIL_H
 #define BPT_CORE_UTIL_H
 
+#include <blueprint-tee/common.h>
+
 #include <blueprint-tee/buf.h>
 
 #define BPT_SHA256_LEN 32
@@ -28,5 +30,15 @@ bool bpt_all_zero(const void *p, size_t n);
 
 /** Case-sensitive string equality that treats two NULLs as equal. */
 bool bpt_str_eq(const char *a, const char *b);
+
+/*
+ * Size-prefixed public structs (bpt_snp_report, bpt_tdx_quote, ...) start with a uint32_t size
+ * the caller sets to sizeof as it was compiled. A parser fills a full local copy, then
+ * bpt_sized_out() checks the caller's size covers at least the struct's first version
+ * (@p v1_size) and copies the part it covers.
+ * @return 0; BPT_EINVAL naming @p type (NULL, or a size too small).
+ */
+BPT_MUST_USE int bpt_sized_check(const void *out, size_t v1_size, const char *type);
+void bpt_sized_out(void *out, const void *full, size_t full_size);
 
 #endif

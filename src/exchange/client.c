@@ -14,7 +14,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include <blueprint-tee/policy.h>
+#include <blueprint-tee/verify.h>
 #include <blueprint-tee/verify.h>
 
 #include "core/codec.h"
@@ -97,7 +97,7 @@ static void hex_lower(char *out, const uint8_t *p, size_t n)
 
 /* Verify the session answer: attestation, key binding, report_data. */
 static int check_session(uint8_t pk[32], uint8_t id[16], char id_hex[33], char ev_digest[65],
-                         const bpt_buf *resp, const bpt_policy *policy, const uint8_t *nonce,
+                         const bpt_buf *resp, const bpt_verifier *verifier, const uint8_t *nonce,
                          size_t nonce_len)
 {
     int rc = BPT_ERROR;
@@ -161,7 +161,7 @@ static int check_session(uint8_t pk[32], uint8_t id[16], char id_hex[33], char e
                      service_key ? "service" : "session");
         goto out;
     }
-    rc = bpt_verify_report(&v, rep, policy);
+    rc = bpt_verifier_verify_report(&v, verifier, rep);
     if (rc < 0) {
         bpt_err_prefix(rc, "attestation");
         goto out;
@@ -186,7 +186,7 @@ out:
 }
 
 int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
-                       const struct bpt_policy *policy, const bpt_kx_client_secret *secrets,
+                       const bpt_verifier *verifier, const bpt_kx_client_secret *secrets,
                        size_t n)
 {
     int rc = BPT_ERROR;
@@ -199,7 +199,7 @@ int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
 
     bpt_buf_init(&resp, BPT_LIMIT_HTTP_BODY_BYTES * 16);
     bpt_buf_init(&ct, BPT_LIMIT_HTTP_BODY_BYTES);
-    if (out == NULL || base_url == NULL || policy == NULL || (secrets == NULL && n != 0)) {
+    if (out == NULL || base_url == NULL || verifier == NULL || (secrets == NULL && n != 0)) {
         rc = bpt_err(BPT_EINVAL, "kx client: NULL argument");
         goto out;
     }
@@ -232,7 +232,7 @@ int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
         goto out;
     }
     /* 2. verify */
-    rc = check_session(pk, id, out->session_id, ev_digest, &resp, policy, nonce, sizeof(nonce));
+    rc = check_session(pk, id, out->session_id, ev_digest, &resp, verifier, nonce, sizeof(nonce));
     if (rc < 0) {
         bpt_err_prefix(rc, "kx client");
         goto out;

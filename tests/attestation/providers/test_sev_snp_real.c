@@ -181,7 +181,7 @@ static void test_refusals(void **state)
 static void test_short_and_long_reports_are_malformed(void **state)
 {
     struct sample *s = *state;
-    bpt_snp_report rep;
+    bpt_snp_report rep = BPT_SNP_REPORT_INIT;
     uint8_t big[BPT_SNP_REPORT_SIZE + 1] = {0};
     if (!s->report) {
         skip();
