@@ -77,7 +77,15 @@ BPT_API bool bpt_verify_ctx_is_frozen(const bpt_verify_ctx *c);
 
 /** Verify at @p unix_secs instead of the present (offline checks at a past instant). */
 BPT_API BPT_MUST_USE int bpt_verify_ctx_set_at(bpt_verify_ctx *c, int64_t unix_secs);
-/** The verification time: the fixed one, or the present. Threads: any thread. */
+/**
+ * Take the verification time from @p clock (copied; NULL: the system's time), read once at the
+ * start of each verification on the verifying thread: its function must be thread-safe and its
+ * userdata must outlive the context. For a service whose notion of now is not the system's,
+ * and for tests that move time under a frozen context (bpt_clock_fixed() over a variable).
+ * Replaces a time fixed by bpt_verify_ctx_set_at(), and the reverse.
+ */
+BPT_API BPT_MUST_USE int bpt_verify_ctx_set_clock(bpt_verify_ctx *c, const bpt_clock *clock);
+/** The verification time: the fixed one, the clock's, or the present. Threads: any thread. */
 BPT_API int64_t bpt_verify_ctx_at(const bpt_verify_ctx *c);
 
 /**

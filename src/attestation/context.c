@@ -158,7 +158,7 @@ static int set_url(char **slot, const char *url, const char *what)
 {
     if (url && !bpt_http_url_allowed(url)) {
         return bpt_err(BPT_EINVAL,
-                       "verify context: %s '%.200s' refused (https, or http to a loopback "
+                       "verify context: %s '%.200s' refused (https only, or http to a loopback "
                        "address)",
                        what, url);
     }
@@ -171,13 +171,27 @@ int bpt_verify_ctx_set_at(bpt_verify_ctx *c, int64_t unix_secs)
     if (rc == 0) {
         c->has_at = true;
         c->at = unix_secs;
+        c->clock = (bpt_clock){0};
+    }
+    return rc;
+}
+
+int bpt_verify_ctx_set_clock(bpt_verify_ctx *c, const bpt_clock *clock)
+{
+    int rc = settable(c, "the clock");
+    if (rc == 0) {
+        c->has_at = false;
+        c->clock = clock ? *clock : (bpt_clock){0};
     }
     return rc;
 }
 
 int64_t bpt_verify_ctx_at(const bpt_verify_ctx *c)
 {
-    return c && c->has_at ? c->at : bpt_time_now();
+    if (!c) {
+        return bpt_time_now();
+    }
+    return c->has_at ? c->at : bpt_clock_now(&c->clock);
 }
 
 int bpt_verify_ctx_add_trust_root_pem(bpt_verify_ctx *c, const char *pem, size_t len)

@@ -36,6 +36,7 @@ struct bpt_verify_ctx {
 
     bool has_at;
     int64_t at;
+    bpt_clock clock; /* when !has_at; {NULL, NULL}: the system's time */
 
     bool has_trust_roots;
     STACK_OF(X509) * trust_roots; /* parsed once when added */
