@@ -72,9 +72,9 @@ BPT_API const bpt_verify_ctx *bpt_verifier_ctx(const bpt_verifier *v);
  *        included); borrowed.
  * @param provider BPT_PROVIDER_UNKNOWN recognises the evidence; a named provider is enforced
  *        (evidence of another kind is refused, no fallback).
- * @return 0; BPT_EINVAL (a NULL argument); BPT_EMALFORMED, BPT_ESIGNATURE, BPT_ECLAIM,
- *         BPT_EKEYS, BPT_EFETCH, BPT_EUNSATISFIABLE (no verifier for this evidence);
- *         BPT_ENOTSUP (the provider was switched off at build time).
+ * @return 0; BPT_EINVAL (NULL @p out or @p v); BPT_EMALFORMED (also no evidence: NULL or empty),
+ *         BPT_ESIGNATURE, BPT_ECLAIM, BPT_EKEYS, BPT_EFETCH, BPT_EUNSATISFIABLE (no verifier
+ *         for this evidence); BPT_ENOTSUP (the provider was switched off at build time).
  */
 BPT_API BPT_MUST_USE int bpt_verifier_verify(bpt_verified **out, const bpt_verifier *v,
                                              const uint8_t *ev, size_t ev_len,

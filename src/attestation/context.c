@@ -31,6 +31,13 @@ static int check_opts(const bpt_verify_ctx_opts *o)
                        "BPT_VERIFY_CTX_OPTS_INIT, version %d)",
                        o->version, BPT_VERIFY_CTX_OPTS_VERSION);
     }
+    if (o->jwks_timeout_ms < 0 || o->jwks_timeout_ms > 600000 || o->jwks_default_ttl_secs > 86400 ||
+        o->jwks_refetch_secs > 86400) {
+        return bpt_err(BPT_EINVAL,
+                       "verify context: jwks_timeout_ms %ld (0..600000), jwks_default_ttl_secs "
+                       "and jwks_refetch_secs (0..86400)",
+                       o->jwks_timeout_ms);
+    }
     if (o->chain_cache_entries > CACHE_MAX_ENTRIES ||
         o->collateral_cache_entries > CACHE_MAX_ENTRIES) {
         return bpt_err(BPT_EINVAL,

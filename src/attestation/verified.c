@@ -131,9 +131,11 @@ int bpt_verifier_run(bpt_verified **out, const bpt_verifier_vtable *vt, bool bui
     prev = bpt_log_scope_enter(&ctx->log);
     rc = vt->verify(&res, ev, ctx, policy, vt->state);
     bpt_log_scope_leave(prev);
-    if (rc < 0) {
-        if (rc < BPT_ERROR_CODE_MIN) {
-            rc = BPT_ERROR; /* a plugin's made-up code fails closed, as BPT_ERROR */
+    if (rc != 0) {
+        if (rc > 0 || rc < BPT_ERROR_CODE_MIN) {
+            /* Only 0 is success: a made-up code, positive or not, fails closed as BPT_ERROR
+             * (its message, if it set one, is kept). */
+            rc = BPT_ERROR;
         }
         if (!builtin) {
             rc = bpt_err_prefix(rc, "%.64s", vt->name);

@@ -54,6 +54,10 @@ int bpt_verify_ctx_new(bpt_verify_ctx **out, const bpt_verify_ctx_opts *opts)
     bpt_verify_ctx *c = NULL;
     int rc;
 
+    if (!out) {
+        return bpt_err(BPT_EINVAL, "verify context: no out pointer");
+    }
+    *out = NULL;
     BPT_CHECK(bpt_verify_ctx_alloc(&c, opts));
     for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
         bpt_verifier_vtable vt = *builtins[i].vt;
@@ -187,6 +191,7 @@ static int verify_report(bpt_verified **out, const bpt_verify_ctx *ctx, const bp
     struct bpt_evidence ev;
     int rc;
 
+    bpt_verify_ctx_freeze(ctx);
     bpt_evidence_init(&ev, report->evidence, report->evidence_len,
                       bpt_evidence_recognise(report->evidence, report->evidence_len),
                       bpt_verify_ctx_at(ctx));
@@ -209,6 +214,7 @@ static int verify_bytes(bpt_verified **out, const bpt_verify_ctx *ctx, const bpt
     bpt_report *r = NULL;
     int rc;
 
+    bpt_verify_ctx_freeze(ctx); /* every verification freezes it, refused ones too */
     if (!bytes || len == 0) {
         return bpt_err(BPT_EMALFORMED, "verify: no evidence");
     }
