@@ -181,8 +181,11 @@ int bpt_verifier_run_direct(bpt_verified **out, const bpt_verifier_vtable *vt,
         return bpt_err(BPT_EINVAL, "%s: no out pointer", vt->name);
     }
     *out = NULL;
-    if (!ev_bytes || ev_len == 0) {
+    if (!ev_bytes && ev_len) {
         return bpt_err(BPT_EMALFORMED, "%s: no evidence", vt->name);
+    }
+    if (!ev_bytes) {
+        ev_bytes = (const uint8_t *)""; /* empty evidence: the provider's parser says what it lacks */
     }
     if (!ctx) {
         BPT_CHECK(bpt_verify_ctx_alloc(&owned, &no_caches));
