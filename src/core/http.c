@@ -30,7 +30,7 @@ struct xfer {
     bool body_too_big;
     const char *header_too_big; /* the captured header whose value passed its cap */
     bool redirect_refused;      /* a Location outside the URL rule */
-    struct where redirect_to;   /* its scheme and host ("(none)" when unreadable) */
+    struct where redirect_to;   /* its scheme and host, "(unreadable)" when unparsable */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
