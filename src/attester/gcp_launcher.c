@@ -29,7 +29,7 @@ static int build_body(char **out, const char *audience, const char *const *nonce
     json_t *body =
                json_pack("{s:s,s:s,s:[]}", "audience", audience, "token_type", "OIDC", "nonces"),
            *list = json_object_get(body, "nonces");
-    int rc;
+    int rc = BPT_ERROR;
 
     *out = NULL;
     for (size_t i = 0; list && i < n; i++) {
@@ -123,7 +123,7 @@ int bpt_attest_gcp_token(char **token, const char *socket_path, const char *audi
                                    .unix_socket = path,
                                    .content_type = "application/json"};
     struct bpt_http_response resp = {.body = &body};
-    int rc;
+    int rc = BPT_ERROR;
     size_t len;
 
     *token = NULL;
