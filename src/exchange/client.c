@@ -1,5 +1,5 @@
 /*
- * The key exchange client over libcurl: create a session with a fresh nonce, verify the
+ * The key exchange client over core/http: create a session with a fresh nonce, verify the
  * attestation and its binding to the session key, seal, submit. Nothing is sealed before the
  * evidence verified and report_data matched.
  */
@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -19,51 +18,31 @@
 
 #include "core/codec.h"
 #include "core/err.h"
+#include "core/http.h"
 #include "core/json.h"
 #include "core/limits.h"
 #include "core/util.h"
 
 #define MAX_SECRETS 64
-
-static size_t on_body(char *p, size_t size, size_t nmemb, void *userdata)
-{
-    bpt_buf *b = userdata;
-    size_t n = size * nmemb;
-    return bpt_buf_append(b, p, n) == 0 ? n : 0;
-}
+/** One time-out for each exchange with the service, connecting included. */
+#define KX_CLIENT_TIMEOUT_MS 30000L
+/** An answer carries the attestation report (evidence and collateral), hence 16 bodies. */
+#define KX_CLIENT_ANSWER_MAX (BPT_LIMIT_HTTP_BODY_BYTES * 16)
 
 /* POST @p body (JSON) to @p url; the answer's status and body (NUL-terminated). */
 static int post_json(long *status, bpt_buf *resp, const char *url, const char *body)
 {
-    int rc = BPT_ERROR;
-    CURL *h = curl_easy_init();
-    struct curl_slist *hdr = NULL;
-
-    if (h == NULL) {
-        return bpt_err(BPT_ENOMEM, "kx client: curl_easy_init failed");
-    }
-    hdr = curl_slist_append(hdr, "Content-Type: application/json");
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    CURLcode cc = curl_easy_perform(h);
-    if (cc != CURLE_OK) {
-        rc = bpt_err(cc == CURLE_WRITE_ERROR ? BPT_ELIMIT : BPT_EFETCH, "kx client: %s: %s", url,
-                     curl_easy_strerror(cc));
-        goto out;
-    }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-    rc = 0;
-out:
-    curl_slist_free_all(hdr);
-    curl_easy_cleanup(h);
-    return rc;
+    struct bpt_http_request req = {.method = BPT_HTTP_POST,
+                                   .url = url,
+                                   .content_type = "application/json",
+                                   .body = (const uint8_t *)body,
+                                   .body_len = strlen(body),
+                                   .timeout_ms = KX_CLIENT_TIMEOUT_MS,
+                                   .connect_timeout_ms = KX_CLIENT_TIMEOUT_MS};
+    struct bpt_http_response r = {.body = resp};
+    int rc = bpt_http_send(&r, &req);
+    *status = r.status;
+    return rc < 0 ? bpt_err_prefix(rc, "kx client") : 0;
 }
 
 /* Turn a non-expected status into BPT_EPROTOCOL naming the server's error code. */
@@ -197,7 +176,7 @@ int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
     char *body_text = NULL, *b64 = NULL;
     long status = 0;
 
-    bpt_buf_init(&resp, BPT_LIMIT_HTTP_BODY_BYTES * 16);
+    bpt_buf_init(&resp, KX_CLIENT_ANSWER_MAX);
     bpt_buf_init(&ct, BPT_LIMIT_HTTP_BODY_BYTES);
     if (out == NULL || base_url == NULL || verifier == NULL || (secrets == NULL && n != 0)) {
         rc = bpt_err(BPT_EINVAL, "kx client: NULL argument");
