@@ -7,6 +7,7 @@
  * service still answering after each refusal.
  */
 #include "helpers/test.h"
+#include "helpers/kx.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -199,22 +200,7 @@ static void create(struct session *s, struct fixture *f, const char *body)
 static char *secrets_body(const struct session *s, const char *name, const char *aad_name,
                           const char *value)
 {
-    uint8_t enc[32];
-    bpt_buf ct;
-    char *e64 = NULL, *c64 = NULL;
-    bpt_buf_init(&ct, 4096);
-    assert_ok(
-        bpt_kx_seal(enc, &ct, s->pk, s->idraw, aad_name, (const uint8_t *)value, strlen(value)));
-    assert_ok(bpt_base64_encode(&e64, enc, 32));
-    assert_ok(bpt_base64_encode(&c64, ct.data, ct.len));
-    json_t *j =
-        json_pack("{s:[{s:s,s:s,s:s}]}", "secrets", "name", name, "enc", e64, "ciphertext", c64);
-    char *text = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    bpt_free(e64);
-    bpt_free(c64);
-    bpt_buf_dispose(&ct);
-    return text;
+    return bpt_test_kx_secrets_body(s->pk, s->idraw, name, aad_name, value);
 }
 
 static void submit_path(char *out, size_t n, const struct session *s)

@@ -1,0 +1,27 @@
+/*
+ * Key-exchange request bodies as clients write them, for the exchange tests: a v1 secrets body
+ * (HPKE through bpt_kx_seal()) and a legacy v0 payload built step by step with raw OpenSSL as
+ * the Rust crate's client does. Both assert on failure and return malloc'd JSON (free()).
+ */
+#ifndef BPT_TEST_KX_H
+#define BPT_TEST_KX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/**
+ * `{"secrets":[{"name":@p name,"enc":..,"ciphertext":..}]}` with @p value sealed to the
+ * session (@p pk, @p id) under aad @p aad_name (pass @p name for a body that opens).
+ */
+char *bpt_test_kx_secrets_body(const uint8_t pk[32], const uint8_t id[16], const char *name,
+                               const char *aad_name, const char *value);
+
+/**
+ * The Rust crate's v0 SealedSecretPayload for @p session_id: a fresh client X25519 key,
+ * SHA-256 of the shared secret with @p server_pk as the ChaCha20-Poly1305 key, a random
+ * 12-byte nonce, byte arrays in JSON. @p break_tag flips a bit of the tag.
+ */
+char *bpt_test_kx_v0_body(const char *session_id, const uint8_t server_pk[32], const char *msg,
+                          bool break_tag);
+
+#endif
