@@ -12,7 +12,6 @@
 #include <openssl/sha.h>
 
 #include "core/codec.h"
-#include "core/err.h"
 #include "core/limits.h"
 #include "exchange/exchange_internal.h"
 #include "exchange/protocol.h"
@@ -24,31 +23,8 @@ struct fixture {
     bpt_kx_service *svc;
     bpt_kx_store *store;
     bpt_kx_delivery d;
-    uint8_t last_rd[64]; /* what the attester was last asked to bind */
-    int attests;
-    bool fail_attest;
+    struct bpt_test_kx_attester att;
 };
-
-static int fake_attest(bpt_report **out, const uint8_t report_data[64], void *userdata)
-{
-    struct fixture *f = userdata;
-    bpt_report *r = NULL;
-    f->attests++;
-    memcpy(f->last_rd, report_data, 64);
-    if (f->fail_attest) {
-        return bpt_err(BPT_EIO, "no TEE here");
-    }
-    int rc = bpt_report_new(&r, BPT_PROVIDER_AMD_SEV_SNP, BPT_FORMAT_SEV_SNP_REPORT);
-    if (rc == 0) {
-        rc = bpt_report_set_evidence(r, report_data, 64);
-    }
-    if (rc < 0) {
-        bpt_report_free(r);
-        return rc;
-    }
-    *out = r;
-    return 0;
-}
 
 static struct fixture *make(size_t max_sessions, bool attester, bpt_kx_binding binding)
 {
@@ -61,8 +37,8 @@ static struct fixture *make(size_t max_sessions, bool attester, bpt_kx_binding b
     so.max_sessions = max_sessions;
     so.binding = binding;
     if (attester) {
-        so.attest = fake_attest;
-        so.attest_userdata = f;
+        so.attest = bpt_test_kx_attest;
+        so.attest_userdata = &f->att;
     }
     assert_ok(bpt_kx_service_new(&f->svc, &so));
     assert_ok(bpt_kx_store_new(&f->store));
@@ -267,7 +243,7 @@ static void test_create_session(void **state)
         uint8_t rd[64];
         char rd_hex[129];
         assert_ok(bpt_kx_report_data(rd, s.pk, s.idraw, nonce.data, nonce.len));
-        assert_memory_equal(f->last_rd, rd, 64);
+        assert_memory_equal(f->att.last_rd, rd, 64);
         bpt_hex_encode_to(rd_hex, rd, 64);
         json_t *bind = json_object_get(json_object_get(j, "attestation"), "public_key_binding");
         assert_string_equal(json_string_value(json_object_get(bind, "binding_digest")), rd_hex);
@@ -277,7 +253,7 @@ static void test_create_session(void **state)
         bpt_buf_dispose(&nonce);
         forget(&s);
     }
-    assert_int_equal(f->attests, 5);
+    assert_int_equal(f->att.calls, 5);
 
     static const struct {
         const char *body;
@@ -305,11 +281,11 @@ static void test_create_session(void **state)
         }
         assert_error_answer(&a, BPT_KX_BAD_REQUEST, bad[i].msg);
     }
-    assert_int_equal(f->attests, 5); /* refused before any session or evidence was made */
+    assert_int_equal(f->att.calls, 5); /* refused before any session or evidence was made */
 
     /* the attester fails: internal, and the message does not pass its words on */
     bpt_kx_answer a;
-    f->fail_attest = true;
+    f->att.fail = BPT_EIO;
     assert_outcome(bpt_kx_answer_create_session(&a, f->svc, "{}", 2), BPT_KX_INTERNAL);
     assert_null(strstr(bpt_kx_answer_body(&a), "no TEE"));
     assert_error_answer(&a, BPT_KX_INTERNAL, "session creation failed");
@@ -714,7 +690,7 @@ static void test_attestation(void **state)
 
     assert_outcome(bpt_kx_answer_attestation(&a, f->svc, NULL), BPT_KX_OK);
     memset(want, 0, sizeof(want));
-    assert_memory_equal(f->last_rd, want, 64);
+    assert_memory_equal(f->att.last_rd, want, 64);
     json_t *j = parse(&a);
     assert_true(json_is_object(json_object_get(j, "attestation")));
     assert_int_equal(json_object_size(j), 1);
@@ -725,7 +701,7 @@ static void test_attestation(void **state)
     assert_outcome(bpt_kx_answer_attestation(&a, f->svc, "000102030405060708090a0b0c0d0e0f"),
                    BPT_KX_OK);
     SHA256(nonce, sizeof(nonce), want + 32);
-    assert_memory_equal(f->last_rd, want, 64);
+    assert_memory_equal(f->att.last_rd, want, 64);
     bpt_kx_answer_dispose(&a);
 
     assert_outcome(bpt_kx_answer_attestation(&a, f->svc, "00"), BPT_KX_BAD_REQUEST);
@@ -733,7 +709,7 @@ static void test_attestation(void **state)
     assert_outcome(bpt_kx_answer_attestation(&a, f->svc, "zz"), BPT_KX_BAD_REQUEST);
     assert_error_answer(&a, BPT_KX_BAD_REQUEST, "not hex");
 
-    f->fail_attest = true;
+    f->att.fail = BPT_EIO;
     assert_outcome(bpt_kx_answer_attestation(&a, f->svc, NULL), BPT_KX_INTERNAL);
     assert_null(strstr(bpt_kx_answer_body(&a), "no TEE"));
     assert_error_answer(&a, BPT_KX_INTERNAL, "attestation failed");

@@ -22,25 +22,8 @@ struct fixture {
     bpt_kx_store *store;
     bpt_kx_server *srv;
     char base[64];
-    int attests;
+    struct bpt_test_kx_attester att;
 };
-
-static int fake_attest(bpt_report **out, const uint8_t report_data[64], void *userdata)
-{
-    struct fixture *f = userdata;
-    bpt_report *r = NULL;
-    f->attests++;
-    int rc = bpt_report_new(&r, BPT_PROVIDER_AMD_SEV_SNP, BPT_FORMAT_SEV_SNP_REPORT);
-    if (rc == 0) {
-        rc = bpt_report_set_evidence(r, report_data, 64);
-    }
-    if (rc < 0) {
-        bpt_report_free(r);
-        return rc;
-    }
-    *out = r;
-    return 0;
-}
 
 static struct fixture *start(size_t max_sessions, size_t max_body, unsigned burst)
 {
@@ -51,8 +34,8 @@ static struct fixture *start(size_t max_sessions, size_t max_body, unsigned burs
     so.clock = bpt_clock_fixed(&f->now);
     so.ttl_secs = 60;
     so.max_sessions = max_sessions;
-    so.attest = fake_attest;
-    so.attest_userdata = f;
+    so.attest = bpt_test_kx_attest;
+    so.attest_userdata = &f->att;
     assert_ok(bpt_kx_service_new(&f->svc, &so));
     assert_ok(bpt_kx_store_new(&f->store));
     bpt_kx_server_options o = BPT_KX_SERVER_OPTIONS_INIT;

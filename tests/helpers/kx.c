@@ -7,6 +7,28 @@
 #include <openssl/rand.h>
 
 #include "core/codec.h"
+#include "core/err.h"
+
+int bpt_test_kx_attest(bpt_report **out, const uint8_t report_data[64], void *userdata)
+{
+    struct bpt_test_kx_attester *fa = userdata;
+    fa->calls++;
+    memcpy(fa->last_rd, report_data, 64);
+    if (fa->fail != 0) {
+        return bpt_err(fa->fail, "fake attester: no TEE");
+    }
+    bpt_report *r = NULL;
+    int rc = bpt_report_new(&r, BPT_PROVIDER_AMD_SEV_SNP, BPT_FORMAT_SEV_SNP_REPORT);
+    if (rc == 0) {
+        rc = bpt_report_set_evidence(r, report_data, 64);
+    }
+    if (rc < 0) {
+        bpt_report_free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
 
 char *bpt_test_kx_secrets_body(const uint8_t pk[32], const uint8_t id[16], const char *name,
                                const char *aad_name, const char *value)

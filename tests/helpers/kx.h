@@ -1,13 +1,29 @@
 /*
- * Key-exchange request bodies as clients write them, for the exchange tests: a v1 secrets body
- * (HPKE through bpt_kx_seal()) and a legacy v0 payload built step by step with raw OpenSSL as
- * the Rust crate's client does. Both assert on failure and return malloc'd JSON (free()).
+ * For the exchange tests: a fake attester, and request bodies as clients write them (a v1
+ * secrets body through bpt_kx_seal(), a legacy v0 payload built step by step with raw OpenSSL
+ * as the Rust crate's client does). The body builders assert on failure and return malloc'd
+ * JSON (free()).
  */
 #ifndef BPT_TEST_KX_H
 #define BPT_TEST_KX_H
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include <blueprint-tee/attestation.h>
+
+/** State of bpt_test_kx_attest(), its userdata. */
+struct bpt_test_kx_attester {
+    uint8_t last_rd[64]; /**< the report_data it was last asked to bind */
+    int calls;
+    int fail; /**< return this code (with a message) when non-zero */
+};
+
+/**
+ * A bpt_kx_attest_fn without a TEE: a SEV-SNP-labelled report whose evidence is the 64
+ * report_data bytes themselves. @p userdata is a struct bpt_test_kx_attester.
+ */
+int bpt_test_kx_attest(bpt_report **out, const uint8_t report_data[64], void *userdata);
 
 /**
  * `{"secrets":[{"name":@p name,"enc":..,"ciphertext":..}]}` with @p value sealed to the
