@@ -31,16 +31,7 @@ static struct fixture *make(size_t max_sessions, bool attester, bpt_kx_binding b
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     f->now = 1700000000;
-    bpt_kx_service_options so = BPT_KX_SERVICE_OPTIONS_INIT;
-    so.clock = bpt_clock_fixed(&f->now);
-    so.ttl_secs = 60;
-    so.max_sessions = max_sessions;
-    so.binding = binding;
-    if (attester) {
-        so.attest = bpt_test_kx_attest;
-        so.attest_userdata = &f->att;
-    }
-    assert_ok(bpt_kx_service_new(&f->svc, &so));
+    f->svc = bpt_test_kx_service(&f->now, max_sessions, binding, attester ? &f->att : NULL);
     assert_ok(bpt_kx_store_new(&f->store));
     f->d.store = f->store;
     return f;
@@ -332,23 +323,6 @@ static void test_create_session_service_key(void **state)
 
 /* ---- POST /v1/sessions/{id}/secrets ------------------------------------------------------ */
 
-struct seen {
-    char sid[33];
-    char name[32];
-    char value[32];
-    int calls;
-};
-
-static void on_secret(const char *sid, const char *name, const bpt_secret *secret, void *u)
-{
-    struct seen *sn = u;
-    snprintf(sn->sid, sizeof(sn->sid), "%s", sid);
-    snprintf(sn->name, sizeof(sn->name), "%s", name);
-    snprintf(sn->value, sizeof(sn->value), "%.*s", (int)bpt_secret_len(secret),
-             (const char *)bpt_secret_data(secret));
-    sn->calls++;
-}
-
 static void test_submit_secrets(void **state)
 {
     (void)state;
@@ -394,10 +368,10 @@ static void test_submit_secrets(void **state)
     forget(&s);
 
     /* a callback and no store: the callback sees the plaintext, nothing is stored */
-    struct seen sn;
+    struct bpt_test_kx_seen sn;
     memset(&sn, 0, sizeof(sn));
     f->d.store = NULL;
-    f->d.on_secret = on_secret;
+    f->d.on_secret = bpt_test_kx_on_secret;
     f->d.on_secret_userdata = &sn;
     create(&s, f, "{}");
     body = bpt_test_kx_secrets_body(s.pk, s.idraw, "tok", "tok", "abc");

@@ -30,13 +30,7 @@ static struct fixture *start(size_t max_sessions, size_t max_body, unsigned burs
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     f->now = 1700000000;
-    bpt_kx_service_options so = BPT_KX_SERVICE_OPTIONS_INIT;
-    so.clock = bpt_clock_fixed(&f->now);
-    so.ttl_secs = 60;
-    so.max_sessions = max_sessions;
-    so.attest = bpt_test_kx_attest;
-    so.attest_userdata = &f->att;
-    assert_ok(bpt_kx_service_new(&f->svc, &so));
+    f->svc = bpt_test_kx_service(&f->now, max_sessions, BPT_KX_BINDING_SESSION, &f->att);
     assert_ok(bpt_kx_store_new(&f->store));
     bpt_kx_server_options o = BPT_KX_SERVER_OPTIONS_INIT;
     o.max_body_bytes = max_body;
@@ -435,32 +429,16 @@ static void test_attestation_and_metrics(void **state)
     stop(f);
 }
 
-struct seen {
-    char name[32];
-    char value[32];
-    int calls;
-};
-
-static void on_secret(const char *sid, const char *name, const bpt_secret *secret, void *u)
-{
-    struct seen *sn = u;
-    assert_int_equal(strlen(sid), 32);
-    snprintf(sn->name, sizeof(sn->name), "%s", name);
-    snprintf(sn->value, sizeof(sn->value), "%.*s", (int)bpt_secret_len(secret),
-             (const char *)bpt_secret_data(secret));
-    sn->calls++;
-}
-
 /* An embedder without a store gets each opened secret through the callback. */
 static void test_callback_only(void **state)
 {
     (void)state;
     struct fixture *f = start(4, 4096, 0);
     bpt_kx_server_stop(f->srv);
-    struct seen sn;
+    struct bpt_test_kx_seen sn;
     memset(&sn, 0, sizeof(sn));
     bpt_kx_server_options o = BPT_KX_SERVER_OPTIONS_INIT;
-    o.on_secret = on_secret;
+    o.on_secret = bpt_test_kx_on_secret;
     o.on_secret_userdata = &sn;
     assert_ok(bpt_kx_server_start(&f->srv, f->svc, &o));
     snprintf(f->base, sizeof(f->base), "http://127.0.0.1:%u", bpt_kx_server_port(f->srv));

@@ -30,6 +30,34 @@ int bpt_test_kx_attest(bpt_report **out, const uint8_t report_data[64], void *us
     return 0;
 }
 
+void bpt_test_kx_on_secret(const char *sid, const char *name, const bpt_secret *secret, void *u)
+{
+    struct bpt_test_kx_seen *sn = u;
+    assert_int_equal(strlen(sid), 32);
+    snprintf(sn->sid, sizeof(sn->sid), "%s", sid);
+    snprintf(sn->name, sizeof(sn->name), "%s", name);
+    snprintf(sn->value, sizeof(sn->value), "%.*s", (int)bpt_secret_len(secret),
+             (const char *)bpt_secret_data(secret));
+    sn->calls++;
+}
+
+bpt_kx_service *bpt_test_kx_service(int64_t *now, size_t max_sessions, bpt_kx_binding binding,
+                                    struct bpt_test_kx_attester *att)
+{
+    bpt_kx_service *svc = NULL;
+    bpt_kx_service_options so = BPT_KX_SERVICE_OPTIONS_INIT;
+    so.clock = bpt_clock_fixed(now);
+    so.ttl_secs = 60;
+    so.max_sessions = max_sessions;
+    so.binding = binding;
+    if (att != NULL) {
+        so.attest = bpt_test_kx_attest;
+        so.attest_userdata = att;
+    }
+    assert_ok(bpt_kx_service_new(&svc, &so));
+    return svc;
+}
+
 char *bpt_test_kx_secrets_body(const uint8_t pk[32], const uint8_t id[16], const char *name,
                                const char *aad_name, const char *value)
 {

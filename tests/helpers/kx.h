@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include <blueprint-tee/attestation.h>
+#include <blueprint-tee/exchange.h>
 
 /** State of bpt_test_kx_attest(), its userdata. */
 struct bpt_test_kx_attester {
@@ -24,6 +25,25 @@ struct bpt_test_kx_attester {
  * report_data bytes themselves. @p userdata is a struct bpt_test_kx_attester.
  */
 int bpt_test_kx_attest(bpt_report **out, const uint8_t report_data[64], void *userdata);
+
+/** What bpt_test_kx_on_secret() saw last, its userdata. */
+struct bpt_test_kx_seen {
+    char sid[33];
+    char name[32];
+    char value[32];
+    int calls;
+};
+
+/** A bpt_kx_secret_fn that asserts a 32-digit session id and records the call. */
+void bpt_test_kx_on_secret(const char *sid, const char *name, const bpt_secret *secret, void *u);
+
+/**
+ * A service for the exchange tests: the fixed clock *@p now, a 60-second TTL, @p max_sessions,
+ * @p binding, and bpt_test_kx_attest() on @p att (NULL: no attester). @p now and @p att must
+ * outlive it. Asserts on failure; free with bpt_kx_service_free().
+ */
+bpt_kx_service *bpt_test_kx_service(int64_t *now, size_t max_sessions, bpt_kx_binding binding,
+                                    struct bpt_test_kx_attester *att);
 
 /**
  * `{"secrets":[{"name":@p name,"enc":..,"ciphertext":..}]}` with @p value sealed to the
