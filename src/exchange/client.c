@@ -64,16 +64,6 @@ static int status_error(long status, const bpt_buf *resp, const char *what)
     return rc;
 }
 
-static void hex_lower(char *out, const uint8_t *p, size_t n)
-{
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[p[i] >> 4];
-        out[2 * i + 1] = d[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* Verify the session answer: attestation, key binding, report_data. */
 static int check_session(uint8_t pk[32], uint8_t id[16], char id_hex[33], char ev_digest[65],
                          const bpt_buf *resp, const bpt_verifier *verifier, const uint8_t *nonce,
@@ -98,7 +88,7 @@ static int check_session(uint8_t pk[32], uint8_t id[16], char id_hex[33], char e
         goto out;
     }
     BPT_CHECK(bpt_kx_id_parse(id, sid));
-    hex_lower(id_hex, id, 16);
+    bpt_hex_encode_to(id_hex, id, 16);
     BPT_CHECK(bpt_hex_decode_exact(pk, 32, pk_hex, strlen(pk_hex), "public_key"));
     att = json_object_get(j, "attestation");
     if (!json_is_object(att)) {
@@ -199,7 +189,7 @@ int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
         rc = bpt_err_ossl(BPT_ERROR, "kx client: nonce randomness");
         goto out;
     }
-    hex_lower(nonce_hex, nonce, sizeof(nonce));
+    bpt_hex_encode_to(nonce_hex, nonce, sizeof(nonce));
 
     /* 1. session */
     snprintf(url, sizeof(url), "%.*s/v1/sessions", (int)bl, base_url);
@@ -263,7 +253,7 @@ int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
     BPT_CHECK(bpt_json_get_arr(j, "stored", &stored, true, "submit response"));
     uint8_t md[32];
     (void)bpt_sha256(md, pk, sizeof(pk));
-    hex_lower(fp, md, sizeof(md));
+    bpt_hex_encode_to(fp, md, sizeof(md));
     if (!success || strcmp(kf, fp) != 0 || strcmp(ad, ev_digest) != 0) {
         rc = bpt_err(BPT_EPROTOCOL,
                      "kx client: submit response does not match the session (success %d, "
