@@ -345,7 +345,7 @@ BPT_API uint16_t bpt_kx_server_port(const bpt_kx_server *srv);
 /** Stop accepting, finish the requests in progress, join the threads and free; NULL: no-op. */
 BPT_API void bpt_kx_server_stop(bpt_kx_server *srv);
 
-/* ---- client (libcurl) ----------------------------------------------------------------- */
+/* ---- client (libcurl, through the library's one HTTP transport) ------------------------ */
 
 struct bpt_verifier;
 
@@ -370,16 +370,20 @@ typedef struct bpt_kx_client_result {
  * public_key_binding is the session key, recompute report_data from the key, the session id
  * and the nonce and refuse on mismatch, seal each secret (bpt_kx_seal()), and POST them to
  * /v1/sessions/{id}/secrets.
+ * Each POST has one 30 s time-out (connecting included); an answer is capped at 1 MiB.
  * @param[out] out     filled on success.
- * @param base_url     e.g. "http://127.0.0.1:8787" (no trailing slash needed).
+ * @param base_url     https://..., or plain http:// only to a loopback address (127.0.0.0/8,
+ *                     localhost, [::1]), e.g. "http://127.0.0.1:8787" (no trailing slash
+ *                     needed). Redirects are not followed.
  * @param verifier     borrowed: the verification context (trust roots, collateral sources) and
  *                     the policy (expected measurement, ...) the service must satisfy.
  * @param secrets, n   1..64 secrets.
- * @return 0; BPT_EFETCH (connection failed); BPT_EPROTOCOL (an error status or a malformed
- *         answer; the message carries the server's error code); BPT_ECLAIM (report_data or
- *         key binding mismatch); any attestation kind from verification; BPT_EINVAL.
- * Threads: reentrant (one libcurl easy handle per call; the caller must have called
- * curl_global_init() or accept libcurl's lazy init).
+ * @return 0; BPT_EFETCH (connection failed or timed out); BPT_EPROTOCOL (an error status or a
+ *         malformed answer; the message carries the server's error code); BPT_ECLAIM
+ *         (report_data or key binding mismatch); any attestation kind from verification;
+ *         BPT_ELIMIT (an answer over 1 MiB); BPT_EINVAL (arguments, or a URL refused).
+ * Threads: reentrant (one libcurl easy handle per call; libcurl's global initialisation is
+ * done once by the library, safely from any thread).
  */
 BPT_API BPT_MUST_USE int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
                                             const struct bpt_verifier *verifier,

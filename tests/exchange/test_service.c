@@ -4,38 +4,11 @@
  * attester failure releasing its slot, and the cleanup thread stopping at once on shutdown.
  */
 #include "helpers/test.h"
+#include "helpers/kx.h"
 
 #include <openssl/sha.h>
 
-#include "core/err.h"
 #include "exchange/exchange_internal.h"
-
-struct fake_attester {
-    uint8_t last_rd[64];
-    int calls;
-    int fail; /* return this code when non-zero */
-};
-
-static int fake_attest(bpt_report **out, const uint8_t report_data[64], void *userdata)
-{
-    struct fake_attester *fa = userdata;
-    fa->calls++;
-    memcpy(fa->last_rd, report_data, 64);
-    if (fa->fail != 0) {
-        return bpt_err(fa->fail, "fake attester: no TEE");
-    }
-    bpt_report *r = NULL;
-    int rc = bpt_report_new(&r, BPT_PROVIDER_AMD_SEV_SNP, BPT_FORMAT_SEV_SNP_REPORT);
-    if (rc == 0) {
-        rc = bpt_report_set_evidence(r, report_data, 64);
-    }
-    if (rc < 0) {
-        bpt_report_free(r);
-        return rc;
-    }
-    *out = r;
-    return 0;
-}
 
 static void test_defaults_and_binding(void **state)
 {
@@ -50,11 +23,11 @@ static void test_defaults_and_binding(void **state)
     bpt_kx_service_free(svc);
 
     int64_t now = 1700000000;
-    struct fake_attester fa = {{0}, 0, 0};
+    struct bpt_test_kx_attester fa = {{0}, 0, 0};
     bpt_kx_service_options o = BPT_KX_SERVICE_OPTIONS_INIT;
     assert_int_equal(o.max_sessions, 64);
     o.clock = bpt_clock_fixed(&now);
-    o.attest = fake_attest;
+    o.attest = bpt_test_kx_attest;
     o.attest_userdata = &fa;
     assert_ok(bpt_kx_service_new(&svc, &o));
     uint8_t nonce[20];
@@ -160,10 +133,10 @@ static void test_capacity_consume_expiry(void **state)
 static void test_attester_failure_frees_slot(void **state)
 {
     (void)state;
-    struct fake_attester fa = {{0}, 0, BPT_ENOTSUP};
+    struct bpt_test_kx_attester fa = {{0}, 0, BPT_ENOTSUP};
     bpt_kx_service_options o = BPT_KX_SERVICE_OPTIONS_INIT;
     o.max_sessions = 1;
-    o.attest = fake_attest;
+    o.attest = bpt_test_kx_attest;
     o.attest_userdata = &fa;
     bpt_kx_service *svc = NULL;
     assert_ok(bpt_kx_service_new(&svc, &o));

@@ -18,12 +18,13 @@ static void seal_usage(FILE *f)
                "                [--expect-measurement HEX] --name NAME\n"
                "                (--secret-file F | --secret-env VAR)\n"
                "\n"
-               "Create a session at URL, verify its attestation under the policy (production\n"
-               "by default; --trust-root replaces the pinned vendor roots, e.g. with\n"
-               "DIR/trust-roots.pem of the simulator), check that report_data binds the session\n"
-               "key, the session id and a fresh nonce, then HPKE-seal the secret to the key and\n"
-               "submit it. Exit 0 when the service stored it, 1 when the attestation or the\n"
-               "protocol refused, 2 on usage or I/O errors.\n");
+               "Create a session at URL (https://, or http:// only to a loopback address),\n"
+               "verify its attestation under the policy (production by default; --trust-root\n"
+               "replaces the pinned vendor roots, e.g. with DIR/trust-roots.pem of the\n"
+               "simulator), check that report_data binds the session key, the session id and\n"
+               "a fresh nonce, then HPKE-seal the secret to the key and submit it. Exit 0 when\n"
+               "the service stored it, 1 when the attestation or the protocol refused, 2 on\n"
+               "usage or I/O errors.\n");
 }
 
 int cmd_seal(int argc, char **argv)
