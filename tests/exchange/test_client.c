@@ -178,7 +178,7 @@ static void test_no_attestation_and_transport(void **state)
     assert_rc_msg(bpt_kx_client_send(&r, url, f->verifier, SECRETS, 0), BPT_EINVAL, "secrets");
     assert_rc_msg(bpt_kx_client_send(&r, url, NULL, SECRETS, 1), BPT_EINVAL, "NULL");
     /* Plain http only to loopback: refused before any connection. */
-    assert_rc_msg(bpt_kx_client_send(&r, "http://192.0.2.1:8787", f->policy, SECRETS, 1),
+    assert_rc_msg(bpt_kx_client_send(&r, "http://192.0.2.1:8787", f->verifier, SECRETS, 1),
                   BPT_EINVAL, "kx client: http: http://192.0.2.1 refused (https only");
 }
 
