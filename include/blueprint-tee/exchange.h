@@ -182,8 +182,12 @@ typedef struct bpt_kx_service_options {
 
 typedef struct bpt_kx_service bpt_kx_service;
 
-/** What bpt_kx_service_create() returns about the new session. */
+/**
+ * What bpt_kx_service_create() returns about the new session. Size-prefixed: initialise with
+ * BPT_KX_SESSION_INFO_INIT; a later library fills only the fields a caller's size covers.
+ */
 typedef struct bpt_kx_session_info {
+    uint32_t size; /**< sizeof(bpt_kx_session_info) as the caller was compiled */
     uint8_t id[BPT_KX_SESSION_ID_LEN];
     char id_hex[2 * BPT_KX_SESSION_ID_LEN + 1];
     uint8_t public_key[BPT_KX_PUBLIC_KEY_LEN];
@@ -195,12 +199,20 @@ typedef struct bpt_kx_session_info {
     uint8_t signature[64];          /**< its signature binding this session (see bpt_kx_binding) */
 } bpt_kx_session_info;
 
-/** Counters for /metrics (monotonic since bpt_kx_service_new()); active = sessions held, including
- * expired ones not yet swept. */
+#define BPT_KX_SESSION_INFO_INIT {.size = sizeof(bpt_kx_session_info)}
+
+/**
+ * Counters for /metrics (monotonic since bpt_kx_service_new()); active = sessions held, including
+ * expired ones not yet swept. Size-prefixed (BPT_KX_SERVICE_STATS_INIT), so counters can be
+ * added.
+ */
 typedef struct bpt_kx_service_stats {
+    uint32_t size; /**< sizeof(bpt_kx_service_stats) as the caller was compiled */
     uint64_t created, consumed, expired, refused;
     size_t active;
 } bpt_kx_service_stats;
+
+#define BPT_KX_SERVICE_STATS_INIT {.size = sizeof(bpt_kx_service_stats)}
 
 /**
  * Make a service. Options are copied (NULL: defaults).
@@ -358,11 +370,14 @@ typedef struct bpt_kx_client_secret {
 
 /** What the service answered. */
 typedef struct bpt_kx_client_result {
+    uint32_t size; /**< sizeof(bpt_kx_client_result) as the caller was compiled (_INIT) */
     char session_id[2 * BPT_KX_SESSION_ID_LEN + 1];
     char key_fingerprint[65];    /**< hex SHA-256 of the session public key */
     char attestation_digest[65]; /**< hex SHA-256 of the verified evidence */
     size_t stored;               /**< secrets the service reported as stored */
 } bpt_kx_client_result;
+
+#define BPT_KX_CLIENT_RESULT_INIT {.size = sizeof(bpt_kx_client_result)}
 
 /**
  * The whole client side of DESIGN.md §6: POST /v1/sessions with a fresh 32-byte nonce, verify

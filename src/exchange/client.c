@@ -172,7 +172,10 @@ int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
         rc = bpt_err(BPT_EINVAL, "kx client: NULL argument");
         goto out;
     }
+    /* The first version of bpt_kx_client_result is this one: it is filled in place. */
+    BPT_CHECK(bpt_sized_check(out, sizeof(*out), "bpt_kx_client_result"));
     memset(out, 0, sizeof(*out));
+    out->size = sizeof(*out);
     if (n == 0 || n > MAX_SECRETS) {
         rc = bpt_err(BPT_EINVAL, "kx client: want 1..%d secrets, got %zu", MAX_SECRETS, n);
         goto out;

@@ -174,7 +174,7 @@ bpt_kx_outcome bpt_kx_answer_create_session(bpt_kx_answer *out, bpt_kx_service *
     const char *nonce_hex = NULL;
     uint8_t nonce[BPT_KX_NONCE_MAX];
     size_t nonce_len = 0;
-    bpt_kx_session_info info;
+    bpt_kx_session_info info = BPT_KX_SESSION_INFO_INIT;
     bpt_report *rep = NULL;
     static const char *const keys[] = {"nonce", NULL};
     int rc = 0;

@@ -204,8 +204,8 @@ static enum MHD_Result get_attestation(bpt_kx_server *srv, struct MHD_Connection
 
 static enum MHD_Result get_metrics(bpt_kx_server *srv, struct MHD_Connection *c)
 {
-    bpt_kx_service_stats st;
-    bpt_secret_counters sc;
+    bpt_kx_service_stats st = BPT_KX_SERVICE_STATS_INIT;
+    bpt_secret_counters sc = BPT_SECRET_COUNTERS_INIT;
     bpt_buf b;
     enum MHD_Result ret;
     int rc = 0;

@@ -97,7 +97,7 @@ static void test_exchange(void **state)
 {
     struct fixture *f = *state;
     f->mode = HONEST;
-    bpt_kx_client_result r;
+    bpt_kx_client_result r = BPT_KX_CLIENT_RESULT_INIT;
     assert_ok(bpt_kx_client_send(&r, f->url, f->verifier, SECRETS, 2));
     assert_int_equal(r.stored, 2);
     assert_int_equal(strlen(r.session_id), 32);
@@ -118,7 +118,7 @@ static void test_report_data_mismatch(void **state)
     struct fixture *f = *state;
     f->mode = WRONG_REPORT_DATA;
     size_t before = bpt_kx_store_count(f->store);
-    bpt_kx_client_result r;
+    bpt_kx_client_result r = BPT_KX_CLIENT_RESULT_INIT;
     assert_rc_msg(bpt_kx_client_send(&r, f->url, f->verifier, SECRETS, 1), BPT_ECLAIM,
                   "report_data does not bind");
     assert_int_equal(bpt_kx_store_count(f->store), before);
@@ -144,7 +144,7 @@ static void test_untrusted_evidence(void **state)
     struct fixture *f = *state;
     bpt_verifier *pinned = NULL; /* the pinned AMD roots refuse simulated evidence */
     assert_ok(bpt_verifier_new(&pinned, NULL, NULL));
-    bpt_kx_client_result r;
+    bpt_kx_client_result r = BPT_KX_CLIENT_RESULT_INIT;
     int rc = bpt_kx_client_send(&r, f->url, pinned, SECRETS, 1);
     if (!bpt_error_is_attestation(rc) || strstr(bpt_error_last(), "attestation") == NULL) {
         fail_msg("got %d: %s", rc, bpt_error_last());
@@ -167,7 +167,7 @@ static void test_no_attestation_and_transport(void **state)
     assert_ok(bpt_kx_server_start(&srv, svc, &o));
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%u", bpt_kx_server_port(srv));
-    bpt_kx_client_result r;
+    bpt_kx_client_result r = BPT_KX_CLIENT_RESULT_INIT;
     assert_rc_msg(bpt_kx_client_send(&r, url, f->verifier, SECRETS, 1), BPT_EPROTOCOL,
                   "no attestation");
     uint16_t port = bpt_kx_server_port(srv);
@@ -177,6 +177,11 @@ static void test_no_attestation_and_transport(void **state)
     assert_rc_msg(bpt_kx_client_send(&r, url, f->verifier, SECRETS, 1), BPT_EFETCH, "127.0.0.1");
     assert_rc_msg(bpt_kx_client_send(&r, url, f->verifier, SECRETS, 0), BPT_EINVAL, "secrets");
     assert_rc_msg(bpt_kx_client_send(&r, url, NULL, SECRETS, 1), BPT_EINVAL, "NULL");
+    /* A result whose size was not set is refused before anything is sent. */
+    bpt_kx_client_result unsized;
+    memset(&unsized, 0, sizeof(unsized));
+    assert_rc_msg(bpt_kx_client_send(&unsized, url, f->verifier, SECRETS, 1), BPT_EINVAL,
+                  "bpt_kx_client_result: the struct's size is smaller than its first version");
     /* Plain http only to loopback: refused before any connection. */
     assert_rc_msg(bpt_kx_client_send(&r, "http://192.0.2.1:8787", f->verifier, SECRETS, 1),
                   BPT_EINVAL, "kx client: http: http://192.0.2.1 refused (https only");

@@ -78,7 +78,7 @@ static void test_service_key_round_trip(void **state)
     bpt_kx_service *svc = NULL;
     bpt_kx_store *store = NULL;
     bpt_kx_server *srv = NULL;
-    bpt_kx_client_result r;
+    bpt_kx_client_result r = BPT_KX_CLIENT_RESULT_INIT;
     char url[64];
     static const bpt_kx_client_secret secret = {"api_token", (const uint8_t *)"s3cr3t", 6};
     (void)state;
@@ -102,7 +102,7 @@ static void test_service_key_round_trip(void **state)
     assert_int_equal(f.attest_calls, 1); /* no evidence per session */
 
     /* The signature binds exactly one session key, id and nonce. */
-    bpt_kx_session_info info;
+    bpt_kx_session_info info = BPT_KX_SESSION_INFO_INIT;
     uint8_t nonce[16] = {1}, rd[64];
     assert_ok(bpt_kx_service_create(&info, NULL, svc, nonce, sizeof(nonce)));
     assert_true(info.service_key);
@@ -150,7 +150,7 @@ static void test_tampered_evidence_is_refused(void **state)
     bpt_kx_service *svc = NULL;
     bpt_kx_store *store = NULL;
     bpt_kx_server *srv = NULL;
-    bpt_kx_client_result r;
+    bpt_kx_client_result r = BPT_KX_CLIENT_RESULT_INIT;
     char url[64];
     static const bpt_kx_client_secret secret = {"api_token", (const uint8_t *)"s3cr3t", 6};
     (void)state;

@@ -51,7 +51,7 @@ int cmd_seal(int argc, char **argv)
     char *text = NULL;
     size_t len = 0;
     bpt_secret *secret = NULL;
-    bpt_kx_client_result res;
+    bpt_kx_client_result res = BPT_KX_CLIENT_RESULT_INIT;
 
     optind = 1;
     opterr = 0;
