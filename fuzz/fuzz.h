@@ -4,6 +4,13 @@
 #include <stddef.h>
 #include <stdint.h>
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* A result the target does not care about (any code is fine); (void) does not silence
+ * warn_unused_result, a use does. */
+static inline void bpt_fuzz_ignore(int rc)
+{
+    (void)rc;
+}
+
 /* The fixed verification time fuzz targets use (2024-01-01T00:00:00Z). */
 #define BPT_FUZZ_AT 1704067200
 

@@ -23,9 +23,7 @@ static void parsers(const char *jwks, size_t jwks_len, const uint8_t *tok, size_
     }
     if (bpt_jwt_parse(&t, tok, tok_len, "fuzz") == 0) {
         if (set && bpt_jwks_lookup(&key, set, t.kid, t.alg_name, "fuzz", "fuzz") == 0) {
-            if (bpt_jwt_verify_signature(&t, key, "fuzz") == 0) {
-                bpt_error_clear(); /* a valid signature on a fuzzed token: fine */
-            }
+            bpt_fuzz_ignore(bpt_jwt_verify_signature(&t, key, "fuzz"));
             EVP_PKEY_free(key);
         }
         bpt_jwt_dispose(&t);

@@ -255,7 +255,7 @@ int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
     BPT_CHECK(bpt_json_get_str(j, "attestation_digest", &ad, true, "submit response"));
     BPT_CHECK(bpt_json_get_arr(j, "stored", &stored, true, "submit response"));
     uint8_t md[32];
-    (void)bpt_sha256(md, pk, sizeof(pk));
+    BPT_CHECK(bpt_sha256(md, pk, sizeof(pk)));
     bpt_hex_encode_to(fp, md, sizeof(md));
     if (!success || strcmp(kf, fp) != 0 || strcmp(ad, ev_digest) != 0) {
         rc = bpt_err(BPT_EPROTOCOL,
