@@ -22,8 +22,8 @@ struct job {
     const unsigned char *ev;      /* shared, read-only */
     size_t ev_len;
     int rounds;
-    int verified;       /* this thread's count */
-    char refusal[512];  /* this thread's first refusal, if any */
+    int verified;      /* this thread's count */
+    char refusal[512]; /* this thread's first refusal, if any */
 };
 
 static unsigned char *slurp(const char *path, size_t *len)
@@ -75,7 +75,8 @@ int main(int argc, char **argv)
     uint64_t hits = 0, misses = 0;
 
     if (argc < 3 || threads < 1 || threads > 16 || rounds < 1 || !(ev = slurp(argv[1], &ev_len))) {
-        fprintf(stderr, "usage: shared_context EVIDENCE UNIX_TIME [CERT] [THREADS 1..16] [ROUNDS]\n");
+        fprintf(stderr,
+                "usage: shared_context EVIDENCE UNIX_TIME [CERT] [THREADS 1..16] [ROUNDS]\n");
         return 2;
     }
     /* Configure once, on one thread: after the verifier is made the context is frozen. */

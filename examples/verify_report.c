@@ -1,9 +1,9 @@
 /*
  * Verify attestation evidence from a file under the production policy, at an optional fixed
  * time, and print the verdict: the policy says what is acceptable, the verification context how
- * to verify (time, certificates; pinned vendor roots by default). Build against an installed library:
- *   cc verify_report.c $(pkg-config --cflags --libs blueprint-tee) -o verify_report
- * Usage: verify_report EVIDENCE [UNIX_TIME] [CERT]
+ * to verify (time, certificates; pinned vendor roots by default). Build against an installed
+ * library: cc verify_report.c $(pkg-config --cflags --libs blueprint-tee) -o verify_report Usage:
+ * verify_report EVIDENCE [UNIX_TIME] [CERT]
  */
 #include <blueprint-tee/bpt.h>
 

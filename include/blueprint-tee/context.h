@@ -146,7 +146,7 @@ BPT_API BPT_MUST_USE int bpt_verify_ctx_set_log_sink(bpt_verify_ctx *c, bpt_log_
 
 /** The context's in-memory caches. */
 typedef enum bpt_verify_cache {
-    BPT_CACHE_CHAIN = 0, /**< verified certificate chains (SEV-SNP, TDX PCK, Nitro) */
+    BPT_CACHE_CHAIN = 0,  /**< verified certificate chains (SEV-SNP, TDX PCK, Nitro) */
     BPT_CACHE_COLLATERAL, /**< verified TDX collateral */
     BPT_CACHE_JWKS        /**< fetched JWK sets: misses are fetches */
 } bpt_verify_cache;

@@ -90,7 +90,10 @@ typedef struct bpt_detection {
     bpt_detect_probe probes[BPT_DETECT_MAX_PROBES];
 } bpt_detection;
 
-#define BPT_DETECTION_INIT {.size = sizeof(bpt_detection)}
+#define BPT_DETECTION_INIT                                                                         \
+    {                                                                                              \
+        .size = sizeof(bpt_detection)                                                              \
+    }
 
 /**
  * Looks up an environment variable: returns its value (borrowed until the next call) or NULL.

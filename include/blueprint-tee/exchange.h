@@ -199,7 +199,10 @@ typedef struct bpt_kx_session_info {
     uint8_t signature[64];          /**< its signature binding this session (see bpt_kx_binding) */
 } bpt_kx_session_info;
 
-#define BPT_KX_SESSION_INFO_INIT {.size = sizeof(bpt_kx_session_info)}
+#define BPT_KX_SESSION_INFO_INIT                                                                   \
+    {                                                                                              \
+        .size = sizeof(bpt_kx_session_info)                                                        \
+    }
 
 /**
  * Counters for /metrics (monotonic since bpt_kx_service_new()); active = sessions held, including
@@ -212,7 +215,10 @@ typedef struct bpt_kx_service_stats {
     size_t active;
 } bpt_kx_service_stats;
 
-#define BPT_KX_SERVICE_STATS_INIT {.size = sizeof(bpt_kx_service_stats)}
+#define BPT_KX_SERVICE_STATS_INIT                                                                  \
+    {                                                                                              \
+        .size = sizeof(bpt_kx_service_stats)                                                       \
+    }
 
 /**
  * Make a service. Options are copied (NULL: defaults).
@@ -377,7 +383,10 @@ typedef struct bpt_kx_client_result {
     size_t stored;               /**< secrets the service reported as stored */
 } bpt_kx_client_result;
 
-#define BPT_KX_CLIENT_RESULT_INIT {.size = sizeof(bpt_kx_client_result)}
+#define BPT_KX_CLIENT_RESULT_INIT                                                                  \
+    {                                                                                              \
+        .size = sizeof(bpt_kx_client_result)                                                       \
+    }
 
 /**
  * The whole client side of DESIGN.md §6: POST /v1/sessions with a fresh 32-byte nonce, verify

@@ -13,11 +13,11 @@ BPT_BEGIN_DECLS
 
 /** A TEE provider (the Rust TeeProvider). */
 typedef enum bpt_provider {
-    BPT_PROVIDER_UNKNOWN = 0,     /**< "unknown": also "auto" where a provider is optional */
-    BPT_PROVIDER_INTEL_TDX,       /**< "intel_tdx" */
-    BPT_PROVIDER_AMD_SEV_SNP,     /**< "amd_sev_snp" */
-    BPT_PROVIDER_AWS_NITRO,       /**< "aws_nitro" */
-    BPT_PROVIDER_AZURE_SNP,       /**< "azure_snp" */
+    BPT_PROVIDER_UNKNOWN = 0,      /**< "unknown": also "auto" where a provider is optional */
+    BPT_PROVIDER_INTEL_TDX,        /**< "intel_tdx" */
+    BPT_PROVIDER_AMD_SEV_SNP,      /**< "amd_sev_snp" */
+    BPT_PROVIDER_AWS_NITRO,        /**< "aws_nitro" */
+    BPT_PROVIDER_AZURE_SNP,        /**< "azure_snp" */
     BPT_PROVIDER_GCP_CONFIDENTIAL, /**< "gcp_confidential" */
     /** A provider a verifier plugin adds (sys/verifier.h); its name, "<vendor>.<name>", is kept
         with the report (bpt_report_provider_name()). */
@@ -30,10 +30,10 @@ typedef enum bpt_provider {
 /** An evidence format (the Rust AttestationFormat). */
 typedef enum bpt_format {
     BPT_FORMAT_UNKNOWN = 0,
-    BPT_FORMAT_NITRO_DOCUMENT,        /**< "nitro_document" */
-    BPT_FORMAT_TDX_QUOTE,             /**< "tdx_quote" */
-    BPT_FORMAT_SEV_SNP_REPORT,        /**< "sev_snp_report" */
-    BPT_FORMAT_AZURE_MAA_TOKEN,       /**< "azure_maa_token" */
+    BPT_FORMAT_NITRO_DOCUMENT,         /**< "nitro_document" */
+    BPT_FORMAT_TDX_QUOTE,              /**< "tdx_quote" */
+    BPT_FORMAT_SEV_SNP_REPORT,         /**< "sev_snp_report" */
+    BPT_FORMAT_AZURE_MAA_TOKEN,        /**< "azure_maa_token" */
     BPT_FORMAT_GCP_CONFIDENTIAL_TOKEN, /**< "gcp_confidential_token" */
     BPT_FORMAT_CUSTOM = 100 /**< a plugin's format, named "<vendor>.<name>" on the report */
 } bpt_format;

@@ -57,7 +57,10 @@ typedef struct bpt_secret_counters {
     uint64_t live;          /**< secrets not yet freed */
 } bpt_secret_counters;
 
-#define BPT_SECRET_COUNTERS_INIT {.size = sizeof(bpt_secret_counters)}
+#define BPT_SECRET_COUNTERS_INIT                                                                   \
+    {                                                                                              \
+        .size = sizeof(bpt_secret_counters)                                                        \
+    }
 
 /** Fill @p out (its size set by the caller) with the current counters; a NULL @p out, or one
  * whose size is smaller than the first version, is left as it is. */

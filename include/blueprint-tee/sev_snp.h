@@ -99,7 +99,10 @@ typedef struct bpt_snp_report {
     bpt_snp_product cpuid_product; /**< from CPUID fields (version 3+), else unknown */
 } bpt_snp_report;
 
-#define BPT_SNP_REPORT_INIT {.size = sizeof(bpt_snp_report)}
+#define BPT_SNP_REPORT_INIT                                                                        \
+    {                                                                                              \
+        .size = sizeof(bpt_snp_report)                                                             \
+    }
 
 /**
  * Parse a raw report. Checks the size (1184), the version (2 or later) and decodes every field;

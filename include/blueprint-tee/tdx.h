@@ -96,7 +96,10 @@ typedef struct bpt_tdx_quote {
     size_t trailing_zeros;               /**< zero padding after the signature data */
 } bpt_tdx_quote;
 
-#define BPT_TDX_QUOTE_INIT {.size = sizeof(bpt_tdx_quote)}
+#define BPT_TDX_QUOTE_INIT                                                                         \
+    {                                                                                              \
+        .size = sizeof(bpt_tdx_quote)                                                              \
+    }
 
 #define BPT_TDX_TDREPORT_SIZE 1024
 
@@ -114,7 +117,10 @@ typedef struct bpt_tdx_tdreport {
     bpt_tdx_td_report td; /**< MRTD, RTMRs, report_data, SEAM and TD attributes, ... */
 } bpt_tdx_tdreport;
 
-#define BPT_TDX_TDREPORT_INIT {.size = sizeof(bpt_tdx_tdreport)}
+#define BPT_TDX_TDREPORT_INIT                                                                      \
+    {                                                                                              \
+        .size = sizeof(bpt_tdx_tdreport)                                                           \
+    }
 
 /**
  * Parse a 1024-byte TDREPORT into @p out (its size set by the caller).
@@ -152,8 +158,7 @@ BPT_API BPT_MUST_USE int bpt_tdx_parse(bpt_tdx_quote *out, const uint8_t *ev, si
  *         (no collateral and offline); BPT_EFETCH; BPT_EUNSATISFIABLE.
  */
 BPT_API BPT_MUST_USE int bpt_tdx_verify(bpt_verified **out, const bpt_verify_ctx *ctx,
-                                        const bpt_policy *policy, const uint8_t *ev,
-                                        size_t ev_len);
+                                        const bpt_policy *policy, const uint8_t *ev, size_t ev_len);
 
 /**
  * Fetch the collateral for @p quote (fmspc and CA type from its PCK certificate) from Intel

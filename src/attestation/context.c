@@ -272,8 +272,8 @@ static int set_json_text(char **slot, const char *json, size_t len, size_t max, 
         return 0;
     }
     if (len > max) {
-        return bpt_err(BPT_ELIMIT, "verify context: %s of %zu bytes exceeds the limit of %zu",
-                       what, len, max);
+        return bpt_err(BPT_ELIMIT, "verify context: %s of %zu bytes exceeds the limit of %zu", what,
+                       len, max);
     }
     rc = bpt_json_parse(&v, json, len, what);
     json_decref(v);
@@ -430,11 +430,11 @@ int bpt_verify_ctx_register(bpt_verify_ctx *c, const bpt_verifier_vtable *vt, bo
     }
     for (size_t i = 0; i < c->n_verifiers; i++) {
         if (strcmp(c->verifiers[i].vt.name, vt->name) == 0) {
-            return bpt_err(BPT_EINVAL, "verify context: '%.64s' is already registered",
-                           vt->name);
+            return bpt_err(BPT_EINVAL, "verify context: '%.64s' is already registered", vt->name);
         }
     }
-    if (c->n_verifiers == BPT_CTX_MAX_VERIFIERS || (!builtin && c->n_plugins == BPT_CTX_MAX_PLUGINS)) {
+    if (c->n_verifiers == BPT_CTX_MAX_VERIFIERS ||
+        (!builtin && c->n_plugins == BPT_CTX_MAX_PLUGINS)) {
         return bpt_err(BPT_ELIMIT, "verify context: at most %d plugins", BPT_CTX_MAX_PLUGINS);
     }
     c->verifiers[c->n_verifiers].vt = *vt;

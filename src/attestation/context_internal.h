@@ -39,7 +39,7 @@ struct bpt_verify_ctx {
     bpt_clock clock; /* when !has_at; {NULL, NULL}: the system's time */
 
     bool has_trust_roots;
-    STACK_OF(X509) * trust_roots; /* parsed once when added */
+    STACK_OF(X509) * trust_roots;   /* parsed once when added */
     uint8_t trust_roots_digest[32]; /* SHA-256 of the PEM added, for cache keys */
     bpt_buf trust_roots_pem;
     bpt_buf certs; /* blobs, each: u32le length + DER-or-PEM bytes */

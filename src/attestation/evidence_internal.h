@@ -18,11 +18,11 @@ struct bpt_evidence {
     const uint8_t *bytes; /* borrowed */
     size_t len;
     bpt_evidence_kind kind;
-    int64_t at;                 /* the verification time, read once */
-    const json_t *collateral;   /* borrowed: the report's "collateral" object, or NULL */
-    char *collateral_text;      /* that object as JSON text (owned), or NULL */
-    bpt_buf certs;              /* its "certificates" as blobs (see bpt_cert_blobs_append) */
-    const struct bpt_jwt *jwt;  /* kind JWT: the token parsed by the dispatcher, or NULL */
+    int64_t at;                /* the verification time, read once */
+    const json_t *collateral;  /* borrowed: the report's "collateral" object, or NULL */
+    char *collateral_text;     /* that object as JSON text (owned), or NULL */
+    bpt_buf certs;             /* its "certificates" as blobs (see bpt_cert_blobs_append) */
+    const struct bpt_jwt *jwt; /* kind JWT: the token parsed by the dispatcher, or NULL */
 };
 
 /** A view of @p bytes (borrowed) of @p kind at @p at, with nothing carried. */

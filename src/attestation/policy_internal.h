@@ -69,7 +69,6 @@ struct bpt_policy {
         bool has_leeway;
         uint64_t leeway_secs; /* 0..300 */
     } jwt;
-
 };
 
 /**

@@ -171,8 +171,8 @@ int bpt_verifier_run_direct(bpt_verified **out, const bpt_verifier_vtable *vt,
                             const bpt_verify_ctx *ctx, const bpt_policy *policy,
                             const uint8_t *ev_bytes, size_t ev_len)
 {
-    static const bpt_verify_ctx_opts no_caches = {BPT_VERIFY_CTX_OPTS_VERSION, 0, 0, false,
-                                                  NULL, 0, 0, 0};
+    static const bpt_verify_ctx_opts no_caches = {
+        BPT_VERIFY_CTX_OPTS_VERSION, 0, 0, false, NULL, 0, 0, 0};
     struct bpt_evidence ev;
     bpt_verify_ctx *owned = NULL;
     int rc;
@@ -185,7 +185,8 @@ int bpt_verifier_run_direct(bpt_verified **out, const bpt_verifier_vtable *vt,
         return bpt_err(BPT_EMALFORMED, "%s: no evidence", vt->name);
     }
     if (!ev_bytes) {
-        ev_bytes = (const uint8_t *)""; /* empty evidence: the provider's parser says what it lacks */
+        ev_bytes =
+            (const uint8_t *)""; /* empty evidence: the provider's parser says what it lacks */
     }
     if (!ctx) {
         BPT_CHECK(bpt_verify_ctx_alloc(&owned, &no_caches));

@@ -28,8 +28,8 @@ struct bpt_nsm_message {
  *         error, named); BPT_EMALFORMED (a response that does not parse).
  */
 BPT_MUST_USE int bpt_nsm_attestation(bpt_buf *document, const char *root, const uint8_t *user_data,
-                        size_t user_data_len, const uint8_t *nonce, size_t nonce_len,
-                        const uint8_t *public_key, size_t public_key_len,
-                        const struct bpt_dev_ops *ops);
+                                     size_t user_data_len, const uint8_t *nonce, size_t nonce_len,
+                                     const uint8_t *public_key, size_t public_key_len,
+                                     const struct bpt_dev_ops *ops);
 
 #endif

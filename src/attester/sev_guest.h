@@ -45,6 +45,6 @@ struct bpt_snp_guest_request_ioctl {
  *         BPT_EMALFORMED (a response that does not parse).
  */
 BPT_MUST_USE int bpt_sev_guest_report(bpt_buf *report, bpt_buf *certs, const char *root, int vmpl,
-                         const uint8_t report_data[64], const struct bpt_dev_ops *ops);
+                                      const uint8_t report_data[64], const struct bpt_dev_ops *ops);
 
 #endif

@@ -31,7 +31,7 @@ struct bpt_snp_cert_entry {
  * Parse @p table into at most BPT_SNP_CERT_TABLE_MAX entries (*n set).
  * @return 0; BPT_EMALFORMED (no terminator, an entry outside the table, too many entries).
  */
-BPT_MUST_USE int bpt_snp_cert_table_parse(struct bpt_snp_cert_entry *out, size_t *n, const uint8_t *table,
-                             size_t len);
+BPT_MUST_USE int bpt_snp_cert_table_parse(struct bpt_snp_cert_entry *out, size_t *n,
+                                          const uint8_t *table, size_t len);
 
 #endif

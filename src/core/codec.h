@@ -15,7 +15,8 @@
 BPT_MUST_USE int bpt_hex_decode(bpt_buf *out, const char *s, size_t len, const char *what);
 
 /** Decode hex that must be exactly @p out_len bytes. */
-BPT_MUST_USE int bpt_hex_decode_exact(uint8_t *out, size_t out_len, const char *s, size_t len, const char *what);
+BPT_MUST_USE int bpt_hex_decode_exact(uint8_t *out, size_t out_len, const char *s, size_t len,
+                                      const char *what);
 
 /** Lowercase hex of @p n bytes. */
 BPT_MUST_USE int bpt_hex_encode(char **out, const uint8_t *p, size_t n);

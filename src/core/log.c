@@ -37,7 +37,8 @@ void bpt_log_scope_leave(const struct bpt_log_sink *prev)
 
 bool bpt_log_enabled(bpt_log_level level)
 {
-    int m = scoped ? (int)scoped->min_level : atomic_load_explicit(&min_level, memory_order_relaxed);
+    int m =
+        scoped ? (int)scoped->min_level : atomic_load_explicit(&min_level, memory_order_relaxed);
     return m != BPT_LOG_OFF && (int)level >= m;
 }
 

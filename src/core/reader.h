@@ -40,13 +40,15 @@ BPT_MUST_USE int bpt_reader_u32be(struct bpt_reader *r, uint32_t *v, const char 
 /** Copy @p n bytes into @p dst. */
 BPT_MUST_USE int bpt_reader_copy(struct bpt_reader *r, uint8_t *dst, size_t n, const char *field);
 /** Borrow a pointer to the next @p n bytes (valid as long as the input) and advance. */
-BPT_MUST_USE int bpt_reader_view(struct bpt_reader *r, const uint8_t **v, size_t n, const char *field);
+BPT_MUST_USE int bpt_reader_view(struct bpt_reader *r, const uint8_t **v, size_t n,
+                                 const char *field);
 /** Skip @p n bytes. */
 BPT_MUST_USE int bpt_reader_skip(struct bpt_reader *r, size_t n, const char *field);
 /** Skip @p n bytes that must all be zero (reserved fields). */
 BPT_MUST_USE int bpt_reader_zeros(struct bpt_reader *r, size_t n, const char *field);
 /** A sub-reader over the next @p n bytes, and advance past them. */
-BPT_MUST_USE int bpt_reader_sub(struct bpt_reader *r, struct bpt_reader *sub, size_t n, const char *field);
+BPT_MUST_USE int bpt_reader_sub(struct bpt_reader *r, struct bpt_reader *sub, size_t n,
+                                const char *field);
 /** Fail if any bytes are left (trailing data). */
 BPT_MUST_USE int bpt_reader_end(const struct bpt_reader *r, const char *what);
 

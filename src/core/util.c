@@ -158,10 +158,9 @@ int bpt_sized_check(const void *out, size_t v1_size, const char *type)
         memcpy(&size, out, sizeof(size));
     }
     if (!out || size < v1_size) {
-        return bpt_err(BPT_EINVAL,
-                       "%s: %s (set its first field, size, to sizeof(%s), or use its _INIT macro)",
-                       type, out ? "the struct's size is smaller than its first version" : "NULL",
-                       type);
+        return bpt_err(
+            BPT_EINVAL, "%s: %s (set its first field, size, to sizeof(%s), or use its _INIT macro)",
+            type, out ? "the struct's size is smaller than its first version" : "NULL", type);
     }
     return 0;
 }

@@ -155,8 +155,7 @@ out:
 }
 
 int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
-                       const bpt_verifier *verifier, const bpt_kx_client_secret *secrets,
-                       size_t n)
+                       const bpt_verifier *verifier, const bpt_kx_client_secret *secrets, size_t n)
 {
     int rc = BPT_ERROR;
     uint8_t nonce[32], pk[32], id[16], enc[32];

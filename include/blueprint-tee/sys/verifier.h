@@ -55,7 +55,8 @@ BPT_API BPT_MUST_USE int bpt_verify_result_set_report_data(bpt_verify_result *re
 /** A JSON object for the result's "tcb" field (copied). @return 0; BPT_EMALFORMED; BPT_EINVAL. */
 BPT_API BPT_MUST_USE int bpt_verify_result_set_tcb_json(bpt_verify_result *res, const char *json);
 
-/** A warning for the result's "warnings" (copied, at most 32). @return 0; BPT_ELIMIT; BPT_EINVAL. */
+/** A warning for the result's "warnings" (copied, at most 32). @return 0; BPT_ELIMIT; BPT_EINVAL.
+ */
 BPT_API BPT_MUST_USE int bpt_verify_result_add_warning(bpt_verify_result *res, const char *text);
 
 typedef struct bpt_verifier_vtable {

@@ -49,7 +49,8 @@ void bpt_collateral_cache_free(struct bpt_collateral_cache *c)
     free(c);
 }
 
-void bpt_collateral_cache_stats(const struct bpt_collateral_cache *c, uint64_t *hits, uint64_t *lookups)
+void bpt_collateral_cache_stats(const struct bpt_collateral_cache *c, uint64_t *hits,
+                                uint64_t *lookups)
 {
     *hits = atomic_load(&((struct bpt_collateral_cache *)c)->hits);
     *lookups = atomic_load(&((struct bpt_collateral_cache *)c)->lookups);

@@ -198,8 +198,8 @@ static int refresh(struct bpt_jwks_cache *c, struct entry *e, int64_t now)
     return 0;
 }
 
-int bpt_jwks_cache_key(EVP_PKEY **key, struct bpt_jwks_cache *c, const char *url,
-                       const char *kid, const char *alg, bool may_fetch, const char *what)
+int bpt_jwks_cache_key(EVP_PKEY **key, struct bpt_jwks_cache *c, const char *url, const char *kid,
+                       const char *alg, bool may_fetch, const char *what)
 {
     struct entry *e;
     int64_t now;

@@ -269,8 +269,8 @@ int bpt_jwks_lookup(EVP_PKEY **key, const struct bpt_jwks *s, const char *kid, c
         }
         if (j->alg[0] && strcmp(j->alg, alg) != 0) {
             return bpt_err(BPT_ESIGNATURE,
-                           "%s: the key with kid '%.64s' is for %s, the token says %s", what,
-                           kid, j->alg, alg);
+                           "%s: the key with kid '%.64s' is for %s, the token says %s", what, kid,
+                           j->alg, alg);
         }
         if (EVP_PKEY_up_ref(j->key) != 1) {
             return bpt_err_ossl(BPT_ERROR, "%s: key reference", what);
@@ -280,4 +280,3 @@ int bpt_jwks_lookup(EVP_PKEY **key, const struct bpt_jwks *s, const char *kid, c
     }
     return bpt_err(BPT_EKEYS, "%s: no key with kid '%.64s' in %.200s", what, kid, src);
 }
-

@@ -14,7 +14,8 @@ struct bpt_kds_tcb {
 };
 
 /**
- * The VCEK of product @p product ("Milan", "Genoa", "Turin") for @p chip_id at @p tcb: from @p cache_dir when there (may be NULL), else, unless
+ * The VCEK of product @p product ("Milan", "Genoa", "Turin") for @p chip_id at @p tcb: from @p
+ * cache_dir when there (may be NULL), else, unless
  * @p offline, from KDS at @p base_url (NULL: AMD's), stored in the cache on success.
  * Milan/Genoa: /vcek/v1/{product}/{chip_id hex}?blSPL&teeSPL&snpSPL&ucodeSPL; Turin:
  * /vcek/v1/Turin/{first 8 bytes of chip_id hex}?fmcSPL&blSPL&teeSPL&snpSPL&ucodeSPL.

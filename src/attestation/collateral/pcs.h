@@ -19,7 +19,7 @@
  * @return 0; BPT_EKEYS (offline, nothing usable cached); BPT_EFETCH.
  */
 BPT_MUST_USE int bpt_tdx_pcs_collateral(char **out_json, const char *base_url,
-                                        const char *cache_dir, bool offline,
-                                        const uint8_t fmspc[6], bool platform_ca, int64_t at);
+                                        const char *cache_dir, bool offline, const uint8_t fmspc[6],
+                                        bool platform_ca, int64_t at);
 
 #endif

@@ -479,7 +479,7 @@ static X509 *root_for(STACK_OF(X509) * roots, X509_CRL *crl)
 }
 
 int bpt_tdx_collateral_verify(struct bpt_tdx_collateral **out, const char *json, size_t len,
-                          STACK_OF(X509) * roots, int64_t at)
+                              STACK_OF(X509) * roots, int64_t at)
 {
     static const char ctx[] = "tdx: collateral";
     const char *pck_crl_chain = NULL, *root_crl = NULL, *pck_crl = NULL, *tcb_chain = NULL,

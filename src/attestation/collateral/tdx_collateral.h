@@ -78,8 +78,7 @@ void bpt_tdx_collateral_release(struct bpt_tdx_collateral *c);
 struct bpt_tdx_collateral *bpt_tdx_collateral_retain(struct bpt_tdx_collateral *c);
 
 /** Parse TCB Info / QE Identity JSON text (the signed body). @return 0; BPT_EMALFORMED. */
-BPT_MUST_USE int bpt_tdx_tcb_info_parse(struct bpt_tdx_tcb_info *out, const char *json,
-                                        size_t len);
+BPT_MUST_USE int bpt_tdx_tcb_info_parse(struct bpt_tdx_tcb_info *out, const char *json, size_t len);
 BPT_MUST_USE int bpt_tdx_qe_identity_parse(struct bpt_tdx_qe_identity *out, const char *json,
                                            size_t len);
 void bpt_tdx_tcb_info_dispose(struct bpt_tdx_tcb_info *t);

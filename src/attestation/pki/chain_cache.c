@@ -68,8 +68,8 @@ void bpt_chain_cache_stats(const struct bpt_chain_cache *c, uint64_t *hits, uint
     *lookups = atomic_load(&((struct bpt_chain_cache *)c)->lookups);
 }
 
-int bpt_chain_cache_get(struct bpt_chain_cache *c, const uint8_t key[32], int64_t at, EVP_PKEY **pkey,
-                        void *blob, size_t blob_len, STACK_OF(X509) * *chain_out)
+int bpt_chain_cache_get(struct bpt_chain_cache *c, const uint8_t key[32], int64_t at,
+                        EVP_PKEY **pkey, void *blob, size_t blob_len, STACK_OF(X509) * *chain_out)
 {
     int hit = 0;
     *pkey = NULL;

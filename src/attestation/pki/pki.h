@@ -47,7 +47,8 @@ BPT_MUST_USE int bpt_pki_pinned_load(X509 **out, enum bpt_pinned_root id);
  * more (at most BPT_LIMIT_CERTS_IN_CHAIN). Appends to *stack (created when NULL).
  * @return 0; BPT_EMALFORMED naming @p what; BPT_ELIMIT.
  */
-BPT_MUST_USE int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len, const char *what);
+BPT_MUST_USE int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len,
+                                     const char *what);
 
 /** Parse one DER certificate (the whole input must be the certificate). */
 BPT_MUST_USE int bpt_pki_parse_der(X509 **out, const uint8_t *p, size_t len, const char *what);
@@ -57,8 +58,9 @@ BPT_MUST_USE int bpt_pki_parse_der(X509 **out, const uint8_t *p, size_t len, con
  * P-256 with SHA-256 (@p bits 256) or P-384 with SHA-384 (@p bits 384).
  * @return 0; BPT_ESIGNATURE "<what>: ..." (wrong key type, or the signature does not verify).
  */
-BPT_MUST_USE int bpt_pki_verify_ecdsa_rs(EVP_PKEY *key, int bits, const uint8_t *r, const uint8_t *s, size_t n,
-                            const void *msg, size_t msg_len, const char *what);
+BPT_MUST_USE int bpt_pki_verify_ecdsa_rs(EVP_PKEY *key, int bits, const uint8_t *r,
+                                         const uint8_t *s, size_t n, const void *msg,
+                                         size_t msg_len, const char *what);
 
 /**
  * Verify an ECDSA P-384 / SHA-384 signature given as big-endian r and s of @p n bytes each
@@ -66,13 +68,14 @@ BPT_MUST_USE int bpt_pki_verify_ecdsa_rs(EVP_PKEY *key, int bits, const uint8_t 
  * @return 0; BPT_ESIGNATURE "<what>: ..." (wrong key type, or the signature does not verify).
  */
 BPT_MUST_USE int bpt_pki_verify_p384_rs(EVP_PKEY *key, const uint8_t *r, const uint8_t *s, size_t n,
-                           const void *msg, size_t msg_len, const char *what);
+                                        const void *msg, size_t msg_len, const char *what);
 
 /**
  * An EC public key from raw big-endian x || y (@p bits / 8 bytes each, P-256 or P-384); the
  * point must lie on the curve. @return 0; BPT_EMALFORMED naming @p what.
  */
-BPT_MUST_USE int bpt_pki_ec_pub_from_xy(EVP_PKEY **out, int bits, const uint8_t *xy, const char *what);
+BPT_MUST_USE int bpt_pki_ec_pub_from_xy(EVP_PKEY **out, int bits, const uint8_t *xy,
+                                        const char *what);
 
 /**
  * Parse a CRL from untrusted bytes: DER, hex text of DER (Intel's form), or PEM.
@@ -117,9 +120,9 @@ struct bpt_pki_verify_opts {
  * OpenSSL's reason (expired, not yet valid, bad signature, unknown issuer, ...).
  * @param[out] chain_out if non-NULL, the verified chain leaf..root (sk_X509_pop_free it).
  */
-BPT_MUST_USE int bpt_pki_verify_chain(STACK_OF(X509) * *chain_out, X509 *leaf, STACK_OF(X509) * untrusted,
-                         STACK_OF(X509) * roots, const struct bpt_pki_verify_opts *opts,
-                         const char *what);
+BPT_MUST_USE int bpt_pki_verify_chain(STACK_OF(X509) * *chain_out, X509 *leaf,
+                                      STACK_OF(X509) * untrusted, STACK_OF(X509) * roots,
+                                      const struct bpt_pki_verify_opts *opts, const char *what);
 
 /**
  * The listed pinned roots, each loaded and checked against its fingerprint.

@@ -48,6 +48,7 @@ BPT_MUST_USE int bpt_nitro_parse(struct bpt_nitro_doc *d, const uint8_t *ev, siz
 void bpt_nitro_doc_dispose(struct bpt_nitro_doc *d);
 
 /** Sig_structure ["Signature1", protected, h'', payload] as CBOR; free with free(). */
-BPT_MUST_USE int bpt_nitro_sig_structure(uint8_t **out, size_t *out_len, const struct bpt_nitro_doc *d);
+BPT_MUST_USE int bpt_nitro_sig_structure(uint8_t **out, size_t *out_len,
+                                         const struct bpt_nitro_doc *d);
 
 #endif

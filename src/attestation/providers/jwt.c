@@ -224,7 +224,7 @@ int bpt_jwt_key(EVP_PKEY **key, const struct bpt_jwt *t, const bpt_verify_ctx *c
 {
     struct bpt_jwks *set = NULL;
     bpt_buf file = BPT_BUF_INIT(BPT_LIMIT_JWKS_BYTES);
-    const char *url = ctx->jwks_url      ? ctx->jwks_url
+    const char *url = ctx->jwks_url     ? ctx->jwks_url
                       : p->jwt.jwks_url ? p->jwt.jwks_url
                                         : default_url,
                *src = NULL;
@@ -249,8 +249,8 @@ int bpt_jwt_key(EVP_PKEY **key, const struct bpt_jwt *t, const bpt_verify_ctx *c
         rc = bpt_err(BPT_EUNSATISFIABLE, "%s: no JWKS and no JWKS URL to take keys from", what);
         goto out;
     } else if (ctx->jwks_cache) {
-        rc = bpt_jwks_cache_key(key, ctx->jwks_cache, url, t->kid, t->alg_name, !ctx->offline,
-                                what);
+        rc =
+            bpt_jwks_cache_key(key, ctx->jwks_cache, url, t->kid, t->alg_name, !ctx->offline, what);
         goto out;
     } else if (ctx->offline) {
         rc = bpt_err(BPT_EKEYS,

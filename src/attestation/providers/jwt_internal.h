@@ -96,7 +96,8 @@ BPT_MUST_USE int bpt_jwt_authenticate(const struct bpt_jwt *t, const bpt_verify_
 /** true when @p iss is in the policy's jwt.issuers. */
 bool bpt_jwt_issuer_listed(const bpt_policy *p, const char *iss);
 
-/** The issuer of GCP Confidential Space tokens: how the dispatcher tells the JWT providers apart. */
+/** The issuer of GCP Confidential Space tokens: how the dispatcher tells the JWT providers apart.
+ */
 bool bpt_jwt_is_gcp(const struct bpt_jwt *t);
 
 #endif

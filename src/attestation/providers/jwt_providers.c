@@ -387,7 +387,8 @@ static int maa_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
         }
     }
 
-    BPT_CHECK(new_report(&report, BPT_PROVIDER_AZURE_SNP, ev->bytes, ev->len, t, "sha384", meas, 48));
+    BPT_CHECK(
+        new_report(&report, BPT_PROVIDER_AZURE_SNP, ev->bytes, ev->len, t, "sha384", meas, 48));
     {
         struct bpt_claims *c = bpt_report_claims_mut(report);
         const char *k;

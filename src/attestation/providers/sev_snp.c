@@ -764,12 +764,11 @@ static int snp_verify(bpt_verify_result *res, const struct bpt_evidence *evidenc
     BPT_CHECK(build_report(&res->report, ev, &rep, product, opts.at));
     memcpy(res->d.report_data, rep.report_data, 64);
     res->d.report_data_len = 64;
-    res->d.tcb = json_pack("{s:s,s:s,s:o}", "product", bpt_snp_product_name(product),
-                           "signing_key", vlek ? "vlek" : "vcek", "reported",
+    res->d.tcb = json_pack("{s:s,s:s,s:o}", "product", bpt_snp_product_name(product), "signing_key",
+                           vlek ? "vlek" : "vcek", "reported",
                            tcb_json(bpt_sev_snp_tcb_decode(rep.reported_tcb, product), product));
     if (bpt_all_zero(rep.chip_id, 64) && !vlek) {
-        res->d.warnings =
-            json_pack("[s]", "chip_id is masked: the VCEK's hwID was not compared");
+        res->d.warnings = json_pack("[s]", "chip_id is masked: the VCEK's hwID was not compared");
     }
     rc = 0;
 out:

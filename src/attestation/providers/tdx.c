@@ -477,7 +477,8 @@ static json_t *tcb_json(const struct bpt_tdx_tcb_result *t, const struct bpt_tdx
 }
 
 static int build_report(bpt_report **out, const uint8_t *ev, size_t ev_len, const bpt_tdx_quote *q,
-                        const struct bpt_tdx_tcb_result *tcb, const struct bpt_pck_ext *ext, int64_t at)
+                        const struct bpt_tdx_tcb_result *tcb, const struct bpt_pck_ext *ext,
+                        int64_t at)
 {
     const bpt_tdx_td_report *b = &q->body;
     bpt_report *r = NULL;

@@ -150,7 +150,7 @@ static int check_module(struct bpt_tdx_tcb_result *res, const struct bpt_tdx_tcb
 }
 
 int bpt_tdx_tcb_evaluate(struct bpt_tdx_tcb_result *res, const struct bpt_tdx_collateral *c,
-                     const struct bpt_pck_ext *pck, const bpt_tdx_quote *q)
+                         const struct bpt_pck_ext *pck, const bpt_tdx_quote *q)
 {
     const struct bpt_tdx_tcb_level *match = NULL;
     const bpt_tdx_td_report *b = &q->body;

@@ -219,8 +219,8 @@ static int verify_bytes(bpt_verified **out, const bpt_verify_ctx *ctx, const bpt
         return bpt_err(BPT_EMALFORMED, "verify: no evidence");
     }
     if (len > BPT_LIMIT_EVIDENCE_BYTES) {
-        return bpt_err(BPT_EMALFORMED, "verify: evidence of %zu bytes exceeds the limit of %u",
-                       len, BPT_LIMIT_EVIDENCE_BYTES);
+        return bpt_err(BPT_EMALFORMED, "verify: evidence of %zu bytes exceeds the limit of %u", len,
+                       BPT_LIMIT_EVIDENCE_BYTES);
     }
     bpt_evidence_init(&ev, bytes, len, bpt_evidence_recognise(bytes, len), bpt_verify_ctx_at(ctx));
     if (ev.kind != BPT_EVIDENCE_REPORT_JSON) {
@@ -248,8 +248,8 @@ out:
 /* A default context for a one-off call without one: the built-ins, no caches. */
 static int one_off_ctx(bpt_verify_ctx **owned)
 {
-    static const bpt_verify_ctx_opts no_caches = {BPT_VERIFY_CTX_OPTS_VERSION, 0, 0, false,
-                                                  NULL, 0, 0, 0};
+    static const bpt_verify_ctx_opts no_caches = {
+        BPT_VERIFY_CTX_OPTS_VERSION, 0, 0, false, NULL, 0, 0, 0};
     return bpt_verify_ctx_new(owned, &no_caches);
 }
 
@@ -345,8 +345,8 @@ const bpt_verify_ctx *bpt_verifier_ctx(const bpt_verifier *v)
     return v ? v->ctx : NULL;
 }
 
-int bpt_verifier_verify(bpt_verified **out, const bpt_verifier *v, const uint8_t *ev,
-                        size_t ev_len, bpt_provider provider)
+int bpt_verifier_verify(bpt_verified **out, const bpt_verifier *v, const uint8_t *ev, size_t ev_len,
+                        bpt_provider provider)
 {
     if (!out || !v) {
         return bpt_err(BPT_EINVAL, "verify: %s", out ? "no verifier" : "no out pointer");
@@ -355,12 +355,13 @@ int bpt_verifier_verify(bpt_verified **out, const bpt_verifier *v, const uint8_t
     return verify_bytes(out, v->ctx, v->policy, ev, ev_len, provider);
 }
 
-int bpt_verifier_verify_report(bpt_verified **out, const bpt_verifier *v,
-                               const bpt_report *report)
+int bpt_verifier_verify_report(bpt_verified **out, const bpt_verifier *v, const bpt_report *report)
 {
     if (!out || !v || !report) {
         return bpt_err(BPT_EINVAL, "verify: %s",
-                       !out ? "no out pointer" : !v ? "no verifier" : "no report");
+                       !out ? "no out pointer"
+                       : !v ? "no verifier"
+                            : "no report");
     }
     *out = NULL;
     return verify_report(out, v->ctx, v->policy, report);

@@ -172,4 +172,3 @@ done:
     bpt_buf_dispose(&buf);
     return rc;
 }
-

@@ -29,7 +29,7 @@ BPT_MUST_USE int bpt_sim_aws_nitro_init(const char *dir);
 
 /** A signed COSE_Sign1 document (free *ev with bpt_free()). */
 BPT_MUST_USE int bpt_sim_aws_nitro_build(uint8_t **ev, size_t *ev_len, const char *dir,
-                            const struct bpt_sim_nitro_opts *o);
+                                         const struct bpt_sim_nitro_opts *o);
 
 /** The simulator's document timestamp in seconds (verify at this time or a little after). */
 #define BPT_SIM_NITRO_TIME 1750000000

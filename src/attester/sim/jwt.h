@@ -16,7 +16,8 @@
  * header's alg says (RS256/384/512, PS256/384/512, ES256/384); without, it is "c2ln".
  * *out is malloc'd (free with bpt_free()).
  */
-BPT_MUST_USE int bpt_sim_jwt_make(char **out, const char *header_json, const char *claims_json, EVP_PKEY *key);
+BPT_MUST_USE int bpt_sim_jwt_make(char **out, const char *header_json, const char *claims_json,
+                                  EVP_PKEY *key);
 
 /** The public JWK of @p key (RSA n/e or EC crv/x/y) with @p kid, as JSON text (bpt_free()). */
 BPT_MUST_USE int bpt_sim_jwk(char **out, EVP_PKEY *key, const char *kid);

@@ -24,7 +24,7 @@ BPT_MUST_USE int bpt_sim_sev_snp_init(const char *dir);
  * simulated VCEK. *ev is malloc'd (free with bpt_free()), 1184 bytes.
  */
 BPT_MUST_USE int bpt_sim_sev_snp_attest(uint8_t **ev, size_t *ev_len, const char *dir,
-                           const uint8_t report_data[64]);
+                                        const uint8_t report_data[64]);
 
 /** Re-sign a (possibly edited) 1184-byte report in place with the simulated VCEK. */
 BPT_MUST_USE int bpt_sim_sev_snp_sign(uint8_t report[1184], const char *dir);

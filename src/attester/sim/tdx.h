@@ -59,10 +59,11 @@ BPT_MUST_USE int bpt_sim_tdx_init(const char *dir);
 
 /** A quote (malloc'd, free with bpt_free()) for @p o, signed by the simulated QE. */
 BPT_MUST_USE int bpt_sim_tdx_quote(uint8_t **ev, size_t *ev_len, const char *dir,
-                      const struct bpt_sim_tdx_opts *o);
+                                   const struct bpt_sim_tdx_opts *o);
 
 /** Collateral JSON (docs/tdx.md) for @p o, NUL-terminated, free with bpt_free(). */
-BPT_MUST_USE int bpt_sim_tdx_collateral(char **json, const char *dir, const struct bpt_sim_tdx_opts *o);
+BPT_MUST_USE int bpt_sim_tdx_collateral(char **json, const char *dir,
+                                        const struct bpt_sim_tdx_opts *o);
 
 /**
  * Sign the collateral's tcb_info and qe_identity texts again with the simulated TCB Signing key

@@ -32,15 +32,15 @@ BPT_MUST_USE int bpt_sim_keygen(EVP_PKEY **out, const char *kind);
  * extensions can be added by the caller before signing through @p add_ext (may be NULL).
  */
 BPT_MUST_USE int bpt_sim_make_cert(X509 **out, EVP_PKEY *key, const char *cn, X509 *issuer_cert,
-                      EVP_PKEY *issuer_key, int pathlen, enum bpt_sim_sig sig, long serial,
-                      int (*add_ext)(X509 *cert, void *ud), void *ud);
+                                   EVP_PKEY *issuer_key, int pathlen, enum bpt_sim_sig sig,
+                                   long serial, int (*add_ext)(X509 *cert, void *ud), void *ud);
 
 /**
  * ECDSA-sign @p msg (SHA-256 for P-256 keys, SHA-384 for P-384) and write r then s, each
  * @p n bytes big-endian (or little-endian when @p little_endian: SEV-SNP), into @p rs.
  */
-BPT_MUST_USE int bpt_sim_sign_rs(uint8_t *rs, size_t n, bool little_endian, EVP_PKEY *key, const void *msg,
-                    size_t msg_len);
+BPT_MUST_USE int bpt_sim_sign_rs(uint8_t *rs, size_t n, bool little_endian, EVP_PKEY *key,
+                                 const void *msg, size_t msg_len);
 
 /** The certificate as a malloc'd NUL-terminated PEM string (free with bpt_free()). */
 BPT_MUST_USE int bpt_sim_cert_pem(char **out, X509 *cert);
