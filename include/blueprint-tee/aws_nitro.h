@@ -20,7 +20,7 @@ BPT_BEGIN_DECLS
  * time, as the built-in Nitro verifier of bpt_verify() does (without recognising it first).
  * Checks, in order: COSE structure (alg ES384 in the protected header), the document's fields
  * with the NSM API's types and size limits (duplicate keys refused), cabundle[0] equal to the
- * pinned root (or a policy trust root), the chain root -> cabundle... -> certificate at the
+ * pinned root (or a trust root of the context), the chain root -> cabundle... -> certificate at the
  * verification time (CA constraints, path length, key usage), the ECDSA P-384 signature over
  * Sig_structure, then the policy: debug (PCR0 all zero), expected measurement (PCR0), image
  * digest (PCR8), aws_nitro.pcrs, nonce (the document's nonce as text or as hex), report data

@@ -7,9 +7,9 @@
  * pceId), the TCB level and TDX module identity, then the policy.
  *
  * Collateral (the JSON of docs/tdx.md: CRLs, TCB Info, QE Identity and their issuer chains)
- * comes from the policy (bpt_policy_set_collateral_json, `--collateral`, a report's
- * "collateral"), else from an on-disk cache, else from Intel PCS or a PCCS
- * (bpt_policy_set_pccs_url) unless the policy is offline.
+ * comes from the verification context (bpt_verify_ctx_set_collateral_json, `--collateral`) or
+ * a report's "collateral", else from the context's on-disk cache, else from Intel PCS or a PCCS
+ * (bpt_verify_ctx_set_pccs_url) unless the context is offline.
  *
  * Threads: reentrant; the parsed structs are plain data.
  */
