@@ -18,46 +18,8 @@
 
 #define AT 1750000000 /* 2025-06-15: inside the simulated certificates' validity */
 
-struct fixture {
-    struct bpt_sim_fixture sim;
-    uint8_t *report;
-    size_t len;
-    char *certs; /* VCEK and ASK, PEM */
-};
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof(*f));
-    uint8_t rd[64];
-    *state = f;
-    for (int i = 0; i < 64; i++) {
-        rd[i] = (uint8_t)i;
-    }
-    if (!f || bpt_sim_fixture_init(&f->sim) != 0) {
-        return -1;
-    }
-    if (bpt_sim_sev_snp_attest(&f->report, &f->len, f->sim.dir, rd) != 0 ||
-        bpt_sim_sev_snp_certs_pem(&f->certs, f->sim.dir) != 0) {
-        fprintf(stderr, "simulator: %s\n", bpt_error_last());
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    if (f) {
-        bpt_sim_fixture_dispose(&f->sim);
-        bpt_free(f->report);
-        bpt_free(f->certs);
-        free(f);
-    }
-    return 0;
-}
-
 /* A context trusting the simulator's roots at AT, with the simulated VCEK chain. */
-static bpt_verify_ctx *sim_ctx(const struct fixture *f, const bpt_verify_ctx_opts *o)
+static bpt_verify_ctx *sim_ctx(const struct bpt_sim_snp_fixture *f, const bpt_verify_ctx_opts *o)
 {
     bpt_verify_ctx *c = bpt_sim_fixture_ctx(&f->sim, AT, o);
     assert_non_null(c);
@@ -65,7 +27,7 @@ static bpt_verify_ctx *sim_ctx(const struct fixture *f, const bpt_verify_ctx_opt
     return c;
 }
 
-static void verify_snp(const struct fixture *f, const bpt_verify_ctx *c)
+static void verify_snp(const struct bpt_sim_snp_fixture *f, const bpt_verify_ctx *c)
 {
     bpt_verified *v = NULL;
     assert_ok(bpt_verify(&v, c, NULL, f->report, f->len, BPT_PROVIDER_AMD_SEV_SNP));
@@ -141,7 +103,7 @@ static void ignore_log(bpt_log_level level, const char *module, const char *msg,
     (void)level, (void)module, (void)msg, (void)userdata;
 }
 
-static const struct fixture *setter_fixture;
+static const struct bpt_sim_snp_fixture *setter_fixture;
 
 static int set_at(bpt_verify_ctx *c)
 {
@@ -245,7 +207,7 @@ static void assert_setters_refuse(bpt_verify_ctx *c, int code, const char *msg, 
 
 static void test_setters_refuse_once_frozen(void **state)
 {
-    const struct fixture *f = *state;
+    const struct bpt_sim_snp_fixture *f = *state;
     bpt_verify_ctx *c;
     bpt_verifier *vf = NULL;
     bpt_verified *v = NULL;
@@ -296,7 +258,7 @@ static void test_setters_refuse_once_frozen(void **state)
 
 static void test_setters_refuse_bad_values(void **state)
 {
-    const struct fixture *f = *state;
+    const struct bpt_sim_snp_fixture *f = *state;
     static const char *const refused[] = {
         "http://example.com/x",
         "ftp://example.com/x",
@@ -363,7 +325,7 @@ static void test_setters_refuse_bad_values(void **state)
 
 static void test_verifier_keeps_its_context_alive(void **state)
 {
-    const struct fixture *f = *state;
+    const struct bpt_sim_snp_fixture *f = *state;
     bpt_verify_ctx *c = sim_ctx(f, NULL);
     bpt_verifier *vf = NULL;
     bpt_verified *v = NULL;
@@ -455,7 +417,7 @@ static void test_time_fixed_or_now(void **state)
 
 static void test_cache_stats_without_caches(void **state)
 {
-    const struct fixture *f = *state;
+    const struct bpt_sim_snp_fixture *f = *state;
     static const bpt_verify_cache which[] = {BPT_CACHE_CHAIN, BPT_CACHE_COLLATERAL, BPT_CACHE_JWKS};
     bpt_verify_ctx_opts o = BPT_VERIFY_CTX_OPTS_INIT;
     bpt_verify_ctx *c;
@@ -513,7 +475,7 @@ static void capture_log(bpt_log_level level, const char *module, const char *msg
 }
 
 /* A context that finds the VCEK only in its on-disk cache (offline): the KDS code logs it. */
-static bpt_verify_ctx *vcek_cache_ctx(const struct fixture *f, const char *cache)
+static bpt_verify_ctx *vcek_cache_ctx(const struct bpt_sim_snp_fixture *f, const char *cache)
 {
     bpt_verify_ctx *c = bpt_sim_fixture_ctx(&f->sim, AT, NULL);
     char path[4096];
@@ -533,7 +495,7 @@ static bpt_verify_ctx *vcek_cache_ctx(const struct fixture *f, const char *cache
 
 static void test_log_sink_of_the_context(void **state)
 {
-    const struct fixture *f = *state;
+    const struct bpt_sim_snp_fixture *f = *state;
     struct log_capture global = {.lock = PTHREAD_MUTEX_INITIALIZER},
                        mine = {.lock = PTHREAD_MUTEX_INITIALIZER};
     bpt_snp_report rep = BPT_SNP_REPORT_INIT;
@@ -595,7 +557,7 @@ static void test_log_sink_of_the_context(void **state)
 
 static void test_null_arguments(void **state)
 {
-    const struct fixture *f = *state;
+    const struct bpt_sim_snp_fixture *f = *state;
     bpt_verify_ctx *c = sim_ctx(f, NULL);
     bpt_verifier *vf = NULL;
     bpt_verified *v = NULL;
@@ -659,7 +621,7 @@ static void test_null_arguments(void **state)
  */
 static void test_null_evidence(void **state)
 {
-    const struct fixture *f = *state;
+    const struct bpt_sim_snp_fixture *f = *state;
     bpt_verify_ctx *c = sim_ctx(f, NULL);
     bpt_verifier *vf = NULL;
     bpt_verified *v = NULL;
@@ -688,7 +650,7 @@ static void test_null_evidence(void **state)
 #define ROUNDS 20
 
 struct worker {
-    const struct fixture *f;
+    const struct bpt_sim_snp_fixture *f;
     const bpt_verify_ctx *c;
     const bpt_verifier *vf;
     pthread_barrier_t *start;
@@ -719,7 +681,7 @@ static void *verify_many(void *arg)
 
 static void test_threads_share_a_context_and_a_verifier(void **state)
 {
-    const struct fixture *f = *state;
+    const struct bpt_sim_snp_fixture *f = *state;
     bpt_verify_ctx *c = sim_ctx(f, NULL);
     bpt_verifier *vf = NULL;
     pthread_barrier_t start;
@@ -765,5 +727,5 @@ int main(void)
         cmocka_unit_test(test_null_evidence),
         cmocka_unit_test(test_threads_share_a_context_and_a_verifier),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, bpt_sim_snp_fixture_setup, bpt_sim_snp_fixture_teardown);
 }

@@ -1,5 +1,7 @@
 #include "helpers/sim_fixture.h"
 
+#include "attester/sim/sev_snp.h"
+
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -85,4 +87,35 @@ bpt_verify_ctx *bpt_sim_fixture_ctx(const struct bpt_sim_fixture *f, int64_t at,
         return NULL;
     }
     return c;
+}
+
+int bpt_sim_snp_fixture_setup(void **state)
+{
+    struct bpt_sim_snp_fixture *f = calloc(1, sizeof(*f));
+    uint8_t rd[64];
+    *state = f;
+    for (int i = 0; i < 64; i++) {
+        rd[i] = (uint8_t)i;
+    }
+    if (!f || bpt_sim_fixture_init(&f->sim) != 0) {
+        return -1;
+    }
+    if (bpt_sim_sev_snp_attest(&f->report, &f->len, f->sim.dir, rd) != 0 ||
+        bpt_sim_sev_snp_certs_pem(&f->certs, f->sim.dir) != 0) {
+        fprintf(stderr, "sim fixture: SEV-SNP: %s\n", bpt_error_last());
+        return -1;
+    }
+    return 0;
+}
+
+int bpt_sim_snp_fixture_teardown(void **state)
+{
+    struct bpt_sim_snp_fixture *f = *state;
+    if (f) {
+        bpt_sim_fixture_dispose(&f->sim);
+        bpt_free(f->report);
+        bpt_free(f->certs);
+        free(f);
+    }
+    return 0;
 }

@@ -30,6 +30,21 @@ void bpt_sim_fixture_dispose(struct bpt_sim_fixture *f);
 bpt_verify_ctx *bpt_sim_fixture_ctx(const struct bpt_sim_fixture *f, int64_t at,
                                     const bpt_verify_ctx_opts *opts);
 
+/** The fixture with a simulated SEV-SNP report (report_data 0, 1, ..., 63) and its VCEK chain. */
+struct bpt_sim_snp_fixture {
+    struct bpt_sim_fixture sim;
+    uint8_t *report;
+    size_t len;
+    char *certs; /* the VCEK and the ASK, PEM */
+};
+
+/**
+ * cmocka-shaped group setup / teardown for a struct bpt_sim_snp_fixture in *state.
+ * @return 0, or -1 after printing why.
+ */
+int bpt_sim_snp_fixture_setup(void **state);
+int bpt_sim_snp_fixture_teardown(void **state);
+
 /** Remove a directory tree (a fixture's, or any a test or bench made). */
 void bpt_remove_tree(const char *dir);
 

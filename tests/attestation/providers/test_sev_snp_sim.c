@@ -13,46 +13,9 @@
 
 #define AT 1750000000 /* 2025-06-15: inside the simulated certificates' validity */
 
-struct fixture {
-    struct bpt_sim_fixture sim;
-    uint8_t *report;
-    size_t len;
-    char *certs;
-};
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof(*f));
-    uint8_t rd[64];
-    *state = f;
-    for (int i = 0; i < 64; i++) {
-        rd[i] = (uint8_t)i;
-    }
-    if (!f || bpt_sim_fixture_init(&f->sim) != 0) {
-        return -1;
-    }
-    if (bpt_sim_sev_snp_attest(&f->report, &f->len, f->sim.dir, rd) != 0 ||
-        bpt_sim_sev_snp_certs_pem(&f->certs, f->sim.dir) != 0) {
-        fprintf(stderr, "simulator: %s\n", bpt_error_last());
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    if (f) {
-        bpt_sim_fixture_dispose(&f->sim);
-        bpt_free(f->report);
-        bpt_free(f->certs);
-        free(f);
-    }
-    return 0;
-}
-
 /* A context trusting the simulator's roots, at @p at (0: AT), with the simulated VCEK chain. */
-static bpt_verify_ctx *sim_ctx(struct fixture *f, int64_t at, const bpt_verify_ctx_opts *o)
+static bpt_verify_ctx *sim_ctx(struct bpt_sim_snp_fixture *f, int64_t at,
+                               const bpt_verify_ctx_opts *o)
 {
     bpt_verify_ctx *ctx = bpt_sim_fixture_ctx(&f->sim, at ? at : AT, o);
     assert_non_null(ctx);
@@ -70,7 +33,7 @@ static bpt_policy *load_policy(const char *json)
 
 static void test_round_trip_verifies(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_snp_fixture *f = *state;
     bpt_verify_ctx *ctx = sim_ctx(f, AT, NULL);
     bpt_verified *v = NULL;
     size_t n = 0;
@@ -84,7 +47,7 @@ static void test_round_trip_verifies(void **state)
 
 static void test_pinned_roots_refuse_simulated_evidence(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_snp_fixture *f = *state;
     bpt_verify_ctx *ctx = NULL;
     bpt_verified *v = NULL;
     assert_ok(bpt_verify_ctx_new(&ctx, NULL));
@@ -227,7 +190,7 @@ static const struct check_case {
 
 static void test_each_check_fails_alone(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_snp_fixture *f = *state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const struct check_case *c = &cases[i];
         uint8_t rep[BPT_SNP_REPORT_SIZE];
@@ -265,7 +228,7 @@ static void test_each_check_fails_alone(void **state)
 
 static void test_debug_report_accepted_when_allowed(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_snp_fixture *f = *state;
     uint8_t rep[BPT_SNP_REPORT_SIZE];
     bpt_verified *v = NULL;
     bpt_verify_ctx *ctx = sim_ctx(f, AT, NULL);
@@ -282,7 +245,7 @@ static void test_debug_report_accepted_when_allowed(void **state)
 
 static void test_short_report(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_snp_fixture *f = *state;
     bpt_verified *v = NULL;
     bpt_verify_ctx *ctx = sim_ctx(f, AT, NULL);
     assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, f->report, f->len - 1), BPT_EMALFORMED,
@@ -294,7 +257,7 @@ static void test_short_report(void **state)
 /* The report struct is size-prefixed: a caller that did not set the size is refused. */
 static void test_parse_needs_the_struct_size(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_snp_fixture *f = *state;
     bpt_snp_report zero = {0};
     bpt_snp_report rep = BPT_SNP_REPORT_INIT;
     assert_int_equal(rep.size, sizeof(bpt_snp_report));
@@ -311,7 +274,7 @@ static void test_parse_needs_the_struct_size(void **state)
 
 static void test_attest_report_json_verifies_through_the_dispatcher(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_snp_fixture *f = *state;
     bpt_attester_opts ao = BPT_ATTESTER_OPTS_INIT;
     uint8_t rd[64] = {1, 2, 3};
     bpt_report *r = NULL;
@@ -346,7 +309,7 @@ static void test_attest_report_json_verifies_through_the_dispatcher(void **state
 
 static void test_chain_cache_hits_but_still_checks(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_snp_fixture *f = *state;
     bpt_verify_ctx_opts o = BPT_VERIFY_CTX_OPTS_INIT;
     bpt_verify_ctx *ctx = NULL;
     bpt_verified *v = NULL;
@@ -395,5 +358,5 @@ int main(void)
         cmocka_unit_test(test_attest_report_json_verifies_through_the_dispatcher),
         cmocka_unit_test(test_chain_cache_hits_but_still_checks),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, bpt_sim_snp_fixture_setup, bpt_sim_snp_fixture_teardown);
 }
