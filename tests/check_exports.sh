@@ -2,7 +2,8 @@
 # Declarations may wrap over lines (clang-format); they are joined before matching.
 # Every dynamic symbol the shared library exports is a BPT_API declaration in include/, and
 # every BPT_API function declared in include/ is exported. Every global symbol the static
-# library defines (hidden ones included: they still meet a program's own names) starts bpt_.
+# library defines (hidden ones included: they still meet a program's own names) starts bpt_;
+# names starting __ are the toolchain's (sanitizer instrumentation), not ours.
 set -euo pipefail
 lib=$1 inc=$2 static=${3:-}
 exported=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TDBR]$/ {print $3}' | sort -u)
@@ -14,7 +15,7 @@ if [ -n "$extra" ]; then echo "exported but not declared with BPT_API in include
 if [ -n "$missing" ]; then echo "declared with BPT_API but not exported:"; echo "$missing"; bad=1; fi
 if [ -n "$static" ]; then
   unprefixed=$(nm -g --defined-only "$static" | awk 'NF == 3 && $2 ~ /^[TDBRCV]$/ {print $3}' |
-               grep -v '^bpt_' | sort -u || true)
+               grep -v '^bpt_' | grep -v '^__' | sort -u || true)
   if [ -n "$unprefixed" ]; then echo "global symbols without the bpt_ prefix:"; echo "$unprefixed"; bad=1; fi
 fi
 n=$(echo "$exported" | grep -c . || true)
