@@ -273,24 +273,23 @@ out:
 
 int main(int argc, char **argv)
 {
-    char tmpl[] = "/tmp/bpt-bench-XXXXXX";
-    char *dir = mkdtemp(tmpl);
+    struct bpt_sim_fixture fx;
     double secs = bench_seconds(argc, argv) / 4, baseline;
     EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
     int rc;
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (!dir || !k || bpt_sim_init(dir) != 0) {
-        fprintf(stderr, "setup: %s\n", bpt_error_last());
+    if (!k || bpt_sim_fixture_init(&fx) != 0) {
+        fprintf(stderr, "setup failed\n");
         return 1;
     }
     baseline = bench_rate(sign_once, k, secs / 2);
-    rc = run_mode(dir, BPT_KX_BINDING_SESSION, secs, baseline);
+    rc = run_mode(fx.dir, BPT_KX_BINDING_SESSION, secs, baseline);
     if (rc == 0) {
-        rc = run_mode(dir, BPT_KX_BINDING_SERVICE_KEY, secs, baseline);
+        rc = run_mode(fx.dir, BPT_KX_BINDING_SERVICE_KEY, secs, baseline);
     }
     EVP_PKEY_free(k);
-    bench_remove_tree(dir);
+    bpt_sim_fixture_dispose(&fx);
     curl_global_cleanup();
     return rc;
 }

@@ -3,7 +3,7 @@
  * parse, key, signature, time, audience, claims, report) with the keys held by a JWKS cache
  * (fetched once from a loopback server), for RS256 with RSA-2048 and ES256 with P-256, beside
  * OpenSSL's raw verify of the same signing input with the same key. A third case takes the
- * keys from a JWKS document set on the policy (parsed once, when set: no cache, no network).
+ * keys from a JWKS document set on the context (parsed once, when set: no cache, no network).
  * Usage: bench_jwt [--seconds N]
  */
 #include "util.h"
@@ -24,6 +24,7 @@
 
 struct ctx {
     char *tok;
+    const bpt_verify_ctx *vctx;
     const bpt_policy *policy;
     EVP_PKEY *key;
     const EVP_MD *md;
@@ -59,7 +60,8 @@ static bool verify_once(void *p)
 {
     struct ctx *c = p;
     bpt_verified *v = NULL;
-    int rc = bpt_gcp_confidential_verify(&v, (const uint8_t *)c->tok, strlen(c->tok), c->policy);
+    int rc = bpt_gcp_confidential_verify(&v, c->vctx, c->policy, (const uint8_t *)c->tok,
+                                         strlen(c->tok));
     bpt_verified_free(v);
     if (rc != 0) {
         fprintf(stderr, "verify: %s\n", bpt_error_last());
@@ -118,9 +120,8 @@ int main(int argc, char **argv)
     EVP_PKEY *rsa = NULL, *ec = NULL;
     char *a = NULL, *b = NULL, *jwks = NULL, url[96];
     struct MHD_Daemon *d;
-    bpt_jwks_cache_opts o = BPT_JWKS_CACHE_OPTS_INIT;
-    bpt_jwks_cache *cache = NULL;
-    bpt_policy *cached = NULL, *doc = NULL;
+    bpt_verify_ctx *cached = NULL, *doc = NULL;
+    bpt_policy *policy = NULL;
     struct ctx r = {0}, e = {0};
     uint64_t fetches = 0, hits = 0;
 
@@ -139,18 +140,19 @@ int main(int argc, char **argv)
     }
     snprintf(url, sizeof(url), "http://127.0.0.1:%u/jwks",
              MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port);
-    if (bpt_jwks_cache_new(&cache, &o) || bpt_policy_new(&cached) ||
-        bpt_policy_set_expected_audience(cached, "bench") || bpt_policy_set_jwks_url(cached, url) ||
-        bpt_policy_new(&doc) || bpt_policy_set_expected_audience(doc, "bench") ||
-        bpt_policy_set_jwks_json(doc, jwks, strlen(jwks))) {
-        fprintf(stderr, "policy: %s\n", bpt_error_last());
+    /* One policy; a context whose keys come from the URL through its JWKS cache, and one with
+     * the JWKS document (parsed once, when set). */
+    if (bpt_policy_new(&policy) || bpt_policy_set_expected_audience(policy, "bench") ||
+        bpt_verify_ctx_new(&cached, NULL) || bpt_verify_ctx_set_at(cached, AT) ||
+        bpt_verify_ctx_set_jwks_url(cached, url) || bpt_verify_ctx_new(&doc, NULL) ||
+        bpt_verify_ctx_set_at(doc, AT) || bpt_verify_ctx_set_jwks_json(doc, jwks, strlen(jwks))) {
+        fprintf(stderr, "setup: %s\n", bpt_error_last());
         return 1;
     }
-    bpt_policy_set_at(cached, AT);
-    bpt_policy_set_at(doc, AT);
-    bpt_policy_set_jwks_cache(cached, cache);
-    r = (struct ctx){.tok = make_token("RS256", "rsa-1", rsa), .policy = cached, .key = rsa};
-    e = (struct ctx){.tok = make_token("ES256", "ec-1", ec), .policy = cached, .key = ec};
+    r = (struct ctx){
+        .tok = make_token("RS256", "rsa-1", rsa), .vctx = cached, .policy = policy, .key = rsa};
+    e = (struct ctx){
+        .tok = make_token("ES256", "ec-1", ec), .vctx = cached, .policy = policy, .key = ec};
     if (!r.tok || !e.tok || !raw_setup(&r) || !raw_setup(&e) || !verify_once(&r)) {
         fprintf(stderr, "tokens: %s\n", bpt_error_last());
         return 1;
@@ -159,19 +161,19 @@ int main(int argc, char **argv)
     es = bench_rate(verify_once, &e, secs);
     rs_raw = bench_rate(raw_once, &r, secs);
     es_raw = bench_rate(raw_once, &e, secs);
-    r.policy = doc;
+    r.vctx = doc;
     rs_doc = bench_rate(verify_once, &r, secs);
     bench_report("jwt_gcp_rs256_cached_keys", rs, "openssl_rsa2048_sha256_verify", rs_raw);
     bench_report("jwt_gcp_es256_cached_keys", es, "openssl_ecdsa_p256_sha256_verify", es_raw);
-    bench_report("jwt_gcp_rs256_policy_jwks", rs_doc, "openssl_rsa2048_sha256_verify", rs_raw);
-    bpt_jwks_cache_stats(cache, &fetches, &hits);
+    bench_report("jwt_gcp_rs256_given_jwks", rs_doc, "openssl_rsa2048_sha256_verify", rs_raw);
+    bpt_verify_ctx_cache_stats(cached, BPT_CACHE_JWKS, &hits, &fetches);
     printf("# rs256 cached/raw = %.0f%%, es256 cached/raw = %.0f%%; JWKS fetches %llu, cache "
            "hits %llu\n",
            rs_raw > 0 ? 100.0 * rs / rs_raw : 0.0, es_raw > 0 ? 100.0 * es / es_raw : 0.0,
            (unsigned long long)fetches, (unsigned long long)hits);
-    bpt_policy_free(cached);
-    bpt_policy_free(doc);
-    bpt_jwks_cache_free(cache);
+    bpt_verify_ctx_free(cached);
+    bpt_verify_ctx_free(doc);
+    bpt_policy_free(policy);
     MHD_stop_daemon(d);
     EVP_PKEY_free(rsa);
     EVP_PKEY_free(ec);

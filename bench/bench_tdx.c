@@ -27,7 +27,7 @@
 struct ctx {
     uint8_t *quote;
     size_t len;
-    bpt_policy *policy;
+    bpt_verify_ctx *vctx;
     EVP_PKEY *key;
     uint8_t sig[80];
     size_t sig_len;
@@ -37,7 +37,7 @@ static bool verify_once(void *p)
 {
     struct ctx *c = p;
     bpt_verified *v = NULL;
-    int rc = bpt_tdx_verify(&v, c->quote, c->len, c->policy);
+    int rc = bpt_tdx_verify(&v, c->vctx, NULL, c->quote, c->len);
     bpt_verified_free(v);
     if (rc != 0) {
         fprintf(stderr, "verify: %s\n", bpt_error_last());
@@ -55,41 +55,39 @@ static bool raw_once(void *p)
     return ok;
 }
 
-static bpt_policy *make_policy(const char *dir, const char *coll, bpt_chain_cache *chains,
-                               bpt_collateral_cache *colls)
+/* A context trusting the simulator's roots, with the collateral, offline; caches per @p opts. */
+static bpt_verify_ctx *make_ctx(const struct bpt_sim_fixture *fx, const char *coll,
+                                const bpt_verify_ctx_opts *opts)
 {
-    bpt_policy *p = bench_sim_policy(dir, AT);
-    if (bpt_policy_set_collateral_json(p, coll, strlen(coll)) != 0) {
-        fprintf(stderr, "policy: %s\n", bpt_error_last());
+    bpt_verify_ctx *c = bpt_sim_fixture_ctx(fx, AT, opts);
+    if (!c || bpt_verify_ctx_set_collateral_json(c, coll, strlen(coll)) != 0 ||
+        bpt_verify_ctx_set_offline(c, true) != 0) {
+        fprintf(stderr, "context: %s\n", bpt_error_last());
         exit(1);
     }
-    bpt_policy_set_offline(p, true);
-    bpt_policy_set_chain_cache(p, chains);
-    bpt_policy_set_collateral_cache(p, colls);
-    return p;
+    return c;
 }
 
 int main(int argc, char **argv)
 {
     double secs = bench_seconds(argc, argv), full, cached, raw;
-    char tmpl[24], path[4096];
-    char *dir = bench_sim_dir(tmpl), *coll = NULL;
+    char path[4096], *coll = NULL;
+    struct bpt_sim_fixture fx;
     struct bpt_sim_tdx_opts o = {.now = AT};
+    struct bpt_verify_ctx_opts bare = bench_no_caches();
     struct ctx c = {0};
-    bpt_chain_cache *chains = NULL;
-    bpt_collateral_cache *colls = NULL;
+    bpt_verify_ctx *cached_ctx = NULL;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     EVP_PKEY *priv = NULL;
-    uint64_t hits = 0, lookups = 0;
+    uint64_t hits = 0, misses = 0;
 
-    if (bpt_sim_tdx_quote(&c.quote, &c.len, dir, &o) != 0 ||
-        bpt_sim_tdx_collateral(&coll, dir, &o) != 0 || bpt_chain_cache_new(&chains, 16) != 0 ||
-        bpt_collateral_cache_new(&colls, 16) != 0) {
+    if (bpt_sim_fixture_init(&fx) != 0 || bpt_sim_tdx_quote(&c.quote, &c.len, fx.dir, &o) != 0 ||
+        bpt_sim_tdx_collateral(&coll, fx.dir, &o) != 0) {
         fprintf(stderr, "setup: %s\n", bpt_error_last());
         return 1;
     }
     /* The baseline: a P-256 signature over the same signed bytes (header and TD report). */
-    snprintf(path, sizeof(path), "%s/tdx/pck-key.pem", dir);
+    snprintf(path, sizeof(path), "%s/tdx/pck-key.pem", fx.dir);
     c.sig_len = sizeof(c.sig);
     if (bpt_sim_read_key(&priv, path) != 0 ||
         EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, priv) != 1 ||
@@ -99,13 +97,13 @@ int main(int argc, char **argv)
     }
     c.key = priv;
 
-    c.policy = make_policy(dir, coll, NULL, NULL);
+    c.vctx = make_ctx(&fx, coll, &bare);
     full = bench_rate(verify_once, &c, secs);
-    bpt_policy_free(c.policy);
-    c.policy = make_policy(dir, coll, chains, colls);
+    bpt_verify_ctx_free(c.vctx);
+    c.vctx = cached_ctx = make_ctx(&fx, coll, NULL);
     cached = bench_rate(verify_once, &c, secs);
     raw = bench_rate(raw_once, &c, secs);
-    bpt_collateral_cache_stats(colls, &hits, &lookups);
+    bpt_verify_ctx_cache_stats(cached_ctx, BPT_CACHE_COLLATERAL, &hits, &misses);
 
     bench_report("tdx_verify_collateral_every_time", full, "openssl_ecdsa_p256_verify", raw);
     bench_report("tdx_verify_cached_collateral_and_pck_chain", cached, "openssl_ecdsa_p256_verify",
@@ -116,15 +114,13 @@ int main(int argc, char **argv)
     printf("# full = %.0f%% of raw/12, cached = %.0f%% of raw/2; collateral cache hits %llu of "
            "%llu\n",
            raw > 0 ? 100.0 * full / (raw / 12) : 0.0, raw > 0 ? 100.0 * cached / (raw / 2) : 0.0,
-           (unsigned long long)hits, (unsigned long long)lookups);
+           (unsigned long long)hits, (unsigned long long)(hits + misses));
 
-    bpt_policy_free(c.policy);
-    bpt_chain_cache_free(chains);
-    bpt_collateral_cache_free(colls);
+    bpt_verify_ctx_free(cached_ctx);
     EVP_PKEY_free(priv);
     EVP_MD_CTX_free(md);
     bpt_free(c.quote);
     bpt_free(coll);
-    bench_remove_tree(dir);
+    bpt_sim_fixture_dispose(&fx);
     return 0;
 }

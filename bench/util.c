@@ -2,9 +2,6 @@
 
 #include <blueprint-tee/bpt.h>
 
-#include <ftw.h>
-#include <sys/stat.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,47 +52,11 @@ void bench_report(const char *name, double ops, const char *baseline, double bas
     fflush(stdout);
 }
 
-char *bench_sim_dir(char tmpl[24])
+struct bpt_verify_ctx_opts bench_no_caches(void)
 {
-    char *dir;
-    snprintf(tmpl, 24, "/tmp/bpt-bench-XXXXXX");
-    dir = mkdtemp(tmpl);
-    if (!dir || bpt_sim_init(dir) != 0) {
-        fprintf(stderr, "bench: simulator: %s\n", bpt_error_last());
-        exit(1);
-    }
-    return dir;
-}
-
-struct bpt_policy *bench_sim_policy(const char *dir, long long at)
-{
-    char path[4096], roots[16384];
-    bpt_policy *p = NULL;
-    FILE *f;
-    size_t n;
-    snprintf(path, sizeof(path), "%s/trust-roots.pem", dir);
-    f = fopen(path, "r");
-    n = f ? fread(roots, 1, sizeof(roots), f) : 0;
-    if (f) {
-        fclose(f);
-    }
-    if (n == 0 || bpt_policy_new(&p) != 0 || bpt_policy_add_trust_root_pem(p, roots, n) != 0) {
-        fprintf(stderr, "bench: policy: %s\n", bpt_error_last());
-        exit(1);
-    }
-    bpt_policy_set_at(p, (int64_t)at);
-    return p;
-}
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-void bench_remove_tree(const char *dir)
-{
-    nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    bpt_verify_ctx_opts o = BPT_VERIFY_CTX_OPTS_INIT;
+    o.chain_cache_entries = 0;
+    o.collateral_cache_entries = 0;
+    o.jwks_cache = false;
+    return o;
 }

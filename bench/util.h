@@ -3,6 +3,8 @@
 #define BPT_BENCH_UTIL_H
 #include <stdbool.h>
 
+#include "helpers/sim_fixture.h"
+
 /** One operation; returns false on failure (the bench then aborts with a message). */
 typedef bool (*bench_op)(void *ctx);
 
@@ -15,16 +17,7 @@ double bench_rate(bench_op op, void *ctx, double seconds);
 /** Print the BENCH line for a case and its baseline. */
 void bench_report(const char *name, double ops, const char *baseline, double baseline_ops);
 
-/** A fresh /tmp directory with the simulated TEEs (bpt_sim_init); exits on failure. */
-char *bench_sim_dir(char tmpl[24]);
-
-/**
- * A policy trusting @p dir/trust-roots.pem (the simulators' roots), verifying at @p at;
- * exits on failure. Free with bpt_policy_free().
- */
-struct bpt_policy *bench_sim_policy(const char *dir, long long at);
-
-/** Remove a directory tree the bench made. */
-void bench_remove_tree(const char *dir);
+/** Options for a context without in-memory caches (every verification takes the whole path). */
+struct bpt_verify_ctx_opts bench_no_caches(void);
 
 #endif

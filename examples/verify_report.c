@@ -1,8 +1,9 @@
 /*
  * Verify attestation evidence from a file under the production policy, at an optional fixed
- * time, and print the verdict. Build against an installed library:
- *   cc verify_report.c $(pkg-config --cflags --libs blueprint-tee) -o verify_report
- * Usage: verify_report EVIDENCE [UNIX_TIME] [CERT]
+ * time, and print the verdict: the policy says what is acceptable, the verification context how
+ * to verify (time, certificates; pinned vendor roots by default). Build against an installed
+ * library: cc verify_report.c $(pkg-config --cflags --libs blueprint-tee) -o verify_report Usage:
+ * verify_report EVIDENCE [UNIX_TIME] [CERT]
  */
 #include <blueprint-tee/bpt.h>
 
@@ -30,6 +31,7 @@ static unsigned char *slurp(const char *path, size_t *len)
 int main(int argc, char **argv)
 {
     bpt_policy *policy = NULL;
+    bpt_verify_ctx *ctx = NULL;
     bpt_verified *v = NULL;
     unsigned char *ev, *cert = NULL;
     size_t ev_len = 0, cert_len = 0;
@@ -39,19 +41,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: verify_report EVIDENCE [UNIX_TIME] [CERT]\n");
         return 2;
     }
-    if (bpt_policy_new(&policy) < 0) {
-        fprintf(stderr, "policy: %s\n", bpt_error_last());
+    if (bpt_policy_new(&policy) < 0 || bpt_verify_ctx_new(&ctx, NULL) < 0) {
+        fprintf(stderr, "setup: %s\n", bpt_error_last());
         return 2;
     }
-    if (argc > 2) {
-        bpt_policy_set_at(policy, strtoll(argv[2], NULL, 10));
+    if (argc > 2 && bpt_verify_ctx_set_at(ctx, strtoll(argv[2], NULL, 10)) < 0) {
+        fprintf(stderr, "time: %s\n", bpt_error_last());
+        return 2;
     }
     if (argc > 3 && (!(cert = slurp(argv[3], &cert_len)) ||
-                     bpt_policy_add_certs(policy, cert, cert_len) < 0)) {
+                     bpt_verify_ctx_add_certs(ctx, cert, cert_len) < 0)) {
         fprintf(stderr, "certificate: %s\n", bpt_error_last());
         return 2;
     }
-    rc = bpt_verify(&v, ev, ev_len, BPT_PROVIDER_UNKNOWN, policy);
+    rc = bpt_verify(&v, ctx, policy, ev, ev_len, BPT_PROVIDER_UNKNOWN);
     if (rc < 0) {
         printf("refused (%s): %s\n", bpt_error_name(rc), bpt_error_last());
     } else {
@@ -59,6 +62,7 @@ int main(int argc, char **argv)
                bpt_report_measurement(bpt_verified_report(v))->digest);
     }
     bpt_verified_free(v);
+    bpt_verify_ctx_free(ctx);
     bpt_policy_free(policy);
     free(ev);
     free(cert);

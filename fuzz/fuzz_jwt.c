@@ -18,10 +18,12 @@ static void parsers(const char *jwks, size_t jwks_len, const uint8_t *tok, size_
     struct bpt_jwks *set = NULL;
     struct bpt_jwt t;
     EVP_PKEY *key = NULL;
-    (void)bpt_jwks_parse(&set, jwks, jwks_len, "fuzz");
+    if (bpt_jwks_parse(&set, jwks, jwks_len, "fuzz") != 0) {
+        set = NULL;
+    }
     if (bpt_jwt_parse(&t, tok, tok_len, "fuzz") == 0) {
-        if (set && bpt_jwks_lookup(&key, set, &t, "fuzz", "fuzz") == 0) {
-            (void)bpt_jwt_verify_signature(&t, key, "fuzz");
+        if (set && bpt_jwks_lookup(&key, set, t.kid, t.alg_name, "fuzz", "fuzz") == 0) {
+            bpt_fuzz_ignore(bpt_jwt_verify_signature(&t, key, "fuzz"));
             EVP_PKEY_free(key);
         }
         bpt_jwt_dispose(&t);
@@ -31,22 +33,20 @@ static void parsers(const char *jwks, size_t jwks_len, const uint8_t *tok, size_
 
 static void verifiers(const char *jwks, size_t jwks_len, const uint8_t *tok, size_t tok_len)
 {
-    bpt_policy *p = NULL;
+    bpt_verify_ctx *ctx = bpt_fuzz_ctx(true);
     bpt_verified *v = NULL;
-    if (bpt_policy_new(&p) != 0) {
+    if (!ctx) {
         return;
     }
-    bpt_policy_set_at(p, BPT_FUZZ_AT);
-    bpt_policy_set_offline(p, true);
-    if (jwks_len == 0 || bpt_policy_set_jwks_json(p, jwks, jwks_len) == 0) {
-        if (bpt_gcp_confidential_verify(&v, tok, tok_len, p) == 0) {
+    if (jwks_len == 0 || bpt_verify_ctx_set_jwks_json(ctx, jwks, jwks_len) == 0) {
+        if (bpt_gcp_confidential_verify(&v, ctx, NULL, tok, tok_len) == 0) {
             bpt_verified_free(v);
         }
-        if (bpt_azure_maa_verify(&v, tok, tok_len, p) == 0) {
+        if (bpt_azure_maa_verify(&v, ctx, NULL, tok, tok_len) == 0) {
             bpt_verified_free(v);
         }
     }
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -10,7 +10,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct bpt_nitro_doc d;
-    bpt_policy *p = NULL;
+    bpt_verify_ctx *ctx = NULL;
     bpt_verified *v = NULL;
     if (bpt_nitro_parse(&d, data, size) == 0) {
         uint8_t *tbs = NULL;
@@ -20,12 +20,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     bpt_nitro_doc_dispose(&d);
-    if (bpt_policy_new(&p) == 0) {
-        bpt_policy_set_at(p, BPT_FUZZ_AT);
-        if (bpt_aws_nitro_verify(&v, data, size, p) == 0) {
+    if ((ctx = bpt_fuzz_ctx(false))) {
+        if (bpt_aws_nitro_verify(&v, ctx, NULL, data, size) == 0) {
             bpt_verified_free(v);
         }
-        bpt_policy_free(p);
+        bpt_verify_ctx_free(ctx);
     }
     return 0;
 }

@@ -7,7 +7,7 @@
 #include <blueprint-tee/bpt.h>
 
 #include "attestation/pki/pki.h"
-#include "attestation/providers/tdx_internal.h"
+#include "attestation/collateral/tdx_collateral.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +15,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const enum bpt_pinned_root intel = BPT_ROOT_INTEL_SGX_ROOT_CA;
-    struct tdx_tcb_info *t = calloc(1, sizeof(*t));
-    struct tdx_qe_identity *qe = calloc(1, sizeof(*qe));
-    struct tdx_collateral *c = NULL;
+    struct bpt_tdx_tcb_info *t = calloc(1, sizeof(*t));
+    struct bpt_tdx_qe_identity *qe = calloc(1, sizeof(*qe));
+    struct bpt_tdx_collateral *c = NULL;
     STACK_OF(X509) *roots = NULL;
     X509_CRL *crl = NULL;
     char *text = malloc(size + 1);
@@ -25,15 +25,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (t && qe && text) {
         memcpy(text, data, size);
         text[size] = '\0';
-        if (tdx_tcb_info_parse(t, text, size) == 0) {
-            tdx_tcb_info_dispose(t);
+        if (bpt_tdx_tcb_info_parse(t, text, size) == 0) {
+            bpt_tdx_tcb_info_dispose(t);
         }
-        if (tdx_qe_identity_parse(qe, text, size) == 0) {
-            tdx_qe_identity_dispose(qe);
+        if (bpt_tdx_qe_identity_parse(qe, text, size) == 0) {
+            bpt_tdx_qe_identity_dispose(qe);
         }
-        if (bpt_pki_trust_roots(&roots, NULL, &intel, 1) == 0 &&
-            tdx_collateral_verify(&c, text, size, roots, BPT_FUZZ_AT) == 0) {
-            tdx_collateral_release(c);
+        if (bpt_pki_pinned_roots(&roots, &intel, 1) == 0 &&
+            bpt_tdx_collateral_verify(&c, text, size, roots, BPT_FUZZ_AT) == 0) {
+            bpt_tdx_collateral_release(c);
         }
         if (size > 0 && bpt_pki_parse_crl(&crl, data, size, "fuzz") == 0) {
             X509_CRL_free(crl);

@@ -8,24 +8,22 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    bpt_tdx_quote q;
-    bpt_policy *p = NULL;
+    bpt_tdx_quote q = BPT_TDX_QUOTE_INIT;
+    bpt_verify_ctx *ctx = NULL;
     bpt_verified *v = NULL;
     if (bpt_tdx_parse(&q, data, size) == 0) {
         STACK_OF(X509) *certs = NULL;
         struct bpt_pck_ext ext;
         if (bpt_pki_parse_certs(&certs, data + q.pck_chain_off, q.pck_chain_len, "fuzz") == 0) {
-            (void)bpt_pck_extensions(&ext, sk_X509_value(certs, 0));
+            bpt_fuzz_ignore(bpt_pck_extensions(&ext, sk_X509_value(certs, 0)));
         }
         sk_X509_pop_free(certs, X509_free);
     }
-    if (bpt_policy_new(&p) == 0) {
-        bpt_policy_set_at(p, BPT_FUZZ_AT);
-        bpt_policy_set_offline(p, true);
-        if (bpt_tdx_verify(&v, data, size, p) == 0) {
+    if ((ctx = bpt_fuzz_ctx(true))) {
+        if (bpt_tdx_verify(&v, ctx, NULL, data, size) == 0) {
             bpt_verified_free(v);
         }
-        bpt_policy_free(p);
+        bpt_verify_ctx_free(ctx);
     }
     return 0;
 }

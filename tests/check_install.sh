@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Install into a temporary prefix, build examples/verify_report.c against it with pkg-config
-# alone, and run it on random bytes (a refusal, exit 1) and, when present, real AMD evidence.
+# Install into a temporary prefix, build the examples against it with pkg-config alone, and run
+# them: verify_report on random bytes (a refusal, exit 1) and, when present, real AMD evidence;
+# shared_context on that evidence from two threads sharing one context (every round verified,
+# and the chain verified once: the other verifications are cache hits).
 set -euo pipefail
 build=$1 src=$2 testdata=${3:-}
 tmp=$(mktemp -d)
@@ -11,6 +13,8 @@ export PKG_CONFIG_PATH=$(dirname "$pc")
 libdir=$(pkg-config --variable=libdir blueprint-tee)
 cc -std=c11 -Wall -Wextra -Werror "$src/examples/verify_report.c" \
    $(pkg-config --cflags --libs blueprint-tee) -o "$tmp/verify_report"
+cc -std=c11 -Wall -Wextra -Werror "$src/examples/shared_context.c" \
+   $(pkg-config --cflags --libs blueprint-tee) -lpthread -o "$tmp/shared_context"
 head -c 500 /dev/urandom > "$tmp/random.bin"
 set +e
 LD_LIBRARY_PATH=$libdir "$tmp/verify_report" "$tmp/random.bin"; rc=$?
@@ -19,5 +23,12 @@ set -e
 if [ -n "$testdata" ] && [ -f "$testdata/sev-snp/milan-virtee/report.bin" ]; then
   LD_LIBRARY_PATH=$libdir "$tmp/verify_report" "$testdata/sev-snp/milan-virtee/report.bin" \
     1680652800 "$testdata/sev-snp/milan-virtee/vcek.der" | grep -q "^verified amd_sev_snp"
+  out=$(LD_LIBRARY_PATH=$libdir "$tmp/shared_context" "$testdata/sev-snp/milan-virtee/report.bin" \
+    1680652800 "$testdata/sev-snp/milan-virtee/vcek.der" 2 25)
+  echo "$out"
+  [ "$(grep -c '25 of 25 verified$' <<<"$out")" -eq 2 ] || { echo "shared_context: a thread failed"; exit 1; }
+  # Both threads may miss before the first verified chain is stored: 1 or 2 misses of 50.
+  grep -Eq 'chain cache (49 hits, 1|48 hits, 2) misses' <<<"$out" ||
+    { echo "shared_context: the cache was not shared"; exit 1; }
 fi
 echo "install: headers, library and pkg-config file work from $tmp/prefix"

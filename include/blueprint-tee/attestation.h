@@ -51,6 +51,15 @@ typedef struct bpt_report bpt_report;
  */
 BPT_API BPT_MUST_USE int bpt_report_new(bpt_report **out, bpt_provider provider, bpt_format format);
 
+/**
+ * Make an empty report for a plugin's own provider and format (sys/verifier.h): names of the
+ * form "<vendor>.<name>" (bpt_custom_name_is_valid()). Its provider is BPT_PROVIDER_CUSTOM and
+ * its format BPT_FORMAT_CUSTOM; the names go into its JSON.
+ * @return 0; BPT_EINVAL (a name that is not of that form); BPT_ENOMEM.
+ */
+BPT_API BPT_MUST_USE int bpt_report_new_custom(bpt_report **out, const char *provider_name,
+                                               const char *format_name);
+
 /** Deep copy. @return 0; BPT_ENOMEM. */
 BPT_API BPT_MUST_USE int bpt_report_clone(bpt_report **out, const bpt_report *r);
 
@@ -59,6 +68,9 @@ BPT_API void bpt_report_free(bpt_report *r);
 
 BPT_API bpt_provider bpt_report_provider(const bpt_report *r);
 BPT_API bpt_format bpt_report_format(const bpt_report *r);
+/** The provider's and format's names as the JSON spells them (a custom provider's own). */
+BPT_API const char *bpt_report_provider_name(const bpt_report *r);
+BPT_API const char *bpt_report_format_name(const bpt_report *r);
 BPT_API uint64_t bpt_report_issued_at(const bpt_report *r);
 BPT_API void bpt_report_set_issued_at(bpt_report *r, uint64_t unix_secs);
 
@@ -111,7 +123,8 @@ BPT_API BPT_MUST_USE int bpt_report_collateral_json(char **out, const bpt_report
 
 /**
  * Parse the report JSON of DESIGN.md §5. Byte fields are accepted as hex or base64 strings or
- * as arrays of integers (the Rust serde form). Unknown top-level keys are refused.
+ * as arrays of integers (the Rust serde form). Unknown top-level keys are refused; an unknown
+ * provider or format is refused unless it is a plugin's "<vendor>.<name>".
  * @return 0; BPT_EMALFORMED (not JSON); BPT_EINVAL (a field, named in the message);
  *         BPT_ELIMIT (over a size limit).
  */

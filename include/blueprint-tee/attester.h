@@ -68,7 +68,9 @@ BPT_API BPT_MUST_USE int bpt_attest_tdreport(uint8_t out[1024], const uint8_t re
  * On a GCP Confidential Space VM: ask the container launcher for an OIDC attestation token
  * naming @p audience and carrying @p nonces (its eat_nonce claim), over the launcher's unix
  * socket with POST /v1/token {"audience":..,"token_type":"OIDC","nonces":[..]}. Verify the
- * token with bpt_gcp_confidential_verify() (jwt.h). The answer is capped at 64 KiB.
+ * token with bpt_gcp_confidential_verify() (jwt.h). The request goes through libcurl over the
+ * socket (Content-Length, chunked or until-close answers); the answer's body is capped at
+ * 64 KiB.
  * @param[out] token the JWT text (NUL-terminated), free with bpt_free(); NULL on failure.
  * @param socket_path the launcher's socket; NULL: /run/container_launcher/teeserver.sock.
  * @param audience 1..512 bytes.
@@ -77,8 +79,8 @@ BPT_API BPT_MUST_USE int bpt_attest_tdreport(uint8_t out[1024], const uint8_t re
  *        0: 10000.
  * @return 0; BPT_EINVAL (arguments); BPT_ENOTSUP (no launcher socket: not Confidential Space);
  *         BPT_EIO (socket error, or no answer before the deadline); BPT_EPROTOCOL (not HTTP,
- *         or the launcher refused: its status and message named); BPT_ELIMIT (answer over
- *         64 KiB).
+ *         damaged framing, a body shorter than announced, or the launcher refused: its status
+ *         and message named); BPT_ELIMIT (answer over 64 KiB).
  * Threads: reentrant.
  */
 BPT_API BPT_MUST_USE int bpt_attest_gcp_token(char **token, const char *socket_path,

@@ -81,12 +81,19 @@ typedef struct bpt_detect_probe {
 
 /** The result of bpt_detect(): caller-owned, holds no allocations (nothing to free). */
 typedef struct bpt_detection {
+    uint32_t size;                           /**< sizeof(bpt_detection) as the caller was compiled
+                                                  (BPT_DETECTION_INIT) */
     bpt_provider provider;                   /**< BPT_PROVIDER_UNKNOWN when no TEE was found */
     bpt_detect_source source;                /**< where evidence can be obtained */
     char evidence_path[BPT_DETECT_PATH_MAX]; /**< path under the root for source; "" for none */
     size_t n_probes;                         /**< entries used in probes[], in the order run */
     bpt_detect_probe probes[BPT_DETECT_MAX_PROBES];
 } bpt_detection;
+
+#define BPT_DETECTION_INIT                                                                         \
+    {                                                                                              \
+        .size = sizeof(bpt_detection)                                                              \
+    }
 
 /**
  * Looks up an environment variable: returns its value (borrowed until the next call) or NULL.
@@ -95,12 +102,14 @@ typedef const char *(*bpt_detect_env_fn)(const char *name, void *userdata);
 
 /**
  * Probe for a TEE under @p root.
- * @param[out] out  filled on success (provider BPT_PROVIDER_UNKNOWN = none); zeroed on failure.
+ * @param[out] out  its size set by the caller (BPT_DETECTION_INIT); filled on success (provider
+ *                  BPT_PROVIDER_UNKNOWN = none); zeroed on failure.
  * @param root      directory the probe paths are relative to; NULL or "" means "/".
  * @param env       environment lookup; NULL reads the process environment (getenv).
  * @param env_userdata passed to @p env.
  * @return 0 (also when no TEE is present); BPT_ENOTFOUND when @p root does not exist;
- *         BPT_EINVAL when @p root is not a directory or too long, or @p out is NULL.
+ *         BPT_EINVAL when @p root is not a directory or too long, or @p out is NULL or its
+ *         size smaller than the first version.
  *         A probe that cannot be examined (permission denied) is recorded as
  *         BPT_DETECT_ERROR and does not fail the call.
  * Threads: reentrant.

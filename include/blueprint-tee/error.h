@@ -47,6 +47,15 @@ typedef enum bpt_error_code {
  */
 BPT_API const char *bpt_error_last(void);
 
+/**
+ * Set this thread's message (printf-style, cut at 511 bytes) and return @p code: what a
+ * verifier plugin (sys/verifier.h) or another extension calls to fail with a kind and a
+ * message, as the library's own functions do. A @p code that is not a defined negative code
+ * becomes BPT_ERROR, so a plugin cannot turn a failure into success.
+ * @return @p code, or BPT_ERROR.
+ */
+BPT_API int bpt_error_set(int code, const char *fmt, ...) BPT_PRINTF(2, 3);
+
 /** Forget this thread's last error message. */
 BPT_API void bpt_error_clear(void);
 

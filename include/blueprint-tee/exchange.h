@@ -182,8 +182,12 @@ typedef struct bpt_kx_service_options {
 
 typedef struct bpt_kx_service bpt_kx_service;
 
-/** What bpt_kx_service_create() returns about the new session. */
+/**
+ * What bpt_kx_service_create() returns about the new session. Size-prefixed: initialise with
+ * BPT_KX_SESSION_INFO_INIT; a later library fills only the fields a caller's size covers.
+ */
 typedef struct bpt_kx_session_info {
+    uint32_t size; /**< sizeof(bpt_kx_session_info) as the caller was compiled */
     uint8_t id[BPT_KX_SESSION_ID_LEN];
     char id_hex[2 * BPT_KX_SESSION_ID_LEN + 1];
     uint8_t public_key[BPT_KX_PUBLIC_KEY_LEN];
@@ -195,12 +199,26 @@ typedef struct bpt_kx_session_info {
     uint8_t signature[64];          /**< its signature binding this session (see bpt_kx_binding) */
 } bpt_kx_session_info;
 
-/** Counters for /metrics (monotonic since bpt_kx_service_new()); active = sessions held, including
- * expired ones not yet swept. */
+#define BPT_KX_SESSION_INFO_INIT                                                                   \
+    {                                                                                              \
+        .size = sizeof(bpt_kx_session_info)                                                        \
+    }
+
+/**
+ * Counters for /metrics (monotonic since bpt_kx_service_new()); active = sessions held, including
+ * expired ones not yet swept. Size-prefixed (BPT_KX_SERVICE_STATS_INIT), so counters can be
+ * added.
+ */
 typedef struct bpt_kx_service_stats {
+    uint32_t size; /**< sizeof(bpt_kx_service_stats) as the caller was compiled */
     uint64_t created, consumed, expired, refused;
     size_t active;
 } bpt_kx_service_stats;
+
+#define BPT_KX_SERVICE_STATS_INIT                                                                  \
+    {                                                                                              \
+        .size = sizeof(bpt_kx_service_stats)                                                       \
+    }
 
 /**
  * Make a service. Options are copied (NULL: defaults).
@@ -345,9 +363,9 @@ BPT_API uint16_t bpt_kx_server_port(const bpt_kx_server *srv);
 /** Stop accepting, finish the requests in progress, join the threads and free; NULL: no-op. */
 BPT_API void bpt_kx_server_stop(bpt_kx_server *srv);
 
-/* ---- client (libcurl) ----------------------------------------------------------------- */
+/* ---- client (libcurl, through the library's one HTTP transport) ------------------------ */
 
-struct bpt_policy;
+struct bpt_verifier;
 
 /** One secret to send (borrowed by bpt_kx_client_send()). */
 typedef struct bpt_kx_client_secret {
@@ -358,30 +376,41 @@ typedef struct bpt_kx_client_secret {
 
 /** What the service answered. */
 typedef struct bpt_kx_client_result {
+    uint32_t size; /**< sizeof(bpt_kx_client_result) as the caller was compiled (_INIT) */
     char session_id[2 * BPT_KX_SESSION_ID_LEN + 1];
     char key_fingerprint[65];    /**< hex SHA-256 of the session public key */
     char attestation_digest[65]; /**< hex SHA-256 of the verified evidence */
     size_t stored;               /**< secrets the service reported as stored */
 } bpt_kx_client_result;
 
+#define BPT_KX_CLIENT_RESULT_INIT                                                                  \
+    {                                                                                              \
+        .size = sizeof(bpt_kx_client_result)                                                       \
+    }
+
 /**
  * The whole client side of DESIGN.md §6: POST /v1/sessions with a fresh 32-byte nonce, verify
- * the returned attestation with bpt_verify_report() under @p policy, check that the report's
+ * the returned attestation with @p verifier (bpt_verifier_verify_report()), check that the report's
  * public_key_binding is the session key, recompute report_data from the key, the session id
  * and the nonce and refuse on mismatch, seal each secret (bpt_kx_seal()), and POST them to
  * /v1/sessions/{id}/secrets.
+ * Each POST has one 30 s time-out (connecting included); an answer is capped at 1 MiB.
  * @param[out] out     filled on success.
- * @param base_url     e.g. "http://127.0.0.1:8787" (no trailing slash needed).
- * @param policy       borrowed; trust roots, expected measurement, etc.
+ * @param base_url     https://..., or plain http:// only to a loopback address (127.0.0.0/8,
+ *                     localhost, [::1]), e.g. "http://127.0.0.1:8787" (no trailing slash
+ *                     needed). Redirects are not followed.
+ * @param verifier     borrowed: the verification context (trust roots, collateral sources) and
+ *                     the policy (expected measurement, ...) the service must satisfy.
  * @param secrets, n   1..64 secrets.
- * @return 0; BPT_EFETCH (connection failed); BPT_EPROTOCOL (an error status or a malformed
- *         answer; the message carries the server's error code); BPT_ECLAIM (report_data or
- *         key binding mismatch); any attestation kind from bpt_verify_report(); BPT_EINVAL.
- * Threads: reentrant (one libcurl easy handle per call; the caller must have called
- * curl_global_init() or accept libcurl's lazy init).
+ * @return 0; BPT_EFETCH (connection failed or timed out); BPT_EPROTOCOL (an error status or a
+ *         malformed answer; the message carries the server's error code); BPT_ECLAIM
+ *         (report_data or key binding mismatch); any attestation kind from verification;
+ *         BPT_ELIMIT (an answer over 1 MiB); BPT_EINVAL (arguments, or a URL refused).
+ * Threads: reentrant (one libcurl easy handle per call; libcurl's global initialisation is
+ * done once by the library, safely from any thread).
  */
 BPT_API BPT_MUST_USE int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
-                                            const struct bpt_policy *policy,
+                                            const struct bpt_verifier *verifier,
                                             const bpt_kx_client_secret *secrets, size_t n);
 
 BPT_END_DECLS

@@ -1,18 +1,22 @@
 /**
  * @file policy.h
- * AttestationPolicy: what a verifier must check, and the inputs it verifies with
- * (trust roots, certificates, collateral, JWKS, offline mode, cache).
+ * AttestationPolicy: what a relying party accepts — debug mode, freshness, measurements,
+ * report data, nonce, audience, image digest, and the per-provider blocks (SEV-SNP TCB and
+ * host data, TDX TCB statuses and registers, Nitro PCRs, JWT issuers). How a verification runs
+ * (time, trust roots, certificates, collateral, fetching, caches) is the verification context's
+ * business (context.h); a verifier (verify.h) pairs the two.
  *
  * The JSON form is DESIGN.md §5 (one file for every provider). Unknown keys are refused, so
  * a typo cannot weaken a policy. max_age_secs above 3600 is clamped (the Rust ceiling).
  *
- * Threads: build a policy on one thread; once built it is immutable and may be shared by
- * threads verifying at the same time (a cache attached to it is itself thread-safe).
+ * Threads: build a policy on one thread; once built it is plain data: share it read-only, or
+ * copy it with bpt_policy_clone() (a verifier keeps its own copy).
  */
 #ifndef BPT_POLICY_H
 #define BPT_POLICY_H
 
 #include "common.h"
+#include "tcb.h"
 
 BPT_BEGIN_DECLS
 
@@ -23,29 +27,16 @@ typedef struct bpt_policy bpt_policy;
 /** production() freshness. */
 #define BPT_POLICY_PRODUCTION_MAX_AGE_SECS 600
 
-/** TDX TCB statuses (snake_case names in JSON; Intel's CamelCase accepted on input). */
-typedef enum bpt_tdx_tcb_status {
-    BPT_TCB_UP_TO_DATE = 0,
-    BPT_TCB_SW_HARDENING_NEEDED,
-    BPT_TCB_CONFIGURATION_NEEDED,
-    BPT_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED,
-    BPT_TCB_OUT_OF_DATE,
-    BPT_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED,
-    BPT_TCB_REVOKED,
-    BPT_TCB_STATUS_COUNT
-} bpt_tdx_tcb_status;
-
-/** "up_to_date", ...; "unknown" otherwise. */
-BPT_API const char *bpt_tcb_status_name(bpt_tdx_tcb_status s);
-/** Parse snake_case or Intel CamelCase ("UpToDate"). @return 0; BPT_EINVAL. */
-BPT_API BPT_MUST_USE int bpt_tcb_status_parse(bpt_tdx_tcb_status *out, const char *name);
-
 /**
- * AttestationPolicy::production(): debug refused, max_age_secs 600, pinned vendor roots,
- * TDX accepts up_to_date only, verification time "now" unless bpt_policy_set_at() fixes it.
+ * AttestationPolicy::production(): debug refused, max_age_secs 600, TDX accepts up_to_date
+ * only, nothing else expected.
  * @param[out] out free with bpt_policy_free().
+ * @return 0; BPT_EINVAL (@p out NULL); BPT_ENOMEM.
  */
 BPT_API BPT_MUST_USE int bpt_policy_new(bpt_policy **out);
+
+/** A deep copy of @p p. @return 0; BPT_EINVAL (NULL); BPT_ENOMEM. */
+BPT_API BPT_MUST_USE int bpt_policy_clone(bpt_policy **out, const bpt_policy *p);
 
 /** Free; NULL does nothing. */
 BPT_API void bpt_policy_free(bpt_policy *p);
@@ -56,7 +47,7 @@ BPT_API void bpt_policy_free(bpt_policy *p);
  */
 BPT_API BPT_MUST_USE int bpt_policy_load_json(bpt_policy **out, const char *json, size_t len);
 
-/** Serialise (without trust roots, certs or collateral). Free with bpt_free(). */
+/** Serialise to the JSON of DESIGN.md §5. Free with bpt_free(). */
 BPT_API BPT_MUST_USE int bpt_policy_to_json(char **out, const bpt_policy *p);
 
 /**
@@ -82,10 +73,6 @@ BPT_API bool bpt_policy_allow_debug(const bpt_policy *p);
 BPT_API uint64_t bpt_policy_set_max_age(bpt_policy *p, uint64_t secs);
 /** max_age_secs, or 0 when not enforced. */
 BPT_API uint64_t bpt_policy_max_age(const bpt_policy *p);
-/** Fix the verification time (unix seconds); without it verifiers use the present. */
-BPT_API void bpt_policy_set_at(bpt_policy *p, int64_t unix_secs);
-/** The verification time: the fixed one, or the present. */
-BPT_API int64_t bpt_policy_at(const bpt_policy *p);
 
 /** Expectations; NULL clears. Hex inputs are validated. @return 0; BPT_EINVAL; BPT_ENOMEM. */
 BPT_API BPT_MUST_USE int bpt_policy_set_expected_measurement(bpt_policy *p, const char *hex);
@@ -93,64 +80,6 @@ BPT_API BPT_MUST_USE int bpt_policy_set_expected_report_data(bpt_policy *p, cons
 BPT_API BPT_MUST_USE int bpt_policy_set_expected_nonce(bpt_policy *p, const char *nonce);
 BPT_API BPT_MUST_USE int bpt_policy_set_expected_audience(bpt_policy *p, const char *aud);
 BPT_API BPT_MUST_USE int bpt_policy_set_expected_image_digest(bpt_policy *p, const char *digest);
-
-/**
- * Replace the pinned vendor roots with the certificates in @p pem (may be called repeatedly
- * to add more). Once called, only the added roots are trusted, for every provider.
- * @return 0; BPT_EINVAL (no certificate in the PEM); BPT_ELIMIT.
- */
-BPT_API BPT_MUST_USE int bpt_policy_add_trust_root_pem(bpt_policy *p, const char *pem, size_t len);
-
-/** Add caller-supplied certificates (DER or PEM; e.g. a VCEK and its chain). */
-BPT_API BPT_MUST_USE int bpt_policy_add_certs(bpt_policy *p, const uint8_t *der_or_pem, size_t len);
-
-/** Set provider collateral JSON (e.g. TDX collateral.json). */
-BPT_API BPT_MUST_USE int bpt_policy_set_collateral_json(bpt_policy *p, const char *json,
-                                                        size_t len);
-
-/** Set a JWKS document (JSON) for JWT providers. */
-BPT_API BPT_MUST_USE int bpt_policy_set_jwks_json(bpt_policy *p, const char *json, size_t len);
-
-/** Forbid network fetches of keys and collateral (missing ones fail closed, kind keys). */
-BPT_API void bpt_policy_set_offline(bpt_policy *p, bool offline);
-/**
- * Base URL of AMD's Key Distribution Service for VCEK fetching (default
- * https://kdsintf.amd.com; plain http is accepted only for loopback addresses, for tests).
- */
-BPT_API BPT_MUST_USE int bpt_policy_set_kds_url(bpt_policy *p, const char *url);
-/** On-disk cache directory for fetched collateral; NULL for none. */
-BPT_API BPT_MUST_USE int bpt_policy_set_cache_dir(bpt_policy *p, const char *dir);
-
-/**
- * A cache of verified certificate chains, shared by verifications: a hit (same certificates,
- * same trust roots) skips certificate parsing and chain building, while every certificate's
- * validity is still checked at the verification time and the evidence signature is still
- * verified. Entries are evicted oldest first.
- * Threads: safe from any thread (one mutex).
- */
-typedef struct bpt_chain_cache bpt_chain_cache;
-
-/** @param max_entries 1..4096. @return 0; BPT_EINVAL; BPT_ENOMEM. */
-BPT_API BPT_MUST_USE int bpt_chain_cache_new(bpt_chain_cache **out, size_t max_entries);
-/** Free; NULL does nothing. No policy may still point at it. */
-BPT_API void bpt_chain_cache_free(bpt_chain_cache *c);
-/** Lookups that found a usable entry, and lookups in all. */
-BPT_API void bpt_chain_cache_stats(const bpt_chain_cache *c, uint64_t *hits, uint64_t *lookups);
-/** Let verifications under @p p use @p cache (borrowed; NULL detaches). Used by SEV-SNP and Nitro.
- */
-BPT_API void bpt_policy_set_chain_cache(bpt_policy *p, bpt_chain_cache *cache);
-
-/** Base URL of a PCCS (or Intel PCS) for TDX collateral; default
- * https://api.trustedservices.intel.com. Plain http is accepted only for loopback addresses
- * (tests). */
-BPT_API BPT_MUST_USE int bpt_policy_set_pccs_url(bpt_policy *p, const char *url);
-
-/**
- * Accepted TDX TCB statuses: a mask of (1u << bpt_tdx_tcb_status); production() accepts
- * up_to_date only. @return 0; BPT_EINVAL (empty or unknown bits).
- */
-BPT_API BPT_MUST_USE int bpt_policy_set_tdx_accepted_tcb(bpt_policy *p, unsigned mask);
-BPT_API unsigned bpt_policy_tdx_accepted_tcb(const bpt_policy *p);
 
 /**
  * Expect a TDX register: @p field is "mr_config_id", "mr_owner", "mr_owner_config", "mr_seam",
@@ -162,24 +91,34 @@ BPT_API BPT_MUST_USE int bpt_policy_set_tdx_expected(bpt_policy *p, const char *
                                                      const char *hex);
 
 /**
- * A cache of verified TDX collateral, shared by verifications: keyed by the fmspc, the trust
- * roots and the collateral's digest. A hit skips the collateral's signature and chain checks
- * (8 ECDSA verifications) while the verification time must still fall inside every date
- * window of the collateral (else it is verified again, and refused with the failing check).
- * Revocation of the quote's PCK certificate is still checked against the cached CRLs.
- * Threads: safe from any thread (one mutex).
+ * Accepted TDX TCB statuses: a mask of (1u << bpt_tdx_tcb_status); production() accepts
+ * up_to_date only. @return 0; BPT_EINVAL (empty or unknown bits).
  */
-typedef struct bpt_collateral_cache bpt_collateral_cache;
+BPT_API BPT_MUST_USE int bpt_policy_set_tdx_accepted_tcb(bpt_policy *p, unsigned mask);
+BPT_API unsigned bpt_policy_tdx_accepted_tcb(const bpt_policy *p);
 
-/** @param max_entries 1..4096. @return 0; BPT_EINVAL; BPT_ENOMEM. */
-BPT_API BPT_MUST_USE int bpt_collateral_cache_new(bpt_collateral_cache **out, size_t max_entries);
-/** Free; NULL does nothing. No policy may still point at it. */
-BPT_API void bpt_collateral_cache_free(bpt_collateral_cache *c);
-/** Lookups that found a usable entry, and lookups in all. */
-BPT_API void bpt_collateral_cache_stats(const bpt_collateral_cache *c, uint64_t *hits,
-                                        uint64_t *lookups);
-/** Let TDX verifications under @p p use @p cache (borrowed; NULL detaches). */
-BPT_API void bpt_policy_set_collateral_cache(bpt_policy *p, bpt_collateral_cache *cache);
+/**
+ * Add an accepted JWT issuer (policy `jwt.issuers`), compared exactly with `iss`.
+ * @return 0; BPT_EINVAL (empty or over 4096 bytes); BPT_ELIMIT (256 issuers); BPT_ENOMEM.
+ */
+BPT_API BPT_MUST_USE int bpt_policy_add_jwt_issuer(bpt_policy *p, const char *issuer);
+/**
+ * Clock skew allowed for exp, nbf and iat (policy `jwt.leeway_secs`): 0..300 seconds, default
+ * 60. @return 0; BPT_EINVAL (over 300).
+ */
+BPT_API BPT_MUST_USE int bpt_policy_set_jwt_leeway(bpt_policy *p, uint64_t secs);
+/**
+ * The JWKS URL this policy trusts its issuers' keys from (policy `jwt.jwks_url`); NULL clears.
+ * A JWKS URL of the verification context (bpt_verify_ctx_set_jwks_url()) comes first.
+ * @return 0; BPT_EINVAL (not https, nor http to 127.0.0.1 / localhost / [::1]; too long).
+ */
+BPT_API BPT_MUST_USE int bpt_policy_set_jwks_url(bpt_policy *p, const char *url);
+/**
+ * A JWKS file this policy trusts its issuers' keys from (policy `jwt.jwks_file`), read at
+ * verification time; NULL clears. A JWKS document in the verification context comes first.
+ * @return 0; BPT_EINVAL (too long); BPT_ENOMEM.
+ */
+BPT_API BPT_MUST_USE int bpt_policy_set_jwks_file(bpt_policy *p, const char *path);
 
 BPT_END_DECLS
 

@@ -49,14 +49,21 @@ BPT_API bool bpt_secret_equal(const bpt_secret *a, const bpt_secret *b);
 /** Cleanse, unlock and release; NULL does nothing. */
 BPT_API void bpt_secret_free(bpt_secret *s);
 
-/** Process-wide counters of secure allocations. */
+/** Process-wide counters of secure allocations (size-prefixed: BPT_SECRET_COUNTERS_INIT). */
 typedef struct bpt_secret_counters {
+    uint32_t size;          /**< sizeof(bpt_secret_counters) as the caller was compiled */
     uint64_t allocations;   /**< secrets allocated so far */
     uint64_t lock_failures; /**< allocations whose mlock was refused */
     uint64_t live;          /**< secrets not yet freed */
 } bpt_secret_counters;
 
-/** Fill @p out with the current counters. */
+#define BPT_SECRET_COUNTERS_INIT                                                                   \
+    {                                                                                              \
+        .size = sizeof(bpt_secret_counters)                                                        \
+    }
+
+/** Fill @p out (its size set by the caller) with the current counters; a NULL @p out, or one
+ * whose size is smaller than the first version, is left as it is. */
 BPT_API void bpt_secret_stats(bpt_secret_counters *out);
 
 /** The largest secret bpt_secret_new() accepts. */

@@ -10,7 +10,9 @@
 #ifndef BPT_SEV_SNP_H
 #define BPT_SEV_SNP_H
 
-#include "verify.h"
+#include "context.h"
+#include "policy.h"
+#include "verified.h"
 
 BPT_BEGIN_DECLS
 
@@ -51,8 +53,13 @@ typedef struct bpt_snp_tcb {
  */
 BPT_API bpt_snp_tcb bpt_sev_snp_tcb_decode(uint64_t raw, bpt_snp_product product);
 
-/** Every field of an attestation report, decoded from its wire layout. */
+/**
+ * Every field of an attestation report, decoded from its wire layout. Size-prefixed so that it
+ * can grow: set @ref size to sizeof(bpt_snp_report) before bpt_sev_snp_parse() (or initialise
+ * with BPT_SNP_REPORT_INIT); a later library fills only the fields a caller's size covers.
+ */
 typedef struct bpt_snp_report {
+    uint32_t size; /**< sizeof(bpt_snp_report) as the caller was compiled */
     uint32_t version;
     uint32_t guest_svn;
     uint64_t policy;
@@ -92,20 +99,28 @@ typedef struct bpt_snp_report {
     bpt_snp_product cpuid_product; /**< from CPUID fields (version 3+), else unknown */
 } bpt_snp_report;
 
+#define BPT_SNP_REPORT_INIT                                                                        \
+    {                                                                                              \
+        .size = sizeof(bpt_snp_report)                                                             \
+    }
+
 /**
  * Parse a raw report. Checks the size (1184), the version (2 or later) and decodes every field;
  * the signature algorithm is checked by verification, not here.
- * @return 0; BPT_EMALFORMED naming the problem.
+ * @param out its @ref size set by the caller; the fields it covers are overwritten.
+ * @return 0; BPT_EINVAL (NULL, or @p out's size smaller than this struct's first version);
+ *         BPT_EMALFORMED naming the problem.
  */
 BPT_API BPT_MUST_USE int bpt_sev_snp_parse(bpt_snp_report *out, const uint8_t *ev, size_t len);
 
 /**
- * Verify a raw SEV-SNP report under @p policy at the policy's time.
- * The VCEK/VLEK comes from the policy's certificates (bpt_policy_add_certs, `--certs`, or the
- * report JSON's collateral "certificates"); the ASK/ASVK and ARK are the pinned ones for the
- * product unless the policy names its own trust roots (then intermediates come from the
- * certificates given). Fetching the VCEK from AMD KDS is not implemented yet: without a
- * VCEK the call fails with BPT_EKEYS (offline) or BPT_ENOTSUP.
+ * Verify a raw SEV-SNP report under @p policy at the context's time, as the built-in SEV-SNP
+ * verifier of bpt_verify() does (without recognising the evidence first).
+ * The VCEK/VLEK comes from the certificates given (bpt_verify_ctx_add_certs(), `--certs`, or the
+ * report JSON's collateral "certificates"), else (a VCEK) from the context's cache directory,
+ * else from AMD KDS unless the context is offline. The ASK/ASVK and ARK are the pinned ones for
+ * the product unless the context has its own trust roots (then intermediates come from the
+ * certificates given).
  * Checks, in order: size and version; signing key VCEK or VLEK; signature algorithm;
  * product (CPUID, VCEK productName, policy); chain to the ARK at `at`; VCEK/VLEK TCB
  * extensions equal reported_tcb; hwID equals chip_id (unless the chip id is masked); the
@@ -113,11 +128,14 @@ BPT_API BPT_MUST_USE int bpt_sev_snp_parse(bpt_snp_report *out, const uint8_t *e
  * the product allow-list. expected_nonce cannot be checked on SNP evidence (it has no nonce
  * field: bind the nonce into report_data) and is refused as BPT_EUNSATISFIABLE.
  * @param[out] out free with bpt_verified_free(); NULL on failure.
- * @return 0; BPT_EMALFORMED; BPT_ESIGNATURE; BPT_ECLAIM; BPT_EKEYS; BPT_ENOTSUP;
- *         BPT_EUNSATISFIABLE.
+ * @param ctx borrowed (frozen by the call); NULL: defaults (pinned roots, now, no caches).
+ * @param policy borrowed; NULL: production().
+ * @return 0; BPT_EINVAL (NULL @p out); BPT_EMALFORMED; BPT_ESIGNATURE; BPT_ECLAIM; BPT_EKEYS;
+ *         BPT_EFETCH; BPT_EUNSATISFIABLE.
  */
-BPT_API BPT_MUST_USE int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
-                                            const bpt_policy *policy);
+BPT_API BPT_MUST_USE int bpt_sev_snp_verify(bpt_verified **out, const bpt_verify_ctx *ctx,
+                                            const bpt_policy *policy, const uint8_t *ev,
+                                            size_t ev_len);
 
 BPT_END_DECLS
 

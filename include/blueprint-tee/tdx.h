@@ -7,16 +7,18 @@
  * pceId), the TCB level and TDX module identity, then the policy.
  *
  * Collateral (the JSON of docs/tdx.md: CRLs, TCB Info, QE Identity and their issuer chains)
- * comes from the policy (bpt_policy_set_collateral_json, `--collateral`, a report's
- * "collateral"), else from an on-disk cache, else from Intel PCS or a PCCS
- * (bpt_policy_set_pccs_url) unless the policy is offline.
+ * comes from the verification context (bpt_verify_ctx_set_collateral_json, `--collateral`) or
+ * a report's "collateral", else from the context's on-disk cache, else from Intel PCS or a PCCS
+ * (bpt_verify_ctx_set_pccs_url) unless the context is offline.
  *
  * Threads: reentrant; the parsed structs are plain data.
  */
 #ifndef BPT_TDX_H
 #define BPT_TDX_H
 
-#include "verify.h"
+#include "context.h"
+#include "policy.h"
+#include "verified.h"
 
 BPT_BEGIN_DECLS
 
@@ -68,8 +70,13 @@ typedef struct bpt_tdx_td_report {
     uint8_t mr_servicetd[48]; /**< 1.5 */
 } bpt_tdx_td_report;
 
-/** A parsed quote. Offsets and lengths point into the bytes given to bpt_tdx_parse(). */
+/**
+ * A parsed quote. Offsets and lengths point into the bytes given to bpt_tdx_parse().
+ * Size-prefixed so that it can grow: set @ref size to sizeof(bpt_tdx_quote) before parsing (or
+ * initialise with BPT_TDX_QUOTE_INIT); a later library fills only what a caller's size covers.
+ */
 typedef struct bpt_tdx_quote {
+    uint32_t size;         /**< sizeof(bpt_tdx_quote) as the caller was compiled */
     uint16_t version;      /**< 4 or 5 */
     uint16_t att_key_type; /**< 2 = ECDSA-256-with-P-256 */
     uint32_t tee_type;     /**< 0x81 = TDX */
@@ -89,14 +96,20 @@ typedef struct bpt_tdx_quote {
     size_t trailing_zeros;               /**< zero padding after the signature data */
 } bpt_tdx_quote;
 
+#define BPT_TDX_QUOTE_INIT                                                                         \
+    {                                                                                              \
+        .size = sizeof(bpt_tdx_quote)                                                              \
+    }
+
 #define BPT_TDX_TDREPORT_SIZE 1024
 
 /**
  * A TDREPORT (from /dev/tdx_guest): MAC'ed by the CPU for this platform only, so it is no
  * remote evidence, but it tells a TD its own registers. The td fields a TDREPORT lacks
- * (none of the TD 1.0 ones) are zero.
+ * (none of the TD 1.0 ones) are zero. Size-prefixed like bpt_tdx_quote.
  */
 typedef struct bpt_tdx_tdreport {
+    uint32_t size; /**< sizeof(bpt_tdx_tdreport) as the caller was compiled */
     uint8_t cpu_svn[16];
     uint8_t tee_tcb_info_hash[48];
     uint8_t tee_info_hash[48];
@@ -104,7 +117,15 @@ typedef struct bpt_tdx_tdreport {
     bpt_tdx_td_report td; /**< MRTD, RTMRs, report_data, SEAM and TD attributes, ... */
 } bpt_tdx_tdreport;
 
-/** Parse a 1024-byte TDREPORT. @return 0; BPT_EMALFORMED. */
+#define BPT_TDX_TDREPORT_INIT                                                                      \
+    {                                                                                              \
+        .size = sizeof(bpt_tdx_tdreport)                                                           \
+    }
+
+/**
+ * Parse a 1024-byte TDREPORT into @p out (its size set by the caller).
+ * @return 0; BPT_EINVAL (NULL or a size smaller than the first version); BPT_EMALFORMED.
+ */
 BPT_API BPT_MUST_USE int bpt_tdx_tdreport_parse(bpt_tdx_tdreport *out, const uint8_t *p,
                                                 size_t len);
 
@@ -112,12 +133,15 @@ BPT_API BPT_MUST_USE int bpt_tdx_tdreport_parse(bpt_tdx_tdreport *out, const uin
  * Parse a TDX quote: header (version 4 or 5, attestation key type 2, TEE type TDX), the body
  * (v5: its descriptor, type 2 or 3), and the signature data down to the PCK chain
  * (certification data type 6 wrapping type 5). Only zero bytes may follow the signature data.
- * @return 0; BPT_EMALFORMED naming the field.
+ * @param out its size set by the caller (BPT_TDX_QUOTE_INIT).
+ * @return 0; BPT_EINVAL (NULL or a size smaller than the first version); BPT_EMALFORMED naming
+ *         the field.
  */
 BPT_API BPT_MUST_USE int bpt_tdx_parse(bpt_tdx_quote *out, const uint8_t *ev, size_t len);
 
 /**
- * Verify a TDX quote under @p policy at the policy's time. Checks, in order: parse; the PCK
+ * Verify a TDX quote under @p policy at the context's time, as the built-in TDX verifier of
+ * bpt_verify() does (without recognising the evidence first). Checks, in order: parse; the PCK
  * chain to the Intel SGX Root CA; the root CA CRL and PCK CRL (signatures, dates, issuers,
  * revocation of the PCK certificate and its CA); the QE report signature (PCK key); the QE
  * report data = SHA-256(attestation key || QE auth data) || zeros; the quote signature;
@@ -127,22 +151,25 @@ BPT_API BPT_MUST_USE int bpt_tdx_parse(bpt_tdx_quote *out, const uint8_t *ev, si
  * MR_CONFIG_ID, MR_OWNER, MR_OWNER_CONFIG, MR_SEAM, SEAM attributes, XFAM and report_data.
  * expected_nonce is refused as BPT_EUNSATISFIABLE (bind a nonce in report_data).
  * @param[out] out free with bpt_verified_free(); NULL on failure.
- * @return 0; BPT_EMALFORMED; BPT_ESIGNATURE (a signature, chain, CRL, revocation, date or
- *         identity); BPT_ECLAIM (TCB status or an expectation); BPT_EKEYS (no collateral and
- *         offline); BPT_EFETCH; BPT_EUNSATISFIABLE.
+ * @param ctx borrowed (frozen by the call); NULL: defaults (pinned root, now, no caches).
+ * @param policy borrowed; NULL: production().
+ * @return 0; BPT_EINVAL (NULL @p out); BPT_EMALFORMED; BPT_ESIGNATURE (a signature, chain, CRL,
+ *         revocation, date or identity); BPT_ECLAIM (TCB status or an expectation); BPT_EKEYS
+ *         (no collateral and offline); BPT_EFETCH; BPT_EUNSATISFIABLE.
  */
-BPT_API BPT_MUST_USE int bpt_tdx_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
-                                        const bpt_policy *policy);
+BPT_API BPT_MUST_USE int bpt_tdx_verify(bpt_verified **out, const bpt_verify_ctx *ctx,
+                                        const bpt_policy *policy, const uint8_t *ev, size_t ev_len);
 
 /**
  * Fetch the collateral for @p quote (fmspc and CA type from its PCK certificate) from Intel
- * PCS v4 or the policy's PCCS, as the collateral JSON of docs/tdx.md, through the policy's
- * cache directory. Nothing is verified here.
+ * PCS v4 or the context's PCCS, as the collateral JSON of docs/tdx.md, through the context's
+ * cache directory (and only from it when the context is offline). Nothing is verified here.
  * @param[out] out_json free with bpt_free().
- * @return 0; BPT_EMALFORMED; BPT_EKEYS (offline and not cached); BPT_EFETCH.
+ * @param ctx borrowed; NULL: defaults.
+ * @return 0; BPT_EINVAL; BPT_EMALFORMED; BPT_EKEYS (offline and not cached); BPT_EFETCH.
  */
-BPT_API BPT_MUST_USE int bpt_tdx_fetch_collateral(char **out_json, const uint8_t *quote, size_t len,
-                                                  const bpt_policy *policy);
+BPT_API BPT_MUST_USE int bpt_tdx_fetch_collateral(char **out_json, const bpt_verify_ctx *ctx,
+                                                  const uint8_t *quote, size_t len);
 
 BPT_END_DECLS
 

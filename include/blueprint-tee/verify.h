@@ -1,50 +1,37 @@
 /**
  * @file verify.h
- * Verifying evidence: the dispatcher that recognises evidence and routes it to the
- * provider's verifier, and bpt_verified (the Rust VerifiedAttestation), which only the
- * library's verify path can make.
+ * Verifying evidence: a verifier (a verification context and a policy, context.h and
+ * policy.h) recognises the evidence once, routes it to its provider's verifier
+ * (sys/verifier.h), and on success hands back a bpt_verified (verified.h).
+ *
+ *   bpt_verifier *v = NULL;
+ *   bpt_verified *att = NULL;
+ *   BPT_CHECK(bpt_verifier_new(&v, ctx, policy));            // ctx shared, policy copied
+ *   rc = bpt_verifier_verify(&att, v, ev, ev_len, BPT_PROVIDER_UNKNOWN);
  *
  * Every verifier fails closed: anything not positively verified is an error, and *out is NULL.
  * Order of checks: parse, signatures and chain, then claims against the policy.
  *
- * Threads: verification is reentrant; a bpt_verified is immutable; share it freely.
+ * Threads: a bpt_verifier is immutable once made: share it freely; verification is reentrant.
  */
 #ifndef BPT_VERIFY_H
 #define BPT_VERIFY_H
 
 #include "attestation.h"
+#include "context.h"
+#include "evidence.h"
 #include "policy.h"
+#include "verified.h"
 
 BPT_BEGIN_DECLS
 
-typedef struct bpt_verified bpt_verified;
-
-/** The level of verification (the Rust VerificationLevel). */
-typedef enum bpt_verification_level {
-    BPT_VERIFICATION_STRUCTURAL = 0, /**< "structural" */
-    BPT_VERIFICATION_CRYPTOGRAPHIC   /**< "cryptographic" */
-} bpt_verification_level;
-
-/** What a byte string looks like, before any verification. */
-typedef enum bpt_evidence_kind {
-    BPT_EVIDENCE_UNKNOWN = 0,
-    BPT_EVIDENCE_SEV_SNP_REPORT, /**< 1184-byte SNP attestation report */
-    BPT_EVIDENCE_TDX_QUOTE,      /**< DCAP quote v4/v5 with TEE type TDX */
-    BPT_EVIDENCE_SGX_QUOTE,      /**< DCAP quote with TEE type SGX (recognised, not verified) */
-    BPT_EVIDENCE_NITRO_COSE,     /**< CBOR COSE_Sign1, tagged or untagged */
-    BPT_EVIDENCE_JWT,            /**< JWS compact text (Azure MAA, GCP) */
-    BPT_EVIDENCE_REPORT_JSON     /**< the report JSON of DESIGN.md §5 */
-} bpt_evidence_kind;
-
-/** Name of an evidence kind ("sev_snp_report", "jwt", ...). */
-BPT_API const char *bpt_evidence_kind_name(bpt_evidence_kind k);
-
-/** Recognise evidence by its structure (no cryptography). Never fails. */
+/** Recognise evidence by its structure (no cryptography). Never fails, never sets a message. */
 BPT_API bpt_evidence_kind bpt_evidence_recognise(const uint8_t *ev, size_t len);
 
 /**
- * The provider whose verifier takes this evidence (a JWT: GCP when its issuer is
- * Confidential Space, else Azure MAA); BPT_PROVIDER_UNKNOWN when not recognised. Never fails.
+ * The provider whose built-in verifier takes this evidence (a JWT: GCP when its issuer is
+ * Confidential Space, else Azure MAA; report JSON: its "provider"); BPT_PROVIDER_UNKNOWN when
+ * not recognised. Never fails, never sets a message.
  */
 BPT_API bpt_provider bpt_evidence_provider(const uint8_t *ev, size_t len);
 
@@ -58,47 +45,61 @@ BPT_API bpt_provider bpt_evidence_provider(const uint8_t *ev, size_t len);
 BPT_API BPT_MUST_USE int bpt_evidence_decode(uint8_t **out, size_t *out_len, const uint8_t *in,
                                              size_t len);
 
+/** A verification context and a policy, made into one object that verifies. */
+typedef struct bpt_verifier bpt_verifier;
+
 /**
- * Verify evidence under @p policy at the policy's time.
+ * Make a verifier. Freezes @p ctx and takes a reference to it; copies @p policy.
+ * @param[out] out free with bpt_verifier_free(); NULL on failure.
+ * @param ctx NULL for a new default context (bpt_verify_ctx_new(..., NULL)).
+ * @param policy NULL for production() (bpt_policy_new()).
+ * @return 0; BPT_EINVAL (NULL @p out); BPT_ENOMEM.
+ */
+BPT_API BPT_MUST_USE int bpt_verifier_new(bpt_verifier **out, bpt_verify_ctx *ctx,
+                                          const bpt_policy *policy);
+
+/** Free (dropping its context reference); NULL does nothing. */
+BPT_API void bpt_verifier_free(bpt_verifier *v);
+
+/** The verifier's policy and context (borrowed for the verifier's life). */
+BPT_API const bpt_policy *bpt_verifier_policy(const bpt_verifier *v);
+BPT_API const bpt_verify_ctx *bpt_verifier_ctx(const bpt_verifier *v);
+
+/**
+ * Verify evidence.
  * @param[out] out verified attestation on success, else NULL; free with bpt_verified_free().
- * @param ev, ev_len evidence bytes (as bpt_evidence_decode() leaves them); borrowed.
+ * @param ev, ev_len evidence bytes (as bpt_evidence_decode() leaves them, report JSON
+ *        included); borrowed.
  * @param provider BPT_PROVIDER_UNKNOWN recognises the evidence; a named provider is enforced
  *        (evidence of another kind is refused, no fallback).
- * @param policy borrowed; NULL means production().
- * @return 0; BPT_EMALFORMED, BPT_ESIGNATURE, BPT_ECLAIM, BPT_EKEYS, BPT_EFETCH,
- *         BPT_EUNSATISFIABLE (no verifier for this evidence, or provider not built).
+ * @return 0; BPT_EINVAL (NULL @p out or @p v); BPT_EMALFORMED (also no evidence: NULL or empty),
+ *         BPT_ESIGNATURE, BPT_ECLAIM, BPT_EKEYS, BPT_EFETCH, BPT_EUNSATISFIABLE (no verifier
+ *         for this evidence); BPT_ENOTSUP (the provider was switched off at build time).
  */
-BPT_API BPT_MUST_USE int bpt_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
-                                    bpt_provider provider, const bpt_policy *policy);
+BPT_API BPT_MUST_USE int bpt_verifier_verify(bpt_verified **out, const bpt_verifier *v,
+                                             const uint8_t *ev, size_t ev_len,
+                                             bpt_provider provider);
 
 /**
- * Verify a report (JSON form): its evidence is verified as by bpt_verify() with its provider
- * enforced; collateral carried in the report is used when the policy has none.
+ * Verify a report (JSON form): its evidence is verified as by bpt_verifier_verify() with its
+ * provider enforced; certificates and collateral carried in the report are used beside the
+ * context's (the context's collateral first).
  */
-BPT_API BPT_MUST_USE int bpt_verify_report(bpt_verified **out, const bpt_report *report,
-                                           const bpt_policy *policy);
-
-/** Free; NULL does nothing. */
-BPT_API void bpt_verified_free(bpt_verified *v);
-
-/** The verified report (borrowed until bpt_verified_free()). */
-BPT_API const bpt_report *bpt_verified_report(const bpt_verified *v);
-BPT_API bpt_provider bpt_verified_provider(const bpt_verified *v);
-BPT_API bpt_verification_level bpt_verified_level(const bpt_verified *v);
-/** The time the evidence was verified at (the policy's `at`). */
-BPT_API int64_t bpt_verified_at(const bpt_verified *v);
-/** The report_data / user data the evidence carries (borrowed), or NULL. */
-BPT_API const uint8_t *bpt_verified_report_data(const bpt_verified *v, size_t *len_out);
-
-/** The verification result JSON of DESIGN.md §5 ({"verified":true,...}). Free with bpt_free(). */
-BPT_API BPT_MUST_USE int bpt_verified_to_json(char **out, const bpt_verified *v);
+BPT_API BPT_MUST_USE int bpt_verifier_verify_report(bpt_verified **out, const bpt_verifier *v,
+                                                    const bpt_report *report);
 
 /**
- * The failure JSON of DESIGN.md §5 for error @p code and this thread's message:
- * {"verified":false,"provider":..,"error":{"kind":..,"message":..}}. Free with bpt_free().
+ * One-off verification without a verifier object: as bpt_verifier_verify() with @p ctx
+ * (NULL: a default context, made and freed for this call; it freezes a given one) and
+ * @p policy (NULL: production()).
  */
-BPT_API BPT_MUST_USE int bpt_verify_error_json(char **out, bpt_provider provider, int code,
-                                               const char *message);
+BPT_API BPT_MUST_USE int bpt_verify(bpt_verified **out, const bpt_verify_ctx *ctx,
+                                    const bpt_policy *policy, const uint8_t *ev, size_t ev_len,
+                                    bpt_provider provider);
+
+/** One-off report verification: as bpt_verifier_verify_report(). */
+BPT_API BPT_MUST_USE int bpt_verify_report(bpt_verified **out, const bpt_verify_ctx *ctx,
+                                           const bpt_policy *policy, const bpt_report *report);
 
 BPT_END_DECLS
 

@@ -22,6 +22,8 @@ struct bpt_claims {
 struct bpt_report {
     bpt_provider provider;
     bpt_format format;
+    char provider_name[64]; /* the JSON spelling: a built-in's name or a plugin's own */
+    char format_name[64];
     uint64_t issued_at;
     bpt_measurement measurement;
     bool has_binding;
@@ -37,12 +39,12 @@ struct bpt_report {
 
 /** Claims to/from their JSON object (DESIGN.md §5 "claims"). */
 json_t *bpt_claims_to_jsonv(const struct bpt_claims *c);
-int bpt_claims_from_jsonv(struct bpt_claims *c, const json_t *obj);
+BPT_MUST_USE int bpt_claims_from_jsonv(struct bpt_claims *c, const json_t *obj);
 void bpt_claims_dispose(struct bpt_claims *c);
-int bpt_claims_copy(struct bpt_claims *dst, const struct bpt_claims *src);
+BPT_MUST_USE int bpt_claims_copy(struct bpt_claims *dst, const struct bpt_claims *src);
 
 /** Set a custom claim, taking a reference to @p v (json_decref'd on failure). */
-int bpt_claims_set_customv(struct bpt_claims *c, const char *key, json_t *v);
+BPT_MUST_USE int bpt_claims_set_customv(struct bpt_claims *c, const char *key, json_t *v);
 
 /** Set the report's collateral object (takes a reference). */
 void bpt_report_set_collateralv(bpt_report *r, json_t *collateral);

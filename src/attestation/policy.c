@@ -1,16 +1,12 @@
+/* The policy: what a relying party accepts (policy.h). */
 #include "attestation/policy_internal.h"
-#include "attestation/providers/jwt_internal.h"
 
 #include "core/codec.h"
-#include "core/err.h"
-#include "core/json.h"
-#include "core/limits.h"
-#include "core/http.h"
-#include "core/logging.h"
-
-#include <blueprint-tee/clock.h>
-#include <blueprint-tee/jwt.h>
 #include <blueprint-tee/secret.h>
+#include "core/err.h"
+#include "core/http.h"
+#include "core/limits.h"
+#include "core/logging.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -19,59 +15,64 @@
 
 #include <openssl/rand.h>
 
-static const char *const tcb_names[BPT_TCB_STATUS_COUNT] = {
-    "up_to_date",
-    "sw_hardening_needed",
-    "configuration_needed",
-    "configuration_and_sw_hardening_needed",
-    "out_of_date",
-    "out_of_date_configuration_needed",
-    "revoked",
-};
-static const char *const tcb_intel[BPT_TCB_STATUS_COUNT] = {
-    "UpToDate",
-    "SWHardeningNeeded",
-    "ConfigurationNeeded",
-    "ConfigurationAndSWHardeningNeeded",
-    "OutOfDate",
-    "OutOfDateConfigurationNeeded",
-    "Revoked",
-};
-
-const char *bpt_tcb_status_name(bpt_tdx_tcb_status s)
-{
-    return (unsigned)s < BPT_TCB_STATUS_COUNT ? tcb_names[s] : "unknown";
-}
-
-int bpt_tcb_status_parse(bpt_tdx_tcb_status *out, const char *name)
-{
-    for (int i = 0; name && i < BPT_TCB_STATUS_COUNT; i++) {
-        if (strcmp(name, tcb_names[i]) == 0 || strcmp(name, tcb_intel[i]) == 0) {
-            *out = (bpt_tdx_tcb_status)i;
-            return 0;
-        }
-    }
-    return bpt_err(BPT_EINVAL,
-                   "TCB status '%.64s' unknown (expected up_to_date, sw_hardening_needed, "
-                   "configuration_needed, configuration_and_sw_hardening_needed, out_of_date, "
-                   "out_of_date_configuration_needed or revoked)",
-                   name ? name : "(null)");
-}
-
 int bpt_policy_new(bpt_policy **out)
 {
-    bpt_policy *p = calloc(1, sizeof(*p));
+    bpt_policy *p;
+    if (!out) {
+        return bpt_err(BPT_EINVAL, "policy: no out pointer");
+    }
     *out = NULL;
-    if (!p) {
+    if (!(p = calloc(1, sizeof(*p)))) {
         return bpt_err_nomem("policy");
     }
     p->allow_debug = false;
     p->max_age_secs = BPT_POLICY_PRODUCTION_MAX_AGE_SECS;
     p->tdx.accepted_tcb = 1u << BPT_TCB_UP_TO_DATE;
-    bpt_buf_init(&p->trust_roots_pem, BPT_LIMIT_CERT_CHAIN_BYTES);
-    bpt_buf_init(&p->certs, BPT_LIMIT_CERT_CHAIN_BYTES);
     *out = p;
     return 0;
+}
+
+static int copy_str(char **dst, const char *src)
+{
+    *dst = NULL;
+    if (src && !(*dst = strdup(src))) {
+        return bpt_err_nomem("policy");
+    }
+    return 0;
+}
+
+int bpt_policy_clone(bpt_policy **out, const bpt_policy *src)
+{
+    bpt_policy *p = NULL;
+    int rc;
+
+    if (!out || !src) {
+        return bpt_err(BPT_EINVAL, "policy: clone of NULL");
+    }
+    *out = NULL;
+    if (!(p = malloc(sizeof(*p)))) {
+        return bpt_err_nomem("policy");
+    }
+    *p = *src; /* plain fields; every pointer is replaced by its own copy below */
+    p->expected_measurement = p->expected_nonce = p->expected_audience = NULL;
+    p->expected_image_digest = p->jwt.jwks_url = p->jwt.jwks_file = NULL;
+    p->jwt.issuers = NULL;
+    p->jwt.n_issuers = 0;
+    BPT_CHECK(copy_str(&p->expected_measurement, src->expected_measurement));
+    BPT_CHECK(copy_str(&p->expected_nonce, src->expected_nonce));
+    BPT_CHECK(copy_str(&p->expected_audience, src->expected_audience));
+    BPT_CHECK(copy_str(&p->expected_image_digest, src->expected_image_digest));
+    BPT_CHECK(copy_str(&p->jwt.jwks_url, src->jwt.jwks_url));
+    BPT_CHECK(copy_str(&p->jwt.jwks_file, src->jwt.jwks_file));
+    for (size_t i = 0; i < src->jwt.n_issuers; i++) {
+        BPT_CHECK(bpt_policy_add_jwt_issuer(p, src->jwt.issuers[i]));
+    }
+    *out = p;
+    p = NULL;
+    rc = 0;
+out:
+    bpt_policy_free(p);
+    return rc;
 }
 
 void bpt_policy_free(bpt_policy *p)
@@ -89,14 +90,6 @@ void bpt_policy_free(bpt_policy *p)
     free(p->jwt.issuers);
     free(p->jwt.jwks_url);
     free(p->jwt.jwks_file);
-    bpt_buf_dispose(&p->trust_roots_pem);
-    bpt_buf_dispose(&p->certs);
-    free(p->collateral_json);
-    free(p->jwks_json);
-    bpt_jwks_free(p->jwks);
-    free(p->cache_dir);
-    free(p->kds_url);
-    free(p->pccs_url);
     free(p);
 }
 
@@ -124,17 +117,6 @@ uint64_t bpt_policy_set_max_age(bpt_policy *p, uint64_t secs)
 uint64_t bpt_policy_max_age(const bpt_policy *p)
 {
     return p->max_age_secs;
-}
-
-void bpt_policy_set_at(bpt_policy *p, int64_t unix_secs)
-{
-    p->has_at = true;
-    p->at = unix_secs;
-}
-
-int64_t bpt_policy_at(const bpt_policy *p)
-{
-    return p && p->has_at ? p->at : bpt_time_now();
 }
 
 static int set_str(char **slot, const char *v, const char *what)
@@ -221,120 +203,6 @@ bool bpt_policy_is_workload_bound(const bpt_policy *p)
     return p->expected_audience != NULL || p->expected_image_digest != NULL;
 }
 
-int bpt_policy_add_trust_root_pem(bpt_policy *p, const char *pem, size_t len)
-{
-    int rc;
-    if (!pem || len == 0 || !memmem(pem, len, "-----BEGIN CERTIFICATE-----", 27)) {
-        return bpt_err(BPT_EINVAL, "policy: trust root is not a PEM certificate");
-    }
-    rc = bpt_buf_append(&p->trust_roots_pem, pem, len);
-    if (rc == 0) {
-        rc = bpt_buf_append(&p->trust_roots_pem, "\n", 1);
-    }
-    if (rc < 0) {
-        return bpt_err_prefix(rc, "policy: trust roots");
-    }
-    p->has_trust_roots = true;
-    return 0;
-}
-
-int bpt_policy_add_certs(bpt_policy *p, const uint8_t *der_or_pem, size_t len)
-{
-    uint8_t hdr[4] = {(uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16),
-                      (uint8_t)(len >> 24)};
-    size_t before = p->certs.len;
-    int rc;
-    if (!der_or_pem || len == 0 || len > BPT_LIMIT_CERT_CHAIN_BYTES) {
-        return bpt_err(BPT_EINVAL, "policy: certificates of %zu bytes (expected 1..%u)", len,
-                       BPT_LIMIT_CERT_CHAIN_BYTES);
-    }
-    rc = bpt_buf_append(&p->certs, hdr, sizeof(hdr));
-    if (rc == 0) {
-        rc = bpt_buf_append(&p->certs, der_or_pem, len);
-    }
-    if (rc < 0) {
-        p->certs.len = before;
-        return bpt_err_prefix(rc, "policy: certificates");
-    }
-    return 0;
-}
-
-static int set_json_text(char **slot, const char *json, size_t len, size_t max, const char *what)
-{
-    json_t *v = NULL;
-    char *copy;
-    int rc;
-    if (!json) {
-        free(*slot);
-        *slot = NULL;
-        return 0;
-    }
-    if (len > max) {
-        return bpt_err(BPT_ELIMIT, "policy: %s of %zu bytes exceeds the limit of %zu", what, len,
-                       max);
-    }
-    rc = bpt_json_parse(&v, json, len, what);
-    json_decref(v);
-    if (rc < 0) {
-        return rc;
-    }
-    if (!(copy = malloc(len + 1))) {
-        return bpt_err_nomem(what);
-    }
-    memcpy(copy, json, len);
-    copy[len] = '\0';
-    free(*slot);
-    *slot = copy;
-    return 0;
-}
-
-int bpt_policy_set_collateral_json(bpt_policy *p, const char *json, size_t len)
-{
-    return set_json_text(&p->collateral_json, json, len, BPT_LIMIT_COLLATERAL_BYTES, "collateral");
-}
-
-int bpt_policy_set_jwks_json(bpt_policy *p, const char *json, size_t len)
-{
-    struct bpt_jwks *set = NULL;
-    int rc;
-    /* Parsed once here: verifications share the keys (and a bad JWKS is refused now). */
-    if (json && (rc = bpt_jwks_parse(&set, json, len, "policy: jwks")) < 0) {
-        return rc;
-    }
-    if ((rc = set_json_text(&p->jwks_json, json, len, BPT_LIMIT_JWKS_BYTES, "jwks")) < 0) {
-        bpt_jwks_free(set);
-        return rc;
-    }
-    bpt_jwks_free(p->jwks);
-    p->jwks = set;
-    return 0;
-}
-
-void bpt_policy_set_offline(bpt_policy *p, bool offline)
-{
-    p->offline = offline;
-}
-
-void bpt_policy_set_chain_cache(bpt_policy *p, bpt_chain_cache *cache)
-{
-    p->chain_cache = cache;
-}
-
-int bpt_policy_set_kds_url(bpt_policy *p, const char *url)
-{
-    return set_str(&p->kds_url, url, "kds_url");
-}
-
-int bpt_policy_set_pccs_url(bpt_policy *p, const char *url)
-{
-    return set_str(&p->pccs_url, url, "pccs_url");
-}
-
-void bpt_policy_set_collateral_cache(bpt_policy *p, bpt_collateral_cache *cache)
-{
-    p->collateral_cache = cache;
-}
-
 int bpt_policy_set_tdx_accepted_tcb(bpt_policy *p, unsigned mask)
 {
     if (mask == 0 || mask >= (1u << BPT_TCB_STATUS_COUNT)) {
@@ -394,11 +262,6 @@ int bpt_policy_set_tdx_expected(bpt_policy *p, const char *field, const char *he
                    field ? field : "(null)");
 }
 
-void bpt_policy_set_jwks_cache(bpt_policy *p, bpt_jwks_cache *cache)
-{
-    p->jwks_cache = cache;
-}
-
 int bpt_policy_set_jwks_url(bpt_policy *p, const char *url)
 {
     if (url && !bpt_http_url_allowed(url)) {
@@ -441,9 +304,9 @@ int bpt_policy_set_jwt_leeway(bpt_policy *p, uint64_t secs)
     return 0;
 }
 
-int bpt_policy_set_cache_dir(bpt_policy *p, const char *dir)
+int bpt_policy_set_jwks_file(bpt_policy *p, const char *path)
 {
-    return set_str(&p->cache_dir, dir, "cache_dir");
+    return set_str(&p->jwt.jwks_file, path, "jwks_file");
 }
 
 int bpt_policy_fresh_nonce(char out[33])

@@ -1,12 +1,12 @@
 /*
- * The policy's fields, for the library's verifiers. Only src/attestation/policy.c changes
- * them; verifiers read them. Byte expectations are stored decoded; "has_" flags say whether a
- * dimension is enforced.
+ * The policy's fields, for the library's verifiers: what is acceptable, nothing about how a
+ * verification runs (that is the context, context_internal.h). Only policy.c and policy_json.c
+ * change them; verifiers read them. Byte expectations are stored decoded; "has_" flags say
+ * whether a dimension is enforced.
  */
 #ifndef BPT_ATTESTATION_POLICY_INTERNAL_H
 #define BPT_ATTESTATION_POLICY_INTERNAL_H
 
-#include <blueprint-tee/buf.h>
 #include <blueprint-tee/policy.h>
 
 #define BPT_POLICY_MAX_PCRS 32
@@ -20,8 +20,6 @@
 struct bpt_policy {
     bool allow_debug;
     uint64_t max_age_secs; /* 0 = not enforced */
-    bool has_at;
-    int64_t at;
 
     char *expected_measurement; /* lowercase hex, NULL = not enforced */
     uint8_t expected_report_data[64];
@@ -71,33 +69,20 @@ struct bpt_policy {
         bool has_leeway;
         uint64_t leeway_secs; /* 0..300 */
     } jwt;
-
-    /* Inputs to verification. */
-    bool has_trust_roots;
-    bpt_buf trust_roots_pem; /* concatenated PEM certificates replacing the pinned roots */
-    bpt_buf certs;           /* concatenated blobs, each: u32le length + DER-or-PEM bytes */
-    char *collateral_json;
-    char *jwks_json;
-    struct bpt_jwks *jwks; /* jwks_json parsed */
-    bool offline;
-    char *cache_dir;
-    char *kds_url;                                 /* NULL: AMD's */
-    char *pccs_url;                                /* NULL: Intel PCS */
-    struct bpt_collateral_cache *collateral_cache; /* borrowed, may be NULL */
-    struct bpt_jwks_cache *jwks_cache;             /* borrowed, may be NULL */
-    struct bpt_chain_cache *chain_cache;           /* borrowed, may be NULL */
 };
 
 /**
  * Compare the policy's expected_measurement (when set) with @p m (@p n bytes, at most 64) in
  * constant time. @return 0; BPT_ECLAIM "<what> <hex> != expected <hex>".
  */
-int bpt_policy_check_measurement(const bpt_policy *p, const uint8_t *m, size_t n, const char *what);
+BPT_MUST_USE int bpt_policy_check_measurement(const bpt_policy *p, const uint8_t *m, size_t n,
+                                              const char *what);
 
 /**
  * Compare the policy's expected_report_data (when set; zero-padded to 64 bytes) with @p rd.
  * @return 0; BPT_ECLAIM "<what> differs from the expected N bytes (zero-padded to 64)".
  */
-int bpt_policy_check_report_data(const bpt_policy *p, const uint8_t rd[64], const char *what);
+BPT_MUST_USE int bpt_policy_check_report_data(const bpt_policy *p, const uint8_t rd[64],
+                                              const char *what);
 
 #endif

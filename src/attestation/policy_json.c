@@ -1,8 +1,6 @@
 /* The policy file of DESIGN.md §5: load (unknown keys refused at every level) and dump. */
 #include "attestation/policy_internal.h"
 
-#include <blueprint-tee/jwt.h>
-
 #include "core/codec.h"
 #include "core/err.h"
 #include "core/json.h"

@@ -6,27 +6,57 @@
 #include "core/limits.h"
 #include "core/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int bpt_report_new(bpt_report **out, bpt_provider provider, bpt_format format)
+static int report_alloc(bpt_report **out, bpt_provider provider, bpt_format format,
+                        const char *provider_name, const char *format_name)
 {
-    bpt_report *r;
-    *out = NULL;
-    if ((int)provider <= 0 || (int)provider >= BPT_PROVIDER_COUNT) {
-        return bpt_err(BPT_EINVAL, "report: provider %d unknown", (int)provider);
-    }
-    if ((int)format <= 0 || format > BPT_FORMAT_GCP_CONFIDENTIAL_TOKEN) {
-        return bpt_err(BPT_EINVAL, "report: format %d unknown", (int)format);
-    }
-    r = calloc(1, sizeof(*r));
+    bpt_report *r = calloc(1, sizeof(*r));
     if (!r) {
         return bpt_err_nomem("report");
     }
     r->provider = provider;
     r->format = format;
+    snprintf(r->provider_name, sizeof(r->provider_name), "%s", provider_name);
+    snprintf(r->format_name, sizeof(r->format_name), "%s", format_name);
     *out = r;
     return 0;
+}
+
+int bpt_report_new(bpt_report **out, bpt_provider provider, bpt_format format)
+{
+    if (!out) {
+        return bpt_err(BPT_EINVAL, "report: no out pointer");
+    }
+    *out = NULL;
+    if ((int)provider <= 0 || (int)provider >= BPT_PROVIDER_COUNT) {
+        return bpt_err(BPT_EINVAL,
+                       "report: provider %d unknown (a plugin's own: bpt_report_new_custom())",
+                       (int)provider);
+    }
+    if ((int)format <= 0 || format > BPT_FORMAT_GCP_CONFIDENTIAL_TOKEN) {
+        return bpt_err(BPT_EINVAL, "report: format %d unknown", (int)format);
+    }
+    return report_alloc(out, provider, format, bpt_provider_name(provider),
+                        bpt_format_name(format));
+}
+
+int bpt_report_new_custom(bpt_report **out, const char *provider_name, const char *format_name)
+{
+    if (!out) {
+        return bpt_err(BPT_EINVAL, "report: no out pointer");
+    }
+    *out = NULL;
+    if (!bpt_custom_name_is_valid(provider_name) || !bpt_custom_name_is_valid(format_name)) {
+        return bpt_err(BPT_EINVAL,
+                       "report: provider '%.64s' / format '%.64s': a plugin's names have the form "
+                       "<vendor>.<name> (lowercase letters, digits, '_', '-', '.'; 3..63 bytes)",
+                       provider_name ? provider_name : "(null)",
+                       format_name ? format_name : "(null)");
+    }
+    return report_alloc(out, BPT_PROVIDER_CUSTOM, BPT_FORMAT_CUSTOM, provider_name, format_name);
 }
 
 void bpt_report_free(bpt_report *r)
@@ -48,7 +78,7 @@ int bpt_report_clone(bpt_report **out, const bpt_report *src)
     int rc;
 
     *out = NULL;
-    BPT_CHECK(bpt_report_new(&r, src->provider, src->format));
+    BPT_CHECK(report_alloc(&r, src->provider, src->format, src->provider_name, src->format_name));
     r->issued_at = src->issued_at;
     r->measurement = src->measurement;
     BPT_CHECK(bpt_report_set_evidence(r, src->evidence, src->evidence_len));
@@ -81,6 +111,16 @@ bpt_provider bpt_report_provider(const bpt_report *r)
 bpt_format bpt_report_format(const bpt_report *r)
 {
     return r->format;
+}
+
+const char *bpt_report_provider_name(const bpt_report *r)
+{
+    return r->provider_name;
+}
+
+const char *bpt_report_format_name(const bpt_report *r)
+{
+    return r->format_name;
 }
 
 uint64_t bpt_report_issued_at(const bpt_report *r)
@@ -242,8 +282,8 @@ json_t *bpt_report_to_jsonv(const bpt_report *r)
     if (!o) {
         return NULL;
     }
-    json_object_set_new(o, "provider", json_string(bpt_provider_name(r->provider)));
-    json_object_set_new(o, "format", json_string(bpt_format_name(r->format)));
+    json_object_set_new(o, "provider", json_string(r->provider_name));
+    json_object_set_new(o, "format", json_string(r->format_name));
     json_object_set_new(o, "issued_at_unix", json_integer((json_int_t)r->issued_at));
     json_object_set_new(o, "measurement",
                         json_pack("{s:s,s:s}", "algorithm", r->measurement.algorithm, "digest",
@@ -323,9 +363,9 @@ int bpt_report_from_json(bpt_report **out, const char *json, size_t len)
     static const char *const mkeys[] = {"algorithm", "digest", NULL};
     json_t *root = NULL, *m = NULL, *claims = NULL, *coll = NULL, *b;
     bpt_report *r = NULL;
-    bpt_provider provider;
-    bpt_format format;
-    const char *s = NULL, *alg = NULL, *dg = NULL;
+    bpt_provider provider = BPT_PROVIDER_UNKNOWN;
+    bpt_format format = BPT_FORMAT_UNKNOWN;
+    const char *s = NULL, *pname = NULL, *alg = NULL, *dg = NULL;
     uint64_t issued = 0;
     bpt_buf ev = BPT_BUF_INIT(BPT_LIMIT_EVIDENCE_BYTES);
     int rc;
@@ -337,17 +377,21 @@ int bpt_report_from_json(bpt_report **out, const char *json, size_t len)
         goto out;
     }
     BPT_CHECK(bpt_json_check_keys(root, keys, "report"));
-    BPT_CHECK(bpt_json_get_str(root, "provider", &s, true, "report"));
-    if ((rc = bpt_provider_parse(&provider, s)) < 0 || provider == BPT_PROVIDER_UNKNOWN) {
-        rc = bpt_err(BPT_EINVAL, "report: provider '%.40s' unknown", s);
-        goto out;
-    }
+    BPT_CHECK(bpt_json_get_str(root, "provider", &pname, true, "report"));
     BPT_CHECK(bpt_json_get_str(root, "format", &s, true, "report"));
-    if ((rc = bpt_format_parse(&format, s)) < 0) {
-        rc = bpt_err_prefix(BPT_EINVAL, "report");
-        goto out;
+    if (bpt_custom_name_is_valid(pname)) {
+        BPT_CHECK(bpt_report_new_custom(&r, pname, s));
+    } else {
+        if ((rc = bpt_provider_parse(&provider, pname)) < 0 || provider == BPT_PROVIDER_UNKNOWN) {
+            rc = bpt_err(BPT_EINVAL, "report: provider '%.40s' unknown", pname);
+            goto out;
+        }
+        if ((rc = bpt_format_parse(&format, s)) < 0) {
+            rc = bpt_err_prefix(BPT_EINVAL, "report");
+            goto out;
+        }
+        BPT_CHECK(bpt_report_new(&r, provider, format));
     }
-    BPT_CHECK(bpt_report_new(&r, provider, format));
     BPT_CHECK(bpt_json_get_u64(root, "issued_at_unix", &issued, false, "report"));
     r->issued_at = issued;
     if ((rc = bpt_json_get_obj(root, "measurement", &m, false, "report")) < 0) {

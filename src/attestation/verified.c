@@ -1,5 +1,11 @@
-/* bpt_verified: made only by the library's verify path (bpt_verified_build is not exported). */
+/*
+ * bpt_verified: made only here, from a verifier's result (bpt_verifier_run is not exported), and
+ * the result API plugins fill (sys/verifier.h).
+ */
+#include "attestation/context_internal.h"
+#include "attestation/evidence_internal.h"
 #include "attestation/model_internal.h"
+#include "attestation/policy_internal.h"
 #include "attestation/verified_internal.h"
 
 #include "core/codec.h"
@@ -19,36 +25,179 @@ struct bpt_verified {
     json_t *warnings;
 };
 
-void bpt_verify_details_dispose(struct bpt_verify_details *d)
+#define MAX_WARNINGS 32
+
+void bpt_verify_result_dispose(struct bpt_verify_result *res)
 {
-    json_decref(d->tcb);
-    json_decref(d->warnings);
-    d->tcb = NULL;
-    d->warnings = NULL;
+    bpt_report_free(res->report);
+    json_decref(res->d.tcb);
+    json_decref(res->d.warnings);
+    res->report = NULL;
+    res->d.tcb = NULL;
+    res->d.warnings = NULL;
 }
 
-int bpt_verified_build(bpt_verified **out, bpt_report *report, struct bpt_verify_details *d)
+int bpt_verify_result_set_report(bpt_verify_result *res, bpt_report *report)
 {
-    bpt_verified *v;
-    *out = NULL;
-    if (!report || d->report_data_len > sizeof(v->report_data)) {
-        return bpt_err(BPT_EINVAL, "verified: bad arguments");
+    if (!res || !report || res->report) {
+        return bpt_err(BPT_EINVAL, "verify result: %s",
+                       !res || !report ? "NULL argument" : "a report was already set");
     }
-    v = calloc(1, sizeof(*v));
-    if (!v) {
-        return bpt_err_nomem("verified attestation");
-    }
-    v->report = report;
-    v->level = d->level;
-    v->at = d->at;
-    memcpy(v->report_data, d->report_data, d->report_data_len);
-    v->report_data_len = d->report_data_len;
-    v->tcb = d->tcb;
-    v->warnings = d->warnings;
-    d->tcb = NULL;
-    d->warnings = NULL;
-    *out = v;
+    res->report = report;
     return 0;
+}
+
+int bpt_verify_result_set_report_data(bpt_verify_result *res, const uint8_t *data, size_t len)
+{
+    if (!res || (!data && len) || len > sizeof(res->d.report_data)) {
+        return bpt_err(BPT_EINVAL, "verify result: report data of %zu bytes (at most %zu)", len,
+                       sizeof(res->d.report_data));
+    }
+    if (len) {
+        memcpy(res->d.report_data, data, len);
+    }
+    res->d.report_data_len = len;
+    return 0;
+}
+
+int bpt_verify_result_set_tcb_json(bpt_verify_result *res, const char *json)
+{
+    json_t *o = NULL;
+    int rc;
+    if (!res || !json) {
+        return bpt_err(BPT_EINVAL, "verify result: NULL argument");
+    }
+    BPT_CHECK(bpt_json_parse(&o, json, strlen(json), "verify result: tcb"));
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return bpt_err(BPT_EMALFORMED, "verify result: tcb must be a JSON object");
+    }
+    json_decref(res->d.tcb);
+    res->d.tcb = o;
+out:
+    return rc;
+}
+
+int bpt_verify_result_add_warning(bpt_verify_result *res, const char *text)
+{
+    if (!res || !text) {
+        return bpt_err(BPT_EINVAL, "verify result: NULL argument");
+    }
+    if (!res->d.warnings && !(res->d.warnings = json_array())) {
+        return bpt_err_nomem("warnings");
+    }
+    if (json_array_size(res->d.warnings) >= MAX_WARNINGS) {
+        return bpt_err(BPT_ELIMIT, "verify result: more than %d warnings", MAX_WARNINGS);
+    }
+    if (json_array_append_new(res->d.warnings, json_string(text)) != 0) {
+        return bpt_err(BPT_EINVAL, "verify result: a warning must be UTF-8 text");
+    }
+    return 0;
+}
+
+/* The contract of sys/verifier.h: a report of the vtable's provider, report data that fits. */
+static int check_contract(const bpt_verifier_vtable *vt, const struct bpt_verify_result *res)
+{
+    const bpt_report *r = res->report;
+    if (!r || bpt_report_provider(r) != vt->provider ||
+        (vt->provider == BPT_PROVIDER_CUSTOM &&
+         strcmp(bpt_report_provider_name(r), vt->provider_name) != 0)) {
+        return bpt_err(BPT_ERROR,
+                       "verifier '%.64s' broke its contract (it succeeded with %s, expected a "
+                       "report of provider %s)",
+                       vt->name, r ? bpt_report_provider_name(r) : "no report",
+                       vt->provider == BPT_PROVIDER_CUSTOM ? vt->provider_name
+                                                           : bpt_provider_name(vt->provider));
+    }
+    return 0;
+}
+
+int bpt_verifier_run(bpt_verified **out, const bpt_verifier_vtable *vt, bool builtin,
+                     const bpt_verify_ctx *ctx, const bpt_policy *policy,
+                     const struct bpt_evidence *ev)
+{
+    struct bpt_verify_result res = {0};
+    const struct bpt_log_sink *prev;
+    bpt_verified *v = NULL;
+    bpt_policy *owned = NULL;
+    int rc;
+
+    *out = NULL;
+    if (!policy) {
+        BPT_CHECK(bpt_policy_new(&owned));
+        policy = owned;
+    }
+    bpt_verify_ctx_freeze(ctx);
+    prev = bpt_log_scope_enter(&ctx->log);
+    rc = vt->verify(&res, ev, ctx, policy, vt->state);
+    bpt_log_scope_leave(prev);
+    if (rc != 0) {
+        if (rc > 0 || rc < BPT_ERROR_CODE_MIN) {
+            /* Only 0 is success: a made-up code, positive or not, fails closed as BPT_ERROR
+             * (its message, if it set one, is kept). */
+            rc = BPT_ERROR;
+        }
+        if (!builtin) {
+            rc = bpt_err_prefix(rc, "%.64s", vt->name);
+        }
+        goto out;
+    }
+    BPT_CHECK(check_contract(vt, &res));
+    if (!res.report->evidence_len) {
+        BPT_CHECK(bpt_report_set_evidence(res.report, ev->bytes, ev->len));
+    }
+    if (!(v = calloc(1, sizeof(*v)))) {
+        rc = bpt_err_nomem("verified attestation");
+        goto out;
+    }
+    v->report = res.report;
+    v->level = vt->level;
+    v->at = ev->at;
+    memcpy(v->report_data, res.d.report_data, res.d.report_data_len);
+    v->report_data_len = res.d.report_data_len;
+    v->tcb = res.d.tcb;
+    v->warnings = res.d.warnings;
+    res.report = NULL;
+    res.d.tcb = res.d.warnings = NULL;
+    *out = v;
+    rc = 0;
+out:
+    bpt_verify_result_dispose(&res);
+    bpt_policy_free(owned);
+    return rc;
+}
+
+int bpt_verifier_run_direct(bpt_verified **out, const bpt_verifier_vtable *vt,
+                            const bpt_verify_ctx *ctx, const bpt_policy *policy,
+                            const uint8_t *ev_bytes, size_t ev_len)
+{
+    static const bpt_verify_ctx_opts no_caches = {
+        BPT_VERIFY_CTX_OPTS_VERSION, 0, 0, false, NULL, 0, 0, 0};
+    struct bpt_evidence ev;
+    bpt_verify_ctx *owned = NULL;
+    int rc;
+
+    if (!out) {
+        return bpt_err(BPT_EINVAL, "%s: no out pointer", vt->name);
+    }
+    *out = NULL;
+    if (!ev_bytes && ev_len) {
+        return bpt_err(BPT_EMALFORMED, "%s: no evidence", vt->name);
+    }
+    if (!ev_bytes) {
+        ev_bytes =
+            (const uint8_t *)""; /* empty evidence: the provider's parser says what it lacks */
+    }
+    if (!ctx) {
+        BPT_CHECK(bpt_verify_ctx_alloc(&owned, &no_caches));
+        ctx = owned;
+    }
+    bpt_evidence_init(&ev, ev_bytes, ev_len, vt->kind, bpt_verify_ctx_at(ctx));
+    rc = bpt_verifier_run(out, vt, true, ctx, policy, &ev);
+    bpt_evidence_dispose(&ev);
+out:
+    bpt_verify_ctx_free(owned);
+    return rc;
 }
 
 void bpt_verified_free(bpt_verified *v)
@@ -102,8 +251,8 @@ int bpt_verified_to_json(char **out, const bpt_verified *v)
     bpt_report_evidence_digest(digest, r);
     bpt_hex_encode_to(hex, v->report_data, v->report_data_len);
     json_object_set_new(o, "verified", json_true());
-    json_object_set_new(o, "provider", json_string(bpt_provider_name(r->provider)));
-    json_object_set_new(o, "format", json_string(bpt_format_name(r->format)));
+    json_object_set_new(o, "provider", json_string(r->provider_name));
+    json_object_set_new(o, "format", json_string(r->format_name));
     json_object_set_new(
         o, "verification_level",
         json_string(v->level == BPT_VERIFICATION_CRYPTOGRAPHIC ? "cryptographic" : "structural"));

@@ -1,36 +1,53 @@
 /*
- * How the library's verifiers hand back a result. Only code inside the library can make a
- * bpt_verified: bpt_verified_build() is not exported.
+ * How verifiers hand back a result, and the one place that turns a verifier's result into a
+ * bpt_verified. Only code inside the library can make a bpt_verified: bpt_verifier_run() is not
+ * exported. Built-in verifiers fill the result's fields directly:
  *
- *   struct bpt_verify_details d = {.level = BPT_VERIFICATION_CRYPTOGRAPHIC, .at = at};
- *   memcpy(d.report_data, rep.report_data, 64); d.report_data_len = 64;
- *   d.tcb = json_pack("{s:s}", "status", "up_to_date");   // ownership passes on success
- *   rc = bpt_verified_build(out, report, &d);             // takes report on success
+ *   res->d.report_data_len = 64; memcpy(res->d.report_data, rep.report_data, 64);
+ *   res->d.tcb = json_pack("{s:s}", "status", "up_to_date");   // owned by res from now on
+ *   res->report = report;                                       // likewise
  */
 #ifndef BPT_ATTESTATION_VERIFIED_INTERNAL_H
 #define BPT_ATTESTATION_VERIFIED_INTERNAL_H
 
 #include <jansson.h>
 
-#include <blueprint-tee/verify.h>
+#include <blueprint-tee/sys/verifier.h>
+
+struct bpt_evidence;
 
 struct bpt_verify_details {
-    bpt_verification_level level;
-    int64_t at;              /* verification time used */
     uint8_t report_data[64]; /* report_data / user data bound into the evidence */
     size_t report_data_len;
     json_t *tcb;      /* object for the result's "tcb" field, or NULL */
     json_t *warnings; /* array of strings, or NULL */
 };
 
-/**
- * Make a bpt_verified from a report the verifier built and the details. On success takes
- * ownership of @p report and of d->tcb / d->warnings (set to NULL); on failure the caller
- * still owns them.
- */
-int bpt_verified_build(bpt_verified **out, bpt_report *report, struct bpt_verify_details *d);
+struct bpt_verify_result {
+    bpt_report *report; /* owned */
+    struct bpt_verify_details d;
+};
 
-/** Release the JSON held by a details struct (for error paths). */
-void bpt_verify_details_dispose(struct bpt_verify_details *d);
+/** Release what a result holds (for error paths and after bpt_verifier_run()). */
+void bpt_verify_result_dispose(struct bpt_verify_result *res);
+
+/**
+ * Run @p vt over @p ev under @p policy (NULL: production()) with @p ctx (not NULL; frozen by
+ * this call), with the context's log sink in scope; check the result keeps the contract of
+ * sys/verifier.h; make the bpt_verified. A plugin's (non-@p builtin) failure messages are
+ * prefixed with its name.
+ * @return 0; the verifier's code; BPT_ERROR (a verifier that broke its contract).
+ */
+BPT_MUST_USE int bpt_verifier_run(bpt_verified **out, const bpt_verifier_vtable *vt, bool builtin,
+                                  const bpt_verify_ctx *ctx, const bpt_policy *policy,
+                                  const struct bpt_evidence *ev);
+
+/**
+ * A built-in provider's own entry point (bpt_sev_snp_verify() ...): @p ev_bytes as evidence
+ * of @p kind, through @p vt, with @p ctx or, when NULL, a context of defaults made for the call.
+ */
+BPT_MUST_USE int bpt_verifier_run_direct(bpt_verified **out, const bpt_verifier_vtable *vt,
+                                         const bpt_verify_ctx *ctx, const bpt_policy *policy,
+                                         const uint8_t *ev_bytes, size_t ev_len);
 
 #endif

@@ -84,7 +84,7 @@ out:
 /* A report for SEV-SNP evidence, with the certificate table (may be empty) as collateral. */
 static int snp_report(bpt_report **out, const bpt_buf *evidence, const bpt_buf *aux)
 {
-    bpt_snp_report rep;
+    bpt_snp_report rep = BPT_SNP_REPORT_INIT;
     bpt_measurement m;
     bpt_report *r = NULL;
     json_t *coll = NULL;
@@ -203,7 +203,7 @@ int bpt_attest_hw(bpt_report **out, const uint8_t report_data[64], const char *r
     if (strcmp(res.provider, "sev_guest") == 0) {
         BPT_CHECK(snp_report(&r, &res.outblob, &res.auxblob));
     } else if (strcmp(res.provider, "tdx_guest") == 0) {
-        bpt_tdx_quote q;
+        bpt_tdx_quote q = BPT_TDX_QUOTE_INIT;
         bpt_measurement m;
         BPT_CHECK(bpt_tdx_parse(&q, res.outblob.data, res.outblob.len));
         BPT_CHECK(bpt_report_new(&r, BPT_PROVIDER_INTEL_TDX, BPT_FORMAT_TDX_QUOTE));
@@ -260,7 +260,7 @@ static int tdx_attest(bpt_report **out, const char *dir, const uint8_t report_da
     size_t ev_len = 0;
     char *coll = NULL;
     json_t *cj = NULL;
-    bpt_tdx_quote q;
+    bpt_tdx_quote q = BPT_TDX_QUOTE_INIT;
     bpt_measurement m;
     int rc;
 

@@ -13,8 +13,9 @@
  * hook standing in for configfs-tsm's kernel side, and device ops standing in for the
  * sev-guest and NSM drivers (NULL: the real devices under @p root).
  */
-int bpt_attest_hw(bpt_report **out, const uint8_t report_data[64], const char *root, int privlevel,
-                  const struct bpt_tsm_hooks *hooks, const struct bpt_dev_ops *sev_guest_ops,
-                  const struct bpt_dev_ops *nsm_ops);
+BPT_MUST_USE int bpt_attest_hw(bpt_report **out, const uint8_t report_data[64], const char *root,
+                               int privlevel, const struct bpt_tsm_hooks *hooks,
+                               const struct bpt_dev_ops *sev_guest_ops,
+                               const struct bpt_dev_ops *nsm_ops);
 
 #endif

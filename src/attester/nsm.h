@@ -27,9 +27,9 @@ struct bpt_nsm_message {
  * @return 0; BPT_ENOTSUP (no device); BPT_EINVAL (a field too long); BPT_EIO (driver or NSM
  *         error, named); BPT_EMALFORMED (a response that does not parse).
  */
-int bpt_nsm_attestation(bpt_buf *document, const char *root, const uint8_t *user_data,
-                        size_t user_data_len, const uint8_t *nonce, size_t nonce_len,
-                        const uint8_t *public_key, size_t public_key_len,
-                        const struct bpt_dev_ops *ops);
+BPT_MUST_USE int bpt_nsm_attestation(bpt_buf *document, const char *root, const uint8_t *user_data,
+                                     size_t user_data_len, const uint8_t *nonce, size_t nonce_len,
+                                     const uint8_t *public_key, size_t public_key_len,
+                                     const struct bpt_dev_ops *ops);
 
 #endif

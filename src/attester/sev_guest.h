@@ -44,7 +44,7 @@ struct bpt_snp_guest_request_ioctl {
  * @return 0; BPT_ENOTSUP (no device); BPT_EIO (driver or firmware error, named);
  *         BPT_EMALFORMED (a response that does not parse).
  */
-int bpt_sev_guest_report(bpt_buf *report, bpt_buf *certs, const char *root, int vmpl,
-                         const uint8_t report_data[64], const struct bpt_dev_ops *ops);
+BPT_MUST_USE int bpt_sev_guest_report(bpt_buf *report, bpt_buf *certs, const char *root, int vmpl,
+                                      const uint8_t report_data[64], const struct bpt_dev_ops *ops);
 
 #endif

@@ -6,6 +6,8 @@
 #ifndef BPT_ATTESTER_SNP_CERT_TABLE_H
 #define BPT_ATTESTER_SNP_CERT_TABLE_H
 
+#include <blueprint-tee/common.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,7 +31,7 @@ struct bpt_snp_cert_entry {
  * Parse @p table into at most BPT_SNP_CERT_TABLE_MAX entries (*n set).
  * @return 0; BPT_EMALFORMED (no terminator, an entry outside the table, too many entries).
  */
-int bpt_snp_cert_table_parse(struct bpt_snp_cert_entry *out, size_t *n, const uint8_t *table,
-                             size_t len);
+BPT_MUST_USE int bpt_snp_cert_table_parse(struct bpt_snp_cert_entry *out, size_t *n,
+                                          const uint8_t *table, size_t len);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "core/err.h"
 #include "core/reader.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -44,14 +45,29 @@ int bpt_tdx_guest_report(uint8_t out[BPT_TDX_TDREPORT_SIZE], const char *root,
     return rc;
 }
 
-int bpt_tdx_tdreport_parse(bpt_tdx_tdreport *t, const uint8_t *p, size_t len)
+/* The first version of bpt_tdx_tdreport: a caller's size may never be smaller. */
+#define TDREPORT_V1_SIZE sizeof(bpt_tdx_tdreport)
+
+static int tdreport_parse(bpt_tdx_tdreport *t, const uint8_t *p, size_t len);
+
+int bpt_tdx_tdreport_parse(bpt_tdx_tdreport *out, const uint8_t *p, size_t len)
+{
+    bpt_tdx_tdreport full = BPT_TDX_TDREPORT_INIT;
+    int rc = bpt_sized_check(out, TDREPORT_V1_SIZE, "bpt_tdx_tdreport");
+    if (rc == 0) {
+        rc = tdreport_parse(&full, p, len);
+        bpt_sized_out(out, &full, sizeof(full));
+    }
+    return rc;
+}
+
+static int tdreport_parse(bpt_tdx_tdreport *t, const uint8_t *p, size_t len)
 {
     struct bpt_reader r;
     uint8_t type = 0;
     int rc;
 
-    memset(t, 0, sizeof(*t));
-    if (len != BPT_TDX_TDREPORT_SIZE) {
+    if (!p || len != BPT_TDX_TDREPORT_SIZE) {
         return bpt_err(BPT_EMALFORMED, "tdx: a TDREPORT is %d bytes, not %zu",
                        BPT_TDX_TDREPORT_SIZE, len);
     }

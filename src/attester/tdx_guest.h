@@ -26,7 +26,7 @@ struct bpt_tdx_report_req {
  * The TDREPORT for @p report_data from @p root "/dev/tdx_guest" (@p ops NULL: the real device).
  * @return 0; BPT_ENOTSUP (no device); BPT_EIO (the driver refused, errno named).
  */
-int bpt_tdx_guest_report(uint8_t out[BPT_TDX_TDREPORT_SIZE], const char *root,
-                         const uint8_t report_data[64], const struct bpt_dev_ops *ops);
+BPT_MUST_USE int bpt_tdx_guest_report(uint8_t out[BPT_TDX_TDREPORT_SIZE], const char *root,
+                                      const uint8_t report_data[64], const struct bpt_dev_ops *ops);
 
 #endif

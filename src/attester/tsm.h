@@ -32,7 +32,8 @@ void bpt_tsm_result_dispose(struct bpt_tsm_result *r);
  * @return 0; BPT_ENOTSUP (no configfs-tsm); BPT_EIO; BPT_EBUSY (generation raced);
  *         BPT_EMALFORMED (empty outblob).
  */
-int bpt_tsm_report(struct bpt_tsm_result *out, const char *root, const uint8_t report_data[64],
-                   int privlevel, const struct bpt_tsm_hooks *hooks);
+BPT_MUST_USE int bpt_tsm_report(struct bpt_tsm_result *out, const char *root,
+                                const uint8_t report_data[64], int privlevel,
+                                const struct bpt_tsm_hooks *hooks);
 
 #endif

@@ -29,6 +29,9 @@ static const struct {
 
 const char *bpt_provider_name(bpt_provider p)
 {
+    if (p == BPT_PROVIDER_CUSTOM) {
+        return "custom";
+    }
     if ((int)p < 0 || (int)p >= BPT_PROVIDER_COUNT) {
         return "unknown";
     }
@@ -61,6 +64,9 @@ int bpt_provider_parse(bpt_provider *out, const char *name)
 
 const char *bpt_format_name(bpt_format f)
 {
+    if (f == BPT_FORMAT_CUSTOM) {
+        return "custom";
+    }
     if ((int)f < 0 || (size_t)f >= sizeof(format_names) / sizeof(format_names[0])) {
         return "unknown";
     }
@@ -97,4 +103,22 @@ bpt_format bpt_provider_format(bpt_provider p)
     default:
         return BPT_FORMAT_UNKNOWN;
     }
+}
+
+bool bpt_custom_name_is_valid(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    bool dot = false;
+    if (n < 3 || n > 63 || name[0] == '.' || name[n - 1] == '.') {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (c == '.') {
+            dot = true;
+        } else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+            return false;
+        }
+    }
+    return dot;
 }

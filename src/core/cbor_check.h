@@ -8,10 +8,12 @@
 #ifndef BPT_CORE_CBOR_CHECK_H
 #define BPT_CORE_CBOR_CHECK_H
 
+#include <blueprint-tee/common.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
 /** @return 0 when @p p holds exactly one well-formed definite-length item; BPT_EMALFORMED. */
-int bpt_cbor_precheck(const uint8_t *p, size_t len, int max_depth, const char *what);
+BPT_MUST_USE int bpt_cbor_precheck(const uint8_t *p, size_t len, int max_depth, const char *what);
 
 #endif

@@ -12,20 +12,21 @@
 #include <blueprint-tee/buf.h>
 
 /** Decode hex into @p out (appended). @p what names the field in errors. */
-int bpt_hex_decode(bpt_buf *out, const char *s, size_t len, const char *what);
+BPT_MUST_USE int bpt_hex_decode(bpt_buf *out, const char *s, size_t len, const char *what);
 
 /** Decode hex that must be exactly @p out_len bytes. */
-int bpt_hex_decode_exact(uint8_t *out, size_t out_len, const char *s, size_t len, const char *what);
+BPT_MUST_USE int bpt_hex_decode_exact(uint8_t *out, size_t out_len, const char *s, size_t len,
+                                      const char *what);
 
 /** Lowercase hex of @p n bytes. */
-int bpt_hex_encode(char **out, const uint8_t *p, size_t n);
+BPT_MUST_USE int bpt_hex_encode(char **out, const uint8_t *p, size_t n);
 
 /** Lowercase hex into a caller buffer of at least 2*n+1 bytes; cannot fail. */
 void bpt_hex_encode_to(char *dst, const uint8_t *p, size_t n);
 
-int bpt_base64_decode(bpt_buf *out, const char *s, size_t len, const char *what);
-int bpt_base64url_decode(bpt_buf *out, const char *s, size_t len, const char *what);
-int bpt_base64_encode(char **out, const uint8_t *p, size_t n);
-int bpt_base64url_encode(char **out, const uint8_t *p, size_t n);
+BPT_MUST_USE int bpt_base64_decode(bpt_buf *out, const char *s, size_t len, const char *what);
+BPT_MUST_USE int bpt_base64url_decode(bpt_buf *out, const char *s, size_t len, const char *what);
+BPT_MUST_USE int bpt_base64_encode(char **out, const uint8_t *p, size_t n);
+BPT_MUST_USE int bpt_base64url_encode(char **out, const uint8_t *p, size_t n);
 
 #endif

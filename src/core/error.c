@@ -49,6 +49,15 @@ int bpt_err(int code, const char *fmt, ...)
     return code;
 }
 
+int bpt_error_set(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set_msg_v(fmt, ap);
+    va_end(ap);
+    return code < 0 && code >= BPT_ERROR_CODE_MIN ? code : BPT_ERROR;
+}
+
 int bpt_err_prefix(int code, const char *fmt, ...)
 {
     char prev[BPT_ERROR_MSG_MAX];

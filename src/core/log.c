@@ -19,9 +19,26 @@ void bpt_log_set_sink(bpt_log_fn fn, void *userdata, bpt_log_level level)
     atomic_store(&min_level, fn ? (int)level : BPT_LOG_OFF);
 }
 
+/* A sink that replaces the process-wide one on this thread while a scope is entered (the
+ * verification context's sink, for the length of one verification). */
+static _Thread_local const struct bpt_log_sink *scoped;
+
+const struct bpt_log_sink *bpt_log_scope_enter(const struct bpt_log_sink *sink)
+{
+    const struct bpt_log_sink *prev = scoped;
+    scoped = sink && sink->fn ? sink : prev;
+    return prev;
+}
+
+void bpt_log_scope_leave(const struct bpt_log_sink *prev)
+{
+    scoped = prev;
+}
+
 bool bpt_log_enabled(bpt_log_level level)
 {
-    int m = atomic_load_explicit(&min_level, memory_order_relaxed);
+    int m =
+        scoped ? (int)scoped->min_level : atomic_load_explicit(&min_level, memory_order_relaxed);
     return m != BPT_LOG_OFF && (int)level >= m;
 }
 
@@ -29,7 +46,9 @@ void bpt_log_write(bpt_log_level level, const char *module, const char *fmt, ...
 {
     char line[1024];
     va_list ap;
-    bpt_log_fn fn = sink_fn;
+    const struct bpt_log_sink *s = scoped;
+    bpt_log_fn fn = s ? s->fn : sink_fn;
+    void *ud = s ? s->userdata : sink_userdata;
 
     if (!fn || !bpt_log_enabled(level)) {
         return;
@@ -39,7 +58,7 @@ void bpt_log_write(bpt_log_level level, const char *module, const char *fmt, ...
         line[0] = '\0';
     }
     va_end(ap);
-    fn(level, module, line, sink_userdata);
+    fn(level, module, line, ud);
 }
 
 static const char *const level_names[] = {"trace", "debug", "info", "warn", "error", "off"};

@@ -159,3 +159,16 @@ int bpt_reader_end(const struct bpt_reader *r, const char *what)
     return bpt_err(BPT_EMALFORMED, "%s: %zu trailing bytes at offset %zu", what, r->len - r->off,
                    r->base + r->off);
 }
+
+bool bpt_bytes_peek_le(const uint8_t *p, size_t len, size_t off, size_t width, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!p || width == 0 || width > 8 || off > len || len - off < width) {
+        return false;
+    }
+    for (size_t i = 0; i < width; i++) {
+        v |= (uint64_t)p[off + i] << (8 * i);
+    }
+    *out = v;
+    return true;
+}

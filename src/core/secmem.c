@@ -5,6 +5,7 @@
 #include <blueprint-tee/secret.h>
 
 #include "core/err.h"
+#include "core/util.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -136,9 +137,14 @@ void bpt_secret_free(bpt_secret *s)
 
 void bpt_secret_stats(bpt_secret_counters *out)
 {
-    out->allocations = atomic_load(&n_alloc);
-    out->lock_failures = atomic_load(&n_lock_fail);
-    out->live = atomic_load(&n_live);
+    bpt_secret_counters full = BPT_SECRET_COUNTERS_INIT;
+    if (!out || out->size < sizeof(full)) { /* the first version's size */
+        return;
+    }
+    full.allocations = atomic_load(&n_alloc);
+    full.lock_failures = atomic_load(&n_lock_fail);
+    full.live = atomic_load(&n_live);
+    bpt_sized_out(out, &full, sizeof(full));
 }
 
 bool bpt_ct_equal(const void *a, const void *b, size_t n)

@@ -150,3 +150,25 @@ const char *bpt_version(void)
 {
     return BPT_VERSION_STRING;
 }
+
+int bpt_sized_check(const void *out, size_t v1_size, const char *type)
+{
+    uint32_t size = 0;
+    if (out) {
+        memcpy(&size, out, sizeof(size));
+    }
+    if (!out || size < v1_size) {
+        return bpt_err(
+            BPT_EINVAL, "%s: %s (set its first field, size, to sizeof(%s), or use its _INIT macro)",
+            type, out ? "the struct's size is smaller than its first version" : "NULL", type);
+    }
+    return 0;
+}
+
+void bpt_sized_out(void *out, const void *full, size_t full_size)
+{
+    uint32_t size;
+    memcpy(&size, out, sizeof(size));
+    memcpy(out, full, size < full_size ? size : full_size);
+    memcpy(out, &size, sizeof(size));
+}

@@ -2,31 +2,43 @@
 #ifndef BPT_CORE_UTIL_H
 #define BPT_CORE_UTIL_H
 
+#include <blueprint-tee/common.h>
+
 #include <blueprint-tee/buf.h>
 
 #define BPT_SHA256_LEN 32
 #define BPT_SHA384_LEN 48
 
 /** Read a whole file ("-" = stdin) into @p out, refusing more than out->max bytes. */
-int bpt_file_read(bpt_buf *out, const char *path);
+BPT_MUST_USE int bpt_file_read(bpt_buf *out, const char *path);
 
 /**
  * Write @p n bytes to @p path (mode 0600 when @p private_file, else 0644), replacing it
  * atomically: a unique temporary file beside it, fsync, rename.
  */
-int bpt_file_write(const char *path, const void *p, size_t n, bool private_file);
+BPT_MUST_USE int bpt_file_write(const char *path, const void *p, size_t n, bool private_file);
 
 /** strdup that reports ENOMEM through the error message; NULL in, NULL out (returns 0). */
-int bpt_strdup(char **out, const char *s);
+BPT_MUST_USE int bpt_strdup(char **out, const char *s);
 
 /** SHA-256 / SHA-384 of @p n bytes into @p md (32 / 48 bytes). Cannot fail in practice. */
-int bpt_sha256(uint8_t md[BPT_SHA256_LEN], const void *p, size_t n);
-int bpt_sha384(uint8_t md[BPT_SHA384_LEN], const void *p, size_t n);
+BPT_MUST_USE int bpt_sha256(uint8_t md[BPT_SHA256_LEN], const void *p, size_t n);
+BPT_MUST_USE int bpt_sha384(uint8_t md[BPT_SHA384_LEN], const void *p, size_t n);
 
 /** true if all @p n bytes are zero (time independent of where a non-zero byte is). */
 bool bpt_all_zero(const void *p, size_t n);
 
 /** Case-sensitive string equality that treats two NULLs as equal. */
 bool bpt_str_eq(const char *a, const char *b);
+
+/*
+ * Size-prefixed public structs (bpt_snp_report, bpt_tdx_quote, ...) start with a uint32_t size
+ * the caller sets to sizeof as it was compiled. A parser fills a full local copy, then
+ * bpt_sized_out() checks the caller's size covers at least the struct's first version
+ * (@p v1_size) and copies the part it covers.
+ * @return 0; BPT_EINVAL naming @p type (NULL, or a size too small).
+ */
+BPT_MUST_USE int bpt_sized_check(const void *out, size_t v1_size, const char *type);
+void bpt_sized_out(void *out, const void *full, size_t full_size);
 
 #endif

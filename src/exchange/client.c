@@ -1,5 +1,5 @@
 /*
- * The key exchange client over libcurl: create a session with a fresh nonce, verify the
+ * The key exchange client over core/http: create a session with a fresh nonce, verify the
  * attestation and its binding to the session key, seal, submit. Nothing is sealed before the
  * evidence verified and report_data matched.
  */
@@ -9,61 +9,40 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include <blueprint-tee/policy.h>
+#include <blueprint-tee/verify.h>
 #include <blueprint-tee/verify.h>
 
 #include "core/codec.h"
 #include "core/err.h"
+#include "core/http.h"
 #include "core/json.h"
 #include "core/limits.h"
 #include "core/util.h"
 
 #define MAX_SECRETS 64
-
-static size_t on_body(char *p, size_t size, size_t nmemb, void *userdata)
-{
-    bpt_buf *b = userdata;
-    size_t n = size * nmemb;
-    return bpt_buf_append(b, p, n) == 0 ? n : 0;
-}
+/** One time-out for each exchange with the service, connecting included. */
+#define KX_CLIENT_TIMEOUT_MS 30000L
+/** An answer carries the attestation report (evidence and collateral), hence 16 bodies. */
+#define KX_CLIENT_ANSWER_MAX (BPT_LIMIT_HTTP_BODY_BYTES * 16)
 
 /* POST @p body (JSON) to @p url; the answer's status and body (NUL-terminated). */
 static int post_json(long *status, bpt_buf *resp, const char *url, const char *body)
 {
-    int rc = BPT_ERROR;
-    CURL *h = curl_easy_init();
-    struct curl_slist *hdr = NULL;
-
-    if (h == NULL) {
-        return bpt_err(BPT_ENOMEM, "kx client: curl_easy_init failed");
-    }
-    hdr = curl_slist_append(hdr, "Content-Type: application/json");
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    CURLcode cc = curl_easy_perform(h);
-    if (cc != CURLE_OK) {
-        rc = bpt_err(cc == CURLE_WRITE_ERROR ? BPT_ELIMIT : BPT_EFETCH, "kx client: %s: %s", url,
-                     curl_easy_strerror(cc));
-        goto out;
-    }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-    rc = 0;
-out:
-    curl_slist_free_all(hdr);
-    curl_easy_cleanup(h);
-    return rc;
+    struct bpt_http_request req = {.method = BPT_HTTP_POST,
+                                   .url = url,
+                                   .content_type = "application/json",
+                                   .body = (const uint8_t *)body,
+                                   .body_len = strlen(body),
+                                   .timeout_ms = KX_CLIENT_TIMEOUT_MS,
+                                   .connect_timeout_ms = KX_CLIENT_TIMEOUT_MS};
+    struct bpt_http_response r = {.body = resp};
+    int rc = bpt_http_send(&r, &req);
+    *status = r.status;
+    return rc < 0 ? bpt_err_prefix(rc, "kx client") : 0;
 }
 
 /* Turn a non-expected status into BPT_EPROTOCOL naming the server's error code. */
@@ -85,19 +64,9 @@ static int status_error(long status, const bpt_buf *resp, const char *what)
     return rc;
 }
 
-static void hex_lower(char *out, const uint8_t *p, size_t n)
-{
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[p[i] >> 4];
-        out[2 * i + 1] = d[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* Verify the session answer: attestation, key binding, report_data. */
 static int check_session(uint8_t pk[32], uint8_t id[16], char id_hex[33], char ev_digest[65],
-                         const bpt_buf *resp, const bpt_policy *policy, const uint8_t *nonce,
+                         const bpt_buf *resp, const bpt_verifier *verifier, const uint8_t *nonce,
                          size_t nonce_len)
 {
     int rc = BPT_ERROR;
@@ -119,7 +88,7 @@ static int check_session(uint8_t pk[32], uint8_t id[16], char id_hex[33], char e
         goto out;
     }
     BPT_CHECK(bpt_kx_id_parse(id, sid));
-    hex_lower(id_hex, id, 16);
+    bpt_hex_encode_to(id_hex, id, 16);
     BPT_CHECK(bpt_hex_decode_exact(pk, 32, pk_hex, strlen(pk_hex), "public_key"));
     att = json_object_get(j, "attestation");
     if (!json_is_object(att)) {
@@ -161,7 +130,7 @@ static int check_session(uint8_t pk[32], uint8_t id[16], char id_hex[33], char e
                      service_key ? "service" : "session");
         goto out;
     }
-    rc = bpt_verify_report(&v, rep, policy);
+    rc = bpt_verifier_verify_report(&v, verifier, rep);
     if (rc < 0) {
         bpt_err_prefix(rc, "attestation");
         goto out;
@@ -186,8 +155,7 @@ out:
 }
 
 int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
-                       const struct bpt_policy *policy, const bpt_kx_client_secret *secrets,
-                       size_t n)
+                       const bpt_verifier *verifier, const bpt_kx_client_secret *secrets, size_t n)
 {
     int rc = BPT_ERROR;
     uint8_t nonce[32], pk[32], id[16], enc[32];
@@ -197,13 +165,16 @@ int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
     char *body_text = NULL, *b64 = NULL;
     long status = 0;
 
-    bpt_buf_init(&resp, BPT_LIMIT_HTTP_BODY_BYTES * 16);
+    bpt_buf_init(&resp, KX_CLIENT_ANSWER_MAX);
     bpt_buf_init(&ct, BPT_LIMIT_HTTP_BODY_BYTES);
-    if (out == NULL || base_url == NULL || policy == NULL || (secrets == NULL && n != 0)) {
+    if (out == NULL || base_url == NULL || verifier == NULL || (secrets == NULL && n != 0)) {
         rc = bpt_err(BPT_EINVAL, "kx client: NULL argument");
         goto out;
     }
+    /* The first version of bpt_kx_client_result is this one: it is filled in place. */
+    BPT_CHECK(bpt_sized_check(out, sizeof(*out), "bpt_kx_client_result"));
     memset(out, 0, sizeof(*out));
+    out->size = sizeof(*out);
     if (n == 0 || n > MAX_SECRETS) {
         rc = bpt_err(BPT_EINVAL, "kx client: want 1..%d secrets, got %zu", MAX_SECRETS, n);
         goto out;
@@ -220,7 +191,7 @@ int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
         rc = bpt_err_ossl(BPT_ERROR, "kx client: nonce randomness");
         goto out;
     }
-    hex_lower(nonce_hex, nonce, sizeof(nonce));
+    bpt_hex_encode_to(nonce_hex, nonce, sizeof(nonce));
 
     /* 1. session */
     snprintf(url, sizeof(url), "%.*s/v1/sessions", (int)bl, base_url);
@@ -232,7 +203,7 @@ int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
         goto out;
     }
     /* 2. verify */
-    rc = check_session(pk, id, out->session_id, ev_digest, &resp, policy, nonce, sizeof(nonce));
+    rc = check_session(pk, id, out->session_id, ev_digest, &resp, verifier, nonce, sizeof(nonce));
     if (rc < 0) {
         bpt_err_prefix(rc, "kx client");
         goto out;
@@ -283,8 +254,8 @@ int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
     BPT_CHECK(bpt_json_get_str(j, "attestation_digest", &ad, true, "submit response"));
     BPT_CHECK(bpt_json_get_arr(j, "stored", &stored, true, "submit response"));
     uint8_t md[32];
-    (void)bpt_sha256(md, pk, sizeof(pk));
-    hex_lower(fp, md, sizeof(md));
+    BPT_CHECK(bpt_sha256(md, pk, sizeof(pk)));
+    bpt_hex_encode_to(fp, md, sizeof(md));
     if (!success || strcmp(kf, fp) != 0 || strcmp(ad, ev_digest) != 0) {
         rc = bpt_err(BPT_EPROTOCOL,
                      "kx client: submit response does not match the session (success %d, "

@@ -1,10 +1,10 @@
 /*
- * Internal to the exchange module and its tests.
+ * Internal to the exchange module and its tests. The protocol's own declarations (outcomes,
+ * answers, the secrets-body parser) are in protocol.h.
  */
 #ifndef BPT_EXCHANGE_INTERNAL_H
 #define BPT_EXCHANGE_INTERNAL_H
 
-#include <jansson.h>
 #include <openssl/evp.h>
 
 #include <blueprint-tee/exchange.h>
@@ -16,38 +16,23 @@ const EVP_PKEY *bpt_kx_session_pkey(const bpt_kx_session *s);
 void bpt_kx_session_set_attestation_digest(bpt_kx_session *s, const char digest[65]);
 
 /** Run the service's attester on @p report_data; BPT_ENOTSUP when it has none. */
-int bpt_kx_service_attest(bpt_report **out, bpt_kx_service *svc, const uint8_t report_data[64]);
-
-#define BPT_KX_MAX_SECRETS_PER_REQUEST 64
-
-/** One opened secret of a secrets call; name points into the parsed body. */
-struct bpt_kx_opened {
-    const char *name;
-    bpt_secret *value;
-};
-
-/**
- * Parse a secrets-call body and open every secret with @p s, all or nothing. On return
- * *body_out (free with json_decref()) owns the names; the caller frees out[i].value.
- * On failure *status / *code give the HTTP status and error code (bad_request,
- * decrypt_failed, session_expired).
- */
-int bpt_kx_open_secrets_body(struct bpt_kx_opened out[BPT_KX_MAX_SECRETS_PER_REQUEST],
-                             size_t *n_out, json_t **body_out, bpt_kx_session *s, const char *text,
-                             size_t len, bool legacy_v0, unsigned *status, const char **code);
+BPT_MUST_USE int bpt_kx_service_attest(bpt_report **out, bpt_kx_service *svc,
+                                       const uint8_t report_data[64]);
 
 /** SHA-256(BPT_KX_SERVICE_KEY_CONTEXT || ed25519 public key) || 32 zero bytes. */
-int bpt_kx_service_key_report_data(uint8_t out[64], const uint8_t service_public_key[32]);
+BPT_MUST_USE int bpt_kx_service_key_report_data(uint8_t out[64],
+                                                const uint8_t service_public_key[32]);
 
 /**
  * The service_key binding check a client makes: @p signature (Ed25519 by @p service_public_key)
  * over BPT_KX_SESSION_KEY_CONTEXT || bpt_kx_report_data(session key, id, nonce).
  * @return 0; BPT_ECLAIM when the signature does not bind this session.
  */
-int bpt_kx_check_session_signature(const uint8_t service_public_key[32],
-                                   const uint8_t signature[64], const uint8_t session_rd[64]);
+BPT_MUST_USE int bpt_kx_check_session_signature(const uint8_t service_public_key[32],
+                                                const uint8_t signature[64],
+                                                const uint8_t session_rd[64]);
 
 /** Parse 32 hex digits into a raw id. */
-int bpt_kx_id_parse(uint8_t out[BPT_KX_SESSION_ID_LEN], const char *id_hex);
+BPT_MUST_USE int bpt_kx_id_parse(uint8_t out[BPT_KX_SESSION_ID_LEN], const char *id_hex);
 
 #endif

@@ -11,31 +11,33 @@
 #include <blueprint-tee/hpke.h>
 
 /** A new random X25519 private key. */
-int bpt_x25519_generate(EVP_PKEY **out);
+BPT_MUST_USE int bpt_x25519_generate(EVP_PKEY **out);
 
 /** An X25519 public key object from 32 raw bytes (@p what names it in errors). */
-int bpt_x25519_from_public(EVP_PKEY **out, const uint8_t *pk, size_t pk_len, const char *what);
+BPT_MUST_USE int bpt_x25519_from_public(EVP_PKEY **out, const uint8_t *pk, size_t pk_len,
+                                        const char *what);
 
 /** An X25519 private key object from 32 raw bytes. */
-int bpt_x25519_from_private(EVP_PKEY **out, const uint8_t *sk, size_t sk_len);
+BPT_MUST_USE int bpt_x25519_from_private(EVP_PKEY **out, const uint8_t *sk, size_t sk_len);
 
 /** The raw 32-byte public key of @p key (private or public). */
-int bpt_x25519_public_raw(uint8_t out[BPT_HPKE_X25519_LEN], const EVP_PKEY *key);
+BPT_MUST_USE int bpt_x25519_public_raw(uint8_t out[BPT_HPKE_X25519_LEN], const EVP_PKEY *key);
 
 /**
  * X25519(sk, pk) into @p dh; refuses an all-zero result with @p zero_code. The caller cleanses
  * @p dh.
  */
-int bpt_x25519_dh(uint8_t dh[BPT_HPKE_X25519_LEN], const EVP_PKEY *sk, const EVP_PKEY *pk,
-                  int zero_code);
+BPT_MUST_USE int bpt_x25519_dh(uint8_t dh[BPT_HPKE_X25519_LEN], const EVP_PKEY *sk,
+                               const EVP_PKEY *pk, int zero_code);
 
 /** SetupBaseS with a given ephemeral private key @p sk_e (borrowed). */
-int bpt_hpke_setup_sender_eph(bpt_hpke_ctx **out, uint8_t enc[BPT_HPKE_X25519_LEN],
-                              bpt_hpke_aead aead, const uint8_t *pk_r, size_t pk_r_len,
-                              const uint8_t *info, size_t info_len, const EVP_PKEY *sk_e);
+BPT_MUST_USE int bpt_hpke_setup_sender_eph(bpt_hpke_ctx **out, uint8_t enc[BPT_HPKE_X25519_LEN],
+                                           bpt_hpke_aead aead, const uint8_t *pk_r, size_t pk_r_len,
+                                           const uint8_t *info, size_t info_len,
+                                           const EVP_PKEY *sk_e);
 
 /** DHKEM(X25519) DeriveKeyPair(ikm). */
-int bpt_hpke_derive_keypair(EVP_PKEY **out, const uint8_t *ikm, size_t ikm_len);
+BPT_MUST_USE int bpt_hpke_derive_keypair(EVP_PKEY **out, const uint8_t *ikm, size_t ikm_len);
 
 /** Views of the key schedule (tests compare them with the vectors). */
 const uint8_t *bpt_hpke_ctx_key(const bpt_hpke_ctx *ctx, size_t *len_out);

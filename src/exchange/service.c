@@ -302,6 +302,10 @@ int bpt_kx_service_create(bpt_kx_session_info *info, bpt_report **report_out, bp
     if (info == NULL || svc == NULL || (nonce == NULL && nonce_len != 0)) {
         return bpt_err(BPT_EINVAL, "kx: create: NULL argument");
     }
+    /* The first version of bpt_kx_session_info is this one: it is filled in place. */
+    if ((rc = bpt_sized_check(info, sizeof(*info), "bpt_kx_session_info")) < 0) {
+        return rc;
+    }
     if (nonce_len != 0 && (nonce_len < BPT_KX_NONCE_MIN || nonce_len > BPT_KX_NONCE_MAX)) {
         return bpt_err(BPT_EINVAL, "kx: nonce is %zu bytes, want %d..%d", nonce_len,
                        BPT_KX_NONCE_MIN, BPT_KX_NONCE_MAX);
@@ -464,10 +468,16 @@ size_t bpt_kx_service_active_count(bpt_kx_service *svc)
 
 void bpt_kx_service_get_stats(bpt_kx_service_stats *out, bpt_kx_service *svc)
 {
+    bpt_kx_service_stats full;
+    if (!out || !svc || out->size < sizeof(full)) { /* the first version's size */
+        return;
+    }
     pthread_mutex_lock(&svc->mu);
-    *out = svc->stats;
-    out->active = svc->count;
+    full = svc->stats;
+    full.active = svc->count;
     pthread_mutex_unlock(&svc->mu);
+    full.size = sizeof(full);
+    bpt_sized_out(out, &full, sizeof(full));
 }
 
 int bpt_kx_service_attest(bpt_report **out, bpt_kx_service *svc, const uint8_t report_data[64])

@@ -28,16 +28,6 @@ struct bpt_kx_session {
     char attestation_digest[65];
 };
 
-static void hex_lower(char *out, const uint8_t *p, size_t n)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 int bpt_kx_id_parse(uint8_t out[BPT_KX_SESSION_ID_LEN], const char *id_hex)
 {
     if (id_hex == NULL || strlen(id_hex) != 2 * BPT_KX_SESSION_ID_LEN) {
@@ -66,11 +56,12 @@ int bpt_kx_report_data(uint8_t out[64], const uint8_t public_key[BPT_KX_PUBLIC_K
     memcpy(buf, BPT_KX_REPORT_DATA_LABEL, l);
     memcpy(buf + l, public_key, BPT_KX_PUBLIC_KEY_LEN);
     memcpy(buf + l + BPT_KX_PUBLIC_KEY_LEN, session_id, BPT_KX_SESSION_ID_LEN);
-    (void)bpt_sha256(out, buf, sizeof(buf));
+    if (bpt_sha256(out, buf, sizeof(buf)) != 0 ||
+        (nonce_len && bpt_sha256(out + 32, nonce, nonce_len) != 0)) {
+        return bpt_err(BPT_ERROR, "kx: report_data digest");
+    }
     if (nonce_len == 0) {
         memset(out + 32, 0, 32);
-    } else {
-        (void)bpt_sha256(out + 32, nonce, nonce_len);
     }
     return 0;
 }
@@ -123,7 +114,7 @@ int bpt_kx_session_new(bpt_kx_session **out, uint64_t ttl_secs, const bpt_clock 
         rc = bpt_err_ossl(BPT_ERROR, "kx: session id randomness");
         goto out;
     }
-    hex_lower(s->id_hex, s->id, sizeof(s->id));
+    bpt_hex_encode_to(s->id_hex, s->id, sizeof(s->id));
     BPT_CHECK(bpt_x25519_generate(&s->key));
     BPT_CHECK(bpt_x25519_public_raw(s->public_key, s->key));
     if (clock != NULL) {
@@ -175,8 +166,11 @@ const uint8_t *bpt_kx_session_public_key(const bpt_kx_session *s)
 void bpt_kx_session_public_key_digest(char out[65], const bpt_kx_session *s)
 {
     uint8_t md[32];
-    (void)bpt_sha256(md, s->public_key, sizeof(s->public_key));
-    hex_lower(out, md, sizeof(md));
+    if (bpt_sha256(md, s->public_key, sizeof(s->public_key)) != 0) {
+        out[0] = '\0';
+        return;
+    }
+    bpt_hex_encode_to(out, md, sizeof(md));
 }
 
 int64_t bpt_kx_session_created_at(const bpt_kx_session *s)

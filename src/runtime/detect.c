@@ -7,6 +7,7 @@
 
 #include "core/err.h"
 #include "core/limits.h"
+#include "core/util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -342,7 +343,12 @@ int bpt_detect(bpt_detection *out, const char *root, bpt_detect_env_fn env, void
     if (!out) {
         return bpt_err(BPT_EINVAL, "detect: no output");
     }
+    /* The first version of bpt_detection is this one: it is filled in place. */
+    if (bpt_sized_check(out, sizeof(*out), "bpt_detection") < 0) {
+        return BPT_EINVAL;
+    }
     memset(out, 0, sizeof(*out));
+    out->size = sizeof(*out);
     if (!root || !*root) {
         root = "/";
     }

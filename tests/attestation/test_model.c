@@ -167,6 +167,7 @@ static void test_policy_json_round_trip_and_clamp(void **state)
 static void test_policy_production_defaults(void **state)
 {
     bpt_policy *p = NULL;
+    bpt_verify_ctx *ctx = NULL;
     char *j = NULL;
     (void)state;
     assert_ok(bpt_policy_new(&p));
@@ -175,8 +176,10 @@ static void test_policy_production_defaults(void **state)
     assert_false(bpt_policy_is_workload_bound(p));
     assert_ok(bpt_policy_to_json(&j, p));
     assert_non_null(strstr(j, "\"accepted_tcb_status\":[\"up_to_date\"]"));
-    bpt_policy_set_at(p, 42);
-    assert_int_equal(bpt_policy_at(p), 42);
+    assert_ok(bpt_verify_ctx_new(&ctx, NULL));
+    assert_ok(bpt_verify_ctx_set_at(ctx, 42));
+    assert_int_equal(bpt_verify_ctx_at(ctx), 42);
+    bpt_verify_ctx_free(ctx);
     bpt_free(j);
     bpt_policy_free(p);
 }
@@ -294,14 +297,16 @@ static void test_dispatcher_refusals(void **state)
     uint8_t junk[100] = {7};
     static const char jwt[] = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJ4In0.c2ln";
     (void)state;
-    assert_rc_msg(bpt_verify(&v, junk, sizeof(junk), BPT_PROVIDER_UNKNOWN, NULL), BPT_EMALFORMED,
-                  "not a recognised evidence format");
-    assert_rc_msg(bpt_verify(&v, NULL, 0, BPT_PROVIDER_UNKNOWN, NULL), BPT_EMALFORMED,
+    assert_rc_msg(bpt_verify(&v, NULL, NULL, junk, sizeof(junk), BPT_PROVIDER_UNKNOWN),
+                  BPT_EMALFORMED, "not a recognised evidence format");
+    assert_rc_msg(bpt_verify(&v, NULL, NULL, NULL, 0, BPT_PROVIDER_UNKNOWN), BPT_EMALFORMED,
                   "no evidence");
-    assert_rc_msg(bpt_verify(&v, (const uint8_t *)jwt, strlen(jwt), BPT_PROVIDER_UNKNOWN, NULL),
-                  BPT_EMALFORMED, "azure_maa: the header has no usable kid");
-    assert_rc_msg(bpt_verify(&v, (const uint8_t *)jwt, strlen(jwt), BPT_PROVIDER_AMD_SEV_SNP, NULL),
-                  BPT_EMALFORMED, "provider amd_sev_snp was named but the evidence is jwt");
+    assert_rc_msg(
+        bpt_verify(&v, NULL, NULL, (const uint8_t *)jwt, strlen(jwt), BPT_PROVIDER_UNKNOWN),
+        BPT_EMALFORMED, "azure_maa: the header has no usable kid");
+    assert_rc_msg(
+        bpt_verify(&v, NULL, NULL, (const uint8_t *)jwt, strlen(jwt), BPT_PROVIDER_AMD_SEV_SNP),
+        BPT_EMALFORMED, "provider amd_sev_snp was named but the evidence is jwt");
     assert_null(v);
 }
 

@@ -4,6 +4,8 @@
  */
 #include "helpers/test.h"
 
+#include "helpers/sim_fixture.h"
+
 #include "attester/attester_internal.h"
 #include "attester/sim/aws_nitro.h"
 
@@ -100,29 +102,28 @@ static int fake_ioctl(int fd, unsigned long req, void *arg, void *ud)
 
 static void test_nsm_document_verifies_and_errors_are_named(void **state)
 {
-    char *root = bpt_test_tmpdir(), *sim = bpt_test_tmpdir(), path[4096];
-    struct fake_nsm f = {.sim = sim};
+    char *root = bpt_test_tmpdir();
+    struct bpt_sim_fixture sim;
+    struct fake_nsm f = {0};
     struct bpt_dev_ops ops = {fake_open, fake_ioctl, fake_close, &f};
     uint8_t rd[64];
     bpt_report *r = NULL;
-    bpt_policy *p = NULL;
+    bpt_verify_ctx *ctx = NULL;
     bpt_verified *v = NULL;
-    size_t rl = 0, n = 0;
+    size_t n = 0;
     (void)state;
     for (int i = 0; i < 64; i++) {
         rd[i] = (uint8_t)(i * 3);
     }
-    assert_ok(bpt_sim_init(sim));
+    assert_int_equal(bpt_sim_fixture_init(&sim), 0);
+    f.sim = sim.dir;
     assert_ok(bpt_attest_hw(&r, rd, root, -1, NULL, NULL, &ops));
     assert_int_equal(f.user_data_len, 64);
     assert_memory_equal(f.user_data, rd, 64);
     assert_int_equal(bpt_report_provider(r), BPT_PROVIDER_AWS_NITRO);
-    snprintf(path, sizeof(path), "%s/trust-roots.pem", sim);
-    char *roots = (char *)bpt_test_read_file(path, &rl);
-    assert_ok(bpt_policy_new(&p));
-    bpt_policy_set_at(p, BPT_SIM_NITRO_TIME + 5);
-    assert_ok(bpt_policy_add_trust_root_pem(p, roots, rl));
-    assert_ok(bpt_verify_report(&v, r, p));
+    ctx = bpt_sim_fixture_ctx(&sim, BPT_SIM_NITRO_TIME + 5, NULL);
+    assert_non_null(ctx);
+    assert_ok(bpt_verify_report(&v, ctx, NULL, r));
     assert_memory_equal(bpt_verified_report_data(v, &n), rd, 64);
     bpt_verified_free(v);
     bpt_report_free(r);
@@ -139,12 +140,10 @@ static void test_nsm_document_verifies_and_errors_are_named(void **state)
     f.mode = 4;
     assert_rc_msg(bpt_attest_hw(&r, rd, root, -1, NULL, NULL, &ops), BPT_EIO, "request failed");
     assert_null(r);
-    bpt_policy_free(p);
-    free(roots);
+    bpt_verify_ctx_free(ctx);
     bpt_test_rmtree(root);
-    bpt_test_rmtree(sim);
     free(root);
-    free(sim);
+    bpt_sim_fixture_dispose(&sim);
 }
 
 int main(void)

@@ -4,6 +4,8 @@
  */
 #include "helpers/test.h"
 
+#include "helpers/sim_fixture.h"
+
 #include "attester/attester_internal.h"
 #include "attester/sim/sev_snp.h"
 #include "attestation/pki/pki.h"
@@ -109,26 +111,24 @@ static void build_table(struct fake_dev *d)
 
 static void test_ext_report_with_retry_verifies(void **state)
 {
-    char *root = bpt_test_tmpdir(), *sim = bpt_test_tmpdir(), path[4096];
-    struct fake_dev d = {.sim = sim};
+    char *root = bpt_test_tmpdir(), path[4096];
+    struct bpt_sim_fixture sim;
+    struct fake_dev d = {0};
     struct bpt_dev_ops ops = {fake_open, fake_ioctl, fake_close, &d};
     uint8_t rd[64] = {9, 8, 7};
     bpt_report *r = NULL;
-    bpt_policy *p = NULL;
+    bpt_verify_ctx *ctx = NULL;
     bpt_verified *v = NULL;
-    size_t rl = 0;
     (void)state;
-    assert_ok(bpt_sim_init(sim));
+    assert_int_equal(bpt_sim_fixture_init(&sim), 0);
+    d.sim = sim.dir;
     build_table(&d);
     assert_ok(bpt_attest_hw(&r, rd, root, 1, NULL, &ops, NULL));
     assert_int_equal(d.calls, 2); /* the first buffer was too small */
-    snprintf(path, sizeof(path), "%s/trust-roots.pem", sim);
-    char *roots = (char *)bpt_test_read_file(path, &rl);
-    assert_ok(bpt_policy_new(&p));
-    bpt_policy_set_at(p, AT);
-    bpt_policy_set_offline(p, true);
-    assert_ok(bpt_policy_add_trust_root_pem(p, roots, rl));
-    assert_ok(bpt_verify_report(&v, r, p));
+    ctx = bpt_sim_fixture_ctx(&sim, AT, NULL);
+    assert_non_null(ctx);
+    assert_ok(bpt_verify_ctx_set_offline(ctx, true));
+    assert_ok(bpt_verify_report(&v, ctx, NULL, r));
     bpt_verified_free(v);
     bpt_report_free(r);
     r = NULL;
@@ -146,12 +146,10 @@ static void test_ext_report_with_retry_verifies(void **state)
     bpt_test_write_file(path, "x", 1);
     assert_rc_msg(bpt_attest_hw(&r, rd, root, -1, NULL, NULL, NULL), BPT_ENOTSUP,
                   "/dev/sev-guest, /dev/nsm or /dev/tdx_guest");
-    bpt_policy_free(p);
-    free(roots);
+    bpt_verify_ctx_free(ctx);
     bpt_test_rmtree(root);
-    bpt_test_rmtree(sim);
     free(root);
-    free(sim);
+    bpt_sim_fixture_dispose(&sim);
 }
 
 int main(void)

@@ -58,7 +58,7 @@ static void test_report_round_trip(void **state)
     struct fake_dev d = {0};
     struct bpt_dev_ops ops = {fake_open, fake_ioctl, fake_close, &d};
     uint8_t rd[64], out[BPT_TDX_TDREPORT_SIZE];
-    bpt_tdx_tdreport t;
+    bpt_tdx_tdreport t = BPT_TDX_TDREPORT_INIT;
     (void)state;
     for (int i = 0; i < 64; i++) {
         rd[i] = (uint8_t)(i + 1);
@@ -104,13 +104,33 @@ static void test_no_device(void **state)
 static void test_parse_refusals(void **state)
 {
     uint8_t buf[BPT_TDX_TDREPORT_SIZE] = {0};
-    bpt_tdx_tdreport t;
+    bpt_tdx_tdreport t = BPT_TDX_TDREPORT_INIT;
     (void)state;
     assert_rc_msg(bpt_tdx_tdreport_parse(&t, buf, 1000), BPT_EMALFORMED, "is 1024 bytes, not 1000");
     assert_rc_msg(bpt_tdx_tdreport_parse(&t, buf, sizeof(buf)), BPT_EMALFORMED,
                   "TDREPORT type 0x0");
     buf[0] = 0x81;
     assert_ok(bpt_tdx_tdreport_parse(&t, buf, sizeof(buf)));
+}
+
+/* The TDREPORT struct is size-prefixed: a caller that did not set the size is refused. */
+static void test_parse_needs_the_struct_size(void **state)
+{
+    uint8_t buf[BPT_TDX_TDREPORT_SIZE] = {0x81};
+    bpt_tdx_tdreport zero = {0};
+    bpt_tdx_tdreport t = BPT_TDX_TDREPORT_INIT;
+    (void)state;
+    memset(buf + 528, 0x11, 48); /* MRTD */
+    assert_int_equal(t.size, sizeof(bpt_tdx_tdreport));
+    assert_rc_msg(bpt_tdx_tdreport_parse(&zero, buf, sizeof(buf)), BPT_EINVAL,
+                  "bpt_tdx_tdreport: the struct's size is smaller than its first version");
+    assert_int_equal(zero.size, 0);
+    assert_int_equal(zero.td.mr_td[0], 0);
+    assert_rc_msg(bpt_tdx_tdreport_parse(NULL, buf, sizeof(buf)), BPT_EINVAL,
+                  "bpt_tdx_tdreport: NULL");
+    assert_ok(bpt_tdx_tdreport_parse(&t, buf, sizeof(buf)));
+    assert_int_equal(t.size, sizeof(bpt_tdx_tdreport));
+    assert_int_equal(t.td.mr_td[0], 0x11);
 }
 
 int main(void)
@@ -120,6 +140,7 @@ int main(void)
         cmocka_unit_test(test_driver_errors),
         cmocka_unit_test(test_no_device),
         cmocka_unit_test(test_parse_refusals),
+        cmocka_unit_test(test_parse_needs_the_struct_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,8 @@
  */
 #include "helpers/test.h"
 
+#include "helpers/sim_fixture.h"
+
 #include "attester/attester_internal.h"
 #include "attester/sim/sev_snp.h"
 #include "attester/sim/tdx.h"
@@ -121,78 +123,77 @@ static int fake_tdx_kernel(const char *entry, const uint8_t *inblob, size_t len,
 }
 
 struct fixture {
-    char *root, *sim;
+    char *root;
+    struct bpt_sim_fixture sim;
 };
 
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     char p[4096];
+    *state = f;
+    if (!f) {
+        return -1;
+    }
     f->root = bpt_test_tmpdir();
-    f->sim = bpt_test_tmpdir();
     snprintf(p, sizeof(p), "%s/sys/kernel/config/tsm/report/.keep", f->root);
     bpt_test_write_file(p, "", 0);
-    *state = f;
-    return bpt_sim_init(f->sim);
+    return bpt_sim_fixture_init(&f->sim);
 }
 
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    bpt_test_rmtree(f->root);
-    bpt_test_rmtree(f->sim);
-    free(f->root);
-    free(f->sim);
-    free(f);
+    if (f) {
+        bpt_test_rmtree(f->root);
+        free(f->root);
+        bpt_sim_fixture_dispose(&f->sim);
+        free(f);
+    }
     return 0;
 }
 
 static void test_sev_guest_report_with_cert_table_verifies(void **state)
 {
     struct fixture *f = *state;
-    struct fake fk = {.sim_dir = f->sim, .provider = "sev_guest\n"};
+    struct fake fk = {.sim_dir = f->sim.dir, .provider = "sev_guest\n"};
     struct bpt_tsm_hooks hooks = {fake_kernel, &fk};
     uint8_t rd[64];
     bpt_report *r = NULL;
-    bpt_policy *p = NULL;
+    bpt_verify_ctx *ctx = NULL;
     bpt_verified *v = NULL;
-    char roots_path[4096];
-    size_t rl = 0, n = 0;
+    size_t n = 0;
     for (int i = 0; i < 64; i++) {
         rd[i] = (uint8_t)(0xA0 + i);
     }
     assert_ok(bpt_attest_hw(&r, rd, f->root, 2, &hooks, NULL, NULL));
     assert_string_equal(fk.privlevel, "2");
     assert_int_equal(bpt_report_provider(r), BPT_PROVIDER_AMD_SEV_SNP);
-    snprintf(roots_path, sizeof(roots_path), "%s/trust-roots.pem", f->sim);
-    char *roots = (char *)bpt_test_read_file(roots_path, &rl);
-    assert_ok(bpt_policy_new(&p));
-    bpt_policy_set_at(p, AT);
-    bpt_policy_set_offline(p, true);
-    assert_ok(bpt_policy_add_trust_root_pem(p, roots, rl));
+    ctx = bpt_sim_fixture_ctx(&f->sim, AT, NULL);
+    assert_non_null(ctx);
+    assert_ok(bpt_verify_ctx_set_offline(ctx, true));
     /* The VCEK and ASK came from the certificate table, through the report's collateral. */
-    assert_ok(bpt_verify_report(&v, r, p));
+    assert_ok(bpt_verify_report(&v, ctx, NULL, r));
     const uint8_t *got = bpt_verified_report_data(v, &n);
     assert_int_equal(n, 64);
     assert_memory_equal(got, rd, 64);
     bpt_verified_free(v);
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
     bpt_report_free(r);
-    free(roots);
 }
 
 static void test_tdx_guest_quote_verifies(void **state)
 {
     struct fixture *f = *state;
-    struct fake fk = {.sim_dir = f->sim, .provider = "tdx_guest\n"};
+    struct fake fk = {.sim_dir = f->sim.dir, .provider = "tdx_guest\n"};
     struct bpt_tsm_hooks hooks = {fake_tdx_kernel, &fk};
     struct bpt_sim_tdx_opts o = {.now = AT};
     uint8_t rd[64];
     bpt_report *r = NULL;
-    bpt_policy *p = NULL;
+    bpt_verify_ctx *ctx = NULL;
     bpt_verified *v = NULL;
-    char roots_path[4096], *coll = NULL;
-    size_t rl = 0, n = 0;
+    char *coll = NULL;
+    size_t n = 0;
     for (int i = 0; i < 64; i++) {
         rd[i] = (uint8_t)(0x40 + i);
     }
@@ -200,34 +201,30 @@ static void test_tdx_guest_quote_verifies(void **state)
     assert_int_equal(bpt_report_provider(r), BPT_PROVIDER_INTEL_TDX);
     assert_int_equal(bpt_report_format(r), BPT_FORMAT_TDX_QUOTE);
     assert_string_equal(bpt_report_measurement(r)->algorithm, "sha384");
-    snprintf(roots_path, sizeof(roots_path), "%s/trust-roots.pem", f->sim);
-    char *roots = (char *)bpt_test_read_file(roots_path, &rl);
-    assert_ok(bpt_sim_tdx_collateral(&coll, f->sim, &o));
-    assert_ok(bpt_policy_new(&p));
-    bpt_policy_set_at(p, AT);
-    bpt_policy_set_offline(p, true);
-    assert_ok(bpt_policy_add_trust_root_pem(p, roots, rl));
-    assert_ok(bpt_policy_set_collateral_json(p, coll, strlen(coll)));
-    assert_ok(bpt_verify_report(&v, r, p));
+    assert_ok(bpt_sim_tdx_collateral(&coll, f->sim.dir, &o));
+    ctx = bpt_sim_fixture_ctx(&f->sim, AT, NULL);
+    assert_non_null(ctx);
+    assert_ok(bpt_verify_ctx_set_offline(ctx, true));
+    assert_ok(bpt_verify_ctx_set_collateral_json(ctx, coll, strlen(coll)));
+    assert_ok(bpt_verify_report(&v, ctx, NULL, r));
     const uint8_t *got = bpt_verified_report_data(v, &n);
     assert_int_equal(n, 64);
     assert_memory_equal(got, rd, 64);
     bpt_verified_free(v);
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
     bpt_report_free(r);
     bpt_free(coll);
-    free(roots);
 }
 
 static void test_tsm_refusals(void **state)
 {
     struct fixture *f = *state;
-    struct fake fk = {.sim_dir = f->sim, .provider = "sev_guest\n"};
+    struct fake fk = {.sim_dir = f->sim.dir, .provider = "sev_guest\n"};
     struct bpt_tsm_hooks hooks = {fake_kernel, &fk};
     uint8_t rd[64] = {0};
     bpt_report *r = NULL;
 
-    assert_rc_msg(bpt_attest_hw(&r, rd, f->sim, -1, &hooks, NULL, NULL), BPT_ENOTSUP,
+    assert_rc_msg(bpt_attest_hw(&r, rd, f->sim.dir, -1, &hooks, NULL, NULL), BPT_ENOTSUP,
                   "/dev/sev-guest, /dev/nsm or /dev/tdx_guest");
     fk.empty_outblob = true;
     assert_rc_msg(bpt_attest_hw(&r, rd, f->root, -1, &hooks, NULL, NULL), BPT_EMALFORMED,

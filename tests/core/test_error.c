@@ -301,9 +301,29 @@ static void test_header_names_and_doc_agree(void **state)
     free(doc);
 }
 
+/* The public setter extensions use: the message is set, the code returned; anything that is not
+ * a defined failure code comes back as BPT_ERROR (a plugin cannot fail open). */
+static void test_error_set(void **state)
+{
+    char big[700];
+    (void)state;
+    assert_int_equal(bpt_error_set(BPT_ECLAIM, "acme.tee: firmware %u below %u", 3u, 5u),
+                     BPT_ECLAIM);
+    assert_string_equal(bpt_error_last(), "acme.tee: firmware 3 below 5");
+    assert_int_equal(bpt_error_set(0, "not a failure"), BPT_ERROR);
+    assert_int_equal(bpt_error_set(7, "positive"), BPT_ERROR);
+    assert_int_equal(bpt_error_set(BPT_ERROR_CODE_MIN - 1, "below the range"), BPT_ERROR);
+    assert_string_equal(bpt_error_last(), "below the range");
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(bpt_error_set(BPT_EINVAL, "%s", big), BPT_EINVAL);
+    assert_int_equal(strlen(bpt_error_last()), 511);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_error_set),
         cmocka_unit_test(test_err_sets_message_and_returns_code),
         cmocka_unit_test(test_err_argument_may_be_the_last_message),
         cmocka_unit_test(test_err_prefix),

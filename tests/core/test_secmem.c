@@ -97,7 +97,8 @@ static void test_free_null_and_accessors_on_null(void **state)
 
 static void test_stats(void **state)
 {
-    bpt_secret_counters before, mid, after;
+    bpt_secret_counters before = BPT_SECRET_COUNTERS_INIT, mid = BPT_SECRET_COUNTERS_INIT,
+                        after = BPT_SECRET_COUNTERS_INIT;
     bpt_secret *s1, *s2;
     (void)state;
     bpt_secret_stats(&before);
@@ -115,10 +116,24 @@ static void test_stats(void **state)
     assert_int_equal(after.live, before.live);
 }
 
+/* Size-prefixed: a caller that did not set the size gets nothing written, not a past-the-end
+ * write. */
+static void test_stats_needs_the_size(void **state)
+{
+    bpt_secret_counters c;
+    (void)state;
+    memset(&c, 0xab, sizeof(c));
+    c.size = 0;
+    bpt_secret_stats(&c);
+    assert_int_equal(c.size, 0);
+    assert_int_equal(c.allocations, 0xababababababababull);
+    bpt_secret_stats(NULL);
+}
+
 static void test_limit(void **state)
 {
     bpt_secret *s = (bpt_secret *)(uintptr_t)1;
-    bpt_secret_counters before, after;
+    bpt_secret_counters before = BPT_SECRET_COUNTERS_INIT, after = BPT_SECRET_COUNTERS_INIT;
     (void)state;
     bpt_secret_stats(&before);
     assert_rc_msg(bpt_secret_new(&s, (size_t)BPT_SECRET_MAX_BYTES + 1), BPT_ELIMIT,
@@ -141,7 +156,7 @@ static void test_limit(void **state)
 static void test_lock_failure_is_not_an_error(void **state)
 {
     struct rlimit old, zero = {0, 0};
-    bpt_secret_counters before, after;
+    bpt_secret_counters before = BPT_SECRET_COUNTERS_INIT, after = BPT_SECRET_COUNTERS_INIT;
     bpt_secret *s = NULL;
     bool lowered;
     (void)state;
@@ -172,6 +187,7 @@ int main(void)
         cmocka_unit_test(test_equal),
         cmocka_unit_test(test_free_null_and_accessors_on_null),
         cmocka_unit_test(test_stats),
+        cmocka_unit_test(test_stats_needs_the_size),
         cmocka_unit_test(test_limit),
         cmocka_unit_test(test_lock_failure_is_not_an_error),
     };

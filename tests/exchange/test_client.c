@@ -1,12 +1,14 @@
 /* bpt-test-labels: loopback */
 /*
  * The client against the real server on 127.0.0.1, with evidence from the SEV-SNP simulator
- * verified through bpt_verify_report() under the simulator's trust roots: a full exchange, then
+ * verified by a verifier that trusts the simulator's roots: a full exchange, then
  * one refusal per client check (report_data not binding the session, untrusted evidence, no
  * attestation, error statuses, connection failure). Nothing is
  * sealed or stored after a refusal.
  */
 #include "helpers/test.h"
+
+#include "helpers/sim_fixture.h"
 
 #include <curl/curl.h>
 
@@ -16,12 +18,12 @@
 enum mode { HONEST, WRONG_REPORT_DATA, NO_REPORT_KEY };
 
 struct fixture {
-    char *dir;
+    struct bpt_sim_fixture sim;
     enum mode mode;
     bpt_kx_service *svc;
     bpt_kx_store *store;
     bpt_kx_server *srv;
-    bpt_policy *policy;
+    bpt_verifier *verifier; /* trusts the simulator's roots */
     char url[64];
 };
 
@@ -35,32 +37,28 @@ static int sim_attest(bpt_report **out, const uint8_t report_data[64], void *use
     }
     bpt_attester_opts o = BPT_ATTESTER_OPTS_INIT;
     o.simulate = BPT_PROVIDER_AMD_SEV_SNP;
-    o.sim_dir = f->dir;
+    o.sim_dir = f->sim.dir;
     return bpt_attest(out, rd, &o);
 }
 
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    char path[4096];
-    size_t len = 0;
+    bpt_verify_ctx *ctx = NULL;
+    int rc;
     if (f == NULL) {
         return -1;
     }
-    f->dir = bpt_test_tmpdir();
-    if (bpt_sim_init(f->dir) != 0) {
-        fprintf(stderr, "simulator: %s\n", bpt_error_last());
+    *state = f;
+    if (bpt_sim_fixture_init(&f->sim) != 0 || !(ctx = bpt_sim_fixture_ctx(&f->sim, 0, NULL))) {
         return -1;
     }
-    snprintf(path, sizeof(path), "%s/trust-roots.pem", f->dir);
-    char *roots = (char *)bpt_test_read_file(path, &len);
-    if (roots == NULL || bpt_policy_new(&f->policy) != 0 ||
-        bpt_policy_add_trust_root_pem(f->policy, roots, len) != 0) {
-        fprintf(stderr, "policy: %s\n", bpt_error_last());
-        free(roots);
+    rc = bpt_verifier_new(&f->verifier, ctx, NULL);
+    bpt_verify_ctx_free(ctx); /* the verifier holds its own reference */
+    if (rc != 0) {
+        fprintf(stderr, "verifier: %s\n", bpt_error_last());
         return -1;
     }
-    free(roots);
     bpt_kx_service_options so = BPT_KX_SERVICE_OPTIONS_INIT;
     so.attest = sim_attest;
     so.attest_userdata = f;
@@ -75,7 +73,6 @@ static int setup(void **state)
         return -1;
     }
     snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%u/", bpt_kx_server_port(f->srv));
-    *state = f;
     return 0;
 }
 
@@ -85,9 +82,8 @@ static int teardown(void **state)
     bpt_kx_server_stop(f->srv);
     bpt_kx_store_free(f->store);
     bpt_kx_service_free(f->svc);
-    bpt_policy_free(f->policy);
-    bpt_test_rmtree(f->dir);
-    free(f->dir);
+    bpt_verifier_free(f->verifier);
+    bpt_sim_fixture_dispose(&f->sim);
     free(f);
     return 0;
 }
@@ -101,8 +97,8 @@ static void test_exchange(void **state)
 {
     struct fixture *f = *state;
     f->mode = HONEST;
-    bpt_kx_client_result r;
-    assert_ok(bpt_kx_client_send(&r, f->url, f->policy, SECRETS, 2));
+    bpt_kx_client_result r = BPT_KX_CLIENT_RESULT_INIT;
+    assert_ok(bpt_kx_client_send(&r, f->url, f->verifier, SECRETS, 2));
     assert_int_equal(r.stored, 2);
     assert_int_equal(strlen(r.session_id), 32);
     assert_int_equal(strlen(r.key_fingerprint), 64);
@@ -122,8 +118,8 @@ static void test_report_data_mismatch(void **state)
     struct fixture *f = *state;
     f->mode = WRONG_REPORT_DATA;
     size_t before = bpt_kx_store_count(f->store);
-    bpt_kx_client_result r;
-    assert_rc_msg(bpt_kx_client_send(&r, f->url, f->policy, SECRETS, 1), BPT_ECLAIM,
+    bpt_kx_client_result r = BPT_KX_CLIENT_RESULT_INIT;
+    assert_rc_msg(bpt_kx_client_send(&r, f->url, f->verifier, SECRETS, 1), BPT_ECLAIM,
                   "report_data does not bind");
     assert_int_equal(bpt_kx_store_count(f->store), before);
     /* nothing was submitted: the session is still there */
@@ -146,16 +142,16 @@ static void test_report_data_mismatch(void **state)
 static void test_untrusted_evidence(void **state)
 {
     struct fixture *f = *state;
-    bpt_policy *pinned = NULL; /* the pinned AMD roots refuse simulated evidence */
-    assert_ok(bpt_policy_new(&pinned));
-    bpt_kx_client_result r;
+    bpt_verifier *pinned = NULL; /* the pinned AMD roots refuse simulated evidence */
+    assert_ok(bpt_verifier_new(&pinned, NULL, NULL));
+    bpt_kx_client_result r = BPT_KX_CLIENT_RESULT_INIT;
     int rc = bpt_kx_client_send(&r, f->url, pinned, SECRETS, 1);
     if (!bpt_error_is_attestation(rc) || strstr(bpt_error_last(), "attestation") == NULL) {
         fail_msg("got %d: %s", rc, bpt_error_last());
     }
-    bpt_policy_free(pinned);
+    bpt_verifier_free(pinned);
     /* the abandoned session fills the one slot: the next client sees 503 capacity */
-    assert_rc_msg(bpt_kx_client_send(&r, f->url, f->policy, SECRETS, 1), BPT_EPROTOCOL,
+    assert_rc_msg(bpt_kx_client_send(&r, f->url, f->verifier, SECRETS, 1), BPT_EPROTOCOL,
                   "HTTP 503 capacity");
     assert_int_equal(bpt_kx_service_cleanup(f->svc), 0);
 }
@@ -171,16 +167,24 @@ static void test_no_attestation_and_transport(void **state)
     assert_ok(bpt_kx_server_start(&srv, svc, &o));
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%u", bpt_kx_server_port(srv));
-    bpt_kx_client_result r;
-    assert_rc_msg(bpt_kx_client_send(&r, url, f->policy, SECRETS, 1), BPT_EPROTOCOL,
+    bpt_kx_client_result r = BPT_KX_CLIENT_RESULT_INIT;
+    assert_rc_msg(bpt_kx_client_send(&r, url, f->verifier, SECRETS, 1), BPT_EPROTOCOL,
                   "no attestation");
     uint16_t port = bpt_kx_server_port(srv);
     bpt_kx_server_stop(srv);
     bpt_kx_service_free(svc);
     snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
-    assert_rc_msg(bpt_kx_client_send(&r, url, f->policy, SECRETS, 1), BPT_EFETCH, "127.0.0.1");
-    assert_rc_msg(bpt_kx_client_send(&r, url, f->policy, SECRETS, 0), BPT_EINVAL, "secrets");
+    assert_rc_msg(bpt_kx_client_send(&r, url, f->verifier, SECRETS, 1), BPT_EFETCH, "127.0.0.1");
+    assert_rc_msg(bpt_kx_client_send(&r, url, f->verifier, SECRETS, 0), BPT_EINVAL, "secrets");
     assert_rc_msg(bpt_kx_client_send(&r, url, NULL, SECRETS, 1), BPT_EINVAL, "NULL");
+    /* A result whose size was not set is refused before anything is sent. */
+    bpt_kx_client_result unsized;
+    memset(&unsized, 0, sizeof(unsized));
+    assert_rc_msg(bpt_kx_client_send(&unsized, url, f->verifier, SECRETS, 1), BPT_EINVAL,
+                  "bpt_kx_client_result: the struct's size is smaller than its first version");
+    /* Plain http only to loopback: refused before any connection. */
+    assert_rc_msg(bpt_kx_client_send(&r, "http://192.0.2.1:8787", f->verifier, SECRETS, 1),
+                  BPT_EINVAL, "kx client: http: http://192.0.2.1 refused (https only");
 }
 
 int main(void)

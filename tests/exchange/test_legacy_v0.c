@@ -5,11 +5,10 @@
  * ChaCha20-Poly1305 key, a 12-byte nonce, byte arrays in JSON. Off by default.
  */
 #include "helpers/test.h"
+#include "helpers/kx.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 
 static size_t on_body(char *p, size_t s, size_t n, void *u)
 {
@@ -34,49 +33,11 @@ static long post(bpt_buf *resp, const char *url, const char *body)
     return status;
 }
 
-static json_t *bytes(const uint8_t *p, size_t n)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_array_append_new(a, json_integer(p[i]));
-    }
-    return a;
-}
-
 /* Seal @p msg as a Rust v0 client would, to the server key @p server_pk. */
 static char *seal_v0(const char *session_id, const uint8_t server_pk[32], const char *msg,
                      bool break_tag)
 {
-    EVP_PKEY *client = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
-    EVP_PKEY *peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, server_pk, 32);
-    EVP_PKEY_CTX *d = EVP_PKEY_CTX_new_from_pkey(NULL, client, NULL);
-    uint8_t shared[32], key[32], nonce[12], cpub[32], ct[256];
-    size_t sl = 32, pl = 32, ml = strlen(msg);
-    unsigned kl = 0;
-    int outl = 0, fl = 0;
-    assert_true(EVP_PKEY_derive_init(d) == 1 && EVP_PKEY_derive_set_peer(d, peer) == 1 &&
-                EVP_PKEY_derive(d, shared, &sl) == 1);
-    assert_true(EVP_Digest(shared, 32, key, &kl, EVP_sha256(), NULL) == 1);
-    assert_true(RAND_bytes(nonce, 12) == 1);
-    assert_true(EVP_PKEY_get_raw_public_key(client, cpub, &pl) == 1);
-    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    assert_true(EVP_EncryptInit_ex(c, EVP_chacha20_poly1305(), NULL, key, nonce) == 1 &&
-                EVP_EncryptUpdate(c, ct, &outl, (const uint8_t *)msg, (int)ml) == 1 &&
-                EVP_EncryptFinal_ex(c, ct + outl, &fl) == 1 &&
-                EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, ct + ml) == 1);
-    if (break_tag) {
-        ct[ml + 3] ^= 1;
-    }
-    json_t *o =
-        json_pack("{s:s,s:o,s:o,s:o}", "session_id", session_id, "ciphertext", bytes(ct, ml + 16),
-                  "nonce", bytes(nonce, 12), "ephemeral_public_key", bytes(cpub, 32));
-    char *text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    EVP_CIPHER_CTX_free(c);
-    EVP_PKEY_CTX_free(d);
-    EVP_PKEY_free(peer);
-    EVP_PKEY_free(client);
-    return text;
+    return bpt_test_kx_v0_body(session_id, server_pk, msg, break_tag);
 }
 
 struct server {

@@ -4,45 +4,18 @@
  * attester failure releasing its slot, and the cleanup thread stopping at once on shutdown.
  */
 #include "helpers/test.h"
+#include "helpers/kx.h"
 
 #include <openssl/sha.h>
 
-#include "core/err.h"
 #include "exchange/exchange_internal.h"
-
-struct fake_attester {
-    uint8_t last_rd[64];
-    int calls;
-    int fail; /* return this code when non-zero */
-};
-
-static int fake_attest(bpt_report **out, const uint8_t report_data[64], void *userdata)
-{
-    struct fake_attester *fa = userdata;
-    fa->calls++;
-    memcpy(fa->last_rd, report_data, 64);
-    if (fa->fail != 0) {
-        return bpt_err(fa->fail, "fake attester: no TEE");
-    }
-    bpt_report *r = NULL;
-    int rc = bpt_report_new(&r, BPT_PROVIDER_AMD_SEV_SNP, BPT_FORMAT_SEV_SNP_REPORT);
-    if (rc == 0) {
-        rc = bpt_report_set_evidence(r, report_data, 64);
-    }
-    if (rc < 0) {
-        bpt_report_free(r);
-        return rc;
-    }
-    *out = r;
-    return 0;
-}
 
 static void test_defaults_and_binding(void **state)
 {
     (void)state;
     bpt_kx_service *svc = NULL;
     assert_ok(bpt_kx_service_new(&svc, NULL));
-    bpt_kx_session_info info;
+    bpt_kx_session_info info = BPT_KX_SESSION_INFO_INIT;
     bpt_report *rep = (bpt_report *)1;
     assert_ok(bpt_kx_service_create(&info, &rep, svc, NULL, 0));
     assert_null(rep); /* no attester configured */
@@ -50,11 +23,11 @@ static void test_defaults_and_binding(void **state)
     bpt_kx_service_free(svc);
 
     int64_t now = 1700000000;
-    struct fake_attester fa = {{0}, 0, 0};
+    struct bpt_test_kx_attester fa = {{0}, 0, 0};
     bpt_kx_service_options o = BPT_KX_SERVICE_OPTIONS_INIT;
     assert_int_equal(o.max_sessions, 64);
     o.clock = bpt_clock_fixed(&now);
-    o.attest = fake_attest;
+    o.attest = bpt_test_kx_attest;
     o.attest_userdata = &fa;
     assert_ok(bpt_kx_service_new(&svc, &o));
     uint8_t nonce[20];
@@ -107,7 +80,8 @@ static void test_capacity_consume_expiry(void **state)
     o.max_sessions = 2;
     bpt_kx_service *svc = NULL;
     assert_ok(bpt_kx_service_new(&svc, &o));
-    bpt_kx_session_info a, b, c;
+    bpt_kx_session_info a = BPT_KX_SESSION_INFO_INIT, b = BPT_KX_SESSION_INFO_INIT,
+                        c = BPT_KX_SESSION_INFO_INIT;
     assert_ok(bpt_kx_service_create(&a, NULL, svc, NULL, 0));
     assert_ok(bpt_kx_service_create(&b, NULL, svc, NULL, 0));
     assert_rc_msg(bpt_kx_service_create(&c, NULL, svc, NULL, 0), BPT_EBUSY, "capacity");
@@ -134,11 +108,11 @@ static void test_capacity_consume_expiry(void **state)
     assert_null(s);
     /* c expired too but is not swept yet: held, yet not counted as active (the Rust rule) */
     assert_int_equal(bpt_kx_service_active_count(svc), 0);
-    bpt_kx_service_stats held;
+    bpt_kx_service_stats held = BPT_KX_SERVICE_STATS_INIT;
     bpt_kx_service_get_stats(&held, svc);
     assert_int_equal(held.active, 1);
     /* create evicts the expired c first, so capacity is not reached */
-    bpt_kx_session_info d, e;
+    bpt_kx_session_info d = BPT_KX_SESSION_INFO_INIT, e = BPT_KX_SESSION_INFO_INIT;
     assert_ok(bpt_kx_service_create(&d, NULL, svc, NULL, 0));
     assert_ok(bpt_kx_service_create(&e, NULL, svc, NULL, 0));
     assert_int_equal(bpt_kx_service_active_count(svc), 2);
@@ -147,7 +121,7 @@ static void test_capacity_consume_expiry(void **state)
     assert_int_equal(bpt_kx_service_cleanup(svc), 2);
     assert_int_equal(bpt_kx_service_active_count(svc), 0);
 
-    bpt_kx_service_stats st;
+    bpt_kx_service_stats st = BPT_KX_SERVICE_STATS_INIT;
     bpt_kx_service_get_stats(&st, svc);
     assert_int_equal(st.created, 5);
     assert_int_equal(st.consumed, 1);
@@ -160,14 +134,14 @@ static void test_capacity_consume_expiry(void **state)
 static void test_attester_failure_frees_slot(void **state)
 {
     (void)state;
-    struct fake_attester fa = {{0}, 0, BPT_ENOTSUP};
+    struct bpt_test_kx_attester fa = {{0}, 0, BPT_ENOTSUP};
     bpt_kx_service_options o = BPT_KX_SERVICE_OPTIONS_INIT;
     o.max_sessions = 1;
-    o.attest = fake_attest;
+    o.attest = bpt_test_kx_attest;
     o.attest_userdata = &fa;
     bpt_kx_service *svc = NULL;
     assert_ok(bpt_kx_service_new(&svc, &o));
-    bpt_kx_session_info info;
+    bpt_kx_session_info info = BPT_KX_SESSION_INFO_INIT;
     bpt_report *rep = NULL;
     for (int i = 0; i < 3; i++) {
         assert_rc_msg(bpt_kx_service_create(&info, &rep, svc, NULL, 0), BPT_ENOTSUP, "attestation");
@@ -177,6 +151,29 @@ static void test_attester_failure_frees_slot(void **state)
     fa.fail = 0;
     assert_ok(bpt_kx_service_create(&info, &rep, svc, NULL, 0));
     bpt_report_free(rep);
+    bpt_kx_service_free(svc);
+}
+
+/* Size-prefixed outputs: without their size they are refused (session info) or left alone
+ * (stats), never overrun. */
+static void test_structs_need_their_size(void **state)
+{
+    bpt_kx_service *svc = NULL;
+    bpt_kx_session_info info;
+    bpt_kx_service_stats st;
+    (void)state;
+    assert_ok(bpt_kx_service_new(&svc, NULL));
+    memset(&info, 0, sizeof(info));
+    assert_rc_msg(bpt_kx_service_create(&info, NULL, svc, NULL, 0), BPT_EINVAL,
+                  "bpt_kx_session_info: the struct's size is smaller than its first version");
+    memset(&st, 0xab, sizeof(st));
+    st.size = 0;
+    bpt_kx_service_get_stats(&st, svc);
+    assert_int_equal(st.created, 0xababababababababull);
+    st.size = sizeof(st);
+    bpt_kx_service_get_stats(&st, svc);
+    assert_int_equal(st.created, 0);
+    assert_int_equal(st.size, sizeof(st));
     bpt_kx_service_free(svc);
 }
 
@@ -192,7 +189,7 @@ static void test_cleanup_thread_stops(void **state)
     assert_rc_msg(bpt_kx_service_start_cleanup(svc), BPT_EBUSY, "already running");
     bpt_kx_service_stop_cleanup(svc);
     assert_ok(bpt_kx_service_start_cleanup(svc)); /* restartable */
-    bpt_kx_session_info info;
+    bpt_kx_session_info info = BPT_KX_SESSION_INFO_INIT;
     assert_ok(bpt_kx_service_create(&info, NULL, svc, NULL, 0));
     bpt_kx_service_free(svc); /* stops the thread and frees the live session */
     bpt_kx_service_free(NULL);
@@ -205,6 +202,7 @@ int main(void)
         cmocka_unit_test(test_capacity_consume_expiry),
         cmocka_unit_test(test_attester_failure_frees_slot),
         cmocka_unit_test(test_cleanup_thread_stops),
+        cmocka_unit_test(test_structs_need_their_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,7 +24,7 @@ static void *churn(void *arg)
     struct worker *w = arg;
     pthread_barrier_wait(w->barrier);
     for (int i = 0; i < ROUNDS; i++) {
-        bpt_kx_session_info info;
+        bpt_kx_session_info info = BPT_KX_SESSION_INFO_INIT;
         int rc = bpt_kx_service_create(&info, NULL, w->svc, NULL, 0);
         if (rc == BPT_EBUSY) {
             w->busy++;
@@ -95,7 +95,7 @@ static void test_churn(void **state)
     }
     pthread_barrier_destroy(&barrier);
     assert_int_equal(created + busy, THREADS * ROUNDS);
-    bpt_kx_service_stats st;
+    bpt_kx_service_stats st = BPT_KX_SERVICE_STATS_INIT;
     bpt_kx_service_get_stats(&st, svc);
     assert_int_equal(st.created, (uint64_t)created);
     assert_int_equal(st.consumed, (uint64_t)consumed);
@@ -112,7 +112,7 @@ static void test_one_winner(void **state)
     bpt_kx_service *svc = NULL;
     assert_ok(bpt_kx_service_new(&svc, NULL));
     for (int round = 0; round < 20; round++) {
-        bpt_kx_session_info info;
+        bpt_kx_session_info info = BPT_KX_SESSION_INFO_INIT;
         assert_ok(bpt_kx_service_create(&info, NULL, svc, NULL, 0));
         pthread_barrier_t barrier;
         pthread_barrier_init(&barrier, NULL, THREADS);

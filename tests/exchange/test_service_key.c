@@ -6,17 +6,38 @@
  */
 #include "helpers/test.h"
 
+#include "helpers/sim_fixture.h"
+
 #include "core/err.h"
 #include "exchange/exchange_internal.h"
 
 #include <stdio.h>
 
 struct fixture {
-    char *sim;
+    struct bpt_sim_fixture sim;
     int attest_calls;
     bpt_attester_opts ao;
-    bpt_policy *policy;
+    bpt_verifier *verifier; /* trusts the simulator's roots */
 };
+
+/* The simulator, SEV-SNP attestation from it, and a verifier that trusts its roots. */
+static void fixture_init(struct fixture *f)
+{
+    bpt_verify_ctx *ctx = NULL;
+    assert_int_equal(bpt_sim_fixture_init(&f->sim), 0);
+    f->ao.simulate = BPT_PROVIDER_AMD_SEV_SNP;
+    f->ao.sim_dir = f->sim.dir;
+    ctx = bpt_sim_fixture_ctx(&f->sim, 0, NULL);
+    assert_non_null(ctx);
+    assert_ok(bpt_verifier_new(&f->verifier, ctx, NULL));
+    bpt_verify_ctx_free(ctx); /* the verifier holds its own reference */
+}
+
+static void fixture_dispose(struct fixture *f)
+{
+    bpt_verifier_free(f->verifier);
+    bpt_sim_fixture_dispose(&f->sim);
+}
 
 static int attest(bpt_report **out, const uint8_t rd[64], void *ud)
 {
@@ -57,20 +78,12 @@ static void test_service_key_round_trip(void **state)
     bpt_kx_service *svc = NULL;
     bpt_kx_store *store = NULL;
     bpt_kx_server *srv = NULL;
-    bpt_kx_client_result r;
-    char url[64], path[4096];
-    size_t rl = 0;
+    bpt_kx_client_result r = BPT_KX_CLIENT_RESULT_INIT;
+    char url[64];
     static const bpt_kx_client_secret secret = {"api_token", (const uint8_t *)"s3cr3t", 6};
     (void)state;
 
-    f.sim = bpt_test_tmpdir();
-    assert_ok(bpt_sim_init(f.sim));
-    f.ao.simulate = BPT_PROVIDER_AMD_SEV_SNP;
-    f.ao.sim_dir = f.sim;
-    snprintf(path, sizeof(path), "%s/trust-roots.pem", f.sim);
-    char *roots = (char *)bpt_test_read_file(path, &rl);
-    assert_ok(bpt_policy_new(&f.policy));
-    assert_ok(bpt_policy_add_trust_root_pem(f.policy, roots, rl));
+    fixture_init(&f);
 
     so.binding = BPT_KX_BINDING_SERVICE_KEY;
     so.attest = attest;
@@ -83,13 +96,13 @@ static void test_service_key_round_trip(void **state)
     snprintf(url, sizeof(url), "http://127.0.0.1:%u", bpt_kx_server_port(srv));
 
     for (int i = 0; i < 3; i++) {
-        assert_ok(bpt_kx_client_send(&r, url, f.policy, &secret, 1));
+        assert_ok(bpt_kx_client_send(&r, url, f.verifier, &secret, 1));
         assert_int_equal(r.stored, 1);
     }
     assert_int_equal(f.attest_calls, 1); /* no evidence per session */
 
     /* The signature binds exactly one session key, id and nonce. */
-    bpt_kx_session_info info;
+    bpt_kx_session_info info = BPT_KX_SESSION_INFO_INIT;
     uint8_t nonce[16] = {1}, rd[64];
     assert_ok(bpt_kx_service_create(&info, NULL, svc, nonce, sizeof(nonce)));
     assert_true(info.service_key);
@@ -104,19 +117,16 @@ static void test_service_key_round_trip(void **state)
                   BPT_ECLAIM, "does not bind");
 
     /* Under the pinned AMD roots the service key's evidence is refused. */
-    bpt_policy *pinned = NULL;
-    assert_ok(bpt_policy_new(&pinned));
+    bpt_verifier *pinned = NULL;
+    assert_ok(bpt_verifier_new(&pinned, NULL, NULL));
     int rc = bpt_kx_client_send(&r, url, pinned, &secret, 1);
     assert_true(bpt_error_is_attestation(rc));
-    bpt_policy_free(pinned);
+    bpt_verifier_free(pinned);
 
     bpt_kx_server_stop(srv);
     bpt_kx_service_free(svc);
     bpt_kx_store_free(store);
-    bpt_policy_free(f.policy);
-    free(roots);
-    bpt_test_rmtree(f.sim);
-    free(f.sim);
+    fixture_dispose(&f);
 }
 
 static void test_service_key_needs_its_evidence(void **state)
@@ -140,20 +150,12 @@ static void test_tampered_evidence_is_refused(void **state)
     bpt_kx_service *svc = NULL;
     bpt_kx_store *store = NULL;
     bpt_kx_server *srv = NULL;
-    bpt_kx_client_result r;
-    char url[64], path[4096];
-    size_t rl = 0;
+    bpt_kx_client_result r = BPT_KX_CLIENT_RESULT_INIT;
+    char url[64];
     static const bpt_kx_client_secret secret = {"api_token", (const uint8_t *)"s3cr3t", 6};
     (void)state;
 
-    f.sim = bpt_test_tmpdir();
-    assert_ok(bpt_sim_init(f.sim));
-    f.ao.simulate = BPT_PROVIDER_AMD_SEV_SNP;
-    f.ao.sim_dir = f.sim;
-    snprintf(path, sizeof(path), "%s/trust-roots.pem", f.sim);
-    char *roots = (char *)bpt_test_read_file(path, &rl);
-    assert_ok(bpt_policy_new(&f.policy));
-    assert_ok(bpt_policy_add_trust_root_pem(f.policy, roots, rl));
+    fixture_init(&f);
     for (int mode = 0; mode < 2; mode++) { /* per-session evidence, then service_key */
         so.binding = mode ? BPT_KX_BINDING_SERVICE_KEY : BPT_KX_BINDING_SESSION;
         so.attest = tampering_attest;
@@ -163,17 +165,14 @@ static void test_tampered_evidence_is_refused(void **state)
         ho.store = store;
         assert_ok(bpt_kx_server_start(&srv, svc, &ho));
         snprintf(url, sizeof(url), "http://127.0.0.1:%u", bpt_kx_server_port(srv));
-        assert_rc_msg(bpt_kx_client_send(&r, url, f.policy, &secret, 1), BPT_ESIGNATURE,
+        assert_rc_msg(bpt_kx_client_send(&r, url, f.verifier, &secret, 1), BPT_ESIGNATURE,
                       "report signature");
         assert_int_equal(bpt_kx_store_count(store), 0); /* nothing was sent */
         bpt_kx_server_stop(srv);
         bpt_kx_service_free(svc);
         bpt_kx_store_free(store);
     }
-    bpt_policy_free(f.policy);
-    free(roots);
-    bpt_test_rmtree(f.sim);
-    free(f.sim);
+    fixture_dispose(&f);
 }
 
 int main(void)

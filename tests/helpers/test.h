@@ -26,7 +26,8 @@
                      bpt_error_name(rc_), (int)(code), bpt_error_name(code), bpt_error_last());    \
         }                                                                                          \
         if ((substr) != NULL && strstr(bpt_error_last(), (substr)) == NULL) {                      \
-            fail_msg("%s: message '%s' lacks '%s'", #expr, bpt_error_last(), (const char *)(substr)); \
+            fail_msg("%s: message '%s' lacks '%s'", #expr, bpt_error_last(),                       \
+                     (const char *)(substr));                                                      \
         }                                                                                          \
     } while (0)
 
@@ -35,7 +36,7 @@
     do {                                                                                           \
         int rc_ = (expr);                                                                          \
         if (rc_ != 0) {                                                                            \
-            fail_msg("%s: got %d (%s): %s", #expr, rc_, bpt_error_name(rc_), bpt_error_last());   \
+            fail_msg("%s: got %d (%s): %s", #expr, rc_, bpt_error_name(rc_), bpt_error_last());    \
         }                                                                                          \
     } while (0)
 

@@ -97,7 +97,7 @@ static void test_empty_tree_is_none(void **state)
 {
     char *root = tree();
     struct fake_env env = {NULL, NULL, 0};
-    bpt_detection d;
+    bpt_detection d = BPT_DETECTION_INIT;
     (void)state;
     detect(&d, root, &env);
     expect(&d, BPT_PROVIDER_UNKNOWN, BPT_DETECT_SOURCE_NONE, "");
@@ -119,9 +119,22 @@ static void test_empty_tree_is_none(void **state)
     free(root);
 }
 
-static void test_bad_root(void **state)
+/* Size-prefixed: a bpt_detection whose size was not set is refused, not overrun. */
+static void test_detection_needs_the_size(void **state)
 {
     bpt_detection d;
+    (void)state;
+    memset(&d, 0, sizeof(d));
+    assert_rc_msg(bpt_detect(&d, "/", NULL, NULL), BPT_EINVAL,
+                  "bpt_detection: the struct's size is smaller than its first version");
+    d.size = sizeof(d);
+    assert_ok(bpt_detect(&d, "/", NULL, NULL));
+    assert_int_equal(d.size, sizeof(d));
+}
+
+static void test_bad_root(void **state)
+{
+    bpt_detection d = BPT_DETECTION_INIT;
     char *root = tree();
     char file[4200];
     (void)state;
@@ -145,7 +158,7 @@ static void test_bad_root(void **state)
 static void test_regular_files_named_like_devices(void **state)
 {
     char *root = tree();
-    bpt_detection d;
+    bpt_detection d = BPT_DETECTION_INIT;
     (void)state;
     put_file(root, "/dev/sev-guest", "");
     put_file(root, "/dev/nsm", "");
@@ -184,7 +197,7 @@ static void test_char_devices(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *root = tree();
-        bpt_detection d;
+        bpt_detection d = BPT_DETECTION_INIT;
         NEED_CHR(root, cases[i].dev);
         detect(&d, root, NULL);
         expect(&d, cases[i].p, BPT_DETECT_SOURCE_DEVICE, cases[i].dev);
@@ -196,7 +209,7 @@ static void test_char_devices(void **state)
 static void test_configfs_tsm(void **state)
 {
     char *root = tree();
-    bpt_detection d;
+    bpt_detection d = BPT_DETECTION_INIT;
     (void)state;
     /* The report directory without entries: seen, but names no provider. */
     put_dir(root, "/sys/kernel/config/tsm/report");
@@ -246,7 +259,7 @@ static void test_acpi_tables(void **state)
     (void)state;
     for (size_t i = 0; i < 2; i++) {
         char *root = tree();
-        bpt_detection d;
+        bpt_detection d = BPT_DETECTION_INIT;
         put_file(root, tables[i], "\x01\x02");
         detect(&d, root, NULL);
         /* TDX inferred from firmware, but no evidence interface was found. */
@@ -259,7 +272,7 @@ static void test_acpi_tables(void **state)
 static void test_azure(void **state)
 {
     char *root = tree();
-    bpt_detection d;
+    bpt_detection d = BPT_DETECTION_INIT;
     (void)state;
     /* Microsoft DMI alone (any Hyper-V guest) is not a TEE. */
     put_file(root, "/sys/class/dmi/id/sys_vendor", "Microsoft Corporation\n");
@@ -304,7 +317,7 @@ static void test_azure(void **state)
 static void test_gcp(void **state)
 {
     char *root = tree();
-    bpt_detection d;
+    bpt_detection d = BPT_DETECTION_INIT;
     struct fake_env env = {"CONFIDENTIAL_SPACE_VERSION", "230600", 0};
     (void)state;
     /* Environment variable only (through the callback, never the real environment). */
@@ -339,7 +352,7 @@ static void test_gcp(void **state)
 static void test_precedence(void **state)
 {
     char *root = tree();
-    bpt_detection d;
+    bpt_detection d = BPT_DETECTION_INIT;
     struct fake_env env = {"CONFIDENTIAL_SPACE_VERSION", "1", 0};
     (void)state;
     put_file(root, "/run/container_launcher/attestation_verifier_claims_token", "t");
@@ -371,7 +384,7 @@ static void test_unreadable_probe_is_not_fatal(void **state)
 {
     char *root = tree();
     char p[4200];
-    bpt_detection d;
+    bpt_detection d = BPT_DETECTION_INIT;
     (void)state;
     /* A vendor file that is a directory cannot be read: recorded, not fatal. */
     put_dir(root, "/sys/class/dmi/id/sys_vendor");
@@ -413,7 +426,7 @@ static void test_names(void **state)
 static void test_json(void **state)
 {
     char *root = tree();
-    bpt_detection d;
+    bpt_detection d = BPT_DETECTION_INIT;
     char *text = NULL;
     json_error_t jerr;
     (void)state;
@@ -506,6 +519,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty_tree_is_none),
         cmocka_unit_test(test_bad_root),
+        cmocka_unit_test(test_detection_needs_the_size),
         cmocka_unit_test(test_regular_files_named_like_devices),
         cmocka_unit_test(test_char_devices),
         cmocka_unit_test(test_configfs_tsm),

@@ -27,7 +27,7 @@ int cmd_detect(int argc, char **argv)
 {
     bool json = false;
     const char *root = "/";
-    bpt_detection d;
+    bpt_detection d = BPT_DETECTION_INIT;
     char *text = NULL;
 
     if (cli_wants_help(argc, argv)) {

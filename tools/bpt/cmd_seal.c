@@ -18,12 +18,13 @@ static void seal_usage(FILE *f)
                "                [--expect-measurement HEX] --name NAME\n"
                "                (--secret-file F | --secret-env VAR)\n"
                "\n"
-               "Create a session at URL, verify its attestation under the policy (production\n"
-               "by default; --trust-root replaces the pinned vendor roots, e.g. with\n"
-               "DIR/trust-roots.pem of the simulator), check that report_data binds the session\n"
-               "key, the session id and a fresh nonce, then HPKE-seal the secret to the key and\n"
-               "submit it. Exit 0 when the service stored it, 1 when the attestation or the\n"
-               "protocol refused, 2 on usage or I/O errors.\n");
+               "Create a session at URL (https://, or http:// only to a loopback address),\n"
+               "verify its attestation under the policy (production by default; --trust-root\n"
+               "replaces the pinned vendor roots, e.g. with DIR/trust-roots.pem of the\n"
+               "simulator), check that report_data binds the session key, the session id and\n"
+               "a fresh nonce, then HPKE-seal the secret to the key and submit it. Exit 0 when\n"
+               "the service stored it, 1 when the attestation or the protocol refused, 2 on\n"
+               "usage or I/O errors.\n");
 }
 
 int cmd_seal(int argc, char **argv)
@@ -45,10 +46,12 @@ int cmd_seal(int argc, char **argv)
     int n_roots = 0, c, rc, ex = BPT_EXIT_USAGE;
     bool allow_debug = false;
     bpt_policy *policy = NULL;
+    bpt_verify_ctx *ctx = NULL;
+    bpt_verifier *verifier = NULL;
     char *text = NULL;
     size_t len = 0;
     bpt_secret *secret = NULL;
-    bpt_kx_client_result res;
+    bpt_kx_client_result res = BPT_KX_CLIENT_RESULT_INIT;
 
     optind = 1;
     opterr = 0;
@@ -110,14 +113,22 @@ int cmd_seal(int argc, char **argv)
         ex = cli_lib_error("seal", BPT_EXIT_USAGE, "--expect-measurement");
         goto out;
     }
+    if (bpt_verify_ctx_new(&ctx, NULL) < 0) {
+        ex = cli_lib_error("seal", BPT_EXIT_USAGE, "context");
+        goto out;
+    }
     for (int i = 0; i < n_roots; i++) {
         if (cli_read_file(&text, &len, roots[i], BPT_LIMIT_CERT_CHAIN_BYTES) < 0 ||
-            bpt_policy_add_trust_root_pem(policy, text, len) < 0) {
+            bpt_verify_ctx_add_trust_root_pem(ctx, text, len) < 0) {
             ex = cli_lib_error("seal", BPT_EXIT_USAGE, roots[i]);
             goto out;
         }
         bpt_free(text);
         text = NULL;
+    }
+    if (bpt_verifier_new(&verifier, ctx, policy) < 0) {
+        ex = cli_lib_error("seal", BPT_EXIT_USAGE, "verifier");
+        goto out;
     }
     if (file) {
         if (cli_read_file(&text, &len, file, BPT_LIMIT_HTTP_BODY_BYTES / 2) < 0 ||
@@ -141,7 +152,7 @@ int cmd_seal(int argc, char **argv)
     }
     {
         bpt_kx_client_secret s = {name, bpt_secret_data(secret), bpt_secret_len(secret)};
-        rc = bpt_kx_client_send(&res, url, policy, &s, 1);
+        rc = bpt_kx_client_send(&res, url, verifier, &s, 1);
     }
     if (rc < 0) {
         bool refused = bpt_error_is_attestation(rc) || rc == BPT_EPROTOCOL;
@@ -158,6 +169,8 @@ int cmd_seal(int argc, char **argv)
 out:
     bpt_free(text);
     bpt_secret_free(secret);
+    bpt_verifier_free(verifier);
+    bpt_verify_ctx_free(ctx);
     bpt_policy_free(policy);
     return ex;
 }

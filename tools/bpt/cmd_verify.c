@@ -301,9 +301,6 @@ static int build_policy(bpt_policy **out, const struct verify_args *a)
     FLAG(a->report_data, bpt_policy_set_expected_report_data(p, a->report_data),
          "--expect-report-data")
     FLAG(a->nonce, bpt_policy_set_expected_nonce(p, a->nonce), "--expect-nonce")
-    FLAG(a->cache_dir, bpt_policy_set_cache_dir(p, a->cache_dir), "--cache-dir")
-    FLAG(a->pccs_url, bpt_policy_set_pccs_url(p, a->pccs_url), "--pccs-url")
-    FLAG(a->jwks_url, bpt_policy_set_jwks_url(p, a->jwks_url), "--jwks-url")
     FLAG(a->audience, bpt_policy_set_expected_audience(p, a->audience), "--expect-audience")
     FLAG(a->image_digest, bpt_policy_set_expected_image_digest(p, a->image_digest),
          "--expect-image-digest")
@@ -315,12 +312,8 @@ static int build_policy(bpt_policy **out, const struct verify_args *a)
         FLAG(true, bpt_policy_set_tdx_expected(p, a->tdx_expect[i][0], a->tdx_expect[i][1]),
              a->tdx_expect[i][0])
     }
-#undef FLAG
     if (a->allow_debug) {
         bpt_policy_set_allow_debug(p, true);
-    }
-    if (a->offline) {
-        bpt_policy_set_offline(p, true);
     }
     if (a->max_age) {
         char *end = NULL;
@@ -334,17 +327,43 @@ static int build_policy(bpt_policy **out, const struct verify_args *a)
                     BPT_POLICY_MAX_AGE_CEILING_SECS);
         }
     }
+    *out = p;
+    p = NULL;
+    ex = 0;
+out:
+    bpt_free(text);
+    bpt_policy_free(p);
+    return ex;
+}
+
+/* The verification context from the flags: time, trust roots, certificates, collateral, JWKS,
+ * where to fetch from and cache, offline. */
+static int build_ctx(bpt_verify_ctx **out, const struct verify_args *a)
+{
+    bpt_verify_ctx *c = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int ex = BPT_EXIT_USAGE;
+
+    *out = NULL;
+    if (bpt_verify_ctx_new(&c, NULL) < 0) {
+        return cli_lib_error("verify", BPT_EXIT_USAGE, "context");
+    }
+    FLAG(a->cache_dir, bpt_verify_ctx_set_cache_dir(c, a->cache_dir), "--cache-dir")
+    FLAG(a->pccs_url, bpt_verify_ctx_set_pccs_url(c, a->pccs_url), "--pccs-url")
+    FLAG(a->jwks_url, bpt_verify_ctx_set_jwks_url(c, a->jwks_url), "--jwks-url")
+    FLAG(a->offline, bpt_verify_ctx_set_offline(c, true), "--offline")
     if (a->at) {
         int64_t t;
         if (bpt_time_parse(&t, a->at) < 0) {
             cli_lib_error("verify", BPT_EXIT_USAGE, "--at");
             goto out;
         }
-        bpt_policy_set_at(p, t);
+        FLAG(true, bpt_verify_ctx_set_at(c, t), "--at")
     }
     for (int i = 0; i < a->n_roots; i++) {
         if (cli_read_file(&text, &len, a->trust_roots[i], BPT_LIMIT_CERT_CHAIN_BYTES) < 0 ||
-            bpt_policy_add_trust_root_pem(p, text, len) < 0) {
+            bpt_verify_ctx_add_trust_root_pem(c, text, len) < 0) {
             cli_lib_error("verify", BPT_EXIT_USAGE, a->trust_roots[i]);
             goto out;
         }
@@ -353,7 +372,7 @@ static int build_policy(bpt_policy **out, const struct verify_args *a)
     }
     for (int i = 0; i < a->n_certs; i++) {
         if (cli_read_file(&text, &len, a->certs[i], BPT_LIMIT_CERT_CHAIN_BYTES) < 0 ||
-            bpt_policy_add_certs(p, (const uint8_t *)text, len) < 0) {
+            bpt_verify_ctx_add_certs(c, (const uint8_t *)text, len) < 0) {
             cli_lib_error("verify", BPT_EXIT_USAGE, a->certs[i]);
             goto out;
         }
@@ -362,7 +381,7 @@ static int build_policy(bpt_policy **out, const struct verify_args *a)
     }
     if (a->collateral) {
         if (cli_read_file(&text, &len, a->collateral, BPT_LIMIT_COLLATERAL_BYTES) < 0 ||
-            bpt_policy_set_collateral_json(p, text, len) < 0) {
+            bpt_verify_ctx_set_collateral_json(c, text, len) < 0) {
             cli_lib_error("verify", BPT_EXIT_USAGE, a->collateral);
             goto out;
         }
@@ -371,17 +390,18 @@ static int build_policy(bpt_policy **out, const struct verify_args *a)
     }
     if (a->jwks) {
         if (cli_read_file(&text, &len, a->jwks, BPT_LIMIT_JWKS_BYTES) < 0 ||
-            bpt_policy_set_jwks_json(p, text, len) < 0) {
+            bpt_verify_ctx_set_jwks_json(c, text, len) < 0) {
             cli_lib_error("verify", BPT_EXIT_USAGE, a->jwks);
             goto out;
         }
     }
-    *out = p;
-    p = NULL;
+#undef FLAG
+    *out = c;
+    c = NULL;
     ex = 0;
 out:
     bpt_free(text);
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(c);
     return ex;
 }
 
@@ -417,6 +437,7 @@ static void print_summary(const bpt_verified *v)
 int cmd_verify(int argc, char **argv)
 {
     struct verify_args a = {0};
+    bpt_verify_ctx *ctx = NULL;
     bpt_policy *policy = NULL;
     bpt_verified *v = NULL;
     bpt_provider provider = BPT_PROVIDER_UNKNOWN;
@@ -437,7 +458,11 @@ int cmd_verify(int argc, char **argv)
         return cli_lib_error("verify", BPT_EXIT_USAGE, "--provider");
     }
     ex = build_policy(&policy, &a);
+    if (ex == 0) {
+        ex = build_ctx(&ctx, &a);
+    }
     if (ex != 0) {
+        bpt_policy_free(policy);
         return ex;
     }
     if (cli_read_file(&raw, &raw_len, a.evidence, BPT_LIMIT_FILE_BYTES) < 0 ||
@@ -445,7 +470,7 @@ int cmd_verify(int argc, char **argv)
         ex = cli_lib_error("verify", BPT_EXIT_USAGE, a.evidence);
         goto out;
     }
-    rc = bpt_verify(&v, ev, ev_len, provider, policy);
+    rc = bpt_verify(&v, ctx, policy, ev, ev_len, provider);
     if (rc < 0) {
         char *ej = NULL;
         const char *msg = bpt_error_last();
@@ -485,5 +510,6 @@ out:
     bpt_free(raw);
     bpt_verified_free(v);
     bpt_policy_free(policy);
+    bpt_verify_ctx_free(ctx);
     return ex;
 }

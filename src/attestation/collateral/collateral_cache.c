@@ -8,7 +8,7 @@
 
 struct entry {
     uint8_t key[32];
-    struct tdx_collateral *col; /* NULL: empty slot */
+    struct bpt_tdx_collateral *col; /* NULL: empty slot */
 };
 
 struct bpt_collateral_cache {
@@ -18,9 +18,9 @@ struct bpt_collateral_cache {
     atomic_uint_fast64_t hits, lookups;
 };
 
-int bpt_collateral_cache_new(bpt_collateral_cache **out, size_t max_entries)
+int bpt_collateral_cache_new(struct bpt_collateral_cache **out, size_t max_entries)
 {
-    bpt_collateral_cache *c;
+    struct bpt_collateral_cache *c;
     *out = NULL;
     if (max_entries == 0 || max_entries > 4096) {
         return bpt_err(BPT_EINVAL, "collateral cache: %zu entries (expected 1..4096)", max_entries);
@@ -36,27 +36,28 @@ int bpt_collateral_cache_new(bpt_collateral_cache **out, size_t max_entries)
     return 0;
 }
 
-void bpt_collateral_cache_free(bpt_collateral_cache *c)
+void bpt_collateral_cache_free(struct bpt_collateral_cache *c)
 {
     if (!c) {
         return;
     }
     for (size_t i = 0; i < c->max; i++) {
-        tdx_collateral_release(c->entries[i].col);
+        bpt_tdx_collateral_release(c->entries[i].col);
     }
     pthread_mutex_destroy(&c->lock);
     free(c->entries);
     free(c);
 }
 
-void bpt_collateral_cache_stats(const bpt_collateral_cache *c, uint64_t *hits, uint64_t *lookups)
+void bpt_collateral_cache_stats(const struct bpt_collateral_cache *c, uint64_t *hits,
+                                uint64_t *lookups)
 {
-    *hits = atomic_load(&((bpt_collateral_cache *)c)->hits);
-    *lookups = atomic_load(&((bpt_collateral_cache *)c)->lookups);
+    *hits = atomic_load(&((struct bpt_collateral_cache *)c)->hits);
+    *lookups = atomic_load(&((struct bpt_collateral_cache *)c)->lookups);
 }
 
-int bpt_collateral_cache_get(bpt_collateral_cache *c, const uint8_t key[32], int64_t at,
-                             struct tdx_collateral **out)
+int bpt_collateral_cache_get(struct bpt_collateral_cache *c, const uint8_t key[32], int64_t at,
+                             struct bpt_tdx_collateral **out)
 {
     *out = NULL;
     atomic_fetch_add(&c->lookups, 1);
@@ -65,7 +66,7 @@ int bpt_collateral_cache_get(bpt_collateral_cache *c, const uint8_t key[32], int
         struct entry *e = &c->entries[i];
         if (e->col && memcmp(e->key, key, 32) == 0 && at >= e->col->not_before &&
             at <= e->col->not_after) {
-            *out = tdx_collateral_retain(e->col);
+            *out = bpt_tdx_collateral_retain(e->col);
         }
     }
     pthread_mutex_unlock(&c->lock);
@@ -76,10 +77,10 @@ int bpt_collateral_cache_get(bpt_collateral_cache *c, const uint8_t key[32], int
     return 0;
 }
 
-void bpt_collateral_cache_put(bpt_collateral_cache *c, const uint8_t key[32],
-                              struct tdx_collateral *col)
+void bpt_collateral_cache_put(struct bpt_collateral_cache *c, const uint8_t key[32],
+                              struct bpt_tdx_collateral *col)
 {
-    struct tdx_collateral *old;
+    struct bpt_tdx_collateral *old;
     struct entry *e = NULL;
     pthread_mutex_lock(&c->lock);
     for (size_t i = 0; i < c->max && !e; i++) {
@@ -93,7 +94,7 @@ void bpt_collateral_cache_put(bpt_collateral_cache *c, const uint8_t key[32],
     }
     old = e->col;
     memcpy(e->key, key, 32);
-    e->col = tdx_collateral_retain(col);
+    e->col = bpt_tdx_collateral_retain(col);
     pthread_mutex_unlock(&c->lock);
-    tdx_collateral_release(old);
+    bpt_tdx_collateral_release(old);
 }

@@ -1,19 +1,31 @@
-/* Verified TDX collateral keyed by a digest of its inputs (see bpt_collateral_cache in policy.h).
+/*
+ * Verified TDX collateral keyed by a digest of its inputs (the caller's: fmspc, trust roots,
+ * collateral text). Entries are evicted oldest first.
+ * Threads: safe from any thread (one mutex).
  */
 #ifndef BPT_ATTESTATION_COLLATERAL_CACHE_H
 #define BPT_ATTESTATION_COLLATERAL_CACHE_H
 
-#include "attestation/providers/tdx_internal.h"
+#include "attestation/collateral/tdx_collateral.h"
+
+struct bpt_collateral_cache;
+
+/** @param max_entries 1..4096. @return 0; BPT_EINVAL; BPT_ENOMEM. */
+BPT_MUST_USE int bpt_collateral_cache_new(struct bpt_collateral_cache **out, size_t max_entries);
+void bpt_collateral_cache_free(struct bpt_collateral_cache *c);
+/** Lookups that found a usable entry, and lookups in all. */
+void bpt_collateral_cache_stats(const struct bpt_collateral_cache *c, uint64_t *hits,
+                                uint64_t *lookups);
 
 /**
  * Look up @p key. A hit needs @p at inside the entry's date window; then *out is a new
- * reference (tdx_collateral_release it). Returns 1 on a hit, 0 on a miss.
+ * reference (bpt_tdx_collateral_release it). Returns 1 on a hit, 0 on a miss.
  */
-int bpt_collateral_cache_get(bpt_collateral_cache *c, const uint8_t key[32], int64_t at,
-                             struct tdx_collateral **out);
+int bpt_collateral_cache_get(struct bpt_collateral_cache *c, const uint8_t key[32], int64_t at,
+                             struct bpt_tdx_collateral **out);
 
 /** Store verified collateral under @p key (a reference is taken). */
-void bpt_collateral_cache_put(bpt_collateral_cache *c, const uint8_t key[32],
-                              struct tdx_collateral *col);
+void bpt_collateral_cache_put(struct bpt_collateral_cache *c, const uint8_t key[32],
+                              struct bpt_tdx_collateral *col);
 
 #endif

@@ -1,8 +1,8 @@
 /*
- * JWK sets over HTTPS and their cache (bpt_jwks_cache, jwt.h): Cache-Control max-age honoured,
- * an unknown kid refetched at most once per refetch interval, one fetch at a time.
+ * JWK sets over HTTPS and their cache (jwks.h): Cache-Control max-age honoured, an unknown kid
+ * refetched at most once per refetch interval, one fetch at a time.
  */
-#include "attestation/providers/jwt_internal.h"
+#include "attestation/collateral/jwks.h"
 
 #include "core/err.h"
 #include "core/http.h"
@@ -92,13 +92,10 @@ struct bpt_jwks_cache {
     atomic_uint_fast64_t fetches, hits;
 };
 
-int bpt_jwks_cache_new(bpt_jwks_cache **out, const bpt_jwks_cache_opts *o)
+int bpt_jwks_cache_new(struct bpt_jwks_cache **out, const struct bpt_jwks_cache_opts *o)
 {
-    bpt_jwks_cache *c;
+    struct bpt_jwks_cache *c;
     *out = NULL;
-    if (!o || o->version != BPT_JWKS_CACHE_OPTS_VERSION) {
-        return bpt_err(BPT_EINVAL, "jwks cache: options must come from BPT_JWKS_CACHE_OPTS_INIT");
-    }
     if (o->timeout_ms < 0 || o->timeout_ms > 600000 || o->default_ttl_secs > MAX_TTL ||
         o->refetch_secs > MAX_TTL) {
         return bpt_err(BPT_EINVAL,
@@ -123,7 +120,7 @@ int bpt_jwks_cache_new(bpt_jwks_cache **out, const bpt_jwks_cache_opts *o)
     return 0;
 }
 
-void bpt_jwks_cache_free(bpt_jwks_cache *c)
+void bpt_jwks_cache_free(struct bpt_jwks_cache *c)
 {
     if (!c) {
         return;
@@ -136,9 +133,9 @@ void bpt_jwks_cache_free(bpt_jwks_cache *c)
     free(c);
 }
 
-void bpt_jwks_cache_stats(const bpt_jwks_cache *c, uint64_t *fetches, uint64_t *hits)
+void bpt_jwks_cache_stats(const struct bpt_jwks_cache *c, uint64_t *fetches, uint64_t *hits)
 {
-    bpt_jwks_cache *m = (bpt_jwks_cache *)c; /* atomics are read-only here */
+    struct bpt_jwks_cache *m = (struct bpt_jwks_cache *)c; /* atomics are read-only here */
     if (fetches) {
         *fetches = c ? atomic_load(&m->fetches) : 0;
     }
@@ -147,7 +144,7 @@ void bpt_jwks_cache_stats(const bpt_jwks_cache *c, uint64_t *fetches, uint64_t *
     }
 }
 
-static struct entry *find(bpt_jwks_cache *c, const char *url)
+static struct entry *find(struct bpt_jwks_cache *c, const char *url)
 {
     for (size_t i = 0; i < MAX_URLS; i++) {
         if (c->entries[i].url && strcmp(c->entries[i].url, url) == 0) {
@@ -158,7 +155,7 @@ static struct entry *find(bpt_jwks_cache *c, const char *url)
 }
 
 /* The entry for @p url, taking the oldest slot when it is new. Called with the lock held. */
-static int entry_for(struct entry **out, bpt_jwks_cache *c, const char *url)
+static int entry_for(struct entry **out, struct bpt_jwks_cache *c, const char *url)
 {
     struct entry *e = find(c, url);
     char *copy;
@@ -180,7 +177,7 @@ static int entry_for(struct entry **out, bpt_jwks_cache *c, const char *url)
 }
 
 /* Fetch @p e's URL into it; a failure is remembered. Called with the lock held. */
-static int refresh(bpt_jwks_cache *c, struct entry *e, int64_t now)
+static int refresh(struct bpt_jwks_cache *c, struct entry *e, int64_t now)
 {
     struct bpt_jwks *set = NULL;
     long max_age = -1;
@@ -201,8 +198,8 @@ static int refresh(bpt_jwks_cache *c, struct entry *e, int64_t now)
     return 0;
 }
 
-int bpt_jwks_cache_key(EVP_PKEY **key, bpt_jwks_cache *c, const char *url, const struct bpt_jwt *t,
-                       bool may_fetch, const char *what)
+int bpt_jwks_cache_key(EVP_PKEY **key, struct bpt_jwks_cache *c, const char *url, const char *kid,
+                       const char *alg, bool may_fetch, const char *what)
 {
     struct entry *e;
     int64_t now;
@@ -214,16 +211,16 @@ int bpt_jwks_cache_key(EVP_PKEY **key, bpt_jwks_cache *c, const char *url, const
     pthread_mutex_lock(&c->lock);
     e = find(c, url);
     fresh = e && e->set && now < e->expires_at;
-    if (fresh && bpt_jwks_has_kid(e->set, t->kid)) {
+    if (fresh && bpt_jwks_has_kid(e->set, kid)) {
         atomic_fetch_add(&c->hits, 1);
-        rc = bpt_jwks_lookup(key, e->set, t, url, what);
+        rc = bpt_jwks_lookup(key, e->set, kid, alg, url, what);
         goto out;
     }
     if (!may_fetch) {
         rc = bpt_err(BPT_EKEYS,
                      "%s: %s for kid '%.64s' from %.200s, and fetching is off (--offline); pass "
                      "a JWKS with --jwks",
-                     what, fresh ? "the cached JWKS has no key" : "no cached JWKS", t->kid, url);
+                     what, fresh ? "the cached JWKS has no key" : "no cached JWKS", kid, url);
         goto out;
     }
     if (e && now - e->attempted_at < (int64_t)c->refetch) {
@@ -231,7 +228,7 @@ int bpt_jwks_cache_key(EVP_PKEY **key, bpt_jwks_cache *c, const char *url, const
             rc = bpt_err(BPT_EKEYS,
                          "%s: no key with kid '%.64s' in %.200s (fetched %llds ago; refetched at "
                          "most every %llus)",
-                         what, t->kid, url, (long long)(now - e->attempted_at),
+                         what, kid, url, (long long)(now - e->attempted_at),
                          (unsigned long long)c->refetch);
             goto out;
         }
@@ -249,7 +246,7 @@ int bpt_jwks_cache_key(EVP_PKEY **key, bpt_jwks_cache *c, const char *url, const
         rc = bpt_err_prefix(rc, "%s", what);
         goto out;
     }
-    rc = bpt_jwks_lookup(key, e->set, t, url, what);
+    rc = bpt_jwks_lookup(key, e->set, kid, alg, url, what);
 out:
     pthread_mutex_unlock(&c->lock);
     return rc;

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 
 static int cache_path(char *buf, size_t len, const char *dir, const char *product, const char *hwid,
-                      bpt_snp_tcb t)
+                      struct bpt_kds_tcb t)
 {
     int n = snprintf(buf, len, "%s/vcek-%s-%s-%02x%02x%02x%02x%02x.der", dir, product, hwid, t.fmc,
                      t.bootloader, t.tee, t.snp, t.microcode);
@@ -23,19 +23,21 @@ static int cache_path(char *buf, size_t len, const char *dir, const char *produc
 }
 
 int bpt_kds_vcek(bpt_buf *der_out, const char *base_url, const char *cache_dir, bool offline,
-                 bpt_snp_product product, const uint8_t chip_id[64], bpt_snp_tcb tcb)
+                 const char *product, const uint8_t chip_id[64], struct bpt_kds_tcb tcb)
 {
     char hwid[129], url[1024], path[4096];
-    const char *name = bpt_snp_product_name(product);
+    const char *name = product;
+    bool turin = product && strcmp(product, "Turin") == 0;
     long status = 0;
     size_t start = der_out->len;
     int rc, n;
 
-    if (product == BPT_SNP_PRODUCT_UNKNOWN) {
-        return bpt_err(BPT_EKEYS, "kds: the product is needed to fetch a VCEK");
+    if (!product || (!turin && strcmp(product, "Milan") != 0 && strcmp(product, "Genoa") != 0)) {
+        return bpt_err(BPT_EKEYS, "kds: the product (Milan, Genoa or Turin) is needed to fetch a "
+                                  "VCEK");
     }
     /* Turin's KDS takes the first 8 bytes of the chip id. */
-    bpt_hex_encode_to(hwid, chip_id, product == BPT_SNP_TURIN ? 8 : 64);
+    bpt_hex_encode_to(hwid, chip_id, turin ? 8 : 64);
     if (cache_dir) {
         bpt_buf cached = BPT_BUF_INIT(BPT_KDS_MAX_CERT_BYTES);
         BPT_CHECK(cache_path(path, sizeof(path), cache_dir, name, hwid, tcb));
@@ -51,7 +53,7 @@ int bpt_kds_vcek(bpt_buf *der_out, const char *base_url, const char *cache_dir, 
         return bpt_err(BPT_EKEYS, "kds: VCEK for this chip and TCB is not cached and fetching "
                                   "is off (--offline); pass it with --certs");
     }
-    if (product == BPT_SNP_TURIN) {
+    if (turin) {
         n = snprintf(url, sizeof(url),
                      "%s/vcek/v1/%s/%s?fmcSPL=%u&blSPL=%u&teeSPL=%u&snpSPL=%u&ucodeSPL=%u",
                      base_url ? base_url : BPT_KDS_DEFAULT_URL, name, hwid, tcb.fmc, tcb.bootloader,

@@ -11,7 +11,8 @@
  * Issuer chains arrive URL-encoded in headers. Nothing here is trusted: the verifier checks it.
  */
 #include "attestation/pki/pki.h"
-#include "attestation/providers/tdx_internal.h"
+#include "attestation/collateral/pcs.h"
+#include "attestation/collateral/tdx_collateral.h"
 
 #include "core/codec.h"
 #include "core/err.h"
@@ -179,7 +180,8 @@ out:
     return rc;
 }
 
-static int fetch(char **out_json, const char *base_url, const struct bpt_pck_ext *pck)
+static int fetch(char **out_json, const char *base_url, const uint8_t pck_fmspc[6],
+                 bool platform_ca)
 {
     const char *base = base_url ? base_url : BPT_PCS_DEFAULT_URL;
     bpt_buf body = BPT_BUF_INIT(BPT_LIMIT_COLLATERAL_BYTES);
@@ -190,7 +192,7 @@ static int fetch(char **out_json, const char *base_url, const struct bpt_pck_ext
     if (!coll) {
         return bpt_err_nomem("collateral");
     }
-    bpt_hex_encode_to(fmspc, pck->fmspc, 6);
+    bpt_hex_encode_to(fmspc, pck_fmspc, 6);
     for (char *p = fmspc; *p; p++) {
         *p = (char)toupper((unsigned char)*p);
     }
@@ -218,7 +220,7 @@ static int fetch(char **out_json, const char *base_url, const struct bpt_pck_ext
     bpt_buf_reset(&body);
 
     URL("%s/sgx/certification/v4/pckcrl?ca=%s&encoding=der", base,
-        pck->platform_ca ? "platform" : "processor");
+        platform_ca ? "platform" : "processor");
     BPT_CHECK(get(&body, &chain, url, "SGX-PCK-CRL-Issuer-Chain", "PCK CRL"));
     BPT_CHECK(crl_hex(coll, "pck_crl", &body, "pcs: PCK CRL"));
     json_object_set_new(coll, "pck_crl_issuer_chain", json_string(chain));
@@ -247,29 +249,29 @@ out:
 /* Cached collateral is used while TCB Info, QE Identity and both CRLs are current at @p at. */
 static bool current_at(const char *json, size_t len, int64_t at)
 {
-    struct tdx_tcb_info *t = calloc(1, sizeof(*t));
-    struct tdx_qe_identity *q = calloc(1, sizeof(*q));
+    struct bpt_tdx_tcb_info *t = calloc(1, sizeof(*t));
+    struct bpt_tdx_qe_identity *q = calloc(1, sizeof(*q));
     json_t *o = NULL;
     const char *s;
     bool ok = t && q && bpt_json_parse(&o, json, len, "pcs: cached collateral") == 0 &&
-              json_is_object(o) && tdx_json_text(o, "tcb_info", &s, "cache") == 0 &&
-              tdx_tcb_info_parse(t, s, strlen(s)) == 0 && t->issue_date <= at &&
-              at <= t->next_update && tdx_json_text(o, "qe_identity", &s, "cache") == 0 &&
-              tdx_qe_identity_parse(q, s, strlen(s)) == 0 && q->issue_date <= at &&
+              json_is_object(o) && bpt_tdx_json_text(o, "tcb_info", &s, "cache") == 0 &&
+              bpt_tdx_tcb_info_parse(t, s, strlen(s)) == 0 && t->issue_date <= at &&
+              at <= t->next_update && bpt_tdx_json_text(o, "qe_identity", &s, "cache") == 0 &&
+              bpt_tdx_qe_identity_parse(q, s, strlen(s)) == 0 && q->issue_date <= at &&
               at <= q->next_update;
     for (int i = 0; ok && i < 2; i++) {
         X509_CRL *crl = NULL;
         int64_t nb = 0, na = 0;
-        ok = tdx_json_text(o, i ? "pck_crl" : "root_ca_crl", &s, "cache") == 0 &&
+        ok = bpt_tdx_json_text(o, i ? "pck_crl" : "root_ca_crl", &s, "cache") == 0 &&
              bpt_pki_parse_crl(&crl, (const uint8_t *)s, strlen(s), "cache") == 0 &&
              bpt_pki_crl_window(crl, &nb, &na) && nb <= at && at <= na;
         X509_CRL_free(crl);
     }
     if (t) {
-        tdx_tcb_info_dispose(t);
+        bpt_tdx_tcb_info_dispose(t);
     }
     if (q) {
-        tdx_qe_identity_dispose(q);
+        bpt_tdx_qe_identity_dispose(q);
     }
     free(t);
     free(q);
@@ -277,18 +279,18 @@ static bool current_at(const char *json, size_t len, int64_t at)
     return ok;
 }
 
-int tdx_pcs_collateral(char **out_json, const char *base_url, const char *cache_dir, bool offline,
-                       const struct bpt_pck_ext *pck, int64_t at)
+int bpt_tdx_pcs_collateral(char **out_json, const char *base_url, const char *cache_dir,
+                           bool offline, const uint8_t pck_fmspc[6], bool platform_ca, int64_t at)
 {
     char path[4096] = "", fmspc[13];
     int rc;
 
     *out_json = NULL;
-    bpt_hex_encode_to(fmspc, pck->fmspc, 6);
+    bpt_hex_encode_to(fmspc, pck_fmspc, 6);
     if (cache_dir) {
         bpt_buf cached = BPT_BUF_INIT(BPT_LIMIT_COLLATERAL_BYTES);
         int n = snprintf(path, sizeof(path), "%s/tdx-collateral-%s-%s.json", cache_dir, fmspc,
-                         pck->platform_ca ? "platform" : "processor");
+                         platform_ca ? "platform" : "processor");
         if (n < 0 || (size_t)n >= sizeof(path)) {
             return bpt_err(BPT_EINVAL, "pcs: cache path too long");
         }
@@ -309,7 +311,7 @@ int tdx_pcs_collateral(char **out_json, const char *base_url, const char *cache_
                        "fetching is off (--offline); pass it with --collateral",
                        fmspc);
     }
-    BPT_CHECK(fetch(out_json, base_url, pck));
+    BPT_CHECK(fetch(out_json, base_url, pck_fmspc, platform_ca));
     if (cache_dir) {
         if (mkdir(cache_dir, 0700) != 0 && errno != EEXIST) {
             BPT_LOG(BPT_LOG_WARN, "pcs", "cache dir unusable dir=%s", cache_dir);

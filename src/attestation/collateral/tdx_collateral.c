@@ -3,8 +3,8 @@
  * collateral verified (issuer chains, CRLs, signatures, ids, versions, dates) into an immutable,
  * reference-counted object that verifications share.
  */
+#include "attestation/collateral/tdx_collateral.h"
 #include "attestation/pki/pki.h"
-#include "attestation/providers/tdx_internal.h"
 
 #include <blueprint-tee/clock.h>
 
@@ -16,6 +16,45 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+static const char *const tcb_names[BPT_TCB_STATUS_COUNT] = {
+    "up_to_date",
+    "sw_hardening_needed",
+    "configuration_needed",
+    "configuration_and_sw_hardening_needed",
+    "out_of_date",
+    "out_of_date_configuration_needed",
+    "revoked",
+};
+static const char *const tcb_intel[BPT_TCB_STATUS_COUNT] = {
+    "UpToDate",
+    "SWHardeningNeeded",
+    "ConfigurationNeeded",
+    "ConfigurationAndSWHardeningNeeded",
+    "OutOfDate",
+    "OutOfDateConfigurationNeeded",
+    "Revoked",
+};
+
+const char *bpt_tcb_status_name(bpt_tdx_tcb_status s)
+{
+    return (unsigned)s < BPT_TCB_STATUS_COUNT ? tcb_names[s] : "unknown";
+}
+
+int bpt_tcb_status_parse(bpt_tdx_tcb_status *out, const char *name)
+{
+    for (int i = 0; name && i < BPT_TCB_STATUS_COUNT; i++) {
+        if (strcmp(name, tcb_names[i]) == 0 || strcmp(name, tcb_intel[i]) == 0) {
+            *out = (bpt_tdx_tcb_status)i;
+            return 0;
+        }
+    }
+    return bpt_err(BPT_EINVAL,
+                   "TCB status '%.64s' unknown (expected up_to_date, sw_hardening_needed, "
+                   "configuration_needed, configuration_and_sw_hardening_needed, out_of_date, "
+                   "out_of_date_configuration_needed or revoked)",
+                   name ? name : "(null)");
+}
 
 enum level_kind { LEVEL_PLATFORM, LEVEL_ISVSVN };
 
@@ -84,7 +123,7 @@ static int get_components(const json_t *tcb, const char *key, uint8_t out[16], c
     return 0;
 }
 
-static int parse_level(struct tdx_tcb_level *l, const json_t *o, enum level_kind kind, bool tdx,
+static int parse_level(struct bpt_tdx_tcb_level *l, const json_t *o, enum level_kind kind, bool tdx,
                        const char *ctx)
 {
     json_t *tcb = NULL, *adv = NULL;
@@ -133,7 +172,7 @@ out:
     return rc;
 }
 
-static void levels_dispose(struct tdx_tcb_level *levels, size_t n)
+static void levels_dispose(struct bpt_tdx_tcb_level *levels, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         json_decref(levels[i].advisories);
@@ -141,7 +180,7 @@ static void levels_dispose(struct tdx_tcb_level *levels, size_t n)
     }
 }
 
-static int parse_levels(struct tdx_tcb_level *levels, size_t *n, const json_t *o,
+static int parse_levels(struct bpt_tdx_tcb_level *levels, size_t *n, const json_t *o,
                         enum level_kind kind, bool tdx, const char *ctx)
 {
     json_t *arr = NULL, *e;
@@ -163,7 +202,7 @@ out:
     return rc;
 }
 
-static int parse_module(struct tdx_module_identity *m, const json_t *o, bool with_levels,
+static int parse_module(struct bpt_tdx_module_identity *m, const json_t *o, bool with_levels,
                         const char *ctx)
 {
     const char *id = NULL;
@@ -173,7 +212,7 @@ static int parse_module(struct tdx_module_identity *m, const json_t *o, bool wit
         return bpt_err(BPT_EMALFORMED, "%s is not an object", ctx);
     }
     if (with_levels) {
-        BPT_CHECK(tdx_json_text(o, "id", &id, ctx));
+        BPT_CHECK(bpt_tdx_json_text(o, "id", &id, ctx));
         if (strlen(id) >= sizeof(m->id)) {
             return bpt_err(BPT_EMALFORMED, "%s.id is too long", ctx);
         }
@@ -198,7 +237,7 @@ static int parse_header(const json_t *o, const char *want_id, int64_t want_versi
     int64_t version = 0;
     int rc;
 
-    BPT_CHECK(tdx_json_text(o, "id", &id, ctx));
+    BPT_CHECK(bpt_tdx_json_text(o, "id", &id, ctx));
     if (strcmp(id, want_id) != 0) {
         return bpt_err(BPT_EMALFORMED, "%s: id '%.16s' (expected %s)", ctx, id, want_id);
     }
@@ -215,7 +254,7 @@ out:
     return rc;
 }
 
-void tdx_tcb_info_dispose(struct tdx_tcb_info *t)
+void bpt_tdx_tcb_info_dispose(struct bpt_tdx_tcb_info *t)
 {
     levels_dispose(t->levels, t->n_levels);
     for (size_t i = 0; i < t->n_modules; i++) {
@@ -224,13 +263,13 @@ void tdx_tcb_info_dispose(struct tdx_tcb_info *t)
     memset(t, 0, sizeof(*t));
 }
 
-void tdx_qe_identity_dispose(struct tdx_qe_identity *q)
+void bpt_tdx_qe_identity_dispose(struct bpt_tdx_qe_identity *q)
 {
     levels_dispose(q->levels, q->n_levels);
     memset(q, 0, sizeof(*q));
 }
 
-int tdx_tcb_info_parse(struct tdx_tcb_info *t, const char *json, size_t len)
+int bpt_tdx_tcb_info_parse(struct bpt_tdx_tcb_info *t, const char *json, size_t len)
 {
     static const char ctx[] = "tdx: tcbInfo";
     json_t *o = NULL, *mod = NULL, *mods = NULL, *e;
@@ -280,12 +319,12 @@ int tdx_tcb_info_parse(struct tdx_tcb_info *t, const char *json, size_t len)
 out:
     json_decref(o);
     if (rc < 0) {
-        tdx_tcb_info_dispose(t);
+        bpt_tdx_tcb_info_dispose(t);
     }
     return rc;
 }
 
-int tdx_qe_identity_parse(struct tdx_qe_identity *q, const char *json, size_t len)
+int bpt_tdx_qe_identity_parse(struct bpt_tdx_qe_identity *q, const char *json, size_t len)
 {
     static const char ctx[] = "tdx: qeIdentity";
     json_t *o = NULL;
@@ -316,12 +355,12 @@ int tdx_qe_identity_parse(struct tdx_qe_identity *q, const char *json, size_t le
 out:
     json_decref(o);
     if (rc < 0) {
-        tdx_qe_identity_dispose(q);
+        bpt_tdx_qe_identity_dispose(q);
     }
     return rc;
 }
 
-struct tdx_collateral *tdx_collateral_retain(struct tdx_collateral *c)
+struct bpt_tdx_collateral *bpt_tdx_collateral_retain(struct bpt_tdx_collateral *c)
 {
     if (c) {
         atomic_fetch_add(&c->refs, 1);
@@ -329,19 +368,19 @@ struct tdx_collateral *tdx_collateral_retain(struct tdx_collateral *c)
     return c;
 }
 
-void tdx_collateral_release(struct tdx_collateral *c)
+void bpt_tdx_collateral_release(struct bpt_tdx_collateral *c)
 {
     if (!c || atomic_fetch_sub(&c->refs, 1) != 1) {
         return;
     }
-    tdx_tcb_info_dispose(&c->tcb);
-    tdx_qe_identity_dispose(&c->qe);
+    bpt_tdx_tcb_info_dispose(&c->tcb);
+    bpt_tdx_qe_identity_dispose(&c->qe);
     X509_CRL_free(c->root_crl);
     X509_CRL_free(c->pck_crl);
     free(c);
 }
 
-int tdx_json_text(const json_t *o, const char *key, const char **out, const char *ctx)
+int bpt_tdx_json_text(const json_t *o, const char *key, const char **out, const char *ctx)
 {
     const json_t *v = json_object_get(o, key);
     if (!v || json_is_null(v)) {
@@ -354,7 +393,7 @@ int tdx_json_text(const json_t *o, const char *key, const char **out, const char
     return 0;
 }
 
-static void narrow(struct tdx_collateral *c, int64_t nb, int64_t na)
+static void narrow(struct bpt_tdx_collateral *c, int64_t nb, int64_t na)
 {
     if (nb > c->not_before) {
         c->not_before = nb;
@@ -375,7 +414,7 @@ static int64_t asn1_unix(const ASN1_TIME *t)
  * @p roots at @p at, every certificate the root issued checked against the root CA CRL.
  * Returns the signer (a new reference); narrows the collateral's window to the chain's.
  */
-static int verify_issuer_chain(X509 **signer, struct tdx_collateral *c, const char *pem,
+static int verify_issuer_chain(X509 **signer, struct bpt_tdx_collateral *c, const char *pem,
                                STACK_OF(X509) * roots, int64_t at, const char *what)
 {
     STACK_OF(X509) *certs = NULL, *chain = NULL;
@@ -439,13 +478,13 @@ static X509 *root_for(STACK_OF(X509) * roots, X509_CRL *crl)
     return NULL;
 }
 
-int tdx_collateral_verify(struct tdx_collateral **out, const char *json, size_t len,
-                          STACK_OF(X509) * roots, int64_t at)
+int bpt_tdx_collateral_verify(struct bpt_tdx_collateral **out, const char *json, size_t len,
+                              STACK_OF(X509) * roots, int64_t at)
 {
     static const char ctx[] = "tdx: collateral";
     const char *pck_crl_chain = NULL, *root_crl = NULL, *pck_crl = NULL, *tcb_chain = NULL,
                *tcb_info = NULL, *tcb_sig = NULL, *qe_chain = NULL, *qe_id = NULL, *qe_sig = NULL;
-    struct tdx_collateral *c = NULL;
+    struct bpt_tdx_collateral *c = NULL;
     json_t *o = NULL;
     X509 *signer = NULL, *root;
     int64_t nb = 0, na = 0;
@@ -461,15 +500,15 @@ int tdx_collateral_verify(struct tdx_collateral **out, const char *json, size_t 
         rc = bpt_err(BPT_EMALFORMED, "%s is not a JSON object", ctx);
         goto out;
     }
-    BPT_CHECK(tdx_json_text(o, "pck_crl_issuer_chain", &pck_crl_chain, ctx));
-    BPT_CHECK(tdx_json_text(o, "root_ca_crl", &root_crl, ctx));
-    BPT_CHECK(tdx_json_text(o, "pck_crl", &pck_crl, ctx));
-    BPT_CHECK(tdx_json_text(o, "tcb_info_issuer_chain", &tcb_chain, ctx));
-    BPT_CHECK(tdx_json_text(o, "tcb_info", &tcb_info, ctx));
-    BPT_CHECK(tdx_json_text(o, "tcb_info_signature", &tcb_sig, ctx));
-    BPT_CHECK(tdx_json_text(o, "qe_identity_issuer_chain", &qe_chain, ctx));
-    BPT_CHECK(tdx_json_text(o, "qe_identity", &qe_id, ctx));
-    BPT_CHECK(tdx_json_text(o, "qe_identity_signature", &qe_sig, ctx));
+    BPT_CHECK(bpt_tdx_json_text(o, "pck_crl_issuer_chain", &pck_crl_chain, ctx));
+    BPT_CHECK(bpt_tdx_json_text(o, "root_ca_crl", &root_crl, ctx));
+    BPT_CHECK(bpt_tdx_json_text(o, "pck_crl", &pck_crl, ctx));
+    BPT_CHECK(bpt_tdx_json_text(o, "tcb_info_issuer_chain", &tcb_chain, ctx));
+    BPT_CHECK(bpt_tdx_json_text(o, "tcb_info", &tcb_info, ctx));
+    BPT_CHECK(bpt_tdx_json_text(o, "tcb_info_signature", &tcb_sig, ctx));
+    BPT_CHECK(bpt_tdx_json_text(o, "qe_identity_issuer_chain", &qe_chain, ctx));
+    BPT_CHECK(bpt_tdx_json_text(o, "qe_identity", &qe_id, ctx));
+    BPT_CHECK(bpt_tdx_json_text(o, "qe_identity_signature", &qe_sig, ctx));
 
     if (!(c = calloc(1, sizeof(*c)))) {
         rc = bpt_err_nomem("collateral");
@@ -496,7 +535,7 @@ int tdx_collateral_verify(struct tdx_collateral **out, const char *json, size_t 
     BPT_CHECK(verify_body(signer, tcb_info, tcb_sig, "tdx: TCB Info signature"));
     X509_free(signer);
     signer = NULL;
-    BPT_CHECK(tdx_tcb_info_parse(&c->tcb, tcb_info, strlen(tcb_info)));
+    BPT_CHECK(bpt_tdx_tcb_info_parse(&c->tcb, tcb_info, strlen(tcb_info)));
     BPT_CHECK(check_dates(c->tcb.issue_date, c->tcb.next_update, at, "tdx: TCB Info"));
     narrow(c, c->tcb.issue_date, c->tcb.next_update);
 
@@ -506,7 +545,7 @@ int tdx_collateral_verify(struct tdx_collateral **out, const char *json, size_t 
     BPT_CHECK(verify_body(signer, qe_id, qe_sig, "tdx: QE Identity signature"));
     X509_free(signer);
     signer = NULL;
-    BPT_CHECK(tdx_qe_identity_parse(&c->qe, qe_id, strlen(qe_id)));
+    BPT_CHECK(bpt_tdx_qe_identity_parse(&c->qe, qe_id, strlen(qe_id)));
     BPT_CHECK(check_dates(c->qe.issue_date, c->qe.next_update, at, "tdx: QE Identity"));
     narrow(c, c->qe.issue_date, c->qe.next_update);
 
@@ -524,7 +563,7 @@ int tdx_collateral_verify(struct tdx_collateral **out, const char *json, size_t 
     rc = 0;
 out:
     X509_free(signer);
-    tdx_collateral_release(c);
+    bpt_tdx_collateral_release(c);
     json_decref(o);
     return rc;
 }

@@ -24,9 +24,9 @@ struct bpt_chain_cache {
     atomic_uint_fast64_t hits, lookups;
 };
 
-int bpt_chain_cache_new(bpt_chain_cache **out, size_t max_entries)
+int bpt_chain_cache_new(struct bpt_chain_cache **out, size_t max_entries)
 {
-    bpt_chain_cache *c;
+    struct bpt_chain_cache *c;
     *out = NULL;
     if (max_entries == 0 || max_entries > 4096) {
         return bpt_err(BPT_EINVAL, "chain cache: %zu entries (expected 1..4096)", max_entries);
@@ -49,7 +49,7 @@ static void clear(struct entry *e)
     memset(e, 0, sizeof(*e));
 }
 
-void bpt_chain_cache_free(bpt_chain_cache *c)
+void bpt_chain_cache_free(struct bpt_chain_cache *c)
 {
     if (!c) {
         return;
@@ -62,14 +62,14 @@ void bpt_chain_cache_free(bpt_chain_cache *c)
     free(c);
 }
 
-void bpt_chain_cache_stats(const bpt_chain_cache *c, uint64_t *hits, uint64_t *lookups)
+void bpt_chain_cache_stats(const struct bpt_chain_cache *c, uint64_t *hits, uint64_t *lookups)
 {
-    *hits = atomic_load(&((bpt_chain_cache *)c)->hits);
-    *lookups = atomic_load(&((bpt_chain_cache *)c)->lookups);
+    *hits = atomic_load(&((struct bpt_chain_cache *)c)->hits);
+    *lookups = atomic_load(&((struct bpt_chain_cache *)c)->lookups);
 }
 
-int bpt_chain_cache_get(bpt_chain_cache *c, const uint8_t key[32], int64_t at, EVP_PKEY **pkey,
-                        void *blob, size_t blob_len, STACK_OF(X509) * *chain_out)
+int bpt_chain_cache_get(struct bpt_chain_cache *c, const uint8_t key[32], int64_t at,
+                        EVP_PKEY **pkey, void *blob, size_t blob_len, STACK_OF(X509) * *chain_out)
 {
     int hit = 0;
     *pkey = NULL;
@@ -112,7 +112,7 @@ int bpt_chain_cache_get(bpt_chain_cache *c, const uint8_t key[32], int64_t at, E
     return hit;
 }
 
-int bpt_chain_cache_put(bpt_chain_cache *c, const uint8_t key[32], STACK_OF(X509) * chain,
+int bpt_chain_cache_put(struct bpt_chain_cache *c, const uint8_t key[32], STACK_OF(X509) * chain,
                         EVP_PKEY *pkey, const void *blob, size_t blob_len)
 {
     STACK_OF(X509) * copy;

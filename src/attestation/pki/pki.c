@@ -1,5 +1,4 @@
 #include "attestation/pki/pki.h"
-#include "attestation/policy_internal.h"
 #include "core/codec.h"
 #include "core/err.h"
 #include "core/limits.h"
@@ -408,20 +407,13 @@ out:
     return rc;
 }
 
-int bpt_pki_trust_roots(STACK_OF(X509) * *out, const struct bpt_policy *policy,
-                        const enum bpt_pinned_root *ids, size_t n_ids)
+int bpt_pki_pinned_roots(STACK_OF(X509) * *out, const enum bpt_pinned_root *ids, size_t n_ids)
 {
     STACK_OF(X509) *st = NULL;
     X509 *c = NULL;
     int rc = BPT_ERROR;
 
     *out = NULL;
-    if (policy && policy->has_trust_roots) {
-        BPT_CHECK(bpt_pki_parse_certs(&st, policy->trust_roots_pem.data,
-                                      policy->trust_roots_pem.len, "trust roots"));
-        *out = st;
-        return 0;
-    }
     st = sk_X509_new_null();
     if (!st) {
         return bpt_err_nomem("root stack");

@@ -9,6 +9,8 @@
 #ifndef BPT_ATTESTATION_PKI_H
 #define BPT_ATTESTATION_PKI_H
 
+#include <blueprint-tee/common.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,52 +40,55 @@ const char *bpt_pki_pinned_fingerprint(enum bpt_pinned_root id);
  * Load a pinned certificate, checking its SHA-256 fingerprint against the table.
  * @param[out] out new reference; X509_free() it.
  */
-int bpt_pki_pinned_load(X509 **out, enum bpt_pinned_root id);
+BPT_MUST_USE int bpt_pki_pinned_load(X509 **out, enum bpt_pinned_root id);
 
 /**
  * Parse certificates from untrusted bytes: one DER certificate, or PEM text holding one or
  * more (at most BPT_LIMIT_CERTS_IN_CHAIN). Appends to *stack (created when NULL).
  * @return 0; BPT_EMALFORMED naming @p what; BPT_ELIMIT.
  */
-int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len, const char *what);
+BPT_MUST_USE int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len,
+                                     const char *what);
 
 /** Parse one DER certificate (the whole input must be the certificate). */
-int bpt_pki_parse_der(X509 **out, const uint8_t *p, size_t len, const char *what);
+BPT_MUST_USE int bpt_pki_parse_der(X509 **out, const uint8_t *p, size_t len, const char *what);
 
 /**
  * Verify an ECDSA signature given as big-endian r and s of @p n bytes each over @p msg:
  * P-256 with SHA-256 (@p bits 256) or P-384 with SHA-384 (@p bits 384).
  * @return 0; BPT_ESIGNATURE "<what>: ..." (wrong key type, or the signature does not verify).
  */
-int bpt_pki_verify_ecdsa_rs(EVP_PKEY *key, int bits, const uint8_t *r, const uint8_t *s, size_t n,
-                            const void *msg, size_t msg_len, const char *what);
+BPT_MUST_USE int bpt_pki_verify_ecdsa_rs(EVP_PKEY *key, int bits, const uint8_t *r,
+                                         const uint8_t *s, size_t n, const void *msg,
+                                         size_t msg_len, const char *what);
 
 /**
  * Verify an ECDSA P-384 / SHA-384 signature given as big-endian r and s of @p n bytes each
  * (raw COSE form; SEV-SNP's little-endian values are reversed by the caller) over @p msg.
  * @return 0; BPT_ESIGNATURE "<what>: ..." (wrong key type, or the signature does not verify).
  */
-int bpt_pki_verify_p384_rs(EVP_PKEY *key, const uint8_t *r, const uint8_t *s, size_t n,
-                           const void *msg, size_t msg_len, const char *what);
+BPT_MUST_USE int bpt_pki_verify_p384_rs(EVP_PKEY *key, const uint8_t *r, const uint8_t *s, size_t n,
+                                        const void *msg, size_t msg_len, const char *what);
 
 /**
  * An EC public key from raw big-endian x || y (@p bits / 8 bytes each, P-256 or P-384); the
  * point must lie on the curve. @return 0; BPT_EMALFORMED naming @p what.
  */
-int bpt_pki_ec_pub_from_xy(EVP_PKEY **out, int bits, const uint8_t *xy, const char *what);
+BPT_MUST_USE int bpt_pki_ec_pub_from_xy(EVP_PKEY **out, int bits, const uint8_t *xy,
+                                        const char *what);
 
 /**
  * Parse a CRL from untrusted bytes: DER, hex text of DER (Intel's form), or PEM.
  * @return 0; BPT_EMALFORMED naming @p what.
  */
-int bpt_pki_parse_crl(X509_CRL **out, const uint8_t *p, size_t len, const char *what);
+BPT_MUST_USE int bpt_pki_parse_crl(X509_CRL **out, const uint8_t *p, size_t len, const char *what);
 
 /**
  * Check a CRL: its issuer is @p issuer's subject, @p issuer's key verifies its signature, and
  * thisUpdate <= at <= nextUpdate (a CRL without nextUpdate is refused).
  * @return 0; BPT_ESIGNATURE naming @p what and the failing check.
  */
-int bpt_pki_check_crl(X509_CRL *crl, X509 *issuer, int64_t at, const char *what);
+BPT_MUST_USE int bpt_pki_check_crl(X509_CRL *crl, X509 *issuer, int64_t at, const char *what);
 
 /** The CRL's thisUpdate and nextUpdate as unix seconds; false if it lacks them. */
 bool bpt_pki_crl_window(X509_CRL *crl, int64_t *not_before, int64_t *not_after);
@@ -92,10 +97,10 @@ bool bpt_pki_crl_window(X509_CRL *crl, int64_t *not_before, int64_t *not_after);
  * Refuse @p cert if @p crl lists it, or if @p crl was not issued by @p cert's issuer.
  * @return 0; BPT_ESIGNATURE "<what>: <subject> is revoked".
  */
-int bpt_pki_check_not_revoked(X509_CRL *crl, X509 *cert, const char *what);
+BPT_MUST_USE int bpt_pki_check_not_revoked(X509_CRL *crl, X509 *cert, const char *what);
 
 /** SHA-256 of the certificate's DER encoding. */
-int bpt_pki_fingerprint(uint8_t out[32], X509 *cert);
+BPT_MUST_USE int bpt_pki_fingerprint(uint8_t out[32], X509 *cert);
 
 /** true if notBefore <= at <= notAfter. */
 bool bpt_pki_valid_at(X509 *cert, int64_t at);
@@ -115,17 +120,15 @@ struct bpt_pki_verify_opts {
  * OpenSSL's reason (expired, not yet valid, bad signature, unknown issuer, ...).
  * @param[out] chain_out if non-NULL, the verified chain leaf..root (sk_X509_pop_free it).
  */
-int bpt_pki_verify_chain(STACK_OF(X509) * *chain_out, X509 *leaf, STACK_OF(X509) * untrusted,
-                         STACK_OF(X509) * roots, const struct bpt_pki_verify_opts *opts,
-                         const char *what);
+BPT_MUST_USE int bpt_pki_verify_chain(STACK_OF(X509) * *chain_out, X509 *leaf,
+                                      STACK_OF(X509) * untrusted, STACK_OF(X509) * roots,
+                                      const struct bpt_pki_verify_opts *opts, const char *what);
 
 /**
- * The roots a verifier should trust: the policy's trust roots when it has them, else the
- * listed pinned ones. @p ids / @p n_ids: the pinned roots for this provider.
+ * The listed pinned roots, each loaded and checked against its fingerprint.
  * @param[out] out new stack; sk_X509_pop_free(out, X509_free).
  */
-struct bpt_policy;
-int bpt_pki_trust_roots(STACK_OF(X509) * *out, const struct bpt_policy *policy,
-                        const enum bpt_pinned_root *ids, size_t n_ids);
+BPT_MUST_USE int bpt_pki_pinned_roots(STACK_OF(X509) * *out, const enum bpt_pinned_root *ids,
+                                      size_t n_ids);
 
 #endif

@@ -5,10 +5,13 @@
 #include <blueprint-tee/aws_nitro.h>
 #include <blueprint-tee/secret.h>
 
+#include "attestation/context_internal.h"
+#include "attestation/evidence_internal.h"
 #include "attestation/model_internal.h"
 #include "attestation/pki/chain_cache.h"
 #include "attestation/pki/pki.h"
 #include "attestation/policy_internal.h"
+#include "attestation/providers/providers.h"
 #include "attestation/providers/aws_nitro_internal.h"
 #include "attestation/verified_internal.h"
 
@@ -359,26 +362,34 @@ out:
 /* ---- verification -------------------------------------------------------------------------- */
 
 /* SHA-256 over what chose the chain: the bundle, the certificate and the trusted roots. */
-static int chain_key(uint8_t out[32], const struct bpt_nitro_doc *d, const bpt_policy *policy)
+static int chain_key(uint8_t out[32], const struct bpt_nitro_doc *d, const bpt_verify_ctx *ctx)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned int n = 0;
+    int rc = BPT_ERROR;
     bool ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
               EVP_DigestUpdate(md, "aws_nitro", 9) == 1 &&
               EVP_DigestUpdate(md, d->certificate, d->certificate_len) == 1;
     for (size_t i = 0; ok && i < d->n_cabundle; i++) {
         ok = EVP_DigestUpdate(md, d->cabundle[i], d->cabundle_len[i]) == 1;
     }
-    ok = ok &&
-         (!policy->has_trust_roots ||
-          EVP_DigestUpdate(md, policy->trust_roots_pem.data, policy->trust_roots_pem.len) == 1) &&
-         EVP_DigestFinal_ex(md, out, &n) == 1;
+    if (!ok) {
+        rc = bpt_err_ossl(BPT_ERROR, "aws_nitro: cache key");
+        goto out;
+    }
+    BPT_CHECK(bpt_verify_ctx_digest_roots(md, ctx));
+    if (EVP_DigestFinal_ex(md, out, &n) != 1) {
+        rc = bpt_err_ossl(BPT_ERROR, "aws_nitro: cache key");
+        goto out;
+    }
+    rc = 0;
+out:
     EVP_MD_CTX_free(md);
-    return ok ? 0 : bpt_err_ossl(BPT_ERROR, "aws_nitro: cache key");
+    return rc;
 }
 
-static int verify_chain(EVP_PKEY **key_out, const struct bpt_nitro_doc *d, const bpt_policy *policy,
-                        int64_t at)
+static int verify_chain(EVP_PKEY **key_out, const struct bpt_nitro_doc *d,
+                        const bpt_verify_ctx *ctx, int64_t at)
 {
     STACK_OF(X509) *roots = NULL, *untrusted = NULL, *chain = NULL;
     X509 *root = NULL, *leaf = NULL, *c = NULL;
@@ -389,21 +400,21 @@ static int verify_chain(EVP_PKEY **key_out, const struct bpt_nitro_doc *d, const
     int rc;
 
     *key_out = NULL;
-    if (policy->chain_cache) {
-        BPT_CHECK(chain_key(ckey, d, policy));
-        if (bpt_chain_cache_get(policy->chain_cache, ckey, at, key_out, NULL, 0, NULL) == 1) {
+    if (ctx->chain_cache) {
+        BPT_CHECK(chain_key(ckey, d, ctx));
+        if (bpt_chain_cache_get(ctx->chain_cache, ckey, at, key_out, NULL, 0, NULL) == 1) {
             return 0; /* the same bundle and certificate verified before, still valid at `at` */
         }
     }
     BPT_CHECK(
         bpt_pki_parse_der(&root, d->cabundle[0], d->cabundle_len[0], "aws_nitro: cabundle[0]"));
-    BPT_CHECK(bpt_pki_trust_roots(&roots, policy, &pinned, 1));
+    BPT_CHECK(bpt_verify_ctx_roots(&roots, ctx, &pinned, 1));
     for (int i = 0; i < sk_X509_num(roots); i++) {
         root_ok |= X509_cmp(sk_X509_value(roots, i), root) == 0;
     }
     if (!root_ok) {
         rc = bpt_err(BPT_ESIGNATURE, "aws_nitro: cabundle[0] is not the %s root",
-                     policy->has_trust_roots ? "trusted" : "pinned AWS Nitro Enclaves");
+                     bpt_verify_ctx_has_trust_roots(ctx) ? "trusted" : "pinned AWS Nitro Enclaves");
         goto out;
     }
     untrusted = sk_X509_new_null();
@@ -452,8 +463,8 @@ static int verify_chain(EVP_PKEY **key_out, const struct bpt_nitro_doc *d, const
         rc = bpt_err_ossl(BPT_EMALFORMED, "aws_nitro: certificate key");
         goto out;
     }
-    if (policy->chain_cache) {
-        BPT_CHECK(bpt_chain_cache_put(policy->chain_cache, ckey, chain, *key_out, NULL, 0));
+    if (ctx->chain_cache) {
+        BPT_CHECK(bpt_chain_cache_put(ctx->chain_cache, ckey, chain, *key_out, NULL, 0));
     }
     rc = 0;
 out:
@@ -620,44 +631,45 @@ out:
     return rc;
 }
 
-int bpt_aws_nitro_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
-                         const bpt_policy *policy)
+static int nitro_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
+                        const bpt_verify_ctx *ctx, const bpt_policy *policy, void *state)
 {
     struct bpt_nitro_doc d;
-    struct bpt_verify_details det = {.level = BPT_VERIFICATION_CRYPTOGRAPHIC};
-    bpt_policy *owned = NULL;
-    bpt_report *report = NULL;
     EVP_PKEY *key = NULL;
-    int64_t at;
+    int64_t at = ev->at;
     int rc;
 
-    *out = NULL;
+    (void)state;
     memset(&d, 0, sizeof(d));
-    if (!policy) {
-        BPT_CHECK(bpt_policy_new(&owned));
-        policy = owned;
-    }
-    at = bpt_policy_at(policy);
-    BPT_CHECK(bpt_nitro_parse(&d, ev, ev_len));
-    BPT_CHECK(verify_chain(&key, &d, policy, at));
+    BPT_CHECK(bpt_nitro_parse(&d, ev->bytes, ev->len));
+    BPT_CHECK(verify_chain(&key, &d, ctx, at));
     BPT_CHECK(verify_signature(&d, key));
     BPT_CHECK(check_policy(&d, policy, at));
-    BPT_CHECK(build_report(&report, &d, ev, ev_len));
-    det.at = at;
+    BPT_CHECK(build_report(&res->report, &d, ev->bytes, ev->len));
     if (d.user_data) {
-        det.report_data_len = d.user_data_len > 64 ? 64 : d.user_data_len;
-        memcpy(det.report_data, d.user_data, det.report_data_len);
+        res->d.report_data_len = d.user_data_len > 64 ? 64 : d.user_data_len;
+        memcpy(res->d.report_data, d.user_data, res->d.report_data_len);
     }
-    det.tcb = json_pack("{s:s,s:I}", "module_id", d.module_id, "timestamp_ms",
-                        (json_int_t)d.timestamp_ms);
-    BPT_CHECK(bpt_verified_build(out, report, &det));
-    report = NULL;
+    res->d.tcb = json_pack("{s:s,s:I}", "module_id", d.module_id, "timestamp_ms",
+                           (json_int_t)d.timestamp_ms);
     rc = 0;
 out:
-    bpt_verify_details_dispose(&det);
-    bpt_report_free(report);
     EVP_PKEY_free(key);
     bpt_nitro_doc_dispose(&d);
-    bpt_policy_free(owned);
     return rc;
+}
+
+const bpt_verifier_vtable bpt_aws_nitro_verifier = {
+    .api_version = BPT_VERIFIER_API_VERSION,
+    .name = "aws_nitro",
+    .provider = BPT_PROVIDER_AWS_NITRO,
+    .kind = BPT_EVIDENCE_NITRO_COSE,
+    .level = BPT_VERIFICATION_CRYPTOGRAPHIC,
+    .verify = nitro_verify,
+};
+
+int bpt_aws_nitro_verify(bpt_verified **out, const bpt_verify_ctx *ctx, const bpt_policy *policy,
+                         const uint8_t *ev, size_t ev_len)
+{
+    return bpt_verifier_run_direct(out, &bpt_aws_nitro_verifier, ctx, policy, ev, ev_len);
 }

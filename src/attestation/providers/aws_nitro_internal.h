@@ -2,6 +2,8 @@
 #ifndef BPT_ATTESTATION_PROVIDERS_AWS_NITRO_INTERNAL_H
 #define BPT_ATTESTATION_PROVIDERS_AWS_NITRO_INTERNAL_H
 
+#include <blueprint-tee/common.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,10 +44,11 @@ struct bpt_nitro_doc {
 };
 
 /** Decode and type-check. @return 0; BPT_EMALFORMED naming the field. */
-int bpt_nitro_parse(struct bpt_nitro_doc *d, const uint8_t *ev, size_t len);
+BPT_MUST_USE int bpt_nitro_parse(struct bpt_nitro_doc *d, const uint8_t *ev, size_t len);
 void bpt_nitro_doc_dispose(struct bpt_nitro_doc *d);
 
 /** Sig_structure ["Signature1", protected, h'', payload] as CBOR; free with free(). */
-int bpt_nitro_sig_structure(uint8_t **out, size_t *out_len, const struct bpt_nitro_doc *d);
+BPT_MUST_USE int bpt_nitro_sig_structure(uint8_t **out, size_t *out_len,
+                                         const struct bpt_nitro_doc *d);
 
 #endif

@@ -2,9 +2,12 @@
  * The two JWT attestation providers: GCP Confidential Space and Azure Attestation (MAA).
  * Both authenticate the token through jwt.c, then map and judge their own claims.
  */
+#include "attestation/context_internal.h"
+#include "attestation/evidence_internal.h"
 #include "attestation/model_internal.h"
 #include "attestation/policy_internal.h"
 #include "attestation/providers/jwt_internal.h"
+#include "attestation/providers/providers.h"
 #include "attestation/verified_internal.h"
 
 #include <blueprint-tee/secret.h>
@@ -49,20 +52,33 @@ out:
     return rc;
 }
 
-static int finish(bpt_verified **out, bpt_report *report, const bpt_policy *p,
-                  const uint8_t *report_data, size_t rd_len, const struct bpt_jwt *t)
+static void finish(bpt_verify_result *res, const uint8_t *report_data, size_t rd_len,
+                   const struct bpt_jwt *t)
 {
-    struct bpt_verify_details d = {.level = BPT_VERIFICATION_CRYPTOGRAPHIC};
-    int rc;
-    d.at = bpt_policy_at(p);
     if (rd_len) {
-        memcpy(d.report_data, report_data, rd_len);
-        d.report_data_len = rd_len;
+        memcpy(res->d.report_data, report_data, rd_len);
+        res->d.report_data_len = rd_len;
     }
-    d.tcb = json_pack("{s:s,s:s}", "token_alg", t->alg_name, "kid", t->kid);
-    rc = bpt_verified_build(out, report, &d);
-    bpt_verify_details_dispose(&d);
-    return rc;
+    res->d.tcb = json_pack("{s:s,s:s}", "token_alg", t->alg_name, "kid", t->kid);
+}
+
+/* The token: parsed once by the dispatcher when it chose between the JWT providers, else here
+ * into @p local (a provider's own entry point). */
+static int token(const struct bpt_jwt **t, struct bpt_jwt *local, const struct bpt_evidence *ev,
+                 const char *what)
+{
+    if (ev->jwt) {
+        *t = ev->jwt;
+        return 0;
+    }
+    *t = local;
+    return bpt_jwt_parse(local, ev->bytes, ev->len, what);
+}
+
+bool bpt_jwt_is_gcp(const struct bpt_jwt *t)
+{
+    const char *iss = str_claim(t->claims, "iss");
+    return iss && strcmp(iss, BPT_GCP_ISSUER) == 0;
 }
 
 /* ---- GCP Confidential Space ------------------------------------------------------------- */
@@ -94,12 +110,12 @@ static int gcp_nonce(const json_t *claims, const char *want)
                    n ? "" : " (the token has none)");
 }
 
-int bpt_gcp_confidential_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
-                                const bpt_policy *policy)
+static int gcp_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
+                      const bpt_verify_ctx *ctx, const bpt_policy *policy, void *state)
 {
     static const char what[] = "gcp_confidential";
-    struct bpt_jwt t;
-    bpt_policy *owned = NULL;
+    struct bpt_jwt local;
+    const struct bpt_jwt *t = NULL;
     bpt_report *report = NULL;
     const json_t *container;
     const char *iss, *dbgstat, *image = NULL;
@@ -108,14 +124,10 @@ int bpt_gcp_confidential_verify(bpt_verified **out, const uint8_t *ev, size_t ev
     bool debug;
     int rc;
 
-    *out = NULL;
-    memset(&t, 0, sizeof(t));
-    if (!policy) {
-        BPT_CHECK(bpt_policy_new(&owned));
-        policy = owned;
-    }
-    BPT_CHECK(bpt_jwt_parse(&t, ev, ev_len, what));
-    iss = str_claim(t.claims, "iss");
+    (void)state;
+    memset(&local, 0, sizeof(local));
+    BPT_CHECK(token(&t, &local, ev, what));
+    iss = str_claim(t->claims, "iss");
     if (!iss || strcmp(iss, BPT_GCP_ISSUER) != 0) {
         rc = bpt_err(BPT_ECLAIM, "%s: issuer '%.128s' is not %s", what, iss ? iss : "(none)",
                      BPT_GCP_ISSUER);
@@ -125,10 +137,10 @@ int bpt_gcp_confidential_verify(bpt_verified **out, const uint8_t *ev, size_t ev
         rc = bpt_err(BPT_ECLAIM, "%s: issuer %s is not in the policy's jwt.issuers", what, iss);
         goto out;
     }
-    BPT_CHECK(bpt_jwt_authenticate(&t, policy, BPT_GCP_JWKS_URL, what));
+    BPT_CHECK(bpt_jwt_authenticate(t, ctx, policy, ev->at, BPT_GCP_JWKS_URL, what));
 
     /* Claims, judged only now that the token is authentic. */
-    dbgstat = str_claim(t.claims, "dbgstat");
+    dbgstat = str_claim(t->claims, "dbgstat");
     debug = !dbgstat || strcmp(dbgstat, "disabled-since-boot") != 0;
     if (debug && !policy->allow_debug) {
         rc = bpt_err(BPT_ECLAIM,
@@ -138,9 +150,9 @@ int bpt_gcp_confidential_verify(bpt_verified **out, const uint8_t *ev, size_t ev
         goto out;
     }
     if (policy->expected_nonce) {
-        BPT_CHECK(gcp_nonce(t.claims, policy->expected_nonce));
+        BPT_CHECK(gcp_nonce(t->claims, policy->expected_nonce));
     }
-    container = json_object_get(json_object_get(t.claims, "submods"), "container");
+    container = json_object_get(json_object_get(t->claims, "submods"), "container");
     image = str_claim(container, "image_digest");
     if (image && bpt_hex_decode_exact(digest, 32, digest_hex(image), strlen(digest_hex(image)),
                                       "image_digest") == 0) {
@@ -171,20 +183,20 @@ int bpt_gcp_confidential_verify(bpt_verified **out, const uint8_t *ev, size_t ev
         goto out;
     }
 
-    BPT_CHECK(new_report(&report, BPT_PROVIDER_GCP_CONFIDENTIAL, ev, ev_len, &t, "sha256", digest,
-                         digest_len));
+    BPT_CHECK(new_report(&report, BPT_PROVIDER_GCP_CONFIDENTIAL, ev->bytes, ev->len, t, "sha256",
+                         digest, digest_len));
     {
         struct bpt_claims *c = bpt_report_claims_mut(report);
-        const json_t *swv = json_array_get(json_object_get(t.claims, "swversion"), 0);
+        const json_t *swv = json_array_get(json_object_get(t->claims, "swversion"), 0);
         char platform[160];
         c->debug_mode = debug;
         snprintf(platform, sizeof(platform), "%.64s %.32s on %.32s",
-                 str_claim(t.claims, "swname") ? str_claim(t.claims, "swname") : "?",
+                 str_claim(t->claims, "swname") ? str_claim(t->claims, "swname") : "?",
                  json_is_string(swv) ? json_string_value(swv) : "",
-                 str_claim(t.claims, "hwmodel") ? str_claim(t.claims, "hwmodel") : "?");
+                 str_claim(t->claims, "hwmodel") ? str_claim(t->claims, "hwmodel") : "?");
         BPT_CHECK(bpt_claims_set_platform_version(c, platform));
-        if (str_claim(t.claims, "hwmodel")) {
-            BPT_CHECK(bpt_claims_set_product_id(c, str_claim(t.claims, "hwmodel")));
+        if (str_claim(t->claims, "hwmodel")) {
+            BPT_CHECK(bpt_claims_set_product_id(c, str_claim(t->claims, "hwmodel")));
         }
         static const char *const top[] = {"iss",
                                           "sub",
@@ -198,19 +210,20 @@ int bpt_gcp_confidential_verify(bpt_verified **out, const uint8_t *ev, size_t ev
                                           "oemid",
                                           "google_service_accounts"};
         for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
-            BPT_CHECK(copy_claim(c, t.claims, top[i], NULL));
+            BPT_CHECK(copy_claim(c, t->claims, top[i], NULL));
         }
         BPT_CHECK(copy_claim(c, container, "image_digest", NULL));
         BPT_CHECK(copy_claim(c, container, "image_reference", NULL));
         BPT_CHECK(copy_claim(c, container, "restart_policy", NULL));
         BPT_CHECK(copy_claim(c, container, "image_id", NULL));
     }
-    BPT_CHECK(finish(out, report, policy, NULL, 0, &t));
+    finish(res, NULL, 0, t);
+    res->report = report;
     report = NULL;
+    rc = 0;
 out:
     bpt_report_free(report);
-    bpt_jwt_dispose(&t);
-    bpt_policy_free(owned);
+    bpt_jwt_dispose(&local);
     return rc;
 }
 
@@ -287,12 +300,12 @@ static int maa_platform(struct bpt_claims *c, const json_t *tee, const char *typ
     return bpt_claims_set_platform_version(c, text);
 }
 
-int bpt_azure_maa_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
-                         const bpt_policy *policy)
+static int maa_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
+                      const bpt_verify_ctx *ctx, const bpt_policy *policy, void *state)
 {
     static const char what[] = "azure_maa";
-    struct bpt_jwt t;
-    bpt_policy *owned = NULL;
+    struct bpt_jwt local;
+    const struct bpt_jwt *t = NULL;
     bpt_report *report = NULL;
     const json_t *tee, *dbg;
     const char *iss, *type = NULL, *meas_key, *rd_key, *dbg_key, *nonce;
@@ -301,14 +314,10 @@ int bpt_azure_maa_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
     bool snp, has_rd = false;
     int rc;
 
-    *out = NULL;
-    memset(&t, 0, sizeof(t));
-    if (!policy) {
-        BPT_CHECK(bpt_policy_new(&owned));
-        policy = owned;
-    }
-    BPT_CHECK(bpt_jwt_parse(&t, ev, ev_len, what));
-    iss = str_claim(t.claims, "iss");
+    (void)state;
+    memset(&local, 0, sizeof(local));
+    BPT_CHECK(token(&t, &local, ev, what));
+    iss = str_claim(t->claims, "iss");
     if (!iss || !*iss || strlen(iss) > 1000) {
         rc = bpt_err(BPT_EMALFORMED, "%s: the token has no issuer (a string of 1..1000 bytes)",
                      what);
@@ -320,7 +329,7 @@ int bpt_azure_maa_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
                          iss);
             goto out;
         }
-    } else if (!policy->jwks_json && !policy->jwt.jwks_file && !policy->jwt.jwks_url) {
+    } else if (!bpt_jwt_has_key_source(ctx, policy)) {
         /* Keys from <iss>/certs would let any issuer vouch for itself. */
         rc = bpt_err(BPT_EUNSATISFIABLE,
                      "%s: name the MAA instance in jwt.issuers (or give its JWKS): without it "
@@ -329,9 +338,10 @@ int bpt_azure_maa_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
         goto out;
     }
     snprintf(certs, sizeof(certs), "%s/certs", iss);
-    BPT_CHECK(bpt_jwt_authenticate(&t, policy, policy->jwt.n_issuers ? certs : NULL, what));
+    BPT_CHECK(
+        bpt_jwt_authenticate(t, ctx, policy, ev->at, policy->jwt.n_issuers ? certs : NULL, what));
 
-    tee = maa_tee(t.claims, &type);
+    tee = maa_tee(t->claims, &type);
     if (!type || (strcmp(type, "sevsnpvm") != 0 && strcmp(type, "tdxvm") != 0)) {
         rc = bpt_err(BPT_EUNSATISFIABLE,
                      "%s: attestation type '%.32s' is not supported (sevsnpvm, tdxvm, or azurevm "
@@ -366,9 +376,9 @@ int bpt_azure_maa_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
         }
         BPT_CHECK(bpt_policy_check_report_data(policy, rd, "azure_maa: report_data"));
     }
-    BPT_CHECK(maa_nonce(t.claims, policy->expected_nonce, &nonce));
+    BPT_CHECK(maa_nonce(t->claims, policy->expected_nonce, &nonce));
     if (policy->expected_image_digest) {
-        const char *image = str_claim(json_object_get(t.claims, "x-ms-runtime"), "image_digest");
+        const char *image = str_claim(json_object_get(t->claims, "x-ms-runtime"), "image_digest");
         if (!image || strcasecmp(digest_hex(image), digest_hex(policy->expected_image_digest))) {
             rc = bpt_err(BPT_ECLAIM,
                          "%s: image digest %.80s (x-ms-runtime) is not the expected %.80s", what,
@@ -377,7 +387,8 @@ int bpt_azure_maa_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
         }
     }
 
-    BPT_CHECK(new_report(&report, BPT_PROVIDER_AZURE_SNP, ev, ev_len, &t, "sha384", meas, 48));
+    BPT_CHECK(
+        new_report(&report, BPT_PROVIDER_AZURE_SNP, ev->bytes, ev->len, t, "sha384", meas, 48));
     {
         struct bpt_claims *c = bpt_report_claims_mut(report);
         const char *k;
@@ -392,7 +403,7 @@ int bpt_azure_maa_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
             "x-ms-runtime", "x-ms-policy-hash",      "x-ms-ver",
             "nonce"};
         for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
-            BPT_CHECK(copy_claim(c, t.claims, top[i], NULL));
+            BPT_CHECK(copy_claim(c, t->claims, top[i], NULL));
         }
         json_object_foreach((json_t *)tee, k, v)
         {
@@ -402,11 +413,51 @@ int bpt_azure_maa_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
             }
         }
     }
-    BPT_CHECK(finish(out, report, policy, rd, has_rd ? 64 : 0, &t));
+    finish(res, rd, has_rd ? 64 : 0, t);
+    res->report = report;
     report = NULL;
+    rc = 0;
 out:
     bpt_report_free(report);
-    bpt_jwt_dispose(&t);
-    bpt_policy_free(owned);
+    bpt_jwt_dispose(&local);
     return rc;
+}
+
+/* The dispatcher parsed the token once: GCP's verifier takes the tokens its issuer signed. */
+static bool gcp_accepts(const bpt_evidence *ev, void *state)
+{
+    (void)state;
+    return ev->jwt && bpt_jwt_is_gcp(ev->jwt);
+}
+
+const bpt_verifier_vtable bpt_gcp_confidential_verifier = {
+    .api_version = BPT_VERIFIER_API_VERSION,
+    .name = "gcp_confidential",
+    .provider = BPT_PROVIDER_GCP_CONFIDENTIAL,
+    .kind = BPT_EVIDENCE_JWT,
+    .level = BPT_VERIFICATION_CRYPTOGRAPHIC,
+    .priority = 1, /* before Azure MAA, which takes every other token */
+    .accepts = gcp_accepts,
+    .verify = gcp_verify,
+};
+
+const bpt_verifier_vtable bpt_azure_maa_verifier = {
+    .api_version = BPT_VERIFIER_API_VERSION,
+    .name = "azure_maa",
+    .provider = BPT_PROVIDER_AZURE_SNP,
+    .kind = BPT_EVIDENCE_JWT,
+    .level = BPT_VERIFICATION_CRYPTOGRAPHIC,
+    .verify = maa_verify,
+};
+
+int bpt_gcp_confidential_verify(bpt_verified **out, const bpt_verify_ctx *ctx,
+                                const bpt_policy *policy, const uint8_t *ev, size_t ev_len)
+{
+    return bpt_verifier_run_direct(out, &bpt_gcp_confidential_verifier, ctx, policy, ev, ev_len);
+}
+
+int bpt_azure_maa_verify(bpt_verified **out, const bpt_verify_ctx *ctx, const bpt_policy *policy,
+                         const uint8_t *ev, size_t ev_len)
+{
+    return bpt_verifier_run_direct(out, &bpt_azure_maa_verifier, ctx, policy, ev, ev_len);
 }

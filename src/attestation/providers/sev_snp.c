@@ -5,11 +5,14 @@
 #include <blueprint-tee/secret.h>
 #include <blueprint-tee/sev_snp.h>
 
-#include "attestation/model_internal.h"
 #include "attestation/collateral/kds.h"
+#include "attestation/context_internal.h"
+#include "attestation/evidence_internal.h"
+#include "attestation/model_internal.h"
 #include "attestation/pki/chain_cache.h"
 #include "attestation/pki/pki.h"
 #include "attestation/policy_internal.h"
+#include "attestation/providers/providers.h"
 #include "attestation/verified_internal.h"
 #include "attestation/providers/sev_snp_internal.h"
 
@@ -79,13 +82,28 @@ static bpt_snp_product product_from_cpuid(uint8_t fam, uint8_t model)
     return BPT_SNP_PRODUCT_UNKNOWN;
 }
 
-int bpt_sev_snp_parse(bpt_snp_report *rep, const uint8_t *ev, size_t len)
+/* The first version of bpt_snp_report: a caller's size may never be smaller. */
+#define SNP_REPORT_V1_SIZE sizeof(bpt_snp_report)
+
+static int snp_parse(bpt_snp_report *rep, const uint8_t *ev, size_t len);
+
+int bpt_sev_snp_parse(bpt_snp_report *out, const uint8_t *ev, size_t len)
+{
+    bpt_snp_report full = BPT_SNP_REPORT_INIT;
+    int rc = bpt_sized_check(out, SNP_REPORT_V1_SIZE, "bpt_snp_report");
+    if (rc == 0) {
+        rc = snp_parse(&full, ev, len);
+        bpt_sized_out(out, &full, sizeof(full));
+    }
+    return rc;
+}
+
+static int snp_parse(bpt_snp_report *rep, const uint8_t *ev, size_t len)
 {
     struct bpt_reader r;
     uint8_t reserved;
     int rc;
 
-    memset(rep, 0, sizeof(*rep));
     if (!ev || len != BPT_SNP_REPORT_SIZE) {
         return bpt_err(BPT_EMALFORMED, "sev_snp: report is %zu bytes, expected %d", ev ? len : 0,
                        BPT_SNP_REPORT_SIZE);
@@ -293,11 +311,12 @@ static bool cn_contains(X509 *c, const char *needle)
     return strstr(cn, needle) != NULL;
 }
 
-/* Split the policy's certificate blobs into the VCEK/VLEK leaf and CA certificates. */
-static int collect_certs(X509 **leaf, STACK_OF(X509) * *cas, const bpt_policy *policy)
+/* Split the certificates given (the context's, the evidence's) into the VCEK/VLEK leaf and CA
+ * certificates. */
+static int collect_certs(X509 **leaf, STACK_OF(X509) * *cas, const bpt_verify_ctx *ctx,
+                         const struct bpt_evidence *ev)
 {
     STACK_OF(X509) *all = NULL;
-    struct bpt_reader r;
     int rc;
 
     *leaf = NULL;
@@ -305,17 +324,9 @@ static int collect_certs(X509 **leaf, STACK_OF(X509) * *cas, const bpt_policy *p
     if (!*cas) {
         return bpt_err_nomem("certificates");
     }
-    bpt_reader_init(&r, policy->certs.data, policy->certs.len, "policy certificates");
-    while (bpt_reader_remaining(&r) > 0) {
-        uint32_t n;
-        const uint8_t *blob;
-        BPT_CHECK(bpt_reader_u32le(&r, &n, "length"));
-        BPT_CHECK(bpt_reader_view(&r, &blob, n, "certificate"));
-        rc = bpt_pki_parse_certs(&all, blob, n, "sev_snp: certificate");
-        if (rc < 0) {
-            rc = bpt_err_prefix(BPT_EKEYS, "sev_snp");
-            goto out;
-        }
+    if ((rc = bpt_verify_ctx_certs(&all, ctx, ev, "sev_snp: certificate")) < 0) {
+        rc = bpt_err_prefix(BPT_EKEYS, "sev_snp");
+        goto out;
     }
     while (all && sk_X509_num(all) > 0) {
         X509 *c = sk_X509_shift(all);
@@ -506,10 +517,12 @@ static int resolve_product(bpt_snp_product *out, const bpt_snp_report *rep,
                            bpt_snp_product cert_product, const bpt_policy *policy, bool vlek);
 
 /* No VCEK given: the on-disk cache, then AMD KDS (unless offline). A VLEK cannot be fetched. */
-static int fetch_vcek(X509 **leaf, const bpt_snp_report *rep, const bpt_policy *policy, bool vlek)
+static int fetch_vcek(X509 **leaf, const bpt_snp_report *rep, const bpt_verify_ctx *ctx,
+                      const bpt_policy *policy, bool vlek)
 {
     bpt_buf der = BPT_BUF_INIT(BPT_KDS_MAX_CERT_BYTES);
     bpt_snp_product product = BPT_SNP_PRODUCT_UNKNOWN;
+    bpt_snp_tcb t;
     int rc;
 
     if (vlek) {
@@ -527,8 +540,10 @@ static int fetch_vcek(X509 **leaf, const bpt_snp_report *rep, const bpt_policy *
                        "the policy",
                        rep->version);
     }
-    rc = bpt_kds_vcek(&der, policy->kds_url, policy->cache_dir, policy->offline, product,
-                      rep->chip_id, bpt_sev_snp_tcb_decode(rep->reported_tcb, product));
+    t = bpt_sev_snp_tcb_decode(rep->reported_tcb, product);
+    rc = bpt_kds_vcek(&der, ctx->kds_url, ctx->cache_dir, ctx->offline,
+                      bpt_snp_product_name(product), rep->chip_id,
+                      (struct bpt_kds_tcb){t.fmc, t.bootloader, t.tee, t.snp, t.microcode});
     if (rc < 0) {
         rc = bpt_err_prefix(rc, "sev_snp: no VCEK given");
         goto out;
@@ -540,23 +555,29 @@ out:
 }
 
 /* SHA-256 over everything that chose the chain: key kind, certificates given, trust roots. */
-static int cache_key(uint8_t out[32], const bpt_policy *policy, const bpt_snp_report *rep,
-                     bool vlek)
+static int cache_key(uint8_t out[32], const bpt_verify_ctx *ctx, const struct bpt_evidence *ev,
+                     const bpt_snp_report *rep, bool vlek)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned int n = 0;
-    int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-             EVP_DigestUpdate(md, vlek ? "sev_snp/vlek" : "sev_snp/vcek", 12) == 1 &&
-             EVP_DigestUpdate(md, rep->chip_id, 64) == 1 &&
-             EVP_DigestUpdate(md, &rep->reported_tcb, sizeof(rep->reported_tcb)) == 1 &&
-             EVP_DigestUpdate(md, policy->certs.data ? policy->certs.data : (const uint8_t *)"",
-                              policy->certs.len) == 1 &&
-             EVP_DigestUpdate(md, policy->has_trust_roots ? "roots:" : "pinned", 6) == 1 &&
-             (!policy->has_trust_roots || EVP_DigestUpdate(md, policy->trust_roots_pem.data,
-                                                           policy->trust_roots_pem.len) == 1) &&
-             EVP_DigestFinal_ex(md, out, &n) == 1;
+    int rc = BPT_ERROR;
+    if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(md, vlek ? "sev_snp/vlek" : "sev_snp/vcek", 12) != 1 ||
+        EVP_DigestUpdate(md, rep->chip_id, 64) != 1 ||
+        EVP_DigestUpdate(md, &rep->reported_tcb, sizeof(rep->reported_tcb)) != 1) {
+        rc = bpt_err_ossl(BPT_ERROR, "sev_snp: cache key");
+        goto out;
+    }
+    BPT_CHECK(bpt_verify_ctx_digest_certs(md, ctx, ev));
+    BPT_CHECK(bpt_verify_ctx_digest_roots(md, ctx));
+    if (EVP_DigestFinal_ex(md, out, &n) != 1) {
+        rc = bpt_err_ossl(BPT_ERROR, "sev_snp: cache key");
+        goto out;
+    }
+    rc = 0;
+out:
     EVP_MD_CTX_free(md);
-    return ok ? 0 : bpt_err_ossl(BPT_ERROR, "sev_snp: cache key");
+    return rc;
 }
 
 /* Product: CPUID (v3+), the certificate's productName, or the policy's single product. */
@@ -594,15 +615,15 @@ static int resolve_product(bpt_snp_product *out, const bpt_snp_report *rep,
 /* ARK -> ASK/ASVK -> VCEK/VLEK at the policy time: pinned for the product unless the policy
  * brings its own roots (then the intermediates come from the certificates given). */
 static int verify_chain(STACK_OF(X509) * *chain, X509 *leaf, STACK_OF(X509) * cas,
-                        bpt_snp_product product, bool vlek, const bpt_policy *policy,
+                        bpt_snp_product product, bool vlek, const bpt_verify_ctx *ctx,
                         const struct bpt_pki_verify_opts *opts)
 {
     STACK_OF(X509) *roots = NULL, *untrusted = NULL;
     enum bpt_pinned_root ark, inter;
     int rc;
 
-    if (policy->has_trust_roots) {
-        BPT_CHECK(bpt_pki_trust_roots(&roots, policy, NULL, 0));
+    if (bpt_verify_ctx_has_trust_roots(ctx)) {
+        BPT_CHECK(bpt_verify_ctx_roots(&roots, ctx, NULL, 0));
         untrusted = X509_chain_up_ref(cas);
         if (!untrusted) {
             rc = bpt_err_nomem("chain");
@@ -623,8 +644,8 @@ static int verify_chain(STACK_OF(X509) * *chain, X509 *leaf, STACK_OF(X509) * ca
             inter = vlek ? BPT_ROOT_AMD_TURIN_ASVK : BPT_ROOT_AMD_TURIN_ASK;
             break;
         }
-        BPT_CHECK(bpt_pki_trust_roots(&roots, NULL, &ark, 1));
-        BPT_CHECK(bpt_pki_trust_roots(&untrusted, NULL, &inter, 1));
+        BPT_CHECK(bpt_pki_pinned_roots(&roots, &ark, 1));
+        BPT_CHECK(bpt_pki_pinned_roots(&untrusted, &inter, 1));
     }
     BPT_CHECK(bpt_pki_verify_chain(chain, leaf, untrusted, roots, opts, "sev_snp: VCEK chain"));
     if (sk_X509_num(*chain) != 3) {
@@ -645,31 +666,24 @@ out:
     return rc;
 }
 
-int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
-                       const bpt_policy *policy)
+static int snp_verify(bpt_verify_result *res, const struct bpt_evidence *evidence,
+                      const bpt_verify_ctx *ctx, const bpt_policy *policy, void *state)
 {
-    bpt_snp_report rep;
+    const uint8_t *ev = evidence->bytes;
+    bpt_snp_report rep = {.size = sizeof(rep)};
     bpt_snp_product product = BPT_SNP_PRODUCT_UNKNOWN;
     struct bpt_snp_vek_ext ext;
     struct snp_chain_facts facts;
     uint8_t ckey[32];
-    struct bpt_verify_details d = {.level = BPT_VERIFICATION_CRYPTOGRAPHIC};
-    struct bpt_pki_verify_opts opts = {0};
-    bpt_policy *owned = NULL;
+    struct bpt_pki_verify_opts opts = {.at = evidence->at};
     X509 *leaf = NULL;
     STACK_OF(X509) *cas = NULL, *chain = NULL;
     EVP_PKEY *key = NULL;
-    bpt_report *report = NULL;
     bool vlek;
     int rc;
 
-    *out = NULL;
-    if (!policy) {
-        BPT_CHECK(bpt_policy_new(&owned));
-        policy = owned;
-    }
-    opts.at = bpt_policy_at(policy);
-    BPT_CHECK(bpt_sev_snp_parse(&rep, ev, ev_len));
+    (void)state;
+    BPT_CHECK(bpt_sev_snp_parse(&rep, ev, evidence->len));
     if (rep.signing_key != BPT_SNP_KEY_VCEK && rep.signing_key != BPT_SNP_KEY_VLEK) {
         rc = bpt_err(BPT_ESIGNATURE,
                      "sev_snp: report signing key field is %u (not VCEK or "
@@ -690,9 +704,9 @@ int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
     vlek = rep.signing_key == BPT_SNP_KEY_VLEK;
 
     /* A cached chain for the same certificates and roots skips parsing and chain building. */
-    if (policy->chain_cache) {
-        BPT_CHECK(cache_key(ckey, policy, &rep, vlek));
-        if (bpt_chain_cache_get(policy->chain_cache, ckey, opts.at, &key, &facts, sizeof(facts),
+    if (ctx->chain_cache) {
+        BPT_CHECK(cache_key(ckey, ctx, evidence, &rep, vlek));
+        if (bpt_chain_cache_get(ctx->chain_cache, ckey, opts.at, &key, &facts, sizeof(facts),
                                 NULL) == 1) {
             rc = resolve_product(&product, &rep, facts.cert_product, policy, vlek);
             if (rc < 0 || product != facts.chain_product) {
@@ -702,9 +716,9 @@ int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
         }
     }
     if (!key) {
-        BPT_CHECK(collect_certs(&leaf, &cas, policy));
+        BPT_CHECK(collect_certs(&leaf, &cas, ctx, evidence));
         if (!leaf) {
-            BPT_CHECK(fetch_vcek(&leaf, &rep, policy, vlek));
+            BPT_CHECK(fetch_vcek(&leaf, &rep, ctx, policy, vlek));
         }
         if (cn_contains(leaf, "VLEK") != vlek) {
             rc = bpt_err(BPT_ESIGNATURE,
@@ -717,15 +731,15 @@ int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
                                                        : BPT_SNP_PRODUCT_UNKNOWN;
         BPT_CHECK(resolve_product(&product, &rep, facts.cert_product, policy, vlek));
         facts.chain_product = product;
-        BPT_CHECK(verify_chain(&chain, leaf, cas, product, vlek, policy, &opts));
+        BPT_CHECK(verify_chain(&chain, leaf, cas, product, vlek, ctx, &opts));
         key = X509_get_pubkey(leaf);
         if (!key) {
             rc = bpt_err_ossl(BPT_EMALFORMED, "sev_snp: VCEK public key");
             goto out;
         }
-        if (policy->chain_cache) {
+        if (ctx->chain_cache) {
             BPT_CHECK(
-                bpt_chain_cache_put(policy->chain_cache, ckey, chain, key, &facts, sizeof(facts)));
+                bpt_chain_cache_put(ctx->chain_cache, ckey, chain, key, &facts, sizeof(facts)));
         }
     }
     ext = facts.ext;
@@ -747,26 +761,35 @@ int bpt_sev_snp_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len,
     /* Only now, with the report authenticated, judge its claims. */
     BPT_CHECK(
         check_policy(&rep, bpt_sev_snp_tcb_decode(rep.reported_tcb, product), product, policy));
-    BPT_CHECK(build_report(&report, ev, &rep, product, opts.at));
-    d.at = opts.at;
-    memcpy(d.report_data, rep.report_data, 64);
-    d.report_data_len = 64;
-    d.tcb = json_pack("{s:s,s:s,s:o}", "product", bpt_snp_product_name(product), "signing_key",
-                      vlek ? "vlek" : "vcek", "reported",
-                      tcb_json(bpt_sev_snp_tcb_decode(rep.reported_tcb, product), product));
+    BPT_CHECK(build_report(&res->report, ev, &rep, product, opts.at));
+    memcpy(res->d.report_data, rep.report_data, 64);
+    res->d.report_data_len = 64;
+    res->d.tcb = json_pack("{s:s,s:s,s:o}", "product", bpt_snp_product_name(product), "signing_key",
+                           vlek ? "vlek" : "vcek", "reported",
+                           tcb_json(bpt_sev_snp_tcb_decode(rep.reported_tcb, product), product));
     if (bpt_all_zero(rep.chip_id, 64) && !vlek) {
-        d.warnings = json_pack("[s]", "chip_id is masked: the VCEK's hwID was not compared");
+        res->d.warnings = json_pack("[s]", "chip_id is masked: the VCEK's hwID was not compared");
     }
-    BPT_CHECK(bpt_verified_build(out, report, &d));
-    report = NULL;
     rc = 0;
 out:
-    bpt_verify_details_dispose(&d);
-    bpt_report_free(report);
     EVP_PKEY_free(key);
     sk_X509_pop_free(chain, X509_free);
     sk_X509_pop_free(cas, X509_free);
     X509_free(leaf);
-    bpt_policy_free(owned);
     return rc;
+}
+
+const bpt_verifier_vtable bpt_sev_snp_verifier = {
+    .api_version = BPT_VERIFIER_API_VERSION,
+    .name = "amd_sev_snp",
+    .provider = BPT_PROVIDER_AMD_SEV_SNP,
+    .kind = BPT_EVIDENCE_SEV_SNP_REPORT,
+    .level = BPT_VERIFICATION_CRYPTOGRAPHIC,
+    .verify = snp_verify,
+};
+
+int bpt_sev_snp_verify(bpt_verified **out, const bpt_verify_ctx *ctx, const bpt_policy *policy,
+                       const uint8_t *ev, size_t ev_len)
+{
+    return bpt_verifier_run_direct(out, &bpt_sev_snp_verifier, ctx, policy, ev, ev_len);
 }

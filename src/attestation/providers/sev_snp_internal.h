@@ -15,6 +15,6 @@ struct bpt_snp_vek_ext {
 };
 
 /** Read the AMD extensions; absent ones leave their has_ flag false. BPT_EMALFORMED if damaged. */
-int bpt_snp_vek_extensions(struct bpt_snp_vek_ext *out, X509 *cert);
+BPT_MUST_USE int bpt_snp_vek_extensions(struct bpt_snp_vek_ext *out, X509 *cert);
 
 #endif

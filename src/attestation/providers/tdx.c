@@ -6,10 +6,14 @@
 #include <blueprint-tee/tdx.h>
 
 #include "attestation/collateral/collateral_cache.h"
+#include "attestation/collateral/pcs.h"
+#include "attestation/context_internal.h"
+#include "attestation/evidence_internal.h"
 #include "attestation/model_internal.h"
 #include "attestation/pki/chain_cache.h"
 #include "attestation/pki/pki.h"
 #include "attestation/policy_internal.h"
+#include "attestation/providers/providers.h"
 #include "attestation/providers/tdx_internal.h"
 #include "attestation/verified_internal.h"
 
@@ -110,7 +114,23 @@ out:
     return rc;
 }
 
-int bpt_tdx_parse(bpt_tdx_quote *q, const uint8_t *ev, size_t len)
+/* The first version of bpt_tdx_quote: a caller's size may never be smaller. */
+#define TDX_QUOTE_V1_SIZE sizeof(bpt_tdx_quote)
+
+static int tdx_parse(bpt_tdx_quote *q, const uint8_t *ev, size_t len);
+
+int bpt_tdx_parse(bpt_tdx_quote *out, const uint8_t *ev, size_t len)
+{
+    bpt_tdx_quote full = BPT_TDX_QUOTE_INIT;
+    int rc = bpt_sized_check(out, TDX_QUOTE_V1_SIZE, "bpt_tdx_quote");
+    if (rc == 0) {
+        rc = tdx_parse(&full, ev, len);
+        bpt_sized_out(out, &full, sizeof(full));
+    }
+    return rc;
+}
+
+static int tdx_parse(bpt_tdx_quote *q, const uint8_t *ev, size_t len)
 {
     struct bpt_reader r, sig, cert;
     uint32_t sig_len = 0, cert_size = 0, body_size = BPT_TDX_BODY10_SIZE;
@@ -119,7 +139,6 @@ int bpt_tdx_parse(bpt_tdx_quote *q, const uint8_t *ev, size_t len)
     const uint8_t *tail;
     int rc;
 
-    memset(q, 0, sizeof(*q));
     if (!ev) {
         return bpt_err(BPT_EMALFORMED, "tdx: no quote");
     }
@@ -193,26 +212,32 @@ out:
 }
 
 /* SHA-256 over a label and the parts that chose a cached item. */
-static int cache_key(uint8_t out[32], const char *label, const bpt_policy *policy, const void *a,
+static int cache_key(uint8_t out[32], const char *label, const bpt_verify_ctx *ctx, const void *a,
                      size_t a_len, const void *b, size_t b_len)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned int n = 0;
-    int ok =
-        md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-        EVP_DigestUpdate(md, label, strlen(label) + 1) == 1 &&
-        EVP_DigestUpdate(md, policy->has_trust_roots ? "roots:" : "pinned", 6) == 1 &&
-        (!policy->has_trust_roots ||
-         EVP_DigestUpdate(md, policy->trust_roots_pem.data, policy->trust_roots_pem.len) == 1) &&
-        EVP_DigestUpdate(md, &a_len, sizeof(a_len)) == 1 && EVP_DigestUpdate(md, a, a_len) == 1 &&
-        EVP_DigestUpdate(md, b, b_len) == 1 && EVP_DigestFinal_ex(md, out, &n) == 1;
+    int rc = BPT_ERROR;
+    if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(md, label, strlen(label) + 1) != 1) {
+        rc = bpt_err_ossl(BPT_ERROR, "tdx: cache key");
+        goto out;
+    }
+    BPT_CHECK(bpt_verify_ctx_digest_roots(md, ctx));
+    if (EVP_DigestUpdate(md, &a_len, sizeof(a_len)) != 1 || EVP_DigestUpdate(md, a, a_len) != 1 ||
+        EVP_DigestUpdate(md, b, b_len) != 1 || EVP_DigestFinal_ex(md, out, &n) != 1) {
+        rc = bpt_err_ossl(BPT_ERROR, "tdx: cache key");
+        goto out;
+    }
+    rc = 0;
+out:
     EVP_MD_CTX_free(md);
-    return ok ? 0 : bpt_err_ossl(BPT_ERROR, "tdx: cache key");
+    return rc;
 }
 
 /* The trust roots, loaded on first use: with both caches warm they are never needed. */
 struct roots {
-    const bpt_policy *policy;
+    const bpt_verify_ctx *ctx;
     STACK_OF(X509) * st;
 };
 
@@ -221,7 +246,7 @@ static int get_roots(STACK_OF(X509) * *out, struct roots *r)
     static const enum bpt_pinned_root intel = BPT_ROOT_INTEL_SGX_ROOT_CA;
     int rc = 0;
     if (!r->st) {
-        rc = bpt_pki_trust_roots(&r->st, r->policy, &intel, 1);
+        rc = bpt_verify_ctx_roots(&r->st, r->ctx, &intel, 1);
     }
     *out = r->st;
     return rc;
@@ -229,7 +254,7 @@ static int get_roots(STACK_OF(X509) * *out, struct roots *r)
 
 /* The PCK chain: PCK certificate -> PCK Platform/Processor CA -> root, at the policy time. */
 static int verify_pck(STACK_OF(X509) * *chain, EVP_PKEY **key, struct bpt_pck_ext *ext,
-                      const uint8_t *ev, const bpt_tdx_quote *q, const bpt_policy *policy,
+                      const uint8_t *ev, const bpt_tdx_quote *q, const bpt_verify_ctx *ctx,
                       struct roots *lazy, int64_t at)
 {
     struct bpt_pki_verify_opts opts = {.at = at, .max_depth = 3, .strict = true};
@@ -240,11 +265,9 @@ static int verify_pck(STACK_OF(X509) * *chain, EVP_PKEY **key, struct bpt_pck_ex
 
     *chain = NULL;
     *key = NULL;
-    if (policy->chain_cache) {
-        BPT_CHECK(
-            cache_key(ckey, "tdx/pck", policy, ev + q->pck_chain_off, q->pck_chain_len, "", 0));
-        if (bpt_chain_cache_get(policy->chain_cache, ckey, at, key, ext, sizeof(*ext), chain) ==
-            1) {
+    if (ctx->chain_cache) {
+        BPT_CHECK(cache_key(ckey, "tdx/pck", ctx, ev + q->pck_chain_off, q->pck_chain_len, "", 0));
+        if (bpt_chain_cache_get(ctx->chain_cache, ckey, at, key, ext, sizeof(*ext), chain) == 1) {
             return 0;
         }
     }
@@ -265,8 +288,8 @@ static int verify_pck(STACK_OF(X509) * *chain, EVP_PKEY **key, struct bpt_pck_ex
         rc = bpt_err_ossl(BPT_EMALFORMED, "tdx: PCK public key");
         goto out;
     }
-    if (policy->chain_cache) {
-        BPT_CHECK(bpt_chain_cache_put(policy->chain_cache, ckey, *chain, *key, ext, sizeof(*ext)));
+    if (ctx->chain_cache) {
+        BPT_CHECK(bpt_chain_cache_put(ctx->chain_cache, ckey, *chain, *key, ext, sizeof(*ext)));
     }
     rc = 0;
 out:
@@ -280,33 +303,35 @@ out:
     return rc;
 }
 
-/* Collateral: the policy's, else cached or fetched; verified, or taken verified from the cache. */
-static int get_collateral(struct tdx_collateral **out, const bpt_policy *policy,
-                          const struct bpt_pck_ext *ext, struct roots *lazy, int64_t at)
+/* Collateral: the context's or the evidence's, else cached on disk or fetched; verified, or
+ * taken verified from the cache. */
+static int get_collateral(struct bpt_tdx_collateral **out, const bpt_verify_ctx *ctx,
+                          const struct bpt_evidence *ev, const struct bpt_pck_ext *ext,
+                          struct roots *lazy, int64_t at)
 {
     STACK_OF(X509) *roots = NULL;
     char *fetched = NULL;
-    const char *json = policy->collateral_json;
+    const char *json = bpt_verify_ctx_collateral(ctx, ev);
     uint8_t ckey[32];
     int rc;
 
     *out = NULL;
     if (!json) {
-        BPT_CHECK(tdx_pcs_collateral(&fetched, policy->pccs_url, policy->cache_dir, policy->offline,
-                                     ext, at));
+        BPT_CHECK(bpt_tdx_pcs_collateral(&fetched, ctx->pccs_url, ctx->cache_dir, ctx->offline,
+                                         ext->fmspc, ext->platform_ca, at));
         json = fetched;
     }
-    if (policy->collateral_cache) {
-        BPT_CHECK(cache_key(ckey, "tdx/collateral", policy, ext->fmspc, 6, json, strlen(json)));
-        if (bpt_collateral_cache_get(policy->collateral_cache, ckey, at, out) == 1) {
+    if (ctx->collateral_cache) {
+        BPT_CHECK(cache_key(ckey, "tdx/collateral", ctx, ext->fmspc, 6, json, strlen(json)));
+        if (bpt_collateral_cache_get(ctx->collateral_cache, ckey, at, out) == 1) {
             rc = 0;
             goto out;
         }
     }
     BPT_CHECK(get_roots(&roots, lazy));
-    BPT_CHECK(tdx_collateral_verify(out, json, strlen(json), roots, at));
-    if (policy->collateral_cache) {
-        bpt_collateral_cache_put(policy->collateral_cache, ckey, *out);
+    BPT_CHECK(bpt_tdx_collateral_verify(out, json, strlen(json), roots, at));
+    if (ctx->collateral_cache) {
+        bpt_collateral_cache_put(ctx->collateral_cache, ckey, *out);
     }
     rc = 0;
 out:
@@ -384,7 +409,7 @@ static void le_bytes(uint8_t out[8], uint64_t v)
     }
 }
 
-static int check_policy(const bpt_tdx_quote *q, const struct tdx_tcb_result *tcb,
+static int check_policy(const bpt_tdx_quote *q, const struct bpt_tdx_tcb_result *tcb,
                         const bpt_policy *p)
 {
     const bpt_tdx_td_report *b = &q->body;
@@ -435,7 +460,7 @@ out:
     return rc;
 }
 
-static json_t *tcb_json(const struct tdx_tcb_result *t, const struct tdx_collateral *c,
+static json_t *tcb_json(const struct bpt_tdx_tcb_result *t, const struct bpt_tdx_collateral *c,
                         const struct bpt_pck_ext *ext)
 {
     json_t *o =
@@ -452,7 +477,8 @@ static json_t *tcb_json(const struct tdx_tcb_result *t, const struct tdx_collate
 }
 
 static int build_report(bpt_report **out, const uint8_t *ev, size_t ev_len, const bpt_tdx_quote *q,
-                        const struct tdx_tcb_result *tcb, const struct bpt_pck_ext *ext, int64_t at)
+                        const struct bpt_tdx_tcb_result *tcb, const struct bpt_pck_ext *ext,
+                        int64_t at)
 {
     const bpt_tdx_td_report *b = &q->body;
     bpt_report *r = NULL;
@@ -526,31 +552,24 @@ static int same_platform(const uint8_t *tcb, const uint8_t *pck, size_t n, const
                    a, b);
 }
 
-int bpt_tdx_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len, const bpt_policy *policy)
+static int tdx_verify(bpt_verify_result *res, const struct bpt_evidence *evidence,
+                      const bpt_verify_ctx *ctx, const bpt_policy *policy, void *state)
 {
-    bpt_tdx_quote q;
+    const uint8_t *ev = evidence->bytes;
+    int64_t at = evidence->at;
+    bpt_tdx_quote q = BPT_TDX_QUOTE_INIT;
     struct bpt_pck_ext ext;
-    struct tdx_tcb_result tcb = {0};
-    struct bpt_verify_details d = {.level = BPT_VERIFICATION_CRYPTOGRAPHIC};
-    struct tdx_collateral *col = NULL;
-    struct roots roots = {0};
+    struct bpt_tdx_tcb_result tcb = {0};
+    struct bpt_tdx_collateral *col = NULL;
+    struct roots roots = {.ctx = ctx};
     STACK_OF(X509) *chain = NULL;
     EVP_PKEY *pck_key = NULL;
-    bpt_policy *owned = NULL;
-    bpt_report *report = NULL;
-    int64_t at;
     int rc;
 
-    *out = NULL;
-    if (!policy) {
-        BPT_CHECK(bpt_policy_new(&owned));
-        policy = owned;
-    }
-    at = bpt_policy_at(policy);
-    BPT_CHECK(bpt_tdx_parse(&q, ev, ev_len));
-    roots.policy = policy;
-    BPT_CHECK(verify_pck(&chain, &pck_key, &ext, ev, &q, policy, &roots, at));
-    BPT_CHECK(get_collateral(&col, policy, &ext, &roots, at));
+    (void)state;
+    BPT_CHECK(bpt_tdx_parse(&q, ev, evidence->len));
+    BPT_CHECK(verify_pck(&chain, &pck_key, &ext, ev, &q, ctx, &roots, at));
+    BPT_CHECK(get_collateral(&col, ctx, evidence, &ext, &roots, at));
 
     /* Revocation: the PCK certificate on the PCK CRL, its CA on the root CA CRL. */
     BPT_CHECK(bpt_pki_check_not_revoked(col->pck_crl, sk_X509_value(chain, 0), "tdx: PCK CRL"));
@@ -561,59 +580,66 @@ int bpt_tdx_verify(bpt_verified **out, const uint8_t *ev, size_t ev_len, const b
 
     BPT_CHECK(same_platform(col->tcb.fmspc, ext.fmspc, 6, "FMSPC"));
     BPT_CHECK(same_platform(col->tcb.pceid, ext.pceid, 2, "PCE-ID"));
-    BPT_CHECK(tdx_tcb_evaluate(&tcb, col, &ext, &q));
+    BPT_CHECK(bpt_tdx_tcb_evaluate(&tcb, col, &ext, &q));
 
     /* Only now, with the quote authenticated and its TCB known, judge its claims. */
     BPT_CHECK(check_policy(&q, &tcb, policy));
-    BPT_CHECK(build_report(&report, ev, ev_len, &q, &tcb, &ext, at));
-    d.at = at;
-    memcpy(d.report_data, q.body.report_data, 64);
-    d.report_data_len = 64;
-    if (!(d.tcb = tcb_json(&tcb, col, &ext))) {
+    BPT_CHECK(build_report(&res->report, ev, evidence->len, &q, &tcb, &ext, at));
+    memcpy(res->d.report_data, q.body.report_data, 64);
+    res->d.report_data_len = 64;
+    if (!(res->d.tcb = tcb_json(&tcb, col, &ext))) {
         rc = bpt_err_nomem("tcb");
         goto out;
     }
     if (json_array_size(tcb.advisories) > 0) {
-        d.warnings = json_pack("[s]", "the TCB level carries security advisories (see "
-                                      "tcb.advisory_ids)");
+        res->d.warnings = json_pack("[s]", "the TCB level carries security advisories (see "
+                                           "tcb.advisory_ids)");
     }
-    BPT_CHECK(bpt_verified_build(out, report, &d));
-    report = NULL;
     rc = 0;
 out:
     json_decref(tcb.advisories);
-    bpt_verify_details_dispose(&d);
-    bpt_report_free(report);
-    tdx_collateral_release(col);
+    bpt_tdx_collateral_release(col);
     EVP_PKEY_free(pck_key);
     sk_X509_pop_free(chain, X509_free);
     sk_X509_pop_free(roots.st, X509_free);
-    bpt_policy_free(owned);
     return rc;
 }
 
-int bpt_tdx_fetch_collateral(char **out_json, const uint8_t *quote, size_t len,
-                             const bpt_policy *policy)
+const bpt_verifier_vtable bpt_tdx_verifier = {
+    .api_version = BPT_VERIFIER_API_VERSION,
+    .name = "intel_tdx",
+    .provider = BPT_PROVIDER_INTEL_TDX,
+    .kind = BPT_EVIDENCE_TDX_QUOTE,
+    .level = BPT_VERIFICATION_CRYPTOGRAPHIC,
+    .verify = tdx_verify,
+};
+
+int bpt_tdx_verify(bpt_verified **out, const bpt_verify_ctx *ctx, const bpt_policy *policy,
+                   const uint8_t *ev, size_t ev_len)
 {
-    bpt_tdx_quote q;
+    return bpt_verifier_run_direct(out, &bpt_tdx_verifier, ctx, policy, ev, ev_len);
+}
+
+int bpt_tdx_fetch_collateral(char **out_json, const bpt_verify_ctx *ctx, const uint8_t *quote,
+                             size_t len)
+{
+    bpt_tdx_quote q = BPT_TDX_QUOTE_INIT;
     struct bpt_pck_ext ext;
     STACK_OF(X509) *certs = NULL;
-    bpt_policy *owned = NULL;
     int rc;
 
-    *out_json = NULL;
-    if (!policy) {
-        BPT_CHECK(bpt_policy_new(&owned));
-        policy = owned;
+    if (!out_json) {
+        return bpt_err(BPT_EINVAL, "tdx: no out pointer");
     }
+    *out_json = NULL;
     BPT_CHECK(bpt_tdx_parse(&q, quote, len));
     BPT_CHECK(bpt_pki_parse_certs(&certs, quote + q.pck_chain_off, q.pck_chain_len,
                                   "tdx: PCK certificate chain"));
     BPT_CHECK(bpt_pck_extensions(&ext, sk_X509_value(certs, 0)));
-    BPT_CHECK(tdx_pcs_collateral(out_json, policy->pccs_url, policy->cache_dir, policy->offline,
-                                 &ext, bpt_policy_at(policy)));
+    BPT_CHECK(bpt_tdx_pcs_collateral(out_json, ctx ? ctx->pccs_url : NULL,
+                                     ctx ? ctx->cache_dir : NULL, bpt_verify_ctx_offline(ctx),
+                                     ext.fmspc, ext.platform_ca, bpt_verify_ctx_at(ctx)));
 out:
     sk_X509_pop_free(certs, X509_free);
-    bpt_policy_free(owned);
     return rc;
 }

@@ -61,7 +61,7 @@ static bpt_tdx_tcb_status converge(bpt_tdx_tcb_status platform, bpt_tdx_tcb_stat
     }
 }
 
-static int check_qe(struct tdx_tcb_result *res, const struct tdx_qe_identity *id,
+static int check_qe(struct bpt_tdx_tcb_result *res, const struct bpt_tdx_qe_identity *id,
                     const bpt_sgx_report_body *qe)
 {
     if (memcmp(qe->mr_signer, id->mrsigner, 32) != 0) {
@@ -95,10 +95,10 @@ static int check_qe(struct tdx_tcb_result *res, const struct tdx_qe_identity *id
     return 0;
 }
 
-static int check_module(struct tdx_tcb_result *res, const struct tdx_tcb_info *t,
+static int check_module(struct bpt_tdx_tcb_result *res, const struct bpt_tdx_tcb_info *t,
                         const bpt_tdx_td_report *b)
 {
-    const struct tdx_module_identity *m = NULL;
+    const struct bpt_tdx_module_identity *m = NULL;
     uint8_t attrs[8];
     char id[16];
     uint8_t major = b->tee_tcb_svn[1];
@@ -149,10 +149,10 @@ static int check_module(struct tdx_tcb_result *res, const struct tdx_tcb_info *t
                    b->tee_tcb_svn[0], id);
 }
 
-int tdx_tcb_evaluate(struct tdx_tcb_result *res, const struct tdx_collateral *c,
-                     const struct bpt_pck_ext *pck, const bpt_tdx_quote *q)
+int bpt_tdx_tcb_evaluate(struct bpt_tdx_tcb_result *res, const struct bpt_tdx_collateral *c,
+                         const struct bpt_pck_ext *pck, const bpt_tdx_quote *q)
 {
-    const struct tdx_tcb_level *match = NULL;
+    const struct bpt_tdx_tcb_level *match = NULL;
     const bpt_tdx_td_report *b = &q->body;
     /* With a module major version, TEE_TCB_SVN bytes 0 and 1 are the module's (checked there). */
     size_t from = b->tee_tcb_svn[1] != 0 ? 2 : 0;
@@ -164,7 +164,7 @@ int tdx_tcb_evaluate(struct tdx_tcb_result *res, const struct tdx_collateral *c,
     }
     BPT_CHECK(check_qe(res, &c->qe, &q->qe_report));
     for (size_t i = 0; i < c->tcb.n_levels && !match; i++) {
-        const struct tdx_tcb_level *l = &c->tcb.levels[i];
+        const struct bpt_tdx_tcb_level *l = &c->tcb.levels[i];
         if (components_meet(pck->comp_svn, l->sgx, 0) && pck->pcesvn >= l->pcesvn &&
             components_meet(b->tee_tcb_svn, l->tdx, from)) {
             match = l;

@@ -2,6 +2,8 @@
 #ifndef BPT_ATTESTER_SIM_AWS_NITRO_H
 #define BPT_ATTESTER_SIM_AWS_NITRO_H
 
+#include <blueprint-tee/common.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,11 +25,11 @@ struct bpt_sim_nitro_opts {
 };
 
 /** Create DIR/aws-nitro/ (root.pem, intermediate, leaf, non-CA cert and keys 0600). */
-int bpt_sim_aws_nitro_init(const char *dir);
+BPT_MUST_USE int bpt_sim_aws_nitro_init(const char *dir);
 
 /** A signed COSE_Sign1 document (free *ev with bpt_free()). */
-int bpt_sim_aws_nitro_build(uint8_t **ev, size_t *ev_len, const char *dir,
-                            const struct bpt_sim_nitro_opts *o);
+BPT_MUST_USE int bpt_sim_aws_nitro_build(uint8_t **ev, size_t *ev_len, const char *dir,
+                                         const struct bpt_sim_nitro_opts *o);
 
 /** The simulator's document timestamp in seconds (verify at this time or a little after). */
 #define BPT_SIM_NITRO_TIME 1750000000

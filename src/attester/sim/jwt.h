@@ -6,6 +6,8 @@
 #ifndef BPT_ATTESTER_SIM_JWT_H
 #define BPT_ATTESTER_SIM_JWT_H
 
+#include <blueprint-tee/common.h>
+
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -14,15 +16,16 @@
  * header's alg says (RS256/384/512, PS256/384/512, ES256/384); without, it is "c2ln".
  * *out is malloc'd (free with bpt_free()).
  */
-int bpt_sim_jwt_make(char **out, const char *header_json, const char *claims_json, EVP_PKEY *key);
+BPT_MUST_USE int bpt_sim_jwt_make(char **out, const char *header_json, const char *claims_json,
+                                  EVP_PKEY *key);
 
 /** The public JWK of @p key (RSA n/e or EC crv/x/y) with @p kid, as JSON text (bpt_free()). */
-int bpt_sim_jwk(char **out, EVP_PKEY *key, const char *kid);
+BPT_MUST_USE int bpt_sim_jwk(char **out, EVP_PKEY *key, const char *kid);
 
 /**
  * A JWK in the shape MAA's <instance>/certs publishes: kty, kid and x5c holding @p cert
  * (standard base64 DER), no n/e. JSON text (bpt_free()).
  */
-int bpt_sim_jwk_x5c(char **out, X509 *cert, const char *kid);
+BPT_MUST_USE int bpt_sim_jwk_x5c(char **out, X509 *cert, const char *kid);
 
 #endif

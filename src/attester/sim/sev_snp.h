@@ -2,6 +2,8 @@
 #ifndef BPT_ATTESTER_SIM_SEV_SNP_H
 #define BPT_ATTESTER_SIM_SEV_SNP_H
 
+#include <blueprint-tee/common.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,22 +17,22 @@
  * Create DIR/sev-snp/ with ark.pem (self-signed RSA-PSS), ask.pem, vcek.pem/.der (P-384, AMD
  * TCB, hwID and productName extensions), vcek-key.pem (0600), chip_id.bin, and root.pem.
  */
-int bpt_sim_sev_snp_init(const char *dir);
+BPT_MUST_USE int bpt_sim_sev_snp_init(const char *dir);
 
 /**
  * A version 3 report (Milan CPUID) carrying @p report_data, debug off, VMPL 0, signed with the
  * simulated VCEK. *ev is malloc'd (free with bpt_free()), 1184 bytes.
  */
-int bpt_sim_sev_snp_attest(uint8_t **ev, size_t *ev_len, const char *dir,
-                           const uint8_t report_data[64]);
+BPT_MUST_USE int bpt_sim_sev_snp_attest(uint8_t **ev, size_t *ev_len, const char *dir,
+                                        const uint8_t report_data[64]);
 
 /** Re-sign a (possibly edited) 1184-byte report in place with the simulated VCEK. */
-int bpt_sim_sev_snp_sign(uint8_t report[1184], const char *dir);
+BPT_MUST_USE int bpt_sim_sev_snp_sign(uint8_t report[1184], const char *dir);
 
 /**
  * The certificates a verifier needs beside a simulated report (VCEK then ASK, PEM), as a
  * malloc'd NUL-terminated string (free with bpt_free()).
  */
-int bpt_sim_sev_snp_certs_pem(char **out, const char *dir);
+BPT_MUST_USE int bpt_sim_sev_snp_certs_pem(char **out, const char *dir);
 
 #endif

@@ -7,6 +7,8 @@
 #ifndef BPT_ATTESTER_SIM_TDX_H
 #define BPT_ATTESTER_SIM_TDX_H
 
+#include <blueprint-tee/common.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,19 +55,20 @@ struct bpt_sim_tdx_opts {
  * Create DIR/tdx/ with the PKI's keys and certificates, root.pem, and collateral.json (signed
  * collateral valid from an hour ago for 30 days).
  */
-int bpt_sim_tdx_init(const char *dir);
+BPT_MUST_USE int bpt_sim_tdx_init(const char *dir);
 
 /** A quote (malloc'd, free with bpt_free()) for @p o, signed by the simulated QE. */
-int bpt_sim_tdx_quote(uint8_t **ev, size_t *ev_len, const char *dir,
-                      const struct bpt_sim_tdx_opts *o);
+BPT_MUST_USE int bpt_sim_tdx_quote(uint8_t **ev, size_t *ev_len, const char *dir,
+                                   const struct bpt_sim_tdx_opts *o);
 
 /** Collateral JSON (docs/tdx.md) for @p o, NUL-terminated, free with bpt_free(). */
-int bpt_sim_tdx_collateral(char **json, const char *dir, const struct bpt_sim_tdx_opts *o);
+BPT_MUST_USE int bpt_sim_tdx_collateral(char **json, const char *dir,
+                                        const struct bpt_sim_tdx_opts *o);
 
 /**
  * Sign the collateral's tcb_info and qe_identity texts again with the simulated TCB Signing key
  * (after a test edited them), replacing *json (freed with bpt_free()).
  */
-int bpt_sim_tdx_resign(char **json, const char *dir);
+BPT_MUST_USE int bpt_sim_tdx_resign(char **json, const char *dir);
 
 #endif

@@ -4,6 +4,8 @@
  */
 #include "helpers/test.h"
 
+#include "helpers/sim_fixture.h"
+
 #include "attester/sim/aws_nitro.h"
 
 #include <openssl/x509.h>
@@ -11,12 +13,26 @@
 #define REAL_AT 1695049470
 #define SIM_AT (BPT_SIM_NITRO_TIME + 30)
 
+/* A context with the pinned roots at @p at and no caches. */
+static bpt_verify_ctx *pinned_ctx(int64_t at)
+{
+    bpt_verify_ctx_opts o = BPT_VERIFY_CTX_OPTS_INIT;
+    bpt_verify_ctx *ctx = NULL;
+    o.chain_cache_entries = 0;
+    o.collateral_cache_entries = 0;
+    o.jwks_cache = false;
+    assert_ok(bpt_verify_ctx_new(&ctx, &o));
+    assert_ok(bpt_verify_ctx_set_at(ctx, at));
+    return ctx;
+}
+
 static void test_real_document(void **state)
 {
     size_t n = 0, cl = 0, ul = 0;
     uint8_t *doc = bpt_test_data_read("nitro/evervault-ga/attestation-doc.cbor", &n);
     uint8_t *cert = bpt_test_data_read("nitro/evervault-ga/certificate.der", &cl);
     bpt_policy *p = NULL;
+    bpt_verify_ctx *ctx = NULL, *later = NULL;
     bpt_verified *v = NULL;
     char *cj = NULL;
     (void)state;
@@ -24,10 +40,10 @@ static void test_real_document(void **state)
         skip();
     }
     assert_ok(bpt_policy_new(&p));
-    bpt_policy_set_at(p, REAL_AT);
-    assert_rc_msg(bpt_aws_nitro_verify(&v, doc, n, p), BPT_ECLAIM, "debug-mode enclave");
+    ctx = pinned_ctx(REAL_AT);
+    assert_rc_msg(bpt_aws_nitro_verify(&v, ctx, p, doc, n), BPT_ECLAIM, "debug-mode enclave");
     bpt_policy_set_allow_debug(p, true);
-    assert_ok(bpt_verify(&v, doc, n, BPT_PROVIDER_UNKNOWN, p));
+    assert_ok(bpt_verify(&v, ctx, p, doc, n, BPT_PROVIDER_UNKNOWN));
     const bpt_report *r = bpt_verified_report(v);
     assert_int_equal(bpt_verified_provider(v), BPT_PROVIDER_AWS_NITRO);
     assert_true(bpt_claims_debug_mode(bpt_report_claims(r)));
@@ -48,47 +64,39 @@ static void test_real_document(void **state)
     v = NULL;
 
     /* The leaf certificate lives about three hours. */
-    bpt_policy_set_at(p, REAL_AT + 4 * 3600);
+    later = pinned_ctx(REAL_AT + 4 * 3600);
     bpt_policy_set_max_age(p, 0);
-    assert_rc_msg(bpt_aws_nitro_verify(&v, doc, n, p), BPT_ESIGNATURE, "expired");
-    bpt_policy_set_at(p, REAL_AT);
+    assert_rc_msg(bpt_aws_nitro_verify(&v, later, p, doc, n), BPT_ESIGNATURE, "expired");
+    bpt_verify_ctx_free(later);
     /* One signature byte flipped; then one payload byte inside a PCR value. */
     doc[n - 1] ^= 1;
-    assert_rc_msg(bpt_aws_nitro_verify(&v, doc, n, p), BPT_ESIGNATURE, "COSE signature");
+    assert_rc_msg(bpt_aws_nitro_verify(&v, ctx, p, doc, n), BPT_ESIGNATURE, "COSE signature");
     doc[n - 1] ^= 1;
-    assert_rc_msg(bpt_aws_nitro_verify(&v, doc, n - 1, p), BPT_EMALFORMED, "aws_nitro");
+    assert_rc_msg(bpt_aws_nitro_verify(&v, ctx, p, doc, n - 1), BPT_EMALFORMED, "aws_nitro");
     bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
     free(doc);
     free(cert);
 }
 
 struct fixture {
-    char *dir;
-    char *roots;
-    size_t roots_len;
+    struct bpt_sim_fixture sim;
 };
 
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    char path[4096];
-    f->dir = bpt_test_tmpdir();
-    if (bpt_sim_init(f->dir) != 0) {
-        return -1;
-    }
-    snprintf(path, sizeof(path), "%s/trust-roots.pem", f->dir);
-    f->roots = (char *)bpt_test_read_file(path, &f->roots_len);
     *state = f;
-    return f->roots ? 0 : -1;
+    return f && bpt_sim_fixture_init(&f->sim) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    bpt_test_rmtree(f->dir);
-    free(f->dir);
-    free(f->roots);
-    free(f);
+    if (f) {
+        bpt_sim_fixture_dispose(&f->sim);
+        free(f);
+    }
     return 0;
 }
 
@@ -98,13 +106,14 @@ static int verify_sim(struct fixture *f, const struct bpt_sim_nitro_opts *o, con
     uint8_t *ev = NULL;
     size_t n = 0;
     bpt_policy *p = NULL;
+    bpt_verify_ctx *ctx = NULL;
     bpt_verified *v = NULL;
     int rc;
-    assert_ok(bpt_sim_aws_nitro_build(&ev, &n, f->dir, o));
+    assert_ok(bpt_sim_aws_nitro_build(&ev, &n, f->sim.dir, o));
     assert_ok(policy ? bpt_policy_load_json(&p, policy, strlen(policy)) : bpt_policy_new(&p));
-    bpt_policy_set_at(p, at ? at : SIM_AT);
-    assert_ok(bpt_policy_add_trust_root_pem(p, f->roots, f->roots_len));
-    rc = bpt_aws_nitro_verify(&v, ev, n, p);
+    ctx = bpt_sim_fixture_ctx(&f->sim, at ? at : SIM_AT, NULL);
+    assert_non_null(ctx);
+    rc = bpt_aws_nitro_verify(&v, ctx, p, ev, n);
     if (rc == 0) {
         assert_non_null(v);
     } else {
@@ -112,6 +121,7 @@ static int verify_sim(struct fixture *f, const struct bpt_sim_nitro_opts *o, con
     }
     bpt_verified_free(v);
     bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
     bpt_free(ev);
     return rc;
 }
@@ -235,35 +245,38 @@ static void test_pinned_root_refuses_and_bytes_are_checked(void **state)
     struct bpt_sim_nitro_opts o = {0};
     uint8_t *ev = NULL;
     size_t n = 0;
-    bpt_policy *p = NULL;
+    bpt_verify_ctx *ctx = NULL;
     bpt_verified *v = NULL;
-    assert_ok(bpt_sim_aws_nitro_build(&ev, &n, f->dir, &o));
-    assert_ok(bpt_policy_new(&p));
-    bpt_policy_set_at(p, SIM_AT);
-    assert_rc_msg(bpt_aws_nitro_verify(&v, ev, n, p), BPT_ESIGNATURE, "not the pinned");
-    assert_ok(bpt_policy_add_trust_root_pem(p, f->roots, f->roots_len));
+    assert_ok(bpt_sim_aws_nitro_build(&ev, &n, f->sim.dir, &o));
+    ctx = pinned_ctx(SIM_AT);
+    assert_rc_msg(bpt_aws_nitro_verify(&v, ctx, NULL, ev, n), BPT_ESIGNATURE, "not the pinned");
+    bpt_verify_ctx_free(ctx);
+    ctx = bpt_sim_fixture_ctx(&f->sim, SIM_AT, NULL);
+    assert_non_null(ctx);
     /* Truncated, trailing byte, garbage, not a tag-18 array. */
-    assert_rc_msg(bpt_aws_nitro_verify(&v, ev, n / 2, p), BPT_EMALFORMED, " left");
+    assert_rc_msg(bpt_aws_nitro_verify(&v, ctx, NULL, ev, n / 2), BPT_EMALFORMED, " left");
     uint8_t *longer = malloc(n + 1);
     memcpy(longer, ev, n);
     longer[n] = 0;
-    assert_rc_msg(bpt_aws_nitro_verify(&v, longer, n + 1, p), BPT_EMALFORMED, "trailing");
+    assert_rc_msg(bpt_aws_nitro_verify(&v, ctx, NULL, longer, n + 1), BPT_EMALFORMED, "trailing");
     /* Nine bytes declaring an array of 2^64-1 items: refused before libcbor allocates. */
     static const uint8_t huge[] = {0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-    assert_rc_msg(bpt_aws_nitro_verify(&v, huge, sizeof(huge), p), BPT_EMALFORMED, "declares");
+    assert_rc_msg(bpt_aws_nitro_verify(&v, ctx, NULL, huge, sizeof(huge)), BPT_EMALFORMED,
+                  "declares");
     static const uint8_t indefinite[] = {0x9f, 0x01, 0xff};
-    assert_rc_msg(bpt_aws_nitro_verify(&v, indefinite, sizeof(indefinite), p), BPT_EMALFORMED,
-                  "indefinite");
+    assert_rc_msg(bpt_aws_nitro_verify(&v, ctx, NULL, indefinite, sizeof(indefinite)),
+                  BPT_EMALFORMED, "indefinite");
     static const uint8_t three[] = {0x83, 0x01, 0x02, 0x03};
-    assert_rc_msg(bpt_aws_nitro_verify(&v, three, sizeof(three), p), BPT_EMALFORMED, "array of 4");
+    assert_rc_msg(bpt_aws_nitro_verify(&v, ctx, NULL, three, sizeof(three)), BPT_EMALFORMED,
+                  "array of 4");
     /* A payload byte changed after signing (inside the module_id text). */
     uint8_t *mod = memmem(ev, n, "i-sim-enc", 9);
     assert_non_null(mod);
     mod[0] = 'j';
-    assert_rc_msg(bpt_aws_nitro_verify(&v, ev, n, p), BPT_ESIGNATURE, "COSE signature");
+    assert_rc_msg(bpt_aws_nitro_verify(&v, ctx, NULL, ev, n), BPT_ESIGNATURE, "COSE signature");
     assert_null(v);
     free(longer);
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
     bpt_free(ev);
 }
 
@@ -273,29 +286,26 @@ static void test_chain_cache(void **state)
     struct bpt_sim_nitro_opts o = {0};
     uint8_t *ev = NULL;
     size_t n = 0;
-    uint64_t hits = 0, lookups = 0;
-    bpt_policy *p = NULL;
+    uint64_t hits = 0, misses = 0;
+    bpt_verify_ctx_opts co = BPT_VERIFY_CTX_OPTS_INIT;
+    bpt_verify_ctx *ctx = NULL;
     bpt_verified *v = NULL;
-    bpt_chain_cache *cache = NULL;
-    assert_ok(bpt_sim_aws_nitro_build(&ev, &n, f->dir, &o));
-    assert_ok(bpt_chain_cache_new(&cache, 2));
-    assert_ok(bpt_policy_new(&p));
-    bpt_policy_set_at(p, SIM_AT);
-    assert_ok(bpt_policy_add_trust_root_pem(p, f->roots, f->roots_len));
-    bpt_policy_set_chain_cache(p, cache);
+    assert_ok(bpt_sim_aws_nitro_build(&ev, &n, f->sim.dir, &o));
+    co.chain_cache_entries = 2;
+    ctx = bpt_sim_fixture_ctx(&f->sim, SIM_AT, &co);
+    assert_non_null(ctx);
     for (int i = 0; i < 3; i++) {
-        assert_ok(bpt_aws_nitro_verify(&v, ev, n, p));
+        assert_ok(bpt_aws_nitro_verify(&v, ctx, NULL, ev, n));
         bpt_verified_free(v);
         v = NULL;
     }
-    bpt_chain_cache_stats(cache, &hits, &lookups);
+    bpt_verify_ctx_cache_stats(ctx, BPT_CACHE_CHAIN, &hits, &misses);
     assert_int_equal(hits, 2);
     /* A cache hit still verifies the signature. */
     uint8_t *mod = memmem(ev, n, "i-sim-enc", 9);
     mod[0] = 'j';
-    assert_rc_msg(bpt_aws_nitro_verify(&v, ev, n, p), BPT_ESIGNATURE, "COSE signature");
-    bpt_policy_free(p);
-    bpt_chain_cache_free(cache);
+    assert_rc_msg(bpt_aws_nitro_verify(&v, ctx, NULL, ev, n), BPT_ESIGNATURE, "COSE signature");
+    bpt_verify_ctx_free(ctx);
     bpt_free(ev);
 }
 

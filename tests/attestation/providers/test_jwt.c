@@ -13,6 +13,9 @@
 #include "attester/sim/jwt.h"
 #include "attester/sim/x509.h"
 
+#include "attestation/collateral/jwks.h"
+#include "attestation/context_internal.h"
+
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -239,20 +242,17 @@ static char *maa_claims(const char *iss, const char *extra)
     return maa_claims_at(AT, iss, extra);
 }
 
-/* A policy at AT, audience bpt-test (unless workload-bound), keys from the loopback server
- * through @p cache (NULL: one fetch per verification). */
-static bpt_policy *policy(struct fixture *f, const char *json, bpt_jwks_cache *cache)
+/* A policy with audience bpt-test (unless workload-bound) and keys from the loopback server. */
+static bpt_policy *policy(struct fixture *f, const char *json)
 {
     bpt_policy *p = NULL;
     char url[96];
     assert_ok(json ? bpt_policy_load_json(&p, json, strlen(json)) : bpt_policy_new(&p));
-    bpt_policy_set_at(p, AT);
     if (!bpt_policy_is_workload_bound(p)) {
         assert_ok(bpt_policy_set_expected_audience(p, "bpt-test"));
     }
     snprintf(url, sizeof(url), "%s/jwks", f->srv.url);
     assert_ok(bpt_policy_set_jwks_url(p, url));
-    bpt_policy_set_jwks_cache(p, cache);
     return p;
 }
 
@@ -261,7 +261,6 @@ static bpt_policy *maa_policy(struct fixture *f, const char *json)
 {
     bpt_policy *p = NULL;
     assert_ok(json ? bpt_policy_load_json(&p, json, strlen(json)) : bpt_policy_new(&p));
-    bpt_policy_set_at(p, AT);
     if (!bpt_policy_is_workload_bound(p)) {
         assert_ok(bpt_policy_set_expected_audience(p, "bpt-test"));
     }
@@ -269,10 +268,37 @@ static bpt_policy *maa_policy(struct fixture *f, const char *json)
     return p;
 }
 
-static int verify(const char *tok, bpt_provider prov, const bpt_policy *p)
+/* A context at AT made with @p opts (NULL: no JWKS cache, so one fetch per verification). */
+static bpt_verify_ctx *context(const bpt_verify_ctx_opts *opts)
+{
+    bpt_verify_ctx_opts none = BPT_VERIFY_CTX_OPTS_INIT;
+    bpt_verify_ctx *c = NULL;
+    none.jwks_cache = false;
+    assert_ok(bpt_verify_ctx_new(&c, opts ? opts : &none));
+    assert_ok(bpt_verify_ctx_set_at(c, AT));
+    return c;
+}
+
+/* A context at AT without a JWKS cache, offline or not. */
+static bpt_verify_ctx *offline_context(bool offline)
+{
+    bpt_verify_ctx *c = context(NULL);
+    assert_ok(bpt_verify_ctx_set_offline(c, offline));
+    return c;
+}
+
+/* A context at AT without a JWKS cache whose keys are the JWK set @p jwks. */
+static bpt_verify_ctx *jwks_context(const char *jwks)
+{
+    bpt_verify_ctx *c = context(NULL);
+    assert_ok(bpt_verify_ctx_set_jwks_json(c, jwks, strlen(jwks)));
+    return c;
+}
+
+static int verify(const char *tok, bpt_provider prov, const bpt_verify_ctx *c, const bpt_policy *p)
 {
     bpt_verified *v = NULL;
-    int rc = bpt_verify(&v, (const uint8_t *)tok, strlen(tok), prov, p);
+    int rc = bpt_verify(&v, c, p, (const uint8_t *)tok, strlen(tok), prov);
     if (rc == 0) {
         assert_non_null(v);
     } else {
@@ -300,14 +326,15 @@ static void test_gcp_token_verifies_and_maps_claims(void **state)
 {
     struct fixture *f = *state;
     char *claims = gcp_claims(NULL), *rs = token("RS256", "rsa-1", f->rsa, claims);
-    bpt_policy *p = policy(f, NULL, NULL);
+    bpt_policy *p = policy(f, NULL);
+    bpt_verify_ctx *c = context(NULL);
     bpt_verified *v = NULL;
     const bpt_report *r;
 
     assert_ok(bpt_policy_set_expected_nonce(p, "nonce-0123456789"));
     assert_ok(bpt_policy_set_expected_image_digest(p, DIGEST));
     assert_ok(bpt_policy_set_expected_measurement(p, DIGEST + 7));
-    assert_ok(bpt_verify(&v, (const uint8_t *)rs, strlen(rs), BPT_PROVIDER_UNKNOWN, p));
+    assert_ok(bpt_verify(&v, c, p, (const uint8_t *)rs, strlen(rs), BPT_PROVIDER_UNKNOWN));
     assert_int_equal(bpt_verified_provider(v), BPT_PROVIDER_GCP_CONFIDENTIAL);
     assert_int_equal(bpt_verified_level(v), BPT_VERIFICATION_CRYPTOGRAPHIC);
     r = bpt_verified_report(v);
@@ -327,6 +354,7 @@ static void test_gcp_token_verifies_and_maps_claims(void **state)
     assert_custom(r, "swname", "\"CONFIDENTIAL_SPACE\"");
     assert_custom(r, "hwmodel", "\"GCP_AMD_SEV\"");
     bpt_verified_free(v);
+    bpt_verify_ctx_free(c);
     bpt_policy_free(p);
     bpt_free(rs);
     free(claims);
@@ -338,17 +366,19 @@ static void test_every_accepted_alg_verifies(void **state)
     static const char *const algs[] = {"RS256", "RS384", "RS512", "PS256",
                                        "PS384", "PS512", "ES256", "ES384"};
     char *claims = gcp_claims(NULL);
-    bpt_policy *p = policy(f, NULL, NULL);
+    bpt_policy *p = policy(f, NULL);
+    bpt_verify_ctx *c = context(NULL);
     for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
         bool es = algs[i][0] == 'E', big = strcmp(algs[i], "ES384") == 0;
         char *tok = token(algs[i], es ? (big ? "ec384-1" : "ec-1") : "rsa-1",
                           es ? (big ? f->ec384 : f->ec) : f->rsa, claims);
-        int rc = verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p);
+        int rc = verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p);
         if (rc != 0) {
             fail_msg("%s: %s", algs[i], bpt_error_last());
         }
         bpt_free(tok);
     }
+    bpt_verify_ctx_free(c);
     bpt_policy_free(p);
     free(claims);
 }
@@ -359,6 +389,7 @@ static void test_azure_tokens_verify_with_keys_from_the_issuer(void **state)
     char *claims = maa_claims(f->srv.url, NULL), *rs = token("RS256", "rsa-1", f->rsa, claims),
          *es = token("ES256", "ec-1", f->ec, claims);
     bpt_policy *p = maa_policy(f, NULL);
+    bpt_verify_ctx *c = context(NULL);
     bpt_verified *v = NULL;
     const bpt_report *r;
     size_t n = 0;
@@ -367,7 +398,7 @@ static void test_azure_tokens_verify_with_keys_from_the_issuer(void **state)
     assert_ok(bpt_policy_set_expected_measurement(p, MEAS));
     assert_ok(bpt_policy_set_expected_nonce(p, "maa-nonce-1"));
     assert_ok(bpt_policy_set_expected_image_digest(p, DIGEST));
-    assert_ok(bpt_verify(&v, (const uint8_t *)rs, strlen(rs), BPT_PROVIDER_UNKNOWN, p));
+    assert_ok(bpt_verify(&v, c, p, (const uint8_t *)rs, strlen(rs), BPT_PROVIDER_UNKNOWN));
     assert_int_equal(bpt_verified_provider(v), BPT_PROVIDER_AZURE_SNP);
     assert_int_equal(bpt_verified_level(v), BPT_VERIFICATION_CRYPTOGRAPHIC);
     r = bpt_verified_report(v);
@@ -384,7 +415,7 @@ static void test_azure_tokens_verify_with_keys_from_the_issuer(void **state)
     assert_custom(r, "nonce", "\"maa-nonce-1\"");
     bpt_verified_free(v);
     assert_int_equal(atomic_load(&f->srv.hits), 1);
-    assert_ok(verify(es, BPT_PROVIDER_AZURE_SNP, p));
+    assert_ok(verify(es, BPT_PROVIDER_AZURE_SNP, c, p));
     bpt_free(rs);
     bpt_free(es);
     free(claims);
@@ -393,7 +424,7 @@ static void test_azure_tokens_verify_with_keys_from_the_issuer(void **state)
     claims = maa_claims(f->srv.url, "{\"nonce\":\"<delete>\"}");
     rs = token("RS256", "rsa-1", f->rsa, claims);
     assert_ok(bpt_policy_set_expected_nonce(p, "cGF5bG9hZC1ub25jZQ"));
-    assert_ok(verify(rs, BPT_PROVIDER_AZURE_SNP, p));
+    assert_ok(verify(rs, BPT_PROVIDER_AZURE_SNP, c, p));
     bpt_free(rs);
     free(claims);
     bpt_policy_free(p);
@@ -405,7 +436,7 @@ static void test_azure_tokens_verify_with_keys_from_the_issuer(void **state)
                         "\"x-ms-attestation-type\":\"tdxvm\",\"tdx_td_attributes_debug\":false,"
                         "\"tdx_mrtd\":\"" MEAS "\"}}");
     rs = token("PS256", "rsa-1", f->rsa, claims);
-    assert_ok(bpt_verify(&v, (const uint8_t *)rs, strlen(rs), BPT_PROVIDER_AZURE_SNP, p));
+    assert_ok(bpt_verify(&v, c, p, (const uint8_t *)rs, strlen(rs), BPT_PROVIDER_AZURE_SNP));
     assert_string_equal(bpt_claims_platform_version(bpt_report_claims(bpt_verified_report(v))),
                         "tdxvm");
     assert_custom(bpt_verified_report(v), "tdx_mrtd", "\"" MEAS "\"");
@@ -413,6 +444,7 @@ static void test_azure_tokens_verify_with_keys_from_the_issuer(void **state)
     bpt_free(rs);
     free(claims);
     bpt_policy_free(p);
+    bpt_verify_ctx_free(c);
 }
 
 static void test_azure_keys_published_as_x5c(void **state)
@@ -421,11 +453,13 @@ static void test_azure_keys_published_as_x5c(void **state)
     char *jwk = NULL, *jwks = NULL, *claims = maa_claims(f->srv.url, NULL),
          *tok = token("RS256", "maa-1", f->rsa, claims);
     bpt_policy *p = maa_policy(f, NULL);
+    bpt_verify_ctx *c = context(NULL);
     assert_ok(bpt_sim_jwk_x5c(&jwk, f->maa_cert, "maa-1"));
     assert_true(asprintf(&jwks, "{\"keys\":[%s]}", jwk) > 0);
     set_jwks(&f->srv, jwks, NULL);
-    assert_ok(verify(tok, BPT_PROVIDER_AZURE_SNP, p));
+    assert_ok(verify(tok, BPT_PROVIDER_AZURE_SNP, c, p));
     set_jwks(&f->srv, f->jwks, NULL);
+    bpt_verify_ctx_free(c);
     bpt_policy_free(p);
     free(jwks);
     bpt_free(jwk);
@@ -561,8 +595,10 @@ static void test_each_check_refuses(void **state)
         char *claims = r->azure ? maa_claims(f->srv.url, r->extra) : gcp_claims(r->extra);
         char *tok =
             token(r->alg ? r->alg : "RS256", r->kid ? r->kid : "rsa-1", keys[r->key], claims);
-        bpt_policy *p = r->azure ? maa_policy(f, r->policy) : policy(f, r->policy, NULL);
-        int rc = verify(tok, r->azure ? BPT_PROVIDER_AZURE_SNP : BPT_PROVIDER_GCP_CONFIDENTIAL, p);
+        bpt_policy *p = r->azure ? maa_policy(f, r->policy) : policy(f, r->policy);
+        bpt_verify_ctx *c = context(NULL);
+        int rc =
+            verify(tok, r->azure ? BPT_PROVIDER_AZURE_SNP : BPT_PROVIDER_GCP_CONFIDENTIAL, c, p);
         if (rc != r->code || !strstr(bpt_error_last(), r->msg)) {
             fail_msg("%s: got %d (%s), want %d with '%s'", r->name, rc, bpt_error_last(), r->code,
                      r->msg);
@@ -571,6 +607,7 @@ static void test_each_check_refuses(void **state)
         if (strstr(bpt_error_last(), strrchr(tok, '.') + 1) || strstr(bpt_error_last(), "eyJ")) {
             fail_msg("%s: the message shows token bytes: %s", r->name, bpt_error_last());
         }
+        bpt_verify_ctx_free(c);
         bpt_policy_free(p);
         bpt_free(tok);
         free(claims);
@@ -582,11 +619,12 @@ static void test_leeway_debug_and_audience_rules(void **state)
     struct fixture *f = *state;
     char *claims = gcp_claims("{\"dbgstat\":\"enabled\"}"),
          *tok = token("RS256", "rsa-1", f->rsa, claims);
-    bpt_policy *p = policy(f, "{\"allow_debug\":true}", NULL);
+    bpt_policy *p = policy(f, "{\"allow_debug\":true}");
+    bpt_verify_ctx *c = context(NULL);
     bpt_verified *v = NULL;
 
     /* Debug accepted when the policy allows it, and reported. */
-    assert_ok(bpt_verify(&v, (const uint8_t *)tok, strlen(tok), BPT_PROVIDER_UNKNOWN, p));
+    assert_ok(bpt_verify(&v, c, p, (const uint8_t *)tok, strlen(tok), BPT_PROVIDER_UNKNOWN));
     assert_true(bpt_claims_debug_mode(bpt_report_claims(bpt_verified_report(v))));
     bpt_verified_free(v);
     bpt_policy_free(p);
@@ -596,10 +634,10 @@ static void test_leeway_debug_and_audience_rules(void **state)
     /* exp 50 s before the verification time: inside the default 60 s leeway, outside 10 s. */
     claims = gcp_claims("{\"exp\":1749999950}");
     tok = token("ES256", "ec-1", f->ec, claims);
-    p = policy(f, NULL, NULL);
-    assert_ok(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p));
+    p = policy(f, NULL);
+    assert_ok(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p));
     assert_ok(bpt_policy_set_jwt_leeway(p, 10));
-    assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_ECLAIM, "leeway 10s");
+    assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p), BPT_ECLAIM, "leeway 10s");
     assert_rc_msg(bpt_policy_set_jwt_leeway(p, 301), BPT_EINVAL, "exceeds 300 s");
     bpt_policy_free(p);
     bpt_free(tok);
@@ -609,10 +647,10 @@ static void test_leeway_debug_and_audience_rules(void **state)
      * audience found in an array aud too. */
     claims = gcp_claims("{\"aud\":[\"a\",\"bpt-test\"]}");
     tok = token("RS256", "rsa-1", f->rsa, claims);
-    p = policy(f, "{\"expected_image_digest\":\"" DIGEST "\"}", NULL);
-    assert_ok(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p));
+    p = policy(f, "{\"expected_image_digest\":\"" DIGEST "\"}");
+    assert_ok(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p));
     assert_ok(bpt_policy_set_expected_audience(p, "bpt-test"));
-    assert_ok(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p));
+    assert_ok(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p));
     bpt_policy_free(p);
     bpt_free(tok);
     free(claims);
@@ -620,8 +658,9 @@ static void test_leeway_debug_and_audience_rules(void **state)
     /* max_age 0 (not enforced): no iat needed. */
     claims = gcp_claims("{\"iat\":\"<delete>\"}");
     tok = token("RS256", "rsa-1", f->rsa, claims);
-    p = policy(f, "{\"max_age_secs\":0}", NULL);
-    assert_ok(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p));
+    p = policy(f, "{\"max_age_secs\":0}");
+    assert_ok(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p));
+    bpt_verify_ctx_free(c);
     bpt_policy_free(p);
     bpt_free(tok);
     free(claims);
@@ -630,7 +669,8 @@ static void test_leeway_debug_and_audience_rules(void **state)
 static void test_malformed_tokens(void **state)
 {
     struct fixture *f = *state;
-    bpt_policy *p = policy(f, NULL, NULL);
+    bpt_policy *p = policy(f, NULL);
+    bpt_verify_ctx *c = context(NULL);
     char long_kid[400], *tok;
     static const char *const cases[][2] = {
         {"abc.def", "expected three non-empty segments"},
@@ -654,8 +694,8 @@ static void test_malformed_tokens(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         bpt_verified *v = NULL;
-        int rc =
-            bpt_gcp_confidential_verify(&v, (const uint8_t *)cases[i][0], strlen(cases[i][0]), p);
+        int rc = bpt_gcp_confidential_verify(&v, c, p, (const uint8_t *)cases[i][0],
+                                             strlen(cases[i][0]));
         if (rc != BPT_EMALFORMED || !strstr(bpt_error_last(), cases[i][1])) {
             fail_msg("%s: got %d (%s), want '%s'", cases[i][0], rc, bpt_error_last(), cases[i][1]);
         }
@@ -665,7 +705,8 @@ static void test_malformed_tokens(void **state)
     memset(long_kid, 'k', sizeof(long_kid) - 1);
     long_kid[sizeof(long_kid) - 1] = '\0';
     tok = token("RS256", long_kid, f->rsa, "{}");
-    assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_EMALFORMED, "no usable kid");
+    assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p), BPT_EMALFORMED,
+                  "no usable kid");
     bpt_free(tok);
     {
         char *claims = gcp_claims(NULL), *es = token("ES256", "ec-1", f->ec, claims), *cut;
@@ -673,7 +714,7 @@ static void test_malformed_tokens(void **state)
         memset(zeros, 'A', 80); /* 60 zero bytes */
         zeros[80] = '\0';
         assert_true(asprintf(&cut, "%.*s%s", (int)(strrchr(es, '.') + 1 - es), es, zeros) > 0);
-        assert_rc_msg(verify(cut, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_ESIGNATURE,
+        assert_rc_msg(verify(cut, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p), BPT_ESIGNATURE,
                       "the ES256 signature is 60 bytes, not 64");
         free(cut);
         bpt_free(es);
@@ -687,13 +728,14 @@ static void test_malformed_tokens(void **state)
         big[20] = '.';
         big[n] = '\0';
         bpt_verified *v = NULL;
-        assert_rc_msg(bpt_gcp_confidential_verify(&v, (const uint8_t *)big, n, p), BPT_EMALFORMED,
-                      "a token of 65537 bytes");
-        assert_rc_msg(bpt_verify(&v, (const uint8_t *)big, n, BPT_PROVIDER_GCP_CONFIDENTIAL, p),
+        assert_rc_msg(bpt_gcp_confidential_verify(&v, c, p, (const uint8_t *)big, n),
+                      BPT_EMALFORMED, "a token of 65537 bytes");
+        assert_rc_msg(bpt_verify(&v, c, p, (const uint8_t *)big, n, BPT_PROVIDER_GCP_CONFIDENTIAL),
                       BPT_EMALFORMED, "not gcp_confidential evidence");
         assert_null(v);
         free(big);
     }
+    bpt_verify_ctx_free(c);
     bpt_policy_free(p);
 }
 
@@ -702,65 +744,75 @@ static void test_jwks_sources_and_refusals(void **state)
     struct fixture *f = *state;
     char *claims = gcp_claims(NULL), *tok = token("ES256", "ec-1", f->ec, claims);
     char *dir = bpt_test_tmpdir(), path[4096], json[4300];
+    bpt_verify_ctx *c;
     bpt_policy *p;
 
-    /* Offline with only a URL: fails closed (keys); from the policy's JWKS text it verifies
+    /* Offline with only a URL: fails closed (keys); from the context's JWKS text it verifies
      * without the server. */
-    p = policy(f, NULL, NULL);
-    bpt_policy_set_offline(p, true);
-    assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_EKEYS,
+    p = policy(f, NULL);
+    c = offline_context(true);
+    assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p), BPT_EKEYS,
                   "fetching is off (--offline)");
-    assert_ok(bpt_policy_set_jwks_json(p, f->jwks, strlen(f->jwks)));
+    bpt_verify_ctx_free(c);
+    c = offline_context(true);
+    assert_ok(bpt_verify_ctx_set_jwks_json(c, f->jwks, strlen(f->jwks)));
     atomic_store(&f->srv.hits, 0);
-    assert_ok(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p));
+    assert_ok(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p));
     assert_int_equal(atomic_load(&f->srv.hits), 0);
+    bpt_verify_ctx_free(c);
     bpt_policy_free(p);
 
     /* From a file named in the policy (jwt.jwks_file), offline. */
     snprintf(path, sizeof(path), "%s/jwks.json", dir);
     bpt_test_write_file(path, f->jwks, strlen(f->jwks));
     snprintf(json, sizeof(json), "{\"jwt\":{\"jwks_file\":\"%s\"}" AUD "}", path);
-    p = policy(f, json, NULL);
-    bpt_policy_set_offline(p, true);
-    assert_ok(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p));
+    p = policy(f, json);
+    c = offline_context(true);
+    assert_ok(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p));
+    bpt_verify_ctx_free(c);
     bpt_policy_free(p);
     snprintf(json, sizeof(json), "{\"jwt\":{\"jwks_file\":\"%s/none.json\"}" AUD "}", dir);
-    p = policy(f, json, NULL);
-    assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_EKEYS, "jwks_file");
+    p = policy(f, json);
+    c = offline_context(false);
+    assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p), BPT_EKEYS, "jwks_file");
+    bpt_verify_ctx_free(c);
     bpt_policy_free(p);
 
     /* A 1024-bit RSA key is unusable (a token naming it is told why) while the set's other
      * keys still work; a duplicate kid refuses the set; a JWK alg other than the token's. */
     {
         EVP_PKEY *small = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
-        char *a = NULL, *b = NULL, *bad = NULL, *rs;
+        char *a = NULL, *b = NULL, *bad = NULL, *first = NULL, *rs;
         assert_ok(bpt_sim_jwk(&a, small, "rsa-1"));
         assert_ok(bpt_sim_jwk(&b, f->ec, "ec-1"));
-        assert_true(asprintf(&bad, "{\"keys\":[%s,%s]}", a, b) > 0);
-        p = policy(f, NULL, NULL);
-        assert_ok(bpt_policy_set_jwks_json(p, bad, strlen(bad)));
+        assert_true(asprintf(&first, "{\"keys\":[%s,%s]}", a, b) > 0);
+        p = policy(f, NULL);
+        c = jwks_context(first);
         rs = token("RS256", "rsa-1", f->rsa, claims);
         assert_rc_msg(
-            verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_EKEYS,
-            "kid 'rsa-1' in the policy's JWKS is unusable: policy: jwks: keys[0]: RSA key of "
-            "1024 bits");
-        assert_ok(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p));
-        free(bad);
+            verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p), BPT_EKEYS,
+            "kid 'rsa-1' in the given JWKS is unusable: verify context: jwks: keys[0]: RSA key "
+            "of 1024 bits");
+        assert_ok(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p));
+        bpt_verify_ctx_free(c);
         assert_true(asprintf(&bad, "{\"keys\":[%s,%s]}", b, b) > 0);
-        /* A set is parsed when the policy takes it: a bad one is refused there, and the
-         * policy keeps its previous set. */
-        assert_rc_msg(bpt_policy_set_jwks_json(p, bad, strlen(bad)), BPT_EMALFORMED,
+        /* A set is parsed when the context takes it: a bad one is refused there, and the
+         * context keeps its previous set. */
+        c = jwks_context(first);
+        assert_rc_msg(bpt_verify_ctx_set_jwks_json(c, bad, strlen(bad)), BPT_EMALFORMED,
                       "kid 'ec-1' appears twice");
-        assert_ok(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p));
+        assert_ok(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p));
+        bpt_verify_ctx_free(c);
         free(bad);
         bad = strdup(b);
         bad[strlen(bad) - 1] = '\0';
         {
             char *withalg = NULL;
             assert_true(asprintf(&withalg, "{\"keys\":[%s,\"alg\":\"ES384\"}]}", bad) > 0);
-            assert_ok(bpt_policy_set_jwks_json(p, withalg, strlen(withalg)));
-            assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_ESIGNATURE,
+            c = jwks_context(withalg);
+            assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p), BPT_ESIGNATURE,
                           "the key with kid 'ec-1' is for ES384, the token says ES256");
+            bpt_verify_ctx_free(c);
             free(withalg);
         }
         /* Encryption keys, keys without kid and other key types are passed over. */
@@ -771,8 +823,9 @@ static void test_jwks_sources_and_refusals(void **state)
                                  "\"x\":\"AA\"},{\"kty\":\"RSA\",\"use\":\"enc\",\"kid\":\"e\"},"
                                  "{\"kty\":\"EC\"},%s]}",
                                  b) > 0);
-            assert_ok(bpt_policy_set_jwks_json(p, mixed, strlen(mixed)));
-            assert_ok(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p));
+            c = jwks_context(mixed);
+            assert_ok(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p));
+            bpt_verify_ctx_free(c);
             free(mixed);
         }
         /* A point off the curve is unusable. */
@@ -781,13 +834,17 @@ static void test_jwks_sources_and_refusals(void **state)
                 "{\"keys\":[{\"kty\":\"EC\",\"kid\":\"ec-1\",\"crv\":\"P-256\","
                 "\"x\":\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE\","
                 "\"y\":\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE\"}]}";
-            assert_ok(bpt_policy_set_jwks_json(p, off, strlen(off)));
-            assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_EKEYS,
-                          "is unusable: policy: jwks: keys[0]: not a P-256 public key");
+            c = jwks_context(off);
+            assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p), BPT_EKEYS,
+                          "is unusable: verify context: jwks: keys[0]: not a P-256 public key");
+            bpt_verify_ctx_free(c);
         }
-        assert_rc_msg(bpt_policy_set_jwks_json(p, "{\"keys\":{}}", 11), BPT_EMALFORMED,
-                      "policy: jwks: not a JWK set");
+        c = context(NULL);
+        assert_rc_msg(bpt_verify_ctx_set_jwks_json(c, "{\"keys\":{}}", 11), BPT_EMALFORMED,
+                      "verify context: jwks: not a JWK set");
+        bpt_verify_ctx_free(c);
         free(bad);
+        free(first);
         bpt_free(a);
         bpt_free(b);
         bpt_free(rs);
@@ -802,15 +859,16 @@ static void test_jwks_sources_and_refusals(void **state)
     bpt_free(tok);
     tok = token("RS256", "rsa-1", f->rsa, claims);
     assert_ok(bpt_policy_new(&p));
-    bpt_policy_set_at(p, AT);
+    c = context(NULL);
     assert_ok(bpt_policy_set_expected_audience(p, "bpt-test"));
-    assert_rc_msg(verify(tok, BPT_PROVIDER_AZURE_SNP, p), BPT_EUNSATISFIABLE,
+    assert_rc_msg(verify(tok, BPT_PROVIDER_AZURE_SNP, c, p), BPT_EUNSATISFIABLE,
                   "name the MAA instance in jwt.issuers");
     snprintf(json, sizeof(json), "%s/certs", f->srv.url);
     assert_ok(bpt_policy_set_jwks_url(p, json));
-    assert_ok(verify(tok, BPT_PROVIDER_AZURE_SNP, p));
+    assert_ok(verify(tok, BPT_PROVIDER_AZURE_SNP, c, p));
     assert_rc_msg(bpt_policy_set_jwks_url(p, "http://example.com/jwks"), BPT_EINVAL,
                   "https, or http to a loopback address");
+    bpt_verify_ctx_free(c);
     bpt_policy_free(p);
 
     /* Policy JSON: the jwt block round-trips and refuses what it cannot hold. */
@@ -854,37 +912,41 @@ static void test_jwks_server_refusals(void **state)
 {
     struct fixture *f = *state;
     char *claims = gcp_claims(NULL), *tok = token("RS256", "rsa-1", f->rsa, claims);
-    bpt_jwks_cache_opts o = BPT_JWKS_CACHE_OPTS_INIT;
-    bpt_jwks_cache *cache = NULL;
-    bpt_policy *p = policy(f, NULL, NULL);
+    bpt_verify_ctx_opts o = BPT_VERIFY_CTX_OPTS_INIT;
+    bpt_verify_ctx *c = context(NULL);
+    bpt_policy *p = policy(f, NULL);
     int64_t t0;
 
     atomic_store(&f->srv.mode, OVERSIZED);
-    assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_EFETCH,
+    assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p), BPT_EFETCH,
                   "larger than 262144 bytes");
     atomic_store(&f->srv.mode, FAIL_500);
-    assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_EFETCH, "answered HTTP 500");
+    assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p), BPT_EFETCH,
+                  "answered HTTP 500");
     atomic_store(&f->srv.mode, NOT_JSON);
-    assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_EMALFORMED, "not a JWK set");
+    assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p), BPT_EMALFORMED,
+                  "not a JWK set");
     atomic_store(&f->srv.mode, NORMAL);
+    bpt_verify_ctx_free(c);
 
-    /* A server that never answers: the cache's time-out (1 s) ends the wait. */
-    o.timeout_ms = 1000;
-    assert_ok(bpt_jwks_cache_new(&cache, &o));
+    /* A server that never answers: the JWKS cache's time-out (1 s) ends the wait. */
+    o.jwks_timeout_ms = 1000;
+    c = context(&o);
     assert_ok(bpt_policy_set_jwks_url(p, f->hang_url));
-    bpt_policy_set_jwks_cache(p, cache);
     t0 = mono_ms();
-    assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_EFETCH, "imeout");
+    assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p), BPT_EFETCH, "imeout");
     assert_true(mono_ms() - t0 < 10000);
     bpt_policy_free(p);
-    bpt_jwks_cache_free(cache);
-    o.timeout_ms = -1;
-    assert_rc_msg(bpt_jwks_cache_new(&cache, &o), BPT_EINVAL, "timeout_ms");
-    o.timeout_ms = 0;
+    bpt_verify_ctx_free(c);
+    c = NULL;
+    o.jwks_timeout_ms = -1;
+    assert_rc_msg(bpt_verify_ctx_new(&c, &o), BPT_EINVAL, "timeout_ms");
+    assert_null(c);
+    o.jwks_timeout_ms = 0;
     o.version = 99;
-    assert_rc_msg(bpt_jwks_cache_new(&cache, &o), BPT_EINVAL, "BPT_JWKS_CACHE_OPTS_INIT");
-    assert_null(cache);
-    bpt_jwks_cache_free(NULL);
+    assert_rc_msg(bpt_verify_ctx_new(&c, &o), BPT_EINVAL, "BPT_VERIFY_CTX_OPTS_INIT");
+    assert_null(c);
+    bpt_verify_ctx_free(NULL);
     bpt_free(tok);
     free(claims);
 }
@@ -894,61 +956,69 @@ static void test_jwks_cache_max_age_and_refetch(void **state)
     struct fixture *f = *state;
     int64_t now = 1000000;
     bpt_clock clk = bpt_clock_fixed(&now);
-    bpt_jwks_cache_opts o = BPT_JWKS_CACHE_OPTS_INIT;
-    bpt_jwks_cache *cache = NULL;
+    bpt_verify_ctx_opts o = BPT_VERIFY_CTX_OPTS_INIT;
+    bpt_verify_ctx *c = NULL;
     char *claims = gcp_claims(NULL), *rs = token("RS256", "rsa-1", f->rsa, claims);
     char *es2 = token("ES256", "ec-2", f->ec, claims), *jwk = NULL, *more = NULL;
+    char url[96];
     uint64_t fetches = 0, hits = 0;
+    EVP_PKEY *key = NULL;
     bpt_policy *p;
 
-    o.clock = &clk;
-    assert_ok(bpt_jwks_cache_new(&cache, &o));
-    p = policy(f, NULL, cache);
+    o.jwks_clock = &clk;
+    c = context(&o);
+    p = policy(f, NULL);
+    snprintf(url, sizeof(url), "%s/jwks", f->srv.url);
     set_jwks(&f->srv, f->jwks, "public, max-age=100, must-revalidate");
-    assert_ok(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, p));
-    assert_ok(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, p));
+    assert_ok(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p));
+    assert_ok(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p));
     assert_int_equal(atomic_load(&f->srv.hits), 1);
     now += 99; /* still fresh */
-    assert_ok(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, p));
+    assert_ok(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p));
     assert_int_equal(atomic_load(&f->srv.hits), 1);
     now += 2; /* max-age passed */
-    assert_ok(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, p));
+    assert_ok(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p));
     assert_int_equal(atomic_load(&f->srv.hits), 2);
 
     /* A rotated-in key: unknown at first, refetched only once the minute has passed. */
     assert_ok(bpt_sim_jwk(&jwk, f->ec, "ec-2"));
     assert_true(asprintf(&more, "{\"keys\":[%s]}", jwk) > 0);
     set_jwks(&f->srv, more, "max-age=3600");
-    assert_rc_msg(verify(es2, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_EKEYS,
+    assert_rc_msg(verify(es2, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p), BPT_EKEYS,
                   "no key with kid 'ec-2'");
-    assert_rc_msg(verify(es2, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_EKEYS,
+    assert_rc_msg(verify(es2, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p), BPT_EKEYS,
                   "refetched at most every 60s");
     assert_int_equal(atomic_load(&f->srv.hits), 0);
     now += 59;
-    assert_rc_msg(verify(es2, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_EKEYS, "fetched 59s ago");
+    assert_rc_msg(verify(es2, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p), BPT_EKEYS, "fetched 59s ago");
     assert_int_equal(atomic_load(&f->srv.hits), 0);
     now += 1;
-    assert_ok(verify(es2, BPT_PROVIDER_GCP_CONFIDENTIAL, p));
+    assert_ok(verify(es2, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p));
     assert_int_equal(atomic_load(&f->srv.hits), 1);
-    assert_rc_msg(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_EKEYS, "rsa-1");
+    assert_rc_msg(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p), BPT_EKEYS, "rsa-1");
     assert_int_equal(atomic_load(&f->srv.hits), 1); /* rotated out, and no refetch storm */
 
-    /* Offline: the fresh cached set still answers; nothing is fetched. */
-    bpt_policy_set_offline(p, true);
-    assert_ok(verify(es2, BPT_PROVIDER_GCP_CONFIDENTIAL, p));
+    /* Offline: the fresh cached set still answers; nothing is fetched. A context's offline
+     * setting is fixed once it verifies, so the context's cache is asked directly, as an
+     * offline verification through it asks. */
+    assert_ok(
+        bpt_jwks_cache_key(&key, c->jwks_cache, url, "ec-2", "ES256", false, "gcp_confidential"));
+    EVP_PKEY_free(key);
+    key = NULL;
     now += 120;
-    assert_rc_msg(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_EKEYS,
-                  "the cached JWKS has no key for kid 'rsa-1'");
+    assert_rc_msg(
+        bpt_jwks_cache_key(&key, c->jwks_cache, url, "rsa-1", "RS256", false, "gcp_confidential"),
+        BPT_EKEYS, "the cached JWKS has no key for kid 'rsa-1'");
+    assert_null(key);
     assert_int_equal(atomic_load(&f->srv.hits), 1);
-    bpt_policy_set_offline(p, false);
 
     /* no-store: nothing is kept. */
     set_jwks(&f->srv, f->jwks, "no-store");
     now += 7200;
-    assert_ok(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, p));
-    assert_ok(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, p));
+    assert_ok(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p));
+    assert_ok(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p));
     assert_int_equal(atomic_load(&f->srv.hits), 2);
-    bpt_jwks_cache_stats(cache, &fetches, &hits);
+    bpt_verify_ctx_cache_stats(c, BPT_CACHE_JWKS, &hits, &fetches);
     assert_int_equal(fetches, 5);
     assert_int_equal(hits, 3);
 
@@ -956,32 +1026,30 @@ static void test_jwks_cache_max_age_and_refetch(void **state)
     now += 7200;
     set_jwks(&f->srv, f->jwks, NULL);
     atomic_store(&f->srv.mode, FAIL_500);
-    assert_rc_msg(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_EFETCH, "answered HTTP 500");
+    assert_rc_msg(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p), BPT_EFETCH, "answered HTTP 500");
     atomic_store(&f->srv.mode, NORMAL);
-    assert_rc_msg(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_EFETCH,
+    assert_rc_msg(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p), BPT_EFETCH,
                   "the last fetch failed 0s ago");
     assert_int_equal(atomic_load(&f->srv.hits), 1);
     now += 60;
-    assert_ok(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, p));
+    assert_ok(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p));
     assert_int_equal(atomic_load(&f->srv.hits), 2);
 
     /* No Cache-Control: the default TTL (300 s). */
     now += 299;
-    assert_ok(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, p));
+    assert_ok(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p));
     assert_int_equal(atomic_load(&f->srv.hits), 2);
     now += 1;
-    assert_ok(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, p));
+    assert_ok(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p));
     assert_int_equal(atomic_load(&f->srv.hits), 3);
 
     /* An empty cache offline: nothing to answer with. */
+    bpt_verify_ctx_free(c);
+    c = context(&o);
+    assert_ok(bpt_verify_ctx_set_offline(c, true));
+    assert_rc_msg(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p), BPT_EKEYS, "no cached JWKS");
+    bpt_verify_ctx_free(c);
     bpt_policy_free(p);
-    bpt_jwks_cache_free(cache);
-    assert_ok(bpt_jwks_cache_new(&cache, &o));
-    p = policy(f, NULL, cache);
-    bpt_policy_set_offline(p, true);
-    assert_rc_msg(verify(rs, BPT_PROVIDER_GCP_CONFIDENTIAL, p), BPT_EKEYS, "no cached JWKS");
-    bpt_policy_free(p);
-    bpt_jwks_cache_free(cache);
     free(more);
     bpt_free(jwk);
     bpt_free(rs);
@@ -991,6 +1059,7 @@ static void test_jwks_cache_max_age_and_refetch(void **state)
 
 struct worker {
     const char *tok;
+    const bpt_verify_ctx *c;
     const bpt_policy *p;
     int failures;
 };
@@ -1000,7 +1069,8 @@ static void *verify_many(void *arg)
     struct worker *w = arg;
     for (int i = 0; i < 40; i++) {
         bpt_verified *v = NULL;
-        if (bpt_verify(&v, (const uint8_t *)w->tok, strlen(w->tok), BPT_PROVIDER_UNKNOWN, w->p)) {
+        if (bpt_verify(&v, w->c, w->p, (const uint8_t *)w->tok, strlen(w->tok),
+                       BPT_PROVIDER_UNKNOWN)) {
             w->failures++;
         }
         bpt_verified_free(v);
@@ -1008,37 +1078,37 @@ static void *verify_many(void *arg)
     return NULL;
 }
 
-/* Threads share one policy and one cache: one fetch serves them all. */
-static void test_threads_share_policy_and_cache(void **state)
+/* Threads share one policy and one context (with its JWKS cache): one fetch serves them all. */
+static void test_threads_share_policy_and_context(void **state)
 {
     struct fixture *f = *state;
-    bpt_jwks_cache_opts o = BPT_JWKS_CACHE_OPTS_INIT;
-    bpt_jwks_cache *cache = NULL;
+    bpt_verify_ctx_opts o = BPT_VERIFY_CTX_OPTS_INIT;
     char *claims = gcp_claims(NULL), *rs = token("RS256", "rsa-1", f->rsa, claims),
          *es = token("ES256", "ec-1", f->ec, claims);
     pthread_t th[4];
     struct worker w[4];
     uint64_t fetches = 0, hits = 0;
+    bpt_verify_ctx *c;
     bpt_policy *p;
 
     set_jwks(&f->srv, f->jwks, "max-age=3600");
-    assert_ok(bpt_jwks_cache_new(&cache, &o));
-    p = policy(f, NULL, cache);
+    c = context(&o);
+    p = policy(f, NULL);
     for (int i = 0; i < 4; i++) {
-        w[i] = (struct worker){i % 2 ? rs : es, p, 0};
+        w[i] = (struct worker){i % 2 ? rs : es, c, p, 0};
         assert_int_equal(pthread_create(&th[i], NULL, verify_many, &w[i]), 0);
     }
     for (int i = 0; i < 4; i++) {
         pthread_join(th[i], NULL);
         assert_int_equal(w[i].failures, 0);
     }
-    bpt_jwks_cache_stats(cache, &fetches, &hits);
+    bpt_verify_ctx_cache_stats(c, BPT_CACHE_JWKS, &hits, &fetches);
     assert_int_equal(fetches, 1);
     assert_int_equal(hits, 159);
     assert_int_equal(atomic_load(&f->srv.hits), 1);
     set_jwks(&f->srv, f->jwks, NULL);
     bpt_policy_free(p);
-    bpt_jwks_cache_free(cache);
+    bpt_verify_ctx_free(c);
     bpt_free(rs);
     bpt_free(es);
     free(claims);
@@ -1195,7 +1265,7 @@ int main(void)
         cmocka_unit_test(test_jwks_sources_and_refusals),
         cmocka_unit_test(test_jwks_server_refusals),
         cmocka_unit_test(test_jwks_cache_max_age_and_refetch),
-        cmocka_unit_test(test_threads_share_policy_and_cache),
+        cmocka_unit_test(test_threads_share_policy_and_context),
         cmocka_unit_test(test_cli_verifies_tokens_with_a_jwks_file),
     };
     if (getenv("BPT_JWT_SEED_DIR")) {

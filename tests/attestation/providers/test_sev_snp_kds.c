@@ -6,6 +6,8 @@
  */
 #include "helpers/test.h"
 
+#include "helpers/sim_fixture.h"
+
 #include "attester/sim/sev_snp.h"
 
 #include <microhttpd.h>
@@ -59,14 +61,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 }
 
 struct fixture {
-    char *dir;
+    struct bpt_sim_fixture sim;
     struct server srv;
     uint8_t *report;
     size_t len;
     char *ask;
     size_t ask_len;
-    char *roots;
-    size_t roots_len;
 };
 
 static int setup(void **state)
@@ -75,16 +75,15 @@ static int setup(void **state)
     char path[4096], hex[129];
     uint8_t rd[64] = {0};
     const union MHD_DaemonInfo *info;
-    f->dir = bpt_test_tmpdir();
-    if (bpt_sim_init(f->dir) != 0 || bpt_sim_sev_snp_attest(&f->report, &f->len, f->dir, rd)) {
+    *state = f;
+    if (!f || bpt_sim_fixture_init(&f->sim) != 0 ||
+        bpt_sim_sev_snp_attest(&f->report, &f->len, f->sim.dir, rd)) {
         return -1;
     }
-    snprintf(path, sizeof(path), "%s/sev-snp/vcek.der", f->dir);
+    snprintf(path, sizeof(path), "%s/sev-snp/vcek.der", f->sim.dir);
     f->srv.vcek = bpt_test_read_file(path, &f->srv.vcek_len);
-    snprintf(path, sizeof(path), "%s/sev-snp/ask.pem", f->dir);
+    snprintf(path, sizeof(path), "%s/sev-snp/ask.pem", f->sim.dir);
     f->ask = (char *)bpt_test_read_file(path, &f->ask_len);
-    snprintf(path, sizeof(path), "%s/trust-roots.pem", f->dir);
-    f->roots = (char *)bpt_test_read_file(path, &f->roots_len);
     for (int i = 0; i < 64; i++) {
         snprintf(hex + 2 * i, 3, "%02x", f->report[0x1A0 + i]);
     }
@@ -96,35 +95,30 @@ static int setup(void **state)
     }
     info = MHD_get_daemon_info(f->srv.d, MHD_DAEMON_INFO_BIND_PORT);
     snprintf(f->srv.url, sizeof(f->srv.url), "http://127.0.0.1:%u", info->port);
-    *state = f;
-    return f->srv.vcek && f->ask && f->roots ? 0 : -1;
+    return f->srv.vcek && f->ask ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     struct fixture *f = *state;
     MHD_stop_daemon(f->srv.d);
-    bpt_test_rmtree(f->dir);
-    free(f->dir);
+    bpt_sim_fixture_dispose(&f->sim);
     free(f->srv.vcek);
     free(f->ask);
-    free(f->roots);
     bpt_free(f->report);
     free(f);
     return 0;
 }
 
-static bpt_policy *kds_policy(struct fixture *f, const char *cache, bool offline)
+static bpt_verify_ctx *kds_ctx(struct fixture *f, const char *cache, bool offline)
 {
-    bpt_policy *p = NULL;
-    assert_ok(bpt_policy_new(&p));
-    bpt_policy_set_at(p, AT);
-    assert_ok(bpt_policy_add_trust_root_pem(p, f->roots, f->roots_len));
-    assert_ok(bpt_policy_add_certs(p, (const uint8_t *)f->ask, f->ask_len)); /* ASK only */
-    assert_ok(bpt_policy_set_kds_url(p, f->srv.url));
-    assert_ok(bpt_policy_set_cache_dir(p, cache));
-    bpt_policy_set_offline(p, offline);
-    return p;
+    bpt_verify_ctx *ctx = bpt_sim_fixture_ctx(&f->sim, AT, NULL);
+    assert_non_null(ctx);
+    assert_ok(bpt_verify_ctx_add_certs(ctx, (const uint8_t *)f->ask, f->ask_len)); /* ASK only */
+    assert_ok(bpt_verify_ctx_set_kds_url(ctx, f->srv.url));
+    assert_ok(bpt_verify_ctx_set_cache_dir(ctx, cache));
+    assert_ok(bpt_verify_ctx_set_offline(ctx, offline));
+    return ctx;
 }
 
 static void test_fetch_then_cache_then_offline(void **state)
@@ -132,26 +126,26 @@ static void test_fetch_then_cache_then_offline(void **state)
     struct fixture *f = *state;
     char cache[4096];
     bpt_verified *v = NULL;
-    snprintf(cache, sizeof(cache), "%s/cache", f->dir);
+    snprintf(cache, sizeof(cache), "%s/cache", f->sim.dir);
     atomic_store(&f->srv.hits, 0);
 
-    bpt_policy *p = kds_policy(f, cache, true);
-    assert_rc_msg(bpt_sev_snp_verify(&v, f->report, f->len, p), BPT_EKEYS, "not cached");
+    bpt_verify_ctx *ctx = kds_ctx(f, cache, true);
+    assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, f->report, f->len), BPT_EKEYS, "not cached");
     assert_int_equal(atomic_load(&f->srv.hits), 0);
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
 
-    p = kds_policy(f, cache, false);
-    assert_ok(bpt_sev_snp_verify(&v, f->report, f->len, p));
+    ctx = kds_ctx(f, cache, false);
+    assert_ok(bpt_sev_snp_verify(&v, ctx, NULL, f->report, f->len));
     bpt_verified_free(v);
     v = NULL;
     assert_int_equal(atomic_load(&f->srv.hits), 1);
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
 
-    p = kds_policy(f, cache, true); /* offline: the cached VCEK is used (and chain-checked) */
-    assert_ok(bpt_sev_snp_verify(&v, f->report, f->len, p));
+    ctx = kds_ctx(f, cache, true); /* offline: the cached VCEK is used (and chain-checked) */
+    assert_ok(bpt_sev_snp_verify(&v, ctx, NULL, f->report, f->len));
     bpt_verified_free(v);
     assert_int_equal(atomic_load(&f->srv.hits), 1);
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
 }
 
 static void test_kds_refusals(void **state)
@@ -159,22 +153,24 @@ static void test_kds_refusals(void **state)
     struct fixture *f = *state;
     bpt_verified *v = NULL;
     uint8_t rep[BPT_SNP_REPORT_SIZE];
-    bpt_policy *p = kds_policy(f, NULL, false);
+    bpt_verify_ctx *ctx = kds_ctx(f, NULL, false);
 
     /* Another chip: KDS answers 404. */
     memcpy(rep, f->report, sizeof(rep));
     rep[0x1A0] ^= 0xFF;
-    assert_ok(bpt_sim_sev_snp_sign(rep, f->dir));
-    assert_rc_msg(bpt_sev_snp_verify(&v, rep, sizeof(rep), p), BPT_EFETCH, "HTTP 404");
+    assert_ok(bpt_sim_sev_snp_sign(rep, f->sim.dir));
+    assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, rep, sizeof(rep)), BPT_EFETCH, "HTTP 404");
     atomic_store(&f->srv.mode, 1);
-    assert_rc_msg(bpt_sev_snp_verify(&v, f->report, f->len, p), BPT_EFETCH, "rate limited");
+    assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, f->report, f->len), BPT_EFETCH, "rate limited");
     atomic_store(&f->srv.mode, 2);
-    assert_rc_msg(bpt_sev_snp_verify(&v, f->report, f->len, p), BPT_EFETCH, "larger than");
+    assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, f->report, f->len), BPT_EFETCH, "larger than");
     atomic_store(&f->srv.mode, 0);
-    assert_ok(bpt_policy_set_kds_url(p, "http://kds.invalid"));
-    assert_rc_msg(bpt_sev_snp_verify(&v, f->report, f->len, p), BPT_EINVAL, "https only");
+    bpt_verify_ctx_free(ctx);
+    /* A KDS URL that is neither https nor loopback is refused when it is set. */
+    assert_ok(bpt_verify_ctx_new(&ctx, NULL));
+    assert_rc_msg(bpt_verify_ctx_set_kds_url(ctx, "http://kds.invalid"), BPT_EINVAL, "https only");
     assert_null(v);
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
 }
 
 int main(void)

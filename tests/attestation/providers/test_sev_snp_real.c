@@ -38,15 +38,20 @@ static int unload(void **state)
     return 0;
 }
 
-static bpt_policy *policy_at(int64_t at, const uint8_t *vcek, size_t vcek_len)
+/* A context with the pinned roots at @p at, with @p vcek when not NULL, and no caches. */
+static bpt_verify_ctx *ctx_at(int64_t at, const uint8_t *vcek, size_t vcek_len)
 {
-    bpt_policy *p = NULL;
-    assert_ok(bpt_policy_new(&p));
-    bpt_policy_set_at(p, at);
+    bpt_verify_ctx_opts o = BPT_VERIFY_CTX_OPTS_INIT;
+    bpt_verify_ctx *ctx = NULL;
+    o.chain_cache_entries = 0;
+    o.collateral_cache_entries = 0;
+    o.jwks_cache = false;
+    assert_ok(bpt_verify_ctx_new(&ctx, &o));
+    assert_ok(bpt_verify_ctx_set_at(ctx, at));
     if (vcek) {
-        assert_ok(bpt_policy_add_certs(p, vcek, vcek_len));
+        assert_ok(bpt_verify_ctx_add_certs(ctx, vcek, vcek_len));
     }
-    return p;
+    return ctx;
 }
 
 static void test_virtee_report_verifies_with_manifest_values(void **state)
@@ -57,8 +62,8 @@ static void test_virtee_report_verifies_with_manifest_values(void **state)
     if (!s->report || !s->vcek) {
         skip();
     }
-    bpt_policy *p = policy_at(VIRTEE_AT, s->vcek, s->vcek_len);
-    assert_ok(bpt_verify(&v, s->report, s->report_len, BPT_PROVIDER_UNKNOWN, p));
+    bpt_verify_ctx *ctx = ctx_at(VIRTEE_AT, s->vcek, s->vcek_len);
+    assert_ok(bpt_verify(&v, ctx, NULL, s->report, s->report_len, BPT_PROVIDER_UNKNOWN));
     assert_int_equal(bpt_verified_provider(v), BPT_PROVIDER_AMD_SEV_SNP);
     assert_int_equal(bpt_verified_level(v), BPT_VERIFICATION_CRYPTOGRAPHIC);
     const bpt_report *r = bpt_verified_report(v);
@@ -81,7 +86,7 @@ static void test_virtee_report_verifies_with_manifest_values(void **state)
     bpt_free(cj);
     bpt_free(json);
     bpt_verified_free(v);
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
 }
 
 static void test_go_sev_guest_report_is_debug(void **state)
@@ -94,17 +99,20 @@ static void test_go_sev_guest_report_is_debug(void **state)
     if (!report || !vcek) {
         skip();
     }
-    bpt_policy *p = policy_at(GOSEV_AT, vcek, vl);
-    assert_rc_msg(bpt_sev_snp_verify(&v, report, rl, p), BPT_ECLAIM, "debug");
+    bpt_verify_ctx *ctx = ctx_at(GOSEV_AT, vcek, vl);
+    bpt_policy *p = NULL;
+    assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, report, rl), BPT_ECLAIM, "debug");
     assert_null(v);
+    assert_ok(bpt_policy_new(&p));
     bpt_policy_set_allow_debug(p, true);
-    assert_ok(bpt_sev_snp_verify(&v, report, rl, p));
+    assert_ok(bpt_sev_snp_verify(&v, ctx, p, report, rl));
     assert_true(bpt_claims_debug_mode(bpt_report_claims(bpt_verified_report(v))));
     assert_string_equal(bpt_report_measurement(bpt_verified_report(v))->digest,
                         "b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b6bdf8a9e"
                         "ce31a5a608eb0cf2e4872b01");
     bpt_verified_free(v);
     bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
     free(report);
     free(vcek);
 }
@@ -158,22 +166,25 @@ static void test_refusals(void **state)
         if (cases[i].flip_off >= 0) {
             rep[cases[i].flip_off] ^= cases[i].flip;
         }
-        bpt_policy *p = policy_at(cases[i].at,
-                                  cases[i].vcek == 0   ? s->vcek
-                                  : cases[i].vcek == 1 ? s->other_vcek
-                                                       : NULL,
-                                  cases[i].vcek == 0 ? s->vcek_len : s->other_len);
-        bpt_policy_set_offline(p, true);
+        bpt_verify_ctx *ctx = ctx_at(cases[i].at,
+                                     cases[i].vcek == 0   ? s->vcek
+                                     : cases[i].vcek == 1 ? s->other_vcek
+                                                          : NULL,
+                                     cases[i].vcek == 0 ? s->vcek_len : s->other_len);
+        bpt_policy *p = NULL;
+        assert_ok(bpt_verify_ctx_set_offline(ctx, true));
+        assert_ok(bpt_policy_new(&p));
         if (cases[i].expect_measurement) {
             assert_ok(bpt_policy_set_expected_measurement(p, cases[i].expect_measurement));
         }
-        rc = bpt_sev_snp_verify(&v, rep, s->report_len, p);
+        rc = bpt_sev_snp_verify(&v, ctx, p, rep, s->report_len);
         if (rc != cases[i].want || !strstr(bpt_error_last(), cases[i].msg)) {
             fail_msg("case '%s': got %d (%s), want %d with '%s'", cases[i].name, rc,
                      bpt_error_last(), cases[i].want, cases[i].msg);
         }
         assert_null(v);
         bpt_policy_free(p);
+        bpt_verify_ctx_free(ctx);
         free(rep);
     }
 }
@@ -181,7 +192,7 @@ static void test_refusals(void **state)
 static void test_short_and_long_reports_are_malformed(void **state)
 {
     struct sample *s = *state;
-    bpt_snp_report rep;
+    bpt_snp_report rep = BPT_SNP_REPORT_INIT;
     uint8_t big[BPT_SNP_REPORT_SIZE + 1] = {0};
     if (!s->report) {
         skip();
@@ -211,11 +222,11 @@ static void test_pinned_roots_refuse_a_foreign_root(void **state)
     if (!s->report || !nitro) {
         skip();
     }
-    bpt_policy *p = policy_at(VIRTEE_AT, s->vcek, s->vcek_len);
-    assert_ok(bpt_policy_add_trust_root_pem(p, nitro, len));
-    assert_rc_msg(bpt_sev_snp_verify(&v, s->report, s->report_len, p), BPT_ESIGNATURE,
+    bpt_verify_ctx *ctx = ctx_at(VIRTEE_AT, s->vcek, s->vcek_len);
+    assert_ok(bpt_verify_ctx_add_trust_root_pem(ctx, nitro, len));
+    assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, s->report, s->report_len), BPT_ESIGNATURE,
                   "VCEK chain");
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
     free(nitro);
 }
 

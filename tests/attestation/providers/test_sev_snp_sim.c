@@ -5,88 +5,58 @@
  */
 #include "helpers/test.h"
 
+#include "helpers/sim_fixture.h"
+
 #include "attester/sim/sev_snp.h"
 
 #include <stdio.h>
 
 #define AT 1750000000 /* 2025-06-15: inside the simulated certificates' validity */
 
-struct fixture {
-    char *dir;
-    uint8_t *report;
-    size_t len;
-    char *roots;
-    size_t roots_len;
-    char *certs;
-};
-
-static int setup(void **state)
+/* A context trusting the simulator's roots, at @p at (0: AT), with the simulated VCEK chain. */
+static bpt_verify_ctx *sim_ctx(struct bpt_sim_snp_fixture *f, int64_t at,
+                               const bpt_verify_ctx_opts *o)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    uint8_t rd[64];
-    char path[4096];
-    f->dir = bpt_test_tmpdir();
-    for (int i = 0; i < 64; i++) {
-        rd[i] = (uint8_t)i;
-    }
-    if (bpt_sim_init(f->dir) != 0 || bpt_sim_sev_snp_attest(&f->report, &f->len, f->dir, rd) != 0 ||
-        bpt_sim_sev_snp_certs_pem(&f->certs, f->dir) != 0) {
-        fprintf(stderr, "simulator: %s\n", bpt_error_last());
-        return -1;
-    }
-    snprintf(path, sizeof(path), "%s/trust-roots.pem", f->dir);
-    f->roots = (char *)bpt_test_read_file(path, &f->roots_len);
-    *state = f;
-    return f->roots ? 0 : -1;
+    bpt_verify_ctx *ctx = bpt_sim_fixture_ctx(&f->sim, at ? at : AT, o);
+    assert_non_null(ctx);
+    assert_ok(bpt_verify_ctx_add_certs(ctx, (const uint8_t *)f->certs, strlen(f->certs)));
+    return ctx;
 }
 
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    bpt_test_rmtree(f->dir);
-    free(f->dir);
-    bpt_free(f->report);
-    bpt_free(f->certs);
-    free(f->roots);
-    free(f);
-    return 0;
-}
-
-static bpt_policy *sim_policy(struct fixture *f, const char *json)
+/* @p json, or production() when NULL. */
+static bpt_policy *load_policy(const char *json)
 {
     bpt_policy *p = NULL;
     assert_ok(json ? bpt_policy_load_json(&p, json, strlen(json)) : bpt_policy_new(&p));
-    bpt_policy_set_at(p, AT);
-    assert_ok(bpt_policy_add_trust_root_pem(p, f->roots, f->roots_len));
-    assert_ok(bpt_policy_add_certs(p, (const uint8_t *)f->certs, strlen(f->certs)));
     return p;
 }
 
 static void test_round_trip_verifies(void **state)
 {
-    struct fixture *f = *state;
-    bpt_policy *p = sim_policy(f, NULL);
+    struct bpt_sim_snp_fixture *f = *state;
+    bpt_verify_ctx *ctx = sim_ctx(f, AT, NULL);
     bpt_verified *v = NULL;
     size_t n = 0;
-    assert_ok(bpt_verify(&v, f->report, f->len, BPT_PROVIDER_AMD_SEV_SNP, p));
+    assert_ok(bpt_verify(&v, ctx, NULL, f->report, f->len, BPT_PROVIDER_AMD_SEV_SNP));
     const uint8_t *rd = bpt_verified_report_data(v, &n);
     assert_int_equal(n, 64);
     assert_int_equal(rd[63], 63);
     bpt_verified_free(v);
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
 }
 
 static void test_pinned_roots_refuse_simulated_evidence(void **state)
 {
-    struct fixture *f = *state;
-    bpt_policy *p = NULL;
+    struct bpt_sim_snp_fixture *f = *state;
+    bpt_verify_ctx *ctx = NULL;
     bpt_verified *v = NULL;
-    assert_ok(bpt_policy_new(&p));
-    bpt_policy_set_at(p, AT);
-    assert_ok(bpt_policy_add_certs(p, (const uint8_t *)f->certs, strlen(f->certs)));
-    assert_rc_msg(bpt_sev_snp_verify(&v, f->report, f->len, p), BPT_ESIGNATURE, "VCEK chain");
+    assert_ok(bpt_verify_ctx_new(&ctx, NULL));
+    assert_ok(bpt_verify_ctx_set_at(ctx, AT));
+    assert_ok(bpt_verify_ctx_add_certs(ctx, (const uint8_t *)f->certs, strlen(f->certs)));
+    assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, f->report, f->len), BPT_ESIGNATURE,
+                  "VCEK chain");
     assert_null(v);
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
 }
 
 struct edit {
@@ -220,12 +190,13 @@ static const struct check_case {
 
 static void test_each_check_fails_alone(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_snp_fixture *f = *state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const struct check_case *c = &cases[i];
         uint8_t rep[BPT_SNP_REPORT_SIZE];
         bpt_verified *v = NULL;
-        bpt_policy *p = sim_policy(f, c->policy);
+        bpt_verify_ctx *ctx = sim_ctx(f, c->at, NULL);
+        bpt_policy *p = load_policy(c->policy);
         int rc;
 
         memcpy(rep, f->report, sizeof(rep));
@@ -233,123 +204,146 @@ static void test_each_check_fails_alone(void **state)
             rep[c->e[k].off] = c->e[k].value;
         }
         if (c->resign) {
-            assert_ok(bpt_sim_sev_snp_sign(rep, f->dir));
+            assert_ok(bpt_sim_sev_snp_sign(rep, f->sim.dir));
         }
-        if (c->at) {
-            bpt_policy_set_at(p, c->at);
-        }
-        rc = bpt_sev_snp_verify(&v, rep, sizeof(rep), p);
+        rc = bpt_sev_snp_verify(&v, ctx, p, rep, sizeof(rep));
         if (rc != c->want || !strstr(bpt_error_last(), c->msg)) {
             fail_msg("case '%s': got %d '%s', want %d with '%s'", c->name, rc, bpt_error_last(),
                      c->want, c->msg);
         }
         assert_null(v);
         bpt_policy_free(p);
+        bpt_verify_ctx_free(ctx);
 
         /* The same report passes once the one check is relaxed (when a policy caused it). */
         if (c->policy && c->n_edits == 0 && c->want == BPT_ECLAIM) {
-            p = sim_policy(f, NULL);
-            assert_ok(bpt_sev_snp_verify(&v, rep, sizeof(rep), p));
+            ctx = sim_ctx(f, AT, NULL);
+            assert_ok(bpt_sev_snp_verify(&v, ctx, NULL, rep, sizeof(rep)));
             bpt_verified_free(v);
             v = NULL;
-            bpt_policy_free(p);
+            bpt_verify_ctx_free(ctx);
         }
     }
 }
 
 static void test_debug_report_accepted_when_allowed(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_snp_fixture *f = *state;
     uint8_t rep[BPT_SNP_REPORT_SIZE];
     bpt_verified *v = NULL;
-    bpt_policy *p = sim_policy(f, "{\"allow_debug\":true}");
+    bpt_verify_ctx *ctx = sim_ctx(f, AT, NULL);
+    bpt_policy *p = load_policy("{\"allow_debug\":true}");
     memcpy(rep, f->report, sizeof(rep));
     rep[0x0A] = 0x0B;
-    assert_ok(bpt_sim_sev_snp_sign(rep, f->dir));
-    assert_ok(bpt_sev_snp_verify(&v, rep, sizeof(rep), p));
+    assert_ok(bpt_sim_sev_snp_sign(rep, f->sim.dir));
+    assert_ok(bpt_sev_snp_verify(&v, ctx, p, rep, sizeof(rep)));
     assert_true(bpt_claims_debug_mode(bpt_report_claims(bpt_verified_report(v))));
     bpt_verified_free(v);
     bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
 }
 
 static void test_short_report(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_snp_fixture *f = *state;
     bpt_verified *v = NULL;
-    bpt_policy *p = sim_policy(f, NULL);
-    assert_rc_msg(bpt_sev_snp_verify(&v, f->report, f->len - 1, p), BPT_EMALFORMED,
+    bpt_verify_ctx *ctx = sim_ctx(f, AT, NULL);
+    assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, f->report, f->len - 1), BPT_EMALFORMED,
                   "1183 bytes, expected 1184");
-    assert_rc_msg(bpt_sev_snp_verify(&v, f->report, 0, p), BPT_EMALFORMED, "0 bytes");
-    bpt_policy_free(p);
+    assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, f->report, 0), BPT_EMALFORMED, "0 bytes");
+    bpt_verify_ctx_free(ctx);
+}
+
+/* The report struct is size-prefixed: a caller that did not set the size is refused. */
+static void test_parse_needs_the_struct_size(void **state)
+{
+    struct bpt_sim_snp_fixture *f = *state;
+    bpt_snp_report zero = {0};
+    bpt_snp_report rep = BPT_SNP_REPORT_INIT;
+    assert_int_equal(rep.size, sizeof(bpt_snp_report));
+    assert_rc_msg(bpt_sev_snp_parse(&zero, f->report, f->len), BPT_EINVAL,
+                  "bpt_snp_report: the struct's size is smaller than its first version");
+    assert_int_equal(zero.size, 0);
+    assert_int_equal(zero.version, 0);
+    assert_rc_msg(bpt_sev_snp_parse(NULL, f->report, f->len), BPT_EINVAL, "bpt_snp_report: NULL");
+    assert_ok(bpt_sev_snp_parse(&rep, f->report, f->len));
+    assert_int_equal(rep.size, sizeof(bpt_snp_report));
+    assert_true(rep.version >= 2);
+    assert_memory_equal(rep.chip_id, f->report + 0x1A0, sizeof(rep.chip_id));
 }
 
 static void test_attest_report_json_verifies_through_the_dispatcher(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_snp_fixture *f = *state;
     bpt_attester_opts ao = BPT_ATTESTER_OPTS_INIT;
     uint8_t rd[64] = {1, 2, 3};
     bpt_report *r = NULL;
     char *json = NULL;
     bpt_verified *v = NULL;
-    bpt_policy *p = NULL;
+    bpt_verify_ctx *ctx = NULL;
 
     ao.simulate = BPT_PROVIDER_AMD_SEV_SNP;
-    ao.sim_dir = f->dir;
+    ao.sim_dir = f->sim.dir;
     assert_ok(bpt_attest(&r, rd, &ao));
     assert_ok(bpt_report_to_json(&json, r));
-    assert_ok(bpt_policy_new(&p));
-    bpt_policy_set_at(p, AT);
-    assert_ok(bpt_policy_add_trust_root_pem(p, f->roots, f->roots_len));
+    ctx = bpt_sim_fixture_ctx(&f->sim, AT, NULL);
+    assert_non_null(ctx);
     /* Certificates travel in the report's collateral: no --certs needed. */
-    assert_ok(bpt_verify(&v, (const uint8_t *)json, strlen(json), BPT_PROVIDER_UNKNOWN, p));
+    assert_ok(bpt_verify(&v, ctx, NULL, (const uint8_t *)json, strlen(json), BPT_PROVIDER_UNKNOWN));
     assert_int_equal(bpt_verified_provider(v), BPT_PROVIDER_AMD_SEV_SNP);
     bpt_verified_free(v);
     v = NULL;
     /* Naming another provider is refused, with no fallback. */
-    assert_rc_msg(bpt_verify(&v, (const uint8_t *)json, strlen(json), BPT_PROVIDER_INTEL_TDX, p),
-                  BPT_EMALFORMED, "provider intel_tdx was named");
+    assert_rc_msg(
+        bpt_verify(&v, ctx, NULL, (const uint8_t *)json, strlen(json), BPT_PROVIDER_INTEL_TDX),
+        BPT_EMALFORMED, "provider intel_tdx was named");
     bpt_report_free(r);
     ao.simulate = BPT_PROVIDER_UNKNOWN;
-    ao.root = f->dir; /* a root without configfs-tsm */
+    ao.root = f->sim.dir; /* a root without configfs-tsm */
     assert_rc_msg(bpt_attest(&r, rd, &ao), BPT_ENOTSUP, "no configfs-tsm");
     assert_null(r);
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
     bpt_free(json);
     bpt_report_free(r);
 }
 
 static void test_chain_cache_hits_but_still_checks(void **state)
 {
-    struct fixture *f = *state;
-    bpt_chain_cache *cache = NULL;
+    struct bpt_sim_snp_fixture *f = *state;
+    bpt_verify_ctx_opts o = BPT_VERIFY_CTX_OPTS_INIT;
+    bpt_verify_ctx *ctx = NULL;
     bpt_verified *v = NULL;
-    uint64_t hits = 0, lookups = 0;
+    uint64_t hits = 0, misses = 0;
     uint8_t rep[BPT_SNP_REPORT_SIZE];
-    bpt_policy *p = sim_policy(f, NULL);
+    int64_t now = AT; /* the context's clock reads it: time moves under the frozen context */
+    bpt_clock clock = bpt_clock_fixed(&now);
 
-    assert_rc_msg(bpt_chain_cache_new(&cache, 0), BPT_EINVAL, "0 entries");
-    assert_ok(bpt_chain_cache_new(&cache, 4));
-    bpt_policy_set_chain_cache(p, cache);
+    o.chain_cache_entries = 4097;
+    assert_rc_msg(bpt_verify_ctx_new(&ctx, &o), BPT_EINVAL, "4097 chains");
+    assert_null(ctx);
+    o.chain_cache_entries = 4;
+    ctx = sim_ctx(f, AT, &o);
+    assert_ok(bpt_verify_ctx_set_clock(ctx, &clock));
     for (int i = 0; i < 3; i++) {
-        assert_ok(bpt_sev_snp_verify(&v, f->report, f->len, p));
+        assert_ok(bpt_sev_snp_verify(&v, ctx, NULL, f->report, f->len));
         bpt_verified_free(v);
         v = NULL;
     }
-    bpt_chain_cache_stats(cache, &hits, &lookups);
-    assert_int_equal(lookups, 3);
+    bpt_verify_ctx_cache_stats(ctx, BPT_CACHE_CHAIN, &hits, &misses);
+    assert_int_equal(hits + misses, 3);
     assert_int_equal(hits, 2);
     /* A hit still verifies the report signature... */
     memcpy(rep, f->report, sizeof(rep));
     rep[0x90] ^= 1;
-    assert_rc_msg(bpt_sev_snp_verify(&v, rep, sizeof(rep), p), BPT_ESIGNATURE, "report signature");
+    assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, rep, sizeof(rep)), BPT_ESIGNATURE,
+                  "report signature");
     /* ...and the certificates' validity at the verification time. */
-    bpt_policy_set_at(p, 4102444800);
-    assert_rc_msg(bpt_sev_snp_verify(&v, f->report, f->len, p), BPT_ESIGNATURE, "expired");
-    bpt_chain_cache_stats(cache, &hits, &lookups);
+    now = 4102444800;
+    assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, f->report, f->len), BPT_ESIGNATURE, "expired");
+    bpt_verify_ctx_cache_stats(ctx, BPT_CACHE_CHAIN, &hits, &misses);
     assert_int_equal(hits, 3); /* the tampered report hit; the expired lookup did not */
     assert_null(v);
-    bpt_policy_free(p);
-    bpt_chain_cache_free(cache);
+    bpt_verify_ctx_free(ctx);
 }
 
 int main(void)
@@ -360,8 +354,9 @@ int main(void)
         cmocka_unit_test(test_each_check_fails_alone),
         cmocka_unit_test(test_debug_report_accepted_when_allowed),
         cmocka_unit_test(test_short_report),
+        cmocka_unit_test(test_parse_needs_the_struct_size),
         cmocka_unit_test(test_attest_report_json_verifies_through_the_dispatcher),
         cmocka_unit_test(test_chain_cache_hits_but_still_checks),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, bpt_sim_snp_fixture_setup, bpt_sim_snp_fixture_teardown);
 }

@@ -5,6 +5,7 @@
  * CRLs, error codes; the on-disk cache, offline mode and the server's refusals.
  */
 #include "helpers/test.h"
+#include "helpers/sim_fixture.h"
 
 #include "attester/sim/tdx.h"
 
@@ -133,29 +134,26 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 }
 
 struct fixture {
-    char *dir;
+    struct bpt_sim_fixture sim;
     struct server srv;
     uint8_t *quote;
     size_t len;
-    char *roots;
-    size_t roots_len;
 };
 
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     struct bpt_sim_tdx_opts o = {.now = AT};
-    char path[4096], *coll = NULL;
+    char *coll = NULL;
     const union MHD_DaemonInfo *info;
-    f->dir = bpt_test_tmpdir();
-    if (bpt_sim_init(f->dir) != 0 || bpt_sim_tdx_quote(&f->quote, &f->len, f->dir, &o) != 0 ||
-        bpt_sim_tdx_collateral(&coll, f->dir, &o) != 0) {
+    *state = f;
+    if (!f || bpt_sim_fixture_init(&f->sim) != 0 ||
+        bpt_sim_tdx_quote(&f->quote, &f->len, f->sim.dir, &o) != 0 ||
+        bpt_sim_tdx_collateral(&coll, f->sim.dir, &o) != 0) {
         return -1;
     }
     f->srv.coll = json_loads(coll, 0, NULL);
     bpt_free(coll);
-    snprintf(path, sizeof(path), "%s/trust-roots.pem", f->dir);
-    f->roots = (char *)bpt_test_read_file(path, &f->roots_len);
     f->srv.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, &f->srv,
                                 MHD_OPTION_END);
     if (!f->srv.d || !f->srv.coll) {
@@ -163,8 +161,7 @@ static int setup(void **state)
     }
     info = MHD_get_daemon_info(f->srv.d, MHD_DAEMON_INFO_BIND_PORT);
     snprintf(f->srv.url, sizeof(f->srv.url), "http://127.0.0.1:%u", info->port);
-    *state = f;
-    return f->roots ? 0 : -1;
+    return 0;
 }
 
 static int teardown(void **state)
@@ -172,27 +169,33 @@ static int teardown(void **state)
     struct fixture *f = *state;
     MHD_stop_daemon(f->srv.d);
     json_decref(f->srv.coll);
-    bpt_test_rmtree(f->dir);
-    free(f->dir);
-    free(f->roots);
+    bpt_sim_fixture_dispose(&f->sim);
     bpt_free(f->quote);
     free(f);
     return 0;
 }
 
-static bpt_policy *pcs_policy(struct fixture *f, const char *cache, bool offline)
+/*
+ * A context at @p at trusting the simulated roots and fetching from the test server (reset to
+ * answer normally), through the disk cache @p cache (may be NULL). No in-memory caches: every
+ * verification goes to the server or the disk cache.
+ */
+static bpt_verify_ctx *pcs_ctx(struct fixture *f, int64_t at, const char *cache, bool offline)
 {
-    bpt_policy *p = NULL;
-    assert_ok(bpt_policy_new(&p));
-    bpt_policy_set_at(p, AT);
-    assert_ok(bpt_policy_add_trust_root_pem(p, f->roots, f->roots_len));
-    assert_ok(bpt_policy_set_pccs_url(p, f->srv.url));
+    bpt_verify_ctx_opts o = BPT_VERIFY_CTX_OPTS_INIT;
+    bpt_verify_ctx *c;
+    o.chain_cache_entries = 0;
+    o.collateral_cache_entries = 0;
+    o.jwks_cache = false;
+    c = bpt_sim_fixture_ctx(&f->sim, at, &o);
+    assert_non_null(c);
+    assert_ok(bpt_verify_ctx_set_pccs_url(c, f->srv.url));
     if (cache) {
-        assert_ok(bpt_policy_set_cache_dir(p, cache));
+        assert_ok(bpt_verify_ctx_set_cache_dir(c, cache));
     }
-    bpt_policy_set_offline(p, offline);
+    assert_ok(bpt_verify_ctx_set_offline(c, offline));
     atomic_store(&f->srv.mode, NORMAL);
-    return p;
+    return c;
 }
 
 static void test_fetch_verify_and_cache(void **state)
@@ -200,36 +203,37 @@ static void test_fetch_verify_and_cache(void **state)
     struct fixture *f = *state;
     char cache[4096];
     bpt_verified *v = NULL;
-    bpt_policy *p;
-    snprintf(cache, sizeof(cache), "%s/pcs-cache", f->dir);
+    bpt_verify_ctx *ctx;
+    snprintf(cache, sizeof(cache), "%s/pcs-cache", f->sim.dir);
 
-    p = pcs_policy(f, cache, false);
+    ctx = pcs_ctx(f, AT, cache, false);
     atomic_store(&f->srv.hits, 0);
-    assert_ok(bpt_verify(&v, f->quote, f->len, BPT_PROVIDER_INTEL_TDX, p));
+    assert_ok(bpt_verify(&v, ctx, NULL, f->quote, f->len, BPT_PROVIDER_INTEL_TDX));
     bpt_verified_free(v);
     assert_int_equal(atomic_load(&f->srv.hits), 4); /* TCB Info, QE Identity, two CRLs */
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
 
     /* From the cache: no request, also offline. */
-    p = pcs_policy(f, cache, true);
-    assert_ok(bpt_verify(&v, f->quote, f->len, BPT_PROVIDER_INTEL_TDX, p));
+    ctx = pcs_ctx(f, AT, cache, true);
+    assert_ok(bpt_verify(&v, ctx, NULL, f->quote, f->len, BPT_PROVIDER_INTEL_TDX));
     bpt_verified_free(v);
     assert_int_equal(atomic_load(&f->srv.hits), 4);
+    bpt_verify_ctx_free(ctx);
 
     /* Past the cached collateral's nextUpdate the cache is not used: offline, that is "keys". */
-    bpt_policy_set_at(p, AT + 40 * 86400);
-    assert_rc_msg(bpt_verify(&v, f->quote, f->len, BPT_PROVIDER_INTEL_TDX, p), BPT_EKEYS,
+    ctx = pcs_ctx(f, AT + 40 * 86400, cache, true);
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, f->quote, f->len, BPT_PROVIDER_INTEL_TDX), BPT_EKEYS,
                   "none current in the cache");
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
 }
 
 static void test_fetch_collateral_api(void **state)
 {
     struct fixture *f = *state;
-    bpt_policy *p = pcs_policy(f, NULL, false);
+    bpt_verify_ctx *ctx = pcs_ctx(f, AT, NULL, false);
     char *json = NULL;
     json_t *o;
-    assert_ok(bpt_tdx_fetch_collateral(&json, f->quote, f->len, p));
+    assert_ok(bpt_tdx_fetch_collateral(&json, ctx, f->quote, f->len));
     o = json_loads(json, 0, NULL);
     assert_non_null(o);
     assert_string_equal(json_string_value(json_object_get(o, "tcb_info")),
@@ -242,25 +246,25 @@ static void test_fetch_collateral_api(void **state)
                         field(&f->srv, "qe_identity_issuer_chain"));
     json_decref(o);
     bpt_free(json);
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
 }
 
 static void test_offline_without_cache(void **state)
 {
     struct fixture *f = *state;
-    bpt_policy *p = pcs_policy(f, NULL, true);
+    bpt_verify_ctx *ctx = pcs_ctx(f, AT, NULL, true);
     bpt_verified *v = NULL;
     atomic_store(&f->srv.hits, 0);
-    assert_rc_msg(bpt_verify(&v, f->quote, f->len, BPT_PROVIDER_INTEL_TDX, p), BPT_EKEYS,
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, f->quote, f->len, BPT_PROVIDER_INTEL_TDX), BPT_EKEYS,
                   "fetching is off (--offline)");
     assert_int_equal(atomic_load(&f->srv.hits), 0);
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
 }
 
 static void test_server_refusals(void **state)
 {
     struct fixture *f = *state;
-    bpt_policy *p = pcs_policy(f, NULL, false);
+    bpt_verify_ctx *ctx = pcs_ctx(f, AT, NULL, false);
     bpt_verified *v = NULL;
     static const struct {
         int mode, code;
@@ -275,21 +279,21 @@ static void test_server_refusals(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         atomic_store(&f->srv.mode, cases[i].mode);
-        assert_rc_msg(bpt_verify(&v, f->quote, f->len, BPT_PROVIDER_INTEL_TDX, p), cases[i].code,
-                      cases[i].msg);
+        assert_rc_msg(bpt_verify(&v, ctx, NULL, f->quote, f->len, BPT_PROVIDER_INTEL_TDX),
+                      cases[i].code, cases[i].msg);
     }
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
 }
 
 static void test_plain_http_to_a_remote_host_is_refused(void **state)
 {
     struct fixture *f = *state;
-    bpt_policy *p = pcs_policy(f, NULL, false);
-    bpt_verified *v = NULL;
-    assert_ok(bpt_policy_set_pccs_url(p, "http://pccs.example"));
-    assert_rc_msg(bpt_verify(&v, f->quote, f->len, BPT_PROVIDER_INTEL_TDX, p), BPT_EINVAL,
+    bpt_verify_ctx *ctx = pcs_ctx(f, AT, NULL, false);
+    /* The context checks the URL when it is set (the policy took it and refused it at fetch
+     * time). */
+    assert_rc_msg(bpt_verify_ctx_set_pccs_url(ctx, "http://pccs.example"), BPT_EINVAL,
                   "https only");
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
 }
 
 int main(void)

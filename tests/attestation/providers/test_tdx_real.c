@@ -41,29 +41,30 @@ static int unload(void **state)
     return 0;
 }
 
-static bpt_policy *policy_at(int64_t at, const uint8_t *coll, size_t len)
+/* An offline context at @p at with the pinned roots and @p coll as collateral (may be NULL). */
+static bpt_verify_ctx *ctx_at(int64_t at, const uint8_t *coll, size_t len)
 {
-    bpt_policy *p = NULL;
-    assert_ok(bpt_policy_new(&p));
-    bpt_policy_set_at(p, at);
+    bpt_verify_ctx *c = NULL;
+    assert_ok(bpt_verify_ctx_new(&c, NULL));
+    assert_ok(bpt_verify_ctx_set_at(c, at));
     if (coll) {
-        assert_ok(bpt_policy_set_collateral_json(p, (const char *)coll, len));
+        assert_ok(bpt_verify_ctx_set_collateral_json(c, (const char *)coll, len));
     }
-    bpt_policy_set_offline(p, true);
-    return p;
+    assert_ok(bpt_verify_ctx_set_offline(c, true));
+    return c;
 }
 
 static void test_v4_up_to_date_with_manifest_values(void **state)
 {
     struct sample *s = *state;
-    bpt_policy *p;
+    bpt_verify_ctx *ctx;
     bpt_verified *v = NULL;
     char *text = NULL;
     if (!s->quote || !s->coll) {
         skip();
     }
-    p = policy_at(V4_AT, s->coll, s->coll_len);
-    assert_ok(bpt_verify(&v, s->quote, s->quote_len, BPT_PROVIDER_UNKNOWN, p));
+    ctx = ctx_at(V4_AT, s->coll, s->coll_len);
+    assert_ok(bpt_verify(&v, ctx, NULL, s->quote, s->quote_len, BPT_PROVIDER_UNKNOWN));
     assert_int_equal(bpt_verified_provider(v), BPT_PROVIDER_INTEL_TDX);
     const bpt_report *r = bpt_verified_report(v);
     assert_string_equal(bpt_report_measurement(r)->digest,
@@ -90,14 +91,15 @@ static void test_v4_up_to_date_with_manifest_values(void **state)
     json_decref(o);
     bpt_free(text);
     bpt_verified_free(v);
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
 }
 
 static void test_v5_no_tcb_level_matches(void **state)
 {
     struct sample *s = *state;
-    bpt_tdx_quote q;
-    bpt_policy *p;
+    bpt_tdx_quote q = BPT_TDX_QUOTE_INIT;
+    bpt_verify_ctx *ctx;
+    bpt_policy *p = NULL;
     bpt_verified *v = NULL;
     if (!s->v5 || !s->v5_coll) {
         skip();
@@ -108,21 +110,23 @@ static void test_v5_no_tcb_level_matches(void **state)
     assert_int_equal(q.signed_len, 702);
     assert_int_equal(q.body.tee_tcb_svn2[0], 0x0d);
     assert_int_equal(q.qe_report.isv_svn, 7);
-    p = policy_at(V5_AT, s->v5_coll, s->v5_coll_len);
-    assert_rc_msg(bpt_verify(&v, s->v5, s->v5_len, BPT_PROVIDER_INTEL_TDX, p), BPT_ECLAIM,
+    ctx = ctx_at(V5_AT, s->v5_coll, s->v5_coll_len);
+    assert_ok(bpt_policy_new(&p));
+    assert_rc_msg(bpt_verify(&v, ctx, p, s->v5, s->v5_len, BPT_PROVIDER_INTEL_TDX), BPT_ECLAIM,
                   "tdx: TCB level not supported: no TCB level of TCB Info matches");
     assert_null(v);
     /* Accepting every status changes nothing: no level matched at all. */
     assert_ok(bpt_policy_set_tdx_accepted_tcb(p, (1u << BPT_TCB_STATUS_COUNT) - 1));
-    assert_rc_msg(bpt_verify(&v, s->v5, s->v5_len, BPT_PROVIDER_INTEL_TDX, p), BPT_ECLAIM,
+    assert_rc_msg(bpt_verify(&v, ctx, p, s->v5, s->v5_len, BPT_PROVIDER_INTEL_TDX), BPT_ECLAIM,
                   "TCB level not supported");
     bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
 }
 
 static void test_v4_parse_fields(void **state)
 {
     struct sample *s = *state;
-    bpt_tdx_quote q;
+    bpt_tdx_quote q = BPT_TDX_QUOTE_INIT;
     if (!s->quote) {
         skip();
     }
@@ -145,18 +149,19 @@ static void test_v4_parse_fields(void **state)
 static void test_sgx_quote_is_refused_cleanly(void **state)
 {
     struct sample *s = *state;
-    bpt_tdx_quote q;
-    bpt_policy *p;
+    bpt_tdx_quote q = BPT_TDX_QUOTE_INIT;
+    bpt_verify_ctx *ctx;
     bpt_verified *v = NULL;
     if (!s->sgx || !s->sgx_coll) {
         skip();
     }
     assert_rc_msg(bpt_tdx_parse(&q, s->sgx, s->sgx_len), BPT_EMALFORMED, "SGX");
-    p = policy_at(V4_AT, s->sgx_coll, s->sgx_coll_len);
-    assert_rc_msg(bpt_tdx_verify(&v, s->sgx, s->sgx_len, p), BPT_EMALFORMED, "SGX");
-    assert_int_equal(bpt_verify(&v, s->sgx, s->sgx_len, BPT_PROVIDER_UNKNOWN, p), BPT_EUNSATISFIABLE);
+    ctx = ctx_at(V4_AT, s->sgx_coll, s->sgx_coll_len);
+    assert_rc_msg(bpt_tdx_verify(&v, ctx, NULL, s->sgx, s->sgx_len), BPT_EMALFORMED, "SGX");
+    assert_int_equal(bpt_verify(&v, ctx, NULL, s->sgx, s->sgx_len, BPT_PROVIDER_UNKNOWN),
+                     BPT_EUNSATISFIABLE);
     assert_null(v);
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
 }
 
 /* The real collateral's own windows: before issue and after nextUpdate are refused. */
@@ -167,13 +172,14 @@ static void test_real_collateral_dates(void **state)
     if (!s->quote || !s->coll) {
         skip();
     }
-    bpt_policy *p = policy_at(1750300000, s->coll, s->coll_len);
-    assert_rc_msg(bpt_verify(&v, s->quote, s->quote_len, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE,
-                  "tdx: TCB Info: issued 2025-06-19T10:16:03Z");
-    bpt_policy_set_at(p, 1752920164); /* a second after TCB Info's nextUpdate */
-    assert_rc_msg(bpt_verify(&v, s->quote, s->quote_len, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE,
-                  "tdx: TCB Info: expired at nextUpdate 2025-07-19T10:16:03Z");
-    bpt_policy_free(p);
+    bpt_verify_ctx *ctx = ctx_at(1750300000, s->coll, s->coll_len);
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, s->quote, s->quote_len, BPT_PROVIDER_INTEL_TDX),
+                  BPT_ESIGNATURE, "tdx: TCB Info: issued 2025-06-19T10:16:03Z");
+    bpt_verify_ctx_free(ctx);
+    ctx = ctx_at(1752920164, s->coll, s->coll_len); /* a second after TCB Info's nextUpdate */
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, s->quote, s->quote_len, BPT_PROVIDER_INTEL_TDX),
+                  BPT_ESIGNATURE, "tdx: TCB Info: expired at nextUpdate 2025-07-19T10:16:03Z");
+    bpt_verify_ctx_free(ctx);
 }
 
 static void test_real_tampering(void **state)
@@ -184,18 +190,18 @@ static void test_real_tampering(void **state)
     if (!s->quote || !s->coll) {
         skip();
     }
-    bpt_policy *p = policy_at(V4_AT, s->coll, s->coll_len);
+    bpt_verify_ctx *ctx = ctx_at(V4_AT, s->coll, s->coll_len);
     q = malloc(s->quote_len);
     memcpy(q, s->quote, s->quote_len);
     q[48 + 136] ^= 1; /* MRTD */
-    assert_rc_msg(bpt_verify(&v, q, s->quote_len, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE,
-                  "tdx: quote signature does not verify");
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, q, s->quote_len, BPT_PROVIDER_INTEL_TDX),
+                  BPT_ESIGNATURE, "tdx: quote signature does not verify");
     memcpy(q, s->quote, s->quote_len);
     q[632 + 4 + 128 + 6 + 32] ^= 1; /* QE report: isv_ext_prod_id */
-    assert_rc_msg(bpt_verify(&v, q, s->quote_len, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE,
-                  "tdx: QE report signature does not verify");
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, q, s->quote_len, BPT_PROVIDER_INTEL_TDX),
+                  BPT_ESIGNATURE, "tdx: QE report signature does not verify");
     free(q);
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
 }
 
 /* The v5 platform's collateral does not describe the v4 platform. */
@@ -206,10 +212,11 @@ static void test_collateral_of_another_platform(void **state)
     if (!s->quote || !s->v5_coll) {
         skip();
     }
-    bpt_policy *p = policy_at(V5_AT, s->v5_coll, s->v5_coll_len);
-    assert_rc_msg(bpt_verify(&v, s->quote, s->quote_len, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE,
+    bpt_verify_ctx *ctx = ctx_at(V5_AT, s->v5_coll, s->v5_coll_len);
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, s->quote, s->quote_len, BPT_PROVIDER_INTEL_TDX),
+                  BPT_ESIGNATURE,
                   "TCB Info is for FMSPC 90c06f000000, the PCK certificate's is b0c06f000000");
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
 }
 
 static void test_offline_without_collateral_fails_closed(void **state)
@@ -219,10 +226,10 @@ static void test_offline_without_collateral_fails_closed(void **state)
     if (!s->quote) {
         skip();
     }
-    bpt_policy *p = policy_at(V4_AT, NULL, 0);
-    assert_rc_msg(bpt_verify(&v, s->quote, s->quote_len, BPT_PROVIDER_INTEL_TDX, p), BPT_EKEYS,
-                  "FMSPC b0c06f000000");
-    bpt_policy_free(p);
+    bpt_verify_ctx *ctx = ctx_at(V4_AT, NULL, 0);
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, s->quote, s->quote_len, BPT_PROVIDER_INTEL_TDX),
+                  BPT_EKEYS, "FMSPC b0c06f000000");
+    bpt_verify_ctx_free(ctx);
 }
 
 int main(void)

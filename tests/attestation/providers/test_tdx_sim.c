@@ -3,6 +3,7 @@
  * fault (or edits one field) and must be refused by exactly that check, code and message.
  */
 #include "helpers/test.h"
+#include "helpers/sim_fixture.h"
 
 #include "attester/sim/tdx.h"
 
@@ -13,57 +14,59 @@
 #define AT 1750000000 /* inside the simulated certificates' validity */
 #define DAY 86400
 
-struct fixture {
-    char *dir;
-    char *roots;
-    size_t roots_len;
-};
-
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    char path[4096];
-    f->dir = bpt_test_tmpdir();
-    if (bpt_sim_init(f->dir) != 0) {
-        fprintf(stderr, "simulator: %s\n", bpt_error_last());
-        return -1;
-    }
-    snprintf(path, sizeof(path), "%s/trust-roots.pem", f->dir);
-    f->roots = (char *)bpt_test_read_file(path, &f->roots_len);
+    struct bpt_sim_fixture *f = calloc(1, sizeof(*f));
     *state = f;
-    return f->roots ? 0 : -1;
+    return f && bpt_sim_fixture_init(f) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-    bpt_test_rmtree(f->dir);
-    free(f->dir);
-    free(f->roots);
+    struct bpt_sim_fixture *f = *state;
+    bpt_sim_fixture_dispose(f);
     free(f);
     return 0;
 }
 
-/* A policy at AT trusting the simulated roots, with @p coll as collateral (may be NULL). */
-static bpt_policy *sim_policy(struct fixture *f, const char *json, const char *coll)
+/* The policy of @p json; NULL for production() (what a NULL policy means to bpt_verify). */
+static bpt_policy *sim_policy(const char *json)
 {
     bpt_policy *p = NULL;
-    assert_ok(json ? bpt_policy_load_json(&p, json, strlen(json)) : bpt_policy_new(&p));
-    bpt_policy_set_at(p, AT);
-    assert_ok(bpt_policy_add_trust_root_pem(p, f->roots, f->roots_len));
-    if (coll) {
-        assert_ok(bpt_policy_set_collateral_json(p, coll, strlen(coll)));
+    if (json) {
+        assert_ok(bpt_policy_load_json(&p, json, strlen(json)));
     }
     return p;
 }
 
+/* A context at @p at trusting the simulated roots, with @p coll as collateral (may be NULL),
+ * made with @p opts (NULL: the defaults). */
+static bpt_verify_ctx *sim_ctx_at(struct bpt_sim_fixture *f, int64_t at, const char *coll,
+                                  const bpt_verify_ctx_opts *opts)
+{
+    bpt_verify_ctx *c = bpt_sim_fixture_ctx(f, at, opts);
+    assert_non_null(c);
+    if (coll) {
+        assert_ok(bpt_verify_ctx_set_collateral_json(c, coll, strlen(coll)));
+    }
+    return c;
+}
+
+/* The same at AT with the default options. */
+static bpt_verify_ctx *sim_ctx(struct bpt_sim_fixture *f, const char *coll)
+{
+    return sim_ctx_at(f, AT, coll, NULL);
+}
+
 /* Build the quote and collateral for @p o (at AT unless o->now) and verify under @p json. */
-static int run(struct fixture *f, struct bpt_sim_tdx_opts o, const char *json, bpt_verified **out)
+static int run(struct bpt_sim_fixture *f, struct bpt_sim_tdx_opts o, const char *json,
+               bpt_verified **out)
 {
     uint8_t *q = NULL;
     size_t n = 0;
     char *coll = NULL;
     bpt_policy *p;
+    bpt_verify_ctx *ctx;
     bpt_verified *v = NULL;
     int rc;
     if (!o.now) {
@@ -71,14 +74,16 @@ static int run(struct fixture *f, struct bpt_sim_tdx_opts o, const char *json, b
     }
     assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
     assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
-    p = sim_policy(f, json, coll);
-    rc = bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p);
+    ctx = sim_ctx(f, coll);
+    p = sim_policy(json);
+    rc = bpt_verify(&v, ctx, p, q, n, BPT_PROVIDER_INTEL_TDX);
     if (out) {
         *out = v;
     } else {
         bpt_verified_free(v);
     }
     bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
     bpt_free(coll);
     bpt_free(q);
     return rc;
@@ -101,7 +106,7 @@ static json_t *tcb_of(const bpt_verified *v)
 
 static void test_round_trip_v4_v5(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_fixture *f = *state;
     struct bpt_sim_tdx_opts v4 = {.version = 4}, v5 = {.version = 5}, v15 = {.body15 = true};
     bpt_verified *v = NULL;
     char *claim = NULL;
@@ -143,7 +148,7 @@ static void test_round_trip_v4_v5(void **state)
 /* A module with major version 0 is judged by tdxModule, and all of TEE_TCB_SVN counts. */
 static void test_module_major_version_zero(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_fixture *f = *state;
     struct bpt_sim_tdx_opts o = {.module_major0 = true};
     bpt_verified *v = NULL;
     assert_ok(run(f, o, NULL, &v));
@@ -157,24 +162,24 @@ static void test_module_major_version_zero(void **state)
 /* A valid chain of four (an extra CA under another root) is not the PCK chain's shape. */
 static void test_pck_chain_of_another_length(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_fixture *f = *state;
     struct bpt_sim_tdx_opts o = {.now = AT, .extra_intermediate = true};
     uint8_t *q = NULL, *root2;
     size_t n = 0, r2 = 0;
     char *coll = NULL, path[4096];
-    bpt_policy *p;
+    bpt_verify_ctx *ctx;
     bpt_verified *v = NULL;
     assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
     assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
     snprintf(path, sizeof(path), "%s/tdx/root2.pem", f->dir);
     root2 = bpt_test_read_file(path, &r2);
     assert_non_null(root2);
-    p = sim_policy(f, NULL, coll);
-    assert_ok(bpt_policy_add_trust_root_pem(p, (const char *)root2, r2));
-    assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE,
+    ctx = sim_ctx(f, coll);
+    assert_ok(bpt_verify_ctx_add_trust_root_pem(ctx, (const char *)root2, r2));
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX), BPT_ESIGNATURE,
                   "tdx: PCK chain has 4 certificates (expected the PCK certificate, its CA and "
                   "the root)");
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
     free(root2);
     bpt_free(coll);
     bpt_free(q);
@@ -182,22 +187,22 @@ static void test_pck_chain_of_another_length(void **state)
 
 static void test_pinned_root_refuses_simulated_quote(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_fixture *f = *state;
     struct bpt_sim_tdx_opts o = {.now = AT};
     uint8_t *q = NULL;
     size_t n = 0;
     char *coll = NULL;
-    bpt_policy *p = NULL;
+    bpt_verify_ctx *ctx = NULL;
     bpt_verified *v = NULL;
     assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
     assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
-    assert_ok(bpt_policy_new(&p));
-    bpt_policy_set_at(p, AT);
-    assert_ok(bpt_policy_set_collateral_json(p, coll, strlen(coll)));
-    assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE,
+    assert_ok(bpt_verify_ctx_new(&ctx, NULL));
+    assert_ok(bpt_verify_ctx_set_at(ctx, AT));
+    assert_ok(bpt_verify_ctx_set_collateral_json(ctx, coll, strlen(coll)));
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX), BPT_ESIGNATURE,
                   "tdx: PCK chain");
     assert_null(v);
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
     bpt_free(coll);
     bpt_free(q);
 }
@@ -437,7 +442,7 @@ static const char *const registers[][2] = {
 
 static void test_each_fault_is_refused_by_its_check(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_fixture *f = *state;
     for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
         int rc = run(f, faults[i].o, faults[i].policy, NULL);
         if (rc != faults[i].code || !strstr(bpt_error_last(), faults[i].msg)) {
@@ -449,7 +454,7 @@ static void test_each_fault_is_refused_by_its_check(void **state)
 
 static void test_each_expected_register(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_fixture *f = *state;
     struct bpt_sim_tdx_opts o = {.now = AT};
     char json[512], ff48[97];
     memset(ff48, 'f', 96);
@@ -484,7 +489,7 @@ static void test_each_expected_register(void **state)
 
 static void test_debug_accepted_when_allowed(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_fixture *f = *state;
     struct bpt_sim_tdx_opts o = {.td_attributes = 1 | (1ull << 28)};
     bpt_verified *v = NULL;
     assert_ok(run(f, o, "{\"allow_debug\":true}", &v));
@@ -494,7 +499,7 @@ static void test_debug_accepted_when_allowed(void **state)
 
 static void test_accepted_statuses_and_advisories(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_fixture *f = *state;
     struct bpt_sim_tdx_opts o = {.platform_status = "SWHardeningNeeded"};
     bpt_verified *v = NULL;
     assert_ok(run(f, o, "{\"tdx\":{\"accepted_tcb_status\":[\"SWHardeningNeeded\"]}}", &v));
@@ -520,21 +525,21 @@ static void test_accepted_statuses_and_advisories(void **state)
 /* One byte changed after signing: the quote signature, or the signed TCB Info / QE Identity. */
 static void test_tampering_after_signing(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_fixture *f = *state;
     struct bpt_sim_tdx_opts o = {.now = AT};
     uint8_t *q = NULL;
     size_t n = 0;
     char *coll = NULL, *text = NULL;
-    bpt_policy *p;
+    bpt_verify_ctx *ctx;
     bpt_verified *v = NULL;
     assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
     assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
 
     q[48 + 520] ^= 1; /* report_data */
-    p = sim_policy(f, NULL, coll);
-    assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE,
+    ctx = sim_ctx(f, coll);
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX), BPT_ESIGNATURE,
                   "tdx: quote signature does not verify");
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
     q[48 + 520] ^= 1;
 
     static const char *const docs[][3] = {
@@ -549,9 +554,10 @@ static void test_tampering_after_signing(void **state)
         at[strlen(docs[i][1]) - 1] = '8'; /* 17 -> 18, 2 -> 8 */
         json_object_set_new(c, docs[i][0], json_string(edited));
         text = json_dumps(c, 0);
-        p = sim_policy(f, NULL, text);
-        assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE, docs[i][2]);
-        bpt_policy_free(p);
+        ctx = sim_ctx(f, text);
+        assert_rc_msg(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX), BPT_ESIGNATURE,
+                      docs[i][2]);
+        bpt_verify_ctx_free(ctx);
         free(text);
         free(edited);
         json_decref(c);
@@ -584,7 +590,7 @@ static char *edit(const char *coll, const char *field, const char *from, const c
 /* TCB Info and QE Identity edited, then signed again by the (simulated) TCB Signing key. */
 static void test_identity_fields_after_resigning(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_fixture *f = *state;
     struct bpt_sim_tdx_opts o = {.now = AT};
     static const struct {
         const char *field, *from, *to;
@@ -622,23 +628,23 @@ static void test_identity_fields_after_resigning(void **state)
         signed_text = strdup(text);
         free(text);
         assert_ok(bpt_sim_tdx_resign(&signed_text, f->dir));
-        bpt_policy *p = sim_policy(f, NULL, signed_text);
-        int rc = bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p);
+        bpt_verify_ctx *ctx = sim_ctx(f, signed_text);
+        int rc = bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX);
         if (rc != cases[i].code || !strstr(bpt_error_last(), cases[i].msg)) {
             fail_msg("%s -> %s: got %d (%s), want '%s'", cases[i].from, cases[i].to, rc,
                      bpt_error_last(), cases[i].msg);
         }
-        bpt_policy_free(p);
+        bpt_verify_ctx_free(ctx);
         free(signed_text);
     }
     /* A root CA CRL that the root did not issue. */
     json_t *c = json_loads(coll, 0, NULL);
     json_object_set(c, "root_ca_crl", json_object_get(c, "pck_crl"));
     char *text = json_dumps(c, 0);
-    bpt_policy *p = sim_policy(f, NULL, text);
-    assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE,
+    bpt_verify_ctx *ctx = sim_ctx(f, text);
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX), BPT_ESIGNATURE,
                   "root CA CRL: not issued by a trusted root");
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
     free(text);
     json_decref(c);
     bpt_free(coll);
@@ -647,99 +653,91 @@ static void test_identity_fields_after_resigning(void **state)
 
 static void test_certificates_outside_validity(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_fixture *f = *state;
     struct bpt_sim_tdx_opts o = {.now = 1500000000}; /* 2017: before the simulated PKI */
     uint8_t *q = NULL;
     size_t n = 0;
     char *coll = NULL;
-    bpt_policy *p;
+    bpt_verify_ctx *ctx;
     bpt_verified *v = NULL;
     assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
     assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
-    p = sim_policy(f, NULL, coll);
-    bpt_policy_set_at(p, 1500000000);
-    assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE,
+    ctx = sim_ctx_at(f, 1500000000, coll, NULL);
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX), BPT_ESIGNATURE,
                   "PCK chain: certificate chain invalid at depth 2 (O = bpt simulator, CN = "
                   "Simulated Intel SGX Root CA): certificate is not yet valid");
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
     bpt_free(coll);
     bpt_free(q);
 }
 
 static void test_collateral_cache(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_fixture *f = *state;
     struct bpt_sim_tdx_opts o = {.now = AT};
+    bpt_verify_ctx_opts co = BPT_VERIFY_CTX_OPTS_INIT;
+    int64_t now = AT; /* the context's clock reads it: time moves under the frozen context */
+    bpt_clock clock = bpt_clock_fixed(&now);
     uint8_t *q = NULL;
     size_t n = 0;
     char *coll = NULL;
-    bpt_collateral_cache *cache = NULL;
-    bpt_chain_cache *chains = NULL;
-    uint64_t hits = 0, lookups = 0;
-    bpt_policy *p;
+    uint64_t hits = 0, misses = 0;
+    bpt_verify_ctx *ctx;
     bpt_verified *v = NULL;
     assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
     assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
-    assert_ok(bpt_collateral_cache_new(&cache, 4));
-    assert_ok(bpt_chain_cache_new(&chains, 4));
-    p = sim_policy(f, NULL, coll);
-    bpt_policy_set_collateral_cache(p, cache);
-    bpt_policy_set_chain_cache(p, chains);
+    co.collateral_cache_entries = 4;
+    co.chain_cache_entries = 4;
+    ctx = sim_ctx_at(f, AT, coll, &co);
+    assert_ok(bpt_verify_ctx_set_clock(ctx, &clock));
     for (int i = 0; i < 3; i++) {
-        assert_ok(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p));
+        assert_ok(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX));
         bpt_verified_free(v);
     }
-    bpt_collateral_cache_stats(cache, &hits, &lookups);
-    assert_int_equal(lookups, 3);
+    bpt_verify_ctx_cache_stats(ctx, BPT_CACHE_COLLATERAL, &hits, &misses);
+    assert_int_equal(hits + misses, 3);
     assert_int_equal(hits, 2);
-    bpt_chain_cache_stats(chains, &hits, &lookups);
+    bpt_verify_ctx_cache_stats(ctx, BPT_CACHE_CHAIN, &hits, &misses);
     assert_int_equal(hits, 2);
 
     /* A hit still checks the quote: a changed byte is refused. */
     q[48 + 520] ^= 1;
-    assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE,
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX), BPT_ESIGNATURE,
                   "quote signature");
     q[48 + 520] ^= 1;
 
     /* Outside the collateral's window the cache does not answer: the failing check does. */
-    bpt_policy_set_at(p, AT + 40 * DAY);
-    assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE,
+    now = AT + 40 * DAY;
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX), BPT_ESIGNATURE,
                   "TCB Info: expired");
-    bpt_collateral_cache_stats(cache, &hits, &lookups);
+    bpt_verify_ctx_cache_stats(ctx, BPT_CACHE_COLLATERAL, &hits, &misses);
     assert_int_equal(hits, 3);
-    assert_int_equal(lookups, 5);
-    bpt_policy_free(p);
-    bpt_collateral_cache_free(cache);
-    bpt_chain_cache_free(chains);
+    assert_int_equal(hits + misses, 5);
+    bpt_verify_ctx_free(ctx);
     bpt_free(coll);
     bpt_free(q);
 }
 
 static void test_collateral_cache_revocation_still_checked(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_fixture *f = *state;
     struct bpt_sim_tdx_opts o = {.now = AT}, revoked = {.now = AT, .revoke_pck = true};
+    bpt_verify_ctx_opts co = BPT_VERIFY_CTX_OPTS_INIT;
     uint8_t *q = NULL;
     size_t n = 0;
     char *coll = NULL;
-    bpt_collateral_cache *cache = NULL;
-    bpt_chain_cache *chains = NULL;
-    bpt_policy *p;
+    bpt_verify_ctx *ctx;
     bpt_verified *v = NULL;
     assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
-    assert_ok(bpt_collateral_cache_new(&cache, 4));
-    assert_ok(bpt_chain_cache_new(&chains, 4));
+    co.collateral_cache_entries = 4;
+    co.chain_cache_entries = 4;
     assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &revoked));
+    ctx = sim_ctx_at(f, AT, coll, &co);
     for (int i = 0; i < 2; i++) { /* cold, then both caches warm */
-        p = sim_policy(f, NULL, coll);
-        bpt_policy_set_collateral_cache(p, cache);
-        bpt_policy_set_chain_cache(p, chains);
-        assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE,
+        assert_rc_msg(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX), BPT_ESIGNATURE,
                       "is revoked");
-        bpt_policy_free(p);
     }
-    bpt_collateral_cache_free(cache);
-    bpt_chain_cache_free(chains);
+    bpt_verify_ctx_free(ctx);
     bpt_free(coll);
     bpt_free(q);
 }
@@ -747,6 +745,7 @@ static void test_collateral_cache_revocation_still_checked(void **state)
 struct worker {
     const uint8_t *q;
     size_t n;
+    const bpt_verify_ctx *ctx;
     const bpt_policy *p;
     int failures;
 };
@@ -756,7 +755,7 @@ static void *verify_many(void *arg)
     struct worker *w = arg;
     for (int i = 0; i < 50; i++) {
         bpt_verified *v = NULL;
-        if (bpt_verify(&v, w->q, w->n, BPT_PROVIDER_INTEL_TDX, w->p) != 0) {
+        if (bpt_verify(&v, w->ctx, w->p, w->q, w->n, BPT_PROVIDER_INTEL_TDX) != 0) {
             w->failures++;
         }
         bpt_verified_free(v);
@@ -764,65 +763,68 @@ static void *verify_many(void *arg)
     return NULL;
 }
 
-/* Threads sharing one policy and both caches (also run under TSan). */
+/* Threads sharing one policy and one context with both caches (also run under TSan). */
 static void test_concurrent_verification_with_shared_caches(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_fixture *f = *state;
     struct bpt_sim_tdx_opts o = {.now = AT, .platform_status = "SWHardeningNeeded"};
+    bpt_verify_ctx_opts co = BPT_VERIFY_CTX_OPTS_INIT;
     uint8_t *q = NULL;
     size_t n = 0;
     char *coll = NULL;
-    bpt_collateral_cache *cache = NULL;
-    bpt_chain_cache *chains = NULL;
     struct worker w[4];
     pthread_t t[4];
+    bpt_verify_ctx *ctx;
+    bpt_verifier *vf = NULL;
     bpt_policy *p;
     assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
     assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
-    assert_ok(bpt_collateral_cache_new(&cache, 2));
-    assert_ok(bpt_chain_cache_new(&chains, 2));
-    p = sim_policy(f, "{\"tdx\":{\"accepted_tcb_status\":[\"sw_hardening_needed\"]}}", coll);
-    bpt_policy_set_collateral_cache(p, cache);
-    bpt_policy_set_chain_cache(p, chains);
+    co.collateral_cache_entries = 2;
+    co.chain_cache_entries = 2;
+    ctx = sim_ctx_at(f, AT, coll, &co);
+    p = sim_policy("{\"tdx\":{\"accepted_tcb_status\":[\"sw_hardening_needed\"]}}");
+    /* Frozen before the threads start, as a context shared by threads is. */
+    assert_ok(bpt_verifier_new(&vf, ctx, p));
+    assert_true(bpt_verify_ctx_is_frozen(ctx));
+    bpt_verifier_free(vf);
     for (int i = 0; i < 4; i++) {
-        w[i] = (struct worker){q, n, p, 0};
+        w[i] = (struct worker){q, n, ctx, p, 0};
         assert_int_equal(pthread_create(&t[i], NULL, verify_many, &w[i]), 0);
     }
     for (int i = 0; i < 4; i++) {
         pthread_join(t[i], NULL);
         assert_int_equal(w[i].failures, 0);
     }
-    uint64_t hits = 0, lookups = 0;
-    bpt_collateral_cache_stats(cache, &hits, &lookups);
-    assert_int_equal(lookups, 200);
+    uint64_t hits = 0, misses = 0;
+    bpt_verify_ctx_cache_stats(ctx, BPT_CACHE_COLLATERAL, &hits, &misses);
+    assert_int_equal(hits + misses, 200);
     assert_true(hits >= 196); /* at most one miss per thread before the first put */
     bpt_policy_free(p);
-    bpt_collateral_cache_free(cache);
-    bpt_chain_cache_free(chains);
+    bpt_verify_ctx_free(ctx);
     bpt_free(coll);
     bpt_free(q);
 }
 
 static void test_offline_without_collateral(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_fixture *f = *state;
     struct bpt_sim_tdx_opts o = {.now = AT};
     uint8_t *q = NULL;
     size_t n = 0;
-    bpt_policy *p = sim_policy(f, NULL, NULL);
+    bpt_verify_ctx *ctx = sim_ctx(f, NULL);
     bpt_verified *v = NULL;
     assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
-    bpt_policy_set_offline(p, true);
-    assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_EKEYS,
+    assert_ok(bpt_verify_ctx_set_offline(ctx, true));
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX), BPT_EKEYS,
                   "no collateral given, none current in the cache for FMSPC 00906ed50000, and "
                   "fetching is off");
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
     bpt_free(q);
 }
 
 static void test_malformed_collateral(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_fixture *f = *state;
     struct bpt_sim_tdx_opts o = {.now = AT};
     uint8_t *q = NULL;
     size_t n = 0;
@@ -834,19 +836,20 @@ static void test_malformed_collateral(void **state)
     };
     assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
     for (size_t i = 0; i < 2; i++) {
-        bpt_policy *p = sim_policy(f, NULL, cases[i][0]);
-        assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_EMALFORMED, cases[i][1]);
-        bpt_policy_free(p);
+        bpt_verify_ctx *ctx = sim_ctx(f, cases[i][0]);
+        assert_rc_msg(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX), BPT_EMALFORMED,
+                      cases[i][1]);
+        bpt_verify_ctx_free(ctx);
     }
     /* A CRL that is not one. */
     assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
     json_t *c = json_loads(coll, 0, NULL);
     json_object_set_new(c, "pck_crl", json_string("3003020100"));
     char *text = json_dumps(c, 0);
-    bpt_policy *p = sim_policy(f, NULL, text);
-    assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_EMALFORMED,
+    bpt_verify_ctx *ctx = sim_ctx(f, text);
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX), BPT_EMALFORMED,
                   "PCK CRL: not a DER CRL");
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
     free(text);
     json_decref(c);
     bpt_free(coll);
@@ -855,12 +858,12 @@ static void test_malformed_collateral(void **state)
 
 static void test_quote_parse_errors(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_fixture *f = *state;
     struct bpt_sim_tdx_opts o = {.now = AT};
     uint8_t *q = NULL, *big;
     size_t n = 0;
     char *coll = NULL;
-    bpt_tdx_quote pq;
+    bpt_tdx_quote pq = BPT_TDX_QUOTE_INIT;
     assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
     assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
     assert_ok(bpt_tdx_parse(&pq, q, n));
@@ -890,19 +893,45 @@ static void test_quote_parse_errors(void **state)
     assert_rc_msg(bpt_tdx_parse(&pq, q, n), BPT_EMALFORMED, "certification data type 5");
     q[48 + 584 + 4 + 128] = 6;
     q[12] ^= 1; /* QE vendor id */
-    bpt_policy *p = sim_policy(f, NULL, coll);
+    bpt_verify_ctx *ctx = sim_ctx(f, coll);
     bpt_verified *v = NULL;
-    assert_rc_msg(bpt_verify(&v, q, n, BPT_PROVIDER_INTEL_TDX, p), BPT_ESIGNATURE,
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX), BPT_ESIGNATURE,
                   "QE vendor id is not Intel's");
-    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
     bpt_free(coll);
+    bpt_free(q);
+}
+
+/* bpt_tdx_quote is size-prefixed: a size of 0 (a struct not initialised with
+ * BPT_TDX_QUOTE_INIT) is refused before anything is read or written; the macro works. */
+static void test_quote_struct_size(void **state)
+{
+    struct bpt_sim_fixture *f = *state;
+    struct bpt_sim_tdx_opts o = {.now = AT};
+    uint8_t *q = NULL;
+    size_t n = 0;
+    bpt_tdx_quote zero, pq = BPT_TDX_QUOTE_INIT;
+    assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
+    memset(&zero, 0, sizeof(zero));
+    assert_rc_msg(bpt_tdx_parse(&zero, q, n), BPT_EINVAL,
+                  "bpt_tdx_quote: the struct's size is smaller than its first version");
+    assert_int_equal(zero.size, 0);
+    assert_int_equal(zero.version, 0); /* nothing was filled in */
+    assert_int_equal(zero.signed_len, 0);
+    assert_rc_msg(bpt_tdx_parse(NULL, q, n), BPT_EINVAL, "bpt_tdx_quote: NULL");
+
+    assert_int_equal(pq.size, sizeof(bpt_tdx_quote));
+    assert_ok(bpt_tdx_parse(&pq, q, n));
+    assert_int_equal(pq.size, sizeof(bpt_tdx_quote));
+    assert_int_equal(pq.version, 4);
+    assert_int_equal(pq.signed_len, 48 + 584);
     bpt_free(q);
 }
 
 /* The CLI: a raw simulated quote verifies with the collateral `bpt sim init` wrote. */
 static void test_cli_attest_and_verify(void **state)
 {
-    struct fixture *f = *state;
+    struct bpt_sim_fixture *f = *state;
     char quote[4096], roots[4096], coll[4096], *out = NULL;
     snprintf(quote, sizeof(quote), "%s/quote.bin", f->dir);
     snprintf(roots, sizeof(roots), "%s/trust-roots.pem", f->dir);
@@ -946,6 +975,7 @@ int main(void)
         cmocka_unit_test(test_offline_without_collateral),
         cmocka_unit_test(test_malformed_collateral),
         cmocka_unit_test(test_quote_parse_errors),
+        cmocka_unit_test(test_quote_struct_size),
         cmocka_unit_test(test_cli_attest_and_verify),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,11 +1,12 @@
 /*
- * The key exchange control plane over libmicrohttpd (DESIGN.md §6). Bodies are collected up to
- * max_body_bytes (413 beyond, checked from Content-Length first and again while reading),
- * every /v1 request passes a per-client token bucket (429), and a full service answers 503
- * with Retry-After. Secrets are opened only after the session has been taken out of the
- * service, so a session is consumed by its secrets call whatever the outcome.
+ * The key exchange's HTTP transport over libmicrohttpd (DESIGN.md §6): it listens, routes,
+ * collects bodies up to max_body_bytes (413 beyond, checked from Content-Length first and
+ * again while reading), passes every /v1 request through a per-client token bucket (429), and
+ * serves /healthz and /metrics. What a request means and how it is answered is protocol.c's
+ * job: each handler hands the body to a bpt_kx_answer_* function and sends back the status
+ * and JSON of the outcome it returns, with Retry-After on 503 capacity and 429.
  */
-#include "exchange/exchange_internal.h"
+#include "exchange/protocol.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -17,19 +18,14 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include <jansson.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 
-#include "core/codec.h"
 #include "core/err.h"
-#include "core/json.h"
 #include "core/limits.h"
 #include "core/logging.h"
-#include "core/util.h"
 
 #define RL_CLIENTS 256
-#define MAX_NAME_BYTES 256
 
 static const double BUCKETS[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0};
 #define NBUCKETS (sizeof(BUCKETS) / sizeof(BUCKETS[0]))
@@ -45,6 +41,7 @@ struct rl_client {
 struct bpt_kx_server {
     bpt_kx_service *svc;
     bpt_kx_server_options opts;
+    bpt_kx_delivery delivery; /* from opts: where opened secrets go */
     char host[64];
     struct MHD_Daemon *daemon;
     uint16_t port;
@@ -88,28 +85,22 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, cons
     return ret;
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j,
-                                 unsigned retry_after)
+/* Send a protocol answer with the status of its outcome, and dispose of it. */
+static enum MHD_Result send_answer(struct MHD_Connection *c, bpt_kx_outcome o, bpt_kx_answer *a,
+                                   unsigned retry_after)
 {
-    char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(j);
-    if (text == NULL) {
-        return send_text(c, 500, "application/json",
-                         "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}", 0);
-    }
-    enum MHD_Result ret = send_text(c, status, "application/json", text, retry_after);
-    free(text);
+    enum MHD_Result ret = send_text(c, bpt_kx_outcome_status(o), "application/json",
+                                    bpt_kx_answer_body(a), retry_after);
+    bpt_kx_answer_dispose(a);
     return ret;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *code,
-                                  const char *message, unsigned retry_after)
+static enum MHD_Result send_error(struct MHD_Connection *c, bpt_kx_outcome o, const char *message,
+                                  unsigned retry_after)
 {
-    json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
-    if (j == NULL) {
-        return MHD_NO;
-    }
-    return send_json(c, status, j, retry_after);
+    bpt_kx_answer a;
+    bpt_kx_outcome got = bpt_kx_answer_error(&a, o, message);
+    return send_answer(c, got, &a, got == o ? retry_after : 0);
 }
 
 /* ---- rate limiting ----------------------------------------------------------------------- */
@@ -175,354 +166,46 @@ static bool rate_allow(bpt_kx_server *srv, struct MHD_Connection *c)
     return allow;
 }
 
-/* ---- handlers ---------------------------------------------------------------------------- */
-
-static json_t *report_json(const bpt_report *rep)
-{
-    char *text = NULL;
-    if (rep == NULL) {
-        return json_null();
-    }
-    if (bpt_report_to_json(&text, rep) < 0) {
-        return NULL;
-    }
-    json_t *j = json_loads(text, 0, NULL);
-    bpt_free(text);
-    return j;
-}
-
-/* Decode an optional hex nonce; false with an error message when invalid. */
-static int decode_nonce(uint8_t nonce[BPT_KX_NONCE_MAX], size_t *nonce_len, const char *hex)
-{
-    bpt_buf b;
-    int rc;
-    *nonce_len = 0;
-    if (hex == NULL) {
-        return 0;
-    }
-    bpt_buf_init(&b, BPT_KX_NONCE_MAX);
-    rc = bpt_hex_decode(&b, hex, strlen(hex), "nonce");
-    if (rc == 0 && (b.len < BPT_KX_NONCE_MIN || b.len > BPT_KX_NONCE_MAX)) {
-        rc = bpt_err(BPT_EINVAL, "nonce is %zu bytes, want %d..%d", b.len, BPT_KX_NONCE_MIN,
-                     BPT_KX_NONCE_MAX);
-    }
-    if (rc == 0) {
-        memcpy(nonce, b.data, b.len);
-        *nonce_len = b.len;
-    } else if (rc == BPT_ELIMIT) {
-        rc = bpt_err(BPT_EINVAL, "nonce is longer than %d bytes", BPT_KX_NONCE_MAX);
-    }
-    bpt_buf_dispose(&b);
-    return rc;
-}
+/* ---- handlers: the protocol answers, the server counts and sends ------------------------ */
 
 static enum MHD_Result create_session(bpt_kx_server *srv, struct MHD_Connection *c,
                                       const struct req *rq)
 {
-    json_t *body = NULL, *resp = NULL;
-    const char *nonce_hex = NULL;
-    uint8_t nonce[BPT_KX_NONCE_MAX];
-    size_t nonce_len = 0;
-    bpt_kx_session_info info;
-    bpt_report *rep = NULL;
-    static const char *const keys[] = {"nonce", NULL};
-    char pk_hex[2 * BPT_KX_PUBLIC_KEY_LEN + 1];
-
-    if (rq->len > 0) {
-        if (bpt_json_parse(&body, rq->body, rq->len, "request") < 0 || !json_is_object(body) ||
-            bpt_json_check_keys(body, keys, "request") < 0 ||
-            bpt_json_get_str(body, "nonce", &nonce_hex, false, "request") < 0 ||
-            decode_nonce(nonce, &nonce_len, nonce_hex) < 0) {
-            if (body != NULL && !json_is_object(body)) {
-                bpt_err(BPT_EINVAL, "request: body is not a JSON object");
-            }
-            json_decref(body);
-            atomic_fetch_add(&srv->bad_requests, 1);
-            return send_error(c, 400, "bad_request", bpt_error_last(), 0);
-        }
+    bpt_kx_answer a;
+    bpt_kx_outcome o = bpt_kx_answer_create_session(&a, srv->svc, rq->body, rq->len);
+    if (o == BPT_KX_BAD_REQUEST) {
+        atomic_fetch_add(&srv->bad_requests, 1);
     }
-    int rc = bpt_kx_service_create(&info, &rep, srv->svc, nonce_len ? nonce : NULL, nonce_len);
-    json_decref(body);
-    if (rc == BPT_EBUSY) {
-        return send_error(c, 503, "capacity", "session capacity reached; retry later",
-                          srv->opts.retry_after_secs);
-    }
-    if (rc < 0) {
-        BPT_LOG(BPT_LOG_WARN, "kx", "session creation failed: %s", bpt_error_last());
-        return send_error(c, 500, "internal", "session creation failed", 0);
-    }
-    for (size_t i = 0; i < BPT_KX_PUBLIC_KEY_LEN; i++) {
-        snprintf(pk_hex + 2 * i, 3, "%02x", info.public_key[i]);
-    }
-    json_t *att = report_json(rep);
-    bpt_report_free(rep);
-    if (att == NULL) {
-        return send_error(c, 500, "internal", "attestation serialisation failed", 0);
-    }
-    resp = json_pack("{s:s,s:s,s:s,s:s,s:I,s:o}", "session_id", info.id_hex, "public_key", pk_hex,
-                     "key_type", "x25519", "suite", BPT_KX_SUITE, "expires_at",
-                     (json_int_t)info.expires_at, "attestation", att);
-    if (resp != NULL && info.service_key) {
-        char sk[65], sig[129];
-        for (size_t i = 0; i < 32; i++) {
-            snprintf(sk + 2 * i, 3, "%02x", info.service_public_key[i]);
-        }
-        for (size_t i = 0; i < 64; i++) {
-            snprintf(sig + 2 * i, 3, "%02x", info.signature[i]);
-        }
-        json_object_set_new(resp, "binding", json_string("service_key"));
-        json_object_set_new(resp, "service_key", json_string(sk));
-        json_object_set_new(resp, "signature", json_string(sig));
-    }
-    if (resp == NULL) {
-        return send_error(c, 500, "internal", "out of memory", 0);
-    }
-    return send_json(c, 201, resp, 0);
-}
-
-/* Parse and open every secret; all or nothing. Sets the status and code on failure. */
-static int open_all(struct bpt_kx_opened *out, size_t *n_out, bpt_kx_session *s, json_t *secrets,
-                    unsigned *status, const char **code)
-{
-    int rc = BPT_ERROR;
-    size_t n = json_array_size(secrets);
-    bpt_buf enc, ct;
-    static const char *const keys[] = {"name", "enc", "ciphertext", NULL};
-
-    *n_out = 0;
-    *status = 400;
-    *code = "bad_request";
-    bpt_buf_init(&enc, 64);
-    bpt_buf_init(&ct, BPT_LIMIT_HTTP_BODY_BYTES);
-    if (n == 0 || n > BPT_KX_MAX_SECRETS_PER_REQUEST) {
-        rc = bpt_err(BPT_EINVAL, "secrets: want 1..%d entries, got %zu",
-                     BPT_KX_MAX_SECRETS_PER_REQUEST, n);
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        json_t *e = json_array_get(secrets, i);
-        const char *name = NULL;
-        char ctx[32];
-        snprintf(ctx, sizeof(ctx), "secrets[%zu]", i);
-        if (!json_is_object(e)) {
-            rc = bpt_err(BPT_EINVAL, "%s is not an object", ctx);
-            goto out;
-        }
-        BPT_CHECK(bpt_json_check_keys(e, keys, ctx));
-        BPT_CHECK(bpt_json_get_str(e, "name", &name, true, ctx));
-        size_t nl = strlen(name);
-        if (nl == 0 || nl > MAX_NAME_BYTES ||
-            nl != json_string_length(json_object_get(e, "name"))) {
-            rc =
-                bpt_err(BPT_EINVAL, "%s.name must be 1..%d bytes without NUL", ctx, MAX_NAME_BYTES);
-            goto out;
-        }
-        for (size_t k = 0; k < *n_out; k++) {
-            if (strcmp(out[k].name, name) == 0) {
-                rc = bpt_err(BPT_EINVAL, "%s.name '%s' repeats", ctx, name);
-                goto out;
-            }
-        }
-        bpt_buf_reset(&enc);
-        bpt_buf_reset(&ct);
-        BPT_CHECK(bpt_json_get_bytes(e, "enc", &enc, true, true, ctx));
-        BPT_CHECK(bpt_json_get_bytes(e, "ciphertext", &ct, true, true, ctx));
-        if (enc.len != BPT_KX_PUBLIC_KEY_LEN) {
-            rc = bpt_err(BPT_EINVAL, "%s.enc is %zu bytes, want %d", ctx, enc.len,
-                         BPT_KX_PUBLIC_KEY_LEN);
-            goto out;
-        }
-        rc = bpt_kx_session_open(&out[*n_out].value, s, name, enc.data, enc.len, ct.data, ct.len);
-        if (rc < 0) {
-            *code = rc == BPT_EEXPIRED ? "session_expired" : "decrypt_failed";
-            *status = rc == BPT_EEXPIRED ? 410 : 400;
-            goto out;
-        }
-        out[*n_out].name = name;
-        (*n_out)++;
-    }
-    rc = 0;
-out:
-    bpt_buf_dispose(&enc);
-    bpt_buf_dispose(&ct);
-    return rc;
-}
-
-/* The Rust crate's v0 SealedSecretPayload: {"session_id", "ciphertext": [..], "nonce": [12],
- * "ephemeral_public_key": [32]} (byte arrays as serde writes them; hex also accepted). */
-static int open_v0(struct bpt_kx_opened *out, size_t *n_out, bpt_kx_session *s, json_t *body,
-                   unsigned *status, const char **code)
-{
-    static const char *const keys[] = {"session_id", "ciphertext", "nonce", "ephemeral_public_key",
-                                       NULL};
-    const char *sid = NULL;
-    bpt_buf ct = BPT_BUF_INIT(BPT_LIMIT_HTTP_BODY_BYTES), nonce = BPT_BUF_INIT(12),
-            epk = BPT_BUF_INIT(BPT_KX_PUBLIC_KEY_LEN);
-    int rc;
-
-    BPT_CHECK(bpt_json_check_keys(body, keys, "v0 payload"));
-    BPT_CHECK(bpt_json_get_str(body, "session_id", &sid, true, "v0 payload"));
-    if (strcmp(sid, bpt_kx_session_id_hex(s)) != 0) {
-        rc = bpt_err(BPT_EINVAL, "v0 payload: session_id differs from the URL's");
-        goto out;
-    }
-    BPT_CHECK(bpt_json_get_bytes(body, "ciphertext", &ct, false, true, "v0 payload"));
-    BPT_CHECK(bpt_json_get_bytes(body, "nonce", &nonce, false, true, "v0 payload"));
-    BPT_CHECK(bpt_json_get_bytes(body, "ephemeral_public_key", &epk, false, true, "v0 payload"));
-    if (nonce.len != 12 || epk.len != BPT_KX_PUBLIC_KEY_LEN) {
-        rc = bpt_err(BPT_EINVAL, "v0 payload: nonce must be 12 bytes and ephemeral_public_key 32");
-        goto out;
-    }
-    rc = bpt_kx_session_open_v0(&out[0].value, s, epk.data, nonce.data, ct.data, ct.len);
-    if (rc < 0) {
-        *code = rc == BPT_EEXPIRED ? "session_expired" : "decrypt_failed";
-        *status = rc == BPT_EEXPIRED ? 410 : 400;
-        goto out;
-    }
-    out[0].name = "sealed_secret";
-    *n_out = 1;
-    rc = 0;
-out:
-    bpt_buf_dispose(&ct);
-    bpt_buf_dispose(&nonce);
-    bpt_buf_dispose(&epk);
-    return rc;
-}
-
-int bpt_kx_open_secrets_body(struct bpt_kx_opened out[BPT_KX_MAX_SECRETS_PER_REQUEST],
-                             size_t *n_out, json_t **body_out, bpt_kx_session *s, const char *text,
-                             size_t len, bool legacy_v0, unsigned *status, const char **code)
-{
-    json_t *body = NULL, *secrets = NULL;
-    static const char *const keys[] = {"secrets", NULL};
-
-    *n_out = 0;
-    *body_out = NULL;
-    *status = 400;
-    *code = "bad_request";
-    if (legacy_v0 && bpt_json_parse(&body, text, len, "request") == 0 && json_is_object(body) &&
-        json_object_get(body, "ciphertext") != NULL) {
-        *body_out = body;
-        return open_v0(out, n_out, s, body, status, code);
-    }
-    json_decref(body);
-    body = NULL;
-    if (bpt_json_parse(&body, text, len, "request") < 0 || !json_is_object(body) ||
-        bpt_json_check_keys(body, keys, "request") < 0 ||
-        bpt_json_get_arr(body, "secrets", &secrets, true, "request") < 0) {
-        int rc = BPT_EINVAL;
-        if (body != NULL && !json_is_object(body)) {
-            rc = bpt_err(BPT_EINVAL, "request: body is not a JSON object");
-        }
-        json_decref(body);
-        return rc;
-    }
-    *body_out = body; /* the names in out[] point into it */
-    return open_all(out, n_out, s, secrets, status, code);
+    return send_answer(c, o, &a, o == BPT_KX_CAPACITY ? srv->opts.retry_after_secs : 0);
 }
 
 static enum MHD_Result submit_secrets(bpt_kx_server *srv, struct MHD_Connection *c,
                                       const struct req *rq, const char *id_hex)
 {
-    bpt_kx_session *s = NULL;
-    json_t *body = NULL, *resp = NULL, *stored = NULL;
-    struct bpt_kx_opened op[BPT_KX_MAX_SECRETS_PER_REQUEST];
-    size_t n = 0;
-    unsigned status = 400;
-    const char *code = "bad_request";
-    enum MHD_Result ret;
-
-    memset(op, 0, sizeof(op));
-    /* one-time use: the session leaves the service before anything else is looked at */
-    int rc = bpt_kx_service_consume(&s, srv->svc, id_hex);
-    if (rc == BPT_EEXPIRED) {
-        return send_error(c, 410, "session_expired", "session expired", 0);
+    bpt_kx_answer a;
+    bpt_kx_outcome o =
+        bpt_kx_answer_submit_secrets(&a, srv->svc, id_hex, rq->body, rq->len, &srv->delivery);
+    if (o == BPT_KX_DECRYPT_FAILED) {
+        atomic_fetch_add(&srv->decrypt_failures, 1);
+    } else if (o == BPT_KX_BAD_REQUEST) {
+        atomic_fetch_add(&srv->bad_requests, 1);
     }
-    if (rc < 0) {
-        return send_error(c, 404, "session_not_found", "no such session", 0);
-    }
-    rc = bpt_kx_open_secrets_body(op, &n, &body, s, rq->body, rq->len, srv->opts.legacy_v0, &status,
-                                  &code);
-    bpt_kx_session_consume(s); /* the private key goes now, whatever the outcome */
-    if (rc < 0) {
-        if (strcmp(code, "decrypt_failed") == 0) {
-            atomic_fetch_add(&srv->decrypt_failures, 1);
-            /* the message names the secret, never its value */
-            ret = send_error(c, status, code, "a secret could not be opened", 0);
-        } else {
-            atomic_fetch_add(&srv->bad_requests, 1);
-            ret = send_error(c, status, code, bpt_error_last(), 0);
-        }
-        goto out;
-    }
-    stored = json_array();
-    for (size_t i = 0; i < n && stored != NULL; i++) {
-        if (srv->opts.on_secret != NULL) {
-            srv->opts.on_secret(bpt_kx_session_id_hex(s), op[i].name, op[i].value,
-                                srv->opts.on_secret_userdata);
-        }
-        if (srv->opts.store != NULL) {
-            if (bpt_kx_store_put(srv->opts.store, op[i].name, op[i].value) < 0) {
-                json_decref(stored);
-                stored = NULL;
-                ret = send_error(c, 500, "internal", bpt_error_last(), 0);
-                goto out;
-            }
-            op[i].value = NULL;
-        }
-        json_array_append_new(stored, json_string(op[i].name));
-        atomic_fetch_add(&srv->secrets_stored, 1);
-    }
-    char fp[65];
-    bpt_kx_session_public_key_digest(fp, s);
-    resp = json_pack("{s:b,s:s,s:s,s:o}", "success", 1, "attestation_digest",
-                     bpt_kx_session_attestation_digest(s), "key_fingerprint", fp, "stored", stored);
-    stored = NULL;
-    ret = resp != NULL ? send_json(c, 200, resp, 0) : MHD_NO;
-out:
-    for (size_t i = 0; i < BPT_KX_MAX_SECRETS_PER_REQUEST; i++) {
-        bpt_secret_free(op[i].value);
-    }
-    json_decref(stored);
-    json_decref(body);
-    bpt_kx_session_free(s);
-    return ret;
+    atomic_fetch_add(&srv->secrets_stored, a.delivered);
+    return send_answer(c, o, &a, 0);
 }
 
 static enum MHD_Result get_attestation(bpt_kx_server *srv, struct MHD_Connection *c)
 {
-    uint8_t nonce[BPT_KX_NONCE_MAX], rd[64];
-    size_t nonce_len = 0;
-    bpt_report *rep = NULL;
-    const char *hex = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "nonce");
-
-    if (decode_nonce(nonce, &nonce_len, hex) < 0) {
-        return send_error(c, 400, "bad_request", bpt_error_last(), 0);
-    }
-    memset(rd, 0, sizeof(rd));
-    if (nonce_len > 0) {
-        (void)bpt_sha256(rd + 32, nonce, nonce_len);
-    }
-    int rc = bpt_kx_service_attest(&rep, srv->svc, rd);
-    if (rc == BPT_ENOTSUP) {
-        return send_error(c, 501, "not_supported", "this service has no attester", 0);
-    }
-    if (rc < 0) {
-        BPT_LOG(BPT_LOG_WARN, "kx", "attestation failed: %s", bpt_error_last());
-        return send_error(c, 500, "internal", "attestation failed", 0);
-    }
-    json_t *att = report_json(rep);
-    bpt_report_free(rep);
-    if (att == NULL) {
-        return send_error(c, 500, "internal", "attestation serialisation failed", 0);
-    }
-    return send_json(c, 200, json_pack("{s:o}", "attestation", att), 0);
+    bpt_kx_answer a;
+    const char *nonce_hex = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "nonce");
+    bpt_kx_outcome o = bpt_kx_answer_attestation(&a, srv->svc, nonce_hex);
+    return send_answer(c, o, &a, 0);
 }
 
 static enum MHD_Result get_metrics(bpt_kx_server *srv, struct MHD_Connection *c)
 {
-    bpt_kx_service_stats st;
-    bpt_secret_counters sc;
+    bpt_kx_service_stats st = BPT_KX_SERVICE_STATS_INIT;
+    bpt_secret_counters sc = BPT_SECRET_COUNTERS_INIT;
     bpt_buf b;
     enum MHD_Result ret;
     int rc = 0;
@@ -580,7 +263,7 @@ static enum MHD_Result get_metrics(bpt_kx_server *srv, struct MHD_Connection *c)
         rc = bpt_buf_append(&b, "", 1);
     }
     ret = rc == 0 ? send_text(c, 200, "text/plain; version=0.0.4", (const char *)b.data, 0)
-                  : send_error(c, 500, "internal", "metrics", 0);
+                  : send_error(c, BPT_KX_INTERNAL, "metrics", 0);
     bpt_buf_dispose(&b);
     return ret;
 }
@@ -609,32 +292,32 @@ static enum MHD_Result route(bpt_kx_server *srv, struct MHD_Connection *c, const
 
     if (strcmp(url, "/healthz") == 0) {
         return get ? send_text(c, 200, "application/json", "{\"status\":\"ok\"}", 0)
-                   : send_error(c, 405, "method_not_allowed", "use GET", 0);
+                   : send_error(c, BPT_KX_METHOD_NOT_ALLOWED, "use GET", 0);
     }
     if (strcmp(url, "/metrics") == 0) {
-        return get ? get_metrics(srv, c) : send_error(c, 405, "method_not_allowed", "use GET", 0);
+        return get ? get_metrics(srv, c) : send_error(c, BPT_KX_METHOD_NOT_ALLOWED, "use GET", 0);
     }
     if (strncmp(url, "/v1/", 4) != 0) {
-        return send_error(c, 404, "not_found", "no such endpoint", 0);
+        return send_error(c, BPT_KX_NOT_FOUND, "no such endpoint", 0);
     }
     if (!rate_allow(srv, c)) {
         atomic_fetch_add(&srv->rate_limited, 1);
         /* one token comes back every 60 / per_minute seconds */
         unsigned pm = srv->opts.rate_limit_per_minute;
         unsigned wait = pm == 0 ? 60 : (60 + pm - 1) / pm;
-        return send_error(c, 429, "rate_limited", "too many requests", wait);
+        return send_error(c, BPT_KX_RATE_LIMITED, "too many requests", wait);
     }
     if (rq->too_large) {
         atomic_fetch_add(&srv->too_large, 1);
-        return send_error(c, 413, "payload_too_large", "request body exceeds the limit", 0);
+        return send_error(c, BPT_KX_PAYLOAD_TOO_LARGE, "request body exceeds the limit", 0);
     }
     if (strcmp(url, "/v1/sessions") == 0) {
         return post ? create_session(srv, c, rq)
-                    : send_error(c, 405, "method_not_allowed", "use POST", 0);
+                    : send_error(c, BPT_KX_METHOD_NOT_ALLOWED, "use POST", 0);
     }
     if (strcmp(url, "/v1/attestation") == 0) {
         return get ? get_attestation(srv, c)
-                   : send_error(c, 405, "method_not_allowed", "use GET", 0);
+                   : send_error(c, BPT_KX_METHOD_NOT_ALLOWED, "use GET", 0);
     }
     const char *p = url + strlen("/v1/sessions/");
     const char *suffix = "/secrets";
@@ -644,12 +327,12 @@ static enum MHD_Result route(bpt_kx_server *srv, struct MHD_Connection *c, const
         memcpy(id, p, 32);
         id[32] = '\0';
         return post ? submit_secrets(srv, c, rq, id)
-                    : send_error(c, 405, "method_not_allowed", "use POST", 0);
+                    : send_error(c, BPT_KX_METHOD_NOT_ALLOWED, "use POST", 0);
     }
     if (strncmp(url, "/v1/sessions/", 13) == 0) {
-        return send_error(c, 404, "session_not_found", "no such session", 0);
+        return send_error(c, BPT_KX_SESSION_NOT_FOUND, "no such session", 0);
     }
-    return send_error(c, 404, "not_found", "no such endpoint", 0);
+    return send_error(c, BPT_KX_NOT_FOUND, "no such endpoint", 0);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -787,6 +470,10 @@ int bpt_kx_server_start(bpt_kx_server **out, bpt_kx_service *svc, const bpt_kx_s
     srv->opts = *opts;
     snprintf(srv->host, sizeof(srv->host), "%s", host);
     srv->opts.listen_host = srv->host;
+    srv->delivery.legacy_v0 = opts->legacy_v0;
+    srv->delivery.store = opts->store;
+    srv->delivery.on_secret = opts->on_secret;
+    srv->delivery.on_secret_userdata = opts->on_secret_userdata;
     pthread_mutex_init(&srv->rl_mu, NULL);
     unsigned threads = opts->threads == 0 ? 2 : opts->threads;
     srv->daemon = MHD_start_daemon(

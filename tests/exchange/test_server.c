@@ -7,6 +7,7 @@
  * service still answering after each refusal.
  */
 #include "helpers/test.h"
+#include "helpers/kx.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -21,38 +22,15 @@ struct fixture {
     bpt_kx_store *store;
     bpt_kx_server *srv;
     char base[64];
-    int attests;
+    struct bpt_test_kx_attester att;
 };
-
-static int fake_attest(bpt_report **out, const uint8_t report_data[64], void *userdata)
-{
-    struct fixture *f = userdata;
-    bpt_report *r = NULL;
-    f->attests++;
-    int rc = bpt_report_new(&r, BPT_PROVIDER_AMD_SEV_SNP, BPT_FORMAT_SEV_SNP_REPORT);
-    if (rc == 0) {
-        rc = bpt_report_set_evidence(r, report_data, 64);
-    }
-    if (rc < 0) {
-        bpt_report_free(r);
-        return rc;
-    }
-    *out = r;
-    return 0;
-}
 
 static struct fixture *start(size_t max_sessions, size_t max_body, unsigned burst)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     f->now = 1700000000;
-    bpt_kx_service_options so = BPT_KX_SERVICE_OPTIONS_INIT;
-    so.clock = bpt_clock_fixed(&f->now);
-    so.ttl_secs = 60;
-    so.max_sessions = max_sessions;
-    so.attest = fake_attest;
-    so.attest_userdata = f;
-    assert_ok(bpt_kx_service_new(&f->svc, &so));
+    f->svc = bpt_test_kx_service(&f->now, max_sessions, BPT_KX_BINDING_SESSION, &f->att);
     assert_ok(bpt_kx_store_new(&f->store));
     bpt_kx_server_options o = BPT_KX_SERVER_OPTIONS_INIT;
     o.max_body_bytes = max_body;
@@ -199,22 +177,7 @@ static void create(struct session *s, struct fixture *f, const char *body)
 static char *secrets_body(const struct session *s, const char *name, const char *aad_name,
                           const char *value)
 {
-    uint8_t enc[32];
-    bpt_buf ct;
-    char *e64 = NULL, *c64 = NULL;
-    bpt_buf_init(&ct, 4096);
-    assert_ok(
-        bpt_kx_seal(enc, &ct, s->pk, s->idraw, aad_name, (const uint8_t *)value, strlen(value)));
-    assert_ok(bpt_base64_encode(&e64, enc, 32));
-    assert_ok(bpt_base64_encode(&c64, ct.data, ct.len));
-    json_t *j =
-        json_pack("{s:[{s:s,s:s,s:s}]}", "secrets", "name", name, "enc", e64, "ciphertext", c64);
-    char *text = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    bpt_free(e64);
-    bpt_free(c64);
-    bpt_buf_dispose(&ct);
-    return text;
+    return bpt_test_kx_secrets_body(s->pk, s->idraw, name, aad_name, value);
 }
 
 static void submit_path(char *out, size_t n, const struct session *s)
@@ -466,32 +429,16 @@ static void test_attestation_and_metrics(void **state)
     stop(f);
 }
 
-struct seen {
-    char name[32];
-    char value[32];
-    int calls;
-};
-
-static void on_secret(const char *sid, const char *name, const bpt_secret *secret, void *u)
-{
-    struct seen *sn = u;
-    assert_int_equal(strlen(sid), 32);
-    snprintf(sn->name, sizeof(sn->name), "%s", name);
-    snprintf(sn->value, sizeof(sn->value), "%.*s", (int)bpt_secret_len(secret),
-             (const char *)bpt_secret_data(secret));
-    sn->calls++;
-}
-
 /* An embedder without a store gets each opened secret through the callback. */
 static void test_callback_only(void **state)
 {
     (void)state;
     struct fixture *f = start(4, 4096, 0);
     bpt_kx_server_stop(f->srv);
-    struct seen sn;
+    struct bpt_test_kx_seen sn;
     memset(&sn, 0, sizeof(sn));
     bpt_kx_server_options o = BPT_KX_SERVER_OPTIONS_INIT;
-    o.on_secret = on_secret;
+    o.on_secret = bpt_test_kx_on_secret;
     o.on_secret_userdata = &sn;
     assert_ok(bpt_kx_server_start(&f->srv, f->svc, &o));
     snprintf(f->base, sizeof(f->base), "http://127.0.0.1:%u", bpt_kx_server_port(f->srv));

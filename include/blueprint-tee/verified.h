@@ -1,0 +1,49 @@
+/**
+ * @file verified.h
+ * bpt_verified, the Rust VerifiedAttestation: a report that a verifier of this library
+ * positively verified, with the report data it authenticated and the time it verified at. Only
+ * the library's verify path makes one (verify.h, or a provider's own function); there is no
+ * public constructor.
+ *
+ * Threads: a bpt_verified is immutable; share it freely.
+ */
+#ifndef BPT_VERIFIED_H
+#define BPT_VERIFIED_H
+
+#include "attestation.h"
+
+BPT_BEGIN_DECLS
+
+typedef struct bpt_verified bpt_verified;
+
+/** The level of verification (the Rust VerificationLevel). */
+typedef enum bpt_verification_level {
+    BPT_VERIFICATION_STRUCTURAL = 0, /**< "structural" */
+    BPT_VERIFICATION_CRYPTOGRAPHIC   /**< "cryptographic" */
+} bpt_verification_level;
+
+/** Free; NULL does nothing. */
+BPT_API void bpt_verified_free(bpt_verified *v);
+
+/** The verified report (borrowed until bpt_verified_free()). */
+BPT_API const bpt_report *bpt_verified_report(const bpt_verified *v);
+BPT_API bpt_provider bpt_verified_provider(const bpt_verified *v);
+BPT_API bpt_verification_level bpt_verified_level(const bpt_verified *v);
+/** The time the evidence was verified at (the context's `at`). */
+BPT_API int64_t bpt_verified_at(const bpt_verified *v);
+/** The report_data / user data the evidence carries (borrowed), or NULL. */
+BPT_API const uint8_t *bpt_verified_report_data(const bpt_verified *v, size_t *len_out);
+
+/** The verification result JSON of DESIGN.md §5 ({"verified":true,...}). Free with bpt_free(). */
+BPT_API BPT_MUST_USE int bpt_verified_to_json(char **out, const bpt_verified *v);
+
+/**
+ * The failure JSON of DESIGN.md §5 for error @p code and @p message:
+ * {"verified":false,"provider":..,"error":{"kind":..,"message":..}}. Free with bpt_free().
+ */
+BPT_API BPT_MUST_USE int bpt_verify_error_json(char **out, bpt_provider provider, int code,
+                                               const char *message);
+
+BPT_END_DECLS
+
+#endif

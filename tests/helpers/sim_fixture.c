@@ -1,0 +1,121 @@
+#include "helpers/sim_fixture.h"
+
+#include "attester/sim/sev_snp.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void bpt_remove_tree(const char *dir)
+{
+    if (dir) {
+        nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    }
+}
+
+static char *read_text(const char *path, size_t *len_out)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+    if (!f) {
+        return NULL;
+    }
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n) {
+        buf[n] = '\0';
+        *len_out = (size_t)n;
+    } else {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    return buf;
+}
+
+int bpt_sim_fixture_init(struct bpt_sim_fixture *f)
+{
+    const char *base = getenv("TMPDIR");
+    char tmpl[4096], path[4200];
+
+    memset(f, 0, sizeof(*f));
+    snprintf(tmpl, sizeof(tmpl), "%s/bpt-sim-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(tmpl) || !(f->dir = strdup(tmpl))) {
+        fprintf(stderr, "sim fixture: mkdtemp: %s\n", strerror(errno));
+        return -1;
+    }
+    if (bpt_sim_init(f->dir) != 0) {
+        fprintf(stderr, "sim fixture: simulator: %s\n", bpt_error_last());
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/trust-roots.pem", f->dir);
+    if (!(f->roots = read_text(path, &f->roots_len))) {
+        fprintf(stderr, "sim fixture: cannot read %s\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+void bpt_sim_fixture_dispose(struct bpt_sim_fixture *f)
+{
+    bpt_remove_tree(f->dir);
+    free(f->dir);
+    free(f->roots);
+    memset(f, 0, sizeof(*f));
+}
+
+bpt_verify_ctx *bpt_sim_fixture_ctx(const struct bpt_sim_fixture *f, int64_t at,
+                                    const bpt_verify_ctx_opts *opts)
+{
+    bpt_verify_ctx *c = NULL;
+    if (bpt_verify_ctx_new(&c, opts) != 0 ||
+        bpt_verify_ctx_add_trust_root_pem(c, f->roots, f->roots_len) != 0 ||
+        (at && bpt_verify_ctx_set_at(c, at) != 0)) {
+        fprintf(stderr, "sim fixture: context: %s\n", bpt_error_last());
+        bpt_verify_ctx_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+int bpt_sim_snp_fixture_setup(void **state)
+{
+    struct bpt_sim_snp_fixture *f = calloc(1, sizeof(*f));
+    uint8_t rd[64];
+    *state = f;
+    for (int i = 0; i < 64; i++) {
+        rd[i] = (uint8_t)i;
+    }
+    if (!f || bpt_sim_fixture_init(&f->sim) != 0) {
+        return -1;
+    }
+    if (bpt_sim_sev_snp_attest(&f->report, &f->len, f->sim.dir, rd) != 0 ||
+        bpt_sim_sev_snp_certs_pem(&f->certs, f->sim.dir) != 0) {
+        fprintf(stderr, "sim fixture: SEV-SNP: %s\n", bpt_error_last());
+        return -1;
+    }
+    return 0;
+}
+
+int bpt_sim_snp_fixture_teardown(void **state)
+{
+    struct bpt_sim_snp_fixture *f = *state;
+    if (f) {
+        bpt_sim_fixture_dispose(&f->sim);
+        bpt_free(f->report);
+        bpt_free(f->certs);
+        free(f);
+    }
+    return 0;
+}
