@@ -7,10 +7,17 @@
 
 #include <blueprint-tee/bpt.h>
 
-/* Exit statuses (DESIGN.md §5): 0 success/verified, 1 refusal, 2 usage or I/O error. */
+/*
+ * Exit statuses of every command (DESIGN.md §5): 0 ok/verified; 1 refused (verification, policy
+ * or protocol said no); 2 usage (bad flags or arguments); 3 local input or configuration error
+ * (missing/unreadable file, a file the user gave in the wrong format); 4 network or remote-service
+ * error (fetch failed, unreachable, time-out: retrying may help).
+ */
 #define BPT_EXIT_OK 0
 #define BPT_EXIT_REFUSED 1
 #define BPT_EXIT_USAGE 2
+#define BPT_EXIT_INPUT 3
+#define BPT_EXIT_NETWORK 4
 
 struct bpt_cmd {
     const char *name;
