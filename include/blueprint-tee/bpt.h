@@ -25,5 +25,6 @@
 #include "detect.h"
 #include "hpke.h"
 #include "exchange.h"
+#include "middleware.h"
 
 #endif
