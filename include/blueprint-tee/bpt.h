@@ -26,5 +26,6 @@
 #include "hpke.h"
 #include "exchange.h"
 #include "middleware.h"
+#include "runner.h"
 
 #endif
