@@ -31,7 +31,8 @@ BPT_BEGIN_DECLS
 /** Options for bpt_exec_handler_new(). Initialise with BPT_EXEC_HANDLER_OPTS_INIT. */
 typedef struct bpt_exec_handler_opts {
     unsigned version;             /**< BPT_EXEC_HANDLER_OPTS_VERSION */
-    const char *command;          /**< the program and its arguments, split on spaces (no shell) */
+    const char *command;          /**< the program (a path: no PATH search) and its arguments,
+                                       split on spaces (no shell) */
     long timeout_ms;              /**< per call, 1..3600000; 0: 30000 */
     size_t max_output;            /**< stdout bytes kept, 1..BPT_JOB_BODY_MAX; 0: 1 MiB */
     const char *const *secrets;   /**< names of the sealed secrets this program gets */

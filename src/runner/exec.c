@@ -189,7 +189,7 @@ static int write_secrets(char dir[PATH_MAX], const bpt_exec_handler *h, const bp
     if (statfs(dir, &fs) != 0 || fs.f_type != TMPFS_MAGIC) {
         rmdir(dir);
         return bpt_err(BPT_EINVAL,
-                       "exec handler: %.200s is not on a memory file system (tmpfs): secrets are "
+                       "exec handler: %.200s is not on tmpfs, a memory file system: secrets are "
                        "never written to a disk",
                        h->base_dir);
     }
@@ -262,7 +262,7 @@ static void keep_stderr(struct io *io, const char *p, size_t n)
     io->err_len += n;
 }
 
-/* The last non-empty line of what the program wrote to stderr, into @p out. */
+/* The last non-empty line of the program's error output, into @p out. */
 static void last_line(const struct io *io, char *out, size_t len)
 {
     size_t end = io->err_len, start;
@@ -395,6 +395,13 @@ int bpt_exec_handler_run(const bpt_job_call *call, bpt_job_result *result,
     }
     io.in = bpt_job_call_body(call, &io.in_len);
     io.out_max = h->max_output;
+    /* posix_spawn reports a failed exec, but not everywhere (valgrind, some emulations): say why
+     * a program cannot start before trying. */
+    if (access(h->argv[0], X_OK) != 0) {
+        bpt_job_result_set_error(result, "exec_failed", "cannot start %.200s: %s", h->argv[0],
+                                 strerror(errno));
+        return 0;
+    }
     if (h->n_secrets && (rc = write_secrets(dir, h, tee, &written)) < 0) {
         bpt_job_result_set_error(result, rc == BPT_ENOTFOUND ? "secret_missing" : "exec_failed",
                                  "%s", bpt_error_last());
@@ -483,7 +490,7 @@ int bpt_exec_handler_run(const bpt_job_call *call, bpt_job_result *result,
                                  h->argv[0], h->timeout_ms);
     } else if (pumped == 2) {
         bpt_job_result_set_error(result, "output_too_large",
-                                 "%.200s wrote more than %zu bytes to stdout", h->argv[0],
+                                 "%.200s wrote more than %zu bytes of output", h->argv[0],
                                  h->max_output);
     } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         if (bpt_job_result_set_body(result, io.out, io.out_len) < 0) {
