@@ -34,7 +34,7 @@ asan: deps
 tsan: deps
 	cmake --preset tsan
 	cmake --build build/tsan -j$(JOBS)
-	ctest --test-dir build/tsan --output-on-failure -j$(JOBS) -R 'exchange|providers|attestation/context|middleware'
+	ctest --test-dir build/tsan --output-on-failure -j$(JOBS) -R 'exchange|providers|attestation/context|middleware|runner'
 
 valgrind: deps
 	cmake --preset valgrind

@@ -1,8 +1,17 @@
 /**
  * @file runner.h
- * The runner's parts that host job handlers (DESIGN.md §10). This header has, so far, handlers
- * that are external programs (what `bpt run --job INDEX=COMMAND` uses); the runner itself (job
- * sources, sinks, the worker pool, the key-exchange plane) is not built yet.
+ * The runner (DESIGN.md §10): a TeeConfig, a router, a bounded worker pool and queue, the
+ * attestation it stamps results with (made and verified at start, refreshed on a schedule), the
+ * sealed secrets its handlers read, metrics; and job handlers that are external programs (what
+ * `bpt run --job INDEX=COMMAND` uses). Job sources other than in-process submission (the local
+ * HTTP source, the chain) are not built yet.
+ *
+ *   bpt_runner *run = NULL;
+ *   bpt_runner_new(&run, config, NULL);
+ *   bpt_runner_set_router(run, router);
+ *   bpt_runner_start(run);                        // attests per mode and requirement
+ *   bpt_runner_submit(run, call, on_done, ud);    // from any thread; BPT_EBUSY when full
+ *   bpt_runner_stop(run);                         // drains in-flight jobs within the deadline
  *
  * An external handler gets the call's body on stdin and answers with the result's body on
  * stdout; a non-zero exit is an error result carrying the last line the program wrote to stderr;
@@ -24,7 +33,10 @@
 #define BPT_RUNNER_H
 
 #include "common.h"
+#include "config.h"
+#include "context.h"
 #include "middleware.h"
+#include "policy.h"
 
 BPT_BEGIN_DECLS
 
@@ -66,6 +78,100 @@ BPT_API void bpt_exec_handler_free(bpt_exec_handler *h);
  */
 BPT_API int bpt_exec_handler_run(const bpt_job_call *call, bpt_job_result *result,
                                  const bpt_tee_context *tee, void *handler);
+
+/* ---- the runner ------------------------------------------------------------------------- */
+
+/** Options for bpt_runner_new(). Initialise with BPT_RUNNER_OPTS_INIT. */
+typedef struct bpt_runner_opts {
+    unsigned version;      /**< BPT_RUNNER_OPTS_VERSION */
+    size_t workers;        /**< worker threads, 1..256; 0: 4 */
+    size_t queue_depth;    /**< jobs waiting beyond the busy workers, 1..65536; 0: 256 */
+    long drain_timeout_ms; /**< how long bpt_runner_stop() lets in-flight jobs finish; 0: 10 s */
+    bpt_provider simulate; /**< attest with this simulated TEE (test services); UNKNOWN: hardware */
+    const char *sim_dir;   /**< the simulator's directory (bpt_sim_init), with simulate */
+    const char *root;      /**< filesystem root for TEE detection and devices; NULL: "/" */
+    bpt_verify_ctx *verify_ctx; /**< verifies the runner's own evidence (a reference is taken);
+                                     NULL: pinned roots, or the simulator's roots with simulate */
+    const bpt_policy *policy;   /**< what its own evidence must satisfy (copied); NULL:
+                                     production() */
+    uint64_t reattest_secs;     /**< refresh the attestation this often; 0: half the config's
+                                     max_attestation_age_secs */
+} bpt_runner_opts;
+
+#define BPT_RUNNER_OPTS_VERSION 1
+#define BPT_RUNNER_OPTS_INIT                                                                       \
+    {                                                                                              \
+        BPT_RUNNER_OPTS_VERSION, 0, 0, 0, BPT_PROVIDER_UNKNOWN, NULL, NULL, NULL, NULL, 0          \
+    }
+
+typedef struct bpt_runner bpt_runner;
+
+/**
+ * A runner for @p config (copied by reference: the config must outlive the runner) with
+ * @p opts (NULL: defaults).
+ * @return 0; BPT_EINVAL (options out of range); BPT_ENOTSUP (mode remote or hybrid: not built
+ *         yet); BPT_ENOMEM.
+ */
+BPT_API BPT_MUST_USE int bpt_runner_new(bpt_runner **out, const bpt_config *config,
+                                        const bpt_runner_opts *opts);
+/** Stop (if running) and free, cleansing the sealed secrets; NULL does nothing. */
+BPT_API void bpt_runner_free(bpt_runner *r);
+
+/** The router jobs go to (borrowed; it must outlive the runner). Before bpt_runner_start(). */
+BPT_API BPT_MUST_USE int bpt_runner_set_router(bpt_runner *r, bpt_router *router);
+
+/**
+ * Start: by the config's mode and requirement (DESIGN.md §10) — `disabled` runs plain (results
+ * unstamped); `auto` looks for a TEE (bpt_detect) and attests when it finds one (or simulates);
+ * `direct` attests. Jobs run through the runner's TeeLayer, outside every layer of the router
+ * (the router itself is not changed): it stamps ok results with the current snapshot and drops
+ * any tee.* entry a handler or layer wrote, in every mode. Attesting means: evidence binding a
+ * fresh random nonce, verified by the runner's own context and policy, the nonce checked, and the
+ * snapshot results are stamped with. When that fails, `required` refuses to start (the message
+ * names why) and `preferred` logs a warning and runs without stamps. Then the workers and the
+ * re-attestation schedule.
+ * @return 0; BPT_EUNSATISFIABLE (required, and no TEE or its evidence did not verify: the
+ *         message says which); BPT_EINVAL (no router); BPT_EBUSY (already started).
+ */
+BPT_API BPT_MUST_USE int bpt_runner_start(bpt_runner *r);
+
+/** Called when a submitted job is done, on the worker thread that ran it; @p result is borrowed
+ * for the call. */
+typedef void (*bpt_runner_done_fn)(const bpt_job_call *call, const bpt_job_result *result,
+                                   void *userdata);
+
+/**
+ * Queue @p call (taken over on success) for a worker; @p done gets its result.
+ * @return 0; BPT_EBUSY (the queue is full: back-pressure, retry later); BPT_EINVAL (not
+ *         started, or stopping). Threads: any.
+ */
+BPT_API BPT_MUST_USE int bpt_runner_submit(bpt_runner *r, bpt_job_call *call,
+                                           bpt_runner_done_fn done, void *userdata);
+
+/**
+ * Stop taking jobs, let queued and in-flight ones finish within the drain deadline (jobs still
+ * queued then are answered with the error "shutting_down"), join the workers, cleanse the
+ * sealed secrets. Threads: any one thread; idempotent.
+ */
+BPT_API void bpt_runner_stop(bpt_runner *r);
+
+/** The sealed-secret store handlers read through their TeeContext (borrowed; for the
+ * key-exchange plane that fills it). */
+BPT_API bpt_kx_store *bpt_runner_store(bpt_runner *r);
+/** The current attestation snapshot (a new reference), or NULL when results are unstamped. */
+BPT_API bpt_tee_snapshot *bpt_runner_snapshot(bpt_runner *r);
+/**
+ * Attest again now (what the schedule does): a new snapshot on success; on failure the old one
+ * stays while it is younger than max_attestation_age_secs. @return 0; the attestation's error.
+ */
+BPT_API BPT_MUST_USE int bpt_runner_reattest(bpt_runner *r);
+
+/**
+ * Prometheus text: jobs by index and outcome, a latency histogram, queue depth, in-flight
+ * jobs, refused submissions, the attestation's age, the stamping refusals.
+ * @param[out] out free with bpt_free(). @return 0; BPT_ENOMEM.
+ */
+BPT_API BPT_MUST_USE int bpt_runner_metrics(char **out, bpt_runner *r);
 
 BPT_END_DECLS
 

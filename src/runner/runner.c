@@ -1,0 +1,629 @@
+/*
+ * The runner (runner.h): start-up by mode and requirement, a bounded queue in front of a fixed
+ * pool of workers, the attestation snapshot the TeeLayer stamps with (and its refresh), the
+ * sealed-secret store, metrics, and an orderly stop.
+ *
+ * Locks: `mu` guards the queue and the state flags; workers wait on `work`, stop() waits on
+ * `idle`. A job runs with no lock held. The snapshot is owned by the TeeLayer (its own lock-free
+ * swap); the runner only keeps the time it was made.
+ */
+#include <blueprint-tee/attester.h>
+#include <blueprint-tee/detect.h>
+#include <blueprint-tee/runner.h>
+#include <blueprint-tee/verify.h>
+
+#include "core/err.h"
+#include "core/logging.h"
+#include "core/util.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#define DEFAULT_WORKERS 4
+#define DEFAULT_QUEUE 256
+#define DEFAULT_DRAIN_MS 10000L
+
+static const double LATENCY_BUCKETS[] = {0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30};
+#define N_BUCKETS (sizeof(LATENCY_BUCKETS) / sizeof(LATENCY_BUCKETS[0]))
+
+struct job {
+    bpt_job_call *call;
+    bpt_runner_done_fn done;
+    void *userdata;
+};
+
+struct bpt_runner {
+    const bpt_config *config;
+    bpt_runner_opts opts;
+    bpt_verify_ctx *ctx; /* a reference */
+    bpt_policy *policy;  /* a copy */
+    bpt_router *router;  /* borrowed: the caller's handlers and layers */
+    bpt_router *outer;   /* ours: the TeeLayer around the caller's router, which stays as given */
+    bpt_tee_layer *tee;  /* stamps results; NULL when the mode is disabled */
+    bpt_kx_store *store;
+
+    pthread_mutex_t mu;
+    pthread_cond_t work, idle, tick;
+    struct job *queue;
+    size_t head, count;
+    size_t in_flight;
+    bool started, stopping;
+    pthread_t *threads;
+    size_t n_threads;
+    pthread_t refresher;
+    bool refresher_running;
+    int64_t attested_at; /* the current snapshot's time (0: none) */
+
+    atomic_uint_fast64_t jobs[256][2]; /* [index][0 ok, 1 error] */
+    atomic_uint_fast64_t latency[N_BUCKETS + 1];
+    atomic_uint_fast64_t latency_sum_us, rejected;
+};
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The outer router's one handler: the caller's router, with its own layers, inside the
+ * TeeLayer (outermost, so it stamps what every other layer left). */
+static int to_caller_router(const bpt_job_call *call, bpt_job_result *result,
+                            const bpt_tee_context *tee, void *state)
+{
+    bpt_runner *r = state;
+    return bpt_router_dispatch(r->router, call, result, tee);
+}
+
+int bpt_runner_new(bpt_runner **out, const bpt_config *config, const bpt_runner_opts *opts)
+{
+    static const bpt_runner_opts defaults = BPT_RUNNER_OPTS_INIT;
+    bpt_runner *r = NULL;
+    int rc;
+
+    if (!out || !config) {
+        return bpt_err(BPT_EINVAL, "runner: %s", out ? "no config" : "no out pointer");
+    }
+    *out = NULL;
+    opts = opts ? opts : &defaults;
+    if (opts->version != BPT_RUNNER_OPTS_VERSION || opts->workers > 256 ||
+        opts->queue_depth > 65536 || opts->drain_timeout_ms < 0 ||
+        (opts->simulate != BPT_PROVIDER_UNKNOWN && !opts->sim_dir)) {
+        return bpt_err(BPT_EINVAL, "runner: options (from BPT_RUNNER_OPTS_INIT): workers 0..256, "
+                                   "queue_depth 0..65536, a sim_dir with simulate");
+    }
+    if (bpt_config_mode(config) == BPT_MODE_REMOTE || bpt_config_mode(config) == BPT_MODE_HYBRID) {
+        return bpt_err(BPT_ENOTSUP,
+                       "runner: mode %s is not built yet (direct, auto and disabled "
+                       "are)",
+                       bpt_tee_mode_name(bpt_config_mode(config)));
+    }
+    if (!(r = calloc(1, sizeof(*r)))) {
+        return bpt_err_nomem("runner");
+    }
+    r->config = config;
+    r->opts = *opts;
+    r->opts.workers = opts->workers ? opts->workers : DEFAULT_WORKERS;
+    r->opts.queue_depth = opts->queue_depth ? opts->queue_depth : DEFAULT_QUEUE;
+    r->opts.drain_timeout_ms = opts->drain_timeout_ms ? opts->drain_timeout_ms : DEFAULT_DRAIN_MS;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->work, NULL);
+    pthread_cond_init(&r->idle, NULL);
+    pthread_cond_init(&r->tick, NULL);
+    if (!(r->queue = calloc(r->opts.queue_depth, sizeof(*r->queue))) ||
+        !(r->threads = calloc(r->opts.workers, sizeof(*r->threads)))) {
+        rc = bpt_err_nomem("runner");
+        goto out;
+    }
+    BPT_CHECK(bpt_kx_store_new(&r->store));
+    BPT_CHECK(opts->policy ? bpt_policy_clone(&r->policy, opts->policy)
+                           : bpt_policy_new(&r->policy));
+    /* The TeeLayer in every mode: with no snapshot (disabled, or preferred without a TEE) it
+     * stamps nothing but still drops any tee.* entry a handler wrote. */
+    BPT_CHECK(bpt_router_new(&r->outer));
+    BPT_CHECK(bpt_tee_layer_new(&r->tee, bpt_config_mode(config) == BPT_MODE_DISABLED
+                                             ? BPT_REQUIREMENT_PREFERRED
+                                             : bpt_config_requirement(config)));
+    {
+        bpt_layer l = bpt_tee_layer_as_layer(r->tee);
+        BPT_CHECK(bpt_router_add_layer(r->outer, &l));
+    }
+    for (unsigned i = 0; i < 256; i++) {
+        BPT_CHECK(bpt_router_route(r->outer, (uint8_t)i, to_caller_router, r));
+    }
+    r->ctx = bpt_verify_ctx_ref(opts->verify_ctx);
+    *out = r;
+    r = NULL;
+    rc = 0;
+out:
+    bpt_runner_free(r);
+    return rc;
+}
+
+int bpt_runner_set_router(bpt_runner *r, bpt_router *router)
+{
+    if (!r || !router) {
+        return bpt_err(BPT_EINVAL, "runner: NULL router");
+    }
+    if (r->started) {
+        return bpt_err(BPT_EBUSY, "runner: the router is set before the runner starts");
+    }
+    r->router = router;
+    return 0;
+}
+
+bpt_kx_store *bpt_runner_store(bpt_runner *r)
+{
+    return r ? r->store : NULL;
+}
+
+bpt_tee_snapshot *bpt_runner_snapshot(bpt_runner *r)
+{
+    return r ? bpt_tee_layer_snapshot(r->tee) : NULL;
+}
+
+/* ---- attestation -------------------------------------------------------------------------- */
+
+/* The context that verifies our own evidence: the caller's, else one trusting the simulator's
+ * roots (simulated TEE) or the pinned roots. */
+static int own_ctx(bpt_verify_ctx **out, const bpt_runner *r)
+{
+    char path[4200];
+    bpt_buf roots = BPT_BUF_INIT(1024 * 1024);
+    bpt_verify_ctx *c = NULL;
+    int rc;
+
+    if (r->ctx) {
+        *out = bpt_verify_ctx_ref(r->ctx);
+        return 0;
+    }
+    BPT_CHECK(bpt_verify_ctx_new(&c, NULL));
+    if (r->opts.simulate != BPT_PROVIDER_UNKNOWN) {
+        snprintf(path, sizeof(path), "%s/trust-roots.pem", r->opts.sim_dir);
+        BPT_CHECK(bpt_file_read(&roots, path));
+        BPT_CHECK(bpt_verify_ctx_add_trust_root_pem(c, (const char *)roots.data, roots.len));
+    }
+    *out = c;
+    c = NULL;
+    rc = 0;
+out:
+    bpt_buf_dispose(&roots);
+    bpt_verify_ctx_free(c);
+    return rc;
+}
+
+/* Evidence of this TEE binding a fresh nonce, verified and held to the nonce: a snapshot. */
+static int attest_self(bpt_tee_snapshot **out, bpt_runner *r)
+{
+    bpt_attester_opts ao = BPT_ATTESTER_OPTS_INIT;
+    uint8_t nonce[64];
+    char hex[129];
+    bpt_report *rep = NULL;
+    bpt_verify_ctx *ctx = NULL;
+    bpt_policy *p = NULL;
+    bpt_verified *v = NULL;
+    int rc;
+
+    *out = NULL;
+    if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
+        return bpt_err(BPT_ERROR, "runner: no randomness for the attestation nonce");
+    }
+    ao.simulate = r->opts.simulate;
+    ao.sim_dir = r->opts.sim_dir;
+    ao.root = r->opts.root;
+    if ((rc = bpt_attest(&rep, nonce, &ao)) < 0) {
+        rc = bpt_err_prefix(rc, "runner: attest");
+        goto out;
+    }
+    for (size_t i = 0; i < sizeof(nonce); i++) {
+        snprintf(hex + 2 * i, 3, "%02x", nonce[i]);
+    }
+    BPT_CHECK(own_ctx(&ctx, r));
+    BPT_CHECK(bpt_policy_clone(&p, r->policy));
+    BPT_CHECK(bpt_policy_set_expected_report_data(p, hex)); /* fresh: this nonce, bound */
+    if ((rc = bpt_verify_report(&v, ctx, p, rep)) < 0) {
+        rc = bpt_err_prefix(rc, "runner: our own evidence did not verify");
+        goto out;
+    }
+    if (!bpt_config_accepts_provider(r->config, bpt_verified_provider(v))) {
+        rc = bpt_err(BPT_EUNSATISFIABLE,
+                     "runner: this TEE is %s, which the config's providers "
+                     "do not allow",
+                     bpt_provider_name(bpt_verified_provider(v)));
+        goto out;
+    }
+    BPT_CHECK(bpt_tee_snapshot_new(out, v));
+    v = NULL;
+    rc = 0;
+out:
+    bpt_verified_free(v);
+    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
+    bpt_report_free(rep);
+    return rc;
+}
+
+int bpt_runner_reattest(bpt_runner *r)
+{
+    bpt_tee_snapshot *s = NULL;
+    int rc;
+    if (!r || bpt_config_mode(r->config) == BPT_MODE_DISABLED) {
+        return bpt_err(BPT_EINVAL, "runner: %s", r ? "the mode is disabled" : "NULL");
+    }
+    if ((rc = attest_self(&s, r)) < 0) {
+        return rc;
+    }
+    BPT_LOG(BPT_LOG_INFO, "runner", "attested provider=%s digest=%s",
+            bpt_provider_name(bpt_tee_snapshot_provider(s)), bpt_tee_snapshot_digest(s));
+    bpt_tee_layer_set_snapshot(r->tee, s);
+    bpt_tee_snapshot_free(s);
+    pthread_mutex_lock(&r->mu);
+    r->attested_at = bpt_time_now();
+    pthread_mutex_unlock(&r->mu);
+    return 0;
+}
+
+/* Does this host have a TEE to attest with? (auto mode) */
+static bool tee_present(const bpt_runner *r, char *why, size_t why_len)
+{
+    bpt_detection d = BPT_DETECTION_INIT;
+    if (r->opts.simulate != BPT_PROVIDER_UNKNOWN) {
+        return true;
+    }
+    if (bpt_detect(&d, r->opts.root, NULL, NULL) < 0) {
+        snprintf(why, why_len, "TEE detection failed: %s", bpt_error_last());
+        return false;
+    }
+    if (d.provider == BPT_PROVIDER_UNKNOWN) {
+        snprintf(why, why_len,
+                 "no TEE found on this host (bpt detect); use a simulated TEE for "
+                 "a test service");
+        return false;
+    }
+    return true;
+}
+
+/* The re-attestation schedule: every reattest_secs; a failure keeps the old snapshot while it
+ * is younger than the config's maximum age, then drops it (required: results fail closed). */
+static void *refresh_loop(void *arg)
+{
+    bpt_runner *r = arg;
+    uint64_t max_age = bpt_config_max_attestation_age_secs(r->config);
+    pthread_mutex_lock(&r->mu);
+    while (!r->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += (time_t)r->opts.reattest_secs;
+        while (!r->stopping && pthread_cond_timedwait(&r->tick, &r->mu, &until) == 0) {
+        }
+        if (r->stopping) {
+            break;
+        }
+        pthread_mutex_unlock(&r->mu);
+        if (bpt_runner_reattest(r) < 0) {
+            int64_t age;
+            BPT_LOG(BPT_LOG_ERROR, "runner", "re-attestation failed: %s", bpt_error_last());
+            pthread_mutex_lock(&r->mu);
+            age = r->attested_at ? bpt_time_now() - r->attested_at : 0;
+            if (max_age && r->attested_at && age > (int64_t)max_age) {
+                r->attested_at = 0;
+                pthread_mutex_unlock(&r->mu);
+                bpt_tee_layer_set_snapshot(r->tee, NULL);
+                BPT_LOG(BPT_LOG_ERROR, "runner", "attestation older than max_age=%llus dropped",
+                        (unsigned long long)max_age);
+            } else {
+                pthread_mutex_unlock(&r->mu);
+            }
+        }
+        pthread_mutex_lock(&r->mu);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+/* ---- workers ------------------------------------------------------------------------------ */
+
+static void observe(bpt_runner *r, const bpt_job_call *call, const bpt_job_result *res, int64_t us)
+{
+    double secs = (double)us / 1e6;
+    size_t b = 0;
+    atomic_fetch_add(&r->jobs[bpt_job_call_index(call)][bpt_job_result_is_ok(res) ? 0 : 1], 1);
+    while (b < N_BUCKETS && secs > LATENCY_BUCKETS[b]) {
+        b++;
+    }
+    atomic_fetch_add(&r->latency[b], 1);
+    atomic_fetch_add(&r->latency_sum_us, (uint64_t)(us > 0 ? us : 0));
+}
+
+static void run_job(bpt_runner *r, struct job *j)
+{
+    bpt_job_result *res = NULL;
+    bpt_tee_context *tee = NULL;
+    bpt_tee_snapshot *snap = bpt_runner_snapshot(r);
+    int64_t t0 = mono_us();
+
+    if (bpt_job_result_new(&res) < 0) {
+        BPT_LOG(BPT_LOG_ERROR, "runner", "job dropped: out of memory");
+        goto out;
+    }
+    if (bpt_tee_context_new(&tee, snap, r->store, NULL) < 0) {
+        (void)bpt_job_result_set_error(res, "internal", "tee context: %s", bpt_error_last());
+    } else if (bpt_router_dispatch(r->outer, j->call, res, tee) < 0) {
+        (void)bpt_job_result_set_error(res, "internal", "%s", bpt_error_last());
+    }
+    observe(r, j->call, res, mono_us() - t0);
+    if (j->done) {
+        j->done(j->call, res, j->userdata);
+    }
+out:
+    bpt_tee_context_free(tee);
+    bpt_tee_snapshot_free(snap);
+    bpt_job_result_free(res);
+    bpt_job_call_free(j->call);
+}
+
+static void *worker(void *arg)
+{
+    bpt_runner *r = arg;
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        struct job j;
+        while (r->count == 0 && !r->stopping) {
+            pthread_cond_wait(&r->work, &r->mu);
+        }
+        if (r->count == 0) { /* stopping, and nothing left */
+            break;
+        }
+        j = r->queue[r->head];
+        r->head = (r->head + 1) % r->opts.queue_depth;
+        r->count--;
+        r->in_flight++;
+        pthread_mutex_unlock(&r->mu);
+        run_job(r, &j);
+        pthread_mutex_lock(&r->mu);
+        r->in_flight--;
+        if (r->count == 0 && r->in_flight == 0) {
+            pthread_cond_broadcast(&r->idle);
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+int bpt_runner_start(bpt_runner *r)
+{
+    char why[512] = "";
+    bpt_tee_mode mode;
+    bool required;
+    int rc;
+
+    if (!r || !r->router) {
+        return bpt_err(BPT_EINVAL, "runner: %s", r ? "no router (bpt_runner_set_router)" : "NULL");
+    }
+    if (r->started) {
+        return bpt_err(BPT_EBUSY, "runner: already started");
+    }
+    mode = bpt_config_mode(r->config);
+    required = bpt_config_requirement(r->config) == BPT_REQUIREMENT_REQUIRED;
+    if (mode != BPT_MODE_DISABLED) {
+        if (mode == BPT_MODE_AUTO && !tee_present(r, why, sizeof(why))) {
+            rc = BPT_EUNSATISFIABLE;
+        } else if ((rc = bpt_runner_reattest(r)) < 0) {
+            snprintf(why, sizeof(why), "%s", bpt_error_last());
+        }
+        if (rc < 0 && required) {
+            return bpt_err(BPT_EUNSATISFIABLE,
+                           "runner: the TEE requirement is 'required' and %s: refusing to start",
+                           why);
+        }
+        if (rc < 0) {
+            BPT_LOG(BPT_LOG_WARN, "runner", "running without a TEE (results unstamped): %s", why);
+        }
+    }
+    if (mode != BPT_MODE_DISABLED && !r->opts.reattest_secs &&
+        bpt_config_max_attestation_age_secs(r->config) > 1) {
+        r->opts.reattest_secs = bpt_config_max_attestation_age_secs(r->config) / 2;
+    }
+    pthread_mutex_lock(&r->mu);
+    r->started = true;
+    r->stopping = false;
+    for (size_t i = 0; i < r->opts.workers; i++) {
+        if (pthread_create(&r->threads[i], NULL, worker, r) != 0) {
+            r->stopping = true;
+            pthread_cond_broadcast(&r->work);
+            pthread_mutex_unlock(&r->mu);
+            for (size_t k = 0; k < i; k++) {
+                pthread_join(r->threads[k], NULL);
+            }
+            r->started = false;
+            return bpt_err(BPT_ERROR, "runner: cannot start worker %zu", i);
+        }
+        r->n_threads++;
+    }
+    if (mode != BPT_MODE_DISABLED && r->opts.reattest_secs &&
+        pthread_create(&r->refresher, NULL, refresh_loop, r) == 0) {
+        r->refresher_running = true;
+    }
+    pthread_mutex_unlock(&r->mu);
+    BPT_LOG(BPT_LOG_INFO, "runner", "started mode=%s workers=%zu queue=%zu",
+            bpt_tee_mode_name(mode), r->opts.workers, r->opts.queue_depth);
+    return 0;
+}
+
+int bpt_runner_submit(bpt_runner *r, bpt_job_call *call, bpt_runner_done_fn done, void *userdata)
+{
+    if (!r || !call) {
+        return bpt_err(BPT_EINVAL, "runner: submit: NULL argument");
+    }
+    pthread_mutex_lock(&r->mu);
+    if (!r->started || r->stopping) {
+        pthread_mutex_unlock(&r->mu);
+        return bpt_err(BPT_EINVAL, "runner: not taking jobs (%s)",
+                       r->stopping ? "stopping" : "not running: start it first");
+    }
+    if (r->count == r->opts.queue_depth) {
+        pthread_mutex_unlock(&r->mu);
+        atomic_fetch_add(&r->rejected, 1);
+        return bpt_err(BPT_EBUSY, "runner: %zu jobs queued: retry later", r->opts.queue_depth);
+    }
+    r->queue[(r->head + r->count) % r->opts.queue_depth] = (struct job){call, done, userdata};
+    r->count++;
+    pthread_cond_signal(&r->work);
+    pthread_mutex_unlock(&r->mu);
+    return 0;
+}
+
+void bpt_runner_stop(bpt_runner *r)
+{
+    struct timespec until;
+    if (!r) {
+        return;
+    }
+    pthread_mutex_lock(&r->mu);
+    if (!r->started) {
+        pthread_mutex_unlock(&r->mu);
+        return;
+    }
+    /* Stop taking jobs; let the workers finish what is queued and in flight, within the
+     * deadline; then answer what is still queued. */
+    r->stopping = true;
+    pthread_cond_broadcast(&r->tick);
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += r->opts.drain_timeout_ms / 1000;
+    until.tv_nsec += (r->opts.drain_timeout_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    while ((r->count || r->in_flight) && pthread_cond_timedwait(&r->idle, &r->mu, &until) == 0) {
+    }
+    while (r->count) {
+        struct job j = r->queue[r->head];
+        bpt_job_result *res = NULL;
+        r->head = (r->head + 1) % r->opts.queue_depth;
+        r->count--;
+        if (j.done && bpt_job_result_new(&res) == 0) {
+            (void)bpt_job_result_set_error(res, "shutting_down",
+                                           "the service stopped before the job ran");
+            j.done(j.call, res, j.userdata);
+        }
+        bpt_job_result_free(res);
+        bpt_job_call_free(j.call);
+    }
+    pthread_cond_broadcast(&r->work);
+    pthread_mutex_unlock(&r->mu);
+    for (size_t i = 0; i < r->n_threads; i++) {
+        pthread_join(r->threads[i], NULL); /* a job past the deadline is still waited for */
+    }
+    if (r->refresher_running) {
+        pthread_join(r->refresher, NULL);
+        r->refresher_running = false;
+    }
+    r->n_threads = 0;
+    pthread_mutex_lock(&r->mu);
+    r->started = false;
+    r->stopping = false;
+    pthread_mutex_unlock(&r->mu);
+    BPT_LOG(BPT_LOG_INFO, "runner", "stopped");
+}
+
+void bpt_runner_free(bpt_runner *r)
+{
+    if (!r) {
+        return;
+    }
+    bpt_runner_stop(r);
+    bpt_kx_store_free(r->store); /* cleanses every secret */
+    bpt_router_free(r->outer);
+    bpt_tee_layer_free(r->tee);
+    bpt_policy_free(r->policy);
+    bpt_verify_ctx_free(r->ctx);
+    pthread_cond_destroy(&r->work);
+    pthread_cond_destroy(&r->idle);
+    pthread_cond_destroy(&r->tick);
+    pthread_mutex_destroy(&r->mu);
+    free(r->queue);
+    free(r->threads);
+    free(r);
+}
+
+/* ---- metrics ------------------------------------------------------------------------------ */
+
+int bpt_runner_metrics(char **out, bpt_runner *r)
+{
+    bpt_buf b = BPT_BUF_INIT(1024 * 1024);
+    char line[256];
+    uint64_t cum = 0;
+    size_t queued, in_flight;
+    int64_t attested_at;
+    int rc = 0;
+
+#define EMIT(...)                                                                                  \
+    do {                                                                                           \
+        int n_ = snprintf(line, sizeof(line), __VA_ARGS__);                                        \
+        if (rc == 0 && n_ > 0) {                                                                   \
+            rc = bpt_buf_append(&b, line,                                                          \
+                                (size_t)n_ < sizeof(line) ? (size_t)n_ : sizeof(line) - 1);        \
+        }                                                                                          \
+    } while (0)
+
+    if (!out || !r) {
+        return bpt_err(BPT_EINVAL, "runner: metrics: NULL argument");
+    }
+    *out = NULL;
+    pthread_mutex_lock(&r->mu);
+    queued = r->count;
+    in_flight = r->in_flight;
+    attested_at = r->attested_at;
+    pthread_mutex_unlock(&r->mu);
+    EMIT("# HELP bpt_jobs_total Jobs run, by job index and outcome.\n# TYPE bpt_jobs_total "
+         "counter\n");
+    for (int i = 0; i < 256; i++) {
+        for (int o = 0; o < 2; o++) {
+            uint64_t n = atomic_load(&r->jobs[i][o]);
+            if (n) {
+                EMIT("bpt_jobs_total{job=\"%d\",outcome=\"%s\"} %llu\n", i, o ? "error" : "ok",
+                     (unsigned long long)n);
+            }
+        }
+    }
+    EMIT("# HELP bpt_job_duration_seconds Job latency.\n# TYPE bpt_job_duration_seconds "
+         "histogram\n");
+    for (size_t i = 0; i <= N_BUCKETS; i++) {
+        cum += atomic_load(&r->latency[i]);
+        if (i < N_BUCKETS) {
+            EMIT("bpt_job_duration_seconds_bucket{le=\"%g\"} %llu\n", LATENCY_BUCKETS[i],
+                 (unsigned long long)cum);
+        } else {
+            EMIT("bpt_job_duration_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+        }
+    }
+    EMIT("bpt_job_duration_seconds_sum %.6f\nbpt_job_duration_seconds_count %llu\n",
+         (double)atomic_load(&r->latency_sum_us) / 1e6, (unsigned long long)cum);
+    EMIT("# TYPE bpt_job_queue_depth gauge\nbpt_job_queue_depth %zu\n", queued);
+    EMIT("# TYPE bpt_jobs_in_flight gauge\nbpt_jobs_in_flight %zu\n", in_flight);
+    EMIT("# TYPE bpt_jobs_rejected_total counter\nbpt_jobs_rejected_total %llu\n",
+         (unsigned long long)atomic_load(&r->rejected));
+    EMIT("# HELP bpt_attestation_age_seconds Age of the attestation results are stamped with "
+         "(-1: none).\n# TYPE bpt_attestation_age_seconds gauge\nbpt_attestation_age_seconds "
+         "%lld\n",
+         attested_at ? (long long)(bpt_time_now() - attested_at) : -1LL);
+    EMIT("# TYPE bpt_tee_stamp_refused_total counter\nbpt_tee_stamp_refused_total %llu\n",
+         (unsigned long long)bpt_tee_layer_refused(r->tee));
+#undef EMIT
+    if (rc == 0) {
+        rc = bpt_buf_append(&b, "", 1);
+    }
+    if (rc == 0) {
+        size_t n;
+        rc = bpt_buf_detach((uint8_t **)out, &n, &b);
+    }
+    bpt_buf_dispose(&b);
+    return rc;
+}
