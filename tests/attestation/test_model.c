@@ -343,8 +343,9 @@ static void test_cli_verify_exit_codes(void **state)
     assert_int_equal(bpt_test_run_cli(NULL, a2), 2);
     const char *a3[] = {"verify", "--at", "yesterday", path, NULL};
     assert_int_equal(bpt_test_run_cli(NULL, a3), 2);
+    /* A missing evidence file is local input (exit 3), no longer "usage or I/O" (2). */
     const char *a4[] = {"verify", "/no/such/file", NULL};
-    assert_int_equal(bpt_test_run_cli(NULL, a4), 2);
+    assert_int_equal(bpt_test_run_cli(NULL, a4), 3);
     const char *a5[] = {"verify", "--help", NULL};
     assert_int_equal(bpt_test_run_cli(&out, a5), 0);
     assert_non_null(strstr(out, "--trust-root"));

@@ -263,8 +263,9 @@ static void test_cli_config_check(void **state)
     snprintf(good, sizeof(good), "%s/good.json", dir);
     bpt_test_write_file(bad, "{\"mode\":\"direct\",\"secret_injection\":\"env_or_sealed\"}", 52);
     bpt_test_write_file(good, "{\"mode\":\"remote\"}", 17);
+    /* A config that breaks an invariant is the check's verdict: refused (1, was 2). */
     const char *a1[] = {"config", "check", bad, NULL};
-    assert_int_equal(bpt_test_run_cli(NULL, a1), 2);
+    assert_int_equal(bpt_test_run_cli(NULL, a1), 1);
     const char *a2[] = {"config", "check", good, NULL};
     assert_int_equal(bpt_test_run_cli(&out, a2), 0);
     assert_non_null(strstr(out, "valid: mode remote"));
