@@ -106,6 +106,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  */
 int cli_print_json(const char *json, const char *path);
 
+/* One line of an exit-status table: "  N  class    text", the text wrapped at 80 columns. */
+void cli_help_exit_line(FILE *f, int code, const char *text);
+
 /*
  * The "exit status" section of a command's --help: the classes it produces, each with what it
  * means for this command (NULL: the command never exits with that class).

@@ -218,20 +218,38 @@ int cli_print_json(const char *json, const char *path)
     return rc < 0 ? cli_fail(rc, CLI_AT_OUTPUT, path) : 0;
 }
 
+void cli_help_exit_line(FILE *f, int code, const char *text)
+{
+    const int indent = 14, width = 80;
+    int col = fprintf(f, "  %d  %-8s ", code, cli_exit_class(code));
+    while (*text) {
+        size_t word = strcspn(text, " ");
+        if (col > indent && col + 1 + (int)word > width) {
+            col = fprintf(f, "\n%*s", indent, "") - 1;
+        } else if (col > indent) {
+            col += fprintf(f, " ");
+        }
+        col += fprintf(f, "%.*s", (int)word, text);
+        text += word;
+        text += strspn(text, " ");
+    }
+    fprintf(f, "\n");
+}
+
 void cli_help_exit(FILE *f, const char *ok, const char *refused, const char *input,
                    const char *network)
 {
     fprintf(f, "\nexit status:\n");
-    fprintf(f, "  0  ok       %s\n", ok);
+    cli_help_exit_line(f, BPT_EXIT_OK, ok);
     if (refused) {
-        fprintf(f, "  1  refused  %s\n", refused);
+        cli_help_exit_line(f, BPT_EXIT_REFUSED, refused);
     }
-    fprintf(f, "  2  usage    bad flags or arguments\n");
+    cli_help_exit_line(f, BPT_EXIT_USAGE, "bad flags or arguments");
     if (input) {
-        fprintf(f, "  3  input    %s\n", input);
+        cli_help_exit_line(f, BPT_EXIT_INPUT, input);
     }
     if (network) {
-        fprintf(f, "  4  network  %s\n", network);
+        cli_help_exit_line(f, BPT_EXIT_NETWORK, network);
     }
 }
 

@@ -31,14 +31,17 @@ static void usage(FILE *f)
                "           carry \"exit_code\" and \"exit_class\" (docs/schemas/)\n"
                "  --quiet  print nothing on stdout or stderr: the exit status only\n"
                "\n"
-               "exit status (every command; each command's --help says which it uses):\n"
-               "  0  ok       success, verified\n"
-               "  1  refused  verification, policy or protocol said no (retrying will not help)\n"
-               "  2  usage    bad flags or arguments\n"
-               "  3  input    local input or configuration: a file missing, unreadable or in the\n"
-               "              wrong format, a config that cannot be used, out of memory\n"
-               "  4  network  network or remote service: fetch failed, unreachable, time-out,\n"
-               "              the service unavailable (retrying may help)\n");
+               "exit status (every command; each command's --help says which it uses):\n");
+    cli_help_exit_line(f, BPT_EXIT_OK, "success, verified");
+    cli_help_exit_line(f, BPT_EXIT_REFUSED,
+                       "verification, policy or protocol said no (retrying will not help)");
+    cli_help_exit_line(f, BPT_EXIT_USAGE, "bad flags or arguments");
+    cli_help_exit_line(f, BPT_EXIT_INPUT,
+                       "local input or configuration: a file missing, unreadable or in the "
+                       "wrong format, a config that cannot be used, out of memory");
+    cli_help_exit_line(f, BPT_EXIT_NETWORK,
+                       "network or remote service: fetch failed, unreachable, time-out, the "
+                       "service unavailable (retrying may help)");
 }
 
 /* --json / --quiet among the command's arguments (before "--"). */
