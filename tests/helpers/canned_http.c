@@ -60,6 +60,8 @@ static void *serve(void *arg)
             continue;
         }
         read_request(c);
+        atomic_fetch_add(&s->requests, 1); /* counted before the answer: a client that has its
+                                              answer sees the count */
         char head[256];
         int n = snprintf(head, sizeof(head),
                          "HTTP/1.1 %d Canned\r\nContent-Type: application/json\r\n"
@@ -68,7 +70,6 @@ static void *serve(void *arg)
         if (send(c, head, (size_t)n, MSG_NOSIGNAL) == n) {
             (void)!send(c, s->body, strlen(s->body), MSG_NOSIGNAL);
         }
-        atomic_fetch_add(&s->requests, 1);
         shutdown(c, SHUT_WR);
         close(c);
     }
