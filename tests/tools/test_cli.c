@@ -583,6 +583,7 @@ static void test_serve_exit_codes(void **state)
         {2, 0, NULL, {"serve", "--listen", "localhost"}},
         {3, 0, NULL, {"serve", "--config", "/no/such/config.json"}},
         {3, 0, NULL, {"serve", "--config", "@CFG_BAD"}},
+        {3, 0, NULL, {"serve", "--simulate", "sev-snp", "--sim-dir", "@EMPTY"}},
         {4,
          0,
          NULL,

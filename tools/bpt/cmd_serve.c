@@ -51,34 +51,30 @@ static void serve_usage(FILE *f)
                "  --legacy-v0        also accept the Rust crate's v0 SealedSecretPayload\n"
                "  --binding MODE     session (default: fresh evidence per session) or\n"
                "                     service-key (one attested Ed25519 key signs each session)\n"
-               "Prints 'serve: listening on http://HOST:PORT' once ready.\n"
+               "Before listening it makes one evidence, so a simulator directory that was never\n"
+               "initialised or a TEE that cannot attest stops it at once. Prints 'serve:\n"
+               "listening on http://HOST:PORT' once ready.\n"
                "Without --simulate the host's TEE makes the evidence: when 'bpt detect' finds\n"
                "none, serve refuses to start (exit 1) unless --config says a TEE is not required\n"
                "(requirement \"preferred\", which a config with mode \"disabled\" has): then it\n"
                "starts with a warning, and sessions fail for want of evidence.\n");
     cli_help_exit(f, "stopped by SIGINT or SIGTERM after serving",
-                  "no TEE found and the config does not allow serving without one",
+                  "no TEE found and the config does not allow serving without one, or the TEE "
+                  "cannot make remote evidence",
                   "--config FILE is missing, unreadable or not a valid TeeConfig; the simulator "
                   "directory is not initialised",
                   "cannot listen on HOST:PORT (in use, not an address of this host)");
 }
 
-/* Without --simulate: the host's TEE, or a config that says one is not required. */
-static int check_tee(const bpt_config *cfg)
+/* No TEE on this host: refused, unless the config's requirement is preferred (then a warning). */
+static int no_tee(const bpt_config *cfg)
 {
-    bpt_detection d = BPT_DETECTION_INIT;
-    int rc = bpt_detect(&d, "/", NULL, NULL);
-    if (rc < 0) {
-        return cli_fail(rc, CLI_AT_HOST, "detecting the TEE");
-    }
-    if (d.provider != BPT_PROVIDER_UNKNOWN) {
-        return 0;
-    }
     if (!cfg || bpt_config_requirement(cfg) == BPT_REQUIREMENT_REQUIRED) {
-        rc = bpt_error_set(BPT_ENOTSUP,
-                           "no TEE found on this host ('bpt detect' finds none): use --simulate "
-                           "PROVIDER --sim-dir DIR for a test service, or a --config whose "
-                           "requirement is \"preferred\" to serve without a TEE");
+        int rc = bpt_error_set(BPT_ENOTSUP,
+                               "no TEE found on this host ('bpt detect' finds none): use "
+                               "--simulate PROVIDER --sim-dir DIR for a test service, or a "
+                               "--config whose requirement is \"preferred\" to serve without a "
+                               "TEE");
         return cli_fail(rc, CLI_AT_HOST, NULL);
     }
     fprintf(stderr,
@@ -86,6 +82,31 @@ static int check_tee(const bpt_config *cfg)
             "\"%s\", so serving without one: sessions fail for want of evidence\n",
             bpt_tee_requirement_name(bpt_config_requirement(cfg)));
     return 0;
+}
+
+/*
+ * Before listening, that sessions can be attested: one evidence is made (from the simulator, or
+ * from the host's TEE), unless the host has no TEE and the config says one is not required.
+ * Returns 0 or the exit status after reporting why not.
+ */
+static int check_evidence(const struct serve_state *st, const bpt_config *cfg)
+{
+    bpt_detection d = BPT_DETECTION_INIT;
+    bpt_report *r = NULL;
+    uint8_t rd[64] = {0};
+    int rc;
+
+    if (st->ao.simulate == BPT_PROVIDER_UNKNOWN) {
+        if ((rc = bpt_detect(&d, "/", NULL, NULL)) < 0) {
+            return cli_fail(rc, CLI_AT_HOST, "detecting the TEE");
+        }
+        if (d.provider == BPT_PROVIDER_UNKNOWN) {
+            return no_tee(cfg);
+        }
+    }
+    rc = bpt_attest(&r, rd, &st->ao);
+    bpt_report_free(r);
+    return rc < 0 ? cli_fail(rc, CLI_AT_HOST, st->ao.sim_dir) : 0;
 }
 
 int cmd_serve(int argc, char **argv)
@@ -181,7 +202,7 @@ int cmd_serve(int argc, char **argv)
         so.ttl_secs = bpt_config_session_ttl_secs(cfg);
         so.max_sessions = (size_t)bpt_config_max_sessions(cfg);
     }
-    if (st.ao.simulate == BPT_PROVIDER_UNKNOWN && (ex = check_tee(cfg)) != 0) {
+    if ((ex = check_evidence(&st, cfg)) != 0) {
         goto out;
     }
     ex = BPT_EXIT_USAGE;
