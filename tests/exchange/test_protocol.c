@@ -8,6 +8,8 @@
 #include "helpers/test.h"
 #include "helpers/kx.h"
 
+#include <ctype.h>
+
 #include <jansson.h>
 #include <openssl/sha.h>
 
@@ -15,6 +17,10 @@
 #include "core/limits.h"
 #include "exchange/exchange_internal.h"
 #include "exchange/protocol.h"
+
+/* the payloads bpt_kx_open_secrets_body() accepts: v1 only, or v1 and the legacy v0 */
+static const bpt_kx_delivery V1 = {.legacy_v0 = false};
+static const bpt_kx_delivery V0 = {.legacy_v0 = true};
 
 /* ---- fixture ----------------------------------------------------------------------------- */
 
@@ -93,7 +99,8 @@ struct session {
 static void create(struct session *s, struct fixture *f, const char *body)
 {
     bpt_kx_answer a;
-    assert_outcome(bpt_kx_answer_create_session(&a, f->svc, body, strlen(body)), BPT_KX_CREATED);
+    assert_outcome(bpt_kx_answer_create_session(&a, f->svc, NULL, body, strlen(body)),
+                   BPT_KX_CREATED);
     s->answer = parse(&a);
     bpt_kx_answer_dispose(&a);
     const char *id = json_string_value(json_object_get(s->answer, "session_id"));
@@ -156,15 +163,20 @@ static void test_outcome_table(void **state)
         {BPT_KX_CREATED, 201, "created"},
         {BPT_KX_BAD_REQUEST, 400, "bad_request"},
         {BPT_KX_DECRYPT_FAILED, 400, "decrypt_failed"},
+        {BPT_KX_SENDER_REFUSED, 403, "sender_not_authorized"},
         {BPT_KX_SESSION_NOT_FOUND, 404, "session_not_found"},
         {BPT_KX_NOT_FOUND, 404, "not_found"},
         {BPT_KX_METHOD_NOT_ALLOWED, 405, "method_not_allowed"},
+        {BPT_KX_CONFLICT, 409, "conflict"},
         {BPT_KX_SESSION_EXPIRED, 410, "session_expired"},
         {BPT_KX_PAYLOAD_TOO_LARGE, 413, "payload_too_large"},
+        {BPT_KX_UNSUPPORTED_MEDIA, 415, "unsupported_media_type"},
         {BPT_KX_RATE_LIMITED, 429, "rate_limited"},
+        {BPT_KX_CLIENT_LIMIT, 429, "too_many_sessions"},
         {BPT_KX_INTERNAL, 500, "internal"},
         {BPT_KX_NOT_SUPPORTED, 501, "not_supported"},
         {BPT_KX_CAPACITY, 503, "capacity"},
+        {BPT_KX_STORE_FULL, 507, "store_full"},
     };
     assert_int_equal(sizeof(want) / sizeof(want[0]), BPT_KX_OUTCOME_COUNT);
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -266,7 +278,7 @@ static void test_create_session(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         bpt_kx_answer a;
         bpt_kx_outcome o =
-            bpt_kx_answer_create_session(&a, f->svc, bad[i].body, strlen(bad[i].body));
+            bpt_kx_answer_create_session(&a, f->svc, NULL, bad[i].body, strlen(bad[i].body));
         if (o != BPT_KX_BAD_REQUEST) {
             fail_msg("case %zu (%s): %s", i, bad[i].body, bpt_kx_answer_body(&a));
         }
@@ -277,7 +289,7 @@ static void test_create_session(void **state)
     /* the attester fails: internal, and the message does not pass its words on */
     bpt_kx_answer a;
     f->att.fail = BPT_EIO;
-    assert_outcome(bpt_kx_answer_create_session(&a, f->svc, "{}", 2), BPT_KX_INTERNAL);
+    assert_outcome(bpt_kx_answer_create_session(&a, f->svc, NULL, "{}", 2), BPT_KX_INTERNAL);
     assert_null(strstr(bpt_kx_answer_body(&a), "no TEE"));
     assert_error_answer(&a, BPT_KX_INTERNAL, "session creation failed");
     drop(f);
@@ -288,7 +300,7 @@ static void test_create_session(void **state)
     assert_true(json_is_null(json_object_get(s.answer, "attestation"))); /* no attester */
     forget(&s);
     create(&s, f, "{}");
-    assert_outcome(bpt_kx_answer_create_session(&a, f->svc, "{}", 2), BPT_KX_CAPACITY);
+    assert_outcome(bpt_kx_answer_create_session(&a, f->svc, NULL, "{}", 2), BPT_KX_CAPACITY);
     assert_error_answer(&a, BPT_KX_CAPACITY, "capacity");
     assert_outcome(submit(&a, f, s.id, "{}"), BPT_KX_BAD_REQUEST);
     bpt_kx_answer_dispose(&a);
@@ -406,11 +418,12 @@ static void test_submit_refusals(void **state)
     struct fixture *f = make(8, true, BPT_KX_BINDING_SESSION);
     struct session s;
     bpt_kx_answer a;
-    char name256[257], name257[258];
-    memset(name256, 'n', 256);
-    name256[256] = '\0';
-    memset(name257, 'n', 257);
-    name257[257] = '\0';
+    /* names: 1..128 bytes of [A-Za-z0-9._-] (issue 13: they reach logs) */
+    char name128[129], name129[130];
+    memset(name128, 'n', 128);
+    name128[128] = '\0';
+    memset(name129, 'n', 129);
+    name129[129] = '\0';
 
     /* decrypt_failed: all or nothing, and the message names no secret */
     create(&s, f, "{}");
@@ -443,10 +456,21 @@ static void test_submit_refusals(void **state)
         {LITERAL, "{\"secrets\":[{\"enc\":\"AA==\",\"ciphertext\":\"AA==\"}]}",
          "missing field 'name'"},
         {LITERAL, "{\"secrets\":[{\"name\":\"\",\"enc\":\"AA==\",\"ciphertext\":\"AA==\"}]}",
-         "1..256 bytes"},
+         "1..128 bytes of [A-Za-z0-9._-]"},
         {LITERAL,
          "{\"secrets\":[{\"name\":\"a\\u0000b\",\"enc\":\"AA==\",\"ciphertext\":\"AA==\"}]}",
          "NUL"},
+        /* a name that would forge a log line, or colour a terminal */
+        {LITERAL,
+         "{\"secrets\":[{\"name\":\"a\\nserve: session 0 delivered secret 'x'\",\"enc\":\"AA==\","
+         "\"ciphertext\":\"AA==\"}]}",
+         "[A-Za-z0-9._-]"},
+        {LITERAL,
+         "{\"secrets\":[{\"name\":\"a\\u001b[31m\",\"enc\":\"AA==\",\"ciphertext\":\"AA==\"}]}",
+         "[A-Za-z0-9._-]"},
+        {LITERAL,
+         "{\"secrets\":[{\"name\":\"db password\",\"enc\":\"AA==\",\"ciphertext\":\"AA==\"}]}",
+         "[A-Za-z0-9._-]"},
         {LITERAL, "{\"secrets\":[{\"name\":\"a\",\"enc\":\"AA==\",\"ciphertext\":\"AA==\"}]}",
          "enc is 1 bytes, want 32"},
         {LITERAL, "{\"secrets\":[{\"name\":\"a\",\"enc\":\"!!\",\"ciphertext\":\"AA==\"}]}", "enc"},
@@ -454,7 +478,7 @@ static void test_submit_refusals(void **state)
          "{\"secrets\":[{\"name\":\"a\",\"enc\":\"AA==\",\"ciphertext\":\"AA==\",\"x\":1}]}", "x"},
         {TOO_MANY, NULL, "got 65"},
         {SAME_NAME, NULL, "repeats"},
-        {LONG_NAME, NULL, "1..256"},
+        {LONG_NAME, NULL, "1..128"},
         {V0_PAYLOAD, NULL, "session_id"}, /* with v0 off, an unknown v1 key */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -468,7 +492,7 @@ static void test_submit_refusals(void **state)
             built = entries_body(&s, 2, SIZE_MAX, true);
             break;
         case LONG_NAME:
-            built = bpt_test_kx_secrets_body(s.pk, s.idraw, name257, name257, "v");
+            built = bpt_test_kx_secrets_body(s.pk, s.idraw, name129, name129, "v");
             break;
         case V0_PAYLOAD:
             built = bpt_test_kx_v0_body(s.id, s.pk, "v", false);
@@ -490,21 +514,46 @@ static void test_submit_refusals(void **state)
     }
     assert_int_equal(bpt_kx_store_count(f->store), 0);
 
-    /* a 256-byte name is fine */
+    /* a 128-byte name, and every character of the alphabet, are fine */
     create(&s, f, "{}");
-    body = bpt_test_kx_secrets_body(s.pk, s.idraw, name256, name256, "v");
+    body = bpt_test_kx_secrets_body(s.pk, s.idraw, name128, name128, "v");
+    assert_outcome(submit(&a, f, s.id, body), BPT_KX_OK);
+    bpt_kx_answer_dispose(&a);
+    free(body);
+    forget(&s);
+    create(&s, f, "{}");
+    body = bpt_test_kx_secrets_body(s.pk, s.idraw, "Az09._-", "Az09._-", "v");
     assert_outcome(submit(&a, f, s.id, body), BPT_KX_OK);
     bpt_kx_answer_dispose(&a);
     free(body);
     forget(&s);
 
-    /* ids: unknown, malformed, not hex */
-    static const char *const ids[] = {"00000000000000000000000000000000", "xyz",
-                                      "zz000000000000000000000000000000", ""};
+    /* ids: unknown is 404; malformed, not hex or upper case is 400 (ids are lower-case hex,
+     * one spelling per session) */
+    assert_outcome(submit(&a, f, "00000000000000000000000000000000", "{}"),
+                   BPT_KX_SESSION_NOT_FOUND);
+    assert_error_answer(&a, BPT_KX_SESSION_NOT_FOUND, "no such session");
+    static const char *const ids[] = {"xyz", "zz000000000000000000000000000000", "",
+                                      "ABCDEF00000000000000000000000000"};
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-        assert_outcome(submit(&a, f, ids[i], "{}"), BPT_KX_SESSION_NOT_FOUND);
-        assert_error_answer(&a, BPT_KX_SESSION_NOT_FOUND, "no such session");
+        assert_outcome(submit(&a, f, ids[i], "{}"), BPT_KX_BAD_REQUEST);
+        assert_error_answer(&a, BPT_KX_BAD_REQUEST, "lower-case hex");
     }
+    /* the upper-case spelling of a live id does not reach it, and leaves it live */
+    create(&s, f, "{}");
+    char upper[33];
+    for (size_t i = 0; i < 33; i++) {
+        upper[i] = (char)toupper((unsigned char)s.id[i]);
+    }
+    body = bpt_test_kx_secrets_body(s.pk, s.idraw, "n", "n", "v");
+    if (strcmp(upper, s.id) != 0) {
+        assert_outcome(submit(&a, f, upper, body), BPT_KX_BAD_REQUEST);
+        bpt_kx_answer_dispose(&a);
+    }
+    assert_outcome(submit(&a, f, s.id, body), BPT_KX_OK);
+    bpt_kx_answer_dispose(&a);
+    free(body);
+    forget(&s);
 
     /* expired: past the TTL the session is gone with 410, then unknown */
     create(&s, f, "{}");
@@ -519,7 +568,8 @@ static void test_submit_refusals(void **state)
     drop(f);
 }
 
-/* The store refuses the second of two secrets: internal, and the first counts as delivered. */
+/* The store has room for one of two secrets: 507 store_full, and neither is stored (a batch is
+ * all or nothing; before issue 13 the first stayed stored behind a 500). */
 static void test_submit_store_full(void **state)
 {
     (void)state;
@@ -535,10 +585,10 @@ static void test_submit_store_full(void **state)
     }
     create(&s, f, "{}");
     char *body = entries_body(&s, 2, SIZE_MAX, false);
-    assert_outcome(submit(&a, f, s.id, body), BPT_KX_INTERNAL);
-    assert_int_equal(a.delivered, 1);
-    assert_error_answer(&a, BPT_KX_INTERNAL, NULL);
-    assert_int_equal(bpt_kx_store_count(f->store), BPT_LIMIT_LIST_ENTRIES);
+    assert_outcome(submit(&a, f, s.id, body), BPT_KX_STORE_FULL);
+    assert_int_equal(a.delivered, 0);
+    assert_error_answer(&a, BPT_KX_STORE_FULL, "store is full");
+    assert_int_equal(bpt_kx_store_count(f->store), BPT_LIMIT_LIST_ENTRIES - 1);
     free(body);
     forget(&s);
     drop(f);
@@ -615,7 +665,7 @@ static void test_open_secrets_body(void **state)
         bpt_test_kx_v0_body(bpt_kx_session_id_hex(s), bpt_kx_session_public_key(s), "v0", false);
 
     memset(out, 0, sizeof(out));
-    assert_outcome(bpt_kx_open_secrets_body(out, &n, &body, s, v1, strlen(v1), false), BPT_KX_OK);
+    assert_outcome(bpt_kx_open_secrets_body(out, &n, &body, s, v1, strlen(v1), &V1), BPT_KX_OK);
     assert_int_equal(n, 1);
     assert_string_equal(out[0].name, "k");
     assert_int_equal(bpt_secret_len(out[0].value), 5);
@@ -624,26 +674,26 @@ static void test_open_secrets_body(void **state)
     json_decref(body);
 
     memset(out, 0, sizeof(out));
-    assert_outcome(bpt_kx_open_secrets_body(out, &n, &body, s, v0, strlen(v0), true), BPT_KX_OK);
+    assert_outcome(bpt_kx_open_secrets_body(out, &n, &body, s, v0, strlen(v0), &V0), BPT_KX_OK);
     assert_int_equal(n, 1);
     assert_string_equal(out[0].name, "sealed_secret");
     bpt_secret_free(out[0].value);
     json_decref(body);
 
     memset(out, 0, sizeof(out));
-    assert_outcome(bpt_kx_open_secrets_body(out, &n, &body, s, "{", 1, false), BPT_KX_BAD_REQUEST);
+    assert_outcome(bpt_kx_open_secrets_body(out, &n, &body, s, "{", 1, &V1), BPT_KX_BAD_REQUEST);
     assert_int_equal(n, 0);
     json_decref(body);
 
     now += 11;
     memset(out, 0, sizeof(out));
-    assert_outcome(bpt_kx_open_secrets_body(out, &n, &body, s, v1, strlen(v1), false),
+    assert_outcome(bpt_kx_open_secrets_body(out, &n, &body, s, v1, strlen(v1), &V1),
                    BPT_KX_SESSION_EXPIRED);
     assert_non_null(strstr(bpt_error_last(), "expired"));
     assert_int_equal(n, 0);
     assert_null(out[0].value);
     json_decref(body);
-    assert_outcome(bpt_kx_open_secrets_body(out, &n, &body, s, v0, strlen(v0), true),
+    assert_outcome(bpt_kx_open_secrets_body(out, &n, &body, s, v0, strlen(v0), &V0),
                    BPT_KX_SESSION_EXPIRED);
     assert_null(out[0].value);
     json_decref(body);

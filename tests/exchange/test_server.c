@@ -100,6 +100,9 @@ static void http(struct answer *a, struct fixture *f, const char *path, const ch
     if (chunked) {
         hdr = curl_slist_append(hdr, "Transfer-Encoding: chunked");
     }
+    if (body != NULL) {
+        hdr = curl_slist_append(hdr, "Content-Type: application/json");
+    }
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
     if (body != NULL) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);

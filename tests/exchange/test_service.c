@@ -98,7 +98,10 @@ static void test_capacity_consume_expiry(void **state)
     assert_rc_msg(bpt_kx_service_public_key(pk, svc, a.id_hex), BPT_ENOTFOUND, "not found");
     assert_rc_msg(bpt_kx_service_consume(&s, svc, "zz"), BPT_EINVAL, "32 hex digits");
     assert_rc_msg(bpt_kx_service_consume(&s, svc, "zz000000000000000000000000000000"), BPT_EINVAL,
-                  "not hex");
+                  "lower case");
+    /* one spelling per session: the upper-case form of an id is refused, not looked up */
+    assert_rc_msg(bpt_kx_service_consume(&s, svc, "ABCDEF00000000000000000000000000"), BPT_EINVAL,
+                  "lower case");
 
     /* expiry: lookup and consume say expired; consume removes it */
     assert_ok(bpt_kx_service_create(&c, NULL, svc, NULL, 0));
