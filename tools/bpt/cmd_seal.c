@@ -15,7 +15,7 @@
 static void seal_usage(FILE *f)
 {
     fprintf(f, "usage: bpt seal --url URL [--policy FILE] [--trust-root PEM]... [--allow-debug]\n"
-               "                [--expect-measurement HEX] --name NAME\n"
+               "                [--expect-measurement HEX] [--sign-key FILE] --name NAME\n"
                "                (--secret-file F | --secret-env VAR)\n"
                "\n"
                "Create a session at URL (https://, or http:// only to a loopback address),\n"
@@ -24,7 +24,10 @@ static void seal_usage(FILE *f)
                "simulator), check that report_data binds the session key, the session id and\n"
                "a fresh nonce, then HPKE-seal the secret to the key and submit it. Exit 0 when\n"
                "the service stored it, 1 when the attestation or the protocol refused, 2 on\n"
-               "usage or I/O errors.\n");
+               "usage or I/O errors. NAME is 1..128 bytes of [A-Za-z0-9._-].\n"
+               "  --sign-key FILE  an Ed25519 private key (PEM, e.g. from 'openssl genpkey\n"
+               "                   -algorithm ed25519'): the delivery carries a sender\n"
+               "                   signature, for services that accept authorized senders only\n");
 }
 
 int cmd_seal(int argc, char **argv)
@@ -38,11 +41,15 @@ int cmd_seal(int argc, char **argv)
         {"name", required_argument, NULL, 'n'},
         {"secret-file", required_argument, NULL, 'f'},
         {"secret-env", required_argument, NULL, 'e'},
+        {"sign-key", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *url = NULL, *policy_file = NULL, *name = NULL, *file = NULL, *env = NULL,
-               *measurement = NULL, *roots[16];
+               *measurement = NULL, *roots[16], *sign_key = NULL;
+    char *key_pem = NULL;
+    size_t key_len = 0;
+    bpt_kx_client_options co = BPT_KX_CLIENT_OPTIONS_INIT;
     int n_roots = 0, c, rc, ex = BPT_EXIT_USAGE;
     bool allow_debug = false;
     bpt_policy *policy = NULL;
@@ -83,6 +90,9 @@ int cmd_seal(int argc, char **argv)
             break;
         case 'e':
             env = optarg;
+            break;
+        case 'k':
+            sign_key = optarg;
             break;
         case 'h':
             seal_usage(stdout);
@@ -150,9 +160,17 @@ int cmd_seal(int argc, char **argv)
             goto out;
         }
     }
+    if (sign_key) {
+        if (cli_read_file(&key_pem, &key_len, sign_key, BPT_LIMIT_CERT_CHAIN_BYTES) < 0) {
+            ex = cli_lib_error("seal", BPT_EXIT_USAGE, sign_key);
+            goto out;
+        }
+        co.sign_key_pem = key_pem;
+        co.sign_key_pem_len = key_len;
+    }
     {
         bpt_kx_client_secret s = {name, bpt_secret_data(secret), bpt_secret_len(secret)};
-        rc = bpt_kx_client_send(&res, url, verifier, &s, 1);
+        rc = bpt_kx_client_send_with(&res, url, verifier, &s, 1, &co);
     }
     if (rc < 0) {
         bool refused = bpt_error_is_attestation(rc) || rc == BPT_EPROTOCOL;
@@ -167,6 +185,10 @@ int cmd_seal(int argc, char **argv)
            res.session_id, res.stored);
     ex = BPT_EXIT_OK;
 out:
+    if (key_pem != NULL) {
+        OPENSSL_cleanse(key_pem, key_len);
+    }
+    bpt_free(key_pem);
     bpt_free(text);
     bpt_secret_free(secret);
     bpt_verifier_free(verifier);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/limits.h"
+#include "core/util.h"
 
 struct serve_state {
     bpt_attester_opts ao;
@@ -29,8 +30,12 @@ static void on_secret(const char *session_id_hex, const char *name, const bpt_se
                       void *ud)
 {
     (void)ud;
+    /* names are checked against [A-Za-z0-9._-] already; escaped all the same, as everything
+     * from the network that reaches this output */
+    char name_esc[4 * BPT_KX_NAME_MAX + 1], sid_esc[4 * 32 + 1];
     printf("serve: session %s delivered secret '%s' (%zu bytes); the service holds it\n",
-           session_id_hex, name, bpt_secret_len(secret));
+           bpt_escape_text(sid_esc, sizeof(sid_esc), session_id_hex),
+           bpt_escape_text(name_esc, sizeof(name_esc), name), bpt_secret_len(secret));
     fflush(stdout);
 }
 
@@ -43,13 +48,15 @@ static void serve_usage(FILE *f)
                "POST /v1/sessions, POST /v1/sessions/{id}/secrets, GET /v1/attestation,\n"
                "GET /healthz, GET /metrics. Each session's X25519 key is bound into fresh\n"
                "evidence from the TEE, or from the simulator with --simulate.\n"
-               "  --config FILE      TeeConfig JSON: key_exchange.session_ttl_secs and\n"
-               "                     max_sessions are used\n"
+               "  --config FILE      TeeConfig JSON: its key_exchange block (TTL, sessions,\n"
+               "                     per-client and connection limits, request deadline,\n"
+               "                     secret_store policy, authorized_senders) is used\n"
                "  --listen HOST:PORT default 127.0.0.1:8787 (port 0 picks a free one)\n"
                "  --legacy-v0        also accept the Rust crate's v0 SealedSecretPayload\n"
                "  --binding MODE     session (default: fresh evidence per session) or\n"
                "                     service-key (one attested Ed25519 key signs each session)\n"
-               "Prints 'serve: listening on http://HOST:PORT' once ready.\n");
+               "Prints 'serve: listening on http://HOST:PORT' once ready. The process is made\n"
+               "non-dumpable with no core files first (live session keys are in its memory).\n");
 }
 
 int cmd_serve(int argc, char **argv)
@@ -130,6 +137,12 @@ int cmd_serve(int argc, char **argv)
         ho.listen_host = host;
         ho.port = (uint16_t)port;
     }
+    /* live session keys and opened secrets will sit in this process: no core dumps, no
+     * same-user ptrace (issue 13); before anything is read or served */
+    if (bpt_secret_protect_process() < 0) {
+        return cli_lib_error("serve", BPT_EXIT_USAGE, "process protection");
+    }
+    bool replace_secrets = false;
     if (config) {
         char *text = NULL;
         size_t len = 0;
@@ -141,6 +154,13 @@ int cmd_serve(int argc, char **argv)
         bpt_free(text);
         so.ttl_secs = bpt_config_session_ttl_secs(cfg);
         so.max_sessions = (size_t)bpt_config_max_sessions(cfg);
+        so.max_sessions_per_client = (size_t)bpt_config_max_sessions_per_client(cfg);
+        so.first_use_secs = bpt_config_first_use_secs(cfg);
+        ho.max_connections = (unsigned)bpt_config_max_connections(cfg);
+        ho.max_connections_per_client = (unsigned)bpt_config_max_connections_per_client(cfg);
+        ho.request_deadline_ms = (unsigned)bpt_config_request_deadline_secs(cfg) * 1000u;
+        ho.authorized_senders = bpt_config_authorized_senders(cfg, &ho.n_authorized_senders);
+        replace_secrets = bpt_config_replace_secrets(cfg);
     }
     so.attest = attest_cb;
     so.attest_userdata = &st;
@@ -158,6 +178,8 @@ int cmd_serve(int argc, char **argv)
         ex = cli_lib_error("serve", BPT_EXIT_USAGE, "service");
         goto out;
     }
+    bpt_kx_store_set_policy(store,
+                            replace_secrets ? BPT_KX_STORE_REPLACE : BPT_KX_STORE_FIRST_WRITER);
     ho.store = store;
     if (bpt_kx_server_start(&srv, svc, &ho) < 0) {
         ex = cli_lib_error("serve", BPT_EXIT_USAGE, listen);
