@@ -11,6 +11,7 @@
 #include <ctype.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "core/codec.h"
@@ -745,6 +746,254 @@ static void test_attestation(void **state)
     drop(f);
 }
 
+/* ---- issue 13: the service's inputs ------------------------------------------------------ */
+
+/* What the on_secret callback saw: whether the store held the name at that moment. */
+struct order_probe {
+    bpt_kx_store *store;
+    int calls, stored_before;
+};
+
+static void probe_on_secret(const char *sid, const char *name, const bpt_secret *v, void *u)
+{
+    struct order_probe *p = u;
+    bpt_secret *copy = NULL;
+    (void)sid;
+    assert_non_null(v);
+    p->calls++;
+    if (bpt_kx_store_get(&copy, p->store, name) == 0) {
+        p->stored_before++;
+    }
+    bpt_secret_free(copy);
+}
+
+/* First writer wins: a second delivery of a stored name is 409 and consumes its session;
+ * the callback runs only once the store holds the delivery, never for a refused one. */
+static void test_submit_conflict(void **state)
+{
+    (void)state;
+    struct fixture *f = make(8, false, BPT_KX_BINDING_SESSION);
+    struct order_probe probe = {f->store, 0, 0};
+    struct session s;
+    bpt_kx_answer a;
+    f->d.on_secret = probe_on_secret;
+    f->d.on_secret_userdata = &probe;
+
+    create(&s, f, "{}");
+    char *body = bpt_test_kx_secrets_body(s.pk, s.idraw, "db.password", "db.password", "first");
+    assert_outcome(submit(&a, f, s.id, body), BPT_KX_OK);
+    assert_int_equal(a.delivered, 1);
+    bpt_kx_answer_dispose(&a);
+    free(body);
+    forget(&s);
+    assert_int_equal(probe.calls, 1);
+    assert_int_equal(probe.stored_before, 1); /* the store had it when the callback ran */
+
+    create(&s, f, "{}");
+    body = bpt_test_kx_secrets_body(s.pk, s.idraw, "db.password", "db.password", "attacker");
+    assert_outcome(submit(&a, f, s.id, body), BPT_KX_CONFLICT);
+    assert_int_equal(a.delivered, 0);
+    assert_error_answer(&a, BPT_KX_CONFLICT, "'db.password' is stored already");
+    assert_outcome(submit(&a, f, s.id, body), BPT_KX_SESSION_NOT_FOUND); /* consumed */
+    bpt_kx_answer_dispose(&a);
+    free(body);
+    forget(&s);
+    assert_int_equal(probe.calls, 1); /* not called for the refused delivery */
+    bpt_secret *v = NULL;
+    assert_ok(bpt_kx_store_get(&v, f->store, "db.password"));
+    assert_memory_equal(bpt_secret_data(v), "first", 5);
+    bpt_secret_free(v);
+
+    /* a batch with one stored name stores none of its others */
+    create(&s, f, "{}");
+    json_t *arr = json_array();
+    static const char *const names[] = {"fresh", "db.password"};
+    for (size_t i = 0; i < 2; i++) {
+        char *one = bpt_test_kx_secrets_body(s.pk, s.idraw, names[i], names[i], "x");
+        json_t *j = json_loads(one, 0, NULL);
+        json_array_append(arr, json_array_get(json_object_get(j, "secrets"), 0));
+        json_decref(j);
+        free(one);
+    }
+    json_t *bj = json_pack("{s:o}", "secrets", arr);
+    body = json_dumps(bj, JSON_COMPACT);
+    json_decref(bj);
+    assert_outcome(submit(&a, f, s.id, body), BPT_KX_CONFLICT);
+    bpt_kx_answer_dispose(&a);
+    assert_rc_msg(bpt_kx_store_get(&v, f->store, "fresh"), BPT_ENOTFOUND, "fresh");
+    free(body);
+    forget(&s);
+
+    /* the replace policy takes the second value */
+    bpt_kx_store_set_policy(f->store, BPT_KX_STORE_REPLACE);
+    create(&s, f, "{}");
+    body = bpt_test_kx_secrets_body(s.pk, s.idraw, "db.password", "db.password", "rotated");
+    assert_outcome(submit(&a, f, s.id, body), BPT_KX_OK);
+    bpt_kx_answer_dispose(&a);
+    assert_ok(bpt_kx_store_get(&v, f->store, "db.password"));
+    assert_memory_equal(bpt_secret_data(v), "rotated", 7);
+    bpt_secret_free(v);
+    free(body);
+    forget(&s);
+    drop(f);
+}
+
+/* @p body (a v1 secrets body for session @p id) with "sender" added: @p key's Ed25519
+ * signature over bpt_kx_sender_message(@p sign_id, secrets). */
+static char *signed_body(const char *body, EVP_PKEY *key, const uint8_t sign_id[16])
+{
+    json_t *j = json_loads(body, 0, NULL);
+    assert_non_null(j);
+    uint8_t msg[BPT_KX_SENDER_MESSAGE_LEN], sig[64], pub[32];
+    size_t sl = sizeof(sig), pl = sizeof(pub);
+    assert_ok(bpt_kx_sender_message(msg, sign_id, json_object_get(j, "secrets")));
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    assert_int_equal(EVP_DigestSignInit(md, NULL, NULL, NULL, key), 1);
+    assert_int_equal(EVP_DigestSign(md, sig, &sl, msg, sizeof(msg)), 1);
+    EVP_MD_CTX_free(md);
+    assert_int_equal(EVP_PKEY_get_raw_public_key(key, pub, &pl), 1);
+    char pub_hex[65], sig_hex[129];
+    bpt_hex_encode_to(pub_hex, pub, sizeof(pub));
+    bpt_hex_encode_to(sig_hex, sig, sizeof(sig));
+    json_object_set_new(j, "sender",
+                        json_pack("{s:s,s:s,s:s}", "key_type", "ed25519", "public_key", pub_hex,
+                                  "signature", sig_hex));
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return text;
+}
+
+/* Authorized senders: a delivery must be signed by a listed key over this session and this
+ * body, checked before anything is opened; every refusal consumes the session. */
+static void test_submit_authorized_senders(void **state)
+{
+    (void)state;
+    struct fixture *f = make(16, false, BPT_KX_BINDING_SESSION);
+    EVP_PKEY *good = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    EVP_PKEY *other = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    assert_non_null(good);
+    assert_non_null(other);
+    uint8_t keys[64];
+    size_t pl = 32;
+    memset(keys, 0x11, 32); /* an unrelated first entry */
+    assert_int_equal(EVP_PKEY_get_raw_public_key(good, keys + 32, &pl), 1);
+    f->d.senders = keys;
+    f->d.n_senders = 2;
+    struct session s;
+    bpt_kx_answer a;
+    enum { UNSIGNED, UNKNOWN_KEY, OTHER_SESSION, CHANGED_BODY, BAD_TYPE, V0_BODY };
+    static const struct {
+        int kind;
+        const char *msg;
+    } bad[] = {
+        {UNSIGNED, "carries no sender"},
+        {UNKNOWN_KEY, "not an authorized sender"},
+        {OTHER_SESSION, "signature does not verify"},
+        {CHANGED_BODY, "signature does not verify"},
+        {BAD_TYPE, "key_type 'secp256k1'"},
+        {V0_BODY, "v0 payload cannot name its sender"},
+    };
+    f->d.legacy_v0 = true;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        create(&s, f, "{}");
+        char *plain = bpt_test_kx_secrets_body(s.pk, s.idraw, "tok", "tok", "v");
+        char *body = NULL;
+        uint8_t wrong_id[16];
+        memcpy(wrong_id, s.idraw, 16);
+        wrong_id[0] ^= 1;
+        switch (bad[i].kind) {
+        case UNSIGNED:
+            body = strdup(plain);
+            break;
+        case UNKNOWN_KEY:
+            body = signed_body(plain, other, s.idraw);
+            break;
+        case OTHER_SESSION:
+            body = signed_body(plain, good, wrong_id);
+            break;
+        case CHANGED_BODY: {
+            /* signed over one ciphertext, sent with another */
+            char *other_plain = bpt_test_kx_secrets_body(s.pk, s.idraw, "tok", "tok", "w");
+            char *sb = signed_body(plain, good, s.idraw);
+            json_t *j = json_loads(sb, 0, NULL), *o = json_loads(other_plain, 0, NULL);
+            json_object_set(j, "secrets", json_object_get(o, "secrets"));
+            body = json_dumps(j, JSON_COMPACT);
+            json_decref(j);
+            json_decref(o);
+            free(sb);
+            free(other_plain);
+            break;
+        }
+        case BAD_TYPE: {
+            char *sb = signed_body(plain, good, s.idraw);
+            json_t *j = json_loads(sb, 0, NULL);
+            json_object_set_new(json_object_get(j, "sender"), "key_type", json_string("secp256k1"));
+            body = json_dumps(j, JSON_COMPACT);
+            json_decref(j);
+            free(sb);
+            break;
+        }
+        default:
+            body = bpt_test_kx_v0_body(s.id, s.pk, "v", false);
+            break;
+        }
+        bpt_kx_outcome o = submit(&a, f, s.id, body);
+        if (o != BPT_KX_SENDER_REFUSED) {
+            fail_msg("case %zu (%s): %s", i, bad[i].msg, bpt_kx_answer_body(&a));
+        }
+        assert_error_answer(&a, BPT_KX_SENDER_REFUSED, bad[i].msg);
+        /* the session is gone whatever the refusal: a good signature comes too late */
+        char *good_body = signed_body(plain, good, s.idraw);
+        assert_outcome(submit(&a, f, s.id, good_body), BPT_KX_SESSION_NOT_FOUND);
+        bpt_kx_answer_dispose(&a);
+        free(good_body);
+        free(body);
+        free(plain);
+        forget(&s);
+    }
+    assert_int_equal(bpt_kx_store_count(f->store), 0);
+
+    /* signed by an authorized key over this session and body: stored */
+    create(&s, f, "{}");
+    char *plain = bpt_test_kx_secrets_body(s.pk, s.idraw, "tok", "tok", "v");
+    char *body = signed_body(plain, good, s.idraw);
+    assert_outcome(submit(&a, f, s.id, body), BPT_KX_OK);
+    bpt_kx_answer_dispose(&a);
+    assert_int_equal(bpt_kx_store_count(f->store), 1);
+    free(body);
+    free(plain);
+    forget(&s);
+    EVP_PKEY_free(good);
+    EVP_PKEY_free(other);
+    drop(f);
+}
+
+/* A session flood from one client leaves room for another; a full table reclaims a session
+ * left unused past first_use_secs (protocol answers 429 too_many_sessions and 503). */
+static void test_create_per_client(void **state)
+{
+    (void)state;
+    struct fixture *f = make(4, false, BPT_KX_BINDING_SESSION);
+    bpt_kx_answer a;
+    for (int i = 0; i < 4; i++) {
+        assert_outcome(bpt_kx_answer_create_session(&a, f->svc, "10.0.0.1", "{}", 2),
+                       BPT_KX_CREATED);
+        bpt_kx_answer_dispose(&a);
+    }
+    /* the table (4) is full before the client's share (16): 503 for everyone */
+    assert_outcome(bpt_kx_answer_create_session(&a, f->svc, "10.0.0.2", "{}", 2), BPT_KX_CAPACITY);
+    assert_error_answer(&a, BPT_KX_CAPACITY, "capacity");
+    /* once the oldest has been left unused for first_use_secs (30), it makes room */
+    f->now += 30;
+    assert_outcome(bpt_kx_answer_create_session(&a, f->svc, "10.0.0.2", "{}", 2), BPT_KX_CREATED);
+    bpt_kx_answer_dispose(&a);
+    bpt_kx_service_stats st = BPT_KX_SERVICE_STATS_INIT;
+    bpt_kx_service_get_stats(&st, f->svc);
+    assert_int_equal(st.reclaimed, 1);
+    assert_int_equal(st.active, 4);
+    drop(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -757,6 +1006,9 @@ int main(void)
         cmocka_unit_test(test_submit_legacy_v0),
         cmocka_unit_test(test_open_secrets_body),
         cmocka_unit_test(test_attestation),
+        cmocka_unit_test(test_submit_conflict),
+        cmocka_unit_test(test_submit_authorized_senders),
+        cmocka_unit_test(test_create_per_client),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
