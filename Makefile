@@ -2,7 +2,7 @@
 BUILD ?= build/dev
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build check demo release asan tsan valgrind fuzz-smoke clean
+.PHONY: deps build check demo release asan tsan valgrind fuzz-smoke fuzz-long clean
 
 deps:
 	./scripts/install-deps.sh
@@ -43,6 +43,12 @@ valgrind: deps
 
 fuzz-smoke: deps
 	./scripts/fuzz-smoke.sh
+
+# Grow the checked-in corpus: each target FUZZ_SECONDS (default 300) from its seeds, then only
+# the inputs with new coverage are merged into fuzz/corpus/<parser>/ (commit them).
+# FUZZ_TARGETS="evidence jwt" limits the run; see docs/fuzzing.md.
+fuzz-long: deps
+	./scripts/fuzz-long.sh
 
 clean:
 	rm -rf build
