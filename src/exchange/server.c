@@ -458,9 +458,6 @@ static void conn_deadline(bpt_kx_server *srv, struct MHD_Connection *c, bool arm
     pthread_mutex_lock(&srv->conn_mu);
     k->deadline_ms = arm ? mono_ms() + srv->opts.request_deadline_ms : 0;
     pthread_mutex_unlock(&srv->conn_mu);
-    if (arm) {
-        pthread_cond_signal(&srv->conn_cond);
-    }
 }
 
 /* Shut a registered socket down (lock held): libmicrohttpd sees its end and closes it. */
@@ -531,8 +528,12 @@ static void *watchdog_main(void *arg)
 {
     bpt_kx_server *srv = arg;
     pthread_mutex_lock(&srv->conn_mu);
+    /* a tick of a quarter deadline (at most 1 s): no connection outlives its deadline by
+     * more, and nothing needs to wake the watchdog when a deadline is armed */
+    int64_t tick =
+        srv->opts.request_deadline_ms / 4 < 1000 ? srv->opts.request_deadline_ms / 4 : 1000;
     while (!srv->stopping) {
-        int64_t now = mono_ms(), next = now + 1000;
+        int64_t now = mono_ms(), next = now + tick;
         for (struct conn *k = srv->conns; k != NULL; k = k->next) {
             if (k->shut || k->deadline_ms == 0) {
                 continue;
