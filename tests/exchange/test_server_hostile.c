@@ -27,36 +27,17 @@
 
 #include <jansson.h>
 
-struct fixture {
-    int64_t now;
-    bpt_kx_service *svc;
-    bpt_kx_store *store;
-    bpt_kx_server *srv;
-    uint16_t port;
-    struct bpt_test_kx_attester att;
-};
-
-static struct fixture *start(const bpt_kx_server_options *base, size_t max_sessions)
+/* A server with @p base's limits (the token bucket off: the limits under test, not it). */
+static struct bpt_test_kx_server *start(const bpt_kx_server_options *base, size_t max_sessions)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    f->now = 1700000000;
-    f->svc = bpt_test_kx_service(&f->now, max_sessions, BPT_KX_BINDING_SESSION, &f->att);
-    assert_ok(bpt_kx_store_new(&f->store));
     bpt_kx_server_options o = *base;
-    o.rate_limit_burst = 0; /* the limits under test, not the token bucket */
-    o.store = f->store;
-    assert_ok(bpt_kx_server_start(&f->srv, f->svc, &o));
-    f->port = bpt_kx_server_port(f->srv);
-    return f;
+    o.rate_limit_burst = 0;
+    return bpt_test_kx_server_start(max_sessions, &o);
 }
 
-static void stop(struct fixture *f)
+static void stop(struct bpt_test_kx_server *f)
 {
-    bpt_kx_server_stop(f->srv);
-    bpt_kx_store_free(f->store);
-    bpt_kx_service_free(f->svc);
-    free(f);
+    bpt_test_kx_server_stop(f);
 }
 
 static int64_t now_ms(void)
@@ -197,7 +178,7 @@ static void test_slowloris_keeps_healthz(void **state)
         assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
     }
     bpt_kx_server_options o = BPT_KX_SERVER_OPTIONS_INIT; /* 512 in all, 32 per address */
-    struct fixture *f = start(&o, 64);
+    struct bpt_test_kx_server *f = start(&o, 64);
     int *fds = calloc(ATTACK_CONNECTIONS, sizeof(int));
     assert_non_null(fds);
     static const char partial[] = "GET /v1/attestation HTTP/1.1\r\nHost: victim\r\nX-Slow: 1\r\n";
@@ -247,7 +228,7 @@ static void test_request_deadline(void **state)
     (void)state;
     bpt_kx_server_options o = BPT_KX_SERVER_OPTIONS_INIT;
     o.request_deadline_ms = 300;
-    struct fixture *f = start(&o, 8);
+    struct bpt_test_kx_server *f = start(&o, 8);
     int fd = connect_from("127.0.0.1", f->port);
     assert_true(fd >= 0);
     static const char first[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
@@ -304,7 +285,7 @@ static void test_session_flood_leaves_room(void **state)
 {
     (void)state;
     bpt_kx_server_options o = BPT_KX_SERVER_OPTIONS_INIT;
-    struct fixture *f = start(&o, 64);
+    struct bpt_test_kx_server *f = start(&o, 64);
     char resp[16384];
     int created = 0, limited = 0;
     for (int i = 0; i < 80; i++) {
@@ -335,7 +316,7 @@ static void test_framing(void **state)
 {
     (void)state;
     bpt_kx_server_options o = BPT_KX_SERVER_OPTIONS_INIT;
-    struct fixture *f = start(&o, 16);
+    struct bpt_test_kx_server *f = start(&o, 16);
     static const struct {
         const char *req;
         int status;

@@ -198,20 +198,27 @@ static void test_cleanup_thread_stops(void **state)
     bpt_kx_service_free(NULL);
 }
 
+/* A service on the fixed clock *@p now with a 300 s TTL and the given limits. */
+static bpt_kx_service *limited(int64_t *now, size_t max, size_t per_client, uint64_t first_use)
+{
+    bpt_kx_service *svc = NULL;
+    bpt_kx_service_options o = BPT_KX_SERVICE_OPTIONS_INIT;
+    o.clock = bpt_clock_fixed(now);
+    o.ttl_secs = 300;
+    o.max_sessions = max;
+    o.max_sessions_per_client = per_client;
+    o.first_use_secs = first_use;
+    assert_ok(bpt_kx_service_new(&svc, &o));
+    return svc;
+}
+
 /* Per-client shares and the first-use deadline (issue 13): one client holds at most its share,
  * another still gets a session, and an unused session past first_use_secs makes room. */
 static void test_per_client_share(void **state)
 {
     (void)state;
     int64_t now = 1700000000;
-    bpt_kx_service *svc = NULL;
-    bpt_kx_service_options o = BPT_KX_SERVICE_OPTIONS_INIT;
-    o.clock = bpt_clock_fixed(&now);
-    o.ttl_secs = 300;
-    o.max_sessions = 3;
-    o.max_sessions_per_client = 2;
-    o.first_use_secs = 10;
-    assert_ok(bpt_kx_service_new(&svc, &o));
+    bpt_kx_service *svc = limited(&now, 3, 2, 10);
     bpt_kx_session_info a1 = BPT_KX_SESSION_INFO_INIT, a2 = BPT_KX_SESSION_INFO_INIT,
                         x = BPT_KX_SESSION_INFO_INIT;
     assert_ok(bpt_kx_service_create_for(&a1, NULL, svc, "198.51.100.7", NULL, 0));
@@ -251,14 +258,7 @@ static void test_heap_order(void **state)
 {
     (void)state;
     int64_t now = 1700000000;
-    bpt_kx_service *svc = NULL;
-    bpt_kx_service_options o = BPT_KX_SERVICE_OPTIONS_INIT;
-    o.clock = bpt_clock_fixed(&now);
-    o.ttl_secs = 300;
-    o.max_sessions = 200;
-    o.max_sessions_per_client = 0;
-    o.first_use_secs = 0;
-    assert_ok(bpt_kx_service_new(&svc, &o));
+    bpt_kx_service *svc = limited(&now, 200, 0, 0);
     char ids[200][33];
     for (int i = 0; i < 200; i++) {
         bpt_kx_session_info info = BPT_KX_SESSION_INFO_INIT;

@@ -1052,24 +1052,20 @@ static void corrupt_last_pem(uint8_t *p, size_t n)
     p[i] = p[i] == 'A' ? 'B' : 'A';
 }
 
-/* Replace a collateral issuer chain with @p edit applied: 0 corrupt the root, 1 drop it. */
+/* A collateral issuer chain's root copy changed (@p how 0) or dropped (1), through edit(). */
 static char *edit_chain(const char *coll, const char *field, int how)
 {
     json_t *c = json_loads(coll, 0, NULL);
     assert_non_null(c);
     const char *pem = json_string_value(json_object_get(c, field));
     assert_non_null(pem);
-    char *copy = strdup(pem);
-    size_t n = strlen(copy), start = 0, len = last_pem((uint8_t *)copy, n, &start);
-    if (how == 0) {
-        corrupt_last_pem((uint8_t *)copy, n);
-    } else {
-        memmove(copy + start, copy + start + len, n - start - len + 1);
-    }
-    json_object_set_new(c, field, json_string(copy));
-    char *text = json_dumps(c, 0);
+    size_t start = 0, len = last_pem((const uint8_t *)pem, strlen(pem), &start);
+    char *root = strndup(pem + start, len), *changed = strndup(pem + start, len);
     json_decref(c);
-    free(copy);
+    corrupt_last_pem((uint8_t *)changed, len);
+    char *text = edit(coll, field, root, how == 0 ? changed : "");
+    free(root);
+    free(changed);
     return text;
 }
 
