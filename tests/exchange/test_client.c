@@ -277,12 +277,82 @@ static void test_signed_delivery(void **state)
     bpt_kx_store_free(store);
 }
 
+/* `bpt seal --sign-key FILE` against a service that takes authorized senders only: with the
+ * key the secret is stored; without it the service refuses (exit 1); a key file that is no
+ * Ed25519 key fails before a session is made. */
+static void test_cli_seal_sign_key(void **state)
+{
+    struct fixture *f = *state;
+    f->mode = HONEST;
+    EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    assert_non_null(key);
+    assert_non_null(ec);
+    uint8_t pub[32];
+    size_t pl = sizeof(pub), n_key = 0, n_ec = 0;
+    assert_int_equal(EVP_PKEY_get_raw_public_key(key, pub, &pl), 1);
+    bpt_kx_store *store = NULL;
+    bpt_kx_server *srv = NULL;
+    assert_ok(bpt_kx_store_new(&store));
+    bpt_kx_server_options o = BPT_KX_SERVER_OPTIONS_INIT;
+    o.store = store;
+    o.authorized_senders = pub;
+    o.n_authorized_senders = 1;
+    assert_ok(bpt_kx_server_start(&srv, f->svc, &o));
+    char url[64], key_file[512], ec_file[512], secret_file[512], roots[512];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", bpt_kx_server_port(srv));
+    snprintf(key_file, sizeof(key_file), "%s/sender.pem", f->sim.dir);
+    snprintf(ec_file, sizeof(ec_file), "%s/not-ed25519.pem", f->sim.dir);
+    snprintf(secret_file, sizeof(secret_file), "%s/secret.txt", f->sim.dir);
+    snprintf(roots, sizeof(roots), "%s/trust-roots.pem", f->sim.dir);
+    char *pem = pem_of(key, &n_key), *pem_ec = pem_of(ec, &n_ec);
+    bpt_test_write_file(key_file, pem, n_key);
+    bpt_test_write_file(ec_file, pem_ec, n_ec);
+    bpt_test_write_file(secret_file, "s3cret", 6);
+
+    const char *unsigned_argv[] = {
+        "seal",          "--url",     url, "--trust-root", roots, "--name", "signed.secret",
+        "--secret-file", secret_file, NULL};
+    assert_int_equal(bpt_test_run_cli(NULL, unsigned_argv), 1);
+    assert_int_equal(bpt_kx_store_count(store), 0);
+
+    bpt_kx_service_stats before = BPT_KX_SERVICE_STATS_INIT, after = BPT_KX_SERVICE_STATS_INIT;
+    bpt_kx_service_get_stats(&before, f->svc);
+    const char *ec_argv[] = {
+        "seal",          "--url",         url,         "--trust-root", roots,   "--name",
+        "signed.secret", "--secret-file", secret_file, "--sign-key",   ec_file, NULL};
+    int ex = bpt_test_run_cli(NULL, ec_argv);
+    assert_true(ex != 0 && ex != 1);
+    bpt_kx_service_get_stats(&after, f->svc);
+    assert_int_equal(after.created, before.created); /* no session was asked for */
+
+    const char *argv[] = {
+        "seal",          "--url",         url,         "--trust-root", roots,    "--name",
+        "signed.secret", "--secret-file", secret_file, "--sign-key",   key_file, NULL};
+    char *out = NULL;
+    assert_int_equal(bpt_test_run_cli(&out, argv), 0);
+    assert_non_null(strstr(out, "secret 'signed.secret' sealed to session"));
+    free(out);
+    bpt_secret *v = NULL;
+    assert_ok(bpt_kx_store_get(&v, store, "signed.secret"));
+    assert_memory_equal(bpt_secret_data(v), "s3cret", 6);
+    bpt_secret_free(v);
+
+    free(pem);
+    free(pem_ec);
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(ec);
+    bpt_kx_server_stop(srv);
+    bpt_kx_store_free(store);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exchange),
         cmocka_unit_test(test_signed_delivery),
+        cmocka_unit_test(test_cli_seal_sign_key),
         cmocka_unit_test(test_report_data_mismatch),
         cmocka_unit_test(test_untrusted_evidence),
         cmocka_unit_test(test_no_attestation_and_transport),
