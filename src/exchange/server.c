@@ -505,8 +505,10 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     client_key(k->addr, NULL, 0, c);
     k->deadline_ms = mono_ms() + srv->opts.request_deadline_ms;
     pthread_mutex_lock(&srv->conn_mu);
-    size_t same = 0;
+    /* connections already shut down and not yet closed by libmicrohttpd do not count */
+    size_t same = 0, open = 0;
     for (const struct conn *o = srv->conns; o != NULL; o = o->next) {
+        open += !o->shut;
         same += !o->shut && memcmp(o->addr, k->addr, 16) == 0;
     }
     k->next = srv->conns;
@@ -515,7 +517,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     }
     srv->conns = k;
     srv->n_conns++;
-    if (srv->n_conns > srv->opts.max_connections) {
+    if (open >= srv->opts.max_connections) {
         conn_shut_locked(srv, k, REFUSE_CONNECTIONS);
     } else if (same >= srv->opts.max_connections_per_client) {
         conn_shut_locked(srv, k, REFUSE_CONNECTIONS_PER_CLIENT);

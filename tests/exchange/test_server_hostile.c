@@ -411,11 +411,68 @@ static void test_server_options(void **state)
     bpt_kx_service_free(svc);
 }
 
+/* The total connection limit: with max_connections open (from two addresses, each within its
+ * share), a connection from a third is shut at once and counted as connection_limit; the open
+ * ones keep being served. */
+static void test_total_connection_limit(void **state)
+{
+    (void)state;
+    bpt_kx_server_options o = BPT_KX_SERVER_OPTIONS_INIT;
+    o.max_connections = 16;
+    o.max_connections_per_client = 8;
+    struct bpt_test_kx_server *f = start(&o, 8);
+    /* 16 kept-alive connections, each answered once: all of them are registered */
+    static const char hz[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    int fds[16];
+    char resp[16384];
+    for (int i = 0; i < 16; i++) {
+        fds[i] = connect_from(i < 8 ? "127.0.0.1" : "127.0.0.2", f->port);
+        assert_true(fds[i] >= 0);
+        assert_true(send(fds[i], hz, sizeof(hz) - 1, MSG_NOSIGNAL) > 0);
+        struct pollfd p = {fds[i], POLLIN, 0};
+        assert_true(poll(&p, 1, 2000) > 0);
+        ssize_t r = recv(fds[i], resp, sizeof(resp) - 1, 0);
+        assert_true(r > 12);
+        resp[r] = '\0';
+        assert_non_null(strstr(resp, "HTTP/1.1 200"));
+    }
+    /* a 17th from another address: shut without an answer */
+    assert_int_equal(raw_http(resp, sizeof(resp), "127.0.0.3", f->port,
+                              "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                              1000),
+                     0);
+    static const char metrics[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    assert_true(send(fds[0], metrics, sizeof(metrics) - 1, MSG_NOSIGNAL) > 0);
+    size_t got = 0;
+    int64_t end = now_ms() + 2000;
+    for (;;) {
+        int left = (int)(end - now_ms());
+        struct pollfd p = {fds[0], POLLIN, 0};
+        if (left <= 0 || poll(&p, 1, left) <= 0) {
+            break;
+        }
+        ssize_t r = recv(fds[0], resp + got, sizeof(resp) - 1 - got, 0);
+        if (r <= 0) {
+            break;
+        }
+        got += (size_t)r;
+        resp[got] = '\0';
+    }
+    assert_non_null(strstr(resp, "HTTP/1.1 200"));
+    assert_int_equal(metric(resp, "bpt_kx_refusals_total{reason=\"connection_limit\"} "), 1);
+    assert_int_equal(metric(resp, "bpt_kx_refusals_total{reason=\"client_connection_limit\"} "), 0);
+    for (int i = 0; i < 16; i++) {
+        close(fds[i]);
+    }
+    stop(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_slowloris_keeps_healthz),
         cmocka_unit_test(test_request_deadline),
+        cmocka_unit_test(test_total_connection_limit),
         cmocka_unit_test(test_session_flood_leaves_room),
         cmocka_unit_test(test_framing),
         cmocka_unit_test(test_server_options),
