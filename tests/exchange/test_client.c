@@ -210,6 +210,22 @@ static char *pem_of(EVP_PKEY *key, size_t *len)
     return out;
 }
 
+/* A second server over the fixture's service that takes deliveries signed by @p pub only,
+ * with its own *@p store; its URL in @p url. */
+static bpt_kx_server *sender_server(struct fixture *f, const uint8_t pub[32], bpt_kx_store **store,
+                                    char url[64])
+{
+    bpt_kx_server *srv = NULL;
+    assert_ok(bpt_kx_store_new(store));
+    bpt_kx_server_options o = BPT_KX_SERVER_OPTIONS_INIT;
+    o.store = *store;
+    o.authorized_senders = pub;
+    o.n_authorized_senders = 1;
+    assert_ok(bpt_kx_server_start(&srv, f->svc, &o));
+    snprintf(url, 64, "http://127.0.0.1:%u", bpt_kx_server_port(srv));
+    return srv;
+}
+
 /* Authorized senders end to end: the client signs with --sign-key's key; unsigned, unknown
  * and wrong-type keys are refused (the last before a byte is sent); a stored name is 409. */
 static void test_signed_delivery(void **state)
@@ -226,15 +242,8 @@ static void test_signed_delivery(void **state)
     size_t pl = sizeof(pub);
     assert_int_equal(EVP_PKEY_get_raw_public_key(good, pub, &pl), 1);
     bpt_kx_store *store = NULL;
-    bpt_kx_server *srv = NULL;
-    assert_ok(bpt_kx_store_new(&store));
-    bpt_kx_server_options o = BPT_KX_SERVER_OPTIONS_INIT;
-    o.store = store;
-    o.authorized_senders = pub;
-    o.n_authorized_senders = 1;
-    assert_ok(bpt_kx_server_start(&srv, f->svc, &o));
     char url[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u", bpt_kx_server_port(srv));
+    bpt_kx_server *srv = sender_server(f, pub, &store, url);
 
     bpt_kx_client_result r = BPT_KX_CLIENT_RESULT_INIT;
     bpt_kx_client_options co = BPT_KX_CLIENT_OPTIONS_INIT;
@@ -294,15 +303,8 @@ static void test_cli_seal_sign_key(void **state)
     size_t pl = sizeof(pub), n_key = 0, n_ec = 0;
     assert_int_equal(EVP_PKEY_get_raw_public_key(key, pub, &pl), 1);
     bpt_kx_store *store = NULL;
-    bpt_kx_server *srv = NULL;
-    assert_ok(bpt_kx_store_new(&store));
-    bpt_kx_server_options o = BPT_KX_SERVER_OPTIONS_INIT;
-    o.store = store;
-    o.authorized_senders = pub;
-    o.n_authorized_senders = 1;
-    assert_ok(bpt_kx_server_start(&srv, f->svc, &o));
     char url[64], key_file[512], ec_file[512], secret_file[512], roots[512];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u", bpt_kx_server_port(srv));
+    bpt_kx_server *srv = sender_server(f, pub, &store, url);
     snprintf(key_file, sizeof(key_file), "%s/sender.pem", f->sim.dir);
     snprintf(ec_file, sizeof(ec_file), "%s/not-ed25519.pem", f->sim.dir);
     snprintf(secret_file, sizeof(secret_file), "%s/secret.txt", f->sim.dir);
