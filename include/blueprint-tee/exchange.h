@@ -513,6 +513,13 @@ typedef struct bpt_kx_client_options {
     }
 
 /**
+ * Check client options before anything is sent: the signing key, when set, must be an Ed25519
+ * private key in PEM (a CLI checks its --sign-key file with this before it connects).
+ * @return 0; BPT_EINVAL (NULL or too small options, not a PEM private key, not Ed25519).
+ */
+BPT_API BPT_MUST_USE int bpt_kx_client_options_check(const bpt_kx_client_options *opts);
+
+/**
  * bpt_kx_client_send() with options: with a signing key, the secrets body carries
  * `"sender":{"key_type":"ed25519","public_key":..,"signature":..}`, the signature over the
  * session id (16 raw bytes) || SHA-256 of the body without its sender member (docs/exchange.md).

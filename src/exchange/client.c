@@ -218,6 +218,23 @@ out:
     return rc;
 }
 
+int bpt_kx_client_options_check(const bpt_kx_client_options *opts)
+{
+    EVP_PKEY *k = NULL;
+    int rc;
+    if (opts == NULL) {
+        return bpt_err(BPT_EINVAL, "kx client: NULL options");
+    }
+    BPT_CHECK(bpt_sized_check(opts, sizeof(*opts), "bpt_kx_client_options"));
+    if (opts->sign_key_pem != NULL) {
+        BPT_CHECK(load_sign_key(&k, opts->sign_key_pem, opts->sign_key_pem_len));
+    }
+    rc = 0;
+out:
+    EVP_PKEY_free(k);
+    return rc;
+}
+
 int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
                        const bpt_verifier *verifier, const bpt_kx_client_secret *secrets, size_t n)
 {

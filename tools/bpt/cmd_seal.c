@@ -177,6 +177,10 @@ int cmd_seal(int argc, char **argv)
         }
         co.sign_key_pem = key_pem;
         co.sign_key_pem_len = key_len;
+        if ((rc = bpt_kx_client_options_check(&co)) < 0) { /* a file in the wrong format */
+            ex = cli_fail(rc, CLI_AT_FILE, sign_key);
+            goto out;
+        }
     }
     {
         bpt_kx_client_secret s = {name, bpt_secret_data(secret), bpt_secret_len(secret)};
