@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 
 PREFIX ?= /usr/local
 
-.PHONY: deps build check demo release install uninstall asan tsan valgrind fuzz-smoke clean
+.PHONY: deps build check demo release install uninstall asan tsan valgrind fuzz-smoke fuzz-long clean
 
 deps:
 	./scripts/install-deps.sh
@@ -60,6 +60,12 @@ valgrind: deps
 
 fuzz-smoke: deps
 	./scripts/fuzz-smoke.sh
+
+# Grow the checked-in corpus: each target FUZZ_SECONDS (default 300) from its seeds, then only
+# the inputs with new coverage are merged into fuzz/corpus/<parser>/ (commit them).
+# FUZZ_TARGETS="evidence jwt" limits the run; see docs/fuzzing.md.
+fuzz-long: deps
+	./scripts/fuzz-long.sh
 
 clean:
 	rm -rf build

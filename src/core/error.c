@@ -143,6 +143,7 @@ static const struct code_info codes[] = {
     {BPT_EBUSY, "busy", "busy or at capacity"},
     {BPT_EDECRYPT, "decrypt_failed", "authenticated decryption failed"},
     {BPT_EPROTOCOL, "protocol", "protocol violation by peer"},
+    {BPT_EEXISTS, "exists", "already exists"},
 };
 
 static const struct code_info *find_code(int code)

@@ -10,7 +10,10 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 
 #include <blueprint-tee/verify.h>
@@ -22,6 +25,7 @@
 #include "core/json.h"
 #include "core/limits.h"
 #include "core/util.h"
+#include "exchange/protocol.h"
 
 #define MAX_SECRETS 64
 /** One time-out for each exchange with the service, connecting included. */
@@ -62,9 +66,12 @@ static int status_error(long status, const bpt_buf *resp, const char *what)
         }
     }
     bool unavailable = status >= 500 || status == 429;
-    int rc =
-        bpt_err(unavailable ? BPT_EFETCH : BPT_EPROTOCOL, "kx client: %s: HTTP %ld %s: %.200s%s",
-                what, status, code, msg, unavailable ? " (the service is unavailable)" : "");
+    /* the server's words reach the user's terminal: escaped, so they cannot forge lines */
+    char code_esc[64], msg_esc[256];
+    int rc = bpt_err(unavailable ? BPT_EFETCH : BPT_EPROTOCOL, "kx client: %s: HTTP %ld %s: %s%s",
+                     what, status, bpt_escape_text(code_esc, sizeof(code_esc), code),
+                     bpt_escape_text(msg_esc, sizeof(msg_esc), msg),
+                     unavailable ? " (the service is unavailable)" : "");
     json_decref(j);
     return rc;
 }
@@ -166,8 +173,77 @@ out:
     return rc;
 }
 
+/* Load an Ed25519 private key from PEM (the sender's signing key). */
+static int load_sign_key(EVP_PKEY **out, const char *pem, size_t len)
+{
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    EVP_PKEY *k = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    if (k == NULL) {
+        return bpt_err_ossl(BPT_EINVAL, "kx client: the signing key is not a PEM private key");
+    }
+    if (EVP_PKEY_get_id(k) != EVP_PKEY_ED25519) {
+        EVP_PKEY_free(k);
+        return bpt_err(BPT_EINVAL, "kx client: the signing key is not Ed25519");
+    }
+    *out = k;
+    return 0;
+}
+
+/* Add "sender" to @p body: @p key's signature over bpt_kx_sender_message() for session @p id. */
+static int sign_body(json_t *body, EVP_PKEY *key, const uint8_t id[16])
+{
+    uint8_t msg[BPT_KX_SENDER_MESSAGE_LEN], sig[64], pub[32];
+    size_t sl = sizeof(sig), pl = sizeof(pub);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int rc = BPT_ERROR;
+
+    BPT_CHECK(bpt_kx_sender_message(msg, id, json_object_get(body, "secrets")));
+    if (md == NULL || EVP_DigestSignInit(md, NULL, NULL, NULL, key) != 1 ||
+        EVP_DigestSign(md, sig, &sl, msg, sizeof(msg)) != 1 || sl != sizeof(sig) ||
+        EVP_PKEY_get_raw_public_key(key, pub, &pl) != 1 || pl != sizeof(pub)) {
+        rc = bpt_err_ossl(BPT_ERROR, "kx client: signing the delivery");
+        goto out;
+    }
+    if (json_object_set_new(body, "sender",
+                            json_pack("{s:s,s:o,s:o}", "key_type", "ed25519", "public_key",
+                                      bpt_json_hex(pub, sizeof(pub)), "signature",
+                                      bpt_json_hex(sig, sizeof(sig)))) != 0) {
+        rc = bpt_err_nomem("kx client: sender");
+        goto out;
+    }
+    rc = 0;
+out:
+    EVP_MD_CTX_free(md);
+    return rc;
+}
+
+int bpt_kx_client_options_check(const bpt_kx_client_options *opts)
+{
+    EVP_PKEY *k = NULL;
+    int rc;
+    if (opts == NULL) {
+        return bpt_err(BPT_EINVAL, "kx client: NULL options");
+    }
+    BPT_CHECK(bpt_sized_check(opts, sizeof(*opts), "bpt_kx_client_options"));
+    if (opts->sign_key_pem != NULL) {
+        BPT_CHECK(load_sign_key(&k, opts->sign_key_pem, opts->sign_key_pem_len));
+    }
+    rc = 0;
+out:
+    EVP_PKEY_free(k);
+    return rc;
+}
+
 int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
                        const bpt_verifier *verifier, const bpt_kx_client_secret *secrets, size_t n)
+{
+    return bpt_kx_client_send_with(out, base_url, verifier, secrets, n, NULL);
+}
+
+int bpt_kx_client_send_with(bpt_kx_client_result *out, const char *base_url,
+                            const bpt_verifier *verifier, const bpt_kx_client_secret *secrets,
+                            size_t n, const bpt_kx_client_options *opts)
 {
     int rc = BPT_ERROR;
     uint8_t nonce[32], pk[32], id[16], enc[32];
@@ -176,6 +252,7 @@ int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
     json_t *body = NULL, *arr = NULL, *j = NULL;
     char *body_text = NULL, *b64 = NULL;
     long status = 0;
+    EVP_PKEY *sign_key = NULL;
 
     bpt_buf_init(&resp, KX_CLIENT_ANSWER_MAX);
     bpt_buf_init(&ct, BPT_LIMIT_HTTP_BODY_BYTES);
@@ -190,6 +267,21 @@ int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
     if (n == 0 || n > MAX_SECRETS) {
         rc = bpt_err(BPT_EINVAL, "kx client: want 1..%d secrets, got %zu", MAX_SECRETS, n);
         goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!bpt_kx_name_is_valid(secrets[i].name)) {
+            rc = bpt_err(BPT_EINVAL,
+                         "kx client: secret %zu: a name is 1..%d bytes of "
+                         "[A-Za-z0-9._-]",
+                         i, BPT_KX_NAME_MAX);
+            goto out;
+        }
+    }
+    if (opts != NULL) {
+        BPT_CHECK(bpt_sized_check(opts, sizeof(*opts), "bpt_kx_client_options"));
+        if (opts->sign_key_pem != NULL) {
+            BPT_CHECK(load_sign_key(&sign_key, opts->sign_key_pem, opts->sign_key_pem_len));
+        }
     }
     size_t bl = strlen(base_url);
     while (bl > 0 && base_url[bl - 1] == '/') {
@@ -245,6 +337,9 @@ int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
         bpt_free(b64);
         b64 = NULL;
     }
+    if (sign_key != NULL) {
+        BPT_CHECK(sign_body(body, sign_key, id));
+    }
     body_text = json_dumps(body, JSON_COMPACT);
     if (body_text == NULL) {
         rc = bpt_err_nomem("kx client: request");
@@ -281,6 +376,7 @@ int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
     out->stored = json_array_size(stored);
     rc = 0;
 out:
+    EVP_PKEY_free(sign_key);
     json_decref(j);
     json_decref(body);
     if (body_text != NULL) {

@@ -15,14 +15,18 @@
 static void seal_usage(FILE *f)
 {
     fprintf(f, "usage: bpt seal --url URL [--policy FILE] [--trust-root PEM]... [--allow-debug]\n"
-               "                [--expect-measurement HEX] --name NAME\n"
+               "                [--expect-measurement HEX] [--sign-key FILE] --name NAME\n"
                "                (--secret-file F | --secret-env VAR) [--quiet]\n"
                "\n"
                "Create a session at URL (https://, or http:// only to a loopback address),\n"
                "verify its attestation under the policy (production by default; --trust-root\n"
                "replaces the pinned vendor roots, e.g. with DIR/trust-roots.pem of the\n"
                "simulator), check that report_data binds the session key, the session id and\n"
-               "a fresh nonce, then HPKE-seal the secret to the key and submit it.\n"
+               "a fresh nonce, then HPKE-seal the secret to the key and submit it. NAME is\n"
+               "1..128 bytes of [A-Za-z0-9._-].\n"
+               "  --sign-key FILE  an Ed25519 private key (PEM, e.g. from 'openssl genpkey\n"
+               "                   -algorithm ed25519'): the delivery carries a sender\n"
+               "                   signature, for services that take authorized senders only\n"
                "  --quiet  print nothing: the exit status only\n");
     cli_help_exit(f, "the service stored the secret",
                   "the attestation, its key binding or the protocol refused (an error status, an "
@@ -44,12 +48,16 @@ int cmd_seal(int argc, char **argv)
         {"name", required_argument, NULL, 'n'},
         {"secret-file", required_argument, NULL, 'f'},
         {"secret-env", required_argument, NULL, 'e'},
+        {"sign-key", required_argument, NULL, 'k'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *url = NULL, *policy_file = NULL, *name = NULL, *file = NULL, *env = NULL,
-               *measurement = NULL, *roots[16];
+               *measurement = NULL, *roots[16], *sign_key = NULL;
+    char *key_pem = NULL;
+    size_t key_len = 0;
+    bpt_kx_client_options co = BPT_KX_CLIENT_OPTIONS_INIT;
     int n_roots = 0, c, rc, ex = BPT_EXIT_USAGE;
     bool allow_debug = false;
     bpt_policy *policy = NULL;
@@ -90,6 +98,9 @@ int cmd_seal(int argc, char **argv)
             break;
         case 'e':
             env = optarg;
+            break;
+        case 'k':
+            sign_key = optarg;
             break;
         case 'q': /* acted on by main.c */
             break;
@@ -159,9 +170,21 @@ int cmd_seal(int argc, char **argv)
             goto out;
         }
     }
+    if (sign_key) {
+        if ((rc = cli_read_file(&key_pem, &key_len, sign_key, BPT_LIMIT_CERT_CHAIN_BYTES)) < 0) {
+            ex = cli_fail(rc, CLI_AT_FILE, sign_key);
+            goto out;
+        }
+        co.sign_key_pem = key_pem;
+        co.sign_key_pem_len = key_len;
+        if ((rc = bpt_kx_client_options_check(&co)) < 0) { /* a file in the wrong format */
+            ex = cli_fail(rc, CLI_AT_FILE, sign_key);
+            goto out;
+        }
+    }
     {
         bpt_kx_client_secret s = {name, bpt_secret_data(secret), bpt_secret_len(secret)};
-        rc = bpt_kx_client_send(&res, url, verifier, &s, 1);
+        rc = bpt_kx_client_send_with(&res, url, verifier, &s, 1, &co);
     }
     if (rc < 0) {
         ex = cli_fail(rc, CLI_AT_PEER, NULL);
@@ -174,6 +197,10 @@ int cmd_seal(int argc, char **argv)
            res.session_id, res.stored);
     ex = BPT_EXIT_OK;
 out:
+    if (key_pem != NULL) {
+        OPENSSL_cleanse(key_pem, key_len);
+    }
+    bpt_free(key_pem);
     bpt_free(text);
     bpt_secret_free(secret);
     bpt_verifier_free(verifier);

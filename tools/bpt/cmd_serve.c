@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/limits.h"
+#include "core/util.h"
 
 struct serve_state {
     bpt_attester_opts ao;
@@ -29,8 +30,12 @@ static void on_secret(const char *session_id_hex, const char *name, const bpt_se
                       void *ud)
 {
     (void)ud;
+    /* names are checked against [A-Za-z0-9._-] already; escaped all the same, as everything
+     * from the network that reaches this output */
+    char name_esc[4 * BPT_KX_NAME_MAX + 1], sid_esc[4 * 32 + 1];
     printf("serve: session %s delivered secret '%s' (%zu bytes); the service holds it\n",
-           session_id_hex, name, bpt_secret_len(secret));
+           bpt_escape_text(sid_esc, sizeof(sid_esc), session_id_hex),
+           bpt_escape_text(name_esc, sizeof(name_esc), name), bpt_secret_len(secret));
     fflush(stdout);
 }
 
@@ -43,8 +48,10 @@ static void serve_usage(FILE *f)
                "POST /v1/sessions, POST /v1/sessions/{id}/secrets, GET /v1/attestation,\n"
                "GET /healthz, GET /metrics. Each session's X25519 key is bound into fresh\n"
                "evidence from the TEE, or from the simulator with --simulate.\n"
-               "  --config FILE      TeeConfig JSON: key_exchange.session_ttl_secs and\n"
-               "                     max_sessions are used, and requirement (below)\n"
+               "  --config FILE      TeeConfig JSON: its key_exchange block (TTL, sessions,\n"
+               "                     per-client and connection limits, request deadline,\n"
+               "                     secret_store policy, authorized_senders) is used, and\n"
+               "                     requirement (below)\n"
                "  --simulate P       evidence from the simulated TEE (sev-snp, tdx, aws-nitro)\n"
                "  --sim-dir DIR      made by 'bpt sim init DIR' (required with --simulate)\n"
                "  --listen HOST:PORT default 127.0.0.1:8787 (port 0 picks a free one)\n"
@@ -53,7 +60,8 @@ static void serve_usage(FILE *f)
                "                     service-key (one attested Ed25519 key signs each session)\n"
                "Before listening it makes one evidence, so a simulator directory that was never\n"
                "initialised or a TEE that cannot attest stops it at once. Prints 'serve:\n"
-               "listening on http://HOST:PORT' once ready.\n"
+               "listening on http://HOST:PORT' once ready. The process is made non-dumpable\n"
+               "with no core files first (live session keys are in its memory).\n"
                "Without --simulate the host's TEE makes the evidence: when 'bpt detect' finds\n"
                "none, serve refuses to start (exit 1) unless --config says a TEE is not required\n"
                "(requirement \"preferred\", which a config with mode \"disabled\" has): then it\n"
@@ -190,6 +198,12 @@ int cmd_serve(int argc, char **argv)
         ho.listen_host = host;
         ho.port = (uint16_t)port;
     }
+    /* live session keys and opened secrets will sit in this process: no core dumps, no
+     * same-user ptrace (issue 13); before anything is read or served */
+    if ((rc = bpt_secret_protect_process()) < 0) {
+        return cli_fail(rc, CLI_AT_OUTPUT, "process protection");
+    }
+    bool replace_secrets = false;
     if (config) {
         char *text = NULL;
         size_t len = 0;
@@ -201,6 +215,13 @@ int cmd_serve(int argc, char **argv)
         bpt_free(text);
         so.ttl_secs = bpt_config_session_ttl_secs(cfg);
         so.max_sessions = (size_t)bpt_config_max_sessions(cfg);
+        so.max_sessions_per_client = (size_t)bpt_config_max_sessions_per_client(cfg);
+        so.first_use_secs = bpt_config_first_use_secs(cfg);
+        ho.max_connections = (unsigned)bpt_config_max_connections(cfg);
+        ho.max_connections_per_client = (unsigned)bpt_config_max_connections_per_client(cfg);
+        ho.request_deadline_ms = (unsigned)bpt_config_request_deadline_secs(cfg) * 1000u;
+        ho.authorized_senders = bpt_config_authorized_senders(cfg, &ho.n_authorized_senders);
+        replace_secrets = bpt_config_replace_secrets(cfg);
     }
     if ((ex = check_evidence(&st, cfg)) != 0) {
         goto out;
@@ -222,6 +243,8 @@ int cmd_serve(int argc, char **argv)
         ex = cli_fail(rc, CLI_AT_OUTPUT, "service");
         goto out;
     }
+    bpt_kx_store_set_policy(store,
+                            replace_secrets ? BPT_KX_STORE_REPLACE : BPT_KX_STORE_FIRST_WRITER);
     ho.store = store;
     if ((rc = bpt_kx_server_start(&srv, svc, &ho)) < 0) {
         ex = cli_fail(rc, CLI_AT_LISTEN, listen);
