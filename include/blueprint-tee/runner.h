@@ -3,15 +3,15 @@
  * The runner (DESIGN.md §10): a TeeConfig, a router, a bounded worker pool and queue, the
  * attestation it stamps results with (made and verified at start, refreshed on a schedule), the
  * sealed secrets its handlers read, metrics; and job handlers that are external programs (what
- * `bpt run --job INDEX=COMMAND` uses). Job sources other than in-process submission (the local
- * HTTP source, the chain) are not built yet.
+ * `bpt run --job INDEX=COMMAND` uses). Sources: the local HTTP source; the chain is not built
+ * yet.
  *
  *   bpt_runner *run = NULL;
- *   bpt_runner_new(&run, config, NULL);
+ *   bpt_runner_new(&run, config);                 // a TeeConfig
  *   bpt_runner_set_router(run, router);
- *   bpt_runner_start(run);                        // attests per mode and requirement
- *   bpt_runner_submit(run, call, on_done, ud);    // from any thread; BPT_EBUSY when full
- *   bpt_runner_stop(run);                         // drains in-flight jobs within the deadline
+ *   bpt_runner_add_source(run, bpt_source_http_local("127.0.0.1:8788"));
+ *   return bpt_runner_run(run);                   // attests per mode and requirement, serves,
+ *                                                 // drains on SIGTERM/SIGINT
  *
  * An external handler gets the call's body on stdin and answers with the result's body on
  * stdout; a non-zero exit is an error result carrying the last line the program wrote to stderr;
@@ -81,7 +81,7 @@ BPT_API int bpt_exec_handler_run(const bpt_job_call *call, bpt_job_result *resul
 
 /* ---- the runner ------------------------------------------------------------------------- */
 
-/** Options for bpt_runner_new(). Initialise with BPT_RUNNER_OPTS_INIT. */
+/** Options for bpt_runner_set_options(). Initialise with BPT_RUNNER_OPTS_INIT. */
 typedef struct bpt_runner_opts {
     unsigned version;      /**< BPT_RUNNER_OPTS_VERSION */
     size_t workers;        /**< worker threads, 1..256; 0: 4 */
@@ -107,33 +107,116 @@ typedef struct bpt_runner_opts {
 typedef struct bpt_runner bpt_runner;
 
 /**
- * A runner for @p config (copied by reference: the config must outlive the runner) with
- * @p opts (NULL: defaults).
- * @return 0; BPT_EINVAL (options out of range); BPT_ENOTSUP (mode remote or hybrid: not built
- *         yet); BPT_ENOMEM.
+ * A runner for @p config, with default options. The config is borrowed: it must outlive the
+ * runner.
+ * @return 0; BPT_EINVAL (NULL); BPT_ENOTSUP (mode remote or hybrid: not built yet); BPT_ENOMEM.
  */
-BPT_API BPT_MUST_USE int bpt_runner_new(bpt_runner **out, const bpt_config *config,
-                                        const bpt_runner_opts *opts);
-/** Stop (if running) and free, cleansing the sealed secrets; NULL does nothing. */
+BPT_API BPT_MUST_USE int bpt_runner_new(bpt_runner **out, const bpt_config *config);
+/** Stop (if running) and free, with its sources, cleansing the sealed secrets; NULL does
+ * nothing. */
 BPT_API void bpt_runner_free(bpt_runner *r);
+
+/**
+ * Replace the options (copied; a reference to opts->verify_ctx is taken). Before start.
+ * @return 0; BPT_EINVAL (out of range, unknown version, simulate without sim_dir); BPT_EBUSY
+ *         (started).
+ */
+BPT_API BPT_MUST_USE int bpt_runner_set_options(bpt_runner *r, const bpt_runner_opts *opts);
 
 /** The router jobs go to (borrowed; it must outlive the runner). Before bpt_runner_start(). */
 BPT_API BPT_MUST_USE int bpt_runner_set_router(bpt_runner *r, bpt_router *router);
+
+/* ---- job sources -------------------------------------------------------------------------- */
+
+/**
+ * A job source: where calls come from and where their results go (the local HTTP source, the
+ * chain). It is started after the runner has attested and its workers run, and feeds calls with
+ * bpt_runner_submit(). On stop the runner first refuses new submissions (the source answers
+ * "try later"), drains, and only then stops the sources: every call a source submitted has had
+ * its done call by then.
+ */
+typedef struct bpt_source_vtable {
+    unsigned version; /**< BPT_SOURCE_VERSION */
+    const char *name; /**< for messages and logs */
+    /** Begin taking calls for @p runner (borrowed while started). @return 0; an error code. */
+    int (*start)(void *state, bpt_runner *runner);
+    /** Stop taking calls; results of calls already submitted may still arrive. */
+    void (*stop)(void *state);
+    /** Free the state (after stop); may be NULL. */
+    void (*free)(void *state);
+} bpt_source_vtable;
+
+#define BPT_SOURCE_VERSION 1
+
+typedef struct bpt_source bpt_source;
+
+/**
+ * A source made of @p vt (borrowed: static storage) and @p state (owned: vt->free frees it).
+ * NULL (with the error message set) when @p vt is not version BPT_SOURCE_VERSION with start and
+ * stop, or out of memory; @p state is then freed.
+ */
+BPT_API bpt_source *bpt_source_new(const bpt_source_vtable *vt, void *state);
+
+/**
+ * The local HTTP source (DESIGN.md §10): one listener on @p listen ("HOST:PORT", a numeric
+ * address; port 0 picks one) serving POST /v1/jobs/{job_index}, the key-exchange endpoints
+ * whose secrets reach the handlers' TeeContext, GET /v1/attestation, /healthz and /metrics.
+ * NULL (with the error message set) when @p listen is not such an address.
+ */
+BPT_API bpt_source *bpt_source_http_local(const char *listen);
+
+/** Free a source never added to a runner; NULL does nothing. */
+BPT_API void bpt_source_free(bpt_source *s);
+
+/**
+ * Add @p source (taken over, also on failure: freed then). Before start; at most 8.
+ * @return 0; BPT_EINVAL (NULL: the message carries the source constructor's reason);
+ *         BPT_EBUSY (started); BPT_ELIMIT (8 sources).
+ */
+BPT_API BPT_MUST_USE int bpt_runner_add_source(bpt_runner *r, bpt_source *source);
+
+/** The port the local HTTP source listens on once started (the one picked for port 0); 0 when
+ * the runner has none or it is not started. */
+BPT_API uint16_t bpt_runner_http_port(const bpt_runner *r);
+
+/* ---- running ------------------------------------------------------------------------------ */
 
 /**
  * Start: by the config's mode and requirement (DESIGN.md §10) — `disabled` runs plain (results
  * unstamped); `auto` looks for a TEE (bpt_detect) and attests when it finds one (or simulates);
  * `direct` attests. Jobs run through the runner's TeeLayer, outside every layer of the router
  * (the router itself is not changed): it stamps ok results with the current snapshot and drops
- * any tee.* entry a handler or layer wrote, in every mode. Attesting means: evidence binding a
- * fresh random nonce, verified by the runner's own context and policy, the nonce checked, and the
- * snapshot results are stamped with. When that fails, `required` refuses to start (the message
- * names why) and `preferred` logs a warning and runs without stamps. Then the workers and the
- * re-attestation schedule.
+ * any tee.* entry a handler or layer wrote, in every mode.
+ * Attesting means: evidence binding a fresh random nonce, verified by the runner's own context
+ * and policy, the nonce checked, and the snapshot results are stamped with. When that fails,
+ * `required` refuses to start (the message names why) and `preferred` logs a warning and runs
+ * without stamps. Then the workers, the re-attestation schedule and the sources.
  * @return 0; BPT_EUNSATISFIABLE (required, and no TEE or its evidence did not verify: the
- *         message says which); BPT_EINVAL (no router); BPT_EBUSY (already started).
+ *         message says which); BPT_EINVAL (no router); BPT_EBUSY (already started); a source's
+ *         error (e.g. BPT_EIO: its port is in use), everything started stopped again.
  */
 BPT_API BPT_MUST_USE int bpt_runner_start(bpt_runner *r);
+
+/**
+ * Start, then bpt_runner_wait(). SIGTERM and SIGINT are blocked in the calling thread before
+ * anything starts, so the runner's threads inherit the mask and the signal is taken here; call
+ * it from the main thread before other threads exist, or block the two signals in them. The
+ * signal mask is restored on return.
+ * @return 0 after a signal or bpt_runner_shutdown(); bpt_runner_start()'s error.
+ */
+BPT_API BPT_MUST_USE int bpt_runner_run(bpt_runner *r);
+
+/**
+ * Block until SIGTERM or SIGINT arrives (taken with sigtimedwait: every thread of the process
+ * must have the two blocked, which bpt_runner_run() arranges for the runner's own) or
+ * bpt_runner_shutdown() is called; then stop (bpt_runner_stop()) and cleanse the sealed
+ * secrets the run received. For a caller that starts the runner itself (to print where it
+ * listens, say).
+ */
+BPT_API void bpt_runner_wait(bpt_runner *r);
+
+/** Make bpt_runner_run() / bpt_runner_wait() return (any thread; not from a signal handler). */
+BPT_API void bpt_runner_shutdown(bpt_runner *r);
 
 /** Called when a submitted job is done, on the worker thread that ran it; @p result is borrowed
  * for the call. */
@@ -150,8 +233,9 @@ BPT_API BPT_MUST_USE int bpt_runner_submit(bpt_runner *r, bpt_job_call *call,
 
 /**
  * Stop taking jobs, let queued and in-flight ones finish within the drain deadline (jobs still
- * queued then are answered with the error "shutting_down"), join the workers, cleanse the
- * sealed secrets. Threads: any one thread; idempotent.
+ * queued then are answered with the error "shutting_down"), join the workers, stop the
+ * sources. The sealed secrets stay until bpt_runner_free() (a restart keeps them). Threads: any
+ * one thread; idempotent.
  */
 BPT_API void bpt_runner_stop(bpt_runner *r);
 

@@ -17,6 +17,7 @@
  * for /metrics.
  */
 #include "exchange/protocol.h"
+#include "exchange/server_hooks.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -98,16 +100,43 @@ struct bpt_kx_server {
     atomic_uint_fast64_t hist[NBUCKETS + 1];
     atomic_uint_fast64_t hist_count;
     atomic_uint_fast64_t hist_sum_us;
+    /* a host's paths (server_hooks.h) and its deferred requests */
+    bool hooked;
+    bpt_kx_server_hooks hooks;
+    pthread_mutex_t pend_mu;
+    struct bpt_kx_pending *pending; /* suspended, not yet answered */
+};
+
+/* A host's request answered later: one reference for the request, one for the host. */
+struct bpt_kx_pending {
+    bpt_kx_server *srv;
+    struct MHD_Connection *c;
+    int refs;      /* under srv->pend_mu */
+    bool answered; /* ans holds the answer; the connection was resumed */
+    bool listed;   /* in srv->pending */
+    bpt_kx_http_answer ans;
+    struct bpt_kx_pending *prev, *next;
 };
 
 struct req {
     struct timespec start;
     char *body;
     size_t len;
-    bpt_kx_outcome refused; /* BPT_KX_OK, or why the head or body is refused */
-    const char *why;        /* static text for the refusal */
-    bool answered;          /* a refusal was queued before the upload ended */
-    size_t dropped;         /* bytes of an oversized chunked body read and dropped */
+    bpt_kx_outcome refused;         /* BPT_KX_OK, or why the head or body is refused */
+    const char *why;                /* static text for the refusal */
+    bool answered;                  /* a refusal was queued before the upload ended */
+    size_t dropped;                 /* bytes of an oversized chunked body read and dropped */
+    bool host;                      /* a path of the host's (server_hooks.h) */
+    unsigned host_status;           /* the host's head check refused with this status */
+    struct bpt_kx_pending *pending; /* deferred by the host */
+};
+
+/* What a host's hook sees of a request. */
+struct bpt_kx_http_request {
+    bpt_kx_server *srv;
+    struct MHD_Connection *c;
+    const char *url, *method;
+    struct req *rq;
 };
 
 /* ---- responses --------------------------------------------------------------------------- */
@@ -265,6 +294,16 @@ static enum MHD_Result get_attestation(bpt_kx_server *srv, struct MHD_Connection
 {
     bpt_kx_answer a;
     const char *nonce_hex = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "nonce");
+    if (nonce_hex == NULL && srv->hooked && srv->hooks.attestation != NULL) {
+        /* the host's current attestation: the one its answers are stamped with */
+        char *json = NULL;
+        if (srv->hooks.attestation(&json, srv->hooks.userdata) < 0) {
+            return send_error(srv, c, BPT_KX_CAPACITY, "no attestation now: retry later", 5);
+        }
+        enum MHD_Result ret = send_text(c, 200, "application/json", json, 0);
+        bpt_free(json);
+        return ret;
+    }
     bpt_kx_outcome o = bpt_kx_answer_attestation(&a, srv->svc, nonce_hex);
     return send_answer(srv, c, o, &a, 0);
 }
@@ -351,6 +390,13 @@ static enum MHD_Result get_metrics(bpt_kx_server *srv, struct MHD_Connection *c)
                             (unsigned long long)count, (double)atomic_load(&srv->hist_sum_us) / 1e6,
                             (unsigned long long)count);
     }
+    if (rc == 0 && srv->hooked && srv->hooks.metrics != NULL) {
+        char *more = NULL;
+        if ((rc = srv->hooks.metrics(&more, srv->hooks.userdata)) == 0) {
+            rc = bpt_buf_append_str(&b, more);
+        }
+        bpt_free(more);
+    }
     if (rc == 0) {
         rc = bpt_buf_append(&b, "", 1);
     }
@@ -358,6 +404,204 @@ static enum MHD_Result get_metrics(bpt_kx_server *srv, struct MHD_Connection *c)
                   : send_error(srv, c, BPT_KX_INTERNAL, "metrics", 0);
     bpt_buf_dispose(&b);
     return ret;
+}
+
+/* ---- a host's paths (server_hooks.h) ----------------------------------------------------- */
+
+const char *bpt_kx_http_method(const bpt_kx_http_request *q)
+{
+    return q->method;
+}
+
+const char *bpt_kx_http_path(const bpt_kx_http_request *q)
+{
+    return q->url;
+}
+
+const char *bpt_kx_http_query(const bpt_kx_http_request *q, const char *key)
+{
+    return MHD_lookup_connection_value(q->c, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *bpt_kx_http_header(const bpt_kx_http_request *q, const char *name)
+{
+    return MHD_lookup_connection_value(q->c, MHD_HEADER_KIND, name);
+}
+
+struct header_walk {
+    bool (*fn)(const char *name, const char *value, void *ud);
+    void *ud;
+};
+
+static enum MHD_Result walk_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    struct header_walk *w = cls;
+    (void)kind;
+    return w->fn(key, value ? value : "", w->ud) ? MHD_YES : MHD_NO;
+}
+
+void bpt_kx_http_headers(const bpt_kx_http_request *q,
+                         bool (*fn)(const char *name, const char *value, void *ud), void *ud)
+{
+    struct header_walk w = {fn, ud};
+    MHD_get_connection_values(q->c, MHD_HEADER_KIND, walk_header, &w);
+}
+
+const uint8_t *bpt_kx_http_body(const bpt_kx_http_request *q, size_t *len_out)
+{
+    *len_out = q->rq->len;
+    return (const uint8_t *)(q->rq->body ? q->rq->body : "");
+}
+
+void bpt_kx_http_answer_dispose(bpt_kx_http_answer *a)
+{
+    if (a) {
+        free(a->body);
+        free(a->headers);
+        a->body = NULL;
+        a->headers = NULL;
+    }
+}
+
+/* Send a host's answer (its buffers taken). */
+static enum MHD_Result send_host(struct MHD_Connection *c, bpt_kx_http_answer *a)
+{
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+    if (a->len) {
+        r = MHD_create_response_from_buffer(a->len, a->body, MHD_RESPMEM_MUST_FREE);
+        if (r) {
+            a->body = NULL; /* MHD frees it */
+        }
+    } else {
+        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    }
+    if (r == NULL) {
+        bpt_kx_http_answer_dispose(a);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            a->content_type ? a->content_type : "application/octet-stream");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (a->retry_after > 0) {
+        char ra[16];
+        snprintf(ra, sizeof(ra), "%u", a->retry_after);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
+    for (char *line = a->headers, *nl; line && *line; line = nl + 1) {
+        char *colon = strchr(line, ':');
+        if (!(nl = strchr(line, '\n'))) {
+            break;
+        }
+        *nl = '\0';
+        if (colon && colon < nl) {
+            *colon = '\0';
+            MHD_add_response_header(r, line, colon[1] == ' ' ? colon + 2 : colon + 1);
+        }
+    }
+    ret = MHD_queue_response(c, a->status ? a->status : 500, r);
+    MHD_destroy_response(r);
+    bpt_kx_http_answer_dispose(a);
+    return ret;
+}
+
+/* Drop one reference (lock not held); the last frees the pending request. */
+static void pending_unref(struct bpt_kx_pending *p)
+{
+    bpt_kx_server *srv = p->srv;
+    bool last;
+    pthread_mutex_lock(&srv->pend_mu);
+    last = --p->refs == 0;
+    pthread_mutex_unlock(&srv->pend_mu);
+    if (last) {
+        bpt_kx_http_answer_dispose(&p->ans);
+        free(p);
+    }
+}
+
+/* Lock held: unlist, keep @p ans as the answer, wake the connection. */
+static void pending_answer_locked(struct bpt_kx_pending *p, bpt_kx_http_answer *ans)
+{
+    bpt_kx_server *srv = p->srv;
+    if (p->listed) {
+        if (p->prev) {
+            p->prev->next = p->next;
+        } else {
+            srv->pending = p->next;
+        }
+        if (p->next) {
+            p->next->prev = p->prev;
+        }
+        p->listed = false;
+    }
+    p->ans = *ans;
+    memset(ans, 0, sizeof(*ans));
+    p->answered = true;
+    MHD_resume_connection(p->c);
+}
+
+bpt_kx_pending *bpt_kx_http_defer(bpt_kx_http_request *q)
+{
+    bpt_kx_server *srv = q->srv;
+    struct bpt_kx_pending *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        return NULL;
+    }
+    p->srv = srv;
+    p->c = q->c;
+    p->refs = 2;
+    q->rq->pending = p;
+    MHD_suspend_connection(q->c);
+    pthread_mutex_lock(&srv->pend_mu);
+    p->listed = true;
+    p->next = srv->pending;
+    if (srv->pending) {
+        srv->pending->prev = p;
+    }
+    srv->pending = p;
+    pthread_mutex_unlock(&srv->pend_mu);
+    return p;
+}
+
+void bpt_kx_http_complete(bpt_kx_pending *p, bpt_kx_http_answer *ans)
+{
+    pthread_mutex_lock(&p->srv->pend_mu);
+    if (p->answered) { /* the server stopped and answered it already */
+        bpt_kx_http_answer_dispose(ans);
+    } else {
+        pending_answer_locked(p, ans);
+    }
+    pthread_mutex_unlock(&p->srv->pend_mu);
+    pending_unref(p);
+}
+
+/* The resumed connection of a deferred request: send what the host answered. */
+static enum MHD_Result send_pending(bpt_kx_server *srv, struct MHD_Connection *c, struct req *rq)
+{
+    bpt_kx_http_answer a;
+    pthread_mutex_lock(&srv->pend_mu);
+    if (!rq->pending->answered) {
+        pthread_mutex_unlock(&srv->pend_mu);
+        return MHD_YES; /* not yet */
+    }
+    a = rq->pending->ans;
+    memset(&rq->pending->ans, 0, sizeof(rq->pending->ans));
+    pthread_mutex_unlock(&srv->pend_mu);
+    return send_host(c, &a);
+}
+
+/* A whole request on a host's path. */
+static enum MHD_Result route_host(bpt_kx_server *srv, struct MHD_Connection *c, const char *url,
+                                  const char *method, struct req *rq)
+{
+    bpt_kx_http_request q = {srv, c, url, method, rq};
+    bpt_kx_http_answer a;
+    memset(&a, 0, sizeof(a));
+    if (srv->hooks.route(&q, &a, srv->hooks.userdata) == BPT_KX_HOOK_DEFERRED && rq->pending) {
+        return MHD_YES; /* answered when the host completes it */
+    }
+    return send_host(c, &a);
 }
 
 /* ---- dispatch ---------------------------------------------------------------------------- */
@@ -584,9 +828,15 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
+/* The body limit of a request's path. */
+static size_t body_limit(const bpt_kx_server *srv, const struct req *rq)
+{
+    return rq->host ? srv->hooks.max_body_bytes : srv->opts.max_body_bytes;
+}
+
 /* The first call of a request (its head is complete): the framing checks. */
-static void check_head(bpt_kx_server *srv, struct MHD_Connection *c, const char *method,
-                       struct req *rq)
+static void check_head(bpt_kx_server *srv, struct MHD_Connection *c, const char *url,
+                       const char *method, struct req *rq)
 {
     struct head_walk w;
     long long cl = -1;
@@ -598,10 +848,20 @@ static void check_head(bpt_kx_server *srv, struct MHD_Connection *c, const char 
         rq->why = "too many header fields";
         return;
     }
-    rq->refused = bpt_kx_check_head(&cl, &rq->why, method, w.h, w.n);
-    if (rq->refused == BPT_KX_OK && cl >= 0 && (unsigned long long)cl > srv->opts.max_body_bytes) {
+    /* The framing rules hold on every path; the JSON body type only on the key exchange's. */
+    rq->refused = bpt_kx_check_head(&cl, &rq->why, rq->host ? NULL : method, w.h, w.n);
+    if (rq->refused == BPT_KX_OK && cl >= 0 && (unsigned long long)cl > body_limit(srv, rq)) {
         rq->refused = BPT_KX_PAYLOAD_TOO_LARGE;
         rq->why = "request body exceeds the limit";
+    }
+    if (rq->refused == BPT_KX_OK && rq->host && srv->hooks.check_head != NULL) {
+        bpt_kx_http_request q = {srv, c, url, method, rq};
+        unsigned status = 400;
+        const char *why = srv->hooks.check_head(&q, &status, srv->hooks.userdata);
+        if (why != NULL) {
+            rq->refused = status == 415 ? BPT_KX_UNSUPPORTED_MEDIA : BPT_KX_BAD_REQUEST;
+            rq->why = why;
+        }
     }
 }
 
@@ -620,12 +880,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         clock_gettime(CLOCK_MONOTONIC, &rq->start);
         *con_cls = rq;
-        check_head(srv, c, method, rq);
+        rq->host = srv->hooked && strncmp(url, srv->hooks.prefix, strlen(srv->hooks.prefix)) == 0;
+        check_head(srv, c, url, method, rq);
         if (rq->refused != BPT_KX_OK) {
             /* answer at once; libmicrohttpd skips the body and closes the connection */
             rq->answered = true;
             conn_deadline(srv, c, false);
-            enum MHD_Result ret = route(srv, c, url, method, rq);
+            enum MHD_Result ret = rq->host ? send_error(srv, c, rq->refused, rq->why, 0)
+                                           : route(srv, c, url, method, rq);
             observe(srv, rq);
             return ret;
         }
@@ -634,7 +896,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (rq->refused != BPT_KX_OK || n > srv->opts.max_body_bytes - rq->len) {
+        if (rq->refused != BPT_KX_OK || n > body_limit(srv, rq) - rq->len) {
             rq->refused = BPT_KX_PAYLOAD_TOO_LARGE;
             rq->why = "request body exceeds the limit";
             if (rq->body != NULL) {
@@ -647,7 +909,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
              * and dropped, and 413 goes out when it ends; a sender that keeps going past
              * BPT_LIMIT_JSON_BYTES is cut off */
             rq->dropped += n;
-            return rq->dropped > BPT_LIMIT_JSON_BYTES ? MHD_NO : MHD_YES;
+            return rq->dropped > BPT_LIMIT_JSON_BYTES + body_limit(srv, rq) ? MHD_NO : MHD_YES;
         }
         char *nb = realloc(rq->body, rq->len + n + 1);
         if (nb == NULL) {
@@ -659,10 +921,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         rq->body[rq->len] = '\0';
         return MHD_YES;
     }
+    if (rq->pending != NULL) { /* resumed: the host has answered */
+        enum MHD_Result ret = send_pending(srv, c, rq);
+        observe(srv, rq);
+        return ret;
+    }
     if (rq->answered) {
         return MHD_YES;
     }
     conn_deadline(srv, c, false); /* the whole request is in: answering is not the client's time */
+    if (rq->host) {
+        enum MHD_Result ret = rq->refused != BPT_KX_OK ? send_error(srv, c, rq->refused, rq->why, 0)
+                                                       : route_host(srv, c, url, method, rq);
+        if (rq->pending == NULL) {
+            observe(srv, rq);
+        }
+        return ret;
+    }
     enum MHD_Result ret = route(srv, c, url, method, rq);
     observe(srv, rq);
     return ret;
@@ -676,6 +951,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     conn_deadline(cls, c, true);
     struct req *rq = *con_cls;
     if (rq != NULL) {
+        if (rq->pending != NULL) {
+            pending_unref(rq->pending);
+        }
         if (rq->body != NULL) {
             OPENSSL_cleanse(rq->body, rq->len);
         }
@@ -686,6 +964,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 }
 
 int bpt_kx_server_start(bpt_kx_server **out, bpt_kx_service *svc, const bpt_kx_server_options *opts)
+{
+    return bpt_kx_server_start_hooked(out, svc, opts, NULL);
+}
+
+int bpt_kx_server_start_hooked(bpt_kx_server **out, bpt_kx_service *svc,
+                               const bpt_kx_server_options *opts, const bpt_kx_server_hooks *hooks)
 {
     bpt_kx_server *srv = NULL;
     bpt_kx_server_options defaults = BPT_KX_SERVER_OPTIONS_INIT, o = BPT_KX_SERVER_OPTIONS_INIT;
@@ -725,6 +1009,14 @@ int bpt_kx_server_start(bpt_kx_server **out, bpt_kx_service *svc, const bpt_kx_s
         (o.n_authorized_senders > 0 && o.authorized_senders == NULL)) {
         return bpt_err(BPT_EINVAL, "kx: %zu authorized senders (at most %d, with their keys)",
                        o.n_authorized_senders, BPT_KX_MAX_AUTHORIZED_SENDERS);
+    }
+    if (hooks != NULL &&
+        (hooks->prefix == NULL || strncmp(hooks->prefix, "/v1/", 4) != 0 ||
+         strncmp(hooks->prefix, "/v1/sessions", 12) == 0 ||
+         strncmp(hooks->prefix, "/v1/attestation", 15) == 0 || hooks->route == NULL ||
+         hooks->max_body_bytes == 0 || hooks->max_body_bytes > BPT_LIMIT_JSON_BYTES * 16u)) {
+        return bpt_err(BPT_EINVAL, "kx: hooks need route() and a prefix under /v1/ that is not "
+                                   "the key exchange's, and a body limit");
     }
     if (opts->store == NULL && opts->on_secret == NULL) {
         return bpt_err(BPT_EINVAL, "kx: server needs a secret store or an on_secret callback");
@@ -775,6 +1067,12 @@ int bpt_kx_server_start(bpt_kx_server **out, bpt_kx_service *svc, const bpt_kx_s
         srv->delivery.n_senders = o.n_authorized_senders;
     }
     srv->opts.authorized_senders = srv->senders;
+    if (hooks != NULL) {
+        srv->hooked = true;
+        srv->hooks = *hooks;
+        flags |= MHD_ALLOW_SUSPEND_RESUME; /* a host's requests wait for their answer suspended */
+    }
+    pthread_mutex_init(&srv->pend_mu, NULL);
     pthread_mutex_init(&srv->rl_mu, NULL);
     pthread_mutex_init(&srv->conn_mu, NULL);
     pthread_condattr_t ca;
@@ -825,8 +1123,23 @@ void bpt_kx_server_stop(bpt_kx_server *srv)
         pthread_join(srv->watchdog, NULL);
     }
     if (srv->daemon != NULL) {
+        /* A host completes what it deferred before stopping us; should it not have, those
+         * connections are answered 503 now (libmicrohttpd must not stop with suspended ones)
+         * and the host's late completion is dropped. */
+        pthread_mutex_lock(&srv->pend_mu);
+        while (srv->pending != NULL) {
+            bpt_kx_http_answer a;
+            memset(&a, 0, sizeof(a));
+            a.status = 503;
+            a.content_type = "application/json";
+            a.retry_after = 1;
+            BPT_LOG(BPT_LOG_ERROR, "kx", "stopping with a request not answered by its host");
+            pending_answer_locked(srv->pending, &a);
+        }
+        pthread_mutex_unlock(&srv->pend_mu);
         MHD_stop_daemon(srv->daemon); /* closes the connections: the registry empties */
     }
+    pthread_mutex_destroy(&srv->pend_mu);
     pthread_cond_destroy(&srv->conn_cond);
     pthread_mutex_destroy(&srv->conn_mu);
     pthread_mutex_destroy(&srv->rl_mu);

@@ -107,6 +107,20 @@ int bpt_exec_handler_new(bpt_exec_handler **out, const bpt_exec_handler_opts *o)
         rc = bpt_err(BPT_EINVAL, "exec handler: the command is empty");
         goto out;
     }
+    /* Checked now so that a typo stops the service at start, not its first call (and again
+     * at each call: the file may go). */
+    if (h->argv[0][0] != '/') {
+        rc = bpt_err(BPT_EINVAL,
+                     "exec handler: program '%.200s': an absolute path (no PATH search, no "
+                     "working directory)",
+                     h->argv[0]);
+        goto out;
+    }
+    if (access(h->argv[0], X_OK) != 0) {
+        rc = bpt_err(BPT_EINVAL, "exec handler: program %.200s cannot be run: %s", h->argv[0],
+                     strerror(errno));
+        goto out;
+    }
     h->timeout_ms = o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
     h->max_output = o->max_output ? o->max_output : DEFAULT_MAX_OUTPUT;
     snprintf(h->base_dir, sizeof(h->base_dir), "%s",

@@ -15,8 +15,10 @@
 #include "core/err.h"
 #include "core/logging.h"
 #include "core/util.h"
+#include "runner/runner_internal.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,14 @@ struct job {
     bpt_job_call *call;
     bpt_runner_done_fn done;
     void *userdata;
+};
+
+#define MAX_SOURCES 8
+
+struct bpt_source {
+    const bpt_source_vtable *vt;
+    void *state;
+    bool started;
 };
 
 struct bpt_runner {
@@ -59,6 +69,11 @@ struct bpt_runner {
     pthread_t refresher;
     bool refresher_running;
     int64_t attested_at; /* the current snapshot's time (0: none) */
+    char *report_json;   /* the report the current snapshot was verified from (NULL: none) */
+    _Atomic uint16_t http_port;
+    bpt_source *sources[MAX_SOURCES];
+    size_t n_sources;
+    atomic_bool shutdown; /* bpt_runner_shutdown(): run() returns */
 
     atomic_uint_fast64_t jobs[256][2]; /* [index][0 ok, 1 error] */
     atomic_uint_fast64_t latency[N_BUCKETS + 1];
@@ -81,7 +96,26 @@ static int to_caller_router(const bpt_job_call *call, bpt_job_result *result,
     return bpt_router_dispatch(r->router, call, result, tee);
 }
 
-int bpt_runner_new(bpt_runner **out, const bpt_config *config, const bpt_runner_opts *opts)
+static int check_opts(const bpt_runner_opts *o)
+{
+    if (o->version != BPT_RUNNER_OPTS_VERSION || o->workers > 256 || o->queue_depth > 65536 ||
+        o->drain_timeout_ms < 0 || (o->simulate != BPT_PROVIDER_UNKNOWN && !o->sim_dir)) {
+        return bpt_err(BPT_EINVAL, "runner: options (from BPT_RUNNER_OPTS_INIT): workers 0..256, "
+                                   "queue_depth 0..65536, a sim_dir with simulate");
+    }
+    return 0;
+}
+
+/* The options with their defaults filled in; the context is referenced by the caller. */
+static void take_opts(bpt_runner *r, const bpt_runner_opts *o)
+{
+    r->opts = *o;
+    r->opts.workers = o->workers ? o->workers : DEFAULT_WORKERS;
+    r->opts.queue_depth = o->queue_depth ? o->queue_depth : DEFAULT_QUEUE;
+    r->opts.drain_timeout_ms = o->drain_timeout_ms ? o->drain_timeout_ms : DEFAULT_DRAIN_MS;
+}
+
+int bpt_runner_new(bpt_runner **out, const bpt_config *config)
 {
     static const bpt_runner_opts defaults = BPT_RUNNER_OPTS_INIT;
     bpt_runner *r = NULL;
@@ -91,39 +125,22 @@ int bpt_runner_new(bpt_runner **out, const bpt_config *config, const bpt_runner_
         return bpt_err(BPT_EINVAL, "runner: %s", out ? "no config" : "no out pointer");
     }
     *out = NULL;
-    opts = opts ? opts : &defaults;
-    if (opts->version != BPT_RUNNER_OPTS_VERSION || opts->workers > 256 ||
-        opts->queue_depth > 65536 || opts->drain_timeout_ms < 0 ||
-        (opts->simulate != BPT_PROVIDER_UNKNOWN && !opts->sim_dir)) {
-        return bpt_err(BPT_EINVAL, "runner: options (from BPT_RUNNER_OPTS_INIT): workers 0..256, "
-                                   "queue_depth 0..65536, a sim_dir with simulate");
-    }
     if (bpt_config_mode(config) == BPT_MODE_REMOTE || bpt_config_mode(config) == BPT_MODE_HYBRID) {
         return bpt_err(BPT_ENOTSUP,
-                       "runner: mode %s is not built yet (direct, auto and disabled "
-                       "are)",
+                       "runner: mode %s is not built yet (direct, auto and disabled are)",
                        bpt_tee_mode_name(bpt_config_mode(config)));
     }
     if (!(r = calloc(1, sizeof(*r)))) {
         return bpt_err_nomem("runner");
     }
     r->config = config;
-    r->opts = *opts;
-    r->opts.workers = opts->workers ? opts->workers : DEFAULT_WORKERS;
-    r->opts.queue_depth = opts->queue_depth ? opts->queue_depth : DEFAULT_QUEUE;
-    r->opts.drain_timeout_ms = opts->drain_timeout_ms ? opts->drain_timeout_ms : DEFAULT_DRAIN_MS;
+    take_opts(r, &defaults);
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->work, NULL);
     pthread_cond_init(&r->idle, NULL);
     pthread_cond_init(&r->tick, NULL);
-    if (!(r->queue = calloc(r->opts.queue_depth, sizeof(*r->queue))) ||
-        !(r->threads = calloc(r->opts.workers, sizeof(*r->threads)))) {
-        rc = bpt_err_nomem("runner");
-        goto out;
-    }
     BPT_CHECK(bpt_kx_store_new(&r->store));
-    BPT_CHECK(opts->policy ? bpt_policy_clone(&r->policy, opts->policy)
-                           : bpt_policy_new(&r->policy));
+    BPT_CHECK(bpt_policy_new(&r->policy));
     /* The TeeLayer in every mode: with no snapshot (disabled, or preferred without a TEE) it
      * stamps nothing but still drops any tee.* entry a handler wrote. */
     BPT_CHECK(bpt_router_new(&r->outer));
@@ -137,12 +154,35 @@ int bpt_runner_new(bpt_runner **out, const bpt_config *config, const bpt_runner_
     for (unsigned i = 0; i < 256; i++) {
         BPT_CHECK(bpt_router_route(r->outer, (uint8_t)i, to_caller_router, r));
     }
-    r->ctx = bpt_verify_ctx_ref(opts->verify_ctx);
     *out = r;
     r = NULL;
     rc = 0;
 out:
     bpt_runner_free(r);
+    return rc;
+}
+
+int bpt_runner_set_options(bpt_runner *r, const bpt_runner_opts *opts)
+{
+    bpt_policy *p = NULL;
+    int rc;
+    if (!r || !opts) {
+        return bpt_err(BPT_EINVAL, "runner: set_options: NULL argument");
+    }
+    if (r->started) {
+        return bpt_err(BPT_EBUSY, "runner: options are set before the runner starts");
+    }
+    BPT_CHECK(check_opts(opts));
+    BPT_CHECK(opts->policy ? bpt_policy_clone(&p, opts->policy) : bpt_policy_new(&p));
+    bpt_policy_free(r->policy);
+    r->policy = p;
+    bpt_verify_ctx_free(r->ctx);
+    r->ctx = bpt_verify_ctx_ref(opts->verify_ctx);
+    take_opts(r, opts);
+    r->opts.policy = NULL; /* ours is r->policy */
+    r->opts.verify_ctx = NULL;
+    rc = 0;
+out:
     return rc;
 }
 
@@ -198,8 +238,9 @@ out:
     return rc;
 }
 
-/* Evidence of this TEE binding a fresh nonce, verified and held to the nonce: a snapshot. */
-static int attest_self(bpt_tee_snapshot **out, bpt_runner *r)
+/* Evidence of this TEE binding a fresh nonce, verified and held to the nonce: a snapshot, and
+ * the report (JSON) it was made from, for GET /v1/attestation. */
+static int attest_self(bpt_tee_snapshot **out, char **report_json, bpt_runner *r)
 {
     bpt_attester_opts ao = BPT_ATTESTER_OPTS_INIT;
     uint8_t nonce[64];
@@ -218,8 +259,7 @@ static int attest_self(bpt_tee_snapshot **out, bpt_runner *r)
     ao.sim_dir = r->opts.sim_dir;
     ao.root = r->opts.root;
     if ((rc = bpt_attest(&rep, nonce, &ao)) < 0) {
-        rc = bpt_err_prefix(rc, "runner: attest");
-        goto out;
+        goto out; /* the attester's message names what is missing */
     }
     for (size_t i = 0; i < sizeof(nonce); i++) {
         snprintf(hex + 2 * i, 3, "%02x", nonce[i]);
@@ -228,7 +268,7 @@ static int attest_self(bpt_tee_snapshot **out, bpt_runner *r)
     BPT_CHECK(bpt_policy_clone(&p, r->policy));
     BPT_CHECK(bpt_policy_set_expected_report_data(p, hex)); /* fresh: this nonce, bound */
     if ((rc = bpt_verify_report(&v, ctx, p, rep)) < 0) {
-        rc = bpt_err_prefix(rc, "runner: our own evidence did not verify");
+        rc = bpt_err_prefix(rc, "this TEE's own evidence did not verify");
         goto out;
     }
     if (!bpt_config_accepts_provider(r->config, bpt_verified_provider(v))) {
@@ -238,7 +278,12 @@ static int attest_self(bpt_tee_snapshot **out, bpt_runner *r)
                      bpt_provider_name(bpt_verified_provider(v)));
         goto out;
     }
-    BPT_CHECK(bpt_tee_snapshot_new(out, v));
+    BPT_CHECK(bpt_report_to_json(report_json, rep));
+    if ((rc = bpt_tee_snapshot_new(out, v)) < 0) {
+        bpt_free(*report_json);
+        *report_json = NULL;
+        goto out;
+    }
     v = NULL;
     rc = 0;
 out:
@@ -252,11 +297,12 @@ out:
 int bpt_runner_reattest(bpt_runner *r)
 {
     bpt_tee_snapshot *s = NULL;
+    char *json = NULL;
     int rc;
     if (!r || bpt_config_mode(r->config) == BPT_MODE_DISABLED) {
         return bpt_err(BPT_EINVAL, "runner: %s", r ? "the mode is disabled" : "NULL");
     }
-    if ((rc = attest_self(&s, r)) < 0) {
+    if ((rc = attest_self(&s, &json, r)) < 0) {
         return rc;
     }
     BPT_LOG(BPT_LOG_INFO, "runner", "attested provider=%s digest=%s",
@@ -265,6 +311,8 @@ int bpt_runner_reattest(bpt_runner *r)
     bpt_tee_snapshot_free(s);
     pthread_mutex_lock(&r->mu);
     r->attested_at = bpt_time_now();
+    bpt_free(r->report_json);
+    r->report_json = json;
     pthread_mutex_unlock(&r->mu);
     return 0;
 }
@@ -282,8 +330,8 @@ static bool tee_present(const bpt_runner *r, char *why, size_t why_len)
     }
     if (d.provider == BPT_PROVIDER_UNKNOWN) {
         snprintf(why, why_len,
-                 "no TEE found on this host (bpt detect); use a simulated TEE for "
-                 "a test service");
+                 "no TEE found on this host (a test service can use the "
+                 "simulated TEE)");
         return false;
     }
     return true;
@@ -313,6 +361,8 @@ static void *refresh_loop(void *arg)
             age = r->attested_at ? bpt_time_now() - r->attested_at : 0;
             if (max_age && r->attested_at && age > (int64_t)max_age) {
                 r->attested_at = 0;
+                bpt_free(r->report_json);
+                r->report_json = NULL;
                 pthread_mutex_unlock(&r->mu);
                 bpt_tee_layer_set_snapshot(r->tee, NULL);
                 BPT_LOG(BPT_LOG_ERROR, "runner", "attestation older than max_age=%llus dropped",
@@ -396,12 +446,41 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* Start the workers (queue and threads sized by the options). */
+static int start_workers(bpt_runner *r)
+{
+    free(r->queue);
+    free(r->threads);
+    r->queue = calloc(r->opts.queue_depth, sizeof(*r->queue));
+    r->threads = calloc(r->opts.workers, sizeof(*r->threads));
+    if (!r->queue || !r->threads) {
+        return bpt_err_nomem("runner");
+    }
+    r->head = r->count = r->in_flight = 0;
+    pthread_mutex_lock(&r->mu);
+    r->started = true;
+    r->stopping = false;
+    for (size_t i = 0; i < r->opts.workers; i++) {
+        if (pthread_create(&r->threads[i], NULL, worker, r) != 0) {
+            pthread_mutex_unlock(&r->mu);
+            return bpt_err(BPT_ERROR, "runner: cannot start worker %zu", i);
+        }
+        r->n_threads++;
+    }
+    if (bpt_config_mode(r->config) != BPT_MODE_DISABLED && r->opts.reattest_secs &&
+        pthread_create(&r->refresher, NULL, refresh_loop, r) == 0) {
+        r->refresher_running = true;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return 0;
+}
+
 int bpt_runner_start(bpt_runner *r)
 {
     char why[512] = "";
     bpt_tee_mode mode;
     bool required;
-    int rc;
+    int rc = 0;
 
     if (!r || !r->router) {
         return bpt_err(BPT_EINVAL, "runner: %s", r ? "no router (bpt_runner_set_router)" : "NULL");
@@ -419,40 +498,31 @@ int bpt_runner_start(bpt_runner *r)
         }
         if (rc < 0 && required) {
             return bpt_err(BPT_EUNSATISFIABLE,
-                           "runner: the TEE requirement is 'required' and %s: refusing to start",
+                           "runner: refusing to start: the TEE requirement is 'required' and %s",
                            why);
         }
         if (rc < 0) {
             BPT_LOG(BPT_LOG_WARN, "runner", "running without a TEE (results unstamped): %s", why);
         }
-    }
-    if (mode != BPT_MODE_DISABLED && !r->opts.reattest_secs &&
-        bpt_config_max_attestation_age_secs(r->config) > 1) {
-        r->opts.reattest_secs = bpt_config_max_attestation_age_secs(r->config) / 2;
-    }
-    pthread_mutex_lock(&r->mu);
-    r->started = true;
-    r->stopping = false;
-    for (size_t i = 0; i < r->opts.workers; i++) {
-        if (pthread_create(&r->threads[i], NULL, worker, r) != 0) {
-            r->stopping = true;
-            pthread_cond_broadcast(&r->work);
-            pthread_mutex_unlock(&r->mu);
-            for (size_t k = 0; k < i; k++) {
-                pthread_join(r->threads[k], NULL);
-            }
-            r->started = false;
-            return bpt_err(BPT_ERROR, "runner: cannot start worker %zu", i);
+        if (!r->opts.reattest_secs && bpt_config_max_attestation_age_secs(r->config) > 1) {
+            r->opts.reattest_secs = bpt_config_max_attestation_age_secs(r->config) / 2;
         }
-        r->n_threads++;
     }
-    if (mode != BPT_MODE_DISABLED && r->opts.reattest_secs &&
-        pthread_create(&r->refresher, NULL, refresh_loop, r) == 0) {
-        r->refresher_running = true;
+    if ((rc = start_workers(r)) < 0) {
+        bpt_runner_stop(r);
+        return rc;
     }
-    pthread_mutex_unlock(&r->mu);
-    BPT_LOG(BPT_LOG_INFO, "runner", "started mode=%s workers=%zu queue=%zu",
-            bpt_tee_mode_name(mode), r->opts.workers, r->opts.queue_depth);
+    for (size_t i = 0; i < r->n_sources; i++) {
+        bpt_source *src = r->sources[i];
+        if ((rc = src->vt->start(src->state, r)) < 0) {
+            rc = bpt_err_prefix(rc, "runner: source %s", src->vt->name ? src->vt->name : "?");
+            bpt_runner_stop(r);
+            return rc;
+        }
+        src->started = true;
+    }
+    BPT_LOG(BPT_LOG_INFO, "runner", "started mode=%s workers=%zu queue=%zu sources=%zu",
+            bpt_tee_mode_name(mode), r->opts.workers, r->opts.queue_depth, r->n_sources);
     return 0;
 }
 
@@ -486,12 +556,13 @@ void bpt_runner_stop(bpt_runner *r)
         return;
     }
     pthread_mutex_lock(&r->mu);
-    if (!r->started) {
+    if (!r->started || r->stopping) {
         pthread_mutex_unlock(&r->mu);
         return;
     }
-    /* Stop taking jobs; let the workers finish what is queued and in flight, within the
-     * deadline; then answer what is still queued. */
+    /* No new jobs from here on (a source's submit is refused: it answers "try later"); let the
+     * workers finish what is queued and in flight, within the deadline; then answer what is
+     * still queued. */
     r->stopping = true;
     pthread_cond_broadcast(&r->tick);
     clock_gettime(CLOCK_REALTIME, &until);
@@ -526,6 +597,13 @@ void bpt_runner_stop(bpt_runner *r)
         r->refresher_running = false;
     }
     r->n_threads = 0;
+    /* Every job a source submitted has had its done call: the sources can close. */
+    for (size_t i = 0; i < r->n_sources; i++) {
+        if (r->sources[i]->started) {
+            r->sources[i]->vt->stop(r->sources[i]->state);
+            r->sources[i]->started = false;
+        }
+    }
     pthread_mutex_lock(&r->mu);
     r->started = false;
     r->stopping = false;
@@ -539,6 +617,9 @@ void bpt_runner_free(bpt_runner *r)
         return;
     }
     bpt_runner_stop(r);
+    for (size_t i = 0; i < r->n_sources; i++) {
+        bpt_source_free(r->sources[i]);
+    }
     bpt_kx_store_free(r->store); /* cleanses every secret */
     bpt_router_free(r->outer);
     bpt_tee_layer_free(r->tee);
@@ -548,9 +629,176 @@ void bpt_runner_free(bpt_runner *r)
     pthread_cond_destroy(&r->idle);
     pthread_cond_destroy(&r->tick);
     pthread_mutex_destroy(&r->mu);
+    bpt_free(r->report_json);
     free(r->queue);
     free(r->threads);
     free(r);
+}
+
+/* ---- for the sources (runner_internal.h) ---------------------------------------------------- */
+
+const bpt_config *bpt_runner_config(const bpt_runner *r)
+{
+    return r->config;
+}
+
+void bpt_runner_attester(const bpt_runner *r, bpt_attester_opts *ao)
+{
+    bpt_attester_opts d = BPT_ATTESTER_OPTS_INIT;
+    *ao = d;
+    ao->simulate = r->opts.simulate;
+    ao->sim_dir = r->opts.sim_dir;
+    ao->root = r->opts.root;
+}
+
+bool bpt_runner_has_job(const bpt_runner *r, uint8_t index)
+{
+    return bpt_router_has_route(r->router, index);
+}
+
+int bpt_runner_report_json(char **out, bpt_runner *r)
+{
+    int rc = 0;
+    *out = NULL;
+    pthread_mutex_lock(&r->mu);
+    if (!r->report_json) {
+        rc = bpt_err(BPT_ENOTFOUND, "runner: no attestation (results are unstamped)");
+    } else {
+        rc = bpt_strdup(out, r->report_json);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+void bpt_runner_set_http_port(bpt_runner *r, uint16_t port)
+{
+    atomic_store(&r->http_port, port);
+}
+
+uint16_t bpt_runner_http_port(const bpt_runner *r)
+{
+    return r ? atomic_load(&((bpt_runner *)r)->http_port) : 0;
+}
+
+/* ---- sources ------------------------------------------------------------------------------ */
+
+bpt_source *bpt_source_new(const bpt_source_vtable *vt, void *state)
+{
+    bpt_source *s;
+    if (!vt || vt->version != BPT_SOURCE_VERSION || !vt->start || !vt->stop) {
+        (void)bpt_err(BPT_EINVAL, "source: a vtable of version %d with start() and stop()",
+                      BPT_SOURCE_VERSION);
+        if (vt && vt->free) {
+            vt->free(state);
+        }
+        return NULL;
+    }
+    if (!(s = calloc(1, sizeof(*s)))) {
+        (void)bpt_err_nomem("source");
+        if (vt->free) {
+            vt->free(state);
+        }
+        return NULL;
+    }
+    s->vt = vt;
+    s->state = state;
+    return s;
+}
+
+void bpt_source_free(bpt_source *s)
+{
+    if (!s) {
+        return;
+    }
+    if (s->vt->free) {
+        s->vt->free(s->state);
+    }
+    free(s);
+}
+
+int bpt_runner_add_source(bpt_runner *r, bpt_source *source)
+{
+    if (!source) {
+        /* The constructor's own message says why it gave nothing. */
+        return bpt_err(BPT_EINVAL, "runner: no source (%s)",
+                       *bpt_error_last() ? bpt_error_last() : "NULL");
+    }
+    if (!r || r->started) {
+        bpt_source_free(source);
+        return bpt_err(r ? BPT_EBUSY : BPT_EINVAL, "runner: %s",
+                       r ? "sources are added before the runner starts" : "NULL");
+    }
+    if (r->n_sources == MAX_SOURCES) {
+        bpt_source_free(source);
+        return bpt_err(BPT_ELIMIT, "runner: at most %d sources", MAX_SOURCES);
+    }
+    r->sources[r->n_sources++] = source;
+    return 0;
+}
+
+/* ---- run until a signal ------------------------------------------------------------------- */
+
+static void stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+}
+
+void bpt_runner_wait(bpt_runner *r)
+{
+    sigset_t set, old;
+    if (!r) {
+        return;
+    }
+    stop_signals(&set);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    for (;;) {
+        struct timespec tick = {0, 200 * 1000000};
+        int sig = sigtimedwait(&set, NULL, &tick);
+        if (sig == SIGTERM || sig == SIGINT) {
+            BPT_LOG(BPT_LOG_INFO, "runner", "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            break;
+        }
+        if (atomic_load(&r->shutdown)) {
+            break;
+        }
+    }
+    bpt_runner_stop(r);
+    /* The secrets go with the run that received them: cleansed now, not at free. */
+    {
+        bpt_kx_store *fresh = NULL;
+        if (bpt_kx_store_new(&fresh) == 0) {
+            bpt_kx_store_free(r->store);
+            r->store = fresh;
+        }
+    }
+    atomic_store(&r->shutdown, false); /* a later run runs until its own signal */
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+int bpt_runner_run(bpt_runner *r)
+{
+    sigset_t set, old;
+    int rc;
+    if (!r) {
+        return bpt_err(BPT_EINVAL, "runner: NULL");
+    }
+    /* Blocked before any thread starts: they inherit the mask, so the signal waits for us. */
+    stop_signals(&set);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    if ((rc = bpt_runner_start(r)) == 0) {
+        bpt_runner_wait(r);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+void bpt_runner_shutdown(bpt_runner *r)
+{
+    if (r) {
+        atomic_store(&r->shutdown, true);
+    }
 }
 
 /* ---- metrics ------------------------------------------------------------------------------ */

@@ -114,10 +114,21 @@ static void test_failures(void **state)
     bpt_job_result_free(r);
     bpt_exec_handler_free(h);
 
-    h = handler("/nonexistent/handler", 0, 0, NULL, 0);
+    /* A program that is not there, or not named by an absolute path, is refused when the
+     * handler is made; one removed later fails its calls. */
+    {
+        bpt_exec_handler_opts o = BPT_EXEC_HANDLER_OPTS_INIT;
+        o.command = "/nonexistent/handler";
+        assert_rc_msg(bpt_exec_handler_new(&h, &o), BPT_EINVAL,
+                      "program /nonexistent/handler cannot be run: No such file");
+        o.command = "handler.sh arg";
+        assert_rc_msg(bpt_exec_handler_new(&h, &o), BPT_EINVAL, "an absolute path");
+    }
+    h = handler(loud, 0, 0, NULL, 0);
+    assert_int_equal(unlink(loud), 0);
     r = call(h, "", NULL);
     assert_string_equal(bpt_job_result_error_code(r), "exec_failed");
-    assert_non_null(strstr(bpt_job_result_error_message(r), "cannot start /nonexistent/handler"));
+    assert_non_null(strstr(bpt_job_result_error_message(r), "cannot start"));
     bpt_job_result_free(r);
     bpt_exec_handler_free(h);
     free(fail);

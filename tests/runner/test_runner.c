@@ -9,6 +9,7 @@
 #include "helpers/sim_fixture.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -180,7 +181,8 @@ static void test_disabled_runs_unstamped(void **state)
     seen_init(&s, 1);
     bpt_router *rt = router_for(&s, false);
     o.root = f->empty_root;
-    assert_ok(bpt_runner_new(&r, c, &o));
+    assert_ok(bpt_runner_new(&r, c));
+    assert_ok(bpt_runner_set_options(r, &o));
     assert_ok(bpt_runner_set_router(r, rt));
     assert_ok(bpt_runner_start(r));
     assert_null(bpt_runner_snapshot(r));
@@ -210,7 +212,8 @@ static void test_direct_simulated_stamps(void **state)
     o.sim_dir = f->sim.dir;
     o.root = f->empty_root;
     o.workers = 2;
-    assert_ok(bpt_runner_new(&r, c, &o));
+    assert_ok(bpt_runner_new(&r, c));
+    assert_ok(bpt_runner_set_options(r, &o));
     assert_ok(bpt_runner_set_router(r, rt));
     assert_ok(bpt_runner_start(r));
     assert_rc_msg(bpt_runner_start(r), BPT_EBUSY, "already started");
@@ -267,7 +270,8 @@ static void test_auto_without_tee(void **state)
     o.root = f->empty_root;
 
     /* Required: refuses to start, and says why. */
-    assert_ok(bpt_runner_new(&r, req, &o));
+    assert_ok(bpt_runner_new(&r, req));
+    assert_ok(bpt_runner_set_options(r, &o));
     assert_ok(bpt_runner_set_router(r, rt));
     assert_rc_msg(bpt_runner_start(r), BPT_EUNSATISFIABLE, "no TEE found on this host");
     assert_rc_msg(bpt_runner_start(r), BPT_EUNSATISFIABLE, "'required'");
@@ -282,7 +286,8 @@ static void test_auto_without_tee(void **state)
     /* Preferred: starts, warns, runs unstamped. */
     bpt_log_set_sink(log_sink, NULL, BPT_LOG_WARN);
     logged[0] = 0;
-    assert_ok(bpt_runner_new(&r, pref, &o));
+    assert_ok(bpt_runner_new(&r, pref));
+    assert_ok(bpt_runner_set_options(r, &o));
     assert_ok(bpt_runner_set_router(r, rt));
     assert_ok(bpt_runner_start(r));
     assert_non_null(strstr(logged, "running without a TEE"));
@@ -313,7 +318,8 @@ static void test_required_unverified_refuses(void **state)
     o.simulate = BPT_PROVIDER_AMD_SEV_SNP;
     o.sim_dir = f->sim.dir;
     o.verify_ctx = pinned;
-    assert_ok(bpt_runner_new(&r, c, &o));
+    assert_ok(bpt_runner_new(&r, c));
+    assert_ok(bpt_runner_set_options(r, &o));
     assert_ok(bpt_runner_set_router(r, rt));
     assert_rc_msg(bpt_runner_start(r), BPT_EUNSATISFIABLE, "own evidence did not verify");
     bpt_runner_free(r);
@@ -341,7 +347,8 @@ static void test_provider_not_allowed(void **state)
     assert_ok(bpt_router_new(&rt));
     o.simulate = BPT_PROVIDER_AMD_SEV_SNP;
     o.sim_dir = f->sim.dir;
-    assert_ok(bpt_runner_new(&r, c, &o));
+    assert_ok(bpt_runner_new(&r, c));
+    assert_ok(bpt_runner_set_options(r, &o));
     assert_ok(bpt_runner_set_router(r, rt));
     assert_rc_msg(bpt_runner_start(r), BPT_EUNSATISFIABLE, "do not allow");
     bpt_runner_free(r);
@@ -365,7 +372,8 @@ static void test_queue_full_and_drain(void **state)
     o.root = f->empty_root;
     o.workers = 1;
     o.queue_depth = 2;
-    assert_ok(bpt_runner_new(&r, c, &o));
+    assert_ok(bpt_runner_new(&r, c));
+    assert_ok(bpt_runner_set_options(r, &o));
     assert_ok(bpt_runner_set_router(r, rt));
     assert_ok(bpt_runner_start(r));
     submit_one(r, &s, 0, "1");
@@ -420,7 +428,8 @@ static void test_stop_deadline_answers_queued(void **state)
     o.root = f->empty_root;
     o.workers = 1;
     o.drain_timeout_ms = 50;
-    assert_ok(bpt_runner_new(&r, c, &o));
+    assert_ok(bpt_runner_new(&r, c));
+    assert_ok(bpt_runner_set_options(r, &o));
     assert_ok(bpt_runner_set_router(r, rt));
     assert_ok(bpt_runner_start(r));
     submit_one(r, &s, 0, "held");
@@ -441,6 +450,183 @@ static void test_stop_deadline_answers_queued(void **state)
     seen_dispose(&s);
 }
 
+/* A source of ours: on start, a thread submits `n` jobs; stop joins it. */
+struct feeder {
+    struct seen *seen;
+    size_t n;
+    int fail_start;
+    bpt_runner *runner;
+    pthread_t thread;
+    bool running;
+    atomic_int *stopped;
+};
+
+static void *feed(void *arg)
+{
+    struct feeder *fd = arg;
+    for (size_t i = 0; i < fd->n; i++) {
+        bpt_job_call *c = NULL;
+        if (bpt_job_call_new(&c, 1, i, 0, (const uint8_t *)"fed", 3) != 0) {
+            break;
+        }
+        if (bpt_runner_submit(fd->runner, c, on_done, fd->seen) != 0) {
+            bpt_job_call_free(c);
+        }
+    }
+    return NULL;
+}
+
+static int feeder_start(void *state, bpt_runner *runner)
+{
+    struct feeder *fd = state;
+    if (fd->fail_start) {
+        return bpt_error_set(BPT_EIO, "feeder: port in use");
+    }
+    fd->runner = runner;
+    fd->running = pthread_create(&fd->thread, NULL, feed, fd) == 0;
+    return fd->running ? 0 : BPT_ERROR;
+}
+
+static void feeder_stop(void *state)
+{
+    struct feeder *fd = state;
+    if (fd->running) {
+        pthread_join(fd->thread, NULL);
+        fd->running = false;
+    }
+    atomic_fetch_add(fd->stopped, 1);
+}
+
+static void feeder_free(void *state)
+{
+    free(state);
+}
+
+static const bpt_source_vtable FEEDER = {BPT_SOURCE_VERSION, "feeder", feeder_start, feeder_stop,
+                                         feeder_free};
+
+static bpt_source *feeder_new(struct seen *s, size_t n, int fail_start, atomic_int *stopped)
+{
+    struct feeder *fd = calloc(1, sizeof(*fd));
+    assert_non_null(fd);
+    fd->seen = s;
+    fd->n = n;
+    fd->fail_start = fail_start;
+    fd->stopped = stopped;
+    return bpt_source_new(&FEEDER, fd);
+}
+
+/* Sources start after the workers, feed jobs, and are stopped before the drain; a source
+ * that fails to start stops everything and its error comes back. */
+static void test_sources(void **state)
+{
+    struct fixture *f = *state;
+    bpt_config *c = config_of(BPT_MODE_DISABLED, BPT_REQUIREMENT_PREFERRED);
+    bpt_runner_opts o = BPT_RUNNER_OPTS_INIT;
+    bpt_runner *r = NULL;
+    atomic_int stopped;
+    struct seen s;
+    atomic_init(&stopped, 0);
+    seen_init(&s, 1);
+    bpt_router *rt = router_for(&s, false);
+    o.root = f->empty_root;
+    o.queue_depth = 100;
+    assert_ok(bpt_runner_new(&r, c));
+    assert_ok(bpt_runner_set_options(r, &o));
+    assert_ok(bpt_runner_set_router(r, rt));
+    assert_ok(bpt_runner_add_source(r, feeder_new(&s, 50, 0, &stopped)));
+    assert_ok(bpt_runner_start(r));
+    assert_rc_msg(bpt_runner_add_source(r, feeder_new(&s, 1, 0, &stopped)), BPT_EBUSY,
+                  "before the runner starts");
+    seen_wait(&s, 50);
+    assert_int_equal(s.ok, 50);
+    bpt_runner_stop(r);
+    assert_int_equal(atomic_load(&stopped), 1);
+    bpt_runner_free(r);
+
+    /* The second source fails: the first is stopped again, start returns its error. */
+    atomic_store(&stopped, 0);
+    assert_ok(bpt_runner_new(&r, c));
+    assert_ok(bpt_runner_set_options(r, &o));
+    assert_ok(bpt_runner_set_router(r, rt));
+    assert_ok(bpt_runner_add_source(r, feeder_new(&s, 0, 0, &stopped)));
+    assert_ok(bpt_runner_add_source(r, feeder_new(&s, 0, 1, &stopped)));
+    assert_rc_msg(bpt_runner_start(r), BPT_EIO, "source feeder: feeder: port in use");
+    assert_int_equal(atomic_load(&stopped), 1);
+    bpt_runner_free(r);
+    bpt_router_free(rt);
+    bpt_config_free(c);
+    seen_dispose(&s);
+}
+
+struct run_args {
+    bpt_runner *r;
+    int rc;
+};
+
+static void *run_thread(void *arg)
+{
+    struct run_args *a = arg;
+    a->rc = bpt_runner_run(a->r);
+    return NULL;
+}
+
+/* bpt_runner_run() until SIGTERM: the job in flight when the signal comes still completes (the
+ * drain), and run returns 0. Then bpt_runner_shutdown() ends a second run. */
+static void test_run_until_sigterm(void **state)
+{
+    struct fixture *f = *state;
+    bpt_config *c = config_of(BPT_MODE_DISABLED, BPT_REQUIREMENT_PREFERRED);
+    bpt_runner_opts o = BPT_RUNNER_OPTS_INIT;
+    struct run_args a = {NULL, -1};
+    atomic_int stopped;
+    sigset_t set, old;
+    pthread_t t, releaser;
+    struct seen s;
+    atomic_init(&stopped, 0);
+    seen_init(&s, 0);
+    bpt_router *rt = router_for(&s, false);
+    o.root = f->empty_root;
+    /* Every thread of this process blocks the signal, so it waits for run()'s sigtimedwait. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    assert_ok(bpt_runner_new(&a.r, c));
+    assert_ok(bpt_runner_set_options(a.r, &o));
+    assert_ok(bpt_runner_set_router(a.r, rt));
+    assert_ok(bpt_runner_add_source(a.r, feeder_new(&s, 1, 0, &stopped)));
+    {
+        bpt_secret *sec = NULL;
+        assert_ok(bpt_secret_from(&sec, (const uint8_t *)"k3y", 3));
+        assert_ok(bpt_kx_store_put(bpt_runner_store(a.r), "api_key", sec));
+    }
+    assert_int_equal(pthread_create(&t, NULL, run_thread, &a), 0);
+    while (atomic_load(&s.started) == 0) { /* the fed job is in its handler, held */
+        usleep(1000);
+    }
+    assert_int_equal(kill(getpid(), SIGTERM), 0);
+    assert_int_equal(pthread_create(&releaser, NULL, release_later, &s), 0);
+    pthread_join(t, NULL);
+    pthread_join(releaser, NULL);
+    assert_int_equal(a.rc, 0);
+    assert_int_equal(s.done, 1);
+    assert_int_equal(s.ok, 1); /* drained, not "shutting_down" */
+    assert_int_equal(atomic_load(&stopped), 1);
+    assert_int_equal(bpt_kx_store_count(bpt_runner_store(a.r)), 0); /* cleansed with the run */
+
+    /* A second run of the same runner, ended by bpt_runner_shutdown(). */
+    a.rc = -1;
+    assert_int_equal(pthread_create(&t, NULL, run_thread, &a), 0);
+    bpt_runner_shutdown(a.r);
+    pthread_join(t, NULL);
+    assert_int_equal(a.rc, 0);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    bpt_runner_free(a.r);
+    bpt_router_free(rt);
+    bpt_config_free(c);
+    seen_dispose(&s);
+}
+
 static void test_bad_arguments(void **state)
 {
     struct fixture *f = *state;
@@ -449,17 +635,21 @@ static void test_bad_arguments(void **state)
     bpt_runner_opts o = BPT_RUNNER_OPTS_INIT;
     bpt_runner *r = NULL;
     (void)f;
+    assert_rc_msg(bpt_runner_new(&r, remote), BPT_ENOTSUP, "remote");
+    assert_null(r);
+    assert_ok(bpt_runner_new(&r, c));
     o.workers = 257;
-    assert_rc_msg(bpt_runner_new(&r, c, &o), BPT_EINVAL, "workers");
+    assert_rc_msg(bpt_runner_set_options(r, &o), BPT_EINVAL, "workers");
     o.workers = 0;
     o.simulate = BPT_PROVIDER_INTEL_TDX; /* no sim_dir */
-    assert_rc_msg(bpt_runner_new(&r, c, &o), BPT_EINVAL, "sim_dir");
+    assert_rc_msg(bpt_runner_set_options(r, &o), BPT_EINVAL, "sim_dir");
     o.simulate = BPT_PROVIDER_UNKNOWN;
     o.version = 99;
-    assert_rc_msg(bpt_runner_new(&r, c, &o), BPT_EINVAL, "BPT_RUNNER_OPTS_INIT");
-    assert_rc_msg(bpt_runner_new(&r, remote, NULL), BPT_ENOTSUP, "remote");
-    assert_null(r);
-    assert_ok(bpt_runner_new(&r, c, NULL));
+    assert_rc_msg(bpt_runner_set_options(r, &o), BPT_EINVAL, "BPT_RUNNER_OPTS_INIT");
+    /* A source constructor's failure reaches add_source's message. */
+    assert_null(bpt_source_new(NULL, NULL));
+    assert_rc_msg(bpt_runner_add_source(r, bpt_source_new(NULL, NULL)), BPT_EINVAL,
+                  "no source (source: a vtable");
     assert_rc_msg(bpt_runner_start(r), BPT_EINVAL, "no router");
     bpt_runner_free(r);
     bpt_config_free(c);
@@ -476,6 +666,8 @@ int main(void)
         cmocka_unit_test(test_provider_not_allowed),
         cmocka_unit_test(test_queue_full_and_drain),
         cmocka_unit_test(test_stop_deadline_answers_queued),
+        cmocka_unit_test(test_sources),
+        cmocka_unit_test(test_run_until_sigterm),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -58,9 +58,9 @@ int cli_exit_for(int rc, cli_where where)
                : rc == BPT_EIO    ? BPT_EXIT_INPUT
                                   : BPT_EXIT_REFUSED;
     case CLI_AT_HOST:
-        return rc == BPT_ENOTSUP  ? BPT_EXIT_REFUSED
-               : rc == BPT_EFETCH ? BPT_EXIT_NETWORK
-                                  : BPT_EXIT_INPUT;
+        return rc == BPT_ENOTSUP || rc == BPT_EUNSATISFIABLE ? BPT_EXIT_REFUSED
+               : rc == BPT_EFETCH                            ? BPT_EXIT_NETWORK
+                                                             : BPT_EXIT_INPUT;
     case CLI_AT_LISTEN:
         return rc == BPT_EINVAL ? BPT_EXIT_USAGE : BPT_EXIT_NETWORK;
     }

@@ -10,6 +10,7 @@ static const struct bpt_cmd commands[] = {
     {"config", "validate a TeeConfig file (bpt config check FILE)", cmd_config,
      CLI_TAKES_JSON | CLI_TAKES_QUIET},
     {"detect", "which TEE this host has", cmd_detect, CLI_TAKES_JSON},
+    {"run", "host a job service: jobs, key exchange, attestation (DESIGN.md §10)", cmd_run, 0},
     {"seal", "verify a service and deliver a sealed secret to it", cmd_seal, CLI_TAKES_QUIET},
     {"serve", "serve the sealed-secret key exchange (DESIGN.md §6)", cmd_serve, 0},
     {"sim", "create the simulated TEEs (bpt sim init DIR)", cmd_sim, 0},
