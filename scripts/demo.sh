@@ -5,8 +5,8 @@ set -uo pipefail
 BPT=${1:-build/dev/bpt}
 TESTDATA=${BPT_TESTDATA:-$(cd "$(dirname "$0")/.." && pwd)/../shared/testdata}
 work=$(mktemp -d /tmp/bpt-demo.XXXXXX)
-serve_pid=
-trap '[ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null; rm -rf "$work"' EXIT
+run_pid=
+trap '[ -n "$run_pid" ] && kill "$run_pid" 2>/dev/null; rm -rf "$work"' EXIT
 step=0
 say() { step=$((step + 1)); printf '\n\033[1m%d. %s\033[0m\n' "$step" "$*"; }
 run() { printf '   $ %s\n' "$*"; "$@" 2>&1 | sed 's/^/     /'; return "${PIPESTATUS[0]}"; }
@@ -69,28 +69,63 @@ expect 0 "$BPT" config check "$work/tee.json"
 printf '{"mode":"direct","secret_injection":"env_or_sealed"}' > "$work/bad.json"
 expect 1 "$BPT" config check "$work/bad.json"
 
-say "The main job: a (simulated) TEE service on loopback that accepts sealed secrets"
-"$BPT" serve --config "$work/tee.json" --simulate sev-snp --sim-dir "$work/sim" --listen 127.0.0.1:0 \
-  > "$work/serve.log" 2>&1 &
-serve_pid=$!
-for _ in $(seq 100); do grep -q '^serve: listening' "$work/serve.log" && break; sleep 0.05; done
-sed 's/^/     /' "$work/serve.log"
-url=$(sed -n 's/^serve: listening on \(http:[^ ]*\).*/\1/p' "$work/serve.log")
+say "The main job: a job service in the (simulated) TEE. 'bpt run' attests itself, verifies its own evidence, then serves job 0 (an external program) and the key exchange on one port"
+cat > "$work/keyed-digest.sh" <<'SH'
+#!/bin/sh
+# Job 0: a keyed digest of the call's body with the sealed key 'signing_key', which this
+# program reads by name from a 0400 file on tmpfs (never argv, never the environment).
+cat "$BPT_SECRETS_DIR/signing_key" - | sha256sum | cut -c1-64
+SH
+chmod +x "$work/keyed-digest.sh"
+printf '   $ %s\n' "bpt run --config tee.json --job 0=keyed-digest.sh --job-secret 0=signing_key --simulate sev-snp ..."
+"$BPT" run --config "$work/tee.json" --job "0=$work/keyed-digest.sh" --job-secret 0=signing_key \
+  --simulate sev-snp --sim-dir "$work/sim" --listen 127.0.0.1:0 > "$work/run.log" 2>&1 &
+run_pid=$!
+for _ in $(seq 100); do grep -q '^run: listening' "$work/run.log" && break; sleep 0.05; done
+sed 's/^/     /' "$work/run.log"
+url=$(sed -n 's/^run: listening on \(http:[^ ]*\).*/\1/p' "$work/run.log")
 [ -n "$url" ] || { echo "   !! the service did not start"; exit 1; }
 
-say "Client: verify the service's evidence, check its session key is bound in it, seal a secret"
-export DEMO_DB_PASSWORD="correct horse battery staple"
-expect 0 "$BPT" seal --url "$url" --trust-root "$work/sim/trust-roots.pem" --name db_password \
-  --secret-env DEMO_DB_PASSWORD
+say "Client: verify the service's evidence, check its session key is bound in it, seal the signing key"
+export DEMO_SIGNING_KEY="correct horse battery staple"
+expect 0 "$BPT" seal --url "$url" --trust-root "$work/sim/trust-roots.pem" --name signing_key \
+  --secret-env DEMO_SIGNING_KEY
 
 say "The same client trusting only the pinned AMD roots refuses to send anything"
-expect 1 "$BPT" seal --url "$url" --name db_password --secret-env DEMO_DB_PASSWORD
+expect 1 "$BPT" seal --url "$url" --name signing_key --secret-env DEMO_SIGNING_KEY
 
-say "The service confirms it holds the secret (by name and size only; the value never prints)"
-kill -TERM "$serve_pid"; wait "$serve_pid" 2>/dev/null; serve_pid=
-sed 's/^/     /' "$work/serve.log"
-grep -q "delivered secret 'db_password'" "$work/serve.log" || { echo "   !! not delivered"; exit 1; }
-if grep -q "correct horse" "$work/serve.log"; then echo "   !! the secret leaked into output"; exit 1; fi
+say "Call job 0 over HTTP: the result comes stamped with the attestation (X-Bpt-Meta-tee.*)"
+printf '   $ curl -X POST --data-binary "pay alice 10" %s/v1/jobs/0\n' "$url"
+curl -sS -D "$work/job.headers" -o "$work/job.body" -H 'Content-Type: application/octet-stream' \
+  --data-binary 'pay alice 10' "$url/v1/jobs/0" || { echo "   !! the call failed"; exit 1; }
+tr -d '\r' < "$work/job.headers" | grep -E '^(HTTP|X-Bpt)' | sed 's/^/     /'
+printf '     body: %s\n' "$(cat "$work/job.body")"
+want=$(printf '%s%s' "$DEMO_SIGNING_KEY" 'pay alice 10' | sha256sum | cut -c1-64)
+[ "$(cat "$work/job.body")" = "$want" ] || { echo "   !! the job did not use the sealed key"; exit 1; }
+echo "   -> the keyed digest matches the key the client sealed"
+
+say "Client: fetch the attestation results are stamped with, verify it, and check the stamp is the SHA-256 of that evidence"
+printf '   $ curl %s/v1/attestation   (its "attestation" member: a report JSON)\n' "$url"
+printf '   $ bpt verify --json --trust-root sim/trust-roots.pem attestation.json\n'
+curl -sS "$url/v1/attestation" | python3 -c 'import json,sys; json.dump(json.load(sys.stdin)["attestation"], sys.stdout)' \
+  > "$work/attestation.json"
+"$BPT" verify --json --trust-root "$work/sim/trust-roots.pem" "$work/attestation.json" > "$work/verified.json" \
+  || { echo "   !! the service's attestation did not verify"; exit 1; }
+verified=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["evidence_sha256"])' "$work/verified.json")
+stamp=$(tr -d '\r' < "$work/job.headers" | sed -n 's/^X-Bpt-Meta-tee.attestation.digest: //p')
+printf '     verified evidence sha256: %s\n     result tee.attestation.digest: %s\n' "$verified" "$stamp"
+[ -n "$stamp" ] && [ "$verified" = "$stamp" ] || { echo "   !! the stamp is not the verified evidence"; exit 1; }
+echo "   -> the result was made by the TEE the client verified"
+
+say "SIGTERM: the service stops taking jobs, finishes those in flight, cleanses the secret"
+kill -TERM "$run_pid"; wait "$run_pid" 2>/dev/null; run_pid=
+sed 's/^/     /' "$work/run.log"
+if grep -q "correct horse" "$work/run.log"; then echo "   !! the secret leaked into output"; exit 1; fi
+
+if "$BPT" detect | grep -q '^provider: none'; then
+  say "The same service without the simulator on this host (no TEE): 'required' refuses to start"
+  expect 1 "$BPT" run --config "$work/tee.json" --job "0=$work/keyed-digest.sh" --listen 127.0.0.1:0
+fi
 
 say "Random bytes are not evidence (kind malformed)"
 head -c 2000 /dev/urandom > "$work/random.bin"
