@@ -189,9 +189,10 @@ int bpt_attest_hw(bpt_report **out, const uint8_t report_data[64], const char *r
                                  "TDREPORT (bpt_attest_tdreport) is not remote evidence; TDX "
                                  "quotes need configfs-tsm (Linux 6.7+) and a quote service");
                 } else {
-                    rc = bpt_err(BPT_ENOTSUP,
-                                 "attest: no configfs-tsm, /dev/sev-guest, /dev/nsm or "
-                                 "/dev/tdx_guest on this host; use the simulator (--simulate)");
+                    rc =
+                        bpt_err(BPT_ENOTSUP, "attest: no configfs-tsm, /dev/sev-guest, /dev/nsm or "
+                                             "/dev/tdx_guest on this host; use the simulator "
+                                             "(bpt_attester_opts.simulate)");
                 }
             }
             goto out;

@@ -218,8 +218,8 @@ int bpt_jwks_cache_key(EVP_PKEY **key, struct bpt_jwks_cache *c, const char *url
     }
     if (!may_fetch) {
         rc = bpt_err(BPT_EKEYS,
-                     "%s: %s for kid '%.64s' from %.200s, and fetching is off (--offline); pass "
-                     "a JWKS with --jwks",
+                     "%s: %s for kid '%.64s' from %.200s, and the context is offline (no "
+                     "fetching); give the context a JWKS document",
                      what, fresh ? "the cached JWKS has no key" : "no cached JWKS", kid, url);
         goto out;
     }

@@ -200,8 +200,14 @@ int bpt_pki_parse_crl(X509_CRL **out, const uint8_t *p, size_t len, const char *
     if (p[0] == 0x30) {
         BPT_CHECK(bpt_buf_append(&der, p, len));
     } else {
-        /* Intel's collateral JSON and PCCS carry CRLs as hex text of the DER. */
-        BPT_CHECK(bpt_hex_decode(&der, (const char *)p, len, what));
+        /* Intel's collateral JSON and PCCS carry CRLs as hex text of the DER: text that is
+         * not hex is a malformed CRL, not a bad argument. */
+        if ((rc = bpt_hex_decode(&der, (const char *)p, len, what)) < 0) {
+            rc = rc == BPT_EINVAL ? bpt_err(BPT_EMALFORMED,
+                                            "%s: not a CRL (neither DER, PEM nor hex of DER)", what)
+                                  : rc;
+            goto out;
+        }
     }
     q = der.data;
     crl = der.len <= LONG_MAX ? d2i_X509_CRL(NULL, &q, (long)der.len) : NULL;

@@ -254,8 +254,8 @@ int bpt_jwt_key(EVP_PKEY **key, const struct bpt_jwt *t, const bpt_verify_ctx *c
         goto out;
     } else if (ctx->offline) {
         rc = bpt_err(BPT_EKEYS,
-                     "%s: keys would come from %.200s but fetching is off (--offline); "
-                     "pass a JWKS with --jwks",
+                     "%s: keys would come from %.200s but the context is offline (no "
+                     "fetching); give the context a JWKS document",
                      what, url);
         goto out;
     } else {

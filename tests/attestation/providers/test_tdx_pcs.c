@@ -256,7 +256,7 @@ static void test_offline_without_cache(void **state)
     bpt_verified *v = NULL;
     atomic_store(&f->srv.hits, 0);
     assert_rc_msg(bpt_verify(&v, ctx, NULL, f->quote, f->len, BPT_PROVIDER_INTEL_TDX), BPT_EKEYS,
-                  "fetching is off (--offline)");
+                  "the context is offline (no fetching)");
     assert_int_equal(atomic_load(&f->srv.hits), 0);
     bpt_verify_ctx_free(ctx);
 }

@@ -817,7 +817,9 @@ static void test_offline_without_collateral(void **state)
     assert_ok(bpt_verify_ctx_set_offline(ctx, true));
     assert_rc_msg(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX), BPT_EKEYS,
                   "no collateral given, none current in the cache for FMSPC 00906ed50000, and "
-                  "fetching is off");
+                  "the context is offline");
+    /* Library messages speak of the context, not of the CLI's flags (issue 12). */
+    assert_null(strstr(bpt_error_last(), "--"));
     bpt_verify_ctx_free(ctx);
     bpt_free(q);
 }
@@ -849,6 +851,14 @@ static void test_malformed_collateral(void **state)
     bpt_verify_ctx *ctx = sim_ctx(f, text);
     assert_rc_msg(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX), BPT_EMALFORMED,
                   "PCK CRL: not a DER CRL");
+    bpt_verify_ctx_free(ctx);
+    free(text);
+    /* A CRL that is not hex (nor DER or PEM): malformed, not "unsatisfiable" (issue 12). */
+    json_object_set_new(c, "pck_crl", json_string("zz-not-hex"));
+    text = json_dumps(c, 0);
+    ctx = sim_ctx(f, text);
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX), BPT_EMALFORMED,
+                  "PCK CRL: not a CRL (neither DER, PEM nor hex of DER)");
     bpt_verify_ctx_free(ctx);
     free(text);
     json_decref(c);
