@@ -15,11 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 struct bpt_verified {
     bpt_report *report;
     bpt_verification_level level;
     int64_t at;
-    uint8_t report_data[64];
+    uint8_t report_data[BPT_VERIFIED_REPORT_DATA_MAX];
     size_t report_data_len;
     json_t *tcb;
     json_t *warnings;
@@ -128,6 +130,9 @@ int bpt_verifier_run(bpt_verified **out, const bpt_verifier_vtable *vt, bool bui
         policy = owned;
     }
     bpt_verify_ctx_freeze(ctx);
+    /* A policy that no evidence of this provider can meet (a measurement of another algorithm
+     * or length) is refused before any work, whatever the verifier. */
+    BPT_CHECK(bpt_policy_check_provider(policy, vt->provider));
     prev = bpt_log_scope_enter(&ctx->log);
     rc = vt->verify(&res, ev, ctx, policy, vt->state);
     bpt_log_scope_leave(prev);
@@ -200,6 +205,36 @@ out:
     return rc;
 }
 
+int bpt_verified_check_key_binding(bpt_verified *v, const bpt_report *claimed)
+{
+    size_t klen = 0, elen = 0;
+    const char *type = NULL, *digest = NULL;
+    const uint8_t *key = bpt_report_key_binding(claimed, &klen, &type, &digest);
+    const uint8_t *own = bpt_report_key_binding(v->report, &elen, NULL, NULL);
+    char rd_hex[2 * BPT_VERIFIED_REPORT_DATA_MAX + 1];
+
+    if (!key) {
+        return 0;
+    }
+    if (own) { /* the evidence carries a key itself: the binding must name that key */
+        if (elen != klen || CRYPTO_memcmp(own, key, klen) != 0) {
+            return bpt_err(BPT_ECLAIM, "verify: report JSON: public_key_binding names another "
+                                       "key than the one the evidence carries");
+        }
+        return 0;
+    }
+    bpt_hex_encode_to(rd_hex, v->report_data, v->report_data_len);
+    if (v->report_data_len == 0 || strlen(digest) != strlen(rd_hex) ||
+        CRYPTO_memcmp(digest, rd_hex, strlen(rd_hex)) != 0) {
+        return bpt_err(BPT_ECLAIM,
+                       "verify: report JSON: public_key_binding does not match the evidence: "
+                       "its binding_digest is not the report data the evidence authenticates "
+                       "(%zu bytes)",
+                       v->report_data_len);
+    }
+    return bpt_report_set_key_binding(v->report, key, klen, type, digest);
+}
+
 void bpt_verified_free(bpt_verified *v)
 {
     if (!v) {
@@ -241,7 +276,7 @@ int bpt_verified_to_json(char **out, const bpt_verified *v)
 {
     const bpt_report *r = v->report;
     json_t *o = json_object(), *claims;
-    char digest[65], hex[129];
+    char digest[65], hex[2 * BPT_VERIFIED_REPORT_DATA_MAX + 1];
     int rc;
 
     *out = NULL;

@@ -202,6 +202,12 @@ static int verify_report(bpt_verified **out, const bpt_verify_ctx *ctx, const bp
     BPT_CHECK(bpt_evidence_set_collateral(&ev, report->collateral));
     rc = dispatch(out, ctx, policy, &ev, report->provider,
                   report->provider == BPT_PROVIDER_CUSTOM ? report->provider_name : NULL);
+    /* The report's own claims are never trusted, but a key binding it states is checked
+     * against the evidence rather than dropped: a mismatch is refused. */
+    if (rc == 0 && (rc = bpt_verified_check_key_binding(*out, report)) < 0) {
+        bpt_verified_free(*out);
+        *out = NULL;
+    }
 out:
     bpt_evidence_dispose(&ev);
     return rc;
