@@ -7,6 +7,7 @@
 #ifndef BPT_ATTESTATION_POLICY_INTERNAL_H
 #define BPT_ATTESTATION_POLICY_INTERNAL_H
 
+#include <blueprint-tee/attestation.h>
 #include <blueprint-tee/policy.h>
 
 #define BPT_POLICY_MAX_PCRS 32
@@ -21,7 +22,10 @@ struct bpt_policy {
     bool allow_debug;
     uint64_t max_age_secs; /* 0 = not enforced */
 
-    char *expected_measurement; /* lowercase hex, NULL = not enforced */
+    bool has_expected_measurement;
+    uint8_t expected_measurement[BPT_MEASUREMENT_MAX_BYTES];
+    size_t expected_measurement_len;  /* 32, 48 or 64 */
+    char expected_measurement_alg[8]; /* "sha256", "sha384", "sha512"; "" = named by length */
     uint8_t expected_report_data[64];
     size_t expected_report_data_len; /* 0 = not enforced; <64 compares a prefix, rest must be 0 */
     char *expected_nonce;
@@ -73,7 +77,10 @@ struct bpt_policy {
 
 /**
  * Compare the policy's expected_measurement (when set) with @p m (@p n bytes, at most 64) in
- * constant time. @return 0; BPT_ECLAIM "<what> <hex> != expected <hex>".
+ * constant time. The evidence's algorithm follows from its length (32 sha256, 48 sha384, 64
+ * sha512): an expectation of another algorithm or length can never match it.
+ * @return 0; BPT_EUNSATISFIABLE (algorithm or length not the evidence's);
+ *         BPT_ECLAIM "<what> <hex> != expected <hex>".
  */
 BPT_MUST_USE int bpt_policy_check_measurement(const bpt_policy *p, const uint8_t *m, size_t n,
                                               const char *what);

@@ -370,8 +370,13 @@ int bpt_policy_to_json(char **out, const bpt_policy *p)
     json_object_set_new(o, "allow_debug", json_boolean(p->allow_debug));
     json_object_set_new(o, "max_age_secs",
                         p->max_age_secs ? json_integer((json_int_t)p->max_age_secs) : json_null());
-    if (p->expected_measurement) {
-        json_object_set_new(o, "expected_measurement", json_string(p->expected_measurement));
+    if (p->has_expected_measurement) {
+        char m[8 + 2 * BPT_MEASUREMENT_MAX_BYTES + 1];
+        size_t off = p->expected_measurement_alg[0]
+                         ? (size_t)snprintf(m, sizeof(m), "%s:", p->expected_measurement_alg)
+                         : 0;
+        bpt_hex_encode_to(m + off, p->expected_measurement, p->expected_measurement_len);
+        json_object_set_new(o, "expected_measurement", json_string(m));
     }
     if (p->expected_nonce) {
         json_object_set_new(o, "expected_nonce", json_string(p->expected_nonce));

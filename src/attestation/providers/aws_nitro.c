@@ -513,6 +513,7 @@ static int check_policy(const struct bpt_nitro_doc *d, const bpt_policy *p, int6
 {
     int64_t ts = (int64_t)(d->timestamp_ms / 1000);
     bool debug = d->has_pcr[0] && bpt_all_zero(d->pcr[0], d->pcr_len[0]);
+    int rc;
 
     if (!d->has_pcr[0]) {
         return bad("PCR0 is missing");
@@ -531,8 +532,9 @@ static int check_policy(const struct bpt_nitro_doc *d, const bpt_policy *p, int6
         return bpt_err(BPT_ECLAIM, "aws_nitro: document is %lld s old, the policy allows %llu",
                        (long long)(at - ts), (unsigned long long)p->max_age_secs);
     }
-    if (p->expected_measurement && !hex_equals(d->pcr[0], d->pcr_len[0], p->expected_measurement)) {
-        return bpt_err(BPT_ECLAIM, "aws_nitro: PCR0 differs from the expected measurement");
+    if ((rc = bpt_policy_check_measurement(p, d->pcr[0], d->pcr_len[0],
+                                           "aws_nitro: measurement (PCR0)")) < 0) {
+        return rc;
     }
     if (p->expected_image_digest) {
         const char *want = p->expected_image_digest;
@@ -631,6 +633,9 @@ out:
     return rc;
 }
 
+_Static_assert(BPT_NITRO_MAX_USER_DATA <= BPT_VERIFIED_REPORT_DATA_MAX,
+               "a verified result holds all of a Nitro document's user_data");
+
 static int nitro_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
                         const bpt_verify_ctx *ctx, const bpt_policy *policy, void *state)
 {
@@ -646,9 +651,9 @@ static int nitro_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
     BPT_CHECK(verify_signature(&d, key));
     BPT_CHECK(check_policy(&d, policy, at));
     BPT_CHECK(build_report(&res->report, &d, ev->bytes, ev->len));
-    if (d.user_data) {
-        res->d.report_data_len = d.user_data_len > 64 ? 64 : d.user_data_len;
-        memcpy(res->d.report_data, d.user_data, res->d.report_data_len);
+    if (d.user_data) { /* all of it (at most 512 bytes by the NSM API), never cut */
+        memcpy(res->d.report_data, d.user_data, d.user_data_len);
+        res->d.report_data_len = d.user_data_len;
     }
     res->d.tcb = json_pack("{s:s,s:I}", "module_id", d.module_id, "timestamp_ms",
                            (json_int_t)d.timestamp_ms);

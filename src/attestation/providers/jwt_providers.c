@@ -164,7 +164,7 @@ static int gcp_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
                      image ? image : "(absent)", policy->expected_image_digest);
         goto out;
     }
-    if (policy->expected_measurement) {
+    if (policy->has_expected_measurement) {
         if (!digest_len) {
             rc = bpt_err(BPT_ECLAIM,
                          "%s: no image digest to compare with the expected "

@@ -30,6 +30,7 @@
 #define GCP "https://confidentialcomputing.googleapis.com"
 #define DIGEST "sha256:5d6a4ae7b3b5f8a04a7ef9bbd6e9d3c1a5bca8a1c3d2ef0b1a2b3c4d5e6f7a8b"
 #define ZERO32 "0000000000000000000000000000000000000000000000000000000000000000"
+#define ZERO16 "00000000000000000000000000000000"
 #define MEAS                                                                                       \
     "aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff0011223344556677" \
     "8899"
@@ -568,8 +569,17 @@ static const struct refusal refusals[] = {
      "\"tdxvm\",\"tdx_td_attributes_debug\":true,\"tdx_mrtd\":\"" MEAS "\"}}",
      NULL, BPT_ECLAIM, "tdx_td_attributes_debug is true"},
     {"Azure measurement", true, NULL, NULL, 0, NULL,
-     "{\"expected_measurement\":\"" ZERO32 ZERO32 "\"" AUD "}", BPT_ECLAIM,
+     "{\"expected_measurement\":\"" ZERO32 ZERO16 "\"" AUD "}", BPT_ECLAIM,
      "azure_maa: measurement " MEAS " != expected"},
+    /* Measurements of another algorithm or length can never match (issue 12). */
+    {"Azure measurement of another length", true, NULL, NULL, 0, NULL,
+     "{\"expected_measurement\":\"" ZERO32 ZERO32 "\"" AUD "}", BPT_EUNSATISFIABLE,
+     "azure_maa: measurement: the policy expects a measurement of 64 bytes; this evidence's are "
+     "48 bytes (sha384)"},
+    {"GCP measurement of another algorithm", false, NULL, NULL, 0, NULL,
+     "{\"expected_measurement\":\"sha384:" ZERO32 ZERO16 "\"" AUD "}", BPT_EUNSATISFIABLE,
+     "gcp_confidential: measurement (image digest): the policy expects a sha384 measurement; this "
+     "evidence is measured with sha256 (32 bytes)"},
     {"Azure measurement not hex", true, NULL, NULL, 0,
      "{\"x-ms-sevsnpvm-launchmeasurement\":\"zz\"}", NULL, BPT_EMALFORMED,
      "x-ms-sevsnpvm-launchmeasurement is not 48 bytes of hex"},
@@ -752,7 +762,8 @@ static void test_jwks_sources_and_refusals(void **state)
     p = policy(f, NULL);
     c = offline_context(true);
     assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p), BPT_EKEYS,
-                  "fetching is off (--offline)");
+                  "the context is offline (no fetching); give the context a JWKS document");
+    assert_null(strstr(bpt_error_last(), "--")); /* no CLI words in the library (issue 12) */
     bpt_verify_ctx_free(c);
     c = offline_context(true);
     assert_ok(bpt_verify_ctx_set_jwks_json(c, f->jwks, strlen(f->jwks)));
