@@ -68,6 +68,17 @@ BPT_API BPT_MUST_USE int bpt_policy_fresh_nonce(char out[33]);
 /** true if the policy pins audience or image digest (the Rust is_workload_bound). */
 BPT_API bool bpt_policy_is_workload_bound(const bpt_policy *p);
 
+/**
+ * Opt out of binding attestation tokens to this relying party (policy `insecure_any_audience`):
+ * by default a GCP Confidential Space token needs an expected audience, and an Azure MAA token
+ * an expected audience when it has `aud`, else an expected nonce or expected report data; a
+ * policy with none is refused (BPT_EUNSATISFIABLE), since any token of the issuer, minted for
+ * any relying party, would pass. With the opt-out such tokens verify, and the result carries a
+ * warning saying so. Off in production().
+ */
+BPT_API void bpt_policy_set_insecure_any_audience(bpt_policy *p, bool yes);
+BPT_API bool bpt_policy_insecure_any_audience(const bpt_policy *p);
+
 BPT_API void bpt_policy_set_allow_debug(bpt_policy *p, bool allow);
 BPT_API bool bpt_policy_allow_debug(const bpt_policy *p);
 /** Set max_age_secs (0 = do not enforce); values above 3600 are clamped. Returns the value kept. */

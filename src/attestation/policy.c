@@ -91,6 +91,16 @@ void bpt_policy_free(bpt_policy *p)
     free(p);
 }
 
+void bpt_policy_set_insecure_any_audience(bpt_policy *p, bool yes)
+{
+    p->insecure_any_audience = yes;
+}
+
+bool bpt_policy_insecure_any_audience(const bpt_policy *p)
+{
+    return p->insecure_any_audience;
+}
+
 void bpt_policy_set_allow_debug(bpt_policy *p, bool allow)
 {
     p->allow_debug = allow;
@@ -243,6 +253,10 @@ int bpt_policy_set_expected_report_data(bpt_policy *p, const char *hex)
 
 int bpt_policy_set_expected_nonce(bpt_policy *p, const char *nonce)
 {
+    if (nonce && (!*nonce || strlen(nonce) > BPT_NONCE_MAX_BYTES)) {
+        return bpt_err(BPT_EINVAL, "policy: expected_nonce of %zu bytes (a nonce is 1..%d bytes)",
+                       strlen(nonce), BPT_NONCE_MAX_BYTES);
+    }
     return set_str(&p->expected_nonce, nonce, "expected_nonce");
 }
 
@@ -517,13 +531,43 @@ int bpt_policy_check_provider(const bpt_policy *p, bpt_provider provider)
 int bpt_policy_check_report_data(const bpt_policy *p, const uint8_t rd[64], const char *what)
 {
     uint8_t want[64] = {0};
-    if (!p->expected_report_data_len) {
-        return 0;
+    if (p->expected_report_data_len) {
+        memcpy(want, p->expected_report_data, p->expected_report_data_len);
+        if (!bpt_ct_equal(want, rd, 64)) {
+            return bpt_err(BPT_ECLAIM, "%s differs from the expected %zu bytes (zero-padded to 64)",
+                           what, p->expected_report_data_len);
+        }
     }
-    memcpy(want, p->expected_report_data, p->expected_report_data_len);
-    if (!bpt_ct_equal(want, rd, 64)) {
-        return bpt_err(BPT_ECLAIM, "%s differs from the expected %zu bytes (zero-padded to 64)",
-                       what, p->expected_report_data_len);
+    if (p->has_nonce_report_data && !bpt_ct_equal(p->nonce_report_data, rd, 64)) {
+        return bpt_err(BPT_ECLAIM,
+                       "%s is not SHA-512 of the expected nonce (the nonce is bound as report "
+                       "data = SHA-512(nonce))",
+                       what);
     }
     return 0;
+}
+
+int bpt_policy_for_provider(bpt_policy **owned, const bpt_policy *p, bpt_provider provider)
+{
+    bpt_nonce_binding where;
+    uint8_t rd[64];
+    bpt_policy *copy = NULL;
+    int rc;
+
+    *owned = NULL;
+    if (!p->expected_nonce ||
+        bpt_nonce_bind(&where, rd, provider, (const uint8_t *)p->expected_nonce,
+                       strlen(p->expected_nonce)) < 0 ||
+        where != BPT_NONCE_IN_REPORT_DATA) {
+        return 0; /* no nonce, a nonce field of its own, or a plugin's provider: as it is */
+    }
+    BPT_CHECK(bpt_policy_clone(&copy, p));
+    free(copy->expected_nonce);
+    copy->expected_nonce = NULL;
+    memcpy(copy->nonce_report_data, rd, 64);
+    copy->has_nonce_report_data = true;
+    *owned = copy;
+    rc = 0;
+out:
+    return rc;
 }

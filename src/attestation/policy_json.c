@@ -291,6 +291,7 @@ int bpt_policy_load_json(bpt_policy **out, const char *json, size_t len)
                                        "expected_audience",
                                        "expected_image_digest",
                                        "expected_report_data",
+                                       "insecure_any_audience",
                                        "sev_snp",
                                        "tdx",
                                        "aws_nitro",
@@ -311,6 +312,8 @@ int bpt_policy_load_json(bpt_policy **out, const char *json, size_t len)
     BPT_CHECK(bpt_json_check_keys(root, keys, "policy"));
     BPT_CHECK(bpt_policy_new(&p));
     BPT_CHECK(bpt_json_get_bool(root, "allow_debug", &p->allow_debug, false, "policy"));
+    BPT_CHECK(bpt_json_get_bool(root, "insecure_any_audience", &p->insecure_any_audience, false,
+                                "policy"));
     ma = json_object_get(root, "max_age_secs");
     if (ma && json_is_null(ma)) {
         p->max_age_secs = 0;
@@ -386,6 +389,9 @@ int bpt_policy_to_json(char **out, const bpt_policy *p)
     }
     if (p->expected_image_digest) {
         json_object_set_new(o, "expected_image_digest", json_string(p->expected_image_digest));
+    }
+    if (p->insecure_any_audience) {
+        json_object_set_new(o, "insecure_any_audience", json_true());
     }
     if (p->expected_report_data_len) {
         json_object_set_new(o, "expected_report_data",

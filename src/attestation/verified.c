@@ -121,7 +121,7 @@ int bpt_verifier_run(bpt_verified **out, const bpt_verifier_vtable *vt, bool bui
     struct bpt_verify_result res = {0};
     const struct bpt_log_sink *prev;
     bpt_verified *v = NULL;
-    bpt_policy *owned = NULL;
+    bpt_policy *owned = NULL, *as_read = NULL;
     int rc;
 
     *out = NULL;
@@ -133,8 +133,10 @@ int bpt_verifier_run(bpt_verified **out, const bpt_verifier_vtable *vt, bool bui
     /* A policy that no evidence of this provider can meet (a measurement of another algorithm
      * or length) is refused before any work, whatever the verifier. */
     BPT_CHECK(bpt_policy_check_provider(policy, vt->provider));
+    /* The nonce rule: where this provider's evidence carries a nonce, the verifier looks. */
+    BPT_CHECK(bpt_policy_for_provider(&as_read, policy, vt->provider));
     prev = bpt_log_scope_enter(&ctx->log);
-    rc = vt->verify(&res, ev, ctx, policy, vt->state);
+    rc = vt->verify(&res, ev, ctx, as_read ? as_read : policy, vt->state);
     bpt_log_scope_leave(prev);
     if (rc != 0) {
         if (rc > 0 || rc < BPT_ERROR_CODE_MIN) {
@@ -168,6 +170,7 @@ int bpt_verifier_run(bpt_verified **out, const bpt_verifier_vtable *vt, bool bui
     rc = 0;
 out:
     bpt_verify_result_dispose(&res);
+    bpt_policy_free(as_read);
     bpt_policy_free(owned);
     return rc;
 }

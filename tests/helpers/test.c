@@ -111,13 +111,19 @@ void bpt_test_write_file(const char *path, const void *p, size_t len)
 
 int bpt_test_run_cli(char **out_stdout, const char *const *argv)
 {
+    return bpt_test_run_cli_err(out_stdout, NULL, argv);
+}
+
+int bpt_test_run_cli_err(char **out_stdout, char **out_stderr, const char *const *argv)
+{
     const char *bin = getenv("BPT_BIN");
     const char *args[64];
-    int pipefd[2], status = -1;
+    int pipefd[2], status = -1, errfd = -1;
     size_t n = 0;
     pid_t pid;
     posix_spawn_file_actions_t fa;
     bpt_buf out = BPT_BUF_INIT(16 * 1024 * 1024);
+    char errpath[] = "/tmp/bpt-test-stderr-XXXXXX";
 
     if (!bin) {
         fail_msg("BPT_BIN is not set");
@@ -133,6 +139,12 @@ int bpt_test_run_cli(char **out_stdout, const char *const *argv)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
     posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+    if (out_stderr) { /* stderr to a file: read after the exit, so neither pipe can fill */
+        if ((errfd = mkstemp(errpath)) < 0) {
+            fail_msg("mkstemp failed");
+        }
+        posix_spawn_file_actions_adddup2(&fa, errfd, STDERR_FILENO);
+    }
     if (posix_spawn(&pid, bin, &fa, NULL, (char *const *)args, environ) != 0) {
         fail_msg("cannot run %s", bin);
     }
@@ -153,6 +165,15 @@ int bpt_test_run_cli(char **out_stdout, const char *const *argv)
     }
     close(pipefd[0]);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (out_stderr) {
+        size_t elen = 0;
+        close(errfd);
+        *out_stderr = (char *)bpt_test_read_file(errpath, &elen);
+        unlink(errpath);
+        if (!*out_stderr) {
+            fail_msg("cannot read the CLI's stderr");
+        }
     }
     if (out_stdout) {
         uint8_t *s;

@@ -551,11 +551,9 @@ static int check_policy(const struct bpt_nitro_doc *d, const bpt_policy *p, int6
             return bpt_err(BPT_ECLAIM, "aws_nitro: PCR%d differs from the policy", i);
         }
     }
-    if (p->expected_nonce) {
+    if (p->expected_nonce) { /* the nonce rule: the nonce field holds the nonce's bytes */
         size_t n = strlen(p->expected_nonce);
-        bool ok =
-            d->nonce && ((d->nonce_len == n && bpt_ct_equal(d->nonce, p->expected_nonce, n)) ||
-                         hex_equals(d->nonce, d->nonce_len, p->expected_nonce));
+        bool ok = d->nonce && d->nonce_len == n && bpt_ct_equal(d->nonce, p->expected_nonce, n);
         if (!ok) {
             return bpt_err(BPT_ECLAIM, "aws_nitro: nonce %s the expected nonce",
                            d->nonce ? "differs from" : "is absent; the policy expects");

@@ -371,15 +371,15 @@ int bpt_jwt_check_time_and_audience(const struct bpt_jwt *t, const bpt_policy *p
         return bpt_err(BPT_ECLAIM, "%s: the audience is not the expected '%.128s'", what,
                        p->expected_audience);
     }
-    if (!p->expected_audience && !any) {
-        return bpt_err(BPT_ECLAIM,
-                       "%s: neither the policy nor the token names an audience (set "
-                       "expected_audience)",
-                       what);
-    }
     rc = 0;
 out:
     return rc;
+}
+
+bool bpt_jwt_has_audience(const struct bpt_jwt *t)
+{
+    bool any = false;
+    return audience_has(json_object_get(t->claims, "aud"), NULL, &any, "jwt") >= 0 && any;
 }
 
 int bpt_jwt_authenticate(const struct bpt_jwt *t, const bpt_verify_ctx *ctx, const bpt_policy *p,

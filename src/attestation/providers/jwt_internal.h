@@ -79,8 +79,8 @@ bool bpt_jwt_has_key_source(const bpt_verify_ctx *ctx, const bpt_policy *p);
 /**
  * The checks every attestation token gets after its signature, at @p at: exp (required) and
  * nbf with the policy's leeway, iat (required when max_age_secs is set) not in the future and
- * not older than max_age_secs, and the audience (the policy's expected audience must be in aud;
- * with none expected, the token must name one).
+ * not older than max_age_secs, and the audience (the policy's expected audience must be in
+ * aud). Whether the token must be bound to this relying party at all is each provider's rule.
  */
 BPT_MUST_USE int bpt_jwt_check_time_and_audience(const struct bpt_jwt *t, const bpt_policy *p,
                                                  int64_t at, const char *what);
@@ -92,6 +92,9 @@ BPT_MUST_USE int bpt_jwt_check_time_and_audience(const struct bpt_jwt *t, const 
 BPT_MUST_USE int bpt_jwt_authenticate(const struct bpt_jwt *t, const bpt_verify_ctx *ctx,
                                       const bpt_policy *p, int64_t at, const char *default_url,
                                       const char *what);
+
+/** true when the token's aud names an audience (a non-empty string, or an array with one). */
+bool bpt_jwt_has_audience(const struct bpt_jwt *t);
 
 /** true when @p iss is in the policy's jwt.issuers. */
 bool bpt_jwt_issuer_listed(const bpt_policy *p, const char *iss);

@@ -432,11 +432,6 @@ static int check_policy(const bpt_tdx_quote *q, const struct bpt_tdx_tcb_result 
         return bpt_err(BPT_ECLAIM, "tdx: the TD is debuggable (TD attribute DEBUG set) and the "
                                    "policy refuses debug-mode TEEs");
     }
-    if (p->expected_nonce) {
-        return bpt_err(BPT_EUNSATISFIABLE,
-                       "tdx: quotes carry no nonce field; bind the nonce into report_data and "
-                       "expect that instead");
-    }
     BPT_CHECK(bpt_policy_check_measurement(p, b->mr_td, 48, "tdx: measurement (MRTD)"));
     for (int i = 0; i < BPT_POLICY_MAX_RTMRS; i++) {
         char name[8];

@@ -424,11 +424,12 @@ static const struct fault faults[] = {
      "{\"expected_report_data\":\"01\"}",
      BPT_ECLAIM,
      "report_data differs"},
-    {"nonce is unsatisfiable",
+    /* The nonce rule (issue 12): report_data must be SHA-512 of the expected nonce. */
+    {"report_data is not the nonce's binding",
      {.version = 4},
      "{\"expected_nonce\":\"abc\"}",
-     BPT_EUNSATISFIABLE,
-     "quotes carry no nonce field"},
+     BPT_ECLAIM,
+     "tdx: report_data is not SHA-512 of the expected nonce"},
 };
 
 static const char *const registers[][2] = {
