@@ -44,6 +44,11 @@ BPT_API int64_t bpt_verified_at(const bpt_verified *v);
  */
 BPT_API const uint8_t *bpt_verified_report_data(const bpt_verified *v, size_t *len_out);
 
+/** How many warnings the verification gave (a TCB with advisories, an opt-out used, ...). */
+BPT_API size_t bpt_verified_warning_count(const bpt_verified *v);
+/** Warning @p i (borrowed), or NULL past the last. */
+BPT_API const char *bpt_verified_warning(const bpt_verified *v, size_t i);
+
 /** The verification result JSON of DESIGN.md §5 ({"verified":true,...}). Free with bpt_free(). */
 BPT_API BPT_MUST_USE int bpt_verified_to_json(char **out, const bpt_verified *v);
 

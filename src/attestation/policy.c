@@ -211,10 +211,10 @@ int bpt_policy_set_expected_measurement(bpt_policy *p, const char *value)
     }
     if (!named) {
         rc = bpt_err(BPT_EINVAL,
-                     "policy: expected_measurement of %zu bytes: measurements are sha384 (48 "
-                     "bytes: SEV-SNP, TDX MRTD, Nitro PCR0, Azure MAA), sha256 (32 bytes: the "
-                     "GCP image digest) or sha512 (64); write it as <hex> or <alg>:<hex>",
-                     tmp.len);
+                     "policy: expected_measurement has %zu byte%s: measurements are sha384 "
+                     "(48 bytes: SEV-SNP, TDX MRTD, Nitro PCR0, Azure MAA), sha256 (32 bytes: "
+                     "the GCP image digest) or sha512 (64); write it as <hex> or <alg>:<hex>",
+                     tmp.len, tmp.len == 1 ? "" : "s");
         goto out;
     }
     memcpy(p->expected_measurement, tmp.data, tmp.len);
@@ -449,14 +449,13 @@ static int measurement_fits(const bpt_policy *p, const char *alg, size_t n, cons
 {
     if (p->expected_measurement_alg[0] && strcmp(p->expected_measurement_alg, alg) != 0) {
         return bpt_err(BPT_EUNSATISFIABLE,
-                       "%s: the policy expects a %s measurement; this evidence is measured with "
-                       "%s (%zu bytes)",
+                       "%s: the policy expects a %s measurement, and these are %s (%zu bytes)",
                        what, p->expected_measurement_alg, alg, n);
     }
     if (p->expected_measurement_len != n) {
         return bpt_err(BPT_EUNSATISFIABLE,
-                       "%s: the policy expects a measurement of %zu bytes; this evidence's are "
-                       "%zu bytes (%s)",
+                       "%s: the policy expects a measurement of %zu bytes, and these are %zu "
+                       "bytes (%s)",
                        what, p->expected_measurement_len, n, alg);
     }
     return 0;

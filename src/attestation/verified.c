@@ -275,6 +275,16 @@ const uint8_t *bpt_verified_report_data(const bpt_verified *v, size_t *len_out)
     return v->report_data_len ? v->report_data : NULL;
 }
 
+size_t bpt_verified_warning_count(const bpt_verified *v)
+{
+    return v && v->warnings ? json_array_size(v->warnings) : 0;
+}
+
+const char *bpt_verified_warning(const bpt_verified *v, size_t i)
+{
+    return v && v->warnings ? json_string_value(json_array_get(v->warnings, i)) : NULL;
+}
+
 int bpt_verified_to_json(char **out, const bpt_verified *v)
 {
     const bpt_report *r = v->report;

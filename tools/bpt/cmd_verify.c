@@ -21,14 +21,20 @@ static void verify_usage(FILE *f)
         "  --provider P            auto (default), sev-snp, tdx, aws-nitro, azure-maa,\n"
         "                          gcp-confidential; a named provider is enforced\n"
         "  --policy FILE           policy JSON (DESIGN.md §5); flags below override it\n"
-        "  --expect-measurement HEX\n"
+        "  --expect-measurement [ALG:]HEX\n"
+        "                          as printed (sha384:HEX): SEV-SNP, TDX MRTD, Nitro PCR0,\n"
+        "                          Azure MAA are sha384 (48 bytes), GCP's image digest sha256\n"
         "  --expect-report-data HEX\n"
         "  --expect-nonce S        the nonce 'bpt attest --nonce S' binds (one rule for every\n"
         "                          provider): SEV-SNP/TDX report data = SHA-512(S); Nitro: the\n"
         "                          nonce field is S; GCP: S is in eat_nonce; Azure MAA: the\n"
         "                          nonce claim is S\n"
-        "  --expect-audience S     JWT providers: S must be in aud (without it the token\n"
-        "                          must name an audience)\n"
+        "  --expect-audience S     JWT providers: S must be in aud. A token must be bound to\n"
+        "                          this relying party: GCP by an expected audience, Azure\n"
+        "                          MAA by one when the token has aud, else by --expect-nonce\n"
+        "                          or --expect-report-data; else it is refused\n"
+        "  --insecure-any-audience accept tokens bound to no relying party (a warning is\n"
+        "                          printed: any token of the issuer would pass)\n"
         "  --expect-image-digest D GCP: submods.container.image_digest (sha256:HEX);\n"
         "                          Azure MAA: x-ms-runtime.image_digest\n"
         "  --expect-rtmr N=HEX     TDX: RTMR N (0..3) must equal HEX (repeatable)\n"
@@ -83,6 +89,7 @@ enum {
     OPT_ISSUER,
     OPT_EXPECT_AUDIENCE,
     OPT_EXPECT_IMAGE_DIGEST,
+    OPT_INSECURE_ANY_AUDIENCE,
 };
 
 /* --expect-<register> options of TDX: option name and policy field. */
@@ -124,6 +131,7 @@ static const struct option long_opts[] = {
     {"issuer", required_argument, NULL, OPT_ISSUER},
     {"expect-audience", required_argument, NULL, OPT_EXPECT_AUDIENCE},
     {"expect-image-digest", required_argument, NULL, OPT_EXPECT_IMAGE_DIGEST},
+    {"insecure-any-audience", no_argument, NULL, OPT_INSECURE_ANY_AUDIENCE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -142,7 +150,7 @@ struct verify_args {
     int n_tdx;
     char rtmr_field[MAX_REPEAT][8];
     unsigned accept_tcb;
-    bool allow_debug, offline, json;
+    bool allow_debug, offline, json, insecure_any_audience;
 };
 
 static int parse_args(struct verify_args *a, int argc, char **argv)
@@ -215,6 +223,9 @@ static int parse_args(struct verify_args *a, int argc, char **argv)
         case OPT_EXPECT_IMAGE_DIGEST:
             a->image_digest = optarg;
             break;
+        case OPT_INSECURE_ANY_AUDIENCE:
+            a->insecure_any_audience = true;
+            break;
         case OPT_ISSUER:
             if (a->n_issuers == MAX_REPEAT) {
                 return cli_usage_error("verify", "at most %d --issuer", MAX_REPEAT);
@@ -271,8 +282,12 @@ static int parse_args(struct verify_args *a, int argc, char **argv)
     return 0;
 }
 
-/* Build the policy from --policy and the flags. Returns 0 or a CLI exit code. */
-static int build_policy(bpt_policy **out, const struct verify_args *a)
+/*
+ * Build the policy from --policy and the flags. With a named provider, an expectation no
+ * evidence of it can meet (a measurement of another algorithm or length) is refused here,
+ * before any evidence is read. Returns 0 or a CLI exit code.
+ */
+static int build_policy(bpt_policy **out, const struct verify_args *a, bpt_provider provider)
 {
     bpt_policy *p = NULL;
     char *text = NULL;
@@ -317,6 +332,9 @@ static int build_policy(bpt_policy **out, const struct verify_args *a)
     if (a->allow_debug) {
         bpt_policy_set_allow_debug(p, true);
     }
+    if (a->insecure_any_audience) {
+        bpt_policy_set_insecure_any_audience(p, true);
+    }
     if (a->max_age) {
         char *end = NULL;
         unsigned long long v = strtoull(a->max_age, &end, 10);
@@ -329,6 +347,8 @@ static int build_policy(bpt_policy **out, const struct verify_args *a)
                     BPT_POLICY_MAX_AGE_CEILING_SECS);
         }
     }
+    FLAG(true, bpt_policy_check_provider(p, provider),
+         a->measurement ? "--expect-measurement" : a->policy)
     *out = p;
     p = NULL;
     ex = 0;
@@ -434,6 +454,40 @@ static void print_summary(const bpt_verified *v)
         }
         printf("\n");
     }
+    for (size_t i = 0; i < bpt_verified_warning_count(v); i++) {
+        printf("  warning:     %s\n", bpt_verified_warning(v, i));
+    }
+}
+
+/*
+ * The library's messages name what is missing in its own words (policy fields, "the context's
+ * trust roots", ...); the flags that supply it are the CLI's to name. The first entry whose
+ * words the message contains gives the hint appended to it.
+ */
+static const struct {
+    const char *words, *hint;
+} hints[] = {
+    {"expected_nonce or expected_report_data",
+     "--expect-nonce S or --expect-report-data HEX binds the token; --insecure-any-audience "
+     "accepts it unbound"},
+    {"expected_audience", "--expect-audience S binds the token; --insecure-any-audience accepts "
+                          "it unbound"},
+    {"give the context a JWKS document", "--jwks FILE, or 'bpt fetch --out DIR' and --cache-dir "
+                                         "DIR"},
+    {"give the context the collateral", "--collateral FILE, or 'bpt fetch --out DIR' and "
+                                        "--cache-dir DIR"},
+    {"the context's certificates", "--certs FILE (DER or PEM)"},
+    {"the context's trust roots", "--trust-root FILE (DER or PEM)"},
+};
+
+static const char *hint_for(const char *msg)
+{
+    for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++) {
+        if (strstr(msg, hints[i].words)) {
+            return hints[i].hint;
+        }
+    }
+    return NULL;
 }
 
 int cmd_verify(int argc, char **argv)
@@ -459,7 +513,7 @@ int cmd_verify(int argc, char **argv)
     if (a.provider && bpt_provider_parse(&provider, a.provider) < 0) {
         return cli_lib_error("verify", BPT_EXIT_USAGE, "--provider");
     }
-    ex = build_policy(&policy, &a);
+    ex = build_policy(&policy, &a, provider);
     if (ex == 0) {
         ex = build_ctx(&ctx, &a);
     }
@@ -474,9 +528,11 @@ int cmd_verify(int argc, char **argv)
     }
     rc = bpt_verify(&v, ctx, policy, ev, ev_len, provider);
     if (rc < 0) {
-        char *ej = NULL;
-        const char *msg = bpt_error_last();
+        char *ej = NULL, msg[1024];
+        const char *hint = hint_for(bpt_error_last());
         int code = rc;
+        snprintf(msg, sizeof(msg), "%s%s%s%s", bpt_error_last(), hint ? " [bpt verify: " : "",
+                 hint ? hint : "", hint ? "]" : "");
         /* Errors outside the attestation kinds (a provider not built, a bad argument) read as
          * "unsatisfiable" to a relying party: this verifier cannot say yes. */
         if (!bpt_error_is_attestation(code)) {

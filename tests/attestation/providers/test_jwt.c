@@ -613,12 +613,12 @@ static const struct refusal refusals[] = {
     /* Measurements of another algorithm or length can never match (issue 12). */
     {"Azure measurement of another length", true, NULL, NULL, 0, NULL,
      "{\"expected_measurement\":\"" ZERO32 ZERO32 "\"" AUD "}", BPT_EUNSATISFIABLE,
-     "azure_maa: measurement: the policy expects a measurement of 64 bytes; this evidence's are "
-     "48 bytes (sha384)"},
+     "azure_maa: measurement: the policy expects a measurement of 64 bytes, and these are 48 "
+     "bytes (sha384)"},
     {"GCP measurement of another algorithm", false, NULL, NULL, 0, NULL,
      "{\"expected_measurement\":\"sha384:" ZERO32 ZERO16 "\"" AUD "}", BPT_EUNSATISFIABLE,
-     "gcp_confidential: measurement (image digest): the policy expects a sha384 measurement; this "
-     "evidence is measured with sha256 (32 bytes)"},
+     "gcp_confidential: measurement (image digest): the policy expects a sha384 measurement, and "
+     "these are sha256 (32 bytes)"},
     {"Azure measurement not hex", true, NULL, NULL, 0,
      "{\"x-ms-sevsnpvm-launchmeasurement\":\"zz\"}", NULL, BPT_EMALFORMED,
      "x-ms-sevsnpvm-launchmeasurement is not 48 bytes of hex"},
@@ -1275,9 +1275,48 @@ static void test_cli_verifies_tokens_with_a_jwks_file(void **state)
         free(out);
     }
     {
+        /* Bound to no relying party (issue 12): refused, naming the flags that bind it; with
+         * --insecure-any-audience accepted, with a warning in text and JSON. */
+        char *err = NULL;
+        const char *argv[] = {"verify", "--jwks", jwks, "--at", at, "--json", tokf, NULL};
+        assert_int_equal(bpt_test_run_cli(&out, argv), 1);
+        assert_non_null(strstr(out, "\"kind\":\"unsatisfiable\""));
+        assert_non_null(strstr(out, "not bound to this relying party"));
+        assert_non_null(strstr(out, "--expect-audience S binds the token; "
+                                    "--insecure-any-audience accepts it unbound"));
+        free(out);
+        const char *optout[] = {"verify", "--jwks", jwks, "--at", at, "--insecure-any-audience",
+                                tokf,     NULL};
+        assert_int_equal(bpt_test_run_cli_err(&out, &err, optout), 0);
+        assert_non_null(strstr(out, "verified: gcp_confidential"));
+        assert_non_null(strstr(out, "warning:     insecure_any_audience: the token is not bound"));
+        free(out);
+        free(err);
+        const char *optout_json[] = {
+            "verify", "--jwks", jwks, "--at", at, "--insecure-any-audience", "--json", tokf, NULL};
+        assert_int_equal(bpt_test_run_cli(&out, optout_json), 0);
+        assert_non_null(strstr(out, "\"warnings\":[\"insecure_any_audience:"));
+        free(out);
+        /* Azure without aud: an expected nonce binds it. */
+        char *nclaims = maa_claims(f->srv.url, "{\"aud\":\"<delete>\"}");
+        char *ntok = token("ES256", "ec-1", f->ec, nclaims), nf[4200];
+        snprintf(nf, sizeof(nf), "%s/maa-noaud.jwt", dir);
+        bpt_test_write_file(nf, ntok, strlen(ntok));
+        const char *noaud[] = {"verify", "--issuer", f->srv.url, "--at", at, "--json", nf, NULL};
+        assert_int_equal(bpt_test_run_cli(&out, noaud), 1);
+        assert_non_null(strstr(out, "--expect-nonce S or --expect-report-data HEX"));
+        free(out);
+        const char *nonce[] = {"verify",         "--issuer",    f->srv.url, "--at", at,
+                               "--expect-nonce", "maa-nonce-1", nf,         NULL};
+        assert_int_equal(bpt_test_run_cli(NULL, nonce), 0);
+        bpt_free(ntok);
+        free(nclaims);
+    }
+    {
         const char *argv[] = {"verify", "--help", NULL};
         assert_int_equal(bpt_test_run_cli(&out, argv), 0);
         assert_non_null(strstr(out, "--expect-audience"));
+        assert_non_null(strstr(out, "--insecure-any-audience"));
         assert_non_null(strstr(out, "--jwks-url"));
         assert_non_null(strstr(out, "--issuer"));
         free(out);
