@@ -48,7 +48,8 @@ static void verify_usage(FILE *f)
         "  --allow-debug           accept debug-mode TEEs\n"
         "  --max-age SECS          freshness for evidence that carries its time (max 3600)\n"
         "  --at TIME               verify at TIME (unix seconds or RFC 3339), not now\n"
-        "  --trust-root PEM        trust these roots instead of the pinned vendor roots\n"
+        "  --trust-root FILE       trust these roots (DER or PEM) instead of the pinned\n"
+        "                          vendor roots\n"
         "                          (repeatable; e.g. DIR/trust-roots.pem from bpt sim init)\n"
         "  --certs FILE            extra certificates, DER or PEM (repeatable; e.g. a VCEK)\n"
         "  --collateral FILE       provider collateral JSON (e.g. TDX collateral)\n"
@@ -385,7 +386,7 @@ static int build_ctx(bpt_verify_ctx **out, const struct verify_args *a)
     }
     for (int i = 0; i < a->n_roots; i++) {
         if (cli_read_file(&text, &len, a->trust_roots[i], BPT_LIMIT_CERT_CHAIN_BYTES) < 0 ||
-            bpt_verify_ctx_add_trust_root_pem(c, text, len) < 0) {
+            bpt_verify_ctx_add_trust_roots(c, (const uint8_t *)text, len) < 0) {
             cli_lib_error("verify", BPT_EXIT_USAGE, a->trust_roots[i]);
             goto out;
         }

@@ -394,7 +394,10 @@ static int verify_chain(EVP_PKEY **key_out, const struct bpt_nitro_doc *d,
     STACK_OF(X509) *roots = NULL, *untrusted = NULL, *chain = NULL;
     X509 *root = NULL, *leaf = NULL, *c = NULL;
     enum bpt_pinned_root pinned = BPT_ROOT_AWS_NITRO_G1;
-    struct bpt_pki_verify_opts opts = {.at = at}; /* AWS leaves have no AKI: not strict */
+    struct bpt_pki_verify_opts opts = {
+        .at = at, /* AWS leaves have no AKI: not strict */
+        .where = "the document's cabundle carries its intermediates, root first, and nothing else "
+                 "can supply them"};
     bool root_ok = false;
     uint8_t ckey[32];
     int rc;
@@ -413,8 +416,20 @@ static int verify_chain(EVP_PKEY **key_out, const struct bpt_nitro_doc *d,
         root_ok |= X509_cmp(sk_X509_value(roots, i), root) == 0;
     }
     if (!root_ok) {
-        rc = bpt_err(BPT_ESIGNATURE, "aws_nitro: cabundle[0] is not the %s root",
-                     bpt_verify_ctx_has_trust_roots(ctx) ? "trusted" : "pinned AWS Nitro Enclaves");
+        char subj[256];
+        bpt_pki_subject(root, subj, sizeof(subj));
+        rc = bpt_verify_ctx_has_trust_roots(ctx)
+                 ? bpt_err(BPT_ESIGNATURE,
+                           "aws_nitro: cabundle[0] (%s), the root the document's chain starts "
+                           "at, is not one of the context's trust roots (they replace the pinned "
+                           "AWS Nitro Enclaves root): add it to them (DER or PEM)",
+                           subj)
+                 : bpt_err(BPT_ESIGNATURE,
+                           "aws_nitro: cabundle[0] (%s), the root the document's chain starts "
+                           "at, is not the pinned AWS Nitro Enclaves root: documents from AWS "
+                           "start there; another root (a simulator's) must be one of the "
+                           "context's trust roots (DER or PEM)",
+                           subj);
         goto out;
     }
     untrusted = sk_X509_new_null();

@@ -257,7 +257,18 @@ static int verify_pck(STACK_OF(X509) * *chain, EVP_PKEY **key, struct bpt_pck_ex
                       const uint8_t *ev, const bpt_tdx_quote *q, const bpt_verify_ctx *ctx,
                       struct roots *lazy, int64_t at)
 {
-    struct bpt_pki_verify_opts opts = {.at = at, .max_depth = 3, .strict = true};
+    struct bpt_pki_verify_opts opts = {
+        .at = at,
+        .max_depth = 3,
+        .strict = true,
+        .where = bpt_verify_ctx_has_trust_roots(ctx)
+                     ? "the quote's certification data carries the PCK certificate and its CA; "
+                       "the root must be one of the context's trust roots (they replace the "
+                       "pinned Intel SGX Root CA): add this chain's root to them (DER or PEM)"
+                     : "the quote's certification data carries the PCK certificate and its CA, "
+                       "and the root is the pinned Intel SGX Root CA: a chain to another root "
+                       "(a simulator's) needs that root in the context's trust roots (DER or "
+                       "PEM)"};
     STACK_OF(X509) *certs = NULL, *roots = NULL;
     uint8_t ckey[32];
     X509 *leaf;
