@@ -45,6 +45,24 @@ BPT_API bpt_provider bpt_evidence_provider(const uint8_t *ev, size_t len);
 BPT_API BPT_MUST_USE int bpt_evidence_decode(uint8_t **out, size_t *out_len, const uint8_t *in,
                                              size_t len);
 
+/**
+ * Decode evidence for a person to read, verifying nothing (as `snpguest display report` or
+ * `step crypto jwt inspect` do): no signature, certificate chain, collateral or policy is
+ * looked at, so nothing in it may be trusted. The JSON document says so ("verified": false and
+ * a "note") and holds "kind", "provider" and "fields": an SEV-SNP report's fields (policy and TCB
+ * versions decoded), a TDX quote's header, TD report body and registers, QE report and PCK
+ * chain (subjects), a Nitro document's module id, timestamp, PCRs, certificates (subjects),
+ * public_key, user_data and nonce, a JWT's header and claims (decoded, whatever its alg); report
+ * JSON gives what the report claims ("report": its evidence left out, its collateral
+ * summarised, certificates by subject) and its "evidence" so decoded.
+ * @param[out] out JSON text; free with bpt_free(); NULL on failure.
+ * @param ev, len evidence as bpt_evidence_decode() leaves it; borrowed.
+ * @return 0; BPT_EINVAL (NULL @p out); BPT_EMALFORMED (not a recognised format, or it does not
+ *         decode: the field named); BPT_ENOTSUP (SGX quotes); BPT_ENOMEM.
+ * Threads: reentrant.
+ */
+BPT_API BPT_MUST_USE int bpt_evidence_inspect_json(char **out, const uint8_t *ev, size_t len);
+
 /** A verification context and a policy, made into one object that verifies. */
 typedef struct bpt_verifier bpt_verifier;
 
