@@ -7,6 +7,7 @@ static const struct bpt_cmd commands[] = {
     {"attest", "produce attestation evidence (hardware or simulated)", cmd_attest},
     {"config", "validate a TeeConfig file (bpt config check FILE)", cmd_config},
     {"detect", "which TEE this host has", cmd_detect},
+    {"fetch", "prefetch the collateral verifying evidence needs, for --offline", cmd_fetch},
     {"inspect", "decode evidence and print it, verifying nothing", cmd_inspect},
     {"seal", "verify a service and deliver a sealed secret to it", cmd_seal},
     {"serve", "serve the sealed-secret key exchange (DESIGN.md §6)", cmd_serve},

@@ -123,6 +123,24 @@ bool bpt_jwt_is_gcp(const struct bpt_jwt *t)
     return iss && strcmp(iss, BPT_GCP_ISSUER) == 0;
 }
 
+int bpt_jwt_provider_keys_url(char *buf, size_t len, const struct bpt_jwt *t, const bpt_policy *p)
+{
+    const char *iss = str_claim(t->claims, "iss");
+    int n;
+    buf[0] = '\0';
+    if (bpt_jwt_is_gcp(t)) {
+        n = snprintf(buf, len, "%s", BPT_GCP_JWKS_URL);
+    } else if (iss && p->jwt.n_issuers && bpt_jwt_issuer_listed(p, iss)) {
+        n = snprintf(buf, len, "%s/certs", iss); /* the MAA instance's keys */
+    } else {
+        return 0; /* MAA without its instance named: no URL of its own */
+    }
+    if (n < 0 || (size_t)n >= len) {
+        return bpt_err(BPT_EINVAL, "jwt: keys URL longer than %zu bytes", len - 1);
+    }
+    return 0;
+}
+
 /* ---- GCP Confidential Space ------------------------------------------------------------- */
 
 /* "sha256:<hex>" or "<hex>": the hex part. */
@@ -354,6 +372,7 @@ static int maa_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
     const json_t *tee, *dbg;
     const char *iss, *type = NULL, *meas_key, *rd_key, *dbg_key, *nonce;
     char certs[1100];
+
     uint8_t meas[48], rd[64];
     bool snp, has_rd = false, unbound = false;
     int rc;
@@ -381,9 +400,8 @@ static int maa_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
                      what);
         goto out;
     }
-    snprintf(certs, sizeof(certs), "%s/certs", iss);
-    BPT_CHECK(
-        bpt_jwt_authenticate(t, ctx, policy, ev->at, policy->jwt.n_issuers ? certs : NULL, what));
+    BPT_CHECK(bpt_jwt_provider_keys_url(certs, sizeof(certs), t, policy));
+    BPT_CHECK(bpt_jwt_authenticate(t, ctx, policy, ev->at, certs[0] ? certs : NULL, what));
     /* Whether aud is there decides which binding the token needs: read now it is authentic. */
     BPT_CHECK(bound_to_relying_party(&unbound, t, policy, false, what));
 
