@@ -17,21 +17,6 @@
 
 #include <stdio.h>
 
-static int setup(void **state)
-{
-    struct bpt_sim_fixture *f = calloc(1, sizeof(*f));
-    *state = f;
-    return f && bpt_sim_fixture_init(f) == 0 ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    struct bpt_sim_fixture *f = *state;
-    bpt_sim_fixture_dispose(f);
-    free(f);
-    return 0;
-}
-
 /* The simulator's certificate @p rel (PEM) under its directory. */
 static X509 *sim_cert(const struct bpt_sim_fixture *f, const char *rel)
 {
@@ -340,5 +325,5 @@ int main(void)
         cmocka_unit_test(test_report_certificates_as_base64_der),
         cmocka_unit_test(test_cli_der_and_hints),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, bpt_sim_fixture_setup, bpt_sim_fixture_teardown);
 }

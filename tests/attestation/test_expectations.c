@@ -18,21 +18,6 @@
 #define M48 HEX48 "8899aabbccddeeff" /* 48 bytes as hex */
 #define M32 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
-static int setup(void **state)
-{
-    struct bpt_sim_fixture *f = calloc(1, sizeof(*f));
-    *state = f;
-    return f && bpt_sim_fixture_init(f) == 0 ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    struct bpt_sim_fixture *f = *state;
-    bpt_sim_fixture_dispose(f);
-    free(f);
-    return 0;
-}
-
 /* A simulated report of @p provider binding @p nonce (or report data 0x01.. when NULL). */
 static bpt_report *attest(const struct bpt_sim_fixture *f, bpt_provider provider, const char *nonce)
 {
@@ -426,5 +411,5 @@ int main(void)
         cmocka_unit_test(test_key_binding_checked_against_the_evidence),
         cmocka_unit_test(test_key_binding_of_a_key_the_evidence_carries),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, bpt_sim_fixture_setup, bpt_sim_fixture_teardown);
 }

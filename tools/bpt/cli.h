@@ -25,6 +25,14 @@ struct bpt_cmd {
     int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
 };
 
+/*
+ * The exit class of a library error code (DESIGN.md §5): BPT_EFETCH network; BPT_EINVAL usage;
+ * BPT_EMALFORMED, BPT_EIO, BPT_ENOTFOUND, BPT_ELIMIT local input; anything else refused. Used by
+ * the commands that map codes themselves (fetch, inspect); one function, so that the common
+ * mapping of every command can replace it.
+ */
+int cli_exit_class(int code);
+
 /* Print "bpt <cmd>: <message>" to stderr and return BPT_EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -17,6 +17,23 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return BPT_EXIT_USAGE;
 }
 
+int cli_exit_class(int code)
+{
+    switch (code) {
+    case BPT_EFETCH:
+        return BPT_EXIT_NETWORK;
+    case BPT_EINVAL:
+        return BPT_EXIT_USAGE;
+    case BPT_EMALFORMED:
+    case BPT_EIO:
+    case BPT_ENOTFOUND:
+    case BPT_ELIMIT:
+        return BPT_EXIT_INPUT;
+    default:
+        return BPT_EXIT_REFUSED;
+    }
+}
+
 int cli_lib_error(const char *cmd, int exit_code, const char *what)
 {
     fprintf(stderr, "bpt %s: %s: %s\n", cmd, what, bpt_error_last());

@@ -39,27 +39,6 @@ static void fetch_usage(FILE *f)
                "failed (network or remote service: retrying may help)\n");
 }
 
-/*
- * The exit class of a library failure while fetching (cli.h). One place, so that the common
- * mapping of all commands can replace it.
- */
-static int fetch_exit(int rc)
-{
-    switch (rc) {
-    case BPT_EFETCH:
-        return BPT_EXIT_NETWORK;
-    case BPT_EINVAL:
-        return BPT_EXIT_USAGE;
-    case BPT_EMALFORMED:
-    case BPT_EIO:
-    case BPT_ENOTFOUND:
-    case BPT_ELIMIT:
-        return BPT_EXIT_INPUT;
-    default:
-        return BPT_EXIT_REFUSED;
-    }
-}
-
 #define MAX_ISSUERS 16
 
 struct fetch_args {
@@ -143,7 +122,7 @@ static int setup(bpt_verify_ctx **ctx, bpt_policy **policy, const struct fetch_a
 
     if (a->policy) {
         if ((rc = cli_read_file(&text, &len, a->policy, BPT_LIMIT_JSON_BYTES)) < 0) {
-            return cli_lib_error("fetch", fetch_exit(rc), "--policy");
+            return cli_lib_error("fetch", cli_exit_class(rc), "--policy");
         }
         rc = bpt_policy_load_json(policy, text, len);
         bpt_free(text);
@@ -252,7 +231,7 @@ int cmd_fetch(int argc, char **argv)
             first = rc; /* the first failure decides the exit class; the rest are still tried */
         }
     }
-    ex = first ? fetch_exit(first) : BPT_EXIT_OK;
+    ex = first ? cli_exit_class(first) : BPT_EXIT_OK;
     if (a.json) {
         doc = json_pack("{s:s,s:b,s:O}", "cache_dir", a.out, "complete", first == 0, "evidence",
                         results);

@@ -24,28 +24,8 @@ static void inspect_usage(FILE *f)
                "              \"provider\", \"fields\")\n"
                "  -h, --help  this text\n"
                "\n"
-               "exit status: 0 decoded; 2 usage; 3 the file is missing, unreadable or not\n"
-               "evidence of a supported format\n");
-}
-
-/*
- * The exit class of a library failure while inspecting (cli.h). One place, so that the
- * common mapping of all commands can replace it.
- */
-static int inspect_exit(int rc)
-{
-    switch (rc) {
-    case BPT_EINVAL:
-        return BPT_EXIT_USAGE;
-    case BPT_EMALFORMED:
-    case BPT_ENOTSUP:
-    case BPT_EIO:
-    case BPT_ENOTFOUND:
-    case BPT_ELIMIT:
-        return BPT_EXIT_INPUT;
-    default:
-        return BPT_EXIT_REFUSED;
-    }
+               "exit status: 0 decoded; 1 recognised but not decoded (SGX quotes); 2 usage;\n"
+               "3 the file is missing, unreadable or not evidence of a known format\n");
 }
 
 /* Print @p v as "path: value" lines, objects and arrays flattened into dotted paths. */
@@ -136,7 +116,7 @@ int cmd_inspect(int argc, char **argv)
     if ((rc = cli_read_file(&raw, &raw_len, argv[optind], BPT_LIMIT_FILE_BYTES)) < 0 ||
         (rc = bpt_evidence_decode(&ev, &ev_len, (const uint8_t *)raw, raw_len)) < 0 ||
         (rc = bpt_evidence_inspect_json(&text, ev, ev_len)) < 0) {
-        ex = cli_lib_error("inspect", inspect_exit(rc), argv[optind]);
+        ex = cli_lib_error("inspect", cli_exit_class(rc), argv[optind]);
         goto out;
     }
     if (json) {

@@ -15,6 +15,7 @@
 #include "attestation/pki/pki.h"
 #include "attestation/providers/aws_nitro_internal.h"
 #include "attestation/providers/jwt_internal.h"
+#include "attestation/verify/verify_internal.h"
 
 #include "core/codec.h"
 #include "core/err.h"
@@ -396,15 +397,8 @@ int bpt_evidence_inspect_json(char **out, const uint8_t *ev, size_t len)
         /* A report: what it claims (never trusted), and its evidence decoded. */
         size_t n = 0;
         const uint8_t *inner_ev;
-        if ((rc = bpt_report_from_json(&r, (const char *)ev, len)) < 0) {
-            rc = bpt_err_prefix(rc == BPT_EINVAL ? BPT_EMALFORMED : rc, "inspect: report JSON");
-            goto out;
-        }
+        BPT_CHECK(bpt_report_json_evidence(&r, ev, len, "inspect"));
         inner_ev = bpt_report_evidence(r, &n);
-        if (bpt_evidence_recognise(inner_ev, n) == BPT_EVIDENCE_REPORT_JSON) {
-            rc = bpt_err(BPT_EMALFORMED, "inspect: a report's evidence is itself report JSON");
-            goto out;
-        }
         BPT_CHECK(inspect_kind(&inner, bpt_evidence_recognise(inner_ev, n), inner_ev, n));
         if (!(claimed = bpt_report_to_jsonv(r))) {
             rc = bpt_err_nomem("inspect");

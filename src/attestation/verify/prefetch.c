@@ -22,6 +22,7 @@
 #include "attestation/policy_internal.h"
 #include "attestation/providers/jwt_internal.h"
 #include "attestation/providers/tdx_internal.h"
+#include "attestation/verify/verify_internal.h"
 
 #include "core/codec.h"
 #include "core/err.h"
@@ -319,17 +320,10 @@ int bpt_verify_prefetch(char **out_json, const bpt_verify_ctx *ctx, const bpt_po
         /* A report: its evidence, with what it carries (certificates, collateral). */
         size_t n = 0;
         const uint8_t *inner;
-        if ((rc = bpt_report_from_json(&r, (const char *)bytes, len)) < 0) {
-            rc = bpt_err_prefix(rc == BPT_EINVAL ? BPT_EMALFORMED : rc, "prefetch: report JSON");
-            goto out;
-        }
+        BPT_CHECK(bpt_report_json_evidence(&r, bytes, len, "prefetch"));
         inner = bpt_report_evidence(r, &n);
         bpt_evidence_dispose(&ev);
         bpt_evidence_init(&ev, inner, n, bpt_evidence_recognise(inner, n), bpt_verify_ctx_at(ctx));
-        if (ev.kind == BPT_EVIDENCE_REPORT_JSON) {
-            rc = bpt_err(BPT_EMALFORMED, "prefetch: a report's evidence is itself report JSON");
-            goto out;
-        }
         BPT_CHECK(bpt_evidence_set_collateral(&ev, bpt_report_collateralv(r)));
     }
     BPT_CHECK(prefetch_evidence(items, ctx, policy, &ev));

@@ -14,21 +14,6 @@
 #define AT 1750000000 /* inside the simulated certificates' validity */
 #define DAY 86400
 
-static int setup(void **state)
-{
-    struct bpt_sim_fixture *f = calloc(1, sizeof(*f));
-    *state = f;
-    return f && bpt_sim_fixture_init(f) == 0 ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    struct bpt_sim_fixture *f = *state;
-    bpt_sim_fixture_dispose(f);
-    free(f);
-    return 0;
-}
-
 /* The policy of @p json; NULL for production() (what a NULL policy means to bpt_verify). */
 static bpt_policy *sim_policy(const char *json)
 {
@@ -989,5 +974,5 @@ int main(void)
         cmocka_unit_test(test_quote_struct_size),
         cmocka_unit_test(test_cli_attest_and_verify),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, bpt_sim_fixture_setup, bpt_sim_fixture_teardown);
 }

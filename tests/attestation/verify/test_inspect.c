@@ -17,21 +17,6 @@
 
 #include <stdio.h>
 
-static int setup(void **state)
-{
-    struct bpt_sim_fixture *f = calloc(1, sizeof(*f));
-    *state = f;
-    return f && bpt_sim_fixture_init(f) == 0 ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    struct bpt_sim_fixture *f = *state;
-    bpt_sim_fixture_dispose(f);
-    free(f);
-    return 0;
-}
-
 /* Inspect @p ev; the document, checked for the not-verified label (json_decref it). */
 static json_t *inspect(const uint8_t *ev, size_t len)
 {
@@ -260,5 +245,5 @@ int main(void)
         cmocka_unit_test(test_nitro_document), cmocka_unit_test(test_jwt),
         cmocka_unit_test(test_refusals),       cmocka_unit_test(test_cli),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, bpt_sim_fixture_setup, bpt_sim_fixture_teardown);
 }

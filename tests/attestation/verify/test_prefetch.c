@@ -37,21 +37,6 @@ struct server {
     atomic_int failing; /* answer 500 to everything */
 };
 
-static char *url_encode(const char *s)
-{
-    char *out = malloc(strlen(s) * 3 + 1), *p = out;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
-            *p++ = (char)c;
-        } else {
-            p += sprintf(p, "%%%02X", c);
-        }
-    }
-    *p = '\0';
-    return out;
-}
-
 static const char *field(struct server *s, const char *name)
 {
     return json_string_value(json_object_get(s->coll, name));
@@ -64,13 +49,8 @@ static struct MHD_Response *copy_response(const void *p, size_t n)
 
 static struct MHD_Response *hex_response(const char *hex)
 {
-    size_t n = strlen(hex) / 2;
-    uint8_t *der = malloc(n);
-    for (size_t i = 0; i < n; i++) {
-        unsigned v = 0;
-        sscanf(hex + 2 * i, "%2x", &v);
-        der[i] = (uint8_t)v;
-    }
+    size_t n = 0;
+    uint8_t *der = bpt_test_hex_bytes(hex, &n);
     return MHD_create_response_from_buffer(n, der, MHD_RESPMEM_MUST_FREE);
 }
 
@@ -116,7 +96,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         status = MHD_HTTP_NOT_FOUND;
     }
     if (chain_header) {
-        char *enc = url_encode(chain);
+        char *enc = bpt_test_url_encode(chain);
         MHD_add_response_header(resp, chain_header, enc);
         free(enc);
     }
