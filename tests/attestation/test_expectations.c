@@ -214,6 +214,25 @@ static void test_nonce_rule(void **state)
     bpt_policy_free(p);
 }
 
+static void test_attest_nonce_arguments(void **state)
+{
+    struct bpt_sim_fixture *f = *state;
+    bpt_attester_opts o = BPT_ATTESTER_OPTS_INIT, old = {0};
+    bpt_report *r = NULL;
+    uint8_t big[BPT_NONCE_MAX_BYTES + 1] = {0};
+    o.simulate = BPT_PROVIDER_AMD_SEV_SNP;
+    o.sim_dir = f->dir;
+    assert_rc_msg(bpt_attest_nonce(NULL, (const uint8_t *)"n", 1, &o), BPT_EINVAL, "no out");
+    assert_rc_msg(bpt_attest_nonce(&r, (const uint8_t *)"n", 0, &o), BPT_EINVAL,
+                  "a nonce of 0 bytes (1..512)");
+    assert_rc_msg(bpt_attest_nonce(&r, big, sizeof(big), &o), BPT_EINVAL, "a nonce of 513 bytes");
+    assert_rc_msg(bpt_attest_nonce(&r, (const uint8_t *)"n", 1, &old), BPT_EINVAL,
+                  "BPT_ATTESTER_OPTS_INIT");
+    assert_null(r);
+    assert_ok(bpt_attest_nonce(&r, big, BPT_NONCE_MAX_BYTES, &o));
+    bpt_report_free(r);
+}
+
 /* bpt_attest_nonce and expected_nonce pair for every simulated provider; another nonce is a
  * claim refusal naming where the rule looked. */
 static void test_nonce_pairs_per_provider(void **state)
@@ -405,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_measurement_suits_the_provider),
         cmocka_unit_test(test_measurement_round_trip),
         cmocka_unit_test(test_nonce_rule),
+        cmocka_unit_test(test_attest_nonce_arguments),
         cmocka_unit_test(test_nonce_pairs_per_provider),
         cmocka_unit_test(test_cli_nonce_pairs),
         cmocka_unit_test(test_cli_measurement_fed_back),

@@ -292,6 +292,38 @@ static void test_each_kind_is_fetched_then_cached(void **state)
     free(dir);
 }
 
+/* An SEV-SNP VCEK that cannot be fetched says why (the report is read, not verified). */
+static void test_snp_vceks_that_cannot_be_fetched(void **state)
+{
+    struct fixture *f = *state;
+    char *dir = cache(f, "snp-refusals");
+    size_t n = 0;
+    uint8_t *ev = bpt_test_read_file(f->snp, &n), *edited = malloc(n);
+    bpt_verify_ctx *c = fetch_ctx(f, dir, false);
+    bpt_policy *p = NULL;
+    assert_non_null(ev);
+    memcpy(edited, ev, n);
+    edited[0x48] = (uint8_t)((edited[0x48] & ~0x1C) | (1 << 2)); /* SIGNING_KEY: VLEK */
+    assert_rc_msg(bpt_verify_prefetch(NULL, c, NULL, edited, n), BPT_EKEYS,
+                  "signed by a VLEK, which AMD KDS does not publish");
+    memcpy(edited, ev, n);
+    memset(edited + 0x1A0, 0, 64); /* chip_id masked */
+    assert_rc_msg(bpt_verify_prefetch(NULL, c, NULL, edited, n), BPT_EKEYS,
+                  "the report masks its chip_id");
+    memcpy(edited, ev, n);
+    edited[0] = 2; /* version 2: no CPUID, so no product */
+    assert_rc_msg(bpt_verify_prefetch(NULL, c, NULL, edited, n), BPT_EKEYS,
+                  "a version 2 report does not name its product");
+    static const char milan[] = "{\"sev_snp\":{\"products\":[\"Milan\"]}}";
+    assert_ok(bpt_policy_load_json(&p, milan, sizeof(milan) - 1));
+    assert_ok(bpt_verify_prefetch(NULL, c, p, edited, n)); /* the policy names it */
+    bpt_policy_free(p);
+    bpt_verify_ctx_free(c);
+    free(edited);
+    free(ev);
+    free(dir);
+}
+
 static void test_refusals(void **state)
 {
     struct fixture *f = *state;
@@ -434,6 +466,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_kind_is_fetched_then_cached),
+        cmocka_unit_test(test_snp_vceks_that_cannot_be_fetched),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_cli_fetch_then_verify_offline),
         cmocka_unit_test(test_cli_exit_classes),
