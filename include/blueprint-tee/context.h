@@ -108,7 +108,12 @@ BPT_API BPT_MUST_USE int bpt_verify_ctx_add_trust_root_pem(bpt_verify_ctx *c, co
 /** true when trust roots replace the pinned ones. */
 BPT_API bool bpt_verify_ctx_has_trust_roots(const bpt_verify_ctx *c);
 
-/** Add certificates (DER or PEM; e.g. a VCEK and its chain) for chains to use. */
+/**
+ * Add certificates (one DER certificate, or PEM text with one or more; e.g. a VCEK and its
+ * chain) for chains to use. They are parsed now.
+ * @return also BPT_EMALFORMED (not a DER certificate, no or a damaged PEM certificate),
+ *         BPT_ELIMIT (over BPT_LIMIT_CERT_CHAIN_BYTES or too many certificates).
+ */
 BPT_API BPT_MUST_USE int bpt_verify_ctx_add_certs(bpt_verify_ctx *c, const uint8_t *der_or_pem,
                                                   size_t len);
 

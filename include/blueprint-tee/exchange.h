@@ -402,8 +402,10 @@ typedef struct bpt_kx_client_result {
  * @param verifier     borrowed: the verification context (trust roots, collateral sources) and
  *                     the policy (expected measurement, ...) the service must satisfy.
  * @param secrets, n   1..64 secrets.
- * @return 0; BPT_EFETCH (connection failed or timed out); BPT_EPROTOCOL (an error status or a
- *         malformed answer; the message carries the server's error code); BPT_ECLAIM
+ * @return 0; BPT_EFETCH (connection failed or timed out, or the service is unavailable:
+ *         HTTP 5xx or 429; retrying may help); BPT_EPROTOCOL (any other error status, or an
+ *         answer that is not the protocol's: not JSON, a field missing or of the wrong type; the
+ *         message carries the server's error code); BPT_ECLAIM
  *         (report_data or key binding mismatch); any attestation kind from verification;
  *         BPT_ELIMIT (an answer over 1 MiB); BPT_EINVAL (arguments, or a URL refused).
  * Threads: reentrant (one libcurl easy handle per call; libcurl's global initialisation is

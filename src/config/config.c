@@ -463,6 +463,7 @@ int bpt_config_load_json(bpt_config **out, const char *json, size_t len)
                                        "attestation_freshness",
                                        "public_key_policy",
                                        "hybrid_routing_source",
+                                       "schema_version",
                                        NULL};
     static const char *const kx_keys[] = {"session_ttl_secs", "max_sessions",
                                           "on_chain_verification", NULL};
@@ -480,6 +481,7 @@ int bpt_config_load_json(bpt_config **out, const char *json, size_t len)
         goto out;
     }
     BPT_CHECK(bpt_json_check_keys(root, keys, "config"));
+    BPT_CHECK(bpt_json_check_schema_version(root, "config"));
     BPT_CHECK(bpt_config_builder_new(&b));
     s = &b->s;
     iv = (int)s->requirement;

@@ -45,7 +45,9 @@ static int post_json(long *status, bpt_buf *resp, const char *url, const char *b
     return rc < 0 ? bpt_err_prefix(rc, "kx client") : 0;
 }
 
-/* Turn a non-expected status into BPT_EPROTOCOL naming the server's error code. */
+/* Turn a non-expected status into an error naming the server's error code: BPT_EFETCH for a
+ * service that could not serve the request now (5xx, 429 rate_limited: retrying may help, as
+ * with a connection that failed), BPT_EPROTOCOL for any other answer (the service refused it). */
 static int status_error(long status, const bpt_buf *resp, const char *what)
 {
     json_t *j = NULL;
@@ -59,9 +61,19 @@ static int status_error(long status, const bpt_buf *resp, const char *what)
             msg = json_string_value(json_object_get(e, "message"));
         }
     }
-    int rc = bpt_err(BPT_EPROTOCOL, "kx client: %s: HTTP %ld %s: %.200s", what, status, code, msg);
+    bool unavailable = status >= 500 || status == 429;
+    int rc =
+        bpt_err(unavailable ? BPT_EFETCH : BPT_EPROTOCOL, "kx client: %s: HTTP %ld %s: %.200s%s",
+                what, status, code, msg, unavailable ? " (the service is unavailable)" : "");
     json_decref(j);
     return rc;
+}
+
+/* What the service answered does not read as the protocol says (a body that is not JSON, a
+ * field missing or of the wrong type, bad hex): the peer broke the protocol. */
+static int answer(int rc)
+{
+    return rc == BPT_EINVAL || rc == BPT_EMALFORMED ? BPT_EPROTOCOL : rc;
 }
 
 /* Verify the session answer: attestation, key binding, report_data. */
@@ -77,19 +89,19 @@ static int check_session(uint8_t pk[32], uint8_t id[16], char id_hex[33], char e
     bpt_verified *v = NULL;
     uint8_t want[64];
 
-    BPT_CHECK(bpt_json_parse(&j, (const char *)resp->data, resp->len, "session response"));
-    BPT_CHECK(bpt_json_get_str(j, "session_id", &sid, true, "session response"));
-    BPT_CHECK(bpt_json_get_str(j, "public_key", &pk_hex, true, "session response"));
-    BPT_CHECK(bpt_json_get_str(j, "suite", &suite, true, "session response"));
-    BPT_CHECK(bpt_json_get_str(j, "key_type", &kt, true, "session response"));
+    BPT_CHECK(answer(bpt_json_parse(&j, (const char *)resp->data, resp->len, "session response")));
+    BPT_CHECK(answer(bpt_json_get_str(j, "session_id", &sid, true, "session response")));
+    BPT_CHECK(answer(bpt_json_get_str(j, "public_key", &pk_hex, true, "session response")));
+    BPT_CHECK(answer(bpt_json_get_str(j, "suite", &suite, true, "session response")));
+    BPT_CHECK(answer(bpt_json_get_str(j, "key_type", &kt, true, "session response")));
     if (strcmp(suite, BPT_KX_SUITE) != 0 || strcmp(kt, "x25519") != 0) {
         rc = bpt_err(BPT_EPROTOCOL, "session response: suite '%.80s' key_type '%.20s' not v1",
                      suite, kt);
         goto out;
     }
-    BPT_CHECK(bpt_kx_id_parse(id, sid));
+    BPT_CHECK(answer(bpt_kx_id_parse(id, sid)));
     bpt_hex_encode_to(id_hex, id, 16);
-    BPT_CHECK(bpt_hex_decode_exact(pk, 32, pk_hex, strlen(pk_hex), "public_key"));
+    BPT_CHECK(answer(bpt_hex_decode_exact(pk, 32, pk_hex, strlen(pk_hex), "public_key")));
     att = json_object_get(j, "attestation");
     if (!json_is_object(att)) {
         rc = bpt_err(BPT_EPROTOCOL, "session response carries no attestation");
@@ -100,9 +112,9 @@ static int check_session(uint8_t pk[32], uint8_t id[16], char id_hex[33], char e
         rc = bpt_err_nomem("attestation");
         goto out;
     }
-    BPT_CHECK(bpt_report_from_json(&rep, att_text, strlen(att_text)));
+    BPT_CHECK(answer(bpt_report_from_json(&rep, att_text, strlen(att_text))));
     const char *binding = NULL;
-    BPT_CHECK(bpt_json_get_str(j, "binding", &binding, false, "session response"));
+    BPT_CHECK(answer(bpt_json_get_str(j, "binding", &binding, false, "session response")));
     BPT_CHECK(bpt_kx_report_data(want, pk, id, nonce, nonce_len));
     size_t bl = 0, rdl = 0;
     const char *bound_type = NULL;
@@ -116,10 +128,10 @@ static int check_session(uint8_t pk[32], uint8_t id[16], char id_hex[33], char e
     if (service_key) {
         /* The evidence binds an Ed25519 service key once; the key signs this session. */
         const char *sk_hex = NULL, *sig_hex = NULL;
-        BPT_CHECK(bpt_json_get_str(j, "service_key", &sk_hex, true, "session response"));
-        BPT_CHECK(bpt_json_get_str(j, "signature", &sig_hex, true, "session response"));
-        BPT_CHECK(bpt_hex_decode_exact(sk, 32, sk_hex, strlen(sk_hex), "service_key"));
-        BPT_CHECK(bpt_hex_decode_exact(sig, 64, sig_hex, strlen(sig_hex), "signature"));
+        BPT_CHECK(answer(bpt_json_get_str(j, "service_key", &sk_hex, true, "session response")));
+        BPT_CHECK(answer(bpt_json_get_str(j, "signature", &sig_hex, true, "session response")));
+        BPT_CHECK(answer(bpt_hex_decode_exact(sk, 32, sk_hex, strlen(sk_hex), "service_key")));
+        BPT_CHECK(answer(bpt_hex_decode_exact(sig, 64, sig_hex, strlen(sig_hex), "signature")));
         BPT_CHECK(bpt_kx_service_key_report_data(svc_rd, sk));
     }
     /* The key the evidence must bind, and the report_data it must carry. */
@@ -248,11 +260,11 @@ int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
     const char *kf = NULL, *ad = NULL;
     json_t *stored = NULL;
     bool success = false;
-    BPT_CHECK(bpt_json_parse(&j, (const char *)resp.data, resp.len, "submit response"));
-    BPT_CHECK(bpt_json_get_bool(j, "success", &success, true, "submit response"));
-    BPT_CHECK(bpt_json_get_str(j, "key_fingerprint", &kf, true, "submit response"));
-    BPT_CHECK(bpt_json_get_str(j, "attestation_digest", &ad, true, "submit response"));
-    BPT_CHECK(bpt_json_get_arr(j, "stored", &stored, true, "submit response"));
+    BPT_CHECK(answer(bpt_json_parse(&j, (const char *)resp.data, resp.len, "submit response")));
+    BPT_CHECK(answer(bpt_json_get_bool(j, "success", &success, true, "submit response")));
+    BPT_CHECK(answer(bpt_json_get_str(j, "key_fingerprint", &kf, true, "submit response")));
+    BPT_CHECK(answer(bpt_json_get_str(j, "attestation_digest", &ad, true, "submit response")));
+    BPT_CHECK(answer(bpt_json_get_arr(j, "stored", &stored, true, "submit response")));
     uint8_t md[32];
     BPT_CHECK(bpt_sha256(md, pk, sizeof(pk)));
     bpt_hex_encode_to(fp, md, sizeof(md));

@@ -241,6 +241,20 @@ static void test_tee_requirements(void **state)
                   "missing field 'requirement'");
 }
 
+/* `bpt config check --json` writes schema_version 1: the loader reads it back, and no other. */
+static void test_schema_version(void **state)
+{
+    bpt_config *c = NULL;
+    (void)state;
+    c = load("{\"mode\":\"remote\",\"schema_version\":1}");
+    assert_int_equal(bpt_config_mode(c), BPT_MODE_REMOTE);
+    bpt_config_free(c);
+    static const char v2[] = "{\"schema_version\":2}";
+    assert_rc_msg(bpt_config_load_json(&c, v2, sizeof(v2) - 1), BPT_EINVAL,
+                  "config: schema_version 2 is not one this version reads (1)");
+    assert_null(c);
+}
+
 static void test_cli_config_check(void **state)
 {
     char *dir = bpt_test_tmpdir(), bad[4096], good[4096], *out = NULL;
@@ -249,8 +263,9 @@ static void test_cli_config_check(void **state)
     snprintf(good, sizeof(good), "%s/good.json", dir);
     bpt_test_write_file(bad, "{\"mode\":\"direct\",\"secret_injection\":\"env_or_sealed\"}", 52);
     bpt_test_write_file(good, "{\"mode\":\"remote\"}", 17);
+    /* A config that breaks an invariant is the check's verdict: refused (1, was 2). */
     const char *a1[] = {"config", "check", bad, NULL};
-    assert_int_equal(bpt_test_run_cli(NULL, a1), 2);
+    assert_int_equal(bpt_test_run_cli(NULL, a1), 1);
     const char *a2[] = {"config", "check", good, NULL};
     assert_int_equal(bpt_test_run_cli(&out, a2), 0);
     assert_non_null(strstr(out, "valid: mode remote"));
@@ -277,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_bad_files_name_the_field),
         cmocka_unit_test(test_builder_allow_list),
         cmocka_unit_test(test_tee_requirements),
+        cmocka_unit_test(test_schema_version),
         cmocka_unit_test(test_cli_config_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,11 +3,12 @@
  * The client against the real server on 127.0.0.1, with evidence from the SEV-SNP simulator
  * verified by a verifier that trusts the simulator's roots: a full exchange, then
  * one refusal per client check (report_data not binding the session, untrusted evidence, no
- * attestation, error statuses, connection failure). Nothing is
+ * attestation, error statuses, connection failure, answers that break the protocol). Nothing is
  * sealed or stored after a refusal.
  */
 #include "helpers/test.h"
 
+#include "helpers/canned_http.h"
 #include "helpers/sim_fixture.h"
 
 #include <curl/curl.h>
@@ -153,8 +154,9 @@ static void test_untrusted_evidence(void **state)
         fail_msg("got %d: %s", rc, bpt_error_last());
     }
     bpt_verifier_free(pinned);
-    /* the abandoned session fills the one slot: the next client sees 503 capacity */
-    assert_rc_msg(bpt_kx_client_send(&r, f->url, f->verifier, SECRETS, 1), BPT_EPROTOCOL,
+    /* the abandoned session fills the one slot: the next client sees 503 capacity, a service
+     * that is unavailable for now (BPT_EFETCH, as an unreachable one: retrying may help) */
+    assert_rc_msg(bpt_kx_client_send(&r, f->url, f->verifier, SECRETS, 1), BPT_EFETCH,
                   "HTTP 503 capacity");
     assert_int_equal(bpt_kx_service_cleanup(f->svc), 0);
 }
@@ -190,6 +192,47 @@ static void test_no_attestation_and_transport(void **state)
                   BPT_EINVAL, "kx client: http: http://192.0.2.1 refused (https only");
 }
 
+/*
+ * Answers a real service never gives, each classified: a field of the wrong type and a body
+ * that is not JSON break the protocol (EPROTOCOL, as an unknown suite does); 5xx and 429 say the
+ * service is unavailable (EFETCH, as a refused connection: retrying may help); another error
+ * status is the service refusing (EPROTOCOL). Nothing is sealed or sent after any of them.
+ */
+static void test_answers_that_break_the_protocol(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        int status;
+        const char *body;
+        int want;
+        const char *msg;
+    } cases[] = {
+        {201, "{\"session_id\":5,\"public_key\":\"00\",\"suite\":\"x\",\"key_type\":\"x25519\"}",
+         BPT_EPROTOCOL, "session response: field 'session_id' must be a string"},
+        {201, "<html>not json</html>", BPT_EPROTOCOL, "session response: invalid JSON"},
+        {201, "[1,2]", BPT_EPROTOCOL, "session response"},
+        {500, "{\"error\":{\"code\":\"internal\",\"message\":\"boom\"}}", BPT_EFETCH,
+         "HTTP 500 internal: boom (the service is unavailable)"},
+        {429, "{}", BPT_EFETCH, "HTTP 429"},
+        {404, "{\"error\":{\"code\":\"session_not_found\",\"message\":\"\"}}", BPT_EPROTOCOL,
+         "HTTP 404 session_not_found"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct bpt_canned_http *srv = NULL;
+        char url[64];
+        bpt_kx_client_result r = BPT_KX_CLIENT_RESULT_INIT;
+        assert_int_equal(bpt_canned_http_start(&srv, cases[i].status, cases[i].body), 0);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u", bpt_canned_http_port(srv));
+        int rc = bpt_kx_client_send(&r, url, f->verifier, SECRETS, 1);
+        if (rc != cases[i].want || !strstr(bpt_error_last(), cases[i].msg)) {
+            fail_msg("HTTP %d %s: got %d (%s), want %d (%s)", cases[i].status, cases[i].body, rc,
+                     bpt_error_last(), cases[i].want, cases[i].msg);
+        }
+        assert_int_equal(bpt_canned_http_requests(srv), 1); /* nothing was submitted */
+        bpt_canned_http_stop(srv);
+    }
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -198,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_report_data_mismatch),
         cmocka_unit_test(test_untrusted_evidence),
         cmocka_unit_test(test_no_attestation_and_transport),
+        cmocka_unit_test(test_answers_that_break_the_protocol),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     curl_global_cleanup();

@@ -74,7 +74,7 @@ char *bpt_test_url_encode(const char *s);
 /** The bytes of hex text @p hex (malloc'd, free()), their count in *len_out. */
 uint8_t *bpt_test_hex_bytes(const char *hex, size_t *len_out);
 
-/** As bpt_test_run_cli(), also capturing stderr (malloc'd, NUL-terminated) into *out_stderr. */
+/** As bpt_test_run_cli(), also capturing stderr into *out_stderr (malloc'd) if non-NULL. */
 int bpt_test_run_cli_err(char **out_stdout, char **out_stderr, const char *const *argv);
 
 #endif

@@ -30,13 +30,18 @@ static void fetch_usage(FILE *f)
                "                      keys come from <issuer>/certs when its issuer is listed\n"
                "  --policy FILE       policy JSON (its sev_snp.products names a version 2\n"
                "                      report's product; its jwt block where keys come from)\n"
-               "  --json              print one JSON object\n"
+               "  --json              print one JSON object: {\"cache_dir\",\"complete\",\n"
+               "                      \"evidence\":[{\"file\",\"items\"|\"error\"}],\n"
+               "                      \"schema_version\"}, with \"exit_code\" and \"exit_class\"\n"
+               "                      when something failed\n"
                "  -h, --help          this text\n"
-               "\n"
-               "exit status: 0 everything is in DIR; 1 something cannot be fetched (a VLEK, a\n"
-               "masked chip id, no URL for a token's keys); 2 usage; 3 an EVIDENCE or --policy\n"
-               "file is missing, unreadable or not evidence, or DIR cannot be written; 4 a fetch\n"
-               "failed (network or remote service: retrying may help)\n");
+               "Every EVIDENCE is tried; the first failure decides the exit status.\n");
+    cli_help_exit(f, "everything each EVIDENCE needs is in DIR",
+                  "something cannot be fetched (a VLEK, a masked chip id, no URL for a token's "
+                  "keys) or an EVIDENCE is not evidence",
+                  "an EVIDENCE or --policy file is missing or unreadable, or DIR cannot be "
+                  "written",
+                  "a fetch failed or timed out (AMD KDS, Intel PCS/PCCS, a JWKS URL)");
 }
 
 #define MAX_ISSUERS 16
@@ -45,7 +50,6 @@ struct fetch_args {
     const char *out, *at, *kds_url, *pccs_url, *jwks_url, *policy;
     const char *issuers[MAX_ISSUERS];
     int n_issuers;
-    bool json;
 };
 
 enum { OPT_OUT = 256, OPT_AT, OPT_KDS, OPT_PCCS, OPT_JWKS_URL, OPT_ISSUER, OPT_POLICY, OPT_JSON };
@@ -87,8 +91,7 @@ static int parse_args(struct fetch_args *a, int argc, char **argv)
         case OPT_POLICY:
             a->policy = optarg;
             break;
-        case OPT_JSON:
-            a->json = true;
+        case OPT_JSON: /* acted on by main.c (cli_json()) */
             break;
         case OPT_ISSUER:
             if (a->n_issuers == MAX_ISSUERS) {
@@ -117,66 +120,70 @@ static int setup(bpt_verify_ctx **ctx, bpt_policy **policy, const struct fetch_a
 {
     char *text = NULL;
     size_t len = 0;
-    int64_t t;
+    int64_t t = 0;
     int rc;
 
     if (a->policy) {
         if ((rc = cli_read_file(&text, &len, a->policy, BPT_LIMIT_JSON_BYTES)) < 0) {
-            return cli_lib_error("fetch", cli_exit_class(rc), "--policy");
+            return cli_fail(rc, CLI_AT_FILE, a->policy);
         }
         rc = bpt_policy_load_json(policy, text, len);
         bpt_free(text);
         if (rc < 0) {
-            return cli_lib_error("fetch", BPT_EXIT_INPUT, a->policy);
+            return cli_fail(rc, CLI_AT_FILE, a->policy);
         }
-    } else if (bpt_policy_new(policy) < 0) {
-        return cli_lib_error("fetch", BPT_EXIT_REFUSED, "policy");
+    } else if ((rc = bpt_policy_new(policy)) < 0) {
+        return cli_fail(rc, CLI_AT_OUTPUT, "policy");
     }
     for (int i = 0; i < a->n_issuers; i++) {
-        if (bpt_policy_add_jwt_issuer(*policy, a->issuers[i]) < 0) {
-            return cli_lib_error("fetch", BPT_EXIT_USAGE, "--issuer");
+        if ((rc = bpt_policy_add_jwt_issuer(*policy, a->issuers[i])) < 0) {
+            return cli_fail(rc, CLI_AT_ARG, "--issuer");
         }
     }
-    if (bpt_verify_ctx_new(ctx, NULL) < 0) {
-        return cli_lib_error("fetch", BPT_EXIT_REFUSED, "context");
+    if ((rc = bpt_verify_ctx_new(ctx, NULL)) < 0) {
+        return cli_fail(rc, CLI_AT_OUTPUT, "context");
     }
-    if (bpt_verify_ctx_set_cache_dir(*ctx, a->out) < 0) {
-        return cli_lib_error("fetch", BPT_EXIT_USAGE, "--out");
+/* A flag's value the library refused: a usage error naming the flag. */
+#define ARG(cond, call, name)                                                                      \
+    if ((cond) && (rc = (call)) < 0) {                                                             \
+        return cli_fail(rc, CLI_AT_ARG, name);                                                     \
     }
-    if (a->kds_url && bpt_verify_ctx_set_kds_url(*ctx, a->kds_url) < 0) {
-        return cli_lib_error("fetch", BPT_EXIT_USAGE, "--kds-url");
-    }
-    if (a->pccs_url && bpt_verify_ctx_set_pccs_url(*ctx, a->pccs_url) < 0) {
-        return cli_lib_error("fetch", BPT_EXIT_USAGE, "--pccs-url");
-    }
-    if (a->jwks_url && bpt_verify_ctx_set_jwks_url(*ctx, a->jwks_url) < 0) {
-        return cli_lib_error("fetch", BPT_EXIT_USAGE, "--jwks-url");
-    }
-    if (a->at && (bpt_time_parse(&t, a->at) < 0 || bpt_verify_ctx_set_at(*ctx, t) < 0)) {
-        return cli_lib_error("fetch", BPT_EXIT_USAGE, "--at");
-    }
+    ARG(true, bpt_verify_ctx_set_cache_dir(*ctx, a->out), "--out")
+    ARG(a->kds_url, bpt_verify_ctx_set_kds_url(*ctx, a->kds_url), "--kds-url")
+    ARG(a->pccs_url, bpt_verify_ctx_set_pccs_url(*ctx, a->pccs_url), "--pccs-url")
+    ARG(a->jwks_url, bpt_verify_ctx_set_jwks_url(*ctx, a->jwks_url), "--jwks-url")
+    ARG(a->at, bpt_time_parse(&t, a->at), "--at")
+    ARG(a->at, bpt_verify_ctx_set_at(*ctx, t), "--at")
+#undef ARG
     return 0;
 }
 
-/* Prefetch one EVIDENCE file; its result (items, or the error) appended to @p results. */
+/*
+ * Prefetch one EVIDENCE file; its result (items, or the error) appended to @p results. Returns
+ * 0, or the exit status of its failure (reading the file is local input; fetching for it is
+ * what verifying evidence is, CLI_AT_EVIDENCE: a failed fetch is network).
+ */
 static int fetch_one(json_t *results, const bpt_verify_ctx *ctx, const bpt_policy *policy,
-                     const char *path, bool json)
+                     const char *path)
 {
     char *raw = NULL, *summary = NULL;
     uint8_t *ev = NULL;
     size_t raw_len = 0, ev_len = 0;
     json_t *doc = NULL, *entry = NULL, *e;
+    cli_where where = CLI_AT_FILE;
     size_t i;
-    int rc;
+    int rc, ex = BPT_EXIT_OK;
 
     if ((rc = cli_read_file(&raw, &raw_len, path, BPT_LIMIT_FILE_BYTES)) == 0 &&
         (rc = bpt_evidence_decode(&ev, &ev_len, (const uint8_t *)raw, raw_len)) == 0 &&
-        (rc = bpt_verify_prefetch(&summary, ctx, policy, ev, ev_len)) == 0 &&
-        (rc = bpt_json_parse(&doc, summary, strlen(summary), "prefetch")) == 0) {
+        (where = CLI_AT_EVIDENCE, rc = bpt_verify_prefetch(&summary, ctx, policy, ev, ev_len)) ==
+            0 &&
+        (where = CLI_AT_OUTPUT, rc = bpt_json_parse(&doc, summary, strlen(summary), "prefetch")) ==
+            0) {
         entry = json_pack("{s:s,s:O}", "file", path, "items", json_object_get(doc, "items"));
         json_array_foreach(json_object_get(doc, "items"), i, e)
         {
-            if (!json) {
+            if (!cli_json()) {
                 printf("%s: %s %s: %s (%s)\n", path,
                        json_string_value(json_object_get(e, "provider")),
                        json_string_value(json_object_get(e, "what")),
@@ -185,10 +192,11 @@ static int fetch_one(json_t *results, const bpt_verify_ctx *ctx, const bpt_polic
             }
         }
     } else {
+        ex = cli_exit_for(rc, where);
         entry = json_pack("{s:s,s:{s:s,s:s}}", "file", path, "error", "kind", bpt_error_name(rc),
                           "message", bpt_error_last());
-        if (!json) {
-            fprintf(stderr, "bpt fetch: %s: %s\n", path, bpt_error_last());
+        if (!cli_json()) { /* with --json, the one object at the end says it */
+            cli_fail(rc, where, path);
         }
     }
     if (entry) {
@@ -198,7 +206,7 @@ static int fetch_one(json_t *results, const bpt_verify_ctx *ctx, const bpt_polic
     bpt_free(summary);
     bpt_free(ev);
     bpt_free(raw);
-    return rc;
+    return ex;
 }
 
 int cmd_fetch(int argc, char **argv)
@@ -208,7 +216,7 @@ int cmd_fetch(int argc, char **argv)
     bpt_policy *policy = NULL;
     json_t *results = NULL, *doc = NULL;
     char *text = NULL;
-    int ex, rc, first = 0;
+    int ex, first = BPT_EXIT_OK;
 
     ex = parse_args(&a, argc, argv);
     if (ex < 0 || cli_wants_help(argc, argv)) {
@@ -222,23 +230,30 @@ int cmd_fetch(int argc, char **argv)
         goto out;
     }
     if (!(results = json_array())) {
-        ex = BPT_EXIT_REFUSED;
+        ex = cli_fail(bpt_error_set(BPT_ENOMEM, "out of memory: results"), CLI_AT_OUTPUT, NULL);
         goto out;
     }
     for (int i = optind; i < argc; i++) {
-        rc = fetch_one(results, ctx, policy, argv[i], a.json);
-        if (rc < 0 && first == 0) {
-            first = rc; /* the first failure decides the exit class; the rest are still tried */
+        int one = fetch_one(results, ctx, policy, argv[i]);
+        if (one != BPT_EXIT_OK && first == BPT_EXIT_OK) {
+            first = one; /* the first failure decides the exit status; the rest are still tried */
         }
     }
-    ex = first ? cli_exit_class(first) : BPT_EXIT_OK;
-    if (a.json) {
-        doc = json_pack("{s:s,s:b,s:O}", "cache_dir", a.out, "complete", first == 0, "evidence",
-                        results);
-        if (doc && bpt_json_dump(&text, doc) == 0) {
-            printf("%s\n", text);
+    ex = first;
+    if (cli_json()) {
+        doc = json_pack("{s:s,s:b,s:O}", "cache_dir", a.out, "complete", first == BPT_EXIT_OK,
+                        "evidence", results);
+        if (doc && first != BPT_EXIT_OK) {
+            json_object_set_new(doc, "exit_code", json_integer(first));
+            json_object_set_new(doc, "exit_class", json_string(cli_exit_class(first)));
         }
-    } else if (!first) {
+        if (!doc || bpt_json_dump(&text, doc) < 0) {
+            ex = cli_fail(bpt_error_set(BPT_ENOMEM, "out of memory: output"), CLI_AT_OUTPUT, NULL);
+            goto out;
+        }
+        int printed = cli_print_json(text, NULL);
+        ex = printed != BPT_EXIT_OK ? printed : first;
+    } else if (first == BPT_EXIT_OK) {
         printf("everything is in %s: verify with --offline --cache-dir %s\n", a.out, a.out);
     }
 out:

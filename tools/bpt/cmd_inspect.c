@@ -21,11 +21,13 @@ static void inspect_usage(FILE *f)
                "document's module id, timestamp, PCRs, certificates, public key, user data and\n"
                "nonce; a JWT's header and claims; a report JSON's claims and its evidence.\n"
                "  --json      print one JSON object (\"verified\": false, \"note\", \"kind\",\n"
-               "              \"provider\", \"fields\")\n"
-               "  -h, --help  this text\n"
-               "\n"
-               "exit status: 0 decoded; 1 recognised but not decoded (SGX quotes); 2 usage;\n"
-               "3 the file is missing, unreadable or not evidence of a known format\n");
+               "              \"provider\", \"fields\", \"schema_version\"), or the error\n"
+               "              with \"exit_code\"\n"
+               "  -h, --help  this text\n");
+    cli_help_exit(f, "decoded (not verified)", NULL,
+                  "the file is missing or unreadable, or not evidence of a format this tool "
+                  "decodes (SGX quotes are recognised, not decoded)",
+                  NULL);
 }
 
 /* Print @p v as "path: value" lines, objects and arrays flattened into dotted paths. */
@@ -116,17 +118,18 @@ int cmd_inspect(int argc, char **argv)
     if ((rc = cli_read_file(&raw, &raw_len, argv[optind], BPT_LIMIT_FILE_BYTES)) < 0 ||
         (rc = bpt_evidence_decode(&ev, &ev_len, (const uint8_t *)raw, raw_len)) < 0 ||
         (rc = bpt_evidence_inspect_json(&text, ev, ev_len)) < 0) {
-        ex = cli_lib_error("inspect", cli_exit_class(rc), argv[optind]);
+        ex = cli_fail(rc, CLI_AT_FILE, argv[optind]); /* its format: local input */
         goto out;
     }
     if (json) {
-        printf("%s\n", text);
-    } else if (bpt_json_parse(&doc, text, strlen(text), "inspection") == 0) {
-        print_text(doc);
-    } else {
-        ex = cli_lib_error("inspect", BPT_EXIT_REFUSED, "inspection");
+        ex = cli_print_json(text, NULL);
         goto out;
     }
+    if ((rc = bpt_json_parse(&doc, text, strlen(text), "inspection")) < 0) {
+        ex = cli_fail(rc, CLI_AT_OUTPUT, "inspection");
+        goto out;
+    }
+    print_text(doc);
     ex = BPT_EXIT_OK;
 out:
     json_decref(doc);

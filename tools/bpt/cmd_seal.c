@@ -16,15 +16,21 @@ static void seal_usage(FILE *f)
 {
     fprintf(f, "usage: bpt seal --url URL [--policy FILE] [--trust-root PEM]... [--allow-debug]\n"
                "                [--expect-measurement HEX] --name NAME\n"
-               "                (--secret-file F | --secret-env VAR)\n"
+               "                (--secret-file F | --secret-env VAR) [--quiet]\n"
                "\n"
                "Create a session at URL (https://, or http:// only to a loopback address),\n"
                "verify its attestation under the policy (production by default; --trust-root\n"
                "replaces the pinned vendor roots, e.g. with DIR/trust-roots.pem of the\n"
                "simulator), check that report_data binds the session key, the session id and\n"
-               "a fresh nonce, then HPKE-seal the secret to the key and submit it. Exit 0 when\n"
-               "the service stored it, 1 when the attestation or the protocol refused, 2 on\n"
-               "usage or I/O errors.\n");
+               "a fresh nonce, then HPKE-seal the secret to the key and submit it.\n"
+               "  --quiet  print nothing: the exit status only\n");
+    cli_help_exit(f, "the service stored the secret",
+                  "the attestation, its key binding or the protocol refused (an error status, an "
+                  "answer that is not the protocol's): nothing was sent",
+                  "a file (policy, trust roots, secret) is missing, unreadable or not in its "
+                  "format",
+                  "the service is unreachable, timed out or unavailable (HTTP 5xx, 429), or "
+                  "fetching keys or collateral failed");
 }
 
 int cmd_seal(int argc, char **argv)
@@ -38,6 +44,7 @@ int cmd_seal(int argc, char **argv)
         {"name", required_argument, NULL, 'n'},
         {"secret-file", required_argument, NULL, 'f'},
         {"secret-env", required_argument, NULL, 'e'},
+        {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -84,6 +91,8 @@ int cmd_seal(int argc, char **argv)
         case 'e':
             env = optarg;
             break;
+        case 'q': /* acted on by main.c */
+            break;
         case 'h':
             seal_usage(stdout);
             return BPT_EXIT_OK;
@@ -97,43 +106,43 @@ int cmd_seal(int argc, char **argv)
                                        "are required");
     }
     if (policy_file) {
-        if (cli_read_file(&text, &len, policy_file, BPT_LIMIT_JSON_BYTES) < 0 ||
-            bpt_policy_load_json(&policy, text, len) < 0) {
-            ex = cli_lib_error("seal", BPT_EXIT_USAGE, policy_file);
+        if ((rc = cli_read_file(&text, &len, policy_file, BPT_LIMIT_JSON_BYTES)) < 0 ||
+            (rc = bpt_policy_load_json(&policy, text, len)) < 0) {
+            ex = cli_fail(rc, CLI_AT_FILE, policy_file);
             goto out;
         }
         bpt_free(text);
         text = NULL;
-    } else if (bpt_policy_new(&policy) < 0) {
-        ex = cli_lib_error("seal", BPT_EXIT_USAGE, "policy");
+    } else if ((rc = bpt_policy_new(&policy)) < 0) {
+        ex = cli_fail(rc, CLI_AT_OUTPUT, "policy");
         goto out;
     }
     bpt_policy_set_allow_debug(policy, allow_debug || bpt_policy_allow_debug(policy));
-    if (measurement && bpt_policy_set_expected_measurement(policy, measurement) < 0) {
-        ex = cli_lib_error("seal", BPT_EXIT_USAGE, "--expect-measurement");
+    if (measurement && (rc = bpt_policy_set_expected_measurement(policy, measurement)) < 0) {
+        ex = cli_fail(rc, CLI_AT_ARG, "--expect-measurement");
         goto out;
     }
-    if (bpt_verify_ctx_new(&ctx, NULL) < 0) {
-        ex = cli_lib_error("seal", BPT_EXIT_USAGE, "context");
+    if ((rc = bpt_verify_ctx_new(&ctx, NULL)) < 0) {
+        ex = cli_fail(rc, CLI_AT_OUTPUT, "context");
         goto out;
     }
     for (int i = 0; i < n_roots; i++) {
-        if (cli_read_file(&text, &len, roots[i], BPT_LIMIT_CERT_CHAIN_BYTES) < 0 ||
-            bpt_verify_ctx_add_trust_roots(ctx, (const uint8_t *)text, len) < 0) {
-            ex = cli_lib_error("seal", BPT_EXIT_USAGE, roots[i]);
+        if ((rc = cli_read_file(&text, &len, roots[i], BPT_LIMIT_CERT_CHAIN_BYTES)) < 0 ||
+            (rc = bpt_verify_ctx_add_trust_roots(ctx, (const uint8_t *)text, len)) < 0) {
+            ex = cli_fail(rc, CLI_AT_FILE, roots[i]);
             goto out;
         }
         bpt_free(text);
         text = NULL;
     }
-    if (bpt_verifier_new(&verifier, ctx, policy) < 0) {
-        ex = cli_lib_error("seal", BPT_EXIT_USAGE, "verifier");
+    if ((rc = bpt_verifier_new(&verifier, ctx, policy)) < 0) {
+        ex = cli_fail(rc, CLI_AT_OUTPUT, "verifier");
         goto out;
     }
     if (file) {
-        if (cli_read_file(&text, &len, file, BPT_LIMIT_HTTP_BODY_BYTES / 2) < 0 ||
-            bpt_secret_from(&secret, (const uint8_t *)text, len) < 0) {
-            ex = cli_lib_error("seal", BPT_EXIT_USAGE, file);
+        if ((rc = cli_read_file(&text, &len, file, BPT_LIMIT_HTTP_BODY_BYTES / 2)) < 0 ||
+            (rc = bpt_secret_from(&secret, (const uint8_t *)text, len)) < 0) {
+            ex = cli_fail(rc, CLI_AT_FILE, file);
             goto out;
         }
         OPENSSL_cleanse(text, len);
@@ -145,8 +154,8 @@ int cmd_seal(int argc, char **argv)
             ex = cli_usage_error("seal", "environment variable %s is not set", env);
             goto out;
         }
-        if (bpt_secret_from(&secret, (const uint8_t *)v, strlen(v)) < 0) {
-            ex = cli_lib_error("seal", BPT_EXIT_USAGE, env);
+        if ((rc = bpt_secret_from(&secret, (const uint8_t *)v, strlen(v))) < 0) {
+            ex = cli_fail(rc, CLI_AT_ARG, env);
             goto out;
         }
     }
@@ -155,9 +164,7 @@ int cmd_seal(int argc, char **argv)
         rc = bpt_kx_client_send(&res, url, verifier, &s, 1);
     }
     if (rc < 0) {
-        bool refused = bpt_error_is_attestation(rc) || rc == BPT_EPROTOCOL;
-        ex = cli_lib_error("seal", refused ? BPT_EXIT_REFUSED : BPT_EXIT_USAGE,
-                           refused ? "refused" : url);
+        ex = cli_fail(rc, CLI_AT_PEER, NULL);
         goto out;
     }
     printf("seal: attestation verified (evidence sha256 %s); session key bound "

@@ -587,16 +587,18 @@ static int tdx_verify(bpt_verify_result *res, const struct bpt_evidence *evidenc
     BPT_CHECK(same_platform(col->tcb.fmspc, ext.fmspc, 6, "FMSPC"));
     BPT_CHECK(same_platform(col->tcb.pceid, ext.pceid, 2, "PCE-ID"));
     BPT_CHECK(bpt_tdx_tcb_evaluate(&tcb, col, &ext, &q));
+    /* The TCB is known from here on: a refusal by the policy still reports it (the refusal
+     * JSON of bpt_verify_explain() carries the status). */
+    if (!(res->d.tcb = tcb_json(&tcb, col, &ext))) {
+        rc = bpt_err_nomem("tcb");
+        goto out;
+    }
 
     /* Only now, with the quote authenticated and its TCB known, judge its claims. */
     BPT_CHECK(check_policy(&q, &tcb, policy));
     BPT_CHECK(build_report(&res->report, ev, evidence->len, &q, &tcb, &ext, at));
     memcpy(res->d.report_data, q.body.report_data, 64);
     res->d.report_data_len = 64;
-    if (!(res->d.tcb = tcb_json(&tcb, col, &ext))) {
-        rc = bpt_err_nomem("tcb");
-        goto out;
-    }
     if (json_array_size(tcb.advisories) > 0) {
         res->d.warnings = json_pack("[s]", "the TCB level carries security advisories (see "
                                            "tcb.advisory_ids)");

@@ -924,6 +924,95 @@ static void test_quote_struct_size(void **state)
     bpt_free(q);
 }
 
+/*
+ * bpt_verify_explain: a refusal says what was known when it came. A quote refused by the policy
+ * for its TCB status, or for a register, still reports the status it had reached, with the
+ * provider, format and evidence digest (the digest a success reports); bytes that are no
+ * evidence carry their digest and nothing else; a success hands back no refusal.
+ */
+static void test_refusal_says_what_was_known(void **state)
+{
+    struct bpt_sim_fixture *f = *state;
+    struct bpt_sim_tdx_opts o = {.version = 4, .now = AT};
+    static const char *const policies[] = {
+        "{\"tdx\":{\"accepted_tcb_status\":[\"revoked\"]}}",
+        "{\"tdx\":{\"mr_config_id\":\"" /* 48 bytes of 0x11 */
+        "111111111111111111111111111111111111111111111111111111111111111111111111111111111111"
+        "111111111111\"}}",
+    };
+    uint8_t *q = NULL;
+    size_t n = 0;
+    char *coll = NULL, *refusal = NULL, digest[65];
+    bpt_verified *v = NULL;
+
+    assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
+    assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
+    bpt_verify_ctx *ctx = sim_ctx(f, coll);
+
+    assert_ok(bpt_verify_explain(&v, &refusal, ctx, NULL, q, n, BPT_PROVIDER_UNKNOWN));
+    assert_null(refusal);
+    bpt_report_evidence_digest(digest, bpt_verified_report(v));
+    bpt_verified_free(v);
+    v = NULL;
+
+    for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
+        bpt_policy *p = sim_policy(policies[i]);
+        assert_rc_msg(bpt_verify_explain(&v, &refusal, ctx, p, q, n, BPT_PROVIDER_UNKNOWN),
+                      BPT_ECLAIM,
+                      i == 0 ? "TCB status up_to_date is not accepted" : "MR_CONFIG_ID");
+        assert_null(v);
+        assert_non_null(refusal);
+        json_t *j = json_loads(refusal, 0, NULL);
+        assert_non_null(j);
+        assert_false(json_boolean_value(json_object_get(j, "verified")));
+        assert_string_equal(json_string_value(json_object_get(j, "provider")), "intel_tdx");
+        assert_string_equal(json_string_value(json_object_get(j, "format")), "tdx_quote");
+        assert_string_equal(json_string_value(json_object_get(j, "evidence_sha256")), digest);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(j, "tcb"), "status")),
+                            "up_to_date");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "kind")),
+                            "claim");
+        /* the message is the one bpt_error_last() still holds */
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(j, "error"), "message")),
+            bpt_error_last());
+        json_decref(j);
+        bpt_free(refusal);
+        bpt_policy_free(p);
+    }
+
+    /* Refused before any TCB was reached (the quote's signature): no "tcb". */
+    q[48 + 584 + 4 + 10] ^= 1; /* in the quote's ECDSA signature */
+    assert_true(bpt_verify_explain(&v, &refusal, ctx, NULL, q, n, BPT_PROVIDER_UNKNOWN) < 0);
+    assert_non_null(refusal);
+    assert_null(strstr(refusal, "\"tcb\""));
+    assert_non_null(strstr(refusal, "\"format\":\"tdx_quote\""));
+    bpt_free(refusal);
+
+    /* Bytes that are no evidence: unknown provider and format, their digest, kind malformed. */
+    static const uint8_t junk[] = "not evidence at all";
+    assert_rc_msg(
+        bpt_verify_explain(&v, &refusal, ctx, NULL, junk, sizeof(junk) - 1, BPT_PROVIDER_UNKNOWN),
+        BPT_EMALFORMED, "not a recognised evidence format");
+    assert_non_null(strstr(refusal, "\"provider\":\"unknown\",\"verified\":false"));
+    assert_non_null(strstr(refusal, "\"kind\":\"malformed\""));
+    assert_non_null(strstr(refusal, "\"evidence_sha256\":\""));
+    bpt_free(refusal);
+
+    /* A named provider is reported as named; no out pointer for the refusal is EINVAL. */
+    assert_rc_msg(
+        bpt_verify_explain(&v, &refusal, ctx, NULL, junk, sizeof(junk) - 1, BPT_PROVIDER_AWS_NITRO),
+        BPT_EMALFORMED, "not aws_nitro evidence");
+    assert_non_null(strstr(refusal, "\"format\":\"nitro_document\""));
+    bpt_free(refusal);
+    assert_rc_msg(bpt_verify_explain(&v, NULL, ctx, NULL, q, n, BPT_PROVIDER_UNKNOWN), BPT_EINVAL,
+                  "no refusal pointer");
+
+    bpt_verify_ctx_free(ctx);
+    bpt_free(coll);
+    bpt_free(q);
+}
+
 /* The CLI: a raw simulated quote verifies with the collateral `bpt sim init` wrote. */
 static void test_cli_attest_and_verify(void **state)
 {
@@ -969,6 +1058,7 @@ int main(void)
         cmocka_unit_test(test_collateral_cache_revocation_still_checked),
         cmocka_unit_test(test_concurrent_verification_with_shared_caches),
         cmocka_unit_test(test_offline_without_collateral),
+        cmocka_unit_test(test_refusal_says_what_was_known),
         cmocka_unit_test(test_malformed_collateral),
         cmocka_unit_test(test_quote_parse_errors),
         cmocka_unit_test(test_quote_struct_size),

@@ -421,7 +421,8 @@ static void test_cli_fetch_then_verify_offline(void **state)
     free(dir);
 }
 
-/* Exit classes of `bpt fetch`: 1 cannot be fetched, 2 usage, 3 input, 4 network. */
+/* Exit classes of `bpt fetch` (the CLI's table, cli_exit_for): 1 cannot be fetched or not
+ * evidence (as verifying it is refused), 2 usage, 3 local input, 4 network. */
 static void test_cli_exit_classes(void **state)
 {
     struct fixture *f = *state;
@@ -439,7 +440,7 @@ static void test_cli_exit_classes(void **state)
     const char *missing[] = {"fetch", "--out", dir, "/no/such/evidence", NULL};
     assert_int_equal(bpt_test_run_cli(NULL, missing), 3);
     const char *notev[] = {"fetch", "--out", dir, junk, NULL};
-    assert_int_equal(bpt_test_run_cli(NULL, notev), 3);
+    assert_int_equal(bpt_test_run_cli(NULL, notev), 1);
     const char *unwritable[] = {"fetch", "--out", "/proc/bpt-no-such-dir", "--kds-url", f->srv.url,
                                 f->snp,  NULL};
     assert_int_equal(bpt_test_run_cli(NULL, unwritable), 3);
@@ -448,10 +449,14 @@ static void test_cli_exit_classes(void **state)
     assert_int_equal(bpt_test_run_cli(&out, down), 4);
     assert_non_null(strstr(out, "\"kind\":\"fetch\""));
     assert_non_null(strstr(out, "\"complete\":false"));
+    assert_non_null(strstr(out, "\"exit_code\":4"));
+    assert_non_null(strstr(out, "\"exit_class\":\"network\""));
+    assert_non_null(strstr(out, "\"schema_version\":1"));
     free(out);
     atomic_store(&f->srv.failing, 0);
     /* The first failure decides; the rest are still fetched. */
-    const char *mixed[] = {"fetch", "--out", dir, "--kds-url", f->srv.url, junk, f->snp, NULL};
+    const char *mixed[] = {"fetch",    "--out",         dir,    "--kds-url",
+                           f->srv.url, "/no/such/file", f->snp, NULL};
     assert_int_equal(bpt_test_run_cli(&out, mixed), 3);
     assert_non_null(strstr(out, "amd_sev_snp vcek: fetched"));
     free(out);
