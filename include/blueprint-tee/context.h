@@ -99,9 +99,9 @@ BPT_API BPT_MUST_USE int bpt_verify_ctx_add_trust_roots(bpt_verify_ctx *c,
                                                         const uint8_t *der_or_pem, size_t len);
 
 /**
- * bpt_verify_ctx_add_trust_roots() for PEM text only (a DER certificate is refused), kept for
- * the callers of earlier versions.
- * @return also BPT_EINVAL (no PEM certificate).
+ * The earlier name of bpt_verify_ctx_add_trust_roots(), kept for its callers: it takes the same
+ * DER or PEM (the name says PEM, the certificate need not be).
+ * @return as bpt_verify_ctx_add_trust_roots().
  */
 BPT_API BPT_MUST_USE int bpt_verify_ctx_add_trust_root_pem(bpt_verify_ctx *c, const char *pem,
                                                            size_t len);

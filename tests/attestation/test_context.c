@@ -285,13 +285,13 @@ static void test_setters_refuse_bad_values(void **state)
     bpt_verify_ctx *c = NULL;
 
     assert_ok(bpt_verify_ctx_new(&c, NULL));
-    /* Trust roots must be PEM certificates; a refused one leaves the pinned roots. */
+    /* Trust roots must be certificates (PEM or DER); a refused one leaves the pinned roots. */
     assert_rc_msg(bpt_verify_ctx_add_trust_root_pem(c, not_pem, sizeof(not_pem) - 1), BPT_EINVAL,
-                  "not a PEM certificate");
+                  "not a PEM or DER certificate");
     assert_rc_msg(bpt_verify_ctx_add_trust_root_pem(c, NULL, 10), BPT_EINVAL,
-                  "not a PEM certificate");
+                  "not a PEM or DER certificate");
     assert_rc_msg(bpt_verify_ctx_add_trust_root_pem(c, f->sim.roots, 0), BPT_EINVAL,
-                  "not a PEM certificate");
+                  "not a PEM or DER certificate");
     assert_false(bpt_verify_ctx_has_trust_roots(c));
     assert_ok(bpt_verify_ctx_add_trust_root_pem(c, f->sim.roots, f->sim.roots_len));
     assert_true(bpt_verify_ctx_has_trust_roots(c));
