@@ -125,8 +125,9 @@ BPT_API BPT_MUST_USE int bpt_sev_snp_parse(bpt_snp_report *out, const uint8_t *e
  * product (CPUID, VCEK productName, policy); chain to the ARK at `at`; VCEK/VLEK TCB
  * extensions equal reported_tcb; hwID equals chip_id (unless the chip id is masked); the
  * report signature; then debug, measurement, report_data, host_data, VMPL, minimum TCB and
- * the product allow-list. expected_nonce cannot be checked on SNP evidence (it has no nonce
- * field: bind the nonce into report_data) and is refused as BPT_EUNSATISFIABLE.
+ * the product allow-list. SNP evidence has no nonce field: an expected nonce is checked by the
+ * nonce rule (bpt_nonce_bind()), report_data = SHA-512(nonce). An expected measurement of
+ * another algorithm or length than the report's (sha384, 48 bytes) is BPT_EUNSATISFIABLE.
  * @param[out] out free with bpt_verified_free(); NULL on failure.
  * @param ctx borrowed (frozen by the call); NULL: defaults (pinned roots, now, no caches).
  * @param policy borrowed; NULL: production().

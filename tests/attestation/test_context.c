@@ -120,6 +120,11 @@ static int add_trust_root(bpt_verify_ctx *c)
     return bpt_verify_ctx_add_trust_root_pem(c, setter_fixture->sim.roots,
                                              setter_fixture->sim.roots_len);
 }
+static int add_trust_roots(bpt_verify_ctx *c)
+{
+    return bpt_verify_ctx_add_trust_roots(c, (const uint8_t *)setter_fixture->sim.roots,
+                                          setter_fixture->sim.roots_len);
+}
 static int add_certs(bpt_verify_ctx *c)
 {
     return bpt_verify_ctx_add_certs(c, (const uint8_t *)setter_fixture->certs,
@@ -179,6 +184,7 @@ static const struct setter {
     {"set_at", set_at},
     {"set_clock", set_clock},
     {"add_trust_root_pem", add_trust_root},
+    {"add_trust_roots", add_trust_roots},
     {"add_certs", add_certs},
     {"set_collateral_json", set_collateral},
     {"set_jwks_json", set_jwks},
@@ -279,13 +285,13 @@ static void test_setters_refuse_bad_values(void **state)
     bpt_verify_ctx *c = NULL;
 
     assert_ok(bpt_verify_ctx_new(&c, NULL));
-    /* Trust roots must be PEM certificates; a refused one leaves the pinned roots. */
+    /* Trust roots must be certificates (PEM or DER); a refused one leaves the pinned roots. */
     assert_rc_msg(bpt_verify_ctx_add_trust_root_pem(c, not_pem, sizeof(not_pem) - 1), BPT_EINVAL,
-                  "not a PEM certificate");
+                  "not a PEM or DER certificate");
     assert_rc_msg(bpt_verify_ctx_add_trust_root_pem(c, NULL, 10), BPT_EINVAL,
-                  "not a PEM certificate");
+                  "not a PEM or DER certificate");
     assert_rc_msg(bpt_verify_ctx_add_trust_root_pem(c, f->sim.roots, 0), BPT_EINVAL,
-                  "not a PEM certificate");
+                  "not a PEM or DER certificate");
     assert_false(bpt_verify_ctx_has_trust_roots(c));
     assert_ok(bpt_verify_ctx_add_trust_root_pem(c, f->sim.roots, f->sim.roots_len));
     assert_true(bpt_verify_ctx_has_trust_roots(c));

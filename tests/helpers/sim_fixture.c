@@ -89,6 +89,23 @@ bpt_verify_ctx *bpt_sim_fixture_ctx(const struct bpt_sim_fixture *f, int64_t at,
     return c;
 }
 
+int bpt_sim_fixture_setup(void **state)
+{
+    struct bpt_sim_fixture *f = calloc(1, sizeof(*f));
+    *state = f;
+    return f && bpt_sim_fixture_init(f) == 0 ? 0 : -1;
+}
+
+int bpt_sim_fixture_teardown(void **state)
+{
+    struct bpt_sim_fixture *f = *state;
+    if (f) {
+        bpt_sim_fixture_dispose(f);
+        free(f);
+    }
+    return 0;
+}
+
 int bpt_sim_snp_fixture_setup(void **state)
 {
     struct bpt_sim_snp_fixture *f = calloc(1, sizeof(*f));

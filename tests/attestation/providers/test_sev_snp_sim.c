@@ -178,14 +178,15 @@ static const struct check_case {
      0,
      BPT_ESIGNATURE,
      "report signature"},
-    {"nonce cannot be checked",
+    /* The nonce rule (issue 12): report_data must be SHA-512 of the expected nonce. */
+    {"report_data is not the nonce's binding",
      {{0}},
      0,
      false,
      "{\"expected_nonce\":\"abc\"}",
      0,
-     BPT_EUNSATISFIABLE,
-     "no nonce"},
+     BPT_ECLAIM,
+     "sev_snp: report_data is not SHA-512 of the expected nonce"},
 };
 
 static void test_each_check_fails_alone(void **state)
