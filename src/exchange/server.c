@@ -104,7 +104,9 @@ struct bpt_kx_server {
     bool hooked;
     bpt_kx_server_hooks hooks;
     pthread_mutex_t pend_mu;
+    pthread_cond_t pend_cond;       /* signalled when a deferred request completes */
     struct bpt_kx_pending *pending; /* suspended, not yet answered */
+    size_t deferred;                /* deferred requests whose connection has not completed */
 };
 
 /* A host's request answered later: one reference for the request, one for the host. */
@@ -554,6 +556,7 @@ bpt_kx_pending *bpt_kx_http_defer(bpt_kx_http_request *q)
     q->rq->pending = p;
     MHD_suspend_connection(q->c);
     pthread_mutex_lock(&srv->pend_mu);
+    srv->deferred++;
     p->listed = true;
     p->next = srv->pending;
     if (srv->pending) {
@@ -952,6 +955,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct req *rq = *con_cls;
     if (rq != NULL) {
         if (rq->pending != NULL) {
+            bpt_kx_server *srv = cls;
+            pthread_mutex_lock(&srv->pend_mu);
+            srv->deferred--;
+            pthread_cond_broadcast(&srv->pend_cond);
+            pthread_mutex_unlock(&srv->pend_mu);
             pending_unref(rq->pending);
         }
         if (rq->body != NULL) {
@@ -1079,6 +1087,7 @@ int bpt_kx_server_start_hooked(bpt_kx_server **out, bpt_kx_service *svc,
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&srv->conn_cond, &ca);
+    pthread_cond_init(&srv->pend_cond, &ca);
     pthread_condattr_destroy(&ca);
     if (pthread_create(&srv->watchdog, NULL, watchdog_main, srv) != 0) {
         bpt_kx_server_stop(srv);
@@ -1136,9 +1145,18 @@ void bpt_kx_server_stop(bpt_kx_server *srv)
             BPT_LOG(BPT_LOG_ERROR, "kx", "stopping with a request not answered by its host");
             pending_answer_locked(srv->pending, &a);
         }
+        /* Answers of deferred requests go out on libmicrohttpd's threads once their connection
+         * is resumed: let them be sent (a few seconds at most) before the connections close. */
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += 5;
+        while (srv->deferred > 0 &&
+               pthread_cond_timedwait(&srv->pend_cond, &srv->pend_mu, &until) == 0) {
+        }
         pthread_mutex_unlock(&srv->pend_mu);
         MHD_stop_daemon(srv->daemon); /* closes the connections: the registry empties */
     }
+    pthread_cond_destroy(&srv->pend_cond);
     pthread_mutex_destroy(&srv->pend_mu);
     pthread_cond_destroy(&srv->conn_cond);
     pthread_mutex_destroy(&srv->conn_mu);

@@ -69,8 +69,8 @@ typedef struct bpt_kx_server_hooks {
     /** A whole request on the host's paths. */
     bpt_kx_hook_route (*route)(bpt_kx_http_request *q, bpt_kx_http_answer *ans, void *ud);
     /** GET /v1/attestation without a nonce: the host's current attestation, in the answer's
-     * shape {"attestation": <report JSON>} (malloc'd). A negative code answers 503 with the thread's message. NULL: as without
-     * hooks (fresh evidence binding no nonce). */
+     * shape {"attestation": <report JSON>} (malloc'd). A negative code answers 503 with the
+     * thread's message. NULL: as without hooks (fresh evidence binding no nonce). */
     int (*attestation)(char **json, void *ud);
     /** Text appended to /metrics (malloc'd); NULL: nothing. */
     int (*metrics)(char **text, void *ud);

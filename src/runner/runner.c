@@ -243,8 +243,8 @@ out:
 static int attest_self(bpt_tee_snapshot **out, char **report_json, bpt_runner *r)
 {
     bpt_attester_opts ao = BPT_ATTESTER_OPTS_INIT;
-    uint8_t nonce[64];
-    char hex[129];
+    uint8_t nonce[32];
+    char hex[65];
     bpt_report *rep = NULL;
     bpt_verify_ctx *ctx = NULL;
     bpt_policy *p = NULL;
@@ -255,18 +255,18 @@ static int attest_self(bpt_tee_snapshot **out, char **report_json, bpt_runner *r
     if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
         return bpt_err(BPT_ERROR, "runner: no randomness for the attestation nonce");
     }
+    for (size_t i = 0; i < sizeof(nonce); i++) { /* the nonce is this text (the nonce rule) */
+        snprintf(hex + 2 * i, 3, "%02x", nonce[i]);
+    }
     ao.simulate = r->opts.simulate;
     ao.sim_dir = r->opts.sim_dir;
     ao.root = r->opts.root;
-    if ((rc = bpt_attest(&rep, nonce, &ao)) < 0) {
+    if ((rc = bpt_attest_nonce(&rep, (const uint8_t *)hex, strlen(hex), &ao)) < 0) {
         goto out; /* the attester's message names what is missing */
-    }
-    for (size_t i = 0; i < sizeof(nonce); i++) {
-        snprintf(hex + 2 * i, 3, "%02x", nonce[i]);
     }
     BPT_CHECK(own_ctx(&ctx, r));
     BPT_CHECK(bpt_policy_clone(&p, r->policy));
-    BPT_CHECK(bpt_policy_set_expected_report_data(p, hex)); /* fresh: this nonce, bound */
+    BPT_CHECK(bpt_policy_set_expected_nonce(p, hex)); /* fresh: this nonce, bound */
     if ((rc = bpt_verify_report(&v, ctx, p, rep)) < 0) {
         rc = bpt_err_prefix(rc, "this TEE's own evidence did not verify");
         goto out;
