@@ -21,10 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define THREADS 2
-#define MAX_SAMPLES 200000
 
 struct session_ref {
     char id[33];
@@ -39,21 +37,6 @@ struct shared {
     struct session_ref *sessions;
     size_t n_sessions, cap, next;
 };
-
-struct worker {
-    struct shared *sh;
-    int phase; /* 0 create, 1 submit */
-    double *lat_us;
-    size_t n;
-    bool failed;
-};
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static size_t collect(char *p, size_t size, size_t n, void *ud)
 {
@@ -142,68 +125,30 @@ static bool submit_one(CURL *c, struct shared *sh, bpt_buf *resp, bool *exhauste
     return ok;
 }
 
-static void *run(void *p)
+static bench_http_step create_req(void *curl, void *p)
 {
-    struct worker *w = p;
-    CURL *c = curl_easy_init();
     bpt_buf resp = BPT_BUF_INIT(256 * 1024);
-    double end = now_s() + w->sh->seconds;
-    while (c && now_s() < end && w->n < MAX_SAMPLES) {
-        double t0 = now_s();
-        bool exhausted = false;
-        bool ok =
-            w->phase == 0 ? create_one(c, w->sh, &resp) : submit_one(c, w->sh, &resp, &exhausted);
-        if (exhausted) {
-            break;
-        }
-        if (!ok) {
-            w->failed = true;
-            break;
-        }
-        w->lat_us[w->n++] = (now_s() - t0) * 1e6;
-    }
+    bool ok = create_one(curl, p, &resp);
     bpt_buf_dispose(&resp);
-    curl_easy_cleanup(c);
-    return NULL;
+    return ok ? BENCH_HTTP_OK : BENCH_HTTP_FAILED;
 }
 
-static int cmp_double(const void *a, const void *b)
+static bench_http_step submit_req(void *curl, void *p)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    bpt_buf resp = BPT_BUF_INIT(256 * 1024);
+    bool exhausted = false, ok = submit_one(curl, p, &resp, &exhausted);
+    bpt_buf_dispose(&resp);
+    return exhausted ? BENCH_HTTP_DONE : ok ? BENCH_HTTP_OK : BENCH_HTTP_FAILED;
 }
 
 static int phase(struct shared *sh, int which, const char *name, double baseline)
 {
-    struct worker w[THREADS];
-    pthread_t th[THREADS];
-    double start = now_s(), elapsed, *all;
-    size_t total = 0;
-    for (int i = 0; i < THREADS; i++) {
-        w[i] = (struct worker){sh, which, calloc(MAX_SAMPLES, sizeof(double)), 0, false};
-        pthread_create(&th[i], NULL, run, &w[i]);
+    struct bench_http_result r;
+    if (bench_http_load(&r, which == 0 ? create_req : submit_req, sh, THREADS, sh->seconds) != 0) {
+        fprintf(stderr, "bench: a %s request failed\n", name);
+        return 1;
     }
-    for (int i = 0; i < THREADS; i++) {
-        pthread_join(th[i], NULL);
-        total += w[i].n;
-    }
-    elapsed = now_s() - start;
-    all = calloc(total ? total : 1, sizeof(double));
-    for (int i = 0, k = 0; i < THREADS; i++) {
-        memcpy(all + k, w[i].lat_us, w[i].n * sizeof(double));
-        k += (int)w[i].n;
-        if (w[i].failed) {
-            fprintf(stderr, "bench: a %s request failed\n", name);
-            return 1;
-        }
-        free(w[i].lat_us);
-    }
-    qsort(all, total, sizeof(double), cmp_double);
-    printf("BENCH case=%s ops_per_s=%.0f us_per_op=%.2f baseline=openssl_ecdsa_p384_sign "
-           "baseline_ops_per_s=%.0f p50_us=%.0f p99_us=%.0f requests=%zu\n",
-           name, (double)total / elapsed, total ? elapsed * 1e6 / (double)total : 0.0, baseline,
-           total ? all[total / 2] : 0.0, total ? all[(size_t)((double)total * 0.99)] : 0.0, total);
-    free(all);
+    bench_report_http(name, &r, "openssl_ecdsa_p384_sign", baseline);
     return 0;
 }
 
