@@ -364,9 +364,13 @@ int bpt_job_result_set_error(bpt_job_result *r, const char *code, const char *fm
     if (!r) {
         return bpt_err(BPT_EINVAL, "job result: NULL");
     }
-    va_start(ap, fmt);
-    bpt_job_result_error_v(r, code, fmt ? fmt : "", ap);
-    va_end(ap);
+    if (fmt) {
+        va_start(ap, fmt);
+        bpt_job_result_error_v(r, code, fmt, ap);
+        va_end(ap);
+    } else {
+        bpt_job_result_error(r, code, "%s", "");
+    }
     if (!code_ok(code)) {
         return bpt_err(BPT_EINVAL,
                        "job result: error code '%.64s' (expected 1..64 bytes of a-z "

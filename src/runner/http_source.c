@@ -17,13 +17,13 @@
  */
 #include <blueprint-tee/runner.h>
 
-#include "core/codec.h"
 #include "core/err.h"
 #include "core/json.h"
 #include "core/limits.h"
 #include "core/logging.h"
 #include "core/util.h"
 #include "exchange/server_hooks.h"
+#include "runner/http_job.h"
 #include "runner/runner_internal.h"
 
 #include <arpa/inet.h>
@@ -31,10 +31,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#define JOBS_PREFIX "/v1/jobs/"
-#define META_HEADER "X-Bpt-Meta-"
+#define MAX_HEADERS 128
 #define DEFAULT_MAX_BODY (1024u * 1024u)
 #define SERVER_THREADS 4
 #define RETRY_AFTER_SECS 1
@@ -55,234 +53,76 @@ struct waiting {
     bool json;
 };
 
-/* ---- answers ------------------------------------------------------------------------------ */
-
-static void answer_json(bpt_kx_http_answer *a, unsigned status, json_t *doc, unsigned retry_after)
-{
-    char *text = NULL;
-    memset(a, 0, sizeof(*a));
-    a->status = status;
-    a->content_type = "application/json";
-    a->retry_after = retry_after;
-    if (!doc || bpt_json_dump(&text, doc) < 0) {
-        a->status = 500;
-        text = NULL;
-    }
-    json_decref(doc);
-    if (!text) {
-        static const char oom[] =
-            "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
-        a->body = (uint8_t *)strdup(oom);
-        a->len = a->body ? sizeof(oom) - 1 : 0;
-        return;
-    }
-    a->body = (uint8_t *)text;
-    a->len = strlen(text);
-}
-
-/* DESIGN.md §6's error shape. */
-static void answer_error(bpt_kx_http_answer *a, unsigned status, const char *code,
-                         const char *message, unsigned retry_after)
-{
-    answer_json(a, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message),
-                retry_after);
-}
-
-/* A job's result as the HTTP answer. */
-static void answer_result(bpt_kx_http_answer *a, const bpt_job_call *call,
-                          const bpt_job_result *res, bool json)
-{
-    size_t n = 0;
-    const uint8_t *body;
-    const char *k, *v;
-    bpt_buf h = BPT_BUF_INIT(256 * 1024);
-    char line[64];
-
-    if (!bpt_job_result_is_ok(res)) {
-        const char *code = bpt_job_result_error_code(res);
-        bool stopping = strcmp(code, "shutting_down") == 0;
-        answer_error(a, stopping ? 503 : 422, code, bpt_job_result_error_message(res),
-                     stopping ? RETRY_AFTER_SECS : 0);
-        return;
-    }
-    body = bpt_job_result_body(res, &n);
-    if (json) {
-        json_t *meta = json_object();
-        char *b64 = NULL;
-        for (size_t i = 0; meta && bpt_job_result_meta_at(res, i, &k, &v); i++) {
-            json_object_set_new(meta, k, json_string(v));
-        }
-        if (bpt_base64_encode(&b64, body, n) < 0) {
-            json_decref(meta);
-            answer_error(a, 500, "internal", "out of memory", 0);
-            return;
-        }
-        answer_json(a, 200, json_pack("{s:s,s:o*}", "body_b64", b64, "metadata", meta), 0);
-        bpt_free(b64);
-    } else {
-        memset(a, 0, sizeof(*a));
-        a->status = 200;
-        a->content_type = "application/octet-stream";
-        if (n && !(a->body = malloc(n))) {
-            answer_error(a, 500, "internal", "out of memory", 0);
-            return;
-        }
-        if (n) {
-            memcpy(a->body, body, n);
-        }
-        a->len = n;
-        /* Keys and values were checked when set (middleware.h): no CR, LF or colon in a key. */
-        for (size_t i = 0; bpt_job_result_meta_at(res, i, &k, &v); i++) {
-            if (bpt_buf_appendf(&h, META_HEADER "%s: %s\n", k, v) < 0) {
-                break;
-            }
-        }
-    }
-    snprintf(line, sizeof(line), "X-Bpt-Call-Id: %llu\n",
-             (unsigned long long)bpt_job_call_id(call));
-    if (bpt_buf_append(&h, line, strlen(line)) == 0 && bpt_buf_append(&h, "", 1) == 0) {
-        size_t len;
-        if (bpt_buf_detach((uint8_t **)&a->headers, &len, &h) < 0) {
-            a->headers = NULL;
-        }
-    }
-    bpt_buf_dispose(&h);
-}
-
 static void on_done(const bpt_job_call *call, const bpt_job_result *res, void *ud)
 {
     struct waiting *w = ud;
     bpt_kx_http_answer a;
-    answer_result(&a, call, res, w->json);
+    bpt_http_job_answer(&a, call, res, w->json);
     bpt_kx_http_complete(w->pending, &a);
     free(w);
 }
 
-/* ---- requests ----------------------------------------------------------------------------- */
-
-/* "/v1/jobs/<0..255>" (decimal, no sign, no leading zero): the index; -1 otherwise. */
-static int job_index(const char *path)
-{
-    const char *p = path + strlen(JOBS_PREFIX);
-    int v = 0;
-    if (!*p || (p[0] == '0' && p[1]) || strlen(p) > 3) {
-        return -1;
-    }
-    for (; *p; p++) {
-        if (*p < '0' || *p > '9') {
-            return -1;
-        }
-        v = v * 10 + (*p - '0');
-    }
-    return v <= 255 ? v : -1;
-}
-
-struct meta_walk {
-    bpt_job_call *call;
-    int rc;
-    char bad[160];
+struct header_list {
+    struct bpt_kx_header h[MAX_HEADERS];
+    size_t n;
 };
 
-static bool take_meta(const char *name, const char *value, void *ud)
+static bool collect(const char *name, const char *value, void *ud)
 {
-    struct meta_walk *w = ud;
-    size_t pl = strlen(META_HEADER);
-    if (strncasecmp(name, META_HEADER, pl) != 0) {
-        return true;
+    struct header_list *l = ud;
+    if (l->n == MAX_HEADERS) {
+        return false; /* the server refuses more than this before we are called */
     }
-    if (strncmp(name + pl, "tee.", 4) == 0) {
-        w->rc = BPT_EINVAL;
-        snprintf(w->bad, sizeof(w->bad), "tee.* metadata is the service's to set");
-        return false;
-    }
-    if ((w->rc = bpt_job_call_meta_set(w->call, name + pl, value)) < 0) {
-        snprintf(w->bad, sizeof(w->bad), "%s", bpt_error_last());
-        return false;
-    }
+    l->h[l->n].name = name;
+    l->h[l->n++].value = value;
     return true;
 }
 
-/* The call a request makes, or a 400 answer. */
-static bool make_call(bpt_job_call **out, struct http_source *hs, bpt_kx_http_request *q,
-                      uint8_t index, bpt_kx_http_answer *ans)
+static bool has_job(uint8_t index, void *ud)
 {
-    size_t len = 0;
-    const uint8_t *body = bpt_kx_http_body(q, &len);
-    const char *id_text = bpt_kx_http_header(q, "X-Bpt-Call-Id");
-    uint64_t call_id;
-    struct meta_walk w = {NULL, 0, ""};
-
-    if (id_text) {
-        char *end = NULL;
-        unsigned long long v = strtoull(id_text, &end, 10);
-        if (!*id_text || *end || id_text[0] == '-' || id_text[0] == '+') {
-            answer_error(ans, 400, "bad_request", "X-Bpt-Call-Id is a decimal number", 0);
-            return false;
-        }
-        call_id = v;
-    } else {
-        call_id = atomic_fetch_add(&hs->next_call_id, 1);
-    }
-    if (bpt_job_call_new(&w.call, 0, call_id, index, body, len) < 0) {
-        answer_error(ans, 500, "internal", "cannot make the call", 0);
-        return false;
-    }
-    bpt_kx_http_headers(q, take_meta, &w);
-    if (w.rc < 0) {
-        bpt_job_call_free(w.call);
-        answer_error(ans, 400, "bad_request", w.bad, 0);
-        return false;
-    }
-    *out = w.call;
-    return true;
+    struct http_source *hs = ud;
+    return bpt_runner_has_job(hs->runner, index);
 }
 
 static bpt_kx_hook_route route(bpt_kx_http_request *q, bpt_kx_http_answer *ans, void *ud)
 {
     struct http_source *hs = ud;
-    const char *fmt = bpt_kx_http_query(q, "format");
-    int index = job_index(bpt_kx_http_path(q));
+    struct header_list hl;
+    struct bpt_http_job_request jq;
     struct waiting *w;
     bpt_job_call *call = NULL;
+    bool json = false;
     int rc;
 
-    if (index < 0) {
-        answer_error(ans, 404, "not_found", "no such endpoint (POST /v1/jobs/{0..255})", 0);
-        return BPT_KX_HOOK_ANSWERED;
-    }
-    if (strcmp(bpt_kx_http_method(q), "POST") != 0) {
-        answer_error(ans, 405, "method_not_allowed", "use POST", 0);
-        return BPT_KX_HOOK_ANSWERED;
-    }
-    if (fmt && strcmp(fmt, "json") != 0) {
-        answer_error(ans, 400, "bad_request", "format: json, or no format for the raw body", 0);
-        return BPT_KX_HOOK_ANSWERED;
-    }
-    if (!bpt_runner_has_job(hs->runner, (uint8_t)index)) {
-        char msg[64];
-        snprintf(msg, sizeof(msg), "no handler for job %d", index);
-        answer_error(ans, 404, "unknown_job", msg, 0);
-        return BPT_KX_HOOK_ANSWERED;
-    }
-    if (!make_call(&call, hs, q, (uint8_t)index, ans)) {
+    hl.n = 0;
+    bpt_kx_http_headers(q, collect, &hl);
+    jq.method = bpt_kx_http_method(q);
+    jq.path = bpt_kx_http_path(q);
+    jq.format = bpt_kx_http_query(q, "format");
+    jq.headers = hl.h;
+    jq.n_headers = hl.n;
+    jq.body = bpt_kx_http_body(q, &jq.len);
+    bpt_http_job_call(&call, &json, ans, &jq, has_job, hs, atomic_fetch_add(&hs->next_call_id, 1));
+    if (!call) {
         return BPT_KX_HOOK_ANSWERED;
     }
     if (!(w = calloc(1, sizeof(*w))) || !(w->pending = bpt_kx_http_defer(q))) {
         free(w);
         bpt_job_call_free(call);
-        answer_error(ans, 500, "internal", "out of memory", 0);
+        bpt_http_job_error(ans, 500, "internal", "out of memory", 0);
         return BPT_KX_HOOK_ANSWERED;
     }
-    w->json = fmt != NULL;
+    w->json = json;
     /* From here the answer goes through the pending request, also when submitting fails. */
     if ((rc = bpt_runner_submit(hs->runner, call, on_done, w)) < 0) {
         bpt_kx_http_answer a;
         bpt_job_call_free(call);
         if (rc == BPT_EBUSY) {
-            answer_error(&a, 503, "capacity", "the job queue is full: retry later",
-                         RETRY_AFTER_SECS);
+            bpt_http_job_error(&a, 503, "capacity", "the job queue is full: retry later",
+                               RETRY_AFTER_SECS);
         } else {
-            answer_error(&a, 503, "shutting_down", "the service is stopping", RETRY_AFTER_SECS);
+            bpt_http_job_error(&a, 503, "shutting_down", "the service is stopping",
+                               RETRY_AFTER_SECS);
         }
         bpt_kx_http_complete(w->pending, &a);
         free(w);
@@ -356,8 +196,8 @@ static int source_start(void *state, bpt_runner *runner)
     const bpt_config *cfg = bpt_runner_config(runner);
     bpt_kx_service_options so = BPT_KX_SERVICE_OPTIONS_INIT;
     bpt_kx_server_options o = BPT_KX_SERVER_OPTIONS_INIT;
-    bpt_kx_server_hooks hooks = {JOBS_PREFIX, DEFAULT_MAX_BODY, check_head, route,
-                                 attestation, metrics,          hs};
+    bpt_kx_server_hooks hooks = {BPT_HTTP_JOBS_PREFIX, DEFAULT_MAX_BODY, check_head, route,
+                                 attestation,          metrics,          hs};
     bpt_tee_snapshot *snap = bpt_runner_snapshot(runner);
     int rc;
 
