@@ -112,25 +112,26 @@ void bpt_http_job_answer(bpt_kx_http_answer *a, const bpt_job_call *call, const 
     a->headers = answer_headers(call, res, true);
 }
 
-int bpt_http_job_index(const char *path)
+bool bpt_http_job_index(const char *path, uint8_t *index)
 {
     size_t pl = strlen(BPT_HTTP_JOBS_PREFIX);
     const char *p;
-    int v = 0;
+    unsigned v = 0;
     if (!path || strncmp(path, BPT_HTTP_JOBS_PREFIX, pl) != 0) {
-        return -1;
+        return false;
     }
     p = path + pl;
     if (!*p || (p[0] == '0' && p[1]) || strlen(p) > 3) {
-        return -1;
+        return false;
     }
     for (; *p; p++) {
         if (*p < '0' || *p > '9') {
-            return -1;
+            return false;
         }
-        v = v * 10 + (*p - '0');
+        v = v * 10 + (unsigned)(*p - '0');
     }
-    return v <= 255 ? v : -1;
+    *index = (uint8_t)v;
+    return v <= 255;
 }
 
 /* The request's X-Bpt-Meta-* headers into the call's metadata; false (with @p bad) on one the
@@ -170,7 +171,8 @@ void bpt_http_job_call(bpt_job_call **out, bool *json, bpt_kx_http_answer *ans,
                        const struct bpt_http_job_request *q, bool (*has_job)(uint8_t, void *),
                        void *ud, uint64_t next_id)
 {
-    int index = bpt_http_job_index(q->path);
+    uint8_t index = 0;
+    bool routed_path = bpt_http_job_index(q->path, &index);
     const char *id_text = header(q, "X-Bpt-Call-Id");
     uint64_t call_id = next_id;
     bpt_job_call *call = NULL;
@@ -178,7 +180,7 @@ void bpt_http_job_call(bpt_job_call **out, bool *json, bpt_kx_http_answer *ans,
 
     *out = NULL;
     *json = q->format != NULL;
-    if (index < 0) {
+    if (!routed_path) {
         bpt_http_job_error(ans, 404, "not_found", "no such endpoint (POST /v1/jobs/{0..255})", 0);
         return;
     }
@@ -191,8 +193,8 @@ void bpt_http_job_call(bpt_job_call **out, bool *json, bpt_kx_http_answer *ans,
                            0);
         return;
     }
-    if (!has_job((uint8_t)index, ud)) {
-        snprintf(msg, sizeof(msg), "no handler for job %d", index);
+    if (!has_job(index, ud)) {
+        snprintf(msg, sizeof(msg), "no handler for job %u", index);
         bpt_http_job_error(ans, 404, "unknown_job", msg, 0);
         return;
     }
@@ -205,7 +207,7 @@ void bpt_http_job_call(bpt_job_call **out, bool *json, bpt_kx_http_answer *ans,
         }
         call_id = v;
     }
-    if (bpt_job_call_new(&call, 0, call_id, (uint8_t)index, q->body, q->len) < 0) {
+    if (bpt_job_call_new(&call, 0, call_id, index, q->body, q->len) < 0) {
         bpt_http_job_error(ans, 500, "internal", "cannot make the call", 0);
         return;
     }

@@ -23,8 +23,8 @@ struct bpt_http_job_request {
     size_t len;
 };
 
-/** "/v1/jobs/<0..255>" (decimal, no sign, no leading zero): the index; -1 otherwise. */
-int bpt_http_job_index(const char *path);
+/** "/v1/jobs/<0..255>" (decimal, no sign, no leading zero): true with the index. */
+bool bpt_http_job_index(const char *path, uint8_t *index);
 
 /**
  * The call @p q makes (its index routed, by @p has_job), numbered @p next_id unless it names
