@@ -31,10 +31,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_HEADERS 128
 #define DEFAULT_MAX_BODY (1024u * 1024u)
-#define SERVER_THREADS 4
 #define RETRY_AFTER_SECS 1
 
 struct http_source {
@@ -213,7 +213,10 @@ static int source_start(void *state, bpt_runner *runner)
     o.listen_host = hs->host;
     o.port = hs->port;
     o.store = bpt_runner_store(runner);
-    o.threads = SERVER_THREADS;
+    { /* one server thread per core (2..8): jobs run on the runner's workers, not here */
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        o.threads = cores < 2 ? 2 : cores > 8 ? 8 : (unsigned)cores;
+    }
     if ((rc = bpt_kx_service_new(&hs->svc, &so)) < 0 ||
         (rc = bpt_kx_service_start_cleanup(hs->svc)) < 0 ||
         (rc = bpt_kx_server_start_hooked(&hs->srv, hs->svc, &o, &hooks)) < 0) {
