@@ -46,7 +46,10 @@ typedef enum bpt_public_key_policy {
 } bpt_public_key_policy;
 
 typedef enum bpt_attestation_freshness {
-    BPT_FRESHNESS_PROVISION_TIME_ONLY = 0 /**< "provision_time_only" (the only one) */
+    BPT_FRESHNESS_PROVISION_TIME_ONLY = 0, /**< "provision_time_only" (default): attested once, at
+                                                start */
+    BPT_FRESHNESS_PERIODIC /**< {"periodic":{"interval_secs":N}}: the runner attests again every N
+                                seconds (1..max_attestation_age_secs) */
 } bpt_attestation_freshness;
 
 typedef enum bpt_hybrid_routing {
@@ -115,6 +118,14 @@ BPT_API void bpt_config_builder_set_replace_secrets(bpt_config_builder *b, bool 
 BPT_API BPT_MUST_USE int bpt_config_builder_add_authorized_sender(bpt_config_builder *b,
                                                                   const uint8_t ed25519[32]);
 BPT_API void bpt_config_builder_set_max_attestation_age(bpt_config_builder *b, uint64_t secs);
+/**
+ * When the runner refreshes its attestation: once at start (provision_time_only, the default),
+ * or every @p interval_secs (periodic; build() checks 1..max_attestation_age_secs, so results
+ * never carry an attestation older than the maximum while refreshes succeed).
+ */
+BPT_API void bpt_config_builder_set_attestation_freshness(bpt_config_builder *b,
+                                                          bpt_attestation_freshness f,
+                                                          uint64_t interval_secs);
 /** Ask for a secret-injection policy; build() refuses env_or_sealed for direct/remote/hybrid. */
 BPT_API void bpt_config_builder_set_secret_injection(bpt_config_builder *b, bpt_secret_injection s);
 BPT_API void bpt_config_builder_set_public_key_policy(bpt_config_builder *b,
@@ -180,6 +191,8 @@ BPT_API uint64_t bpt_config_max_attestation_age_secs(const bpt_config *c);
 BPT_API bpt_secret_injection bpt_config_secret_injection(const bpt_config *c);
 BPT_API bpt_public_key_policy bpt_config_public_key_policy(const bpt_config *c);
 BPT_API bpt_attestation_freshness bpt_config_attestation_freshness(const bpt_config *c);
+/** The periodic refresh's interval in seconds; 0 for provision_time_only. */
+BPT_API uint64_t bpt_config_attestation_interval_secs(const bpt_config *c);
 /** Routing source; *policy_file_out (borrowed) is the file for BPT_ROUTING_POLICY_FILE. */
 BPT_API bpt_hybrid_routing bpt_config_hybrid_routing(const bpt_config *c,
                                                      const char **policy_file_out);

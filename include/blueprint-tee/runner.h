@@ -94,8 +94,9 @@ typedef struct bpt_runner_opts {
                                      NULL: pinned roots, or the simulator's roots with simulate */
     const bpt_policy *policy;   /**< what its own evidence must satisfy (copied); NULL:
                                      production() */
-    uint64_t reattest_secs;     /**< refresh the attestation this often; 0: half the config's
-                                     max_attestation_age_secs */
+    uint64_t reattest_secs;     /**< refresh the attestation this often; 0: as the config's
+                                     attestation_freshness says (periodic: its interval;
+                                     provision_time_only: never) */
 } bpt_runner_opts;
 
 #define BPT_RUNNER_OPTS_VERSION 1

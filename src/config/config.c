@@ -29,6 +29,7 @@ struct settings {
     bpt_secret_injection secret_injection;
     bpt_public_key_policy public_key_policy;
     bpt_attestation_freshness freshness;
+    uint64_t freshness_interval_secs; /* periodic only */
     bpt_hybrid_routing routing;
     char *routing_file; /* NULL: the default file */
 };
@@ -158,6 +159,19 @@ static int finish(struct settings *s)
                        "1..max_connections",
                        (unsigned long long)s->max_connections_per_client);
     }
+    if (s->freshness == BPT_FRESHNESS_PERIODIC &&
+        (s->freshness_interval_secs == 0 ||
+         (s->max_attestation_age_secs &&
+          s->freshness_interval_secs > s->max_attestation_age_secs))) {
+        return bpt_err(BPT_EINVAL,
+                       "config: attestation_freshness.periodic.interval_secs %llu out of range "
+                       "1..max_attestation_age_secs (%llu)",
+                       (unsigned long long)s->freshness_interval_secs,
+                       (unsigned long long)s->max_attestation_age_secs);
+    }
+    if (s->freshness != BPT_FRESHNESS_PERIODIC) {
+        s->freshness_interval_secs = 0;
+    }
     if (s->request_deadline_secs == 0 || s->request_deadline_secs > 3600) {
         return bpt_err(BPT_EINVAL,
                        "config: key_exchange.request_deadline_secs %llu out of range 1..3600",
@@ -268,6 +282,16 @@ int bpt_config_builder_add_authorized_sender(bpt_config_builder *b, const uint8_
     }
     memcpy(b->s.senders[b->s.n_senders++], ed25519, 32);
     return 0;
+}
+
+void bpt_config_builder_set_attestation_freshness(bpt_config_builder *b,
+                                                  bpt_attestation_freshness f,
+                                                  uint64_t interval_secs)
+{
+    if (b) {
+        b->s.freshness = f;
+        b->s.freshness_interval_secs = interval_secs;
+    }
 }
 
 void bpt_config_builder_set_max_attestation_age(bpt_config_builder *b, uint64_t secs)
@@ -460,6 +484,11 @@ bpt_public_key_policy bpt_config_public_key_policy(const bpt_config *c)
 bpt_attestation_freshness bpt_config_attestation_freshness(const bpt_config *c)
 {
     return c->s.freshness;
+}
+
+uint64_t bpt_config_attestation_interval_secs(const bpt_config *c)
+{
+    return c->s.freshness_interval_secs;
 }
 
 bpt_hybrid_routing bpt_config_hybrid_routing(const bpt_config *c, const char **policy_file_out)
@@ -669,13 +698,26 @@ int bpt_config_load_json(bpt_config **out, const char *json, size_t len)
         s->secret_injection_set = true;
     }
     iv = 0;
-    if ((v = json_object_get(root, "attestation_freshness")) && !json_is_null(v) &&
-        !json_is_string(v)) {
+    if ((v = json_object_get(root, "attestation_freshness")) && json_is_object(v)) {
+        /* {"periodic":{"interval_secs":N}} (serde's externally tagged struct variant) */
+        static const char *const periodic_keys[] = {"periodic", NULL};
+        static const char *const interval_keys[] = {"interval_secs", NULL};
+        json_t *p = NULL;
+        uint64_t secs = 0;
+        BPT_CHECK(bpt_json_check_keys(v, periodic_keys, "config: attestation_freshness"));
+        BPT_CHECK(bpt_json_get_obj(v, "periodic", &p, true, "config: attestation_freshness"));
+        BPT_CHECK(bpt_json_check_keys(p, interval_keys, "config: attestation_freshness.periodic"));
+        BPT_CHECK(bpt_json_get_u64(p, "interval_secs", &secs, true,
+                                   "config: attestation_freshness.periodic"));
+        s->freshness = BPT_FRESHNESS_PERIODIC;
+        s->freshness_interval_secs = secs;
+    } else if (v && !json_is_null(v) && !json_is_string(v)) {
         rc = bpt_err(BPT_EINVAL, "config: attestation_freshness must be \"provision_time_only\" "
-                                 "(periodic refresh is not supported)");
+                                 "or {\"periodic\":{\"interval_secs\":N}}");
         goto out;
+    } else {
+        BPT_CHECK(enum_field(&iv, root, "attestation_freshness", freshness, 1, NULL));
     }
-    BPT_CHECK(enum_field(&iv, root, "attestation_freshness", freshness, 1, NULL));
     iv = (int)s->public_key_policy;
     BPT_CHECK(enum_field(&iv, root, "public_key_policy", NAMES_OF(bpt_public_key_policy), NULL));
     s->public_key_policy = (bpt_public_key_policy)iv;
@@ -710,15 +752,18 @@ int bpt_config_to_json(char **out, const bpt_config *c)
     *out = NULL;
     bpt_config_hybrid_routing(c, &file);
     o = json_pack(
-        "{s:s,s:s,s:o,s:{s:I,s:I,s:b},s:I,s:s,s:s,s:s,s:o}", "requirement",
+        "{s:s,s:s,s:o,s:{s:I,s:I,s:b},s:I,s:s,s:o,s:s,s:o}", "requirement",
         bpt_tee_requirement_name(s->requirement), "mode", bpt_tee_mode_name(s->mode),
         "provider_selector", selector_to_json(s->any_provider, s->providers, s->n_providers),
         "key_exchange", "session_ttl_secs", (json_int_t)s->session_ttl_secs, "max_sessions",
         (json_int_t)s->max_sessions, "on_chain_verification", s->on_chain_verification,
         "max_attestation_age_secs", (json_int_t)s->max_attestation_age_secs, "secret_injection",
         bpt_secret_injection_name(s->secret_injection), "attestation_freshness",
-        "provision_time_only", "public_key_policy",
-        bpt_public_key_policy_name(s->public_key_policy), "hybrid_routing_source",
+        s->freshness == BPT_FRESHNESS_PERIODIC ? json_pack("{s:{s:I}}", "periodic", "interval_secs",
+                                                           (json_int_t)s->freshness_interval_secs)
+                                               : json_string("provision_time_only"),
+        "public_key_policy", bpt_public_key_policy_name(s->public_key_policy),
+        "hybrid_routing_source",
         s->routing == BPT_ROUTING_CONTRACT_DRIVEN ? json_string("contract_driven")
                                                   : json_pack("{s:s}", "policy_file", file));
     if (!o) {

@@ -71,6 +71,7 @@ struct bpt_runner {
     int64_t attested_at; /* the current snapshot's time (0: none) */
     char *report_json;   /* the report the current snapshot was verified from (NULL: none) */
     _Atomic uint16_t http_port;
+    uint64_t schedule_secs; /* re-attest this often (0: never), set at start */
     bpt_source *sources[MAX_SOURCES];
     size_t n_sources;
     atomic_bool shutdown; /* bpt_runner_shutdown(): run() returns */
@@ -347,7 +348,7 @@ static void *refresh_loop(void *arg)
     while (!r->stopping) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += (time_t)r->opts.reattest_secs;
+        until.tv_sec += (time_t)r->schedule_secs;
         while (!r->stopping && pthread_cond_timedwait(&r->tick, &r->mu, &until) == 0) {
         }
         if (r->stopping) {
@@ -467,12 +468,30 @@ static int start_workers(bpt_runner *r)
         }
         r->n_threads++;
     }
-    if (bpt_config_mode(r->config) != BPT_MODE_DISABLED && r->opts.reattest_secs &&
-        pthread_create(&r->refresher, NULL, refresh_loop, r) == 0) {
+    if (r->schedule_secs && pthread_create(&r->refresher, NULL, refresh_loop, r) == 0) {
         r->refresher_running = true;
     }
     pthread_mutex_unlock(&r->mu);
     return 0;
+}
+
+/* The re-attestation schedule: the options' interval, else the config's periodic freshness;
+ * logged either way, with why there is none. */
+static void schedule(bpt_runner *r, bool attested)
+{
+    uint64_t every = r->opts.reattest_secs ? r->opts.reattest_secs
+                                           : bpt_config_attestation_interval_secs(r->config);
+    r->schedule_secs = 0;
+    if (!every) {
+        BPT_LOG(BPT_LOG_INFO, "runner",
+                "attestation_freshness is provision_time_only: attested once, at start");
+    } else if (!attested && bpt_config_mode(r->config) == BPT_MODE_AUTO) {
+        BPT_LOG(BPT_LOG_WARN, "runner", "not re-attesting every %llus: there is no TEE to attest",
+                (unsigned long long)every);
+    } else {
+        r->schedule_secs = every; /* direct: a failed attestation is retried on the schedule */
+        BPT_LOG(BPT_LOG_INFO, "runner", "re-attesting every %llus", (unsigned long long)every);
+    }
 }
 
 int bpt_runner_start(bpt_runner *r)
@@ -504,9 +523,7 @@ int bpt_runner_start(bpt_runner *r)
         if (rc < 0) {
             BPT_LOG(BPT_LOG_WARN, "runner", "running without a TEE (results unstamped): %s", why);
         }
-        if (!r->opts.reattest_secs && bpt_config_max_attestation_age_secs(r->config) > 1) {
-            r->opts.reattest_secs = bpt_config_max_attestation_age_secs(r->config) / 2;
-        }
+        schedule(r, rc == 0);
     }
     if ((rc = start_workers(r)) < 0) {
         bpt_runner_stop(r);

@@ -243,7 +243,17 @@ static void test_bad_files_name_the_field(void **state)
          "provider_selector.allow_list[0]"},
         {"{\"max_attestation_age_secs\":\"1h\"}", BPT_EINVAL, "max_attestation_age_secs"},
         {"{\"attestation_freshness\":{\"periodic_refresh\":{\"interval\":60}}}", BPT_EINVAL,
-         "periodic refresh is not supported"},
+         "unknown key 'periodic_refresh'"},
+        {"{\"attestation_freshness\":{\"periodic\":{\"interval\":60}}}", BPT_EINVAL,
+         "unknown key 'interval'"},
+        {"{\"attestation_freshness\":{\"periodic\":{}}}", BPT_EINVAL, "interval_secs"},
+        {"{\"attestation_freshness\":{\"periodic\":{\"interval_secs\":0}}}", BPT_EINVAL,
+         "interval_secs 0 out of range 1..max_attestation_age_secs (3600)"},
+        {"{\"max_attestation_age_secs\":60,\"attestation_freshness\":{\"periodic\":"
+         "{\"interval_secs\":61}}}",
+         BPT_EINVAL, "interval_secs 61 out of range"},
+        {"{\"attestation_freshness\":\"periodic\"}", BPT_EINVAL, "attestation_freshness"},
+        {"{\"attestation_freshness\":7}", BPT_EINVAL, "{\"periodic\":{\"interval_secs\":N}}"},
         {"{\"public_key_policy\":\"maybe\"}", BPT_EINVAL, "public_key_policy 'maybe'"},
         {"{\"hybrid_routing_source\":{\"policy_file\":7}}", BPT_EINVAL, "hybrid_routing_source"},
         {"{\"mode\":\"direct\",\"mode\":\"remote\"}", BPT_EMALFORMED, "duplicate"},
@@ -260,6 +270,43 @@ static void test_bad_files_name_the_field(void **state)
         }
         assert_null(c);
     }
+}
+
+/* Periodic freshness: loaded, kept, written back in the same shape; the builder's check. */
+static void test_periodic_freshness(void **state)
+{
+    static const char json[] = "{\"mode\":\"direct\",\"attestation_freshness\":"
+                               "{\"periodic\":{\"interval_secs\":600}}}";
+    bpt_config *c = NULL, *back = NULL;
+    bpt_config_builder *b = NULL;
+    char *text = NULL;
+    (void)state;
+    assert_ok(bpt_config_load_json(&c, json, strlen(json)));
+    assert_int_equal(bpt_config_attestation_freshness(c), BPT_FRESHNESS_PERIODIC);
+    assert_int_equal(bpt_config_attestation_interval_secs(c), 600);
+    assert_ok(bpt_config_to_json(&text, c));
+    assert_non_null(
+        strstr(text, "\"attestation_freshness\":{\"periodic\":{\"interval_secs\":600}}"));
+    assert_ok(bpt_config_load_json(&back, text, strlen(text)));
+    assert_int_equal(bpt_config_attestation_interval_secs(back), 600);
+    bpt_free(text);
+    bpt_config_free(back);
+    bpt_config_free(c);
+
+    assert_ok(bpt_config_builder_new(&b));
+    bpt_config_builder_set_max_attestation_age(b, 100);
+    bpt_config_builder_set_attestation_freshness(b, BPT_FRESHNESS_PERIODIC, 101);
+    assert_rc_msg(bpt_config_builder_build(&c, b), BPT_EINVAL, "interval_secs 101");
+    bpt_config_builder_set_attestation_freshness(b, BPT_FRESHNESS_PERIODIC, 50);
+    assert_ok(bpt_config_builder_build(&c, b));
+    assert_int_equal(bpt_config_attestation_interval_secs(c), 50);
+    bpt_config_free(c);
+    /* provision_time_only has no interval, whatever was given */
+    bpt_config_builder_set_attestation_freshness(b, BPT_FRESHNESS_PROVISION_TIME_ONLY, 50);
+    assert_ok(bpt_config_builder_build(&c, b));
+    assert_int_equal(bpt_config_attestation_interval_secs(c), 0);
+    bpt_config_free(c);
+    bpt_config_builder_free(b);
 }
 
 static void test_builder_allow_list(void **state)
@@ -361,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_kx_hardening),
         cmocka_unit_test(test_bad_files_name_the_field),
         cmocka_unit_test(test_builder_allow_list),
+        cmocka_unit_test(test_periodic_freshness),
         cmocka_unit_test(test_tee_requirements),
         cmocka_unit_test(test_schema_version),
         cmocka_unit_test(test_cli_config_check),

@@ -328,6 +328,48 @@ static void test_required_unverified_refuses(void **state)
     bpt_config_free(c);
 }
 
+/* attestation_freshness periodic: the snapshot is replaced on the schedule (a fresh nonce, a
+ * new digest) while jobs run; provision_time_only (the default) keeps the one made at start. */
+static void test_periodic_reattestation(void **state)
+{
+    struct fixture *f = *state;
+    bpt_config_builder *b = NULL;
+    bpt_config *c = NULL;
+    bpt_runner_opts o = BPT_RUNNER_OPTS_INIT;
+    bpt_runner *r = NULL;
+    bpt_router *rt = NULL;
+    bpt_tee_snapshot *first, *now = NULL;
+    char d1[65];
+    bool changed = false;
+    assert_ok(bpt_config_builder_new(&b));
+    bpt_config_builder_set_mode(b, BPT_MODE_DIRECT);
+    bpt_config_builder_set_requirement(b, BPT_REQUIREMENT_REQUIRED);
+    bpt_config_builder_set_attestation_freshness(b, BPT_FRESHNESS_PERIODIC, 1);
+    assert_ok(bpt_config_builder_build(&c, b));
+    bpt_config_builder_free(b);
+    assert_ok(bpt_router_new(&rt));
+    o.simulate = BPT_PROVIDER_AMD_SEV_SNP;
+    o.sim_dir = f->sim.dir;
+    assert_ok(bpt_runner_new(&r, c));
+    assert_ok(bpt_runner_set_options(r, &o));
+    assert_ok(bpt_runner_set_router(r, rt));
+    assert_ok(bpt_runner_start(r));
+    first = bpt_runner_snapshot(r);
+    assert_non_null(first);
+    snprintf(d1, sizeof(d1), "%s", bpt_tee_snapshot_digest(first));
+    for (int i = 0; i < 100 && !changed; i++) { /* within 10 s (valgrind is slow) */
+        usleep(100 * 1000);
+        now = bpt_runner_snapshot(r);
+        changed = now && strcmp(bpt_tee_snapshot_digest(now), d1) != 0;
+        bpt_tee_snapshot_free(now);
+    }
+    assert_true(changed);
+    bpt_tee_snapshot_free(first);
+    bpt_runner_free(r);
+    bpt_router_free(rt);
+    bpt_config_free(c);
+}
+
 /* A provider the config does not allow: refused like evidence that does not verify. */
 static void test_provider_not_allowed(void **state)
 {
@@ -664,6 +706,7 @@ int main(void)
         cmocka_unit_test(test_auto_without_tee),
         cmocka_unit_test(test_required_unverified_refuses),
         cmocka_unit_test(test_provider_not_allowed),
+        cmocka_unit_test(test_periodic_reattestation),
         cmocka_unit_test(test_queue_full_and_drain),
         cmocka_unit_test(test_stop_deadline_answers_queued),
         cmocka_unit_test(test_sources),
