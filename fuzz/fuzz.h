@@ -11,6 +11,28 @@ static inline void bpt_fuzz_ignore(int rc)
     (void)rc;
 }
 
+/*
+ * The next line of @p text from *off (up to '\n' or the end; the '\n' consumed) into @p out
+ * (cap bytes, NUL-terminated, longer lines cut): the targets that read requests written out
+ * line by line. Returns the line's length as kept.
+ */
+static inline size_t bpt_fuzz_next_line(char *out, size_t cap, const uint8_t *text, size_t len,
+                                        size_t *off)
+{
+    size_t n = 0;
+    while (*off < len && text[*off] != '\n') {
+        if (n + 1 < cap) {
+            out[n++] = (char)text[*off];
+        }
+        (*off)++;
+    }
+    if (*off < len) {
+        (*off)++;
+    }
+    out[n] = '\0';
+    return n;
+}
+
 /* The fixed verification time fuzz targets use (2024-01-01T00:00:00Z). */
 #define BPT_FUZZ_AT 1704067200
 

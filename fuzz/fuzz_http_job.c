@@ -18,22 +18,6 @@
 #define MAX_LINE 1024
 #define MAX_HEADERS 16
 
-static size_t next_line(char out[MAX_LINE], const uint8_t *text, size_t len, size_t *off)
-{
-    size_t n = 0;
-    while (*off < len && text[*off] != '\n') {
-        if (n + 1 < MAX_LINE) {
-            out[n++] = (char)text[*off];
-        }
-        (*off)++;
-    }
-    if (*off < len) {
-        (*off)++;
-    }
-    out[n] = '\0';
-    return n;
-}
-
 static bool even_jobs(uint8_t index, void *ud)
 {
     (void)ud;
@@ -51,10 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t off = 0, n = 0, refused = 0;
     bool json = false;
 
-    next_line(method, data, size, &off);
-    next_line(path, data, size, &off);
-    next_line(format, data, size, &off);
-    while (n < MAX_HEADERS && next_line(lines[n], data, size, &off) > 0) {
+    bpt_fuzz_next_line(method, MAX_LINE, data, size, &off);
+    bpt_fuzz_next_line(path, MAX_LINE, data, size, &off);
+    bpt_fuzz_next_line(format, MAX_LINE, data, size, &off);
+    while (n < MAX_HEADERS && bpt_fuzz_next_line(lines[n], MAX_LINE, data, size, &off) > 0) {
         char *colon = strchr(lines[n], ':');
         h[n].name = lines[n];
         h[n].value = "";

@@ -20,23 +20,6 @@
 
 #define MAX_LINE 1024
 
-/* The next line of @p text (up to '\n' or the end) as a NUL-terminated copy in @p out. */
-static size_t next_line(char out[MAX_LINE], const uint8_t *text, size_t len, size_t *off)
-{
-    size_t n = 0;
-    while (*off < len && text[*off] != '\n') {
-        if (n + 1 < MAX_LINE) {
-            out[n++] = (char)text[*off];
-        }
-        (*off)++;
-    }
-    if (*off < len) {
-        (*off)++; /* the '\n' */
-    }
-    out[n] = '\0';
-    return n;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static bpt_kx_service *svc;
@@ -51,9 +34,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char method[MAX_LINE], path[MAX_LINE], lines[16][MAX_LINE];
     struct bpt_kx_header h[16];
     size_t off = 0, n = 0;
-    next_line(method, data, size, &off);
-    next_line(path, data, size, &off);
-    while (n < 16 && next_line(lines[n], data, size, &off) > 0) {
+    bpt_fuzz_next_line(method, MAX_LINE, data, size, &off);
+    bpt_fuzz_next_line(path, MAX_LINE, data, size, &off);
+    while (n < 16 && bpt_fuzz_next_line(lines[n], MAX_LINE, data, size, &off) > 0) {
         char *colon = strchr(lines[n], ':');
         h[n].name = lines[n];
         h[n].value = "";

@@ -54,6 +54,16 @@ static bpt_config *config_of(bpt_tee_mode mode, bpt_tee_requirement req)
     return c;
 }
 
+/* A runner for @p c with @p o and @p rt (not started). */
+static bpt_runner *runner_of(const bpt_config *c, const bpt_runner_opts *o, bpt_router *rt)
+{
+    bpt_runner *r = NULL;
+    assert_ok(bpt_runner_new(&r, c));
+    assert_ok(bpt_runner_set_options(r, o));
+    assert_ok(bpt_runner_set_router(r, rt));
+    return r;
+}
+
 /* What the tests' handlers and done callbacks see. */
 struct seen {
     pthread_mutex_t mu;
@@ -181,9 +191,7 @@ static void test_disabled_runs_unstamped(void **state)
     seen_init(&s, 1);
     bpt_router *rt = router_for(&s, false);
     o.root = f->empty_root;
-    assert_ok(bpt_runner_new(&r, c));
-    assert_ok(bpt_runner_set_options(r, &o));
-    assert_ok(bpt_runner_set_router(r, rt));
+    r = runner_of(c, &o, rt);
     assert_ok(bpt_runner_start(r));
     assert_null(bpt_runner_snapshot(r));
     submit_one(r, &s, 0, "hi");
@@ -212,9 +220,7 @@ static void test_direct_simulated_stamps(void **state)
     o.sim_dir = f->sim.dir;
     o.root = f->empty_root;
     o.workers = 2;
-    assert_ok(bpt_runner_new(&r, c));
-    assert_ok(bpt_runner_set_options(r, &o));
-    assert_ok(bpt_runner_set_router(r, rt));
+    r = runner_of(c, &o, rt);
     assert_ok(bpt_runner_start(r));
     assert_rc_msg(bpt_runner_start(r), BPT_EBUSY, "already started");
     snap = bpt_runner_snapshot(r);
@@ -270,9 +276,7 @@ static void test_auto_without_tee(void **state)
     o.root = f->empty_root;
 
     /* Required: refuses to start, and says why. */
-    assert_ok(bpt_runner_new(&r, req));
-    assert_ok(bpt_runner_set_options(r, &o));
-    assert_ok(bpt_runner_set_router(r, rt));
+    r = runner_of(req, &o, rt);
     assert_rc_msg(bpt_runner_start(r), BPT_EUNSATISFIABLE, "no TEE found on this host");
     assert_rc_msg(bpt_runner_start(r), BPT_EUNSATISFIABLE, "'required'");
     {
@@ -286,9 +290,7 @@ static void test_auto_without_tee(void **state)
     /* Preferred: starts, warns, runs unstamped. */
     bpt_log_set_sink(log_sink, NULL, BPT_LOG_WARN);
     logged[0] = 0;
-    assert_ok(bpt_runner_new(&r, pref));
-    assert_ok(bpt_runner_set_options(r, &o));
-    assert_ok(bpt_runner_set_router(r, rt));
+    r = runner_of(pref, &o, rt);
     assert_ok(bpt_runner_start(r));
     assert_non_null(strstr(logged, "running without a TEE"));
     assert_null(bpt_runner_snapshot(r));
@@ -318,9 +320,7 @@ static void test_required_unverified_refuses(void **state)
     o.simulate = BPT_PROVIDER_AMD_SEV_SNP;
     o.sim_dir = f->sim.dir;
     o.verify_ctx = pinned;
-    assert_ok(bpt_runner_new(&r, c));
-    assert_ok(bpt_runner_set_options(r, &o));
-    assert_ok(bpt_runner_set_router(r, rt));
+    r = runner_of(c, &o, rt);
     assert_rc_msg(bpt_runner_start(r), BPT_EUNSATISFIABLE, "own evidence did not verify");
     bpt_runner_free(r);
     bpt_verify_ctx_free(pinned);
@@ -350,9 +350,7 @@ static void test_periodic_reattestation(void **state)
     assert_ok(bpt_router_new(&rt));
     o.simulate = BPT_PROVIDER_AMD_SEV_SNP;
     o.sim_dir = f->sim.dir;
-    assert_ok(bpt_runner_new(&r, c));
-    assert_ok(bpt_runner_set_options(r, &o));
-    assert_ok(bpt_runner_set_router(r, rt));
+    r = runner_of(c, &o, rt);
     assert_ok(bpt_runner_start(r));
     first = bpt_runner_snapshot(r);
     assert_non_null(first);
@@ -389,9 +387,7 @@ static void test_provider_not_allowed(void **state)
     assert_ok(bpt_router_new(&rt));
     o.simulate = BPT_PROVIDER_AMD_SEV_SNP;
     o.sim_dir = f->sim.dir;
-    assert_ok(bpt_runner_new(&r, c));
-    assert_ok(bpt_runner_set_options(r, &o));
-    assert_ok(bpt_runner_set_router(r, rt));
+    r = runner_of(c, &o, rt);
     assert_rc_msg(bpt_runner_start(r), BPT_EUNSATISFIABLE, "do not allow");
     bpt_runner_free(r);
     bpt_router_free(rt);
@@ -414,9 +410,7 @@ static void test_queue_full_and_drain(void **state)
     o.root = f->empty_root;
     o.workers = 1;
     o.queue_depth = 2;
-    assert_ok(bpt_runner_new(&r, c));
-    assert_ok(bpt_runner_set_options(r, &o));
-    assert_ok(bpt_runner_set_router(r, rt));
+    r = runner_of(c, &o, rt);
     assert_ok(bpt_runner_start(r));
     submit_one(r, &s, 0, "1");
     while (atomic_load(&s.started) == 0) { /* the worker holds job 1 */
@@ -470,9 +464,7 @@ static void test_stop_deadline_answers_queued(void **state)
     o.root = f->empty_root;
     o.workers = 1;
     o.drain_timeout_ms = 50;
-    assert_ok(bpt_runner_new(&r, c));
-    assert_ok(bpt_runner_set_options(r, &o));
-    assert_ok(bpt_runner_set_router(r, rt));
+    r = runner_of(c, &o, rt);
     assert_ok(bpt_runner_start(r));
     submit_one(r, &s, 0, "held");
     while (atomic_load(&s.started) == 0) {
@@ -573,9 +565,7 @@ static void test_sources(void **state)
     bpt_router *rt = router_for(&s, false);
     o.root = f->empty_root;
     o.queue_depth = 100;
-    assert_ok(bpt_runner_new(&r, c));
-    assert_ok(bpt_runner_set_options(r, &o));
-    assert_ok(bpt_runner_set_router(r, rt));
+    r = runner_of(c, &o, rt);
     assert_ok(bpt_runner_add_source(r, feeder_new(&s, 50, 0, &stopped)));
     assert_ok(bpt_runner_start(r));
     assert_rc_msg(bpt_runner_add_source(r, feeder_new(&s, 1, 0, &stopped)), BPT_EBUSY,
@@ -588,9 +578,7 @@ static void test_sources(void **state)
 
     /* The second source fails: the first is stopped again, start returns its error. */
     atomic_store(&stopped, 0);
-    assert_ok(bpt_runner_new(&r, c));
-    assert_ok(bpt_runner_set_options(r, &o));
-    assert_ok(bpt_runner_set_router(r, rt));
+    r = runner_of(c, &o, rt);
     assert_ok(bpt_runner_add_source(r, feeder_new(&s, 0, 0, &stopped)));
     assert_ok(bpt_runner_add_source(r, feeder_new(&s, 0, 1, &stopped)));
     assert_rc_msg(bpt_runner_start(r), BPT_EIO, "source feeder: feeder: port in use");
