@@ -40,11 +40,11 @@ BPT_BEGIN_DECLS
 typedef struct bpt_deploy_spec bpt_deploy_spec;
 
 /** Limits of a spec. */
-#define BPT_DEPLOY_NAME_MAX 63   /**< a name is 1..63 bytes of [a-z0-9][a-z0-9_.-]* */
-#define BPT_DEPLOY_MAX_ARGS 64   /**< entries of "args" */
-#define BPT_DEPLOY_MAX_ENV 64    /**< entries of "env" */
+#define BPT_DEPLOY_NAME_MAX 63    /**< a name is 1..63 bytes of [a-z0-9][a-z0-9_.-]* */
+#define BPT_DEPLOY_MAX_ARGS 64    /**< entries of "args" */
+#define BPT_DEPLOY_MAX_ENV 64     /**< entries of "env" */
 #define BPT_DEPLOY_MAX_SECRETS 64 /**< entries of "secrets" */
-#define BPT_DEPLOY_MAX_DEVICES 4 /**< entries of a "devices" list */
+#define BPT_DEPLOY_MAX_DEVICES 4  /**< entries of a "devices" list */
 #define BPT_DEPLOY_SPEC_MAX_BYTES (256u * 1024u) /**< a spec's JSON text */
 
 /** Where the workload's network lives. */
@@ -180,20 +180,20 @@ typedef struct bpt_runtime bpt_runtime;
 
 /** Options of bpt_runtime_new(); initialise with BPT_RUNTIME_OPTIONS_INIT. */
 typedef struct bpt_runtime_options {
-    unsigned version;    /**< BPT_RUNTIME_OPTIONS_VERSION */
-    const char *state_dir; /**< the store (state.db), deployments/, runc/; NULL: the default,
-                              bpt_runtime_default_state_dir() */
-    const char *backend; /**< the default backend's name; NULL: $TEE_BACKEND, else from the
-                              config (bpt_runtime_backend_for_config()), else "direct" */
+    unsigned version;         /**< BPT_RUNTIME_OPTIONS_VERSION */
+    const char *state_dir;    /**< the store (state.db), deployments/, runc/; NULL: the default,
+                                 bpt_runtime_default_state_dir() */
+    const char *backend;      /**< the default backend's name; NULL: $TEE_BACKEND, else from the
+                                   config (bpt_runtime_backend_for_config()), else "direct" */
     const bpt_config *config; /**< NULL: none (secret injection sealed_only); read during
                                    bpt_runtime_new() only */
     const struct bpt_verifier *verifier; /**< how attestations are verified (borrowed: must
                                               outlive the runtime); NULL: attestation and
                                               public_key refuse with BPT_EINVAL */
-    const char *host_root;   /**< where TEE devices and configfs-tsm are looked up; NULL: "/" */
-    const char *oci_runtime; /**< the OCI runtime binary; NULL: runc, else crun, from $PATH */
-    unsigned busy_timeout_ms; /**< how long to wait for another process's transaction (0: 10000) */
-    unsigned stop_timeout_ms; /**< stop: SIGTERM, then SIGKILL after this (0: 10000) */
+    const char *host_root;     /**< where TEE devices and configfs-tsm are looked up; NULL: "/" */
+    const char *oci_runtime;   /**< the OCI runtime binary; NULL: runc, else crun, from $PATH */
+    unsigned busy_timeout_ms;  /**< how long to wait for another process's transaction (0: 10000) */
+    unsigned stop_timeout_ms;  /**< stop: SIGTERM, then SIGKILL after this (0: 10000) */
     unsigned ready_timeout_ms; /**< attestation, public key, kx socket: how long a workload's
                                     plane may take to accept (0: 10000) */
 } bpt_runtime_options;
@@ -257,8 +257,7 @@ BPT_API BPT_MUST_USE int bpt_runtime_deploy(bpt_deployment **out, bpt_runtime *r
  * (as reconciling does for one row).
  * @return 0; BPT_ENOTFOUND; BPT_EIO; BPT_EBUSY.
  */
-BPT_API BPT_MUST_USE int bpt_runtime_status(bpt_deployment **out, bpt_runtime *rt,
-                                            const char *id);
+BPT_API BPT_MUST_USE int bpt_runtime_status(bpt_deployment **out, bpt_runtime *rt, const char *id);
 
 /**
  * Every deployment in the store, oldest first (destroyed ones only with @p with_destroyed).
@@ -315,8 +314,9 @@ BPT_API BPT_MUST_USE int bpt_runtime_kx_socket(char *out, size_t len, bpt_runtim
                                                const char *id);
 
 /**
- * Stop a deployment's workload (SIGTERM, then SIGKILL after the stop timeout, 10 s by default); its directories stay, and
- * deploying the same spec starts it again. Stopping a stopped or failed one does nothing.
+ * Stop a deployment's workload (SIGTERM, then SIGKILL after the stop timeout, 10 s by default); its
+ * directories stay, and deploying the same spec starts it again. Stopping a stopped or failed one
+ * does nothing.
  * @return 0; BPT_ENOTFOUND; BPT_EINVAL (destroyed); BPT_EBUSY (being deployed by another
  *         process); BPT_EIO.
  */
@@ -331,10 +331,10 @@ BPT_API BPT_MUST_USE int bpt_runtime_destroy(bpt_runtime *rt, const char *id);
 
 /** What bpt_runtime_reconcile() changed. */
 typedef struct bpt_runtime_reconcile_stats {
-    size_t checked;   /**< deployments compared with their backend */
-    size_t updated;   /**< rows whose state changed to what the backend says */
-    size_t cleaned;   /**< half-made containers of interrupted deploys removed */
-    size_t orphans;   /**< containers the store does not know (or destroyed), removed */
+    size_t checked; /**< deployments compared with their backend */
+    size_t updated; /**< rows whose state changed to what the backend says */
+    size_t cleaned; /**< half-made containers of interrupted deploys removed */
+    size_t orphans; /**< containers the store does not know (or destroyed), removed */
 } bpt_runtime_reconcile_stats;
 
 /**
@@ -347,8 +347,7 @@ typedef struct bpt_runtime_reconcile_stats {
  * @param[out] out may be NULL.
  * @return 0; BPT_EIO; BPT_EBUSY.
  */
-BPT_API BPT_MUST_USE int bpt_runtime_reconcile(bpt_runtime_reconcile_stats *out,
-                                               bpt_runtime *rt);
+BPT_API BPT_MUST_USE int bpt_runtime_reconcile(bpt_runtime_reconcile_stats *out, bpt_runtime *rt);
 
 BPT_END_DECLS
 

@@ -369,9 +369,9 @@ static void default_tag(char *out, size_t len, const char *layout)
     json_t *idx = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
     json_t *m = json_object_get(idx, "manifests");
     if (json_is_array(m) && json_array_size(m) == 1) {
-        const char *ref = json_string_value(
-            json_object_get(json_object_get(json_array_get(m, 0), "annotations"),
-                            "org.opencontainers.image.ref.name"));
+        const char *ref =
+            json_string_value(json_object_get(json_object_get(json_array_get(m, 0), "annotations"),
+                                              "org.opencontainers.image.ref.name"));
         if (ref != NULL && strlen(ref) < len) {
             snprintf(out, len, "%s", ref);
         }
@@ -403,8 +403,9 @@ static int resolve_image(struct image *img, const struct direct *st,
         }
     }
     if (!is_dir(path)) {
-        return bpt_err(BPT_EINVAL, "direct: image %s is not a directory (a root file system or "
-                                   "an OCI image layout)",
+        return bpt_err(BPT_EINVAL,
+                       "direct: image %s is not a directory (a root file system or "
+                       "an OCI image layout)",
                        path);
     }
     BPT_CHECK(join(marker, sizeof(marker), path, "/oci-layout"));
@@ -546,8 +547,8 @@ static int direct_deploy(void *state, const bpt_backend_deployment *d)
         rc = bpt_err(BPT_EIO, "direct: cannot open %s: %s", path, strerror(errno));
         goto out;
     }
-    const char *create[] = {"--log",  runc_log, "--log-format", "json", "create", "--bundle",
-                            bundle,   "--pid-file", pid_file,   cid,    NULL};
+    const char *create[] = {"--log", runc_log,     "--log-format", "json", "create", "--bundle",
+                            bundle,  "--pid-file", pid_file,       cid,    NULL};
     BPT_CHECK(run_rt(&r, st, create, log_fd, log_fd));
     created = true;
     if (r.status != 0) {

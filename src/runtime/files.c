@@ -22,7 +22,8 @@ int bpt_runtime_rmtree(const char *path)
 {
     struct stat sb;
     if (lstat(path, &sb) != 0) {
-        return errno == ENOENT ? 0 : bpt_err(BPT_EIO, "cannot remove %s: %s", path, strerror(errno));
+        return errno == ENOENT ? 0
+                               : bpt_err(BPT_EIO, "cannot remove %s: %s", path, strerror(errno));
     }
     /* depth first, never following a symbolic link, never leaving this file system */
     if (nftw(path, remove_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0) {

@@ -20,25 +20,63 @@
  * capability the workload does not have), io_uring included. Names the kernel of one
  * architecture does not have are skipped by the OCI runtime. */
 static const char *const DENY_EPERM[] = {
-    "acct",           "add_key",           "bpf",
-    "chroot",         "clock_adjtime",     "clock_settime",
-    "create_module",  "delete_module",     "finit_module",
-    "fsconfig",       "fsmount",           "fsopen",
-    "fspick",         "get_kernel_syms",   "init_module",
-    "io_uring_enter", "io_uring_register", "io_uring_setup",
-    "ioperm",         "iopl",              "kcmp",
-    "kexec_file_load", "kexec_load",       "keyctl",
-    "lookup_dcookie", "mount",             "mount_setattr",
-    "move_mount",     "name_to_handle_at", "nfsservctl",
-    "open_by_handle_at", "open_tree",      "perf_event_open",
-    "pivot_root",     "process_vm_readv",  "process_vm_writev",
-    "ptrace",         "query_module",      "quotactl",
-    "quotactl_fd",    "reboot",            "request_key",
-    "setns",          "settimeofday",      "stime",
-    "swapoff",        "swapon",            "_sysctl",
-    "syslog",         "umount",            "umount2",
-    "unshare",        "uselib",            "userfaultfd",
-    "ustat",          "vm86",              "vm86old",
+    "acct",
+    "add_key",
+    "bpf",
+    "chroot",
+    "clock_adjtime",
+    "clock_settime",
+    "create_module",
+    "delete_module",
+    "finit_module",
+    "fsconfig",
+    "fsmount",
+    "fsopen",
+    "fspick",
+    "get_kernel_syms",
+    "init_module",
+    "io_uring_enter",
+    "io_uring_register",
+    "io_uring_setup",
+    "ioperm",
+    "iopl",
+    "kcmp",
+    "kexec_file_load",
+    "kexec_load",
+    "keyctl",
+    "lookup_dcookie",
+    "mount",
+    "mount_setattr",
+    "move_mount",
+    "name_to_handle_at",
+    "nfsservctl",
+    "open_by_handle_at",
+    "open_tree",
+    "perf_event_open",
+    "pivot_root",
+    "process_vm_readv",
+    "process_vm_writev",
+    "ptrace",
+    "query_module",
+    "quotactl",
+    "quotactl_fd",
+    "reboot",
+    "request_key",
+    "setns",
+    "settimeofday",
+    "stime",
+    "swapoff",
+    "swapon",
+    "_sysctl",
+    "syslog",
+    "umount",
+    "umount2",
+    "unshare",
+    "uselib",
+    "userfaultfd",
+    "ustat",
+    "vm86",
+    "vm86old",
     NULL,
 };
 
@@ -55,9 +93,18 @@ static const unsigned long CLONE_NS_FLAGS[] = {
 
 /* As runc's and Docker's defaults. */
 static const char *const MASKED[] = {
-    "/proc/acpi",        "/proc/asound",     "/proc/kcore",       "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-    "/proc/scsi",        "/sys/firmware",    "/sys/devices/virtual/powercap", NULL,
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+    NULL,
 };
 static const char *const READONLY[] = {
     "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
@@ -98,13 +145,14 @@ static json_t *seccomp(void)
         json_array_append_new(
             sc, json_pack("{s:[s],s:s,s:i,s:[{s:i,s:I,s:I,s:s}]}", "names", "clone", "action",
                           "SCMP_ACT_ERRNO", "errnoRet", EPERM_NO, "args", "index", 0, "value",
-                          (json_int_t)CLONE_NS_FLAGS[i], "valueTwo",
-                          (json_int_t)CLONE_NS_FLAGS[i], "op", "SCMP_CMP_MASKED_EQ"));
+                          (json_int_t)CLONE_NS_FLAGS[i], "valueTwo", (json_int_t)CLONE_NS_FLAGS[i],
+                          "op", "SCMP_CMP_MASKED_EQ"));
     }
     return o;
 }
 
-static json_t *mount_entry(const char *dst, const char *type, const char *src, const char *const *opts)
+static json_t *mount_entry(const char *dst, const char *type, const char *src,
+                           const char *const *opts)
 {
     return json_pack("{s:s,s:s,s:s,s:o}", "destination", dst, "type", type, "source", src,
                      "options", strings(opts));
@@ -123,8 +171,8 @@ static json_t *mounts(const struct bpt_oci_input *in)
     static const char *const tmp_o[] = {"nosuid",    "nodev",       "noexec",
                                         "mode=1777", "size=65536k", NULL};
     static const char *const bind_o[] = {"rbind", "nosuid", "nodev", "noexec", "rw", NULL};
-    static const char *const small_o[] = {"nosuid", "nodev", "noexec", "mode=755", "size=16k",
-                                          NULL};
+    static const char *const small_o[] = {"nosuid",   "nodev",    "noexec",
+                                          "mode=755", "size=16k", NULL};
     json_t *m = json_array();
     if (m == NULL) {
         return NULL;
@@ -141,9 +189,9 @@ static json_t *mounts(const struct bpt_oci_input *in)
     if (in->tsm_dir != NULL) {
         /* configfs holds more than tsm: only report/ is passed, on a small tmpfs of its own
          * (over /sys/kernel when this kernel's sysfs has no /sys/kernel/config to mount on) */
-        json_array_append_new(m, mount_entry(in->sysfs_has_configfs ? "/sys/kernel/config"
-                                                              : "/sys/kernel",
-                                       "tmpfs", "tmpfs", small_o));
+        json_array_append_new(
+            m, mount_entry(in->sysfs_has_configfs ? "/sys/kernel/config" : "/sys/kernel", "tmpfs",
+                           "tmpfs", small_o));
         json_array_append_new(m, mount_entry(BPT_OCI_TSM_REPORT, "bind", in->tsm_dir, bind_o));
     }
     return m;
@@ -189,14 +237,14 @@ static json_t *process(const struct bpt_oci_input *in)
         }
     }
     OPENSSL_cleanse(kv, sizeof(kv));
-    return json_pack(
-        "{s:b,s:{s:I,s:I,s:[]},s:o,s:o,s:s,s:{s:[],s:[],s:[],s:[],s:[]},"
-        "s:[{s:s,s:i,s:i},{s:s,s:i,s:i}],s:b}",
-        "terminal", 0, "user", "uid", (json_int_t)bpt_deploy_spec_uid(s), "gid",
-        (json_int_t)bpt_deploy_spec_gid(s), "additionalGids", "args", args, "env", env, "cwd", "/",
-        "capabilities", "bounding", "effective", "inheritable", "permitted", "ambient", "rlimits",
-        "type", "RLIMIT_NOFILE", "hard", 1024, "soft", 1024, "type", "RLIMIT_CORE", "hard", 0,
-        "soft", 0, "noNewPrivileges", 1);
+    return json_pack("{s:b,s:{s:I,s:I,s:[]},s:o,s:o,s:s,s:{s:[],s:[],s:[],s:[],s:[]},"
+                     "s:[{s:s,s:i,s:i},{s:s,s:i,s:i}],s:b}",
+                     "terminal", 0, "user", "uid", (json_int_t)bpt_deploy_spec_uid(s), "gid",
+                     (json_int_t)bpt_deploy_spec_gid(s), "additionalGids", "args", args, "env", env,
+                     "cwd", "/", "capabilities", "bounding", "effective", "inheritable",
+                     "permitted", "ambient", "rlimits", "type", "RLIMIT_NOFILE", "hard", 1024,
+                     "soft", 1024, "type", "RLIMIT_CORE", "hard", 0, "soft", 0, "noNewPrivileges",
+                     1);
 }
 
 static json_t *linux_section(const struct bpt_oci_input *in)
@@ -235,18 +283,18 @@ static json_t *linux_section(const struct bpt_oci_input *in)
                                                (json_int_t)d->minor, "access", "rw"));
     }
     if (in->tsm_dir != NULL) {
-        json_array_append_new(ro, json_string(in->sysfs_has_configfs ? "/sys/kernel/config"
-                                                                     : "/sys/kernel"));
+        json_array_append_new(
+            ro, json_string(in->sysfs_has_configfs ? "/sys/kernel/config" : "/sys/kernel"));
     }
     bpt_deploy_spec_resources(s, &res);
     snprintf(cg, sizeof(cg), "/bpt/bpt-%s", in->id);
-    return json_pack(
-        "{s:o,s:o,s:{s:o,s:{s:I},s:{s:I,s:I},s:{s:I}},s:s,s:o,s:o,s:o}", "namespaces", ns,
-        "devices", devs, "resources", "devices", rules, "memory", "limit",
-        (json_int_t)(res.memory_mb * 1024 * 1024), "cpu", "quota",
-        (json_int_t)((uint64_t)bpt_runtime_spec_millicpus(s) * CPU_PERIOD_US / 1000), "period",
-        (json_int_t)CPU_PERIOD_US, "pids", "limit", (json_int_t)res.pids, "cgroupsPath", cg,
-        "maskedPaths", masked, "readonlyPaths", ro, "seccomp", seccomp());
+    return json_pack("{s:o,s:o,s:{s:o,s:{s:I},s:{s:I,s:I},s:{s:I}},s:s,s:o,s:o,s:o}", "namespaces",
+                     ns, "devices", devs, "resources", "devices", rules, "memory", "limit",
+                     (json_int_t)(res.memory_mb * 1024 * 1024), "cpu", "quota",
+                     (json_int_t)((uint64_t)bpt_runtime_spec_millicpus(s) * CPU_PERIOD_US / 1000),
+                     "period", (json_int_t)CPU_PERIOD_US, "pids", "limit", (json_int_t)res.pids,
+                     "cgroupsPath", cg, "maskedPaths", masked, "readonlyPaths", ro, "seccomp",
+                     seccomp());
 }
 
 int bpt_oci_config(json_t **out, const struct bpt_oci_input *in)
@@ -259,10 +307,9 @@ int bpt_oci_config(json_t **out, const struct bpt_oci_input *in)
         json_decref(l);
         return bpt_err_nomem("oci config");
     }
-    *out = json_pack("{s:s,s:o,s:{s:s,s:b},s:s,s:o,s:o,s:{s:s}}", "ociVersion", "1.0.2",
-                     "process", p, "root", "path", in->rootfs, "readonly", 1, "hostname", "bpt",
-                     "mounts", m, "linux", l, "annotations", "org.blueprint-tee.deployment",
-                     in->id);
+    *out = json_pack("{s:s,s:o,s:{s:s,s:b},s:s,s:o,s:o,s:{s:s}}", "ociVersion", "1.0.2", "process",
+                     p, "root", "path", in->rootfs, "readonly", 1, "hostname", "bpt", "mounts", m,
+                     "linux", l, "annotations", "org.blueprint-tee.deployment", in->id);
     return *out != NULL ? 0 : bpt_err_nomem("oci config");
 }
 
@@ -276,8 +323,9 @@ static int char_device(struct bpt_oci_device *d, const char *root, const char *p
         return bpt_err(BPT_EINVAL, "device path under %s too long", root);
     }
     if (lstat(full, &st) != 0) {
-        return errno == ENOENT || errno == ENOTDIR ? 0 : bpt_err(BPT_EIO, "%s: %s", full,
-                                                                 strerror(errno));
+        return errno == ENOENT || errno == ENOTDIR
+                   ? 0
+                   : bpt_err(BPT_EIO, "%s: %s", full, strerror(errno));
     }
     if (!S_ISCHR(st.st_mode)) {
         return bpt_err(BPT_EINVAL, "%s is not a character device", full);

@@ -32,16 +32,16 @@ struct bpt_oci_device {
 /** What one config is made of (borrowed). */
 struct bpt_oci_input {
     const bpt_deploy_spec *spec;
-    const char *id;       /* the deployment id */
-    const char *rootfs;   /* absolute */
-    const char *host_dir; /* mounted at /run/bpt */
+    const char *id;          /* the deployment id */
+    const char *rootfs;      /* absolute */
+    const char *host_dir;    /* mounted at /run/bpt */
     const char *const *args; /* the process (the spec's args, else the image's) */
     size_t n_args;
     const char *const *image_env; /* "K=V" from an OCI image's config, before the spec's */
     size_t n_image_env;
     const struct bpt_oci_device *devices;
     size_t n_devices;
-    const char *tsm_dir;    /* host path of configfs-tsm's report directory, or NULL */
+    const char *tsm_dir;     /* host path of configfs-tsm's report directory, or NULL */
     bool sysfs_has_configfs; /* the kernel's sysfs has /sys/kernel/config */
 };
 

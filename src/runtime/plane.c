@@ -73,9 +73,10 @@ static int answer_error(long status, const bpt_buf *body)
     const char *msg = json_string_value(json_object_get(e, "message"));
     char c_esc[64], m_esc[256];
     bool unavailable = status >= 500 || status == 429;
-    int rc = bpt_err(unavailable ? BPT_EFETCH : BPT_EPROTOCOL, "workload attestation: HTTP %ld %s: %s",
-                     status, bpt_escape_text(c_esc, sizeof(c_esc), code ? code : "?"),
-                     bpt_escape_text(m_esc, sizeof(m_esc), msg ? msg : ""));
+    int rc =
+        bpt_err(unavailable ? BPT_EFETCH : BPT_EPROTOCOL, "workload attestation: HTTP %ld %s: %s",
+                status, bpt_escape_text(c_esc, sizeof(c_esc), code ? code : "?"),
+                bpt_escape_text(m_esc, sizeof(m_esc), msg ? msg : ""));
     json_decref(j);
     return rc;
 }

@@ -61,8 +61,7 @@ struct cached {
 struct bpt_runtime {
     pthread_mutex_t mu;
     bpt_store *store;
-    char state_dir[PATH_MAX], deployments_dir[PATH_MAX], host_root[PATH_MAX],
-        oci_runtime[PATH_MAX];
+    char state_dir[PATH_MAX], deployments_dir[PATH_MAX], host_root[PATH_MAX], oci_runtime[PATH_MAX];
     char default_backend[32];
     bpt_secret_injection injection;
     bpt_backend_env env;
@@ -243,15 +242,13 @@ int64_t bpt_deployment_attested_at(const bpt_deployment *d)
 int bpt_deployment_to_json(char **out, const bpt_deployment *d)
 {
     const struct bpt_store_row *r = &d->row;
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:o,s:I}", "id", r->id, "name",
-                          r->name, "backend", r->backend, "state", bpt_deploy_state_name(r->state),
-                          "spec_hash", r->spec_hash, "host_dir", r->host_dir, "kx_socket",
-                          d->kx_socket, "detail", r->detail, "created_at",
-                          (json_int_t)r->created_at, "updated_at", (json_int_t)r->updated_at,
-                          "attestation_digest",
-                          r->attestation_digest ? json_string(r->attestation_digest)
-                                                : json_null(),
-                          "attested_at", (json_int_t)r->attested_at);
+    json_t *o = json_pack(
+        "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:o,s:I}", "id", r->id, "name", r->name,
+        "backend", r->backend, "state", bpt_deploy_state_name(r->state), "spec_hash", r->spec_hash,
+        "host_dir", r->host_dir, "kx_socket", d->kx_socket, "detail", r->detail, "created_at",
+        (json_int_t)r->created_at, "updated_at", (json_int_t)r->updated_at, "attestation_digest",
+        r->attestation_digest ? json_string(r->attestation_digest) : json_null(), "attested_at",
+        (json_int_t)r->attested_at);
     *out = NULL;
     if (o == NULL) {
         return bpt_err_nomem("deployment json");
@@ -335,8 +332,9 @@ static int add_backend(bpt_runtime *rt, const bpt_runtime_backend *be, void *use
                        bool builtin)
 {
     if (be == NULL || be->version != BPT_RUNTIME_BACKEND_VERSION) {
-        return bpt_err(BPT_EINVAL, "runtime: backend interface version %u, this library "
-                                   "implements %d",
+        return bpt_err(BPT_EINVAL,
+                       "runtime: backend interface version %u, this library "
+                       "implements %d",
                        be ? be->version : 0, BPT_RUNTIME_BACKEND_VERSION);
     }
     if (!backend_name_ok(be->name)) {
@@ -408,9 +406,9 @@ static int transition(bool *changed, bpt_runtime *rt, const struct bpt_store_row
 {
     bool dummy = false;
     pthread_mutex_lock(&rt->mu);
-    int rc = bpt_store_transition(changed ? changed : &dummy, rt->store, r->id, r->state,
-                                  r->owner_pid, to, to == BPT_DEPLOY_CREATING ? &rt->me : NULL,
-                                  detail, now_s());
+    int rc =
+        bpt_store_transition(changed ? changed : &dummy, rt->store, r->id, r->state, r->owner_pid,
+                             to, to == BPT_DEPLOY_CREATING ? &rt->me : NULL, detail, now_s());
     pthread_mutex_unlock(&rt->mu);
     return rc;
 }
@@ -535,13 +533,14 @@ static int apply(bpt_runtime *rt, struct entry *e, const struct bpt_store_row *r
     return 0;
 }
 
-/* One row with its backend's status now. */
-static int settle(bpt_runtime *rt, struct entry *e, const struct bpt_store_row *r)
+/* One row with its backend's status now; counts into @p st (NULL: not counted). */
+static int settle(bpt_runtime *rt, struct entry *e, const struct bpt_store_row *r,
+                  bpt_runtime_reconcile_stats *st)
 {
     char dir[PATH_MAX], sock[PATH_MAX];
     bpt_backend_deployment d;
     bpt_backend_state bs = BPT_BACKEND_ABSENT;
-    bpt_runtime_reconcile_stats st = {0, 0, 0, 0};
+    bpt_runtime_reconcile_stats ignored = {0, 0, 0, 0};
     int rc;
     if (e == NULL || e->stub || (r->state == BPT_DEPLOY_CREATING && owner_alive(rt, r))) {
         return 0;
@@ -550,7 +549,20 @@ static int settle(bpt_runtime *rt, struct entry *e, const struct bpt_store_row *
         (rc = e->vt.status(&bs, e->state, &d)) < 0) {
         return rc;
     }
-    return apply(rt, e, r, bs, &st);
+    return apply(rt, e, r, bs, st ? st : &ignored);
+}
+
+/* Whether row @p r and what a listing said of it agree (nothing to do). */
+static bool agrees(const bpt_runtime *rt, const struct bpt_store_row *r, bpt_backend_state bs)
+{
+    switch (r->state) {
+    case BPT_DEPLOY_RUNNING:
+        return bs == BPT_BACKEND_RUNNING;
+    case BPT_DEPLOY_CREATING:
+        return owner_alive(rt, r);
+    default:
+        return bs == BPT_BACKEND_ABSENT;
+    }
 }
 
 struct listed {
@@ -618,8 +630,13 @@ int bpt_runtime_reconcile(bpt_runtime_reconcile_stats *out, bpt_runtime *rt)
         }
         if (rc < 0) {
             /* a backend that cannot say (no runc here): its rows are left as they are */
-            BPT_LOG(BPT_LOG_WARN, "runtime", "not reconciling backend %s: %s", e->vt.name,
-                    bpt_error_last());
+            if (rc == BPT_ENOTFOUND) {
+                BPT_LOG(BPT_LOG_DEBUG, "runtime", "not reconciling backend %s: %s", e->vt.name,
+                        bpt_error_last());
+            } else {
+                BPT_LOG(BPT_LOG_WARN, "runtime", "not reconciling backend %s: %s", e->vt.name,
+                        bpt_error_last());
+            }
             continue;
         }
         listed[b] = true;
@@ -642,7 +659,13 @@ int bpt_runtime_reconcile(bpt_runtime_reconcile_stats *out, bpt_runtime *rt)
                 c.items[k].matched = true;
             }
         }
-        BPT_CHECK(apply(rt, e, &rows[i], bs, &st));
+        if (agrees(rt, &rows[i], bs)) {
+            st.checked++;
+            continue;
+        }
+        /* the listing is older than the row (a deploy may have finished since): act on what
+         * the backend says now */
+        BPT_CHECK(settle(rt, e, &rows[i], &st));
     }
     /* 3. what runs that the store does not know */
     for (size_t k = 0; k < c.n; k++) {
@@ -653,8 +676,7 @@ int bpt_runtime_reconcile(bpt_runtime_reconcile_stats *out, bpt_runtime *rt)
         bpt_backend_deployment d;
         memset(&d, 0, sizeof(d));
         d.id = c.items[k].id;
-        BPT_LOG(BPT_LOG_WARN, "runtime", "removing container of unknown deployment id=%s",
-                d.id);
+        BPT_LOG(BPT_LOG_WARN, "runtime", "removing container of unknown deployment id=%s", d.id);
         BPT_CHECK(e->vt.destroy(e->state, &d));
         st.orphans++;
     }
@@ -755,7 +777,8 @@ int bpt_runtime_new(bpt_runtime **out, const bpt_runtime_options *opts)
     if (be == NULL && env_be != NULL && env_be[0] != '\0') {
         be = env_be;
     }
-    if (be == NULL && opts->config != NULL && !(be = bpt_runtime_backend_for_config(opts->config))) {
+    if (be == NULL && opts->config != NULL &&
+        !(be = bpt_runtime_backend_for_config(opts->config))) {
         rc = bpt_err(BPT_EINVAL, "runtime: the config's mode is remote and its provider_selector "
                                  "names no provider with a cloud backend: set TEE_BACKEND "
                                  "(aws_nitro, azure_cvm, gcp_confidential_space)");
@@ -781,8 +804,7 @@ int bpt_runtime_new(bpt_runtime **out, const bpt_runtime_options *opts)
     }
     rt->env.verifier = opts->verifier;
     rt->env.stop_timeout_ms = opts->stop_timeout_ms ? opts->stop_timeout_ms : DEFAULT_TIMEOUT_MS;
-    rt->env.ready_timeout_ms =
-        opts->ready_timeout_ms ? opts->ready_timeout_ms : DEFAULT_TIMEOUT_MS;
+    rt->env.ready_timeout_ms = opts->ready_timeout_ms ? opts->ready_timeout_ms : DEFAULT_TIMEOUT_MS;
     rt->me.pid = (int64_t)getpid();
     BPT_CHECK(bpt_store_process_start(&rt->me.start, getpid()));
     BPT_CHECK(mkdir_p(rt->state_dir));
@@ -882,8 +904,9 @@ int bpt_runtime_deploy(bpt_deployment **out, bpt_runtime *rt, const bpt_deploy_s
     *out = NULL;
     BPT_CHECK(bpt_deploy_spec_check_injection(spec, rt->injection));
     if ((e = find_backend(rt, name)) == NULL) {
-        rc = bpt_err(BPT_ENOTFOUND, "runtime: no backend '%.40s' (direct, aws_nitro, azure_cvm, "
-                                    "gcp_confidential_space, or one registered)",
+        rc = bpt_err(BPT_ENOTFOUND,
+                     "runtime: no backend '%.40s' (direct, aws_nitro, azure_cvm, "
+                     "gcp_confidential_space, or one registered)",
                      name);
         goto out;
     }
@@ -917,7 +940,7 @@ int bpt_runtime_deploy(bpt_deployment **out, bpt_runtime *rt, const bpt_deploy_s
         }
         if (row.state == BPT_DEPLOY_RUNNING) {
             struct bpt_store_row again;
-            BPT_CHECK(settle(rt, e, &row));
+            BPT_CHECK(settle(rt, e, &row, NULL));
             BPT_CHECK(get_row(&again, rt, row.id));
             bool running = again.state == BPT_DEPLOY_RUNNING;
             bpt_store_row_dispose(&row);
@@ -929,12 +952,13 @@ int bpt_runtime_deploy(bpt_deployment **out, bpt_runtime *rt, const bpt_deploy_s
         }
         if (row.state == BPT_DEPLOY_CREATING) {
             if (!owner_alive(rt, &row)) {
-                BPT_CHECK(settle(rt, e, &row));
+                BPT_CHECK(settle(rt, e, &row, NULL));
                 continue;
             }
             if (waited >= DEPLOY_WAIT_MS) {
-                rc = bpt_err(BPT_EBUSY, "deployment '%s' (id %s) is being deployed by process "
-                                        "%lld",
+                rc = bpt_err(BPT_EBUSY,
+                             "deployment '%s' (id %s) is being deployed by process "
+                             "%lld",
                              row.name, row.id, (long long)row.owner_pid);
                 goto out;
             }
@@ -978,7 +1002,14 @@ int bpt_runtime_status(bpt_deployment **out, bpt_runtime *rt, const char *id)
     if (row.state != BPT_DEPLOY_DESTROYED) {
         char real_id[17];
         memcpy(real_id, row.id, sizeof(real_id));
-        BPT_CHECK(settle(rt, find_backend(rt, row.backend), &row));
+        rc = settle(rt, find_backend(rt, row.backend), &row, NULL);
+        if (rc == BPT_EBUSY) {
+            goto out;
+        }
+        if (rc < 0) { /* the backend cannot say now: what the store knows */
+            BPT_LOG(BPT_LOG_WARN, "runtime", "status of %s not checked with its backend: %s",
+                    real_id, bpt_error_last());
+        }
         bpt_store_row_dispose(&row);
         BPT_CHECK(get_row(&row, rt, real_id));
     }
@@ -1022,8 +1053,7 @@ out:
 }
 
 /* Row @p id, which must be running; its backend. */
-static int running_row(struct bpt_store_row *row, struct entry **e, bpt_runtime *rt,
-                       const char *id)
+static int running_row(struct bpt_store_row *row, struct entry **e, bpt_runtime *rt, const char *id)
 {
     int rc = BPT_ERROR;
     BPT_CHECK(get_row(row, rt, id));

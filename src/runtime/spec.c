@@ -95,8 +95,8 @@ static int text(char **out, const json_t *v, size_t max, const char *what)
 static bool name_ok(const char *n)
 {
     size_t len = strlen(n);
-    if (len == 0 || len > BPT_DEPLOY_NAME_MAX || !((n[0] >= 'a' && n[0] <= 'z') ||
-                                                   (n[0] >= '0' && n[0] <= '9'))) {
+    if (len == 0 || len > BPT_DEPLOY_NAME_MAX ||
+        !((n[0] >= 'a' && n[0] <= 'z') || (n[0] >= '0' && n[0] <= '9'))) {
         return false;
     }
     for (size_t i = 1; i < len; i++) {
@@ -131,8 +131,13 @@ static int image_field(bpt_deploy_spec *s, const json_t *root)
     if (rc < 0) {
         return rc;
     }
-    if (s->image[0] != '/' || strstr(s->image, "/../") != NULL ||
-        strcmp(s->image + strlen(s->image) - (strlen(s->image) >= 3 ? 3 : 0), "/..") == 0) {
+    bool dotdot = false;
+    for (const char *c = s->image; *c; c += strcspn(c, "/")) {
+        c += *c == '/';
+        dotdot =
+            dotdot || (c[0] == '.' && c[1] == '.' && (c[2] == '/' || c[2] == '\0' || c[2] == ':'));
+    }
+    if (s->image[0] != '/' || dotdot) {
         return bpt_err(BPT_EINVAL,
                        "spec: image '%.200s' must be an absolute path (a root file system or an "
                        "OCI image layout directory), without '..'",
@@ -187,9 +192,8 @@ static int secrets_field(bpt_deploy_spec *s, const json_t *root)
             }
             name = json_object_get(v, "name");
             json_t *val = json_object_get(v, "value");
-            if (val != NULL &&
-                (rc = text(&s->secret_values[s->n_secrets], val, ARG_MAX_BYTES,
-                           "secrets[].value")) < 0) {
+            if (val != NULL && (rc = text(&s->secret_values[s->n_secrets], val, ARG_MAX_BYTES,
+                                          "secrets[].value")) < 0) {
                 return rc;
             }
         }
@@ -205,8 +209,9 @@ static int secrets_field(bpt_deploy_spec *s, const json_t *root)
         }
         const char *n = s->secret_names[s->n_secrets++];
         if (!bpt_kx_name_is_valid(n)) {
-            return bpt_err(BPT_EINVAL, "spec: secret name '%.64s' is not 1..%d bytes of "
-                                       "[A-Za-z0-9._-]",
+            return bpt_err(BPT_EINVAL,
+                           "spec: secret name '%.64s' is not 1..%d bytes of "
+                           "[A-Za-z0-9._-]",
                            n, BPT_KX_NAME_MAX);
         }
         for (size_t j = 0; j + 1 < s->n_secrets; j++) {
@@ -346,8 +351,9 @@ static int user_field(bpt_deploy_spec *s, const json_t *root)
         return rc;
     }
     if (uid == 0 || gid == 0 || uid > 4294967294u || gid > 4294967294u) {
-        return bpt_err(BPT_EINVAL, "spec: user uid %llu gid %llu: the workload runs as a non-root "
-                                   "user and group (1..4294967294)",
+        return bpt_err(BPT_EINVAL,
+                       "spec: user uid %llu gid %llu: the workload runs as a non-root "
+                       "user and group (1..4294967294)",
                        (unsigned long long)uid, (unsigned long long)gid);
     }
     s->uid = (uint32_t)uid;
@@ -358,8 +364,8 @@ static int user_field(bpt_deploy_spec *s, const json_t *root)
 /* The canonical JSON: every field, defaults filled in, secret values left out. */
 static json_t *canonical(const bpt_deploy_spec *s)
 {
-    json_t *o = json_object(), *args = json_array(), *env = json_object(),
-           *secrets = json_array(), *devices = NULL;
+    json_t *o = json_object(), *args = json_array(), *env = json_object(), *secrets = json_array(),
+           *devices = NULL;
     if (s->devices_auto) {
         devices = json_string("auto");
     } else if ((devices = json_array()) != NULL) {
@@ -396,9 +402,8 @@ static json_t *canonical(const bpt_deploy_spec *s)
                         json_pack("{s:f,s:I,s:I}", "cpus", (double)s->millicpus / 1000.0,
                                   "memory_mb", (json_int_t)s->memory_mb, "pids",
                                   (json_int_t)s->pids));
-    json_object_set_new(o, "user",
-                        json_pack("{s:I,s:I}", "uid", (json_int_t)s->uid, "gid",
-                                  (json_int_t)s->gid));
+    json_object_set_new(
+        o, "user", json_pack("{s:I,s:I}", "uid", (json_int_t)s->uid, "gid", (json_int_t)s->gid));
     return o;
 }
 
@@ -419,8 +424,8 @@ int bpt_deploy_spec_to_json(char **out, const bpt_deploy_spec *s)
 
 int bpt_deploy_spec_load_json(bpt_deploy_spec **out, const char *json, size_t len)
 {
-    static const char *const keys[] = {"name",    "image",     "args",    "env",
-                                       "secrets", "resources", "devices", "network",
+    static const char *const keys[] = {"name",    "image",          "args",    "env",
+                                       "secrets", "resources",      "devices", "network",
                                        "user",    "schema_version", NULL};
     bpt_deploy_spec *s = NULL;
     json_t *root = NULL;
@@ -464,8 +469,8 @@ int bpt_deploy_spec_load_json(bpt_deploy_spec **out, const char *json, size_t le
         rc = bpt_err(BPT_EINVAL, "spec: network '%.32s' is not \"none\" or \"host\"", net);
         goto out;
     }
-    s->network = net != NULL && strcmp(net, "host") == 0 ? BPT_DEPLOY_NETWORK_HOST
-                                                         : BPT_DEPLOY_NETWORK_NONE;
+    s->network =
+        net != NULL && strcmp(net, "host") == 0 ? BPT_DEPLOY_NETWORK_HOST : BPT_DEPLOY_NETWORK_NONE;
     BPT_CHECK(bpt_deploy_spec_to_json(&canon, s));
     uint8_t md[32];
     BPT_CHECK(bpt_sha256(md, canon, strlen(canon)));

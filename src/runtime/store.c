@@ -136,9 +136,8 @@ int bpt_store_open(bpt_store **out, const char *path, unsigned busy_timeout_ms)
     if ((st = calloc(1, sizeof(*st))) == NULL) {
         return bpt_err_nomem("store");
     }
-    int src = sqlite3_open_v2(path, &st->db,
-                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
-                              NULL);
+    int src = sqlite3_open_v2(
+        path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
     if (src != SQLITE_OK) {
         rc = db_err(st, src, path);
         goto out;
@@ -289,9 +288,8 @@ int bpt_store_claim(struct bpt_store_row *out, bool *created, bpt_store *st, con
     *created = false;
     BPT_CHECK(exec(st, "BEGIN IMMEDIATE", "deploy"));
     open_tx = true;
-    BPT_CHECK(prepare(&q, st,
-                      "SELECT " COLUMNS
-                      " FROM deployments WHERE name = ?1 AND state <> 'destroyed'"));
+    BPT_CHECK(prepare(
+        &q, st, "SELECT " COLUMNS " FROM deployments WHERE name = ?1 AND state <> 'destroyed'"));
     sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
     rc = one_row(out, st, q, name);
     sqlite3_finalize(q);
@@ -409,7 +407,7 @@ int bpt_store_list(struct bpt_store_row **out, size_t *n_out, bpt_store *st, boo
                       with_destroyed
                           ? "SELECT " COLUMNS " FROM deployments ORDER BY created_at, rowid"
                           : "SELECT " COLUMNS " FROM deployments WHERE state <> 'destroyed' "
-                                              "ORDER BY created_at, rowid"));
+                            "ORDER BY created_at, rowid"));
     while ((src = sqlite3_step(q)) == SQLITE_ROW) {
         if (n == cap) {
             size_t nc = cap ? cap * 2 : 8;
@@ -466,8 +464,8 @@ int bpt_store_get_attestation(char **report_json, int64_t *at, bpt_store *st, co
     sqlite3_stmt *q = NULL;
     int rc = BPT_ERROR, src;
     *report_json = NULL;
-    BPT_CHECK(prepare(&q, st,
-                      "SELECT attestation_report, attested_at FROM deployments WHERE id = ?1"));
+    BPT_CHECK(
+        prepare(&q, st, "SELECT attestation_report, attested_at FROM deployments WHERE id = ?1"));
     sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
     src = sqlite3_step(q);
     if (src != SQLITE_ROW && src != SQLITE_DONE) {
@@ -475,8 +473,9 @@ int bpt_store_get_attestation(char **report_json, int64_t *at, bpt_store *st, co
         goto out;
     }
     if (src == SQLITE_DONE || sqlite3_column_type(q, 0) == SQLITE_NULL) {
-        rc = bpt_err(BPT_ENOTFOUND, "deployment %s has no verified attestation yet (bpt "
-                                    "attestation %s)",
+        rc = bpt_err(BPT_ENOTFOUND,
+                     "deployment %s has no verified attestation yet (bpt "
+                     "attestation %s)",
                      id, id);
         goto out;
     }

@@ -151,10 +151,16 @@ struct cli_rt {
 /* getopt_long entries of the flags every runtime command takes, and of verification. */
 #define CLI_RT_COMMON_OPTIONS                                                                      \
     {"state-dir", required_argument, NULL, 'S'}, {"runtime", required_argument, NULL, 'R'},        \
-        {"json", no_argument, NULL, 'J'}, {"help", no_argument, NULL, 'h'}
+        {"json", no_argument, NULL, 'J'},                                                          \
+    {                                                                                              \
+        "help", no_argument, NULL, 'h'                                                             \
+    }
 #define CLI_RT_VERIFY_OPTIONS                                                                      \
     {"trust-root", required_argument, NULL, 't'}, {"policy", required_argument, NULL, 'p'},        \
-        {"allow-debug", no_argument, NULL, 'D'}, {"wait", required_argument, NULL, 'w'}
+        {"allow-debug", no_argument, NULL, 'D'},                                                   \
+    {                                                                                              \
+        "wait", required_argument, NULL, 'w'                                                       \
+    }
 
 /* Take common option @p c: 0 taken, -1 not one of them, else the exit status of a usage error. */
 int cli_rt_option(struct cli_rt *o, const char *cmd, int c, const char *arg);

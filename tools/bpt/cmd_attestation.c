@@ -59,8 +59,7 @@ int cmd_attestation(int argc, char **argv)
             nonce_hex = optarg;
         } else if ((ex = cli_rt_option(&o, "attestation", c, optarg)) != 0) {
             return ex > 0 ? ex
-                          : cli_usage_error("attestation",
-                                            "unknown option or missing value: '%s'",
+                          : cli_usage_error("attestation", "unknown option or missing value: '%s'",
                                             argv[optind - 1]);
         }
     }
@@ -72,8 +71,8 @@ int cmd_attestation(int argc, char **argv)
         size_t n = strlen(nonce_hex);
         if (n % 2 || n / 2 < BPT_KX_NONCE_MIN || n / 2 > BPT_KX_NONCE_MAX ||
             bpt_hex_decode_exact(nonce, n / 2, nonce_hex, n, "--nonce") < 0) {
-            return cli_usage_error("attestation", "--nonce: %d..%d bytes of hex",
-                                   BPT_KX_NONCE_MIN, BPT_KX_NONCE_MAX);
+            return cli_usage_error("attestation", "--nonce: %d..%d bytes of hex", BPT_KX_NONCE_MIN,
+                                   BPT_KX_NONCE_MAX);
         }
         nonce_len = n / 2;
     } else if (RAND_bytes(nonce, 32) != 1) {

@@ -10,22 +10,23 @@
 
 static void deploy_usage(FILE *f)
 {
-    fprintf(f, "usage: bpt deploy [--json] [--state-dir DIR] [--config FILE] [--backend NAME]\n"
-               "                  [--runtime PATH] [--device-root DIR] SPEC\n"
-               "\n"
-               "Deploy the workload SPEC (a JSON file, docs/runtime.md) describes and print its\n"
-               "deployment (with --json: its id, state, host_dir, ...). The direct backend runs\n"
-               "it under runc with a hardened config (read-only root, no capabilities,\n"
-               "no_new_privs, seccomp, its own namespaces, cgroup limits, a non-root user) and\n"
-               "passes through the TEE devices this host has. The same name with the same spec\n"
-               "is the same deployment (started again if it was stopped); the same name with\n"
-               "another spec is refused: destroy it first.\n"
-               "  --config FILE     a TeeConfig: its secret_injection (sealed_only, the default\n"
-               "                    here, refuses secret values in the spec) and its mode (the\n"
-               "                    default backend)\n"
-               "  --backend NAME    direct (default: $TEE_BACKEND, else from --config);\n"
-               "                    aws_nitro, azure_cvm, gcp_confidential_space are not built\n"
-               "  --device-root DIR look for TEE devices and configfs-tsm under DIR instead of /\n");
+    fprintf(f,
+            "usage: bpt deploy [--json] [--state-dir DIR] [--config FILE] [--backend NAME]\n"
+            "                  [--runtime PATH] [--device-root DIR] SPEC\n"
+            "\n"
+            "Deploy the workload SPEC (a JSON file, docs/runtime.md) describes and print its\n"
+            "deployment (with --json: its id, state, host_dir, ...). The direct backend runs\n"
+            "it under runc with a hardened config (read-only root, no capabilities,\n"
+            "no_new_privs, seccomp, its own namespaces, cgroup limits, a non-root user) and\n"
+            "passes through the TEE devices this host has. The same name with the same spec\n"
+            "is the same deployment (started again if it was stopped); the same name with\n"
+            "another spec is refused: destroy it first.\n"
+            "  --config FILE     a TeeConfig: its secret_injection (sealed_only, the default\n"
+            "                    here, refuses secret values in the spec) and its mode (the\n"
+            "                    default backend)\n"
+            "  --backend NAME    direct (default: $TEE_BACKEND, else from --config);\n"
+            "                    aws_nitro, azure_cvm, gcp_confidential_space are not built\n"
+            "  --device-root DIR look for TEE devices and configfs-tsm under DIR instead of /\n");
     cli_rt_help_common(f, false);
     cli_help_exit(f, "deployed (running), or the same deployment already was",
                   "refused: another spec under that name, a secret value under sealed_only, a "

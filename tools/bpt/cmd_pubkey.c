@@ -67,8 +67,8 @@ int cmd_pubkey(int argc, char **argv)
     bpt_hex_encode_to(sk, k.service_key, sizeof(k.service_key));
     if (cli_json()) {
         json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s}", "deployment", id, "key_type", k.key_type,
-                              "public_key", pk, "session_id", k.session_id,
-                              "attestation_digest", k.attestation_digest);
+                              "public_key", pk, "session_id", k.session_id, "attestation_digest",
+                              k.attestation_digest);
         if (j && k.has_service_key) {
             json_object_set_new(j, "service_key", json_string(sk));
         }

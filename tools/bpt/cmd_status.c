@@ -65,8 +65,8 @@ int cmd_status(int argc, char **argv)
                bpt_deploy_state_name(bpt_deployment_state(d)),
                bpt_deployment_detail(d)[0] ? " (" : "", bpt_deployment_detail(d),
                bpt_deployment_detail(d)[0] ? ")" : "", bpt_deployment_backend(d),
-               bpt_deployment_spec_hash(d), bpt_deployment_host_dir(d),
-               bpt_deployment_kx_socket(d), dig ? dig : "never");
+               bpt_deployment_spec_hash(d), bpt_deployment_host_dir(d), bpt_deployment_kx_socket(d),
+               dig ? dig : "never");
         ex = BPT_EXIT_OK;
         goto out;
     }

@@ -27,12 +27,12 @@ BPT_BEGIN_DECLS
 
 /** What the runtime gives a backend for one deployment (borrowed for the call). */
 typedef struct bpt_backend_deployment {
-    const char *id;       /**< 16 lower-case hex digits */
-    const char *name;     /**< the spec's name */
-    const char *dir;      /**< the deployment's own directory (0700, created by the runtime) */
-    const char *host_dir; /**< dir/host: the workload's /run/bpt (0700, created by the runtime;
-                               the backend gives it to the workload's user) */
-    const char *kx_socket;       /**< host_dir/kx.sock */
+    const char *id;        /**< 16 lower-case hex digits */
+    const char *name;      /**< the spec's name */
+    const char *dir;       /**< the deployment's own directory (0700, created by the runtime) */
+    const char *host_dir;  /**< dir/host: the workload's /run/bpt (0700, created by the runtime;
+                                the backend gives it to the workload's user) */
+    const char *kx_socket; /**< host_dir/kx.sock */
     const bpt_deploy_spec *spec; /**< deploy only; NULL otherwise */
 } bpt_backend_deployment;
 
