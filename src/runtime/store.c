@@ -182,9 +182,9 @@ void bpt_store_close(bpt_store *st)
     }
 }
 
-int bpt_store_schema(const bpt_store *st)
+unsigned bpt_store_schema(const bpt_store *st)
 {
-    return st->schema;
+    return (unsigned)st->schema;
 }
 
 void bpt_store_row_dispose(struct bpt_store_row *r)

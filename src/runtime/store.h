@@ -42,7 +42,7 @@ BPT_MUST_USE int bpt_store_open(bpt_store **out, const char *path, unsigned busy
 void bpt_store_close(bpt_store *st);
 
 /** The schema version of the open database (BPT_STORE_SCHEMA_VERSION after a migration). */
-int bpt_store_schema(const bpt_store *st);
+unsigned bpt_store_schema(const bpt_store *st);
 
 /** Who is deploying: this process, identified by pid and start time. */
 struct bpt_store_owner {
