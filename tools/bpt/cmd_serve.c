@@ -276,6 +276,7 @@ int cmd_serve(int argc, char **argv)
     sigwait(&set, &sig);
     printf("serve: stopping on signal %d; %zu secret(s) were held, now cleansed\n", sig,
            bpt_kx_store_count(store));
+    fflush(stdout); /* stdout may be a file (a deployment's workload.log) */
     ex = BPT_EXIT_OK;
 out:
     bpt_kx_server_stop(srv);
