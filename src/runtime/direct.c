@@ -365,7 +365,9 @@ static void default_tag(char *out, size_t len, const char *layout)
 {
     char path[PATH_MAX];
     snprintf(out, len, "latest");
-    snprintf(path, sizeof(path), "%s/index.json", layout);
+    if (join(path, sizeof(path), layout, "/index.json") < 0) {
+        return;
+    }
     json_t *idx = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
     json_t *m = json_object_get(idx, "manifests");
     if (json_is_array(m) && json_array_size(m) == 1) {

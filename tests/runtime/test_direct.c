@@ -172,7 +172,7 @@ static const char *str(const json_t *o, const char *k)
     if (s == NULL) {
         fail_msg("no string '%s'", k);
     }
-    return s;
+    return s ? s : "";
 }
 
 /* What the workload wrote to its /run/bpt/NAME (malloc'd, NUL-terminated). */
