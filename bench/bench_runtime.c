@@ -147,7 +147,6 @@ static bool op_status(void *p)
     return ok;
 }
 
-
 static bool op_store_claim(void *p)
 {
     struct store_ctx *c = p;
@@ -155,10 +154,10 @@ static bool op_store_claim(void *p)
     bool created = false, changed = false;
     char name[32];
     snprintf(name, sizeof(name), "s%zu", c->next++);
-    bool ok = bpt_store_claim(&r, &created, c->st, name, "h", "null", c->deployments, &c->me,
-                              1) == 0 &&
-              bpt_store_transition(&changed, c->st, r.id, BPT_DEPLOY_CREATING, c->me.pid,
-                                   BPT_DEPLOY_RUNNING, NULL, "", 2) == 0;
+    bool ok =
+        bpt_store_claim(&r, &created, c->st, name, "h", "null", c->deployments, &c->me, 1) == 0 &&
+        bpt_store_transition(&changed, c->st, r.id, BPT_DEPLOY_CREATING, c->me.pid,
+                             BPT_DEPLOY_RUNNING, NULL, "", 2) == 0;
     if (ok && c->n < 4096) {
         memcpy(c->ids[c->n++], r.id, 17);
     }
