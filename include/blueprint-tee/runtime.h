@@ -303,12 +303,16 @@ BPT_API BPT_MUST_USE int bpt_runtime_public_key(bpt_kx_client_key *out, bpt_runt
                                                 const char *id);
 
 /**
- * The unix socket of a running deployment's key-exchange plane (its host directory's kx.sock),
- * once it accepts connections (waiting up to the ready timeout): what a sealing client connects
- * to (bpt_kx_client_options.unix_socket; `bpt seal --deployment ID`). For backends that give the
- * workload a host directory (direct).
- * @return 0; BPT_ENOTFOUND; BPT_EINVAL (not running); BPT_ELIMIT (@p len too small);
- *         BPT_EFETCH (the workload does not accept in time).
+ * A path to the unix socket of a running deployment's key-exchange plane (its host directory's
+ * kx.sock), once it accepts connections (waiting up to the ready timeout): what a sealing
+ * client connects to (bpt_kx_client_options.unix_socket; `bpt seal --deployment ID`). The path
+ * is "/proc/self/fd/N", a descriptor of exactly that socket opened without following links and
+ * kept open until bpt_runtime_free(): the workload owns its directory, and a link it puts at
+ * kx.sock (to a socket of the host's) cannot redirect the connection. For backends that give
+ * the workload a host directory (direct).
+ * @return 0; BPT_ENOTFOUND; BPT_EINVAL (not running); BPT_ELIMIT (@p len too small, or 64
+ *         paths handed out by this runtime already); BPT_EFETCH (the workload does not accept
+ *         in time); BPT_EPROTOCOL (kx.sock is no socket: a link, a file).
  */
 BPT_API BPT_MUST_USE int bpt_runtime_kx_socket(char *out, size_t len, bpt_runtime *rt,
                                                const char *id);

@@ -608,8 +608,15 @@ static int direct_public_key(bpt_kx_client_key *out, void *state, const bpt_back
         return bpt_err(BPT_EINVAL, "direct: the runtime has no verifier: a key is only given "
                                    "once its evidence verified");
     }
-    co.unix_socket = d->kx_socket;
-    return bpt_kx_client_session_key(out, "http://localhost", st->verifier, &co);
+    char via[BPT_RUNTIME_VIA_MAX];
+    int fd = -1;
+    if ((rc = bpt_runtime_socket_open(&fd, via, d->kx_socket)) < 0) {
+        return rc;
+    }
+    co.unix_socket = via;
+    rc = bpt_kx_client_session_key(out, "http://localhost", st->verifier, &co);
+    close(fd);
+    return rc;
 }
 
 static const bpt_runtime_backend DIRECT = {

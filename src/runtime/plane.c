@@ -7,9 +7,11 @@
 #include "runtime/runtime_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,27 +34,52 @@
 /** An answer carries the report (evidence and collateral). */
 #define PLANE_ANSWER_MAX (BPT_LIMIT_HTTP_BODY_BYTES * 16)
 
+int bpt_runtime_socket_open(int *fd_out, char via[BPT_RUNTIME_VIA_MAX], const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    *fd_out = -1;
+    if (fd < 0) {
+        return errno == ENOENT ? bpt_err(BPT_EFETCH, "no socket at %s yet", path)
+                               : bpt_err(BPT_EIO, "%s: %s", path, strerror(errno));
+    }
+    if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+        close(fd);
+        return bpt_err(BPT_EPROTOCOL,
+                       "%s is not a socket (a link or a file the workload put there): not "
+                       "connecting",
+                       path);
+    }
+    snprintf(via, BPT_RUNTIME_VIA_MAX, "/proc/self/fd/%d", fd);
+    *fd_out = fd;
+    return 0;
+}
+
 int bpt_runtime_wait_socket(const char *path, long timeout_ms)
 {
     struct sockaddr_un su;
-    int err = 0;
-    if (strlen(path) >= sizeof(su.sun_path)) {
-        return bpt_err(BPT_EINVAL, "socket path %s is longer than %zu bytes", path,
-                       sizeof(su.sun_path) - 1);
-    }
-    memset(&su, 0, sizeof(su));
-    su.sun_family = AF_UNIX;
-    memcpy(su.sun_path, path, strlen(path) + 1);
+    char via[BPT_RUNTIME_VIA_MAX];
+    int err = ENOENT, rc = BPT_EFETCH;
     for (long waited = 0;; waited += 10) {
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            return bpt_err(BPT_EIO, "socket: %s", strerror(errno));
+        int pfd = -1, fd = -1;
+        rc = bpt_runtime_socket_open(&pfd, via, path);
+        if (rc == BPT_EPROTOCOL || rc == BPT_EIO) {
+            return rc;
         }
-        int r = connect(fd, (struct sockaddr *)&su, sizeof(su));
-        err = errno;
-        close(fd);
-        if (r == 0) {
-            return 0;
+        if (rc == 0) {
+            memset(&su, 0, sizeof(su));
+            su.sun_family = AF_UNIX;
+            memcpy(su.sun_path, via, strlen(via) + 1);
+            fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            int r = fd >= 0 ? connect(fd, (struct sockaddr *)&su, sizeof(su)) : -1;
+            err = errno;
+            if (fd >= 0) {
+                close(fd);
+            }
+            close(pfd);
+            if (r == 0) {
+                return 0;
+            }
         }
         if (waited >= timeout_ms) {
             break;
@@ -86,7 +113,8 @@ int bpt_runtime_attest_workload(bpt_verified **out, const char *kx_socket,
                                 size_t nonce_len)
 {
     uint8_t fresh[32], rd[64];
-    char url[64 + 2 * BPT_KX_NONCE_MAX], rd_hex[129];
+    char url[64 + 2 * BPT_KX_NONCE_MAX], rd_hex[129], via[BPT_RUNTIME_VIA_MAX];
+    int sock_fd = -1;
     bpt_buf body = BPT_BUF_INIT(PLANE_ANSWER_MAX);
     json_t *j = NULL;
     char *att = NULL;
@@ -112,10 +140,9 @@ int bpt_runtime_attest_workload(bpt_verified **out, const char *kx_socket,
     BPT_CHECK(bpt_kx_attestation_report_data(rd, nonce, nonce_len));
     int n = snprintf(url, sizeof(url), "http://localhost/v1/attestation?nonce=");
     bpt_hex_encode_to(url + n, nonce, nonce_len);
-    struct bpt_http_request req = {.method = BPT_HTTP_GET,
-                                   .url = url,
-                                   .unix_socket = kx_socket,
-                                   .timeout_ms = PLANE_TIMEOUT_MS};
+    BPT_CHECK(bpt_runtime_socket_open(&sock_fd, via, kx_socket));
+    struct bpt_http_request req = {
+        .method = BPT_HTTP_GET, .url = url, .unix_socket = via, .timeout_ms = PLANE_TIMEOUT_MS};
     struct bpt_http_response resp = {.body = &body};
     rc = bpt_http_send(&resp, &req);
     if (rc < 0) {
@@ -159,6 +186,9 @@ int bpt_runtime_attest_workload(bpt_verified **out, const char *kx_socket,
     }
     rc = 0;
 out:
+    if (sock_fd >= 0) {
+        close(sock_fd);
+    }
     bpt_policy_free(policy);
     bpt_report_free(rep);
     free(att);

@@ -71,6 +71,11 @@ int bpt_proc_run(struct bpt_proc_result *r, const char *const *argv, int out_fd,
     pid_t pid = 0;
 
     memset(r, 0, sizeof(*r));
+    /* posix_spawn reports a failed exec, but not everywhere (valgrind, some emulations): say
+     * why a program cannot start before trying */
+    if (access(argv[0], X_OK) != 0) {
+        return bpt_err(BPT_EIO, "cannot run %s: %s", argv[0], strerror(errno));
+    }
     for (int i = 0; i < 2; i++) {
         if ((sinks[i].buf = calloc(1, BPT_PROC_OUTPUT_MAX + 1)) == NULL) {
             rc = bpt_err_nomem("process output");

@@ -42,6 +42,8 @@
 #define MAX_BACKENDS 16
 #define CACHE_MAX 32
 #define DEFAULT_TIMEOUT_MS 10000u
+/** Sockets bpt_runtime_kx_socket() keeps open for the paths it returned. */
+#define HELD_MAX 64
 /** How long deploy waits for another process deploying the same spec. */
 #define DEPLOY_WAIT_MS 120000L
 
@@ -71,6 +73,8 @@ struct bpt_runtime {
     struct cached cache[CACHE_MAX];
     size_t cache_next;
     struct bpt_store_owner me;
+    int held[HELD_MAX]; /* sockets named by bpt_runtime_kx_socket()'s paths */
+    size_t n_held;
 };
 
 struct bpt_deployment {
@@ -838,6 +842,9 @@ void bpt_runtime_free(bpt_runtime *rt)
     for (size_t i = 0; i < CACHE_MAX; i++) {
         bpt_report_free(rt->cache[i].report);
     }
+    for (size_t i = 0; i < rt->n_held; i++) {
+        close(rt->held[i]);
+    }
     bpt_store_close(rt->store);
     pthread_mutex_destroy(&rt->mu);
     free(rt);
@@ -1231,15 +1238,38 @@ int bpt_runtime_kx_socket(char *out, size_t len, bpt_runtime *rt, const char *id
         return bpt_err(BPT_EINVAL, "runtime: NULL argument");
     }
     BPT_CHECK(running_row(&row, &e, rt, id));
-    int n = snprintf(out, len, "%s/kx.sock", row.host_dir);
-    if (n < 0 || (size_t)n >= len) {
-        rc = bpt_err(BPT_ELIMIT, "runtime: socket path longer than %zu bytes", len);
+    char path[PATH_MAX], via[BPT_RUNTIME_VIA_MAX];
+    int fd = -1;
+    if (snprintf(path, sizeof(path), "%s/kx.sock", row.host_dir) >= (int)sizeof(path)) {
+        rc = bpt_err(BPT_ELIMIT, "runtime: socket path too long");
         goto out;
     }
-    rc = bpt_runtime_wait_socket(out, (long)rt->env.ready_timeout_ms);
+    rc = bpt_runtime_wait_socket(path, (long)rt->env.ready_timeout_ms);
+    if (rc == 0) {
+        rc = bpt_runtime_socket_open(&fd, via, path);
+    }
     if (rc < 0) {
         bpt_err_prefix(rc, "deployment %s", row.id);
+        goto out;
     }
+    if (strlen(via) >= len) {
+        close(fd);
+        rc = bpt_err(BPT_ELIMIT, "runtime: %zu bytes for the socket path, %zu needed", len,
+                     strlen(via) + 1);
+        goto out;
+    }
+    /* the descriptor stays open as long as the runtime: the path names it */
+    pthread_mutex_lock(&rt->mu);
+    if (rt->n_held == HELD_MAX) {
+        pthread_mutex_unlock(&rt->mu);
+        close(fd);
+        rc = bpt_err(BPT_ELIMIT, "runtime: %d sockets held already", HELD_MAX);
+        goto out;
+    }
+    rt->held[rt->n_held++] = fd;
+    pthread_mutex_unlock(&rt->mu);
+    memcpy(out, via, strlen(via) + 1);
+    rc = 0;
 out:
     bpt_store_row_dispose(&row);
     return rc;

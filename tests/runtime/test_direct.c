@@ -3,7 +3,8 @@
  * The direct backend on the real runc, through the bpt CLI (skipped, saying why, where runc
  * cannot run a container: not root, no runc, a probe container under runc's own config fails):
  * - deploy -> running -> attestation verifies (the simulated TEE inside the container, a nonce
- *   of ours, exactly its binding) -> pubkey -> seal a secret -> stop -> destroy;
+ *   of ours, exactly its binding) -> pubkey -> seal a secret -> stop -> destroy; a link the
+ *   workload puts at its socket's path is not followed;
  * - inside, the workload writes to /run/bpt what the kernel says about it, and the test asserts:
  *   every capability set 0, NoNewPrivs 1, Seccomp 2, a write to / fails, uid/gid 65534, /dev
  *   holds the defaults and the one TEE device of the (fake, mknod'd) host with its numbers, the
@@ -385,6 +386,25 @@ static void test_deploy_attest_seal_stop_destroy(void **state)
     assert_non_null(strstr(out, "stored by the service (1 stored)"));
     free(out);
     free(err);
+
+    /* the workload owns its directory: a link it puts at kx.sock is never followed */
+    char real[4400], link[4400];
+    snprintf(real, sizeof(real), "%s/kx.real", host);
+    snprintf(link, sizeof(link), "%s/kx.sock", host);
+    assert_int_equal(rename(link, real), 0);
+    assert_int_equal(symlink(real, link), 0);
+    const char *pk2[] = {"pubkey", "--trust-root", e->roots, "--wait", "0", id, NULL};
+    assert_int_equal(bpt(&out, &err, pk2), 1);
+    assert_non_null(strstr(err, "is not a socket"));
+    free(out);
+    free(err);
+    const char *att3[] = {"attestation", "--trust-root", e->roots, "--wait", "0", id, NULL};
+    assert_int_equal(bpt(&out, &err, att3), 1);
+    assert_non_null(strstr(err, "is not a socket"));
+    free(out);
+    free(err);
+    unlink(link);
+    assert_int_equal(rename(real, link), 0);
 
     /* stop: the workload ends on SIGTERM; the container is gone, the directories stay */
     const char *stop[] = {"stop", "--json", id, NULL};

@@ -588,13 +588,51 @@ static void test_attestation_over_the_plane(void **state)
     bpt_kx_session_free(sess);
     char sock[4096];
     assert_ok(bpt_runtime_kx_socket(sock, sizeof(sock), rt, id));
-    assert_string_equal(sock, bpt_deployment_kx_socket(d));
+    assert_memory_equal(sock, "/proc/self/fd/", 14); /* exactly that socket, held open */
+    bpt_kx_client_options co = BPT_KX_CLIENT_OPTIONS_INIT;
+    co.unix_socket = sock;
+    bpt_kx_client_key k2 = BPT_KX_CLIENT_KEY_INIT;
+    assert_ok(bpt_kx_client_session_key(&k2, "http://localhost", f->verifier, &co));
     /* not running: nothing to attest */
     assert_ok(bpt_runtime_stop(rt, id));
     assert_rc_msg(bpt_runtime_attestation(&v, rt, id, nonce, sizeof(nonce)), BPT_EINVAL,
                   "is stopped, not running");
     assert_rc_msg(bpt_runtime_public_key(&k, rt, id), BPT_EINVAL, "not running");
     assert_rc_msg(bpt_runtime_kx_socket(sock, sizeof(sock), rt, id), BPT_EINVAL, "not running");
+    bpt_deployment_free(d);
+    bpt_deploy_spec_free(s);
+    bpt_runtime_free(rt);
+}
+
+/* The workload owns its directory: a link it puts at kx.sock (to another socket of the host's)
+ * is never followed by the runtime's attestation or its socket path (the direct backend's
+ * public key: tests/runtime/test_direct.c). */
+static void test_socket_link_not_followed(void **state)
+{
+    struct fx *f = *state;
+    bpt_runtime *rt = open_rt(f, NULL);
+    bpt_deployment *d = NULL;
+    bpt_verified *v = NULL;
+    bpt_deploy_spec *s = spec("{\"name\":\"svc\",\"image\":\"/i\"}");
+    assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
+    const char *id = bpt_deployment_id(d);
+    /* the workload's socket replaced by a link to a live socket elsewhere (one that would
+     * answer: another key-exchange server) */
+    struct fake_container *c = find(&f->fake, id, false);
+    stop_server(c);
+    char other[4300];
+    snprintf(other, sizeof(other), "%s/other.sock", f->dir);
+    bpt_kx_server *srv = NULL;
+    bpt_kx_server_options o = BPT_KX_SERVER_OPTIONS_INIT;
+    o.store = f->fake.store;
+    o.listen_unix = other;
+    assert_ok(bpt_kx_server_start(&srv, f->fake.svc, &o));
+    assert_int_equal(symlink(other, bpt_deployment_kx_socket(d)), 0);
+    assert_rc_msg(bpt_runtime_attestation(&v, rt, id, NULL, 0), BPT_EPROTOCOL, "is not a socket");
+    char sock[4096];
+    assert_rc_msg(bpt_runtime_kx_socket(sock, sizeof(sock), rt, id), BPT_EPROTOCOL,
+                  "is not a socket");
+    bpt_kx_server_stop(srv);
     bpt_deployment_free(d);
     bpt_deploy_spec_free(s);
     bpt_runtime_free(rt);
@@ -631,6 +669,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stop_deploy_again_destroy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_attestation_over_the_plane, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_socket_link_not_followed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_verifier, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
