@@ -97,6 +97,10 @@ typedef struct bpt_snp_report {
     bool author_key_en, mask_chip_key;
     bpt_snp_signing_key signing_key;
     bpt_snp_product cpuid_product; /**< from CPUID fields (version 3+), else unknown */
+
+    /* Added after the first version of this struct (filled when the caller's size covers them). */
+    uint64_t launch_mit_vector;  /**< version 5 and later (offset 0x1F8); 0 before */
+    uint64_t current_mit_vector; /**< version 5 and later (offset 0x200); 0 before */
 } bpt_snp_report;
 
 #define BPT_SNP_REPORT_INIT                                                                        \
@@ -106,7 +110,14 @@ typedef struct bpt_snp_report {
 
 /**
  * Parse a raw report. Checks the size (1184), the version (2 or later) and decodes every field;
- * the signature algorithm is checked by verification, not here.
+ * the signature algorithm is checked by verification, not here. Every byte the SEV-SNP ABI
+ * reserves must be zero (BPT_EMALFORMED naming the region): 0x04C-0x04F, 0x188-0x19F (version
+ * 2; 0x18B-0x19F from version 3, after the CPUID bytes), 0x1EB, 0x1EF, 0x1F8-0x29F (versions
+ * 2-4; 0x208-0x29F from version 5, after the mitigation vectors), the 368 bytes of the
+ * signature field after r and s (0x330-0x49F), and key_info bits 31:5. A version above 5 is
+ * read with version 5's layout, so a field a later ABI puts in one of these regions is refused
+ * until this library knows it. (The reserved bytes inside the TCB_VERSION fields depend on the
+ * product and are checked by verification, once the product is known.)
  * @param out its @ref size set by the caller; the fields it covers are overwritten.
  * @return 0; BPT_EINVAL (NULL, or @p out's size smaller than this struct's first version);
  *         BPT_EMALFORMED naming the problem.

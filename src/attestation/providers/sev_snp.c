@@ -22,6 +22,7 @@
 #include "core/reader.h"
 #include "core/util.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +84,7 @@ static bpt_snp_product product_from_cpuid(uint8_t fam, uint8_t model)
 }
 
 /* The first version of bpt_snp_report: a caller's size may never be smaller. */
-#define SNP_REPORT_V1_SIZE sizeof(bpt_snp_report)
+#define SNP_REPORT_V1_SIZE offsetof(bpt_snp_report, launch_mit_vector)
 
 static int snp_parse(bpt_snp_report *rep, const uint8_t *ev, size_t len);
 
@@ -101,7 +102,6 @@ int bpt_sev_snp_parse(bpt_snp_report *out, const uint8_t *ev, size_t len)
 static int snp_parse(bpt_snp_report *rep, const uint8_t *ev, size_t len)
 {
     struct bpt_reader r;
-    uint8_t reserved;
     int rc;
 
     if (!ev || len != BPT_SNP_REPORT_SIZE) {
@@ -116,6 +116,8 @@ static int snp_parse(bpt_snp_report *rep, const uint8_t *ev, size_t len)
                        "later)",
                        rep->version);
     }
+    /* Reserved regions per the SEV-SNP ABI's ATTESTATION_REPORT (versions 2..5; a later
+     * version is read as 5): each must be zero, named by its offsets when it is not. */
     BPT_CHECK(bpt_reader_u32le(&r, &rep->guest_svn, "guest_svn"));
     BPT_CHECK(bpt_reader_u64le(&r, &rep->policy, "policy"));
     BPT_CHECK(bpt_reader_copy(&r, rep->family_id, 16, "family_id"));
@@ -125,7 +127,12 @@ static int snp_parse(bpt_snp_report *rep, const uint8_t *ev, size_t len)
     BPT_CHECK(bpt_reader_u64le(&r, &rep->current_tcb, "current_tcb"));
     BPT_CHECK(bpt_reader_u64le(&r, &rep->platform_info, "platform_info"));
     BPT_CHECK(bpt_reader_u32le(&r, &rep->key_info, "key_info"));
-    BPT_CHECK(bpt_reader_skip(&r, 4, "reserved 0x4c"));
+    if (rep->key_info >> 5) {
+        return bpt_err(BPT_EMALFORMED,
+                       "sev_snp: reserved bits 31:5 of key_info (0x048) are not zero: 0x%08x",
+                       rep->key_info);
+    }
+    BPT_CHECK(bpt_reader_zeros(&r, 4, "0x04C-0x04F"));
     BPT_CHECK(bpt_reader_copy(&r, rep->report_data, 64, "report_data"));
     BPT_CHECK(bpt_reader_copy(&r, rep->measurement, 48, "measurement"));
     BPT_CHECK(bpt_reader_copy(&r, rep->host_data, 32, "host_data"));
@@ -134,26 +141,41 @@ static int snp_parse(bpt_snp_report *rep, const uint8_t *ev, size_t len)
     BPT_CHECK(bpt_reader_copy(&r, rep->report_id, 32, "report_id"));
     BPT_CHECK(bpt_reader_copy(&r, rep->report_id_ma, 32, "report_id_ma"));
     BPT_CHECK(bpt_reader_u64le(&r, &rep->reported_tcb, "reported_tcb"));
-    BPT_CHECK(bpt_reader_u8(&r, &rep->cpuid_fam_id, "cpuid_fam_id"));
-    BPT_CHECK(bpt_reader_u8(&r, &rep->cpuid_mod_id, "cpuid_mod_id"));
-    BPT_CHECK(bpt_reader_u8(&r, &rep->cpuid_step, "cpuid_step"));
-    BPT_CHECK(bpt_reader_skip(&r, 0x1A0 - 0x18B, "reserved 0x18b"));
+    if (rep->version >= 3) {
+        BPT_CHECK(bpt_reader_u8(&r, &rep->cpuid_fam_id, "cpuid_fam_id"));
+        BPT_CHECK(bpt_reader_u8(&r, &rep->cpuid_mod_id, "cpuid_mod_id"));
+        BPT_CHECK(bpt_reader_u8(&r, &rep->cpuid_step, "cpuid_step"));
+        BPT_CHECK(bpt_reader_zeros(&r, 0x1A0 - 0x18B, "0x18B-0x19F"));
+    } else {
+        rep->cpuid_fam_id = rep->cpuid_mod_id = rep->cpuid_step = 0;
+        BPT_CHECK(bpt_reader_zeros(&r, 0x1A0 - 0x188, "0x188-0x19F (a version 2 report)"));
+    }
     BPT_CHECK(bpt_reader_copy(&r, rep->chip_id, 64, "chip_id"));
     BPT_CHECK(bpt_reader_u64le(&r, &rep->committed_tcb, "committed_tcb"));
     BPT_CHECK(bpt_reader_u8(&r, &rep->current_build, "current_build"));
     BPT_CHECK(bpt_reader_u8(&r, &rep->current_minor, "current_minor"));
     BPT_CHECK(bpt_reader_u8(&r, &rep->current_major, "current_major"));
-    BPT_CHECK(bpt_reader_u8(&r, &reserved, "reserved 0x1eb"));
+    BPT_CHECK(bpt_reader_zeros(&r, 1, "0x1EB"));
     BPT_CHECK(bpt_reader_u8(&r, &rep->committed_build, "committed_build"));
     BPT_CHECK(bpt_reader_u8(&r, &rep->committed_minor, "committed_minor"));
     BPT_CHECK(bpt_reader_u8(&r, &rep->committed_major, "committed_major"));
-    BPT_CHECK(bpt_reader_u8(&r, &reserved, "reserved 0x1ef"));
+    BPT_CHECK(bpt_reader_zeros(&r, 1, "0x1EF"));
     BPT_CHECK(bpt_reader_u64le(&r, &rep->launch_tcb, "launch_tcb"));
-    BPT_CHECK(bpt_reader_skip(&r, BPT_SNP_SIGNED_SIZE - 0x1F8, "reserved 0x1f8"));
+    if (rep->version >= 5) {
+        BPT_CHECK(bpt_reader_u64le(&r, &rep->launch_mit_vector, "launch_mit_vector"));
+        BPT_CHECK(bpt_reader_u64le(&r, &rep->current_mit_vector, "current_mit_vector"));
+        BPT_CHECK(bpt_reader_zeros(&r, BPT_SNP_SIGNED_SIZE - 0x208, "0x208-0x29F"));
+    } else {
+        rep->launch_mit_vector = rep->current_mit_vector = 0;
+        BPT_CHECK(bpt_reader_zeros(&r, BPT_SNP_SIGNED_SIZE - 0x1F8,
+                                   "0x1F8-0x29F (a version 2-4 report)"));
+    }
     BPT_CHECK(bpt_reader_copy(&r, rep->sig_r, 72, "signature r"));
     BPT_CHECK(bpt_reader_copy(&r, rep->sig_s, 72, "signature s"));
-    BPT_CHECK(
-        bpt_reader_skip(&r, BPT_SNP_REPORT_SIZE - BPT_SNP_SIGNED_SIZE - 144, "signature reserved"));
+    /* Unsigned: without this check each of these bytes could change the evidence's hash
+     * while it still verifies. */
+    BPT_CHECK(bpt_reader_zeros(&r, BPT_SNP_REPORT_SIZE - BPT_SNP_SIGNED_SIZE - 144,
+                               "0x330-0x49F (signature, after r and s)"));
     BPT_CHECK(bpt_reader_end(&r, "sev_snp report"));
 
     rep->abi_minor = (uint8_t)(rep->policy & 0xFF);
@@ -381,6 +403,34 @@ static int check_tcb_ext(const struct bpt_snp_vek_ext *x, bpt_snp_tcb t, bpt_snp
         TCB_EQ(x->has_fmc, x->fmc, t.fmc, "fmcSPL")
     }
 #undef TCB_EQ
+    return 0;
+}
+
+/* The reserved bytes inside the four TCB_VERSION fields, by the product's layout: Milan and
+ * Genoa reserve bytes 2-5, Turin bytes 4-6. */
+static int check_tcb_reserved(const bpt_snp_report *rep, bpt_snp_product product)
+{
+    const bool turin = product == BPT_SNP_TURIN;
+    const uint64_t mask = turin ? 0x00FFFFFF00000000ull : 0x0000FFFFFFFF0000ull;
+    const struct {
+        const char *name;
+        uint64_t v;
+        unsigned off;
+    } f[] = {
+        {"current_tcb", rep->current_tcb, 0x038},
+        {"reported_tcb", rep->reported_tcb, 0x180},
+        {"committed_tcb", rep->committed_tcb, 0x1E0},
+        {"launch_tcb", rep->launch_tcb, 0x1F0},
+    };
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        if (f[i].v & mask) {
+            return bpt_err(BPT_EMALFORMED,
+                           "sev_snp: reserved bytes %s of %s (0x%03X) are not zero in %s's "
+                           "layout: 0x%016llx",
+                           turin ? "4-6" : "2-5", f[i].name, f[i].off,
+                           bpt_snp_product_name(product), (unsigned long long)f[i].v);
+        }
+    }
     return 0;
 }
 
@@ -743,6 +793,7 @@ static int snp_verify(bpt_verify_result *res, const struct bpt_evidence *evidenc
         }
     }
     ext = facts.ext;
+    BPT_CHECK(check_tcb_reserved(&rep, product));
 
     /* The certificate must endorse exactly this chip and TCB. */
     BPT_CHECK(check_tcb_ext(&ext, bpt_sev_snp_tcb_decode(rep.reported_tcb, product), product));

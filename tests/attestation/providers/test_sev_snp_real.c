@@ -140,6 +140,14 @@ static void test_refusals(void **state)
          "report signature"},
         {"signature s byte flipped", 0x2A0 + 72, 0x80, VIRTEE_AT, 0, NULL, BPT_ESIGNATURE,
          "report signature"},
+        /* Issue 13 point 7: the unsigned bytes after r and s no longer give a second valid
+         * encoding of the same report. */
+        {"signature reserved byte after s flipped", 0x2A0 + 144, 0x01, VIRTEE_AT, 0, NULL,
+         BPT_EMALFORMED, "0x330-0x49F (signature, after r and s)"},
+        {"signature reserved last byte flipped", 0x49F, 0x40, VIRTEE_AT, 0, NULL, BPT_EMALFORMED,
+         "0x330-0x49F"},
+        {"reserved 0x1F8 of a version 2 report", 0x1F8, 0x01, VIRTEE_AT, 0, NULL, BPT_EMALFORMED,
+         "0x1F8-0x29F"},
         {"another chip's VCEK", -1, 0, VIRTEE_AT, 1, NULL, BPT_ESIGNATURE, "VCEK"},
         {"reported_tcb snp changed", 0x186, 0x01, VIRTEE_AT, 0, NULL, BPT_ESIGNATURE, "snpSPL"},
         {"reported_tcb bootloader changed", 0x180, 0x04, VIRTEE_AT, 0, NULL, BPT_ESIGNATURE,

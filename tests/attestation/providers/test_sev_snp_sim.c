@@ -226,6 +226,97 @@ static void test_each_check_fails_alone(void **state)
     }
 }
 
+/* Every region the SEV-SNP ABI reserves, one case each: a byte there is refused as malformed
+ * before anything is verified (no re-signing needed: parsing comes first). */
+static const struct reserved_case {
+    const char *name;
+    uint32_t version; /* 0: keep the simulator's (3) */
+    size_t off;
+    uint8_t value;
+    bool at_parse; /* false: a TCB_VERSION's reserved byte, checked once the product is known */
+    const char *msg;
+} reserved_cases[] = {
+    {"key_info bit 5", 0, 0x48, 0x20, true, "reserved bits 31:5 of key_info"},
+    {"key_info bit 31", 0, 0x4B, 0x80, true, "reserved bits 31:5 of key_info"},
+    {"0x04C", 0, 0x4C, 0x01, true, "reserved field 0x04C-0x04F is not zero at offset 76"},
+    {"0x04F", 0, 0x4F, 0x01, true, "reserved field 0x04C-0x04F is not zero at offset 79"},
+    {"0x188 in a version 2 report (its CPUID bytes)", 2, 0, 0, true, "0x188-0x19F"},
+    {"0x18B", 0, 0x18B, 0x01, true, "reserved field 0x18B-0x19F is not zero at offset 395"},
+    {"0x19F", 0, 0x19F, 0x80, true, "0x18B-0x19F is not zero at offset 415"},
+    {"0x1EB", 0, 0x1EB, 0x01, true, "reserved field 0x1EB is not zero at offset 491"},
+    {"0x1EF", 0, 0x1EF, 0x01, true, "reserved field 0x1EF is not zero at offset 495"},
+    {"0x1F8 before version 5", 0, 0x1F8, 0x01, true, "0x1F8-0x29F (a version 2-4 report)"},
+    {"0x200 before version 5", 4, 0x200, 0x01, true, "0x1F8-0x29F"},
+    {"0x29F before version 5", 0, 0x29F, 0x01, true, "0x1F8-0x29F"},
+    {"0x208 in version 5", 5, 0x208, 0x01, true, "reserved field 0x208-0x29F is not zero"},
+    {"0x29F in a version 6 (read as 5)", 6, 0x29F, 0x01, true, "0x208-0x29F"},
+    {"signature 0x330 (first after r and s)", 0, 0x330, 0x01, true,
+     "0x330-0x49F (signature, after r and s) is not zero at offset 816"},
+    {"signature 0x49F (last)", 0, 0x49F, 0xFF, true, "0x330-0x49F"},
+    {"current_tcb byte 2", 0, 0x03A, 0x01, false, "reserved bytes 2-5 of current_tcb (0x038)"},
+    {"reported_tcb byte 5", 0, 0x185, 0x01, false, "reserved bytes 2-5 of reported_tcb"},
+    {"committed_tcb byte 3", 0, 0x1E3, 0x01, false, "reserved bytes 2-5 of committed_tcb"},
+    {"launch_tcb byte 4", 0, 0x1F4, 0x01, false, "reserved bytes 2-5 of launch_tcb"},
+};
+
+static void test_each_reserved_region_is_refused(void **state)
+{
+    struct bpt_sim_snp_fixture *f = *state;
+    for (size_t i = 0; i < sizeof(reserved_cases) / sizeof(reserved_cases[0]); i++) {
+        const struct reserved_case *c = &reserved_cases[i];
+        uint8_t rep[BPT_SNP_REPORT_SIZE];
+        bpt_snp_report parsed = BPT_SNP_REPORT_INIT;
+        bpt_verified *v = NULL;
+        bpt_verify_ctx *ctx = sim_ctx(f, AT, NULL);
+        int rc;
+
+        memcpy(rep, f->report, sizeof(rep));
+        if (c->version) {
+            rep[0] = (uint8_t)c->version;
+        }
+        rep[c->off] ^= c->value;
+        rc = bpt_sev_snp_verify(&v, ctx, NULL, rep, sizeof(rep));
+        if (rc != BPT_EMALFORMED || !strstr(bpt_error_last(), c->msg)) {
+            fail_msg("case '%s': got %d '%s', want malformed with '%s'", c->name, rc,
+                     bpt_error_last(), c->msg);
+        }
+        assert_null(v);
+        rc = bpt_sev_snp_parse(&parsed, rep, sizeof(rep));
+        if (c->at_parse ? rc != BPT_EMALFORMED : rc != 0) {
+            fail_msg("case '%s': parse gave %d '%s'", c->name, rc, bpt_error_last());
+        }
+        bpt_verify_ctx_free(ctx);
+    }
+}
+
+/* Version 5 gives 0x1F8-0x207 to the mitigation vectors: they parse, and a signed report
+ * carrying them verifies. */
+static void test_version_5_mitigation_vectors(void **state)
+{
+    struct bpt_sim_snp_fixture *f = *state;
+    uint8_t rep[BPT_SNP_REPORT_SIZE];
+    bpt_snp_report parsed = BPT_SNP_REPORT_INIT;
+    bpt_verified *v = NULL;
+    bpt_verify_ctx *ctx = sim_ctx(f, AT, NULL);
+
+    memcpy(rep, f->report, sizeof(rep));
+    rep[0] = 5;
+    rep[0x1F8] = 0x05;
+    rep[0x207] = 0x80;
+    assert_ok(bpt_sim_sev_snp_sign(rep, f->sim.dir));
+    assert_ok(bpt_sev_snp_parse(&parsed, rep, sizeof(rep)));
+    assert_int_equal(parsed.launch_mit_vector, 5);
+    assert_int_equal(parsed.current_mit_vector, 0x8000000000000000ull);
+    assert_ok(bpt_sev_snp_verify(&v, ctx, NULL, rep, sizeof(rep)));
+    bpt_verified_free(v);
+    /* The same bytes in a version 4 report are reserved. */
+    rep[0] = 4;
+    assert_ok(bpt_sim_sev_snp_sign(rep, f->sim.dir));
+    assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, rep, sizeof(rep)), BPT_EMALFORMED,
+                  "0x1F8-0x29F (a version 2-4 report) is not zero at offset 504");
+    bpt_verify_ctx_free(ctx);
+}
+
 static void test_debug_report_accepted_when_allowed(void **state)
 {
     struct bpt_sim_snp_fixture *f = *state;
@@ -352,6 +443,8 @@ int main(void)
         cmocka_unit_test(test_round_trip_verifies),
         cmocka_unit_test(test_pinned_roots_refuse_simulated_evidence),
         cmocka_unit_test(test_each_check_fails_alone),
+        cmocka_unit_test(test_each_reserved_region_is_refused),
+        cmocka_unit_test(test_version_5_mitigation_vectors),
         cmocka_unit_test(test_debug_report_accepted_when_allowed),
         cmocka_unit_test(test_short_report),
         cmocka_unit_test(test_parse_needs_the_struct_size),
