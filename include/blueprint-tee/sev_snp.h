@@ -37,14 +37,7 @@ typedef enum bpt_snp_signing_key {
     BPT_SNP_KEY_NONE = 7
 } bpt_snp_signing_key;
 
-/** A decoded TCB_VERSION. Milan/Genoa: bootloader, tee, snp, microcode; Turin adds fmc. */
-typedef struct bpt_snp_tcb {
-    uint8_t fmc; /**< Turin only; 0 otherwise */
-    uint8_t bootloader;
-    uint8_t tee;
-    uint8_t snp;
-    uint8_t microcode;
-} bpt_snp_tcb;
+/* bpt_snp_tcb, a decoded TCB_VERSION, is in tcb.h (the policy's minimum TCBs use it). */
 
 /**
  * Decode a raw TCB_VERSION (the 8 bytes as a little-endian u64) for @p product.

@@ -1,5 +1,6 @@
 /* bpt verify: verify evidence of any provider, offline, at a given time (DESIGN.md §8). */
 #include "cli.h"
+#include "verify_snp.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -53,8 +54,11 @@ static void verify_usage(FILE *f)
         "  --cache-dir DIR         cache for fetched collateral\n"
         "  --json                  print the result as one JSON object\n"
         "  -h, --help              this text\n"
-        "\n"
-        "exit status: 0 verified, 1 refused (the reason is printed), 2 usage or I/O error\n");
+        "\n");
+    snp_flags_usage(f);
+    fprintf(f,
+            "\n"
+            "exit status: 0 verified, 1 refused (the reason is printed), 2 usage or I/O error\n");
 }
 
 enum {
@@ -122,6 +126,7 @@ static const struct option long_opts[] = {
     {"issuer", required_argument, NULL, OPT_ISSUER},
     {"expect-audience", required_argument, NULL, OPT_EXPECT_AUDIENCE},
     {"expect-image-digest", required_argument, NULL, OPT_EXPECT_IMAGE_DIGEST},
+    SNP_FLAG_LONG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -141,6 +146,7 @@ struct verify_args {
     char rtmr_field[MAX_REPEAT][8];
     unsigned accept_tcb;
     bool allow_debug, offline, json;
+    struct snp_flags snp;
 };
 
 static int parse_args(struct verify_args *a, int argc, char **argv)
@@ -248,6 +254,13 @@ static int parse_args(struct verify_args *a, int argc, char **argv)
         case 'h':
             return -1;
         default:
+            if (c >= SNP_OPT_BASE && c < SNP_OPT_END) {
+                int ex = snp_flags_take(&a->snp, c, optarg);
+                if (ex != 0) {
+                    return ex;
+                }
+                break;
+            }
             if (c >= OPT_EXPECT_TDX &&
                 c < OPT_EXPECT_TDX + (int)(sizeof(tdx_fields) / sizeof(tdx_fields[0]))) {
                 if (a->n_tdx == MAX_REPEAT) {
@@ -315,6 +328,10 @@ static int build_policy(bpt_policy **out, const struct verify_args *a)
     if (a->allow_debug) {
         bpt_policy_set_allow_debug(p, true);
     }
+    if ((ex = snp_flags_apply(p, &a->snp)) != 0) {
+        goto out;
+    }
+    ex = BPT_EXIT_USAGE;
     if (a->max_age) {
         char *end = NULL;
         unsigned long long v = strtoull(a->max_age, &end, 10);

@@ -434,6 +434,186 @@ static int check_tcb_reserved(const bpt_snp_report *rep, bpt_snp_product product
     return 0;
 }
 
+/* @p got against the policy's component-wise minimum (fmc counts on Turin only). */
+static int check_min_tcb(bpt_snp_tcb got, const bpt_snp_tcb *min, bpt_snp_product product,
+                         const char *which)
+{
+    const struct {
+        const char *name;
+        unsigned got, min;
+    } c[] = {
+        {"bootloader", got.bootloader, min->bootloader},
+        {"tee", got.tee, min->tee},
+        {"snp", got.snp, min->snp},
+        {"microcode", got.microcode, min->microcode},
+        {"fmc", got.fmc, min->fmc},
+    };
+    size_t n = product == BPT_SNP_TURIN ? 5 : 4;
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].got < c[i].min) {
+            return bpt_err(BPT_ECLAIM, "sev_snp: %s %s %u < policy minimum %u", which, c[i].name,
+                           c[i].got, c[i].min);
+        }
+    }
+    return 0;
+}
+
+/* The guest policy (report 0x008): permissions the relying party refuses, requirements it
+ * sets, and the ABI version the guest's owner asked for. */
+static int check_guest_policy(const bpt_snp_report *rep, const bpt_policy *p)
+{
+    if (!p->sev_snp.allow_smt && rep->policy_smt) {
+        return bpt_err(BPT_ECLAIM, "sev_snp: guest policy allows SMT (bit 16) and the policy "
+                                   "refuses it (allow_smt false)");
+    }
+    if (!p->sev_snp.allow_migration_agent && rep->policy_migrate_ma) {
+        return bpt_err(BPT_ECLAIM, "sev_snp: guest policy allows a migration agent (MIGRATE_MA, "
+                                   "bit 18) and the policy refuses it (allow_migration_agent "
+                                   "false)");
+    }
+    if (p->sev_snp.require_single_socket && !rep->policy_single_socket) {
+        return bpt_err(BPT_ECLAIM, "sev_snp: guest policy does not restrict the guest to a "
+                                   "single socket (bit 20 clear) and the policy requires it");
+    }
+    if (p->sev_snp.has_min_abi && (rep->abi_major < p->sev_snp.min_abi_major ||
+                                   (rep->abi_major == p->sev_snp.min_abi_major &&
+                                    rep->abi_minor < p->sev_snp.min_abi_minor))) {
+        return bpt_err(BPT_ECLAIM, "sev_snp: guest policy ABI %u.%u < policy min_abi %u.%u",
+                       rep->abi_major, rep->abi_minor, p->sev_snp.min_abi_major,
+                       p->sev_snp.min_abi_minor);
+    }
+    return 0;
+}
+
+static bool digest_listed(const uint8_t (*keys)[48], size_t n, const uint8_t d[48])
+{
+    bool found = false;
+    for (size_t i = 0; i < n; i++) {
+        found |= bpt_ct_equal(keys[i], d, 48);
+    }
+    return found;
+}
+
+/* The launch's ID block: family and image id, and the key that signed it (go-sev-guest's
+ * trusted ID and author key hashes: a trusted author key vouches for any ID key it signed). */
+static int check_id_block(const bpt_snp_report *rep, const bpt_policy *p)
+{
+    char hex[97];
+    bool author_trusted;
+
+    if (p->sev_snp.has_family_id && !bpt_ct_equal(p->sev_snp.family_id, rep->family_id, 16)) {
+        bpt_hex_encode_to(hex, rep->family_id, 16);
+        return bpt_err(BPT_ECLAIM, "sev_snp: family_id %s differs from the policy's family_id",
+                       hex);
+    }
+    if (p->sev_snp.has_image_id && !bpt_ct_equal(p->sev_snp.image_id, rep->image_id, 16)) {
+        bpt_hex_encode_to(hex, rep->image_id, 16);
+        return bpt_err(BPT_ECLAIM, "sev_snp: image_id %s differs from the policy's image_id", hex);
+    }
+    if (!p->sev_snp.n_id_keys && !p->sev_snp.n_author_keys && !p->sev_snp.require_author_key) {
+        return 0;
+    }
+    author_trusted =
+        rep->author_key_en && digest_listed((const uint8_t(*)[48])p->sev_snp.author_keys,
+                                            p->sev_snp.n_author_keys, rep->author_key_digest);
+    if (p->sev_snp.require_author_key && !rep->author_key_en) {
+        return bpt_err(BPT_ECLAIM, "sev_snp: the report has no author key (AUTHOR_KEY_EN clear) "
+                                   "and the policy requires one (require_author_key)");
+    }
+    if (p->sev_snp.require_author_key && !author_trusted) {
+        bpt_hex_encode_to(hex, rep->author_key_digest, 48);
+        return bpt_err(BPT_ECLAIM,
+                       "sev_snp: author_key_digest %s is not one of the policy's "
+                       "author_key_digests",
+                       hex);
+    }
+    if (!author_trusted && !digest_listed((const uint8_t(*)[48])p->sev_snp.id_keys,
+                                          p->sev_snp.n_id_keys, rep->id_key_digest)) {
+        bpt_hex_encode_to(hex, rep->id_key_digest, 48);
+        return bpt_err(BPT_ECLAIM,
+                       "sev_snp: id_key_digest %s is not one of the policy's id_key_digests, "
+                       "and no trusted author key signed it",
+                       hex);
+    }
+    return 0;
+}
+
+/* Firmware: build and API version, current and committed (committed is what the platform
+ * cannot roll back below), and the TCB the guest was launched on. */
+static int check_firmware(const bpt_snp_report *rep, bpt_snp_product product, const bpt_policy *p)
+{
+    const struct {
+        const char *which;
+        uint8_t build, major, minor;
+    } fw[] = {
+        {"current", rep->current_build, rep->current_major, rep->current_minor},
+        {"committed", rep->committed_build, rep->committed_major, rep->committed_minor},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        if (p->sev_snp.has_min_build && fw[i].build < p->sev_snp.min_build) {
+            return bpt_err(BPT_ECLAIM, "sev_snp: %s firmware build %u < policy min_build %u",
+                           fw[i].which, fw[i].build, p->sev_snp.min_build);
+        }
+        if (p->sev_snp.has_min_firmware && (fw[i].major < p->sev_snp.min_firmware_major ||
+                                            (fw[i].major == p->sev_snp.min_firmware_major &&
+                                             fw[i].minor < p->sev_snp.min_firmware_minor))) {
+            return bpt_err(BPT_ECLAIM,
+                           "sev_snp: %s firmware version %u.%u < policy min_firmware_version "
+                           "%u.%u",
+                           fw[i].which, fw[i].major, fw[i].minor, p->sev_snp.min_firmware_major,
+                           p->sev_snp.min_firmware_minor);
+        }
+    }
+    if (p->sev_snp.has_min_launch_tcb) {
+        return check_min_tcb(bpt_sev_snp_tcb_decode(rep->launch_tcb, product),
+                             &p->sev_snp.min_launch_tcb, product, "launch_tcb");
+    }
+    return 0;
+}
+
+/* PLATFORM_INFO bits the policy fixes. */
+static int check_platform_info(const bpt_snp_report *rep, const bpt_policy *p)
+{
+    const struct {
+        bool has, want;
+        unsigned bit;
+        const char *name, *key;
+    } b[] = {
+        {p->sev_snp.has_platform_smt, p->sev_snp.platform_smt, 0, "SMT", "platform_smt_enabled"},
+        {p->sev_snp.has_platform_tsme, p->sev_snp.platform_tsme, 1, "TSME",
+         "platform_tsme_enabled"},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        bool on = rep->platform_info >> b[i].bit & 1;
+        if (b[i].has && on != b[i].want) {
+            return bpt_err(BPT_ECLAIM,
+                           "sev_snp: the platform has %s %s (platform_info bit %u) and the "
+                           "policy wants it %s (%s %s)",
+                           b[i].name, on ? "enabled" : "disabled", b[i].bit,
+                           b[i].want ? "enabled" : "disabled", b[i].key,
+                           b[i].want ? "true" : "false");
+        }
+    }
+    return 0;
+}
+
+/* The policy's SEV-SNP rules beyond debug, measurement, report data, host data, VMPL, TCB and
+ * product: what go-sev-guest's check offers besides. */
+static int check_snp_rules(const bpt_snp_report *rep, bpt_snp_product product, const bpt_policy *p)
+{
+    int rc = check_guest_policy(rep, p);
+    if (rc == 0) {
+        rc = check_id_block(rep, p);
+    }
+    if (rc == 0) {
+        rc = check_firmware(rep, product, p);
+    }
+    if (rc == 0) {
+        rc = check_platform_info(rep, p);
+    }
+    return rc;
+}
+
 static int check_policy(const bpt_snp_report *rep, bpt_snp_tcb t, bpt_snp_product product,
                         const bpt_policy *p)
 {
@@ -462,26 +642,15 @@ static int check_policy(const bpt_snp_report *rep, bpt_snp_tcb t, bpt_snp_produc
         return bpt_err(BPT_ECLAIM, "sev_snp: vmpl %u != policy vmpl %u", rep->vmpl,
                        p->sev_snp.vmpl);
     }
-    if (p->sev_snp.has_min_tcb) {
-#define MIN_TCB(got, min, name)                                                                    \
-    if ((got) < (min)) {                                                                           \
-        return bpt_err(BPT_ECLAIM, "sev_snp: reported_tcb %s %u < policy minimum %u", name,        \
-                       (unsigned)(got), (unsigned)(min));                                          \
-    }
-        MIN_TCB(t.bootloader, p->sev_snp.min_bootloader, "bootloader")
-        MIN_TCB(t.tee, p->sev_snp.min_tee, "tee")
-        MIN_TCB(t.snp, p->sev_snp.min_snp, "snp")
-        MIN_TCB(t.microcode, p->sev_snp.min_microcode, "microcode")
-        if (product == BPT_SNP_TURIN) {
-            MIN_TCB(t.fmc, p->sev_snp.min_fmc, "fmc")
-        }
-#undef MIN_TCB
+    if (p->sev_snp.has_min_tcb &&
+        (rc = check_min_tcb(t, &p->sev_snp.min_tcb, product, "reported_tcb")) < 0) {
+        return rc;
     }
     if (p->sev_snp.products && !(p->sev_snp.products & product_bit(product))) {
         return bpt_err(BPT_ECLAIM, "sev_snp: product %s is not in the policy's products",
                        bpt_snp_product_name(product));
     }
-    return 0;
+    return check_snp_rules(rep, product, p);
 }
 
 static json_t *tcb_json(bpt_snp_tcb t, bpt_snp_product product)

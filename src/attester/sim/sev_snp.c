@@ -193,10 +193,11 @@ int bpt_sim_sev_snp_attest(uint8_t **ev, size_t *ev_len, const char *dir,
         goto out;
     }
     put_le32(rep + 0x00, 3);       /* version */
-    put_le32(rep + 0x08, 0x30000); /* policy: SMT allowed, reserved bit 17 */
+    put_le32(rep + 0x08, 0x30133); /* policy: ABI 1.51, SMT allowed, reserved bit 17 */
     put_le32(rep + 0x30, 0);       /* vmpl */
     put_le32(rep + 0x34, 1);       /* ECDSA P-384 with SHA-384 */
     memcpy(rep + 0x38, tcb, 8);    /* current_tcb */
+    rep[0x40] = 0x01;              /* platform_info: SMT enabled, TSME disabled */
     put_le32(rep + 0x48, 0);       /* signed by the VCEK */
     memcpy(rep + 0x50, report_data, 64);
     /* A fixed measurement: SHA-384 of the simulator's name. */
@@ -206,7 +207,13 @@ int bpt_sim_sev_snp_attest(uint8_t **ev, size_t *ev_len, const char *dir,
     rep[0x189] = 0x01;
     rep[0x18A] = 0x01;
     memcpy(rep + 0x1A0, chip.data, 64);
-    memcpy(rep + 0x1E0, tcb, 8); /* committed_tcb */
+    memcpy(rep + 0x1E0, tcb, 8);       /* committed_tcb */
+    rep[0x1E8] = BPT_SIM_SNP_FW_BUILD; /* current firmware: build, minor, major */
+    rep[0x1E9] = BPT_SIM_SNP_FW_MINOR;
+    rep[0x1EA] = BPT_SIM_SNP_FW_MAJOR;
+    rep[0x1EC] = BPT_SIM_SNP_FW_BUILD; /* committed firmware: the same */
+    rep[0x1ED] = BPT_SIM_SNP_FW_MINOR;
+    rep[0x1EE] = BPT_SIM_SNP_FW_MAJOR;
     memcpy(rep + 0x1F0, tcb, 8); /* launch_tcb */
     BPT_CHECK(bpt_sim_sev_snp_sign(rep, dir));
     *ev = rep;

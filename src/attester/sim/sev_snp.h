@@ -12,6 +12,11 @@
 #define BPT_SIM_SNP_TEE 0
 #define BPT_SIM_SNP_SNP 8
 #define BPT_SIM_SNP_MICROCODE 115
+/* Its firmware (current and committed): API version 1.55, build 21; the guest policy asks for
+ * ABI 1.51, allows SMT (and the platform has SMT enabled, TSME disabled). */
+#define BPT_SIM_SNP_FW_MAJOR 1
+#define BPT_SIM_SNP_FW_MINOR 55
+#define BPT_SIM_SNP_FW_BUILD 21
 
 /**
  * Create DIR/sev-snp/ with ark.pem (self-signed RSA-PSS), ask.pem, vcek.pem/.der (P-384, AMD

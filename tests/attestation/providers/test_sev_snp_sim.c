@@ -59,6 +59,11 @@ static void test_pinned_roots_refuse_simulated_evidence(void **state)
     bpt_verify_ctx_free(ctx);
 }
 
+/* A 48-byte digest no report of the simulator carries. */
+#define ID_KEY_22                                                                                  \
+    "22222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222" \
+    "2222"
+
 struct edit {
     size_t off;
     uint8_t value; /* written at off */
@@ -178,6 +183,155 @@ static const struct check_case {
      0,
      BPT_ESIGNATURE,
      "report signature"},
+    /* The guest policy (the simulator's: ABI 1.51, SMT allowed, no migration agent, any
+     * socket). */
+    {"guest policy SMT",
+     {{0}},
+     0,
+     true,
+     "{\"sev_snp\":{\"allow_smt\":false}}",
+     0,
+     BPT_ECLAIM,
+     "guest policy allows SMT (bit 16)"},
+    {"guest policy migration agent",
+     {{0x0A, 0x07}},
+     1,
+     true,
+     "{\"sev_snp\":{\"allow_migration_agent\":false}}",
+     0,
+     BPT_ECLAIM,
+     "allows a migration agent (MIGRATE_MA, bit 18)"},
+    {"guest policy single socket",
+     {{0}},
+     0,
+     true,
+     "{\"sev_snp\":{\"require_single_socket\":true}}",
+     0,
+     BPT_ECLAIM,
+     "single socket (bit 20 clear)"},
+    {"guest policy ABI minor",
+     {{0}},
+     0,
+     true,
+     "{\"sev_snp\":{\"min_abi\":\"1.52\"}}",
+     0,
+     BPT_ECLAIM,
+     "guest policy ABI 1.51 < policy min_abi 1.52"},
+    {"guest policy ABI major",
+     {{0}},
+     0,
+     true,
+     "{\"sev_snp\":{\"min_abi\":\"2.0\"}}",
+     0,
+     BPT_ECLAIM,
+     "guest policy ABI 1.51 < policy min_abi 2.0"},
+    /* The ID block. */
+    {"family_id",
+     {{0}},
+     0,
+     true,
+     "{\"sev_snp\":{\"family_id\":\"0102030405060708090a0b0c0d0e0f10\"}}",
+     0,
+     BPT_ECLAIM,
+     "family_id 00000000000000000000000000000000 differs from the policy's family_id"},
+    {"image_id",
+     {{0}},
+     0,
+     true,
+     "{\"sev_snp\":{\"image_id\":\"0102030405060708090a0b0c0d0e0f10\"}}",
+     0,
+     BPT_ECLAIM,
+     "image_id 00000000000000000000000000000000 differs"},
+    {"ID key digest not trusted",
+     {{0xE0, 0x11}},
+     1,
+     true,
+     "{\"sev_snp\":{\"id_key_digests\":[\"" ID_KEY_22 "\"]}}",
+     0,
+     BPT_ECLAIM,
+     "id_key_digest 11000000"},
+    {"author key required, none in the report",
+     {{0}},
+     0,
+     true,
+     "{\"sev_snp\":{\"require_author_key\":true,\"author_key_digests\":[\"" ID_KEY_22 "\"]}}",
+     0,
+     BPT_ECLAIM,
+     "no author key (AUTHOR_KEY_EN clear)"},
+    {"author key digest not trusted",
+     {{0x48, 0x01}, {0x110, 0x33}},
+     2,
+     true,
+     "{\"sev_snp\":{\"require_author_key\":true,\"author_key_digests\":[\"" ID_KEY_22 "\"]}}",
+     0,
+     BPT_ECLAIM,
+     "author_key_digest 33000000"},
+    /* Firmware (the simulator's: 1.55 build 21, current and committed). */
+    {"current firmware build",
+     {{0}},
+     0,
+     true,
+     "{\"sev_snp\":{\"min_build\":22}}",
+     0,
+     BPT_ECLAIM,
+     "current firmware build 21 < policy min_build 22"},
+    {"committed firmware build",
+     {{0x1EC, 20}},
+     1,
+     true,
+     "{\"sev_snp\":{\"min_build\":21}}",
+     0,
+     BPT_ECLAIM,
+     "committed firmware build 20 < policy min_build 21"},
+    {"current firmware version",
+     {{0}},
+     0,
+     true,
+     "{\"sev_snp\":{\"min_firmware_version\":\"1.56\"}}",
+     0,
+     BPT_ECLAIM,
+     "current firmware version 1.55 < policy min_firmware_version 1.56"},
+    {"committed firmware version",
+     {{0x1ED, 54}},
+     1,
+     true,
+     "{\"sev_snp\":{\"min_firmware_version\":\"1.55\"}}",
+     0,
+     BPT_ECLAIM,
+     "committed firmware version 1.54 < policy min_firmware_version 1.55"},
+    {"launch TCB",
+     {{0}},
+     0,
+     true,
+     "{\"sev_snp\":{\"min_launch_tcb\":{\"snp\":9}}}",
+     0,
+     BPT_ECLAIM,
+     "launch_tcb snp 8 < policy minimum 9"},
+    {"launch TCB below the reported one",
+     {{0x1F0, 2}},
+     1,
+     true,
+     "{\"sev_snp\":{\"min_launch_tcb\":{\"bootloader\":3}}}",
+     0,
+     BPT_ECLAIM,
+     "launch_tcb bootloader 2 < policy minimum 3"},
+    /* Platform info (the simulator's: SMT enabled, TSME disabled). */
+    {"platform SMT enabled",
+     {{0}},
+     0,
+     true,
+     "{\"sev_snp\":{\"platform_smt_enabled\":false}}",
+     0,
+     BPT_ECLAIM,
+     "the platform has SMT enabled (platform_info bit 0)"},
+    {"platform TSME disabled",
+     {{0}},
+     0,
+     true,
+     "{\"sev_snp\":{\"platform_tsme_enabled\":true}}",
+     0,
+     BPT_ECLAIM,
+     "the platform has TSME disabled (platform_info bit 1)"},
     {"nonce cannot be checked",
      {{0}},
      0,
@@ -317,6 +471,114 @@ static void test_version_5_mitigation_vectors(void **state)
     bpt_verify_ctx_free(ctx);
 }
 
+/* The rules pass when the report meets them: a trusted ID key, or an untrusted ID key signed
+ * by a trusted author key; the exact firmware minimums; the platform as it is. */
+static void test_snp_rules_met(void **state)
+{
+    struct bpt_sim_snp_fixture *f = *state;
+    static const char *const policies[] = {
+        "{\"sev_snp\":{\"id_key_digests\":[\"" ID_KEY_22 "\"]}}",
+        "{\"sev_snp\":{\"id_key_digests\":[\"" ID_KEY_22 "\"],\"author_key_digests\":[\"" ID_KEY_22
+        "\"],\"require_author_key\":true}}",
+        "{\"sev_snp\":{\"min_abi\":\"1.51\",\"min_build\":21,\"min_firmware_version\":"
+        "\"1.55\",\"min_launch_tcb\":{\"bootloader\":3,\"snp\":8,\"microcode\":115},"
+        "\"platform_smt_enabled\":true,\"platform_tsme_enabled\":false,"
+        "\"allow_migration_agent\":false,\"family_id\":\"00000000000000000000000000000000\"}}",
+    };
+    uint8_t rep[BPT_SNP_REPORT_SIZE];
+    memcpy(rep, f->report, sizeof(rep));
+    memset(rep + 0xE0, 0x22, 48);  /* ID key digest */
+    memset(rep + 0x110, 0x22, 48); /* author key digest */
+    rep[0x48] |= 0x01;             /* AUTHOR_KEY_EN */
+    assert_ok(bpt_sim_sev_snp_sign(rep, f->sim.dir));
+    for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
+        bpt_verify_ctx *ctx = sim_ctx(f, AT, NULL);
+        bpt_policy *p = load_policy(policies[i]);
+        bpt_verified *v = NULL;
+        if (bpt_sev_snp_verify(&v, ctx, p, rep, sizeof(rep)) != 0) {
+            fail_msg("policy %zu: %s", i, bpt_error_last());
+        }
+        bpt_verified_free(v);
+        bpt_policy_free(p);
+        bpt_verify_ctx_free(ctx);
+    }
+}
+
+/* Every --snp-* flag of bpt verify makes its check fail, through the real CLI. */
+static void test_cli_snp_flags(void **state)
+{
+    struct bpt_sim_snp_fixture *f = *state;
+    static const struct {
+        const char *flag, *value;
+        struct edit e;
+        int want;
+        const char *msg;
+    } flag_cases[] = {
+        {"--snp-no-smt", NULL, {0}, 1, "guest policy allows SMT"},
+        {"--snp-no-migration-agent", NULL, {0x0A, 0x07}, 1, "migration agent"},
+        {"--snp-single-socket", NULL, {0}, 1, "single socket"},
+        {"--snp-min-abi", "1.52", {0}, 1, "guest policy ABI 1.51 < policy min_abi 1.52"},
+        {"--snp-family-id", "0102030405060708090a0b0c0d0e0f10", {0}, 1, "family_id"},
+        {"--snp-image-id", "0102030405060708090a0b0c0d0e0f10", {0}, 1, "image_id"},
+        {"--snp-host-data",
+         "1111111111111111111111111111111111111111111111111111111111111111",
+         {0},
+         1,
+         "host_data"},
+        {"--snp-id-key-digest", ID_KEY_22, {0}, 1, "id_key_digest 000000"},
+        {"--snp-author-key-digest", ID_KEY_22, {0}, 1, "no trusted author key signed it"},
+        {"--snp-min-build", "22", {0}, 1, "current firmware build 21 < policy min_build 22"},
+        {"--snp-min-firmware", "1.56", {0}, 1, "current firmware version 1.55"},
+        {"--snp-min-tcb", "bootloader=3,snp=9", {0}, 1, "reported_tcb snp 8 < policy minimum 9"},
+        {"--snp-min-launch-tcb", "microcode=116", {0}, 1, "launch_tcb microcode 115"},
+        {"--snp-platform-smt", "disabled", {0}, 1, "the platform has SMT enabled"},
+        {"--snp-platform-tsme", "enabled", {0}, 1, "the platform has TSME disabled"},
+        /* Values a flag refuses are usage errors. */
+        {"--snp-min-abi", "1", {0}, 2, NULL},
+        {"--snp-min-build", "256", {0}, 2, NULL},
+        {"--snp-min-tcb", "snp=9,sev=1", {0}, 2, NULL},
+        {"--snp-platform-tsme", "on", {0}, 2, NULL},
+        {"--snp-family-id", "00", {0}, 2, NULL},
+    };
+    char roots[4200], certs[4200], report[4200];
+    uint8_t rep[BPT_SNP_REPORT_SIZE];
+
+    snprintf(roots, sizeof(roots), "%s/trust-roots.pem", f->sim.dir);
+    snprintf(certs, sizeof(certs), "%s/snp-certs.pem", f->sim.dir);
+    snprintf(report, sizeof(report), "%s/snp-cli-report.bin", f->sim.dir);
+    bpt_test_write_file(certs, f->certs, strlen(f->certs));
+    bpt_test_write_file(report, f->report, f->len);
+    {
+        const char *ok[] = {"verify", "--at", "1750000000", "--trust-root", roots, "--certs",
+                            certs,    report, NULL};
+        assert_int_equal(bpt_test_run_cli(NULL, ok), 0);
+    }
+    for (size_t i = 0; i < sizeof(flag_cases) / sizeof(flag_cases[0]); i++) {
+        char *out = NULL;
+        const char *argv[] = {"verify",  "--at", "1750000000",       "--trust-root",      roots,
+                              "--certs", certs,  flag_cases[i].flag, flag_cases[i].value, report,
+                              NULL};
+        int ex;
+        if (!flag_cases[i].value) { /* a flag without a value: the report comes next */
+            argv[8] = report;
+            argv[9] = NULL;
+        }
+        memcpy(rep, f->report, sizeof(rep));
+        if (flag_cases[i].e.off) {
+            rep[flag_cases[i].e.off] = flag_cases[i].e.value;
+            assert_ok(bpt_sim_sev_snp_sign(rep, f->sim.dir));
+        }
+        bpt_test_write_file(report, rep, sizeof(rep));
+        ex = bpt_test_run_cli(&out, argv);
+        if (ex != flag_cases[i].want || (flag_cases[i].msg && !strstr(out, flag_cases[i].msg))) {
+            fail_msg("%s %s: exit %d, output '%s'; want %d with '%s'", flag_cases[i].flag,
+                     flag_cases[i].value ? flag_cases[i].value : "", ex, out, flag_cases[i].want,
+                     flag_cases[i].msg ? flag_cases[i].msg : "");
+        }
+        free(out);
+    }
+}
+
 static void test_debug_report_accepted_when_allowed(void **state)
 {
     struct bpt_sim_snp_fixture *f = *state;
@@ -444,6 +706,8 @@ int main(void)
         cmocka_unit_test(test_pinned_roots_refuse_simulated_evidence),
         cmocka_unit_test(test_each_check_fails_alone),
         cmocka_unit_test(test_each_reserved_region_is_refused),
+        cmocka_unit_test(test_snp_rules_met),
+        cmocka_unit_test(test_cli_snp_flags),
         cmocka_unit_test(test_version_5_mitigation_vectors),
         cmocka_unit_test(test_debug_report_accepted_when_allowed),
         cmocka_unit_test(test_short_report),
