@@ -279,13 +279,14 @@ static void test_setters_refuse_bad_values(void **state)
     bpt_verify_ctx *c = NULL;
 
     assert_ok(bpt_verify_ctx_new(&c, NULL));
-    /* Trust roots must be PEM certificates; a refused one leaves the pinned roots. */
+    /* Trust roots must be certificates (PEM, or one DER since issue 12: see
+     * test_trust_root_der_and_crls); a refused one leaves the pinned roots. */
     assert_rc_msg(bpt_verify_ctx_add_trust_root_pem(c, not_pem, sizeof(not_pem) - 1), BPT_EINVAL,
-                  "not a PEM certificate");
+                  "not a PEM or DER certificate");
     assert_rc_msg(bpt_verify_ctx_add_trust_root_pem(c, NULL, 10), BPT_EINVAL,
-                  "not a PEM certificate");
+                  "not a PEM or DER certificate");
     assert_rc_msg(bpt_verify_ctx_add_trust_root_pem(c, f->sim.roots, 0), BPT_EINVAL,
-                  "not a PEM certificate");
+                  "not a PEM or DER certificate");
     assert_false(bpt_verify_ctx_has_trust_roots(c));
     assert_ok(bpt_verify_ctx_add_trust_root_pem(c, f->sim.roots, f->sim.roots_len));
     assert_true(bpt_verify_ctx_has_trust_roots(c));
@@ -487,6 +488,11 @@ static bpt_verify_ctx *vcek_cache_ctx(const struct bpt_sim_snp_fixture *f, const
     ask = bpt_test_read_file(path, &ask_len);
     assert_non_null(ask);
     assert_ok(bpt_verify_ctx_add_certs(c, ask, ask_len)); /* the ASK only */
+    free(ask);
+    snprintf(path, sizeof(path), "%s/sev-snp/crl.der", f->sim.dir);
+    ask = bpt_test_read_file(path, &ask_len);
+    assert_non_null(ask);
+    assert_ok(bpt_verify_ctx_add_crl(c, ask, ask_len)); /* the ARK's CRL, DER */
     free(ask);
     assert_ok(bpt_verify_ctx_set_cache_dir(c, cache));
     assert_ok(bpt_verify_ctx_set_offline(c, true));

@@ -41,8 +41,9 @@ static void verify_usage(FILE *f)
         "  --allow-debug           accept debug-mode TEEs\n"
         "  --max-age SECS          freshness for evidence that carries its time (max 3600)\n"
         "  --at TIME               verify at TIME (unix seconds or RFC 3339), not now\n"
-        "  --trust-root PEM        trust these roots instead of the pinned vendor roots\n"
-        "                          (repeatable; e.g. DIR/trust-roots.pem from bpt sim init)\n"
+        "  --trust-root FILE       trust these roots (PEM, or one DER) instead of the pinned\n"
+        "                          vendor roots (repeatable; e.g. DIR/trust-roots.pem from\n"
+        "                          bpt sim init); intermediates must then come with --certs\n"
         "  --certs FILE            extra certificates, DER or PEM (repeatable; e.g. a VCEK)\n"
         "  --collateral FILE       provider collateral JSON (e.g. TDX collateral)\n"
         "  --jwks FILE             JWKS for JWT providers (no fetching; for --offline)\n"
@@ -412,6 +413,10 @@ static int build_ctx(bpt_verify_ctx **out, const struct verify_args *a)
             goto out;
         }
     }
+    if ((ex = snp_flags_apply_ctx(c, &a->snp)) != 0) {
+        goto out;
+    }
+    ex = BPT_EXIT_USAGE;
 #undef FLAG
     *out = c;
     c = NULL;

@@ -3,31 +3,40 @@
 
 #include "cli.h"
 
+#include "core/limits.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 void snp_flags_usage(FILE *f)
 {
-    fprintf(f,
-            "SEV-SNP policy (each sets the policy file's sev_snp key of the same meaning):\n"
-            "  --snp-no-smt            refuse guests whose policy allows SMT (allow_smt false)\n"
-            "  --snp-no-migration-agent\n"
-            "                          refuse guests that allow a migration agent\n"
-            "  --snp-single-socket     require the single-socket guest policy bit\n"
-            "  --snp-min-abi MAJ.MIN   minimum ABI version the guest policy asks for\n"
-            "  --snp-family-id HEX, --snp-image-id HEX (16 bytes), --snp-host-data HEX (32)\n"
-            "  --snp-id-key-digest HEX, --snp-author-key-digest HEX\n"
-            "                          trusted ID block keys (48-byte SHA-384; repeatable)\n"
-            "  --snp-require-author-key\n"
-            "                          the ID block must be signed through a trusted author key\n"
-            "  --snp-min-build N       minimum firmware build, current and committed (0..255)\n"
-            "  --snp-min-firmware MAJ.MIN\n"
-            "                          minimum firmware API version, current and committed\n"
-            "  --snp-min-tcb T, --snp-min-launch-tcb T\n"
-            "                          minimum reported / launch TCB, T = comma-separated\n"
-            "                          bootloader=N,tee=N,snp=N,microcode=N[,fmc=N]\n"
-            "  --snp-platform-smt enabled|disabled, --snp-platform-tsme enabled|disabled\n"
-            "                          what the host's PLATFORM_INFO must say\n");
+    fprintf(
+        f,
+        "SEV-SNP policy (each sets the policy file's sev_snp key of the same meaning):\n"
+        "  --snp-no-smt            refuse guests whose policy allows SMT (allow_smt false)\n"
+        "  --snp-no-migration-agent\n"
+        "                          refuse guests that allow a migration agent\n"
+        "  --snp-single-socket     require the single-socket guest policy bit\n"
+        "  --snp-min-abi MAJ.MIN   minimum ABI version the guest policy asks for\n"
+        "  --snp-family-id HEX, --snp-image-id HEX (16 bytes), --snp-host-data HEX (32)\n"
+        "  --snp-id-key-digest HEX, --snp-author-key-digest HEX\n"
+        "                          trusted ID block keys (48-byte SHA-384; repeatable)\n"
+        "  --snp-require-author-key\n"
+        "                          the ID block must be signed through a trusted author key\n"
+        "  --snp-min-build N       minimum firmware build, current and committed (0..255)\n"
+        "  --snp-min-firmware MAJ.MIN\n"
+        "                          minimum firmware API version, current and committed\n"
+        "  --snp-min-tcb T, --snp-min-launch-tcb T\n"
+        "                          minimum reported / launch TCB, T = comma-separated\n"
+        "                          bootloader=N,tee=N,snp=N,microcode=N[,fmc=N]\n"
+        "  --snp-platform-smt enabled|disabled, --snp-platform-tsme enabled|disabled\n"
+        "                          what the host's PLATFORM_INFO must say\n"
+        "SEV-SNP revocation (on by default: AMD's CRL from --crl, --cache-dir or AMD KDS;\n"
+        "none to be had fails closed):\n"
+        "  --crl FILE              AMD CRL, DER or PEM (repeatable; e.g. from\n"
+        "                          https://kdsintf.amd.com/vcek/v1/Milan/crl)\n"
+        "  --no-revocation-check   do not check AMD's CRL (no network and no cache); the\n"
+        "                          result then carries the warning \"revocation not checked\"\n");
 }
 
 static int push_key(const char **list, int *n, const char *arg, const char *flag)
@@ -87,6 +96,11 @@ int snp_flags_take(struct snp_flags *f, int c, const char *arg)
         return 0;
     case SNP_PLATFORM_TSME:
         f->platform_tsme = arg;
+        return 0;
+    case SNP_CRL:
+        return push_key(f->crls, &f->n_crls, arg, "--crl");
+    case SNP_NO_REVOCATION_CHECK:
+        f->no_revocation_check = true;
         return 0;
     default:
         return cli_usage_error("verify", "internal: unknown SEV-SNP option %d", c);
@@ -217,5 +231,24 @@ int snp_flags_apply(bpt_policy *p, const struct snp_flags *f)
         LIB(bpt_policy_set_sev_snp_rule(p, "platform_tsme_enabled", on), "--snp-platform-tsme")
     }
 #undef LIB
+    return 0;
+}
+
+int snp_flags_apply_ctx(bpt_verify_ctx *c, const struct snp_flags *f)
+{
+    char *text = NULL;
+    size_t len = 0;
+    for (int i = 0; i < f->n_crls; i++) {
+        if (cli_read_file(&text, &len, f->crls[i], BPT_LIMIT_COLLATERAL_BYTES) < 0 ||
+            bpt_verify_ctx_add_crl(c, (const uint8_t *)text, len) < 0) {
+            bpt_free(text);
+            return cli_lib_error("verify", BPT_EXIT_USAGE, f->crls[i]);
+        }
+        bpt_free(text);
+        text = NULL;
+    }
+    if (f->no_revocation_check && bpt_verify_ctx_set_revocation_check(c, false) < 0) {
+        return cli_lib_error("verify", BPT_EXIT_USAGE, "--no-revocation-check");
+    }
     return 0;
 }

@@ -1,6 +1,7 @@
 /*
- * bpt verify's SEV-SNP policy flags (--snp-*): each sets one key of the policy's sev_snp block
- * (docs/sev_snp.md), so a flag and a policy file say the same thing.
+ * bpt verify's SEV-SNP flags: the policy's (--snp-*), each setting one key of the policy's
+ * sev_snp block (docs/sev_snp.md) so that a flag and a policy file say the same thing, and the
+ * revocation ones of the context (--crl, --no-revocation-check).
  */
 #ifndef BPT_CLI_VERIFY_SNP_H
 #define BPT_CLI_VERIFY_SNP_H
@@ -31,6 +32,8 @@ enum {
     SNP_MIN_LAUNCH_TCB,
     SNP_PLATFORM_SMT,
     SNP_PLATFORM_TSME,
+    SNP_CRL,
+    SNP_NO_REVOCATION_CHECK,
     SNP_OPT_END
 };
 
@@ -51,8 +54,10 @@ enum {
         {"snp-min-tcb", required_argument, NULL, SNP_MIN_TCB},                                     \
         {"snp-min-launch-tcb", required_argument, NULL, SNP_MIN_LAUNCH_TCB},                       \
         {"snp-platform-smt", required_argument, NULL, SNP_PLATFORM_SMT},                           \
+        {"snp-platform-tsme", required_argument, NULL, SNP_PLATFORM_TSME},                         \
+        {"crl", required_argument, NULL, SNP_CRL},                                                 \
     {                                                                                              \
-        "snp-platform-tsme", required_argument, NULL, SNP_PLATFORM_TSME                            \
+        "no-revocation-check", no_argument, NULL, SNP_NO_REVOCATION_CHECK                          \
     }
 
 struct snp_flags {
@@ -61,6 +66,10 @@ struct snp_flags {
     const char *id_keys[SNP_FLAGS_MAX_KEYS], *author_keys[SNP_FLAGS_MAX_KEYS];
     int n_id_keys, n_author_keys;
     bool no_smt, no_migration_agent, single_socket, require_author_key;
+    /* The verification context's: AMD CRLs given, and the revocation opt-out. */
+    const char *crls[SNP_FLAGS_MAX_KEYS];
+    int n_crls;
+    bool no_revocation_check;
 };
 
 /* The usage lines of these flags. */
@@ -71,5 +80,8 @@ int snp_flags_take(struct snp_flags *f, int c, const char *arg);
 
 /* Set the policy's sev_snp keys the flags name. Returns 0, or a CLI exit code. */
 int snp_flags_apply(bpt_policy *p, const struct snp_flags *f);
+
+/* Give the context the CRLs (--crl) and the revocation opt-out. Returns 0, or a CLI exit code. */
+int snp_flags_apply_ctx(bpt_verify_ctx *c, const struct snp_flags *f);
 
 #endif

@@ -5,6 +5,7 @@
 #include <blueprint-tee/secret.h>
 #include <blueprint-tee/sev_snp.h>
 
+#include "attestation/collateral/amd_crl.h"
 #include "attestation/collateral/kds.h"
 #include "attestation/context_internal.h"
 #include "attestation/evidence_internal.h"
@@ -730,45 +731,68 @@ struct snp_chain_facts {
     struct bpt_snp_vek_ext ext;
     bpt_snp_product cert_product;
     bpt_snp_product chain_product;
+    bool crl_checked;           /* the chain was checked against a CRL... */
+    int64_t crl_this, crl_next; /* ...valid in this window: a cache hit outside it redoes it */
 };
+
+/* How a caller supplies a certificate the library cannot find or fetch (library words). */
+#define GIVE_IT "give it (DER or PEM) with the verification context's certificates"
 
 static int resolve_product(bpt_snp_product *out, const bpt_snp_report *rep,
                            bpt_snp_product cert_product, const bpt_policy *policy, bool vlek);
 
-/* No VCEK given: the on-disk cache, then AMD KDS (unless offline). A VLEK cannot be fetched. */
+/* No VCEK given: the on-disk cache, then AMD KDS (unless offline). A VLEK cannot be fetched.
+ * Failures say what is missing, the full URL it would come from, and how to supply it. */
 static int fetch_vcek(X509 **leaf, const bpt_snp_report *rep, const bpt_verify_ctx *ctx,
                       const bpt_policy *policy, bool vlek)
 {
     bpt_buf der = BPT_BUF_INIT(BPT_KDS_MAX_CERT_BYTES);
+    STACK_OF(X509) *got = NULL;
     bpt_snp_product product = BPT_SNP_PRODUCT_UNKNOWN;
+    struct bpt_kds_tcb kt;
+    char url[BPT_KDS_URL_MAX];
     bpt_snp_tcb t;
     int rc;
 
     if (vlek) {
-        return bpt_err(BPT_EKEYS, "sev_snp: no VLEK certificate given (VLEKs are not public on "
-                                  "AMD KDS); pass it with --certs");
+        return bpt_err(BPT_EKEYS, "sev_snp: VLEK missing: VLEKs are not published on AMD KDS; "
+                                  "give the VLEK (DER or PEM, from the host's certificate table "
+                                  "or the cloud provider) with the verification context's "
+                                  "certificates");
     }
     if (bpt_all_zero(rep->chip_id, 64)) {
-        return bpt_err(BPT_EKEYS, "sev_snp: no VCEK given and the report masks chip_id, so "
-                                  "it cannot be fetched; pass it with --certs");
+        return bpt_err(BPT_EKEYS, "sev_snp: VCEK missing: not given, and the report masks "
+                                  "chip_id, so it cannot be fetched; " GIVE_IT);
     }
     if (resolve_product(&product, rep, BPT_SNP_PRODUCT_UNKNOWN, policy, false) < 0) {
         return bpt_err(BPT_EKEYS,
-                       "sev_snp: no VCEK given, and a version %u report does not say which "
-                       "product to fetch it for; pass it with --certs or name one product in "
-                       "the policy",
+                       "sev_snp: VCEK missing: not given, and a version %u report does not say "
+                       "which product to fetch it for; " GIVE_IT
+                       ", or name one product in the policy",
                        rep->version);
     }
     t = bpt_sev_snp_tcb_decode(rep->reported_tcb, product);
+    kt = (struct bpt_kds_tcb){t.fmc, t.bootloader, t.tee, t.snp, t.microcode};
+    BPT_CHECK(bpt_kds_vcek_url(url, sizeof(url), ctx->kds_url, bpt_snp_product_name(product),
+                               rep->chip_id, kt));
     rc = bpt_kds_vcek(&der, ctx->kds_url, ctx->cache_dir, ctx->offline,
-                      bpt_snp_product_name(product), rep->chip_id,
-                      (struct bpt_kds_tcb){t.fmc, t.bootloader, t.tee, t.snp, t.microcode});
+                      bpt_snp_product_name(product), rep->chip_id, kt);
     if (rc < 0) {
-        rc = bpt_err_prefix(rc, "sev_snp: no VCEK given");
+        /* The reason last: if anything is cut at the message's end, it is not the URL. */
+        rc = bpt_err(rc, "sev_snp: VCEK missing: not given; it comes from %s; " GIVE_IT ": %s", url,
+                     bpt_error_last());
         goto out;
     }
-    BPT_CHECK(bpt_pki_parse_der(leaf, der.data, der.len, "sev_snp: fetched VCEK"));
+    BPT_CHECK(bpt_pki_parse_certs(&got, der.data, der.len, "sev_snp: the VCEK from KDS or cache"));
+    if (sk_X509_num(got) != 1) {
+        rc = bpt_err(BPT_EMALFORMED, "sev_snp: the VCEK from KDS or cache holds %d certificates",
+                     sk_X509_num(got));
+        goto out;
+    }
+    *leaf = sk_X509_shift(got);
+    rc = 0;
 out:
+    sk_X509_pop_free(got, X509_free);
     bpt_buf_dispose(&der);
     return rc;
 }
@@ -831,6 +855,52 @@ static int resolve_product(bpt_snp_product *out, const bpt_snp_report *rep,
     return 0;
 }
 
+static X509 *find_subject(STACK_OF(X509) * st, const X509_NAME *name)
+{
+    for (int i = 0; i < sk_X509_num(st); i++) {
+        if (X509_NAME_cmp(X509_get_subject_name(sk_X509_value(st, i)), name) == 0) {
+            return sk_X509_value(st, i);
+        }
+    }
+    return NULL;
+}
+
+/* With the context's own trust roots, the pinned ASK/ASVK is not used either: say which
+ * certificate is missing (by name, before any cryptography) and where it is published. */
+static int own_roots_complete(X509 *leaf, STACK_OF(X509) * cas, STACK_OF(X509) * roots,
+                              bpt_snp_product product, bool vlek, const bpt_verify_ctx *ctx)
+{
+    const char *inter_name = vlek ? "ASVK" : "ASK", *leaf_name = vlek ? "VLEK" : "VCEK";
+    char url[BPT_KDS_URL_MAX] = "", who[256];
+    X509 *inter;
+
+    if (bpt_kds_cert_chain_url(url, sizeof(url), ctx->kds_url, vlek,
+                               bpt_snp_product_name(product)) < 0) {
+        url[0] = '\0'; /* the message says "AMD KDS" instead */
+    }
+    if (find_subject(roots, X509_get_issuer_name(leaf))) {
+        return 0; /* the intermediate itself is a trust root */
+    }
+    if (!(inter = find_subject(cas, X509_get_issuer_name(leaf)))) {
+        X509_NAME_oneline(X509_get_issuer_name(leaf), who, sizeof(who));
+        return bpt_err(BPT_EKEYS,
+                       "sev_snp: %s missing: the trust roots given replace the pinned AMD roots, "
+                       "so the intermediates must come with the certificates, and none is the "
+                       "%s's issuer %s; AMD publishes it at %s; give it (DER or PEM) with the "
+                       "verification context's certificates",
+                       inter_name, leaf_name, who, url[0] ? url : "AMD KDS");
+    }
+    if (!find_subject(roots, X509_get_issuer_name(inter))) {
+        X509_NAME_oneline(X509_get_issuer_name(inter), who, sizeof(who));
+        return bpt_err(BPT_ESIGNATURE,
+                       "sev_snp: VCEK chain: ARK missing: no trust root given is the %s's issuer "
+                       "%s; add it to the trust roots (AMD publishes it at %s), or verify with "
+                       "the pinned AMD roots",
+                       inter_name, who, url[0] ? url : "AMD KDS");
+    }
+    return 0;
+}
+
 /* ARK -> ASK/ASVK -> VCEK/VLEK at the policy time: pinned for the product unless the policy
  * brings its own roots (then the intermediates come from the certificates given). */
 static int verify_chain(STACK_OF(X509) * *chain, X509 *leaf, STACK_OF(X509) * cas,
@@ -839,10 +909,12 @@ static int verify_chain(STACK_OF(X509) * *chain, X509 *leaf, STACK_OF(X509) * ca
 {
     STACK_OF(X509) *roots = NULL, *untrusted = NULL;
     enum bpt_pinned_root ark, inter;
+    char who[256], pinned[256];
     int rc;
 
     if (bpt_verify_ctx_has_trust_roots(ctx)) {
         BPT_CHECK(bpt_verify_ctx_roots(&roots, ctx, NULL, 0));
+        BPT_CHECK(own_roots_complete(leaf, cas, roots, product, vlek, ctx));
         untrusted = X509_chain_up_ref(cas);
         if (!untrusted) {
             rc = bpt_err_nomem("chain");
@@ -865,6 +937,18 @@ static int verify_chain(STACK_OF(X509) * *chain, X509 *leaf, STACK_OF(X509) * ca
         }
         BPT_CHECK(bpt_pki_pinned_roots(&roots, &ark, 1));
         BPT_CHECK(bpt_pki_pinned_roots(&untrusted, &inter, 1));
+        if (X509_NAME_cmp(X509_get_issuer_name(leaf),
+                          X509_get_subject_name(sk_X509_value(untrusted, 0))) != 0) {
+            X509_NAME_oneline(X509_get_issuer_name(leaf), who, sizeof(who));
+            X509_NAME_oneline(X509_get_subject_name(sk_X509_value(untrusted, 0)), pinned,
+                              sizeof(pinned));
+            rc = bpt_err(BPT_ESIGNATURE,
+                         "sev_snp: VCEK chain: the %s's issuer %s is not AMD's pinned %s %s "
+                         "(evidence of a simulator or another CA verifies only under its own "
+                         "trust roots)",
+                         vlek ? "VLEK" : "VCEK", who, vlek ? "ASVK" : "ASK", pinned);
+            goto out;
+        }
     }
     BPT_CHECK(bpt_pki_verify_chain(chain, leaf, untrusted, roots, opts, "sev_snp: VCEK chain"));
     if (sk_X509_num(*chain) != 3) {
@@ -882,6 +966,36 @@ static int verify_chain(STACK_OF(X509) * *chain, X509 *leaf, STACK_OF(X509) * ca
 out:
     sk_X509_pop_free(untrusted, X509_free);
     sk_X509_pop_free(roots, X509_free);
+    return rc;
+}
+
+/* AMD's CRL for the product (the given ones, the cache, KDS): the chain's ASK/ASVK, and its
+ * VCEK/VLEK if the CRL lists it, must not be revoked at @p at. */
+static int check_revocation(struct snp_chain_facts *facts, STACK_OF(X509) * chain,
+                            bpt_snp_product product, bool vlek, const bpt_verify_ctx *ctx,
+                            const struct bpt_evidence *ev, int64_t at)
+{
+    STACK_OF(X509_CRL) *given = NULL;
+    struct bpt_amd_crl_used used;
+    struct bpt_amd_crl_src src = {.cache_dir = ctx->cache_dir,
+                                  .kds_url = ctx->kds_url,
+                                  .offline = ctx->offline,
+                                  .vlek = vlek,
+                                  .product = bpt_snp_product_name(product)};
+    int rc;
+
+    facts->crl_checked = false;
+    BPT_CHECK(bpt_verify_ctx_crls(&given, ctx, ev, "sev_snp: CRL"));
+    src.given = given;
+    BPT_CHECK(bpt_amd_crl_check(&used, &src, sk_X509_value(chain, 2), sk_X509_value(chain, 1),
+                                sk_X509_value(chain, 0), at));
+    BPT_LOG(BPT_LOG_DEBUG, "sev_snp", "crl checked source=%s next_update=%lld", used.source,
+            (long long)used.next_update);
+    facts->crl_checked = true;
+    facts->crl_this = used.this_update;
+    facts->crl_next = used.next_update;
+out:
+    sk_X509_CRL_pop_free(given, X509_CRL_free);
     return rc;
 }
 
@@ -928,8 +1042,12 @@ static int snp_verify(bpt_verify_result *res, const struct bpt_evidence *evidenc
         if (bpt_chain_cache_get(ctx->chain_cache, ckey, opts.at, &key, &facts, sizeof(facts),
                                 NULL) == 1) {
             rc = resolve_product(&product, &rep, facts.cert_product, policy, vlek);
-            if (rc < 0 || product != facts.chain_product) {
-                EVP_PKEY_free(key); /* the product differs from the cached chain's: redo */
+            if (rc < 0 || product != facts.chain_product ||
+                (!ctx->no_revocation &&
+                 (!facts.crl_checked || opts.at < facts.crl_this || opts.at > facts.crl_next))) {
+                /* Another product than the cached chain's, or its CRL does not cover the
+                 * verification time: redo it all. */
+                EVP_PKEY_free(key);
                 key = NULL;
             }
         }
@@ -951,6 +1069,10 @@ static int snp_verify(bpt_verify_result *res, const struct bpt_evidence *evidenc
         BPT_CHECK(resolve_product(&product, &rep, facts.cert_product, policy, vlek));
         facts.chain_product = product;
         BPT_CHECK(verify_chain(&chain, leaf, cas, product, vlek, ctx, &opts));
+        facts.crl_checked = false;
+        if (!ctx->no_revocation) {
+            BPT_CHECK(check_revocation(&facts, chain, product, vlek, ctx, evidence, opts.at));
+        }
         key = X509_get_pubkey(leaf);
         if (!key) {
             rc = bpt_err_ossl(BPT_EMALFORMED, "sev_snp: VCEK public key");
@@ -987,8 +1109,17 @@ static int snp_verify(bpt_verify_result *res, const struct bpt_evidence *evidenc
     res->d.tcb = json_pack("{s:s,s:s,s:o}", "product", bpt_snp_product_name(product), "signing_key",
                            vlek ? "vlek" : "vcek", "reported",
                            tcb_json(bpt_sev_snp_tcb_decode(rep.reported_tcb, product), product));
+    if ((bpt_all_zero(rep.chip_id, 64) && !vlek) || ctx->no_revocation) {
+        res->d.warnings = json_array();
+    }
     if (bpt_all_zero(rep.chip_id, 64) && !vlek) {
-        res->d.warnings = json_pack("[s]", "chip_id is masked: the VCEK's hwID was not compared");
+        json_array_append_new(res->d.warnings,
+                              json_string("chip_id is masked: the VCEK's hwID was not compared"));
+    }
+    if (ctx->no_revocation) {
+        json_array_append_new(res->d.warnings,
+                              json_string("revocation not checked: the verification context "
+                                          "turned AMD's CRL check off"));
     }
     rc = 0;
 out:

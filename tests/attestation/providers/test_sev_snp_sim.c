@@ -8,6 +8,7 @@
 #include "helpers/sim_fixture.h"
 
 #include "attester/sim/sev_snp.h"
+#include "attester/sim/x509.h"
 
 #include <stdio.h>
 
@@ -579,6 +580,158 @@ static void test_cli_snp_flags(void **state)
     }
 }
 
+/* The simulator's certificate @p name (sev-snp/NAME.pem) written as DER next to it; the path
+ * into @p out. */
+static void pem_to_der(char *out, size_t len, const struct bpt_sim_snp_fixture *f, const char *name)
+{
+    char path[4200];
+    X509 *c = NULL;
+    unsigned char *der = NULL;
+    int n;
+    snprintf(path, sizeof(path), "%s/sev-snp/%s.pem", f->sim.dir, name);
+    assert_ok(bpt_sim_read_cert(&c, path));
+    n = i2d_X509(c, &der);
+    assert_true(n > 0);
+    snprintf(out, len, "%s/sev-snp/%s-test.der", f->sim.dir, name);
+    bpt_test_write_file(out, der, (size_t)n);
+    OPENSSL_free(der);
+    X509_free(c);
+}
+
+/* Issue 12 point 5: a missing certificate is named, with where it would come from and how to
+ * give it; trust roots and certificates are taken as DER or PEM. */
+static void test_missing_certificates_are_named(void **state)
+{
+    struct bpt_sim_snp_fixture *f = *state;
+    char vcek[4200], ask[4200], ark[4200], crl[4200], url[512];
+    bpt_verified *v = NULL;
+    bpt_verify_ctx *ctx;
+    size_t n = 0;
+    uint8_t *b;
+    X509 *other = NULL;
+    EVP_PKEY *key = NULL;
+    char *other_pem = NULL;
+
+    pem_to_der(vcek, sizeof(vcek), f, "vcek");
+    pem_to_der(ask, sizeof(ask), f, "ask");
+    pem_to_der(ark, sizeof(ark), f, "ark");
+    snprintf(crl, sizeof(crl), "%s/sev-snp/crl.der", f->sim.dir);
+
+    /* Trust roots replace the pinned ASK too: the VCEK alone is not enough. */
+    ctx = bpt_sim_fixture_ctx(&f->sim, AT, NULL);
+    b = bpt_test_read_file(vcek, &n);
+    assert_ok(bpt_verify_ctx_add_certs(ctx, b, n));
+    free(b);
+    assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, f->report, f->len), BPT_EKEYS,
+                  "sev_snp: ASK missing: the trust roots given replace the pinned AMD roots, so "
+                  "the intermediates must come with the certificates, and none is the VCEK's "
+                  "issuer /O=bpt simulator/CN=SEV-Milan; AMD publishes it at "
+                  "https://kdsintf.amd.com/vcek/v1/Milan/cert_chain; give it (DER or PEM) with "
+                  "the verification context's certificates");
+    bpt_verify_ctx_free(ctx);
+
+    /* A trust root that did not issue the ASK: the ARK is missing. */
+    assert_ok(bpt_sim_keygen(&key, "P-256"));
+    assert_ok(bpt_sim_make_cert(&other, key, "Some Root", NULL, NULL, 1, BPT_SIM_SIG_ECDSA_SHA256,
+                                9, NULL, NULL));
+    assert_ok(bpt_sim_cert_pem(&other_pem, other));
+    assert_ok(bpt_verify_ctx_new(&ctx, NULL));
+    assert_ok(bpt_verify_ctx_set_at(ctx, AT));
+    assert_ok(bpt_verify_ctx_add_trust_root_pem(ctx, other_pem, strlen(other_pem)));
+    assert_ok(bpt_verify_ctx_add_certs(ctx, (const uint8_t *)f->certs, strlen(f->certs)));
+    assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, f->report, f->len), BPT_ESIGNATURE,
+                  "sev_snp: VCEK chain: ARK missing: no trust root given is the ASK's issuer "
+                  "/O=bpt simulator/CN=ARK-Milan; add it to the trust roots");
+    bpt_verify_ctx_free(ctx);
+
+    /* No VCEK at all, offline: its full KDS URL, and how to give it. */
+    ctx = bpt_sim_fixture_ctx(&f->sim, AT, NULL);
+    assert_ok(bpt_verify_ctx_set_offline(ctx, true));
+    n = (size_t)snprintf(url, sizeof(url), "it comes from https://kdsintf.amd.com/vcek/v1/Milan/");
+    for (int i = 0; i < 64; i++) {
+        n += (size_t)snprintf(url + n, sizeof(url) - n, "%02x", f->report[0x1A0 + i]);
+    }
+    snprintf(url + n, sizeof(url) - n, "?blSPL=3&teeSPL=0&snpSPL=8&ucodeSPL=115; give it");
+    assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, f->report, f->len), BPT_EKEYS, url);
+    assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, f->report, f->len), BPT_EKEYS,
+                  "sev_snp: VCEK missing: not given; ");
+    bpt_verify_ctx_free(ctx);
+
+    /* DER everywhere: the ARK as the trust root, the VCEK and ASK, the CRL. */
+    assert_ok(bpt_verify_ctx_new(&ctx, NULL));
+    assert_ok(bpt_verify_ctx_set_at(ctx, AT));
+    b = bpt_test_read_file(ark, &n);
+    assert_ok(bpt_verify_ctx_add_trust_root_pem(ctx, (const char *)b, n));
+    free(b);
+    b = bpt_test_read_file(vcek, &n);
+    assert_ok(bpt_verify_ctx_add_certs(ctx, b, n));
+    free(b);
+    b = bpt_test_read_file(ask, &n);
+    assert_ok(bpt_verify_ctx_add_certs(ctx, b, n));
+    free(b);
+    b = bpt_test_read_file(crl, &n);
+    assert_ok(bpt_verify_ctx_add_crl(ctx, b, n));
+    free(b);
+    assert_ok(bpt_verify_ctx_set_offline(ctx, true));
+    assert_ok(bpt_sev_snp_verify(&v, ctx, NULL, f->report, f->len));
+    bpt_verified_free(v);
+    bpt_verify_ctx_free(ctx);
+
+    bpt_free(other_pem);
+    X509_free(other);
+    EVP_PKEY_free(key);
+}
+
+/* The CLI: DER files, --crl, the revocation opt-out, a missing ASK. */
+static void test_cli_certificates_and_revocation(void **state)
+{
+    struct bpt_sim_snp_fixture *f = *state;
+    char vcek[4200], ask[4200], ark[4200], crl[4200], report[4200], roots[4200];
+    char *out = NULL;
+
+    pem_to_der(vcek, sizeof(vcek), f, "vcek");
+    pem_to_der(ask, sizeof(ask), f, "ask");
+    pem_to_der(ark, sizeof(ark), f, "ark");
+    snprintf(crl, sizeof(crl), "%s/sev-snp/crl.der", f->sim.dir);
+    snprintf(roots, sizeof(roots), "%s/trust-roots.pem", f->sim.dir);
+    snprintf(report, sizeof(report), "%s/snp-cli-rev.bin", f->sim.dir);
+    bpt_test_write_file(report, f->report, f->len);
+    {
+        const char *ok[] = {"verify", "--at",    "1750000000", "--offline", "--trust-root",
+                            ark,      "--certs", vcek,         "--certs",   ask,
+                            "--crl",  crl,       report,       NULL};
+        assert_int_equal(bpt_test_run_cli(NULL, ok), 0);
+    }
+    {
+        const char *no_crl[] = {"verify",  "--at", "1750000000", "--offline", "--trust-root", ark,
+                                "--certs", vcek,   "--certs",    ask,         report,         NULL};
+        assert_int_equal(bpt_test_run_cli(&out, no_crl), 1);
+        assert_non_null(strstr(out, "CRL missing: none of the ARK-Milan (VCEK path) was given"));
+        free(out);
+    }
+    {
+        const char *opt_out[] = {
+            "verify",  "--at", "1750000000", "--offline", "--trust-root",          ark,
+            "--certs", vcek,   "--certs",    ask,         "--no-revocation-check", "--json",
+            report,    NULL};
+        assert_int_equal(bpt_test_run_cli(&out, opt_out), 0);
+        assert_non_null(strstr(out, "revocation not checked"));
+        free(out);
+    }
+    {
+        const char *not_crl[] = {"verify", "--trust-root", ark, "--crl", ask, report, NULL};
+        assert_int_equal(bpt_test_run_cli(NULL, not_crl), 2);
+    }
+    {
+        const char *no_ask[] = {"verify", "--at", "1750000000", "--trust-root", roots, "--certs",
+                                vcek,     report, NULL};
+        assert_int_equal(bpt_test_run_cli(&out, no_ask), 1);
+        assert_non_null(strstr(out, "ASK missing"));
+        assert_non_null(strstr(out, "https://kdsintf.amd.com/vcek/v1/Milan/cert_chain"));
+        free(out);
+    }
+}
+
 static void test_debug_report_accepted_when_allowed(void **state)
 {
     struct bpt_sim_snp_fixture *f = *state;
@@ -708,6 +861,8 @@ int main(void)
         cmocka_unit_test(test_each_reserved_region_is_refused),
         cmocka_unit_test(test_snp_rules_met),
         cmocka_unit_test(test_cli_snp_flags),
+        cmocka_unit_test(test_missing_certificates_are_named),
+        cmocka_unit_test(test_cli_certificates_and_revocation),
         cmocka_unit_test(test_version_5_mitigation_vectors),
         cmocka_unit_test(test_debug_report_accepted_when_allowed),
         cmocka_unit_test(test_short_report),
