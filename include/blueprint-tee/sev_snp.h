@@ -125,12 +125,17 @@ BPT_API BPT_MUST_USE int bpt_sev_snp_parse(bpt_snp_report *out, const uint8_t *e
  * else from AMD KDS unless the context is offline. The ASK/ASVK and ARK are the pinned ones for
  * the product unless the context has its own trust roots (then intermediates come from the
  * certificates given).
- * Checks, in order: size and version; signing key VCEK or VLEK; signature algorithm;
- * product (CPUID, VCEK productName, policy); chain to the ARK at `at`; VCEK/VLEK TCB
- * extensions equal reported_tcb; hwID equals chip_id (unless the chip id is masked); the
- * report signature; then debug, measurement, report_data, host_data, VMPL, minimum TCB and
- * the product allow-list. expected_nonce cannot be checked on SNP evidence (it has no nonce
- * field: bind the nonce into report_data) and is refused as BPT_EUNSATISFIABLE.
+ * Checks, in order: size, version and reserved regions (bpt_sev_snp_parse()); signing key VCEK
+ * or VLEK; signature algorithm; product (CPUID, VCEK productName, policy); chain to the ARK at
+ * `at`; revocation against AMD's CRL (bpt_verify_ctx_set_revocation_check(), context.h); the
+ * TCB_VERSION fields' reserved bytes; VCEK/VLEK TCB extensions equal reported_tcb; hwID equals
+ * chip_id (unless the chip id is masked); the report signature; then debug, measurement,
+ * report_data, host_data, VMPL, minimum TCB, the product allow-list and the policy's other
+ * SEV-SNP rules (guest policy bits and ABI, ID block, firmware, launch TCB, platform info:
+ * policy.h). expected_nonce cannot be checked on SNP evidence (it has no nonce field: bind the
+ * nonce into report_data) and is refused as BPT_EUNSATISFIABLE.
+ * A certificate that cannot be found fails with a message naming it (VCEK, VLEK, ASK, ARK,
+ * CRL), the full URL it would come from, and how to give it.
  * @param[out] out free with bpt_verified_free(); NULL on failure.
  * @param ctx borrowed (frozen by the call); NULL: defaults (pinned roots, now, no caches).
  * @param policy borrowed; NULL: production().
