@@ -153,7 +153,7 @@ static int parse_state(bool *on, const char *arg, const char *flag)
 int snp_flags_apply(bpt_policy *p, const struct snp_flags *f)
 {
     bpt_snp_tcb t;
-    bool on;
+    bool on = false;
     int ex;
 
 #define LIB(call, name)                                                                            \
