@@ -156,13 +156,13 @@ out:
     return rc;
 }
 
-/* The CRL @p o describes, issued by @p ark (or another CA), as DER. */
-static int make_crl(uint8_t **der, size_t *len, X509 *ark, EVP_PKEY *ark_key, X509 *ask, X509 *vcek,
-                    const struct bpt_sim_snp_crl *o)
+/* The CRL @p o describes, issued by @p ark (or another CA, whose key is @p other_key), as DER
+ * (malloc'd). */
+static int make_crl(uint8_t **der, size_t *len, X509 *ark, EVP_PKEY *ark_key, EVP_PKEY *other_key,
+                    X509 *ask, X509 *vcek, const struct bpt_sim_snp_crl *o)
 {
     X509_CRL *crl = X509_CRL_new();
     X509_NAME *other = NULL;
-    EVP_PKEY *other_key = NULL;
     ASN1_TIME *t = ASN1_TIME_new();
     unsigned char *p = NULL;
     int n, rc = BPT_ERROR;
@@ -201,10 +201,7 @@ static int make_crl(uint8_t **der, size_t *len, X509 *ark, EVP_PKEY *ark_key, X5
         rc = bpt_err_ossl(BPT_ERROR, "sim: CRL");
         goto out;
     }
-    if (o->foreign_issuer || o->foreign_key) {
-        BPT_CHECK(bpt_sim_keygen(&other_key, "rsa"));
-    }
-    BPT_CHECK(sign_crl_pss(crl, other_key ? other_key : ark_key));
+    BPT_CHECK(sign_crl_pss(crl, o->foreign_issuer || o->foreign_key ? other_key : ark_key));
     if ((n = i2d_X509_CRL(crl, &p)) <= 0) {
         rc = bpt_err_ossl(BPT_ERROR, "sim: CRL DER");
         goto out;
@@ -218,7 +215,6 @@ static int make_crl(uint8_t **der, size_t *len, X509 *ark, EVP_PKEY *ark_key, X5
     rc = 0;
 out:
     OPENSSL_free(p);
-    EVP_PKEY_free(other_key);
     X509_NAME_free(other);
     ASN1_TIME_free(t);
     X509_CRL_free(crl);
@@ -258,7 +254,7 @@ static int write_crl(const char *sub, X509 *ark, EVP_PKEY *ark_key)
     char *pem = NULL;
     int rc;
 
-    BPT_CHECK(make_crl(&der, &len, ark, ark_key, NULL, NULL, &none));
+    BPT_CHECK(make_crl(&der, &len, ark, ark_key, NULL, NULL, NULL, &none));
     BPT_CHECK(bpt_sim_path(path, sizeof(path), sub, "crl.der"));
     BPT_CHECK(bpt_file_write(path, der, len, false));
     BPT_CHECK(crl_pem(&pem, der, len));
@@ -416,7 +412,7 @@ int bpt_sim_sev_snp_crl(uint8_t **der, size_t *len, const char *dir,
 {
     char path[4096];
     X509 *ark = NULL, *ask = NULL, *vcek = NULL;
-    EVP_PKEY *ark_key = NULL;
+    EVP_PKEY *ark_key = NULL, *other_key = NULL;
     int rc;
 
     *der = NULL;
@@ -429,8 +425,17 @@ int bpt_sim_sev_snp_crl(uint8_t **der, size_t *len, const char *dir,
     BPT_CHECK(bpt_sim_read_cert(&vcek, path));
     BPT_CHECK(bpt_sim_path(path, sizeof(path), dir, "sev-snp/ark-key.pem"));
     BPT_CHECK(bpt_sim_read_key(&ark_key, path));
-    rc = make_crl(der, len, ark, ark_key, ask, vcek, o);
+    if (o->foreign_issuer || o->foreign_key) {
+        /* Another CA's key: made once, kept beside the simulator's (RSA keys are slow to make). */
+        BPT_CHECK(bpt_sim_path(path, sizeof(path), dir, "sev-snp/other-ca-key.pem"));
+        if (bpt_sim_read_key(&other_key, path) != 0) {
+            BPT_CHECK(bpt_sim_keygen(&other_key, "rsa"));
+            BPT_CHECK(bpt_sim_write_key(path, other_key));
+        }
+    }
+    rc = make_crl(der, len, ark, ark_key, other_key, ask, vcek, o);
 out:
+    EVP_PKEY_free(other_key);
     EVP_PKEY_free(ark_key);
     X509_free(vcek);
     X509_free(ask);
