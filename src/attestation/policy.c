@@ -222,14 +222,43 @@ unsigned bpt_policy_tdx_accepted_tcb(const bpt_policy *p)
     return p->tdx.accepted_tcb;
 }
 
+/* A byte field a policy may expect: its name, where it goes, its "has" flag and its length. */
+struct expected_field {
+    const char *name;
+    uint8_t *dst;
+    bool *has;
+    size_t len;
+};
+
+/* Set (hex) or clear (NULL) the field of @p fields named @p field; @p module ("tdx",
+ * "sev_snp") and @p names for the messages. */
+static int set_expected(const struct expected_field *fields, size_t n, const char *field,
+                        const char *hex, const char *module, const char *names)
+{
+    for (size_t i = 0; field && i < n; i++) {
+        char what[48];
+        if (strcmp(field, fields[i].name) != 0) {
+            continue;
+        }
+        if (!hex) {
+            *fields[i].has = false;
+            return 0;
+        }
+        snprintf(what, sizeof(what), "policy: %s %s", module, field);
+        if (bpt_hex_decode_exact(fields[i].dst, fields[i].len, hex, strlen(hex), what) < 0) {
+            *fields[i].has = false;
+            return bpt_err(BPT_EINVAL, "%s: expected %zu bytes of hex", what, fields[i].len);
+        }
+        *fields[i].has = true;
+        return 0;
+    }
+    return bpt_err(BPT_EINVAL, "policy: unknown %s field '%.32s' (expected %s)",
+                   strcmp(module, "tdx") == 0 ? "TDX" : "SEV-SNP", field ? field : "(null)", names);
+}
+
 int bpt_policy_set_tdx_expected(bpt_policy *p, const char *field, const char *hex)
 {
-    struct {
-        const char *name;
-        uint8_t *dst;
-        bool *has;
-        size_t len;
-    } fields[] = {
+    const struct expected_field fields[] = {
         {"mr_config_id", p->tdx.mr_config_id, &p->tdx.has_mr_config_id, 48},
         {"mr_owner", p->tdx.mr_owner, &p->tdx.has_mr_owner, 48},
         {"mr_owner_config", p->tdx.mr_owner_config, &p->tdx.has_mr_owner_config, 48},
@@ -241,62 +270,20 @@ int bpt_policy_set_tdx_expected(bpt_policy *p, const char *field, const char *he
         {"xfam", p->tdx.xfam, &p->tdx.has_xfam, 8},
         {"seam_attributes", p->tdx.seam_attributes, &p->tdx.has_seam_attributes, 8},
     };
-    for (size_t i = 0; field && i < sizeof(fields) / sizeof(fields[0]); i++) {
-        char what[48];
-        if (strcmp(field, fields[i].name) != 0) {
-            continue;
-        }
-        if (!hex) {
-            *fields[i].has = false;
-            return 0;
-        }
-        snprintf(what, sizeof(what), "policy: tdx %s", field);
-        if (bpt_hex_decode_exact(fields[i].dst, fields[i].len, hex, strlen(hex), what) < 0) {
-            *fields[i].has = false;
-            return bpt_err(BPT_EINVAL, "%s: expected %zu bytes of hex", what, fields[i].len);
-        }
-        *fields[i].has = true;
-        return 0;
-    }
-    return bpt_err(BPT_EINVAL,
-                   "policy: unknown TDX field '%.32s' (expected mr_config_id, mr_owner, "
-                   "mr_owner_config, mr_seam, rtmr0..rtmr3, xfam or seam_attributes)",
-                   field ? field : "(null)");
+    return set_expected(fields, sizeof(fields) / sizeof(fields[0]), field, hex, "tdx",
+                        "mr_config_id, mr_owner, mr_owner_config, mr_seam, rtmr0..rtmr3, xfam or "
+                        "seam_attributes");
 }
 
 int bpt_policy_set_sev_snp_expected(bpt_policy *p, const char *field, const char *hex)
 {
-    struct {
-        const char *name;
-        uint8_t *dst;
-        bool *has;
-        size_t len;
-    } fields[] = {
+    const struct expected_field fields[] = {
         {"host_data", p->sev_snp.host_data, &p->sev_snp.has_host_data, 32},
         {"family_id", p->sev_snp.family_id, &p->sev_snp.has_family_id, 16},
         {"image_id", p->sev_snp.image_id, &p->sev_snp.has_image_id, 16},
     };
-    for (size_t i = 0; field && i < sizeof(fields) / sizeof(fields[0]); i++) {
-        char what[48];
-        if (strcmp(field, fields[i].name) != 0) {
-            continue;
-        }
-        if (!hex) {
-            *fields[i].has = false;
-            return 0;
-        }
-        snprintf(what, sizeof(what), "policy: sev_snp %s", field);
-        if (bpt_hex_decode_exact(fields[i].dst, fields[i].len, hex, strlen(hex), what) < 0) {
-            *fields[i].has = false;
-            return bpt_err(BPT_EINVAL, "%s: expected %zu bytes of hex", what, fields[i].len);
-        }
-        *fields[i].has = true;
-        return 0;
-    }
-    return bpt_err(BPT_EINVAL,
-                   "policy: unknown SEV-SNP field '%.32s' (expected host_data, family_id or "
-                   "image_id)",
-                   field ? field : "(null)");
+    return set_expected(fields, sizeof(fields) / sizeof(fields[0]), field, hex, "sev_snp",
+                        "host_data, family_id or image_id");
 }
 
 int bpt_policy_add_sev_snp_key_digest(bpt_policy *p, const char *field, const char *hex)
