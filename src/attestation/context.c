@@ -544,32 +544,31 @@ out:
     return rc;
 }
 
-int bpt_verify_ctx_crls(STACK_OF(X509_CRL) * *all, const bpt_verify_ctx *c,
-                        const struct bpt_evidence *ev, const char *what)
+/* What was given for this verification, the context's then the evidence's. */
+static int given(STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *crls, const bpt_verify_ctx *c,
+                 const struct bpt_evidence *ev, const char *what)
 {
     int rc = 0;
     if (c) {
-        BPT_CHECK(parse_blobs(NULL, all, &c->certs, what));
+        BPT_CHECK(parse_blobs(certs, crls, &c->certs, what));
     }
     if (ev) {
-        BPT_CHECK(parse_blobs(NULL, all, &ev->certs, what));
+        BPT_CHECK(parse_blobs(certs, crls, &ev->certs, what));
     }
 out:
     return rc;
 }
 
+int bpt_verify_ctx_crls(STACK_OF(X509_CRL) * *all, const bpt_verify_ctx *c,
+                        const struct bpt_evidence *ev, const char *what)
+{
+    return given(NULL, all, c, ev, what);
+}
+
 int bpt_verify_ctx_certs(STACK_OF(X509) * *all, const bpt_verify_ctx *c,
                          const struct bpt_evidence *ev, const char *what)
 {
-    int rc = 0;
-    if (c) {
-        BPT_CHECK(parse_blobs(all, NULL, &c->certs, what));
-    }
-    if (ev) {
-        BPT_CHECK(parse_blobs(all, NULL, &ev->certs, what));
-    }
-out:
-    return rc;
+    return given(all, NULL, c, ev, what);
 }
 
 int bpt_verify_ctx_digest_certs(EVP_MD_CTX *md, const bpt_verify_ctx *c,
