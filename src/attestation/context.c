@@ -544,9 +544,8 @@ out:
     return rc;
 }
 
-/* What was given for this verification, the context's then the evidence's. */
-static int given(STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *crls, const bpt_verify_ctx *c,
-                 const struct bpt_evidence *ev, const char *what)
+int bpt_verify_ctx_given(STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *crls,
+                         const bpt_verify_ctx *c, const struct bpt_evidence *ev, const char *what)
 {
     int rc = 0;
     if (c) {
@@ -559,16 +558,10 @@ out:
     return rc;
 }
 
-int bpt_verify_ctx_crls(STACK_OF(X509_CRL) * *all, const bpt_verify_ctx *c,
-                        const struct bpt_evidence *ev, const char *what)
-{
-    return given(NULL, all, c, ev, what);
-}
-
 int bpt_verify_ctx_certs(STACK_OF(X509) * *all, const bpt_verify_ctx *c,
                          const struct bpt_evidence *ev, const char *what)
 {
-    return given(all, NULL, c, ev, what);
+    return bpt_verify_ctx_given(all, NULL, c, ev, what);
 }
 
 int bpt_verify_ctx_digest_certs(EVP_MD_CTX *md, const bpt_verify_ctx *c,

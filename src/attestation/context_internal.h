@@ -94,13 +94,15 @@ BPT_MUST_USE int bpt_verify_ctx_certs(STACK_OF(X509) * *all, const bpt_verify_ct
                                       const struct bpt_evidence *ev, const char *what);
 
 /**
- * Every CRL given for this verification: the context's (bpt_verify_ctx_add_crl(), and CRLs in
- * PEM bundles of certificates) then the evidence's (its collateral "certificates"), appended to
- * *all (created when NULL; may stay NULL when there are none).
+ * Every certificate and every CRL given for this verification in one reading: the context's
+ * (bpt_verify_ctx_add_certs(), bpt_verify_ctx_add_crl()) then the evidence's (its collateral
+ * "certificates"), appended to *certs (created when NULL) and *crls (created when NULL, may
+ * stay NULL when there are none; with @p crls NULL, CRLs are dropped).
  * @return 0; BPT_EMALFORMED naming @p what; BPT_ELIMIT.
  */
-BPT_MUST_USE int bpt_verify_ctx_crls(STACK_OF(X509_CRL) * *all, const bpt_verify_ctx *c,
-                                     const struct bpt_evidence *ev, const char *what);
+BPT_MUST_USE int bpt_verify_ctx_given(STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *crls,
+                                      const bpt_verify_ctx *c, const struct bpt_evidence *ev,
+                                      const char *what);
 
 /** Feed the certificate blobs given (the context's and the evidence's) into a cache key. */
 BPT_MUST_USE int bpt_verify_ctx_digest_certs(EVP_MD_CTX *md, const bpt_verify_ctx *c,

@@ -335,9 +335,9 @@ static bool cn_contains(X509 *c, const char *needle)
 }
 
 /* Split the certificates given (the context's, the evidence's) into the VCEK/VLEK leaf and CA
- * certificates. */
-static int collect_certs(X509 **leaf, STACK_OF(X509) * *cas, const bpt_verify_ctx *ctx,
-                         const struct bpt_evidence *ev)
+ * certificates; the CRLs given come in the same reading. */
+static int collect_certs(X509 **leaf, STACK_OF(X509) * *cas, STACK_OF(X509_CRL) * *crls,
+                         const bpt_verify_ctx *ctx, const struct bpt_evidence *ev)
 {
     STACK_OF(X509) *all = NULL;
     int rc;
@@ -347,7 +347,7 @@ static int collect_certs(X509 **leaf, STACK_OF(X509) * *cas, const bpt_verify_ct
     if (!*cas) {
         return bpt_err_nomem("certificates");
     }
-    if ((rc = bpt_verify_ctx_certs(&all, ctx, ev, "sev_snp: certificate")) < 0) {
+    if ((rc = bpt_verify_ctx_given(&all, crls, ctx, ev, "sev_snp: certificate")) < 0) {
         rc = bpt_err_prefix(BPT_EKEYS, "sev_snp");
         goto out;
     }
@@ -972,10 +972,9 @@ out:
 /* AMD's CRL for the product (the given ones, the cache, KDS): the chain's ASK/ASVK, and its
  * VCEK/VLEK if the CRL lists it, must not be revoked at @p at. */
 static int check_revocation(struct snp_chain_facts *facts, STACK_OF(X509) * chain,
-                            bpt_snp_product product, bool vlek, const bpt_verify_ctx *ctx,
-                            const struct bpt_evidence *ev, int64_t at)
+                            STACK_OF(X509_CRL) * given, bpt_snp_product product, bool vlek,
+                            const bpt_verify_ctx *ctx, int64_t at)
 {
-    STACK_OF(X509_CRL) *given = NULL;
     struct bpt_amd_crl_used used;
     struct bpt_amd_crl_src src = {.cache_dir = ctx->cache_dir,
                                   .kds_url = ctx->kds_url,
@@ -985,7 +984,6 @@ static int check_revocation(struct snp_chain_facts *facts, STACK_OF(X509) * chai
     int rc;
 
     facts->crl_checked = false;
-    BPT_CHECK(bpt_verify_ctx_crls(&given, ctx, ev, "sev_snp: CRL"));
     src.given = given;
     BPT_CHECK(bpt_amd_crl_check(&used, &src, sk_X509_value(chain, 2), sk_X509_value(chain, 1),
                                 sk_X509_value(chain, 0), at));
@@ -995,7 +993,6 @@ static int check_revocation(struct snp_chain_facts *facts, STACK_OF(X509) * chai
     facts->crl_this = used.this_update;
     facts->crl_next = used.next_update;
 out:
-    sk_X509_CRL_pop_free(given, X509_CRL_free);
     return rc;
 }
 
@@ -1011,6 +1008,7 @@ static int snp_verify(bpt_verify_result *res, const struct bpt_evidence *evidenc
     struct bpt_pki_verify_opts opts = {.at = evidence->at};
     X509 *leaf = NULL;
     STACK_OF(X509) *cas = NULL, *chain = NULL;
+    STACK_OF(X509_CRL) *crls = NULL;
     EVP_PKEY *key = NULL;
     bool vlek;
     int rc;
@@ -1053,7 +1051,7 @@ static int snp_verify(bpt_verify_result *res, const struct bpt_evidence *evidenc
         }
     }
     if (!key) {
-        BPT_CHECK(collect_certs(&leaf, &cas, ctx, evidence));
+        BPT_CHECK(collect_certs(&leaf, &cas, &crls, ctx, evidence));
         if (!leaf) {
             BPT_CHECK(fetch_vcek(&leaf, &rep, ctx, policy, vlek));
         }
@@ -1071,7 +1069,7 @@ static int snp_verify(bpt_verify_result *res, const struct bpt_evidence *evidenc
         BPT_CHECK(verify_chain(&chain, leaf, cas, product, vlek, ctx, &opts));
         facts.crl_checked = false;
         if (!ctx->no_revocation) {
-            BPT_CHECK(check_revocation(&facts, chain, product, vlek, ctx, evidence, opts.at));
+            BPT_CHECK(check_revocation(&facts, chain, crls, product, vlek, ctx, opts.at));
         }
         key = X509_get_pubkey(leaf);
         if (!key) {
@@ -1126,6 +1124,7 @@ out:
     EVP_PKEY_free(key);
     sk_X509_pop_free(chain, X509_free);
     sk_X509_pop_free(cas, X509_free);
+    sk_X509_CRL_pop_free(crls, X509_CRL_free);
     X509_free(leaf);
     return rc;
 }
