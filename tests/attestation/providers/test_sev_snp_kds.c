@@ -15,6 +15,7 @@
 #include "attestation/collateral/kds.h"
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 
@@ -25,7 +26,8 @@ struct server {
     char url[64];
     uint8_t *vcek;
     size_t vcek_len;
-    uint8_t *crl; /* served at /vcek/v1/Milan/crl (NULL: 404); set only between verifications */
+    pthread_mutex_t crl_lock; /* the server thread copies the CRL under it; set_crl swaps it */
+    uint8_t *crl;             /* served at /vcek/v1/Milan/crl (NULL: 404) */
     size_t crl_len;
     char want_path[256];
     atomic_int hits, crl_hits;
@@ -50,8 +52,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     (void)con_cls;
     if (strcmp(url, "/vcek/v1/Milan/crl") == 0) {
         atomic_fetch_add(&s->crl_hits, 1);
-        resp = MHD_create_response_from_buffer(s->crl_len, s->crl, MHD_RESPMEM_PERSISTENT);
-        r = MHD_queue_response(conn, s->crl ? MHD_HTTP_OK : MHD_HTTP_NOT_FOUND, resp);
+        pthread_mutex_lock(&s->crl_lock);
+        resp = MHD_create_response_from_buffer(s->crl_len, s->crl, MHD_RESPMEM_MUST_COPY);
+        status = s->crl ? MHD_HTTP_OK : MHD_HTTP_NOT_FOUND;
+        pthread_mutex_unlock(&s->crl_lock);
+        r = MHD_queue_response(conn, status, resp);
         MHD_destroy_response(resp);
         return r;
     }
@@ -89,10 +94,15 @@ static const struct bpt_sim_snp_crl valid_crl = {0};
  * verification runs (the server thread reads the buffer). */
 static int set_crl(struct fixture *f, const struct bpt_sim_snp_crl *o)
 {
+    uint8_t *crl = NULL;
+    size_t len = 0;
+    int rc = o ? bpt_sim_sev_snp_crl(&crl, &len, f->sim.dir, o) : 0;
+    pthread_mutex_lock(&f->srv.crl_lock);
     bpt_free(f->srv.crl);
-    f->srv.crl = NULL;
-    f->srv.crl_len = 0;
-    return o ? bpt_sim_sev_snp_crl(&f->srv.crl, &f->srv.crl_len, f->sim.dir, o) : 0;
+    f->srv.crl = crl;
+    f->srv.crl_len = len;
+    pthread_mutex_unlock(&f->srv.crl_lock);
+    return rc;
 }
 
 static int setup(void **state)
@@ -102,7 +112,8 @@ static int setup(void **state)
     uint8_t rd[64] = {0};
     const union MHD_DaemonInfo *info;
     *state = f;
-    if (!f || bpt_sim_fixture_init(&f->sim) != 0 ||
+    if (!f || pthread_mutex_init(&f->srv.crl_lock, NULL) != 0 ||
+        bpt_sim_fixture_init(&f->sim) != 0 ||
         bpt_sim_sev_snp_attest(&f->report, &f->len, f->sim.dir, rd)) {
         return -1;
     }
@@ -134,6 +145,7 @@ static int teardown(void **state)
     struct fixture *f = *state;
     MHD_stop_daemon(f->srv.d);
     bpt_free(f->srv.crl);
+    pthread_mutex_destroy(&f->srv.crl_lock);
     bpt_sim_fixture_dispose(&f->sim);
     free(f->srv.vcek);
     free(f->ask);
