@@ -288,6 +288,7 @@ static int build_policy(bpt_policy **out, const struct verify_args *a)
 {
     bpt_policy *p = NULL;
     char *text = NULL;
+    const char *snp_what = NULL;
     size_t len = 0;
     int rc, ex = BPT_EXIT_USAGE;
 
@@ -329,10 +330,10 @@ static int build_policy(bpt_policy **out, const struct verify_args *a)
     if (a->allow_debug) {
         bpt_policy_set_allow_debug(p, true);
     }
-    if ((ex = snp_flags_apply(p, &a->snp)) != 0) {
+    if ((rc = snp_flags_apply(p, &a->snp, &snp_what)) != 0) {
+        ex = rc > 0 ? rc : cli_lib_error("verify", BPT_EXIT_USAGE, snp_what);
         goto out;
     }
-    ex = BPT_EXIT_USAGE;
     if (a->max_age) {
         char *end = NULL;
         unsigned long long v = strtoull(a->max_age, &end, 10);
@@ -361,6 +362,7 @@ static int build_ctx(bpt_verify_ctx **out, const struct verify_args *a)
     bpt_verify_ctx *c = NULL;
     char *text = NULL;
     size_t len = 0;
+    const char *snp_what = NULL;
     int ex = BPT_EXIT_USAGE;
 
     *out = NULL;
@@ -413,10 +415,10 @@ static int build_ctx(bpt_verify_ctx **out, const struct verify_args *a)
             goto out;
         }
     }
-    if ((ex = snp_flags_apply_ctx(c, &a->snp)) != 0) {
+    if (snp_flags_apply_ctx(c, &a->snp, &snp_what) < 0) {
+        ex = cli_lib_error("verify", BPT_EXIT_INPUT, snp_what); /* a --crl file: local input */
         goto out;
     }
-    ex = BPT_EXIT_USAGE;
 #undef FLAG
     *out = c;
     c = NULL;

@@ -150,15 +150,16 @@ static int parse_state(bool *on, const char *arg, const char *flag)
     return cli_usage_error("verify", "%s '%.20s': expected enabled or disabled", flag, arg);
 }
 
-int snp_flags_apply(bpt_policy *p, const struct snp_flags *f)
+int snp_flags_apply(bpt_policy *p, const struct snp_flags *f, const char **what)
 {
     bpt_snp_tcb t;
     bool on = false;
-    int ex;
+    int ex, rc;
 
 #define LIB(call, name)                                                                            \
-    if ((call) < 0) {                                                                              \
-        return cli_lib_error("verify", BPT_EXIT_USAGE, name);                                      \
+    if ((rc = (call)) < 0) {                                                                       \
+        *what = name;                                                                              \
+        return rc;                                                                                 \
     }
     if (f->no_smt) {
         LIB(bpt_policy_set_sev_snp_rule(p, "allow_smt", false), "--snp-no-smt")
@@ -234,21 +235,24 @@ int snp_flags_apply(bpt_policy *p, const struct snp_flags *f)
     return 0;
 }
 
-int snp_flags_apply_ctx(bpt_verify_ctx *c, const struct snp_flags *f)
+int snp_flags_apply_ctx(bpt_verify_ctx *c, const struct snp_flags *f, const char **what)
 {
     char *text = NULL;
     size_t len = 0;
+    int rc;
     for (int i = 0; i < f->n_crls; i++) {
-        if (cli_read_file(&text, &len, f->crls[i], BPT_LIMIT_COLLATERAL_BYTES) < 0 ||
-            bpt_verify_ctx_add_crl(c, (const uint8_t *)text, len) < 0) {
+        *what = f->crls[i];
+        if ((rc = cli_read_file(&text, &len, f->crls[i], BPT_LIMIT_COLLATERAL_BYTES)) < 0 ||
+            (rc = bpt_verify_ctx_add_crl(c, (const uint8_t *)text, len)) < 0) {
             bpt_free(text);
-            return cli_lib_error("verify", BPT_EXIT_USAGE, f->crls[i]);
+            return rc;
         }
         bpt_free(text);
         text = NULL;
     }
-    if (f->no_revocation_check && bpt_verify_ctx_set_revocation_check(c, false) < 0) {
-        return cli_lib_error("verify", BPT_EXIT_USAGE, "--no-revocation-check");
+    *what = "--no-revocation-check";
+    if (f->no_revocation_check && (rc = bpt_verify_ctx_set_revocation_check(c, false)) < 0) {
+        return rc;
     }
     return 0;
 }

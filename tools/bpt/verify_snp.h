@@ -78,10 +78,17 @@ void snp_flags_usage(FILE *f);
 /* Take option @p c (one of snp_flag_options) with @p arg. Returns 0, or a CLI exit code. */
 int snp_flags_take(struct snp_flags *f, int c, const char *arg);
 
-/* Set the policy's sev_snp keys the flags name. Returns 0, or a CLI exit code. */
-int snp_flags_apply(bpt_policy *p, const struct snp_flags *f);
+/*
+ * Set the policy's sev_snp keys the flags name. Returns 0; a CLI exit code (> 0) after printing
+ * a usage error; or a library code (< 0) of a policy setter that refused a flag's value, with
+ * *what naming the flag (a flag's value: the caller reports it as usage).
+ */
+int snp_flags_apply(bpt_policy *p, const struct snp_flags *f, const char **what);
 
-/* Give the context the CRLs (--crl) and the revocation opt-out. Returns 0, or a CLI exit code. */
-int snp_flags_apply_ctx(bpt_verify_ctx *c, const struct snp_flags *f);
+/*
+ * Give the context the CRLs (--crl FILE) and the revocation opt-out. Returns 0, or a library code
+ * (< 0) with *what naming the file that could not be read or is not a CRL (local input).
+ */
+int snp_flags_apply_ctx(bpt_verify_ctx *c, const struct snp_flags *f, const char **what);
 
 #endif

@@ -719,8 +719,9 @@ static void test_cli_certificates_and_revocation(void **state)
         free(out);
     }
     {
+        /* A --crl file that holds no CRL is local input (exit 3, the CLI contract's class). */
         const char *not_crl[] = {"verify", "--trust-root", ark, "--crl", ask, report, NULL};
-        assert_int_equal(bpt_test_run_cli(NULL, not_crl), 2);
+        assert_int_equal(bpt_test_run_cli(NULL, not_crl), 3);
     }
     {
         const char *no_ask[] = {"verify", "--at", "1750000000", "--trust-root", roots, "--certs",
