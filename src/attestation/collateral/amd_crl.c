@@ -189,7 +189,11 @@ int bpt_amd_crl_check(struct bpt_amd_crl_used *used, const struct bpt_amd_crl_sr
         goto out;
     }
     if ((rc = bpt_kds_crl_fetch(&der, src->kds_url, src->vlek, src->product)) < 0) {
-        rc = bpt_err_prefix(rc, "sev_snp: CRL missing: fetching %s failed", url);
+        rc = bpt_err_prefix(rc,
+                            "sev_snp: CRL missing: fetching %s failed (give it to the "
+                            "verification context with bpt_verify_ctx_add_crl, or turn revocation "
+                            "checking off)",
+                            url);
         goto out;
     }
     snprintf(what, sizeof(what), "sev_snp: the CRL from %s", url);

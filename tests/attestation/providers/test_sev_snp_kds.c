@@ -381,7 +381,9 @@ static void test_crl_given(void **state)
     assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, f->report, f->len), BPT_EFETCH,
                   "CRL missing: fetching http://127.0.0.1:");
     assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, f->report, f->len), BPT_EFETCH,
-                  "/vcek/v1/Milan/crl failed: kds: CRL request answered HTTP 404");
+                  "/vcek/v1/Milan/crl failed (give it to the verification context with "
+                  "bpt_verify_ctx_add_crl, or turn revocation checking off): kds: CRL request "
+                  "answered HTTP 404");
     bpt_verify_ctx_free(ctx);
 
     /* bpt_verify_ctx_add_crl() takes CRLs only. */
