@@ -2,7 +2,9 @@
 BUILD ?= build/dev
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build check demo release asan tsan valgrind fuzz-smoke clean
+PREFIX ?= /usr/local
+
+.PHONY: deps build check demo release install uninstall asan tsan valgrind fuzz-smoke fuzz-long clean
 
 deps:
 	./scripts/install-deps.sh
@@ -25,6 +27,21 @@ release: deps
 	cmake --build build/release -j$(JOBS)
 	ctest --test-dir build/release --output-on-failure -j$(JOBS)
 
+# Install an optimised (Release) build under $(PREFIX) (DESTDIR is honoured): bin/bpt,
+# lib/libblueprint-tee.{so,a}, include/blueprint-tee/, lib/pkgconfig/blueprint-tee.pc,
+# share/man/man1/bpt.1, share/bash-completion/completions/bpt. Its own build directory, without
+# tests or benches; `make build` stays the Debug build for development.
+install: deps
+	cmake -S . -B build/install -DCMAKE_BUILD_TYPE=Release -DBPT_BUILD_TESTS=OFF \
+	  -DBPT_BUILD_BENCH=OFF -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	cmake --build build/install -j$(JOBS)
+	cmake --install build/install
+
+# Remove what `make install` installed (its manifest).
+uninstall:
+	@test -f build/install/install_manifest.txt || { echo "nothing installed by make install"; exit 1; }
+	xargs -d '\n' rm -f -- < build/install/install_manifest.txt
+
 asan: deps
 	cmake --preset asan
 	cmake --build build/asan -j$(JOBS)
@@ -43,6 +60,12 @@ valgrind: deps
 
 fuzz-smoke: deps
 	./scripts/fuzz-smoke.sh
+
+# Grow the checked-in corpus: each target FUZZ_SECONDS (default 300) from its seeds, then only
+# the inputs with new coverage are merged into fuzz/corpus/<parser>/ (commit them).
+# FUZZ_TARGETS="evidence jwt" limits the run; see docs/fuzzing.md.
+fuzz-long: deps
+	./scripts/fuzz-long.sh
 
 clean:
 	rm -rf build

@@ -68,7 +68,12 @@ static bool post(CURL *c, const char *url, const char *body, bpt_buf *resp, long
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
-    if (curl_easy_perform(c) != CURLE_OK) {
+    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+    CURLcode cc = curl_easy_perform(c);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(hdr);
+    if (cc != CURLE_OK) {
         return false;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
@@ -243,6 +248,7 @@ static int run_mode(const char *dir, bpt_kx_binding binding, double seconds, dou
     so.attest = attest;
     so.attest_userdata = &ac;
     so.max_sessions = 65536;
+    so.max_sessions_per_client = 0; /* every request comes from 127.0.0.1 */
     so.binding = binding;
     ho.rate_limit_burst = 0; /* measure the service, not the limiter */
     ho.threads = 2;

@@ -22,8 +22,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct bpt_kx_opened out[BPT_KX_MAX_SECRETS_PER_REQUEST] = {{NULL, NULL}};
     size_t n = 0;
     json_t *body = NULL;
-    bpt_kx_outcome o =
-        bpt_kx_open_secrets_body(out, &n, &body, s, (const char *)data, size, size % 2 == 0);
+    /* one authorized sender key on every third input: the sender check runs before opening */
+    static const uint8_t sender[32] = {1};
+    bpt_kx_delivery d = {
+        .legacy_v0 = size % 2 == 0, .senders = sender, .n_senders = size % 3 == 0 ? 1 : 0};
+    bpt_kx_outcome o = bpt_kx_open_secrets_body(out, &n, &body, s, (const char *)data, size, &d);
     (void)o; /* any outcome is fine; only memory safety and cleanup are checked */
     for (size_t i = 0; i < BPT_KX_MAX_SECRETS_PER_REQUEST; i++) {
         bpt_secret_free(out[i].value);

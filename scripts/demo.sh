@@ -70,7 +70,7 @@ say "A TeeConfig for a service running inside a TEE: checked (Direct mode forces
 printf '{"mode":"direct","requirement":"required","key_exchange":{"session_ttl_secs":120}}' > "$work/tee.json"
 expect 0 "$BPT" config check "$work/tee.json"
 printf '{"mode":"direct","secret_injection":"env_or_sealed"}' > "$work/bad.json"
-expect 2 "$BPT" config check "$work/bad.json"
+expect 1 "$BPT" config check "$work/bad.json"
 
 say "The main job: a (simulated) TEE service on loopback that accepts sealed secrets"
 "$BPT" serve --config "$work/tee.json" --simulate sev-snp --sim-dir "$work/sim" --listen 127.0.0.1:0 \

@@ -7,7 +7,14 @@ set -euo pipefail
 build=$1 src=$2 testdata=${3:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+cmake --install "$build" --prefix "$tmp/prefix" >/dev/null 2>&1
+# What goes where: the CLI, its man page (when generated) and bash completion beside the library.
+p=$tmp/prefix
+"$p/bin/bpt" version | grep -q '^bpt ' || { echo "install: bin/bpt does not run"; exit 1; }
+[ -f "$p/share/bash-completion/completions/bpt" ] || { echo "install: no bash completion"; exit 1; }
+if [ -f "$build/bpt.1" ]; then
+  [ -f "$p/share/man/man1/bpt.1" ] || { echo "install: no share/man/man1/bpt.1"; exit 1; }
+fi
 pc=$(find "$tmp/prefix" -name blueprint-tee.pc | head -1)
 export PKG_CONFIG_PATH=$(dirname "$pc")
 libdir=$(pkg-config --variable=libdir blueprint-tee)

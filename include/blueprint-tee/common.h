@@ -34,6 +34,13 @@
 #define BPT_VERSION_PATCH 0
 #define BPT_VERSION_STRING "0.1.0"
 
+/**
+ * The "schema_version" of every JSON document the bpt CLI emits (docs/schemas/). The report and
+ * TeeConfig loaders accept the member with this value (so output can be fed back) and refuse
+ * any other. Raised when a document changes incompatibly.
+ */
+#define BPT_JSON_SCHEMA_VERSION 1
+
 BPT_BEGIN_DECLS
 
 /** The library's version string ("0.1.0"); static storage. */

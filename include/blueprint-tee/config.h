@@ -63,6 +63,15 @@ typedef enum bpt_lifecycle_policy {
 #define BPT_CONFIG_DEFAULT_MAX_SESSIONS 64
 #define BPT_CONFIG_DEFAULT_MAX_ATTESTATION_AGE_SECS 3600
 #define BPT_CONFIG_DEFAULT_ROUTING_FILE "/etc/tee/routing.json"
+/** key_exchange.max_sessions at most (the key-exchange service's own limit). */
+#define BPT_CONFIG_MAX_SESSIONS_LIMIT 1000000
+#define BPT_CONFIG_DEFAULT_MAX_SESSIONS_PER_CLIENT 16
+#define BPT_CONFIG_DEFAULT_FIRST_USE_SECS 30
+#define BPT_CONFIG_DEFAULT_MAX_CONNECTIONS 512
+#define BPT_CONFIG_DEFAULT_MAX_CONNECTIONS_PER_CLIENT 32
+#define BPT_CONFIG_DEFAULT_REQUEST_DEADLINE_SECS 10
+/** key_exchange.authorized_senders entries at most. */
+#define BPT_CONFIG_MAX_AUTHORIZED_SENDERS 64
 
 /** Name of each enum value as serialized ("direct", "sealed_only", ...). */
 BPT_API const char *bpt_tee_mode_name(bpt_tee_mode m);
@@ -88,6 +97,23 @@ BPT_API BPT_MUST_USE int
 bpt_config_builder_allow_providers(bpt_config_builder *b, const bpt_provider *providers, size_t n);
 BPT_API void bpt_config_builder_set_key_exchange(bpt_config_builder *b, uint64_t session_ttl_secs,
                                                  uint64_t max_sessions, bool on_chain_verification);
+/**
+ * The key exchange's limits against hostile clients (docs/config.md): live sessions per client
+ * address (0: no cap), seconds before an unused session may be reclaimed (0: never), open
+ * connections in all and per client address, and the deadline for a whole request head and
+ * body in seconds. build() checks their ranges.
+ */
+BPT_API void bpt_config_builder_set_kx_limits(bpt_config_builder *b,
+                                              uint64_t max_sessions_per_client,
+                                              uint64_t first_use_secs, uint64_t max_connections,
+                                              uint64_t max_connections_per_client,
+                                              uint64_t request_deadline_secs);
+/** Secret store policy: false (default) keeps the first writer of a name, true replaces. */
+BPT_API void bpt_config_builder_set_replace_secrets(bpt_config_builder *b, bool replace);
+/** Accept deliveries signed by this Ed25519 public key (32 bytes, copied).
+ *  @return 0; BPT_ELIMIT past BPT_CONFIG_MAX_AUTHORIZED_SENDERS. */
+BPT_API BPT_MUST_USE int bpt_config_builder_add_authorized_sender(bpt_config_builder *b,
+                                                                  const uint8_t ed25519[32]);
 BPT_API void bpt_config_builder_set_max_attestation_age(bpt_config_builder *b, uint64_t secs);
 /** Ask for a secret-injection policy; build() refuses env_or_sealed for direct/remote/hybrid. */
 BPT_API void bpt_config_builder_set_secret_injection(bpt_config_builder *b, bpt_secret_injection s);
@@ -137,6 +163,19 @@ BPT_API const bpt_provider *bpt_config_allowed_providers(const bpt_config *c, si
 BPT_API uint64_t bpt_config_session_ttl_secs(const bpt_config *c);
 BPT_API uint64_t bpt_config_max_sessions(const bpt_config *c);
 BPT_API bool bpt_config_on_chain_verification(const bpt_config *c);
+/** key_exchange limits against hostile clients (see bpt_config_builder_set_kx_limits()). */
+BPT_API uint64_t bpt_config_max_sessions_per_client(const bpt_config *c);
+BPT_API uint64_t bpt_config_first_use_secs(const bpt_config *c);
+BPT_API uint64_t bpt_config_max_connections(const bpt_config *c);
+BPT_API uint64_t bpt_config_max_connections_per_client(const bpt_config *c);
+BPT_API uint64_t bpt_config_request_deadline_secs(const bpt_config *c);
+/** true when key_exchange.secret_store is "replace" (default "first_writer"). */
+BPT_API bool bpt_config_replace_secrets(const bpt_config *c);
+/**
+ * key_exchange.authorized_senders: *n_out Ed25519 public keys of 32 bytes each, back to back
+ * (borrowed), or NULL with 0 when deliveries need no signature.
+ */
+BPT_API const uint8_t *bpt_config_authorized_senders(const bpt_config *c, size_t *n_out);
 BPT_API uint64_t bpt_config_max_attestation_age_secs(const bpt_config *c);
 BPT_API bpt_secret_injection bpt_config_secret_injection(const bpt_config *c);
 BPT_API bpt_public_key_policy bpt_config_public_key_policy(const bpt_config *c);

@@ -103,6 +103,9 @@ BPT_API bool bpt_verify_ctx_has_trust_roots(const bpt_verify_ctx *c);
 /**
  * Add certificates (one DER certificate, or PEM text of any number; e.g. a VCEK and its chain)
  * for chains to use. CRLs in the same PEM text are taken as bpt_verify_ctx_add_crl() takes them.
+ * They are parsed now.
+ * @return also BPT_EMALFORMED (not a DER certificate or CRL, no or a damaged PEM certificate or
+ *         CRL), BPT_ELIMIT (over BPT_LIMIT_CERT_CHAIN_BYTES or too many certificates).
  */
 BPT_API BPT_MUST_USE int bpt_verify_ctx_add_certs(bpt_verify_ctx *c, const uint8_t *der_or_pem,
                                                   size_t len);

@@ -36,10 +36,11 @@ typedef enum bpt_error_code {
     BPT_EBUSY = -15,          /**< the object is in use or at capacity */
     BPT_EDECRYPT = -16,       /**< authenticated decryption failed */
     BPT_EPROTOCOL = -17,      /**< a peer broke the protocol (bad status, bad body) */
+    BPT_EEXISTS = -18,        /**< a named thing (stored secret) already exists */
 } bpt_error_code;
 
 /** The lowest (most negative) defined code; codes in [BPT_ERROR_CODE_MIN, 0] are defined. */
-#define BPT_ERROR_CODE_MIN BPT_EPROTOCOL
+#define BPT_ERROR_CODE_MIN BPT_EEXISTS
 
 /**
  * This thread's last error message. Never NULL; "" when nothing was recorded.

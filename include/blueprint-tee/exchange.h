@@ -37,6 +37,20 @@ BPT_BEGIN_DECLS
 /** Rust defaults: TTL 300 s, 64 sessions. */
 #define BPT_KX_DEFAULT_TTL_SECS 300
 #define BPT_KX_DEFAULT_MAX_SESSIONS 64
+/** The most live sessions a service takes (bpt_kx_service_options.max_sessions). */
+#define BPT_KX_MAX_SESSIONS_LIMIT 1000000
+/** Live sessions one client address may hold by default (see bpt_kx_service_options). */
+#define BPT_KX_DEFAULT_MAX_SESSIONS_PER_CLIENT 16
+/** Seconds a session may stay unused before a full table may reclaim it (default). */
+#define BPT_KX_DEFAULT_FIRST_USE_SECS 30
+/** Secret names: 1..BPT_KX_NAME_MAX bytes of [A-Za-z0-9._-] (DESIGN.md §6). */
+#define BPT_KX_NAME_MAX 128
+
+/**
+ * true when @p name is a valid secret name: 1..BPT_KX_NAME_MAX bytes, each one of A-Z a-z 0-9
+ * '.' '_' '-'. Names travel in logs and file names, so nothing else is accepted.
+ */
+BPT_API bool bpt_kx_name_is_valid(const char *name);
 
 /**
  * report_data = SHA-256("bpt-kx-v1" || public_key || session_id) || SHA-256(nonce), the second
@@ -171,13 +185,20 @@ typedef struct bpt_kx_service_options {
     bpt_kx_attest_fn attest;        /**< NULL: sessions carry no attestation */
     void *attest_userdata;
     bpt_kx_binding binding; /**< default BPT_KX_BINDING_SESSION */
+    /* version 2 */
+    size_t max_sessions_per_client; /**< live sessions one client may hold (default 16; 0: no
+                                         cap); only bpt_kx_service_create_for() counts */
+    uint64_t first_use_secs;        /**< a session unused this long may be reclaimed when the table
+                                         or its client's share is full (default 30; 0: never) */
 } bpt_kx_service_options;
 
-#define BPT_KX_SERVICE_OPTIONS_VERSION 1
+/** Version 1 (without the per-client fields) is still accepted: they take their defaults. */
+#define BPT_KX_SERVICE_OPTIONS_VERSION 2
 #define BPT_KX_SERVICE_OPTIONS_INIT                                                                \
     {                                                                                              \
         BPT_KX_SERVICE_OPTIONS_VERSION, BPT_KX_DEFAULT_TTL_SECS, BPT_KX_DEFAULT_MAX_SESSIONS, 0,   \
-            {NULL, NULL}, NULL, NULL, BPT_KX_BINDING_SESSION                                       \
+            {NULL, NULL}, NULL, NULL, BPT_KX_BINDING_SESSION,                                      \
+            BPT_KX_DEFAULT_MAX_SESSIONS_PER_CLIENT, BPT_KX_DEFAULT_FIRST_USE_SECS                  \
     }
 
 typedef struct bpt_kx_service bpt_kx_service;
@@ -213,6 +234,9 @@ typedef struct bpt_kx_service_stats {
     uint32_t size; /**< sizeof(bpt_kx_service_stats) as the caller was compiled */
     uint64_t created, consumed, expired, refused;
     size_t active;
+    /* added later: present when size covers them */
+    uint64_t refused_client; /**< creations refused: the client held its share */
+    uint64_t reclaimed;      /**< unused sessions past first_use_secs removed to make room */
 } bpt_kx_service_stats;
 
 #define BPT_KX_SERVICE_STATS_INIT                                                                  \
@@ -221,8 +245,12 @@ typedef struct bpt_kx_service_stats {
     }
 
 /**
- * Make a service. Options are copied (NULL: defaults).
- * @return 0; BPT_EINVAL (unknown version, max_sessions 0); BPT_ENOMEM.
+ * Make a service. Options are copied (NULL: defaults). Sessions sit in a hash table by id and
+ * a min-heap by expiry: create, consume and expiry cost O(1)/O(log n) whatever the number of
+ * live sessions, and the lock is never held for a pass over the table.
+ * first_use_secs above ttl_secs is taken as ttl_secs.
+ * @return 0; BPT_EINVAL (unknown version, max_sessions outside 1..BPT_KX_MAX_SESSIONS_LIMIT);
+ *         BPT_ENOMEM.
  */
 BPT_API BPT_MUST_USE int bpt_kx_service_new(bpt_kx_service **out,
                                             const bpt_kx_service_options *opts);
@@ -259,6 +287,21 @@ BPT_API BPT_MUST_USE int bpt_kx_service_create(bpt_kx_session_info *info, bpt_re
                                                size_t nonce_len);
 
 /**
+ * bpt_kx_service_create() on behalf of @p client (the HTTP server passes the peer address as
+ * text; any stable key of at most 63 bytes works, NULL counts no client). A client holds at
+ * most max_sessions_per_client live sessions. When the table or the client's share is full,
+ * the oldest session left unused for first_use_secs (the client's own, for its share) is
+ * removed, its key cleansed, to make room (counted as reclaimed); only when none qualifies is
+ * the call refused.
+ * @return 0; BPT_EBUSY (the table is full: "capacity"); BPT_ELIMIT (@p client holds its share);
+ *         BPT_EINVAL (nonce length, client key longer than 63 bytes); the attester's code.
+ */
+BPT_API BPT_MUST_USE int bpt_kx_service_create_for(bpt_kx_session_info *info,
+                                                   bpt_report **report_out, bpt_kx_service *svc,
+                                                   const char *client, const uint8_t *nonce,
+                                                   size_t nonce_len);
+
+/**
  * Take the session @p id_hex out of the service (one-time: of concurrent callers exactly one
  * gets it). The caller opens its secrets, then frees it (bpt_kx_session_free()).
  * @param[out] out the session, owned by the caller.
@@ -286,19 +329,42 @@ BPT_API void bpt_kx_service_get_stats(bpt_kx_service_stats *out, bpt_kx_service 
 /** Named secrets opened by the service, each in secure memory. Safe from any thread. */
 typedef struct bpt_kx_store bpt_kx_store;
 
+/** What a second delivery of a stored name does. */
+typedef enum bpt_kx_store_policy {
+    BPT_KX_STORE_FIRST_WRITER = 0, /**< default: the first value stays; BPT_EEXISTS */
+    BPT_KX_STORE_REPLACE           /**< the new value replaces (and cleanses) the old */
+} bpt_kx_store_policy;
+
 /** An empty store. @return 0; BPT_ENOMEM. */
 BPT_API BPT_MUST_USE int bpt_kx_store_new(bpt_kx_store **out);
 
 /** Cleanse and free every entry; NULL does nothing. */
 BPT_API void bpt_kx_store_free(bpt_kx_store *st);
 
+/** Set the policy for names already stored (default BPT_KX_STORE_FIRST_WRITER). */
+BPT_API void bpt_kx_store_set_policy(bpt_kx_store *st, bpt_kx_store_policy policy);
+
+/** The number of names a store holds at most. */
+#define BPT_KX_STORE_MAX_NAMES 256
+
 /**
- * Store @p secret under @p name, replacing (and cleansing) an older entry of that name.
- * Takes ownership of @p secret on success only.
- * @return 0; BPT_EINVAL (NULL or empty name); BPT_ELIMIT (more than BPT_LIMIT_LIST_ENTRIES
- *         names); BPT_ENOMEM.
+ * Store @p secret under @p name. A name already stored is refused (first writer wins) unless
+ * the policy is BPT_KX_STORE_REPLACE, which cleanses the old value. Takes ownership of
+ * @p secret on success only.
+ * @return 0; BPT_EINVAL (NULL, or not a valid name: bpt_kx_name_is_valid()); BPT_EEXISTS
+ *         (stored already, first-writer policy); BPT_ELIMIT (BPT_KX_STORE_MAX_NAMES names
+ *         held); BPT_ENOMEM.
  */
 BPT_API BPT_MUST_USE int bpt_kx_store_put(bpt_kx_store *st, const char *name, bpt_secret *secret);
+
+/**
+ * Store @p n secrets at once, all or nothing: every name is checked (valid, distinct, not
+ * stored under the first-writer policy, room for the new ones) before any is stored. Takes
+ * ownership of every secrets[i] on success only (the array entries are set to NULL).
+ * @return 0; the codes of bpt_kx_store_put(), nothing stored.
+ */
+BPT_API BPT_MUST_USE int bpt_kx_store_put_all(bpt_kx_store *st, const char *const *names,
+                                              bpt_secret **secrets, size_t n);
 
 /**
  * A copy of the secret named @p name.
@@ -313,8 +379,9 @@ BPT_API size_t bpt_kx_store_count(bpt_kx_store *st);
 /* ---- HTTP control plane (libmicrohttpd) -------------------------------------------------- */
 
 /**
- * Called for each opened secret just before it is stored, on a server thread, with no library lock
- * held. @p secret is borrowed for the duration of the call.
+ * Called for each opened secret once the store holds the whole delivery (or, without a store,
+ * once every secret opened), on a server thread, with no library lock held. @p secret is a
+ * copy borrowed for the duration of the call. Never called for a delivery that was refused.
  */
 typedef void (*bpt_kx_secret_fn)(const char *session_id_hex, const char *name,
                                  const bpt_secret *secret, void *userdata);
@@ -335,13 +402,29 @@ typedef struct bpt_kx_server_options {
     void *on_secret_userdata;
     bool legacy_v0; /**< also accept the Rust crate's v0 SealedSecretPayload (off by default);
                          its one secret is stored as "sealed_secret" */
+    /* version 2 */
+    unsigned max_connections;            /**< open connections at most (default 512) */
+    unsigned max_connections_per_client; /**< per client address (default 32) */
+    unsigned request_deadline_ms;      /**< the whole request head and body must arrive within this
+                                            from the connection's start or the previous answer
+                                            (default 10000); the connection is closed otherwise */
+    const uint8_t *authorized_senders; /**< n x 32-byte Ed25519 public keys (copied); when
+                                            set, every delivery must be signed by one */
+    size_t n_authorized_senders;
 } bpt_kx_server_options;
 
-#define BPT_KX_SERVER_OPTIONS_VERSION 1
+/** Version 1 (without the fields after legacy_v0) is still accepted with their defaults. */
+#define BPT_KX_SERVER_OPTIONS_VERSION 2
+#define BPT_KX_DEFAULT_MAX_CONNECTIONS 512
+#define BPT_KX_DEFAULT_MAX_CONNECTIONS_PER_CLIENT 32
+#define BPT_KX_DEFAULT_REQUEST_DEADLINE_MS 10000
+/** Authorized sender keys a server takes at most. */
+#define BPT_KX_MAX_AUTHORIZED_SENDERS 64
 #define BPT_KX_SERVER_OPTIONS_INIT                                                                 \
     {                                                                                              \
         BPT_KX_SERVER_OPTIONS_VERSION, "127.0.0.1", 0, 64u * 1024u, 60, 600, 5, 2, {NULL, NULL},   \
-            NULL, NULL, NULL, false                                                                \
+            NULL, NULL, NULL, false, BPT_KX_DEFAULT_MAX_CONNECTIONS,                               \
+            BPT_KX_DEFAULT_MAX_CONNECTIONS_PER_CLIENT, BPT_KX_DEFAULT_REQUEST_DEADLINE_MS, NULL, 0 \
     }
 
 typedef struct bpt_kx_server bpt_kx_server;
@@ -402,8 +485,10 @@ typedef struct bpt_kx_client_result {
  * @param verifier     borrowed: the verification context (trust roots, collateral sources) and
  *                     the policy (expected measurement, ...) the service must satisfy.
  * @param secrets, n   1..64 secrets.
- * @return 0; BPT_EFETCH (connection failed or timed out); BPT_EPROTOCOL (an error status or a
- *         malformed answer; the message carries the server's error code); BPT_ECLAIM
+ * @return 0; BPT_EFETCH (connection failed or timed out, or the service is unavailable:
+ *         HTTP 5xx or 429; retrying may help); BPT_EPROTOCOL (any other error status, or an
+ *         answer that is not the protocol's: not JSON, a field missing or of the wrong type; the
+ *         message carries the server's error code); BPT_ECLAIM
  *         (report_data or key binding mismatch); any attestation kind from verification;
  *         BPT_ELIMIT (an answer over 1 MiB); BPT_EINVAL (arguments, or a URL refused).
  * Threads: reentrant (one libcurl easy handle per call; libcurl's global initialisation is
@@ -412,6 +497,39 @@ typedef struct bpt_kx_client_result {
 BPT_API BPT_MUST_USE int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
                                             const struct bpt_verifier *verifier,
                                             const bpt_kx_client_secret *secrets, size_t n);
+
+/** Client options (size-prefixed: BPT_KX_CLIENT_OPTIONS_INIT). */
+typedef struct bpt_kx_client_options {
+    uint32_t size; /**< sizeof(bpt_kx_client_options) as the caller was compiled */
+    /** An Ed25519 private key in PEM (PKCS#8, as `openssl genpkey -algorithm ed25519` writes),
+     *  borrowed: the delivery carries "sender" signed with it (docs/exchange.md). NULL: none. */
+    const char *sign_key_pem;
+    size_t sign_key_pem_len;
+} bpt_kx_client_options;
+
+#define BPT_KX_CLIENT_OPTIONS_INIT                                                                 \
+    {                                                                                              \
+        .size = sizeof(bpt_kx_client_options)                                                      \
+    }
+
+/**
+ * Check client options before anything is sent: the signing key, when set, must be an Ed25519
+ * private key in PEM (a CLI checks its --sign-key file with this before it connects).
+ * @return 0; BPT_EINVAL (NULL or too small options, not a PEM private key, not Ed25519).
+ */
+BPT_API BPT_MUST_USE int bpt_kx_client_options_check(const bpt_kx_client_options *opts);
+
+/**
+ * bpt_kx_client_send() with options: with a signing key, the secrets body carries
+ * `"sender":{"key_type":"ed25519","public_key":..,"signature":..}`, the signature over the
+ * session id (16 raw bytes) || SHA-256 of the body without its sender member (docs/exchange.md).
+ * The key is loaded into an OpenSSL EVP_PKEY, used once and freed.
+ * @return the codes of bpt_kx_client_send(); BPT_EINVAL (not an Ed25519 private key PEM).
+ */
+BPT_API BPT_MUST_USE int bpt_kx_client_send_with(bpt_kx_client_result *out, const char *base_url,
+                                                 const struct bpt_verifier *verifier,
+                                                 const bpt_kx_client_secret *secrets, size_t n,
+                                                 const bpt_kx_client_options *opts);
 
 BPT_END_DECLS
 

@@ -45,8 +45,9 @@ typedef enum bpt_format {
 BPT_API const char *bpt_provider_name(bpt_provider p);
 
 /**
- * Parse a provider name: the snake_case names above, and the CLI spellings "sev-snp", "tdx",
- * "aws-nitro", "azure-maa"/"azure-snp", "gcp-confidential"; "auto" gives BPT_PROVIDER_UNKNOWN.
+ * Parse a provider name: the snake_case names above, the CLI spellings "sev-snp", "tdx",
+ * "aws-nitro", "azure-maa"/"azure-snp", "gcp-confidential", and the short snake_case names
+ * "sev_snp", "azure_maa"; "auto" gives BPT_PROVIDER_UNKNOWN.
  * @return 0; BPT_EINVAL naming the text and the accepted names.
  */
 BPT_API BPT_MUST_USE int bpt_provider_parse(bpt_provider *out, const char *name);

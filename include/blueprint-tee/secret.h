@@ -66,6 +66,17 @@ typedef struct bpt_secret_counters {
  * whose size is smaller than the first version, is left as it is. */
 BPT_API void bpt_secret_stats(bpt_secret_counters *out);
 
+/**
+ * Keep this process's memory out of core dumps and away from same-user debuggers: sets
+ * PR_SET_DUMPABLE to 0 (no core file, /proc/PID/mem and ptrace attach need CAP_SYS_PTRACE)
+ * and RLIMIT_CORE to 0 (soft and hard). For long-running processes holding live session
+ * keys and opened secrets (`bpt serve`, the runner); call it once at start-up.
+ * @return 0; BPT_EIO naming the call that failed (errno's text). BPT_ENOTSUP on a system
+ *         without prctl (not Linux).
+ * Threads: process-wide; call it before starting threads.
+ */
+BPT_API BPT_MUST_USE int bpt_secret_protect_process(void);
+
 /** The largest secret bpt_secret_new() accepts. */
 #define BPT_SECRET_MAX_BYTES (16u * 1024u * 1024u)
 

@@ -97,6 +97,29 @@ BPT_API BPT_MUST_USE int bpt_verify(bpt_verified **out, const bpt_verify_ctx *ct
                                     const bpt_policy *policy, const uint8_t *ev, size_t ev_len,
                                     bpt_provider provider);
 
+/**
+ * As bpt_verify(), and on failure also describes the refusal as one JSON object holding what
+ * was learned before it (DESIGN.md §5; docs/schemas/verify.schema.json less the CLI's fields):
+ *
+ *   {"verified":false,"provider":"intel_tdx","format":"tdx_quote","evidence_sha256":"<hex>",
+ *    "tcb":{"status":"out_of_date",..},"error":{"kind":"claim","message":".."}}
+ *
+ * "provider" and "format": of the verifier that ran, else of the provider named or recognised
+ * ("unknown" when none; a plugin's format is "unknown"). "evidence_sha256": SHA-256 of the
+ * evidence bytes a verifier was handed (for report JSON, the evidence it carries: the digest a
+ * success would report), absent when none was. "tcb": the verifier's TCB object when it had
+ * reached its TCB decision before refusing (a TDX quote refused by the policy: its status),
+ * else absent. "kind": the code's name for the six attestation kinds, else "unsatisfiable"
+ * (this verifier cannot say yes); the code itself is returned.
+ * @param[out] refusal NULL on success; on failure the JSON text (free with bpt_free()), or NULL
+ *             when there was no memory for it. Never changes bpt_error_last().
+ * @return as bpt_verify(); BPT_EINVAL also for a NULL @p refusal.
+ */
+BPT_API BPT_MUST_USE int bpt_verify_explain(bpt_verified **out, char **refusal,
+                                            const bpt_verify_ctx *ctx, const bpt_policy *policy,
+                                            const uint8_t *ev, size_t ev_len,
+                                            bpt_provider provider);
+
 /** One-off report verification: as bpt_verifier_verify_report(). */
 BPT_API BPT_MUST_USE int bpt_verify_report(bpt_verified **out, const bpt_verify_ctx *ctx,
                                            const bpt_policy *policy, const bpt_report *report);

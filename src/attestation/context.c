@@ -11,6 +11,7 @@
 #include "attestation/collateral/collateral_cache.h"
 #include "attestation/collateral/jwks.h"
 #include "attestation/pki/chain_cache.h"
+#include "attestation/pki/pki.h"
 
 #include "core/err.h"
 #include "core/http.h"
@@ -259,7 +260,16 @@ bool bpt_verify_ctx_has_trust_roots(const bpt_verify_ctx *c)
 
 int bpt_verify_ctx_add_certs(bpt_verify_ctx *c, const uint8_t *der_or_pem, size_t len)
 {
+    STACK_OF(X509) *parsed = NULL;
     int rc = settable(c, "certificates");
+    /* Parsed now, so bytes that are no certificate are refused here, where the caller still
+     * knows which file they came from, not later as a verification that lacks keys. Parsed as
+     * the verification reads them (bpt_verify_ctx_given): CRLs among the certificates are
+     * accepted (and checked) too. */
+    if (rc == 0 && der_or_pem && len > 0) {
+        rc = bpt_pki_parse_bundle(&parsed, NULL, der_or_pem, len, "verify context: certificates");
+        sk_X509_pop_free(parsed, X509_free);
+    }
     if (rc == 0 && (rc = bpt_cert_blobs_append(&c->certs, der_or_pem, len)) < 0) {
         rc = bpt_err_prefix(rc, "verify context");
     }

@@ -358,8 +358,8 @@ out:
 int bpt_report_from_json(bpt_report **out, const char *json, size_t len)
 {
     static const char *const keys[] = {
-        "provider", "format",   "issued_at_unix", "measurement", "public_key_binding",
-        "claims",   "evidence", "collateral",     NULL};
+        "provider", "format",   "issued_at_unix", "measurement",    "public_key_binding",
+        "claims",   "evidence", "collateral",     "schema_version", NULL};
     static const char *const mkeys[] = {"algorithm", "digest", NULL};
     json_t *root = NULL, *m = NULL, *claims = NULL, *coll = NULL, *b;
     bpt_report *r = NULL;
@@ -377,6 +377,7 @@ int bpt_report_from_json(bpt_report **out, const char *json, size_t len)
         goto out;
     }
     BPT_CHECK(bpt_json_check_keys(root, keys, "report"));
+    BPT_CHECK(bpt_json_check_schema_version(root, "report"));
     BPT_CHECK(bpt_json_get_str(root, "provider", &pname, true, "report"));
     BPT_CHECK(bpt_json_get_str(root, "format", &s, true, "report"));
     if (bpt_custom_name_is_valid(pname)) {

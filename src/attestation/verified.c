@@ -114,7 +114,7 @@ static int check_contract(const bpt_verifier_vtable *vt, const struct bpt_verify
 
 int bpt_verifier_run(bpt_verified **out, const bpt_verifier_vtable *vt, bool builtin,
                      const bpt_verify_ctx *ctx, const bpt_policy *policy,
-                     const struct bpt_evidence *ev)
+                     const struct bpt_evidence *ev, json_t **tcb_on_refusal)
 {
     struct bpt_verify_result res = {0};
     const struct bpt_log_sink *prev;
@@ -123,6 +123,9 @@ int bpt_verifier_run(bpt_verified **out, const bpt_verifier_vtable *vt, bool bui
     int rc;
 
     *out = NULL;
+    if (tcb_on_refusal) {
+        *tcb_on_refusal = NULL;
+    }
     if (!policy) {
         BPT_CHECK(bpt_policy_new(&owned));
         policy = owned;
@@ -139,6 +142,10 @@ int bpt_verifier_run(bpt_verified **out, const bpt_verifier_vtable *vt, bool bui
         }
         if (!builtin) {
             rc = bpt_err_prefix(rc, "%.64s", vt->name);
+        }
+        if (tcb_on_refusal) {
+            *tcb_on_refusal = res.d.tcb; /* what it had established before it refused */
+            res.d.tcb = NULL;
         }
         goto out;
     }
@@ -193,7 +200,7 @@ int bpt_verifier_run_direct(bpt_verified **out, const bpt_verifier_vtable *vt,
         ctx = owned;
     }
     bpt_evidence_init(&ev, ev_bytes, ev_len, vt->kind, bpt_verify_ctx_at(ctx));
-    rc = bpt_verifier_run(out, vt, true, ctx, policy, &ev);
+    rc = bpt_verifier_run(out, vt, true, ctx, policy, &ev, NULL);
     bpt_evidence_dispose(&ev);
 out:
     bpt_verify_ctx_free(owned);

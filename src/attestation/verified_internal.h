@@ -4,7 +4,9 @@
  * exported. Built-in verifiers fill the result's fields directly:
  *
  *   res->d.report_data_len = 64; memcpy(res->d.report_data, rep.report_data, 64);
- *   res->d.tcb = json_pack("{s:s}", "status", "up_to_date");   // owned by res from now on
+ *   res->d.tcb = json_pack("{s:s}", "status", "up_to_date");   // owned by res from now on;
+ *                                                              // set before the policy checks,
+ *                                                              // a refusal still reports it
  *   res->report = report;                                       // likewise
  */
 #ifndef BPT_ATTESTATION_VERIFIED_INTERNAL_H
@@ -36,11 +38,13 @@ void bpt_verify_result_dispose(struct bpt_verify_result *res);
  * this call), with the context's log sink in scope; check the result keeps the contract of
  * sys/verifier.h; make the bpt_verified. A plugin's (non-@p builtin) failure messages are
  * prefixed with its name.
+ * @param[out] tcb_on_refusal optional: when the verifier fails after it set its "tcb" object
+ *             (it had reached its TCB decision), that object (owned by the caller), else NULL.
  * @return 0; the verifier's code; BPT_ERROR (a verifier that broke its contract).
  */
 BPT_MUST_USE int bpt_verifier_run(bpt_verified **out, const bpt_verifier_vtable *vt, bool builtin,
                                   const bpt_verify_ctx *ctx, const bpt_policy *policy,
-                                  const struct bpt_evidence *ev);
+                                  const struct bpt_evidence *ev, json_t **tcb_on_refusal);
 
 /**
  * A built-in provider's own entry point (bpt_sev_snp_verify() ...): @p ev_bytes as evidence

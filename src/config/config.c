@@ -1,10 +1,12 @@
 /* TeeConfig: builder, invariants, JSON in the Rust crate's serde shape, TeeRequirements. */
 #include <blueprint-tee/config.h>
 
+#include "core/codec.h"
 #include "core/err.h"
 #include "core/json.h"
 #include "core/limits.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +18,12 @@ struct settings {
     size_t n_providers;
     uint64_t session_ttl_secs, max_sessions;
     bool on_chain_verification;
+    /* the key exchange under hostile clients (issue 13) */
+    uint64_t max_sessions_per_client, first_use_secs;
+    uint64_t max_connections, max_connections_per_client, request_deadline_secs;
+    bool replace_secrets;
+    uint8_t senders[BPT_CONFIG_MAX_AUTHORIZED_SENDERS][32];
+    size_t n_senders;
     uint64_t max_attestation_age_secs;
     bool secret_injection_set; /* asked for explicitly */
     bpt_secret_injection secret_injection;
@@ -96,6 +104,11 @@ static void defaults(struct settings *s)
     s->session_ttl_secs = BPT_CONFIG_DEFAULT_SESSION_TTL_SECS;
     s->max_sessions = BPT_CONFIG_DEFAULT_MAX_SESSIONS;
     s->on_chain_verification = true;
+    s->max_sessions_per_client = BPT_CONFIG_DEFAULT_MAX_SESSIONS_PER_CLIENT;
+    s->first_use_secs = BPT_CONFIG_DEFAULT_FIRST_USE_SECS;
+    s->max_connections = BPT_CONFIG_DEFAULT_MAX_CONNECTIONS;
+    s->max_connections_per_client = BPT_CONFIG_DEFAULT_MAX_CONNECTIONS_PER_CLIENT;
+    s->request_deadline_secs = BPT_CONFIG_DEFAULT_REQUEST_DEADLINE_SECS;
     s->max_attestation_age_secs = BPT_CONFIG_DEFAULT_MAX_ATTESTATION_AGE_SECS;
     s->public_key_policy = BPT_PUBKEY_REQUIRED;
     s->freshness = BPT_FRESHNESS_PROVISION_TIME_ONLY;
@@ -127,9 +140,28 @@ static int finish(struct settings *s)
     if (s->session_ttl_secs == 0) {
         return bpt_err(BPT_EINVAL, "config: key_exchange.session_ttl_secs must be at least 1");
     }
-    if (s->max_sessions == 0 || s->max_sessions > 65536) {
-        return bpt_err(BPT_EINVAL, "config: key_exchange.max_sessions %llu out of range 1..65536",
-                       (unsigned long long)s->max_sessions);
+    if (s->max_sessions == 0 || s->max_sessions > BPT_CONFIG_MAX_SESSIONS_LIMIT) {
+        return bpt_err(BPT_EINVAL, "config: key_exchange.max_sessions %llu out of range 1..%d",
+                       (unsigned long long)s->max_sessions, BPT_CONFIG_MAX_SESSIONS_LIMIT);
+    }
+    if (s->first_use_secs > s->session_ttl_secs) {
+        s->first_use_secs = s->session_ttl_secs; /* a session expires at its TTL anyway */
+    }
+    if (s->max_connections == 0 || s->max_connections > 65536) {
+        return bpt_err(BPT_EINVAL,
+                       "config: key_exchange.max_connections %llu out of range 1..65536",
+                       (unsigned long long)s->max_connections);
+    }
+    if (s->max_connections_per_client == 0 || s->max_connections_per_client > s->max_connections) {
+        return bpt_err(BPT_EINVAL,
+                       "config: key_exchange.max_connections_per_client %llu out of range "
+                       "1..max_connections",
+                       (unsigned long long)s->max_connections_per_client);
+    }
+    if (s->request_deadline_secs == 0 || s->request_deadline_secs > 3600) {
+        return bpt_err(BPT_EINVAL,
+                       "config: key_exchange.request_deadline_secs %llu out of range 1..3600",
+                       (unsigned long long)s->request_deadline_secs);
     }
     return 0;
 }
@@ -209,6 +241,33 @@ void bpt_config_builder_set_key_exchange(bpt_config_builder *b, uint64_t session
     b->s.session_ttl_secs = session_ttl_secs;
     b->s.max_sessions = max_sessions;
     b->s.on_chain_verification = on_chain_verification;
+}
+
+void bpt_config_builder_set_kx_limits(bpt_config_builder *b, uint64_t max_sessions_per_client,
+                                      uint64_t first_use_secs, uint64_t max_connections,
+                                      uint64_t max_connections_per_client,
+                                      uint64_t request_deadline_secs)
+{
+    b->s.max_sessions_per_client = max_sessions_per_client;
+    b->s.first_use_secs = first_use_secs;
+    b->s.max_connections = max_connections;
+    b->s.max_connections_per_client = max_connections_per_client;
+    b->s.request_deadline_secs = request_deadline_secs;
+}
+
+void bpt_config_builder_set_replace_secrets(bpt_config_builder *b, bool replace)
+{
+    b->s.replace_secrets = replace;
+}
+
+int bpt_config_builder_add_authorized_sender(bpt_config_builder *b, const uint8_t ed25519[32])
+{
+    if (b->s.n_senders == BPT_CONFIG_MAX_AUTHORIZED_SENDERS) {
+        return bpt_err(BPT_ELIMIT, "config: key_exchange.authorized_senders: at most %d",
+                       BPT_CONFIG_MAX_AUTHORIZED_SENDERS);
+    }
+    memcpy(b->s.senders[b->s.n_senders++], ed25519, 32);
+    return 0;
 }
 
 void bpt_config_builder_set_max_attestation_age(bpt_config_builder *b, uint64_t secs)
@@ -342,6 +401,42 @@ uint64_t bpt_config_max_sessions(const bpt_config *c)
     return c->s.max_sessions;
 }
 
+uint64_t bpt_config_max_sessions_per_client(const bpt_config *c)
+{
+    return c->s.max_sessions_per_client;
+}
+
+uint64_t bpt_config_first_use_secs(const bpt_config *c)
+{
+    return c->s.first_use_secs;
+}
+
+uint64_t bpt_config_max_connections(const bpt_config *c)
+{
+    return c->s.max_connections;
+}
+
+uint64_t bpt_config_max_connections_per_client(const bpt_config *c)
+{
+    return c->s.max_connections_per_client;
+}
+
+uint64_t bpt_config_request_deadline_secs(const bpt_config *c)
+{
+    return c->s.request_deadline_secs;
+}
+
+bool bpt_config_replace_secrets(const bpt_config *c)
+{
+    return c->s.replace_secrets;
+}
+
+const uint8_t *bpt_config_authorized_senders(const bpt_config *c, size_t *n_out)
+{
+    *n_out = c->s.n_senders;
+    return c->s.n_senders > 0 ? c->s.senders[0] : NULL;
+}
+
 bool bpt_config_on_chain_verification(const bpt_config *c)
 {
     return c->s.on_chain_verification;
@@ -452,6 +547,55 @@ static int enum_field(int *out, const json_t *root, const char *key, const char 
     return parse_name(out, s, names, n, key);
 }
 
+/* key_exchange's fields against hostile clients: limits, the store policy, senders. */
+static int kx_hardening_from_json(bpt_config_builder *b, const json_t *kx)
+{
+    static const char *const ctx = "config: key_exchange";
+    static const char *const store_policies[] = {"first_writer", "replace"};
+    static const char *const sender_keys[] = {"key_type", "public_key", NULL};
+    struct settings *s = &b->s;
+    json_t *arr = NULL;
+    int iv = 0, rc;
+
+    BPT_CHECK(
+        bpt_json_get_u64(kx, "max_sessions_per_client", &s->max_sessions_per_client, false, ctx));
+    BPT_CHECK(bpt_json_get_u64(kx, "first_use_secs", &s->first_use_secs, false, ctx));
+    BPT_CHECK(bpt_json_get_u64(kx, "max_connections", &s->max_connections, false, ctx));
+    BPT_CHECK(bpt_json_get_u64(kx, "max_connections_per_client", &s->max_connections_per_client,
+                               false, ctx));
+    BPT_CHECK(bpt_json_get_u64(kx, "request_deadline_secs", &s->request_deadline_secs, false, ctx));
+    BPT_CHECK(enum_field(&iv, kx, "secret_store", store_policies, 2, NULL));
+    s->replace_secrets = iv == 1;
+    BPT_CHECK(bpt_json_get_arr(kx, "authorized_senders", &arr, false, ctx));
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *e = json_array_get(arr, i);
+        const char *kt = NULL, *hex = NULL;
+        uint8_t key[32];
+        char ectx[64];
+        snprintf(ectx, sizeof(ectx), "config: key_exchange.authorized_senders[%zu]", i);
+        if (!json_is_object(e)) {
+            rc = bpt_err(BPT_EINVAL, "%s must be {\"key_type\":\"ed25519\",\"public_key\":..}",
+                         ectx);
+            goto out;
+        }
+        BPT_CHECK(bpt_json_check_keys(e, sender_keys, ectx));
+        BPT_CHECK(bpt_json_get_str(e, "key_type", &kt, true, ectx));
+        BPT_CHECK(bpt_json_get_str(e, "public_key", &hex, true, ectx));
+        if (strcmp(kt, "ed25519") != 0) {
+            rc = bpt_err(BPT_EINVAL,
+                         "%s.key_type '%.20s' unknown (expected ed25519; secp256k1 Ethereum "
+                         "addresses come with the chain module)",
+                         ectx, kt);
+            goto out;
+        }
+        BPT_CHECK(bpt_hex_decode_exact(key, sizeof(key), hex, strlen(hex), ectx));
+        BPT_CHECK(bpt_config_builder_add_authorized_sender(b, key));
+    }
+    rc = 0;
+out:
+    return rc;
+}
+
 int bpt_config_load_json(bpt_config **out, const char *json, size_t len)
 {
     static const char *const keys[] = {"requirement",
@@ -463,9 +607,19 @@ int bpt_config_load_json(bpt_config **out, const char *json, size_t len)
                                        "attestation_freshness",
                                        "public_key_policy",
                                        "hybrid_routing_source",
+                                       "schema_version",
                                        NULL};
-    static const char *const kx_keys[] = {"session_ttl_secs", "max_sessions",
-                                          "on_chain_verification", NULL};
+    static const char *const kx_keys[] = {"session_ttl_secs",
+                                          "max_sessions",
+                                          "on_chain_verification",
+                                          "max_sessions_per_client",
+                                          "first_use_secs",
+                                          "max_connections",
+                                          "max_connections_per_client",
+                                          "request_deadline_secs",
+                                          "secret_store",
+                                          "authorized_senders",
+                                          NULL};
     static const char *const freshness[] = {"provision_time_only"};
     json_t *root = NULL, *v, *kx = NULL;
     bpt_config_builder *b = NULL;
@@ -480,6 +634,7 @@ int bpt_config_load_json(bpt_config **out, const char *json, size_t len)
         goto out;
     }
     BPT_CHECK(bpt_json_check_keys(root, keys, "config"));
+    BPT_CHECK(bpt_json_check_schema_version(root, "config"));
     BPT_CHECK(bpt_config_builder_new(&b));
     s = &b->s;
     iv = (int)s->requirement;
@@ -503,6 +658,7 @@ int bpt_config_load_json(bpt_config **out, const char *json, size_t len)
             bpt_json_get_u64(kx, "max_sessions", &s->max_sessions, false, "config: key_exchange"));
         BPT_CHECK(bpt_json_get_bool(kx, "on_chain_verification", &s->on_chain_verification, false,
                                     "config: key_exchange"));
+        BPT_CHECK(kx_hardening_from_json(b, kx));
     }
     BPT_CHECK(bpt_json_get_u64(root, "max_attestation_age_secs", &s->max_attestation_age_secs,
                                false, "config"));
@@ -566,6 +722,27 @@ int bpt_config_to_json(char **out, const bpt_config *c)
         s->routing == BPT_ROUTING_CONTRACT_DRIVEN ? json_string("contract_driven")
                                                   : json_pack("{s:s}", "policy_file", file));
     if (!o) {
+        return bpt_err_nomem("config JSON");
+    }
+    json_t *kx = json_object_get(o, "key_exchange"), *senders = json_array();
+    for (size_t i = 0; senders != NULL && i < s->n_senders; i++) {
+        json_array_append_new(senders, json_pack("{s:s,s:o}", "key_type", "ed25519", "public_key",
+                                                 bpt_json_hex(s->senders[i], 32)));
+    }
+    json_t *extra = senders == NULL
+                        ? NULL
+                        : json_pack("{s:I,s:I,s:I,s:I,s:I,s:s,s:o}", "max_sessions_per_client",
+                                    (json_int_t)s->max_sessions_per_client, "first_use_secs",
+                                    (json_int_t)s->first_use_secs, "max_connections",
+                                    (json_int_t)s->max_connections, "max_connections_per_client",
+                                    (json_int_t)s->max_connections_per_client,
+                                    "request_deadline_secs", (json_int_t)s->request_deadline_secs,
+                                    "secret_store", s->replace_secrets ? "replace" : "first_writer",
+                                    "authorized_senders", senders);
+    rc = extra != NULL ? json_object_update(kx, extra) : -1;
+    json_decref(extra);
+    if (rc != 0) {
+        json_decref(o);
         return bpt_err_nomem("config JSON");
     }
     rc = bpt_json_dump(out, o);

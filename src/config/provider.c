@@ -13,7 +13,8 @@ static const char *const format_names[] = {
     "sev_snp_report", "azure_maa_token", "gcp_confidential_token",
 };
 
-/* CLI spellings (DESIGN.md §8) beside the serialized names. */
+/* CLI spellings (DESIGN.md §8) beside the serialized names: kebab-case, and the snake_case short
+ * names (sev_snp, azure_maa) the kebab-case ones stand for. */
 static const struct {
     const char *alias;
     bpt_provider p;
@@ -21,8 +22,10 @@ static const struct {
     {"auto", BPT_PROVIDER_UNKNOWN},
     {"tdx", BPT_PROVIDER_INTEL_TDX},
     {"sev-snp", BPT_PROVIDER_AMD_SEV_SNP},
+    {"sev_snp", BPT_PROVIDER_AMD_SEV_SNP},
     {"aws-nitro", BPT_PROVIDER_AWS_NITRO},
     {"azure-maa", BPT_PROVIDER_AZURE_SNP},
+    {"azure_maa", BPT_PROVIDER_AZURE_SNP},
     {"azure-snp", BPT_PROVIDER_AZURE_SNP},
     {"gcp-confidential", BPT_PROVIDER_GCP_CONFIDENTIAL},
 };
@@ -57,8 +60,8 @@ int bpt_provider_parse(bpt_provider *out, const char *name)
     }
     return bpt_err(BPT_EINVAL,
                    "provider '%.64s' unknown (expected intel_tdx, amd_sev_snp, aws_nitro, "
-                   "azure_snp, gcp_confidential, or sev-snp, tdx, aws-nitro, azure-maa, "
-                   "gcp-confidential, auto)",
+                   "azure_snp, gcp_confidential, or sev-snp/sev_snp, tdx, aws-nitro, "
+                   "azure-maa/azure_maa, gcp-confidential, auto)",
                    name);
 }
 

@@ -19,7 +19,9 @@ int bpt_err(int code, const char *fmt, ...) BPT_PRINTF(2, 3);
 
 /**
  * Prefix the current message with a formatted context and ": ", returning @p code.
- * With no current message, the context alone becomes the message.
+ * With no current message, the context alone becomes the message; a message that already
+ * starts with the context (followed by ": " or nothing) is left as it is, so a prefix is never
+ * repeated ("sev_snp: sev_snp: ...").
  */
 int bpt_err_prefix(int code, const char *fmt, ...) BPT_PRINTF(2, 3);
 

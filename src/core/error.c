@@ -70,6 +70,13 @@ int bpt_err_prefix(int code, const char *fmt, ...)
         ctx[0] = '\0';
     }
     va_end(ap);
+    /* A message that already starts with this context keeps its one prefix ("sev_snp: x"
+     * prefixed with "sev_snp" stays "sev_snp: x", never "sev_snp: sev_snp: x"). */
+    size_t n = strlen(ctx);
+    if (n > 0 && strncmp(prev, ctx, n) == 0 &&
+        (prev[n] == '\0' || strncmp(prev + n, ": ", 2) == 0)) {
+        return code;
+    }
     /* Assemble "ctx: prev", truncating at the buffer's end. */
     size_t used = 0;
     append_str(&used, ctx);
@@ -136,6 +143,7 @@ static const struct code_info codes[] = {
     {BPT_EBUSY, "busy", "busy or at capacity"},
     {BPT_EDECRYPT, "decrypt_failed", "authenticated decryption failed"},
     {BPT_EPROTOCOL, "protocol", "protocol violation by peer"},
+    {BPT_EEXISTS, "exists", "already exists"},
 };
 
 static const struct code_info *find_code(int code)

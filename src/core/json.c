@@ -161,6 +161,20 @@ int bpt_json_get_i64(const json_t *obj, const char *key, int64_t *out, bool requ
     return 1;
 }
 
+int bpt_json_check_schema_version(const json_t *obj, const char *ctx)
+{
+    int64_t v = BPT_JSON_SCHEMA_VERSION;
+    int rc = bpt_json_get_i64(obj, "schema_version", &v, false, ctx);
+    if (rc < 0) {
+        return rc;
+    }
+    if (v != BPT_JSON_SCHEMA_VERSION) {
+        return bpt_err(BPT_EINVAL, "%s: schema_version %lld is not one this version reads (%d)",
+                       ctx, (long long)v, BPT_JSON_SCHEMA_VERSION);
+    }
+    return 0;
+}
+
 int bpt_json_get_u64(const json_t *obj, const char *key, uint64_t *out, bool required,
                      const char *ctx)
 {

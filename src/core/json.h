@@ -45,6 +45,13 @@ BPT_MUST_USE int bpt_json_get_arr(const json_t *obj, const char *key, json_t **o
 BPT_MUST_USE int bpt_json_get_bytes(const json_t *obj, const char *key, bpt_buf *out,
                                     bool base64_strings, bool required, const char *ctx);
 
+/**
+ * The optional "schema_version" member of a document the CLI wrote (BPT_JSON_SCHEMA_VERSION):
+ * absent or that integer is accepted, anything else refused naming the version read.
+ * @return 0; BPT_EINVAL.
+ */
+BPT_MUST_USE int bpt_json_check_schema_version(const json_t *obj, const char *ctx);
+
 /** A JSON string of the lowercase hex of @p n bytes (n <= 64); NULL on allocation failure. */
 json_t *bpt_json_hex(const uint8_t *p, size_t n);
 

@@ -7,11 +7,16 @@
 #include "core/err.h"
 #include "core/util.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include <openssl/crypto.h>
 
@@ -150,4 +155,20 @@ void bpt_secret_stats(bpt_secret_counters *out)
 bool bpt_ct_equal(const void *a, const void *b, size_t n)
 {
     return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+int bpt_secret_protect_process(void)
+{
+#ifdef __linux__
+    struct rlimit none = {0, 0};
+    if (setrlimit(RLIMIT_CORE, &none) != 0) {
+        return bpt_err(BPT_EIO, "secret: setrlimit(RLIMIT_CORE, 0): %s", strerror(errno));
+    }
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+        return bpt_err(BPT_EIO, "secret: prctl(PR_SET_DUMPABLE, 0): %s", strerror(errno));
+    }
+    return 0;
+#else
+    return bpt_err(BPT_ENOTSUP, "secret: protecting the process needs Linux prctl");
+#endif
 }

@@ -172,3 +172,29 @@ void bpt_sized_out(void *out, const void *full, size_t full_size)
     memcpy(out, full, size < full_size ? size : full_size);
     memcpy(out, &size, sizeof(size));
 }
+
+char *bpt_escape_text(char *out, size_t out_len, const char *in)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    if (out_len == 0) {
+        return out;
+    }
+    for (const unsigned char *p = (const unsigned char *)(in != NULL ? in : ""); *p != '\0'; p++) {
+        bool plain = *p >= 0x20 && *p <= 0x7e && *p != '\\';
+        size_t need = plain ? 1 : 4;
+        if (o + need >= out_len) {
+            break;
+        }
+        if (plain) {
+            out[o++] = (char)*p;
+        } else {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}

@@ -28,6 +28,14 @@ BPT_MUST_USE int bpt_sha384(uint8_t md[BPT_SHA384_LEN], const void *p, size_t n)
 /** true if all @p n bytes are zero (time independent of where a non-zero byte is). */
 bool bpt_all_zero(const void *p, size_t n);
 
+/**
+ * Copy @p in into @p out (@p out_len bytes, always NUL-terminated, cut short when full) with
+ * every byte outside printable ASCII 0x20..0x7e, and the backslash, written as \xNN: text from
+ * the network is passed through this before it reaches a log or a terminal, so it can neither
+ * start a new line nor send escape sequences. Returns @p out.
+ */
+char *bpt_escape_text(char *out, size_t out_len, const char *in);
+
 /** Case-sensitive string equality that treats two NULLs as equal. */
 bool bpt_str_eq(const char *a, const char *b);
 

@@ -10,7 +10,10 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 
 #include <blueprint-tee/verify.h>
@@ -22,6 +25,7 @@
 #include "core/json.h"
 #include "core/limits.h"
 #include "core/util.h"
+#include "exchange/protocol.h"
 
 #define MAX_SECRETS 64
 /** One time-out for each exchange with the service, connecting included. */
@@ -45,7 +49,9 @@ static int post_json(long *status, bpt_buf *resp, const char *url, const char *b
     return rc < 0 ? bpt_err_prefix(rc, "kx client") : 0;
 }
 
-/* Turn a non-expected status into BPT_EPROTOCOL naming the server's error code. */
+/* Turn a non-expected status into an error naming the server's error code: BPT_EFETCH for a
+ * service that could not serve the request now (5xx, 429 rate_limited: retrying may help, as
+ * with a connection that failed), BPT_EPROTOCOL for any other answer (the service refused it). */
 static int status_error(long status, const bpt_buf *resp, const char *what)
 {
     json_t *j = NULL;
@@ -59,9 +65,22 @@ static int status_error(long status, const bpt_buf *resp, const char *what)
             msg = json_string_value(json_object_get(e, "message"));
         }
     }
-    int rc = bpt_err(BPT_EPROTOCOL, "kx client: %s: HTTP %ld %s: %.200s", what, status, code, msg);
+    bool unavailable = status >= 500 || status == 429;
+    /* the server's words reach the user's terminal: escaped, so they cannot forge lines */
+    char code_esc[64], msg_esc[256];
+    int rc = bpt_err(unavailable ? BPT_EFETCH : BPT_EPROTOCOL, "kx client: %s: HTTP %ld %s: %s%s",
+                     what, status, bpt_escape_text(code_esc, sizeof(code_esc), code),
+                     bpt_escape_text(msg_esc, sizeof(msg_esc), msg),
+                     unavailable ? " (the service is unavailable)" : "");
     json_decref(j);
     return rc;
+}
+
+/* What the service answered does not read as the protocol says (a body that is not JSON, a
+ * field missing or of the wrong type, bad hex): the peer broke the protocol. */
+static int answer(int rc)
+{
+    return rc == BPT_EINVAL || rc == BPT_EMALFORMED ? BPT_EPROTOCOL : rc;
 }
 
 /* Verify the session answer: attestation, key binding, report_data. */
@@ -77,19 +96,19 @@ static int check_session(uint8_t pk[32], uint8_t id[16], char id_hex[33], char e
     bpt_verified *v = NULL;
     uint8_t want[64];
 
-    BPT_CHECK(bpt_json_parse(&j, (const char *)resp->data, resp->len, "session response"));
-    BPT_CHECK(bpt_json_get_str(j, "session_id", &sid, true, "session response"));
-    BPT_CHECK(bpt_json_get_str(j, "public_key", &pk_hex, true, "session response"));
-    BPT_CHECK(bpt_json_get_str(j, "suite", &suite, true, "session response"));
-    BPT_CHECK(bpt_json_get_str(j, "key_type", &kt, true, "session response"));
+    BPT_CHECK(answer(bpt_json_parse(&j, (const char *)resp->data, resp->len, "session response")));
+    BPT_CHECK(answer(bpt_json_get_str(j, "session_id", &sid, true, "session response")));
+    BPT_CHECK(answer(bpt_json_get_str(j, "public_key", &pk_hex, true, "session response")));
+    BPT_CHECK(answer(bpt_json_get_str(j, "suite", &suite, true, "session response")));
+    BPT_CHECK(answer(bpt_json_get_str(j, "key_type", &kt, true, "session response")));
     if (strcmp(suite, BPT_KX_SUITE) != 0 || strcmp(kt, "x25519") != 0) {
         rc = bpt_err(BPT_EPROTOCOL, "session response: suite '%.80s' key_type '%.20s' not v1",
                      suite, kt);
         goto out;
     }
-    BPT_CHECK(bpt_kx_id_parse(id, sid));
+    BPT_CHECK(answer(bpt_kx_id_parse(id, sid)));
     bpt_hex_encode_to(id_hex, id, 16);
-    BPT_CHECK(bpt_hex_decode_exact(pk, 32, pk_hex, strlen(pk_hex), "public_key"));
+    BPT_CHECK(answer(bpt_hex_decode_exact(pk, 32, pk_hex, strlen(pk_hex), "public_key")));
     att = json_object_get(j, "attestation");
     if (!json_is_object(att)) {
         rc = bpt_err(BPT_EPROTOCOL, "session response carries no attestation");
@@ -100,9 +119,9 @@ static int check_session(uint8_t pk[32], uint8_t id[16], char id_hex[33], char e
         rc = bpt_err_nomem("attestation");
         goto out;
     }
-    BPT_CHECK(bpt_report_from_json(&rep, att_text, strlen(att_text)));
+    BPT_CHECK(answer(bpt_report_from_json(&rep, att_text, strlen(att_text))));
     const char *binding = NULL;
-    BPT_CHECK(bpt_json_get_str(j, "binding", &binding, false, "session response"));
+    BPT_CHECK(answer(bpt_json_get_str(j, "binding", &binding, false, "session response")));
     BPT_CHECK(bpt_kx_report_data(want, pk, id, nonce, nonce_len));
     size_t bl = 0, rdl = 0;
     const char *bound_type = NULL;
@@ -116,10 +135,10 @@ static int check_session(uint8_t pk[32], uint8_t id[16], char id_hex[33], char e
     if (service_key) {
         /* The evidence binds an Ed25519 service key once; the key signs this session. */
         const char *sk_hex = NULL, *sig_hex = NULL;
-        BPT_CHECK(bpt_json_get_str(j, "service_key", &sk_hex, true, "session response"));
-        BPT_CHECK(bpt_json_get_str(j, "signature", &sig_hex, true, "session response"));
-        BPT_CHECK(bpt_hex_decode_exact(sk, 32, sk_hex, strlen(sk_hex), "service_key"));
-        BPT_CHECK(bpt_hex_decode_exact(sig, 64, sig_hex, strlen(sig_hex), "signature"));
+        BPT_CHECK(answer(bpt_json_get_str(j, "service_key", &sk_hex, true, "session response")));
+        BPT_CHECK(answer(bpt_json_get_str(j, "signature", &sig_hex, true, "session response")));
+        BPT_CHECK(answer(bpt_hex_decode_exact(sk, 32, sk_hex, strlen(sk_hex), "service_key")));
+        BPT_CHECK(answer(bpt_hex_decode_exact(sig, 64, sig_hex, strlen(sig_hex), "signature")));
         BPT_CHECK(bpt_kx_service_key_report_data(svc_rd, sk));
     }
     /* The key the evidence must bind, and the report_data it must carry. */
@@ -154,8 +173,77 @@ out:
     return rc;
 }
 
+/* Load an Ed25519 private key from PEM (the sender's signing key). */
+static int load_sign_key(EVP_PKEY **out, const char *pem, size_t len)
+{
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    EVP_PKEY *k = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    if (k == NULL) {
+        return bpt_err_ossl(BPT_EINVAL, "kx client: the signing key is not a PEM private key");
+    }
+    if (EVP_PKEY_get_id(k) != EVP_PKEY_ED25519) {
+        EVP_PKEY_free(k);
+        return bpt_err(BPT_EINVAL, "kx client: the signing key is not Ed25519");
+    }
+    *out = k;
+    return 0;
+}
+
+/* Add "sender" to @p body: @p key's signature over bpt_kx_sender_message() for session @p id. */
+static int sign_body(json_t *body, EVP_PKEY *key, const uint8_t id[16])
+{
+    uint8_t msg[BPT_KX_SENDER_MESSAGE_LEN], sig[64], pub[32];
+    size_t sl = sizeof(sig), pl = sizeof(pub);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int rc = BPT_ERROR;
+
+    BPT_CHECK(bpt_kx_sender_message(msg, id, json_object_get(body, "secrets")));
+    if (md == NULL || EVP_DigestSignInit(md, NULL, NULL, NULL, key) != 1 ||
+        EVP_DigestSign(md, sig, &sl, msg, sizeof(msg)) != 1 || sl != sizeof(sig) ||
+        EVP_PKEY_get_raw_public_key(key, pub, &pl) != 1 || pl != sizeof(pub)) {
+        rc = bpt_err_ossl(BPT_ERROR, "kx client: signing the delivery");
+        goto out;
+    }
+    if (json_object_set_new(body, "sender",
+                            json_pack("{s:s,s:o,s:o}", "key_type", "ed25519", "public_key",
+                                      bpt_json_hex(pub, sizeof(pub)), "signature",
+                                      bpt_json_hex(sig, sizeof(sig)))) != 0) {
+        rc = bpt_err_nomem("kx client: sender");
+        goto out;
+    }
+    rc = 0;
+out:
+    EVP_MD_CTX_free(md);
+    return rc;
+}
+
+int bpt_kx_client_options_check(const bpt_kx_client_options *opts)
+{
+    EVP_PKEY *k = NULL;
+    int rc;
+    if (opts == NULL) {
+        return bpt_err(BPT_EINVAL, "kx client: NULL options");
+    }
+    BPT_CHECK(bpt_sized_check(opts, sizeof(*opts), "bpt_kx_client_options"));
+    if (opts->sign_key_pem != NULL) {
+        BPT_CHECK(load_sign_key(&k, opts->sign_key_pem, opts->sign_key_pem_len));
+    }
+    rc = 0;
+out:
+    EVP_PKEY_free(k);
+    return rc;
+}
+
 int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
                        const bpt_verifier *verifier, const bpt_kx_client_secret *secrets, size_t n)
+{
+    return bpt_kx_client_send_with(out, base_url, verifier, secrets, n, NULL);
+}
+
+int bpt_kx_client_send_with(bpt_kx_client_result *out, const char *base_url,
+                            const bpt_verifier *verifier, const bpt_kx_client_secret *secrets,
+                            size_t n, const bpt_kx_client_options *opts)
 {
     int rc = BPT_ERROR;
     uint8_t nonce[32], pk[32], id[16], enc[32];
@@ -164,6 +252,7 @@ int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
     json_t *body = NULL, *arr = NULL, *j = NULL;
     char *body_text = NULL, *b64 = NULL;
     long status = 0;
+    EVP_PKEY *sign_key = NULL;
 
     bpt_buf_init(&resp, KX_CLIENT_ANSWER_MAX);
     bpt_buf_init(&ct, BPT_LIMIT_HTTP_BODY_BYTES);
@@ -178,6 +267,21 @@ int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
     if (n == 0 || n > MAX_SECRETS) {
         rc = bpt_err(BPT_EINVAL, "kx client: want 1..%d secrets, got %zu", MAX_SECRETS, n);
         goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!bpt_kx_name_is_valid(secrets[i].name)) {
+            rc = bpt_err(BPT_EINVAL,
+                         "kx client: secret %zu: a name is 1..%d bytes of "
+                         "[A-Za-z0-9._-]",
+                         i, BPT_KX_NAME_MAX);
+            goto out;
+        }
+    }
+    if (opts != NULL) {
+        BPT_CHECK(bpt_sized_check(opts, sizeof(*opts), "bpt_kx_client_options"));
+        if (opts->sign_key_pem != NULL) {
+            BPT_CHECK(load_sign_key(&sign_key, opts->sign_key_pem, opts->sign_key_pem_len));
+        }
     }
     size_t bl = strlen(base_url);
     while (bl > 0 && base_url[bl - 1] == '/') {
@@ -233,6 +337,9 @@ int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
         bpt_free(b64);
         b64 = NULL;
     }
+    if (sign_key != NULL) {
+        BPT_CHECK(sign_body(body, sign_key, id));
+    }
     body_text = json_dumps(body, JSON_COMPACT);
     if (body_text == NULL) {
         rc = bpt_err_nomem("kx client: request");
@@ -248,11 +355,11 @@ int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
     const char *kf = NULL, *ad = NULL;
     json_t *stored = NULL;
     bool success = false;
-    BPT_CHECK(bpt_json_parse(&j, (const char *)resp.data, resp.len, "submit response"));
-    BPT_CHECK(bpt_json_get_bool(j, "success", &success, true, "submit response"));
-    BPT_CHECK(bpt_json_get_str(j, "key_fingerprint", &kf, true, "submit response"));
-    BPT_CHECK(bpt_json_get_str(j, "attestation_digest", &ad, true, "submit response"));
-    BPT_CHECK(bpt_json_get_arr(j, "stored", &stored, true, "submit response"));
+    BPT_CHECK(answer(bpt_json_parse(&j, (const char *)resp.data, resp.len, "submit response")));
+    BPT_CHECK(answer(bpt_json_get_bool(j, "success", &success, true, "submit response")));
+    BPT_CHECK(answer(bpt_json_get_str(j, "key_fingerprint", &kf, true, "submit response")));
+    BPT_CHECK(answer(bpt_json_get_str(j, "attestation_digest", &ad, true, "submit response")));
+    BPT_CHECK(answer(bpt_json_get_arr(j, "stored", &stored, true, "submit response")));
     uint8_t md[32];
     BPT_CHECK(bpt_sha256(md, pk, sizeof(pk)));
     bpt_hex_encode_to(fp, md, sizeof(md));
@@ -269,6 +376,7 @@ int bpt_kx_client_send(bpt_kx_client_result *out, const char *base_url,
     out->stored = json_array_size(stored);
     rc = 0;
 out:
+    EVP_PKEY_free(sign_key);
     json_decref(j);
     json_decref(body);
     if (body_text != NULL) {

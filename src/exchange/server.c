@@ -5,12 +5,24 @@
  * serves /healthz and /metrics. What a request means and how it is answered is protocol.c's
  * job: each handler hands the body to a bpt_kx_answer_* function and sends back the status
  * and JSON of the outcome it returns, with Retry-After on 503 capacity and 429.
+ *
+ * Against clients that hold connections (slowloris): every connection is registered when
+ * libmicrohttpd accepts it; one address may hold max_connections_per_client of them and all
+ * together max_connections, and a connection whose request head and body have not fully
+ * arrived request_deadline_ms after it opened (or after its previous answer) is shut down by
+ * a watchdog thread, however steadily it trickles bytes. libmicrohttpd's own idle time-out is
+ * reset by every byte; this deadline is not. A socket is shut down only while it is in the
+ * registry, and libmicrohttpd reports a connection closed before it closes the descriptor, so
+ * the watchdog never touches a descriptor that was reused. Every refusal is counted by reason
+ * for /metrics.
  */
 #include "exchange/protocol.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +38,30 @@
 #include "core/logging.h"
 
 #define RL_CLIENTS 256
+/* headers looked at per request; libmicrohttpd's 64 KiB connection memory bounds them too */
+#define MAX_HEADERS 128
+/* libmicrohttpd's own limit sits above ours, so that our refusals are the ones counted */
+#define MHD_LIMIT_SLACK 64
+
+/* Refusals the transport makes before a request reaches the protocol. */
+enum transport_refusal {
+    REFUSE_CONNECTIONS,            /* max_connections open */
+    REFUSE_CONNECTIONS_PER_CLIENT, /* the address holds max_connections_per_client */
+    REFUSE_REQUEST_DEADLINE,       /* head and body did not arrive within the deadline */
+    REFUSE_COUNT
+};
+
+static const char *const TRANSPORT_REASONS[REFUSE_COUNT] = {
+    "connection_limit", "client_connection_limit", "request_deadline"};
+
+/* One open connection, from libmicrohttpd's accept to its close notification. */
+struct conn {
+    int fd;
+    uint8_t addr[16];
+    int64_t deadline_ms; /* monotonic; 0 while a request is being answered */
+    bool shut;
+    struct conn *prev, *next;
+};
 
 static const double BUCKETS[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0};
 #define NBUCKETS (sizeof(BUCKETS) / sizeof(BUCKETS[0]))
@@ -48,6 +84,16 @@ struct bpt_kx_server {
     pthread_mutex_t rl_mu;
     struct rl_client clients[RL_CLIENTS];
     uint64_t rl_tick;
+    uint8_t *senders; /* n_authorized_senders x 32 bytes, owned */
+    /* the connection registry and its watchdog */
+    pthread_mutex_t conn_mu;
+    pthread_cond_t conn_cond;
+    struct conn *conns;
+    size_t n_conns;
+    pthread_t watchdog;
+    bool watchdog_running, stopping;
+    atomic_uint_fast64_t refusals[BPT_KX_OUTCOME_COUNT];
+    atomic_uint_fast64_t transport_refusals[REFUSE_COUNT];
     atomic_uint_fast64_t decrypt_failures, rate_limited, too_large, bad_requests, secrets_stored;
     atomic_uint_fast64_t hist[NBUCKETS + 1];
     atomic_uint_fast64_t hist_count;
@@ -58,9 +104,10 @@ struct req {
     struct timespec start;
     char *body;
     size_t len;
-    bool too_large;
-    bool answered;  /* a 413 was queued before the upload ended */
-    size_t dropped; /* bytes of an oversized chunked body read and dropped */
+    bpt_kx_outcome refused; /* BPT_KX_OK, or why the head or body is refused */
+    const char *why;        /* static text for the refusal */
+    bool answered;          /* a refusal was queued before the upload ended */
+    size_t dropped;         /* bytes of an oversized chunked body read and dropped */
 };
 
 /* ---- responses --------------------------------------------------------------------------- */
@@ -85,29 +132,36 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, cons
     return ret;
 }
 
-/* Send a protocol answer with the status of its outcome, and dispose of it. */
-static enum MHD_Result send_answer(struct MHD_Connection *c, bpt_kx_outcome o, bpt_kx_answer *a,
-                                   unsigned retry_after)
+/* Send a protocol answer with the status of its outcome, count a refusal, dispose of it. */
+static enum MHD_Result send_answer(bpt_kx_server *srv, struct MHD_Connection *c, bpt_kx_outcome o,
+                                   bpt_kx_answer *a, unsigned retry_after)
 {
+    if (o != BPT_KX_OK && o != BPT_KX_CREATED && (unsigned)o < BPT_KX_OUTCOME_COUNT) {
+        atomic_fetch_add(&srv->refusals[o], 1);
+    }
     enum MHD_Result ret = send_text(c, bpt_kx_outcome_status(o), "application/json",
                                     bpt_kx_answer_body(a), retry_after);
     bpt_kx_answer_dispose(a);
     return ret;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *c, bpt_kx_outcome o, const char *message,
-                                  unsigned retry_after)
+static enum MHD_Result send_error(bpt_kx_server *srv, struct MHD_Connection *c, bpt_kx_outcome o,
+                                  const char *message, unsigned retry_after)
 {
     bpt_kx_answer a;
     bpt_kx_outcome got = bpt_kx_answer_error(&a, o, message);
-    return send_answer(c, got, &a, got == o ? retry_after : 0);
+    return send_answer(srv, c, got, &a, got == o ? retry_after : 0);
 }
 
 /* ---- rate limiting ----------------------------------------------------------------------- */
 
-static void client_key(uint8_t key[16], struct MHD_Connection *c)
+/* The peer's address as 16 bytes (IPv4 in the first 4) and, when @p text, as text. */
+static void client_key(uint8_t key[16], char *text, size_t text_len, struct MHD_Connection *c)
 {
     memset(key, 0, 16);
+    if (text != NULL) {
+        snprintf(text, text_len, "unknown");
+    }
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci == NULL || ci->client_addr == NULL) {
@@ -115,9 +169,17 @@ static void client_key(uint8_t key[16], struct MHD_Connection *c)
     }
     const struct sockaddr *sa = ci->client_addr;
     if (sa->sa_family == AF_INET) {
-        memcpy(key, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+        const struct in_addr *a4 = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+        memcpy(key, a4, 4);
+        if (text != NULL && inet_ntop(AF_INET, a4, text, (socklen_t)text_len) == NULL) {
+            snprintf(text, text_len, "unknown");
+        }
     } else if (sa->sa_family == AF_INET6) {
-        memcpy(key, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+        memcpy(key, a6, 16);
+        if (text != NULL && inet_ntop(AF_INET6, a6, text, (socklen_t)text_len) == NULL) {
+            snprintf(text, text_len, "unknown");
+        }
     }
 }
 
@@ -128,7 +190,7 @@ static bool rate_allow(bpt_kx_server *srv, struct MHD_Connection *c)
         return true;
     }
     uint8_t key[16];
-    client_key(key, c);
+    client_key(key, NULL, 0, c);
     int64_t now = bpt_clock_now(&srv->opts.clock);
     bool allow = false;
     pthread_mutex_lock(&srv->rl_mu);
@@ -172,11 +234,16 @@ static enum MHD_Result create_session(bpt_kx_server *srv, struct MHD_Connection 
                                       const struct req *rq)
 {
     bpt_kx_answer a;
-    bpt_kx_outcome o = bpt_kx_answer_create_session(&a, srv->svc, rq->body, rq->len);
+    uint8_t key[16];
+    char addr[INET6_ADDRSTRLEN];
+    client_key(key, addr, sizeof(addr), c);
+    bpt_kx_outcome o = bpt_kx_answer_create_session(&a, srv->svc, addr, rq->body, rq->len);
     if (o == BPT_KX_BAD_REQUEST) {
         atomic_fetch_add(&srv->bad_requests, 1);
     }
-    return send_answer(c, o, &a, o == BPT_KX_CAPACITY ? srv->opts.retry_after_secs : 0);
+    return send_answer(srv, c, o, &a,
+                       o == BPT_KX_CAPACITY || o == BPT_KX_CLIENT_LIMIT ? srv->opts.retry_after_secs
+                                                                        : 0);
 }
 
 static enum MHD_Result submit_secrets(bpt_kx_server *srv, struct MHD_Connection *c,
@@ -191,7 +258,7 @@ static enum MHD_Result submit_secrets(bpt_kx_server *srv, struct MHD_Connection 
         atomic_fetch_add(&srv->bad_requests, 1);
     }
     atomic_fetch_add(&srv->secrets_stored, a.delivered);
-    return send_answer(c, o, &a, 0);
+    return send_answer(srv, c, o, &a, 0);
 }
 
 static enum MHD_Result get_attestation(bpt_kx_server *srv, struct MHD_Connection *c)
@@ -199,7 +266,7 @@ static enum MHD_Result get_attestation(bpt_kx_server *srv, struct MHD_Connection
     bpt_kx_answer a;
     const char *nonce_hex = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "nonce");
     bpt_kx_outcome o = bpt_kx_answer_attestation(&a, srv->svc, nonce_hex);
-    return send_answer(c, o, &a, 0);
+    return send_answer(srv, c, o, &a, 0);
 }
 
 static enum MHD_Result get_metrics(bpt_kx_server *srv, struct MHD_Connection *c)
@@ -212,6 +279,9 @@ static enum MHD_Result get_metrics(bpt_kx_server *srv, struct MHD_Connection *c)
 
     bpt_kx_service_get_stats(&st, srv->svc);
     bpt_secret_stats(&sc);
+    pthread_mutex_lock(&srv->conn_mu);
+    size_t open_conns = srv->n_conns;
+    pthread_mutex_unlock(&srv->conn_mu);
     bpt_buf_init(&b, 64 * 1024);
 #define M(name, type, help, fmt, val)                                                              \
     if (rc == 0)                                                                                   \
@@ -238,7 +308,29 @@ static enum MHD_Result get_metrics(bpt_kx_server *srv, struct MHD_Connection *c)
       (unsigned long long)atomic_load(&srv->bad_requests));
     M("bpt_secret_lock_failures_total", "counter", "Secure allocations whose mlock failed.", "%llu",
       (unsigned long long)sc.lock_failures);
+    M("bpt_kx_sessions_reclaimed_total", "counter",
+      "Unused sessions past first_use_secs removed to make room.", "%llu",
+      (unsigned long long)st.reclaimed);
+    M("bpt_http_connections_open", "gauge", "Connections open now.", "%zu", open_conns);
 #undef M
+    if (rc == 0) {
+        rc = bpt_buf_append_str(&b, "# HELP bpt_kx_refusals_total Requests and connections "
+                                    "refused, by reason.\n"
+                                    "# TYPE bpt_kx_refusals_total counter\n");
+    }
+    for (size_t i = 0; i < BPT_KX_OUTCOME_COUNT && rc == 0; i++) {
+        if (i == BPT_KX_OK || i == BPT_KX_CREATED) {
+            continue;
+        }
+        rc = bpt_buf_appendf(&b, "bpt_kx_refusals_total{reason=\"%s\"} %llu\n",
+                             bpt_kx_outcome_code((bpt_kx_outcome)i),
+                             (unsigned long long)atomic_load(&srv->refusals[i]));
+    }
+    for (size_t i = 0; i < REFUSE_COUNT && rc == 0; i++) {
+        rc =
+            bpt_buf_appendf(&b, "bpt_kx_refusals_total{reason=\"%s\"} %llu\n", TRANSPORT_REASONS[i],
+                            (unsigned long long)atomic_load(&srv->transport_refusals[i]));
+    }
     if (rc == 0) {
         rc = bpt_buf_append_str(&b, "# HELP bpt_http_request_duration_seconds Request latency.\n"
                                     "# TYPE bpt_http_request_duration_seconds histogram\n");
@@ -263,7 +355,7 @@ static enum MHD_Result get_metrics(bpt_kx_server *srv, struct MHD_Connection *c)
         rc = bpt_buf_append(&b, "", 1);
     }
     ret = rc == 0 ? send_text(c, 200, "text/plain; version=0.0.4", (const char *)b.data, 0)
-                  : send_error(c, BPT_KX_INTERNAL, "metrics", 0);
+                  : send_error(srv, c, BPT_KX_INTERNAL, "metrics", 0);
     bpt_buf_dispose(&b);
     return ret;
 }
@@ -289,50 +381,228 @@ static enum MHD_Result route(bpt_kx_server *srv, struct MHD_Connection *c, const
                              const char *method, const struct req *rq)
 {
     bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+    char id[2 * BPT_KX_SESSION_ID_LEN + 1];
+    bpt_kx_route r = bpt_kx_route_parse(url, id);
 
-    if (strcmp(url, "/healthz") == 0) {
+    if (r == BPT_KX_ROUTE_HEALTHZ) {
         return get ? send_text(c, 200, "application/json", "{\"status\":\"ok\"}", 0)
-                   : send_error(c, BPT_KX_METHOD_NOT_ALLOWED, "use GET", 0);
+                   : send_error(srv, c, BPT_KX_METHOD_NOT_ALLOWED, "use GET", 0);
     }
-    if (strcmp(url, "/metrics") == 0) {
-        return get ? get_metrics(srv, c) : send_error(c, BPT_KX_METHOD_NOT_ALLOWED, "use GET", 0);
+    if (r == BPT_KX_ROUTE_METRICS) {
+        return get ? get_metrics(srv, c)
+                   : send_error(srv, c, BPT_KX_METHOD_NOT_ALLOWED, "use GET", 0);
     }
-    if (strncmp(url, "/v1/", 4) != 0) {
-        return send_error(c, BPT_KX_NOT_FOUND, "no such endpoint", 0);
+    if (r == BPT_KX_ROUTE_NOT_FOUND) {
+        return send_error(srv, c, BPT_KX_NOT_FOUND, "no such endpoint", 0);
     }
     if (!rate_allow(srv, c)) {
         atomic_fetch_add(&srv->rate_limited, 1);
         /* one token comes back every 60 / per_minute seconds */
         unsigned pm = srv->opts.rate_limit_per_minute;
         unsigned wait = pm == 0 ? 60 : (60 + pm - 1) / pm;
-        return send_error(c, BPT_KX_RATE_LIMITED, "too many requests", wait);
+        return send_error(srv, c, BPT_KX_RATE_LIMITED, "too many requests", wait);
     }
-    if (rq->too_large) {
-        atomic_fetch_add(&srv->too_large, 1);
-        return send_error(c, BPT_KX_PAYLOAD_TOO_LARGE, "request body exceeds the limit", 0);
+    if (rq->refused != BPT_KX_OK) {
+        if (rq->refused == BPT_KX_PAYLOAD_TOO_LARGE) {
+            atomic_fetch_add(&srv->too_large, 1);
+        } else if (rq->refused == BPT_KX_BAD_REQUEST) {
+            atomic_fetch_add(&srv->bad_requests, 1);
+        }
+        return send_error(srv, c, rq->refused, rq->why, 0);
     }
-    if (strcmp(url, "/v1/sessions") == 0) {
+    switch (r) {
+    case BPT_KX_ROUTE_SESSIONS:
         return post ? create_session(srv, c, rq)
-                    : send_error(c, BPT_KX_METHOD_NOT_ALLOWED, "use POST", 0);
-    }
-    if (strcmp(url, "/v1/attestation") == 0) {
+                    : send_error(srv, c, BPT_KX_METHOD_NOT_ALLOWED, "use POST", 0);
+    case BPT_KX_ROUTE_ATTESTATION:
         return get ? get_attestation(srv, c)
-                   : send_error(c, BPT_KX_METHOD_NOT_ALLOWED, "use GET", 0);
-    }
-    const char *p = url + strlen("/v1/sessions/");
-    const char *suffix = "/secrets";
-    if (strncmp(url, "/v1/sessions/", 13) == 0 && strlen(p) == 32 + strlen(suffix) &&
-        strcmp(p + 32, suffix) == 0) {
-        char id[33];
-        memcpy(id, p, 32);
-        id[32] = '\0';
+                   : send_error(srv, c, BPT_KX_METHOD_NOT_ALLOWED, "use GET", 0);
+    case BPT_KX_ROUTE_SECRETS:
         return post ? submit_secrets(srv, c, rq, id)
-                    : send_error(c, BPT_KX_METHOD_NOT_ALLOWED, "use POST", 0);
+                    : send_error(srv, c, BPT_KX_METHOD_NOT_ALLOWED, "use POST", 0);
+    case BPT_KX_ROUTE_BAD_SESSION_ID:
+        atomic_fetch_add(&srv->bad_requests, 1);
+        return send_error(srv, c, BPT_KX_BAD_REQUEST, "a session id is 32 lower-case hex digits",
+                          0);
+    case BPT_KX_ROUTE_NO_SUCH_SESSION:
+        return send_error(srv, c, BPT_KX_SESSION_NOT_FOUND, "no such session", 0);
+    default:
+        return send_error(srv, c, BPT_KX_NOT_FOUND, "no such endpoint", 0);
     }
-    if (strncmp(url, "/v1/sessions/", 13) == 0) {
-        return send_error(c, BPT_KX_SESSION_NOT_FOUND, "no such session", 0);
+}
+
+/* ---- the connection registry and its watchdog -------------------------------------------- */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The registry entry of @p c (NULL when it has none). */
+static struct conn *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* Disarm (@p arm false: a request is being answered) or re-arm the deadline of @p c. */
+static void conn_deadline(bpt_kx_server *srv, struct MHD_Connection *c, bool arm)
+{
+    struct conn *k = conn_of(c);
+    if (k == NULL) {
+        return;
     }
-    return send_error(c, BPT_KX_NOT_FOUND, "no such endpoint", 0);
+    pthread_mutex_lock(&srv->conn_mu);
+    k->deadline_ms = arm ? mono_ms() + srv->opts.request_deadline_ms : 0;
+    pthread_mutex_unlock(&srv->conn_mu);
+}
+
+/* Shut a registered socket down (lock held): libmicrohttpd sees its end and closes it. */
+static void conn_shut_locked(bpt_kx_server *srv, struct conn *k, enum transport_refusal why)
+{
+    if (!k->shut) {
+        shutdown(k->fd, SHUT_RDWR);
+        k->shut = true;
+        atomic_fetch_add(&srv->transport_refusals[why], 1);
+    }
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    bpt_kx_server *srv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        struct conn *k = *socket_context;
+        if (k == NULL) {
+            return;
+        }
+        pthread_mutex_lock(&srv->conn_mu);
+        if (k->prev != NULL) {
+            k->prev->next = k->next;
+        } else {
+            srv->conns = k->next;
+        }
+        if (k->next != NULL) {
+            k->next->prev = k->prev;
+        }
+        srv->n_conns--;
+        pthread_mutex_unlock(&srv->conn_mu);
+        free(k);
+        *socket_context = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *fi =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct conn *k = calloc(1, sizeof(*k));
+    if (fi == NULL || k == NULL) {
+        free(k);
+        return; /* unregistered: libmicrohttpd's own limits and time-out still apply */
+    }
+    k->fd = fi->connect_fd;
+    client_key(k->addr, NULL, 0, c);
+    k->deadline_ms = mono_ms() + srv->opts.request_deadline_ms;
+    pthread_mutex_lock(&srv->conn_mu);
+    /* connections already shut down and not yet closed by libmicrohttpd do not count */
+    size_t same = 0, open = 0;
+    for (const struct conn *o = srv->conns; o != NULL; o = o->next) {
+        open += !o->shut;
+        same += !o->shut && memcmp(o->addr, k->addr, 16) == 0;
+    }
+    k->next = srv->conns;
+    if (srv->conns != NULL) {
+        srv->conns->prev = k;
+    }
+    srv->conns = k;
+    srv->n_conns++;
+    if (open >= srv->opts.max_connections) {
+        conn_shut_locked(srv, k, REFUSE_CONNECTIONS);
+    } else if (same >= srv->opts.max_connections_per_client) {
+        conn_shut_locked(srv, k, REFUSE_CONNECTIONS_PER_CLIENT);
+    }
+    pthread_mutex_unlock(&srv->conn_mu);
+    *socket_context = k;
+}
+
+static void *watchdog_main(void *arg)
+{
+    bpt_kx_server *srv = arg;
+    pthread_mutex_lock(&srv->conn_mu);
+    /* a tick of a quarter deadline (at most 1 s): no connection outlives its deadline by
+     * more, and nothing needs to wake the watchdog when a deadline is armed */
+    int64_t tick =
+        srv->opts.request_deadline_ms / 4 < 1000 ? srv->opts.request_deadline_ms / 4 : 1000;
+    while (!srv->stopping) {
+        int64_t now = mono_ms(), next = now + tick;
+        for (struct conn *k = srv->conns; k != NULL; k = k->next) {
+            if (k->shut || k->deadline_ms == 0) {
+                continue;
+            }
+            if (k->deadline_ms <= now) {
+                conn_shut_locked(srv, k, REFUSE_REQUEST_DEADLINE);
+            } else if (k->deadline_ms < next) {
+                next = k->deadline_ms;
+            }
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t wait_ms = next - now;
+        ts.tv_sec += (time_t)(wait_ms / 1000);
+        ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        (void)pthread_cond_timedwait(&srv->conn_cond, &srv->conn_mu, &ts);
+    }
+    pthread_mutex_unlock(&srv->conn_mu);
+    return NULL;
+}
+
+/* ---- requests ---------------------------------------------------------------------------- */
+
+struct head_walk {
+    struct bpt_kx_header h[MAX_HEADERS];
+    size_t n;
+    bool overflow;
+};
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    struct head_walk *w = cls;
+    (void)kind;
+    if (w->n == MAX_HEADERS) {
+        w->overflow = true;
+        return MHD_NO;
+    }
+    w->h[w->n].name = key;
+    w->h[w->n].value = value;
+    w->n++;
+    return MHD_YES;
+}
+
+/* The first call of a request (its head is complete): the framing checks. */
+static void check_head(bpt_kx_server *srv, struct MHD_Connection *c, const char *method,
+                       struct req *rq)
+{
+    struct head_walk w;
+    long long cl = -1;
+    w.n = 0;
+    w.overflow = false;
+    MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, &w);
+    if (w.overflow) {
+        rq->refused = BPT_KX_BAD_REQUEST;
+        rq->why = "too many header fields";
+        return;
+    }
+    rq->refused = bpt_kx_check_head(&cl, &rq->why, method, w.h, w.n);
+    if (rq->refused == BPT_KX_OK && cl >= 0 && (unsigned long long)cl > srv->opts.max_body_bytes) {
+        rq->refused = BPT_KX_PAYLOAD_TOO_LARGE;
+        rq->why = "request body exceeds the limit";
+    }
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -350,27 +620,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         clock_gettime(CLOCK_MONOTONIC, &rq->start);
         *con_cls = rq;
-        const char *cl =
-            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl != NULL) {
-            char *end = NULL;
-            unsigned long long v = strtoull(cl, &end, 10);
-            if (end == cl || *end != '\0' || v > srv->opts.max_body_bytes) {
-                /* answer at once; libmicrohttpd skips the body and closes the connection */
-                rq->too_large = true;
-                rq->answered = true;
-                enum MHD_Result ret = route(srv, c, url, method, rq);
-                observe(srv, rq);
-                return ret;
-            }
+        check_head(srv, c, method, rq);
+        if (rq->refused != BPT_KX_OK) {
+            /* answer at once; libmicrohttpd skips the body and closes the connection */
+            rq->answered = true;
+            conn_deadline(srv, c, false);
+            enum MHD_Result ret = route(srv, c, url, method, rq);
+            observe(srv, rq);
+            return ret;
         }
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (rq->too_large || n > srv->opts.max_body_bytes - rq->len) {
-            rq->too_large = true;
+        if (rq->refused != BPT_KX_OK || n > srv->opts.max_body_bytes - rq->len) {
+            rq->refused = BPT_KX_PAYLOAD_TOO_LARGE;
+            rq->why = "request body exceeds the limit";
             if (rq->body != NULL) {
                 OPENSSL_cleanse(rq->body, rq->len);
             }
@@ -396,6 +662,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (rq->answered) {
         return MHD_YES;
     }
+    conn_deadline(srv, c, false); /* the whole request is in: answering is not the client's time */
     enum MHD_Result ret = route(srv, c, url, method, rq);
     observe(srv, rq);
     return ret;
@@ -404,9 +671,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)c;
     (void)toe;
+    /* a kept-alive connection has until the deadline for its next request, head and body */
+    conn_deadline(cls, c, true);
     struct req *rq = *con_cls;
     if (rq != NULL) {
         if (rq->body != NULL) {
@@ -421,7 +688,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 int bpt_kx_server_start(bpt_kx_server **out, bpt_kx_service *svc, const bpt_kx_server_options *opts)
 {
     bpt_kx_server *srv = NULL;
-    bpt_kx_server_options defaults = BPT_KX_SERVER_OPTIONS_INIT;
+    bpt_kx_server_options defaults = BPT_KX_SERVER_OPTIONS_INIT, o = BPT_KX_SERVER_OPTIONS_INIT;
     struct sockaddr_storage ss;
     socklen_t sl = 0;
 
@@ -432,9 +699,32 @@ int bpt_kx_server_start(bpt_kx_server **out, bpt_kx_service *svc, const bpt_kx_s
     if (opts == NULL) {
         opts = &defaults;
     }
-    if (opts->version != BPT_KX_SERVER_OPTIONS_VERSION) {
+    if (opts->version == 1) {
+        /* the first version ends with legacy_v0: the connection limits keep their defaults */
+        memcpy(&o, opts, offsetof(bpt_kx_server_options, max_connections));
+    } else if (opts->version == BPT_KX_SERVER_OPTIONS_VERSION) {
+        o = *opts;
+    } else {
         return bpt_err(BPT_EINVAL, "kx: server options version %u, want %u", opts->version,
                        BPT_KX_SERVER_OPTIONS_VERSION);
+    }
+    opts = &o;
+    o.version = BPT_KX_SERVER_OPTIONS_VERSION;
+    if (o.max_connections == 0 || o.max_connections > 65536 || o.max_connections_per_client == 0 ||
+        o.max_connections_per_client > o.max_connections) {
+        return bpt_err(BPT_EINVAL,
+                       "kx: max_connections %u outside 1..65536 or max_connections_per_client "
+                       "%u outside 1..max_connections",
+                       o.max_connections, o.max_connections_per_client);
+    }
+    if (o.request_deadline_ms < 100 || o.request_deadline_ms > 3600u * 1000u) {
+        return bpt_err(BPT_EINVAL, "kx: request_deadline_ms %u outside 100..3600000",
+                       o.request_deadline_ms);
+    }
+    if (o.n_authorized_senders > BPT_KX_MAX_AUTHORIZED_SENDERS ||
+        (o.n_authorized_senders > 0 && o.authorized_senders == NULL)) {
+        return bpt_err(BPT_EINVAL, "kx: %zu authorized senders (at most %d, with their keys)",
+                       o.n_authorized_senders, BPT_KX_MAX_AUTHORIZED_SENDERS);
     }
     if (opts->store == NULL && opts->on_secret == NULL) {
         return bpt_err(BPT_EINVAL, "kx: server needs a secret store or an on_secret callback");
@@ -474,16 +764,40 @@ int bpt_kx_server_start(bpt_kx_server **out, bpt_kx_service *svc, const bpt_kx_s
     srv->delivery.store = opts->store;
     srv->delivery.on_secret = opts->on_secret;
     srv->delivery.on_secret_userdata = opts->on_secret_userdata;
+    if (o.n_authorized_senders > 0) {
+        srv->senders = malloc(32 * o.n_authorized_senders);
+        if (srv->senders == NULL) {
+            free(srv);
+            return bpt_err_nomem("kx: server");
+        }
+        memcpy(srv->senders, o.authorized_senders, 32 * o.n_authorized_senders);
+        srv->delivery.senders = srv->senders;
+        srv->delivery.n_senders = o.n_authorized_senders;
+    }
+    srv->opts.authorized_senders = srv->senders;
     pthread_mutex_init(&srv->rl_mu, NULL);
+    pthread_mutex_init(&srv->conn_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->conn_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&srv->watchdog, NULL, watchdog_main, srv) != 0) {
+        bpt_kx_server_stop(srv);
+        return bpt_err(BPT_ERROR, "kx: cannot start the connection watchdog");
+    }
+    srv->watchdog_running = true;
     unsigned threads = opts->threads == 0 ? 2 : opts->threads;
+    /* the idle time-out stays as a backstop for answers the client does not read */
     srv->daemon = MHD_start_daemon(
         flags, opts->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)(o.max_connections + MHD_LIMIT_SLACK), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(64 * 1024), MHD_OPTION_END);
     if (srv->daemon == NULL) {
-        pthread_mutex_destroy(&srv->rl_mu);
-        free(srv);
+        bpt_kx_server_stop(srv);
         return bpt_err(BPT_EIO, "kx: cannot listen on %s port %u", host, (unsigned)opts->port);
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -503,7 +817,19 @@ void bpt_kx_server_stop(bpt_kx_server *srv)
     if (srv == NULL) {
         return;
     }
-    MHD_stop_daemon(srv->daemon);
+    if (srv->watchdog_running) {
+        pthread_mutex_lock(&srv->conn_mu);
+        srv->stopping = true;
+        pthread_cond_broadcast(&srv->conn_cond);
+        pthread_mutex_unlock(&srv->conn_mu);
+        pthread_join(srv->watchdog, NULL);
+    }
+    if (srv->daemon != NULL) {
+        MHD_stop_daemon(srv->daemon); /* closes the connections: the registry empties */
+    }
+    pthread_cond_destroy(&srv->conn_cond);
+    pthread_mutex_destroy(&srv->conn_mu);
     pthread_mutex_destroy(&srv->rl_mu);
+    free(srv->senders);
     free(srv);
 }

@@ -30,8 +30,13 @@ struct bpt_kx_session {
 
 int bpt_kx_id_parse(uint8_t out[BPT_KX_SESSION_ID_LEN], const char *id_hex)
 {
-    if (id_hex == NULL || strlen(id_hex) != 2 * BPT_KX_SESSION_ID_LEN) {
-        return bpt_err(BPT_EINVAL, "kx: session id must be %d hex digits",
+    /* ids are written in lower case only: one spelling per session (DESIGN.md §6) */
+    bool ok = id_hex != NULL && strlen(id_hex) == 2 * BPT_KX_SESSION_ID_LEN;
+    for (size_t i = 0; ok && i < 2 * BPT_KX_SESSION_ID_LEN; i++) {
+        ok = (id_hex[i] >= '0' && id_hex[i] <= '9') || (id_hex[i] >= 'a' && id_hex[i] <= 'f');
+    }
+    if (!ok) {
+        return bpt_err(BPT_EINVAL, "kx: session id must be %d hex digits, lower case",
                        2 * BPT_KX_SESSION_ID_LEN);
     }
     return bpt_hex_decode_exact(out, BPT_KX_SESSION_ID_LEN, id_hex, strlen(id_hex), "session id");

@@ -291,6 +291,42 @@ static void test_setters_refuse_bad_values(void **state)
     assert_ok(bpt_verify_ctx_add_trust_root_pem(c, f->sim.roots, f->sim.roots_len));
     assert_true(bpt_verify_ctx_has_trust_roots(c));
 
+    /* Certificates are parsed when they are added: bytes that are none are refused here, with
+     * the kind the CLI reports as a file in the wrong format, not later as missing keys. */
+    assert_rc_msg(bpt_verify_ctx_add_certs(c, (const uint8_t *)not_pem, sizeof(not_pem) - 1),
+                  BPT_EMALFORMED, "verify context: certificates: not a DER certificate");
+    {
+        static const char damaged[] =
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert_rc_msg(bpt_verify_ctx_add_certs(c, (const uint8_t *)damaged, sizeof(damaged) - 1),
+                      BPT_EMALFORMED, "verify context: certificates");
+    }
+    assert_rc_msg(bpt_verify_ctx_add_certs(c, NULL, 0), BPT_EINVAL, "certificates of 0 bytes");
+    assert_ok(bpt_verify_ctx_add_certs(c, (const uint8_t *)f->certs, strlen(f->certs)));
+    {
+        /* CRLs in the same PEM text are taken as the verification reads them (SEV-SNP's
+         * revocation check), so they pass the parse at adding too; a damaged one does not. */
+        static const char damaged_crl[] =
+            "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n";
+        char path[4200], *both = NULL;
+        size_t crl_len = 0, n = strlen(f->certs);
+        uint8_t *crl;
+        snprintf(path, sizeof(path), "%s/sev-snp/crl.pem", f->sim.dir);
+        crl = bpt_test_read_file(path, &crl_len);
+        assert_non_null(crl);
+        both = malloc(n + crl_len);
+        assert_non_null(both);
+        memcpy(both, f->certs, n);
+        memcpy(both + n, crl, crl_len);
+        assert_ok(bpt_verify_ctx_add_certs(c, (const uint8_t *)both, n + crl_len));
+        memcpy(both + n, damaged_crl, sizeof(damaged_crl) - 1);
+        assert_rc_msg(
+            bpt_verify_ctx_add_certs(c, (const uint8_t *)both, n + sizeof(damaged_crl) - 1),
+            BPT_EMALFORMED, "verify context: certificates: damaged PEM CRL");
+        free(both);
+        free(crl);
+    }
+
     /* A JWKS document is parsed when it is set. */
     assert_rc_msg(bpt_verify_ctx_set_jwks_json(c, "{\"keys\":{}}", 11), BPT_EMALFORMED,
                   "not a JWK set");

@@ -120,8 +120,22 @@ static void test_report_json_refusals(void **state)
          "\"00\"}}",
          BPT_EINVAL, "public_key"},
         {"not json", BPT_EMALFORMED, "invalid JSON"},
+        /* what `bpt attest --json` writes carries schema_version 1; another is refused */
+        {"{\"provider\":\"amd_sev_snp\",\"format\":\"sev_snp_report\",\"evidence\":\"AA==\","
+         "\"schema_version\":2}",
+         BPT_EINVAL, "report: schema_version 2 is not one this version reads (1)"},
+        {"{\"provider\":\"amd_sev_snp\",\"format\":\"sev_snp_report\",\"evidence\":\"AA==\","
+         "\"schema_version\":\"1\"}",
+         BPT_EINVAL, "field 'schema_version' must be an integer"},
     };
     (void)state;
+    {
+        static const char v1[] = "{\"provider\":\"amd_sev_snp\",\"format\":\"sev_snp_report\","
+                                 "\"evidence\":\"AA==\",\"schema_version\":1}";
+        bpt_report *r = NULL;
+        assert_ok(bpt_report_from_json(&r, v1, sizeof(v1) - 1));
+        bpt_report_free(r);
+    }
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         bpt_report *r = NULL;
         int rc = bpt_report_from_json(&r, cases[i].json, strlen(cases[i].json));
@@ -430,8 +444,9 @@ static void test_cli_verify_exit_codes(void **state)
     assert_int_equal(bpt_test_run_cli(NULL, a2), 2);
     const char *a3[] = {"verify", "--at", "yesterday", path, NULL};
     assert_int_equal(bpt_test_run_cli(NULL, a3), 2);
+    /* A missing evidence file is local input (exit 3), no longer "usage or I/O" (2). */
     const char *a4[] = {"verify", "/no/such/file", NULL};
-    assert_int_equal(bpt_test_run_cli(NULL, a4), 2);
+    assert_int_equal(bpt_test_run_cli(NULL, a4), 3);
     const char *a5[] = {"verify", "--help", NULL};
     assert_int_equal(bpt_test_run_cli(&out, a5), 0);
     assert_non_null(strstr(out, "--trust-root"));

@@ -133,6 +133,54 @@ static void test_json_round_trip(void **state)
     bpt_config_free(c2);
 }
 
+/* The key exchange's limits against hostile clients: defaults, values, and the JSON round trip. */
+static void test_kx_hardening(void **state)
+{
+    static const char j[] =
+        "{\"key_exchange\":{\"session_ttl_secs\":20,\"max_sessions\":1000000,"
+        "\"max_sessions_per_client\":4,\"first_use_secs\":60,\"max_connections\":100,"
+        "\"max_connections_per_client\":10,\"request_deadline_secs\":5,"
+        "\"secret_store\":\"replace\",\"authorized_senders\":[{\"key_type\":\"ed25519\","
+        "\"public_key\":"
+        "\"0101010101010101010101010101010101010101010101010101010101010101\"}]}}";
+    (void)state;
+    size_t n = 9;
+    bpt_config *d = load("{}");
+    assert_int_equal(bpt_config_max_sessions_per_client(d), 16);
+    assert_int_equal(bpt_config_first_use_secs(d), 30);
+    assert_int_equal(bpt_config_max_connections(d), 512);
+    assert_int_equal(bpt_config_max_connections_per_client(d), 32);
+    assert_int_equal(bpt_config_request_deadline_secs(d), 10);
+    assert_false(bpt_config_replace_secrets(d));
+    assert_null(bpt_config_authorized_senders(d, &n));
+    assert_int_equal(n, 0);
+    bpt_config_free(d);
+
+    bpt_config *c = load(j);
+    assert_int_equal(bpt_config_max_sessions(c), 1000000);
+    assert_int_equal(bpt_config_max_sessions_per_client(c), 4);
+    assert_int_equal(bpt_config_first_use_secs(c), 20); /* at most the TTL */
+    assert_int_equal(bpt_config_max_connections(c), 100);
+    assert_int_equal(bpt_config_max_connections_per_client(c), 10);
+    assert_int_equal(bpt_config_request_deadline_secs(c), 5);
+    assert_true(bpt_config_replace_secrets(c));
+    const uint8_t *keys = bpt_config_authorized_senders(c, &n);
+    assert_int_equal(n, 1);
+    assert_non_null(keys);
+    assert_int_equal(keys[0], 1);
+    assert_int_equal(keys[31], 1);
+    char *a = NULL, *b2 = NULL;
+    assert_ok(bpt_config_to_json(&a, c));
+    bpt_config *c2 = load(a);
+    assert_ok(bpt_config_to_json(&b2, c2));
+    assert_string_equal(a, b2);
+    assert_non_null(strstr(a, "\"secret_store\":\"replace\""));
+    bpt_free(a);
+    bpt_free(b2);
+    bpt_config_free(c);
+    bpt_config_free(c2);
+}
+
 static void test_rust_serialized_default_loads(void **state)
 {
     /* What serde_json emits for a TeeConfig with mode direct (every field present). */
@@ -169,6 +217,27 @@ static void test_bad_files_name_the_field(void **state)
         {"{\"key_exchange\":{\"session_ttl_secs\":0}}", BPT_EINVAL, "session_ttl_secs"},
         {"{\"key_exchange\":{\"on_chain_verification\":\"yes\"}}", BPT_EINVAL,
          "on_chain_verification"},
+        /* issue 13: max_sessions goes to the service's own limit, no further */
+        {"{\"key_exchange\":{\"max_sessions\":1000001}}", BPT_EINVAL,
+         "max_sessions 1000001 out of range 1..1000000"},
+        {"{\"key_exchange\":{\"max_connections\":0}}", BPT_EINVAL, "max_connections 0"},
+        {"{\"key_exchange\":{\"max_connections\":65537}}", BPT_EINVAL, "max_connections 65537"},
+        {"{\"key_exchange\":{\"max_connections\":8,\"max_connections_per_client\":9}}", BPT_EINVAL,
+         "max_connections_per_client 9"},
+        {"{\"key_exchange\":{\"request_deadline_secs\":0}}", BPT_EINVAL, "request_deadline_secs 0"},
+        {"{\"key_exchange\":{\"first_use_secs\":\"30\"}}", BPT_EINVAL, "first_use_secs"},
+        {"{\"key_exchange\":{\"secret_store\":\"last_writer\"}}", BPT_EINVAL,
+         "secret_store 'last_writer' unknown"},
+        {"{\"key_exchange\":{\"authorized_senders\":[\"ab\"]}}", BPT_EINVAL,
+         "authorized_senders[0] must be"},
+        {"{\"key_exchange\":{\"authorized_senders\":[{\"key_type\":\"secp256k1\","
+         "\"public_key\":\"00\"}]}}",
+         BPT_EINVAL, "secp256k1 Ethereum addresses come with the chain module"},
+        {"{\"key_exchange\":{\"authorized_senders\":[{\"key_type\":\"ed25519\","
+         "\"public_key\":\"00\"}]}}",
+         BPT_EINVAL, "authorized_senders[0]"},
+        {"{\"key_exchange\":{\"authorized_senders\":[{\"key_type\":\"ed25519\",\"pk\":1}]}}",
+         BPT_EINVAL, "unknown key 'pk'"},
         {"{\"provider_selector\":\"some\"}", BPT_EINVAL, "provider_selector must be"},
         {"{\"provider_selector\":{\"allow_list\":[\"sgx\"]}}", BPT_EINVAL,
          "provider_selector.allow_list[0]"},
@@ -241,6 +310,20 @@ static void test_tee_requirements(void **state)
                   "missing field 'requirement'");
 }
 
+/* `bpt config check --json` writes schema_version 1: the loader reads it back, and no other. */
+static void test_schema_version(void **state)
+{
+    bpt_config *c = NULL;
+    (void)state;
+    c = load("{\"mode\":\"remote\",\"schema_version\":1}");
+    assert_int_equal(bpt_config_mode(c), BPT_MODE_REMOTE);
+    bpt_config_free(c);
+    static const char v2[] = "{\"schema_version\":2}";
+    assert_rc_msg(bpt_config_load_json(&c, v2, sizeof(v2) - 1), BPT_EINVAL,
+                  "config: schema_version 2 is not one this version reads (1)");
+    assert_null(c);
+}
+
 static void test_cli_config_check(void **state)
 {
     char *dir = bpt_test_tmpdir(), bad[4096], good[4096], *out = NULL;
@@ -249,8 +332,9 @@ static void test_cli_config_check(void **state)
     snprintf(good, sizeof(good), "%s/good.json", dir);
     bpt_test_write_file(bad, "{\"mode\":\"direct\",\"secret_injection\":\"env_or_sealed\"}", 52);
     bpt_test_write_file(good, "{\"mode\":\"remote\"}", 17);
+    /* A config that breaks an invariant is the check's verdict: refused (1, was 2). */
     const char *a1[] = {"config", "check", bad, NULL};
-    assert_int_equal(bpt_test_run_cli(NULL, a1), 2);
+    assert_int_equal(bpt_test_run_cli(NULL, a1), 1);
     const char *a2[] = {"config", "check", good, NULL};
     assert_int_equal(bpt_test_run_cli(&out, a2), 0);
     assert_non_null(strstr(out, "valid: mode remote"));
@@ -274,9 +358,11 @@ int main(void)
         cmocka_unit_test(test_auto_and_disabled_permit_env_or_sealed),
         cmocka_unit_test(test_json_round_trip),
         cmocka_unit_test(test_rust_serialized_default_loads),
+        cmocka_unit_test(test_kx_hardening),
         cmocka_unit_test(test_bad_files_name_the_field),
         cmocka_unit_test(test_builder_allow_list),
         cmocka_unit_test(test_tee_requirements),
+        cmocka_unit_test(test_schema_version),
         cmocka_unit_test(test_cli_config_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,6 +49,17 @@ static void test_err_prefix(void **state)
     bpt_err(BPT_EINVAL, "a");
     assert_int_equal(bpt_err_prefix(BPT_EMALFORMED, "b"), BPT_EMALFORMED);
     assert_string_equal(bpt_error_last(), "b: a");
+    /* A message that already carries the context keeps one copy of it. */
+    bpt_err(BPT_EKEYS, "sev_snp: certificate: not a DER certificate");
+    assert_int_equal(bpt_err_prefix(BPT_EKEYS, "sev_snp"), BPT_EKEYS);
+    assert_string_equal(bpt_error_last(), "sev_snp: certificate: not a DER certificate");
+    bpt_err(BPT_EIO, "attest");
+    bpt_err_prefix(BPT_EIO, "attest");
+    assert_string_equal(bpt_error_last(), "attest");
+    /* Only a whole leading segment counts: "sev" is not "sev_snp". */
+    bpt_err(BPT_EKEYS, "sev_snp: x");
+    bpt_err_prefix(BPT_EKEYS, "sev");
+    assert_string_equal(bpt_error_last(), "sev: sev_snp: x");
 }
 
 static void test_err_truncates_at_511(void **state)

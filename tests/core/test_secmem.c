@@ -4,6 +4,8 @@
  */
 #include "helpers/test.h"
 
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -179,6 +181,19 @@ static void test_lock_failure_is_not_an_error(void **state)
     }
 }
 
+/* The code path `bpt serve` runs first: no core dumps, not dumpable (issue 13). */
+static void test_protect_process(void **state)
+{
+    (void)state;
+    struct rlimit rl;
+    assert_ok(bpt_secret_protect_process());
+    assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+    assert_int_equal(getrlimit(RLIMIT_CORE, &rl), 0);
+    assert_int_equal(rl.rlim_cur, 0);
+    assert_int_equal(rl.rlim_max, 0);
+    assert_ok(bpt_secret_protect_process()); /* again: still fine */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +205,7 @@ int main(void)
         cmocka_unit_test(test_stats_needs_the_size),
         cmocka_unit_test(test_limit),
         cmocka_unit_test(test_lock_failure_is_not_an_error),
+        cmocka_unit_test(test_protect_process),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -131,12 +131,27 @@ static void test_strings(void **state)
     assert_string_equal(bpt_version(), BPT_VERSION_STRING);
 }
 
+/* Text from the network is escaped before it reaches a log or a terminal (issue 13). */
+static void test_escape_text(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_string_equal(bpt_escape_text(out, sizeof(out), "db.password_1-A"), "db.password_1-A");
+    assert_string_equal(bpt_escape_text(out, sizeof(out), "a\nserve: forged"),
+                        "a\\x0aserve: forged");
+    assert_string_equal(bpt_escape_text(out, sizeof(out), "\x1b[31mred\\"), "\\x1b[31mred\\x5c");
+    assert_string_equal(bpt_escape_text(out, sizeof(out), "\xc3\xa4"), "\\xc3\\xa4");
+    assert_string_equal(bpt_escape_text(out, sizeof(out), NULL), "");
+    /* cut short when full, never in the middle of an escape */
+    assert_string_equal(bpt_escape_text(out, 6, "ab\ncd"), "ab");
+    assert_string_equal(bpt_escape_text(out, 4, "abcdef"), "abc");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_file_read_limit),
-        cmocka_unit_test(test_file_write),
-        cmocka_unit_test(test_digests),
+        cmocka_unit_test(test_file_read_limit), cmocka_unit_test(test_file_write),
+        cmocka_unit_test(test_escape_text),     cmocka_unit_test(test_digests),
         cmocka_unit_test(test_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

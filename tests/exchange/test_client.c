@@ -3,12 +3,17 @@
  * The client against the real server on 127.0.0.1, with evidence from the SEV-SNP simulator
  * verified by a verifier that trusts the simulator's roots: a full exchange, then
  * one refusal per client check (report_data not binding the session, untrusted evidence, no
- * attestation, error statuses, connection failure). Nothing is
+ * attestation, error statuses, connection failure, answers that break the protocol). Nothing is
  * sealed or stored after a refusal.
  */
 #include "helpers/test.h"
 
+#include "helpers/canned_http.h"
 #include "helpers/sim_fixture.h"
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include <curl/curl.h>
 
@@ -150,8 +155,9 @@ static void test_untrusted_evidence(void **state)
         fail_msg("got %d: %s", rc, bpt_error_last());
     }
     bpt_verifier_free(pinned);
-    /* the abandoned session fills the one slot: the next client sees 503 capacity */
-    assert_rc_msg(bpt_kx_client_send(&r, f->url, f->verifier, SECRETS, 1), BPT_EPROTOCOL,
+    /* the abandoned session fills the one slot: the next client sees 503 capacity, a service
+     * that is unavailable for now (BPT_EFETCH, as an unreachable one: retrying may help) */
+    assert_rc_msg(bpt_kx_client_send(&r, f->url, f->verifier, SECRETS, 1), BPT_EFETCH,
                   "HTTP 503 capacity");
     assert_int_equal(bpt_kx_service_cleanup(f->svc), 0);
 }
@@ -187,14 +193,218 @@ static void test_no_attestation_and_transport(void **state)
                   BPT_EINVAL, "kx client: http: http://192.0.2.1 refused (https only");
 }
 
+/* @p key as PKCS#8 PEM text (malloc'd). */
+static char *pem_of(EVP_PKEY *key, size_t *len)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    assert_non_null(b);
+    assert_int_equal(PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL), 1);
+    char *data = NULL;
+    long n = BIO_get_mem_data(b, &data);
+    char *out = malloc((size_t)n + 1);
+    assert_non_null(out);
+    memcpy(out, data, (size_t)n);
+    out[n] = '\0';
+    *len = (size_t)n;
+    BIO_free(b);
+    return out;
+}
+
+/* A second server over the fixture's service that takes deliveries signed by @p pub only,
+ * with its own *@p store; its URL in @p url. */
+static bpt_kx_server *sender_server(struct fixture *f, const uint8_t pub[32], bpt_kx_store **store,
+                                    char url[64])
+{
+    bpt_kx_server *srv = NULL;
+    assert_ok(bpt_kx_store_new(store));
+    bpt_kx_server_options o = BPT_KX_SERVER_OPTIONS_INIT;
+    o.store = *store;
+    o.authorized_senders = pub;
+    o.n_authorized_senders = 1;
+    assert_ok(bpt_kx_server_start(&srv, f->svc, &o));
+    snprintf(url, 64, "http://127.0.0.1:%u", bpt_kx_server_port(srv));
+    return srv;
+}
+
+/* Authorized senders end to end: the client signs with --sign-key's key; unsigned, unknown
+ * and wrong-type keys are refused (the last before a byte is sent); a stored name is 409. */
+static void test_signed_delivery(void **state)
+{
+    struct fixture *f = *state;
+    f->mode = HONEST;
+    EVP_PKEY *good = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    EVP_PKEY *other = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    assert_non_null(good);
+    assert_non_null(other);
+    assert_non_null(ec);
+    uint8_t pub[32];
+    size_t pl = sizeof(pub);
+    assert_int_equal(EVP_PKEY_get_raw_public_key(good, pub, &pl), 1);
+    bpt_kx_store *store = NULL;
+    char url[64];
+    bpt_kx_server *srv = sender_server(f, pub, &store, url);
+
+    bpt_kx_client_result r = BPT_KX_CLIENT_RESULT_INIT;
+    bpt_kx_client_options co = BPT_KX_CLIENT_OPTIONS_INIT;
+    assert_rc_msg(bpt_kx_client_send(&r, url, f->verifier, SECRETS, 1), BPT_EPROTOCOL,
+                  "403 sender_not_authorized");
+    size_t n_other = 0, n_good = 0, n_ec = 0;
+    char *pem_other = pem_of(other, &n_other), *pem_good = pem_of(good, &n_good),
+         *pem_ec = pem_of(ec, &n_ec);
+    co.sign_key_pem = pem_other;
+    co.sign_key_pem_len = n_other;
+    assert_rc_msg(bpt_kx_client_send_with(&r, url, f->verifier, SECRETS, 1, &co), BPT_EPROTOCOL,
+                  "not an authorized sender");
+
+    bpt_kx_service_stats before = BPT_KX_SERVICE_STATS_INIT, after = BPT_KX_SERVICE_STATS_INIT;
+    bpt_kx_service_get_stats(&before, f->svc);
+    co.sign_key_pem = pem_ec;
+    co.sign_key_pem_len = n_ec;
+    assert_rc_msg(bpt_kx_client_options_check(&co), BPT_EINVAL, "not Ed25519");
+    assert_rc_msg(bpt_kx_client_send_with(&r, url, f->verifier, SECRETS, 1, &co), BPT_EINVAL,
+                  "not Ed25519");
+    co.sign_key_pem = "not a key";
+    co.sign_key_pem_len = 9;
+    assert_rc_msg(bpt_kx_client_options_check(&co), BPT_EINVAL, "not a PEM private key");
+    static const bpt_kx_client_secret bad_name = {"db password", (const uint8_t *)"x", 1};
+    co.sign_key_pem = pem_good;
+    co.sign_key_pem_len = n_good;
+    assert_rc_msg(bpt_kx_client_send_with(&r, url, f->verifier, &bad_name, 1, &co), BPT_EINVAL,
+                  "[A-Za-z0-9._-]");
+    bpt_kx_service_get_stats(&after, f->svc);
+    assert_int_equal(after.created, before.created); /* refused before any request */
+
+    assert_ok(bpt_kx_client_send_with(&r, url, f->verifier, SECRETS, 2, &co));
+    assert_int_equal(r.stored, 2);
+    assert_int_equal(bpt_kx_store_count(store), 2);
+    /* first writer wins: the same name again is 409 conflict */
+    assert_rc_msg(bpt_kx_client_send_with(&r, url, f->verifier, SECRETS, 1, &co), BPT_EPROTOCOL,
+                  "409 conflict");
+
+    free(pem_other);
+    free(pem_good);
+    free(pem_ec);
+    EVP_PKEY_free(good);
+    EVP_PKEY_free(other);
+    EVP_PKEY_free(ec);
+    bpt_kx_server_stop(srv);
+    bpt_kx_store_free(store);
+}
+
+/* `bpt seal --sign-key FILE` against a service that takes authorized senders only: with the
+ * key the secret is stored; without it the service refuses (exit 1); a key file that is no
+ * Ed25519 key fails before a session is made. */
+static void test_cli_seal_sign_key(void **state)
+{
+    struct fixture *f = *state;
+    f->mode = HONEST;
+    EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    assert_non_null(key);
+    assert_non_null(ec);
+    uint8_t pub[32];
+    size_t pl = sizeof(pub), n_key = 0, n_ec = 0;
+    assert_int_equal(EVP_PKEY_get_raw_public_key(key, pub, &pl), 1);
+    bpt_kx_store *store = NULL;
+    char url[64], key_file[512], ec_file[512], secret_file[512], roots[512];
+    bpt_kx_server *srv = sender_server(f, pub, &store, url);
+    snprintf(key_file, sizeof(key_file), "%s/sender.pem", f->sim.dir);
+    snprintf(ec_file, sizeof(ec_file), "%s/not-ed25519.pem", f->sim.dir);
+    snprintf(secret_file, sizeof(secret_file), "%s/secret.txt", f->sim.dir);
+    snprintf(roots, sizeof(roots), "%s/trust-roots.pem", f->sim.dir);
+    char *pem = pem_of(key, &n_key), *pem_ec = pem_of(ec, &n_ec);
+    bpt_test_write_file(key_file, pem, n_key);
+    bpt_test_write_file(ec_file, pem_ec, n_ec);
+    bpt_test_write_file(secret_file, "s3cret", 6);
+
+    const char *unsigned_argv[] = {
+        "seal",          "--url",     url, "--trust-root", roots, "--name", "signed.secret",
+        "--secret-file", secret_file, NULL};
+    assert_int_equal(bpt_test_run_cli(NULL, unsigned_argv), 1);
+    assert_int_equal(bpt_kx_store_count(store), 0);
+
+    bpt_kx_service_stats before = BPT_KX_SERVICE_STATS_INIT, after = BPT_KX_SERVICE_STATS_INIT;
+    bpt_kx_service_get_stats(&before, f->svc);
+    const char *ec_argv[] = {
+        "seal",          "--url",         url,         "--trust-root", roots,   "--name",
+        "signed.secret", "--secret-file", secret_file, "--sign-key",   ec_file, NULL};
+    assert_int_equal(bpt_test_run_cli(NULL, ec_argv), 3); /* local input: not an Ed25519 key */
+    bpt_kx_service_get_stats(&after, f->svc);
+    assert_int_equal(after.created, before.created); /* no session was asked for */
+
+    const char *argv[] = {
+        "seal",          "--url",         url,         "--trust-root", roots,    "--name",
+        "signed.secret", "--secret-file", secret_file, "--sign-key",   key_file, NULL};
+    char *out = NULL;
+    assert_int_equal(bpt_test_run_cli(&out, argv), 0);
+    assert_non_null(strstr(out, "secret 'signed.secret' sealed to session"));
+    free(out);
+    bpt_secret *v = NULL;
+    assert_ok(bpt_kx_store_get(&v, store, "signed.secret"));
+    assert_memory_equal(bpt_secret_data(v), "s3cret", 6);
+    bpt_secret_free(v);
+
+    free(pem);
+    free(pem_ec);
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(ec);
+    bpt_kx_server_stop(srv);
+    bpt_kx_store_free(store);
+}
+
+/*
+ * Answers a real service never gives, each classified: a field of the wrong type and a body
+ * that is not JSON break the protocol (EPROTOCOL, as an unknown suite does); 5xx and 429 say the
+ * service is unavailable (EFETCH, as a refused connection: retrying may help); another error
+ * status is the service refusing (EPROTOCOL). Nothing is sealed or sent after any of them.
+ */
+static void test_answers_that_break_the_protocol(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        int status;
+        const char *body;
+        int want;
+        const char *msg;
+    } cases[] = {
+        {201, "{\"session_id\":5,\"public_key\":\"00\",\"suite\":\"x\",\"key_type\":\"x25519\"}",
+         BPT_EPROTOCOL, "session response: field 'session_id' must be a string"},
+        {201, "<html>not json</html>", BPT_EPROTOCOL, "session response: invalid JSON"},
+        {201, "[1,2]", BPT_EPROTOCOL, "session response"},
+        {500, "{\"error\":{\"code\":\"internal\",\"message\":\"boom\"}}", BPT_EFETCH,
+         "HTTP 500 internal: boom (the service is unavailable)"},
+        {429, "{}", BPT_EFETCH, "HTTP 429"},
+        {404, "{\"error\":{\"code\":\"session_not_found\",\"message\":\"\"}}", BPT_EPROTOCOL,
+         "HTTP 404 session_not_found"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct bpt_canned_http *srv = NULL;
+        char url[64];
+        bpt_kx_client_result r = BPT_KX_CLIENT_RESULT_INIT;
+        assert_int_equal(bpt_canned_http_start(&srv, cases[i].status, cases[i].body), 0);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u", bpt_canned_http_port(srv));
+        int rc = bpt_kx_client_send(&r, url, f->verifier, SECRETS, 1);
+        if (rc != cases[i].want || !strstr(bpt_error_last(), cases[i].msg)) {
+            fail_msg("HTTP %d %s: got %d (%s), want %d (%s)", cases[i].status, cases[i].body, rc,
+                     bpt_error_last(), cases[i].want, cases[i].msg);
+        }
+        assert_int_equal(bpt_canned_http_requests(srv), 1); /* nothing was submitted */
+        bpt_canned_http_stop(srv);
+    }
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exchange),
+        cmocka_unit_test(test_signed_delivery),
+        cmocka_unit_test(test_cli_seal_sign_key),
         cmocka_unit_test(test_report_data_mismatch),
         cmocka_unit_test(test_untrusted_evidence),
         cmocka_unit_test(test_no_attestation_and_transport),
+        cmocka_unit_test(test_answers_that_break_the_protocol),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     curl_global_cleanup();

@@ -20,6 +20,7 @@ static long post(bpt_buf *resp, const char *url, const char *body)
     long status = 0;
     CURL *h = curl_easy_init();
     struct curl_slist *hdr = curl_slist_append(NULL, "Expect:");
+    hdr = curl_slist_append(hdr, "Content-Type: application/json");
     bpt_buf_reset(resp);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);

@@ -8,13 +8,20 @@
 #include "helpers/test.h"
 #include "helpers/kx.h"
 
+#include <ctype.h>
+
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "core/codec.h"
 #include "core/limits.h"
 #include "exchange/exchange_internal.h"
 #include "exchange/protocol.h"
+
+/* the payloads bpt_kx_open_secrets_body() accepts: v1 only, or v1 and the legacy v0 */
+static const bpt_kx_delivery V1 = {.legacy_v0 = false};
+static const bpt_kx_delivery V0 = {.legacy_v0 = true};
 
 /* ---- fixture ----------------------------------------------------------------------------- */
 
@@ -93,7 +100,8 @@ struct session {
 static void create(struct session *s, struct fixture *f, const char *body)
 {
     bpt_kx_answer a;
-    assert_outcome(bpt_kx_answer_create_session(&a, f->svc, body, strlen(body)), BPT_KX_CREATED);
+    assert_outcome(bpt_kx_answer_create_session(&a, f->svc, NULL, body, strlen(body)),
+                   BPT_KX_CREATED);
     s->answer = parse(&a);
     bpt_kx_answer_dispose(&a);
     const char *id = json_string_value(json_object_get(s->answer, "session_id"));
@@ -156,15 +164,20 @@ static void test_outcome_table(void **state)
         {BPT_KX_CREATED, 201, "created"},
         {BPT_KX_BAD_REQUEST, 400, "bad_request"},
         {BPT_KX_DECRYPT_FAILED, 400, "decrypt_failed"},
+        {BPT_KX_SENDER_REFUSED, 403, "sender_not_authorized"},
         {BPT_KX_SESSION_NOT_FOUND, 404, "session_not_found"},
         {BPT_KX_NOT_FOUND, 404, "not_found"},
         {BPT_KX_METHOD_NOT_ALLOWED, 405, "method_not_allowed"},
+        {BPT_KX_CONFLICT, 409, "conflict"},
         {BPT_KX_SESSION_EXPIRED, 410, "session_expired"},
         {BPT_KX_PAYLOAD_TOO_LARGE, 413, "payload_too_large"},
+        {BPT_KX_UNSUPPORTED_MEDIA, 415, "unsupported_media_type"},
         {BPT_KX_RATE_LIMITED, 429, "rate_limited"},
+        {BPT_KX_CLIENT_LIMIT, 429, "too_many_sessions"},
         {BPT_KX_INTERNAL, 500, "internal"},
         {BPT_KX_NOT_SUPPORTED, 501, "not_supported"},
         {BPT_KX_CAPACITY, 503, "capacity"},
+        {BPT_KX_STORE_FULL, 507, "store_full"},
     };
     assert_int_equal(sizeof(want) / sizeof(want[0]), BPT_KX_OUTCOME_COUNT);
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -266,7 +279,7 @@ static void test_create_session(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         bpt_kx_answer a;
         bpt_kx_outcome o =
-            bpt_kx_answer_create_session(&a, f->svc, bad[i].body, strlen(bad[i].body));
+            bpt_kx_answer_create_session(&a, f->svc, NULL, bad[i].body, strlen(bad[i].body));
         if (o != BPT_KX_BAD_REQUEST) {
             fail_msg("case %zu (%s): %s", i, bad[i].body, bpt_kx_answer_body(&a));
         }
@@ -277,7 +290,7 @@ static void test_create_session(void **state)
     /* the attester fails: internal, and the message does not pass its words on */
     bpt_kx_answer a;
     f->att.fail = BPT_EIO;
-    assert_outcome(bpt_kx_answer_create_session(&a, f->svc, "{}", 2), BPT_KX_INTERNAL);
+    assert_outcome(bpt_kx_answer_create_session(&a, f->svc, NULL, "{}", 2), BPT_KX_INTERNAL);
     assert_null(strstr(bpt_kx_answer_body(&a), "no TEE"));
     assert_error_answer(&a, BPT_KX_INTERNAL, "session creation failed");
     drop(f);
@@ -288,7 +301,7 @@ static void test_create_session(void **state)
     assert_true(json_is_null(json_object_get(s.answer, "attestation"))); /* no attester */
     forget(&s);
     create(&s, f, "{}");
-    assert_outcome(bpt_kx_answer_create_session(&a, f->svc, "{}", 2), BPT_KX_CAPACITY);
+    assert_outcome(bpt_kx_answer_create_session(&a, f->svc, NULL, "{}", 2), BPT_KX_CAPACITY);
     assert_error_answer(&a, BPT_KX_CAPACITY, "capacity");
     assert_outcome(submit(&a, f, s.id, "{}"), BPT_KX_BAD_REQUEST);
     bpt_kx_answer_dispose(&a);
@@ -406,11 +419,12 @@ static void test_submit_refusals(void **state)
     struct fixture *f = make(8, true, BPT_KX_BINDING_SESSION);
     struct session s;
     bpt_kx_answer a;
-    char name256[257], name257[258];
-    memset(name256, 'n', 256);
-    name256[256] = '\0';
-    memset(name257, 'n', 257);
-    name257[257] = '\0';
+    /* names: 1..128 bytes of [A-Za-z0-9._-] (issue 13: they reach logs) */
+    char name128[129], name129[130];
+    memset(name128, 'n', 128);
+    name128[128] = '\0';
+    memset(name129, 'n', 129);
+    name129[129] = '\0';
 
     /* decrypt_failed: all or nothing, and the message names no secret */
     create(&s, f, "{}");
@@ -443,10 +457,21 @@ static void test_submit_refusals(void **state)
         {LITERAL, "{\"secrets\":[{\"enc\":\"AA==\",\"ciphertext\":\"AA==\"}]}",
          "missing field 'name'"},
         {LITERAL, "{\"secrets\":[{\"name\":\"\",\"enc\":\"AA==\",\"ciphertext\":\"AA==\"}]}",
-         "1..256 bytes"},
+         "1..128 bytes of [A-Za-z0-9._-]"},
         {LITERAL,
          "{\"secrets\":[{\"name\":\"a\\u0000b\",\"enc\":\"AA==\",\"ciphertext\":\"AA==\"}]}",
          "NUL"},
+        /* a name that would forge a log line, or colour a terminal */
+        {LITERAL,
+         "{\"secrets\":[{\"name\":\"a\\nserve: session 0 delivered secret 'x'\",\"enc\":\"AA==\","
+         "\"ciphertext\":\"AA==\"}]}",
+         "[A-Za-z0-9._-]"},
+        {LITERAL,
+         "{\"secrets\":[{\"name\":\"a\\u001b[31m\",\"enc\":\"AA==\",\"ciphertext\":\"AA==\"}]}",
+         "[A-Za-z0-9._-]"},
+        {LITERAL,
+         "{\"secrets\":[{\"name\":\"db password\",\"enc\":\"AA==\",\"ciphertext\":\"AA==\"}]}",
+         "[A-Za-z0-9._-]"},
         {LITERAL, "{\"secrets\":[{\"name\":\"a\",\"enc\":\"AA==\",\"ciphertext\":\"AA==\"}]}",
          "enc is 1 bytes, want 32"},
         {LITERAL, "{\"secrets\":[{\"name\":\"a\",\"enc\":\"!!\",\"ciphertext\":\"AA==\"}]}", "enc"},
@@ -454,7 +479,7 @@ static void test_submit_refusals(void **state)
          "{\"secrets\":[{\"name\":\"a\",\"enc\":\"AA==\",\"ciphertext\":\"AA==\",\"x\":1}]}", "x"},
         {TOO_MANY, NULL, "got 65"},
         {SAME_NAME, NULL, "repeats"},
-        {LONG_NAME, NULL, "1..256"},
+        {LONG_NAME, NULL, "1..128"},
         {V0_PAYLOAD, NULL, "session_id"}, /* with v0 off, an unknown v1 key */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -468,7 +493,7 @@ static void test_submit_refusals(void **state)
             built = entries_body(&s, 2, SIZE_MAX, true);
             break;
         case LONG_NAME:
-            built = bpt_test_kx_secrets_body(s.pk, s.idraw, name257, name257, "v");
+            built = bpt_test_kx_secrets_body(s.pk, s.idraw, name129, name129, "v");
             break;
         case V0_PAYLOAD:
             built = bpt_test_kx_v0_body(s.id, s.pk, "v", false);
@@ -490,21 +515,46 @@ static void test_submit_refusals(void **state)
     }
     assert_int_equal(bpt_kx_store_count(f->store), 0);
 
-    /* a 256-byte name is fine */
+    /* a 128-byte name, and every character of the alphabet, are fine */
     create(&s, f, "{}");
-    body = bpt_test_kx_secrets_body(s.pk, s.idraw, name256, name256, "v");
+    body = bpt_test_kx_secrets_body(s.pk, s.idraw, name128, name128, "v");
+    assert_outcome(submit(&a, f, s.id, body), BPT_KX_OK);
+    bpt_kx_answer_dispose(&a);
+    free(body);
+    forget(&s);
+    create(&s, f, "{}");
+    body = bpt_test_kx_secrets_body(s.pk, s.idraw, "Az09._-", "Az09._-", "v");
     assert_outcome(submit(&a, f, s.id, body), BPT_KX_OK);
     bpt_kx_answer_dispose(&a);
     free(body);
     forget(&s);
 
-    /* ids: unknown, malformed, not hex */
-    static const char *const ids[] = {"00000000000000000000000000000000", "xyz",
-                                      "zz000000000000000000000000000000", ""};
+    /* ids: unknown is 404; malformed, not hex or upper case is 400 (ids are lower-case hex,
+     * one spelling per session) */
+    assert_outcome(submit(&a, f, "00000000000000000000000000000000", "{}"),
+                   BPT_KX_SESSION_NOT_FOUND);
+    assert_error_answer(&a, BPT_KX_SESSION_NOT_FOUND, "no such session");
+    static const char *const ids[] = {"xyz", "zz000000000000000000000000000000", "",
+                                      "ABCDEF00000000000000000000000000"};
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-        assert_outcome(submit(&a, f, ids[i], "{}"), BPT_KX_SESSION_NOT_FOUND);
-        assert_error_answer(&a, BPT_KX_SESSION_NOT_FOUND, "no such session");
+        assert_outcome(submit(&a, f, ids[i], "{}"), BPT_KX_BAD_REQUEST);
+        assert_error_answer(&a, BPT_KX_BAD_REQUEST, "lower-case hex");
     }
+    /* the upper-case spelling of a live id does not reach it, and leaves it live */
+    create(&s, f, "{}");
+    char upper[33];
+    for (size_t i = 0; i < 33; i++) {
+        upper[i] = (char)toupper((unsigned char)s.id[i]);
+    }
+    body = bpt_test_kx_secrets_body(s.pk, s.idraw, "n", "n", "v");
+    if (strcmp(upper, s.id) != 0) {
+        assert_outcome(submit(&a, f, upper, body), BPT_KX_BAD_REQUEST);
+        bpt_kx_answer_dispose(&a);
+    }
+    assert_outcome(submit(&a, f, s.id, body), BPT_KX_OK);
+    bpt_kx_answer_dispose(&a);
+    free(body);
+    forget(&s);
 
     /* expired: past the TTL the session is gone with 410, then unknown */
     create(&s, f, "{}");
@@ -519,7 +569,8 @@ static void test_submit_refusals(void **state)
     drop(f);
 }
 
-/* The store refuses the second of two secrets: internal, and the first counts as delivered. */
+/* The store has room for one of two secrets: 507 store_full, and neither is stored (a batch is
+ * all or nothing; before issue 13 the first stayed stored behind a 500). */
 static void test_submit_store_full(void **state)
 {
     (void)state;
@@ -535,10 +586,10 @@ static void test_submit_store_full(void **state)
     }
     create(&s, f, "{}");
     char *body = entries_body(&s, 2, SIZE_MAX, false);
-    assert_outcome(submit(&a, f, s.id, body), BPT_KX_INTERNAL);
-    assert_int_equal(a.delivered, 1);
-    assert_error_answer(&a, BPT_KX_INTERNAL, NULL);
-    assert_int_equal(bpt_kx_store_count(f->store), BPT_LIMIT_LIST_ENTRIES);
+    assert_outcome(submit(&a, f, s.id, body), BPT_KX_STORE_FULL);
+    assert_int_equal(a.delivered, 0);
+    assert_error_answer(&a, BPT_KX_STORE_FULL, "store is full");
+    assert_int_equal(bpt_kx_store_count(f->store), BPT_LIMIT_LIST_ENTRIES - 1);
     free(body);
     forget(&s);
     drop(f);
@@ -615,7 +666,7 @@ static void test_open_secrets_body(void **state)
         bpt_test_kx_v0_body(bpt_kx_session_id_hex(s), bpt_kx_session_public_key(s), "v0", false);
 
     memset(out, 0, sizeof(out));
-    assert_outcome(bpt_kx_open_secrets_body(out, &n, &body, s, v1, strlen(v1), false), BPT_KX_OK);
+    assert_outcome(bpt_kx_open_secrets_body(out, &n, &body, s, v1, strlen(v1), &V1), BPT_KX_OK);
     assert_int_equal(n, 1);
     assert_string_equal(out[0].name, "k");
     assert_int_equal(bpt_secret_len(out[0].value), 5);
@@ -624,26 +675,26 @@ static void test_open_secrets_body(void **state)
     json_decref(body);
 
     memset(out, 0, sizeof(out));
-    assert_outcome(bpt_kx_open_secrets_body(out, &n, &body, s, v0, strlen(v0), true), BPT_KX_OK);
+    assert_outcome(bpt_kx_open_secrets_body(out, &n, &body, s, v0, strlen(v0), &V0), BPT_KX_OK);
     assert_int_equal(n, 1);
     assert_string_equal(out[0].name, "sealed_secret");
     bpt_secret_free(out[0].value);
     json_decref(body);
 
     memset(out, 0, sizeof(out));
-    assert_outcome(bpt_kx_open_secrets_body(out, &n, &body, s, "{", 1, false), BPT_KX_BAD_REQUEST);
+    assert_outcome(bpt_kx_open_secrets_body(out, &n, &body, s, "{", 1, &V1), BPT_KX_BAD_REQUEST);
     assert_int_equal(n, 0);
     json_decref(body);
 
     now += 11;
     memset(out, 0, sizeof(out));
-    assert_outcome(bpt_kx_open_secrets_body(out, &n, &body, s, v1, strlen(v1), false),
+    assert_outcome(bpt_kx_open_secrets_body(out, &n, &body, s, v1, strlen(v1), &V1),
                    BPT_KX_SESSION_EXPIRED);
     assert_non_null(strstr(bpt_error_last(), "expired"));
     assert_int_equal(n, 0);
     assert_null(out[0].value);
     json_decref(body);
-    assert_outcome(bpt_kx_open_secrets_body(out, &n, &body, s, v0, strlen(v0), true),
+    assert_outcome(bpt_kx_open_secrets_body(out, &n, &body, s, v0, strlen(v0), &V0),
                    BPT_KX_SESSION_EXPIRED);
     assert_null(out[0].value);
     json_decref(body);
@@ -695,6 +746,254 @@ static void test_attestation(void **state)
     drop(f);
 }
 
+/* ---- issue 13: the service's inputs ------------------------------------------------------ */
+
+/* What the on_secret callback saw: whether the store held the name at that moment. */
+struct order_probe {
+    bpt_kx_store *store;
+    int calls, stored_before;
+};
+
+static void probe_on_secret(const char *sid, const char *name, const bpt_secret *v, void *u)
+{
+    struct order_probe *p = u;
+    bpt_secret *copy = NULL;
+    (void)sid;
+    assert_non_null(v);
+    p->calls++;
+    if (bpt_kx_store_get(&copy, p->store, name) == 0) {
+        p->stored_before++;
+    }
+    bpt_secret_free(copy);
+}
+
+/* First writer wins: a second delivery of a stored name is 409 and consumes its session;
+ * the callback runs only once the store holds the delivery, never for a refused one. */
+static void test_submit_conflict(void **state)
+{
+    (void)state;
+    struct fixture *f = make(8, false, BPT_KX_BINDING_SESSION);
+    struct order_probe probe = {f->store, 0, 0};
+    struct session s;
+    bpt_kx_answer a;
+    f->d.on_secret = probe_on_secret;
+    f->d.on_secret_userdata = &probe;
+
+    create(&s, f, "{}");
+    char *body = bpt_test_kx_secrets_body(s.pk, s.idraw, "db.password", "db.password", "first");
+    assert_outcome(submit(&a, f, s.id, body), BPT_KX_OK);
+    assert_int_equal(a.delivered, 1);
+    bpt_kx_answer_dispose(&a);
+    free(body);
+    forget(&s);
+    assert_int_equal(probe.calls, 1);
+    assert_int_equal(probe.stored_before, 1); /* the store had it when the callback ran */
+
+    create(&s, f, "{}");
+    body = bpt_test_kx_secrets_body(s.pk, s.idraw, "db.password", "db.password", "attacker");
+    assert_outcome(submit(&a, f, s.id, body), BPT_KX_CONFLICT);
+    assert_int_equal(a.delivered, 0);
+    assert_error_answer(&a, BPT_KX_CONFLICT, "'db.password' is stored already");
+    assert_outcome(submit(&a, f, s.id, body), BPT_KX_SESSION_NOT_FOUND); /* consumed */
+    bpt_kx_answer_dispose(&a);
+    free(body);
+    forget(&s);
+    assert_int_equal(probe.calls, 1); /* not called for the refused delivery */
+    bpt_secret *v = NULL;
+    assert_ok(bpt_kx_store_get(&v, f->store, "db.password"));
+    assert_memory_equal(bpt_secret_data(v), "first", 5);
+    bpt_secret_free(v);
+
+    /* a batch with one stored name stores none of its others */
+    create(&s, f, "{}");
+    json_t *arr = json_array();
+    static const char *const names[] = {"fresh", "db.password"};
+    for (size_t i = 0; i < 2; i++) {
+        char *one = bpt_test_kx_secrets_body(s.pk, s.idraw, names[i], names[i], "x");
+        json_t *j = json_loads(one, 0, NULL);
+        json_array_append(arr, json_array_get(json_object_get(j, "secrets"), 0));
+        json_decref(j);
+        free(one);
+    }
+    json_t *bj = json_pack("{s:o}", "secrets", arr);
+    body = json_dumps(bj, JSON_COMPACT);
+    json_decref(bj);
+    assert_outcome(submit(&a, f, s.id, body), BPT_KX_CONFLICT);
+    bpt_kx_answer_dispose(&a);
+    assert_rc_msg(bpt_kx_store_get(&v, f->store, "fresh"), BPT_ENOTFOUND, "fresh");
+    free(body);
+    forget(&s);
+
+    /* the replace policy takes the second value */
+    bpt_kx_store_set_policy(f->store, BPT_KX_STORE_REPLACE);
+    create(&s, f, "{}");
+    body = bpt_test_kx_secrets_body(s.pk, s.idraw, "db.password", "db.password", "rotated");
+    assert_outcome(submit(&a, f, s.id, body), BPT_KX_OK);
+    bpt_kx_answer_dispose(&a);
+    assert_ok(bpt_kx_store_get(&v, f->store, "db.password"));
+    assert_memory_equal(bpt_secret_data(v), "rotated", 7);
+    bpt_secret_free(v);
+    free(body);
+    forget(&s);
+    drop(f);
+}
+
+/* @p body (a v1 secrets body for session @p id) with "sender" added: @p key's Ed25519
+ * signature over bpt_kx_sender_message(@p sign_id, secrets). */
+static char *signed_body(const char *body, EVP_PKEY *key, const uint8_t sign_id[16])
+{
+    json_t *j = json_loads(body, 0, NULL);
+    assert_non_null(j);
+    uint8_t msg[BPT_KX_SENDER_MESSAGE_LEN], sig[64], pub[32];
+    size_t sl = sizeof(sig), pl = sizeof(pub);
+    assert_ok(bpt_kx_sender_message(msg, sign_id, json_object_get(j, "secrets")));
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    assert_int_equal(EVP_DigestSignInit(md, NULL, NULL, NULL, key), 1);
+    assert_int_equal(EVP_DigestSign(md, sig, &sl, msg, sizeof(msg)), 1);
+    EVP_MD_CTX_free(md);
+    assert_int_equal(EVP_PKEY_get_raw_public_key(key, pub, &pl), 1);
+    char pub_hex[65], sig_hex[129];
+    bpt_hex_encode_to(pub_hex, pub, sizeof(pub));
+    bpt_hex_encode_to(sig_hex, sig, sizeof(sig));
+    json_object_set_new(j, "sender",
+                        json_pack("{s:s,s:s,s:s}", "key_type", "ed25519", "public_key", pub_hex,
+                                  "signature", sig_hex));
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return text;
+}
+
+/* Authorized senders: a delivery must be signed by a listed key over this session and this
+ * body, checked before anything is opened; every refusal consumes the session. */
+static void test_submit_authorized_senders(void **state)
+{
+    (void)state;
+    struct fixture *f = make(16, false, BPT_KX_BINDING_SESSION);
+    EVP_PKEY *good = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    EVP_PKEY *other = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    assert_non_null(good);
+    assert_non_null(other);
+    uint8_t keys[64];
+    size_t pl = 32;
+    memset(keys, 0x11, 32); /* an unrelated first entry */
+    assert_int_equal(EVP_PKEY_get_raw_public_key(good, keys + 32, &pl), 1);
+    f->d.senders = keys;
+    f->d.n_senders = 2;
+    struct session s;
+    bpt_kx_answer a;
+    enum { UNSIGNED, UNKNOWN_KEY, OTHER_SESSION, CHANGED_BODY, BAD_TYPE, V0_BODY };
+    static const struct {
+        int kind;
+        const char *msg;
+    } bad[] = {
+        {UNSIGNED, "carries no sender"},
+        {UNKNOWN_KEY, "not an authorized sender"},
+        {OTHER_SESSION, "signature does not verify"},
+        {CHANGED_BODY, "signature does not verify"},
+        {BAD_TYPE, "key_type 'secp256k1'"},
+        {V0_BODY, "v0 payload cannot name its sender"},
+    };
+    f->d.legacy_v0 = true;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        create(&s, f, "{}");
+        char *plain = bpt_test_kx_secrets_body(s.pk, s.idraw, "tok", "tok", "v");
+        char *body = NULL;
+        uint8_t wrong_id[16];
+        memcpy(wrong_id, s.idraw, 16);
+        wrong_id[0] ^= 1;
+        switch (bad[i].kind) {
+        case UNSIGNED:
+            body = strdup(plain);
+            break;
+        case UNKNOWN_KEY:
+            body = signed_body(plain, other, s.idraw);
+            break;
+        case OTHER_SESSION:
+            body = signed_body(plain, good, wrong_id);
+            break;
+        case CHANGED_BODY: {
+            /* signed over one ciphertext, sent with another */
+            char *other_plain = bpt_test_kx_secrets_body(s.pk, s.idraw, "tok", "tok", "w");
+            char *sb = signed_body(plain, good, s.idraw);
+            json_t *j = json_loads(sb, 0, NULL), *o = json_loads(other_plain, 0, NULL);
+            json_object_set(j, "secrets", json_object_get(o, "secrets"));
+            body = json_dumps(j, JSON_COMPACT);
+            json_decref(j);
+            json_decref(o);
+            free(sb);
+            free(other_plain);
+            break;
+        }
+        case BAD_TYPE: {
+            char *sb = signed_body(plain, good, s.idraw);
+            json_t *j = json_loads(sb, 0, NULL);
+            json_object_set_new(json_object_get(j, "sender"), "key_type", json_string("secp256k1"));
+            body = json_dumps(j, JSON_COMPACT);
+            json_decref(j);
+            free(sb);
+            break;
+        }
+        default:
+            body = bpt_test_kx_v0_body(s.id, s.pk, "v", false);
+            break;
+        }
+        bpt_kx_outcome o = submit(&a, f, s.id, body);
+        if (o != BPT_KX_SENDER_REFUSED) {
+            fail_msg("case %zu (%s): %s", i, bad[i].msg, bpt_kx_answer_body(&a));
+        }
+        assert_error_answer(&a, BPT_KX_SENDER_REFUSED, bad[i].msg);
+        /* the session is gone whatever the refusal: a good signature comes too late */
+        char *good_body = signed_body(plain, good, s.idraw);
+        assert_outcome(submit(&a, f, s.id, good_body), BPT_KX_SESSION_NOT_FOUND);
+        bpt_kx_answer_dispose(&a);
+        free(good_body);
+        free(body);
+        free(plain);
+        forget(&s);
+    }
+    assert_int_equal(bpt_kx_store_count(f->store), 0);
+
+    /* signed by an authorized key over this session and body: stored */
+    create(&s, f, "{}");
+    char *plain = bpt_test_kx_secrets_body(s.pk, s.idraw, "tok", "tok", "v");
+    char *body = signed_body(plain, good, s.idraw);
+    assert_outcome(submit(&a, f, s.id, body), BPT_KX_OK);
+    bpt_kx_answer_dispose(&a);
+    assert_int_equal(bpt_kx_store_count(f->store), 1);
+    free(body);
+    free(plain);
+    forget(&s);
+    EVP_PKEY_free(good);
+    EVP_PKEY_free(other);
+    drop(f);
+}
+
+/* A session flood from one client leaves room for another; a full table reclaims a session
+ * left unused past first_use_secs (protocol answers 429 too_many_sessions and 503). */
+static void test_create_per_client(void **state)
+{
+    (void)state;
+    struct fixture *f = make(4, false, BPT_KX_BINDING_SESSION);
+    bpt_kx_answer a;
+    for (int i = 0; i < 4; i++) {
+        assert_outcome(bpt_kx_answer_create_session(&a, f->svc, "10.0.0.1", "{}", 2),
+                       BPT_KX_CREATED);
+        bpt_kx_answer_dispose(&a);
+    }
+    /* the table (4) is full before the client's share (16): 503 for everyone */
+    assert_outcome(bpt_kx_answer_create_session(&a, f->svc, "10.0.0.2", "{}", 2), BPT_KX_CAPACITY);
+    assert_error_answer(&a, BPT_KX_CAPACITY, "capacity");
+    /* once the oldest has been left unused for first_use_secs (30), it makes room */
+    f->now += 30;
+    assert_outcome(bpt_kx_answer_create_session(&a, f->svc, "10.0.0.2", "{}", 2), BPT_KX_CREATED);
+    bpt_kx_answer_dispose(&a);
+    bpt_kx_service_stats st = BPT_KX_SERVICE_STATS_INIT;
+    bpt_kx_service_get_stats(&st, f->svc);
+    assert_int_equal(st.reclaimed, 1);
+    assert_int_equal(st.active, 4);
+    drop(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -707,6 +1006,9 @@ int main(void)
         cmocka_unit_test(test_submit_legacy_v0),
         cmocka_unit_test(test_open_secrets_body),
         cmocka_unit_test(test_attestation),
+        cmocka_unit_test(test_submit_conflict),
+        cmocka_unit_test(test_submit_authorized_senders),
+        cmocka_unit_test(test_create_per_client),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

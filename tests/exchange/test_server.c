@@ -16,40 +16,18 @@
 #include "core/codec.h"
 #include "exchange/exchange_internal.h"
 
-struct fixture {
-    int64_t now;
-    bpt_kx_service *svc;
-    bpt_kx_store *store;
-    bpt_kx_server *srv;
-    char base[64];
-    struct bpt_test_kx_attester att;
-};
-
-static struct fixture *start(size_t max_sessions, size_t max_body, unsigned burst)
+static struct bpt_test_kx_server *start(size_t max_sessions, size_t max_body, unsigned burst)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    f->now = 1700000000;
-    f->svc = bpt_test_kx_service(&f->now, max_sessions, BPT_KX_BINDING_SESSION, &f->att);
-    assert_ok(bpt_kx_store_new(&f->store));
     bpt_kx_server_options o = BPT_KX_SERVER_OPTIONS_INIT;
     o.max_body_bytes = max_body;
     o.rate_limit_burst = burst;
     o.rate_limit_per_minute = 60;
-    o.clock = bpt_clock_fixed(&f->now);
-    o.store = f->store;
-    assert_ok(bpt_kx_server_start(&f->srv, f->svc, &o));
-    assert_true(bpt_kx_server_port(f->srv) != 0);
-    snprintf(f->base, sizeof(f->base), "http://127.0.0.1:%u", bpt_kx_server_port(f->srv));
-    return f;
+    return bpt_test_kx_server_start(max_sessions, &o);
 }
 
-static void stop(struct fixture *f)
+static void stop(struct bpt_test_kx_server *f)
 {
-    bpt_kx_server_stop(f->srv);
-    bpt_kx_store_free(f->store);
-    bpt_kx_service_free(f->svc);
-    free(f);
+    bpt_test_kx_server_stop(f);
 }
 
 struct answer {
@@ -81,7 +59,7 @@ static size_t on_header(char *p, size_t s, size_t n, void *u)
 static bool chunked; /* send the next POST body with chunked transfer encoding */
 
 /* body NULL: GET; else POST with that body (len -1: strlen). */
-static void http(struct answer *a, struct fixture *f, const char *path, const char *body,
+static void http(struct answer *a, struct bpt_test_kx_server *f, const char *path, const char *body,
                  long body_len)
 {
     char url[256];
@@ -99,6 +77,9 @@ static void http(struct answer *a, struct fixture *f, const char *path, const ch
     struct curl_slist *hdr = curl_slist_append(NULL, "Expect:");
     if (chunked) {
         hdr = curl_slist_append(hdr, "Transfer-Encoding: chunked");
+    }
+    if (body != NULL) {
+        hdr = curl_slist_append(hdr, "Content-Type: application/json");
     }
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
     if (body != NULL) {
@@ -134,7 +115,7 @@ static const char *err_code(const struct answer *a)
         }                                                                                          \
     } while (0)
 
-static void healthy(struct fixture *f)
+static void healthy(struct bpt_test_kx_server *f)
 {
     struct answer a;
     http(&a, f, "/healthz", NULL, 0);
@@ -148,7 +129,7 @@ struct session {
     uint8_t pk[32];
 };
 
-static void create(struct session *s, struct fixture *f, const char *body)
+static void create(struct session *s, struct bpt_test_kx_server *f, const char *body)
 {
     struct answer a;
     http(&a, f, "/v1/sessions", body, -1);
@@ -188,7 +169,7 @@ static void submit_path(char *out, size_t n, const struct session *s)
 static void test_round_trip(void **state)
 {
     (void)state;
-    struct fixture *f = start(8, 64 * 1024, 0);
+    struct bpt_test_kx_server *f = start(8, 64 * 1024, 0);
     struct session s;
     create(&s, f, "{\"nonce\":\"000102030405060708090a0b0c0d0e0f\"}");
     char path[128];
@@ -231,7 +212,7 @@ static void test_round_trip(void **state)
 static void test_errors(void **state)
 {
     (void)state;
-    struct fixture *f = start(8, 1024, 0);
+    struct bpt_test_kx_server *f = start(8, 1024, 0);
     struct answer a;
     static const struct {
         const char *body;
@@ -352,7 +333,7 @@ static void test_errors(void **state)
 static void test_capacity_and_rate_limit(void **state)
 {
     (void)state;
-    struct fixture *f = start(2, 1024, 0);
+    struct bpt_test_kx_server *f = start(2, 1024, 0);
     struct session s;
     struct answer a;
     create(&s, f, "{}");
@@ -384,7 +365,7 @@ static void test_capacity_and_rate_limit(void **state)
 static void test_attestation_and_metrics(void **state)
 {
     (void)state;
-    struct fixture *f = start(8, 4096, 0);
+    struct bpt_test_kx_server *f = start(8, 4096, 0);
     struct answer a;
     http(&a, f, "/v1/attestation?nonce=000102030405060708090a0b0c0d0e0f", NULL, 0);
     assert_int_equal(a.status, 200);
@@ -433,7 +414,7 @@ static void test_attestation_and_metrics(void **state)
 static void test_callback_only(void **state)
 {
     (void)state;
-    struct fixture *f = start(4, 4096, 0);
+    struct bpt_test_kx_server *f = start(4, 4096, 0);
     bpt_kx_server_stop(f->srv);
     struct bpt_test_kx_seen sn;
     memset(&sn, 0, sizeof(sn));

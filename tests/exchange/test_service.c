@@ -98,7 +98,10 @@ static void test_capacity_consume_expiry(void **state)
     assert_rc_msg(bpt_kx_service_public_key(pk, svc, a.id_hex), BPT_ENOTFOUND, "not found");
     assert_rc_msg(bpt_kx_service_consume(&s, svc, "zz"), BPT_EINVAL, "32 hex digits");
     assert_rc_msg(bpt_kx_service_consume(&s, svc, "zz000000000000000000000000000000"), BPT_EINVAL,
-                  "not hex");
+                  "lower case");
+    /* one spelling per session: the upper-case form of an id is refused, not looked up */
+    assert_rc_msg(bpt_kx_service_consume(&s, svc, "ABCDEF00000000000000000000000000"), BPT_EINVAL,
+                  "lower case");
 
     /* expiry: lookup and consume say expired; consume removes it */
     assert_ok(bpt_kx_service_create(&c, NULL, svc, NULL, 0));
@@ -195,6 +198,91 @@ static void test_cleanup_thread_stops(void **state)
     bpt_kx_service_free(NULL);
 }
 
+/* A service on the fixed clock *@p now with a 300 s TTL and the given limits. */
+static bpt_kx_service *limited(int64_t *now, size_t max, size_t per_client, uint64_t first_use)
+{
+    bpt_kx_service *svc = NULL;
+    bpt_kx_service_options o = BPT_KX_SERVICE_OPTIONS_INIT;
+    o.clock = bpt_clock_fixed(now);
+    o.ttl_secs = 300;
+    o.max_sessions = max;
+    o.max_sessions_per_client = per_client;
+    o.first_use_secs = first_use;
+    assert_ok(bpt_kx_service_new(&svc, &o));
+    return svc;
+}
+
+/* Per-client shares and the first-use deadline (issue 13): one client holds at most its share,
+ * another still gets a session, and an unused session past first_use_secs makes room. */
+static void test_per_client_share(void **state)
+{
+    (void)state;
+    int64_t now = 1700000000;
+    bpt_kx_service *svc = limited(&now, 3, 2, 10);
+    bpt_kx_session_info a1 = BPT_KX_SESSION_INFO_INIT, a2 = BPT_KX_SESSION_INFO_INIT,
+                        x = BPT_KX_SESSION_INFO_INIT;
+    assert_ok(bpt_kx_service_create_for(&a1, NULL, svc, "198.51.100.7", NULL, 0));
+    now += 1;
+    assert_ok(bpt_kx_service_create_for(&a2, NULL, svc, "198.51.100.7", NULL, 0));
+    assert_rc_msg(bpt_kx_service_create_for(&x, NULL, svc, "198.51.100.7", NULL, 0), BPT_ELIMIT,
+                  "holds 2 sessions");
+    assert_ok(bpt_kx_service_create_for(&x, NULL, svc, "203.0.113.9", NULL, 0));
+    /* the table is full: a fourth client is refused while every session is young */
+    bpt_kx_session_info y = BPT_KX_SESSION_INFO_INIT;
+    assert_rc_msg(bpt_kx_service_create_for(&y, NULL, svc, "192.0.2.1", NULL, 0), BPT_EBUSY,
+                  "capacity");
+    /* the flooding client's oldest session, unused for 10 s, is reclaimed for its next one */
+    now += 9;
+    assert_ok(bpt_kx_service_create_for(&y, NULL, svc, "198.51.100.7", NULL, 0));
+    bpt_kx_session *s = NULL;
+    assert_rc_msg(bpt_kx_service_consume(&s, svc, a1.id_hex), BPT_ENOTFOUND, "not found");
+    assert_ok(bpt_kx_service_consume(&s, svc, a2.id_hex)); /* its newer one is still there */
+    bpt_kx_session_free(s);
+    bpt_kx_service_stats st = BPT_KX_SERVICE_STATS_INIT;
+    bpt_kx_service_get_stats(&st, svc);
+    assert_int_equal(st.reclaimed, 1);
+    assert_int_equal(st.refused, 1);
+    assert_int_equal(st.refused_client, 1);
+    assert_int_equal(st.active, 2);
+    assert_rc_msg(bpt_kx_service_create_for(&y, NULL, svc,
+                                            "0123456789012345678901234567890123456789012345678901"
+                                            "234567890123",
+                                            NULL, 0),
+                  BPT_EINVAL, "client key longer");
+    bpt_kx_service_free(svc);
+}
+
+/* The heap keeps expiry order through removals from its middle: of many sessions consumed in
+ * a scattered order, the rest still expire exactly when their TTL passes. */
+static void test_heap_order(void **state)
+{
+    (void)state;
+    int64_t now = 1700000000;
+    bpt_kx_service *svc = limited(&now, 200, 0, 0);
+    char ids[200][33];
+    for (int i = 0; i < 200; i++) {
+        bpt_kx_session_info info = BPT_KX_SESSION_INFO_INIT;
+        assert_ok(bpt_kx_service_create(&info, NULL, svc, NULL, 0));
+        memcpy(ids[i], info.id_hex, 33);
+        now += 1; /* session i expires after now0 + i + 300 */
+    }
+    for (int i = 0; i < 200; i += 3) {
+        bpt_kx_session *s = NULL;
+        assert_ok(bpt_kx_service_consume(&s, svc, ids[(i * 7) % 200]));
+        bpt_kx_session_free(s);
+    }
+    size_t live = bpt_kx_service_active_count(svc);
+    for (int step = 0; step < 400; step++) {
+        now += 1;
+        size_t gone = bpt_kx_service_cleanup(svc);
+        assert_true(gone <= 1);
+        live -= gone;
+        assert_int_equal(bpt_kx_service_active_count(svc), live);
+    }
+    assert_int_equal(live, 0);
+    bpt_kx_service_free(svc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +291,8 @@ int main(void)
         cmocka_unit_test(test_attester_failure_frees_slot),
         cmocka_unit_test(test_cleanup_thread_stops),
         cmocka_unit_test(test_structs_need_their_size),
+        cmocka_unit_test(test_per_client_share),
+        cmocka_unit_test(test_heap_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

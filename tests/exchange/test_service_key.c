@@ -91,6 +91,7 @@ static void test_service_key_round_trip(void **state)
     assert_ok(bpt_kx_service_new(&svc, &so));
     assert_int_equal(f.attest_calls, 1); /* attested once, up front */
     assert_ok(bpt_kx_store_new(&store));
+    bpt_kx_store_set_policy(store, BPT_KX_STORE_REPLACE); /* the same name is sent 3 times */
     ho.store = store;
     assert_ok(bpt_kx_server_start(&srv, svc, &ho));
     snprintf(url, sizeof(url), "http://127.0.0.1:%u", bpt_kx_server_port(srv));

@@ -58,6 +58,32 @@ bpt_kx_service *bpt_test_kx_service(int64_t *now, size_t max_sessions, bpt_kx_bi
     return svc;
 }
 
+struct bpt_test_kx_server *bpt_test_kx_server_start(size_t max_sessions,
+                                                    const bpt_kx_server_options *o)
+{
+    struct bpt_test_kx_server *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    f->now = 1700000000;
+    f->svc = bpt_test_kx_service(&f->now, max_sessions, BPT_KX_BINDING_SESSION, &f->att);
+    assert_ok(bpt_kx_store_new(&f->store));
+    bpt_kx_server_options so = *o;
+    so.store = f->store;
+    so.clock = bpt_clock_fixed(&f->now); /* the rate limit's time is the fixture's */
+    assert_ok(bpt_kx_server_start(&f->srv, f->svc, &so));
+    f->port = bpt_kx_server_port(f->srv);
+    assert_true(f->port != 0);
+    snprintf(f->base, sizeof(f->base), "http://127.0.0.1:%u", (unsigned)f->port);
+    return f;
+}
+
+void bpt_test_kx_server_stop(struct bpt_test_kx_server *f)
+{
+    bpt_kx_server_stop(f->srv);
+    bpt_kx_store_free(f->store);
+    bpt_kx_service_free(f->svc);
+    free(f);
+}
+
 char *bpt_test_kx_secrets_body(const uint8_t pk[32], const uint8_t id[16], const char *name,
                                const char *aad_name, const char *value)
 {

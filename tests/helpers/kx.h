@@ -45,6 +45,28 @@ void bpt_test_kx_on_secret(const char *sid, const char *name, const bpt_secret *
 bpt_kx_service *bpt_test_kx_service(int64_t *now, size_t max_sessions, bpt_kx_binding binding,
                                     struct bpt_test_kx_attester *att);
 
+/** A service (bpt_test_kx_service() on @c now, the test attester), a store and a server. */
+struct bpt_test_kx_server {
+    int64_t now;
+    bpt_kx_service *svc;
+    bpt_kx_store *store;
+    bpt_kx_server *srv;
+    uint16_t port;
+    char base[64]; /**< "http://127.0.0.1:PORT" */
+    struct bpt_test_kx_attester att;
+};
+
+/**
+ * Start a server on 127.0.0.1, an ephemeral port, with options @p o (copied; its store and
+ * rate-limit clock are set to the fixture's) over a service of @p max_sessions. Asserts on failure;
+ * stop with bpt_test_kx_server_stop().
+ */
+struct bpt_test_kx_server *bpt_test_kx_server_start(size_t max_sessions,
+                                                    const bpt_kx_server_options *o);
+
+/** Stop the server, free the store and the service. */
+void bpt_test_kx_server_stop(struct bpt_test_kx_server *f);
+
 /**
  * `{"secrets":[{"name":@p name,"enc":..,"ciphertext":..}]}` with @p value sealed to the
  * session (@p pk, @p id) under aad @p aad_name (pass @p name for a body that opens).

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,15 +110,44 @@ void bpt_test_write_file(const char *path, const void *p, size_t len)
     fclose(f);
 }
 
-int bpt_test_run_cli(char **out_stdout, const char *const *argv)
+/* Read what is left on @p fd into @p b (poll said it is readable); false at its end. */
+static bool drain(int fd, bpt_buf *b)
+{
+    char chunk[4096];
+    ssize_t r;
+    do {
+        r = read(fd, chunk, sizeof(chunk));
+    } while (r < 0 && errno == EINTR);
+    if (r <= 0) {
+        return false;
+    }
+    if (bpt_buf_append(b, chunk, (size_t)r) != 0) {
+        fail_msg("CLI output too large");
+    }
+    return true;
+}
+
+static void take(char **out, bpt_buf *b)
+{
+    if (out) {
+        uint8_t *s;
+        if (bpt_buf_detach(&s, NULL, b) != 0) {
+            fail_msg("out of memory");
+        }
+        *out = (char *)s;
+    }
+    bpt_buf_dispose(b);
+}
+
+int bpt_test_run_cli_err(char **out_stdout, char **out_stderr, const char *const *argv)
 {
     const char *bin = getenv("BPT_BIN");
     const char *args[64];
-    int pipefd[2], status = -1;
+    int outp[2], errp[2], status = -1;
     size_t n = 0;
     pid_t pid;
     posix_spawn_file_actions_t fa;
-    bpt_buf out = BPT_BUF_INIT(16 * 1024 * 1024);
+    bpt_buf out = BPT_BUF_INIT(16 * 1024 * 1024), err = BPT_BUF_INIT(16 * 1024 * 1024);
 
     if (!bin) {
         fail_msg("BPT_BIN is not set");
@@ -127,40 +157,51 @@ int bpt_test_run_cli(char **out_stdout, const char *const *argv)
         args[n++] = argv[i];
     }
     args[n] = NULL;
-    if (pipe(pipefd) != 0) {
+    if (pipe(outp) != 0 || pipe(errp) != 0) {
         fail_msg("pipe failed");
     }
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+    posix_spawn_file_actions_adddup2(&fa, outp[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&fa, errp[1], STDERR_FILENO);
+    posix_spawn_file_actions_addclose(&fa, outp[0]);
+    posix_spawn_file_actions_addclose(&fa, errp[0]);
     if (posix_spawn(&pid, bin, &fa, NULL, (char *const *)args, environ) != 0) {
         fail_msg("cannot run %s", bin);
     }
     posix_spawn_file_actions_destroy(&fa);
-    close(pipefd[1]);
-    for (;;) {
-        char chunk[4096];
-        ssize_t r = read(pipefd[0], chunk, sizeof(chunk));
-        if (r < 0 && errno == EINTR) {
-            continue;
+    close(outp[1]);
+    close(errp[1]);
+    struct pollfd fds[2] = {{.fd = outp[0], .events = POLLIN}, {.fd = errp[0], .events = POLLIN}};
+    while (fds[0].fd >= 0 || fds[1].fd >= 0) {
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            fail_msg("poll failed");
         }
-        if (r <= 0) {
-            break;
-        }
-        if (bpt_buf_append(&out, chunk, (size_t)r) != 0) {
-            fail_msg("CLI output too large");
+        for (int i = 0; i < 2; i++) {
+            if (fds[i].fd >= 0 && fds[i].revents && !drain(fds[i].fd, i == 0 ? &out : &err)) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+            }
         }
     }
-    close(pipefd[0]);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (out_stdout) {
-        uint8_t *s;
-        if (bpt_buf_detach(&s, NULL, &out) != 0) {
-            fail_msg("out of memory");
+    take(out_stdout, &out);
+    if (out_stderr) {
+        take(out_stderr, &err);
+    } else {
+        /* not captured by the caller: shown, as it was when it went to the test's stderr */
+        if (err.len) {
+            fwrite(err.data, 1, err.len, stderr);
         }
-        *out_stdout = (char *)s;
+        bpt_buf_dispose(&err);
     }
-    bpt_buf_dispose(&out);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int bpt_test_run_cli(char **out_stdout, const char *const *argv)
+{
+    return bpt_test_run_cli_err(out_stdout, NULL, argv);
 }

@@ -67,4 +67,7 @@ void bpt_test_write_file(const char *path, const void *p, size_t len);
  */
 int bpt_test_run_cli(char **out_stdout, const char *const *argv);
 
+/** As bpt_test_run_cli(), also capturing stderr into *out_stderr (malloc'd) if non-NULL. */
+int bpt_test_run_cli_err(char **out_stdout, char **out_stderr, const char *const *argv);
+
 #endif

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/codec.h"
@@ -11,21 +12,49 @@
 
 static void attest_usage(FILE *f)
 {
-    fprintf(f, "usage: bpt attest [--report-data HEX | --nonce S] [--simulate PROVIDER]\n"
-               "                  [--sim-dir DIR] [-o FILE] [--json]\n"
-               "\n"
-               "Produce attestation evidence that binds 64 bytes of report data.\n"
-               "  --report-data HEX  up to 64 bytes, zero-padded (default: zeros)\n"
-               "  --nonce S          report data = SHA-512 of the text S\n"
-               "  --simulate P       use the simulated TEE (sev-snp, tdx, aws-nitro) made by\n"
-               "                     'bpt sim init'\n"
-               "  --sim-dir DIR      the simulator directory (required with --simulate)\n"
-               "  -o FILE            write to FILE instead of stdout\n"
-               "  --json             write the report JSON (evidence plus the certificates or\n"
-               "                     collateral a verifier needs) instead of the raw evidence\n"
-               "Without --simulate, evidence comes from the kernel's configfs-tsm (SEV-SNP,\n"
-               "TDX), /dev/sev-guest or /dev/nsm. A TD with only /dev/tdx_guest cannot make\n"
-               "remote evidence (its TDREPORT is local): exit 2 with a message.\n");
+    fprintf(f,
+            "usage: bpt attest [--report-data HEX | --nonce S] [--simulate PROVIDER]\n"
+            "                  [--sim-dir DIR] [-o FILE] [--json]\n"
+            "\n"
+            "Produce attestation evidence that binds 64 bytes of report data.\n"
+            "  --report-data HEX  up to 64 bytes, zero-padded (default: zeros)\n"
+            "  --nonce S          report data = SHA-512 of the text S\n"
+            "  --simulate P       use the simulated TEE made by 'bpt sim init': sev-snp,\n"
+            "                     tdx or aws-nitro (the providers the simulator has)\n"
+            "  --sim-dir DIR      the simulator directory (required with --simulate)\n"
+            "  -o FILE            write to FILE instead of stdout\n"
+            "  --json             write the report JSON (evidence plus the certificates or\n"
+            "                     collateral a verifier needs) instead of the raw evidence;\n"
+            "                     with -o, stdout gets one JSON object naming the file, the\n"
+            "                     provider, format and evidence_sha256; an error is one JSON\n"
+            "                     object with \"exit_code\"\n"
+            "Without --simulate, evidence comes from the kernel's configfs-tsm (SEV-SNP,\n"
+            "TDX), /dev/sev-guest or /dev/nsm. A host without any, or a TD with only\n"
+            "/dev/tdx_guest (its TDREPORT is local, not remote evidence), is refused (exit 1).\n");
+    cli_help_exit(f, "the evidence was written",
+                  "this host has no TEE that can make remote evidence (use --simulate)",
+                  "the simulator directory is not initialised or unreadable, -o FILE cannot be "
+                  "written",
+                  NULL);
+}
+
+/* With --json -o FILE: one JSON object on stdout saying what was written where. */
+static int print_written(const bpt_report *r, const char *path)
+{
+    char digest[65], *text;
+    int ex;
+    bpt_report_evidence_digest(digest, r);
+    json_t *o =
+        json_pack("{s:s,s:s,s:s,s:s}", "output", path, "provider", bpt_report_provider_name(r),
+                  "format", bpt_report_format_name(r), "evidence_sha256", digest);
+    text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!text) {
+        return cli_fail(bpt_error_set(BPT_ENOMEM, "out of memory: output"), CLI_AT_OUTPUT, NULL);
+    }
+    ex = cli_print_json(text, NULL);
+    free(text);
+    return ex;
 }
 
 int cmd_attest(int argc, char **argv)
@@ -45,7 +74,7 @@ int cmd_attest(int argc, char **argv)
     bool json = false;
     bpt_report *r = NULL;
     char *text = NULL;
-    int c, ex = BPT_EXIT_USAGE;
+    int c, rc, ex = BPT_EXIT_USAGE;
 
     optind = 1;
     opterr = 0;
@@ -58,8 +87,11 @@ int cmd_attest(int argc, char **argv)
             nonce = optarg;
             break;
         case 's':
-            if (bpt_provider_parse(&ao.simulate, optarg) < 0) {
-                return cli_lib_error("attest", BPT_EXIT_USAGE, "--simulate");
+            if (bpt_provider_parse(&ao.simulate, optarg) < 0 || !cli_simulated(ao.simulate)) {
+                return cli_usage_error("attest",
+                                       "--simulate '%.40s': the simulator has sev-snp, tdx and "
+                                       "aws-nitro",
+                                       optarg);
             }
             break;
         case 'd':
@@ -87,9 +119,9 @@ int cmd_attest(int argc, char **argv)
     }
     if (rd_hex) {
         bpt_buf b = BPT_BUF_INIT(64);
-        if (bpt_hex_decode(&b, rd_hex, strlen(rd_hex), "--report-data") < 0) {
+        if ((rc = bpt_hex_decode(&b, rd_hex, strlen(rd_hex), "--report-data")) < 0) {
             bpt_buf_dispose(&b);
-            return cli_lib_error("attest", BPT_EXIT_USAGE, "--report-data (at most 64 bytes)");
+            return cli_fail(rc, CLI_AT_ARG, "--report-data (at most 64 bytes)");
         }
         if (b.len) {
             memcpy(rd, b.data, b.len);
@@ -102,27 +134,28 @@ int cmd_attest(int argc, char **argv)
     if (ao.simulate != BPT_PROVIDER_UNKNOWN && !ao.sim_dir) {
         return cli_usage_error("attest", "--simulate needs --sim-dir DIR (see 'bpt sim init')");
     }
-    if (bpt_attest(&r, rd, &ao) < 0) {
-        return cli_lib_error("attest", BPT_EXIT_USAGE, "attest");
+    if ((rc = bpt_attest(&r, rd, &ao)) < 0) {
+        return cli_fail(rc, CLI_AT_HOST, ao.sim_dir);
     }
     if (json) {
-        if (bpt_report_to_json(&text, r) < 0) {
-            ex = cli_lib_error("attest", BPT_EXIT_USAGE, "report");
+        if ((rc = bpt_report_to_json(&text, r)) < 0) {
+            ex = cli_fail(rc, CLI_AT_OUTPUT, "report");
             goto out;
         }
-        if (out_path) {
-            if (bpt_file_write(out_path, text, strlen(text), false) < 0) {
-                ex = cli_lib_error("attest", BPT_EXIT_USAGE, out_path);
-                goto out;
-            }
-        } else {
-            printf("%s\n", text);
+        if ((ex = cli_print_json(text, out_path)) != 0 ||
+            (out_path && (ex = print_written(r, out_path)) != 0)) {
+            goto out;
         }
     } else {
         size_t n = 0;
         const uint8_t *ev = bpt_report_evidence(r, &n);
-        if (out_path ? bpt_file_write(out_path, ev, n, false) < 0 : fwrite(ev, 1, n, stdout) != n) {
-            ex = cli_lib_error("attest", BPT_EXIT_USAGE, out_path ? out_path : "stdout");
+        if (out_path) {
+            if ((rc = bpt_file_write(out_path, ev, n, false)) < 0) {
+                ex = cli_fail(rc, CLI_AT_OUTPUT, out_path);
+                goto out;
+            }
+        } else if (fwrite(ev, 1, n, stdout) != n) {
+            ex = cli_fail(bpt_error_set(BPT_EIO, "stdout: write failed"), CLI_AT_OUTPUT, NULL);
             goto out;
         }
     }

@@ -7,27 +7,33 @@
 
 int cmd_config(int argc, char **argv)
 {
-    bool json = false;
     const char *file = NULL;
     bpt_config *c = NULL;
     char *text = NULL, *out = NULL;
     size_t len = 0;
-    int ex = BPT_EXIT_USAGE;
+    int rc, ex = BPT_EXIT_USAGE;
 
     if (cli_wants_help(argc, argv)) {
-        printf("usage: bpt config check [--json] FILE\n"
+        printf("usage: bpt config check [--json | --quiet] FILE\n"
                "\n"
                "Validate a TeeConfig JSON file (see docs/config.md): unknown keys, wrong types\n"
-               "and broken invariants are refused with the field named (exit 2). On success\n"
-               "prints a summary, or with --json the normalised config with every default.\n");
+               "and broken invariants are refused with the field named. On success prints a\n"
+               "summary, or with --json the normalised config with every default (which\n"
+               "'bpt config check' reads back).\n"
+               "  --json   one JSON object on stdout: the normalised config, or the error\n"
+               "  --quiet  print nothing: the exit status only\n");
+        cli_help_exit(
+            stdout, "the config is valid",
+            "the check refused the config (an unknown key, a wrong type, a broken invariant)",
+            "FILE is missing, unreadable, too large or not JSON", NULL);
         return BPT_EXIT_OK;
     }
     if (argc < 2 || strcmp(argv[1], "check") != 0) {
         return cli_usage_error("config", "expected 'bpt config check [--json] FILE'");
     }
     for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            json = true;
+        if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "--quiet") == 0) {
+            continue; /* acted on by main.c */
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             return cli_usage_error("config", "unknown option '%s'", argv[i]);
         } else if (file) {
@@ -39,19 +45,22 @@ int cmd_config(int argc, char **argv)
     if (!file) {
         return cli_usage_error("config", "FILE is required");
     }
-    if (cli_read_file(&text, &len, file, BPT_LIMIT_JSON_BYTES) < 0) {
-        return cli_lib_error("config", BPT_EXIT_USAGE, file);
+    cli_note("file", json_string(file));
+    if ((rc = cli_read_file(&text, &len, file, BPT_LIMIT_JSON_BYTES)) < 0) {
+        return cli_fail(rc, CLI_AT_FILE, file);
     }
-    if (bpt_config_load_json(&c, text, len) < 0) {
-        ex = cli_lib_error("config", BPT_EXIT_USAGE, file);
+    if ((rc = bpt_config_load_json(&c, text, len)) < 0) {
+        ex = cli_fail(rc, CLI_AT_CHECK, file);
         goto out;
     }
-    if (json) {
-        if (bpt_config_to_json(&out, c) < 0) {
-            ex = cli_lib_error("config", BPT_EXIT_USAGE, "serialise");
+    if (cli_json()) {
+        if ((rc = bpt_config_to_json(&out, c)) < 0) {
+            ex = cli_fail(rc, CLI_AT_OUTPUT, "config JSON");
             goto out;
         }
-        printf("%s\n", out);
+        if ((ex = cli_print_json(out, NULL)) != 0) {
+            goto out;
+        }
     } else {
         size_t n = 0;
         const bpt_provider *ps = bpt_config_allowed_providers(c, &n);

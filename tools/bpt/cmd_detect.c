@@ -17,10 +17,11 @@ static void help(void)
            "options:\n"
            "  --json      print one JSON object:\n"
            "              "
-           "{\"provider\":..,\"evidence_source\":..,\"evidence_path\":..,\"probes\":[..]}\n"
-           "  --root DIR  look for the probe paths under DIR instead of / (fake trees, chroots)\n"
-           "\n"
-           "exit status: 0 (also when no TEE is found), 2 usage error or unreadable root.\n");
+           "{\"provider\":..,\"evidence_source\":..,\"evidence_path\":..,\"probes\":[..],\n"
+           "               \"schema_version\":1} (or the error, with \"exit_code\")\n"
+           "  --root DIR  look for the probe paths under DIR instead of / (fake trees, chroots)\n");
+    cli_help_exit(stdout, "probed (also when no TEE is found: provider none)", NULL,
+                  "the root DIR is missing or unreadable", NULL);
 }
 
 int cmd_detect(int argc, char **argv)
@@ -29,6 +30,7 @@ int cmd_detect(int argc, char **argv)
     const char *root = "/";
     bpt_detection d = BPT_DETECTION_INIT;
     char *text = NULL;
+    int rc, ex;
 
     if (cli_wants_help(argc, argv)) {
         help();
@@ -48,16 +50,16 @@ int cmd_detect(int argc, char **argv)
             return cli_usage_error("detect", "unexpected argument '%s'", argv[i]);
         }
     }
-    if (bpt_detect(&d, root, NULL, NULL) != 0) {
-        return cli_lib_error("detect", BPT_EXIT_USAGE, "probing");
+    if ((rc = bpt_detect(&d, root, NULL, NULL)) != 0) {
+        return cli_fail(rc, CLI_AT_FILE, root);
     }
     if (json) {
-        if (bpt_detect_to_json(&text, &d) != 0) {
-            return cli_lib_error("detect", BPT_EXIT_USAGE, "output");
+        if ((rc = bpt_detect_to_json(&text, &d)) != 0) {
+            return cli_fail(rc, CLI_AT_OUTPUT, "output");
         }
-        printf("%s\n", text);
+        ex = cli_print_json(text, NULL);
         bpt_free(text);
-        return BPT_EXIT_OK;
+        return ex;
     }
     printf("provider: %s\n", bpt_detect_provider_name(&d));
     printf("evidence: %s%s%s\n", bpt_detect_source_name(d.source), d.evidence_path[0] ? " " : "",

@@ -15,16 +15,26 @@
 static void seal_usage(FILE *f)
 {
     fprintf(f, "usage: bpt seal --url URL [--policy FILE] [--trust-root PEM]... [--allow-debug]\n"
-               "                [--expect-measurement HEX] --name NAME\n"
-               "                (--secret-file F | --secret-env VAR)\n"
+               "                [--expect-measurement HEX] [--sign-key FILE] --name NAME\n"
+               "                (--secret-file F | --secret-env VAR) [--quiet]\n"
                "\n"
                "Create a session at URL (https://, or http:// only to a loopback address),\n"
                "verify its attestation under the policy (production by default; --trust-root\n"
                "replaces the pinned vendor roots, e.g. with DIR/trust-roots.pem of the\n"
                "simulator), check that report_data binds the session key, the session id and\n"
-               "a fresh nonce, then HPKE-seal the secret to the key and submit it. Exit 0 when\n"
-               "the service stored it, 1 when the attestation or the protocol refused, 2 on\n"
-               "usage or I/O errors.\n");
+               "a fresh nonce, then HPKE-seal the secret to the key and submit it. NAME is\n"
+               "1..128 bytes of [A-Za-z0-9._-].\n"
+               "  --sign-key FILE  an Ed25519 private key (PEM, e.g. from 'openssl genpkey\n"
+               "                   -algorithm ed25519'): the delivery carries a sender\n"
+               "                   signature, for services that take authorized senders only\n"
+               "  --quiet  print nothing: the exit status only\n");
+    cli_help_exit(f, "the service stored the secret",
+                  "the attestation, its key binding or the protocol refused (an error status, an "
+                  "answer that is not the protocol's): nothing was sent",
+                  "a file (policy, trust roots, secret) is missing, unreadable or not in its "
+                  "format",
+                  "the service is unreachable, timed out or unavailable (HTTP 5xx, 429), or "
+                  "fetching keys or collateral failed");
 }
 
 int cmd_seal(int argc, char **argv)
@@ -38,11 +48,16 @@ int cmd_seal(int argc, char **argv)
         {"name", required_argument, NULL, 'n'},
         {"secret-file", required_argument, NULL, 'f'},
         {"secret-env", required_argument, NULL, 'e'},
+        {"sign-key", required_argument, NULL, 'k'},
+        {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *url = NULL, *policy_file = NULL, *name = NULL, *file = NULL, *env = NULL,
-               *measurement = NULL, *roots[16];
+               *measurement = NULL, *roots[16], *sign_key = NULL;
+    char *key_pem = NULL;
+    size_t key_len = 0;
+    bpt_kx_client_options co = BPT_KX_CLIENT_OPTIONS_INIT;
     int n_roots = 0, c, rc, ex = BPT_EXIT_USAGE;
     bool allow_debug = false;
     bpt_policy *policy = NULL;
@@ -84,6 +99,11 @@ int cmd_seal(int argc, char **argv)
         case 'e':
             env = optarg;
             break;
+        case 'k':
+            sign_key = optarg;
+            break;
+        case 'q': /* acted on by main.c */
+            break;
         case 'h':
             seal_usage(stdout);
             return BPT_EXIT_OK;
@@ -97,43 +117,43 @@ int cmd_seal(int argc, char **argv)
                                        "are required");
     }
     if (policy_file) {
-        if (cli_read_file(&text, &len, policy_file, BPT_LIMIT_JSON_BYTES) < 0 ||
-            bpt_policy_load_json(&policy, text, len) < 0) {
-            ex = cli_lib_error("seal", BPT_EXIT_USAGE, policy_file);
+        if ((rc = cli_read_file(&text, &len, policy_file, BPT_LIMIT_JSON_BYTES)) < 0 ||
+            (rc = bpt_policy_load_json(&policy, text, len)) < 0) {
+            ex = cli_fail(rc, CLI_AT_FILE, policy_file);
             goto out;
         }
         bpt_free(text);
         text = NULL;
-    } else if (bpt_policy_new(&policy) < 0) {
-        ex = cli_lib_error("seal", BPT_EXIT_USAGE, "policy");
+    } else if ((rc = bpt_policy_new(&policy)) < 0) {
+        ex = cli_fail(rc, CLI_AT_OUTPUT, "policy");
         goto out;
     }
     bpt_policy_set_allow_debug(policy, allow_debug || bpt_policy_allow_debug(policy));
-    if (measurement && bpt_policy_set_expected_measurement(policy, measurement) < 0) {
-        ex = cli_lib_error("seal", BPT_EXIT_USAGE, "--expect-measurement");
+    if (measurement && (rc = bpt_policy_set_expected_measurement(policy, measurement)) < 0) {
+        ex = cli_fail(rc, CLI_AT_ARG, "--expect-measurement");
         goto out;
     }
-    if (bpt_verify_ctx_new(&ctx, NULL) < 0) {
-        ex = cli_lib_error("seal", BPT_EXIT_USAGE, "context");
+    if ((rc = bpt_verify_ctx_new(&ctx, NULL)) < 0) {
+        ex = cli_fail(rc, CLI_AT_OUTPUT, "context");
         goto out;
     }
     for (int i = 0; i < n_roots; i++) {
-        if (cli_read_file(&text, &len, roots[i], BPT_LIMIT_CERT_CHAIN_BYTES) < 0 ||
-            bpt_verify_ctx_add_trust_root_pem(ctx, text, len) < 0) {
-            ex = cli_lib_error("seal", BPT_EXIT_USAGE, roots[i]);
+        if ((rc = cli_read_file(&text, &len, roots[i], BPT_LIMIT_CERT_CHAIN_BYTES)) < 0 ||
+            (rc = bpt_verify_ctx_add_trust_root_pem(ctx, text, len)) < 0) {
+            ex = cli_fail(rc, CLI_AT_FILE, roots[i]);
             goto out;
         }
         bpt_free(text);
         text = NULL;
     }
-    if (bpt_verifier_new(&verifier, ctx, policy) < 0) {
-        ex = cli_lib_error("seal", BPT_EXIT_USAGE, "verifier");
+    if ((rc = bpt_verifier_new(&verifier, ctx, policy)) < 0) {
+        ex = cli_fail(rc, CLI_AT_OUTPUT, "verifier");
         goto out;
     }
     if (file) {
-        if (cli_read_file(&text, &len, file, BPT_LIMIT_HTTP_BODY_BYTES / 2) < 0 ||
-            bpt_secret_from(&secret, (const uint8_t *)text, len) < 0) {
-            ex = cli_lib_error("seal", BPT_EXIT_USAGE, file);
+        if ((rc = cli_read_file(&text, &len, file, BPT_LIMIT_HTTP_BODY_BYTES / 2)) < 0 ||
+            (rc = bpt_secret_from(&secret, (const uint8_t *)text, len)) < 0) {
+            ex = cli_fail(rc, CLI_AT_FILE, file);
             goto out;
         }
         OPENSSL_cleanse(text, len);
@@ -145,19 +165,29 @@ int cmd_seal(int argc, char **argv)
             ex = cli_usage_error("seal", "environment variable %s is not set", env);
             goto out;
         }
-        if (bpt_secret_from(&secret, (const uint8_t *)v, strlen(v)) < 0) {
-            ex = cli_lib_error("seal", BPT_EXIT_USAGE, env);
+        if ((rc = bpt_secret_from(&secret, (const uint8_t *)v, strlen(v))) < 0) {
+            ex = cli_fail(rc, CLI_AT_ARG, env);
+            goto out;
+        }
+    }
+    if (sign_key) {
+        if ((rc = cli_read_file(&key_pem, &key_len, sign_key, BPT_LIMIT_CERT_CHAIN_BYTES)) < 0) {
+            ex = cli_fail(rc, CLI_AT_FILE, sign_key);
+            goto out;
+        }
+        co.sign_key_pem = key_pem;
+        co.sign_key_pem_len = key_len;
+        if ((rc = bpt_kx_client_options_check(&co)) < 0) { /* a file in the wrong format */
+            ex = cli_fail(rc, CLI_AT_FILE, sign_key);
             goto out;
         }
     }
     {
         bpt_kx_client_secret s = {name, bpt_secret_data(secret), bpt_secret_len(secret)};
-        rc = bpt_kx_client_send(&res, url, verifier, &s, 1);
+        rc = bpt_kx_client_send_with(&res, url, verifier, &s, 1, &co);
     }
     if (rc < 0) {
-        bool refused = bpt_error_is_attestation(rc) || rc == BPT_EPROTOCOL;
-        ex = cli_lib_error("seal", refused ? BPT_EXIT_REFUSED : BPT_EXIT_USAGE,
-                           refused ? "refused" : url);
+        ex = cli_fail(rc, CLI_AT_PEER, NULL);
         goto out;
     }
     printf("seal: attestation verified (evidence sha256 %s); session key bound "
@@ -167,6 +197,10 @@ int cmd_seal(int argc, char **argv)
            res.session_id, res.stored);
     ex = BPT_EXIT_OK;
 out:
+    if (key_pem != NULL) {
+        OPENSSL_cleanse(key_pem, key_len);
+    }
+    bpt_free(key_pem);
     bpt_free(text);
     bpt_secret_free(secret);
     bpt_verifier_free(verifier);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/limits.h"
+#include "core/util.h"
 
 struct serve_state {
     bpt_attester_opts ao;
@@ -29,8 +30,12 @@ static void on_secret(const char *session_id_hex, const char *name, const bpt_se
                       void *ud)
 {
     (void)ud;
+    /* names are checked against [A-Za-z0-9._-] already; escaped all the same, as everything
+     * from the network that reaches this output */
+    char name_esc[4 * BPT_KX_NAME_MAX + 1], sid_esc[4 * 32 + 1];
     printf("serve: session %s delivered secret '%s' (%zu bytes); the service holds it\n",
-           session_id_hex, name, bpt_secret_len(secret));
+           bpt_escape_text(sid_esc, sizeof(sid_esc), session_id_hex),
+           bpt_escape_text(name_esc, sizeof(name_esc), name), bpt_secret_len(secret));
     fflush(stdout);
 }
 
@@ -43,13 +48,73 @@ static void serve_usage(FILE *f)
                "POST /v1/sessions, POST /v1/sessions/{id}/secrets, GET /v1/attestation,\n"
                "GET /healthz, GET /metrics. Each session's X25519 key is bound into fresh\n"
                "evidence from the TEE, or from the simulator with --simulate.\n"
-               "  --config FILE      TeeConfig JSON: key_exchange.session_ttl_secs and\n"
-               "                     max_sessions are used\n"
+               "  --config FILE      TeeConfig JSON: its key_exchange block (TTL, sessions,\n"
+               "                     per-client and connection limits, request deadline,\n"
+               "                     secret_store policy, authorized_senders) is used, and\n"
+               "                     requirement (below)\n"
+               "  --simulate P       evidence from the simulated TEE (sev-snp, tdx, aws-nitro)\n"
+               "  --sim-dir DIR      made by 'bpt sim init DIR' (required with --simulate)\n"
                "  --listen HOST:PORT default 127.0.0.1:8787 (port 0 picks a free one)\n"
                "  --legacy-v0        also accept the Rust crate's v0 SealedSecretPayload\n"
                "  --binding MODE     session (default: fresh evidence per session) or\n"
                "                     service-key (one attested Ed25519 key signs each session)\n"
-               "Prints 'serve: listening on http://HOST:PORT' once ready.\n");
+               "Before listening it makes one evidence, so a simulator directory that was never\n"
+               "initialised or a TEE that cannot attest stops it at once. Prints 'serve:\n"
+               "listening on http://HOST:PORT' once ready. The process is made non-dumpable\n"
+               "with no core files first (live session keys are in its memory).\n"
+               "Without --simulate the host's TEE makes the evidence: when 'bpt detect' finds\n"
+               "none, serve refuses to start (exit 1) unless --config says a TEE is not required\n"
+               "(requirement \"preferred\", which a config with mode \"disabled\" has): then it\n"
+               "starts with a warning, and sessions fail for want of evidence.\n");
+    cli_help_exit(f, "stopped by SIGINT or SIGTERM after serving",
+                  "no TEE found and the config does not allow serving without one, or the TEE "
+                  "cannot make remote evidence",
+                  "--config FILE is missing, unreadable or not a valid TeeConfig; the simulator "
+                  "directory is not initialised",
+                  "cannot listen on HOST:PORT (in use, not an address of this host)");
+}
+
+/* No TEE on this host: refused, unless the config's requirement is preferred (then a warning). */
+static int no_tee(const bpt_config *cfg)
+{
+    if (!cfg || bpt_config_requirement(cfg) == BPT_REQUIREMENT_REQUIRED) {
+        int rc = bpt_error_set(BPT_ENOTSUP,
+                               "no TEE found on this host ('bpt detect' finds none): use "
+                               "--simulate PROVIDER --sim-dir DIR for a test service, or a "
+                               "--config whose requirement is \"preferred\" to serve without a "
+                               "TEE");
+        return cli_fail(rc, CLI_AT_HOST, NULL);
+    }
+    fprintf(stderr,
+            "bpt serve: warning: no TEE found on this host; the config's requirement is "
+            "\"%s\", so serving without one: sessions fail for want of evidence\n",
+            bpt_tee_requirement_name(bpt_config_requirement(cfg)));
+    return 0;
+}
+
+/*
+ * Before listening, that sessions can be attested: one evidence is made (from the simulator, or
+ * from the host's TEE), unless the host has no TEE and the config says one is not required.
+ * Returns 0 or the exit status after reporting why not.
+ */
+static int check_evidence(const struct serve_state *st, const bpt_config *cfg)
+{
+    bpt_detection d = BPT_DETECTION_INIT;
+    bpt_report *r = NULL;
+    uint8_t rd[64] = {0};
+    int rc;
+
+    if (st->ao.simulate == BPT_PROVIDER_UNKNOWN) {
+        if ((rc = bpt_detect(&d, "/", NULL, NULL)) < 0) {
+            return cli_fail(rc, CLI_AT_HOST, "detecting the TEE");
+        }
+        if (d.provider == BPT_PROVIDER_UNKNOWN) {
+            return no_tee(cfg);
+        }
+    }
+    rc = bpt_attest(&r, rd, &st->ao);
+    bpt_report_free(r);
+    return rc < 0 ? cli_fail(rc, CLI_AT_HOST, st->ao.sim_dir) : 0;
 }
 
 int cmd_serve(int argc, char **argv)
@@ -70,7 +135,7 @@ int cmd_serve(int argc, char **argv)
     const char *config = NULL, *listen = "127.0.0.1:8787";
     char host[64];
     sigset_t set;
-    int c, sig = 0, ex = BPT_EXIT_USAGE;
+    int c, rc, sig = 0, ex = BPT_EXIT_USAGE;
 
     optind = 1;
     opterr = 0;
@@ -83,8 +148,11 @@ int cmd_serve(int argc, char **argv)
             listen = optarg;
             break;
         case 's':
-            if (bpt_provider_parse(&st.ao.simulate, optarg) < 0) {
-                return cli_lib_error("serve", BPT_EXIT_USAGE, "--simulate");
+            if (bpt_provider_parse(&st.ao.simulate, optarg) < 0 || !cli_simulated(st.ao.simulate)) {
+                return cli_usage_error("serve",
+                                       "--simulate '%.40s': the simulator has sev-snp, tdx and "
+                                       "aws-nitro",
+                                       optarg);
             }
             break;
         case 'd':
@@ -130,18 +198,35 @@ int cmd_serve(int argc, char **argv)
         ho.listen_host = host;
         ho.port = (uint16_t)port;
     }
+    /* live session keys and opened secrets will sit in this process: no core dumps, no
+     * same-user ptrace (issue 13); before anything is read or served */
+    if ((rc = bpt_secret_protect_process()) < 0) {
+        return cli_fail(rc, CLI_AT_OUTPUT, "process protection");
+    }
+    bool replace_secrets = false;
     if (config) {
         char *text = NULL;
         size_t len = 0;
-        if (cli_read_file(&text, &len, config, BPT_LIMIT_JSON_BYTES) < 0 ||
-            bpt_config_load_json(&cfg, text, len) < 0) {
+        if ((rc = cli_read_file(&text, &len, config, BPT_LIMIT_JSON_BYTES)) < 0 ||
+            (rc = bpt_config_load_json(&cfg, text, len)) < 0) {
             bpt_free(text);
-            return cli_lib_error("serve", BPT_EXIT_USAGE, config);
+            return cli_fail(rc, CLI_AT_FILE, config);
         }
         bpt_free(text);
         so.ttl_secs = bpt_config_session_ttl_secs(cfg);
         so.max_sessions = (size_t)bpt_config_max_sessions(cfg);
+        so.max_sessions_per_client = (size_t)bpt_config_max_sessions_per_client(cfg);
+        so.first_use_secs = bpt_config_first_use_secs(cfg);
+        ho.max_connections = (unsigned)bpt_config_max_connections(cfg);
+        ho.max_connections_per_client = (unsigned)bpt_config_max_connections_per_client(cfg);
+        ho.request_deadline_ms = (unsigned)bpt_config_request_deadline_secs(cfg) * 1000u;
+        ho.authorized_senders = bpt_config_authorized_senders(cfg, &ho.n_authorized_senders);
+        replace_secrets = bpt_config_replace_secrets(cfg);
     }
+    if ((ex = check_evidence(&st, cfg)) != 0) {
+        goto out;
+    }
+    ex = BPT_EXIT_USAGE;
     so.attest = attest_cb;
     so.attest_userdata = &st;
     ho.on_secret = on_secret;
@@ -153,14 +238,16 @@ int cmd_serve(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-    if (bpt_kx_service_new(&svc, &so) < 0 || bpt_kx_service_start_cleanup(svc) < 0 ||
-        bpt_kx_store_new(&store) < 0) {
-        ex = cli_lib_error("serve", BPT_EXIT_USAGE, "service");
+    if ((rc = bpt_kx_service_new(&svc, &so)) < 0 || (rc = bpt_kx_service_start_cleanup(svc)) < 0 ||
+        (rc = bpt_kx_store_new(&store)) < 0) {
+        ex = cli_fail(rc, CLI_AT_OUTPUT, "service");
         goto out;
     }
+    bpt_kx_store_set_policy(store,
+                            replace_secrets ? BPT_KX_STORE_REPLACE : BPT_KX_STORE_FIRST_WRITER);
     ho.store = store;
-    if (bpt_kx_server_start(&srv, svc, &ho) < 0) {
-        ex = cli_lib_error("serve", BPT_EXIT_USAGE, listen);
+    if ((rc = bpt_kx_server_start(&srv, svc, &ho)) < 0) {
+        ex = cli_fail(rc, CLI_AT_LISTEN, listen);
         goto out;
     }
     printf("serve: listening on http://%s:%u (evidence: %s)\n", host, bpt_kx_server_port(srv),

@@ -5,20 +5,29 @@
 
 int cmd_sim(int argc, char **argv)
 {
+    int rc;
+
     if (cli_wants_help(argc, argv)) {
-        printf("usage: bpt sim init DIR\n"
-               "\n"
-               "Create test PKIs in the vendors' shapes under DIR (simulated today: SEV-SNP's\n"
-               "ARK -> ASK -> VCEK with AMD's extensions) and write every simulated root to\n"
-               "DIR/trust-roots.pem. Pass that file to 'bpt verify --trust-root'; the pinned\n"
-               "vendor roots refuse simulated evidence. The keys are test keys (files 0600).\n");
+        printf(
+            "usage: bpt sim init DIR\n"
+            "\n"
+            "Create the simulated TEEs under DIR (created if missing): test PKIs in the\n"
+            "vendors' shapes for SEV-SNP (ARK -> ASK -> VCEK with AMD's extensions), TDX\n"
+            "(an Intel-style root -> PCK CA -> PCK with SGX extensions, and the quote's\n"
+            "collateral in DIR/tdx/collateral.json) and AWS Nitro (root -> intermediate -> leaf),\n"
+            "and write every simulated root to DIR/trust-roots.pem. 'bpt attest --simulate\n"
+            "sev-snp|tdx|aws-nitro --sim-dir DIR' then makes evidence; pass the roots file to\n"
+            "'bpt verify --trust-root' (the pinned vendor roots refuse simulated evidence).\n"
+            "The keys are test keys (files 0600).\n");
+        cli_help_exit(stdout, "the simulated TEEs are ready", NULL,
+                      "DIR cannot be created or written", NULL);
         return BPT_EXIT_OK;
     }
     if (argc != 3 || strcmp(argv[1], "init") != 0) {
         return cli_usage_error("sim", "expected 'bpt sim init DIR'");
     }
-    if (bpt_sim_init(argv[2]) < 0) {
-        return cli_lib_error("sim", BPT_EXIT_USAGE, argv[2]);
+    if ((rc = bpt_sim_init(argv[2])) < 0) {
+        return cli_fail(rc, CLI_AT_FILE, argv[2]);
     }
     printf("simulated TEEs ready in %s (trust roots: %s/trust-roots.pem)\n", argv[2], argv[2]);
     return BPT_EXIT_OK;

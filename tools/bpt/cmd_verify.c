@@ -20,7 +20,8 @@ static void verify_usage(FILE *f)
         "\n"
         "options:\n"
         "  --provider P            auto (default), sev-snp, tdx, aws-nitro, azure-maa,\n"
-        "                          gcp-confidential; a named provider is enforced\n"
+        "                          gcp-confidential (or the snake_case names: sev_snp,\n"
+        "                          amd_sev_snp, intel_tdx, ...); a named provider is enforced\n"
         "  --policy FILE           policy JSON (DESIGN.md §5); flags below override it\n"
         "  --expect-measurement HEX\n"
         "  --expect-report-data HEX\n"
@@ -53,13 +54,20 @@ static void verify_usage(FILE *f)
         "  --pccs-url URL          TDX collateral from this PCCS (default Intel PCS)\n"
         "  --offline               never fetch keys or collateral; missing ones fail closed\n"
         "  --cache-dir DIR         cache for fetched collateral\n"
-        "  --json                  print the result as one JSON object\n"
+        "  --json                  print the result as one JSON object, also when refused or\n"
+        "                          on any error (with \"exit_code\" and \"exit_class\")\n"
+        "  --quiet                 print nothing: the exit status only\n"
         "  -h, --help              this text\n"
         "\n");
     snp_flags_usage(f);
-    fprintf(f,
-            "\n"
-            "exit status: 0 verified, 1 refused (the reason is printed), 2 usage or I/O error\n");
+    cli_help_exit(
+        f, "verified",
+        "refused: the evidence, its chain, its revocation or the policy said no (the reason is "
+        "printed)",
+        "a file (evidence, policy, certificates, CRLs, collateral, JWKS, trust roots) is "
+        "missing, unreadable or not in its format",
+        "fetching keys, CRLs or collateral failed or timed out (AMD KDS, Intel PCS/PCCS, a JWKS "
+        "URL)");
 }
 
 enum {
@@ -86,6 +94,7 @@ enum {
     OPT_ISSUER,
     OPT_EXPECT_AUDIENCE,
     OPT_EXPECT_IMAGE_DIGEST,
+    OPT_QUIET,
 };
 
 /* --expect-<register> options of TDX: option name and policy field. */
@@ -127,6 +136,7 @@ static const struct option long_opts[] = {
     {"issuer", required_argument, NULL, OPT_ISSUER},
     {"expect-audience", required_argument, NULL, OPT_EXPECT_AUDIENCE},
     {"expect-image-digest", required_argument, NULL, OPT_EXPECT_IMAGE_DIGEST},
+    {"quiet", no_argument, NULL, OPT_QUIET},
     SNP_FLAG_LONG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -207,6 +217,8 @@ static int parse_args(struct verify_args *a, int argc, char **argv)
             break;
         case OPT_JSON:
             a->json = true;
+            break;
+        case OPT_QUIET: /* acted on by main.c */
             break;
         case OPT_PCCS_URL:
             a->pccs_url = optarg;
@@ -294,21 +306,22 @@ static int build_policy(bpt_policy **out, const struct verify_args *a)
 
     *out = NULL;
     if (a->policy) {
-        if (cli_read_file(&text, &len, a->policy, BPT_LIMIT_JSON_BYTES) < 0) {
-            return cli_lib_error("verify", BPT_EXIT_USAGE, "--policy");
+        if ((rc = cli_read_file(&text, &len, a->policy, BPT_LIMIT_JSON_BYTES)) < 0) {
+            return cli_fail(rc, CLI_AT_FILE, a->policy);
         }
         rc = bpt_policy_load_json(&p, text, len);
         bpt_free(text);
         text = NULL;
         if (rc < 0) {
-            return cli_lib_error("verify", BPT_EXIT_USAGE, a->policy);
+            return cli_fail(rc, CLI_AT_FILE, a->policy);
         }
-    } else if (bpt_policy_new(&p) < 0) {
-        return cli_lib_error("verify", BPT_EXIT_USAGE, "policy");
+    } else if ((rc = bpt_policy_new(&p)) < 0) {
+        return cli_fail(rc, CLI_AT_OUTPUT, "policy");
     }
+/* A flag's value the library refused: a usage error naming the flag. */
 #define FLAG(cond, call, name)                                                                     \
-    if ((cond) && (call) < 0) {                                                                    \
-        cli_lib_error("verify", BPT_EXIT_USAGE, name);                                             \
+    if ((cond) && (rc = (call)) < 0) {                                                             \
+        ex = cli_fail(rc, CLI_AT_ARG, name);                                                       \
         goto out;                                                                                  \
     }
     FLAG(a->measurement, bpt_policy_set_expected_measurement(p, a->measurement),
@@ -331,14 +344,14 @@ static int build_policy(bpt_policy **out, const struct verify_args *a)
         bpt_policy_set_allow_debug(p, true);
     }
     if ((rc = snp_flags_apply(p, &a->snp, &snp_what)) != 0) {
-        ex = rc > 0 ? rc : cli_lib_error("verify", BPT_EXIT_USAGE, snp_what);
+        ex = rc > 0 ? rc : cli_fail(rc, CLI_AT_ARG, snp_what); /* a flag's value: usage */
         goto out;
     }
     if (a->max_age) {
         char *end = NULL;
         unsigned long long v = strtoull(a->max_age, &end, 10);
         if (!*a->max_age || *end || a->max_age[0] == '-') {
-            cli_usage_error("verify", "--max-age '%s': expected seconds", a->max_age);
+            ex = cli_usage_error("verify", "--max-age '%s': expected seconds", a->max_age);
             goto out;
         }
         if (bpt_policy_set_max_age(p, v) != v) {
@@ -363,11 +376,11 @@ static int build_ctx(bpt_verify_ctx **out, const struct verify_args *a)
     char *text = NULL;
     size_t len = 0;
     const char *snp_what = NULL;
-    int ex = BPT_EXIT_USAGE;
+    int rc, ex = BPT_EXIT_USAGE;
 
     *out = NULL;
-    if (bpt_verify_ctx_new(&c, NULL) < 0) {
-        return cli_lib_error("verify", BPT_EXIT_USAGE, "context");
+    if ((rc = bpt_verify_ctx_new(&c, NULL)) < 0) {
+        return cli_fail(rc, CLI_AT_OUTPUT, "context");
     }
     FLAG(a->cache_dir, bpt_verify_ctx_set_cache_dir(c, a->cache_dir), "--cache-dir")
     FLAG(a->pccs_url, bpt_verify_ctx_set_pccs_url(c, a->pccs_url), "--pccs-url")
@@ -375,48 +388,45 @@ static int build_ctx(bpt_verify_ctx **out, const struct verify_args *a)
     FLAG(a->offline, bpt_verify_ctx_set_offline(c, true), "--offline")
     if (a->at) {
         int64_t t;
-        if (bpt_time_parse(&t, a->at) < 0) {
-            cli_lib_error("verify", BPT_EXIT_USAGE, "--at");
+        if ((rc = bpt_time_parse(&t, a->at)) < 0) {
+            ex = cli_fail(rc, CLI_AT_ARG, "--at");
             goto out;
         }
         FLAG(true, bpt_verify_ctx_set_at(c, t), "--at")
     }
+/* A file the user named: reading it, or its format, is local input. */
+#define FILE_ARG(read, use, name)                                                                  \
+    if ((rc = (read)) < 0 || (rc = (use)) < 0) {                                                   \
+        ex = cli_fail(rc, CLI_AT_FILE, name);                                                      \
+        goto out;                                                                                  \
+    }
     for (int i = 0; i < a->n_roots; i++) {
-        if (cli_read_file(&text, &len, a->trust_roots[i], BPT_LIMIT_CERT_CHAIN_BYTES) < 0 ||
-            bpt_verify_ctx_add_trust_root_pem(c, text, len) < 0) {
-            cli_lib_error("verify", BPT_EXIT_USAGE, a->trust_roots[i]);
-            goto out;
-        }
+        FILE_ARG(cli_read_file(&text, &len, a->trust_roots[i], BPT_LIMIT_CERT_CHAIN_BYTES),
+                 bpt_verify_ctx_add_trust_root_pem(c, text, len), a->trust_roots[i])
         bpt_free(text);
         text = NULL;
     }
     for (int i = 0; i < a->n_certs; i++) {
-        if (cli_read_file(&text, &len, a->certs[i], BPT_LIMIT_CERT_CHAIN_BYTES) < 0 ||
-            bpt_verify_ctx_add_certs(c, (const uint8_t *)text, len) < 0) {
-            cli_lib_error("verify", BPT_EXIT_USAGE, a->certs[i]);
-            goto out;
-        }
+        FILE_ARG(cli_read_file(&text, &len, a->certs[i], BPT_LIMIT_CERT_CHAIN_BYTES),
+                 bpt_verify_ctx_add_certs(c, (const uint8_t *)text, len), a->certs[i])
         bpt_free(text);
         text = NULL;
     }
     if (a->collateral) {
-        if (cli_read_file(&text, &len, a->collateral, BPT_LIMIT_COLLATERAL_BYTES) < 0 ||
-            bpt_verify_ctx_set_collateral_json(c, text, len) < 0) {
-            cli_lib_error("verify", BPT_EXIT_USAGE, a->collateral);
-            goto out;
-        }
+        FILE_ARG(cli_read_file(&text, &len, a->collateral, BPT_LIMIT_COLLATERAL_BYTES),
+                 bpt_verify_ctx_set_collateral_json(c, text, len), a->collateral)
         bpt_free(text);
         text = NULL;
     }
     if (a->jwks) {
-        if (cli_read_file(&text, &len, a->jwks, BPT_LIMIT_JWKS_BYTES) < 0 ||
-            bpt_verify_ctx_set_jwks_json(c, text, len) < 0) {
-            cli_lib_error("verify", BPT_EXIT_USAGE, a->jwks);
-            goto out;
-        }
+        FILE_ARG(cli_read_file(&text, &len, a->jwks, BPT_LIMIT_JWKS_BYTES),
+                 bpt_verify_ctx_set_jwks_json(c, text, len), a->jwks)
     }
-    if (snp_flags_apply_ctx(c, &a->snp, &snp_what) < 0) {
-        ex = cli_lib_error("verify", BPT_EXIT_INPUT, snp_what); /* a --crl file: local input */
+#undef FILE_ARG
+    /* --crl FILE: reading it, or a file that is no CRL, is local input like the other files. */
+    if ((rc = snp_flags_apply_ctx(c, &a->snp, &snp_what)) < 0) {
+        ex = cli_fail(rc, strcmp(snp_what, "--no-revocation-check") == 0 ? CLI_AT_ARG : CLI_AT_FILE,
+                      snp_what);
         goto out;
     }
 #undef FLAG
@@ -465,11 +475,12 @@ int cmd_verify(int argc, char **argv)
     bpt_policy *policy = NULL;
     bpt_verified *v = NULL;
     bpt_provider provider = BPT_PROVIDER_UNKNOWN;
-    char *raw = NULL, *json = NULL;
+    char *raw = NULL, *json = NULL, *refusal = NULL;
     uint8_t *ev = NULL;
     size_t raw_len = 0, ev_len = 0;
     int rc, ex;
 
+    cli_note("verified", json_false()); /* in every JSON object a failure prints */
     ex = parse_args(&a, argc, argv);
     if (ex < 0 || cli_wants_help(argc, argv)) {
         verify_usage(stdout);
@@ -478,8 +489,8 @@ int cmd_verify(int argc, char **argv)
     if (ex != 0) {
         return ex;
     }
-    if (a.provider && bpt_provider_parse(&provider, a.provider) < 0) {
-        return cli_lib_error("verify", BPT_EXIT_USAGE, "--provider");
+    if (a.provider && (rc = bpt_provider_parse(&provider, a.provider)) < 0) {
+        return cli_fail(rc, CLI_AT_ARG, "--provider");
     }
     ex = build_policy(&policy, &a);
     if (ex == 0) {
@@ -489,47 +500,41 @@ int cmd_verify(int argc, char **argv)
         bpt_policy_free(policy);
         return ex;
     }
-    if (cli_read_file(&raw, &raw_len, a.evidence, BPT_LIMIT_FILE_BYTES) < 0 ||
-        bpt_evidence_decode(&ev, &ev_len, (const uint8_t *)raw, raw_len) < 0) {
-        ex = cli_lib_error("verify", BPT_EXIT_USAGE, a.evidence);
+    if ((rc = cli_read_file(&raw, &raw_len, a.evidence, BPT_LIMIT_FILE_BYTES)) < 0 ||
+        (rc = bpt_evidence_decode(&ev, &ev_len, (const uint8_t *)raw, raw_len)) < 0) {
+        ex = cli_fail(rc, CLI_AT_FILE, a.evidence);
         goto out;
     }
-    rc = bpt_verify(&v, ctx, policy, ev, ev_len, provider);
+    rc = bpt_verify_explain(&v, &refusal, ctx, policy, ev, ev_len, provider);
     if (rc < 0) {
-        char *ej = NULL;
-        const char *msg = bpt_error_last();
-        int code = rc;
-        /* Errors outside the attestation kinds (a provider not built, a bad argument) read as
-         * "unsatisfiable" to a relying party: this verifier cannot say yes. */
-        if (!bpt_error_is_attestation(code)) {
-            code = BPT_EUNSATISFIABLE;
-        }
-        if (provider == BPT_PROVIDER_UNKNOWN) {
-            provider = bpt_evidence_provider(ev, ev_len);
-        }
-        if (a.json) {
-            if (bpt_verify_error_json(&ej, provider, code, msg) == 0) {
-                printf("%s\n", ej);
-            }
-            bpt_free(ej);
+        /* What was learned before the refusal (provider, format, evidence_sha256, tcb) goes
+         * into the JSON; the library's "error" is replaced by the CLI's, which says the same. */
+        cli_note_json(refusal);
+        if (cli_exit_for(rc, CLI_AT_EVIDENCE) == BPT_EXIT_REFUSED) {
+            /* Outside the attestation kinds (a provider not built, ...) a refusal reads as
+             * "unsatisfiable" to a relying party: this verifier cannot say yes. */
+            rc = bpt_error_is_attestation(rc) ? rc : BPT_EUNSATISFIABLE;
+            ex = cli_json() ? cli_fail(rc, CLI_AT_EVIDENCE, NULL) : cli_refused(rc);
         } else {
-            printf("refused: %s: %s\n", bpt_error_name(code), msg);
+            ex = cli_fail(rc, CLI_AT_EVIDENCE, NULL);
         }
-        ex = BPT_EXIT_REFUSED;
         goto out;
     }
     if (a.json) {
-        if (bpt_verified_to_json(&json, v) < 0) {
-            ex = cli_lib_error("verify", BPT_EXIT_USAGE, "result");
+        if ((rc = bpt_verified_to_json(&json, v)) < 0) {
+            ex = cli_fail(rc, CLI_AT_OUTPUT, "result");
             goto out;
         }
-        printf("%s\n", json);
+        if ((ex = cli_print_json(json, NULL)) != 0) {
+            goto out;
+        }
     } else {
         print_summary(v);
     }
     ex = BPT_EXIT_OK;
 out:
     bpt_free(json);
+    bpt_free(refusal);
     bpt_free(ev);
     bpt_free(raw);
     bpt_verified_free(v);

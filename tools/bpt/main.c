@@ -1,17 +1,21 @@
 /* bpt: command-line entry point. Dispatches to one function per subcommand. */
 #include "cli.h"
 
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 static const struct bpt_cmd commands[] = {
-    {"attest", "produce attestation evidence (hardware or simulated)", cmd_attest},
-    {"config", "validate a TeeConfig file (bpt config check FILE)", cmd_config},
-    {"detect", "which TEE this host has", cmd_detect},
-    {"seal", "verify a service and deliver a sealed secret to it", cmd_seal},
-    {"serve", "serve the sealed-secret key exchange (DESIGN.md §6)", cmd_serve},
-    {"sim", "create the simulated TEEs (bpt sim init DIR)", cmd_sim},
-    {"verify", "verify attestation evidence of any provider", cmd_verify},
-    {"version", "print the version", cmd_version},
+    {"attest", "produce attestation evidence (hardware or simulated)", cmd_attest, CLI_TAKES_JSON},
+    {"config", "validate a TeeConfig file (bpt config check FILE)", cmd_config,
+     CLI_TAKES_JSON | CLI_TAKES_QUIET},
+    {"detect", "which TEE this host has", cmd_detect, CLI_TAKES_JSON},
+    {"seal", "verify a service and deliver a sealed secret to it", cmd_seal, CLI_TAKES_QUIET},
+    {"serve", "serve the sealed-secret key exchange (DESIGN.md §6)", cmd_serve, 0},
+    {"sim", "create the simulated TEEs (bpt sim init DIR)", cmd_sim, 0},
+    {"verify", "verify attestation evidence of any provider", cmd_verify,
+     CLI_TAKES_JSON | CLI_TAKES_QUIET},
+    {"version", "print the version", cmd_version, 0},
 };
 
 static void usage(FILE *f)
@@ -21,8 +25,50 @@ static void usage(FILE *f)
         fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
     }
     fprintf(f, "\nRun 'bpt <command> --help' for a command's options.\n"
-               "Exit status: 0 success or verified, 1 verification or protocol refusal, "
-               "2 usage or I/O error.\n");
+               "\n"
+               "common options (where a command lists them):\n"
+               "  --json   print exactly one JSON object on stdout, whatever happens; errors\n"
+               "           carry \"exit_code\" and \"exit_class\" (docs/schemas/)\n"
+               "  --quiet  print nothing on stdout or stderr: the exit status only\n"
+               "\n"
+               "exit status (every command; each command's --help says which it uses):\n");
+    cli_help_exit_line(f, BPT_EXIT_OK, "success, verified");
+    cli_help_exit_line(f, BPT_EXIT_REFUSED,
+                       "verification, policy or protocol said no (retrying will not help)");
+    cli_help_exit_line(f, BPT_EXIT_USAGE, "bad flags or arguments");
+    cli_help_exit_line(f, BPT_EXIT_INPUT,
+                       "local input or configuration: a file missing, unreadable or in the "
+                       "wrong format, a config that cannot be used, out of memory");
+    cli_help_exit_line(f, BPT_EXIT_NETWORK,
+                       "network or remote service: fetch failed, unreachable, time-out, the "
+                       "service unavailable (retrying may help)");
+}
+
+/* --json / --quiet among the command's arguments (before "--"). */
+static bool has_flag(int argc, char **argv, const char *flag)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            break;
+        }
+        if (strcmp(argv[i], flag) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* --quiet: stdout and stderr go nowhere, so nothing any path prints can reach them. */
+static void silence(void)
+{
+    int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        fflush(stdout);
+        fflush(stderr);
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+    }
 }
 
 int main(int argc, char **argv)
@@ -39,10 +85,17 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--version") == 0) {
         return cmd_version(1, argv + 1);
     }
-    cli_setup_logging();
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        if (strcmp(argv[1], commands[i].name) == 0) {
-            return commands[i].run(argc - 1, argv + 1);
+        const struct bpt_cmd *c = &commands[i];
+        if (strcmp(argv[1], c->name) == 0) {
+            bool json = (c->flags & CLI_TAKES_JSON) && has_flag(argc - 1, argv + 1, "--json");
+            bool quiet = (c->flags & CLI_TAKES_QUIET) && has_flag(argc - 1, argv + 1, "--quiet");
+            if (quiet) {
+                silence();
+            }
+            cli_setup_logging();
+            cli_begin(c->name, json, quiet);
+            return c->run(argc - 1, argv + 1);
         }
     }
     fprintf(stderr, "bpt: unknown command '%s'\n\n", argv[1]);

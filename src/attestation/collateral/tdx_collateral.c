@@ -424,6 +424,8 @@ static int verify_issuer_chain(X509 **signer, struct bpt_tdx_collateral *c, cons
     *signer = NULL;
     BPT_CHECK(bpt_pki_parse_certs(&certs, (const uint8_t *)pem, strlen(pem), what));
     BPT_CHECK(bpt_pki_verify_chain(&chain, sk_X509_value(certs, 0), certs, roots, &opts, what));
+    /* as Intel's QVL: the chain's copy of the root must be the trusted root itself */
+    BPT_CHECK(bpt_pki_check_root_copy(certs, chain, what));
     for (int i = 0; i < sk_X509_num(chain); i++) {
         X509 *x = sk_X509_value(chain, i);
         narrow(c, asn1_unix(X509_get0_notBefore(x)), asn1_unix(X509_get0_notAfter(x)));

@@ -412,6 +412,40 @@ int bpt_pki_fingerprint(uint8_t out[32], X509 *cert)
     return 0;
 }
 
+int bpt_pki_check_root_copy(STACK_OF(X509) * carried, STACK_OF(X509) * chain, const char *what)
+{
+    int n = sk_X509_num(chain), m = sk_X509_num(carried), rc;
+    X509 *root = n > 0 ? sk_X509_value(chain, n - 1) : NULL;
+    uint8_t a[32], b[32];
+    char ha[65], hb[65], subj[256];
+
+    if (root == NULL) {
+        return bpt_err(BPT_ESIGNATURE, "%s: no verified chain to compare the root copy with", what);
+    }
+    if (m < n) {
+        return bpt_err(BPT_ESIGNATURE,
+                       "%s: carries no copy of the root CA (%d of %d certificates; the chain "
+                       "must end with %s)",
+                       what, m, n, bpt_pki_subject(root, subj, sizeof(subj)));
+    }
+    X509 *copy = sk_X509_value(carried, n - 1);
+    if (X509_cmp(copy, root) == 0) {
+        return 0;
+    }
+    BPT_CHECK(bpt_pki_fingerprint(a, copy));
+    BPT_CHECK(bpt_pki_fingerprint(b, root));
+    for (int i = 0; i < 32; i++) {
+        snprintf(ha + 2 * i, 3, "%02x", a[i]);
+        snprintf(hb + 2 * i, 3, "%02x", b[i]);
+    }
+    rc = bpt_err(BPT_ESIGNATURE,
+                 "%s: the root CA it carries differs from the trusted root (sha256 %s, trusted "
+                 "%s)",
+                 what, ha, hb);
+out:
+    return rc;
+}
+
 int bpt_pki_pinned_load(X509 **out, enum bpt_pinned_root id)
 {
     const char *pem = bpt_pki_pinned_pem(id);

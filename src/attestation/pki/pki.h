@@ -138,6 +138,19 @@ BPT_MUST_USE int bpt_pki_verify_chain(STACK_OF(X509) * *chain_out, X509 *leaf,
                                       const struct bpt_pki_verify_opts *opts, const char *what);
 
 /**
+ * The root copy a chain carries must be the root it was verified to, as Intel's QVL requires:
+ * @p carried (the certificates as sent, leaf first) must hold, at the position of the root in
+ * @p chain (the verified chain leaf..root), a certificate byte-equal to that root. A missing
+ * or different copy does not weaken the verification (it anchors on the trusted root), but it
+ * is evidence that was altered or produced wrongly, and it changes the evidence's bytes
+ * without changing what they attest.
+ * @return 0; BPT_ESIGNATURE "<what>: carries no copy of the root CA ..." or "<what>: the root CA
+ *         it carries differs from the trusted root (sha256 <carried>, trusted <root>)".
+ */
+BPT_MUST_USE int bpt_pki_check_root_copy(STACK_OF(X509) * carried, STACK_OF(X509) * chain,
+                                         const char *what);
+
+/**
  * The listed pinned roots, each loaded and checked against its fingerprint.
  * @param[out] out new stack; sk_X509_pop_free(out, X509_free).
  */

@@ -240,6 +240,46 @@ out:
     return rc;
 }
 
+static size_t cbor_head(uint8_t *h, uint8_t major, size_t n);
+
+/*
+ * The COSE_Sign1 envelope is not signed: the signature covers only the protected header and
+ * the payload (RFC 9052 Sig_structure). So that no byte of the document can change without the
+ * signed content changing (issue 13: the evidence hash must not be malleable), the unprotected
+ * header must be the empty map AWS reserves it as, and the envelope must be in its one shortest
+ * encoding: array(4) [bstr protected, {}, bstr payload, bstr signature].
+ */
+static int check_envelope(const struct bpt_nitro_doc *d, const uint8_t *body, size_t body_len)
+{
+    uint8_t h[5];
+    size_t n, off = 0;
+    const uint8_t *parts[3] = {d->protected_hdr, d->payload, d->signature};
+    const size_t lens[3] = {d->protected_len, d->payload_len, d->signature_len};
+
+    if (body_len < 1 || body[0] != 0x84) {
+        return bad("COSE_Sign1 is not in its shortest encoding (array header)");
+    }
+    off = 1;
+    for (int i = 0; i < 3; i++) {
+        n = cbor_head(h, 2, lens[i]);
+        if (body_len - off < n + lens[i] || memcmp(body + off, h, n) != 0) {
+            return bad("COSE_Sign1 is not in its shortest encoding (a byte string length)");
+        }
+        off += n;
+        if (memcmp(body + off, parts[i], lens[i]) != 0) {
+            return bad("COSE_Sign1 is not in its shortest encoding");
+        }
+        off += lens[i];
+        if (i == 0) {
+            if (off >= body_len || body[off] != 0xa0) {
+                return bad("COSE_Sign1 is not in its shortest encoding (unprotected header)");
+            }
+            off++;
+        }
+    }
+    return off == body_len ? 0 : bad("COSE_Sign1 is not in its shortest encoding");
+}
+
 int bpt_nitro_parse(struct bpt_nitro_doc *d, const uint8_t *ev, size_t len)
 {
     struct cbor_load_result res;
@@ -280,9 +320,8 @@ int bpt_nitro_parse(struct bpt_nitro_doc *d, const uint8_t *ev, size_t len)
         if (cbor_tag_value(arr) != 18) {
             return bad("CBOR tag is not 18 (COSE_Sign1)");
         }
-        cbor_item_t *inner = cbor_tag_item(d->root); /* a new reference */
-        arr = inner;
-        cbor_decref(&inner); /* the root keeps the item alive */
+        /* tag 18 in a longer form than 0xd2: another encoding of the same document */
+        return bad("COSE_Sign1 is not in its shortest encoding (tag 18 is one byte, 0xd2)");
     }
     if (!cbor_isa_array(arr) || !cbor_array_is_definite(arr) || cbor_array_size(arr) != 4) {
         return bad("COSE_Sign1 must be an array of 4 items");
@@ -292,10 +331,14 @@ int bpt_nitro_parse(struct bpt_nitro_doc *d, const uint8_t *ev, size_t len)
     if (!cbor_isa_map(cbor_array_handle(arr)[1])) {
         return bad("unprotected header must be a map");
     }
+    if (cbor_map_size(cbor_array_handle(arr)[1]) != 0) {
+        return bad("unprotected header is not empty (AWS reserves it as {}; it is not signed)");
+    }
     BPT_CHECK(get_bstr(cbor_array_handle(arr)[2], &d->payload, &d->payload_len, 1,
                        BPT_LIMIT_EVIDENCE_BYTES, "payload"));
     BPT_CHECK(get_bstr(cbor_array_handle(arr)[3], &d->signature, &d->signature_len, 96, 96,
                        "signature (ES384 r||s)"));
+    BPT_CHECK(check_envelope(d, body, body_len));
     BPT_CHECK(parse_protected(d->protected_hdr, d->protected_len));
     BPT_CHECK(parse_doc(d));
 out:

@@ -1098,15 +1098,22 @@ static int snp_verify(bpt_verify_result *res, const struct bpt_evidence *evidenc
     }
     BPT_CHECK(verify_signature(ev, &rep, key));
 
+    /* The TCB is known once the report is authenticated: set before the policy checks, so a
+     * refusal by the policy still says which TCB the report had (bpt_verify_explain()). */
+    if (!(res->d.tcb =
+              json_pack("{s:s,s:s,s:o}", "product", bpt_snp_product_name(product), "signing_key",
+                        vlek ? "vlek" : "vcek", "reported",
+                        tcb_json(bpt_sev_snp_tcb_decode(rep.reported_tcb, product), product)))) {
+        rc = bpt_err_nomem("sev_snp: tcb");
+        goto out;
+    }
+
     /* Only now, with the report authenticated, judge its claims. */
     BPT_CHECK(
         check_policy(&rep, bpt_sev_snp_tcb_decode(rep.reported_tcb, product), product, policy));
     BPT_CHECK(build_report(&res->report, ev, &rep, product, opts.at));
     memcpy(res->d.report_data, rep.report_data, 64);
     res->d.report_data_len = 64;
-    res->d.tcb = json_pack("{s:s,s:s,s:o}", "product", bpt_snp_product_name(product), "signing_key",
-                           vlek ? "vlek" : "vcek", "reported",
-                           tcb_json(bpt_sev_snp_tcb_decode(rep.reported_tcb, product), product));
     if ((bpt_all_zero(rep.chip_id, 64) && !vlek) || ctx->no_revocation) {
         res->d.warnings = json_array();
     }

@@ -34,23 +34,43 @@
 static const uint8_t intel_qe_vendor[16] = {0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9,
                                             0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07};
 
+/*
+ * A reserved field: @p n bytes that must be zero. A set bit there would change the quote's
+ * bytes, and so its evidence hash, without changing what it attests (issue 13).
+ */
+static int reserved(struct bpt_reader *r, size_t n, const char *field)
+{
+    const uint8_t *p = NULL;
+    size_t off = bpt_reader_offset(r);
+    int rc;
+    BPT_CHECK(bpt_reader_view(r, &p, n, field));
+    if (!bpt_all_zero(p, n)) {
+        return bpt_err(BPT_EMALFORMED,
+                       "tdx: quote: reserved field %s (%zu bytes at offset %zu) is "
+                       "not zero",
+                       field, n, off);
+    }
+out:
+    return rc;
+}
+
 static int parse_sgx_report(struct bpt_reader *r, bpt_sgx_report_body *b)
 {
     int rc;
     BPT_CHECK(bpt_reader_copy(r, b->cpu_svn, 16, "qe_report.cpu_svn"));
     BPT_CHECK(bpt_reader_u32le(r, &b->misc_select, "qe_report.misc_select"));
-    BPT_CHECK(bpt_reader_skip(r, 12, "qe_report.reserved1"));
+    BPT_CHECK(reserved(r, 12, "qe_report.reserved1"));
     BPT_CHECK(bpt_reader_copy(r, b->isv_ext_prod_id, 16, "qe_report.isv_ext_prod_id"));
     BPT_CHECK(bpt_reader_copy(r, b->attributes, 16, "qe_report.attributes"));
     BPT_CHECK(bpt_reader_copy(r, b->mr_enclave, 32, "qe_report.mr_enclave"));
-    BPT_CHECK(bpt_reader_skip(r, 32, "qe_report.reserved2"));
+    BPT_CHECK(reserved(r, 32, "qe_report.reserved2"));
     BPT_CHECK(bpt_reader_copy(r, b->mr_signer, 32, "qe_report.mr_signer"));
-    BPT_CHECK(bpt_reader_skip(r, 32, "qe_report.reserved3"));
+    BPT_CHECK(reserved(r, 32, "qe_report.reserved3"));
     BPT_CHECK(bpt_reader_copy(r, b->config_id, 64, "qe_report.config_id"));
     BPT_CHECK(bpt_reader_u16le(r, &b->isv_prod_id, "qe_report.isv_prod_id"));
     BPT_CHECK(bpt_reader_u16le(r, &b->isv_svn, "qe_report.isv_svn"));
     BPT_CHECK(bpt_reader_u16le(r, &b->config_svn, "qe_report.config_svn"));
-    BPT_CHECK(bpt_reader_skip(r, 42, "qe_report.reserved4"));
+    BPT_CHECK(reserved(r, 42, "qe_report.reserved4"));
     BPT_CHECK(bpt_reader_copy(r, b->isv_family_id, 16, "qe_report.isv_family_id"));
     BPT_CHECK(bpt_reader_copy(r, b->report_data, 64, "qe_report.report_data"));
 out:
@@ -159,7 +179,7 @@ static int tdx_parse(bpt_tdx_quote *q, const uint8_t *ev, size_t len)
                        "tdx: quote attestation key type %u (expected 2, ECDSA-256-with-P-256)",
                        q->att_key_type);
     }
-    BPT_CHECK(bpt_reader_skip(&r, 4, "header.reserved"));
+    BPT_CHECK(reserved(&r, 4, "header.reserved"));
     BPT_CHECK(bpt_reader_copy(&r, q->qe_vendor_id, 16, "header.qe_vendor_id"));
     BPT_CHECK(bpt_reader_copy(&r, q->user_data, 20, "header.user_data"));
     q->body_type = 2;
@@ -284,6 +304,8 @@ static int verify_pck(STACK_OF(X509) * *chain, EVP_PKEY **key, struct bpt_pck_ex
                      sk_X509_num(*chain));
         goto out;
     }
+    /* as Intel's QVL: the quote's copy of the root must be the trusted root itself */
+    BPT_CHECK(bpt_pki_check_root_copy(certs, *chain, "tdx: PCK chain"));
     if (!(*key = X509_get_pubkey(leaf))) {
         rc = bpt_err_ossl(BPT_EMALFORMED, "tdx: PCK public key");
         goto out;
@@ -581,16 +603,18 @@ static int tdx_verify(bpt_verify_result *res, const struct bpt_evidence *evidenc
     BPT_CHECK(same_platform(col->tcb.fmspc, ext.fmspc, 6, "FMSPC"));
     BPT_CHECK(same_platform(col->tcb.pceid, ext.pceid, 2, "PCE-ID"));
     BPT_CHECK(bpt_tdx_tcb_evaluate(&tcb, col, &ext, &q));
+    /* The TCB is known from here on: a refusal by the policy still reports it (the refusal
+     * JSON of bpt_verify_explain() carries the status). */
+    if (!(res->d.tcb = tcb_json(&tcb, col, &ext))) {
+        rc = bpt_err_nomem("tcb");
+        goto out;
+    }
 
     /* Only now, with the quote authenticated and its TCB known, judge its claims. */
     BPT_CHECK(check_policy(&q, &tcb, policy));
     BPT_CHECK(build_report(&res->report, ev, evidence->len, &q, &tcb, &ext, at));
     memcpy(res->d.report_data, q.body.report_data, 64);
     res->d.report_data_len = 64;
-    if (!(res->d.tcb = tcb_json(&tcb, col, &ext))) {
-        rc = bpt_err_nomem("tcb");
-        goto out;
-    }
     if (json_array_size(tcb.advisories) > 0) {
         res->d.warnings = json_pack("[s]", "the TCB level carries security advisories (see "
                                            "tcb.advisory_ids)");

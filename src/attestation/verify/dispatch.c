@@ -16,8 +16,11 @@
 #include "attestation/providers/providers.h"
 #include "attestation/verified_internal.h"
 
+#include "core/codec.h"
 #include "core/err.h"
+#include "core/json.h"
 #include "core/limits.h"
+#include "core/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,9 +164,55 @@ static int refuse(const bpt_verify_ctx *ctx, const struct bpt_evidence *ev, bpt_
                    want_label(want, want_name), bpt_evidence_kind_name(ev->kind));
 }
 
+/* What a refused verification had learned before it refused (bpt_verify_explain()). */
+struct refusal {
+    const char *provider; /* static, or the plugin vtable's name */
+    const char *format;   /* static */
+    char evidence_sha256[65];
+    json_t *tcb; /* owned: the verifier's "tcb" when it got that far */
+};
+
+/* The provider of recognised evidence (a JWT by its parsed issuer), without a verifier. */
+static bpt_provider kind_provider(const struct bpt_evidence *ev)
+{
+    switch (ev->kind) {
+    case BPT_EVIDENCE_SEV_SNP_REPORT:
+        return BPT_PROVIDER_AMD_SEV_SNP;
+    case BPT_EVIDENCE_TDX_QUOTE:
+        return BPT_PROVIDER_INTEL_TDX;
+    case BPT_EVIDENCE_NITRO_COSE:
+        return BPT_PROVIDER_AWS_NITRO;
+    case BPT_EVIDENCE_JWT:
+        return ev->jwt && bpt_jwt_is_gcp(ev->jwt) ? BPT_PROVIDER_GCP_CONFIDENTIAL
+                                                  : BPT_PROVIDER_AZURE_SNP;
+    default:
+        return BPT_PROVIDER_UNKNOWN;
+    }
+}
+
+/* Which provider and format the evidence was taken for, and its digest. */
+static void note_evidence(struct refusal *why, const struct bpt_evidence *ev,
+                          const struct bpt_ctx_verifier *cv, bpt_provider want)
+{
+    bpt_provider p = cv ? cv->vt.provider : want != BPT_PROVIDER_UNKNOWN ? want : kind_provider(ev);
+    uint8_t md[BPT_SHA256_LEN];
+
+    if (p == BPT_PROVIDER_CUSTOM) {
+        why->provider = cv ? cv->vt.provider_name : "custom";
+        why->format = "unknown"; /* a plugin names its format on success only */
+    } else {
+        why->provider = bpt_provider_name(p);
+        why->format = bpt_format_name(bpt_provider_format(p));
+    }
+    if (ev->len > 0 && bpt_sha256(md, ev->bytes, ev->len) == 0) {
+        bpt_hex_encode_to(why->evidence_sha256, md, sizeof(md));
+    }
+}
+
 /* Recognise, choose, run: the one path every verification takes. */
 static int dispatch(bpt_verified **out, const bpt_verify_ctx *ctx, const bpt_policy *policy,
-                    struct bpt_evidence *ev, bpt_provider want, const char *want_name)
+                    struct bpt_evidence *ev, bpt_provider want, const char *want_name,
+                    struct refusal *why)
 {
     const struct bpt_ctx_verifier *cv;
     struct bpt_jwt jwt;
@@ -174,7 +223,10 @@ static int dispatch(bpt_verified **out, const bpt_verify_ctx *ctx, const bpt_pol
         ev->jwt = &jwt; /* parsed once; a token that does not parse is refused by its verifier */
     }
     cv = choose(ctx, ev, want, want_name);
-    rc = cv ? bpt_verifier_run(out, &cv->vt, cv->builtin, ctx, policy, ev)
+    if (why) {
+        note_evidence(why, ev, cv, want);
+    }
+    rc = cv ? bpt_verifier_run(out, &cv->vt, cv->builtin, ctx, policy, ev, why ? &why->tcb : NULL)
             : refuse(ctx, ev, want, want_name);
     ev->jwt = NULL;
     bpt_jwt_dispose(&jwt);
@@ -183,10 +235,10 @@ static int dispatch(bpt_verified **out, const bpt_verify_ctx *ctx, const bpt_pol
 
 /* Evidence bytes (report JSON included) through the context's verifiers. */
 static int verify_bytes(bpt_verified **out, const bpt_verify_ctx *ctx, const bpt_policy *policy,
-                        const uint8_t *ev, size_t ev_len, bpt_provider want);
+                        const uint8_t *ev, size_t ev_len, bpt_provider want, struct refusal *why);
 
 static int verify_report(bpt_verified **out, const bpt_verify_ctx *ctx, const bpt_policy *policy,
-                         const bpt_report *report)
+                         const bpt_report *report, struct refusal *why)
 {
     struct bpt_evidence ev;
     int rc;
@@ -201,14 +253,14 @@ static int verify_report(bpt_verified **out, const bpt_verify_ctx *ctx, const bp
     }
     BPT_CHECK(bpt_evidence_set_collateral(&ev, report->collateral));
     rc = dispatch(out, ctx, policy, &ev, report->provider,
-                  report->provider == BPT_PROVIDER_CUSTOM ? report->provider_name : NULL);
+                  report->provider == BPT_PROVIDER_CUSTOM ? report->provider_name : NULL, why);
 out:
     bpt_evidence_dispose(&ev);
     return rc;
 }
 
 static int verify_bytes(bpt_verified **out, const bpt_verify_ctx *ctx, const bpt_policy *policy,
-                        const uint8_t *bytes, size_t len, bpt_provider want)
+                        const uint8_t *bytes, size_t len, bpt_provider want, struct refusal *why)
 {
     struct bpt_evidence ev;
     bpt_report *r = NULL;
@@ -224,7 +276,7 @@ static int verify_bytes(bpt_verified **out, const bpt_verify_ctx *ctx, const bpt
     }
     bpt_evidence_init(&ev, bytes, len, bpt_evidence_recognise(bytes, len), bpt_verify_ctx_at(ctx));
     if (ev.kind != BPT_EVIDENCE_REPORT_JSON) {
-        rc = dispatch(out, ctx, policy, &ev, want, NULL);
+        rc = dispatch(out, ctx, policy, &ev, want, NULL, why);
         goto out;
     }
     if ((rc = bpt_report_from_json(&r, (const char *)bytes, len)) < 0) {
@@ -236,11 +288,33 @@ static int verify_bytes(bpt_verified **out, const bpt_verify_ctx *ctx, const bpt
                      bpt_provider_name(want), r->provider_name);
         goto out;
     }
-    rc = verify_report(out, ctx, policy, r);
+    rc = verify_report(out, ctx, policy, r, why);
 out:
     bpt_report_free(r);
     bpt_evidence_dispose(&ev);
     return rc;
+}
+
+/* The refusal JSON of bpt_verify_explain(); leaves the error message as it is. */
+static void refusal_json(char **out, const struct refusal *why, int code, const char *message)
+{
+    json_t *o =
+        json_pack("{s:b,s:s,s:s,s:{s:s,s:s}}", "verified", 0, "provider", why->provider, "format",
+                  why->format, "error", "kind",
+                  bpt_error_name(bpt_error_is_attestation(code) ? code : BPT_EUNSATISFIABLE),
+                  "message", message);
+    *out = NULL;
+    if (!o) {
+        return;
+    }
+    if (why->evidence_sha256[0]) {
+        json_object_set_new(o, "evidence_sha256", json_string(why->evidence_sha256));
+    }
+    if (why->tcb) {
+        json_object_set(o, "tcb", why->tcb);
+    }
+    *out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
 }
 
 /* ---- the public entry points ----------------------------------------------------------------- */
@@ -267,8 +341,43 @@ int bpt_verify(bpt_verified **out, const bpt_verify_ctx *ctx, const bpt_policy *
         BPT_CHECK(one_off_ctx(&owned));
         ctx = owned;
     }
-    rc = verify_bytes(out, ctx, policy, ev, ev_len, provider);
+    rc = verify_bytes(out, ctx, policy, ev, ev_len, provider, NULL);
 out:
+    bpt_verify_ctx_free(owned);
+    return rc;
+}
+
+int bpt_verify_explain(bpt_verified **out, char **refusal, const bpt_verify_ctx *ctx,
+                       const bpt_policy *policy, const uint8_t *ev, size_t ev_len,
+                       bpt_provider provider)
+{
+    struct refusal why = {"unknown", "unknown", "", NULL};
+    bpt_verify_ctx *owned = NULL;
+    char message[BPT_ERROR_MSG_MAX];
+    int rc;
+
+    if (refusal) {
+        *refusal = NULL;
+    }
+    if (!out || !refusal) {
+        return bpt_err(BPT_EINVAL, "verify: %s", out ? "no refusal pointer" : "no out pointer");
+    }
+    *out = NULL;
+    if (provider != BPT_PROVIDER_UNKNOWN) {
+        why.provider = bpt_provider_name(provider);
+        why.format = bpt_format_name(bpt_provider_format(provider));
+    }
+    if (!ctx) {
+        BPT_CHECK(one_off_ctx(&owned));
+        ctx = owned;
+    }
+    rc = verify_bytes(out, ctx, policy, ev, ev_len, provider, &why);
+out:
+    if (rc < 0) {
+        snprintf(message, sizeof(message), "%s", bpt_error_last());
+        refusal_json(refusal, &why, rc, message);
+    }
+    json_decref(why.tcb);
     bpt_verify_ctx_free(owned);
     return rc;
 }
@@ -287,7 +396,7 @@ int bpt_verify_report(bpt_verified **out, const bpt_verify_ctx *ctx, const bpt_p
         BPT_CHECK(one_off_ctx(&owned));
         ctx = owned;
     }
-    rc = verify_report(out, ctx, policy, report);
+    rc = verify_report(out, ctx, policy, report, NULL);
 out:
     bpt_verify_ctx_free(owned);
     return rc;
@@ -352,7 +461,7 @@ int bpt_verifier_verify(bpt_verified **out, const bpt_verifier *v, const uint8_t
         return bpt_err(BPT_EINVAL, "verify: %s", out ? "no verifier" : "no out pointer");
     }
     *out = NULL;
-    return verify_bytes(out, v->ctx, v->policy, ev, ev_len, provider);
+    return verify_bytes(out, v->ctx, v->policy, ev, ev_len, provider, NULL);
 }
 
 int bpt_verifier_verify_report(bpt_verified **out, const bpt_verifier *v, const bpt_report *report)
@@ -364,7 +473,7 @@ int bpt_verifier_verify_report(bpt_verified **out, const bpt_verifier *v, const 
                             : "no report");
     }
     *out = NULL;
-    return verify_report(out, v->ctx, v->policy, report);
+    return verify_report(out, v->ctx, v->policy, report, NULL);
 }
 
 /* ---- which provider ------------------------------------------------------------------------- */

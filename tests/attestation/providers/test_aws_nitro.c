@@ -309,6 +309,83 @@ static void test_chain_cache(void **state)
     bpt_free(ev);
 }
 
+/* @p ev with @p del bytes at @p at replaced by the @p ins_len bytes of @p ins (malloc'd). */
+static uint8_t *splice(const uint8_t *ev, size_t n, size_t at, size_t del, const uint8_t *ins,
+                       size_t ins_len, size_t *out_len)
+{
+    uint8_t *o = malloc(n - del + ins_len);
+    assert_non_null(o);
+    memcpy(o, ev, at);
+    memcpy(o + at, ins, ins_len);
+    memcpy(o + at + ins_len, ev + at + del, n - at - del);
+    *out_len = n - del + ins_len;
+    return o;
+}
+
+/* The unsigned envelope (issue 13): the unprotected header AWS reserves as {} must be empty,
+ * and the envelope must be in its one shortest encoding. Each of these documents has the same
+ * signed content as a valid one, and so verified before; each is now refused. */
+static void test_envelope_is_not_malleable(void **state)
+{
+    struct fixture *f = *state;
+    struct bpt_sim_nitro_opts o = {0};
+    uint8_t *ev = NULL;
+    size_t n = 0;
+    bpt_verified *v = NULL;
+    assert_ok(bpt_sim_aws_nitro_build(&ev, &n, f->sim.dir, &o));
+    bpt_verify_ctx *ctx = bpt_sim_fixture_ctx(&f->sim, SIM_AT, NULL);
+    assert_non_null(ctx);
+    assert_ok(bpt_aws_nitro_verify(&v, ctx, NULL, ev, n));
+    bpt_verified_free(v);
+    v = NULL;
+
+    size_t a = ev[0] == 0xd2 ? 1 : 0; /* the array header */
+    assert_int_equal(ev[a], 0x84);
+    size_t p = a + 1, plen = ev[p] & 31, phl = 1;
+    assert_true(plen < 24); /* a short protected header, as AWS writes it */
+    size_t u = p + phl + plen;
+    assert_int_equal(ev[u], 0xa0);
+    size_t pay = u + 1;
+    assert_int_equal(ev[pay], 0x59); /* a payload of 256..65535 bytes */
+    size_t paylen = (size_t)ev[pay + 1] << 8 | ev[pay + 2];
+    size_t sig = pay + 3 + paylen;
+    assert_int_equal(ev[sig], 0x58);
+
+    static const uint8_t one_entry[] = {0xa1, 0x04, 0x41, 0x00}; /* {4: h'00'} (a kid) */
+    static const uint8_t arr_long[] = {0x98, 0x04};
+    uint8_t pay_long[5] = {0x5a, 0, 0, ev[pay + 1], ev[pay + 2]};
+    static const uint8_t sig_long[] = {0x59, 0x00, 0x60};
+    static const uint8_t tag_long[] = {0xd8, 0x12, 0x84};
+    const struct {
+        const char *name;
+        size_t at, del;
+        const uint8_t *ins;
+        size_t ins_len;
+        const char *msg;
+    } cases[] = {
+        {"unprotected header with an entry", u, 1, one_entry, sizeof(one_entry),
+         "unprotected header is not empty"},
+        {"array header in two bytes", a, 1, arr_long, sizeof(arr_long), "shortest encoding"},
+        {"payload length in four bytes", pay, 3, pay_long, sizeof(pay_long),
+         "shortest encoding (a byte string length)"},
+        {"signature length in two bytes", sig, 2, sig_long, sizeof(sig_long),
+         "shortest encoding (a byte string length)"},
+        {"tag 18 in two bytes", 0, a + 1, tag_long, sizeof(tag_long), "aws_nitro"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t m = 0;
+        uint8_t *bad = splice(ev, n, cases[i].at, cases[i].del, cases[i].ins, cases[i].ins_len, &m);
+        int rc = bpt_aws_nitro_verify(&v, ctx, NULL, bad, m);
+        if (rc != BPT_EMALFORMED || strstr(bpt_error_last(), cases[i].msg) == NULL) {
+            fail_msg("%s: got %d '%s'", cases[i].name, rc, bpt_error_last());
+        }
+        assert_null(v);
+        free(bad);
+    }
+    bpt_verify_ctx_free(ctx);
+    bpt_free(ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -317,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_each_check_fails_alone),
         cmocka_unit_test(test_pinned_root_refuses_and_bytes_are_checked),
         cmocka_unit_test(test_chain_cache),
+        cmocka_unit_test(test_envelope_is_not_malleable),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

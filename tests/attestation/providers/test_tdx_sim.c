@@ -928,6 +928,95 @@ static void test_quote_struct_size(void **state)
     bpt_free(q);
 }
 
+/*
+ * bpt_verify_explain: a refusal says what was known when it came. A quote refused by the policy
+ * for its TCB status, or for a register, still reports the status it had reached, with the
+ * provider, format and evidence digest (the digest a success reports); bytes that are no
+ * evidence carry their digest and nothing else; a success hands back no refusal.
+ */
+static void test_refusal_says_what_was_known(void **state)
+{
+    struct bpt_sim_fixture *f = *state;
+    struct bpt_sim_tdx_opts o = {.version = 4, .now = AT};
+    static const char *const policies[] = {
+        "{\"tdx\":{\"accepted_tcb_status\":[\"revoked\"]}}",
+        "{\"tdx\":{\"mr_config_id\":\"" /* 48 bytes of 0x11 */
+        "111111111111111111111111111111111111111111111111111111111111111111111111111111111111"
+        "111111111111\"}}",
+    };
+    uint8_t *q = NULL;
+    size_t n = 0;
+    char *coll = NULL, *refusal = NULL, digest[65];
+    bpt_verified *v = NULL;
+
+    assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
+    assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
+    bpt_verify_ctx *ctx = sim_ctx(f, coll);
+
+    assert_ok(bpt_verify_explain(&v, &refusal, ctx, NULL, q, n, BPT_PROVIDER_UNKNOWN));
+    assert_null(refusal);
+    bpt_report_evidence_digest(digest, bpt_verified_report(v));
+    bpt_verified_free(v);
+    v = NULL;
+
+    for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
+        bpt_policy *p = sim_policy(policies[i]);
+        assert_rc_msg(bpt_verify_explain(&v, &refusal, ctx, p, q, n, BPT_PROVIDER_UNKNOWN),
+                      BPT_ECLAIM,
+                      i == 0 ? "TCB status up_to_date is not accepted" : "MR_CONFIG_ID");
+        assert_null(v);
+        assert_non_null(refusal);
+        json_t *j = json_loads(refusal, 0, NULL);
+        assert_non_null(j);
+        assert_false(json_boolean_value(json_object_get(j, "verified")));
+        assert_string_equal(json_string_value(json_object_get(j, "provider")), "intel_tdx");
+        assert_string_equal(json_string_value(json_object_get(j, "format")), "tdx_quote");
+        assert_string_equal(json_string_value(json_object_get(j, "evidence_sha256")), digest);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(j, "tcb"), "status")),
+                            "up_to_date");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "kind")),
+                            "claim");
+        /* the message is the one bpt_error_last() still holds */
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(j, "error"), "message")),
+            bpt_error_last());
+        json_decref(j);
+        bpt_free(refusal);
+        bpt_policy_free(p);
+    }
+
+    /* Refused before any TCB was reached (the quote's signature): no "tcb". */
+    q[48 + 584 + 4 + 10] ^= 1; /* in the quote's ECDSA signature */
+    assert_true(bpt_verify_explain(&v, &refusal, ctx, NULL, q, n, BPT_PROVIDER_UNKNOWN) < 0);
+    assert_non_null(refusal);
+    assert_null(strstr(refusal, "\"tcb\""));
+    assert_non_null(strstr(refusal, "\"format\":\"tdx_quote\""));
+    bpt_free(refusal);
+
+    /* Bytes that are no evidence: unknown provider and format, their digest, kind malformed. */
+    static const uint8_t junk[] = "not evidence at all";
+    assert_rc_msg(
+        bpt_verify_explain(&v, &refusal, ctx, NULL, junk, sizeof(junk) - 1, BPT_PROVIDER_UNKNOWN),
+        BPT_EMALFORMED, "not a recognised evidence format");
+    assert_non_null(strstr(refusal, "\"provider\":\"unknown\",\"verified\":false"));
+    assert_non_null(strstr(refusal, "\"kind\":\"malformed\""));
+    assert_non_null(strstr(refusal, "\"evidence_sha256\":\""));
+    bpt_free(refusal);
+
+    /* A named provider is reported as named; no out pointer for the refusal is EINVAL. */
+    assert_rc_msg(
+        bpt_verify_explain(&v, &refusal, ctx, NULL, junk, sizeof(junk) - 1, BPT_PROVIDER_AWS_NITRO),
+        BPT_EMALFORMED, "not aws_nitro evidence");
+    assert_non_null(strstr(refusal, "\"format\":\"nitro_document\""));
+    bpt_free(refusal);
+    assert_rc_msg(bpt_verify_explain(&v, NULL, ctx, NULL, q, n, BPT_PROVIDER_UNKNOWN), BPT_EINVAL,
+                  "no refusal pointer");
+
+    bpt_verify_ctx_free(ctx);
+    bpt_free(coll);
+    bpt_free(q);
+}
+
 /* The CLI: a raw simulated quote verifies with the collateral `bpt sim init` wrote. */
 static void test_cli_attest_and_verify(void **state)
 {
@@ -955,6 +1044,197 @@ static void test_cli_attest_and_verify(void **state)
     assert_int_equal(bpt_test_run_cli(NULL, status), 1);
 }
 
+/* ---- issue 13: reserved fields and the root copies ---------------------------------------- */
+
+/* Every reserved region of a v4/v5 quote: header.reserved and the QE report's four. A set
+ * bit in any byte of them is refused as malformed, naming the field. */
+static void test_reserved_fields(void **state)
+{
+    struct bpt_sim_fixture *f = *state;
+    for (int version = 4; version <= 5; version++) {
+        struct bpt_sim_tdx_opts o = {.now = AT, .version = version};
+        uint8_t *q = NULL;
+        size_t n = 0;
+        char *coll = NULL;
+        assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
+        assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
+        bpt_tdx_quote pq = BPT_TDX_QUOTE_INIT;
+        assert_ok(bpt_tdx_parse(&pq, q, n));
+        /* signature data: size(4), signature(64), attestation key(64), type(2), size(4) */
+        size_t qe = pq.signed_len + 4 + 64 + 64 + 2 + 4;
+        static const struct {
+            const char *field;
+            size_t off, len;
+            bool in_qe_report;
+        } regions[] = {
+            {"header.reserved", 8, 4, false},       {"qe_report.reserved1", 20, 12, true},
+            {"qe_report.reserved2", 96, 32, true},  {"qe_report.reserved3", 160, 32, true},
+            {"qe_report.reserved4", 262, 42, true},
+        };
+        bpt_verify_ctx *ctx = sim_ctx(f, coll);
+        bpt_verified *v = NULL;
+        assert_ok(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX)); /* as built */
+        bpt_verified_free(v);
+        for (size_t i = 0; i < sizeof(regions) / sizeof(regions[0]); i++) {
+            size_t base = (regions[i].in_qe_report ? qe : 0) + regions[i].off;
+            size_t at[] = {0, regions[i].len / 2, regions[i].len - 1};
+            for (size_t k = 0; k < 3; k++) {
+                char msg[96];
+                q[base + at[k]] ^= 0x80;
+                snprintf(msg, sizeof(msg), "reserved field %s (%zu bytes", regions[i].field,
+                         regions[i].len);
+                int rc = bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX);
+                if (rc != BPT_EMALFORMED || strstr(bpt_error_last(), msg) == NULL) {
+                    fail_msg("v%d %s byte %zu: got %d '%s'", version, regions[i].field, at[k], rc,
+                             bpt_error_last());
+                }
+                assert_null(v);
+                q[base + at[k]] ^= 0x80;
+            }
+        }
+        bpt_verify_ctx_free(ctx);
+        bpt_free(coll);
+        bpt_free(q);
+    }
+}
+
+/* The last PEM certificate of @p p (@p n bytes): its start and length through its END line. */
+static size_t last_pem(const uint8_t *p, size_t n, size_t *start)
+{
+    static const char begin[] = "-----BEGIN CERTIFICATE-----", end[] = "-----END CERTIFICATE-----";
+    const uint8_t *b = NULL, *e = NULL;
+    for (size_t i = 0; i + sizeof(begin) - 1 <= n; i++) {
+        if (memcmp(p + i, begin, sizeof(begin) - 1) == 0) {
+            b = p + i;
+        }
+    }
+    assert_non_null(b);
+    for (size_t i = (size_t)(b - p); i + sizeof(end) - 1 <= n; i++) {
+        if (memcmp(p + i, end, sizeof(end) - 1) == 0) {
+            e = p + i + sizeof(end) - 1;
+            break;
+        }
+    }
+    assert_non_null(e);
+    if ((size_t)(e - p) < n && *e == '\n') {
+        e++;
+    }
+    *start = (size_t)(b - p);
+    return (size_t)(e - b);
+}
+
+/* Change one base64 digit in the signature at the end of the last certificate of @p p: it
+ * still parses, its bytes (and its own signature) differ from the root's. */
+static void corrupt_last_pem(uint8_t *p, size_t n)
+{
+    size_t start = 0, len = last_pem(p, n, &start);
+    size_t i = start + len - 1;
+    while (p[i] == '\n' || p[i] == '-' || (p[i] >= 'A' && p[i] <= 'Z' && p[i - 1] == '-') ||
+           p[i] == ' ' || p[i] == 'E' || p[i] == 'N' || p[i] == 'D') {
+        i--;
+    }
+    /* now inside "-----END": step back over the markers' line to the base64 body */
+    while (p[i] != '\n') {
+        i--;
+    }
+    i -= 6; /* a few digits before the last line's end, away from '=' padding */
+    p[i] = p[i] == 'A' ? 'B' : 'A';
+}
+
+/* A collateral issuer chain's root copy changed (@p how 0) or dropped (1), through edit(). */
+static char *edit_chain(const char *coll, const char *field, int how)
+{
+    json_t *c = json_loads(coll, 0, NULL);
+    assert_non_null(c);
+    const char *pem = json_string_value(json_object_get(c, field));
+    assert_non_null(pem);
+    size_t start = 0, len = last_pem((const uint8_t *)pem, strlen(pem), &start);
+    char *root = strndup(pem + start, len), *changed = strndup(pem + start, len);
+    json_decref(c);
+    corrupt_last_pem((uint8_t *)changed, len);
+    char *text = edit(coll, field, root, how == 0 ? changed : "");
+    free(root);
+    free(changed);
+    return text;
+}
+
+/* The root copies carried in the quote's PCK chain and in the collateral's three issuer chains
+ * are compared with the trusted root, as Intel's QVL does: a different or missing copy is
+ * refused with a message, although the chain itself verifies to the trusted root. */
+static void test_root_copies(void **state)
+{
+    struct bpt_sim_fixture *f = *state;
+    struct bpt_sim_tdx_opts o = {.now = AT};
+    uint8_t *q = NULL;
+    size_t n = 0;
+    char *coll = NULL;
+    bpt_verified *v = NULL;
+    assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
+    assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
+    bpt_tdx_quote pq = BPT_TDX_QUOTE_INIT;
+    assert_ok(bpt_tdx_parse(&pq, q, n));
+
+    /* 1. the quote's copy changed in one digit of its signature */
+    uint8_t *bad = malloc(n);
+    assert_non_null(bad);
+    memcpy(bad, q, n);
+    corrupt_last_pem(bad + pq.pck_chain_off, pq.pck_chain_len);
+    bpt_verify_ctx *ctx = sim_ctx(f, coll);
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, bad, n, BPT_PROVIDER_INTEL_TDX), BPT_ESIGNATURE,
+                  "tdx: PCK chain: the root CA it carries differs from the trusted root");
+    bpt_verify_ctx_free(ctx);
+
+    /* 2. the quote without its copy: the three sizes around the PEM shrink with it */
+    size_t start = 0, len = last_pem(q + pq.pck_chain_off, pq.pck_chain_len, &start);
+    size_t m = n - len, cut = pq.pck_chain_off + start;
+    memcpy(bad, q, cut);
+    memcpy(bad + cut, q + cut + len, n - cut - len);
+    size_t size_fields[] = {pq.signed_len, pq.signed_len + 4 + 128 + 2, pq.pck_chain_off - 4};
+    for (size_t i = 0; i < 3; i++) {
+        uint32_t v32 = (uint32_t)bad[size_fields[i]] | (uint32_t)bad[size_fields[i] + 1] << 8 |
+                       (uint32_t)bad[size_fields[i] + 2] << 16 |
+                       (uint32_t)bad[size_fields[i] + 3] << 24;
+        v32 -= (uint32_t)len;
+        for (int b = 0; b < 4; b++) {
+            bad[size_fields[i] + (size_t)b] = (uint8_t)(v32 >> (8 * b));
+        }
+    }
+    ctx = sim_ctx(f, coll);
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, bad, m, BPT_PROVIDER_INTEL_TDX), BPT_ESIGNATURE,
+                  "tdx: PCK chain: carries no copy of the root CA (2 of 3 certificates");
+    bpt_verify_ctx_free(ctx);
+    free(bad);
+
+    /* 3. each collateral issuer chain with a different, then without a, root copy */
+    static const char *const chains[][2] = {
+        {"tcb_info_issuer_chain", "tdx: TCB Info issuer chain"},
+        {"qe_identity_issuer_chain", "tdx: QE Identity issuer chain"},
+        {"pck_crl_issuer_chain", "tdx: PCK CRL issuer chain"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        for (int how = 0; how < 2; how++) {
+            char *edited = edit_chain(coll, chains[i][0], how), msg[160];
+            snprintf(msg, sizeof(msg), "%s: %s", chains[i][1],
+                     how == 0 ? "the root CA it carries differs from the trusted root"
+                              : "carries no copy of the root CA");
+            ctx = sim_ctx_at(f, AT, NULL, NULL);
+            int rc = bpt_verify_ctx_set_collateral_json(ctx, edited, strlen(edited));
+            if (rc == 0) {
+                rc = bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX);
+            }
+            if (rc != BPT_ESIGNATURE || strstr(bpt_error_last(), msg) == NULL) {
+                fail_msg("%s %s: got %d '%s'", chains[i][0], how ? "dropped" : "changed", rc,
+                         bpt_error_last());
+            }
+            assert_null(v);
+            bpt_verify_ctx_free(ctx);
+            free(edited);
+        }
+    }
+    bpt_free(coll);
+    bpt_free(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -973,10 +1253,13 @@ int main(void)
         cmocka_unit_test(test_collateral_cache_revocation_still_checked),
         cmocka_unit_test(test_concurrent_verification_with_shared_caches),
         cmocka_unit_test(test_offline_without_collateral),
+        cmocka_unit_test(test_refusal_says_what_was_known),
         cmocka_unit_test(test_malformed_collateral),
         cmocka_unit_test(test_quote_parse_errors),
         cmocka_unit_test(test_quote_struct_size),
         cmocka_unit_test(test_cli_attest_and_verify),
+        cmocka_unit_test(test_reserved_fields),
+        cmocka_unit_test(test_root_copies),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
