@@ -1,7 +1,9 @@
 /*
  * JWS compact tokens and JWK sets: the parsers, the key lookup and the signature check, then
  * the whole GCP Confidential Space and Azure MAA verifiers with the input's own JWKS (offline,
- * at BPT_FUZZ_AT). Input: a JWKS document, a NUL byte, then the token; without a NUL the
+ * at BPT_FUZZ_AT, expecting the seeds' audience "bpt-test" so that a token bound to no relying
+ * party is not refused before its keys and claims are). Input: a JWKS document, a NUL byte,
+ * then the token; without a NUL the
  * whole input is tried as both. Seeds come from tests/attestation/providers/test_jwt.c
  * (BPT_JWT_SEED_DIR).
  */
@@ -34,18 +36,22 @@ static void parsers(const char *jwks, size_t jwks_len, const uint8_t *tok, size_
 static void verifiers(const char *jwks, size_t jwks_len, const uint8_t *tok, size_t tok_len)
 {
     bpt_verify_ctx *ctx = bpt_fuzz_ctx(true);
+    bpt_policy *p = NULL;
     bpt_verified *v = NULL;
-    if (!ctx) {
+    if (!ctx || bpt_policy_new(&p) != 0 || bpt_policy_set_expected_audience(p, "bpt-test") != 0) {
+        bpt_policy_free(p);
+        bpt_verify_ctx_free(ctx);
         return;
     }
     if (jwks_len == 0 || bpt_verify_ctx_set_jwks_json(ctx, jwks, jwks_len) == 0) {
-        if (bpt_gcp_confidential_verify(&v, ctx, NULL, tok, tok_len) == 0) {
+        if (bpt_gcp_confidential_verify(&v, ctx, p, tok, tok_len) == 0) {
             bpt_verified_free(v);
         }
-        if (bpt_azure_maa_verify(&v, ctx, NULL, tok, tok_len) == 0) {
+        if (bpt_azure_maa_verify(&v, ctx, p, tok, tok_len) == 0) {
             bpt_verified_free(v);
         }
     }
+    bpt_policy_free(p);
     bpt_verify_ctx_free(ctx);
 }
 

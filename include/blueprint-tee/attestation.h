@@ -133,6 +133,38 @@ BPT_API BPT_MUST_USE int bpt_report_from_json(bpt_report **out, const char *json
 /** Serialise to the JSON of DESIGN.md §5 (evidence base64). Free with bpt_free(). */
 BPT_API BPT_MUST_USE int bpt_report_to_json(char **out, const bpt_report *r);
 
+/* ---- nonces --------------------------------------------------------------------------- */
+
+/** The longest nonce (a Nitro document's nonce field holds 512 bytes). */
+#define BPT_NONCE_MAX_BYTES 512
+
+/**
+ * Where evidence carries a nonce. One rule for every provider, shared by the attester
+ * (bpt_attest_nonce()) and the verifiers (the policy's expected_nonce); a nonce is its bytes,
+ * the text as given (never hex- or base64-decoded):
+ * - SEV-SNP and TDX evidence has no nonce field: its 64 bytes of report data are
+ *   SHA-512(nonce) (BPT_NONCE_IN_REPORT_DATA);
+ * - an AWS Nitro document's nonce field holds the nonce's bytes; a GCP Confidential Space
+ *   token's eat_nonce holds it (as one of its values); an Azure MAA token's nonce claim, or
+ *   x-ms-runtime.client-payload.nonce, is it (BPT_NONCE_IN_NONCE_FIELD).
+ */
+typedef enum bpt_nonce_binding {
+    BPT_NONCE_IN_REPORT_DATA = 1, /**< report data = SHA-512(nonce) */
+    BPT_NONCE_IN_NONCE_FIELD      /**< the evidence's nonce field holds the nonce's bytes */
+} bpt_nonce_binding;
+
+/**
+ * Bind @p nonce into evidence of @p provider by the rule of bpt_nonce_binding.
+ * @param[out] where     where the nonce goes.
+ * @param[out] report_data with BPT_NONCE_IN_REPORT_DATA, the 64 bytes of report data that bind
+ *                       the nonce; zeros otherwise.
+ * @param nonce, len     1..BPT_NONCE_MAX_BYTES bytes.
+ * @return 0; BPT_EINVAL (NULL, empty or too long a nonce, a provider that is not built in).
+ * Threads: reentrant.
+ */
+BPT_API BPT_MUST_USE int bpt_nonce_bind(bpt_nonce_binding *where, uint8_t report_data[64],
+                                        bpt_provider provider, const uint8_t *nonce, size_t len);
+
 /* ---- claims -------------------------------------------------------------------------- */
 
 BPT_API bool bpt_claims_debug_mode(const bpt_claims *c);

@@ -56,6 +56,17 @@ BPT_API BPT_MUST_USE int bpt_attest(bpt_report **out, const uint8_t report_data[
                                     const bpt_attester_opts *opts);
 
 /**
+ * Produce evidence binding @p nonce by the nonce rule that the verifiers check with the
+ * policy's expected_nonce (bpt_nonce_bind(), attestation.h): SEV-SNP and TDX evidence carries
+ * SHA-512(nonce) as its report data; a Nitro document carries the nonce's bytes in its nonce
+ * field (and no user_data). Otherwise as bpt_attest().
+ * @param nonce, nonce_len 1..BPT_NONCE_MAX_BYTES bytes (a text nonce: its bytes as given).
+ * @return as bpt_attest(); BPT_EINVAL also for a nonce that is empty or too long.
+ */
+BPT_API BPT_MUST_USE int bpt_attest_nonce(bpt_report **out, const uint8_t *nonce, size_t nonce_len,
+                                          const bpt_attester_opts *opts);
+
+/**
  * This TD's TDREPORT for @p report_data, from /dev/tdx_guest under @p root (NULL: "/"), with
  * TDX_CMD_GET_REPORT0. Parse it with bpt_tdx_tdreport_parse() (tdx.h). A TDREPORT is not
  * remote evidence: bpt_attest() makes quotes through configfs-tsm.

@@ -23,8 +23,9 @@ BPT_BEGIN_DECLS
  * pinned root (or a trust root of the context), the chain root -> cabundle... -> certificate at the
  * verification time (CA constraints, path length, key usage), the ECDSA P-384 signature over
  * Sig_structure, then the policy: debug (PCR0 all zero), expected measurement (PCR0), image
- * digest (PCR8), aws_nitro.pcrs, nonce (the document's nonce as text or as hex), report data
- * (user_data), freshness from the timestamp (max_age_secs; at most 60 s in the future).
+ * digest (PCR8), aws_nitro.pcrs, nonce (the nonce rule, bpt_nonce_bind(): the document's nonce
+ * field holds the expected nonce's bytes), report data (user_data, of which the result keeps
+ * all, up to 512 bytes), freshness from the timestamp (max_age_secs; at most 60 s in the future).
  * @param[out] out free with bpt_verified_free(); NULL on failure.
  * @param ctx borrowed (frozen by the call); NULL: defaults (pinned root, now, no caches).
  * @param policy borrowed; NULL: production().

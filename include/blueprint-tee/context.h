@@ -89,11 +89,20 @@ BPT_API BPT_MUST_USE int bpt_verify_ctx_set_clock(bpt_verify_ctx *c, const bpt_c
 BPT_API int64_t bpt_verify_ctx_at(const bpt_verify_ctx *c);
 
 /**
- * Trust the certificates in @p pem (PEM text of one or more, or one DER certificate) instead of
- * the pinned vendor roots (may be called repeatedly to add more). Once called, only the added
- * roots are trusted, for every provider, and intermediates (an SEV-SNP ASK or ASVK, a TDX PCK
- * CA, ...) must come with the evidence or from bpt_verify_ctx_add_certs(): the pinned ones are
- * not used either. @return also BPT_EINVAL (no certificate in it).
+ * Trust the certificates in @p der_or_pem (one DER certificate, or PEM text holding one or
+ * more) instead of the pinned vendor roots; may be called repeatedly to add more. Once called,
+ * only the added roots are trusted, for every provider, and intermediates (an SEV-SNP ASK or
+ * ASVK, a TDX PCK CA, ...) must come with the evidence or from bpt_verify_ctx_add_certs(): the
+ * pinned ones are not used either.
+ * @return also BPT_EINVAL (not a certificate: neither DER nor PEM).
+ */
+BPT_API BPT_MUST_USE int bpt_verify_ctx_add_trust_roots(bpt_verify_ctx *c,
+                                                        const uint8_t *der_or_pem, size_t len);
+
+/**
+ * The earlier name of bpt_verify_ctx_add_trust_roots(), kept for its callers: it takes the same
+ * DER or PEM (the name says PEM, the certificate need not be).
+ * @return as bpt_verify_ctx_add_trust_roots().
  */
 BPT_API BPT_MUST_USE int bpt_verify_ctx_add_trust_root_pem(bpt_verify_ctx *c, const char *pem,
                                                            size_t len);

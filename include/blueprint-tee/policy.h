@@ -16,6 +16,7 @@
 #define BPT_POLICY_H
 
 #include "common.h"
+#include "provider.h"
 #include "tcb.h"
 
 BPT_BEGIN_DECLS
@@ -69,6 +70,17 @@ BPT_API BPT_MUST_USE int bpt_policy_fresh_nonce(char out[33]);
 /** true if the policy pins audience or image digest (the Rust is_workload_bound). */
 BPT_API bool bpt_policy_is_workload_bound(const bpt_policy *p);
 
+/**
+ * Opt out of binding attestation tokens to this relying party (policy `insecure_any_audience`):
+ * by default a GCP Confidential Space token needs an expected audience, and an Azure MAA token
+ * an expected audience when it has `aud`, else an expected nonce or expected report data; a
+ * policy with none is refused (BPT_EUNSATISFIABLE), since any token of the issuer, minted for
+ * any relying party, would pass. With the opt-out such tokens verify, and the result carries a
+ * warning saying so. Off in production().
+ */
+BPT_API void bpt_policy_set_insecure_any_audience(bpt_policy *p, bool yes);
+BPT_API bool bpt_policy_insecure_any_audience(const bpt_policy *p);
+
 BPT_API void bpt_policy_set_allow_debug(bpt_policy *p, bool allow);
 BPT_API bool bpt_policy_allow_debug(const bpt_policy *p);
 /** Set max_age_secs (0 = do not enforce); values above 3600 are clamped. Returns the value kept. */
@@ -76,8 +88,29 @@ BPT_API uint64_t bpt_policy_set_max_age(bpt_policy *p, uint64_t secs);
 /** max_age_secs, or 0 when not enforced. */
 BPT_API uint64_t bpt_policy_max_age(const bpt_policy *p);
 
+/**
+ * Expect a measurement (policy `expected_measurement`): "<hex>" or "<alg>:<hex>" with alg
+ * sha256, sha384 or sha512, so that what `bpt verify` prints ("sha384:<hex>") can be fed back.
+ * The hex must be a digest's length: 48 bytes (sha384: SEV-SNP, TDX MRTD, Nitro PCR0, Azure
+ * MAA), 32 (sha256: the GCP image digest) or 64 (sha512); with an algorithm, that algorithm's.
+ * Whether it suits a provider is checked by bpt_policy_check_provider() and at verification
+ * (BPT_EUNSATISFIABLE). NULL clears.
+ * @return 0; BPT_EINVAL (NULL @p p, not hex, an unknown algorithm, a wrong length).
+ */
+BPT_API BPT_MUST_USE int bpt_policy_set_expected_measurement(bpt_policy *p, const char *value);
+
+/**
+ * Whether @p p's expectations can be met by evidence of @p provider at all, before any evidence
+ * is seen: the expected measurement must have the provider's algorithm and length (SEV-SNP,
+ * TDX MRTD, Nitro PCR0, Azure MAA: sha384, 48 bytes; GCP image digest: sha256, 32 bytes).
+ * Verification makes the same check; a caller who knows the provider early (`bpt verify
+ * --provider`) can refuse the policy while reading its input.
+ * @return 0 (also for BPT_PROVIDER_UNKNOWN and plugins' providers); BPT_EUNSATISFIABLE naming
+ *         the expectation and the provider's measurement; BPT_EINVAL (NULL @p p).
+ */
+BPT_API BPT_MUST_USE int bpt_policy_check_provider(const bpt_policy *p, bpt_provider provider);
+
 /** Expectations; NULL clears. Hex inputs are validated. @return 0; BPT_EINVAL; BPT_ENOMEM. */
-BPT_API BPT_MUST_USE int bpt_policy_set_expected_measurement(bpt_policy *p, const char *hex);
 BPT_API BPT_MUST_USE int bpt_policy_set_expected_report_data(bpt_policy *p, const char *hex);
 BPT_API BPT_MUST_USE int bpt_policy_set_expected_nonce(bpt_policy *p, const char *nonce);
 BPT_API BPT_MUST_USE int bpt_policy_set_expected_audience(bpt_policy *p, const char *aud);

@@ -132,8 +132,9 @@ BPT_API BPT_MUST_USE int bpt_sev_snp_parse(bpt_snp_report *out, const uint8_t *e
  * chip_id (unless the chip id is masked); the report signature; then debug, measurement,
  * report_data, host_data, VMPL, minimum TCB, the product allow-list and the policy's other
  * SEV-SNP rules (guest policy bits and ABI, ID block, firmware, launch TCB, platform info:
- * policy.h). expected_nonce cannot be checked on SNP evidence (it has no nonce field: bind the
- * nonce into report_data) and is refused as BPT_EUNSATISFIABLE.
+ * policy.h). SNP evidence has no nonce field: an expected nonce is checked by the nonce rule
+ * (bpt_nonce_bind()), report_data = SHA-512(nonce). An expected measurement of another
+ * algorithm or length than the report's (sha384, 48 bytes) is BPT_EUNSATISFIABLE.
  * A certificate that cannot be found fails with a message naming it (VCEK, VLEK, ASK, ARK,
  * CRL), the full URL it would come from, and how to give it.
  * @param[out] out free with bpt_verified_free(); NULL on failure.

@@ -149,7 +149,9 @@ BPT_API BPT_MUST_USE int bpt_tdx_parse(bpt_tdx_quote *out, const uint8_t *ev, si
  * QE report against the QE Identity; the TCB level and TDX module identity; the TCB status
  * against the policy's accepted statuses (default up_to_date); then debug, MRTD, RTMRs,
  * MR_CONFIG_ID, MR_OWNER, MR_OWNER_CONFIG, MR_SEAM, SEAM attributes, XFAM and report_data.
- * expected_nonce is refused as BPT_EUNSATISFIABLE (bind a nonce in report_data).
+ * An expected nonce is checked by the nonce rule (bpt_nonce_bind()): report_data must be
+ * SHA-512(nonce). An expected measurement of another algorithm or length than MRTD's
+ * (sha384, 48 bytes) is BPT_EUNSATISFIABLE.
  * @param[out] out free with bpt_verified_free(); NULL on failure.
  * @param ctx borrowed (frozen by the call); NULL: defaults (pinned root, now, no caches).
  * @param policy borrowed; NULL: production().

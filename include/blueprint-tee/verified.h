@@ -16,6 +16,12 @@ BPT_BEGIN_DECLS
 
 typedef struct bpt_verified bpt_verified;
 
+/**
+ * The most report data a result carries: SEV-SNP and TDX authenticate 64 bytes, a Nitro
+ * document's user_data up to 512 (all of it is kept, never cut).
+ */
+#define BPT_VERIFIED_REPORT_DATA_MAX 512
+
 /** The level of verification (the Rust VerificationLevel). */
 typedef enum bpt_verification_level {
     BPT_VERIFICATION_STRUCTURAL = 0, /**< "structural" */
@@ -31,8 +37,17 @@ BPT_API bpt_provider bpt_verified_provider(const bpt_verified *v);
 BPT_API bpt_verification_level bpt_verified_level(const bpt_verified *v);
 /** The time the evidence was verified at (the context's `at`). */
 BPT_API int64_t bpt_verified_at(const bpt_verified *v);
-/** The report_data / user data the evidence carries (borrowed), or NULL. */
+/**
+ * The report data the evidence authenticated (borrowed), or NULL: SEV-SNP and TDX report_data
+ * (64 bytes), Nitro user_data (all of it, up to BPT_VERIFIED_REPORT_DATA_MAX), an Azure MAA
+ * token's report data.
+ */
 BPT_API const uint8_t *bpt_verified_report_data(const bpt_verified *v, size_t *len_out);
+
+/** How many warnings the verification gave (a TCB with advisories, an opt-out used, ...). */
+BPT_API size_t bpt_verified_warning_count(const bpt_verified *v);
+/** Warning @p i (borrowed), or NULL past the last. */
+BPT_API const char *bpt_verified_warning(const bpt_verified *v, size_t i);
 
 /** The verification result JSON of DESIGN.md §5 ({"verified":true,...}). Free with bpt_free(). */
 BPT_API BPT_MUST_USE int bpt_verified_to_json(char **out, const bpt_verified *v);

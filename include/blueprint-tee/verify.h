@@ -45,6 +45,56 @@ BPT_API bpt_provider bpt_evidence_provider(const uint8_t *ev, size_t len);
 BPT_API BPT_MUST_USE int bpt_evidence_decode(uint8_t **out, size_t *out_len, const uint8_t *in,
                                              size_t len);
 
+/**
+ * Decode evidence for a person to read, verifying nothing (as `snpguest display report` or
+ * `step crypto jwt inspect` do): no signature, certificate chain, collateral or policy is
+ * looked at, so nothing in it may be trusted. The JSON document says so ("verified": false and
+ * a "note") and holds "kind", "provider" and "fields": an SEV-SNP report's fields (policy and TCB
+ * versions decoded), a TDX quote's header, TD report body and registers, QE report and PCK
+ * chain (subjects), a Nitro document's module id, timestamp, PCRs, certificates (subjects),
+ * public_key, user_data and nonce, a JWT's header and claims (decoded, whatever its alg); report
+ * JSON gives what the report claims ("report": its evidence left out, its collateral
+ * summarised, certificates by subject) and its "evidence" so decoded.
+ * @param[out] out JSON text; free with bpt_free(); NULL on failure.
+ * @param ev, len evidence as bpt_evidence_decode() leaves it; borrowed.
+ * @return 0; BPT_EINVAL (NULL @p out); BPT_EMALFORMED (not a recognised format, or it does not
+ *         decode: the field named); BPT_ENOTSUP (SGX quotes); BPT_ENOMEM.
+ * Threads: reentrant.
+ */
+BPT_API BPT_MUST_USE int bpt_evidence_inspect_json(char **out, const uint8_t *ev, size_t len);
+
+/**
+ * Fetch into the context's cache directory (bpt_verify_ctx_set_cache_dir()) everything a
+ * verification of @p ev through @p ctx under @p policy would otherwise fetch, so that a later
+ * verification with the same cache directory and bpt_verify_ctx_set_offline() needs no network
+ * (air-gapped verification): an SEV-SNP report's VCEK from AMD KDS (the ASK/ASVK and ARK are
+ * pinned; with trust roots of its own, give the ASK as certificates) and AMD's CRL for the
+ * product (KDS /vcek|vlek/v1/{product}/crl; unless the context's revocation check is off,
+ * bpt_verify_ctx_set_revocation_check()), a TDX quote's collateral from Intel PCS or the
+ * context's PCCS, a JWT's JWK set (from the context's or the policy's JWKS URL, else GCP's, or
+ * an MAA instance's <iss>/certs when the policy lists the issuer). What the evidence or the
+ * context carries is not fetched (a CRL given counts when the product's ARK issued it), nor what
+ * the cache already holds; Nitro documents need nothing.
+ * After fetching, each piece is looked up again as an offline verification will look it up.
+ * Nothing fetched is verified here; verification does that.
+ * @param[out] out_json NULL, or a summary to free with bpt_free():
+ *        {"cache_dir":..,"items":[{"provider":..,"what":"vcek|crl|tdx_collateral|jwks|nothing",
+ *        "state":"fetched|cached|given|not_needed","detail":..}]}.
+ * @param ctx with a cache directory; frozen by the call. Offline, nothing is fetched: what is
+ *        not cached fails with BPT_EKEYS (a way to check a cache).
+ * @param policy NULL: production(). Its sev_snp.products names the product of a version 2
+ *        report; its jwt block where keys come from.
+ * @param ev, len as bpt_verifier_verify() takes them (report JSON included).
+ * @return 0; BPT_EINVAL (no context or cache directory); BPT_EMALFORMED (not evidence);
+ *         BPT_EFETCH (a fetch failed: retrying may help); BPT_EKEYS (it cannot be fetched: a
+ *         VLEK, a masked chip id, a product not named; offline and not cached);
+ *         BPT_EUNSATISFIABLE (no URL to fetch keys from); BPT_EIO (fetched but not kept).
+ * Threads: as verification: any number of threads on one frozen context.
+ */
+BPT_API BPT_MUST_USE int bpt_verify_prefetch(char **out_json, const bpt_verify_ctx *ctx,
+                                             const bpt_policy *policy, const uint8_t *ev,
+                                             size_t len);
+
 /** A verification context and a policy, made into one object that verifies. */
 typedef struct bpt_verifier bpt_verifier;
 

@@ -204,23 +204,28 @@ int64_t bpt_verify_ctx_at(const bpt_verify_ctx *c)
 
 int bpt_verify_ctx_add_trust_root_pem(bpt_verify_ctx *c, const char *pem, size_t len)
 {
+    return bpt_verify_ctx_add_trust_roots(c, (const uint8_t *)pem, len);
+}
+
+int bpt_verify_ctx_add_trust_roots(bpt_verify_ctx *c, const uint8_t *der_or_pem, size_t len)
+{
     STACK_OF(X509) *parsed = NULL;
     size_t before;
     int rc;
 
     BPT_CHECK(settable(c, "trust roots"));
-    if (!pem || len == 0) {
-        return bpt_err(BPT_EINVAL, "verify context: trust root is not a PEM or DER certificate "
-                                   "(nothing given)");
+    if (!der_or_pem || len == 0) {
+        return bpt_err(BPT_EINVAL,
+                       "verify context: trust root is not a PEM or DER certificate (none given)");
     }
     /* Parsed now, once: a bad root is refused here, and verifications share the result. */
-    if (bpt_pki_parse_certs(&parsed, (const uint8_t *)pem, len, "trust roots") < 0) {
-        rc = bpt_err_prefix(BPT_EINVAL,
+    if ((rc = bpt_pki_parse_certs(&parsed, der_or_pem, len, "trust roots")) < 0) {
+        rc = bpt_err_prefix(rc == BPT_EMALFORMED ? BPT_EINVAL : rc,
                             "verify context: trust root is not a PEM or DER certificate");
         goto out;
     }
     before = c->trust_roots_pem.len;
-    rc = bpt_buf_append(&c->trust_roots_pem, pem, len);
+    rc = bpt_buf_append(&c->trust_roots_pem, der_or_pem, len); /* the bytes, for cache keys */
     if (rc == 0) {
         rc = bpt_buf_append(&c->trust_roots_pem, "\n", 1);
     }

@@ -40,8 +40,8 @@ struct bpt_verify_ctx {
 
     bool has_trust_roots;
     STACK_OF(X509) * trust_roots;   /* parsed once when added */
-    uint8_t trust_roots_digest[32]; /* SHA-256 of the PEM added, for cache keys */
-    bpt_buf trust_roots_pem;
+    uint8_t trust_roots_digest[32]; /* SHA-256 of the roots' bytes added, for cache keys */
+    bpt_buf trust_roots_pem;        /* those bytes (DER or PEM, each followed by a newline) */
     bpt_buf certs; /* blobs, each: u32le length + DER-or-PEM bytes (certificates and CRLs) */
     char *collateral_json;
     struct bpt_jwks *jwks; /* the JWKS document, parsed */

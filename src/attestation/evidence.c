@@ -1,6 +1,7 @@
 /* The evidence view verifiers are handed (evidence.h, evidence_internal.h). */
 #include "attestation/evidence_internal.h"
 
+#include "core/codec.h"
 #include "core/err.h"
 #include "core/json.h"
 #include "core/limits.h"
@@ -30,6 +31,7 @@ void bpt_evidence_init(struct bpt_evidence *ev, const uint8_t *bytes, size_t len
 int bpt_evidence_set_collateral(struct bpt_evidence *ev, const json_t *collateral)
 {
     const json_t *list, *e;
+    bpt_buf der = BPT_BUF_INIT(BPT_LIMIT_CERT_CHAIN_BYTES);
     size_t i;
     int rc;
 
@@ -41,14 +43,34 @@ int bpt_evidence_set_collateral(struct bpt_evidence *ev, const json_t *collatera
     list = json_object_get(collateral, "certificates");
     json_array_foreach(list, i, e)
     {
-        if (!json_is_string(e) || json_string_length(e) == 0) {
-            return bpt_err(BPT_EMALFORMED,
-                           "verify: report collateral certificates[%zu] must be PEM text", i);
+        const char *s = json_string_value(e);
+        size_t n = json_string_length(e);
+        if (!s || n == 0) {
+            rc = bpt_err(BPT_EMALFORMED,
+                         "verify: report collateral certificates[%zu] must be PEM text or "
+                         "base64 of DER",
+                         i);
+            goto out;
         }
-        BPT_CHECK(bpt_cert_blobs_append(&ev->certs, (const uint8_t *)json_string_value(e),
-                                        json_string_length(e)));
+        if (memmem(s, n, "-----BEGIN", 10)) {
+            BPT_CHECK(bpt_cert_blobs_append(&ev->certs, (const uint8_t *)s, n));
+            continue;
+        }
+        /* A certificate in JSON is PEM text, or its DER as base64 (a JSON string holds no
+         * binary). */
+        bpt_buf_reset(&der);
+        if (bpt_base64_decode(&der, s, n, "certificate") < 0) {
+            rc = bpt_err(BPT_EMALFORMED,
+                         "verify: report collateral certificates[%zu] must be PEM text or "
+                         "base64 of DER",
+                         i);
+            goto out;
+        }
+        BPT_CHECK(bpt_cert_blobs_append(&ev->certs, der.data, der.len));
     }
+    rc = 0;
 out:
+    bpt_buf_dispose(&der);
     return rc;
 }
 

@@ -56,11 +56,10 @@ int bpt_policy_clone(bpt_policy **out, const bpt_policy *src)
         return bpt_err_nomem("policy");
     }
     *p = *src; /* plain fields; every pointer is replaced by its own copy below */
-    p->expected_measurement = p->expected_nonce = p->expected_audience = NULL;
+    p->expected_nonce = p->expected_audience = NULL;
     p->expected_image_digest = p->jwt.jwks_url = p->jwt.jwks_file = NULL;
     p->jwt.issuers = NULL;
     p->jwt.n_issuers = 0;
-    BPT_CHECK(copy_str(&p->expected_measurement, src->expected_measurement));
     BPT_CHECK(copy_str(&p->expected_nonce, src->expected_nonce));
     BPT_CHECK(copy_str(&p->expected_audience, src->expected_audience));
     BPT_CHECK(copy_str(&p->expected_image_digest, src->expected_image_digest));
@@ -82,7 +81,6 @@ void bpt_policy_free(bpt_policy *p)
     if (!p) {
         return;
     }
-    free(p->expected_measurement);
     free(p->expected_nonce);
     free(p->expected_audience);
     free(p->expected_image_digest);
@@ -93,6 +91,16 @@ void bpt_policy_free(bpt_policy *p)
     free(p->jwt.jwks_url);
     free(p->jwt.jwks_file);
     free(p);
+}
+
+void bpt_policy_set_insecure_any_audience(bpt_policy *p, bool yes)
+{
+    p->insecure_any_audience = yes;
+}
+
+bool bpt_policy_insecure_any_audience(const bpt_policy *p)
+{
+    return p->insecure_any_audience;
 }
 
 void bpt_policy_set_allow_debug(bpt_policy *p, bool allow)
@@ -138,27 +146,87 @@ static int set_str(char **slot, const char *v, const char *what)
     return 0;
 }
 
-int bpt_policy_set_expected_measurement(bpt_policy *p, const char *hex)
+/* The digest algorithms a measurement is made with, by name and length. */
+static const struct {
+    const char *name;
+    size_t len;
+} digest_algs[] = {{"sha256", 32}, {"sha384", 48}, {"sha512", 64}};
+
+static const char *alg_of_len(size_t n)
 {
-    char *lower = NULL;
-    int rc;
-    if (hex) {
-        bpt_buf tmp = BPT_BUF_INIT(64);
-        rc = bpt_hex_decode(&tmp, hex, strlen(hex), "expected_measurement");
-        bpt_buf_dispose(&tmp);
-        if (rc < 0) {
-            return bpt_err_prefix(BPT_EINVAL, "policy");
-        }
-        if (!(lower = strdup(hex))) {
-            return bpt_err_nomem("expected_measurement");
-        }
-        for (char *c = lower; *c; c++) {
-            *c = (char)tolower((unsigned char)*c);
+    for (size_t i = 0; i < sizeof(digest_algs) / sizeof(digest_algs[0]); i++) {
+        if (digest_algs[i].len == n) {
+            return digest_algs[i].name;
         }
     }
-    free(p->expected_measurement);
-    p->expected_measurement = lower;
-    return 0;
+    return NULL;
+}
+
+/*
+ * "<hex>" or "<alg>:<hex>", as `bpt verify` prints a measurement: the algorithm must be one of
+ * digest_algs and the hex as long as its digests; without one, the length must be a digest's.
+ */
+int bpt_policy_set_expected_measurement(bpt_policy *p, const char *value)
+{
+    bpt_buf tmp = BPT_BUF_INIT(BPT_MEASUREMENT_MAX_BYTES);
+    const char *hex = value, *colon, *alg = "", *named;
+    char alg_buf[8] = "";
+    int rc;
+
+    if (!p) {
+        return bpt_err(BPT_EINVAL, "policy: NULL policy");
+    }
+    if (!value) {
+        p->has_expected_measurement = false;
+        return 0;
+    }
+    if ((colon = strchr(value, ':')) != NULL) {
+        size_t al = (size_t)(colon - value);
+        for (size_t i = 0; i < al && i + 1 < sizeof(alg_buf); i++) {
+            alg_buf[i] = (char)tolower((unsigned char)value[i]);
+            alg_buf[i + 1] = '\0';
+        }
+        if (al >= sizeof(alg_buf) || !alg_buf[0] ||
+            (strcmp(alg_buf, "sha256") != 0 && strcmp(alg_buf, "sha384") != 0 &&
+             strcmp(alg_buf, "sha512") != 0)) {
+            return bpt_err(BPT_EINVAL,
+                           "policy: expected_measurement: algorithm '%.*s' (expected sha256, "
+                           "sha384 or sha512 before the ':')",
+                           (int)(al > 16 ? 16 : al), value);
+        }
+        alg = alg_buf;
+        hex = colon + 1;
+    }
+    if ((rc = bpt_hex_decode(&tmp, hex, strlen(hex), "expected_measurement")) < 0) {
+        rc = bpt_err_prefix(BPT_EINVAL, "policy");
+        goto out;
+    }
+    named = alg_of_len(tmp.len);
+    if (*alg && (!named || strcmp(named, alg) != 0)) {
+        rc = bpt_err(BPT_EINVAL,
+                     "policy: expected_measurement: a %s digest is %d bytes, this one is %zu", alg,
+                     strcmp(alg, "sha256") == 0   ? 32
+                     : strcmp(alg, "sha384") == 0 ? 48
+                                                  : 64,
+                     tmp.len);
+        goto out;
+    }
+    if (!named) {
+        rc = bpt_err(BPT_EINVAL,
+                     "policy: expected_measurement has %zu byte%s: measurements are sha384 "
+                     "(48 bytes: SEV-SNP, TDX MRTD, Nitro PCR0, Azure MAA), sha256 (32 bytes: "
+                     "the GCP image digest) or sha512 (64); write it as <hex> or <alg>:<hex>",
+                     tmp.len, tmp.len == 1 ? "" : "s");
+        goto out;
+    }
+    memcpy(p->expected_measurement, tmp.data, tmp.len);
+    p->expected_measurement_len = tmp.len;
+    snprintf(p->expected_measurement_alg, sizeof(p->expected_measurement_alg), "%s", alg);
+    p->has_expected_measurement = true;
+    rc = 0;
+out:
+    bpt_buf_dispose(&tmp);
+    return rc;
 }
 
 int bpt_policy_set_expected_report_data(bpt_policy *p, const char *hex)
@@ -187,6 +255,10 @@ int bpt_policy_set_expected_report_data(bpt_policy *p, const char *hex)
 
 int bpt_policy_set_expected_nonce(bpt_policy *p, const char *nonce)
 {
+    if (nonce && (!*nonce || strlen(nonce) > BPT_NONCE_MAX_BYTES)) {
+        return bpt_err(BPT_EINVAL, "policy: expected_nonce of %zu bytes (a nonce is 1..%d bytes)",
+                       strlen(nonce), BPT_NONCE_MAX_BYTES);
+    }
     return set_str(&p->expected_nonce, nonce, "expected_nonce");
 }
 
@@ -537,30 +609,130 @@ out:
     return rc;
 }
 
-int bpt_policy_check_measurement(const bpt_policy *p, const uint8_t *m, size_t n, const char *what)
+/* Why an expected measurement can never match evidence measured with @p alg in @p n bytes;
+ * 0 when it can. */
+static int measurement_fits(const bpt_policy *p, const char *alg, size_t n, const char *what)
 {
-    char hex[129];
-    if (!p->expected_measurement) {
-        return 0;
+    if (p->expected_measurement_alg[0] && strcmp(p->expected_measurement_alg, alg) != 0) {
+        return bpt_err(BPT_EUNSATISFIABLE,
+                       "%s: the policy expects a %s measurement, and these are %s (%zu bytes)",
+                       what, p->expected_measurement_alg, alg, n);
     }
-    bpt_hex_encode_to(hex, m, n);
-    if (strlen(p->expected_measurement) != 2 * n ||
-        !bpt_ct_equal(hex, p->expected_measurement, 2 * n)) {
-        return bpt_err(BPT_ECLAIM, "%s %s != expected %.128s", what, hex, p->expected_measurement);
+    if (p->expected_measurement_len != n) {
+        return bpt_err(BPT_EUNSATISFIABLE,
+                       "%s: the policy expects a measurement of %zu bytes, and these are %zu "
+                       "bytes (%s)",
+                       what, p->expected_measurement_len, n, alg);
     }
     return 0;
+}
+
+int bpt_policy_check_measurement(const bpt_policy *p, const uint8_t *m, size_t n, const char *what)
+{
+    char hex[2 * BPT_MEASUREMENT_MAX_BYTES + 1], want[2 * BPT_MEASUREMENT_MAX_BYTES + 1];
+    const char *alg = alg_of_len(n);
+    int rc;
+    if (!p->has_expected_measurement) {
+        return 0;
+    }
+    if (n > BPT_MEASUREMENT_MAX_BYTES) {
+        return bpt_err(BPT_EUNSATISFIABLE, "%s: a measurement of %zu bytes cannot be compared",
+                       what, n);
+    }
+    if ((rc = measurement_fits(p, alg ? alg : "an unknown algorithm", n, what)) < 0) {
+        return rc;
+    }
+    if (!bpt_ct_equal(m, p->expected_measurement, n)) {
+        bpt_hex_encode_to(hex, m, n);
+        bpt_hex_encode_to(want, p->expected_measurement, n);
+        return bpt_err(BPT_ECLAIM, "%s %s != expected %s", what, hex, want);
+    }
+    return 0;
+}
+
+/* What each built-in provider measures: the algorithm and size of its measurement. */
+static bool provider_measurement(bpt_provider provider, const char **alg, size_t *n,
+                                 const char **what)
+{
+    switch (provider) {
+    case BPT_PROVIDER_AMD_SEV_SNP:
+        *what = "amd_sev_snp: measurement";
+        break;
+    case BPT_PROVIDER_INTEL_TDX:
+        *what = "intel_tdx: measurement (MRTD)";
+        break;
+    case BPT_PROVIDER_AWS_NITRO:
+        *what = "aws_nitro: measurement (PCR0)";
+        break;
+    case BPT_PROVIDER_AZURE_SNP:
+        *what = "azure_maa: measurement";
+        break;
+    case BPT_PROVIDER_GCP_CONFIDENTIAL:
+        *what = "gcp_confidential: measurement (image digest)";
+        *alg = "sha256";
+        *n = 32;
+        return true;
+    default:
+        return false;
+    }
+    *alg = "sha384";
+    *n = 48;
+    return true;
+}
+
+int bpt_policy_check_provider(const bpt_policy *p, bpt_provider provider)
+{
+    const char *alg = NULL, *what = NULL;
+    size_t n = 0;
+    if (!p) {
+        return bpt_err(BPT_EINVAL, "policy: NULL policy");
+    }
+    if (!p->has_expected_measurement || !provider_measurement(provider, &alg, &n, &what)) {
+        return 0;
+    }
+    return measurement_fits(p, alg, n, what);
 }
 
 int bpt_policy_check_report_data(const bpt_policy *p, const uint8_t rd[64], const char *what)
 {
     uint8_t want[64] = {0};
-    if (!p->expected_report_data_len) {
-        return 0;
+    if (p->expected_report_data_len) {
+        memcpy(want, p->expected_report_data, p->expected_report_data_len);
+        if (!bpt_ct_equal(want, rd, 64)) {
+            return bpt_err(BPT_ECLAIM, "%s differs from the expected %zu bytes (zero-padded to 64)",
+                           what, p->expected_report_data_len);
+        }
     }
-    memcpy(want, p->expected_report_data, p->expected_report_data_len);
-    if (!bpt_ct_equal(want, rd, 64)) {
-        return bpt_err(BPT_ECLAIM, "%s differs from the expected %zu bytes (zero-padded to 64)",
-                       what, p->expected_report_data_len);
+    if (p->has_nonce_report_data && !bpt_ct_equal(p->nonce_report_data, rd, 64)) {
+        return bpt_err(BPT_ECLAIM,
+                       "%s is not SHA-512 of the expected nonce (the nonce is bound as report "
+                       "data = SHA-512(nonce))",
+                       what);
     }
     return 0;
+}
+
+int bpt_policy_for_provider(bpt_policy **owned, const bpt_policy *p, bpt_provider provider)
+{
+    bpt_nonce_binding where;
+    uint8_t rd[64];
+    bpt_policy *copy = NULL;
+    int rc;
+
+    *owned = NULL;
+    if (!p->expected_nonce ||
+        bpt_nonce_bind(&where, rd, provider, (const uint8_t *)p->expected_nonce,
+                       strlen(p->expected_nonce)) < 0 ||
+        where != BPT_NONCE_IN_REPORT_DATA) {
+        return 0; /* no nonce, a nonce field of its own, or a plugin's provider: as it is */
+    }
+    BPT_CHECK(bpt_policy_clone(&copy, p));
+    free(copy->expected_nonce);
+    copy->expected_nonce = NULL;
+    memcpy(copy->nonce_report_data, rd, 64);
+    copy->has_nonce_report_data = true;
+    *owned = copy;
+    rc = 0;
+out:
+    return rc;
 }

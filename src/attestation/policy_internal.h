@@ -7,6 +7,7 @@
 #ifndef BPT_ATTESTATION_POLICY_INTERNAL_H
 #define BPT_ATTESTATION_POLICY_INTERNAL_H
 
+#include <blueprint-tee/attestation.h>
 #include <blueprint-tee/policy.h>
 
 #define BPT_POLICY_MAX_PCRS 32
@@ -21,12 +22,20 @@ struct bpt_policy {
     bool allow_debug;
     uint64_t max_age_secs; /* 0 = not enforced */
 
-    char *expected_measurement; /* lowercase hex, NULL = not enforced */
+    bool has_expected_measurement;
+    uint8_t expected_measurement[BPT_MEASUREMENT_MAX_BYTES];
+    size_t expected_measurement_len;  /* 32, 48 or 64 */
+    char expected_measurement_alg[8]; /* "sha256", "sha384", "sha512"; "" = named by length */
     uint8_t expected_report_data[64];
     size_t expected_report_data_len; /* 0 = not enforced; <64 compares a prefix, rest must be 0 */
     char *expected_nonce;
+    /* The expected nonce as a report-data provider carries it (bpt_policy_for_provider()):
+     * set only in the copy a verifier of such a provider reads, whose expected_nonce is NULL. */
+    bool has_nonce_report_data;
+    uint8_t nonce_report_data[64];
     char *expected_audience;
     char *expected_image_digest;
+    bool insecure_any_audience; /* accept JWTs bound to no relying party (with a warning) */
 
     struct {
         bool has_min_tcb;
@@ -92,16 +101,31 @@ struct bpt_policy {
 
 /**
  * Compare the policy's expected_measurement (when set) with @p m (@p n bytes, at most 64) in
- * constant time. @return 0; BPT_ECLAIM "<what> <hex> != expected <hex>".
+ * constant time. The evidence's algorithm follows from its length (32 sha256, 48 sha384, 64
+ * sha512): an expectation of another algorithm or length can never match it.
+ * @return 0; BPT_EUNSATISFIABLE (algorithm or length not the evidence's);
+ *         BPT_ECLAIM "<what> <hex> != expected <hex>".
  */
 BPT_MUST_USE int bpt_policy_check_measurement(const bpt_policy *p, const uint8_t *m, size_t n,
                                               const char *what);
 
 /**
- * Compare the policy's expected_report_data (when set; zero-padded to 64 bytes) with @p rd.
- * @return 0; BPT_ECLAIM "<what> differs from the expected N bytes (zero-padded to 64)".
+ * Compare the policy's expected_report_data (when set; zero-padded to 64 bytes) with @p rd,
+ * then the report data that binds its expected nonce (when bpt_policy_for_provider() set it).
+ * @return 0; BPT_ECLAIM "<what> differs from the expected N bytes (zero-padded to 64)" or
+ *         "<what> is not SHA-512 of the expected nonce".
  */
 BPT_MUST_USE int bpt_policy_check_report_data(const bpt_policy *p, const uint8_t rd[64],
                                               const char *what);
+
+/**
+ * The policy as a verifier of @p provider reads it. The nonce rule (bpt_nonce_bind()): for a
+ * provider whose evidence binds nonces in its report data (SEV-SNP, TDX), the expected nonce
+ * becomes the report data that binds it, so its verifier checks report data and sees no nonce.
+ * @param[out] owned a changed copy (free with bpt_policy_free()), or NULL when @p p serves as is.
+ * @return 0; BPT_ENOMEM.
+ */
+BPT_MUST_USE int bpt_policy_for_provider(bpt_policy **owned, const bpt_policy *p,
+                                         bpt_provider provider);
 
 #endif

@@ -397,6 +397,7 @@ int bpt_policy_load_json(bpt_policy **out, const char *json, size_t len)
                                        "expected_audience",
                                        "expected_image_digest",
                                        "expected_report_data",
+                                       "insecure_any_audience",
                                        "sev_snp",
                                        "tdx",
                                        "aws_nitro",
@@ -417,6 +418,8 @@ int bpt_policy_load_json(bpt_policy **out, const char *json, size_t len)
     BPT_CHECK(bpt_json_check_keys(root, keys, "policy"));
     BPT_CHECK(bpt_policy_new(&p));
     BPT_CHECK(bpt_json_get_bool(root, "allow_debug", &p->allow_debug, false, "policy"));
+    BPT_CHECK(bpt_json_get_bool(root, "insecure_any_audience", &p->insecure_any_audience, false,
+                                "policy"));
     ma = json_object_get(root, "max_age_secs");
     if (ma && json_is_null(ma)) {
         p->max_age_secs = 0;
@@ -566,8 +569,13 @@ int bpt_policy_to_json(char **out, const bpt_policy *p)
     json_object_set_new(o, "allow_debug", json_boolean(p->allow_debug));
     json_object_set_new(o, "max_age_secs",
                         p->max_age_secs ? json_integer((json_int_t)p->max_age_secs) : json_null());
-    if (p->expected_measurement) {
-        json_object_set_new(o, "expected_measurement", json_string(p->expected_measurement));
+    if (p->has_expected_measurement) {
+        char m[8 + 2 * BPT_MEASUREMENT_MAX_BYTES + 1];
+        size_t off = p->expected_measurement_alg[0]
+                         ? (size_t)snprintf(m, sizeof(m), "%s:", p->expected_measurement_alg)
+                         : 0;
+        bpt_hex_encode_to(m + off, p->expected_measurement, p->expected_measurement_len);
+        json_object_set_new(o, "expected_measurement", json_string(m));
     }
     if (p->expected_nonce) {
         json_object_set_new(o, "expected_nonce", json_string(p->expected_nonce));
@@ -577,6 +585,9 @@ int bpt_policy_to_json(char **out, const bpt_policy *p)
     }
     if (p->expected_image_digest) {
         json_object_set_new(o, "expected_image_digest", json_string(p->expected_image_digest));
+    }
+    if (p->insecure_any_audience) {
+        json_object_set_new(o, "insecure_any_audience", json_true());
     }
     if (p->expected_report_data_len) {
         json_object_set_new(o, "expected_report_data",

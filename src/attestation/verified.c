@@ -15,11 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 struct bpt_verified {
     bpt_report *report;
     bpt_verification_level level;
     int64_t at;
-    uint8_t report_data[64];
+    uint8_t report_data[BPT_VERIFIED_REPORT_DATA_MAX];
     size_t report_data_len;
     json_t *tcb;
     json_t *warnings;
@@ -119,7 +121,7 @@ int bpt_verifier_run(bpt_verified **out, const bpt_verifier_vtable *vt, bool bui
     struct bpt_verify_result res = {0};
     const struct bpt_log_sink *prev;
     bpt_verified *v = NULL;
-    bpt_policy *owned = NULL;
+    bpt_policy *owned = NULL, *as_read = NULL;
     int rc;
 
     *out = NULL;
@@ -131,8 +133,13 @@ int bpt_verifier_run(bpt_verified **out, const bpt_verifier_vtable *vt, bool bui
         policy = owned;
     }
     bpt_verify_ctx_freeze(ctx);
+    /* A policy that no evidence of this provider can meet (a measurement of another algorithm
+     * or length) is refused before any work, whatever the verifier. */
+    BPT_CHECK(bpt_policy_check_provider(policy, vt->provider));
+    /* The nonce rule: where this provider's evidence carries a nonce, the verifier looks. */
+    BPT_CHECK(bpt_policy_for_provider(&as_read, policy, vt->provider));
     prev = bpt_log_scope_enter(&ctx->log);
-    rc = vt->verify(&res, ev, ctx, policy, vt->state);
+    rc = vt->verify(&res, ev, ctx, as_read ? as_read : policy, vt->state);
     bpt_log_scope_leave(prev);
     if (rc != 0) {
         if (rc > 0 || rc < BPT_ERROR_CODE_MIN) {
@@ -170,6 +177,7 @@ int bpt_verifier_run(bpt_verified **out, const bpt_verifier_vtable *vt, bool bui
     rc = 0;
 out:
     bpt_verify_result_dispose(&res);
+    bpt_policy_free(as_read);
     bpt_policy_free(owned);
     return rc;
 }
@@ -205,6 +213,36 @@ int bpt_verifier_run_direct(bpt_verified **out, const bpt_verifier_vtable *vt,
 out:
     bpt_verify_ctx_free(owned);
     return rc;
+}
+
+int bpt_verified_check_key_binding(bpt_verified *v, const bpt_report *claimed)
+{
+    size_t klen = 0, elen = 0;
+    const char *type = NULL, *digest = NULL;
+    const uint8_t *key = bpt_report_key_binding(claimed, &klen, &type, &digest);
+    const uint8_t *own = bpt_report_key_binding(v->report, &elen, NULL, NULL);
+    char rd_hex[2 * BPT_VERIFIED_REPORT_DATA_MAX + 1];
+
+    if (!key) {
+        return 0;
+    }
+    if (own) { /* the evidence carries a key itself: the binding must name that key */
+        if (elen != klen || CRYPTO_memcmp(own, key, klen) != 0) {
+            return bpt_err(BPT_ECLAIM, "verify: report JSON: public_key_binding names another "
+                                       "key than the one the evidence carries");
+        }
+        return 0;
+    }
+    bpt_hex_encode_to(rd_hex, v->report_data, v->report_data_len);
+    if (v->report_data_len == 0 || strlen(digest) != strlen(rd_hex) ||
+        CRYPTO_memcmp(digest, rd_hex, strlen(rd_hex)) != 0) {
+        return bpt_err(BPT_ECLAIM,
+                       "verify: report JSON: public_key_binding does not match the evidence: "
+                       "its binding_digest is not the report data the evidence authenticates "
+                       "(%zu bytes)",
+                       v->report_data_len);
+    }
+    return bpt_report_set_key_binding(v->report, key, klen, type, digest);
 }
 
 void bpt_verified_free(bpt_verified *v)
@@ -244,11 +282,21 @@ const uint8_t *bpt_verified_report_data(const bpt_verified *v, size_t *len_out)
     return v->report_data_len ? v->report_data : NULL;
 }
 
+size_t bpt_verified_warning_count(const bpt_verified *v)
+{
+    return v && v->warnings ? json_array_size(v->warnings) : 0;
+}
+
+const char *bpt_verified_warning(const bpt_verified *v, size_t i)
+{
+    return v && v->warnings ? json_string_value(json_array_get(v->warnings, i)) : NULL;
+}
+
 int bpt_verified_to_json(char **out, const bpt_verified *v)
 {
     const bpt_report *r = v->report;
     json_t *o = json_object(), *claims;
-    char digest[65], hex[129];
+    char digest[65], hex[2 * BPT_VERIFIED_REPORT_DATA_MAX + 1];
     int rc;
 
     *out = NULL;

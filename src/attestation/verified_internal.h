@@ -19,7 +19,7 @@
 struct bpt_evidence;
 
 struct bpt_verify_details {
-    uint8_t report_data[64]; /* report_data / user data bound into the evidence */
+    uint8_t report_data[BPT_VERIFIED_REPORT_DATA_MAX]; /* report data / user data authenticated */
     size_t report_data_len;
     json_t *tcb;      /* object for the result's "tcb" field, or NULL */
     json_t *warnings; /* array of strings, or NULL */
@@ -53,5 +53,15 @@ BPT_MUST_USE int bpt_verifier_run(bpt_verified **out, const bpt_verifier_vtable 
 BPT_MUST_USE int bpt_verifier_run_direct(bpt_verified **out, const bpt_verifier_vtable *vt,
                                          const bpt_verify_ctx *ctx, const bpt_policy *policy,
                                          const uint8_t *ev_bytes, size_t ev_len);
+
+/**
+ * A report JSON's public_key_binding (of @p claimed, what the caller handed in) against what
+ * the evidence authenticated: when the evidence carries a key itself (Nitro's public_key), the
+ * binding must name that key; otherwise its binding_digest must be the hex of the report data
+ * the evidence authenticated (how the key maps to that report data is its protocol's to check,
+ * docs/exchange.md), and the binding is then kept on @p v's report. No binding: nothing to do.
+ * @return 0; BPT_ECLAIM (does not match); BPT_ENOMEM.
+ */
+BPT_MUST_USE int bpt_verified_check_key_binding(bpt_verified *v, const bpt_report *claimed);
 
 #endif

@@ -26,13 +26,40 @@
 
 #include <openssl/pem.h>
 
+/*
+ * What evidence binds: 64 bytes of report data, or a nonce by the nonce rule (bpt_nonce_bind:
+ * report-data providers get SHA-512(nonce) as report_data, Nitro the nonce in its nonce field).
+ */
+struct attest_in {
+    uint8_t report_data[64];
+    const uint8_t *nonce; /* NULL: report_data alone */
+    size_t nonce_len;
+};
+
 /* Each simulated provider: how to create its PKI, and how to attest with it. */
 struct sim_provider {
     bpt_provider provider;
     const char *subdir;
     int (*init)(const char *dir);
-    int (*attest)(bpt_report **out, const char *dir, const uint8_t report_data[64]);
+    int (*attest)(bpt_report **out, const char *dir, const struct attest_in *in);
 };
+
+/* @p in for @p provider: the nonce (when given) bound by the nonce rule. */
+static int bind_input(struct attest_in *in, bpt_provider provider)
+{
+    bpt_nonce_binding where;
+    uint8_t rd[64];
+    int rc;
+    if (!in->nonce) {
+        return 0;
+    }
+    BPT_CHECK(bpt_nonce_bind(&where, rd, provider, in->nonce, in->nonce_len));
+    if (where == BPT_NONCE_IN_REPORT_DATA) {
+        memcpy(in->report_data, rd, 64);
+    }
+out:
+    return rc;
+}
 
 /* SEV-SNP collateral from the certificate table: VCEK/VLEK and ASK as PEM strings. */
 static int cert_table_collateral(json_t **out, const bpt_buf *aux)
@@ -129,8 +156,9 @@ static json_t *pem_blocks(const char *text)
 
 /* The simulator: the report plus the simulated VCEK, ASK and the ARK's CRL (PEM) as
  * "certificates" collateral. */
-static int sev_snp_attest(bpt_report **out, const char *dir, const uint8_t report_data[64])
+static int sev_snp_attest(bpt_report **out, const char *dir, const struct attest_in *in)
 {
+    const uint8_t *report_data = in->report_data;
     bpt_buf ev = BPT_BUF_INIT(BPT_LIMIT_EVIDENCE_BYTES), none = BPT_BUF_INIT(0);
     uint8_t *raw = NULL;
     size_t raw_len = 0;
@@ -159,18 +187,26 @@ out:
     return rc;
 }
 
-/* The Nitro Secure Module: report data travels as the document's user_data. */
-static int nsm_report(bpt_report **out, const uint8_t report_data[64], const char *root,
+/* The Nitro Secure Module: report data travels as the document's user_data, a nonce (the nonce
+ * rule) in its nonce field. */
+static int nsm_report(bpt_report **out, const struct attest_in *in, const char *root,
                       const struct bpt_dev_ops *nsm_ops)
 {
     bpt_buf doc = BPT_BUF_INIT(BPT_LIMIT_EVIDENCE_BYTES);
     int rc;
 
     *out = NULL;
-    BPT_CHECK(bpt_nsm_attestation(&doc, root, report_data, 64, NULL, 0, NULL, 0, nsm_ops));
+    if (in->nonce) {
+        BPT_CHECK(
+            bpt_nsm_attestation(&doc, root, NULL, 0, in->nonce, in->nonce_len, NULL, 0, nsm_ops));
+    } else {
+        BPT_CHECK(bpt_nsm_attestation(&doc, root, in->report_data, 64, NULL, 0, NULL, 0, nsm_ops));
+    }
     BPT_CHECK(bpt_report_new(out, BPT_PROVIDER_AWS_NITRO, BPT_FORMAT_NITRO_DOCUMENT));
     BPT_CHECK(bpt_report_set_evidence(*out, doc.data, doc.len));
-    BPT_CHECK(bpt_claims_set_user_data(bpt_report_claims_mut(*out), report_data, 64));
+    if (!in->nonce) {
+        BPT_CHECK(bpt_claims_set_user_data(bpt_report_claims_mut(*out), in->report_data, 64));
+    }
 out:
     if (rc < 0) {
         bpt_report_free(*out);
@@ -180,10 +216,13 @@ out:
     return rc;
 }
 
-int bpt_attest_hw(bpt_report **out, const uint8_t report_data[64], const char *root, int privlevel,
-                  const struct bpt_tsm_hooks *hooks, const struct bpt_dev_ops *sev_guest_ops,
-                  const struct bpt_dev_ops *nsm_ops)
+/* The hardware path for @p in: its report data is already the SNP/TDX binding of a nonce (the
+ * rule gives SEV-SNP and TDX the same one); a nonce, if any, goes to Nitro's nonce field. */
+static int attest_hw(bpt_report **out, const struct attest_in *in, const char *root, int privlevel,
+                     const struct bpt_tsm_hooks *hooks, const struct bpt_dev_ops *sev_guest_ops,
+                     const struct bpt_dev_ops *nsm_ops)
 {
+    const uint8_t *report_data = in->report_data;
     struct bpt_tsm_result res;
     bpt_report *r = NULL;
     int rc;
@@ -196,7 +235,7 @@ int bpt_attest_hw(bpt_report **out, const uint8_t report_data[64], const char *r
         rc = bpt_sev_guest_report(&res.outblob, &res.auxblob, root, privlevel, report_data,
                                   sev_guest_ops);
         if (rc == BPT_ENOTSUP) {
-            rc = nsm_report(out, report_data, root, nsm_ops);
+            rc = nsm_report(out, in, root, nsm_ops);
             if (rc == BPT_ENOTSUP) {
                 char tdx[4096];
                 struct stat st;
@@ -207,9 +246,10 @@ int bpt_attest_hw(bpt_report **out, const uint8_t report_data[64], const char *r
                                  "TDREPORT (bpt_attest_tdreport) is not remote evidence; TDX "
                                  "quotes need configfs-tsm (Linux 6.7+) and a quote service");
                 } else {
-                    rc = bpt_err(BPT_ENOTSUP,
-                                 "attest: no configfs-tsm, /dev/sev-guest, /dev/nsm or "
-                                 "/dev/tdx_guest on this host; use the simulator (--simulate)");
+                    rc =
+                        bpt_err(BPT_ENOTSUP, "attest: no configfs-tsm, /dev/sev-guest, /dev/nsm or "
+                                             "/dev/tdx_guest on this host; use the simulator "
+                                             "(bpt_attester_opts.simulate)");
                 }
             }
             goto out;
@@ -245,11 +285,36 @@ out:
     return rc;
 }
 
-/* The simulated Nitro document binds the report data as user_data. */
-static int aws_nitro_attest(bpt_report **out, const char *dir, const uint8_t report_data[64])
+int bpt_attest_hw(bpt_report **out, const uint8_t report_data[64], const char *root, int privlevel,
+                  const struct bpt_tsm_hooks *hooks, const struct bpt_dev_ops *sev_guest_ops,
+                  const struct bpt_dev_ops *nsm_ops)
 {
-    struct bpt_sim_nitro_opts o = {.user_data = report_data,
-                                   .user_data_len = 64,
+    struct attest_in in = {.nonce = NULL};
+    memcpy(in.report_data, report_data, 64);
+    return attest_hw(out, &in, root, privlevel, hooks, sev_guest_ops, nsm_ops);
+}
+
+int bpt_attest_hw_nonce(bpt_report **out, const uint8_t *nonce, size_t nonce_len, const char *root,
+                        int privlevel, const struct bpt_tsm_hooks *hooks,
+                        const struct bpt_dev_ops *sev_guest_ops, const struct bpt_dev_ops *nsm_ops)
+{
+    struct attest_in in = {.nonce = nonce, .nonce_len = nonce_len};
+    int rc;
+    *out = NULL;
+    /* SEV-SNP and TDX share the rule's report data; which one this host has is found later. */
+    BPT_CHECK(bind_input(&in, BPT_PROVIDER_AMD_SEV_SNP));
+    rc = attest_hw(out, &in, root, privlevel, hooks, sev_guest_ops, nsm_ops);
+out:
+    return rc;
+}
+
+/* The simulated Nitro document binds the report data as user_data, a nonce in its nonce field. */
+static int aws_nitro_attest(bpt_report **out, const char *dir, const struct attest_in *in)
+{
+    struct bpt_sim_nitro_opts o = {.user_data = in->nonce ? NULL : in->report_data,
+                                   .user_data_len = in->nonce ? 0 : 64,
+                                   .nonce = in->nonce,
+                                   .nonce_len = in->nonce_len,
                                    .timestamp_ms = (uint64_t)bpt_time_now() * 1000};
     uint8_t *ev = NULL;
     size_t ev_len = 0;
@@ -259,7 +324,9 @@ static int aws_nitro_attest(bpt_report **out, const char *dir, const uint8_t rep
     BPT_CHECK(bpt_sim_aws_nitro_build(&ev, &ev_len, dir, &o));
     BPT_CHECK(bpt_report_new(out, BPT_PROVIDER_AWS_NITRO, BPT_FORMAT_NITRO_DOCUMENT));
     BPT_CHECK(bpt_report_set_evidence(*out, ev, ev_len));
-    BPT_CHECK(bpt_claims_set_user_data(bpt_report_claims_mut(*out), report_data, 64));
+    if (!in->nonce) {
+        BPT_CHECK(bpt_claims_set_user_data(bpt_report_claims_mut(*out), in->report_data, 64));
+    }
     bpt_report_set_issued_at(*out, o.timestamp_ms / 1000);
 out:
     if (rc < 0) {
@@ -271,8 +338,9 @@ out:
 }
 
 /* The simulated quote, with its collateral (signed by the simulated Intel PKI) attached. */
-static int tdx_attest(bpt_report **out, const char *dir, const uint8_t report_data[64])
+static int tdx_attest(bpt_report **out, const char *dir, const struct attest_in *in)
 {
+    const uint8_t *report_data = in->report_data;
     struct bpt_sim_tdx_opts o = {.version = 4};
     uint8_t *ev = NULL;
     size_t ev_len = 0;
@@ -343,25 +411,60 @@ out:
     return rc;
 }
 
-int bpt_attest(bpt_report **out, const uint8_t report_data[64], const bpt_attester_opts *opts)
+/* bpt_attest and bpt_attest_nonce: the simulator named in @p opts, else the hardware. */
+static int attest(bpt_report **out, struct attest_in *in, const bpt_attester_opts *opts)
 {
-    *out = NULL;
-    if (!opts || opts->version != BPT_ATTESTER_OPTS_VERSION || !report_data) {
-        return bpt_err(BPT_EINVAL, "attest: options must be initialised with "
-                                   "BPT_ATTESTER_OPTS_INIT and report_data given");
-    }
+    int rc;
     if (opts->simulate == BPT_PROVIDER_UNKNOWN) {
-        return bpt_attest_hw(out, report_data, opts->root, opts->privlevel, NULL, NULL, NULL);
+        BPT_CHECK(bind_input(in, BPT_PROVIDER_AMD_SEV_SNP)); /* SNP and TDX share the rule */
+        return attest_hw(out, in, opts->root, opts->privlevel, NULL, NULL, NULL);
     }
     if (!opts->sim_dir) {
         return bpt_err(BPT_EINVAL, "attest: the simulator needs its directory (bpt sim init)");
     }
     for (size_t i = 0; i < sizeof(sims) / sizeof(sims[0]); i++) {
         if (sims[i].provider == opts->simulate) {
-            return sims[i].attest(out, opts->sim_dir, report_data);
+            BPT_CHECK(bind_input(in, sims[i].provider));
+            return sims[i].attest(out, opts->sim_dir, in);
         }
     }
-    return bpt_err(BPT_ENOTSUP,
-                   "attest: no simulator for %s (simulated: amd_sev_snp, intel_tdx, aws_nitro)",
-                   bpt_provider_name(opts->simulate));
+    rc = bpt_err(BPT_ENOTSUP,
+                 "attest: no simulator for %s (simulated: amd_sev_snp, intel_tdx, aws_nitro)",
+                 bpt_provider_name(opts->simulate));
+out:
+    return rc;
+}
+
+int bpt_attest(bpt_report **out, const uint8_t report_data[64], const bpt_attester_opts *opts)
+{
+    struct attest_in in = {.nonce = NULL};
+    if (!out) {
+        return bpt_err(BPT_EINVAL, "attest: no out pointer");
+    }
+    *out = NULL;
+    if (!opts || opts->version != BPT_ATTESTER_OPTS_VERSION || !report_data) {
+        return bpt_err(BPT_EINVAL, "attest: options must be initialised with "
+                                   "BPT_ATTESTER_OPTS_INIT and report_data given");
+    }
+    memcpy(in.report_data, report_data, 64);
+    return attest(out, &in, opts);
+}
+
+int bpt_attest_nonce(bpt_report **out, const uint8_t *nonce, size_t nonce_len,
+                     const bpt_attester_opts *opts)
+{
+    struct attest_in in = {.nonce = nonce, .nonce_len = nonce_len};
+    if (!out) {
+        return bpt_err(BPT_EINVAL, "attest: no out pointer");
+    }
+    *out = NULL;
+    if (!opts || opts->version != BPT_ATTESTER_OPTS_VERSION) {
+        return bpt_err(BPT_EINVAL, "attest: options must be initialised with "
+                                   "BPT_ATTESTER_OPTS_INIT");
+    }
+    if (!nonce || nonce_len == 0 || nonce_len > BPT_NONCE_MAX_BYTES) {
+        return bpt_err(BPT_EINVAL, "attest: a nonce of %zu bytes (1..%d)", nonce ? nonce_len : 0,
+                       BPT_NONCE_MAX_BYTES);
+    }
+    return attest(out, &in, opts);
 }

@@ -18,4 +18,11 @@ BPT_MUST_USE int bpt_attest_hw(bpt_report **out, const uint8_t report_data[64], 
                                const struct bpt_dev_ops *sev_guest_ops,
                                const struct bpt_dev_ops *nsm_ops);
 
+/** bpt_attest_nonce's hardware path: @p nonce bound by the nonce rule (bpt_nonce_bind()). */
+BPT_MUST_USE int bpt_attest_hw_nonce(bpt_report **out, const uint8_t *nonce, size_t nonce_len,
+                                     const char *root, int privlevel,
+                                     const struct bpt_tsm_hooks *hooks,
+                                     const struct bpt_dev_ops *sev_guest_ops,
+                                     const struct bpt_dev_ops *nsm_ops);
+
 #endif

@@ -120,6 +120,11 @@ static int add_trust_root(bpt_verify_ctx *c)
     return bpt_verify_ctx_add_trust_root_pem(c, setter_fixture->sim.roots,
                                              setter_fixture->sim.roots_len);
 }
+static int add_trust_roots(bpt_verify_ctx *c)
+{
+    return bpt_verify_ctx_add_trust_roots(c, (const uint8_t *)setter_fixture->sim.roots,
+                                          setter_fixture->sim.roots_len);
+}
 static int add_certs(bpt_verify_ctx *c)
 {
     return bpt_verify_ctx_add_certs(c, (const uint8_t *)setter_fixture->certs,
@@ -179,6 +184,7 @@ static const struct setter {
     {"set_at", set_at},
     {"set_clock", set_clock},
     {"add_trust_root_pem", add_trust_root},
+    {"add_trust_roots", add_trust_roots},
     {"add_certs", add_certs},
     {"set_collateral_json", set_collateral},
     {"set_jwks_json", set_jwks},

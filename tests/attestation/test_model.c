@@ -1,6 +1,10 @@
 /* The attestation model: measurements, reports and their JSON, policies, recognition, CLI. */
 #include "helpers/test.h"
 
+/* Zero bytes as hex: 30 and 46 of them, to make 32- and 48-byte measurements. */
+#define Z30 "000000000000000000000000000000000000000000000000000000000000"
+#define Z46 Z30 "00000000000000000000000000000000"
+
 static void test_measurement_normalises_and_compares(void **state)
 {
     bpt_measurement a, b;
@@ -149,7 +153,8 @@ static void test_report_json_refusals(void **state)
 static void test_policy_json_round_trip_and_clamp(void **state)
 {
     static const char j[] =
-        "{\"allow_debug\":true,\"max_age_secs\":7200,\"expected_measurement\":\"AABB\","
+        "{\"allow_debug\":true,\"max_age_secs\":7200,\"expected_measurement\":\"SHA384:AABB" Z46
+        "\","
         "\"expected_nonce\":\"n1\",\"expected_audience\":\"aud\",\"expected_image_digest\":"
         "\"sha256:00\",\"expected_report_data\":\"0102\",\"sev_snp\":{\"min_tcb\":{\"bootloader\":"
         "1,\"tee\":0,\"snp\":2,\"microcode\":3},\"host_data\":\"000000000000000000000000000000000"
@@ -165,7 +170,7 @@ static void test_policy_json_round_trip_and_clamp(void **state)
     assert_true(bpt_policy_allow_debug(p));
     assert_true(bpt_policy_is_workload_bound(p));
     assert_ok(bpt_policy_to_json(&a, p));
-    assert_non_null(strstr(a, "\"expected_measurement\":\"aabb\""));
+    assert_non_null(strstr(a, "\"expected_measurement\":\"sha384:aabb" Z46 "\""));
     assert_non_null(strstr(a, "\"accepted_tcb_status\":[\"up_to_date\",\"sw_hardening_needed\"]"));
     assert_ok(bpt_policy_load_json(&p2, a, strlen(a)));
     assert_ok(bpt_policy_to_json(&b, p2));
@@ -335,7 +340,7 @@ static void test_from_custom_config(void **state)
 {
     const char *keys[] = {"tee_expected_audience", "tee_allow_debug", "tee_max_age_secs",
                           "tee_expected_measurement", "unrelated"};
-    const char *vals[] = {"aud-1", "true", "86400", "AB01", "x"};
+    const char *vals[] = {"aud-1", "true", "86400", "AB01" Z30, "x"};
     bpt_policy *p = NULL;
     char *j = NULL, nonce[33];
     (void)state;
@@ -349,7 +354,7 @@ static void test_from_custom_config(void **state)
     assert_ok(bpt_policy_to_json(&j, p));
     assert_non_null(strstr(j, "\"expected_audience\":\"aud-1\""));
     assert_non_null(strstr(j, "\"expected_nonce\":\"n-1\""));
-    assert_non_null(strstr(j, "\"expected_measurement\":\"ab01\""));
+    assert_non_null(strstr(j, "\"expected_measurement\":\"ab01" Z30 "\""));
     bpt_free(j);
     bpt_policy_free(p);
     assert_ok(bpt_policy_fresh_nonce(nonce));

@@ -38,7 +38,7 @@ static bool accepts_acme(const bpt_evidence *ev, void *state)
 /* The setters past their limits, each answer recorded; the result keeps what was accepted. */
 static int try_the_setters(bpt_verify_result *res, struct plugin_state *st)
 {
-    uint8_t big[65];
+    uint8_t big[BPT_VERIFIED_REPORT_DATA_MAX + 1];
     char text[32];
     memset(big, 1, sizeof(big));
     st->rd_rc = bpt_verify_result_set_report_data(res, big, sizeof(big));
@@ -474,7 +474,7 @@ static void test_result_setters(void **state)
 
     assert_ok(verify_text(&v, c, "ACMEg", BPT_PROVIDER_UNKNOWN));
     assert_int_equal(st.rd_rc, BPT_EINVAL);
-    assert_non_null(strstr(st.rd_msg, "65 bytes"));
+    assert_non_null(strstr(st.rd_msg, "513 bytes (at most 512)"));
     assert_int_equal(st.tcb_rc, BPT_EMALFORMED);
     assert_non_null(strstr(st.tcb_msg, "object"));
     assert_int_equal(st.warn_rc, BPT_ELIMIT);

@@ -18,6 +18,8 @@ struct fake_nsm {
     int mode; /* 0 document, 1 NSM error, 2 garbage, 3 length too large, 4 ioctl fails */
     uint8_t user_data[64];
     size_t user_data_len;
+    uint8_t nonce[64];
+    size_t nonce_len;
 };
 
 static int fake_open(const char *path, void *ud)
@@ -56,7 +58,7 @@ static int fake_ioctl(int fd, unsigned long req, void *arg, void *ud)
         errno = EINVAL;
         return -1;
     }
-    /* The request is {"Attestation": {"user_data": ..., "nonce": null, "public_key": null}}. */
+    /* The request is {"Attestation": {"user_data": ..., "nonce": ..., "public_key": null}}. */
     rq = cbor_load(m->request.iov_base, m->request.iov_len, &res);
     assert_non_null(rq);
     assert_true(cbor_isa_map(rq) && cbor_map_size(rq) == 1);
@@ -66,6 +68,11 @@ static int fake_ioctl(int fd, unsigned long req, void *arg, void *ud)
         if (cbor_string_length(kv.key) == 9 && cbor_isa_bytestring(kv.value)) {
             f->user_data_len = cbor_bytestring_length(kv.value);
             memcpy(f->user_data, cbor_bytestring_handle(kv.value), f->user_data_len);
+        }
+        if (cbor_string_length(kv.key) == 5 && cbor_isa_bytestring(kv.value)) {
+            f->nonce_len = cbor_bytestring_length(kv.value);
+            assert_true(f->nonce_len <= sizeof(f->nonce));
+            memcpy(f->nonce, cbor_bytestring_handle(kv.value), f->nonce_len);
         }
     }
     cbor_decref(&rq);
@@ -85,7 +92,10 @@ static int fake_ioctl(int fd, unsigned long req, void *arg, void *ud)
         m->response.iov_len = BPT_NSM_RESPONSE_MAX + 1;
         return 0;
     }
-    struct bpt_sim_nitro_opts o = {.user_data = f->user_data, .user_data_len = f->user_data_len};
+    struct bpt_sim_nitro_opts o = {.user_data = f->user_data_len ? f->user_data : NULL,
+                                   .user_data_len = f->user_data_len,
+                                   .nonce = f->nonce_len ? f->nonce : NULL,
+                                   .nonce_len = f->nonce_len};
     uint8_t *doc = NULL;
     size_t n = 0;
     assert_ok(bpt_sim_aws_nitro_build(&doc, &n, f->sim, &o));
@@ -146,10 +156,44 @@ static void test_nsm_document_verifies_and_errors_are_named(void **state)
     bpt_sim_fixture_dispose(&sim);
 }
 
+/* The nonce rule on the hardware path: a nonce goes to the NSM request's nonce field (no
+ * user_data), and the document verifies with that nonce expected (issue 12). */
+static void test_nsm_nonce_goes_to_the_nonce_field(void **state)
+{
+    char *root = bpt_test_tmpdir();
+    struct bpt_sim_fixture sim;
+    struct fake_nsm f = {0};
+    struct bpt_dev_ops ops = {fake_open, fake_ioctl, fake_close, &f};
+    bpt_report *r = NULL;
+    bpt_verify_ctx *ctx = NULL;
+    bpt_policy *p = NULL;
+    bpt_verified *v = NULL;
+    (void)state;
+    assert_int_equal(bpt_sim_fixture_init(&sim), 0);
+    f.sim = sim.dir;
+    assert_ok(bpt_attest_hw_nonce(&r, (const uint8_t *)"n-42", 4, root, -1, NULL, NULL, &ops));
+    assert_int_equal(f.nonce_len, 4);
+    assert_memory_equal(f.nonce, "n-42", 4);
+    assert_int_equal(f.user_data_len, 0);
+    ctx = bpt_sim_fixture_ctx(&sim, BPT_SIM_NITRO_TIME + 5, NULL);
+    assert_non_null(ctx);
+    assert_ok(bpt_policy_new(&p));
+    assert_ok(bpt_policy_set_expected_nonce(p, "n-42"));
+    assert_ok(bpt_verify_report(&v, ctx, p, r));
+    bpt_verified_free(v);
+    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
+    bpt_report_free(r);
+    bpt_test_rmtree(root);
+    free(root);
+    bpt_sim_fixture_dispose(&sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nsm_document_verifies_and_errors_are_named),
+        cmocka_unit_test(test_nsm_nonce_goes_to_the_nonce_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -109,6 +109,23 @@ int bpt_sim_fixture_add_snp_crl(const struct bpt_sim_fixture *f, bpt_verify_ctx 
     return 0;
 }
 
+int bpt_sim_fixture_setup(void **state)
+{
+    struct bpt_sim_fixture *f = calloc(1, sizeof(*f));
+    *state = f;
+    return f && bpt_sim_fixture_init(f) == 0 ? 0 : -1;
+}
+
+int bpt_sim_fixture_teardown(void **state)
+{
+    struct bpt_sim_fixture *f = *state;
+    if (f) {
+        bpt_sim_fixture_dispose(f);
+        free(f);
+    }
+    return 0;
+}
+
 int bpt_sim_snp_fixture_setup(void **state)
 {
     struct bpt_sim_snp_fixture *f = calloc(1, sizeof(*f));

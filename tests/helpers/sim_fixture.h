@@ -45,6 +45,13 @@ struct bpt_sim_snp_fixture {
 };
 
 /**
+ * cmocka-shaped group setup / teardown for a struct bpt_sim_fixture in *state.
+ * @return 0, or -1 after printing why.
+ */
+int bpt_sim_fixture_setup(void **state);
+int bpt_sim_fixture_teardown(void **state);
+
+/**
  * cmocka-shaped group setup / teardown for a struct bpt_sim_snp_fixture in *state.
  * @return 0, or -1 after printing why.
  */

@@ -201,6 +201,34 @@ int bpt_test_run_cli_err(char **out_stdout, char **out_stderr, const char *const
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+char *bpt_test_url_encode(const char *s)
+{
+    char *out = malloc(strlen(s) * 3 + 1), *p = out;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+            *p++ = (char)c;
+        } else {
+            p += snprintf(p, 4, "%%%02X", c);
+        }
+    }
+    *p = '\0';
+    return out;
+}
+
+uint8_t *bpt_test_hex_bytes(const char *hex, size_t *len_out)
+{
+    size_t n = strlen(hex) / 2;
+    uint8_t *b = malloc(n ? n : 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned v = 0;
+        sscanf(hex + 2 * i, "%2x", &v);
+        b[i] = (uint8_t)v;
+    }
+    *len_out = n;
+    return b;
+}
+
 int bpt_test_run_cli(char **out_stdout, const char *const *argv)
 {
     return bpt_test_run_cli_err(out_stdout, NULL, argv);

@@ -67,6 +67,13 @@ void bpt_test_write_file(const char *path, const void *p, size_t len);
  */
 int bpt_test_run_cli(char **out_stdout, const char *const *argv);
 
+/** @p s percent-encoded (every byte but ASCII letters and digits), as HTTP headers carry
+ * Intel's issuer chains. malloc'd (free()). */
+char *bpt_test_url_encode(const char *s);
+
+/** The bytes of hex text @p hex (malloc'd, free()), their count in *len_out. */
+uint8_t *bpt_test_hex_bytes(const char *hex, size_t *len_out);
+
 /** As bpt_test_run_cli(), also capturing stderr into *out_stderr (malloc'd) if non-NULL. */
 int bpt_test_run_cli_err(char **out_stdout, char **out_stderr, const char *const *argv);
 

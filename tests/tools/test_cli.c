@@ -579,6 +579,44 @@ static void test_detect_exit_codes(void **state)
     run_table(*state, "detect", cases, N(cases), 0);
 }
 
+static void test_inspect_exit_codes(void **state)
+{
+    static const struct cli_case cases[] = {
+        {0, 0, NULL, {"inspect", "@SNP"}},
+        {0, 0, NULL, {"inspect", "--json", "@TDX"}},
+        {2, 0, NULL, {"inspect"}},
+        {2, 0, "error.schema.json", {"inspect", "--json", "--bogus", "@SNP"}},
+        {3, 0, NULL, {"inspect", "@JUNK"}},
+        {3, 0, "error.schema.json", {"inspect", "--json", "/no/such/evidence"}},
+    };
+    run_table(*state, "inspect", cases, N(cases), 0);
+}
+
+static void test_fetch_exit_codes(void **state)
+{
+    static const struct cli_case cases[] = {
+        /* The report carries its VCEK and ASK: nothing to fetch. */
+        {0, 0, NULL, {"fetch", "--out", "@TMP/cache", "@SNP"}},
+        {0, 0, NULL, {"fetch", "--json", "--out", "@TMP/cache", "@SNP"}},
+        {1, 0, NULL, {"fetch", "--out", "@TMP/cache", "@JUNK"}},
+        {2, 0, NULL, {"fetch", "@SNP"}},
+        {2, 0, "error.schema.json", {"fetch", "--json", "--out", "@TMP/cache"}},
+        {3, 0, NULL, {"fetch", "--out", "@TMP/cache", "/no/such/evidence"}},
+        {3, 0, NULL, {"fetch", "--out", "@TMP/cache", "--policy", "@NOTJSON", "@SNP"}},
+        /* A raw quote's collateral from a PCCS nobody serves. */
+        {4,
+         0,
+         NULL,
+         {"fetch", "--out", "@TMP/cache", "--pccs-url", "http://127.0.0.1:@CLOSED", "@TDX"}},
+        {4,
+         0,
+         NULL,
+         {"fetch", "--json", "--out", "@TMP/cache", "--pccs-url", "http://127.0.0.1:@CLOSED",
+          "@TDX"}},
+    };
+    run_table(*state, "fetch", cases, N(cases), 0);
+}
+
 static void test_sim_and_version_exit_codes(void **state)
 {
     static const struct cli_case sim[] = {
@@ -913,6 +951,8 @@ int main(void)
         cmocka_unit_test(test_attest_exit_codes),
         cmocka_unit_test(test_config_exit_codes),
         cmocka_unit_test(test_detect_exit_codes),
+        cmocka_unit_test(test_inspect_exit_codes),
+        cmocka_unit_test(test_fetch_exit_codes),
         cmocka_unit_test(test_sim_and_version_exit_codes),
         cmocka_unit_test(test_serve_exit_codes),
         cmocka_unit_test(test_serve_starts_and_stops),

@@ -136,6 +136,8 @@ int cmd_sim(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
+int cmd_fetch(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 
 #endif

@@ -1,4 +1,5 @@
-/* bpt attest: produce evidence binding 64 bytes of report data (hardware or simulator). */
+/* bpt attest: produce evidence binding 64 bytes of report data or a nonce (hardware or
+ * simulator). */
 #include "cli.h"
 
 #include <getopt.h>
@@ -8,17 +9,18 @@
 #include "core/codec.h"
 #include "core/util.h"
 
-#include <openssl/evp.h>
-
 static void attest_usage(FILE *f)
 {
     fprintf(f,
             "usage: bpt attest [--report-data HEX | --nonce S] [--simulate PROVIDER]\n"
             "                  [--sim-dir DIR] [-o FILE] [--json]\n"
             "\n"
-            "Produce attestation evidence that binds 64 bytes of report data.\n"
+            "Produce attestation evidence that binds 64 bytes of report data, or a nonce.\n"
             "  --report-data HEX  up to 64 bytes, zero-padded (default: zeros)\n"
-            "  --nonce S          report data = SHA-512 of the text S\n"
+            "  --nonce S          bind the text S (1..512 bytes) by the nonce rule that\n"
+            "                     'bpt verify --expect-nonce S' checks: SEV-SNP and TDX\n"
+            "                     report data = SHA-512(S); Nitro: the document's nonce\n"
+            "                     field holds S\n"
             "  --simulate P       use the simulated TEE made by 'bpt sim init': sev-snp,\n"
             "                     tdx or aws-nitro (the providers the simulator has)\n"
             "  --sim-dir DIR      the simulator directory (required with --simulate)\n"
@@ -127,14 +129,15 @@ int cmd_attest(int argc, char **argv)
             memcpy(rd, b.data, b.len);
         }
         bpt_buf_dispose(&b);
-    } else if (nonce) {
-        unsigned int n = 0;
-        EVP_Digest(nonce, strlen(nonce), rd, &n, EVP_sha512(), NULL);
+    } else if (nonce && (!*nonce || strlen(nonce) > BPT_NONCE_MAX_BYTES)) {
+        return cli_usage_error("attest", "--nonce: %zu bytes (1..%d)", strlen(nonce),
+                               BPT_NONCE_MAX_BYTES);
     }
     if (ao.simulate != BPT_PROVIDER_UNKNOWN && !ao.sim_dir) {
         return cli_usage_error("attest", "--simulate needs --sim-dir DIR (see 'bpt sim init')");
     }
-    if ((rc = bpt_attest(&r, rd, &ao)) < 0) {
+    if ((rc = nonce ? bpt_attest_nonce(&r, (const uint8_t *)nonce, strlen(nonce), &ao)
+                    : bpt_attest(&r, rd, &ao)) < 0) {
         return cli_fail(rc, CLI_AT_HOST, ao.sim_dir);
     }
     if (json) {

@@ -139,7 +139,7 @@ int cmd_seal(int argc, char **argv)
     }
     for (int i = 0; i < n_roots; i++) {
         if ((rc = cli_read_file(&text, &len, roots[i], BPT_LIMIT_CERT_CHAIN_BYTES)) < 0 ||
-            (rc = bpt_verify_ctx_add_trust_root_pem(ctx, text, len)) < 0) {
+            (rc = bpt_verify_ctx_add_trust_roots(ctx, (const uint8_t *)text, len)) < 0) {
             ex = cli_fail(rc, CLI_AT_FILE, roots[i]);
             goto out;
         }

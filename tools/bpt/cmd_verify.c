@@ -23,12 +23,20 @@ static void verify_usage(FILE *f)
         "                          gcp-confidential (or the snake_case names: sev_snp,\n"
         "                          amd_sev_snp, intel_tdx, ...); a named provider is enforced\n"
         "  --policy FILE           policy JSON (DESIGN.md §5); flags below override it\n"
-        "  --expect-measurement HEX\n"
+        "  --expect-measurement [ALG:]HEX\n"
+        "                          as printed (sha384:HEX): SEV-SNP, TDX MRTD, Nitro PCR0,\n"
+        "                          Azure MAA are sha384 (48 bytes), GCP's image digest sha256\n"
         "  --expect-report-data HEX\n"
-        "  --expect-nonce S        Nitro: nonce; GCP: one of eat_nonce; Azure MAA: the nonce\n"
-        "                          claim (SNP/TDX have none: expect report data instead)\n"
-        "  --expect-audience S     JWT providers: S must be in aud (without it the token\n"
-        "                          must name an audience)\n"
+        "  --expect-nonce S        the nonce 'bpt attest --nonce S' binds (one rule for every\n"
+        "                          provider): SEV-SNP/TDX report data = SHA-512(S); Nitro: the\n"
+        "                          nonce field is S; GCP: S is in eat_nonce; Azure MAA: the\n"
+        "                          nonce claim is S\n"
+        "  --expect-audience S     JWT providers: S must be in aud. A token must be bound to\n"
+        "                          this relying party: GCP by an expected audience, Azure\n"
+        "                          MAA by one when the token has aud, else by --expect-nonce\n"
+        "                          or --expect-report-data; else it is refused\n"
+        "  --insecure-any-audience accept tokens bound to no relying party (a warning is\n"
+        "                          printed: any token of the issuer would pass)\n"
         "  --expect-image-digest D GCP: submods.container.image_digest (sha256:HEX);\n"
         "                          Azure MAA: x-ms-runtime.image_digest\n"
         "  --expect-rtmr N=HEX     TDX: RTMR N (0..3) must equal HEX (repeatable)\n"
@@ -42,7 +50,7 @@ static void verify_usage(FILE *f)
         "  --allow-debug           accept debug-mode TEEs\n"
         "  --max-age SECS          freshness for evidence that carries its time (max 3600)\n"
         "  --at TIME               verify at TIME (unix seconds or RFC 3339), not now\n"
-        "  --trust-root FILE       trust these roots (PEM, or one DER) instead of the pinned\n"
+        "  --trust-root FILE       trust these roots (DER or PEM) instead of the pinned\n"
         "                          vendor roots (repeatable; e.g. DIR/trust-roots.pem from\n"
         "                          bpt sim init); intermediates must then come with --certs\n"
         "  --certs FILE            extra certificates, DER or PEM (repeatable; e.g. a VCEK)\n"
@@ -95,6 +103,7 @@ enum {
     OPT_EXPECT_AUDIENCE,
     OPT_EXPECT_IMAGE_DIGEST,
     OPT_QUIET,
+    OPT_INSECURE_ANY_AUDIENCE,
 };
 
 /* --expect-<register> options of TDX: option name and policy field. */
@@ -137,6 +146,7 @@ static const struct option long_opts[] = {
     {"expect-audience", required_argument, NULL, OPT_EXPECT_AUDIENCE},
     {"expect-image-digest", required_argument, NULL, OPT_EXPECT_IMAGE_DIGEST},
     {"quiet", no_argument, NULL, OPT_QUIET},
+    {"insecure-any-audience", no_argument, NULL, OPT_INSECURE_ANY_AUDIENCE},
     SNP_FLAG_LONG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -156,7 +166,7 @@ struct verify_args {
     int n_tdx;
     char rtmr_field[MAX_REPEAT][8];
     unsigned accept_tcb;
-    bool allow_debug, offline, json;
+    bool allow_debug, offline, json, insecure_any_audience;
     struct snp_flags snp;
 };
 
@@ -219,6 +229,9 @@ static int parse_args(struct verify_args *a, int argc, char **argv)
             a->json = true;
             break;
         case OPT_QUIET: /* acted on by main.c */
+            break;
+        case OPT_INSECURE_ANY_AUDIENCE:
+            a->insecure_any_audience = true;
             break;
         case OPT_PCCS_URL:
             a->pccs_url = optarg;
@@ -295,8 +308,13 @@ static int parse_args(struct verify_args *a, int argc, char **argv)
     return 0;
 }
 
-/* Build the policy from --policy and the flags. Returns 0 or a CLI exit code. */
-static int build_policy(bpt_policy **out, const struct verify_args *a)
+/*
+ * Build the policy from --policy and the flags. With a named provider, an expectation no
+ * evidence of it can meet (a measurement of another algorithm or length) is refused here,
+ * before any evidence is read: a usage error for the flag, an input error for the policy file.
+ * Returns 0 or a CLI exit code.
+ */
+static int build_policy(bpt_policy **out, const struct verify_args *a, bpt_provider provider)
 {
     bpt_policy *p = NULL;
     char *text = NULL;
@@ -343,6 +361,9 @@ static int build_policy(bpt_policy **out, const struct verify_args *a)
     if (a->allow_debug) {
         bpt_policy_set_allow_debug(p, true);
     }
+    if (a->insecure_any_audience) {
+        bpt_policy_set_insecure_any_audience(p, true);
+    }
     if ((rc = snp_flags_apply(p, &a->snp, &snp_what)) != 0) {
         ex = rc > 0 ? rc : cli_fail(rc, CLI_AT_ARG, snp_what); /* a flag's value: usage */
         goto out;
@@ -358,6 +379,11 @@ static int build_policy(bpt_policy **out, const struct verify_args *a)
             fprintf(stderr, "bpt verify: --max-age %llu clamped to %d\n", v,
                     BPT_POLICY_MAX_AGE_CEILING_SECS);
         }
+    }
+    if ((rc = bpt_policy_check_provider(p, provider)) < 0) {
+        ex = a->measurement ? cli_fail(rc, CLI_AT_ARG, "--expect-measurement")
+                            : cli_fail(rc, CLI_AT_FILE, a->policy);
+        goto out;
     }
     *out = p;
     p = NULL;
@@ -402,7 +428,7 @@ static int build_ctx(bpt_verify_ctx **out, const struct verify_args *a)
     }
     for (int i = 0; i < a->n_roots; i++) {
         FILE_ARG(cli_read_file(&text, &len, a->trust_roots[i], BPT_LIMIT_CERT_CHAIN_BYTES),
-                 bpt_verify_ctx_add_trust_root_pem(c, text, len), a->trust_roots[i])
+                 bpt_verify_ctx_add_trust_roots(c, (const uint8_t *)text, len), a->trust_roots[i])
         bpt_free(text);
         text = NULL;
     }
@@ -466,6 +492,50 @@ static void print_summary(const bpt_verified *v)
         }
         printf("\n");
     }
+    for (size_t i = 0; i < bpt_verified_warning_count(v); i++) {
+        printf("  warning:     %s\n", bpt_verified_warning(v, i));
+    }
+}
+
+/*
+ * The library's messages name what is missing in its own words (policy fields, "the context's
+ * trust roots", ...); the flags that supply it are the CLI's to name. The first entry whose
+ * words the message contains gives the hint appended to it.
+ */
+static const struct {
+    const char *words, *hint;
+} hints[] = {
+    {"expected_nonce or expected_report_data",
+     "--expect-nonce S or --expect-report-data HEX binds the token; --insecure-any-audience "
+     "accepts it unbound"},
+    {"expected_audience", "--expect-audience S binds the token; --insecure-any-audience accepts "
+                          "it unbound"},
+    {"give the context a JWKS document", "--jwks FILE, or 'bpt fetch --out DIR' and --cache-dir "
+                                         "DIR"},
+    {"give the context the collateral", "--collateral FILE, or 'bpt fetch --out DIR' and "
+                                        "--cache-dir DIR"},
+    {"the context's certificates", "--certs FILE (DER or PEM)"},
+    {"the context's trust roots", "--trust-root FILE (DER or PEM)"},
+    /* SEV-SNP (sev_snp.c, amd_crl.c): the VCEK, ASK, ARK and AMD's CRL. */
+    {"VCEK missing: not given; it comes from", "--certs FILE (DER or PEM), or 'bpt fetch --out "
+                                               "DIR' and --cache-dir DIR"},
+    {"verification context's certificates", "--certs FILE (DER or PEM)"},
+    {"add it to the trust roots", "--trust-root FILE (DER or PEM)"},
+    {"bpt_verify_ctx_add_crl", "--crl FILE (DER or PEM), or 'bpt fetch --out DIR' and --cache-dir "
+                               "DIR; --no-revocation-check skips the check"},
+};
+
+/* Append to the last error's message the flags that supply what it names, if any. */
+static void add_hint(int rc)
+{
+    char msg[512];
+    snprintf(msg, sizeof(msg), "%s", bpt_error_last());
+    for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++) {
+        if (strstr(msg, hints[i].words)) {
+            bpt_error_set(rc, "%s [bpt verify: %s]", msg, hints[i].hint);
+            return;
+        }
+    }
 }
 
 int cmd_verify(int argc, char **argv)
@@ -492,7 +562,7 @@ int cmd_verify(int argc, char **argv)
     if (a.provider && (rc = bpt_provider_parse(&provider, a.provider)) < 0) {
         return cli_fail(rc, CLI_AT_ARG, "--provider");
     }
-    ex = build_policy(&policy, &a);
+    ex = build_policy(&policy, &a, provider);
     if (ex == 0) {
         ex = build_ctx(&ctx, &a);
     }
@@ -507,6 +577,7 @@ int cmd_verify(int argc, char **argv)
     }
     rc = bpt_verify_explain(&v, &refusal, ctx, policy, ev, ev_len, provider);
     if (rc < 0) {
+        add_hint(rc);
         /* What was learned before the refusal (provider, format, evidence_sha256, tcb) goes
          * into the JSON; the library's "error" is replaced by the CLI's, which says the same. */
         cli_note_json(refusal);

@@ -48,7 +48,10 @@ typedef struct bpt_verify_result bpt_verify_result;
  */
 BPT_API BPT_MUST_USE int bpt_verify_result_set_report(bpt_verify_result *res, bpt_report *report);
 
-/** The report data the evidence authenticated (at most 64 bytes, copied). @return 0; BPT_EINVAL. */
+/**
+ * The report data the evidence authenticated (at most BPT_VERIFIED_REPORT_DATA_MAX bytes,
+ * copied). @return 0; BPT_EINVAL.
+ */
 BPT_API BPT_MUST_USE int bpt_verify_result_set_report_data(bpt_verify_result *res,
                                                            const uint8_t *data, size_t len);
 

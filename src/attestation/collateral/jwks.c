@@ -4,16 +4,24 @@
  */
 #include "attestation/collateral/jwks.h"
 
+#include "core/codec.h"
 #include "core/err.h"
 #include "core/http.h"
 #include "core/limits.h"
 #include "core/logging.h"
+#include "core/util.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
 
 #define MAX_URLS 16
 #define MAX_TTL 86400
@@ -45,16 +53,15 @@ static long cache_control_max_age(const bpt_buf *v)
     return max_age;
 }
 
-int bpt_jwks_fetch(struct bpt_jwks **out, long *max_age, const char *url, long timeout_ms)
+int bpt_jwks_fetch_text(bpt_buf *body, long *max_age, const char *url, long timeout_ms)
 {
     static const char *const names[] = {"Cache-Control"};
-    bpt_buf body = BPT_BUF_INIT(BPT_LIMIT_JWKS_BYTES), cc = BPT_BUF_INIT(1024);
+    bpt_buf cc = BPT_BUF_INIT(1024);
     long status = 0;
     int rc;
 
-    *out = NULL;
     *max_age = -1;
-    rc = bpt_http_get_headers(&body, &status, url, timeout_ms, names, &cc, 1);
+    rc = bpt_http_get_headers(body, &status, url, timeout_ms, names, &cc, 1);
     if (rc < 0) {
         rc = bpt_err_prefix(rc == BPT_ELIMIT ? BPT_EFETCH : rc, "jwks");
         goto out;
@@ -63,13 +70,75 @@ int bpt_jwks_fetch(struct bpt_jwks **out, long *max_age, const char *url, long t
         rc = bpt_err(BPT_EFETCH, "jwks: %.200s answered HTTP %ld", url, status);
         goto out;
     }
-    BPT_CHECK(bpt_jwks_parse(out, (const char *)body.data, body.len, "jwks"));
     *max_age = cache_control_max_age(&cc);
+    rc = 0;
+out:
+    bpt_buf_dispose(&cc);
+    return rc;
+}
+
+int bpt_jwks_fetch(struct bpt_jwks **out, long *max_age, const char *url, long timeout_ms)
+{
+    bpt_buf body = BPT_BUF_INIT(BPT_LIMIT_JWKS_BYTES);
+    int rc;
+
+    *out = NULL;
+    BPT_CHECK(bpt_jwks_fetch_text(&body, max_age, url, timeout_ms));
+    BPT_CHECK(bpt_jwks_parse(out, (const char *)body.data, body.len, "jwks"));
     BPT_LOG(BPT_LOG_DEBUG, "jwks", "fetched url=%.200s keys=%zu max_age=%ld", url, (*out)->n,
             *max_age);
 out:
     bpt_buf_dispose(&body);
-    bpt_buf_dispose(&cc);
+    return rc;
+}
+
+/* ---- the on-disk copies (prefetched for offline verification) ------------------------------ */
+
+/* dir/jwks-<first 16 bytes of SHA-256(url), hex>.json */
+static int disk_path(char *buf, size_t len, const char *dir, const char *url)
+{
+    uint8_t md[32];
+    char hex[33];
+    int n;
+    if (EVP_Digest(url, strlen(url), md, NULL, EVP_sha256(), NULL) != 1) {
+        return bpt_err_ossl(BPT_ERROR, "jwks: cache file name");
+    }
+    bpt_hex_encode_to(hex, md, 16);
+    n = snprintf(buf, len, "%s/jwks-%s.json", dir, hex);
+    if (n < 0 || (size_t)n >= len) {
+        return bpt_err(BPT_EINVAL, "jwks: cache path too long");
+    }
+    return 0;
+}
+
+int bpt_jwks_disk_store(const char *dir, const char *url, const uint8_t *text, size_t len)
+{
+    char path[4096];
+    int rc;
+    BPT_CHECK(disk_path(path, sizeof(path), dir, url));
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        return bpt_err(BPT_EIO, "jwks: cache directory %.200s: %s", dir, strerror(errno));
+    }
+    BPT_CHECK(bpt_file_write(path, text, len, false));
+out:
+    return rc;
+}
+
+int bpt_jwks_disk_load(struct bpt_jwks **out, const char *dir, const char *url)
+{
+    bpt_buf text = BPT_BUF_INIT(BPT_LIMIT_JWKS_BYTES);
+    char path[4096];
+    int rc;
+    *out = NULL;
+    BPT_CHECK(disk_path(path, sizeof(path), dir, url));
+    if (access(path, F_OK) != 0) {
+        return bpt_err(BPT_ENOTFOUND, "jwks: no cached copy of %.200s", url);
+    }
+    BPT_CHECK(bpt_file_read(&text, path));
+    BPT_CHECK(bpt_jwks_parse(out, (const char *)text.data, text.len, "cached jwks"));
+    BPT_LOG(BPT_LOG_DEBUG, "jwks", "from cache dir url=%.200s keys=%zu", url, (*out)->n);
+out:
+    bpt_buf_dispose(&text);
     return rc;
 }
 
@@ -218,8 +287,9 @@ int bpt_jwks_cache_key(EVP_PKEY **key, struct bpt_jwks_cache *c, const char *url
     }
     if (!may_fetch) {
         rc = bpt_err(BPT_EKEYS,
-                     "%s: %s for kid '%.64s' from %.200s, and fetching is off (--offline); pass "
-                     "a JWKS with --jwks",
+                     "%s: %s for kid '%.64s' from %.200s, and the context is offline (no "
+                     "fetching); give the context a JWKS document, or prefetch the keys into its "
+                     "cache directory",
                      what, fresh ? "the cached JWKS has no key" : "no cached JWKS", kid, url);
         goto out;
     }

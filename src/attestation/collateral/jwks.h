@@ -6,6 +6,7 @@
 #ifndef BPT_ATTESTATION_COLLATERAL_JWKS_H
 #define BPT_ATTESTATION_COLLATERAL_JWKS_H
 
+#include <blueprint-tee/buf.h>
 #include <blueprint-tee/clock.h>
 
 #include <stdbool.h>
@@ -62,6 +63,22 @@ BPT_MUST_USE int bpt_jwks_lookup(EVP_PKEY **key, const struct bpt_jwks *s, const
  */
 BPT_MUST_USE int bpt_jwks_fetch(struct bpt_jwks **out, long *max_age, const char *url,
                                 long timeout_ms);
+
+/** As bpt_jwks_fetch(), the document's text appended to @p body (not parsed). */
+BPT_MUST_USE int bpt_jwks_fetch_text(bpt_buf *body, long *max_age, const char *url,
+                                     long timeout_ms);
+
+/*
+ * JWK sets kept in a cache directory for offline verification, one file per URL
+ * (dir/jwks-<first 16 bytes of SHA-256 of the URL, hex>.json), written by prefetching
+ * (bpt_verify_prefetch) and read when the context is offline. A copy is used as long as it is
+ * there: the tokens' own times bound what it may verify.
+ */
+/** Store @p text as @p url's copy in @p dir (created 0700 if missing). @return 0; BPT_EIO. */
+BPT_MUST_USE int bpt_jwks_disk_store(const char *dir, const char *url, const uint8_t *text,
+                                     size_t len);
+/** @p url's copy in @p dir, parsed. @return 0; BPT_ENOTFOUND (none); BPT_EMALFORMED; BPT_EIO. */
+BPT_MUST_USE int bpt_jwks_disk_load(struct bpt_jwks **out, const char *dir, const char *url);
 
 /*
  * A cache of JWK sets fetched over HTTPS, keyed by URL (16 URLs, oldest replaced): a set is

@@ -308,7 +308,8 @@ int bpt_tdx_pcs_collateral(char **out_json, const char *base_url, const char *ca
     if (offline) {
         return bpt_err(BPT_EKEYS,
                        "tdx: no collateral given, none current in the cache for FMSPC %s, and "
-                       "fetching is off (--offline); pass it with --collateral",
+                       "the context is offline (no fetching); give the context the collateral "
+                       "JSON, or prefetch it into the cache directory",
                        fmspc);
     }
     BPT_CHECK(fetch(out_json, base_url, pck_fmspc, platform_ca));

@@ -418,7 +418,13 @@ static int verify_issuer_chain(X509 **signer, struct bpt_tdx_collateral *c, cons
                                STACK_OF(X509) * roots, int64_t at, const char *what)
 {
     STACK_OF(X509) *certs = NULL, *chain = NULL;
-    struct bpt_pki_verify_opts opts = {.at = at, .max_depth = 3, .strict = true};
+    struct bpt_pki_verify_opts opts = {
+        .at = at,
+        .max_depth = 3,
+        .strict = true,
+        .where = "the collateral carries each issuer chain (signer, then root), and its root "
+                 "must be a trust root: the pinned Intel SGX Root CA, or one of the context's "
+                 "trust roots, which replace it"};
     int rc;
 
     *signer = NULL;
@@ -524,7 +530,11 @@ int bpt_tdx_collateral_verify(struct bpt_tdx_collateral **out, const char *json,
     BPT_CHECK(bpt_pki_parse_crl(&c->root_crl, (const uint8_t *)root_crl, strlen(root_crl),
                                 "tdx: root CA CRL"));
     if (!(root = root_for(roots, c->root_crl))) {
-        rc = bpt_err(BPT_ESIGNATURE, "tdx: root CA CRL: not issued by a trusted root");
+        char issuer[256];
+        rc = bpt_err(BPT_ESIGNATURE,
+                     "tdx: root CA CRL: not issued by a trusted root: its issuer (%s) is neither "
+                     "the pinned Intel SGX Root CA nor one of the context's trust roots",
+                     bpt_pki_name(X509_CRL_get_issuer(c->root_crl), issuer, sizeof(issuer)));
         goto out;
     }
     BPT_CHECK(bpt_pki_check_crl(c->root_crl, root, at, "tdx: root CA CRL"));

@@ -322,8 +322,14 @@ int bpt_pki_parse_crl(X509_CRL **out, const uint8_t *p, size_t len, const char *
     if (p[0] == 0x30) {
         BPT_CHECK(bpt_buf_append(&der, p, len));
     } else {
-        /* Intel's collateral JSON and PCCS carry CRLs as hex text of the DER. */
-        BPT_CHECK(bpt_hex_decode(&der, (const char *)p, len, what));
+        /* Intel's collateral JSON and PCCS carry CRLs as hex text of the DER: text that is
+         * not hex is a malformed CRL, not a bad argument. */
+        if ((rc = bpt_hex_decode(&der, (const char *)p, len, what)) < 0) {
+            rc = rc == BPT_EINVAL ? bpt_err(BPT_EMALFORMED,
+                                            "%s: not a CRL (neither DER, PEM nor hex of DER)", what)
+                                  : rc;
+            goto out;
+        }
     }
     q = der.data;
     crl = der.len <= LONG_MAX ? d2i_X509_CRL(NULL, &q, (long)der.len) : NULL;
@@ -481,18 +487,58 @@ bool bpt_pki_valid_at(X509 *cert, int64_t at)
            X509_cmp_time(X509_get0_notAfter(cert), &t) >= 0;
 }
 
-const char *bpt_pki_subject(X509 *cert, char *buf, size_t len)
+const char *bpt_pki_name(const X509_NAME *name, char *buf, size_t len)
 {
     BIO *bio = BIO_new(BIO_s_mem());
     int n = 0;
     buf[0] = '\0';
-    if (bio && X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0,
-                                  XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+    if (bio && X509_NAME_print_ex(bio, name, 0, XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
         n = BIO_read(bio, buf, (int)len - 1);
         buf[n > 0 ? n : 0] = '\0';
     }
     BIO_free(bio);
     return buf;
+}
+
+const char *bpt_pki_subject(X509 *cert, char *buf, size_t len)
+{
+    return bpt_pki_name(X509_get_subject_name(cert), buf, len);
+}
+
+/* Why X509_verify_cert() said no: a missing certificate is named as such, with where it would
+ * come from; anything else with OpenSSL's reason. */
+static int chain_error(X509_STORE_CTX *ctx, const struct bpt_pki_verify_opts *opts,
+                       const char *what)
+{
+    int err = X509_STORE_CTX_get_error(ctx);
+    int depth = X509_STORE_CTX_get_error_depth(ctx);
+    X509 *bad = X509_STORE_CTX_get_current_cert(ctx);
+    const char *sep = opts->where ? "; " : "", *where = opts->where ? opts->where : "";
+    char subj[256] = "", issuer[256] = "";
+
+    if (bad) {
+        bpt_pki_subject(bad, subj, sizeof(subj));
+        bpt_pki_name(X509_get_issuer_name(bad), issuer, sizeof(issuer));
+    }
+    ERR_clear_error();
+    switch (err) {
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+        return bpt_err(BPT_ESIGNATURE,
+                       "%s: certificate chain incomplete at depth %d: the issuer of %s (%s) is "
+                       "missing: it is neither a trust root nor among the certificates given%s%s",
+                       what, depth, subj[0] ? subj : "?", issuer[0] ? issuer : "?", sep, where);
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+        return bpt_err(BPT_ESIGNATURE,
+                       "%s: certificate chain ends at depth %d in the self-signed %s, which is "
+                       "not a trust root%s%s",
+                       what, depth, subj[0] ? subj : "?", sep, where);
+    default:
+        return bpt_err(BPT_ESIGNATURE, "%s: certificate chain invalid at depth %d (%s): %s", what,
+                       depth, subj[0] ? subj : "?", X509_verify_cert_error_string(err));
+    }
 }
 
 int bpt_pki_verify_chain(STACK_OF(X509) * *chain_out, X509 *leaf, STACK_OF(X509) * untrusted,
@@ -537,16 +583,7 @@ int bpt_pki_verify_chain(STACK_OF(X509) * *chain_out, X509 *leaf, STACK_OF(X509)
         X509_VERIFY_PARAM_set_depth(param, opts->max_depth);
     }
     if (X509_verify_cert(ctx) != 1) {
-        int err = X509_STORE_CTX_get_error(ctx);
-        int depth = X509_STORE_CTX_get_error_depth(ctx);
-        X509 *bad = X509_STORE_CTX_get_current_cert(ctx);
-        char subj[256] = "";
-        if (bad) {
-            bpt_pki_subject(bad, subj, sizeof(subj));
-        }
-        ERR_clear_error();
-        rc = bpt_err(BPT_ESIGNATURE, "%s: certificate chain invalid at depth %d (%s): %s", what,
-                     depth, subj[0] ? subj : "?", X509_verify_cert_error_string(err));
+        rc = chain_error(ctx, opts, what);
         goto out;
     }
     if (chain_out) {

@@ -120,17 +120,25 @@ bool bpt_pki_valid_at(X509 *cert, int64_t at);
 
 /** "CN=..., O=..." one-line subject into @p buf for messages. */
 const char *bpt_pki_subject(X509 *cert, char *buf, size_t len);
+/** The same for any name (an issuer, a CRL's issuer). */
+const char *bpt_pki_name(const X509_NAME *name, char *buf, size_t len);
 
 struct bpt_pki_verify_opts {
     int64_t at;    /* verification time (unix seconds) */
     int max_depth; /* 0: OpenSSL default */
     bool strict;   /* X509_V_FLAG_X509_STRICT (AMD's VCEKs lack an AKI: off for them) */
+    /* Appended ("; <where>") when a certificate is missing: where it would come from and how
+     * to supply it, in the library's words. NULL: nothing appended. */
+    const char *where;
 };
 
 /**
  * Verify @p leaf up to one of @p roots through @p untrusted intermediates at opts->at.
  * Returns 0, or BPT_ESIGNATURE with a message naming the failing certificate's subject and
- * OpenSSL's reason (expired, not yet valid, bad signature, unknown issuer, ...).
+ * OpenSSL's reason (expired, not yet valid, bad signature, ...); when a certificate is missing
+ * (an issuer that is neither a root nor an intermediate given, a chain ending at a self-signed
+ * certificate that is not a root), the message names the missing certificate, then
+ * opts->where.
  * @param[out] chain_out if non-NULL, the verified chain leaf..root (sk_X509_pop_free it).
  */
 BPT_MUST_USE int bpt_pki_verify_chain(STACK_OF(X509) * *chain_out, X509 *leaf,

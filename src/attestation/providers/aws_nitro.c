@@ -437,7 +437,10 @@ static int verify_chain(EVP_PKEY **key_out, const struct bpt_nitro_doc *d,
     STACK_OF(X509) *roots = NULL, *untrusted = NULL, *chain = NULL;
     X509 *root = NULL, *leaf = NULL, *c = NULL;
     enum bpt_pinned_root pinned = BPT_ROOT_AWS_NITRO_G1;
-    struct bpt_pki_verify_opts opts = {.at = at}; /* AWS leaves have no AKI: not strict */
+    struct bpt_pki_verify_opts opts = {
+        .at = at, /* AWS leaves have no AKI: not strict */
+        .where = "the document's cabundle carries its intermediates, root first, and nothing else "
+                 "can supply them"};
     bool root_ok = false;
     uint8_t ckey[32];
     int rc;
@@ -456,8 +459,20 @@ static int verify_chain(EVP_PKEY **key_out, const struct bpt_nitro_doc *d,
         root_ok |= X509_cmp(sk_X509_value(roots, i), root) == 0;
     }
     if (!root_ok) {
-        rc = bpt_err(BPT_ESIGNATURE, "aws_nitro: cabundle[0] is not the %s root",
-                     bpt_verify_ctx_has_trust_roots(ctx) ? "trusted" : "pinned AWS Nitro Enclaves");
+        char subj[256];
+        bpt_pki_subject(root, subj, sizeof(subj));
+        rc = bpt_verify_ctx_has_trust_roots(ctx)
+                 ? bpt_err(BPT_ESIGNATURE,
+                           "aws_nitro: cabundle[0] (%s), the root the document's chain starts "
+                           "at, is not one of the context's trust roots (they replace the pinned "
+                           "AWS Nitro Enclaves root): add it to them (DER or PEM)",
+                           subj)
+                 : bpt_err(BPT_ESIGNATURE,
+                           "aws_nitro: cabundle[0] (%s), the root the document's chain starts "
+                           "at, is not the pinned AWS Nitro Enclaves root: documents from AWS "
+                           "start there; another root (a simulator's) must be one of the "
+                           "context's trust roots (DER or PEM)",
+                           subj);
         goto out;
     }
     untrusted = sk_X509_new_null();
@@ -556,6 +571,7 @@ static int check_policy(const struct bpt_nitro_doc *d, const bpt_policy *p, int6
 {
     int64_t ts = (int64_t)(d->timestamp_ms / 1000);
     bool debug = d->has_pcr[0] && bpt_all_zero(d->pcr[0], d->pcr_len[0]);
+    int rc;
 
     if (!d->has_pcr[0]) {
         return bad("PCR0 is missing");
@@ -574,8 +590,9 @@ static int check_policy(const struct bpt_nitro_doc *d, const bpt_policy *p, int6
         return bpt_err(BPT_ECLAIM, "aws_nitro: document is %lld s old, the policy allows %llu",
                        (long long)(at - ts), (unsigned long long)p->max_age_secs);
     }
-    if (p->expected_measurement && !hex_equals(d->pcr[0], d->pcr_len[0], p->expected_measurement)) {
-        return bpt_err(BPT_ECLAIM, "aws_nitro: PCR0 differs from the expected measurement");
+    if ((rc = bpt_policy_check_measurement(p, d->pcr[0], d->pcr_len[0],
+                                           "aws_nitro: measurement (PCR0)")) < 0) {
+        return rc;
     }
     if (p->expected_image_digest) {
         const char *want = p->expected_image_digest;
@@ -592,11 +609,9 @@ static int check_policy(const struct bpt_nitro_doc *d, const bpt_policy *p, int6
             return bpt_err(BPT_ECLAIM, "aws_nitro: PCR%d differs from the policy", i);
         }
     }
-    if (p->expected_nonce) {
+    if (p->expected_nonce) { /* the nonce rule: the nonce field holds the nonce's bytes */
         size_t n = strlen(p->expected_nonce);
-        bool ok =
-            d->nonce && ((d->nonce_len == n && bpt_ct_equal(d->nonce, p->expected_nonce, n)) ||
-                         hex_equals(d->nonce, d->nonce_len, p->expected_nonce));
+        bool ok = d->nonce && d->nonce_len == n && bpt_ct_equal(d->nonce, p->expected_nonce, n);
         if (!ok) {
             return bpt_err(BPT_ECLAIM, "aws_nitro: nonce %s the expected nonce",
                            d->nonce ? "differs from" : "is absent; the policy expects");
@@ -674,6 +689,9 @@ out:
     return rc;
 }
 
+_Static_assert(BPT_NITRO_MAX_USER_DATA <= BPT_VERIFIED_REPORT_DATA_MAX,
+               "a verified result holds all of a Nitro document's user_data");
+
 static int nitro_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
                         const bpt_verify_ctx *ctx, const bpt_policy *policy, void *state)
 {
@@ -689,9 +707,9 @@ static int nitro_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
     BPT_CHECK(verify_signature(&d, key));
     BPT_CHECK(check_policy(&d, policy, at));
     BPT_CHECK(build_report(&res->report, &d, ev->bytes, ev->len));
-    if (d.user_data) {
-        res->d.report_data_len = d.user_data_len > 64 ? 64 : d.user_data_len;
-        memcpy(res->d.report_data, d.user_data, res->d.report_data_len);
+    if (d.user_data) { /* all of it (at most 512 bytes by the NSM API), never cut */
+        memcpy(res->d.report_data, d.user_data, d.user_data_len);
+        res->d.report_data_len = d.user_data_len;
     }
     res->d.tcb = json_pack("{s:s,s:I}", "module_id", d.module_id, "timestamp_ms",
                            (json_int_t)d.timestamp_ms);

@@ -219,15 +219,20 @@ bool bpt_jwt_has_key_source(const bpt_verify_ctx *ctx, const bpt_policy *p)
     return ctx->jwks || ctx->jwks_url || p->jwt.jwks_file || p->jwt.jwks_url;
 }
 
+const char *bpt_jwt_key_url(const bpt_verify_ctx *ctx, const bpt_policy *p, const char *default_url)
+{
+    if (ctx->jwks || (!ctx->jwks_url && p->jwt.jwks_file)) {
+        return NULL; /* a document comes first */
+    }
+    return ctx->jwks_url ? ctx->jwks_url : p->jwt.jwks_url ? p->jwt.jwks_url : default_url;
+}
+
 int bpt_jwt_key(EVP_PKEY **key, const struct bpt_jwt *t, const bpt_verify_ctx *ctx,
                 const bpt_policy *p, const char *default_url, const char *what)
 {
     struct bpt_jwks *set = NULL;
     bpt_buf file = BPT_BUF_INIT(BPT_LIMIT_JWKS_BYTES);
-    const char *url = ctx->jwks_url     ? ctx->jwks_url
-                      : p->jwt.jwks_url ? p->jwt.jwks_url
-                                        : default_url,
-               *src = NULL;
+    const char *url = bpt_jwt_key_url(ctx, p, default_url), *src = NULL;
     long max_age = 0;
     int rc;
 
@@ -248,14 +253,22 @@ int bpt_jwt_key(EVP_PKEY **key, const struct bpt_jwt *t, const bpt_verify_ctx *c
     } else if (!url) {
         rc = bpt_err(BPT_EUNSATISFIABLE, "%s: no JWKS and no JWKS URL to take keys from", what);
         goto out;
+    } else if (ctx->offline && ctx->cache_dir &&
+               (rc = bpt_jwks_disk_load(&set, ctx->cache_dir, url)) != BPT_ENOTFOUND) {
+        if (rc < 0) { /* a copy that does not parse */
+            rc = bpt_err_prefix(rc, "%s: the cache directory's copy of %.200s", what, url);
+            goto out;
+        }
+        src = "the cache directory's copy"; /* prefetched: bpt_verify_prefetch() */
     } else if (ctx->jwks_cache) {
         rc =
             bpt_jwks_cache_key(key, ctx->jwks_cache, url, t->kid, t->alg_name, !ctx->offline, what);
         goto out;
     } else if (ctx->offline) {
         rc = bpt_err(BPT_EKEYS,
-                     "%s: keys would come from %.200s but fetching is off (--offline); "
-                     "pass a JWKS with --jwks",
+                     "%s: keys would come from %.200s but the context is offline (no "
+                     "fetching); give the context a JWKS document, or prefetch the keys into its "
+                     "cache directory",
                      what, url);
         goto out;
     } else {
@@ -371,15 +384,15 @@ int bpt_jwt_check_time_and_audience(const struct bpt_jwt *t, const bpt_policy *p
         return bpt_err(BPT_ECLAIM, "%s: the audience is not the expected '%.128s'", what,
                        p->expected_audience);
     }
-    if (!p->expected_audience && !any) {
-        return bpt_err(BPT_ECLAIM,
-                       "%s: neither the policy nor the token names an audience (set "
-                       "expected_audience)",
-                       what);
-    }
     rc = 0;
 out:
     return rc;
+}
+
+bool bpt_jwt_has_audience(const struct bpt_jwt *t)
+{
+    bool any = false;
+    return audience_has(json_object_get(t->claims, "aud"), NULL, &any, "jwt") >= 0 && any;
 }
 
 int bpt_jwt_authenticate(const struct bpt_jwt *t, const bpt_verify_ctx *ctx, const bpt_policy *p,

@@ -79,8 +79,8 @@ bool bpt_jwt_has_key_source(const bpt_verify_ctx *ctx, const bpt_policy *p);
 /**
  * The checks every attestation token gets after its signature, at @p at: exp (required) and
  * nbf with the policy's leeway, iat (required when max_age_secs is set) not in the future and
- * not older than max_age_secs, and the audience (the policy's expected audience must be in aud;
- * with none expected, the token must name one).
+ * not older than max_age_secs, and the audience (the policy's expected audience must be in
+ * aud). Whether the token must be bound to this relying party at all is each provider's rule.
  */
 BPT_MUST_USE int bpt_jwt_check_time_and_audience(const struct bpt_jwt *t, const bpt_policy *p,
                                                  int64_t at, const char *what);
@@ -92,6 +92,27 @@ BPT_MUST_USE int bpt_jwt_check_time_and_audience(const struct bpt_jwt *t, const 
 BPT_MUST_USE int bpt_jwt_authenticate(const struct bpt_jwt *t, const bpt_verify_ctx *ctx,
                                       const bpt_policy *p, int64_t at, const char *default_url,
                                       const char *what);
+
+/** true when the token's aud names an audience (a non-empty string, or an array with one). */
+bool bpt_jwt_has_audience(const struct bpt_jwt *t);
+
+/**
+ * The URL a provider's verifier takes @p t's keys from when neither the context nor the policy
+ * names a source: GCP's JWKS URL for a Confidential Space token, an MAA instance's
+ * <iss>/certs when the policy lists the token's issuer; "" otherwise (an MAA token whose
+ * issuer the policy does not name has no URL of its own).
+ * @return 0; BPT_EINVAL (the URL does not fit @p len).
+ */
+BPT_MUST_USE int bpt_jwt_provider_keys_url(char *buf, size_t len, const struct bpt_jwt *t,
+                                           const bpt_policy *p);
+
+/**
+ * The URL bpt_jwt_key() fetches keys from for @p t (the context's JWKS URL, the policy's
+ * jwt.jwks_url, else @p default_url), or NULL when a JWKS document (the context's, or the
+ * policy's jwt.jwks_file) comes first or there is no URL at all.
+ */
+const char *bpt_jwt_key_url(const bpt_verify_ctx *ctx, const bpt_policy *p,
+                            const char *default_url);
 
 /** true when @p iss is in the policy's jwt.issuers. */
 bool bpt_jwt_issuer_listed(const bpt_policy *p, const char *iss);

@@ -52,14 +52,56 @@ out:
     return rc;
 }
 
-static void finish(bpt_verify_result *res, const uint8_t *report_data, size_t rd_len,
-                   const struct bpt_jwt *t)
+/* What the token authenticated, and a warning when it was accepted unbound (an opt-out). */
+static int finish(bpt_verify_result *res, const uint8_t *report_data, size_t rd_len,
+                  const struct bpt_jwt *t, bool unbound)
 {
     if (rd_len) {
         memcpy(res->d.report_data, report_data, rd_len);
         res->d.report_data_len = rd_len;
     }
     res->d.tcb = json_pack("{s:s,s:s}", "token_alg", t->alg_name, "kid", t->kid);
+    if (unbound &&
+        !(res->d.warnings = json_pack("[s]", "insecure_any_audience: the token is not bound to "
+                                             "this relying party (no expected audience, nonce "
+                                             "or report data was checked); any token of this "
+                                             "issuer, minted for anyone, would pass"))) {
+        return bpt_err_nomem("warnings");
+    }
+    return res->d.tcb ? 0 : bpt_err_nomem("tcb");
+}
+
+/*
+ * Is the token bound to this relying party? GCP Confidential Space: by an expected audience
+ * (the audience the workload asked the launcher for). Azure MAA: by an expected audience when
+ * the token names one, else by an expected nonce or report data (the runtime claims bind
+ * them). Without a binding: unsatisfiable, unless the policy opts out (then *unbound).
+ */
+static int bound_to_relying_party(bool *unbound, const struct bpt_jwt *t, const bpt_policy *p,
+                                  bool gcp, const char *what)
+{
+    bool has_aud = bpt_jwt_has_audience(t);
+    *unbound = false;
+    if (p->expected_audience ||
+        (!gcp && !has_aud && (p->expected_nonce || p->expected_report_data_len))) {
+        return 0;
+    }
+    if (p->insecure_any_audience) {
+        *unbound = true;
+        return 0;
+    }
+    if (gcp || has_aud) {
+        return bpt_err(BPT_EUNSATISFIABLE,
+                       "%s: the token is not bound to this relying party: the policy names no "
+                       "expected_audience%s, so a token of this issuer minted for anyone would "
+                       "pass; set expected_audience, or insecure_any_audience to accept that",
+                       what, gcp ? " (the audience the workload asked its launcher for)" : "");
+    }
+    return bpt_err(BPT_EUNSATISFIABLE,
+                   "%s: the token names no audience and the policy expects neither a nonce nor "
+                   "report data, so nothing binds it to this relying party; set expected_nonce "
+                   "or expected_report_data, or insecure_any_audience to accept that",
+                   what);
 }
 
 /* The token: parsed once by the dispatcher when it chose between the JWT providers, else here
@@ -79,6 +121,24 @@ bool bpt_jwt_is_gcp(const struct bpt_jwt *t)
 {
     const char *iss = str_claim(t->claims, "iss");
     return iss && strcmp(iss, BPT_GCP_ISSUER) == 0;
+}
+
+int bpt_jwt_provider_keys_url(char *buf, size_t len, const struct bpt_jwt *t, const bpt_policy *p)
+{
+    const char *iss = str_claim(t->claims, "iss");
+    int n;
+    buf[0] = '\0';
+    if (bpt_jwt_is_gcp(t)) {
+        n = snprintf(buf, len, "%s", BPT_GCP_JWKS_URL);
+    } else if (iss && p->jwt.n_issuers && bpt_jwt_issuer_listed(p, iss)) {
+        n = snprintf(buf, len, "%s/certs", iss); /* the MAA instance's keys */
+    } else {
+        return 0; /* MAA without its instance named: no URL of its own */
+    }
+    if (n < 0 || (size_t)n >= len) {
+        return bpt_err(BPT_EINVAL, "jwt: keys URL longer than %zu bytes", len - 1);
+    }
+    return 0;
 }
 
 /* ---- GCP Confidential Space ------------------------------------------------------------- */
@@ -121,7 +181,7 @@ static int gcp_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
     const char *iss, *dbgstat, *image = NULL;
     uint8_t digest[32];
     size_t digest_len = 0;
-    bool debug;
+    bool debug, unbound = false;
     int rc;
 
     (void)state;
@@ -137,6 +197,8 @@ static int gcp_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
         rc = bpt_err(BPT_ECLAIM, "%s: issuer %s is not in the policy's jwt.issuers", what, iss);
         goto out;
     }
+    /* The policy alone decides this (no claim is read): before fetching any key. */
+    BPT_CHECK(bound_to_relying_party(&unbound, t, policy, true, what));
     BPT_CHECK(bpt_jwt_authenticate(t, ctx, policy, ev->at, BPT_GCP_JWKS_URL, what));
 
     /* Claims, judged only now that the token is authentic. */
@@ -164,7 +226,7 @@ static int gcp_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
                      image ? image : "(absent)", policy->expected_image_digest);
         goto out;
     }
-    if (policy->expected_measurement) {
+    if (policy->has_expected_measurement) {
         if (!digest_len) {
             rc = bpt_err(BPT_ECLAIM,
                          "%s: no image digest to compare with the expected "
@@ -217,7 +279,7 @@ static int gcp_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
         BPT_CHECK(copy_claim(c, container, "restart_policy", NULL));
         BPT_CHECK(copy_claim(c, container, "image_id", NULL));
     }
-    finish(res, NULL, 0, t);
+    BPT_CHECK(finish(res, NULL, 0, t, unbound));
     res->report = report;
     report = NULL;
     rc = 0;
@@ -310,8 +372,9 @@ static int maa_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
     const json_t *tee, *dbg;
     const char *iss, *type = NULL, *meas_key, *rd_key, *dbg_key, *nonce;
     char certs[1100];
+
     uint8_t meas[48], rd[64];
-    bool snp, has_rd = false;
+    bool snp, has_rd = false, unbound = false;
     int rc;
 
     (void)state;
@@ -337,9 +400,10 @@ static int maa_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
                      what);
         goto out;
     }
-    snprintf(certs, sizeof(certs), "%s/certs", iss);
-    BPT_CHECK(
-        bpt_jwt_authenticate(t, ctx, policy, ev->at, policy->jwt.n_issuers ? certs : NULL, what));
+    BPT_CHECK(bpt_jwt_provider_keys_url(certs, sizeof(certs), t, policy));
+    BPT_CHECK(bpt_jwt_authenticate(t, ctx, policy, ev->at, certs[0] ? certs : NULL, what));
+    /* Whether aud is there decides which binding the token needs: read now it is authentic. */
+    BPT_CHECK(bound_to_relying_party(&unbound, t, policy, false, what));
 
     tee = maa_tee(t->claims, &type);
     if (!type || (strcmp(type, "sevsnpvm") != 0 && strcmp(type, "tdxvm") != 0)) {
@@ -413,7 +477,7 @@ static int maa_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
             }
         }
     }
-    finish(res, rd, has_rd ? 64 : 0, t);
+    BPT_CHECK(finish(res, rd, has_rd ? 64 : 0, t, unbound));
     res->report = report;
     report = NULL;
     rc = 0;

@@ -292,7 +292,7 @@ int bpt_snp_vek_extensions(struct bpt_snp_vek_ext *out, X509 *cert)
     return 0;
 }
 
-static bpt_snp_product product_from_name(const char *name)
+bpt_snp_product bpt_snp_product_from_name(const char *name)
 {
     if (strncmp(name, "Milan", 5) == 0) {
         return BPT_SNP_MILAN;
@@ -624,11 +624,6 @@ static int check_policy(const bpt_snp_report *rep, bpt_snp_tcb t, bpt_snp_produc
         return bpt_err(BPT_ECLAIM, "sev_snp: guest policy allows debugging (debug bit 19 set) "
                                    "and the policy refuses debug-mode TEEs");
     }
-    if (p->expected_nonce) {
-        return bpt_err(BPT_EUNSATISFIABLE,
-                       "sev_snp: reports carry no nonce field; bind the nonce into report_data "
-                       "and expect that instead");
-    }
     rc = bpt_policy_check_measurement(p, rep->measurement, 48, "sev_snp: measurement");
     if (rc == 0) {
         rc = bpt_policy_check_report_data(p, rep->report_data, "sev_snp: report_data");
@@ -909,9 +904,22 @@ static int verify_chain(STACK_OF(X509) * *chain, X509 *leaf, STACK_OF(X509) * ca
 {
     STACK_OF(X509) *roots = NULL, *untrusted = NULL;
     enum bpt_pinned_root ark, inter;
-    char who[256], pinned[256];
+    struct bpt_pki_verify_opts o = *opts;
+    char who[256], pinned[256], url[BPT_KDS_URL_MAX] = "", where[BPT_KDS_URL_MAX + 256];
     int rc;
 
+    /* What a certificate missing from the chain is and where it comes from (appended by
+     * bpt_pki_verify_chain(); the cases the checks below name come first). */
+    if (bpt_kds_cert_chain_url(url, sizeof(url), ctx->kds_url, vlek,
+                               bpt_snp_product_name(product)) < 0) {
+        url[0] = '\0';
+    }
+    snprintf(where, sizeof(where),
+             "AMD publishes the %s and the ARK at %s; give the %s (DER or PEM) with the "
+             "verification context's certificates and trust the ARK (pinned, or one of the "
+             "context's trust roots)",
+             vlek ? "ASVK" : "ASK", url[0] ? url : "AMD KDS", vlek ? "ASVK" : "ASK");
+    o.where = where;
     if (bpt_verify_ctx_has_trust_roots(ctx)) {
         BPT_CHECK(bpt_verify_ctx_roots(&roots, ctx, NULL, 0));
         BPT_CHECK(own_roots_complete(leaf, cas, roots, product, vlek, ctx));
@@ -950,7 +958,7 @@ static int verify_chain(STACK_OF(X509) * *chain, X509 *leaf, STACK_OF(X509) * ca
             goto out;
         }
     }
-    BPT_CHECK(bpt_pki_verify_chain(chain, leaf, untrusted, roots, opts, "sev_snp: VCEK chain"));
+    BPT_CHECK(bpt_pki_verify_chain(chain, leaf, untrusted, roots, &o, "sev_snp: VCEK chain"));
     if (sk_X509_num(*chain) != 3) {
         rc = bpt_err(BPT_ESIGNATURE,
                      "sev_snp: chain has %d certificates, expected ARK, %s and the %s",
@@ -1062,8 +1070,9 @@ static int snp_verify(bpt_verify_result *res, const struct bpt_evidence *evidenc
             goto out;
         }
         BPT_CHECK(bpt_snp_vek_extensions(&facts.ext, leaf));
-        facts.cert_product = facts.ext.product_name[0] ? product_from_name(facts.ext.product_name)
-                                                       : BPT_SNP_PRODUCT_UNKNOWN;
+        facts.cert_product = facts.ext.product_name[0]
+                                 ? bpt_snp_product_from_name(facts.ext.product_name)
+                                 : BPT_SNP_PRODUCT_UNKNOWN;
         BPT_CHECK(resolve_product(&product, &rep, facts.cert_product, policy, vlek));
         facts.chain_product = product;
         BPT_CHECK(verify_chain(&chain, leaf, cas, product, vlek, ctx, &opts));

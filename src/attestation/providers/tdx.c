@@ -277,7 +277,18 @@ static int verify_pck(STACK_OF(X509) * *chain, EVP_PKEY **key, struct bpt_pck_ex
                       const uint8_t *ev, const bpt_tdx_quote *q, const bpt_verify_ctx *ctx,
                       struct roots *lazy, int64_t at)
 {
-    struct bpt_pki_verify_opts opts = {.at = at, .max_depth = 3, .strict = true};
+    struct bpt_pki_verify_opts opts = {
+        .at = at,
+        .max_depth = 3,
+        .strict = true,
+        .where = bpt_verify_ctx_has_trust_roots(ctx)
+                     ? "the quote's certification data carries the PCK certificate and its CA; "
+                       "the root must be one of the context's trust roots (they replace the "
+                       "pinned Intel SGX Root CA): add this chain's root to them (DER or PEM)"
+                     : "the quote's certification data carries the PCK certificate and its CA, "
+                       "and the root is the pinned Intel SGX Root CA: a chain to another root "
+                       "(a simulator's) needs that root in the context's trust roots (DER or "
+                       "PEM)"};
     STACK_OF(X509) *certs = NULL, *roots = NULL;
     uint8_t ckey[32];
     X509 *leaf;
@@ -453,11 +464,6 @@ static int check_policy(const bpt_tdx_quote *q, const struct bpt_tdx_tcb_result 
     if ((b->td_attributes & BPT_TDX_ATTR_DEBUG) && !p->allow_debug) {
         return bpt_err(BPT_ECLAIM, "tdx: the TD is debuggable (TD attribute DEBUG set) and the "
                                    "policy refuses debug-mode TEEs");
-    }
-    if (p->expected_nonce) {
-        return bpt_err(BPT_EUNSATISFIABLE,
-                       "tdx: quotes carry no nonce field; bind the nonce into report_data and "
-                       "expect that instead");
     }
     BPT_CHECK(bpt_policy_check_measurement(p, b->mr_td, 48, "tdx: measurement (MRTD)"));
     for (int i = 0; i < BPT_POLICY_MAX_RTMRS; i++) {

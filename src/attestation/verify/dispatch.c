@@ -15,6 +15,7 @@
 #include "attestation/providers/jwt_internal.h"
 #include "attestation/providers/providers.h"
 #include "attestation/verified_internal.h"
+#include "attestation/verify/verify_internal.h"
 
 #include "core/codec.h"
 #include "core/err.h"
@@ -233,6 +234,23 @@ static int dispatch(bpt_verified **out, const bpt_verify_ctx *ctx, const bpt_pol
     return rc;
 }
 
+int bpt_report_json_evidence(bpt_report **out, const uint8_t *bytes, size_t len, const char *what)
+{
+    const uint8_t *inner;
+    size_t n = 0;
+    int rc;
+    if ((rc = bpt_report_from_json(out, (const char *)bytes, len)) < 0) {
+        return bpt_err_prefix(rc == BPT_EINVAL ? BPT_EMALFORMED : rc, "%s: report JSON", what);
+    }
+    inner = bpt_report_evidence(*out, &n);
+    if (bpt_evidence_recognise(inner, n) == BPT_EVIDENCE_REPORT_JSON) {
+        bpt_report_free(*out);
+        *out = NULL;
+        return bpt_err(BPT_EMALFORMED, "%s: a report's evidence is itself report JSON", what);
+    }
+    return 0;
+}
+
 /* Evidence bytes (report JSON included) through the context's verifiers. */
 static int verify_bytes(bpt_verified **out, const bpt_verify_ctx *ctx, const bpt_policy *policy,
                         const uint8_t *ev, size_t ev_len, bpt_provider want, struct refusal *why);
@@ -254,6 +272,12 @@ static int verify_report(bpt_verified **out, const bpt_verify_ctx *ctx, const bp
     BPT_CHECK(bpt_evidence_set_collateral(&ev, report->collateral));
     rc = dispatch(out, ctx, policy, &ev, report->provider,
                   report->provider == BPT_PROVIDER_CUSTOM ? report->provider_name : NULL, why);
+    /* The report's own claims are never trusted, but a key binding it states is checked
+     * against the evidence rather than dropped: a mismatch is refused. */
+    if (rc == 0 && (rc = bpt_verified_check_key_binding(*out, report)) < 0) {
+        bpt_verified_free(*out);
+        *out = NULL;
+    }
 out:
     bpt_evidence_dispose(&ev);
     return rc;
@@ -279,10 +303,7 @@ static int verify_bytes(bpt_verified **out, const bpt_verify_ctx *ctx, const bpt
         rc = dispatch(out, ctx, policy, &ev, want, NULL, why);
         goto out;
     }
-    if ((rc = bpt_report_from_json(&r, (const char *)bytes, len)) < 0) {
-        rc = bpt_err_prefix(rc == BPT_EINVAL ? BPT_EMALFORMED : rc, "verify: report JSON");
-        goto out;
-    }
+    BPT_CHECK(bpt_report_json_evidence(&r, bytes, len, "verify"));
     if (want != BPT_PROVIDER_UNKNOWN && want != r->provider) {
         rc = bpt_err(BPT_EMALFORMED, "verify: provider %s was named but the report is %s",
                      bpt_provider_name(want), r->provider_name);

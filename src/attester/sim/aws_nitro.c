@@ -170,7 +170,10 @@ int bpt_sim_aws_nitro_build(uint8_t **ev, size_t *ev_len, const char *dir,
                                                : (uint64_t)BPT_SIM_NITRO_TIME * 1000)) ||
         !add(doc, "pcrs", cbor_incref(pcrs)) ||
         !add(doc, "certificate", cbor_build_bytestring(leaf, leaf_len)) ||
-        !add(doc, "cabundle", cbor_incref(bundle)) || !add(doc, "public_key", cbor_new_null()) ||
+        !add(doc, "cabundle", cbor_incref(bundle)) ||
+        !add(doc, "public_key",
+             o->public_key ? cbor_build_bytestring(o->public_key, o->public_key_len)
+                           : cbor_new_null()) ||
         !add(doc, "user_data",
              big            ? cbor_build_bytestring(big, o->oversized_user_data)
              : o->user_data ? cbor_build_bytestring(o->user_data, o->user_data_len)

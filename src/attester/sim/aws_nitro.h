@@ -14,6 +14,8 @@ struct bpt_sim_nitro_opts {
     size_t user_data_len;
     const uint8_t *nonce;
     size_t nonce_len;
+    const uint8_t *public_key; /* NULL: none */
+    size_t public_key_len;
     uint64_t timestamp_ms;      /* 0: the simulator's fixed time (2025-06-15) */
     bool debug;                 /* PCR0..2 all zero */
     int alg;                    /* 0: ES384 (-35) */

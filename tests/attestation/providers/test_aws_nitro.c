@@ -151,6 +151,37 @@ static void test_sim_accepts_a_correct_document(void **state)
     assert_ok(verify_sim(f, &o, pol, 0));
 }
 
+/* user_data longer than 64 bytes is kept whole (issue 12): the result and its JSON carry all
+ * 300 bytes, up to the NSM API's 512. */
+static void test_long_user_data_is_not_cut(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t ud[300], *ev = NULL;
+    size_t n = 0, rd_len = 0;
+    bpt_verify_ctx *ctx = NULL;
+    bpt_verified *v = NULL;
+    char *json = NULL, hex[2 * sizeof(ud) + 1];
+    const uint8_t *rd;
+    for (size_t i = 0; i < sizeof(ud); i++) {
+        ud[i] = (uint8_t)(i * 7 + 1);
+        snprintf(hex + 2 * i, 3, "%02x", ud[i]);
+    }
+    struct bpt_sim_nitro_opts o = {.user_data = ud, .user_data_len = sizeof(ud)};
+    assert_ok(bpt_sim_aws_nitro_build(&ev, &n, f->sim.dir, &o));
+    ctx = bpt_sim_fixture_ctx(&f->sim, SIM_AT, NULL);
+    assert_non_null(ctx);
+    assert_ok(bpt_aws_nitro_verify(&v, ctx, NULL, ev, n));
+    rd = bpt_verified_report_data(v, &rd_len);
+    assert_int_equal(rd_len, sizeof(ud));
+    assert_memory_equal(rd, ud, sizeof(ud));
+    assert_ok(bpt_verified_to_json(&json, v));
+    assert_non_null(strstr(json, hex));
+    bpt_free(json);
+    bpt_verified_free(v);
+    bpt_verify_ctx_free(ctx);
+    bpt_free(ev);
+}
+
 static void test_each_check_fails_alone(void **state)
 {
     struct fixture *f = *state;
@@ -191,7 +222,12 @@ static void test_each_check_fails_alone(void **state)
          BPT_ESIGNATURE,
          "invalid CA certificate"},
         {"expired link", {0}, NULL, 4102444800 + 86400, BPT_ESIGNATURE, "expired"},
-        {"PCR0 mismatch", {0}, "{\"expected_measurement\":\"%s\"}", 0, BPT_ECLAIM, "PCR0 differs"},
+        {"PCR0 mismatch",
+         {0},
+         "{\"expected_measurement\":\"%s\"}",
+         0,
+         BPT_ECLAIM,
+         "aws_nitro: measurement (PCR0) 1010"},
         {"PCR map mismatch",
          {0},
          "{\"aws_nitro\":{\"pcrs\":{\"3\":\"%s\"}}}",
@@ -391,6 +427,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_real_document),
         cmocka_unit_test(test_sim_accepts_a_correct_document),
+        cmocka_unit_test(test_long_user_data_is_not_cut),
         cmocka_unit_test(test_each_check_fails_alone),
         cmocka_unit_test(test_pinned_root_refuses_and_bytes_are_checked),
         cmocka_unit_test(test_chain_cache),

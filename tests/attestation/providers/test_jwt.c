@@ -30,6 +30,10 @@
 #define GCP "https://confidentialcomputing.googleapis.com"
 #define DIGEST "sha256:5d6a4ae7b3b5f8a04a7ef9bbd6e9d3c1a5bca8a1c3d2ef0b1a2b3c4d5e6f7a8b"
 #define ZERO32 "0000000000000000000000000000000000000000000000000000000000000000"
+#define ZERO16 "00000000000000000000000000000000"
+/* The report data of maa_claims(): 64 bytes of 0x11. */
+#define ONES32 "11111111111111111111111111111111"
+#define RD11 ONES32 ONES32 ONES32 ONES32
 #define MEAS                                                                                       \
     "aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff0011223344556677" \
     "8899"
@@ -157,6 +161,25 @@ static int teardown(void **state)
     free(f->jwks);
     free(f);
     return 0;
+}
+
+/* The result's warnings hold @p want (NULL: there are none). */
+static void assert_warning(const bpt_verified *v, const char *want)
+{
+    char *text = NULL;
+    json_t *o, *w;
+    assert_ok(bpt_verified_to_json(&text, v));
+    o = json_loads(text, 0, NULL);
+    assert_non_null(o);
+    w = json_object_get(o, "warnings");
+    assert_true(json_is_array(w));
+    if (!want) {
+        assert_int_equal(json_array_size(w), 0);
+    } else if (!strstr(text, want)) {
+        fail_msg("warnings lack '%s': %s", want, text);
+    }
+    json_decref(o);
+    bpt_free(text);
 }
 
 /* A token: header {"alg","kid","typ"} over @p claims, signed with @p key (NULL: unsigned). */
@@ -521,9 +544,26 @@ static const struct refusal refusals[] = {
      "the audience is not the expected 'bpt-test'"},
     {"wrong audience (array)", false, NULL, NULL, 0, "{\"aud\":[\"a\",\"b\"]}", NULL, BPT_ECLAIM,
      "the audience is not the expected 'bpt-test'"},
-    {"missing audience", false, NULL, NULL, 0, "{\"aud\":\"<delete>\"}",
-     "{\"expected_image_digest\":\"" DIGEST "\"}", BPT_ECLAIM,
-     "neither the policy nor the token names an audience"},
+    {"missing audience", false, NULL, NULL, 0, "{\"aud\":\"<delete>\"}", NULL, BPT_ECLAIM,
+     "the audience is not the expected 'bpt-test'"},
+    /* Bound to this relying party (issue 12): GCP needs an expected audience; Azure one when
+     * the token has aud, else an expected nonce or report data. */
+    {"GCP without an expected audience", false, NULL, NULL, 0, NULL,
+     "{\"expected_image_digest\":\"" DIGEST "\"}", BPT_EUNSATISFIABLE,
+     "gcp_confidential: the token is not bound to this relying party: the policy names no "
+     "expected_audience"},
+    {"GCP without aud nor an expected audience", false, NULL, NULL, 0, "{\"aud\":\"<delete>\"}",
+     "{\"expected_image_digest\":\"" DIGEST "\",\"expected_nonce\":\"nonce-0123456789\"}",
+     BPT_EUNSATISFIABLE, "the policy names no expected_audience"},
+    {"Azure with aud and only a nonce expected", true, NULL, NULL, 0, NULL,
+     "{\"expected_image_digest\":\"" DIGEST "\",\"expected_nonce\":\"maa-nonce-1\"}",
+     BPT_EUNSATISFIABLE,
+     "azure_maa: the token is not bound to this relying party: the policy names no "
+     "expected_audience"},
+    {"Azure without aud, nonce or report data expected", true, NULL, NULL, 0,
+     "{\"aud\":\"<delete>\"}", "{\"expected_image_digest\":\"" DIGEST "\"}", BPT_EUNSATISFIABLE,
+     "azure_maa: the token names no audience and the policy expects neither a nonce nor report "
+     "data"},
     {"aud of the wrong type", false, NULL, NULL, 0, "{\"aud\":7}", NULL, BPT_EMALFORMED,
      "aud is neither a string nor an array of strings"},
     /* GCP claims. */
@@ -541,7 +581,7 @@ static const struct refusal refusals[] = {
     {"GCP dbgstat absent", false, NULL, NULL, 0, "{\"dbgstat\":\"<delete>\"}", NULL, BPT_ECLAIM,
      "dbgstat is '(absent)'"},
     {"GCP image digest", false, NULL, NULL, 0, NULL,
-     "{\"expected_image_digest\":\"sha256:" ZERO32 "\"}", BPT_ECLAIM,
+     "{\"expected_image_digest\":\"sha256:" ZERO32 "\"" AUD "}", BPT_ECLAIM,
      "image digest " DIGEST " is not the expected"},
     {"GCP image digest absent", false, NULL, NULL, 0, "{\"submods\":{}}",
      "{\"expected_image_digest\":\"" DIGEST "\"" AUD "}", BPT_ECLAIM,
@@ -568,8 +608,17 @@ static const struct refusal refusals[] = {
      "\"tdxvm\",\"tdx_td_attributes_debug\":true,\"tdx_mrtd\":\"" MEAS "\"}}",
      NULL, BPT_ECLAIM, "tdx_td_attributes_debug is true"},
     {"Azure measurement", true, NULL, NULL, 0, NULL,
-     "{\"expected_measurement\":\"" ZERO32 ZERO32 "\"" AUD "}", BPT_ECLAIM,
+     "{\"expected_measurement\":\"" ZERO32 ZERO16 "\"" AUD "}", BPT_ECLAIM,
      "azure_maa: measurement " MEAS " != expected"},
+    /* Measurements of another algorithm or length can never match (issue 12). */
+    {"Azure measurement of another length", true, NULL, NULL, 0, NULL,
+     "{\"expected_measurement\":\"" ZERO32 ZERO32 "\"" AUD "}", BPT_EUNSATISFIABLE,
+     "azure_maa: measurement: the policy expects a measurement of 64 bytes, and these are 48 "
+     "bytes (sha384)"},
+    {"GCP measurement of another algorithm", false, NULL, NULL, 0, NULL,
+     "{\"expected_measurement\":\"sha384:" ZERO32 ZERO16 "\"" AUD "}", BPT_EUNSATISFIABLE,
+     "gcp_confidential: measurement (image digest): the policy expects a sha384 measurement, and "
+     "these are sha256 (32 bytes)"},
     {"Azure measurement not hex", true, NULL, NULL, 0,
      "{\"x-ms-sevsnpvm-launchmeasurement\":\"zz\"}", NULL, BPT_EMALFORMED,
      "x-ms-sevsnpvm-launchmeasurement is not 48 bytes of hex"},
@@ -643,14 +692,47 @@ static void test_leeway_debug_and_audience_rules(void **state)
     bpt_free(tok);
     free(claims);
 
-    /* The token names an audience and the policy none: accepted (the Rust rule); a policy
-     * audience found in an array aud too. */
+    /* The token names an audience and the policy none: refused as unbound (issue 12; the Rust
+     * crate accepted it), accepted with a warning after the opt-out; a policy audience found in
+     * an array aud. */
     claims = gcp_claims("{\"aud\":[\"a\",\"bpt-test\"]}");
     tok = token("RS256", "rsa-1", f->rsa, claims);
     p = policy(f, "{\"expected_image_digest\":\"" DIGEST "\"}");
-    assert_ok(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p));
+    assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p), BPT_EUNSATISFIABLE,
+                  "not bound to this relying party");
+    bpt_policy_set_insecure_any_audience(p, true);
+    assert_true(bpt_policy_insecure_any_audience(p));
+    assert_ok(bpt_verify(&v, c, p, (const uint8_t *)tok, strlen(tok), BPT_PROVIDER_UNKNOWN));
+    assert_warning(v, "insecure_any_audience: the token is not bound to this relying party");
+    bpt_verified_free(v);
+    bpt_policy_set_insecure_any_audience(p, false);
     assert_ok(bpt_policy_set_expected_audience(p, "bpt-test"));
-    assert_ok(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p));
+    assert_ok(bpt_verify(&v, c, p, (const uint8_t *)tok, strlen(tok), BPT_PROVIDER_UNKNOWN));
+    assert_warning(v, NULL); /* bound: no warning */
+    bpt_verified_free(v);
+    bpt_policy_free(p);
+    bpt_free(tok);
+    free(claims);
+
+    /* Azure: without aud, an expected nonce or expected report data binds the token; the
+     * opt-out from the policy file accepts it with neither, with a warning. */
+    claims = maa_claims(f->srv.url, "{\"aud\":\"<delete>\"}");
+    tok = token("RS256", "rsa-1", f->rsa, claims);
+    p = maa_policy(f,
+                   "{\"expected_image_digest\":\"" DIGEST "\",\"expected_nonce\":\"maa-nonce-1\"}");
+    assert_ok(verify(tok, BPT_PROVIDER_AZURE_SNP, c, p));
+    bpt_policy_free(p);
+    p = maa_policy(f, "{\"expected_image_digest\":\"" DIGEST "\",\"expected_report_data\":\"11\"}");
+    assert_rc_msg(verify(tok, BPT_PROVIDER_AZURE_SNP, c, p), BPT_ECLAIM, "report_data differs");
+    bpt_policy_free(p);
+    p = maa_policy(f, "{\"expected_image_digest\":\"" DIGEST "\",\"expected_report_data\":\"" RD11
+                      "\"}");
+    assert_ok(verify(tok, BPT_PROVIDER_AZURE_SNP, c, p));
+    bpt_policy_free(p);
+    p = maa_policy(f, "{\"expected_image_digest\":\"" DIGEST "\",\"insecure_any_audience\":true}");
+    assert_ok(bpt_verify(&v, c, p, (const uint8_t *)tok, strlen(tok), BPT_PROVIDER_AZURE_SNP));
+    assert_warning(v, "insecure_any_audience");
+    bpt_verified_free(v);
     bpt_policy_free(p);
     bpt_free(tok);
     free(claims);
@@ -752,7 +834,8 @@ static void test_jwks_sources_and_refusals(void **state)
     p = policy(f, NULL);
     c = offline_context(true);
     assert_rc_msg(verify(tok, BPT_PROVIDER_GCP_CONFIDENTIAL, c, p), BPT_EKEYS,
-                  "fetching is off (--offline)");
+                  "the context is offline (no fetching); give the context a JWKS document");
+    assert_null(strstr(bpt_error_last(), "--")); /* no CLI words in the library (issue 12) */
     bpt_verify_ctx_free(c);
     c = offline_context(true);
     assert_ok(bpt_verify_ctx_set_jwks_json(c, f->jwks, strlen(f->jwks)));
@@ -1150,14 +1233,25 @@ static void test_cli_verifies_tokens_with_a_jwks_file(void **state)
         free(out);
     }
     {
-        const char *argv[] = {"verify",         "--jwks", jwks, "--at", at, "--expect-image-digest",
-                              "sha256:" ZERO32, "--json", tokf, NULL};
+        const char *argv[] = {"verify",
+                              "--jwks",
+                              jwks,
+                              "--at",
+                              at,
+                              "--expect-audience",
+                              "bpt-test",
+                              "--expect-image-digest",
+                              "sha256:" ZERO32,
+                              "--json",
+                              tokf,
+                              NULL};
         assert_int_equal(bpt_test_run_cli(&out, argv), 1);
         assert_non_null(strstr(out, "\"kind\":\"claim\""));
         free(out);
     }
     {
-        const char *argv[] = {"verify", "--offline", "--at", at, "--json", tokf, NULL};
+        const char *argv[] = {"verify",   "--offline", "--at", at,  "--expect-audience",
+                              "bpt-test", "--json",    tokf,   NULL};
         assert_int_equal(bpt_test_run_cli(&out, argv), 1);
         assert_non_null(strstr(out, "\"kind\":\"keys\""));
         free(out);
@@ -1181,9 +1275,48 @@ static void test_cli_verifies_tokens_with_a_jwks_file(void **state)
         free(out);
     }
     {
+        /* Bound to no relying party (issue 12): refused, naming the flags that bind it; with
+         * --insecure-any-audience accepted, with a warning in text and JSON. */
+        char *err = NULL;
+        const char *argv[] = {"verify", "--jwks", jwks, "--at", at, "--json", tokf, NULL};
+        assert_int_equal(bpt_test_run_cli(&out, argv), 1);
+        assert_non_null(strstr(out, "\"kind\":\"unsatisfiable\""));
+        assert_non_null(strstr(out, "not bound to this relying party"));
+        assert_non_null(strstr(out, "--expect-audience S binds the token; "
+                                    "--insecure-any-audience accepts it unbound"));
+        free(out);
+        const char *optout[] = {"verify", "--jwks", jwks, "--at", at, "--insecure-any-audience",
+                                tokf,     NULL};
+        assert_int_equal(bpt_test_run_cli_err(&out, &err, optout), 0);
+        assert_non_null(strstr(out, "verified: gcp_confidential"));
+        assert_non_null(strstr(out, "warning:     insecure_any_audience: the token is not bound"));
+        free(out);
+        free(err);
+        const char *optout_json[] = {
+            "verify", "--jwks", jwks, "--at", at, "--insecure-any-audience", "--json", tokf, NULL};
+        assert_int_equal(bpt_test_run_cli(&out, optout_json), 0);
+        assert_non_null(strstr(out, "\"warnings\":[\"insecure_any_audience:"));
+        free(out);
+        /* Azure without aud: an expected nonce binds it. */
+        char *nclaims = maa_claims(f->srv.url, "{\"aud\":\"<delete>\"}");
+        char *ntok = token("ES256", "ec-1", f->ec, nclaims), nf[4200];
+        snprintf(nf, sizeof(nf), "%s/maa-noaud.jwt", dir);
+        bpt_test_write_file(nf, ntok, strlen(ntok));
+        const char *noaud[] = {"verify", "--issuer", f->srv.url, "--at", at, "--json", nf, NULL};
+        assert_int_equal(bpt_test_run_cli(&out, noaud), 1);
+        assert_non_null(strstr(out, "--expect-nonce S or --expect-report-data HEX"));
+        free(out);
+        const char *nonce[] = {"verify",         "--issuer",    f->srv.url, "--at", at,
+                               "--expect-nonce", "maa-nonce-1", nf,         NULL};
+        assert_int_equal(bpt_test_run_cli(NULL, nonce), 0);
+        bpt_free(ntok);
+        free(nclaims);
+    }
+    {
         const char *argv[] = {"verify", "--help", NULL};
         assert_int_equal(bpt_test_run_cli(&out, argv), 0);
         assert_non_null(strstr(out, "--expect-audience"));
+        assert_non_null(strstr(out, "--insecure-any-audience"));
         assert_non_null(strstr(out, "--jwks-url"));
         assert_non_null(strstr(out, "--issuer"));
         free(out);

@@ -333,14 +333,15 @@ static const struct check_case {
      0,
      BPT_ECLAIM,
      "the platform has TSME disabled (platform_info bit 1)"},
-    {"nonce cannot be checked",
+    /* The nonce rule (issue 12): report_data must be SHA-512 of the expected nonce. */
+    {"report_data is not the nonce's binding",
      {{0}},
      0,
      false,
      "{\"expected_nonce\":\"abc\"}",
      0,
-     BPT_EUNSATISFIABLE,
-     "no nonce"},
+     BPT_ECLAIM,
+     "sev_snp: report_data is not SHA-512 of the expected nonce"},
 };
 
 static void test_each_check_fails_alone(void **state)
@@ -642,6 +643,26 @@ static void test_missing_certificates_are_named(void **state)
     assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, f->report, f->len), BPT_ESIGNATURE,
                   "sev_snp: VCEK chain: ARK missing: no trust root given is the ASK's issuer "
                   "/O=bpt simulator/CN=ARK-Milan; add it to the trust roots");
+    bpt_verify_ctx_free(ctx);
+
+    /* A trust root with the ARK's name but another key: the chain cannot reach a root, and the
+     * message says where the ASK and ARK come from (bpt_pki_verify_chain's where). */
+    X509_free(other);
+    bpt_free(other_pem);
+    other = NULL;
+    other_pem = NULL;
+    assert_ok(bpt_sim_make_cert(&other, key, "ARK-Milan", NULL, NULL, 1, BPT_SIM_SIG_ECDSA_SHA256,
+                                9, NULL, NULL));
+    assert_ok(bpt_sim_cert_pem(&other_pem, other));
+    assert_ok(bpt_verify_ctx_new(&ctx, NULL));
+    assert_ok(bpt_verify_ctx_set_at(ctx, AT));
+    assert_ok(bpt_verify_ctx_add_trust_root_pem(ctx, other_pem, strlen(other_pem)));
+    assert_ok(bpt_verify_ctx_add_certs(ctx, (const uint8_t *)f->certs, strlen(f->certs)));
+    assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, f->report, f->len), BPT_ESIGNATURE,
+                  "; AMD publishes the ASK and the ARK at "
+                  "https://kdsintf.amd.com/vcek/v1/Milan/cert_chain; give the ASK (DER or PEM) "
+                  "with the verification context's certificates and trust the ARK (pinned, or "
+                  "one of the context's trust roots)");
     bpt_verify_ctx_free(ctx);
 
     /* No VCEK at all, offline: its full KDS URL, and how to give it. */

@@ -27,21 +27,6 @@ struct server {
 
 enum { NORMAL, NOT_FOUND, NO_CHAIN, OVERSIZED, BAD_SIGNATURE };
 
-static char *url_encode(const char *s)
-{
-    char *out = malloc(strlen(s) * 3 + 1), *p = out;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
-            *p++ = (char)c;
-        } else {
-            p += sprintf(p, "%%%02X", c);
-        }
-    }
-    *p = '\0';
-    return out;
-}
-
 static const char *field(struct server *s, const char *name)
 {
     return json_string_value(json_object_get(s->coll, name));
@@ -54,13 +39,8 @@ static struct MHD_Response *text_response(const char *text)
 
 static struct MHD_Response *der_response(const char *hex)
 {
-    size_t n = strlen(hex) / 2;
-    uint8_t *der = malloc(n);
-    for (size_t i = 0; i < n; i++) {
-        unsigned v = 0;
-        sscanf(hex + 2 * i, "%2x", &v);
-        der[i] = (uint8_t)v;
-    }
+    size_t n = 0;
+    uint8_t *der = bpt_test_hex_bytes(hex, &n);
     return MHD_create_response_from_buffer(n, der, MHD_RESPMEM_MUST_FREE);
 }
 
@@ -124,7 +104,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         status = MHD_HTTP_NOT_FOUND;
     }
     if (chain_header && mode != NO_CHAIN) {
-        char *enc = url_encode(chain);
+        char *enc = bpt_test_url_encode(chain);
         MHD_add_response_header(resp, chain_header, enc);
         free(enc);
     }
@@ -256,7 +236,7 @@ static void test_offline_without_cache(void **state)
     bpt_verified *v = NULL;
     atomic_store(&f->srv.hits, 0);
     assert_rc_msg(bpt_verify(&v, ctx, NULL, f->quote, f->len, BPT_PROVIDER_INTEL_TDX), BPT_EKEYS,
-                  "fetching is off (--offline)");
+                  "the context is offline (no fetching)");
     assert_int_equal(atomic_load(&f->srv.hits), 0);
     bpt_verify_ctx_free(ctx);
 }

@@ -14,21 +14,6 @@
 #define AT 1750000000 /* inside the simulated certificates' validity */
 #define DAY 86400
 
-static int setup(void **state)
-{
-    struct bpt_sim_fixture *f = calloc(1, sizeof(*f));
-    *state = f;
-    return f && bpt_sim_fixture_init(f) == 0 ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    struct bpt_sim_fixture *f = *state;
-    bpt_sim_fixture_dispose(f);
-    free(f);
-    return 0;
-}
-
 /* The policy of @p json; NULL for production() (what a NULL policy means to bpt_verify). */
 static bpt_policy *sim_policy(const char *json)
 {
@@ -424,11 +409,12 @@ static const struct fault faults[] = {
      "{\"expected_report_data\":\"01\"}",
      BPT_ECLAIM,
      "report_data differs"},
-    {"nonce is unsatisfiable",
+    /* The nonce rule (issue 12): report_data must be SHA-512 of the expected nonce. */
+    {"report_data is not the nonce's binding",
      {.version = 4},
      "{\"expected_nonce\":\"abc\"}",
-     BPT_EUNSATISFIABLE,
-     "quotes carry no nonce field"},
+     BPT_ECLAIM,
+     "tdx: report_data is not SHA-512 of the expected nonce"},
 };
 
 static const char *const registers[][2] = {
@@ -817,7 +803,9 @@ static void test_offline_without_collateral(void **state)
     assert_ok(bpt_verify_ctx_set_offline(ctx, true));
     assert_rc_msg(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX), BPT_EKEYS,
                   "no collateral given, none current in the cache for FMSPC 00906ed50000, and "
-                  "fetching is off");
+                  "the context is offline");
+    /* Library messages speak of the context, not of the CLI's flags (issue 12). */
+    assert_null(strstr(bpt_error_last(), "--"));
     bpt_verify_ctx_free(ctx);
     bpt_free(q);
 }
@@ -849,6 +837,14 @@ static void test_malformed_collateral(void **state)
     bpt_verify_ctx *ctx = sim_ctx(f, text);
     assert_rc_msg(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX), BPT_EMALFORMED,
                   "PCK CRL: not a DER CRL");
+    bpt_verify_ctx_free(ctx);
+    free(text);
+    /* A CRL that is not hex (nor DER or PEM): malformed, not "unsatisfiable" (issue 12). */
+    json_object_set_new(c, "pck_crl", json_string("zz-not-hex"));
+    text = json_dumps(c, 0);
+    ctx = sim_ctx(f, text);
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX), BPT_EMALFORMED,
+                  "PCK CRL: not a CRL (neither DER, PEM nor hex of DER)");
     bpt_verify_ctx_free(ctx);
     free(text);
     json_decref(c);
@@ -1261,5 +1257,5 @@ int main(void)
         cmocka_unit_test(test_reserved_fields),
         cmocka_unit_test(test_root_copies),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, bpt_sim_fixture_setup, bpt_sim_fixture_teardown);
 }
