@@ -878,6 +878,31 @@ static void test_policy_schema(void **state)
     assert_false(bpt_json_schema_check_text(path, "{\"tdx\":{\"xfam\":\"00\"}}", why, sizeof(why)));
     assert_non_null(strstr(why, "$.tdx.xfam"));
     assert_false(bpt_json_schema_check_text(path, "{\"max_age_secs\":-1}", why, sizeof(why)));
+    /* every key the loader takes and the writer writes is in the schema: the measurement as
+     * printed (alg:hex) and the audience opt-out (cli-semantics), the SEV-SNP rules */
+    {
+        static const char pol[] =
+            "{\"expected_measurement\":\"sha384:"
+            "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+            "202122232425262728292a2b2c2d2e2f\",\"insecure_any_audience\":true,"
+            "\"sev_snp\":{\"allow_smt\":false,\"min_abi\":\"1.51\"}}";
+        bpt_policy *p = NULL;
+        char *written = NULL;
+        if (!bpt_json_schema_check_text(path, pol, why, sizeof(why))) {
+            fail_msg("policy: %s", why);
+        }
+        assert_ok(bpt_policy_load_json(&p, pol, sizeof(pol) - 1));
+        assert_ok(bpt_policy_to_json(&written, p));
+        if (!bpt_json_schema_check_text(path, written, why, sizeof(why))) {
+            fail_msg("written policy %s: %s", written, why);
+        }
+        assert_non_null(strstr(written, "\"insecure_any_audience\":true"));
+        assert_non_null(strstr(written, "sha384:000102"));
+        bpt_free(written);
+        bpt_policy_free(p);
+        assert_false(bpt_json_schema_check_text(path, "{\"expected_measurement\":\"md5:00\"}", why,
+                                                sizeof(why)));
+    }
 }
 
 /* ---- messages ------------------------------------------------------------------------------ */
