@@ -89,6 +89,26 @@ bpt_verify_ctx *bpt_sim_fixture_ctx(const struct bpt_sim_fixture *f, int64_t at,
     return c;
 }
 
+int bpt_sim_fixture_add_snp_crl(const struct bpt_sim_fixture *f, bpt_verify_ctx *ctx)
+{
+    char path[4200];
+    size_t len = 0;
+    char *der;
+    int rc;
+    snprintf(path, sizeof(path), "%s/sev-snp/crl.der", f->dir);
+    if (!(der = read_text(path, &len))) {
+        fprintf(stderr, "sim fixture: cannot read %s\n", path);
+        return -1;
+    }
+    rc = bpt_verify_ctx_add_crl(ctx, (const uint8_t *)der, len);
+    free(der);
+    if (rc != 0) {
+        fprintf(stderr, "sim fixture: CRL: %s\n", bpt_error_last());
+        return -1;
+    }
+    return 0;
+}
+
 int bpt_sim_fixture_setup(void **state)
 {
     struct bpt_sim_fixture *f = calloc(1, sizeof(*f));

@@ -30,6 +30,12 @@ void bpt_sim_fixture_dispose(struct bpt_sim_fixture *f);
 bpt_verify_ctx *bpt_sim_fixture_ctx(const struct bpt_sim_fixture *f, int64_t at,
                                     const bpt_verify_ctx_opts *opts);
 
+/**
+ * Give @p ctx the simulated ARK's CRL (DIR/sev-snp/crl.der), as a relying party would fetch it
+ * from AMD KDS for hardware evidence. @return 0, or -1 after printing why.
+ */
+int bpt_sim_fixture_add_snp_crl(const struct bpt_sim_fixture *f, bpt_verify_ctx *ctx);
+
 /** The fixture with a simulated SEV-SNP report (report_data 0, 1, ..., 63) and its VCEK chain. */
 struct bpt_sim_snp_fixture {
     struct bpt_sim_fixture sim;
