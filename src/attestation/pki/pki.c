@@ -13,6 +13,18 @@
 #include <openssl/pem.h>
 #include <openssl/core_names.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+/*
+ * OpenSSL fills a certificate's extension cache on its first use in a verification, under the
+ * certificate's lock, while other verifications read fields of it without that lock: a
+ * certificate that threads share (trust roots and certificates of a context, pinned roots) must
+ * have it filled while one thread holds it. Done when it is parsed.
+ */
+static void settle(X509 *c)
+{
+    (void)X509_check_purpose(c, -1, 0);
+}
 
 int bpt_pki_parse_der(X509 **out, const uint8_t *p, size_t len, const char *what)
 {
@@ -33,6 +45,7 @@ int bpt_pki_parse_der(X509 **out, const uint8_t *p, size_t len, const char *what
         return bpt_err(BPT_EMALFORMED, "%s: %zu trailing bytes after the DER certificate", what,
                        len - (size_t)(q - p));
     }
+    settle(c);
     *out = c;
     return 0;
 }
@@ -51,6 +64,7 @@ static bool looks_pem(const uint8_t *p, size_t len)
 /* Append @p c (taking it on success) to the stack, within the chain-length limit. */
 static int push_cert(STACK_OF(X509) * stack, X509 *c, const char *what)
 {
+    settle(c);
     if (sk_X509_num(stack) >= BPT_LIMIT_CERTS_IN_CHAIN) {
         return bpt_err(BPT_ELIMIT, "%s: more than %d certificates", what, BPT_LIMIT_CERTS_IN_CHAIN);
     }
@@ -476,6 +490,7 @@ int bpt_pki_pinned_load(X509 **out, enum bpt_pinned_root id)
         return bpt_err(BPT_ERROR, "pki: pinned %s does not match its fingerprint",
                        bpt_pki_pinned_name(id));
     }
+    settle(c);
     *out = c;
     return 0;
 }
