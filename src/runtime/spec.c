@@ -361,7 +361,8 @@ static int user_field(bpt_deploy_spec *s, const json_t *root)
     return 0;
 }
 
-/* The canonical JSON: every field, defaults filled in, secret values left out. */
+/* The canonical JSON: every field, defaults filled in, secret values left out; no "args" when
+ * the image's own command runs (the loader refuses an empty list: the form must load again). */
 static json_t *canonical(const bpt_deploy_spec *s)
 {
     json_t *o = json_object(), *args = json_array(), *env = json_object(), *secrets = json_array(),
@@ -392,7 +393,11 @@ static json_t *canonical(const bpt_deploy_spec *s)
     }
     json_object_set_new(o, "name", json_string(s->name));
     json_object_set_new(o, "image", json_string(s->image));
-    json_object_set_new(o, "args", args);
+    if (s->n_args > 0) {
+        json_object_set_new(o, "args", args);
+    } else {
+        json_decref(args);
+    }
     json_object_set_new(o, "env", env);
     json_object_set_new(o, "secrets", secrets);
     json_object_set_new(o, "devices", devices);
