@@ -1299,12 +1299,15 @@ out:
     return rc;
 }
 
-int bpt_runtime_stop(bpt_runtime *rt, const char *id)
+/* stop (to BPT_DEPLOY_STOPPED) or destroy (to BPT_DEPLOY_DESTROYED): the backend's work, then a
+ * compare-and-set from the state it was done in, again when another process changed it. */
+static int stop_or_destroy(bpt_runtime *rt, const char *id, bpt_deploy_state to)
 {
     struct bpt_store_row row;
     struct entry *e = NULL;
     char dir[PATH_MAX], sock[PATH_MAX];
     bpt_backend_deployment d;
+    bool destroy = to == BPT_DEPLOY_DESTROYED;
     int rc = BPT_ERROR;
 
     memset(&row, 0, sizeof(row));
@@ -1316,69 +1319,46 @@ int bpt_runtime_stop(bpt_runtime *rt, const char *id)
         bpt_store_row_dispose(&row);
         BPT_CHECK(row_for_change(&row, &e, rt, id));
         if (row.state == BPT_DEPLOY_DESTROYED) {
-            rc = bpt_err(BPT_EINVAL, "deployment %s is destroyed", row.id);
+            rc = destroy ? 0 : bpt_err(BPT_EINVAL, "deployment %s is destroyed", row.id);
             goto out;
         }
-        if (row.state == BPT_DEPLOY_STOPPED || row.state == BPT_DEPLOY_FAILED) {
+        if (!destroy && (row.state == BPT_DEPLOY_STOPPED || row.state == BPT_DEPLOY_FAILED)) {
             rc = 0;
             goto out;
         }
         BPT_CHECK(backend_view(&d, dir, sock, sizeof(dir), rt, &row, NULL));
-        rc = e->vt.stop(e->state, &d);
+        rc = destroy ? e->vt.destroy(e->state, &d) : e->vt.stop(e->state, &d);
         if (rc < 0) {
             bpt_err_prefix(rc, "deployment %s", row.id);
             goto out;
         }
-        BPT_CHECK(transition(&changed, rt, &row, BPT_DEPLOY_STOPPED, ""));
+        if (destroy) {
+            BPT_CHECK(bpt_runtime_rmtree(dir));
+        }
+        BPT_CHECK(transition(&changed, rt, &row, to, ""));
         if (changed) {
+            if (destroy) {
+                pthread_mutex_lock(&rt->mu);
+                cache_drop(rt, row.id);
+                pthread_mutex_unlock(&rt->mu);
+            }
             rc = 0;
             goto out;
         }
     }
-    rc = bpt_err(BPT_EBUSY, "deployment %s kept changing while being stopped", id);
+    rc = bpt_err(BPT_EBUSY, "deployment %s kept changing while being %s", id,
+                 destroy ? "destroyed" : "stopped");
 out:
     bpt_store_row_dispose(&row);
     return rc;
 }
 
+int bpt_runtime_stop(bpt_runtime *rt, const char *id)
+{
+    return stop_or_destroy(rt, id, BPT_DEPLOY_STOPPED);
+}
+
 int bpt_runtime_destroy(bpt_runtime *rt, const char *id)
 {
-    struct bpt_store_row row;
-    struct entry *e = NULL;
-    char dir[PATH_MAX], sock[PATH_MAX];
-    bpt_backend_deployment d;
-    int rc = BPT_ERROR;
-
-    memset(&row, 0, sizeof(row));
-    if (rt == NULL || id == NULL) {
-        return bpt_err(BPT_EINVAL, "runtime: NULL argument");
-    }
-    for (int attempt = 0; attempt < 3; attempt++) {
-        bool changed = false;
-        bpt_store_row_dispose(&row);
-        BPT_CHECK(row_for_change(&row, &e, rt, id));
-        if (row.state == BPT_DEPLOY_DESTROYED) {
-            rc = 0;
-            goto out;
-        }
-        BPT_CHECK(backend_view(&d, dir, sock, sizeof(dir), rt, &row, NULL));
-        rc = e->vt.destroy(e->state, &d);
-        if (rc < 0) {
-            bpt_err_prefix(rc, "deployment %s", row.id);
-            goto out;
-        }
-        BPT_CHECK(bpt_runtime_rmtree(dir));
-        BPT_CHECK(transition(&changed, rt, &row, BPT_DEPLOY_DESTROYED, ""));
-        if (changed) {
-            pthread_mutex_lock(&rt->mu);
-            cache_drop(rt, row.id);
-            pthread_mutex_unlock(&rt->mu);
-            rc = 0;
-            goto out;
-        }
-    }
-    rc = bpt_err(BPT_EBUSY, "deployment %s kept changing while being destroyed", id);
-out:
-    bpt_store_row_dispose(&row);
-    return rc;
+    return stop_or_destroy(rt, id, BPT_DEPLOY_DESTROYED);
 }
