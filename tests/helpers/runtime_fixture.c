@@ -108,7 +108,7 @@ static void probe(struct bpt_runtime_fixture *f)
     f->usable = true;
 }
 
-int bpt_runtime_fixture_init(struct bpt_runtime_fixture *f, const char *bpt, const char *sim_dir)
+static int init(struct bpt_runtime_fixture *f, const char *bpt, const char *sim_dir)
 {
     const char *src = getenv("BPT_SOURCE_DIR");
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -146,6 +146,18 @@ int bpt_runtime_fixture_init(struct bpt_runtime_fixture *f, const char *bpt, con
     return 0;
 }
 
+/* Where containers must run (a CI runner known to allow them), not running them fails. */
+static int required(const struct bpt_runtime_fixture *f)
+{
+    const char *req = getenv("BPT_REQUIRE_CONTAINERS");
+    if (!f->usable && req != NULL && strcmp(req, "1") == 0) {
+        fprintf(stderr, "runtime fixture: BPT_REQUIRE_CONTAINERS=1 but containers cannot run: %s\n",
+                f->why);
+        return -1;
+    }
+    return 0;
+}
+
 void bpt_runtime_fixture_dispose(struct bpt_runtime_fixture *f)
 {
     if (f->dir != NULL) {
@@ -153,4 +165,10 @@ void bpt_runtime_fixture_dispose(struct bpt_runtime_fixture *f)
         free(f->dir);
     }
     memset(f, 0, sizeof(*f));
+}
+
+int bpt_runtime_fixture_init(struct bpt_runtime_fixture *f, const char *bpt, const char *sim_dir)
+{
+    int rc = init(f, bpt, sim_dir);
+    return rc == 0 ? required(f) : rc;
 }

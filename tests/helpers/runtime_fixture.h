@@ -22,7 +22,8 @@ struct bpt_runtime_fixture {
  * Find runc, check it runs a probe container (as root, with runc's default config), and build
  * the image with @p bpt (the binary to put in it) and the simulator directory @p sim_dir.
  * @return 0 (then f->usable says whether containers run here, f->why why not), or -1 after
- *         printing why the fixture itself failed (the image could not be built).
+ *         printing why the fixture itself failed (the image could not be built), or why
+ *         containers cannot run when $BPT_REQUIRE_CONTAINERS is 1 (a runner that must run them).
  */
 int bpt_runtime_fixture_init(struct bpt_runtime_fixture *f, const char *bpt, const char *sim_dir);
 
