@@ -138,7 +138,7 @@ void cli_setup_logging(void);
 
 /* What a runtime command was asked for, and what it opened. */
 struct cli_rt {
-    const char *state_dir, *oci_runtime, *config_file, *host_root, *backend;
+    const char *state_dir, *oci_runtime, *config_file, *host_root, *backend, *nonce_hex;
     const char *policy_file, *roots[CLI_RT_MAX_ROOTS];
     int n_roots;
     bool allow_debug, want_verifier;
@@ -164,6 +164,14 @@ struct cli_rt {
 
 /* Take common option @p c: 0 taken, -1 not one of them, else the exit status of a usage error. */
 int cli_rt_option(struct cli_rt *o, const char *cmd, int c, const char *arg);
+
+/* A runtime command's arguments: every option through cli_rt_option() (-h prints @p usage),
+ * then @p min..@p max operands (@p operands says what is wanted when not). true: go on with
+ * the operands from argv[optind]; false: return *ex (the help printed, or a usage error). */
+struct option;
+bool cli_rt_args(int *ex, struct cli_rt *o, const char *cmd, int argc, char **argv,
+                 const struct option *opts, void (*usage)(FILE *), int min, int max,
+                 const char *operands);
 
 /* The help lines of the common options (and of verification's when @p verify). */
 void cli_rt_help_common(FILE *f, bool verify);

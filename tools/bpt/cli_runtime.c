@@ -5,6 +5,8 @@
  */
 #include "cli.h"
 
+#include <getopt.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,9 +108,49 @@ int cli_rt_option(struct cli_rt *o, const char *cmd, int c, const char *arg)
             return cli_usage_error(cmd, "--timeout '%s': seconds, 0..86400", arg);
         }
         return 0;
+    case 'c':
+        o->config_file = arg;
+        return 0;
+    case 'b':
+        o->backend = arg;
+        return 0;
+    case 'd':
+        o->host_root = arg;
+        return 0;
+    case 'n':
+        o->nonce_hex = arg;
+        return 0;
     default:
         return -1;
     }
+}
+
+bool cli_rt_args(int *ex, struct cli_rt *o, const char *cmd, int argc, char **argv,
+                 const struct option *opts, void (*usage)(FILE *), int min, int max,
+                 const char *operands)
+{
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            *ex = BPT_EXIT_OK;
+            return false;
+        }
+        if ((*ex = cli_rt_option(o, cmd, c, optarg)) != 0) {
+            if (*ex < 0) {
+                *ex =
+                    cli_usage_error(cmd, "unknown option or missing value: '%s'", argv[optind - 1]);
+            }
+            return false;
+        }
+    }
+    if (argc - optind < min || argc - optind > max) {
+        *ex = cli_usage_error(cmd, "%s", operands);
+        return false;
+    }
+    return true;
 }
 
 void cli_rt_help_common(FILE *f, bool verify)

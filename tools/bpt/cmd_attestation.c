@@ -44,33 +44,19 @@ int cmd_attestation(int argc, char **argv)
     struct cli_rt o = {.want_verifier = true};
     uint8_t nonce[BPT_KX_NONCE_MAX];
     size_t nonce_len = 32;
-    const char *nonce_hex = NULL;
     char hex[2 * BPT_KX_NONCE_MAX + 1], *vj = NULL;
     bpt_verified *v = NULL;
-    int c, rc, ex;
+    int rc, ex;
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            attestation_usage(stdout);
-            return BPT_EXIT_OK;
-        } else if (c == 'n') {
-            nonce_hex = optarg;
-        } else if ((ex = cli_rt_option(&o, "attestation", c, optarg)) != 0) {
-            return ex > 0 ? ex
-                          : cli_usage_error("attestation", "unknown option or missing value: '%s'",
-                                            argv[optind - 1]);
-        }
-    }
-    if (optind != argc - 1) {
-        return cli_usage_error("attestation", "one deployment ID is required");
+    if (!cli_rt_args(&ex, &o, "attestation", argc, argv, opts, attestation_usage, 1, 1,
+                     "one deployment ID is required")) {
+        return ex;
     }
     const char *id = argv[optind];
-    if (nonce_hex != NULL) {
-        size_t n = strlen(nonce_hex);
+    if (o.nonce_hex != NULL) {
+        size_t n = strlen(o.nonce_hex);
         if (n % 2 || n / 2 < BPT_KX_NONCE_MIN || n / 2 > BPT_KX_NONCE_MAX ||
-            bpt_hex_decode_exact(nonce, n / 2, nonce_hex, n, "--nonce") < 0) {
+            bpt_hex_decode_exact(nonce, n / 2, o.nonce_hex, n, "--nonce") < 0) {
             return cli_usage_error("attestation", "--nonce: %d..%d bytes of hex", BPT_KX_NONCE_MIN,
                                    BPT_KX_NONCE_MAX);
         }

@@ -50,28 +50,11 @@ int cmd_deploy(int argc, char **argv)
     bpt_deployment *d = NULL;
     char *text = NULL;
     size_t len = 0;
-    int c, rc, ex;
+    int rc, ex;
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            deploy_usage(stdout);
-            return BPT_EXIT_OK;
-        } else if (c == 'c') {
-            o.config_file = optarg;
-        } else if (c == 'b') {
-            o.backend = optarg;
-        } else if (c == 'd') {
-            o.host_root = optarg;
-        } else if ((ex = cli_rt_option(&o, "deploy", c, optarg)) != 0) {
-            return ex > 0 ? ex
-                          : cli_usage_error("deploy", "unknown option or missing value: '%s'",
-                                            argv[optind - 1]);
-        }
-    }
-    if (optind != argc - 1) {
-        return cli_usage_error("deploy", "one SPEC file is required");
+    if (!cli_rt_args(&ex, &o, "deploy", argc, argv, opts, deploy_usage, 1, 1,
+                     "one SPEC file is required")) {
+        return ex;
     }
     const char *file = argv[optind];
     if ((rc = cli_read_file(&text, &len, file, BPT_DEPLOY_SPEC_MAX_BYTES)) < 0 ||

@@ -25,23 +25,11 @@ int cmd_destroy(int argc, char **argv)
     static const struct option opts[] = {CLI_RT_COMMON_OPTIONS, {NULL, 0, NULL, 0}};
     struct cli_rt o = {0};
     bpt_deployment *d = NULL;
-    int c, rc, ex;
+    int rc, ex;
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            destroy_usage(stdout);
-            return BPT_EXIT_OK;
-        }
-        if ((ex = cli_rt_option(&o, "destroy", c, optarg)) != 0) {
-            return ex > 0 ? ex
-                          : cli_usage_error("destroy", "unknown option or missing value: '%s'",
-                                            argv[optind - 1]);
-        }
-    }
-    if (optind != argc - 1) {
-        return cli_usage_error("destroy", "one deployment ID is required");
+    if (!cli_rt_args(&ex, &o, "destroy", argc, argv, opts, destroy_usage, 1, 1,
+                     "one deployment ID is required")) {
+        return ex;
     }
     if ((ex = cli_rt_open(&o)) != 0) {
         goto out;

@@ -36,23 +36,11 @@ int cmd_pubkey(int argc, char **argv)
     struct cli_rt o = {.want_verifier = true};
     bpt_kx_client_key k = BPT_KX_CLIENT_KEY_INIT;
     char pk[65], sk[65];
-    int c, rc, ex;
+    int rc, ex;
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            pubkey_usage(stdout);
-            return BPT_EXIT_OK;
-        }
-        if ((ex = cli_rt_option(&o, "pubkey", c, optarg)) != 0) {
-            return ex > 0 ? ex
-                          : cli_usage_error("pubkey", "unknown option or missing value: '%s'",
-                                            argv[optind - 1]);
-        }
-    }
-    if (optind != argc - 1) {
-        return cli_usage_error("pubkey", "one deployment ID is required");
+    if (!cli_rt_args(&ex, &o, "pubkey", argc, argv, opts, pubkey_usage, 1, 1,
+                     "one deployment ID is required")) {
+        return ex;
     }
     const char *id = argv[optind];
     cli_note("deployment", json_string(id));

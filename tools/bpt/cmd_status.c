@@ -27,23 +27,10 @@ int cmd_status(int argc, char **argv)
     struct cli_rt o = {0};
     bpt_deployment *d = NULL, **list = NULL;
     size_t n = 0;
-    int c, rc, ex;
+    int rc, ex;
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            status_usage(stdout);
-            return BPT_EXIT_OK;
-        }
-        if ((ex = cli_rt_option(&o, "status", c, optarg)) != 0) {
-            return ex > 0 ? ex
-                          : cli_usage_error("status", "unknown option or missing value: '%s'",
-                                            argv[optind - 1]);
-        }
-    }
-    if (optind < argc - 1) {
-        return cli_usage_error("status", "at most one ID");
+    if (!cli_rt_args(&ex, &o, "status", argc, argv, opts, status_usage, 0, 1, "at most one ID")) {
+        return ex;
     }
     const char *id = optind < argc ? argv[optind] : NULL;
     if ((ex = cli_rt_open(&o)) != 0) {

@@ -26,23 +26,11 @@ int cmd_stop(int argc, char **argv)
     };
     struct cli_rt o = {0};
     bpt_deployment *d = NULL;
-    int c, rc, ex;
+    int rc, ex;
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            stop_usage(stdout);
-            return BPT_EXIT_OK;
-        }
-        if ((ex = cli_rt_option(&o, "stop", c, optarg)) != 0) {
-            return ex > 0 ? ex
-                          : cli_usage_error("stop", "unknown option or missing value: '%s'",
-                                            argv[optind - 1]);
-        }
-    }
-    if (optind != argc - 1) {
-        return cli_usage_error("stop", "one deployment ID is required");
+    if (!cli_rt_args(&ex, &o, "stop", argc, argv, opts, stop_usage, 1, 1,
+                     "one deployment ID is required")) {
+        return ex;
     }
     if ((ex = cli_rt_open(&o)) != 0) {
         goto out;
