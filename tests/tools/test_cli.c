@@ -886,6 +886,12 @@ static void test_seal_exit_codes(void **state)
          NULL,
          {"seal", "--deployment", "nope", "--state-dir", "@STATE", "--name", "z", "--secret-file",
           "@SECRET"}},
+        /* network: the workload never opens its socket */
+        {4,
+         RUNC,
+         NULL,
+         {"seal", "--deployment", "@MUTE", "--state-dir", "@STATE", "--wait", "0", "--trust-root",
+          "@ROOTS", "--name", "z", "--secret-file", "@SECRET"}},
     };
     run_table(*state, "seal", cases, N(cases), 0);
 }
