@@ -15,6 +15,8 @@
  * - the bpt process killed between "created" and "started" (an OCI runtime wrapper SIGKILLs it
  *   at `start`), then reconciled: the half-made container removed, the deployment failed, and
  *   deployed again in place;
+ * - changes behind the store's back with runc itself (a workload killed, a container deleted, a
+ *   container of no deployment in the store's runc root), reconciled by the next bpt;
  * - two bpt processes deploying one spec at once: one container, one id;
  * - an OCI image layout (umoci) as the image.
  */
@@ -573,6 +575,102 @@ static void test_crash_between_create_and_start(void **state)
     assert_int_equal(bpt(NULL, NULL, destroy), 0);
 }
 
+/* Run the store's runc with @p args (shell words) through sh, its output dropped
+ * (a detached container keeps its stdio); the exit status. */
+static int store_runc(const struct env *e, const char *args)
+{
+    char cmd[9000], out[1024];
+    snprintf(cmd, sizeof(cmd), "'%s' --root '%s/runc' %s </dev/null >/dev/null 2>&1", e->rtf.runc,
+             e->state, args);
+    const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    return bpt_runtime_fixture_run(out, sizeof(out), argv);
+}
+
+/* The state `bpt status --json` gives deployment @p id (after reconciling), with its detail. */
+static void status_of(const char *id, const char *state, const char *detail)
+{
+    char *out = NULL;
+    const char *status[] = {"status", "--json", id, NULL};
+    assert_int_equal(bpt(&out, NULL, status), 0);
+    json_t *d = json_of(out);
+    free(out);
+    assert_string_equal(str(d, "state"), state);
+    if (detail != NULL && strstr(str(d, "detail"), detail) == NULL) {
+        fail_msg("deployment %s: detail '%s', not '%s'", id, str(d, "detail"), detail);
+    }
+    json_decref(d);
+}
+
+/* Changes made behind the store's back with runc itself, reconciled by the next bpt: a workload
+ * killed (stopped, its container removed), a container deleted (failed), a container the store
+ * does not know in its runc root (removed). */
+static void test_reconcile_behind_the_stores_back(void **state)
+{
+    struct env *e = *state;
+    need_runc(e);
+    char spec[4400], id_k[17], id_g[17], args[4600], *out = NULL;
+    const char *names[] = {"killed", "deleted"};
+    char *ids[] = {id_k, id_g};
+    for (int i = 0; i < 2; i++) {
+        snprintf(spec, sizeof(spec), "%s/%s.json", e->tmp, names[i]);
+        write_spec(e, spec, names[i], NULL, "exec sleep 1000", "");
+        const char *deploy[] = {"deploy", "--json", spec, NULL};
+        assert_int_equal(bpt(&out, NULL, deploy), 0);
+        json_t *d = json_of(out);
+        free(out);
+        snprintf(ids[i], 17, "%s", str(d, "id"));
+        json_decref(d);
+    }
+    assert_int_equal(containers(e), 2);
+    /* the workload killed: runc says stopped */
+    snprintf(args, sizeof(args), "kill bpt-%s KILL", id_k);
+    assert_int_equal(store_runc(e, args), 0);
+    snprintf(args, sizeof(args), "state bpt-%s | grep -q stopped", id_k);
+    for (int i = 0; i < 100 && store_runc(e, args) != 0; i++) {
+        usleep(20000);
+    }
+    /* the other's container deleted */
+    snprintf(args, sizeof(args), "delete --force bpt-%s", id_g);
+    assert_int_equal(store_runc(e, args), 0);
+    /* a container of no deployment, in the store's runc root */
+    char bundle[4400], cfg[4500];
+    snprintf(bundle, sizeof(bundle), "%s/orphan", e->tmp);
+    snprintf(cfg, sizeof(cfg), "%s/config.json", bundle);
+    mkdir(bundle, 0700);
+    snprintf(args, sizeof(args), "spec --bundle '%s'", bundle);
+    assert_int_equal(store_runc(e, args), 0);
+    json_t *c = json_load_file(cfg, 0, NULL);
+    assert_non_null(c);
+    json_t *p = json_object_get(c, "process");
+    json_object_set_new(p, "terminal", json_false());
+    json_object_set_new(p, "args", json_pack("[ss]", "/bin/sleep", "1000"));
+    json_object_set_new(json_object_get(c, "root"), "path", json_string(e->rtf.image));
+    assert_int_equal(json_dump_file(c, cfg, 0), 0);
+    json_decref(c);
+    snprintf(args, sizeof(args), "run -d --bundle '%s' bpt-00000000000000ab", bundle);
+    assert_int_equal(store_runc(e, args), 0);
+    assert_int_equal(containers(e), 2); /* the stopped one, the orphan */
+
+    /* the next bpt reconciles: nothing runs that the store does not know, nothing in the store
+     * claims to run that does not */
+    status_of(id_k, "stopped", "the workload exited");
+    status_of(id_g, "failed", "its container is gone");
+    assert_int_equal(containers(e), 0);
+    assert_int_not_equal(store_runc(e, "state bpt-00000000000000ab"), 0);
+    /* both deploy again in place */
+    for (int i = 0; i < 2; i++) {
+        snprintf(spec, sizeof(spec), "%s/%s.json", e->tmp, names[i]);
+        const char *deploy[] = {"deploy", "--json", spec, NULL};
+        assert_int_equal(bpt(&out, NULL, deploy), 0);
+        json_t *d = json_of(out);
+        free(out);
+        assert_string_equal(str(d, "id"), ids[i]);
+        assert_string_equal(str(d, "state"), "running");
+        json_decref(d);
+    }
+    assert_int_equal(containers(e), 2);
+}
+
 /* Start `bpt deploy --json SPEC` with stdout to @p out_path. */
 static pid_t spawn_deploy(const char *spec, const char *out_path)
 {
@@ -672,6 +770,7 @@ int main(void)
         cmocka_unit_test_teardown(test_secret_values, clean),
         cmocka_unit_test_teardown(test_idempotent_and_changed_spec, clean),
         cmocka_unit_test_teardown(test_crash_between_create_and_start, clean),
+        cmocka_unit_test_teardown(test_reconcile_behind_the_stores_back, clean),
         cmocka_unit_test_teardown(test_two_processes_deploying_at_once, clean),
         cmocka_unit_test_teardown(test_oci_image_layout, clean),
     };
