@@ -168,8 +168,9 @@ static int rt_failed(const struct bpt_proc_result *r, const char *what, const ch
     if (msg[0] == '\0') {
         last_line(msg, sizeof(msg), r->err);
     }
-    return bpt_err(BPT_EIO, "direct: %s exited %d: %s", what, r->status,
-                   msg[0] ? msg : "(no message)");
+    return bpt_err(BPT_EIO, "direct: %s exited %d: %s%s", what, r->status,
+                   msg[0] ? msg : "(no message)",
+                   geteuid() != 0 ? " (the direct backend runs containers as root only)" : "");
 }
 
 static bpt_backend_state state_of(const char *status)
