@@ -579,7 +579,7 @@ static void test_crash_between_create_and_start(void **state)
  * (a detached container keeps its stdio); the exit status. */
 static int store_runc(const struct env *e, const char *args)
 {
-    char cmd[9000], out[1024];
+    char cmd[14000], out[1024];
     snprintf(cmd, sizeof(cmd), "'%s' --root '%s/runc' %s </dev/null >/dev/null 2>&1", e->rtf.runc,
              e->state, args);
     const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
