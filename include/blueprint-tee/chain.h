@@ -131,9 +131,9 @@ typedef struct bpt_chain_receipt {
     uint8_t tx_hash[32];
     uint64_t block_number;
     uint64_t gas_used;
-    bool success;      /**< status 1 */
-    char reason[256];  /**< a revert's decoded reason ("Error(string)" text, a custom error's
-                            name and arguments, or "panic 0x11"), else "" */
+    bool success;     /**< status 1 */
+    char reason[256]; /**< a revert's decoded reason ("Error(string)" text, a custom error's
+                           name and arguments, or "panic 0x11"), else "" */
 } bpt_chain_receipt;
 
 /** Sending options; initialise with BPT_CHAIN_TX_OPTS_INIT. */
@@ -205,7 +205,7 @@ typedef struct bpt_execution_profile {
     bool present; /**< false: no profile (empty data, or no execution_profile): any */
     bpt_confidentiality confidentiality;
     bpt_gpu_policy gpu;
-    uint32_t gpu_min_count;   /**< 1 at least when gpu is not none */
+    uint32_t gpu_min_count; /**< 1 at least when gpu is not none */
     bool has_gpu_min_vram;
     uint32_t gpu_min_vram_gb;
 } bpt_execution_profile;
@@ -228,9 +228,8 @@ BPT_API BPT_MUST_USE int bpt_execution_profile_parse(bpt_execution_profile *out,
  * @p name_out (may be NULL) gets metadata.name, cut to 127 bytes.
  * @return 0; the chain's errors; BPT_EMALFORMED (the answer does not decode); the parser's.
  */
-BPT_API BPT_MUST_USE int bpt_chain_blueprint_profile(bpt_execution_profile *out,
-                                                     char name_out[128], bpt_chain *c,
-                                                     const bpt_eth_address *tangle,
+BPT_API BPT_MUST_USE int bpt_chain_blueprint_profile(bpt_execution_profile *out, char name_out[128],
+                                                     bpt_chain *c, const bpt_eth_address *tangle,
                                                      uint64_t blueprint_id);
 
 /** What getService(uint64) says about a service (the fields a job service needs). */

@@ -373,9 +373,9 @@ static int decode_value(struct dec *d, struct bpt_abi_value *v, const struct bpt
 
 /* A list of @p n items of the given types (tuple items or array elements) whose head starts at
  * @p base of @p region; offsets of dynamic items are relative to base. */
-static int decode_list(struct dec *d, struct bpt_abi_value *v, const struct bpt_abi_type *const *types,
-                       const struct bpt_abi_type *elem, size_t n, const struct bpt_reader *region,
-                       size_t base)
+static int decode_list(struct dec *d, struct bpt_abi_value *v,
+                       const struct bpt_abi_type *const *types, const struct bpt_abi_type *elem,
+                       size_t n, const struct bpt_reader *region, size_t base)
 {
     struct bpt_reader area;
     size_t pos = 0;
@@ -489,8 +489,8 @@ static int decode_value(struct dec *d, struct bpt_abi_value *v, const struct bpt
             const uint8_t *tail;
             BPT_CHECK(bpt_reader_view(&r, &tail, padded - n, "padding"));
             if (memcmp(tail, pad, padded - n) != 0) {
-                return bpt_err(BPT_EMALFORMED, "abi: padding after %zu bytes at %zu is not zero",
-                               n, r.base + at);
+                return bpt_err(BPT_EMALFORMED, "abi: padding after %zu bytes at %zu is not zero", n,
+                               r.base + at);
             }
         }
         if (t->kind == BPT_ABI_STRING && !utf8_valid(view, n)) {
@@ -529,8 +529,8 @@ int bpt_abi_decode(struct bpt_abi_value **out, const struct bpt_abi_type *t, con
     bpt_reader_init(&r, p, len, "abi");
     BPT_CHECK(decode_value(&d, v, t, &r, 0));
     if (d.end != len) {
-        rc = bpt_err(BPT_EMALFORMED, "abi: %zu bytes after the encoding's end at %zu",
-                     len - d.end, d.end);
+        rc = bpt_err(BPT_EMALFORMED, "abi: %zu bytes after the encoding's end at %zu", len - d.end,
+                     d.end);
         goto out;
     }
     *out = v;
@@ -541,8 +541,7 @@ out:
     return rc;
 }
 
-int bpt_abi_decode_text(struct bpt_abi_value **out, const char *types, const uint8_t *p,
-                        size_t len)
+int bpt_abi_decode_text(struct bpt_abi_value **out, const char *types, const uint8_t *p, size_t len)
 {
     struct bpt_abi_type *t = NULL;
     int rc;

@@ -43,8 +43,8 @@ struct bpt_abi_type {
 };
 
 struct bpt_abi_value {
-    uint8_t word[32];            /* uintN (big-endian), address (last 20), bool, bytesN (first N) */
-    const uint8_t *data;         /* bytes, string: borrowed */
+    uint8_t word[32];    /* uintN (big-endian), address (last 20), bool, bytesN (first N) */
+    const uint8_t *data; /* bytes, string: borrowed */
     size_t len;
     struct bpt_abi_value *items; /* arrays and tuples: n values */
     size_t n;
@@ -68,7 +68,8 @@ BPT_MUST_USE int bpt_abi_decode(struct bpt_abi_value **out, const struct bpt_abi
 void bpt_abi_value_free(struct bpt_abi_value *v);
 
 /** Append the encoding of @p v as type @p t to @p out. @return 0; BPT_EINVAL (a value that
- *  does not fit its type: a fixed array or tuple of the wrong size, uintN too large); BPT_ELIMIT. */
+ *  does not fit its type: a fixed array or tuple of the wrong size, uintN too large); BPT_ELIMIT.
+ */
 BPT_MUST_USE int bpt_abi_encode(bpt_buf *out, const struct bpt_abi_type *t,
                                 const struct bpt_abi_value *v);
 
@@ -92,8 +93,8 @@ void bpt_abi_selector(uint8_t out[4], const char *signature);
  * tuple of the signature's argument types.
  * @return 0; the encoder's codes; BPT_EINVAL (a signature that does not parse).
  */
-BPT_MUST_USE int bpt_abi_calldata(bpt_buf *out, const char *signature,
-                                  struct bpt_abi_value *args, size_t n);
+BPT_MUST_USE int bpt_abi_calldata(bpt_buf *out, const char *signature, struct bpt_abi_value *args,
+                                  size_t n);
 
 /**
  * Decode @p p as the tuple type @p types ("(uint64,bytes)") in one call; out as bpt_abi_decode.

@@ -13,7 +13,7 @@
 struct secp256k1_context_struct;
 
 struct bpt_eth_key {
-    bpt_secret *secret;                  /* 32 bytes */
+    bpt_secret *secret;                   /* 32 bytes */
     struct secp256k1_context_struct *ctx; /* randomized; signing only reads it */
     bpt_eth_address addr;
 };
@@ -87,7 +87,7 @@ BPT_MUST_USE int bpt_eth_tx_sign(bpt_buf *raw, uint8_t hash[32], const struct bp
  * low s) and recover its sender. tx->data borrows from @p raw.
  * @return 0; BPT_EMALFORMED; BPT_ESIGNATURE (no sender recovers).
  */
-BPT_MUST_USE int bpt_eth_tx_decode(struct bpt_eth_tx *tx, bpt_eth_address *from,
-                                   const uint8_t *raw, size_t len);
+BPT_MUST_USE int bpt_eth_tx_decode(struct bpt_eth_tx *tx, bpt_eth_address *from, const uint8_t *raw,
+                                   size_t len);
 
 #endif

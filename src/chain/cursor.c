@@ -97,8 +97,8 @@ static int bind_identity(struct bpt_chain_cursor *c, const bpt_eth_address *tang
     int rc;
     bpt_eth_address_format(addr, tangle);
     snprintf(want, sizeof(want), "%s/%llu", addr, (unsigned long long)service_id);
-    BPT_CHECK(run(c, "SELECT value FROM meta WHERE key = 'identity'", NULL, 0, NULL, 0, meta_row,
-                  &m));
+    BPT_CHECK(
+        run(c, "SELECT value FROM meta WHERE key = 'identity'", NULL, 0, NULL, 0, meta_row, &m));
     if (m.found) {
         if (strcmp(m.value, want) != 0) {
             return bpt_err(BPT_EINVAL,
@@ -276,22 +276,22 @@ int bpt_chain_cursor_jobs_in(uint64_t *calls, size_t *n, size_t max, struct bpt_
     int64_t ints[1] = {(int64_t)state};
     int rc;
     pthread_mutex_lock(&c->mu);
-    rc = run(c, "SELECT call_id FROM jobs WHERE state = ? ORDER BY block, log_index", ints, 1,
-             NULL, 0, list_row, &l);
+    rc = run(c, "SELECT call_id FROM jobs WHERE state = ? ORDER BY block, log_index", ints, 1, NULL,
+             0, list_row, &l);
     pthread_mutex_unlock(&c->mu);
     *n = l.n;
     return rc;
 }
 
-int bpt_chain_cursor_checkpoint(struct bpt_chain_cursor *c, uint64_t number,
-                                const uint8_t hash[32], uint64_t keep_from)
+int bpt_chain_cursor_checkpoint(struct bpt_chain_cursor *c, uint64_t number, const uint8_t hash[32],
+                                uint64_t keep_from)
 {
     int64_t ints[1] = {(int64_t)number}, old[1] = {(int64_t)keep_from};
     const uint8_t *blobs[1] = {hash};
     int rc;
     pthread_mutex_lock(&c->mu);
-    rc = run(c, "INSERT OR REPLACE INTO blocks(number, hash) VALUES(?, ?)", ints, 1, blobs, 1,
-             NULL, NULL);
+    rc = run(c, "INSERT OR REPLACE INTO blocks(number, hash) VALUES(?, ?)", ints, 1, blobs, 1, NULL,
+             NULL);
     if (rc == 0) {
         rc = run(c, "DELETE FROM blocks WHERE number < ?", old, 1, NULL, 0, NULL, NULL);
     }

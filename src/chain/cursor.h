@@ -55,9 +55,8 @@ BPT_MUST_USE int bpt_chain_cursor_jobs_in(uint64_t *calls, size_t *n, size_t max
 BPT_MUST_USE int bpt_chain_cursor_checkpoint(struct bpt_chain_cursor *c, uint64_t number,
                                              const uint8_t hash[32], uint64_t keep_from);
 /** The newest remembered block at or below @p at_most: *found false when none. */
-BPT_MUST_USE int bpt_chain_cursor_checkpoint_below(bool *found, uint64_t *number,
-                                                   uint8_t hash[32], struct bpt_chain_cursor *c,
-                                                   uint64_t at_most);
+BPT_MUST_USE int bpt_chain_cursor_checkpoint_below(bool *found, uint64_t *number, uint8_t hash[32],
+                                                   struct bpt_chain_cursor *c, uint64_t at_most);
 /** Forget remembered blocks at or above @p from (after a reorganisation). */
 BPT_MUST_USE int bpt_chain_cursor_forget_from(struct bpt_chain_cursor *c, uint64_t from);
 

@@ -47,7 +47,8 @@ int bpt_eth_key_address_of(bpt_eth_address *out, const uint8_t secret[32])
     if (!ctx) {
         return bpt_err_nomem("eth key");
     }
-    if (!secp256k1_ec_seckey_verify(ctx, secret) || !secp256k1_ec_pubkey_create(ctx, &pub, secret)) {
+    if (!secp256k1_ec_seckey_verify(ctx, secret) ||
+        !secp256k1_ec_pubkey_create(ctx, &pub, secret)) {
         rc = bpt_err(BPT_EINVAL, "eth key: not a secp256k1 secret key (0 or past the order)");
         goto out;
     }
@@ -158,8 +159,9 @@ static int parse_hex_key(uint8_t secret[32], const uint8_t *p, size_t n, const c
     }
     if (b - a != 64 ||
         bpt_hex_decode_exact(secret, 32, (const char *)p + a, b - a, "operator key") < 0) {
-        return bpt_err(BPT_EINVAL, "eth key: %s: not 64 hex digits (a hex key file) nor a "
-                                   "keystore v3 JSON file",
+        return bpt_err(BPT_EINVAL,
+                       "eth key: %s: not 64 hex digits (a hex key file) nor a "
+                       "keystore v3 JSON file",
                        path);
     }
     return 0;
@@ -212,8 +214,15 @@ static int keystore_derive(uint8_t dk[32], const json_t *crypto, const char *pas
                          (unsigned long long)n);
             goto out;
         }
-        if (EVP_PBE_scrypt(password, strlen(password), salt.data, salt.len, n, r, p,
-                           SCRYPT_MAX_MEM, dk, 32) != 1) {
+        if (16 * r < 64 && n >= (1ULL << (16 * r))) { /* RFC 7914 §2; OpenSSL enforces it */
+            rc = bpt_err(BPT_EINVAL,
+                         "eth key: keystore scrypt n %llu must be below 2^(16*r) = 2^%llu "
+                         "(RFC 7914)",
+                         (unsigned long long)n, (unsigned long long)(16 * r));
+            goto out;
+        }
+        if (EVP_PBE_scrypt(password, strlen(password), salt.data, salt.len, n, r, p, SCRYPT_MAX_MEM,
+                           dk, 32) != 1) {
             rc = bpt_err_ossl(BPT_EINVAL, "eth key: keystore scrypt");
             goto out;
         }
@@ -240,8 +249,8 @@ out:
     return rc;
 }
 
-static int open_keystore(uint8_t secret[32], const uint8_t *text, size_t len,
-                         const char *password, const char *path)
+static int open_keystore(uint8_t secret[32], const uint8_t *text, size_t len, const char *password,
+                         const char *path)
 {
     json_t *root = NULL, *crypto = NULL, *cp = NULL;
     const char *cipher = NULL, *addr_text = NULL;
@@ -278,8 +287,9 @@ static int open_keystore(uint8_t secret[32], const uint8_t *text, size_t len,
     BPT_CHECK(hex_field(&ct, crypto, "ciphertext", "keystore crypto"));
     BPT_CHECK(hex_field(&mac, crypto, "mac", "keystore crypto"));
     if (iv.len != 16 || ct.len != 32 || mac.len != 32) {
-        rc = bpt_err(BPT_EINVAL, "eth key: keystore iv/ciphertext/mac of %zu/%zu/%zu bytes, "
-                                 "want 16/32/32",
+        rc = bpt_err(BPT_EINVAL,
+                     "eth key: keystore iv/ciphertext/mac of %zu/%zu/%zu bytes, "
+                     "want 16/32/32",
                      iv.len, ct.len, mac.len);
         goto out;
     }

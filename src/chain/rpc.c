@@ -51,8 +51,9 @@ int bpt_chain_new(bpt_chain **out, const bpt_chain_opts *o)
     if (o->timeout_ms < 0 || o->timeout_ms > BPT_HTTP_MAX_TIMEOUT_MS || o->backoff_ms < 0 ||
         o->backoff_max_ms < 0 || o->max_response_bytes > MAX_RESPONSE_LIMIT ||
         (o->retries > 100 && o->retries != BPT_CHAIN_NO_RETRY)) {
-        return bpt_err(BPT_EINVAL, "chain: options out of range (timeout_ms 0..%ld, retries "
-                                   "0..100, max_response_bytes 0..%u)",
+        return bpt_err(BPT_EINVAL,
+                       "chain: options out of range (timeout_ms 0..%ld, retries "
+                       "0..100, max_response_bytes 0..%u)",
                        BPT_HTTP_MAX_TIMEOUT_MS, MAX_RESPONSE_LIMIT);
     }
     if (!(c = calloc(1, sizeof(*c)))) {
@@ -258,7 +259,7 @@ int bpt_chain_quantity256(uint8_t out[32], const json_t *v, const char *what)
     memset(out, 0, 32);
     for (size_t i = 0; i < n; i++) {
         char ch = h[n - 1 - i];
-        int d = ch >= '0' && ch <= '9' ? ch - '0'
+        int d = ch >= '0' && ch <= '9'   ? ch - '0'
                 : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
                 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
                                          : -1;
@@ -437,7 +438,8 @@ void bpt_chain_revert_reason(char *out, size_t n, const uint8_t *data, size_t le
     if (memcmp(sel, data, 4) == 0) {
         if (bpt_abi_decode_text(&v, "(string)", data + 4, len - 4) == 0) {
             char text[200];
-            snprintf(text, sizeof(text), "%.*s", (int)(v->items[0].len > 199 ? 199 : v->items[0].len),
+            snprintf(text, sizeof(text), "%.*s",
+                     (int)(v->items[0].len > 199 ? 199 : v->items[0].len),
                      (const char *)v->items[0].data);
             snprintf(out, n, "%s", bpt_escape_text(esc, sizeof(esc), text));
         } else {

@@ -74,8 +74,8 @@ static void sleep_ms(long ms)
     }
 }
 
-static json_t *call_object(const bpt_chain_signer *s, const bpt_eth_address *to, const uint8_t *data,
-                           size_t len)
+static json_t *call_object(const bpt_chain_signer *s, const bpt_eth_address *to,
+                           const uint8_t *data, size_t len)
 {
     return json_pack("{s:o,s:o,s:o}", "from", bpt_chain_json_address(&s->key->addr), "to",
                      bpt_chain_json_address(to), "data", bpt_chain_json_data(data, len));
@@ -131,7 +131,8 @@ static int fees(uint64_t *tip, uint64_t *max_fee, bpt_chain *c)
         json_t *r, *first;
         json_decref(res);
         res = NULL;
-        rc = bpt_chain_rpc(&res, NULL, c, "eth_feeHistory", json_pack("[i,s,[i]]", 1, "latest", 50));
+        rc =
+            bpt_chain_rpc(&res, NULL, c, "eth_feeHistory", json_pack("[i,s,[i]]", 1, "latest", 50));
         r = json_object_get(res, "reward");
         first = json_array_get(json_array_get(r, 0), 0);
         if (rc < 0 || !first || bpt_chain_quantity(tip, first, "feeHistory reward") < 0) {
@@ -140,13 +141,15 @@ static int fees(uint64_t *tip, uint64_t *max_fee, bpt_chain *c)
     } else {
         goto out;
     }
-    BPT_CHECK(bpt_chain_rpc(&block, NULL, c, "eth_getBlockByNumber", json_pack("[s,b]", "latest", 0)));
+    BPT_CHECK(
+        bpt_chain_rpc(&block, NULL, c, "eth_getBlockByNumber", json_pack("[s,b]", "latest", 0)));
     if (!json_is_object(block)) {
         rc = bpt_err(BPT_EPROTOCOL, "chain: eth_getBlockByNumber(latest) gave no block");
         goto out;
     }
     if (json_object_get(block, "baseFeePerGas")) {
-        BPT_CHECK(bpt_chain_quantity(&base, json_object_get(block, "baseFeePerGas"), "baseFeePerGas"));
+        BPT_CHECK(
+            bpt_chain_quantity(&base, json_object_get(block, "baseFeePerGas"), "baseFeePerGas"));
     }
     *max_fee = base * 2 + *tip;
     rc = 0;
@@ -262,7 +265,8 @@ static int wait_receipt(bpt_chain_receipt *out, bpt_chain_signer *s, long timeou
     }
     BPT_CHECK(bpt_chain_quantity(&out->block_number, json_object_get(rec, "blockNumber"),
                                  "receipt blockNumber"));
-    BPT_CHECK(bpt_chain_quantity(&out->gas_used, json_object_get(rec, "gasUsed"), "receipt gasUsed"));
+    BPT_CHECK(
+        bpt_chain_quantity(&out->gas_used, json_object_get(rec, "gasUsed"), "receipt gasUsed"));
     BPT_CHECK(bpt_chain_quantity(&status, json_object_get(rec, "status"), "receipt status"));
     out->success = status == 1;
     rc = 0;
@@ -300,9 +304,9 @@ int bpt_chain_transact(bpt_chain_receipt *out, bpt_chain_signer *s, const bpt_et
     }
     BPT_CHECK(fees(&tx.max_priority_fee, &tx.max_fee, s->chain));
     BPT_CHECK(send_signed(out, s, &tx));
-    BPT_CHECK(wait_receipt(out, s, o->receipt_timeout_ms ? o->receipt_timeout_ms
-                                                         : DEFAULT_RECEIPT_TIMEOUT_MS,
-                           o->poll_ms ? o->poll_ms : DEFAULT_POLL_MS));
+    BPT_CHECK(wait_receipt(
+        out, s, o->receipt_timeout_ms ? o->receipt_timeout_ms : DEFAULT_RECEIPT_TIMEOUT_MS,
+        o->poll_ms ? o->poll_ms : DEFAULT_POLL_MS));
     if (!out->success) {
         /* The receipt has no reason: the call replayed on the state before its block gives it. */
         bpt_buf ret = BPT_BUF_INIT(1024 * 1024);

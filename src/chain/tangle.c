@@ -55,8 +55,8 @@ static int topic_u64(uint64_t *out, const uint8_t t[32], const char *what)
     return 0;
 }
 
-int bpt_tangle_job_decode(struct bpt_tangle_job *out, const uint8_t (*topics)[32],
-                          size_t n_topics, const uint8_t *data, size_t len)
+int bpt_tangle_job_decode(struct bpt_tangle_job *out, const uint8_t (*topics)[32], size_t n_topics,
+                          const uint8_t *data, size_t len)
 {
     struct bpt_abi_value *v = NULL;
     uint64_t idx = 0;
@@ -296,8 +296,8 @@ int bpt_chain_blueprint_profile(bpt_execution_profile *out, char name_out[128], 
         return bpt_err(BPT_EINVAL, "chain: blueprint profile: NULL argument");
     }
     bpt_abi_set_uint(&arg, blueprint_id);
-    BPT_CHECK(view_call(&v, c, tangle, "getBlueprintDefinition(uint64)", &arg, 1,
-                        BLUEPRINT_DEFINITION));
+    BPT_CHECK(
+        view_call(&v, c, tangle, "getBlueprintDefinition(uint64)", &arg, 1, BLUEPRINT_DEFINITION));
     def = &v->items[0];
     meta = &def->items[6];
     pd = &meta->items[8];
@@ -366,8 +366,9 @@ int bpt_chain_submit_result(bpt_chain_receipt *out, bpt_chain_signer *s,
     BPT_CHECK(bpt_abi_calldata(&data, "submitResult(uint64,uint64,bytes)", args, 3));
     rc = bpt_chain_transact(out, s, tangle, data.data, data.len, o);
     if (rc == BPT_EPROTOCOL && strncmp(out->reason, "ResultAlreadySubmitted(", 23) == 0) {
-        rc = bpt_err(BPT_EEXISTS, "chain: service %llu call %llu: this operator's result is "
-                                  "already on chain (%s)",
+        rc = bpt_err(BPT_EEXISTS,
+                     "chain: service %llu call %llu: this operator's result is "
+                     "already on chain (%s)",
                      (unsigned long long)service_id, (unsigned long long)call_id, out->reason);
     }
 out:
@@ -467,9 +468,8 @@ out:
 
 int bpt_chain_report_provisioned(bpt_chain_receipt *out, bpt_chain_signer *s,
                                  const bpt_eth_address *bsm, uint64_t service_id,
-                                 const char *sandbox_id, const char *sidecar_url,
-                                 uint32_t ssh_port, const bpt_report *report,
-                                 const bpt_chain_tx_opts *o)
+                                 const char *sandbox_id, const char *sidecar_url, uint32_t ssh_port,
+                                 const bpt_report *report, const bpt_chain_tx_opts *o)
 {
     bpt_buf data = BPT_BUF_INIT(8u * 1024u * 1024u);
     struct bpt_abi_value args[5];
@@ -486,8 +486,8 @@ int bpt_chain_report_provisioned(bpt_chain_receipt *out, bpt_chain_signer *s,
                       sidecar_url ? strlen(sidecar_url) : 0);
     bpt_abi_set_uint(&args[3], ssh_port);
     bpt_abi_set_bytes(&args[4], json, strlen(json));
-    BPT_CHECK(bpt_abi_calldata(&data, "reportProvisioned(uint64,string,string,uint32,string)", args,
-                               5));
+    BPT_CHECK(
+        bpt_abi_calldata(&data, "reportProvisioned(uint64,string,string,uint32,string)", args, 5));
     BPT_CHECK(bpt_chain_transact(out, s, bsm, data.data, data.len, o));
 out:
     bpt_free(json);
