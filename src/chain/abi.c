@@ -154,9 +154,11 @@ static int parse_type(struct bpt_abi_type **out, struct parser *ps)
 {
     struct bpt_abi_type *t = NULL, *arr = NULL;
     int rc;
+    unsigned entry_depth;
     if (++ps->depth > BPT_ABI_MAX_DEPTH) {
         return bpt_err(BPT_EINVAL, "abi: type: nested deeper than %d", BPT_ABI_MAX_DEPTH);
     }
+    entry_depth = ps->depth;
     BPT_CHECK(parse_base(&t, ps));
     while (ps->s[ps->pos] == '[') {
         size_t k = 0;
@@ -183,6 +185,7 @@ static int parse_type(struct bpt_abi_type **out, struct parser *ps)
     t = NULL;
     rc = 0;
 out:
+    ps->depth = entry_depth - 1; /* this level is done: depth is nesting, not a count */
     bpt_abi_type_free(t);
     return rc;
 }

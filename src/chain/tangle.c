@@ -365,10 +365,17 @@ int bpt_chain_submit_result(bpt_chain_receipt *out, bpt_chain_signer *s,
     bpt_abi_set_bytes(&args[2], body, body_len);
     BPT_CHECK(bpt_abi_calldata(&data, "submitResult(uint64,uint64,bytes)", args, 3));
     rc = bpt_chain_transact(out, s, tangle, data.data, data.len, o);
+    /* tnt-core checks "completed" before "already submitted": with one required result, this
+     * operator's second submission meets JobAlreadyCompleted. Either way nothing is left to
+     * send for this call. */
     if (rc == BPT_EPROTOCOL && strncmp(out->reason, "ResultAlreadySubmitted(", 23) == 0) {
         rc = bpt_err(BPT_EEXISTS,
-                     "chain: service %llu call %llu: this operator's result is "
-                     "already on chain (%s)",
+                     "chain: service %llu call %llu: this operator's result is already on chain "
+                     "(%s)",
+                     (unsigned long long)service_id, (unsigned long long)call_id, out->reason);
+    } else if (rc == BPT_EPROTOCOL && strncmp(out->reason, "JobAlreadyCompleted(", 20) == 0) {
+        rc = bpt_err(BPT_EEXISTS,
+                     "chain: service %llu call %llu: the job is already completed on chain (%s)",
                      (unsigned long long)service_id, (unsigned long long)call_id, out->reason);
     }
 out:
