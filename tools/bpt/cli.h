@@ -130,6 +130,7 @@ void cli_setup_logging(void);
 
 /* Subcommands. */
 int cmd_attest(int argc, char **argv);
+int cmd_chain(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_seal(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

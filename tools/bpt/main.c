@@ -7,6 +7,8 @@
 
 static const struct bpt_cmd commands[] = {
     {"attest", "produce attestation evidence (hardware or simulated)", cmd_attest, CLI_TAKES_JSON},
+    {"chain", "read the Tangle chain: execution profiles, attestation hashes", cmd_chain,
+     CLI_TAKES_JSON},
     {"config", "validate a TeeConfig file (bpt config check FILE)", cmd_config,
      CLI_TAKES_JSON | CLI_TAKES_QUIET},
     {"detect", "which TEE this host has", cmd_detect, CLI_TAKES_JSON},
