@@ -20,10 +20,10 @@
 
 #include <openssl/crypto.h>
 
-const uint8_t BPT_TANGLE_JOB_SUBMITTED[32] = {
+const uint8_t bpt_tangle_topic_job_submitted[32] = {
     0xde, 0x37, 0xcc, 0x48, 0xd2, 0x17, 0x78, 0xe1, 0xc9, 0xa0, 0x75, 0xc4, 0xe4, 0x1c, 0x5a, 0xff,
     0x69, 0x18, 0xc3, 0xea, 0x61, 0x51, 0x22, 0x1f, 0x0a, 0xf3, 0xce, 0x81, 0x21, 0xa2, 0x9d, 0xb5};
-const uint8_t BPT_TANGLE_JOB_SUBMITTED_FROM_QUOTE[32] = {
+const uint8_t bpt_tangle_topic_job_submitted_from_quote[32] = {
     0xb7, 0x07, 0x25, 0x9a, 0x8a, 0x16, 0x04, 0xad, 0xca, 0x25, 0x1f, 0xec, 0xf8, 0x4e, 0xb2, 0x83,
     0x32, 0x9c, 0xd4, 0x51, 0x75, 0x69, 0x0d, 0xcb, 0x8f, 0xf1, 0xcf, 0x52, 0xa6, 0x25, 0x24, 0x22};
 
@@ -65,8 +65,8 @@ int bpt_tangle_job_decode(struct bpt_tangle_job *out, const uint8_t (*topics)[32
     if (n_topics == 0) {
         return 0;
     }
-    out->from_quote = memcmp(topics[0], BPT_TANGLE_JOB_SUBMITTED_FROM_QUOTE, 32) == 0;
-    if (!out->from_quote && memcmp(topics[0], BPT_TANGLE_JOB_SUBMITTED, 32) != 0) {
+    out->from_quote = memcmp(topics[0], bpt_tangle_topic_job_submitted_from_quote, 32) == 0;
+    if (!out->from_quote && memcmp(topics[0], bpt_tangle_topic_job_submitted, 32) != 0) {
         return 0;
     }
     if (n_topics != 3 && !(n_topics == 4 && !out->from_quote)) {

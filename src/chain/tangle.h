@@ -10,8 +10,8 @@
 #include <blueprint-tee/chain.h>
 
 /** topic0 of the two events (keccak256 of their signatures). */
-extern const uint8_t BPT_TANGLE_JOB_SUBMITTED[32];
-extern const uint8_t BPT_TANGLE_JOB_SUBMITTED_FROM_QUOTE[32];
+extern const uint8_t bpt_tangle_topic_job_submitted[32];
+extern const uint8_t bpt_tangle_topic_job_submitted_from_quote[32];
 
 /** One decoded job event. */
 struct bpt_tangle_job {

@@ -301,8 +301,8 @@ static int scan_window(struct tangle_source *ts, uint64_t from, uint64_t to)
     bpt_eth_address_format(addr, &ts->tangle);
     filter = json_pack("{s:s,s:o,s:o,s:[[o,o]]}", "address", addr, "fromBlock",
                        bpt_chain_json_quantity(from), "toBlock", bpt_chain_json_quantity(to),
-                       "topics", bpt_chain_json_data(BPT_TANGLE_JOB_SUBMITTED, 32),
-                       bpt_chain_json_data(BPT_TANGLE_JOB_SUBMITTED_FROM_QUOTE, 32));
+                       "topics", bpt_chain_json_data(bpt_tangle_topic_job_submitted, 32),
+                       bpt_chain_json_data(bpt_tangle_topic_job_submitted_from_quote, 32));
     BPT_CHECK(bpt_chain_rpc(&logs, NULL, ts->chain, "eth_getLogs", json_pack("[o]", filter)));
     if (!json_is_array(logs)) {
         rc = bpt_err(BPT_EPROTOCOL, "tangle: eth_getLogs did not answer a list");

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/err.h"
+#include "core/http.h"
 #include "core/limits.h"
 
 #include <openssl/crypto.h>
@@ -17,6 +19,7 @@ static void seal_usage(FILE *f)
     fprintf(f, "usage: bpt seal --url URL [--policy FILE] [--trust-root PEM]... [--allow-debug]\n"
                "                [--expect-measurement HEX] [--sign-key FILE] --name NAME\n"
                "                (--secret-file F | --secret-env VAR) [--quiet]\n"
+               "                [--onchain-rpc URL --bsm ADDR --service N --operator ADDR]\n"
                "\n"
                "Create a session at URL (https://, or http:// only to a loopback address),\n"
                "verify its attestation under the policy (production by default; --trust-root\n"
@@ -27,6 +30,12 @@ static void seal_usage(FILE *f)
                "  --sign-key FILE  an Ed25519 private key (PEM, e.g. from 'openssl genpkey\n"
                "                   -algorithm ed25519'): the delivery carries a sender\n"
                "                   signature, for services that take authorized senders only\n"
+               "  --onchain-rpc URL --bsm ADDR --service N --operator ADDR\n"
+               "                   the dual-path check first: the service's attestation\n"
+               "                   (GET /v1/attestation) verified here, its keccak256 compared\n"
+               "                   with getAttestationHash(N, ADDR) on the service manager\n"
+               "                   (a mismatch, nothing published or an unreachable chain\n"
+               "                   refuses), and the session pinned to its measurement\n"
                "  --quiet  print nothing: the exit status only\n");
     cli_help_exit(f, "the service stored the secret",
                   "the attestation, its key binding or the protocol refused (an error status, an "
@@ -35,6 +44,83 @@ static void seal_usage(FILE *f)
                   "format",
                   "the service is unreachable, timed out or unavailable (HTTP 5xx, 429), or "
                   "fetching keys or collateral failed");
+}
+
+/*
+ * The dual-path check before sealing (--onchain-rpc): the service's provisioned attestation
+ * (GET /v1/attestation) verified locally under the policy, keccak256 of its JSON bytes compared
+ * with getAttestationHash(service, operator) on the service manager (fail closed: a mismatch,
+ * nothing published or an unreachable chain refuses), and then the session's evidence pinned to
+ * that attestation's measurement.
+ */
+static int onchain_check(const char *url, const char *rpc, const char *bsm_text,
+                         const char *service_text, const char *operator_text, bpt_verify_ctx *ctx,
+                         bpt_policy *policy)
+{
+    bpt_chain_opts o = BPT_CHAIN_OPTS_INIT;
+    bpt_eth_address bsm, op;
+    bpt_chain *chain = NULL;
+    bpt_buf body = BPT_BUF_INIT(BPT_LIMIT_JSON_BYTES);
+    bpt_report *rep = NULL;
+    bpt_verified *v = NULL;
+    json_t *j = NULL;
+    char *att = NULL, full[1024], pin[200], *end = NULL;
+    unsigned long long service = strtoull(service_text, &end, 10);
+    long status = 0;
+    int rc, ex = BPT_EXIT_OK;
+
+    if (!*service_text || *end || service_text[0] == '-') {
+        return cli_usage_error("seal", "--service '%.30s': a number", service_text);
+    }
+    if (bpt_eth_address_parse(&bsm, bsm_text) < 0 ||
+        bpt_eth_address_parse(&op, operator_text) < 0) {
+        return cli_usage_error("seal", "%s", bpt_error_last());
+    }
+    o.rpc_url = rpc;
+    if ((rc = bpt_chain_new(&chain, &o)) < 0) {
+        return cli_fail(rc, CLI_AT_ARG, "--onchain-rpc");
+    }
+    snprintf(full, sizeof(full), "%.900s/v1/attestation", url);
+    if ((rc = bpt_http_get(&body, &status, full, 30000)) < 0 || status != 200) {
+        if (rc == 0) {
+            rc = bpt_err(status >= 500 ? BPT_EFETCH : BPT_EPROTOCOL,
+                         "GET /v1/attestation: HTTP %ld", status);
+        }
+        ex = cli_fail(rc, CLI_AT_PEER, "the service's attestation");
+        goto out;
+    }
+    if (!(j = json_loadb((const char *)body.data, body.len, JSON_REJECT_DUPLICATES, NULL)) ||
+        !(att = json_dumps(json_object_get(j, "attestation"), JSON_COMPACT)) ||
+        (rc = bpt_report_from_json(&rep, att, strlen(att))) < 0) {
+        rc = bpt_err(BPT_EPROTOCOL, "GET /v1/attestation: no attestation report");
+        ex = cli_fail(rc, CLI_AT_PEER, NULL);
+        goto out;
+    }
+    if ((rc = bpt_verify_report(&v, ctx, policy, rep)) < 0) { /* path 1: the evidence */
+        ex = cli_fail(rc, CLI_AT_EVIDENCE, "the service's attestation");
+        goto out;
+    }
+    if ((rc = bpt_chain_attestation_check(chain, &bsm, service, &op, rep)) < 0) { /* path 2 */
+        ex = cli_fail(rc, CLI_AT_PEER, NULL);
+        goto out;
+    }
+    snprintf(pin, sizeof(pin), "%s:%s", bpt_report_measurement(rep)->algorithm,
+             bpt_report_measurement(rep)->digest);
+    if ((rc = bpt_policy_set_expected_measurement(policy, pin)) < 0) {
+        ex = cli_fail(rc, CLI_AT_EVIDENCE, "the on-chain attestation's measurement");
+        goto out;
+    }
+    printf("seal: on-chain attestation hash matches the service's attestation (service %llu); "
+           "the session must show measurement %s\n",
+           service, pin);
+out:
+    bpt_verified_free(v);
+    bpt_report_free(rep);
+    free(att);
+    json_decref(j);
+    bpt_buf_dispose(&body);
+    bpt_chain_free(chain);
+    return ex;
 }
 
 int cmd_seal(int argc, char **argv)
@@ -49,12 +135,17 @@ int cmd_seal(int argc, char **argv)
         {"secret-file", required_argument, NULL, 'f'},
         {"secret-env", required_argument, NULL, 'e'},
         {"sign-key", required_argument, NULL, 'k'},
+        {"onchain-rpc", required_argument, NULL, 'R'},
+        {"bsm", required_argument, NULL, 'B'},
+        {"service", required_argument, NULL, 'S'},
+        {"operator", required_argument, NULL, 'O'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *url = NULL, *policy_file = NULL, *name = NULL, *file = NULL, *env = NULL,
-               *measurement = NULL, *roots[16], *sign_key = NULL;
+               *measurement = NULL, *roots[16], *sign_key = NULL, *onchain_rpc = NULL, *bsm = NULL,
+               *service = NULL, *operator_addr = NULL;
     char *key_pem = NULL;
     size_t key_len = 0;
     bpt_kx_client_options co = BPT_KX_CLIENT_OPTIONS_INIT;
@@ -102,6 +193,18 @@ int cmd_seal(int argc, char **argv)
         case 'k':
             sign_key = optarg;
             break;
+        case 'R':
+            onchain_rpc = optarg;
+            break;
+        case 'B':
+            bsm = optarg;
+            break;
+        case 'S':
+            service = optarg;
+            break;
+        case 'O':
+            operator_addr = optarg;
+            break;
         case 'q': /* acted on by main.c */
             break;
         case 'h':
@@ -145,6 +248,15 @@ int cmd_seal(int argc, char **argv)
         }
         bpt_free(text);
         text = NULL;
+    }
+    if ((onchain_rpc || bsm || service || operator_addr) &&
+        !(onchain_rpc && bsm && service && operator_addr)) {
+        ex = cli_usage_error("seal", "--onchain-rpc, --bsm, --service and --operator go together");
+        goto out;
+    }
+    if (onchain_rpc &&
+        (ex = onchain_check(url, onchain_rpc, bsm, service, operator_addr, ctx, policy)) != 0) {
+        goto out;
     }
     if ((rc = bpt_verifier_new(&verifier, ctx, policy)) < 0) {
         ex = cli_fail(rc, CLI_AT_OUTPUT, "verifier");
