@@ -249,8 +249,8 @@ static int strip0x(const char **hex, size_t *n, const json_t *v, const char *wha
 
 int bpt_chain_quantity256(uint8_t out[32], const json_t *v, const char *what)
 {
-    const char *h;
-    size_t n;
+    const char *h = NULL;
+    size_t n = 0;
     int rc;
     BPT_CHECK(strip0x(&h, &n, v, what));
     if (n == 0 || n > 64) {
@@ -295,8 +295,8 @@ int bpt_chain_quantity(uint64_t *out, const json_t *v, const char *what)
 
 int bpt_chain_data(bpt_buf *out, const json_t *v, const char *what)
 {
-    const char *h;
-    size_t n;
+    const char *h = NULL;
+    size_t n = 0;
     int rc = strip0x(&h, &n, v, what);
     if (rc < 0) {
         return rc;
