@@ -11,6 +11,7 @@
 /* bpt-test-labels: loopback */
 #include "helpers/evm.h"
 #include "helpers/http_client.h"
+#include "helpers/json_schema.h"
 #include "helpers/proc.h"
 #include "helpers/sim_fixture.h"
 #include "helpers/test.h"
@@ -109,6 +110,15 @@ static int teardown(void **state)
         bpt_sim_fixture_dispose(&sim);
     }
     return 0;
+}
+
+static void schema(const char *name, const char *out)
+{
+    char path[4200], why_not[1024];
+    snprintf(path, sizeof(path), "%s/docs/schemas/%s", getenv("BPT_SOURCE_DIR"), name);
+    if (!bpt_json_schema_check_text(path, out, why_not, sizeof(why_not))) {
+        fail_msg("%s: %s\n%s", name, why_not, out);
+    }
 }
 
 #define NEED_NODE()                                                                                \
@@ -319,8 +329,16 @@ static void test_tee_runner_serves_and_publishes(void **state)
         report = json_dumps(json_object_get(j, "attestation"), JSON_COMPACT);
         snprintf(att, sizeof(att), "%s/att.json", dir);
         bpt_test_write_file(att, report, strlen(report));
+        const char *hash_json[] = {"chain", "attestation-hash", "--json",    "--rpc", evm.url,
+                                   "--bsm", bsm_text,           "--service", "8",     "--operator",
+                                   op_text, "--attestation",    att,         NULL};
         assert_int_equal(bpt_test_run_cli(&out, hash), 0);
         assert_non_null(strstr(out, "(match)"));
+        free(out);
+        out = NULL;
+        assert_int_equal(bpt_test_run_cli(&out, hash_json), 0);
+        assert_non_null(strstr(out, "\"match\":true"));
+        schema("chain-attestation-hash.schema.json", out);
         free(out);
         out = NULL;
         free(report);
@@ -332,6 +350,7 @@ static void test_tee_runner_serves_and_publishes(void **state)
                                  tangle_text, "--blueprint", "2",     "--json", NULL};
         assert_int_equal(bpt_test_run_cli(&out, profile), 0);
         assert_non_null(strstr(out, "\"confidentiality\":\"tee_required\""));
+        schema("chain-profile.schema.json", out);
         free(out);
         out = NULL;
     }
@@ -360,14 +379,150 @@ static void test_tee_runner_serves_and_publishes(void **state)
         assert_ok(bpt_report_to_json(&json, rep));
         snprintf(bad, sizeof(bad), "%s/other.json", dir);
         bpt_test_write_file(bad, json, strlen(json));
+        const char *hash_json[] = {"chain", "attestation-hash", "--json",    "--rpc", evm.url,
+                                   "--bsm", bsm_text,           "--service", "8",     "--operator",
+                                   op_text, "--attestation",    bad,         NULL};
         assert_int_equal(bpt_test_run_cli_err(&out, &err, hash), 1);
         assert_non_null(strstr(out, "MISMATCH"));
+        free(out);
+        free(err);
+        out = err = NULL;
+        assert_int_equal(bpt_test_run_cli_err(&out, &err, hash_json), 1);
+        assert_non_null(strstr(out, "\"match\":false"));
+        schema("chain-attestation-hash.schema.json", out);
         bpt_free(json);
         bpt_report_free(rep);
         free(out);
         free(err);
         out = err = NULL;
     }
+    /* bpt seal with the dual-path check: the right operator matches; one that published
+     * nothing, and an unreachable chain, refuse before anything is sealed */
+    {
+        char url[64], roots[4200], secret[4200], closed[64];
+        const char *onchain_op[] = {NULL, NULL, NULL};
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
+        snprintf(roots, sizeof(roots), "%s/trust-roots.pem", sim.dir);
+        snprintf(secret, sizeof(secret), "%s/secret.txt", dir);
+        snprintf(closed, sizeof(closed), "http://127.0.0.1:1");
+        bpt_test_write_file(secret, "s3cret", 6);
+        char other_op[43];
+        bpt_eth_address_format(other_op, &evm.accounts[3]);
+        const char *ok[] = {"seal",    "--url",         url,    "--trust-root",  roots,   "--name",
+                            "api-key", "--secret-file", secret, "--onchain-rpc", evm.url, "--bsm",
+                            bsm_text,  "--service",     "8",    "--operator",    op_text, NULL};
+        const char *none[] = {
+            "seal",    "--url",         url,    "--trust-root",  roots,    "--name",
+            "api-key", "--secret-file", secret, "--onchain-rpc", evm.url,  "--bsm",
+            bsm_text,  "--service",     "8",    "--operator",    other_op, NULL};
+        const char *dead[] = {
+            "seal",    "--url",         url,    "--trust-root",  roots,   "--name",
+            "api-key", "--secret-file", secret, "--onchain-rpc", closed,  "--bsm",
+            bsm_text,  "--service",     "8",    "--operator",    op_text, NULL};
+        (void)onchain_op;
+        assert_int_equal(bpt_test_run_cli_err(&out, &err, ok), 0);
+        assert_non_null(strstr(out, "on-chain attestation hash matches"));
+        assert_non_null(strstr(out, "sealed to session"));
+        free(out);
+        free(err);
+        assert_int_equal(bpt_test_run_cli_err(&out, &err, none), 1);
+        if (!strstr(err, "published no attestation")) {
+            fail_msg("stderr: %s", err);
+        }
+        free(out);
+        free(err);
+        assert_int_equal(bpt_test_run_cli_err(&out, &err, dead), 4);
+        if (!strstr(err, "the chain is unreachable")) {
+            fail_msg("stderr: %s", err);
+        }
+        free(out);
+        free(err);
+        out = err = NULL;
+    }
+    assert_int_equal(bpt_test_proc_wait(&p, SIGTERM), 0);
+    bpt_test_proc_kill(&p);
+}
+
+/* Flags and failures of the chain source in bpt run: the four flags go together (usage); an
+ * unreachable node is the network class; with on_chain_verification on (the default) a service
+ * manager that cannot answer refuses the start, off it only warns. */
+static void test_run_chain_flags_and_dual_path_switch(void **state)
+{
+    char st[4200], cfg_off[4200], cfg_on[4200], *out = NULL, *err = NULL;
+    const char *partial[] = {"run",        "--config",     plain_cfg, "--job",
+                             "0=/bin/cat", "--tangle-rpc", evm.url,   NULL};
+    const char *dead[] = {"run",
+                          "--config",
+                          plain_cfg,
+                          "--job",
+                          "0=/bin/cat",
+                          "--listen",
+                          "127.0.0.1:0",
+                          "--tangle-rpc",
+                          "http://127.0.0.1:1",
+                          "--tangle-address",
+                          tangle_text,
+                          "--service-id",
+                          "7",
+                          "--operator-key",
+                          key_file,
+                          "--chain-state",
+                          st,
+                          NULL};
+    const char *on[] = {"run",
+                        "--config",
+                        cfg_on,
+                        "--job",
+                        "0=/bin/cat",
+                        "--listen",
+                        "127.0.0.1:0",
+                        "--tangle-rpc",
+                        evm.url,
+                        "--tangle-address",
+                        tangle_text,
+                        "--service-id",
+                        "8",
+                        "--operator-key",
+                        key_file,
+                        "--chain-state",
+                        st,
+                        "--bsm",
+                        tangle_text,
+                        "--simulate",
+                        "sev-snp",
+                        "--sim-dir",
+                        sim.dir,
+                        NULL};
+    struct bpt_test_proc p = {0};
+    char line[512];
+    (void)state;
+    NEED_NODE();
+    snprintf(st, sizeof(st), "%s/flags.sqlite", dir);
+    assert_int_equal(bpt_test_run_cli_err(&out, &err, partial), 2);
+    assert_non_null(strstr(err, "--tangle-rpc, --tangle-address, --service-id and --operator-key"));
+    free(out);
+    free(err);
+    assert_int_equal(bpt_test_run_cli_err(&out, &err, dead), 4);
+    free(out);
+    free(err);
+    /* the service manager is the Tangle contract here: getAttestationHash does not exist */
+    snprintf(cfg_on, sizeof(cfg_on), "%s/on.json", dir);
+    bpt_test_write_file(cfg_on, "{\"mode\":\"direct\",\"requirement\":\"required\"}", 42);
+    assert_int_equal(bpt_test_run_cli_err(&out, &err, on), 1);
+    if (!strstr(err, "on_chain_verification is on")) {
+        fail_msg("stderr: %s", err);
+    }
+    free(out);
+    free(err);
+    snprintf(cfg_off, sizeof(cfg_off), "%s/off.json", dir);
+    bpt_test_write_file(cfg_off,
+                        "{\"mode\":\"direct\",\"requirement\":\"required\",\"key_exchange\":"
+                        "{\"on_chain_verification\":false}}",
+                        strlen("{\"mode\":\"direct\",\"requirement\":\"required\",\"key_exchange\":"
+                               "{\"on_chain_verification\":false}}"));
+    on[2] = cfg_off;
+    bpt_test_proc_start(&p, on);
+    assert_true(bpt_test_proc_line(&p, "run: listening on", line, sizeof(line)));
     assert_int_equal(bpt_test_proc_wait(&p, SIGTERM), 0);
     bpt_test_proc_kill(&p);
 }
@@ -378,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_jobs_land_and_survive_a_kill),
         cmocka_unit_test(test_tee_required_refused_without_tee),
         cmocka_unit_test(test_tee_runner_serves_and_publishes),
+        cmocka_unit_test(test_run_chain_flags_and_dual_path_switch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
