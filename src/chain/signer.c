@@ -3,10 +3,13 @@
  * SDK's floor, fees from the node, nonces counted here after one read of the pending count, the
  * receipt waited for, and a revert's reason found by replaying the call at its block.
  *
- * Nonces: `mu` guards next_nonce. A nonce is taken only right before signing (never for a call
- * that estimation already refused), and given back when sending fails and nothing else took a
- * later one; otherwise the count is re-read from the node at the next transaction, so a gap is
- * filled rather than left to block the transactions behind it.
+ * Nonces: `mu` guards next_nonce and in_flight. A nonce is taken only right before signing
+ * (never for a call that estimation already refused), and given back when sending fails and
+ * nothing else took a later one; otherwise the count is re-read from the node at the next
+ * transaction, so a gap is filled rather than left to block the transactions behind it. When
+ * nothing of ours is in flight the node's pending count is read again (a reorganisation may
+ * have dropped our transactions); a transaction whose nonce the node does not count for a
+ * second is stranded and signed again.
  */
 #include <blueprint-tee/chain.h>
 
@@ -33,6 +36,7 @@ struct bpt_chain_signer {
     pthread_mutex_t mu;
     bool nonce_known;
     uint64_t next_nonce;
+    size_t in_flight; /* transactions sent and not yet settled */
 };
 
 int bpt_chain_signer_new(bpt_chain_signer **out, bpt_chain *chain, const bpt_eth_key *key)
@@ -175,22 +179,33 @@ static int take_nonce(uint64_t *nonce, bpt_chain_signer *s)
 {
     int rc = 0;
     pthread_mutex_lock(&s->mu);
-    if (!s->nonce_known) {
+    /* Idle (nothing of ours in flight): the node's count is the truth, whatever happened since
+     * (a reorganisation that dropped our transactions, another sender with this key). */
+    if (!s->nonce_known || s->in_flight == 0) {
         if ((rc = read_nonce(&s->next_nonce, s)) == 0) {
             s->nonce_known = true;
         }
     }
     if (rc == 0) {
         *nonce = s->next_nonce++;
+        s->in_flight++;
     }
     pthread_mutex_unlock(&s->mu);
     return rc;
+}
+
+static void settled(bpt_chain_signer *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->in_flight--;
+    pthread_mutex_unlock(&s->mu);
 }
 
 /* Sending failed: give the nonce back if it was the last one taken, else re-read the count. */
 static void return_nonce(bpt_chain_signer *s, uint64_t nonce)
 {
     pthread_mutex_lock(&s->mu);
+    s->in_flight--;
     if (s->nonce_known && s->next_nonce == nonce + 1) {
         s->next_nonce = nonce;
     } else {
@@ -203,7 +218,7 @@ static bool nonce_trouble(const char *msg)
 {
     return strstr(msg, "nonce too low") || strstr(msg, "already known") ||
            strstr(msg, "replacement transaction") || strstr(msg, "Nonce too low") ||
-           strstr(msg, "the tx doesn't have the correct nonce");
+           strstr(msg, "the tx doesn't have the correct nonce") || strstr(msg, "already imported");
 }
 
 static int send_signed(bpt_chain_receipt *out, bpt_chain_signer *s, struct bpt_eth_tx *tx)
@@ -240,13 +255,20 @@ out:
     return rc;
 }
 
-static int wait_receipt(bpt_chain_receipt *out, bpt_chain_signer *s, long timeout_ms, long poll_ms)
+/* A transaction the node will not mine: its nonce is past what the node counts for us (a
+ * reorganisation dropped our earlier transactions, or one was never accepted). Returned by
+ * wait_receipt() after two such readings a second apart, so the caller signs again. */
+#define STRANDED 1
+
+static int wait_receipt(bpt_chain_receipt *out, bpt_chain_signer *s, uint64_t nonce,
+                        long timeout_ms, long poll_ms)
 {
-    struct timespec t0, now;
+    struct timespec t0, now, last_check;
     json_t *rec = NULL;
     uint64_t status = 0;
-    int rc;
+    int rc, stranded = 0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    last_check = t0;
     for (;;) {
         json_decref(rec);
         rec = NULL;
@@ -256,6 +278,26 @@ static int wait_receipt(bpt_chain_receipt *out, bpt_chain_signer *s, long timeou
             break;
         }
         clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - last_check.tv_sec) * 1000 +
+                (now.tv_nsec - last_check.tv_nsec) / 1000000 >=
+            1000) {
+            uint64_t pending = 0;
+            last_check = now;
+            if (read_nonce(&pending, s) == 0 && pending <= nonce) {
+                if (++stranded == 2) {
+                    pthread_mutex_lock(&s->mu);
+                    s->nonce_known = false;
+                    pthread_mutex_unlock(&s->mu);
+                    BPT_LOG(BPT_LOG_WARN, "chain",
+                            "transaction nonce=%llu stranded (the node counts %llu): sending again",
+                            (unsigned long long)nonce, (unsigned long long)pending);
+                    rc = STRANDED;
+                    goto out;
+                }
+            } else {
+                stranded = 0;
+            }
+        }
         if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 > timeout_ms) {
             rc = bpt_err(BPT_EEXPIRED, "chain: no receipt within %ld ms (it may still be mined)",
                          timeout_ms);
@@ -303,10 +345,23 @@ int bpt_chain_transact(bpt_chain_receipt *out, bpt_chain_signer *s, const bpt_et
                                o->gas_floor ? o->gas_floor : BPT_CHAIN_DEFAULT_GAS_FLOOR));
     }
     BPT_CHECK(fees(&tx.max_priority_fee, &tx.max_fee, s->chain));
-    BPT_CHECK(send_signed(out, s, &tx));
-    BPT_CHECK(wait_receipt(
-        out, s, o->receipt_timeout_ms ? o->receipt_timeout_ms : DEFAULT_RECEIPT_TIMEOUT_MS,
-        o->poll_ms ? o->poll_ms : DEFAULT_POLL_MS));
+    for (int attempt = 0;; attempt++) {
+        BPT_CHECK(send_signed(out, s, &tx));
+        rc =
+            wait_receipt(out, s, tx.nonce,
+                         o->receipt_timeout_ms ? o->receipt_timeout_ms : DEFAULT_RECEIPT_TIMEOUT_MS,
+                         o->poll_ms ? o->poll_ms : DEFAULT_POLL_MS);
+        settled(s);
+        BPT_CHECK(rc);
+        if (rc != STRANDED) {
+            break;
+        }
+        if (attempt == 2) {
+            rc = bpt_err(BPT_EEXPIRED, "chain: the transaction stays stranded (nonce %llu)",
+                         (unsigned long long)tx.nonce);
+            goto out;
+        }
+    }
     if (!out->success) {
         /* The receipt has no reason: the call replayed on the state before its block gives it. */
         bpt_buf ret = BPT_BUF_INIT(1024 * 1024);

@@ -137,6 +137,13 @@ static void pending_remove(struct tangle_source *ts, uint64_t call_id)
 
 /* ---- the sink: a worker's result goes on chain ------------------------------------------- */
 
+/* Worth another try: the node unreachable or slow, or refusing the transaction itself (not a
+ * revert: a revert carries its reason and is the contract's final word). */
+static bool transient(int rc, const bpt_chain_receipt *r)
+{
+    return rc == BPT_EFETCH || rc == BPT_EEXPIRED || (rc == BPT_EPROTOCOL && !r->reason[0]);
+}
+
 static void on_done(const bpt_job_call *call, const bpt_job_result *res, void *ud)
 {
     struct tangle_source *ts = ud;
@@ -144,6 +151,7 @@ static void on_done(const bpt_job_call *call, const bpt_job_result *res, void *u
     bpt_chain_receipt r;
     int rc = 0;
 
+    memset(&r, 0, sizeof(r));
     if (!bpt_job_result_is_ok(res)) {
         /* as the SDK's consumer: only ok results are submitted */
         BPT_LOG(BPT_LOG_WARN, "tangle", "call=%llu error result not submitted: %s: %s",
@@ -155,7 +163,7 @@ static void on_done(const bpt_job_call *call, const bpt_job_result *res, void *u
         for (int attempt = 1; attempt <= SUBMIT_TRIES; attempt++) {
             rc = bpt_chain_submit_result(&r, ts->signer, &ts->tangle, ts->o.service_id, call_id,
                                          body, len, NULL);
-            if (rc != BPT_EFETCH && rc != BPT_EEXPIRED) {
+            if (!transient(rc, &r)) {
                 break;
             }
             BPT_LOG(BPT_LOG_WARN, "tangle", "call=%llu submit attempt %d failed: %s",
@@ -177,8 +185,9 @@ static void on_done(const bpt_job_call *call, const bpt_job_result *res, void *u
                     (unsigned long long)call_id, bpt_error_last());
         }
     }
-    /* a transport failure leaves the call seen: the next start runs it again */
-    if (rc != BPT_EFETCH && rc != BPT_EEXPIRED) {
+    /* a failure that is not the contract's verdict leaves the call seen: the next start runs it
+     * again */
+    if (!transient(rc, &r)) {
         if (bpt_chain_cursor_job_set(ts->cursor, call_id, BPT_CHAIN_JOB_DONE, NULL, NULL) < 0) {
             BPT_LOG(BPT_LOG_ERROR, "tangle", "call=%llu state not saved: %s",
                     (unsigned long long)call_id, bpt_error_last());
@@ -222,14 +231,23 @@ static int take_job(struct tangle_source *ts, const struct bpt_tangle_job *j, ui
                     uint64_t log_index, const uint8_t block_hash[32], uint64_t timestamp)
 {
     enum bpt_chain_job_state st;
+    uint8_t seen_in[32];
     struct bpt_chain_position where = {true, block, log_index, {0}};
     bpt_job_call *call = NULL;
     char hex[67], caller[43];
     int rc;
 
-    BPT_CHECK(bpt_chain_cursor_job(&st, NULL, NULL, ts->cursor, j->call_id));
-    if (st == BPT_CHAIN_JOB_DONE) {
+    BPT_CHECK(bpt_chain_cursor_job(&st, NULL, seen_in, ts->cursor, j->call_id));
+    if (st == BPT_CHAIN_JOB_DONE && memcmp(seen_in, block_hash, 32) == 0) {
         return 0;
+    }
+    if (st != BPT_CHAIN_JOB_NONE && memcmp(seen_in, block_hash, 32) != 0) {
+        /* the call id came back in another block: a reorganisation dropped the first one (and
+         * its result); this is a new call */
+        BPT_LOG(BPT_LOG_WARN, "tangle",
+                "call=%llu reappears in block %llu after a "
+                "reorganisation: running it again",
+                (unsigned long long)j->call_id, (unsigned long long)block);
     }
     memcpy(where.block_hash, block_hash, 32);
     BPT_CHECK(bpt_chain_cursor_job_set(ts->cursor, j->call_id, BPT_CHAIN_JOB_SEEN, NULL, &where));
@@ -364,8 +382,9 @@ out:
     return rc;
 }
 
-/* The scanned block's hash still holds? Else rewind to the newest remembered block that does. */
-static int check_reorg(struct tangle_source *ts)
+/* The scanned block's hash still holds (and the block still exists, @p head)? Else rewind to
+ * the newest remembered block that does. */
+static int check_reorg(struct tangle_source *ts, uint64_t head)
 {
     struct bpt_chain_position p;
     uint8_t now[32], zero[32] = {0}, cp[32];
@@ -378,11 +397,13 @@ static int check_reorg(struct tangle_source *ts)
     if (!p.set || memcmp(p.block_hash, zero, 32) == 0) {
         return 0;
     }
-    BPT_CHECK(block_header(now, NULL, ts, p.block));
-    if (memcmp(now, p.block_hash, 32) == 0) {
-        return 0;
+    if (p.block <= head) {
+        BPT_CHECK(block_header(now, NULL, ts, p.block));
+        if (memcmp(now, p.block_hash, 32) == 0) {
+            return 0;
+        }
     }
-    at = p.block;
+    at = p.block > head + 1 ? head + 1 : p.block;
     for (;;) {
         BPT_CHECK(bpt_chain_cursor_checkpoint_below(&found, &at, cp, ts->cursor, at ? at - 1 : 0));
         if (!found) {
@@ -390,9 +411,11 @@ static int check_reorg(struct tangle_source *ts)
             memset(cp, 0, 32);
             break;
         }
-        BPT_CHECK(block_header(now, NULL, ts, at));
-        if (memcmp(now, cp, 32) == 0) {
-            break;
+        if (at <= head) {
+            BPT_CHECK(block_header(now, NULL, ts, at));
+            if (memcmp(now, cp, 32) == 0) {
+                break;
+            }
         }
         if (at == 0) {
             break;
@@ -423,7 +446,7 @@ static void *poll_loop(void *arg)
         uint64_t head = 0, from, to, safe;
         int rc = bpt_chain_block_number(&head, ts->chain);
         if (rc == 0) {
-            rc = check_reorg(ts);
+            rc = check_reorg(ts, head);
         }
         if (rc == 0 && head >= ts->o.confirmations) {
             safe = head - ts->o.confirmations;

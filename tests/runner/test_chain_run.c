@@ -443,6 +443,73 @@ static void test_tee_runner_serves_and_publishes(void **state)
     bpt_test_proc_kill(&p);
 }
 
+/* A reorganisation below the cursor: the block that carried a job (and its result) is replaced
+ * (evm_revert, then another job that gets the same call id in a new block). The source sees
+ * the cursor block's hash change, rewinds, and runs the new call; the signer's transaction that
+ * the reorganisation stranded (its nonce past the node's count) is signed again. */
+static void test_reorg_replayed(void **state)
+{
+    struct bpt_test_proc p = {0};
+    char st[4200], start[24], *snap, *r;
+    uint64_t head = 0, call;
+    (void)state;
+    NEED_NODE();
+    snprintf(st, sizeof(st), "%s/reorg.sqlite", dir);
+    assert_ok(bpt_chain_block_number(&head, evm.chain));
+    snprintf(start, sizeof(start), "%llu", (unsigned long long)head + 1);
+    {
+        const char *argv[] = {"run",
+                              "--config",
+                              plain_cfg,
+                              "--job",
+                              "0=/bin/cat",
+                              "--listen",
+                              "127.0.0.1:0",
+                              "--tangle-rpc",
+                              evm.url,
+                              "--tangle-address",
+                              tangle_text,
+                              "--service-id",
+                              "9",
+                              "--operator-key",
+                              key_file,
+                              "--chain-state",
+                              st,
+                              "--poll-ms",
+                              "100",
+                              "--start-block",
+                              start,
+                              NULL};
+        char line[512];
+        service(9, 1);
+        bpt_test_proc_start(&p, argv);
+        assert_true(bpt_test_proc_line(&p, "run: listening on", line, sizeof(line)));
+    }
+    snap = bpt_test_evm_snapshot(&evm);
+    submit_job(9, "fork-a");
+    call = 0; /* service 9's first call */
+    assert_true(wait_result(9, call, 30));
+    r = result_of(9, call);
+    assert_string_equal(r, "fork-a");
+    free(r);
+    bpt_test_evm_revert(&evm, snap);
+    free(snap);
+    r = result_of(9, call);
+    assert_string_equal(r, ""); /* the result went with the replaced blocks */
+    free(r);
+    bpt_test_evm_mine(&evm, 1); /* another block at the old height */
+    submit_job(9, "fork-b");    /* the same call id, in a new block */
+    if (!wait_result(9, call, 30)) {
+        char *err = bpt_test_proc_stderr(&p);
+        fail_msg("the call after the reorganisation never ran: %s", err);
+    }
+    r = result_of(9, call);
+    assert_string_equal(r, "fork-b");
+    free(r);
+    assert_int_equal(bpt_test_proc_wait(&p, SIGTERM), 0);
+    bpt_test_proc_kill(&p);
+}
+
 /* Flags and failures of the chain source in bpt run: the four flags go together (usage); an
  * unreachable node is the network class; with on_chain_verification on (the default) a service
  * manager that cannot answer refuses the start, off it only warns. */
@@ -534,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_tee_required_refused_without_tee),
         cmocka_unit_test(test_tee_runner_serves_and_publishes),
         cmocka_unit_test(test_run_chain_flags_and_dual_path_switch),
+        cmocka_unit_test(test_reorg_replayed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
