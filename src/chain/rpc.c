@@ -173,6 +173,8 @@ int bpt_chain_rpc(json_t **result, struct bpt_chain_node_error *ne, bpt_chain *c
         rc = bpt_err_nomem("chain: request");
         goto out;
     }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (unsigned attempt = 0;; attempt++) {
         rc = exchange(&answer, c, body, method);
         if (rc != BPT_EFETCH || attempt >= c->o.retries) {
@@ -186,6 +188,9 @@ int bpt_chain_rpc(json_t **result, struct bpt_chain_node_error *ne, bpt_chain *c
             sleep_ms(wait);
         }
     }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    BPT_LOG(BPT_LOG_DEBUG, "chain", "rpc method=%s ms=%ld rc=%d", method,
+            (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000), rc);
     if (rc < 0) {
         goto out;
     }

@@ -34,6 +34,7 @@ struct bpt_chain_signer {
     const bpt_eth_key *key;
     uint64_t chain_id;
     pthread_mutex_t mu;
+    pthread_mutex_t send_mu; /* nonce taken, signed and handed to the node in nonce order */
     bool nonce_known;
     uint64_t next_nonce;
     size_t in_flight; /* transactions sent and not yet settled */
@@ -58,6 +59,7 @@ int bpt_chain_signer_new(bpt_chain_signer **out, bpt_chain *chain, const bpt_eth
     s->key = key;
     s->chain_id = id;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->send_mu, NULL);
     *out = s;
     return 0;
 }
@@ -68,6 +70,7 @@ void bpt_chain_signer_free(bpt_chain_signer *s)
         return;
     }
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->send_mu);
     free(s);
 }
 
@@ -227,6 +230,10 @@ static int send_signed(bpt_chain_receipt *out, bpt_chain_signer *s, struct bpt_e
     struct bpt_chain_node_error ne;
     json_t *res = NULL;
     int rc;
+    /* One at a time per sender, so the node sees our nonces in order: a transaction whose
+     * nonce arrives before its predecessor's is queued (some nodes hold the request until the
+     * gap fills). Receipts are still awaited concurrently. */
+    pthread_mutex_lock(&s->send_mu);
     for (int attempt = 0;; attempt++) {
         bpt_buf_reset(&raw);
         BPT_CHECK(take_nonce(&tx->nonce, s));
@@ -250,6 +257,7 @@ static int send_signed(bpt_chain_receipt *out, bpt_chain_signer *s, struct bpt_e
     }
     rc = 0;
 out:
+    pthread_mutex_unlock(&s->send_mu);
     json_decref(res);
     bpt_buf_dispose(&raw);
     return rc;

@@ -243,53 +243,52 @@ out:
 
 /* ---- reads -------------------------------------------------------------------------------- */
 
-/* eth_call of fn(uint64 [, address]) and the decoded answer as @p ret_types. */
-static int view_call(struct bpt_abi_value **out, bpt_chain *c, const bpt_eth_address *to,
+/* A view call's answer: its bytes and the values decoded from them (which borrow the bytes). */
+struct answer {
+    bpt_buf bytes;
+    struct bpt_abi_value *v;
+};
+
+static void answer_dispose(struct answer *a)
+{
+    bpt_abi_value_free(a->v);
+    a->v = NULL;
+    bpt_buf_dispose(&a->bytes);
+}
+
+/* eth_call of @p signature with @p args, the answer decoded as @p ret_types. */
+static int view_call(struct answer *a, bpt_chain *c, const bpt_eth_address *to,
                      const char *signature, struct bpt_abi_value *args, size_t n,
                      const char *ret_types)
 {
-    bpt_buf data = BPT_BUF_INIT(4096), ret = BPT_BUF_INIT(BPT_LIMIT_JSON_BYTES);
+    bpt_buf data = BPT_BUF_INIT(4096);
     int rc;
-    *out = NULL;
+    bpt_buf_init(&a->bytes, BPT_LIMIT_JSON_BYTES);
+    a->v = NULL;
     BPT_CHECK(bpt_abi_calldata(&data, signature, args, n));
-    BPT_CHECK(bpt_chain_eth_call(&ret, NULL, c, NULL, to, data.data, data.len, "latest"));
-    if (ret.len == 0) {
+    BPT_CHECK(bpt_chain_eth_call(&a->bytes, NULL, c, NULL, to, data.data, data.len, "latest"));
+    if (a->bytes.len == 0) {
         rc = bpt_err(BPT_EPROTOCOL, "chain: %s returned nothing (no contract at that address?)",
                      signature);
         goto out;
     }
-    /* The values borrow from ret: keep its bytes alive with the values (freed together). */
-    if ((rc = bpt_abi_decode_text(out, ret_types, ret.data, ret.len)) < 0) {
+    if ((rc = bpt_abi_decode_text(&a->v, ret_types, a->bytes.data, a->bytes.len)) < 0) {
         rc = bpt_err_prefix(rc, "chain: %s answer", signature);
         goto out;
     }
 out:
-    if (rc < 0) {
-        bpt_buf_dispose(&ret);
-    } else {
-        /* hand the buffer's ownership to the caller through the first value's data: see
-         * take_answer() */
-        (*out)->data = ret.data;
-        (*out)->len = ret.len;
-    }
     bpt_buf_dispose(&data);
-    return rc;
-}
-
-/* Free what view_call() returned (the values and the answer bytes they borrow). */
-static void free_answer(struct bpt_abi_value *v)
-{
-    if (v) {
-        bpt_free((void *)v->data);
-        v->data = NULL;
+    if (rc < 0) {
+        answer_dispose(a);
     }
-    bpt_abi_value_free(v);
+    return rc;
 }
 
 int bpt_chain_blueprint_profile(bpt_execution_profile *out, char name_out[128], bpt_chain *c,
                                 const bpt_eth_address *tangle, uint64_t blueprint_id)
 {
-    struct bpt_abi_value arg, *v = NULL;
+    struct bpt_abi_value arg;
+    struct answer a = {BPT_BUF_INIT(0), NULL};
     const struct bpt_abi_value *def, *meta, *pd;
     int rc;
     if (!out || !c || !tangle) {
@@ -297,8 +296,8 @@ int bpt_chain_blueprint_profile(bpt_execution_profile *out, char name_out[128], 
     }
     bpt_abi_set_uint(&arg, blueprint_id);
     BPT_CHECK(
-        view_call(&v, c, tangle, "getBlueprintDefinition(uint64)", &arg, 1, BLUEPRINT_DEFINITION));
-    def = &v->items[0];
+        view_call(&a, c, tangle, "getBlueprintDefinition(uint64)", &arg, 1, BLUEPRINT_DEFINITION));
+    def = &a.v->items[0];
     meta = &def->items[6];
     pd = &meta->items[8];
     if (name_out) {
@@ -310,14 +309,15 @@ int bpt_chain_blueprint_profile(bpt_execution_profile *out, char name_out[128], 
         goto out;
     }
 out:
-    free_answer(v);
+    answer_dispose(&a);
     return rc;
 }
 
 int bpt_chain_service_get(bpt_chain_service *out, bpt_chain *c, const bpt_eth_address *tangle,
                           uint64_t service_id)
 {
-    struct bpt_abi_value arg, *v = NULL;
+    struct bpt_abi_value arg;
+    struct answer a = {BPT_BUF_INIT(0), NULL};
     const struct bpt_abi_value *s;
     uint64_t x;
     int rc;
@@ -326,8 +326,8 @@ int bpt_chain_service_get(bpt_chain_service *out, bpt_chain *c, const bpt_eth_ad
     }
     memset(out, 0, sizeof(*out));
     bpt_abi_set_uint(&arg, service_id);
-    BPT_CHECK(view_call(&v, c, tangle, "getService(uint64)", &arg, 1, SERVICE));
-    s = &v->items[0];
+    BPT_CHECK(view_call(&a, c, tangle, "getService(uint64)", &arg, 1, SERVICE));
+    s = &a.v->items[0];
     BPT_CHECK(bpt_abi_get_u64(&out->blueprint_id, &s->items[0], "blueprintId"));
     bpt_abi_get_address(out->owner.bytes, &s->items[1]);
     BPT_CHECK(bpt_abi_get_u64(&out->created_at, &s->items[2], "createdAt"));
@@ -344,7 +344,7 @@ int bpt_chain_service_get(bpt_chain_service *out, bpt_chain *c, const bpt_eth_ad
     }
     out->confidentiality = (bpt_confidentiality)x;
 out:
-    free_answer(v);
+    answer_dispose(&a);
     return rc;
 }
 
@@ -388,17 +388,18 @@ out:
 int bpt_chain_attestation_hash(uint8_t out[32], bpt_chain *c, const bpt_eth_address *bsm,
                                uint64_t service_id, const bpt_eth_address *operator_addr)
 {
-    struct bpt_abi_value args[2], *v = NULL;
+    struct bpt_abi_value args[2];
+    struct answer a = {BPT_BUF_INIT(0), NULL};
     int rc;
     if (!out || !c || !bsm || !operator_addr) {
         return bpt_err(BPT_EINVAL, "chain: attestation hash: NULL argument");
     }
     bpt_abi_set_uint(&args[0], service_id);
     bpt_abi_set_address(&args[1], operator_addr->bytes);
-    BPT_CHECK(view_call(&v, c, bsm, "getAttestationHash(uint64,address)", args, 2, "(bytes32)"));
-    memcpy(out, v->items[0].word, 32);
+    BPT_CHECK(view_call(&a, c, bsm, "getAttestationHash(uint64,address)", args, 2, "(bytes32)"));
+    memcpy(out, a.v->items[0].word, 32);
 out:
-    free_answer(v);
+    answer_dispose(&a);
     return rc;
 }
 

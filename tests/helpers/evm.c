@@ -1,12 +1,20 @@
-/* The ganache node of the chain tests (evm.h). */
+/* The ganache node of the chain tests and benches (evm.h): no cmocka here (benches link it);
+ * a failure prints why and aborts, which a test reports as its failure. */
 #include "helpers/evm.h"
-#include "helpers/test.h"
+
+#include <blueprint-tee/error.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -16,6 +24,36 @@
 #include <jansson.h>
 
 extern char **environ;
+
+__attribute__((noreturn, format(printf, 1, 2))) static void evm_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "evm: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    abort();
+}
+
+#define EVM_OK(expr)                                                                               \
+    do {                                                                                           \
+        if ((expr) != 0) {                                                                         \
+            evm_fail("%s: %s", #expr, bpt_error_last());                                           \
+        }                                                                                          \
+    } while (0)
+
+/* 32 bytes of hex (no 0x) into @p out. */
+static void hex32(uint8_t out[32], const char *hex)
+{
+    for (int i = 0; i < 32; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
+            evm_fail("bad key hex");
+        }
+        out[i] = (uint8_t)v;
+    }
+}
 
 const char *const BPT_TEST_EVM_KEYS[4] = {
     "4f3edf983ac636a65a842ce7c78d9aa706d3b113bce9c46f30d7d21715b23b1d",
@@ -33,8 +71,10 @@ static uint16_t free_port(void)
     memset(&a, 0, sizeof(a));
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &l) != 0) {
+        evm_fail("no free port");
+    }
     port = ntohs(a.sin_port);
     close(fd);
     return port;
@@ -54,11 +94,15 @@ static char *capture(const char *const *argv, int *status)
     size_t cap = 1 << 16, len = 0;
     char *buf = malloc(cap);
     ssize_t n;
-    assert_int_equal(pipe(fds), 0);
+    if (pipe(fds) != 0) {
+        evm_fail("pipe");
+    }
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
-    assert_int_equal(posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ), 0);
+    if (posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ) != 0) {
+        evm_fail("cannot run %s", argv[0]);
+    }
     posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
     while ((n = read(fds[0], buf + len, cap - len - 1)) > 0) {
@@ -115,7 +159,7 @@ bool bpt_test_evm_start(struct bpt_test_evm *e, char *why, size_t why_len)
         out = capture(argv, &status);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
             !(e->contracts = json_loads(out, 0, NULL))) {
-            fail_msg("solc failed to compile %s", contracts);
+            evm_fail("solc failed to compile %s", contracts);
         }
         free(out);
     }
@@ -135,41 +179,52 @@ bool bpt_test_evm_start(struct bpt_test_evm *e, char *why, size_t why_len)
                               "1337",
                               "--logging.quiet",
                               NULL};
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t at;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-        posix_spawnattr_init(&at);
-        posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
-        assert_int_equal(posix_spawnp(&e->pid, "node", &fa, &at, (char *const *)argv, environ), 0);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&at);
+        /* fork + exec rather than posix_spawn: the node must die with this process, even when
+         * a test crashes (PR_SET_PDEATHSIG), and its output must not hold our pipes open */
+        pid_t parent = getpid();
+        e->pid = fork();
+        if (e->pid < 0) {
+            evm_fail("cannot start ganache: fork");
+        }
+        if (e->pid == 0) {
+            int null = open("/dev/null", O_WRONLY);
+            setpgid(0, 0);
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != parent) {
+                _exit(1);
+            }
+            dup2(null, 1);
+            dup2(null, 2);
+            execvp("node", (char *const *)argv);
+            _exit(127);
+        }
     }
     snprintf(e->url, sizeof(e->url), "http://127.0.0.1:%u", e->port);
     o.rpc_url = e->url;
     o.retries = BPT_CHAIN_NO_RETRY;
     o.timeout_ms = 5000;
-    assert_ok(bpt_chain_new(&e->chain, &o));
+    EVM_OK(bpt_chain_new(&e->chain, &o));
     for (int i = 0;; i++) { /* until it answers (start-up takes seconds) */
         uint64_t id = 0;
         struct timespec ts = {0, 100 * 1000000};
         if (bpt_chain_chain_id(&id, e->chain) == 0) {
-            assert_int_equal(id, 1337);
+            if (id != 1337) {
+                evm_fail("chain id %llu", (unsigned long long)id);
+            }
             break;
         }
         if (i > 600) {
-            fail_msg("ganache did not answer on %s within 60 s", e->url);
+            evm_fail("ganache did not answer on %s within 60 s", e->url);
         }
         nanosleep(&ts, NULL);
     }
     for (int i = 0; i < 4; i++) {
-        size_t n;
-        uint8_t *k = bpt_test_hex_bytes(BPT_TEST_EVM_KEYS[i], &n);
+        uint8_t k[32];
         bpt_eth_key *key = NULL;
-        assert_ok(bpt_eth_key_from_bytes(&key, k));
+        hex32(k, BPT_TEST_EVM_KEYS[i]);
+        EVM_OK(bpt_eth_key_from_bytes(&key, k));
         e->accounts[i] = *bpt_eth_key_address(key);
         bpt_eth_key_free(key);
-        free(k);
     }
     return true;
 }
@@ -220,8 +275,7 @@ static json_t *wait_receipt(struct bpt_test_evm *e, json_t *hash)
         json_decref(r);
         nanosleep(&ts, NULL);
     }
-    fail_msg("no receipt");
-    return NULL;
+    evm_fail("no receipt");
 }
 
 bpt_eth_address bpt_test_evm_deploy(struct bpt_test_evm *e, const char *name, const uint8_t *args,
@@ -229,12 +283,16 @@ bpt_eth_address bpt_test_evm_deploy(struct bpt_test_evm *e, const char *name, co
 {
     const char *bin =
         json_string_value(json_object_get(json_object_get((json_t *)e->contracts, name), "bin"));
-    size_t bl = strlen(bin), n;
-    char *code = malloc(bl + 2 * len + 3);
+    size_t bl;
+    char *code;
     json_t *tx, *hash, *rec;
     bpt_eth_address out;
-    uint8_t *raw;
-    assert_non_null(bin);
+    const char *addr;
+    if (!bin) {
+        evm_fail("no contract %s", name);
+    }
+    bl = strlen(bin);
+    code = malloc(bl + 2 * len + 3);
     snprintf(code, bl + 3, "0x%s", bin);
     for (size_t i = 0; i < len; i++) {
         snprintf(code + 2 + bl + 2 * i, 3, "%02x", args[i]);
@@ -244,13 +302,13 @@ bpt_eth_address bpt_test_evm_deploy(struct bpt_test_evm *e, const char *name, co
     free(code);
     hash = rpc(e, "eth_sendTransaction", json_pack("[o]", tx));
     if (!hash) {
-        fail_msg("deploy %s: %s", name, bpt_error_last());
+        evm_fail("deploy %s: %s", name, bpt_error_last());
     }
     rec = wait_receipt(e, hash);
-    raw = bpt_test_hex_bytes(json_string_value(json_object_get(rec, "contractAddress")) + 2, &n);
-    assert_int_equal(n, 20);
-    memcpy(out.bytes, raw, 20);
-    free(raw);
+    addr = json_string_value(json_object_get(rec, "contractAddress"));
+    if (!addr || bpt_eth_address_parse(&out, addr) != 0) {
+        evm_fail("deploy %s: no contract address", name);
+    }
     json_decref(rec);
     json_decref(hash);
     return out;
@@ -259,10 +317,20 @@ bpt_eth_address bpt_test_evm_deploy(struct bpt_test_evm *e, const char *name, co
 int bpt_test_evm_send(struct bpt_test_evm *e, unsigned from_index, const bpt_eth_address *to,
                       const uint8_t *data, size_t len, uint64_t *block)
 {
-    json_t *tx = json_pack("{s:o,s:o,s:o,s:s}", "from", addr_json(&e->accounts[from_index]), "to",
-                           addr_json(to), "data", data_json(data, len), "gas", "0x7a1200");
-    json_t *hash = rpc(e, "eth_sendTransaction", json_pack("[o]", tx)), *rec;
+    json_t *hash = NULL, *rec;
     int ok;
+    /* ganache picks an unlocked account's nonce itself and, with other senders' transactions
+     * arriving at the same time, now and then picks a stale one ("the tx doesn't have the
+     * correct nonce"): sent again */
+    for (int attempt = 0; attempt < 5 && !hash; attempt++) {
+        json_t *tx =
+            json_pack("{s:o,s:o,s:o,s:s}", "from", addr_json(&e->accounts[from_index]), "to",
+                      addr_json(to), "data", data_json(data, len), "gas", "0x7a1200");
+        hash = rpc(e, "eth_sendTransaction", json_pack("[o]", tx));
+        if (!hash && !strstr(bpt_error_last(), "correct nonce")) {
+            return -1;
+        }
+    }
     if (!hash) {
         return -1;
     }
@@ -294,6 +362,8 @@ char *bpt_test_evm_snapshot(struct bpt_test_evm *e)
 void bpt_test_evm_revert(struct bpt_test_evm *e, const char *id)
 {
     json_t *r = rpc(e, "evm_revert", json_pack("[s]", id));
-    assert_true(json_is_true(r));
+    if (!json_is_true(r)) {
+        evm_fail("evm_revert %s", id);
+    }
     json_decref(r);
 }
