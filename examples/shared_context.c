@@ -7,8 +7,9 @@
  * Build against an installed library:
  *   cc -std=c11 shared_context.c $(pkg-config --cflags --libs blueprint-tee) -lpthread \
  *      -o shared_context
- * Usage: shared_context EVIDENCE UNIX_TIME [CERT] [THREADS] [ROUNDS]
- *   e.g. shared_context report.bin 1680652800 vcek.der 2 50   (a real SEV-SNP report and VCEK)
+ * Usage: shared_context EVIDENCE UNIX_TIME [CERT] [THREADS] [ROUNDS] [CRL|none]
+ *   e.g. shared_context report.bin 1680652800 vcek.der 2 50 none   (a real SEV-SNP report and
+ *   VCEK of 2023; "none": no AMD CRL of that time at hand, so revocation is not checked)
  * Exit: 0 when every verification in every thread succeeded, 1 when one was refused, 2 usage.
  */
 #include <blueprint-tee/bpt.h>
@@ -16,6 +17,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct job {
     const bpt_verifier *verifier; /* shared, read-only */
@@ -42,6 +44,24 @@ static unsigned char *slurp(const char *path, size_t *len)
         fclose(f);
     }
     return buf;
+}
+
+/* An SEV-SNP CRL file for the context, or "none" to turn revocation checking off. */
+static int add_crl(bpt_verify_ctx *ctx, const char *arg)
+{
+    unsigned char *crl;
+    size_t len = 0;
+    int rc;
+    if (strcmp(arg, "none") == 0) {
+        return bpt_verify_ctx_set_revocation_check(ctx, false);
+    }
+    if (!(crl = slurp(arg, &len))) {
+        fprintf(stderr, "cannot read %s\n", arg);
+        return -1;
+    }
+    rc = bpt_verify_ctx_add_crl(ctx, crl, len);
+    free(crl);
+    return rc;
 }
 
 static void *run(void *arg)
@@ -75,8 +95,8 @@ int main(int argc, char **argv)
     uint64_t hits = 0, misses = 0;
 
     if (argc < 3 || threads < 1 || threads > 16 || rounds < 1 || !(ev = slurp(argv[1], &ev_len))) {
-        fprintf(stderr,
-                "usage: shared_context EVIDENCE UNIX_TIME [CERT] [THREADS 1..16] [ROUNDS]\n");
+        fprintf(stderr, "usage: shared_context EVIDENCE UNIX_TIME [CERT] [THREADS 1..16] [ROUNDS] "
+                        "[CRL|none]\n");
         return 2;
     }
     /* Configure once, on one thread: after the verifier is made the context is frozen. */
@@ -84,7 +104,8 @@ int main(int argc, char **argv)
         bpt_verify_ctx_set_at(ctx, strtoll(argv[2], NULL, 10)) < 0 ||
         (argc > 3 && (!(cert = slurp(argv[3], &cert_len)) ||
                       bpt_verify_ctx_add_certs(ctx, cert, cert_len) < 0)) ||
-        bpt_policy_new(&policy) < 0 || bpt_verifier_new(&verifier, ctx, policy) < 0) {
+        (argc > 6 && add_crl(ctx, argv[6]) < 0) || bpt_policy_new(&policy) < 0 ||
+        bpt_verifier_new(&verifier, ctx, policy) < 0) {
         fprintf(stderr, "setup: %s\n", bpt_error_last());
         goto out;
     }

@@ -3,12 +3,15 @@
  * time, and print the verdict: the policy says what is acceptable, the verification context how
  * to verify (time, certificates; pinned vendor roots by default). Build against an installed
  * library: cc verify_report.c $(pkg-config --cflags --libs blueprint-tee) -o verify_report Usage:
- * verify_report EVIDENCE [UNIX_TIME] [CERT]
+ * verify_report EVIDENCE [UNIX_TIME] [CERT] [CRL|none]
+ * SEV-SNP revocation is checked by default (AMD's CRL is fetched from AMD KDS); CRL gives it
+ * from a file, "none" turns the check off (for old evidence: no CRL of its time is at hand).
  */
 #include <blueprint-tee/bpt.h>
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static unsigned char *slurp(const char *path, size_t *len)
 {
@@ -38,7 +41,7 @@ int main(int argc, char **argv)
     int rc;
 
     if (argc < 2 || !(ev = slurp(argv[1], &ev_len))) {
-        fprintf(stderr, "usage: verify_report EVIDENCE [UNIX_TIME] [CERT]\n");
+        fprintf(stderr, "usage: verify_report EVIDENCE [UNIX_TIME] [CERT] [CRL|none]\n");
         return 2;
     }
     if (bpt_policy_new(&policy) < 0 || bpt_verify_ctx_new(&ctx, NULL) < 0) {
@@ -52,6 +55,18 @@ int main(int argc, char **argv)
     if (argc > 3 && (!(cert = slurp(argv[3], &cert_len)) ||
                      bpt_verify_ctx_add_certs(ctx, cert, cert_len) < 0)) {
         fprintf(stderr, "certificate: %s\n", bpt_error_last());
+        return 2;
+    }
+    if (argc > 4 && strcmp(argv[4], "none") == 0) {
+        rc = bpt_verify_ctx_set_revocation_check(ctx, false);
+    } else if (argc > 4) {
+        free(cert);
+        rc = (cert = slurp(argv[4], &cert_len)) ? bpt_verify_ctx_add_crl(ctx, cert, cert_len) : -1;
+    } else {
+        rc = 0;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "CRL: %s\n", bpt_error_last());
         return 2;
     }
     rc = bpt_verify(&v, ctx, policy, ev, ev_len, BPT_PROVIDER_UNKNOWN);

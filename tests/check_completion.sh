@@ -39,6 +39,9 @@ want --trust-root bpt verify --tru
 want --quiet bpt verify --q
 want --quiet bpt seal --q
 want --expect-mr-seam bpt verify --expect-mr-s
+want --snp-min-launch-tcb bpt verify --snp-min-l
+want --no-revocation-check bpt verify --no-rev
+want disabled bpt verify --snp-platform-tsme d
 want sev_snp bpt verify --provider sev
 want sev-snp bpt verify --provider sev
 want aws-nitro bpt attest --simulate a

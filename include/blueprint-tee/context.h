@@ -91,8 +91,9 @@ BPT_API int64_t bpt_verify_ctx_at(const bpt_verify_ctx *c);
 /**
  * Trust the certificates in @p der_or_pem (one DER certificate, or PEM text holding one or
  * more) instead of the pinned vendor roots; may be called repeatedly to add more. Once called,
- * only the added roots are trusted, for every provider, and intermediates the pinned set held
- * (AMD's ASK/ASVK) must come with the evidence or from bpt_verify_ctx_add_certs().
+ * only the added roots are trusted, for every provider, and intermediates (an SEV-SNP ASK or
+ * ASVK, a TDX PCK CA, ...) must come with the evidence or from bpt_verify_ctx_add_certs(): the
+ * pinned ones are not used either.
  * @return also BPT_EINVAL (not a certificate: neither DER nor PEM).
  */
 BPT_API BPT_MUST_USE int bpt_verify_ctx_add_trust_roots(bpt_verify_ctx *c,
@@ -109,13 +110,35 @@ BPT_API BPT_MUST_USE int bpt_verify_ctx_add_trust_root_pem(bpt_verify_ctx *c, co
 BPT_API bool bpt_verify_ctx_has_trust_roots(const bpt_verify_ctx *c);
 
 /**
- * Add certificates (one DER certificate, or PEM text with one or more; e.g. a VCEK and its
- * chain) for chains to use. They are parsed now.
- * @return also BPT_EMALFORMED (not a DER certificate, no or a damaged PEM certificate),
- *         BPT_ELIMIT (over BPT_LIMIT_CERT_CHAIN_BYTES or too many certificates).
+ * Add certificates (one DER certificate, or PEM text of any number; e.g. a VCEK and its chain)
+ * for chains to use. CRLs in the same PEM text are taken as bpt_verify_ctx_add_crl() takes them.
+ * They are parsed now.
+ * @return also BPT_EMALFORMED (not a DER certificate or CRL, no or a damaged PEM certificate or
+ *         CRL), BPT_ELIMIT (over BPT_LIMIT_CERT_CHAIN_BYTES or too many certificates).
  */
 BPT_API BPT_MUST_USE int bpt_verify_ctx_add_certs(bpt_verify_ctx *c, const uint8_t *der_or_pem,
                                                   size_t len);
+
+/**
+ * Add CRLs (one DER CRL, or PEM text of any number) for revocation checks. SEV-SNP uses a CRL
+ * given here, issued by the chain's ARK, before its cache directory and AMD KDS; one whose issuer
+ * is another is ignored, one from the ARK must verify (RSA-PSS by the ARK) and be valid at the
+ * verification time. @return also BPT_EINVAL (not a CRL, or certificates in it).
+ */
+BPT_API BPT_MUST_USE int bpt_verify_ctx_add_crl(bpt_verify_ctx *c, const uint8_t *der_or_pem,
+                                                size_t len);
+
+/**
+ * SEV-SNP revocation checking, on (true) by default: the ASK or ASVK (and a VCEK or VLEK the
+ * CRL lists) must not be revoked by AMD's CRL for the product, taken from the CRLs given, else
+ * the cache directory, else AMD KDS (/vcek/v1/{product}/crl, /vlek/v1/{product}/crl) unless
+ * offline; with none to be had, verification fails closed (kind keys). false turns the check off
+ * for verifiers that cannot get a CRL (no network, no cache): each verified result then carries
+ * the warning "revocation not checked". TDX CRLs travel in its collateral and are always checked.
+ */
+BPT_API BPT_MUST_USE int bpt_verify_ctx_set_revocation_check(bpt_verify_ctx *c, bool check);
+/** Whether SEV-SNP revocation is checked (true for a NULL context: the default). */
+BPT_API bool bpt_verify_ctx_revocation_check(const bpt_verify_ctx *c);
 
 /** Provider collateral JSON (TDX: the collateral of docs/tdx.md); NULL clears. */
 BPT_API BPT_MUST_USE int bpt_verify_ctx_set_collateral_json(bpt_verify_ctx *c, const char *json,
@@ -146,7 +169,10 @@ BPT_API BPT_MUST_USE int bpt_verify_ctx_set_kds_url(bpt_verify_ctx *c, const cha
  * https://api.trustedservices.intel.com; plain http only to loopback); NULL restores it.
  */
 BPT_API BPT_MUST_USE int bpt_verify_ctx_set_pccs_url(bpt_verify_ctx *c, const char *url);
-/** On-disk cache directory for fetched collateral (VCEKs, TDX collateral); NULL for none. */
+/**
+ * On-disk cache directory for fetched collateral (VCEKs and AMD CRLs, TDX collateral); NULL for
+ * none. A fetched AMD CRL is stored only after it verified, and used until its nextUpdate.
+ */
 BPT_API BPT_MUST_USE int bpt_verify_ctx_set_cache_dir(bpt_verify_ctx *c, const char *dir);
 
 /**

@@ -25,6 +25,8 @@ typedef struct bpt_policy bpt_policy;
 
 /** The Rust crate's freshness ceiling. */
 #define BPT_POLICY_MAX_AGE_CEILING_SECS 3600
+/** Trusted SEV-SNP ID keys, and author keys, a policy holds (each). */
+#define BPT_POLICY_MAX_SNP_KEYS 16
 /** production() freshness. */
 #define BPT_POLICY_PRODUCTION_MAX_AGE_SECS 600
 
@@ -129,6 +131,70 @@ BPT_API BPT_MUST_USE int bpt_policy_set_tdx_expected(bpt_policy *p, const char *
  */
 BPT_API BPT_MUST_USE int bpt_policy_set_tdx_accepted_tcb(bpt_policy *p, unsigned mask);
 BPT_API unsigned bpt_policy_tdx_accepted_tcb(const bpt_policy *p);
+
+/*
+ * SEV-SNP (policy `sev_snp` block). A new policy enforces none of these; each setter names the
+ * policy file key it sets. Fields of the report are judged only once it is authenticated.
+ */
+
+/**
+ * Expect an SEV-SNP report field to equal @p hex: "host_data" (32 bytes of hex), "family_id" or
+ * "image_id" (16 bytes: the launch's ID block); NULL stops expecting it.
+ * @return 0; BPT_EINVAL naming the field.
+ */
+BPT_API BPT_MUST_USE int bpt_policy_set_sev_snp_expected(bpt_policy *p, const char *field,
+                                                         const char *hex);
+
+/**
+ * Trust a key that signed the launch's ID block, as the report gives it: @p field
+ * "id_key_digests" (ID_KEY_DIGEST) or "author_key_digests" (AUTHOR_KEY_DIGEST), @p hex the
+ * 48-byte SHA-384 digest of the key in the SEV-SNP ABI's public key format. Once a key of either
+ * kind is trusted, a report must carry an ID key digest the policy trusts, or an author key
+ * digest it trusts with AUTHOR_KEY_EN set (go-sev-guest's trusted ID/author key hashes).
+ * @return 0; BPT_EINVAL (not 48 bytes of hex, unknown field); BPT_ELIMIT (more than
+ *         BPT_POLICY_MAX_SNP_KEYS of a kind).
+ */
+BPT_API BPT_MUST_USE int bpt_policy_add_sev_snp_key_digest(bpt_policy *p, const char *field,
+                                                           const char *hex);
+
+/**
+ * Set an SEV-SNP rule, named as its policy key:
+ *  - "allow_smt" (default true): false refuses guests whose policy allows SMT (guest policy
+ *    bit 16);
+ *  - "allow_migration_agent" (default true): false refuses guests that may be associated with a
+ *    migration agent (bit 18);
+ *  - "require_single_socket" (default false): true refuses guests not restricted to a single
+ *    socket (bit 20);
+ *  - "require_author_key" (default false): true refuses reports without AUTHOR_KEY_EN or whose
+ *    author key digest the policy does not trust (needs "author_key_digests");
+ *  - "platform_smt_enabled", "platform_tsme_enabled" (default: not checked): the host's
+ *    PLATFORM_INFO bit 0 (SMT enabled) / bit 1 (TSME enabled) must have this value.
+ * @return 0; BPT_EINVAL (unknown rule).
+ */
+BPT_API BPT_MUST_USE int bpt_policy_set_sev_snp_rule(bpt_policy *p, const char *rule, bool value);
+
+/**
+ * A minimum SEV-SNP version, "MAJOR.MINOR" with each part 0..255: @p field "min_abi" (the guest
+ * policy's ABI_MAJOR.ABI_MINOR, the firmware ABI the guest's owner required at launch) or
+ * "min_firmware_version" (the firmware's API version, current and committed); NULL stops
+ * enforcing it. @return 0; BPT_EINVAL.
+ */
+BPT_API BPT_MUST_USE int bpt_policy_set_sev_snp_min_version(bpt_policy *p, const char *field,
+                                                            const char *major_minor);
+
+/**
+ * Minimum firmware build number (policy `min_build`), compared with the report's current and
+ * committed build: 0..255, or -1 to stop enforcing it. @return 0; BPT_EINVAL.
+ */
+BPT_API BPT_MUST_USE int bpt_policy_set_sev_snp_min_build(bpt_policy *p, int build);
+
+/**
+ * A component-wise minimum TCB: @p field "min_tcb" (the report's reported_tcb) or
+ * "min_launch_tcb" (launch_tcb, the TCB the guest was launched on); fmc counts on Turin only.
+ * NULL @p min stops enforcing it. @return 0; BPT_EINVAL (unknown field).
+ */
+BPT_API BPT_MUST_USE int bpt_policy_set_sev_snp_min_tcb(bpt_policy *p, const char *field,
+                                                        const bpt_snp_tcb *min);
 
 /**
  * Add an accepted JWT issuer (policy `jwt.issuers`), compared exactly with `iss`.

@@ -37,14 +37,7 @@ typedef enum bpt_snp_signing_key {
     BPT_SNP_KEY_NONE = 7
 } bpt_snp_signing_key;
 
-/** A decoded TCB_VERSION. Milan/Genoa: bootloader, tee, snp, microcode; Turin adds fmc. */
-typedef struct bpt_snp_tcb {
-    uint8_t fmc; /**< Turin only; 0 otherwise */
-    uint8_t bootloader;
-    uint8_t tee;
-    uint8_t snp;
-    uint8_t microcode;
-} bpt_snp_tcb;
+/* bpt_snp_tcb, a decoded TCB_VERSION, is in tcb.h (the policy's minimum TCBs use it). */
 
 /**
  * Decode a raw TCB_VERSION (the 8 bytes as a little-endian u64) for @p product.
@@ -97,6 +90,10 @@ typedef struct bpt_snp_report {
     bool author_key_en, mask_chip_key;
     bpt_snp_signing_key signing_key;
     bpt_snp_product cpuid_product; /**< from CPUID fields (version 3+), else unknown */
+
+    /* Added after the first version of this struct (filled when the caller's size covers them). */
+    uint64_t launch_mit_vector;  /**< version 5 and later (offset 0x1F8); 0 before */
+    uint64_t current_mit_vector; /**< version 5 and later (offset 0x200); 0 before */
 } bpt_snp_report;
 
 #define BPT_SNP_REPORT_INIT                                                                        \
@@ -106,7 +103,14 @@ typedef struct bpt_snp_report {
 
 /**
  * Parse a raw report. Checks the size (1184), the version (2 or later) and decodes every field;
- * the signature algorithm is checked by verification, not here.
+ * the signature algorithm is checked by verification, not here. Every byte the SEV-SNP ABI
+ * reserves must be zero (BPT_EMALFORMED naming the region): 0x04C-0x04F, 0x188-0x19F (version
+ * 2; 0x18B-0x19F from version 3, after the CPUID bytes), 0x1EB, 0x1EF, 0x1F8-0x29F (versions
+ * 2-4; 0x208-0x29F from version 5, after the mitigation vectors), the 368 bytes of the
+ * signature field after r and s (0x330-0x49F), and key_info bits 31:5. A version above 5 is
+ * read with version 5's layout, so a field a later ABI puts in one of these regions is refused
+ * until this library knows it. (The reserved bytes inside the TCB_VERSION fields depend on the
+ * product and are checked by verification, once the product is known.)
  * @param out its @ref size set by the caller; the fields it covers are overwritten.
  * @return 0; BPT_EINVAL (NULL, or @p out's size smaller than this struct's first version);
  *         BPT_EMALFORMED naming the problem.
@@ -121,13 +125,18 @@ BPT_API BPT_MUST_USE int bpt_sev_snp_parse(bpt_snp_report *out, const uint8_t *e
  * else from AMD KDS unless the context is offline. The ASK/ASVK and ARK are the pinned ones for
  * the product unless the context has its own trust roots (then intermediates come from the
  * certificates given).
- * Checks, in order: size and version; signing key VCEK or VLEK; signature algorithm;
- * product (CPUID, VCEK productName, policy); chain to the ARK at `at`; VCEK/VLEK TCB
- * extensions equal reported_tcb; hwID equals chip_id (unless the chip id is masked); the
- * report signature; then debug, measurement, report_data, host_data, VMPL, minimum TCB and
- * the product allow-list. SNP evidence has no nonce field: an expected nonce is checked by the
- * nonce rule (bpt_nonce_bind()), report_data = SHA-512(nonce). An expected measurement of
- * another algorithm or length than the report's (sha384, 48 bytes) is BPT_EUNSATISFIABLE.
+ * Checks, in order: size, version and reserved regions (bpt_sev_snp_parse()); signing key VCEK
+ * or VLEK; signature algorithm; product (CPUID, VCEK productName, policy); chain to the ARK at
+ * `at`; revocation against AMD's CRL (bpt_verify_ctx_set_revocation_check(), context.h); the
+ * TCB_VERSION fields' reserved bytes; VCEK/VLEK TCB extensions equal reported_tcb; hwID equals
+ * chip_id (unless the chip id is masked); the report signature; then debug, measurement,
+ * report_data, host_data, VMPL, minimum TCB, the product allow-list and the policy's other
+ * SEV-SNP rules (guest policy bits and ABI, ID block, firmware, launch TCB, platform info:
+ * policy.h). SNP evidence has no nonce field: an expected nonce is checked by the nonce rule
+ * (bpt_nonce_bind()), report_data = SHA-512(nonce). An expected measurement of another
+ * algorithm or length than the report's (sha384, 48 bytes) is BPT_EUNSATISFIABLE.
+ * A certificate that cannot be found fails with a message naming it (VCEK, VLEK, ASK, ARK,
+ * CRL), the full URL it would come from, and how to give it.
  * @param[out] out free with bpt_verified_free(); NULL on failure.
  * @param ctx borrowed (frozen by the call); NULL: defaults (pinned roots, now, no caches).
  * @param policy borrowed; NULL: production().

@@ -1,7 +1,8 @@
 /**
  * @file tcb.h
- * Intel TDX TCB statuses (Intel's TCB Info and QE Identity), with the snake_case names used in
- * every JSON document of this library; Intel's CamelCase spellings are accepted on input.
+ * TCB types: Intel TDX TCB statuses (Intel's TCB Info and QE Identity), with the snake_case
+ * names used in every JSON document of this library (Intel's CamelCase spellings are accepted
+ * on input), and the components of an AMD SEV-SNP TCB_VERSION.
  *
  * Threads: reentrant; the name strings are static.
  */
@@ -28,6 +29,15 @@ typedef enum bpt_tdx_tcb_status {
 BPT_API const char *bpt_tcb_status_name(bpt_tdx_tcb_status s);
 /** Parse snake_case or Intel CamelCase ("UpToDate"). @return 0; BPT_EINVAL. */
 BPT_API BPT_MUST_USE int bpt_tcb_status_parse(bpt_tdx_tcb_status *out, const char *name);
+
+/** A decoded SEV-SNP TCB_VERSION. Milan/Genoa: bootloader, tee, snp, microcode; Turin adds fmc. */
+typedef struct bpt_snp_tcb {
+    uint8_t fmc; /**< Turin only; 0 otherwise */
+    uint8_t bootloader;
+    uint8_t tee;
+    uint8_t snp;
+    uint8_t microcode;
+} bpt_snp_tcb;
 
 BPT_END_DECLS
 

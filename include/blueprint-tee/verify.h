@@ -68,16 +68,18 @@ BPT_API BPT_MUST_USE int bpt_evidence_inspect_json(char **out, const uint8_t *ev
  * verification of @p ev through @p ctx under @p policy would otherwise fetch, so that a later
  * verification with the same cache directory and bpt_verify_ctx_set_offline() needs no network
  * (air-gapped verification): an SEV-SNP report's VCEK from AMD KDS (the ASK/ASVK and ARK are
- * pinned; with trust roots of its own, give the ASK as certificates), a TDX quote's collateral
- * from Intel PCS or the context's PCCS, a JWT's JWK set (from the context's or the policy's JWKS
- * URL, else GCP's, or an MAA instance's <iss>/certs when the policy lists the issuer). What the
- * evidence or the context carries is not fetched, nor what the cache already holds; Nitro
- * documents need nothing. SEV-SNP CRLs are not fetched yet (reported as "not_fetched").
+ * pinned; with trust roots of its own, give the ASK as certificates) and AMD's CRL for the
+ * product (KDS /vcek|vlek/v1/{product}/crl; unless the context's revocation check is off,
+ * bpt_verify_ctx_set_revocation_check()), a TDX quote's collateral from Intel PCS or the
+ * context's PCCS, a JWT's JWK set (from the context's or the policy's JWKS URL, else GCP's, or
+ * an MAA instance's <iss>/certs when the policy lists the issuer). What the evidence or the
+ * context carries is not fetched (a CRL given counts when the product's ARK issued it), nor what
+ * the cache already holds; Nitro documents need nothing.
  * After fetching, each piece is looked up again as an offline verification will look it up.
  * Nothing fetched is verified here; verification does that.
  * @param[out] out_json NULL, or a summary to free with bpt_free():
  *        {"cache_dir":..,"items":[{"provider":..,"what":"vcek|crl|tdx_collateral|jwks|nothing",
- *        "state":"fetched|cached|given|not_needed|not_fetched","detail":..}]}.
+ *        "state":"fetched|cached|given|not_needed","detail":..}]}.
  * @param ctx with a cache directory; frozen by the call. Offline, nothing is fetched: what is
  *        not cached fails with BPT_EKEYS (a way to check a cache).
  * @param policy NULL: production(). Its sev_snp.products names the product of a version 2

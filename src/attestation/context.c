@@ -268,15 +268,57 @@ int bpt_verify_ctx_add_certs(bpt_verify_ctx *c, const uint8_t *der_or_pem, size_
     STACK_OF(X509) *parsed = NULL;
     int rc = settable(c, "certificates");
     /* Parsed now, so bytes that are no certificate are refused here, where the caller still
-     * knows which file they came from, not later as a verification that lacks keys. */
+     * knows which file they came from, not later as a verification that lacks keys. Parsed as
+     * the verification reads them (bpt_verify_ctx_given): CRLs among the certificates are
+     * accepted (and checked) too. */
     if (rc == 0 && der_or_pem && len > 0) {
-        rc = bpt_pki_parse_certs(&parsed, der_or_pem, len, "verify context: certificates");
+        rc = bpt_pki_parse_bundle(&parsed, NULL, der_or_pem, len, "verify context: certificates");
         sk_X509_pop_free(parsed, X509_free);
     }
     if (rc == 0 && (rc = bpt_cert_blobs_append(&c->certs, der_or_pem, len)) < 0) {
         rc = bpt_err_prefix(rc, "verify context");
     }
     return rc;
+}
+
+int bpt_verify_ctx_add_crl(bpt_verify_ctx *c, const uint8_t *der_or_pem, size_t len)
+{
+    STACK_OF(X509) *certs = NULL;
+    STACK_OF(X509_CRL) *crls = NULL;
+    int rc;
+
+    BPT_CHECK(settable(c, "CRLs"));
+    /* Parsed now so that a file that is not a CRL is refused here, not at verification. */
+    if (!der_or_pem || len == 0 ||
+        bpt_pki_parse_bundle(&certs, &crls, der_or_pem, len, "CRL") < 0 || sk_X509_num(certs) > 0 ||
+        sk_X509_CRL_num(crls) <= 0) {
+        rc = bpt_err(BPT_EINVAL, "verify context: not a CRL (DER, or PEM of CRLs only)%s",
+                     sk_X509_num(certs) > 0
+                         ? ": it holds certificates (give those with the certificates)"
+                         : "");
+        goto out;
+    }
+    if ((rc = bpt_cert_blobs_append(&c->certs, der_or_pem, len)) < 0) {
+        rc = bpt_err_prefix(rc, "verify context");
+    }
+out:
+    sk_X509_pop_free(certs, X509_free);
+    sk_X509_CRL_pop_free(crls, X509_CRL_free);
+    return rc;
+}
+
+int bpt_verify_ctx_set_revocation_check(bpt_verify_ctx *c, bool check)
+{
+    int rc = settable(c, "revocation checking");
+    if (rc == 0) {
+        c->no_revocation = !check;
+    }
+    return rc;
+}
+
+bool bpt_verify_ctx_revocation_check(const bpt_verify_ctx *c)
+{
+    return !c || !c->no_revocation;
 }
 
 static int set_json_text(char **slot, const char *json, size_t len, size_t max, const char *what)
@@ -494,8 +536,11 @@ int bpt_verify_ctx_digest_roots(EVP_MD_CTX *md, const bpt_verify_ctx *c)
     return 0;
 }
 
-static int parse_blobs(STACK_OF(X509) * *all, const bpt_buf *blobs, const char *what)
+/* The certificates (and, when @p crls is not NULL, the CRLs) of a list of blobs. */
+static int parse_blobs(STACK_OF(X509) * *all, STACK_OF(X509_CRL) * *crls, const bpt_buf *blobs,
+                       const char *what)
 {
+    STACK_OF(X509) *dropped = NULL;
     struct bpt_reader r;
     int rc = 0;
     bpt_reader_init(&r, blobs->data, blobs->len, "certificates");
@@ -504,7 +549,25 @@ static int parse_blobs(STACK_OF(X509) * *all, const bpt_buf *blobs, const char *
         const uint8_t *blob;
         BPT_CHECK(bpt_reader_u32le(&r, &n, "length"));
         BPT_CHECK(bpt_reader_view(&r, &blob, n, "certificate"));
-        BPT_CHECK(bpt_pki_parse_certs(all, blob, n, what));
+        BPT_CHECK(bpt_pki_parse_bundle(all ? all : &dropped, crls, blob, n, what));
+    }
+    if (all && !*all && !(*all = sk_X509_new_null())) {
+        rc = bpt_err_nomem("certificates");
+    }
+out:
+    sk_X509_pop_free(dropped, X509_free);
+    return rc;
+}
+
+int bpt_verify_ctx_given(STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *crls,
+                         const bpt_verify_ctx *c, const struct bpt_evidence *ev, const char *what)
+{
+    int rc = 0;
+    if (c) {
+        BPT_CHECK(parse_blobs(certs, crls, &c->certs, what));
+    }
+    if (ev) {
+        BPT_CHECK(parse_blobs(certs, crls, &ev->certs, what));
     }
 out:
     return rc;
@@ -513,15 +576,7 @@ out:
 int bpt_verify_ctx_certs(STACK_OF(X509) * *all, const bpt_verify_ctx *c,
                          const struct bpt_evidence *ev, const char *what)
 {
-    int rc = 0;
-    if (c) {
-        BPT_CHECK(parse_blobs(all, &c->certs, what));
-    }
-    if (ev) {
-        BPT_CHECK(parse_blobs(all, &ev->certs, what));
-    }
-out:
-    return rc;
+    return bpt_verify_ctx_given(all, NULL, c, ev, what);
 }
 
 int bpt_verify_ctx_digest_certs(EVP_MD_CTX *md, const bpt_verify_ctx *c,

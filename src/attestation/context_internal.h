@@ -42,13 +42,15 @@ struct bpt_verify_ctx {
     STACK_OF(X509) * trust_roots;   /* parsed once when added */
     uint8_t trust_roots_digest[32]; /* SHA-256 of the roots' bytes added, for cache keys */
     bpt_buf trust_roots_pem;        /* those bytes (DER or PEM, each followed by a newline) */
-    bpt_buf certs;                  /* blobs, each: u32le length + DER-or-PEM bytes */
+    bpt_buf certs; /* blobs, each: u32le length + DER-or-PEM bytes (certificates and CRLs) */
     char *collateral_json;
     struct bpt_jwks *jwks; /* the JWKS document, parsed */
     char *jwks_url;
     bool offline;
-    char *kds_url;  /* NULL: AMD's */
-    char *pccs_url; /* NULL: Intel PCS */
+    bool no_revocation; /* SEV-SNP: AMD's CRL is not consulted (bpt_verify_ctx_set_revocation_check)
+                         */
+    char *kds_url;      /* NULL: AMD's */
+    char *pccs_url;     /* NULL: Intel PCS */
     char *cache_dir;
     struct bpt_log_sink log;
 
@@ -90,6 +92,17 @@ BPT_MUST_USE int bpt_verify_ctx_digest_roots(EVP_MD_CTX *md, const bpt_verify_ct
  */
 BPT_MUST_USE int bpt_verify_ctx_certs(STACK_OF(X509) * *all, const bpt_verify_ctx *c,
                                       const struct bpt_evidence *ev, const char *what);
+
+/**
+ * Every certificate and every CRL given for this verification in one reading: the context's
+ * (bpt_verify_ctx_add_certs(), bpt_verify_ctx_add_crl()) then the evidence's (its collateral
+ * "certificates"), appended to *certs (created when NULL) and *crls (created when NULL, may
+ * stay NULL when there are none; with @p crls NULL, CRLs are dropped).
+ * @return 0; BPT_EMALFORMED naming @p what; BPT_ELIMIT.
+ */
+BPT_MUST_USE int bpt_verify_ctx_given(STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *crls,
+                                      const bpt_verify_ctx *c, const struct bpt_evidence *ev,
+                                      const char *what);
 
 /** Feed the certificate blobs given (the context's and the evidence's) into a cache key. */
 BPT_MUST_USE int bpt_verify_ctx_digest_certs(EVP_MD_CTX *md, const bpt_verify_ctx *c,

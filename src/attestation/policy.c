@@ -28,6 +28,8 @@ int bpt_policy_new(bpt_policy **out)
     p->allow_debug = false;
     p->max_age_secs = BPT_POLICY_PRODUCTION_MAX_AGE_SECS;
     p->tdx.accepted_tcb = 1u << BPT_TCB_UP_TO_DATE;
+    p->sev_snp.allow_smt = true;
+    p->sev_snp.allow_migration_agent = true;
     *out = p;
     return 0;
 }
@@ -292,14 +294,43 @@ unsigned bpt_policy_tdx_accepted_tcb(const bpt_policy *p)
     return p->tdx.accepted_tcb;
 }
 
+/* A byte field a policy may expect: its name, where it goes, its "has" flag and its length. */
+struct expected_field {
+    const char *name;
+    uint8_t *dst;
+    bool *has;
+    size_t len;
+};
+
+/* Set (hex) or clear (NULL) the field of @p fields named @p field; @p module ("tdx",
+ * "sev_snp") and @p names for the messages. */
+static int set_expected(const struct expected_field *fields, size_t n, const char *field,
+                        const char *hex, const char *module, const char *names)
+{
+    for (size_t i = 0; field && i < n; i++) {
+        char what[48];
+        if (strcmp(field, fields[i].name) != 0) {
+            continue;
+        }
+        if (!hex) {
+            *fields[i].has = false;
+            return 0;
+        }
+        snprintf(what, sizeof(what), "policy: %s %s", module, field);
+        if (bpt_hex_decode_exact(fields[i].dst, fields[i].len, hex, strlen(hex), what) < 0) {
+            *fields[i].has = false;
+            return bpt_err(BPT_EINVAL, "%s: expected %zu bytes of hex", what, fields[i].len);
+        }
+        *fields[i].has = true;
+        return 0;
+    }
+    return bpt_err(BPT_EINVAL, "policy: unknown %s field '%.32s' (expected %s)",
+                   strcmp(module, "tdx") == 0 ? "TDX" : "SEV-SNP", field ? field : "(null)", names);
+}
+
 int bpt_policy_set_tdx_expected(bpt_policy *p, const char *field, const char *hex)
 {
-    struct {
-        const char *name;
-        uint8_t *dst;
-        bool *has;
-        size_t len;
-    } fields[] = {
+    const struct expected_field fields[] = {
         {"mr_config_id", p->tdx.mr_config_id, &p->tdx.has_mr_config_id, 48},
         {"mr_owner", p->tdx.mr_owner, &p->tdx.has_mr_owner, 48},
         {"mr_owner_config", p->tdx.mr_owner_config, &p->tdx.has_mr_owner_config, 48},
@@ -311,27 +342,162 @@ int bpt_policy_set_tdx_expected(bpt_policy *p, const char *field, const char *he
         {"xfam", p->tdx.xfam, &p->tdx.has_xfam, 8},
         {"seam_attributes", p->tdx.seam_attributes, &p->tdx.has_seam_attributes, 8},
     };
-    for (size_t i = 0; field && i < sizeof(fields) / sizeof(fields[0]); i++) {
-        char what[48];
-        if (strcmp(field, fields[i].name) != 0) {
-            continue;
-        }
-        if (!hex) {
-            *fields[i].has = false;
+    return set_expected(fields, sizeof(fields) / sizeof(fields[0]), field, hex, "tdx",
+                        "mr_config_id, mr_owner, mr_owner_config, mr_seam, rtmr0..rtmr3, xfam or "
+                        "seam_attributes");
+}
+
+int bpt_policy_set_sev_snp_expected(bpt_policy *p, const char *field, const char *hex)
+{
+    const struct expected_field fields[] = {
+        {"host_data", p->sev_snp.host_data, &p->sev_snp.has_host_data, 32},
+        {"family_id", p->sev_snp.family_id, &p->sev_snp.has_family_id, 16},
+        {"image_id", p->sev_snp.image_id, &p->sev_snp.has_image_id, 16},
+    };
+    return set_expected(fields, sizeof(fields) / sizeof(fields[0]), field, hex, "sev_snp",
+                        "host_data, family_id or image_id");
+}
+
+int bpt_policy_add_sev_snp_key_digest(bpt_policy *p, const char *field, const char *hex)
+{
+    bool author = field && strcmp(field, "author_key_digests") == 0;
+    size_t *n = author ? &p->sev_snp.n_author_keys : &p->sev_snp.n_id_keys;
+    uint8_t(*keys)[48] = author ? p->sev_snp.author_keys : p->sev_snp.id_keys;
+    char what[64];
+
+    if (!field || (!author && strcmp(field, "id_key_digests") != 0)) {
+        return bpt_err(BPT_EINVAL,
+                       "policy: unknown SEV-SNP key list '%.32s' (expected id_key_digests or "
+                       "author_key_digests)",
+                       field ? field : "(null)");
+    }
+    if (*n >= BPT_POLICY_MAX_SNP_KEYS) {
+        return bpt_err(BPT_ELIMIT, "policy: sev_snp %s holds at most %d digests", field,
+                       BPT_POLICY_MAX_SNP_KEYS);
+    }
+    snprintf(what, sizeof(what), "policy: sev_snp %s[%zu]", field, *n);
+    if (!hex || bpt_hex_decode_exact(keys[*n], 48, hex, strlen(hex), what) < 0) {
+        return bpt_err(BPT_EINVAL, "%s: expected a 48-byte SHA-384 digest in hex", what);
+    }
+    (*n)++;
+    return 0;
+}
+
+int bpt_policy_set_sev_snp_rule(bpt_policy *p, const char *rule, bool value)
+{
+    struct {
+        const char *name;
+        bool *v, *has;
+    } rules[] = {
+        {"allow_smt", &p->sev_snp.allow_smt, NULL},
+        {"allow_migration_agent", &p->sev_snp.allow_migration_agent, NULL},
+        {"require_single_socket", &p->sev_snp.require_single_socket, NULL},
+        {"require_author_key", &p->sev_snp.require_author_key, NULL},
+        {"platform_smt_enabled", &p->sev_snp.platform_smt, &p->sev_snp.has_platform_smt},
+        {"platform_tsme_enabled", &p->sev_snp.platform_tsme, &p->sev_snp.has_platform_tsme},
+    };
+    for (size_t i = 0; rule && i < sizeof(rules) / sizeof(rules[0]); i++) {
+        if (strcmp(rule, rules[i].name) == 0) {
+            *rules[i].v = value;
+            if (rules[i].has) {
+                *rules[i].has = true;
+            }
             return 0;
         }
-        snprintf(what, sizeof(what), "policy: tdx %s", field);
-        if (bpt_hex_decode_exact(fields[i].dst, fields[i].len, hex, strlen(hex), what) < 0) {
-            *fields[i].has = false;
-            return bpt_err(BPT_EINVAL, "%s: expected %zu bytes of hex", what, fields[i].len);
-        }
-        *fields[i].has = true;
-        return 0;
     }
     return bpt_err(BPT_EINVAL,
-                   "policy: unknown TDX field '%.32s' (expected mr_config_id, mr_owner, "
-                   "mr_owner_config, mr_seam, rtmr0..rtmr3, xfam or seam_attributes)",
-                   field ? field : "(null)");
+                   "policy: unknown SEV-SNP rule '%.32s' (expected allow_smt, "
+                   "allow_migration_agent, require_single_socket, require_author_key, "
+                   "platform_smt_enabled or platform_tsme_enabled)",
+                   rule ? rule : "(null)");
+}
+
+/* "MAJOR.MINOR", each 0..255, nothing else. */
+static int parse_major_minor(uint8_t *major, uint8_t *minor, const char *s, const char *what)
+{
+    unsigned long v[2];
+    const char *q = s;
+    for (int i = 0; i < 2; i++) {
+        char *end = NULL;
+        if (*q < '0' || *q > '9') {
+            goto bad;
+        }
+        v[i] = strtoul(q, &end, 10);
+        if (v[i] > 255 || end - q > 3 || *end != (i == 0 ? '.' : '\0')) {
+            goto bad;
+        }
+        q = end + 1;
+    }
+    *major = (uint8_t)v[0];
+    *minor = (uint8_t)v[1];
+    return 0;
+bad:
+    return bpt_err(BPT_EINVAL, "%s '%.32s': expected MAJOR.MINOR, each 0..255", what, s);
+}
+
+int bpt_policy_set_sev_snp_min_version(bpt_policy *p, const char *field, const char *major_minor)
+{
+    bool *has;
+    uint8_t *major, *minor;
+    char what[64];
+
+    if (field && strcmp(field, "min_abi") == 0) {
+        has = &p->sev_snp.has_min_abi;
+        major = &p->sev_snp.min_abi_major;
+        minor = &p->sev_snp.min_abi_minor;
+    } else if (field && strcmp(field, "min_firmware_version") == 0) {
+        has = &p->sev_snp.has_min_firmware;
+        major = &p->sev_snp.min_firmware_major;
+        minor = &p->sev_snp.min_firmware_minor;
+    } else {
+        return bpt_err(BPT_EINVAL,
+                       "policy: unknown SEV-SNP version '%.32s' (expected min_abi or "
+                       "min_firmware_version)",
+                       field ? field : "(null)");
+    }
+    if (!major_minor) {
+        *has = false;
+        return 0;
+    }
+    snprintf(what, sizeof(what), "policy: sev_snp %s", field);
+    if (parse_major_minor(major, minor, major_minor, what) < 0) {
+        *has = false;
+        return BPT_EINVAL;
+    }
+    *has = true;
+    return 0;
+}
+
+int bpt_policy_set_sev_snp_min_build(bpt_policy *p, int build)
+{
+    if (build < -1 || build > 255) {
+        return bpt_err(BPT_EINVAL, "policy: sev_snp min_build %d out of range 0..255", build);
+    }
+    p->sev_snp.has_min_build = build >= 0;
+    p->sev_snp.min_build = build >= 0 ? (uint8_t)build : 0;
+    return 0;
+}
+
+int bpt_policy_set_sev_snp_min_tcb(bpt_policy *p, const char *field, const bpt_snp_tcb *min)
+{
+    bool *has;
+    bpt_snp_tcb *dst;
+    if (field && strcmp(field, "min_tcb") == 0) {
+        has = &p->sev_snp.has_min_tcb;
+        dst = &p->sev_snp.min_tcb;
+    } else if (field && strcmp(field, "min_launch_tcb") == 0) {
+        has = &p->sev_snp.has_min_launch_tcb;
+        dst = &p->sev_snp.min_launch_tcb;
+    } else {
+        return bpt_err(BPT_EINVAL,
+                       "policy: unknown SEV-SNP TCB '%.32s' (expected min_tcb or min_launch_tcb)",
+                       field ? field : "(null)");
+    }
+    *has = min != NULL;
+    if (min) {
+        *dst = *min;
+    }
+    return 0;
 }
 
 int bpt_policy_set_jwks_url(bpt_policy *p, const char *url)

@@ -39,12 +39,31 @@ struct bpt_policy {
 
     struct {
         bool has_min_tcb;
-        uint8_t min_bootloader, min_tee, min_snp, min_microcode, min_fmc;
+        bpt_snp_tcb min_tcb; /* reported_tcb, component-wise */
         bool has_host_data;
         uint8_t host_data[32];
         bool has_vmpl;
         uint32_t vmpl;
         unsigned products; /* BPT_SNP_PRODUCT_* mask; 0 = any */
+        /* Guest policy (report 0x008): permissions default to allowed, requirements to off. */
+        bool allow_smt, allow_migration_agent, require_single_socket;
+        bool has_min_abi;
+        uint8_t min_abi_major, min_abi_minor;
+        /* The launch's ID block. */
+        bool has_family_id, has_image_id;
+        uint8_t family_id[16], image_id[16];
+        size_t n_id_keys, n_author_keys;
+        uint8_t id_keys[BPT_POLICY_MAX_SNP_KEYS][48], author_keys[BPT_POLICY_MAX_SNP_KEYS][48];
+        bool require_author_key;
+        /* Firmware: current and committed build and API version, the launch TCB. */
+        bool has_min_build;
+        uint8_t min_build;
+        bool has_min_firmware;
+        uint8_t min_firmware_major, min_firmware_minor;
+        bool has_min_launch_tcb;
+        bpt_snp_tcb min_launch_tcb;
+        /* PLATFORM_INFO bits that must have a value. */
+        bool has_platform_smt, platform_smt, has_platform_tsme, platform_tsme;
     } sev_snp;
 
     struct {

@@ -38,31 +38,129 @@ static int get_u8(const json_t *obj, const char *key, uint8_t *dst, const char *
     return rc;
 }
 
+/* A TCB object {bootloader, tee, snp, microcode, fmc}, each 0..255 (absent: 0). */
+static int load_snp_tcb(const json_t *o, const char *key, bool *has, bpt_snp_tcb *t)
+{
+    static const char *const tkeys[] = {"bootloader", "tee", "snp", "microcode", "fmc", NULL};
+    char ctx[64];
+    json_t *obj = NULL;
+    int rc;
+
+    snprintf(ctx, sizeof(ctx), "policy: sev_snp.%s", key);
+    if ((rc = bpt_json_get_obj(o, key, &obj, false, "policy: sev_snp")) <= 0) {
+        return rc;
+    }
+    BPT_CHECK(bpt_json_check_keys(obj, tkeys, ctx));
+    memset(t, 0, sizeof(*t));
+    BPT_CHECK(get_u8(obj, "bootloader", &t->bootloader, ctx));
+    BPT_CHECK(get_u8(obj, "tee", &t->tee, ctx));
+    BPT_CHECK(get_u8(obj, "snp", &t->snp, ctx));
+    BPT_CHECK(get_u8(obj, "microcode", &t->microcode, ctx));
+    BPT_CHECK(get_u8(obj, "fmc", &t->fmc, ctx));
+    *has = true;
+    rc = 0;
+out:
+    return rc;
+}
+
+/* The SEV-SNP rules: booleans named as bpt_policy_set_sev_snp_rule() takes them. */
+static int load_snp_rules(bpt_policy *p, const json_t *o)
+{
+    static const char *const rules[] = {
+        "allow_smt",          "allow_migration_agent", "require_single_socket",
+        "require_author_key", "platform_smt_enabled",  "platform_tsme_enabled"};
+    int rc;
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+        bool v = false;
+        if ((rc = bpt_json_get_bool(o, rules[i], &v, false, "policy: sev_snp")) < 0) {
+            return rc;
+        }
+        if (rc == 1 && (rc = bpt_policy_set_sev_snp_rule(p, rules[i], v)) < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* The strings and lists of the SEV-SNP block: versions and trusted key digests. */
+static int load_snp_strings(bpt_policy *p, const json_t *o)
+{
+    static const char *const versions[] = {"min_abi", "min_firmware_version"};
+    static const char *const lists[] = {"id_key_digests", "author_key_digests"};
+    const char *s = NULL;
+    json_t *arr = NULL, *e;
+    size_t i;
+    int rc;
+
+    for (size_t k = 0; k < 2; k++) {
+        if ((rc = bpt_json_get_str(o, versions[k], &s, false, "policy: sev_snp")) < 0) {
+            return rc;
+        }
+        if (rc == 1 && (rc = bpt_policy_set_sev_snp_min_version(p, versions[k], s)) < 0) {
+            return rc;
+        }
+        arr = NULL;
+        if ((rc = bpt_json_get_arr(o, lists[k], &arr, false, "policy: sev_snp")) < 0) {
+            return rc;
+        }
+        json_array_foreach(arr, i, e)
+        {
+            if (!json_is_string(e)) {
+                return bpt_err(BPT_EINVAL, "policy: sev_snp.%s[%zu] must be hex", lists[k], i);
+            }
+            if ((rc = bpt_policy_add_sev_snp_key_digest(p, lists[k], json_string_value(e))) < 0) {
+                return rc;
+            }
+        }
+    }
+    if (p->sev_snp.require_author_key && p->sev_snp.n_author_keys == 0) {
+        return bpt_err(BPT_EINVAL, "policy: sev_snp.require_author_key needs author_key_digests "
+                                   "(the author keys to trust)");
+    }
+    return 0;
+}
+
 static int load_sev_snp(bpt_policy *p, const json_t *o)
 {
-    static const char *const keys[] = {"min_tcb", "host_data", "vmpl", "products", NULL};
-    static const char *const tkeys[] = {"bootloader", "tee", "snp", "microcode", "fmc", NULL};
-    json_t *t = NULL, *prods = NULL;
-    uint64_t vmpl = 0;
+    static const char *const keys[] = {"min_tcb",
+                                       "host_data",
+                                       "vmpl",
+                                       "products",
+                                       "allow_smt",
+                                       "allow_migration_agent",
+                                       "require_single_socket",
+                                       "min_abi",
+                                       "family_id",
+                                       "image_id",
+                                       "id_key_digests",
+                                       "author_key_digests",
+                                       "require_author_key",
+                                       "min_build",
+                                       "min_firmware_version",
+                                       "min_launch_tcb",
+                                       "platform_smt_enabled",
+                                       "platform_tsme_enabled",
+                                       NULL};
+    json_t *prods = NULL;
+    uint64_t vmpl = 0, build = 0;
     int rc;
 
     BPT_CHECK(bpt_json_check_keys(o, keys, "policy: sev_snp"));
-    if ((rc = bpt_json_get_obj(o, "min_tcb", &t, false, "policy: sev_snp")) < 0) {
-        goto out;
-    }
-    if (rc == 1) {
-        BPT_CHECK(bpt_json_check_keys(t, tkeys, "policy: sev_snp.min_tcb"));
-        p->sev_snp.has_min_tcb = true;
-        BPT_CHECK(get_u8(t, "bootloader", &p->sev_snp.min_bootloader, "policy: sev_snp.min_tcb"));
-        BPT_CHECK(get_u8(t, "tee", &p->sev_snp.min_tee, "policy: sev_snp.min_tcb"));
-        BPT_CHECK(get_u8(t, "snp", &p->sev_snp.min_snp, "policy: sev_snp.min_tcb"));
-        BPT_CHECK(get_u8(t, "microcode", &p->sev_snp.min_microcode, "policy: sev_snp.min_tcb"));
-        BPT_CHECK(get_u8(t, "fmc", &p->sev_snp.min_fmc, "policy: sev_snp.min_tcb"));
-    }
+    BPT_CHECK(load_snp_tcb(o, "min_tcb", &p->sev_snp.has_min_tcb, &p->sev_snp.min_tcb));
+    BPT_CHECK(load_snp_tcb(o, "min_launch_tcb", &p->sev_snp.has_min_launch_tcb,
+                           &p->sev_snp.min_launch_tcb));
     if ((rc = get_hex_exact(o, "host_data", p->sev_snp.host_data, 32, "policy: sev_snp")) < 0) {
         goto out;
     }
     p->sev_snp.has_host_data = rc == 1;
+    if ((rc = get_hex_exact(o, "family_id", p->sev_snp.family_id, 16, "policy: sev_snp")) < 0) {
+        goto out;
+    }
+    p->sev_snp.has_family_id = rc == 1;
+    if ((rc = get_hex_exact(o, "image_id", p->sev_snp.image_id, 16, "policy: sev_snp")) < 0) {
+        goto out;
+    }
+    p->sev_snp.has_image_id = rc == 1;
     if ((rc = bpt_json_get_u64(o, "vmpl", &vmpl, false, "policy: sev_snp")) < 0) {
         goto out;
     }
@@ -75,6 +173,14 @@ static int load_sev_snp(bpt_policy *p, const json_t *o)
         p->sev_snp.has_vmpl = true;
         p->sev_snp.vmpl = (uint32_t)vmpl;
     }
+    if ((rc = bpt_json_get_u64(o, "min_build", &build, false, "policy: sev_snp")) < 0) {
+        goto out;
+    }
+    if (rc == 1 && (rc = bpt_policy_set_sev_snp_min_build(p, build > 255 ? 256 : (int)build)) < 0) {
+        goto out;
+    }
+    BPT_CHECK(load_snp_rules(p, o));
+    BPT_CHECK(load_snp_strings(p, o));
     if ((rc = bpt_json_get_arr(o, "products", &prods, false, "policy: sev_snp")) < 0) {
         goto out;
     }
@@ -361,6 +467,96 @@ out:
     return rc;
 }
 
+static json_t *snp_tcb_json(const bpt_snp_tcb *t)
+{
+    return json_pack("{s:i,s:i,s:i,s:i,s:i}", "bootloader", t->bootloader, "tee", t->tee, "snp",
+                     t->snp, "microcode", t->microcode, "fmc", t->fmc);
+}
+
+static json_t *snp_keys_json(const uint8_t (*keys)[48], size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++) {
+        json_array_append_new(a, bpt_json_hex(keys[i], 48));
+    }
+    return a;
+}
+
+/* The sev_snp block: only what the policy enforces. */
+static void dump_sev_snp(json_t *blk, const bpt_policy *p)
+{
+    char v[16];
+    if (p->sev_snp.has_min_tcb) {
+        json_object_set_new(blk, "min_tcb", snp_tcb_json(&p->sev_snp.min_tcb));
+    }
+    if (p->sev_snp.has_min_launch_tcb) {
+        json_object_set_new(blk, "min_launch_tcb", snp_tcb_json(&p->sev_snp.min_launch_tcb));
+    }
+    if (p->sev_snp.has_host_data) {
+        json_object_set_new(blk, "host_data", bpt_json_hex(p->sev_snp.host_data, 32));
+    }
+    if (p->sev_snp.has_family_id) {
+        json_object_set_new(blk, "family_id", bpt_json_hex(p->sev_snp.family_id, 16));
+    }
+    if (p->sev_snp.has_image_id) {
+        json_object_set_new(blk, "image_id", bpt_json_hex(p->sev_snp.image_id, 16));
+    }
+    if (p->sev_snp.has_vmpl) {
+        json_object_set_new(blk, "vmpl", json_integer(p->sev_snp.vmpl));
+    }
+    if (p->sev_snp.products) {
+        json_t *a = json_array();
+        if (p->sev_snp.products & BPT_SNP_PRODUCT_MILAN) {
+            json_array_append_new(a, json_string("Milan"));
+        }
+        if (p->sev_snp.products & BPT_SNP_PRODUCT_GENOA) {
+            json_array_append_new(a, json_string("Genoa"));
+        }
+        if (p->sev_snp.products & BPT_SNP_PRODUCT_TURIN) {
+            json_array_append_new(a, json_string("Turin"));
+        }
+        json_object_set_new(blk, "products", a);
+    }
+    if (!p->sev_snp.allow_smt) {
+        json_object_set_new(blk, "allow_smt", json_false());
+    }
+    if (!p->sev_snp.allow_migration_agent) {
+        json_object_set_new(blk, "allow_migration_agent", json_false());
+    }
+    if (p->sev_snp.require_single_socket) {
+        json_object_set_new(blk, "require_single_socket", json_true());
+    }
+    if (p->sev_snp.has_min_abi) {
+        snprintf(v, sizeof(v), "%u.%u", p->sev_snp.min_abi_major, p->sev_snp.min_abi_minor);
+        json_object_set_new(blk, "min_abi", json_string(v));
+    }
+    if (p->sev_snp.n_id_keys) {
+        json_object_set_new(blk, "id_key_digests",
+                            snp_keys_json(p->sev_snp.id_keys, p->sev_snp.n_id_keys));
+    }
+    if (p->sev_snp.n_author_keys) {
+        json_object_set_new(blk, "author_key_digests",
+                            snp_keys_json(p->sev_snp.author_keys, p->sev_snp.n_author_keys));
+    }
+    if (p->sev_snp.require_author_key) {
+        json_object_set_new(blk, "require_author_key", json_true());
+    }
+    if (p->sev_snp.has_min_build) {
+        json_object_set_new(blk, "min_build", json_integer(p->sev_snp.min_build));
+    }
+    if (p->sev_snp.has_min_firmware) {
+        snprintf(v, sizeof(v), "%u.%u", p->sev_snp.min_firmware_major,
+                 p->sev_snp.min_firmware_minor);
+        json_object_set_new(blk, "min_firmware_version", json_string(v));
+    }
+    if (p->sev_snp.has_platform_smt) {
+        json_object_set_new(blk, "platform_smt_enabled", json_boolean(p->sev_snp.platform_smt));
+    }
+    if (p->sev_snp.has_platform_tsme) {
+        json_object_set_new(blk, "platform_tsme_enabled", json_boolean(p->sev_snp.platform_tsme));
+    }
+}
+
 int bpt_policy_to_json(char **out, const bpt_policy *p)
 {
     json_t *o = json_object(), *blk;
@@ -398,32 +594,7 @@ int bpt_policy_to_json(char **out, const bpt_policy *p)
                             bpt_json_hex(p->expected_report_data, p->expected_report_data_len));
     }
     blk = json_object();
-    if (p->sev_snp.has_min_tcb) {
-        json_object_set_new(blk, "min_tcb",
-                            json_pack("{s:i,s:i,s:i,s:i,s:i}", "bootloader",
-                                      p->sev_snp.min_bootloader, "tee", p->sev_snp.min_tee, "snp",
-                                      p->sev_snp.min_snp, "microcode", p->sev_snp.min_microcode,
-                                      "fmc", p->sev_snp.min_fmc));
-    }
-    if (p->sev_snp.has_host_data) {
-        json_object_set_new(blk, "host_data", bpt_json_hex(p->sev_snp.host_data, 32));
-    }
-    if (p->sev_snp.has_vmpl) {
-        json_object_set_new(blk, "vmpl", json_integer(p->sev_snp.vmpl));
-    }
-    if (p->sev_snp.products) {
-        json_t *a = json_array();
-        if (p->sev_snp.products & BPT_SNP_PRODUCT_MILAN) {
-            json_array_append_new(a, json_string("Milan"));
-        }
-        if (p->sev_snp.products & BPT_SNP_PRODUCT_GENOA) {
-            json_array_append_new(a, json_string("Genoa"));
-        }
-        if (p->sev_snp.products & BPT_SNP_PRODUCT_TURIN) {
-            json_array_append_new(a, json_string("Turin"));
-        }
-        json_object_set_new(blk, "products", a);
-    }
+    dump_sev_snp(blk, p);
     json_object_set_new(o, "sev_snp", blk);
 
     blk = json_object();

@@ -136,14 +136,33 @@ out:
     return rc;
 }
 
-/* The simulator: the report plus the simulated VCEK and ASK as "certificates" collateral. */
+/* The PEM blocks of @p text, one JSON string each. */
+static json_t *pem_blocks(const char *text)
+{
+    static const char begin[] = "-----BEGIN ";
+    json_t *list = json_array();
+    const char *p = strstr(text, begin);
+    while (list && p) {
+        const char *next = strstr(p + 1, begin);
+        size_t n = next ? (size_t)(next - p) : strlen(p);
+        if (json_array_append_new(list, json_stringn(p, n)) != 0) {
+            json_decref(list);
+            return NULL;
+        }
+        p = next;
+    }
+    return list;
+}
+
+/* The simulator: the report plus the simulated VCEK, ASK and the ARK's CRL (PEM) as
+ * "certificates" collateral. */
 static int sev_snp_attest(bpt_report **out, const char *dir, const struct attest_in *in)
 {
     const uint8_t *report_data = in->report_data;
     bpt_buf ev = BPT_BUF_INIT(BPT_LIMIT_EVIDENCE_BYTES), none = BPT_BUF_INIT(0);
     uint8_t *raw = NULL;
     size_t raw_len = 0;
-    char *certs = NULL, *split;
+    char *certs = NULL;
     json_t *list = NULL;
     int rc;
 
@@ -151,9 +170,8 @@ static int sev_snp_attest(bpt_report **out, const char *dir, const struct attest
     BPT_CHECK(bpt_sim_sev_snp_attest(&raw, &raw_len, dir, report_data));
     BPT_CHECK(bpt_buf_append(&ev, raw, raw_len));
     BPT_CHECK(bpt_sim_sev_snp_certs_pem(&certs, dir));
-    split = strstr(certs + 1, "-----BEGIN CERTIFICATE-----"); /* VCEK PEM, then ASK PEM */
-    list = split ? json_pack("[s%s]", certs, (size_t)(split - certs), split) : NULL;
-    if (!list) {
+    list = pem_blocks(certs); /* the VCEK, the ASK, the CRL */
+    if (!list || json_array_size(list) < 2) {
         rc = bpt_err(BPT_ERROR, "sim: unexpected certificate file");
         goto out;
     }

@@ -238,20 +238,24 @@ static void test_report_certificates_as_base64_der(void **state)
     assert_ok(bpt_report_to_json(&text, r));
     o = json_loads(text, 0, NULL);
     certs = json_object_get(json_object_get(o, "collateral"), "certificates");
-    assert_int_equal(json_array_size(certs), 2);
+    /* The VCEK, the ASK and the simulated ARK's CRL (revocation is checked): each as DER. */
+    assert_int_equal(json_array_size(certs), 3);
     json_array_foreach(certs, i, e)
     {
         STACK_OF(X509) *st = NULL;
+        STACK_OF(X509_CRL) *crls = NULL;
         unsigned char *der = NULL;
         int n;
         char b64[8192];
-        assert_ok(bpt_pki_parse_certs(&st, (const uint8_t *)json_string_value(e),
-                                      json_string_length(e), "cert"));
-        n = i2d_X509(sk_X509_value(st, 0), &der);
+        assert_ok(bpt_pki_parse_bundle(&st, &crls, (const uint8_t *)json_string_value(e),
+                                       json_string_length(e), "cert"));
+        n = sk_X509_num(st) > 0 ? i2d_X509(sk_X509_value(st, 0), &der)
+                                : i2d_X509_CRL(sk_X509_CRL_value(crls, 0), &der);
         assert_true(n > 0 && EVP_EncodeBlock((unsigned char *)b64, der, n) > 0);
         json_array_set_new(certs, i, json_string(b64));
         OPENSSL_free(der);
         sk_X509_pop_free(st, X509_free);
+        sk_X509_CRL_pop_free(crls, X509_CRL_free);
     }
     edited = json_dumps(o, JSON_COMPACT);
     assert_ok(

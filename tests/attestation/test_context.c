@@ -285,7 +285,8 @@ static void test_setters_refuse_bad_values(void **state)
     bpt_verify_ctx *c = NULL;
 
     assert_ok(bpt_verify_ctx_new(&c, NULL));
-    /* Trust roots must be certificates (PEM or DER); a refused one leaves the pinned roots. */
+    /* Trust roots must be certificates (PEM, or one DER since issue 12: see
+     * test_trust_root_der_and_crls); a refused one leaves the pinned roots. */
     assert_rc_msg(bpt_verify_ctx_add_trust_root_pem(c, not_pem, sizeof(not_pem) - 1), BPT_EINVAL,
                   "not a PEM or DER certificate");
     assert_rc_msg(bpt_verify_ctx_add_trust_root_pem(c, NULL, 10), BPT_EINVAL,
@@ -308,6 +309,29 @@ static void test_setters_refuse_bad_values(void **state)
     }
     assert_rc_msg(bpt_verify_ctx_add_certs(c, NULL, 0), BPT_EINVAL, "certificates of 0 bytes");
     assert_ok(bpt_verify_ctx_add_certs(c, (const uint8_t *)f->certs, strlen(f->certs)));
+    {
+        /* CRLs in the same PEM text are taken as the verification reads them (SEV-SNP's
+         * revocation check), so they pass the parse at adding too; a damaged one does not. */
+        static const char damaged_crl[] =
+            "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n";
+        char path[4200], *both = NULL;
+        size_t crl_len = 0, n = strlen(f->certs);
+        uint8_t *crl;
+        snprintf(path, sizeof(path), "%s/sev-snp/crl.pem", f->sim.dir);
+        crl = bpt_test_read_file(path, &crl_len);
+        assert_non_null(crl);
+        both = malloc(n + crl_len);
+        assert_non_null(both);
+        memcpy(both, f->certs, n);
+        memcpy(both + n, crl, crl_len);
+        assert_ok(bpt_verify_ctx_add_certs(c, (const uint8_t *)both, n + crl_len));
+        memcpy(both + n, damaged_crl, sizeof(damaged_crl) - 1);
+        assert_rc_msg(
+            bpt_verify_ctx_add_certs(c, (const uint8_t *)both, n + sizeof(damaged_crl) - 1),
+            BPT_EMALFORMED, "verify context: certificates: damaged PEM CRL");
+        free(both);
+        free(crl);
+    }
 
     /* A JWKS document is parsed when it is set. */
     assert_rc_msg(bpt_verify_ctx_set_jwks_json(c, "{\"keys\":{}}", 11), BPT_EMALFORMED,
@@ -506,6 +530,11 @@ static bpt_verify_ctx *vcek_cache_ctx(const struct bpt_sim_snp_fixture *f, const
     ask = bpt_test_read_file(path, &ask_len);
     assert_non_null(ask);
     assert_ok(bpt_verify_ctx_add_certs(c, ask, ask_len)); /* the ASK only */
+    free(ask);
+    snprintf(path, sizeof(path), "%s/sev-snp/crl.der", f->sim.dir);
+    ask = bpt_test_read_file(path, &ask_len);
+    assert_non_null(ask);
+    assert_ok(bpt_verify_ctx_add_crl(c, ask, ask_len)); /* the ARK's CRL, DER */
     free(ask);
     assert_ok(bpt_verify_ctx_set_cache_dir(c, cache));
     assert_ok(bpt_verify_ctx_set_offline(c, true));

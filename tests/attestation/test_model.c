@@ -222,6 +222,17 @@ static void test_policy_refusals(void **state)
         {"{\"jwt\":{\"issuers\":[1]}}", "issuers[0]"},
         {"{\"expected_measurement\":\"xyz\"}", "expected_measurement"},
         {"{\"max_age_secs\":-1}", "max_age_secs"},
+        {"{\"sev_snp\":{\"allow_smt\":1}}", "allow_smt"},
+        {"{\"sev_snp\":{\"min_abi\":\"1.256\"}}", "min_abi '1.256': expected MAJOR.MINOR"},
+        {"{\"sev_snp\":{\"min_abi\":\"1\"}}", "min_abi '1': expected MAJOR.MINOR"},
+        {"{\"sev_snp\":{\"min_firmware_version\":\"1.5x\"}}", "min_firmware_version '1.5x'"},
+        {"{\"sev_snp\":{\"min_build\":256}}", "min_build 256 out of range"},
+        {"{\"sev_snp\":{\"family_id\":\"00\"}}", "family_id: expected 32 hex digits"},
+        {"{\"sev_snp\":{\"id_key_digests\":[\"00\"]}}", "id_key_digests[0]: expected a 48-byte"},
+        {"{\"sev_snp\":{\"author_key_digests\":[1]}}", "author_key_digests[0] must be hex"},
+        {"{\"sev_snp\":{\"require_author_key\":true}}", "require_author_key needs"},
+        {"{\"sev_snp\":{\"min_launch_tcb\":{\"snp\":300}}}", "min_launch_tcb: snp must be 0..255"},
+        {"{\"sev_snp\":{\"platform_tsme\":true}}", "unknown key 'platform_tsme'"},
     };
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -233,6 +244,96 @@ static void test_policy_refusals(void **state)
         }
         assert_null(p);
     }
+}
+
+#define D48                                                                                        \
+    "abababababababababababababababababababababababab"                                             \
+    "abababababababababababababababababababababababab"
+
+/* The SEV-SNP rules of the policy file round-trip, and the setters say what they refuse. */
+static void test_policy_sev_snp_rules(void **state)
+{
+    static const char j[] =
+        "{\"sev_snp\":{\"allow_smt\":false,\"allow_migration_agent\":false,"
+        "\"require_single_socket\":true,\"min_abi\":\"1.51\",\"family_id\":"
+        "\"000102030405060708090a0b0c0d0e0f\",\"image_id\":\"0f0e0d0c0b0a09080706050403020100\","
+        "\"id_key_digests\":[\"" D48 "\"],\"author_key_digests\":[\"" D48 "\",\"" D48 "\"],"
+        "\"require_author_key\":true,\"min_build\":7,\"min_firmware_version\":\"1.55\","
+        "\"min_launch_tcb\":{\"bootloader\":1,\"tee\":2,\"snp\":3,\"microcode\":4,"
+        "\"fmc\":5},\"platform_smt_enabled\":false,\"platform_tsme_enabled\":true}}";
+    bpt_policy *p = NULL, *p2 = NULL, *c = NULL;
+    char *a = NULL, *b = NULL, *e = NULL;
+    bpt_snp_tcb t = {.bootloader = 1, .tee = 2, .snp = 3, .microcode = 4, .fmc = 5};
+    (void)state;
+    assert_ok(bpt_policy_load_json(&p, j, sizeof(j) - 1));
+    assert_ok(bpt_policy_to_json(&a, p));
+    assert_non_null(strstr(a, "\"min_abi\":\"1.51\""));
+    assert_non_null(strstr(a, "\"platform_smt_enabled\":false"));
+    assert_non_null(strstr(a, "\"author_key_digests\":[\"" D48 "\",\"" D48 "\"]"));
+    assert_ok(bpt_policy_load_json(&p2, a, strlen(a)));
+    assert_ok(bpt_policy_to_json(&b, p2));
+    assert_string_equal(a, b);
+    assert_ok(bpt_policy_clone(&c, p2));
+    bpt_free(b);
+    assert_ok(bpt_policy_to_json(&b, c));
+    assert_string_equal(a, b);
+
+    /* The same policy from the setters. */
+    bpt_policy_free(c);
+    assert_ok(bpt_policy_new(&c));
+    assert_ok(bpt_policy_set_sev_snp_rule(c, "allow_smt", false));
+    assert_ok(bpt_policy_set_sev_snp_rule(c, "allow_migration_agent", false));
+    assert_ok(bpt_policy_set_sev_snp_rule(c, "require_single_socket", true));
+    assert_ok(bpt_policy_set_sev_snp_min_version(c, "min_abi", "1.51"));
+    assert_ok(bpt_policy_set_sev_snp_expected(c, "family_id", "000102030405060708090a0b0c0d0e0f"));
+    assert_ok(bpt_policy_set_sev_snp_expected(c, "image_id", "0f0e0d0c0b0a09080706050403020100"));
+    assert_ok(bpt_policy_add_sev_snp_key_digest(c, "id_key_digests", D48));
+    assert_ok(bpt_policy_add_sev_snp_key_digest(c, "author_key_digests", D48));
+    assert_ok(bpt_policy_add_sev_snp_key_digest(c, "author_key_digests", D48));
+    assert_ok(bpt_policy_set_sev_snp_rule(c, "require_author_key", true));
+    assert_ok(bpt_policy_set_sev_snp_min_build(c, 7));
+    assert_ok(bpt_policy_set_sev_snp_min_version(c, "min_firmware_version", "1.55"));
+    assert_ok(bpt_policy_set_sev_snp_min_tcb(c, "min_launch_tcb", &t));
+    assert_ok(bpt_policy_set_sev_snp_rule(c, "platform_smt_enabled", false));
+    assert_ok(bpt_policy_set_sev_snp_rule(c, "platform_tsme_enabled", true));
+    assert_ok(bpt_policy_to_json(&e, c));
+    assert_string_equal(a, e);
+
+    /* Clearing, and what the setters refuse. */
+    assert_ok(bpt_policy_set_sev_snp_min_build(c, -1));
+    assert_ok(bpt_policy_set_sev_snp_min_version(c, "min_abi", NULL));
+    assert_ok(bpt_policy_set_sev_snp_expected(c, "image_id", NULL));
+    assert_ok(bpt_policy_set_sev_snp_min_tcb(c, "min_launch_tcb", NULL));
+    bpt_free(e);
+    assert_ok(bpt_policy_to_json(&e, c));
+    assert_null(strstr(e, "min_build"));
+    assert_null(strstr(e, "min_abi"));
+    assert_null(strstr(e, "image_id"));
+    assert_null(strstr(e, "min_launch_tcb"));
+    assert_rc_msg(bpt_policy_set_sev_snp_rule(c, "allow_debug", true), BPT_EINVAL,
+                  "unknown SEV-SNP rule 'allow_debug'");
+    assert_rc_msg(bpt_policy_set_sev_snp_expected(c, "chip_id", "00"), BPT_EINVAL,
+                  "unknown SEV-SNP field 'chip_id'");
+    assert_rc_msg(bpt_policy_set_sev_snp_expected(c, "family_id", "00"), BPT_EINVAL,
+                  "expected 16 bytes of hex");
+    assert_rc_msg(bpt_policy_set_sev_snp_min_build(c, 256), BPT_EINVAL, "0..255");
+    assert_rc_msg(bpt_policy_set_sev_snp_min_version(c, "min_tcb", "1.0"), BPT_EINVAL,
+                  "unknown SEV-SNP version 'min_tcb'");
+    assert_rc_msg(bpt_policy_set_sev_snp_min_tcb(c, "launch_tcb", &t), BPT_EINVAL,
+                  "unknown SEV-SNP TCB 'launch_tcb'");
+    assert_rc_msg(bpt_policy_add_sev_snp_key_digest(c, "id_keys", D48), BPT_EINVAL,
+                  "unknown SEV-SNP key list 'id_keys'");
+    for (int i = 1; i < BPT_POLICY_MAX_SNP_KEYS; i++) {
+        assert_ok(bpt_policy_add_sev_snp_key_digest(c, "id_key_digests", D48));
+    }
+    assert_rc_msg(bpt_policy_add_sev_snp_key_digest(c, "id_key_digests", D48), BPT_ELIMIT,
+                  "at most 16 digests");
+    bpt_free(a);
+    bpt_free(b);
+    bpt_free(e);
+    bpt_policy_free(p);
+    bpt_policy_free(p2);
+    bpt_policy_free(c);
 }
 
 static void test_from_custom_config(void **state)
@@ -369,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_policy_json_round_trip_and_clamp),
         cmocka_unit_test(test_policy_production_defaults),
         cmocka_unit_test(test_policy_refusals),
+        cmocka_unit_test(test_policy_sev_snp_rules),
         cmocka_unit_test(test_from_custom_config),
         cmocka_unit_test(test_recognises_each_evidence_kind),
         cmocka_unit_test(test_dispatcher_refusals),

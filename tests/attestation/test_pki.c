@@ -3,6 +3,8 @@
 
 #include "attestation/pki/pki.h"
 
+#include "helpers/sim_fixture.h"
+
 #include <openssl/x509.h>
 
 static void test_pinned_roots_load_and_match_fingerprints(void **state)
@@ -120,6 +122,73 @@ static void test_parse_rejects_garbage_and_trailing_bytes(void **state)
     free(der);
 }
 
+/* Bundles of certificates and CRLs, DER or PEM (the simulator's ASK and ARK CRL). */
+static void test_parse_bundle(void **state)
+{
+    struct bpt_sim_fixture f;
+    char path[4200];
+    size_t ask_len = 0, crl_len = 0, crl_pem_len = 0, der_len = 0;
+    uint8_t *ask, *crl, *crl_pem, *ask_der = NULL, *both;
+    STACK_OF(X509) *certs = NULL;
+    STACK_OF(X509_CRL) *crls = NULL;
+    X509 *c = NULL;
+    (void)state;
+
+    assert_int_equal(bpt_sim_fixture_init(&f), 0);
+    snprintf(path, sizeof(path), "%s/sev-snp/ask.pem", f.dir);
+    ask = bpt_test_read_file(path, &ask_len);
+    snprintf(path, sizeof(path), "%s/sev-snp/crl.der", f.dir);
+    crl = bpt_test_read_file(path, &crl_len);
+    snprintf(path, sizeof(path), "%s/sev-snp/crl.pem", f.dir);
+    crl_pem = bpt_test_read_file(path, &crl_pem_len);
+    assert_non_null(ask);
+    assert_non_null(crl);
+    assert_non_null(crl_pem);
+
+    /* PEM: a certificate and a CRL in one text. */
+    both = malloc(ask_len + crl_pem_len);
+    memcpy(both, ask, ask_len);
+    memcpy(both + ask_len, crl_pem, crl_pem_len);
+    assert_ok(bpt_pki_parse_bundle(&certs, &crls, both, ask_len + crl_pem_len, "bundle"));
+    assert_int_equal(sk_X509_num(certs), 1);
+    assert_int_equal(sk_X509_CRL_num(crls), 1);
+    /* The certificate reader still reads only the certificate of it. */
+    sk_X509_pop_free(certs, X509_free);
+    certs = NULL;
+    assert_ok(bpt_pki_parse_certs(&certs, both, ask_len + crl_pem_len, "bundle"));
+    assert_int_equal(sk_X509_num(certs), 1);
+    /* DER: one CRL; one certificate; CRLs dropped when not asked for. */
+    assert_ok(bpt_pki_parse_bundle(&certs, &crls, crl, crl_len, "crl"));
+    assert_int_equal(sk_X509_CRL_num(crls), 2);
+    c = sk_X509_value(certs, 0);
+    der_len = (size_t)i2d_X509(c, &ask_der);
+    assert_ok(bpt_pki_parse_bundle(&certs, &crls, ask_der, der_len, "ask"));
+    assert_int_equal(sk_X509_num(certs), 2);
+    assert_ok(bpt_pki_parse_bundle(&certs, NULL, crl_pem, crl_pem_len, "crl"));
+    assert_int_equal(sk_X509_num(certs), 2);
+    assert_int_equal(sk_X509_CRL_num(crls), 2);
+    /* Refusals: nothing in it; a DER object that is neither; a damaged PEM CRL. */
+    assert_rc_msg(
+        bpt_pki_parse_bundle(&certs, &crls, (const uint8_t *)"-----BEGIN X-----\n", 18, "x"),
+        BPT_EMALFORMED, "x: no PEM certificate or CRL found");
+    assert_rc_msg(bpt_pki_parse_bundle(&certs, &crls, crl, crl_len - 1, "cut"), BPT_EMALFORMED,
+                  "cut: not a DER certificate or CRL");
+    crl_pem[40] ^= 0x01;
+    assert_rc_msg(bpt_pki_parse_bundle(&certs, &crls, crl_pem, crl_pem_len, "bad"), BPT_EMALFORMED,
+                  "bad: damaged PEM CRL");
+    /* The CRL's signature algorithm name, for messages. */
+    assert_string_equal(bpt_pki_crl_sig_name(sk_X509_CRL_value(crls, 0)), "rsassaPss");
+
+    OPENSSL_free(ask_der);
+    sk_X509_pop_free(certs, X509_free);
+    sk_X509_CRL_pop_free(crls, X509_CRL_free);
+    free(both);
+    free(ask);
+    free(crl);
+    free(crl_pem);
+    bpt_sim_fixture_dispose(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -127,6 +196,7 @@ int main(void)
         cmocka_unit_test(test_pinned_roots_equal_testdata_files),
         cmocka_unit_test(test_vcek_chain_verifies_at_time_and_not_outside),
         cmocka_unit_test(test_parse_rejects_garbage_and_trailing_bytes),
+        cmocka_unit_test(test_parse_bundle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

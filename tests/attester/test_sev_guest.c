@@ -128,6 +128,8 @@ static void test_ext_report_with_retry_verifies(void **state)
     ctx = bpt_sim_fixture_ctx(&sim, AT, NULL);
     assert_non_null(ctx);
     assert_ok(bpt_verify_ctx_set_offline(ctx, true));
+    /* The certificate table carries no CRL: the relying party's own copy (KDS's, in life). */
+    assert_int_equal(bpt_sim_fixture_add_snp_crl(&sim, ctx), 0);
     assert_ok(bpt_verify_report(&v, ctx, NULL, r));
     bpt_verified_free(v);
     bpt_report_free(r);

@@ -172,6 +172,8 @@ static void test_sev_guest_report_with_cert_table_verifies(void **state)
     ctx = bpt_sim_fixture_ctx(&f->sim, AT, NULL);
     assert_non_null(ctx);
     assert_ok(bpt_verify_ctx_set_offline(ctx, true));
+    /* The certificate table carries no CRL: the relying party's own copy (KDS's, in life). */
+    assert_int_equal(bpt_sim_fixture_add_snp_crl(&f->sim, ctx), 0);
     /* The VCEK and ASK came from the certificate table, through the report's collateral. */
     assert_ok(bpt_verify_report(&v, ctx, NULL, r));
     const uint8_t *got = bpt_verified_report_data(v, &n);
@@ -205,6 +207,8 @@ static void test_tdx_guest_quote_verifies(void **state)
     ctx = bpt_sim_fixture_ctx(&f->sim, AT, NULL);
     assert_non_null(ctx);
     assert_ok(bpt_verify_ctx_set_offline(ctx, true));
+    /* The certificate table carries no CRL: the relying party's own copy (KDS's, in life). */
+    assert_int_equal(bpt_sim_fixture_add_snp_crl(&f->sim, ctx), 0);
     assert_ok(bpt_verify_ctx_set_collateral_json(ctx, coll, strlen(coll)));
     assert_ok(bpt_verify_report(&v, ctx, NULL, r));
     const uint8_t *got = bpt_verified_report_data(v, &n);

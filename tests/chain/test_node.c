@@ -8,7 +8,7 @@
  * dual-path hash (reportProvisioned, getAttestationHash, a changed attestation, nothing
  * published, an unreachable chain).
  */
-/* bpt-test-labels: loopback */
+/* bpt-test-labels: loopback evm */
 #include "helpers/evm.h"
 #include "helpers/sim_fixture.h"
 #include "helpers/test.h"

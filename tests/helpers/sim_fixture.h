@@ -15,8 +15,9 @@ struct bpt_sim_fixture {
     size_t roots_len;
 };
 
-/** Make a temporary directory under $TMPDIR (or /tmp), run bpt_sim_init() in it, read the
- * trust roots. @return 0, or -1 after printing why. */
+/** Make a temporary directory under $TMPDIR (or /tmp), put the simulator's PKIs in it (a copy of
+ * $BPT_SIM_TEMPLATE, the one `bpt sim init` CTest runs first, when set; else bpt_sim_init()),
+ * read the trust roots. @return 0, or -1 after printing why. */
 int bpt_sim_fixture_init(struct bpt_sim_fixture *f);
 
 /** Remove the directory tree and free everything; a zeroed fixture is fine. */
@@ -29,6 +30,12 @@ void bpt_sim_fixture_dispose(struct bpt_sim_fixture *f);
  */
 bpt_verify_ctx *bpt_sim_fixture_ctx(const struct bpt_sim_fixture *f, int64_t at,
                                     const bpt_verify_ctx_opts *opts);
+
+/**
+ * Give @p ctx the simulated ARK's CRL (DIR/sev-snp/crl.der), as a relying party would fetch it
+ * from AMD KDS for hardware evidence. @return 0, or -1 after printing why.
+ */
+int bpt_sim_fixture_add_snp_crl(const struct bpt_sim_fixture *f, bpt_verify_ctx *ctx);
 
 /** The fixture with a simulated SEV-SNP report (report_data 0, 1, ..., 63) and its VCEK chain. */
 struct bpt_sim_snp_fixture {

@@ -8,7 +8,7 @@
  * which publishes its attestation to the service manager; `bpt chain profile` and `bpt chain
  * attestation-hash` read them back (the right attestation matches, a changed one exits 1).
  */
-/* bpt-test-labels: loopback */
+/* bpt-test-labels: loopback evm */
 #include "helpers/evm.h"
 #include "helpers/http_client.h"
 #include "helpers/json_schema.h"

@@ -256,6 +256,25 @@ static void test_service_end_to_end(void **state)
         f->sim, "--listen",      "127.0.0.1:0", NULL};
     unsigned port = start_service(f, argv);
 
+    /* Sealed secrets will sit in it: no core file, not dumpable (issue 13, point 6). */
+    {
+        char path[64], limits[8192];
+        unsigned long soft = 9, hard = 9;
+        const char *core;
+        FILE *pf;
+        size_t n;
+        snprintf(path, sizeof(path), "/proc/%d/limits", (int)f->proc.pid);
+        assert_non_null(pf = fopen(path, "r")); /* /proc files have no size: read, not seek */
+        n = fread(limits, 1, sizeof(limits) - 1, pf);
+        limits[n] = 0;
+        fclose(pf);
+        core = strstr(limits, "Max core file size");
+        assert_non_null(core);
+        assert_int_equal(sscanf(core, "Max core file size %lu %lu", &soft, &hard), 2);
+        assert_int_equal(soft, 0);
+        assert_int_equal(hard, 0);
+    }
+
     /* A job, stamped; the stamp is the SHA-256 of the evidence /v1/attestation serves. */
     job(&a, port, 0, "7");
     assert_int_equal(a.status, 200);

@@ -428,6 +428,16 @@ static void test_verify_exit_codes(void **state)
         {0, 0, NULL, {"verify", "--quiet", "--trust-root", "@ROOTS", "@SNP"}},
         {0, 0, NULL, {"verify", "--provider", "sev_snp", "--trust-root", "@ROOTS", "@SNP"}},
         {0, 0, NULL, {"verify", "--provider", "amd_sev_snp", "--trust-root", "@ROOTS", "@SNP"}},
+        /* SEV-SNP revocation: AMD's CRL given; the opt-out's result carries its warning */
+        {0,
+         0,
+         NULL,
+         {"verify", "--offline", "--trust-root", "@ROOTS", "--crl", "@SIM/sev-snp/crl.der",
+          "@SNP"}},
+        {0,
+         0,
+         "verify.schema.json",
+         {"verify", "--json", "--no-revocation-check", "--trust-root", "@ROOTS", "@SNP"}},
         /* refused: the pinned AMD roots refuse simulated evidence; a policy; random bytes */
         {1, 0, NULL, {"verify", "@SNP"}},
         {1, 0, "verify.schema.json", {"verify", "--json", "@SNP"}},
@@ -439,6 +449,12 @@ static void test_verify_exit_codes(void **state)
          {"verify", "--trust-root", "@ROOTS", "--collateral", "@COLL", "--accept-tcb", "revoked",
           "--json", "@TDX"}},
         {1, 0, NULL, {"verify", "--policy", "@POLICY_EXAMPLE", "--trust-root", "@ROOTS", "@SNP"}},
+        /* an SEV-SNP rule of the policy (a --snp-* flag) */
+        {1,
+         0,
+         "verify.schema.json",
+         {"verify", "--json", "--trust-root", "@ROOTS", "--snp-min-build", "255", "@SNP"}},
+        {1, 0, NULL, {"verify", "--quiet", "--trust-root", "@ROOTS", "--snp-no-smt", "@SNP"}},
         /* usage */
         {2, 0, NULL, {"verify", "--bogus", "@SNP"}},
         {2, 0, "verify.schema.json", {"verify", "--json", "--bogus", "@SNP"}},
@@ -446,6 +462,10 @@ static void test_verify_exit_codes(void **state)
         {2, 0, "verify.schema.json", {"verify", "--json", "--at", "yesterday", "@SNP"}},
         {2, 0, NULL, {"verify", "--provider", "sgx", "@SNP"}},
         {2, 0, NULL, {"verify", "--quiet", "--expect-report-data", "zz", "@SNP"}},
+        /* a --snp-* value the CLI refuses; one the policy setter refuses */
+        {2, 0, "verify.schema.json", {"verify", "--json", "--snp-min-tcb", "sev=1", "@SNP"}},
+        {2, 0, "verify.schema.json", {"verify", "--json", "--snp-family-id", "00", "@SNP"}},
+        {2, 0, NULL, {"verify", "--snp-platform-smt", "on", "@SNP"}},
         /* local input: missing or wrongly formatted files the user named */
         {3, 0, NULL, {"verify", "/no/such/evidence"}},
         {3, 0, "verify.schema.json", {"verify", "--json", "/no/such/evidence"}},
@@ -457,6 +477,10 @@ static void test_verify_exit_codes(void **state)
         {3, 0, NULL, {"verify", "--trust-root", "@NOTPEM", "@SNP"}},
         {3, 0, NULL, {"verify", "--policy", "@NOTJSON", "@SNP"}},
         {3, 0, NULL, {"verify", "--quiet", "--jwks", "@NOTJSON", "@SNP"}},
+        /* --crl FILE: missing, not a CRL, certificates instead of a CRL */
+        {3, 0, "verify.schema.json", {"verify", "--json", "--crl", "/no/such/crl", "@SNP"}},
+        {3, 0, NULL, {"verify", "--crl", "@NOTPEM", "@SNP"}},
+        {3, 0, NULL, {"verify", "--crl", "@ROOTS", "--trust-root", "@ROOTS", "@SNP"}},
         /* network: the collateral service does not answer */
         {4,
          0,
@@ -806,6 +830,8 @@ static void test_refusal_json_carries_what_is_known(void **state)
     const char *tcb[] = {"verify", "--json",       "--trust-root", "@ROOTS", "--collateral",
                          "@COLL",  "--accept-tcb", "revoked",      "@TDX",   NULL};
     const char *missing[] = {"verify", "--json", "/no/such/evidence", NULL};
+    const char *snp_tcb[] = {"verify",        "--json",         "--trust-root", "@ROOTS",
+                             "--snp-min-tcb", "bootloader=255", "@SNP",         NULL};
 
     json_t *good = run_json(e, 0, ok_snp), *bad = run_json(e, 1, pinned);
     assert_string_equal(str(bad, "format"), "sev_snp_report");
@@ -820,6 +846,19 @@ static void test_refusal_json_carries_what_is_known(void **state)
     assert_string_equal(str(bad, "format"), "tdx_quote");
     assert_string_equal(str(bad, "evidence_sha256"), str(good, "evidence_sha256"));
     assert_string_equal(str(json_object_get(bad, "tcb"), "status"), "up_to_date");
+    assert_string_equal(str(json_object_get(bad, "error"), "kind"), "claim");
+    json_decref(good);
+    json_decref(bad);
+
+    /* an SEV-SNP report refused by the policy (its TCB, after the signature) says which TCB it
+     * had, as the verified result would */
+    good = run_json(e, 0, ok_snp);
+    bad = run_json(e, 1, snp_tcb);
+    assert_string_equal(str(bad, "format"), "sev_snp_report");
+    assert_non_null(json_object_get(bad, "tcb"));
+    assert_true(json_equal(json_object_get(bad, "tcb"), json_object_get(good, "tcb")));
+    assert_string_equal(str(json_object_get(bad, "tcb"), "product"), "Milan");
+    assert_non_null(json_object_get(json_object_get(bad, "tcb"), "reported"));
     assert_string_equal(str(json_object_get(bad, "error"), "kind"), "claim");
     json_decref(good);
     json_decref(bad);
@@ -882,6 +921,31 @@ static void test_policy_schema(void **state)
     assert_false(bpt_json_schema_check_text(path, "{\"tdx\":{\"xfam\":\"00\"}}", why, sizeof(why)));
     assert_non_null(strstr(why, "$.tdx.xfam"));
     assert_false(bpt_json_schema_check_text(path, "{\"max_age_secs\":-1}", why, sizeof(why)));
+    /* every key the loader takes and the writer writes is in the schema: the measurement as
+     * printed (alg:hex) and the audience opt-out (cli-semantics), the SEV-SNP rules */
+    {
+        static const char pol[] =
+            "{\"expected_measurement\":\"sha384:"
+            "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+            "202122232425262728292a2b2c2d2e2f\",\"insecure_any_audience\":true,"
+            "\"sev_snp\":{\"allow_smt\":false,\"min_abi\":\"1.51\"}}";
+        bpt_policy *p = NULL;
+        char *written = NULL;
+        if (!bpt_json_schema_check_text(path, pol, why, sizeof(why))) {
+            fail_msg("policy: %s", why);
+        }
+        assert_ok(bpt_policy_load_json(&p, pol, sizeof(pol) - 1));
+        assert_ok(bpt_policy_to_json(&written, p));
+        if (!bpt_json_schema_check_text(path, written, why, sizeof(why))) {
+            fail_msg("written policy %s: %s", written, why);
+        }
+        assert_non_null(strstr(written, "\"insecure_any_audience\":true"));
+        assert_non_null(strstr(written, "sha384:000102"));
+        bpt_free(written);
+        bpt_policy_free(p);
+        assert_false(bpt_json_schema_check_text(path, "{\"expected_measurement\":\"md5:00\"}", why,
+                                                sizeof(why)));
+    }
 }
 
 /* ---- messages ------------------------------------------------------------------------------ */

@@ -1,5 +1,6 @@
 /* bpt verify: verify evidence of any provider, offline, at a given time (DESIGN.md §8). */
 #include "cli.h"
+#include "verify_snp.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -50,8 +51,8 @@ static void verify_usage(FILE *f)
         "  --max-age SECS          freshness for evidence that carries its time (max 3600)\n"
         "  --at TIME               verify at TIME (unix seconds or RFC 3339), not now\n"
         "  --trust-root FILE       trust these roots (DER or PEM) instead of the pinned\n"
-        "                          vendor roots\n"
-        "                          (repeatable; e.g. DIR/trust-roots.pem from bpt sim init)\n"
+        "                          vendor roots (repeatable; e.g. DIR/trust-roots.pem from\n"
+        "                          bpt sim init); intermediates must then come with --certs\n"
         "  --certs FILE            extra certificates, DER or PEM (repeatable; e.g. a VCEK)\n"
         "  --collateral FILE       provider collateral JSON (e.g. TDX collateral)\n"
         "  --jwks FILE             JWKS for JWT providers (no fetching; for --offline)\n"
@@ -64,13 +65,17 @@ static void verify_usage(FILE *f)
         "  --json                  print the result as one JSON object, also when refused or\n"
         "                          on any error (with \"exit_code\" and \"exit_class\")\n"
         "  --quiet                 print nothing: the exit status only\n"
-        "  -h, --help              this text\n");
+        "  -h, --help              this text\n"
+        "\n");
+    snp_flags_usage(f);
     cli_help_exit(
         f, "verified",
-        "refused: the evidence, its chain or the policy said no (the reason is printed)",
-        "a file (evidence, policy, certificates, collateral, JWKS, trust roots) is missing, "
-        "unreadable or not in its format",
-        "fetching keys or collateral failed or timed out (AMD KDS, Intel PCS/PCCS, a JWKS URL)");
+        "refused: the evidence, its chain, its revocation or the policy said no (the reason is "
+        "printed)",
+        "a file (evidence, policy, certificates, CRLs, collateral, JWKS, trust roots) is "
+        "missing, unreadable or not in its format",
+        "fetching keys, CRLs or collateral failed or timed out (AMD KDS, Intel PCS/PCCS, a JWKS "
+        "URL)");
 }
 
 enum {
@@ -142,6 +147,7 @@ static const struct option long_opts[] = {
     {"expect-image-digest", required_argument, NULL, OPT_EXPECT_IMAGE_DIGEST},
     {"quiet", no_argument, NULL, OPT_QUIET},
     {"insecure-any-audience", no_argument, NULL, OPT_INSECURE_ANY_AUDIENCE},
+    SNP_FLAG_LONG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -161,6 +167,7 @@ struct verify_args {
     char rtmr_field[MAX_REPEAT][8];
     unsigned accept_tcb;
     bool allow_debug, offline, json, insecure_any_audience;
+    struct snp_flags snp;
 };
 
 static int parse_args(struct verify_args *a, int argc, char **argv)
@@ -273,6 +280,13 @@ static int parse_args(struct verify_args *a, int argc, char **argv)
         case 'h':
             return -1;
         default:
+            if (c >= SNP_OPT_BASE && c < SNP_OPT_END) {
+                int ex = snp_flags_take(&a->snp, c, optarg);
+                if (ex != 0) {
+                    return ex;
+                }
+                break;
+            }
             if (c >= OPT_EXPECT_TDX &&
                 c < OPT_EXPECT_TDX + (int)(sizeof(tdx_fields) / sizeof(tdx_fields[0]))) {
                 if (a->n_tdx == MAX_REPEAT) {
@@ -304,6 +318,7 @@ static int build_policy(bpt_policy **out, const struct verify_args *a, bpt_provi
 {
     bpt_policy *p = NULL;
     char *text = NULL;
+    const char *snp_what = NULL;
     size_t len = 0;
     int rc, ex = BPT_EXIT_USAGE;
 
@@ -349,6 +364,10 @@ static int build_policy(bpt_policy **out, const struct verify_args *a, bpt_provi
     if (a->insecure_any_audience) {
         bpt_policy_set_insecure_any_audience(p, true);
     }
+    if ((rc = snp_flags_apply(p, &a->snp, &snp_what)) != 0) {
+        ex = rc > 0 ? rc : cli_fail(rc, CLI_AT_ARG, snp_what); /* a flag's value: usage */
+        goto out;
+    }
     if (a->max_age) {
         char *end = NULL;
         unsigned long long v = strtoull(a->max_age, &end, 10);
@@ -382,6 +401,7 @@ static int build_ctx(bpt_verify_ctx **out, const struct verify_args *a)
     bpt_verify_ctx *c = NULL;
     char *text = NULL;
     size_t len = 0;
+    const char *snp_what = NULL;
     int rc, ex = BPT_EXIT_USAGE;
 
     *out = NULL;
@@ -429,6 +449,12 @@ static int build_ctx(bpt_verify_ctx **out, const struct verify_args *a)
                  bpt_verify_ctx_set_jwks_json(c, text, len), a->jwks)
     }
 #undef FILE_ARG
+    /* --crl FILE: reading it, or a file that is no CRL, is local input like the other files. */
+    if ((rc = snp_flags_apply_ctx(c, &a->snp, &snp_what)) < 0) {
+        ex = cli_fail(rc, strcmp(snp_what, "--no-revocation-check") == 0 ? CLI_AT_ARG : CLI_AT_FILE,
+                      snp_what);
+        goto out;
+    }
 #undef FLAG
     *out = c;
     c = NULL;
@@ -490,6 +516,13 @@ static const struct {
                                         "--cache-dir DIR"},
     {"the context's certificates", "--certs FILE (DER or PEM)"},
     {"the context's trust roots", "--trust-root FILE (DER or PEM)"},
+    /* SEV-SNP (sev_snp.c, amd_crl.c): the VCEK, ASK, ARK and AMD's CRL. */
+    {"VCEK missing: not given; it comes from", "--certs FILE (DER or PEM), or 'bpt fetch --out "
+                                               "DIR' and --cache-dir DIR"},
+    {"verification context's certificates", "--certs FILE (DER or PEM)"},
+    {"add it to the trust roots", "--trust-root FILE (DER or PEM)"},
+    {"bpt_verify_ctx_add_crl", "--crl FILE (DER or PEM), or 'bpt fetch --out DIR' and --cache-dir "
+                               "DIR; --no-revocation-check skips the check"},
 };
 
 /* Append to the last error's message the flags that supply what it names, if any. */

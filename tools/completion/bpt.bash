@@ -48,6 +48,10 @@ _bpt()
         COMPREPLY=($(compgen -W "session service-key" -- "$cur"))
         return
         ;;
+    --snp-platform-smt | --snp-platform-tsme)
+        COMPREPLY=($(compgen -W "enabled disabled" -- "$cur"))
+        return
+        ;;
     --secret-env)
         COMPREPLY=($(compgen -v -- "$cur"))
         return
@@ -56,7 +60,7 @@ _bpt()
         COMPREPLY=($(compgen -d -- "$cur"))
         return
         ;;
-    --policy | --trust-root | --certs | --collateral | --jwks | --config | --secret-file | -o)
+    --policy | --trust-root | --certs | --crl | --collateral | --jwks | --config | --secret-file | -o)
         COMPREPLY=($(compgen -f -- "$cur"))
         return
         ;;

@@ -13,6 +13,18 @@
 #include <openssl/pem.h>
 #include <openssl/core_names.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+/*
+ * OpenSSL fills a certificate's extension cache on its first use in a verification, under the
+ * certificate's lock, while other verifications read fields of it without that lock: a
+ * certificate that threads share (trust roots and certificates of a context, pinned roots) must
+ * have it filled while one thread holds it. Done when it is parsed.
+ */
+static void settle(X509 *c)
+{
+    (void)X509_check_purpose(c, -1, 0);
+}
 
 int bpt_pki_parse_der(X509 **out, const uint8_t *p, size_t len, const char *what)
 {
@@ -33,6 +45,7 @@ int bpt_pki_parse_der(X509 **out, const uint8_t *p, size_t len, const char *what
         return bpt_err(BPT_EMALFORMED, "%s: %zu trailing bytes after the DER certificate", what,
                        len - (size_t)(q - p));
     }
+    settle(c);
     *out = c;
     return 0;
 }
@@ -51,6 +64,7 @@ static bool looks_pem(const uint8_t *p, size_t len)
 /* Append @p c (taking it on success) to the stack, within the chain-length limit. */
 static int push_cert(STACK_OF(X509) * stack, X509 *c, const char *what)
 {
+    settle(c);
     if (sk_X509_num(stack) >= BPT_LIMIT_CERTS_IN_CHAIN) {
         return bpt_err(BPT_ELIMIT, "%s: more than %d certificates", what, BPT_LIMIT_CERTS_IN_CHAIN);
     }
@@ -100,6 +114,128 @@ out:
     X509_free(c);
     BIO_free(bio);
     return rc;
+}
+
+/* Take @p x into *st (created when NULL) within the count limit; frees @p x on failure. */
+static int push_bundle_item(OPENSSL_STACK **st, void *x, void (*free_fn)(void *), const char *kind,
+                            const char *what)
+{
+    if (!*st && !(*st = OPENSSL_sk_new_null())) {
+        free_fn(x);
+        return bpt_err_nomem("bundle");
+    }
+    if (OPENSSL_sk_num(*st) >= BPT_LIMIT_CERTS_IN_CHAIN) {
+        free_fn(x);
+        return bpt_err(BPT_ELIMIT, "%s: more than %d %s", what, BPT_LIMIT_CERTS_IN_CHAIN, kind);
+    }
+    if (!OPENSSL_sk_push(*st, x)) {
+        free_fn(x);
+        return bpt_err_nomem("bundle");
+    }
+    return 0;
+}
+
+static void free_x509(void *x)
+{
+    X509_free(x);
+}
+
+static void free_crl(void *x)
+{
+    X509_CRL_free(x);
+}
+
+/* One DER object, the whole input: a certificate, else a CRL. */
+static int parse_bundle_der(OPENSSL_STACK **certs, OPENSSL_STACK **crls, const uint8_t *p,
+                            size_t len, const char *what)
+{
+    const unsigned char *q = p;
+    X509 *c;
+    X509_CRL *crl;
+
+    if (len == 0 || len > LONG_MAX) {
+        return bpt_err(BPT_EMALFORMED, "%s: empty", what);
+    }
+    if ((c = d2i_X509(NULL, &q, (long)len)) != NULL && (size_t)(q - p) == len) {
+        ERR_clear_error();
+        return push_bundle_item(certs, c, free_x509, "certificates", what);
+    }
+    X509_free(c);
+    q = p;
+    if ((crl = d2i_X509_CRL(NULL, &q, (long)len)) != NULL && (size_t)(q - p) == len) {
+        ERR_clear_error();
+        return push_bundle_item(crls, crl, free_crl, "CRLs", what);
+    }
+    X509_CRL_free(crl);
+    return bpt_err_ossl(BPT_EMALFORMED, "%s: not a DER certificate or CRL", what);
+}
+
+int bpt_pki_parse_bundle(STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *crls, const uint8_t *p,
+                         size_t len, const char *what)
+{
+    STACK_OF(X509_CRL) *dropped = NULL, **crl_out = crls ? crls : &dropped;
+    BIO *bio = NULL;
+    char *name = NULL, *header = NULL;
+    unsigned char *data = NULL;
+    long n;
+    int rc = BPT_ERROR, found = 0;
+
+    if (!p || len > BPT_LIMIT_CERT_CHAIN_BYTES) {
+        return bpt_err(BPT_ELIMIT, "%s: %zu bytes exceed the limit of %u", what, p ? len : 0,
+                       BPT_LIMIT_CERT_CHAIN_BYTES);
+    }
+    if (!looks_pem(p, len)) {
+        rc = parse_bundle_der((OPENSSL_STACK **)certs, (OPENSSL_STACK **)crl_out, p, len, what);
+        goto out;
+    }
+    if (!(bio = BIO_new_mem_buf(p, (int)len))) {
+        rc = bpt_err_nomem("BIO");
+        goto out;
+    }
+    while (PEM_read_bio(bio, &name, &header, &data, &n) == 1) {
+        const unsigned char *q = data;
+        bool cert = strcmp(name, PEM_STRING_X509) == 0 || strcmp(name, PEM_STRING_X509_OLD) == 0;
+        if (cert || strcmp(name, PEM_STRING_X509_CRL) == 0) {
+            void *x = cert ? (void *)d2i_X509(NULL, &q, n) : (void *)d2i_X509_CRL(NULL, &q, n);
+            if (!x || q != data + n) {
+                cert ? X509_free(x) : X509_CRL_free(x);
+                rc = bpt_err_ossl(BPT_EMALFORMED, "%s: damaged PEM %s", what,
+                                  cert ? "certificate" : "CRL");
+                goto out;
+            }
+            BPT_CHECK(push_bundle_item(cert ? (OPENSSL_STACK **)certs : (OPENSSL_STACK **)crl_out,
+                                       x, cert ? free_x509 : free_crl,
+                                       cert ? "certificates" : "CRLs", what));
+            found++;
+        }
+        OPENSSL_free(name);
+        OPENSSL_free(header);
+        OPENSSL_free(data);
+        name = header = NULL;
+        data = NULL;
+    }
+    /* End of input reads as "no start line"; anything else is a damaged PEM block. */
+    unsigned long e = ERR_peek_last_error();
+    if (found == 0 || (e && ERR_GET_REASON(e) != PEM_R_NO_START_LINE)) {
+        rc = bpt_err_ossl(BPT_EMALFORMED, "%s: %s", what,
+                          found == 0 ? "no PEM certificate or CRL found" : "damaged PEM block");
+        goto out;
+    }
+    ERR_clear_error();
+    rc = 0;
+out:
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    OPENSSL_free(data);
+    BIO_free(bio);
+    sk_X509_CRL_pop_free(dropped, X509_CRL_free);
+    return rc;
+}
+
+const char *bpt_pki_crl_sig_name(const X509_CRL *crl)
+{
+    const char *sn = OBJ_nid2ln(X509_CRL_get_signature_nid(crl));
+    return sn ? sn : "an unknown algorithm";
 }
 
 int bpt_pki_verify_ecdsa_rs(EVP_PKEY *key, int bits, const uint8_t *r, const uint8_t *s, size_t n,
@@ -354,6 +490,7 @@ int bpt_pki_pinned_load(X509 **out, enum bpt_pinned_root id)
         return bpt_err(BPT_ERROR, "pki: pinned %s does not match its fingerprint",
                        bpt_pki_pinned_name(id));
     }
+    settle(c);
     *out = c;
     return 0;
 }

@@ -50,6 +50,16 @@ BPT_MUST_USE int bpt_pki_pinned_load(X509 **out, enum bpt_pinned_root id);
 BPT_MUST_USE int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len,
                                      const char *what);
 
+/**
+ * Parse certificates and CRLs from untrusted bytes: PEM text holding any number of both (other
+ * PEM blocks are skipped), or one DER certificate, or one DER CRL. Certificates are appended to
+ * *certs and CRLs to *crls (each created when NULL); with @p crls NULL, CRLs are read and
+ * dropped. At least one certificate or CRL must be there; at most BPT_LIMIT_CERTS_IN_CHAIN of
+ * each. @return 0; BPT_EMALFORMED naming @p what; BPT_ELIMIT.
+ */
+BPT_MUST_USE int bpt_pki_parse_bundle(STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *crls,
+                                      const uint8_t *p, size_t len, const char *what);
+
 /** Parse one DER certificate (the whole input must be the certificate). */
 BPT_MUST_USE int bpt_pki_parse_der(X509 **out, const uint8_t *p, size_t len, const char *what);
 
@@ -89,6 +99,9 @@ BPT_MUST_USE int bpt_pki_parse_crl(X509_CRL **out, const uint8_t *p, size_t len,
  * @return 0; BPT_ESIGNATURE naming @p what and the failing check.
  */
 BPT_MUST_USE int bpt_pki_check_crl(X509_CRL *crl, X509 *issuer, int64_t at, const char *what);
+
+/** "RSASSA-PSS", "ecdsa-with-SHA384", ...: the name of the CRL's signature algorithm. */
+const char *bpt_pki_crl_sig_name(const X509_CRL *crl);
 
 /** The CRL's thisUpdate and nextUpdate as unix seconds; false if it lacks them. */
 bool bpt_pki_crl_window(X509_CRL *crl, int64_t *not_before, int64_t *not_after);

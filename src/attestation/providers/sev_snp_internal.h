@@ -17,4 +17,7 @@ struct bpt_snp_vek_ext {
 /** Read the AMD extensions; absent ones leave their has_ flag false. BPT_EMALFORMED if damaged. */
 BPT_MUST_USE int bpt_snp_vek_extensions(struct bpt_snp_vek_ext *out, X509 *cert);
 
+/** The product a VCEK/VLEK's productName names ("Milan-B0": Milan); unknown for any other. */
+bpt_snp_product bpt_snp_product_from_name(const char *name);
+
 #endif

@@ -120,6 +120,10 @@ static int inspect_snp(json_t *f, const uint8_t *ev, size_t len)
                   r.committed_build),
         &bad);
     put(f, "launch_tcb", snp_tcb(r.launch_tcb, r.cpuid_product), &bad);
+    if (r.version >= 5) { /* the mitigation vectors (0x1F8, 0x200), reserved before */
+        put(f, "launch_mit_vector", u64hex(r.launch_mit_vector), &bad);
+        put(f, "current_mit_vector", u64hex(r.current_mit_vector), &bad);
+    }
     put(f, "signature", json_pack("{s:o,s:o}", "r", hexv(r.sig_r, 72), "s", hexv(r.sig_s, 72)),
         &bad);
     rc = bad ? bpt_err_nomem("inspect") : 0;

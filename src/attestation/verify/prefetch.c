@@ -20,7 +20,9 @@
 #include "attestation/evidence_internal.h"
 #include "attestation/model_internal.h"
 #include "attestation/policy_internal.h"
+#include "attestation/pki/pki.h"
 #include "attestation/providers/jwt_internal.h"
+#include "attestation/providers/sev_snp_internal.h"
 #include "attestation/providers/tdx_internal.h"
 #include "attestation/verify/verify_internal.h"
 
@@ -60,6 +62,7 @@ struct lookup {
     bpt_snp_product product;
     const struct bpt_pck_ext *pck;
     const char *url;
+    bool vlek; /* the SEV-SNP CRL: the VLEK path's (ASVKs) */
 };
 
 static int fetch_piece(const char **state, const struct lookup *l)
@@ -100,34 +103,147 @@ static int vcek_get(const struct lookup *l, bool offline)
     return rc;
 }
 
-/* A VCEK or VLEK among the certificates given (the context's, the evidence's). */
-static bool vek_given(const bpt_verify_ctx *ctx, const struct bpt_evidence *ev)
+/* The VCEK or VLEK among the certificates given (the context's, the evidence's), and the CRLs
+ * given; *vek NULL when none is given (free it with X509_free()). */
+static void given_snp(X509 **vek, STACK_OF(X509_CRL) * *crls, const bpt_verify_ctx *ctx,
+                      const struct bpt_evidence *ev)
 {
     STACK_OF(X509) *all = NULL;
-    bool found = false;
-    if (bpt_verify_ctx_certs(&all, ctx, ev, "certificates") == 0) {
-        for (int i = 0; !found && all && i < sk_X509_num(all); i++) {
-            char cn[128] = "";
-            X509_NAME_get_text_by_NID(X509_get_subject_name(sk_X509_value(all, i)), NID_commonName,
-                                      cn, sizeof(cn));
-            found = strstr(cn, "VCEK") || strstr(cn, "VLEK");
+
+    *vek = NULL;
+    if (bpt_verify_ctx_given(&all, crls, ctx, ev, "prefetch: certificates") < 0) {
+        /* Unreadable ones are verification's to refuse; here they give nothing. */
+        sk_X509_CRL_pop_free(*crls, X509_CRL_free);
+        *crls = NULL;
+        sk_X509_pop_free(all, X509_free);
+        all = NULL;
+    }
+    for (int i = 0; !*vek && all && i < sk_X509_num(all); i++) {
+        char cn[128] = "";
+        X509_NAME_get_text_by_NID(X509_get_subject_name(sk_X509_value(all, i)), NID_commonName, cn,
+                                  sizeof(cn));
+        if (strstr(cn, "VCEK") || strstr(cn, "VLEK")) {
+            *vek = sk_X509_value(all, i);
+            X509_up_ref(*vek);
         }
     }
     sk_X509_pop_free(all, X509_free);
-    return found;
 }
 
-/* The product a VCEK is fetched for: the report's CPUID, else the policy's only product. */
-static bpt_snp_product snp_product(const bpt_snp_report *rep, const bpt_policy *p)
+/* The product a VCEK or CRL is fetched for: the report's CPUID, else the policy's only product,
+ * else (for the CRL) the productName of the VCEK/VLEK given, as verification resolves it. */
+static bpt_snp_product snp_product(const bpt_snp_report *rep, const bpt_policy *p, X509 *vek)
 {
     unsigned ps = p->sev_snp.products;
+    struct bpt_snp_vek_ext ext;
     if (rep->cpuid_product != BPT_SNP_PRODUCT_UNKNOWN) {
         return rep->cpuid_product;
     }
-    return ps == BPT_SNP_PRODUCT_MILAN   ? BPT_SNP_MILAN
-           : ps == BPT_SNP_PRODUCT_GENOA ? BPT_SNP_GENOA
-           : ps == BPT_SNP_PRODUCT_TURIN ? BPT_SNP_TURIN
-                                         : BPT_SNP_PRODUCT_UNKNOWN;
+    if (ps == BPT_SNP_PRODUCT_MILAN || ps == BPT_SNP_PRODUCT_GENOA || ps == BPT_SNP_PRODUCT_TURIN) {
+        return ps == BPT_SNP_PRODUCT_MILAN   ? BPT_SNP_MILAN
+               : ps == BPT_SNP_PRODUCT_GENOA ? BPT_SNP_GENOA
+                                             : BPT_SNP_TURIN;
+    }
+    if (vek && bpt_snp_vek_extensions(&ext, vek) == 0) {
+        return bpt_snp_product_from_name(ext.product_name);
+    }
+    return BPT_SNP_PRODUCT_UNKNOWN;
+}
+
+/* ---- SEV-SNP: AMD's CRL --------------------------------------------------------------------- */
+
+/*
+ * The ARK's CRL for the product and path (VCEK: the ASKs', VLEK: the ASVKs') in the cache file
+ * the revocation check reads (bpt_kds_crl_cache_path()): offline, it must be there as one CRL
+ * valid at the verification time; else it is fetched from KDS (bpt_kds_crl_fetch()) and stored.
+ * Its issuer and signature are checked by the verification that reads it, as for everything
+ * prefetched (a cached CRL that does not verify is passed over there, never used).
+ */
+static int crl_get(const struct lookup *l, bool offline)
+{
+    bpt_buf der = BPT_BUF_INIT(BPT_KDS_MAX_CRL_BYTES);
+    STACK_OF(X509) *certs = NULL;
+    STACK_OF(X509_CRL) *crls = NULL;
+    const char *product = bpt_snp_product_name(l->product);
+    char path[BPT_KDS_PATH_MAX];
+    int64_t nb = 0, na = 0, at = bpt_verify_ctx_at(l->ctx);
+    int rc;
+
+    BPT_CHECK(bpt_kds_crl_cache_path(path, sizeof(path), l->ctx->cache_dir, l->vlek, product));
+    if (!offline) {
+        BPT_CHECK(bpt_kds_crl_fetch(&der, l->ctx->kds_url, l->vlek, product));
+        bpt_kds_cache_store(l->ctx->cache_dir, path, der.data, der.len);
+        rc = 0;
+        goto out;
+    }
+    if (bpt_file_read(&der, path) != 0 || der.len == 0) {
+        rc = bpt_err(BPT_ENOTFOUND, "prefetch: %s is not in the cache directory", l->what);
+        goto out;
+    }
+    if (bpt_pki_parse_bundle(&certs, &crls, der.data, der.len, "prefetch: cached CRL") < 0 ||
+        sk_X509_num(certs) > 0 || sk_X509_CRL_num(crls) != 1) {
+        rc = bpt_err(BPT_EMALFORMED, "prefetch: the cached %s is not one CRL", l->what);
+        goto out;
+    }
+    if (!bpt_pki_crl_window(sk_X509_CRL_value(crls, 0), &nb, &na) || at < nb || at > na) {
+        rc = bpt_err(BPT_EKEYS, "prefetch: the cached %s is not valid at the verification time",
+                     l->what);
+        goto out;
+    }
+    rc = 0;
+out:
+    sk_X509_pop_free(certs, X509_free);
+    sk_X509_CRL_pop_free(crls, X509_CRL_free);
+    bpt_buf_dispose(&der);
+    return rc;
+}
+
+/* A CRL given that the product's ARK ("ARK-Milan", ...) issued: verification takes it, and
+ * looks in the cache only when none is given. */
+static bool crl_given(STACK_OF(X509_CRL) * crls, bpt_snp_product product)
+{
+    char want[32], cn[64];
+    snprintf(want, sizeof(want), "ARK-%s", bpt_snp_product_name(product));
+    for (int i = 0; crls && i < sk_X509_CRL_num(crls); i++) {
+        cn[0] = '\0';
+        X509_NAME_get_text_by_NID(X509_CRL_get_issuer(sk_X509_CRL_value(crls, i)), NID_commonName,
+                                  cn, sizeof(cn));
+        if (strcmp(cn, want) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int prefetch_snp_crl(json_t *items, const bpt_verify_ctx *ctx, bpt_snp_product product,
+                            bool vlek, STACK_OF(X509_CRL) * given, unsigned version)
+{
+    struct lookup l = {.get = crl_get, .ctx = ctx, .product = product, .vlek = vlek};
+    char detail[64];
+    const char *state = NULL;
+    int rc;
+
+    if (ctx->no_revocation) {
+        return item(items, BPT_PROVIDER_AMD_SEV_SNP, "crl", "not_needed",
+                    "revocation checking is off in the context");
+    }
+    if (product == BPT_SNP_PRODUCT_UNKNOWN) {
+        return bpt_err(BPT_EKEYS,
+                       "prefetch: a version %u report does not name its product, so AMD's CRL "
+                       "cannot be fetched for it: name one product in the policy's "
+                       "sev_snp.products",
+                       version);
+    }
+    snprintf(detail, sizeof(detail), "%s, %s path", bpt_snp_product_name(product),
+             vlek ? "VLEK" : "VCEK");
+    if (crl_given(given, product)) {
+        return item(items, BPT_PROVIDER_AMD_SEV_SNP, "crl", "given", detail);
+    }
+    l.what = vlek ? "AMD's CRL of ASVKs" : "AMD's CRL of ASKs";
+    BPT_CHECK(fetch_piece(&state, &l));
+    BPT_CHECK(item(items, BPT_PROVIDER_AMD_SEV_SNP, "crl", state, detail));
+out:
+    return rc;
 }
 
 static int prefetch_snp(json_t *items, const bpt_verify_ctx *ctx, const bpt_policy *p,
@@ -135,39 +251,44 @@ static int prefetch_snp(json_t *items, const bpt_verify_ctx *ctx, const bpt_poli
 {
     bpt_snp_report rep = BPT_SNP_REPORT_INIT;
     struct lookup l = {.get = vcek_get, .ctx = ctx, .what = "the VCEK", .snp = &rep};
+    STACK_OF(X509_CRL) *crls = NULL;
+    X509 *vek = NULL;
     const char *state = NULL;
     int rc;
 
     BPT_CHECK(bpt_sev_snp_parse(&rep, ev->bytes, ev->len));
-    if (vek_given(ctx, ev)) {
+    given_snp(&vek, &crls, ctx, ev);
+    l.product = snp_product(&rep, p, vek);
+    if (vek) {
         BPT_CHECK(item(items, BPT_PROVIDER_AMD_SEV_SNP, "vcek", "given",
                        "the VCEK/VLEK comes with the evidence or the context"));
     } else if (rep.signing_key == BPT_SNP_KEY_VLEK) {
-        return bpt_err(BPT_EKEYS, "prefetch: the report is signed by a VLEK, which AMD KDS does "
-                                  "not publish: give the VLEK certificate with the evidence or "
-                                  "to the context's certificates");
+        rc = bpt_err(BPT_EKEYS, "prefetch: the report is signed by a VLEK, which AMD KDS does "
+                                "not publish: give the VLEK certificate with the evidence or "
+                                "to the context's certificates");
+        goto out;
     } else if (bpt_all_zero(rep.chip_id, 64)) {
-        return bpt_err(BPT_EKEYS, "prefetch: the report masks its chip_id, so its VCEK cannot "
-                                  "be fetched: give it with the evidence or to the context's "
-                                  "certificates");
-    } else if ((l.product = snp_product(&rep, p)) == BPT_SNP_PRODUCT_UNKNOWN) {
-        return bpt_err(BPT_EKEYS,
-                       "prefetch: a version %u report does not name its product, so its VCEK "
-                       "cannot be fetched: name one product in the policy's sev_snp.products",
-                       rep.version);
+        rc = bpt_err(BPT_EKEYS, "prefetch: the report masks its chip_id, so its VCEK cannot "
+                                "be fetched: give it with the evidence or to the context's "
+                                "certificates");
+        goto out;
+    } else if (l.product == BPT_SNP_PRODUCT_UNKNOWN) {
+        rc = bpt_err(BPT_EKEYS,
+                     "prefetch: a version %u report does not name its product, so its VCEK "
+                     "cannot be fetched: name one product in the policy's sev_snp.products",
+                     rep.version);
+        goto out;
     } else {
         BPT_CHECK(fetch_piece(&state, &l));
         BPT_CHECK(
             item(items, BPT_PROVIDER_AMD_SEV_SNP, "vcek", state, bpt_snp_product_name(l.product)));
     }
-    /*
-     * HOOK(snp-checks): the product's CRL (KDS /vcek/v1/{product}/crl) belongs here once the
-     * SEV-SNP revocation work has its CRL cache; until then it is said, not pretended.
-     */
-    BPT_CHECK(item(items, BPT_PROVIDER_AMD_SEV_SNP, "crl", "not_fetched",
-                   "SEV-SNP CRLs are not fetched or checked yet"));
-    rc = 0;
+    /* The revocation check's CRL (the ASK's, or the ASVK's for a VLEK). */
+    BPT_CHECK(prefetch_snp_crl(items, ctx, l.product, rep.signing_key == BPT_SNP_KEY_VLEK, crls,
+                               rep.version));
 out:
+    X509_free(vek);
+    sk_X509_CRL_pop_free(crls, X509_CRL_free);
     return rc;
 }
 

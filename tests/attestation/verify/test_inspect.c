@@ -67,7 +67,24 @@ static void test_snp_report(void **state)
     assert_string_equal(at(j, "fields.cpuid.product"), "Milan");
     assert_non_null(at(j, "fields.measurement"));
     assert_non_null(at(j, "fields.reported_tcb.raw"));
+    assert_null(json_object_get(json_object_get(j, "fields"), "launch_mit_vector")); /* v3 */
     json_decref(j);
+    /* Version 5: its mitigation vectors (little-endian at 0x1F8 and 0x200) are shown. */
+    {
+        uint8_t v5[1184];
+        assert_int_equal(n, sizeof(v5));
+        memcpy(v5, ev, n);
+        v5[0] = 5;
+        v5[0x1F8] = 0x03;
+        v5[0x200] = 0x01;
+        v5[0x207] = 0x80;
+        j = inspect(v5, n);
+        assert_int_equal(
+            json_integer_value(json_object_get(json_object_get(j, "fields"), "version")), 5);
+        assert_string_equal(at(j, "fields.launch_mit_vector"), "0x0000000000000003");
+        assert_string_equal(at(j, "fields.current_mit_vector"), "0x8000000000000001");
+        json_decref(j);
+    }
     /* A changed signed byte still decodes: nothing was verified. */
     ev[0x50] ^= 0xFF;
     j = inspect(ev, n);

@@ -1,10 +1,11 @@
 /* bpt-test-labels: unit loopback */
 /*
  * Prefetching for air-gapped verification (bpt_verify_prefetch, `bpt fetch`): against one
- * loopback server answering as AMD KDS, Intel PCS and a JWKS endpoint, each kind of evidence's
- * collateral is fetched into a cache directory, found there the second time, and a verification
- * with --offline and that directory then succeeds where it failed before. Refusals by class:
- * a failed fetch, nothing to fetch from, not evidence, no cache directory, offline.
+ * loopback server answering as AMD KDS (VCEK and CRL), Intel PCS and a JWKS endpoint, each kind
+ * of evidence's collateral is fetched into a cache directory, found there the second time, and a
+ * verification with --offline and that directory then succeeds (SEV-SNP: with its revocation
+ * check) where it failed before. Refusals by class: a failed fetch, nothing to fetch from, not
+ * evidence, no cache directory, offline.
  */
 #include "helpers/test.h"
 
@@ -31,6 +32,8 @@ struct server {
     char vcek_path[256];
     uint8_t *vcek;
     size_t vcek_len;
+    uint8_t *crl; /* the simulated ARK's CRL, served at /vcek/v1/Milan/crl */
+    size_t crl_len;
     json_t *coll; /* the simulated TDX collateral the PCS answers are cut from */
     char *jwks;
     atomic_int hits;
@@ -71,6 +74,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         status = MHD_HTTP_INTERNAL_SERVER_ERROR;
     } else if (strcmp(url, s->vcek_path) == 0) { /* AMD KDS */
         resp = copy_response(s->vcek, s->vcek_len);
+    } else if (strcmp(url, "/vcek/v1/Milan/crl") == 0) {
+        resp = copy_response(s->crl, s->crl_len);
     } else if (strcmp(url, "/tdx/certification/v4/tcb") == 0) { /* Intel PCS */
         snprintf(body, sizeof(body), "{\"tcbInfo\":%s,\"signature\":\"%s\"}", field(s, "tcb_info"),
                  field(s, "tcb_info_signature"));
@@ -143,6 +148,8 @@ static int setup(void **state)
     bpt_free(ev);
     snprintf(hex, sizeof(hex), "%s/sev-snp/vcek.der", f->sim.dir);
     f->srv.vcek = bpt_test_read_file(hex, &f->srv.vcek_len);
+    snprintf(hex, sizeof(hex), "%s/sev-snp/crl.der", f->sim.dir);
+    f->srv.crl = bpt_test_read_file(hex, &f->srv.crl_len);
     /* TDX: a raw quote, and the collateral PCS serves. */
     if (bpt_sim_tdx_quote(&ev, &n, f->sim.dir, &to) != 0 ||
         bpt_sim_tdx_collateral(&coll, f->sim.dir, &to) != 0) {
@@ -188,7 +195,7 @@ static int setup(void **state)
 
     f->srv.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, &f->srv,
                                 MHD_OPTION_END);
-    if (!f->srv.d || !f->srv.coll || !f->srv.vcek) {
+    if (!f->srv.d || !f->srv.coll || !f->srv.vcek || !f->srv.crl) {
         return -1;
     }
     info = MHD_get_daemon_info(f->srv.d, MHD_DAEMON_INFO_BIND_PORT);
@@ -213,6 +220,7 @@ static int teardown(void **state)
     MHD_stop_daemon(f->srv.d);
     json_decref(f->srv.coll);
     free(f->srv.vcek);
+    free(f->srv.crl);
     free(f->srv.jwks);
     bpt_sim_fixture_dispose(&f->sim);
     bpt_test_rmtree(f->dir);
@@ -230,8 +238,10 @@ static char *cache(struct fixture *f, const char *name)
     return p;
 }
 
-/* A context for prefetching into @p dir from the server, at AT. */
-static bpt_verify_ctx *fetch_ctx(struct fixture *f, const char *dir, bool offline)
+/* A context for prefetching into @p dir from the server, at AT; @p revocation: the SEV-SNP
+ * revocation check (whose CRL is prefetched) on. */
+static bpt_verify_ctx *fetch_ctx_rev(struct fixture *f, const char *dir, bool offline,
+                                     bool revocation)
 {
     bpt_verify_ctx *c = NULL;
     assert_ok(bpt_verify_ctx_new(&c, NULL));
@@ -241,7 +251,13 @@ static bpt_verify_ctx *fetch_ctx(struct fixture *f, const char *dir, bool offlin
     assert_ok(bpt_verify_ctx_set_pccs_url(c, f->srv.url));
     assert_ok(bpt_verify_ctx_set_jwks_url(c, f->jwks_url));
     assert_ok(bpt_verify_ctx_set_offline(c, offline));
+    assert_ok(bpt_verify_ctx_set_revocation_check(c, revocation));
     return c;
+}
+
+static bpt_verify_ctx *fetch_ctx(struct fixture *f, const char *dir, bool offline)
+{
+    return fetch_ctx_rev(f, dir, offline, true);
 }
 
 /* Prefetch the file @p path; the state of its item @p what. */
@@ -288,7 +304,82 @@ static void test_each_kind_is_fetched_then_cached(void **state)
     /* What needs nothing, and what the evidence carries. */
     prefetch_file(f, dir, f->nitro, "nothing", "not_needed");
     prefetch_file(f, dir, f->report, "vcek", "given");
-    prefetch_file(f, dir, f->snp, "crl", "not_fetched"); /* said, not pretended */
+    prefetch_file(f, dir, f->report, "crl", "given"); /* the simulator's report JSON has it */
+    prefetch_file(f, dir, f->snp, "crl", "cached");   /* fetched with the VCEK above */
+    free(dir);
+}
+
+/* SEV-SNP: AMD's CRL goes where the revocation check reads it; fetched, then cached; a cached
+ * file that is no CRL is fetched again; none with the revocation check off; offline, a missing
+ * one is keys. */
+static void test_snp_crl(void **state)
+{
+    struct fixture *f = *state;
+    char *dir = cache(f, "snp-crl"), path[4200];
+    size_t n = 0, got_len = 0;
+    uint8_t *ev = bpt_test_read_file(f->snp, &n), *got;
+    bpt_verify_ctx *c;
+    bpt_verified *v = NULL;
+    char *out = NULL;
+    int before;
+
+    assert_non_null(ev);
+    atomic_store(&f->srv.hits, 0);
+    prefetch_file(f, dir, f->snp, "crl", "fetched");
+    assert_int_equal(atomic_load(&f->srv.hits), 2); /* the VCEK and the CRL */
+    snprintf(path, sizeof(path), "%s/crl-vcek-Milan.der", dir);
+    got = bpt_test_read_file(path, &got_len);
+    assert_non_null(got);
+    assert_int_equal(got_len, f->srv.crl_len);
+    assert_memory_equal(got, f->srv.crl, got_len);
+    free(got);
+    before = atomic_load(&f->srv.hits);
+    prefetch_file(f, dir, f->snp, "crl", "cached");
+    assert_int_equal(atomic_load(&f->srv.hits), before);
+
+    /* What was prefetched verifies offline with revocation checked (the simulator's roots). */
+    c = fetch_ctx(f, dir, true);
+    {
+        uint8_t *roots = bpt_test_read_file(f->roots, &got_len);
+        uint8_t *ask = NULL;
+        size_t ask_len = 0;
+        assert_ok(bpt_verify_ctx_add_trust_roots(c, roots, got_len));
+        ask = bpt_test_read_file(f->ask, &ask_len);
+        assert_ok(bpt_verify_ctx_add_certs(c, ask, ask_len));
+        free(roots);
+        free(ask);
+    }
+    assert_ok(bpt_verify(&v, c, NULL, ev, n, BPT_PROVIDER_AMD_SEV_SNP));
+    assert_int_equal(bpt_verified_warning_count(v), 0); /* no "revocation not checked" */
+    bpt_verified_free(v);
+    bpt_verify_ctx_free(c);
+
+    /* A cached file that is no CRL is fetched again. */
+    bpt_test_write_file(path, "not a CRL", 9);
+    prefetch_file(f, dir, f->snp, "crl", "fetched");
+
+    /* Offline with the VCEK cached and the CRL not: keys, naming the CRL. */
+    remove(path);
+    c = fetch_ctx(f, dir, true);
+    assert_rc_msg(bpt_verify_prefetch(NULL, c, NULL, ev, n), BPT_EKEYS,
+                  "prefetch: AMD's CRL of ASKs is not in the cache directory and the context is "
+                  "offline");
+    bpt_verify_ctx_free(c);
+
+    /* The revocation check off: no CRL is needed. */
+    c = fetch_ctx_rev(f, dir, false, false);
+    assert_ok(bpt_verify_prefetch(&out, c, NULL, ev, n));
+    assert_non_null(strstr(out, "\"state\":\"not_needed\",\"what\":\"crl\""));
+    bpt_free(out);
+    bpt_verify_ctx_free(c);
+
+    /* KDS without the CRL (the server failing): fetch, as for the VCEK. */
+    c = fetch_ctx(f, dir, false);
+    atomic_store(&f->srv.failing, 1);
+    assert_rc_msg(bpt_verify_prefetch(NULL, c, NULL, ev, n), BPT_EFETCH, "HTTP 500");
+    atomic_store(&f->srv.failing, 0);
+    bpt_verify_ctx_free(c);
+    free(ev);
     free(dir);
 }
 
@@ -311,7 +402,8 @@ static void test_snp_vceks_that_cannot_be_fetched(void **state)
     assert_rc_msg(bpt_verify_prefetch(NULL, c, NULL, edited, n), BPT_EKEYS,
                   "the report masks its chip_id");
     memcpy(edited, ev, n);
-    edited[0] = 2; /* version 2: no CPUID, so no product */
+    edited[0] = 2; /* version 2: no CPUID, so no product; its CPUID bytes are reserved */
+    memset(edited + 0x188, 0, 0x18);
     assert_rc_msg(bpt_verify_prefetch(NULL, c, NULL, edited, n), BPT_EKEYS,
                   "a version 2 report does not name its product");
     static const char milan[] = "{\"sev_snp\":{\"products\":[\"Milan\"]}}";
@@ -388,7 +480,9 @@ static void test_cli_fetch_then_verify_offline(void **state)
         "verify", "--offline", "--cache-dir",       dir,  "--jwks-url", f->jwks_url,
         "--at",   at,          "--expect-audience", "rp", f->gcp,       NULL};
     assert_int_equal(bpt_test_run_cli(&out, snp_verify), 1);
-    assert_non_null(strstr(out, "refused: keys"));
+    assert_non_null(strstr(out, "refused: keys: sev_snp: VCEK missing"));
+    assert_non_null(strstr(out, "[bpt verify: --certs FILE (DER or PEM), or 'bpt fetch --out DIR' "
+                                "and --cache-dir DIR]"));
     free(out);
     assert_int_equal(bpt_test_run_cli(&out, tdx_verify), 1);
     assert_non_null(strstr(out, "prefetch it into the cache directory"));
@@ -401,6 +495,7 @@ static void test_cli_fetch_then_verify_offline(void **state)
         f->jwks_url, "--at",  at,  f->snp,      f->tdx,     f->gcp,       f->nitro,   NULL};
     assert_int_equal(bpt_test_run_cli(&out, fetch), 0);
     assert_non_null(strstr(out, "amd_sev_snp vcek: fetched (Milan)"));
+    assert_non_null(strstr(out, "amd_sev_snp crl: fetched (Milan, VCEK path)"));
     assert_non_null(strstr(out, "intel_tdx tdx_collateral: fetched"));
     assert_non_null(strstr(out, "gcp_confidential jwks: fetched"));
     assert_non_null(strstr(out, "aws_nitro nothing: not_needed"));
@@ -411,6 +506,18 @@ static void test_cli_fetch_then_verify_offline(void **state)
     assert_int_equal(bpt_test_run_cli(NULL, tdx_verify), 0);
     assert_int_equal(bpt_test_run_cli(NULL, gcp_verify), 0);
     assert_int_equal(atomic_load(&f->srv.hits), 0); /* offline: nothing asked of the server */
+
+    /* Without the CRL the revocation check refuses offline, in the library's words, and the
+     * CLI adds its flags. */
+    char crl[4200];
+    snprintf(crl, sizeof(crl), "%s/crl-vcek-Milan.der", dir);
+    assert_int_equal(remove(crl), 0);
+    assert_int_equal(bpt_test_run_cli(&out, snp_verify), 1);
+    assert_non_null(strstr(out, "refused: keys: sev_snp: CRL missing: none of the ARK-Milan"));
+    assert_non_null(strstr(out, "(bpt_verify_ctx_add_crl)"));
+    assert_non_null(strstr(out, "[bpt verify: --crl FILE (DER or PEM), or 'bpt fetch --out DIR' "
+                                "and --cache-dir DIR; --no-revocation-check skips the check]"));
+    free(out);
 
     /* --json: one object; a second run finds everything cached. */
     const char *again[] = {"fetch", "--out", dir, "--kds-url", f->srv.url, "--json", f->snp, NULL};
@@ -471,6 +578,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_kind_is_fetched_then_cached),
+        cmocka_unit_test(test_snp_crl),
         cmocka_unit_test(test_snp_vceks_that_cannot_be_fetched),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_cli_fetch_then_verify_offline),
