@@ -95,13 +95,7 @@ static int teardown(void **state)
     return 0;
 }
 
-#define NEED_NODE()                                                                                \
-    do {                                                                                           \
-        if (!up) {                                                                                 \
-            print_message("%s\n", why);                                                            \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
+#define NEED_NODE() BPT_TEST_EVM_NEED(up, why)
 
 /* The caller (account 2) submits job @p index with @p body; its call id. */
 static uint64_t submit_job(uint8_t index, const char *body)

@@ -144,6 +144,14 @@ bool bpt_test_evm_start(struct bpt_test_evm *e, char *why, size_t why_len)
     memset(e, 0, sizeof(*e));
     snprintf(cli, sizeof(cli), "%s/node_modules/ganache/dist/node/cli.js", dir ? dir : "");
     if (!node_on_path() || !dir || stat(cli, &st) != 0) {
+        const char *ci = getenv("CI");
+        if (ci && strcmp(ci, "true") == 0 && node_on_path()) {
+            /* CI installs them (make check -> install-deps.sh -> install-evm.sh): a skip there
+             * would hide a broken install step */
+            evm_fail("CI=true with node on PATH but no ganache under BPT_EVM_DIR=%s: "
+                     "scripts/install-evm.sh did not install it",
+                     dir ? dir : "(unset)");
+        }
         snprintf(why, why_len,
                  "ganache/solc are not installed (node on PATH and scripts/install-evm.sh; "
                  "BPT_EVM_DIR=%s): the EVM tests are skipped",

@@ -3,7 +3,8 @@
  * $BPT_EVM_DIR) on 127.0.0.1, deterministic accounts, chain id 1337, every transaction mined at
  * once; the test contracts of tests/evm/contracts compiled by solc (npm) when the node starts.
  * One node per test program (start-up costs a few seconds). Without node or the modules,
- * bpt_test_evm_start() says why and the test skips.
+ * bpt_test_evm_start() says why and the test skips (with CI=true and node present it fails:
+ * CI's make check installs them).
  */
 #ifndef BPT_TEST_EVM_H
 #define BPT_TEST_EVM_H
@@ -44,5 +45,14 @@ void bpt_test_evm_mine(struct bpt_test_evm *e, unsigned n);
 /** evm_snapshot: an id for bpt_test_evm_revert(). */
 char *bpt_test_evm_snapshot(struct bpt_test_evm *e);
 void bpt_test_evm_revert(struct bpt_test_evm *e, const char *id);
+
+/** In a cmocka test: skip, printing @p why, when the node did not start. */
+#define BPT_TEST_EVM_NEED(up, why)                                                                 \
+    do {                                                                                           \
+        if (!(up)) {                                                                               \
+            print_message("%s\n", (why));                                                          \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
 
 #endif

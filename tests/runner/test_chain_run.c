@@ -121,13 +121,7 @@ static void schema(const char *name, const char *out)
     }
 }
 
-#define NEED_NODE()                                                                                \
-    do {                                                                                           \
-        if (!up) {                                                                                 \
-            print_message("%s\n", why);                                                            \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
+#define NEED_NODE() BPT_TEST_EVM_NEED(up, why)
 
 static void submit_job(uint64_t service_id, const char *body)
 {
