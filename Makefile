@@ -47,11 +47,12 @@ asan: deps
 	cmake --build build/asan -j$(JOBS)
 	ctest --test-dir build/asan --output-on-failure -j$(JOBS)
 
-# ThreadSanitizer over the concurrent parts: key-exchange service, HTTP server, client, caches.
+# ThreadSanitizer over the concurrent parts: key-exchange service, HTTP server, client, caches,
+# the runner, the chain signer (results in flight from one key).
 tsan: deps
 	cmake --preset tsan
 	cmake --build build/tsan -j$(JOBS)
-	ctest --test-dir build/tsan --output-on-failure -j$(JOBS) -R 'exchange|providers|attestation/context|middleware|runner'
+	ctest --test-dir build/tsan --output-on-failure -j$(JOBS) -R 'exchange|providers|attestation/context|middleware|runner|chain/'
 
 valgrind: deps
 	cmake --preset valgrind

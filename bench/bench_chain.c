@@ -2,7 +2,7 @@
  * The chain's hashing and decoding: Keccak-256 over 64 KiB (MB/s) beside OpenSSL's SHA3-256
  * (the same Keccak-f[1600] sponge and rate, another padding) on the same bytes, and decodes/s of
  * a JobSubmitted event's data (uint8, address, 256-byte bytes) beside SHA3-256 of those bytes.
- * Jobs/s end to end on ganache: docs/chain.md (measured with the end-to-end test's node).
+ * Jobs/s end to end on ganache: bench_chain_jobs.
  * Run: bench_chain --seconds N.
  */
 #include "util.h"
