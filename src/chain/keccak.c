@@ -21,46 +21,111 @@ static const uint64_t RC[24] = {
     0x8000000080008081ULL, 0x8000000000008080ULL, 0x0000000080000001ULL, 0x8000000080008008ULL,
 };
 
-/* Rotation offsets and the pi lane order, walked as in the reference's compact form. */
-static const unsigned ROT[24] = {1,  3,  6,  10, 15, 21, 28, 36, 45, 55, 2,  14,
-                                 27, 41, 56, 8,  25, 43, 62, 18, 39, 61, 20, 44};
-static const unsigned PI[24] = {10, 7,  11, 17, 18, 3, 5,  16, 8,  21, 24, 4,
-                                15, 23, 19, 13, 12, 2, 20, 14, 22, 9,  6,  1};
-
 static inline uint64_t rotl(uint64_t x, unsigned n)
 {
     return (x << n) | (x >> (64 - n));
 }
 
+/* One permutation with the 25 lanes in locals (a<x><y>, lane x + 5y) so they stay in
+ * registers: theta (c, d), rho and pi into b (b[y][2x+3y] = a[x][y] rotated by its offset),
+ * chi back into a, iota. The offsets are the reference's r[x][y]. */
 static void keccak_f(uint64_t s[25])
 {
-    uint64_t c[5], t;
+    uint64_t a00 = s[0], a10 = s[1], a20 = s[2], a30 = s[3], a40 = s[4], a01 = s[5], a11 = s[6],
+             a21 = s[7], a31 = s[8], a41 = s[9], a02 = s[10], a12 = s[11], a22 = s[12], a32 = s[13],
+             a42 = s[14], a03 = s[15], a13 = s[16], a23 = s[17], a33 = s[18], a43 = s[19],
+             a04 = s[20], a14 = s[21], a24 = s[22], a34 = s[23], a44 = s[24];
+    uint64_t b00, b10, b20, b30, b40, b01, b11, b21, b31, b41, b02, b12, b22, b32, b42, b03, b13,
+        b23, b33, b43, b04, b14, b24, b34, b44;
+    uint64_t c0, c1, c2, c3, c4, d0, d1, d2, d3, d4;
     for (unsigned round = 0; round < 24; round++) {
-        for (unsigned x = 0; x < 5; x++) { /* theta */
-            c[x] = s[x] ^ s[x + 5] ^ s[x + 10] ^ s[x + 15] ^ s[x + 20];
-        }
-        for (unsigned x = 0; x < 5; x++) {
-            t = c[(x + 4) % 5] ^ rotl(c[(x + 1) % 5], 1);
-            for (unsigned y = 0; y < 25; y += 5) {
-                s[y + x] ^= t;
-            }
-        }
-        t = s[1]; /* rho and pi */
-        for (unsigned i = 0; i < 24; i++) {
-            uint64_t next = s[PI[i]];
-            s[PI[i]] = rotl(t, ROT[i]);
-            t = next;
-        }
-        for (unsigned y = 0; y < 25; y += 5) { /* chi */
-            for (unsigned x = 0; x < 5; x++) {
-                c[x] = s[y + x];
-            }
-            for (unsigned x = 0; x < 5; x++) {
-                s[y + x] = c[x] ^ (~c[(x + 1) % 5] & c[(x + 2) % 5]);
-            }
-        }
-        s[0] ^= RC[round]; /* iota */
+        c0 = a00 ^ a01 ^ a02 ^ a03 ^ a04;
+        c1 = a10 ^ a11 ^ a12 ^ a13 ^ a14;
+        c2 = a20 ^ a21 ^ a22 ^ a23 ^ a24;
+        c3 = a30 ^ a31 ^ a32 ^ a33 ^ a34;
+        c4 = a40 ^ a41 ^ a42 ^ a43 ^ a44;
+        d0 = c4 ^ rotl(c1, 1);
+        d1 = c0 ^ rotl(c2, 1);
+        d2 = c1 ^ rotl(c3, 1);
+        d3 = c2 ^ rotl(c4, 1);
+        d4 = c3 ^ rotl(c0, 1);
+        b00 = a00 ^ d0;
+        b13 = rotl(a01 ^ d0, 36);
+        b21 = rotl(a02 ^ d0, 3);
+        b34 = rotl(a03 ^ d0, 41);
+        b42 = rotl(a04 ^ d0, 18);
+        b02 = rotl(a10 ^ d1, 1);
+        b10 = rotl(a11 ^ d1, 44);
+        b23 = rotl(a12 ^ d1, 10);
+        b31 = rotl(a13 ^ d1, 45);
+        b44 = rotl(a14 ^ d1, 2);
+        b04 = rotl(a20 ^ d2, 62);
+        b12 = rotl(a21 ^ d2, 6);
+        b20 = rotl(a22 ^ d2, 43);
+        b33 = rotl(a23 ^ d2, 15);
+        b41 = rotl(a24 ^ d2, 61);
+        b01 = rotl(a30 ^ d3, 28);
+        b14 = rotl(a31 ^ d3, 55);
+        b22 = rotl(a32 ^ d3, 25);
+        b30 = rotl(a33 ^ d3, 21);
+        b43 = rotl(a34 ^ d3, 56);
+        b03 = rotl(a40 ^ d4, 27);
+        b11 = rotl(a41 ^ d4, 20);
+        b24 = rotl(a42 ^ d4, 39);
+        b32 = rotl(a43 ^ d4, 8);
+        b40 = rotl(a44 ^ d4, 14);
+        a00 = b00 ^ (~b10 & b20);
+        a10 = b10 ^ (~b20 & b30);
+        a20 = b20 ^ (~b30 & b40);
+        a30 = b30 ^ (~b40 & b00);
+        a40 = b40 ^ (~b00 & b10);
+        a01 = b01 ^ (~b11 & b21);
+        a11 = b11 ^ (~b21 & b31);
+        a21 = b21 ^ (~b31 & b41);
+        a31 = b31 ^ (~b41 & b01);
+        a41 = b41 ^ (~b01 & b11);
+        a02 = b02 ^ (~b12 & b22);
+        a12 = b12 ^ (~b22 & b32);
+        a22 = b22 ^ (~b32 & b42);
+        a32 = b32 ^ (~b42 & b02);
+        a42 = b42 ^ (~b02 & b12);
+        a03 = b03 ^ (~b13 & b23);
+        a13 = b13 ^ (~b23 & b33);
+        a23 = b23 ^ (~b33 & b43);
+        a33 = b33 ^ (~b43 & b03);
+        a43 = b43 ^ (~b03 & b13);
+        a04 = b04 ^ (~b14 & b24);
+        a14 = b14 ^ (~b24 & b34);
+        a24 = b24 ^ (~b34 & b44);
+        a34 = b34 ^ (~b44 & b04);
+        a44 = b44 ^ (~b04 & b14);
+        a00 ^= RC[round];
     }
+    s[0] = a00;
+    s[1] = a10;
+    s[2] = a20;
+    s[3] = a30;
+    s[4] = a40;
+    s[5] = a01;
+    s[6] = a11;
+    s[7] = a21;
+    s[8] = a31;
+    s[9] = a41;
+    s[10] = a02;
+    s[11] = a12;
+    s[12] = a22;
+    s[13] = a32;
+    s[14] = a42;
+    s[15] = a03;
+    s[16] = a13;
+    s[17] = a23;
+    s[18] = a33;
+    s[19] = a43;
+    s[20] = a04;
+    s[21] = a14;
+    s[22] = a24;
+    s[23] = a34;
+    s[24] = a44;
 }
 
 static uint64_t load64le(const uint8_t *p)

@@ -158,8 +158,8 @@ bool bpt_test_evm_start(struct bpt_test_evm *e, char *why, size_t why_len)
                  dir ? dir : "(unset)");
         return false;
     }
-    snprintf(node_path, sizeof(node_path), "NODE_PATH=%s/node_modules", dir);
-    putenv(strdup(node_path));
+    snprintf(node_path, sizeof(node_path), "%s/node_modules", dir);
+    setenv("NODE_PATH", node_path, 1); /* copied (putenv would keep a leaked string) */
     snprintf(compile, sizeof(compile), "%s/tests/evm/compile.js", src);
     snprintf(contracts, sizeof(contracts), "%s/tests/evm/contracts", src);
     {
