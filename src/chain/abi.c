@@ -381,7 +381,7 @@ static int decode_list(struct dec *d, struct bpt_abi_value *v,
                        size_t n, const struct bpt_reader *region, size_t base)
 {
     struct bpt_reader area;
-    size_t pos = 0;
+    size_t pos = 0, next = 0;
     int rc;
     /* the items' own region: from base to the end */
     area = *region;
@@ -398,6 +398,15 @@ static int decode_list(struct dec *d, struct bpt_abi_value *v,
         if (elem && (__builtin_mul_overflow(per, n, &need) || need > area.len)) {
             return bpt_err(BPT_EMALFORMED, "abi: %zu items of %zu bytes do not fit in %zu at %zu",
                            n, per, area.len, area.base);
+        }
+    }
+    /* The tails follow the heads in item order, each where the previous one ended (as every
+     * encoder writes them): a tail inside the heads, overlapping another or out of order is
+     * refused, so a value decodes from one encoding only. */
+    for (size_t i = 0; i < n; i++) {
+        if (__builtin_add_overflow(next, head_size(elem ? elem : types[i]), &next)) {
+            next = SIZE_MAX;
+            break;
         }
     }
     BPT_CHECK(count_values(d, n));
@@ -421,7 +430,14 @@ static int decode_list(struct dec *d, struct bpt_abi_value *v,
                 return bpt_err(BPT_EMALFORMED, "abi: item %zu's offset %zu at %zu is past the end",
                                i, off, area.base + pos);
             }
+            if (off != next) {
+                return bpt_err(BPT_EMALFORMED,
+                               "abi: item %zu's offset %zu at %zu is not where its tail starts "
+                               "(%zu): tails inside the head, overlapping or out of order",
+                               i, off, area.base + pos, next);
+            }
             BPT_CHECK(decode_value(d, &v->items[i], t, &area, off));
+            next = d->end > area.base + off ? d->end - area.base : off;
         } else {
             BPT_CHECK(decode_value(d, &v->items[i], t, &area, pos));
         }

@@ -227,6 +227,44 @@ static void test_bool_string_and_counts(void **state)
     assert_null(v);
 }
 
+/* Tails must follow the heads in order, each where the previous ended (one encoding per value):
+ * a tail in the head, two items sharing a tail and swapped tails are refused. */
+static void test_tails_in_order(void **state)
+{
+    uint8_t buf[160];
+    struct bpt_abi_value *v = NULL;
+    (void)state;
+    memset(buf, 0, sizeof(buf)); /* (string) whose offset 0 points at itself (fuzz found it) */
+    assert_rc_msg(bpt_abi_decode_text(&v, "(string)", buf, 32), BPT_EMALFORMED,
+                  "item 0's offset 0 at 0 is not where its tail starts (32)");
+    word(buf, 0x40); /* (string,string): both at the same tail */
+    word(buf + 32, 0x40);
+    word(buf + 64, 0);
+    assert_rc_msg(bpt_abi_decode_text(&v, "(string,string)", buf, 96), BPT_EMALFORMED,
+                  "item 1's offset 64 at 32 is not where its tail starts (96)");
+    word(buf, 0x80); /* (bytes,bytes) with the tails swapped */
+    word(buf + 32, 0x40);
+    word(buf + 64, 0);
+    word(buf + 96, 0);
+    assert_rc_msg(bpt_abi_decode_text(&v, "(bytes,bytes)", buf, 128), BPT_EMALFORMED,
+                  "item 0's offset 128 at 0 is not where its tail starts (64)");
+    word(buf, 0x40); /* in order: accepted */
+    word(buf + 32, 0x60);
+    assert_ok(bpt_abi_decode_text(&v, "(bytes,bytes)", buf, 128));
+    bpt_abi_value_free(v);
+    v = NULL;
+    word(buf + 64, 1); /* the first tail is longer: the second must start after it */
+    buf[96] = 0x61;
+    word(buf + 128, 0);
+    assert_rc_msg(bpt_abi_decode_text(&v, "(bytes,bytes)", buf, 160), BPT_EMALFORMED,
+                  "item 1's offset 96 at 32 is not where its tail starts (128)");
+    word(buf + 32, 0x80);
+    assert_ok(bpt_abi_decode_text(&v, "(bytes,bytes)", buf, 160));
+    assert_int_equal(v->items[0].len, 1);
+    assert_int_equal(v->items[1].len, 0);
+    bpt_abi_value_free(v);
+}
+
 static void test_values_limit(void **state)
 {
     /* uint8[][] with 4096 inner arrays of 16 values each would be 69632 values: refused. */
@@ -270,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_type_parser),
         cmocka_unit_test(test_decoder_checks),
         cmocka_unit_test(test_bool_string_and_counts),
+        cmocka_unit_test(test_tails_in_order),
         cmocka_unit_test(test_values_limit),
         cmocka_unit_test(test_encoder_refuses_misfits),
     };
