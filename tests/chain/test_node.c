@@ -315,6 +315,7 @@ struct flight {
     bpt_chain_signer *s;
     uint64_t call;
     int rc;
+    char why[512];
 };
 
 static void *send_one(void *arg)
@@ -325,6 +326,7 @@ static void *send_one(void *arg)
     snprintf(body, sizeof(body), "result %llu", (unsigned long long)f->call);
     f->rc = bpt_chain_submit_result(&r, f->s, &tangle, SERVICE, f->call, (const uint8_t *)body,
                                     strlen(body), NULL);
+    snprintf(f->why, sizeof(f->why), "%s", f->rc ? bpt_error_last() : "");
     return NULL;
 }
 
@@ -347,7 +349,7 @@ static void test_results_in_flight(void **state)
     for (int i = 0; i < N; i++) {
         pthread_join(t[i], NULL);
         if (f[i].rc != 0) {
-            fail_msg("call %llu: %d", (unsigned long long)f[i].call, f[i].rc);
+            fail_msg("call %llu: %d %s", (unsigned long long)f[i].call, f[i].rc, f[i].why);
         }
     }
     bpt_chain_signer_free(s);

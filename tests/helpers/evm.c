@@ -210,7 +210,9 @@ bool bpt_test_evm_start(struct bpt_test_evm *e, char *why, size_t why_len)
     snprintf(e->url, sizeof(e->url), "http://127.0.0.1:%u", e->port);
     o.rpc_url = e->url;
     o.retries = BPT_CHAIN_NO_RETRY;
-    o.timeout_ms = 5000;
+    /* ganache answers one request at a time: with several results in flight (an estimate
+     * takes ~0.5 s) and a loaded CI machine, 5 s was seen to run out under ASan */
+    o.timeout_ms = 30000;
     EVM_OK(bpt_chain_new(&e->chain, &o));
     for (int i = 0;; i++) { /* until it answers (start-up takes seconds) */
         uint64_t id = 0;
