@@ -12,7 +12,8 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   exit 0
 fi
 hash=$(sha256sum "$src/package-lock.json" | cut -c1-16)
-dir="${BPT_EVM_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/blueprint-tee/evm-$hash}"
+# (tests/CMakeLists.txt computes the same directory: keep the two in step)
+dir="${BPT_EVM_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/blueprint-tee/evm-$hash}"
 if [ -f "$dir/.installed" ]; then
   echo "install-evm: ganache and solc present ($dir)"
   exit 0
