@@ -25,6 +25,7 @@
 #include "detect.h"
 #include "hpke.h"
 #include "exchange.h"
+#include "chain.h"
 #include "middleware.h"
 #include "runtime.h"
 #include "runner.h"

@@ -3,8 +3,8 @@
  * The runner (DESIGN.md §10): a TeeConfig, a router, a bounded worker pool and queue, the
  * attestation it stamps results with (made and verified at start, refreshed on a schedule), the
  * sealed secrets its handlers read, metrics; and job handlers that are external programs (what
- * `bpt run --job INDEX=COMMAND` uses). Sources: the local HTTP source; the chain is not built
- * yet.
+ * `bpt run --job INDEX=COMMAND` uses). Sources: the local HTTP source and the Tangle chain
+ * (bpt_source_tangle()).
  *
  *   bpt_runner *run = NULL;
  *   bpt_runner_new(&run, config);                 // a TeeConfig
@@ -33,6 +33,7 @@
 #define BPT_RUNNER_H
 
 #include "common.h"
+#include "chain.h"
 #include "config.h"
 #include "context.h"
 #include "middleware.h"
@@ -110,7 +111,9 @@ typedef struct bpt_runner bpt_runner;
 /**
  * A runner for @p config, with default options. The config is borrowed: it must outlive the
  * runner.
- * @return 0; BPT_EINVAL (NULL); BPT_ENOTSUP (mode remote or hybrid: not built yet); BPT_ENOMEM.
+ * Mode hybrid probes for a TEE as auto does and routes each job by the chain's confidentiality
+ * rule and the routing file (docs/chain.md); mode remote is not built.
+ * @return 0; BPT_EINVAL (NULL); BPT_ENOTSUP (mode remote: not built yet); BPT_ENOMEM.
  */
 BPT_API BPT_MUST_USE int bpt_runner_new(bpt_runner **out, const bpt_config *config);
 /** Stop (if running) and free, with its sources, cleansing the sealed secrets; NULL does
@@ -165,6 +168,48 @@ BPT_API bpt_source *bpt_source_new(const bpt_source_vtable *vt, void *state);
  * NULL (with the error message set) when @p listen is not such an address.
  */
 BPT_API bpt_source *bpt_source_http_local(const char *listen);
+
+/** Options for bpt_source_tangle(). Initialise with BPT_TANGLE_SOURCE_OPTS_INIT. */
+typedef struct bpt_tangle_source_opts {
+    unsigned version;         /**< BPT_TANGLE_SOURCE_OPTS_VERSION */
+    const char *rpc_url;      /**< the node (https://, or http:// to loopback) */
+    const char *tangle;       /**< the Tangle contract's address ("0x" + 40 hex digits) */
+    uint64_t service_id;      /**< the service whose jobs this runner serves */
+    const char *operator_key; /**< the operator key file (bpt_eth_key_load()) */
+    const char *key_password; /**< for a keystore file; NULL for a hex key file (copied,
+                                   cleansed at free) */
+    const char *state_path;   /**< the SQLite file that keeps the cursor and the calls taken */
+    uint64_t start_block;     /**< where a new state file starts reading; 0: latest - 9 (the
+                                   SDK's first poll) */
+    uint32_t confirmations;   /**< read only blocks this deep below the head; 0: none */
+    long poll_ms;             /**< between polls; 0: 2000 (the SDK's) */
+    uint32_t window;          /**< blocks per eth_getLogs; 0: 10 (the SDK's) */
+    const char *bsm;          /**< the blueprint's service manager: publish this runner's
+                                   attestation there (reportProvisioned) and check it
+                                   (getAttestationHash); NULL: no dual-path check */
+} bpt_tangle_source_opts;
+
+#define BPT_TANGLE_SOURCE_OPTS_VERSION 1
+#define BPT_TANGLE_SOURCE_OPTS_INIT                                                                \
+    {                                                                                              \
+        BPT_TANGLE_SOURCE_OPTS_VERSION, NULL, NULL, 0, NULL, NULL, NULL, 0, 0, 0, 0, NULL          \
+    }
+
+/**
+ * The Tangle chain source and result sink (DESIGN.md §12, docs/chain.md): polls eth_getLogs on
+ * the Tangle contract in windows of @p o->window blocks @p o->confirmations below the head,
+ * takes this service's JobSubmitted / JobSubmittedFromQuote calls (metadata X-TANGLE-CALL-ID,
+ * -SERVICE-ID, -JOB-INDEX, -BLOCK-NUMBER, -BLOCK-HASH, -TIMESTAMP, -CALLER, as the SDK's
+ * producer), and sends every ok result back as submitResult signed by the operator key. The
+ * cursor and the calls taken persist in @p o->state_path: a restart neither loses nor repeats a
+ * job; a reorganisation below the cursor is detected by block hash and replayed.
+ * At start it reads the blueprint's execution profile and the service's confidentiality: a
+ * runner that may not serve under that rule does not start (tee_required without an attested
+ * TEE: BPT_EUNSATISFIABLE). With @p o->bsm it publishes the runner's attestation and compares
+ * the on-chain hash; a failure refuses the start when the config's on_chain_verification is
+ * on, else it is logged. Options are copied. NULL (message set) for bad options.
+ */
+BPT_API bpt_source *bpt_source_tangle(const bpt_tangle_source_opts *o);
 
 /** Free a source never added to a runner; NULL does nothing. */
 BPT_API void bpt_source_free(bpt_source *s);

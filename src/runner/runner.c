@@ -15,6 +15,7 @@
 #include "core/err.h"
 #include "core/logging.h"
 #include "core/util.h"
+#include "runner/routing.h"
 #include "runner/runner_internal.h"
 
 #include <pthread.h>
@@ -74,7 +75,8 @@ struct bpt_runner {
     uint64_t schedule_secs; /* re-attest this often (0: never), set at start */
     bpt_source *sources[MAX_SOURCES];
     size_t n_sources;
-    atomic_bool shutdown; /* bpt_runner_shutdown(): run() returns */
+    atomic_bool shutdown;       /* bpt_runner_shutdown(): run() returns */
+    struct bpt_routing routing; /* which jobs may run here (hybrid routing, the chain's rule) */
 
     atomic_uint_fast64_t jobs[256][2]; /* [index][0 ok, 1 error] */
     atomic_uint_fast64_t latency[N_BUCKETS + 1];
@@ -126,14 +128,15 @@ int bpt_runner_new(bpt_runner **out, const bpt_config *config)
         return bpt_err(BPT_EINVAL, "runner: %s", out ? "no config" : "no out pointer");
     }
     *out = NULL;
-    if (bpt_config_mode(config) == BPT_MODE_REMOTE || bpt_config_mode(config) == BPT_MODE_HYBRID) {
+    if (bpt_config_mode(config) == BPT_MODE_REMOTE) {
         return bpt_err(BPT_ENOTSUP,
-                       "runner: mode %s is not built yet (direct, auto and disabled are)",
-                       bpt_tee_mode_name(bpt_config_mode(config)));
+                       "runner: mode remote is not built yet (direct, auto, hybrid and disabled "
+                       "are)");
     }
     if (!(r = calloc(1, sizeof(*r)))) {
         return bpt_err_nomem("runner");
     }
+    bpt_routing_init(&r->routing);
     r->config = config;
     take_opts(r, &defaults);
     pthread_mutex_init(&r->mu, NULL);
@@ -403,7 +406,9 @@ static void run_job(bpt_runner *r, struct job *j)
         BPT_LOG(BPT_LOG_ERROR, "runner", "job dropped: out of memory");
         goto out;
     }
-    if (bpt_tee_context_new(&tee, snap, r->store, NULL) < 0) {
+    if (bpt_routing_decide(&r->routing, bpt_job_call_index(j->call), snap != NULL) < 0) {
+        (void)bpt_job_result_set_error(res, "routing_refused", "%s", bpt_error_last());
+    } else if (bpt_tee_context_new(&tee, snap, r->store, NULL) < 0) {
         (void)bpt_job_result_set_error(res, "internal", "tee context: %s", bpt_error_last());
     } else if (bpt_router_dispatch(r->outer, j->call, res, tee) < 0) {
         (void)bpt_job_result_set_error(res, "internal", "%s", bpt_error_last());
@@ -509,8 +514,17 @@ int bpt_runner_start(bpt_runner *r)
     }
     mode = bpt_config_mode(r->config);
     required = bpt_config_requirement(r->config) == BPT_REQUIREMENT_REQUIRED;
+    if (mode == BPT_MODE_HYBRID) {
+        const char *file = NULL;
+        if (bpt_config_hybrid_routing(r->config, &file) == BPT_ROUTING_POLICY_FILE &&
+            (rc = bpt_routing_load_file(&r->routing, file)) < 0) {
+            return rc;
+        }
+    }
     if (mode != BPT_MODE_DISABLED) {
-        if (mode == BPT_MODE_AUTO && !tee_present(r, why, sizeof(why))) {
+        /* hybrid probes as auto does: the TEE it finds is where TEE jobs run */
+        if ((mode == BPT_MODE_AUTO || mode == BPT_MODE_HYBRID) &&
+            !tee_present(r, why, sizeof(why))) {
             rc = BPT_EUNSATISFIABLE;
         } else if ((rc = bpt_runner_reattest(r)) < 0) {
             snprintf(why, sizeof(why), "%s", bpt_error_last());
@@ -537,6 +551,14 @@ int bpt_runner_start(bpt_runner *r)
             return rc;
         }
         src->started = true;
+    }
+    if (mode == BPT_MODE_HYBRID &&
+        bpt_config_hybrid_routing(r->config, NULL) == BPT_ROUTING_CONTRACT_DRIVEN &&
+        !r->routing.chain_set) {
+        bpt_runner_stop(r);
+        return bpt_err(BPT_EINVAL, "runner: hybrid_routing_source is contract_driven but no chain "
+                                   "source told the runner the chain's rule (add the Tangle "
+                                   "source)");
     }
     BPT_LOG(BPT_LOG_INFO, "runner", "started mode=%s workers=%zu queue=%zu sources=%zu",
             bpt_tee_mode_name(mode), r->opts.workers, r->opts.queue_depth, r->n_sources);
@@ -646,6 +668,7 @@ void bpt_runner_free(bpt_runner *r)
     pthread_cond_destroy(&r->idle);
     pthread_cond_destroy(&r->tick);
     pthread_mutex_destroy(&r->mu);
+    bpt_routing_dispose(&r->routing);
     bpt_free(r->report_json);
     free(r->queue);
     free(r->threads);
@@ -685,6 +708,33 @@ int bpt_runner_report_json(char **out, bpt_runner *r)
     }
     pthread_mutex_unlock(&r->mu);
     return rc;
+}
+
+int bpt_runner_require(bpt_runner *r, bpt_confidentiality rule, const char *why)
+{
+    bpt_tee_snapshot *snap = bpt_runner_snapshot(r);
+    bool in_tee = snap != NULL;
+    int rc;
+    bpt_tee_snapshot_free(snap);
+    if (rule == BPT_CONFIDENTIALITY_TEE_REQUIRED && !in_tee) {
+        return bpt_err(BPT_EUNSATISFIABLE,
+                       "runner: refusing to serve: %s says tee_required and this runner has no "
+                       "attested TEE (tee_required jobs never run plainly; a runtime deployment "
+                       "is not built yet)",
+                       why);
+    }
+    if (rule == BPT_CONFIDENTIALITY_STANDARD_REQUIRED && in_tee) {
+        return bpt_err(BPT_EUNSATISFIABLE,
+                       "runner: refusing to serve: %s says standard_required and this runner "
+                       "runs in a TEE",
+                       why);
+    }
+    if ((rc = bpt_routing_set_chain(&r->routing, rule, why)) < 0) {
+        return rc;
+    }
+    BPT_LOG(BPT_LOG_INFO, "runner", "routing rule=%s from=%s tee=%s",
+            bpt_confidentiality_name(rule), why, in_tee ? "yes" : "no");
+    return 0;
 }
 
 void bpt_runner_set_http_port(bpt_runner *r, uint16_t port)

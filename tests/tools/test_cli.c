@@ -735,6 +735,49 @@ static void test_fetch_exit_codes(void **state)
     run_table(*state, "fetch", cases, N(cases), 0);
 }
 
+/* bpt chain: usage, local input and network here; ok and refused need an EVM node and are
+ * tested against ganache by runner/chain_run (which also checks their --json schemas). */
+static void test_chain_exit_codes(void **state)
+{
+#define ADDR "0x00000000000000000000000000000000000000aa"
+    static const struct cli_case cases[] = {
+        {2, 0, NULL, {"chain"}},
+        {2, 0, NULL, {"chain", "profile", "--rpc", "http://127.0.0.1:@CLOSED"}},
+        {2,
+         0,
+         "error.schema.json",
+         {"chain", "profile", "--json", "--rpc", "http://127.0.0.1:@CLOSED", "--tangle", "0xnot",
+          "--blueprint", "1"}},
+        {2,
+         0,
+         NULL,
+         {"chain", "attestation-hash", "--rpc", "http://192.0.2.1:8545", "--bsm", ADDR, "--service",
+          "1", "--operator", ADDR}},
+        {3,
+         0,
+         NULL,
+         {"chain", "attestation-hash", "--rpc", "http://127.0.0.1:@CLOSED", "--bsm", ADDR,
+          "--service", "1", "--operator", ADDR, "--attestation", "/no/such/report.json"}},
+        {3,
+         0,
+         "error.schema.json",
+         {"chain", "attestation-hash", "--json", "--rpc", "http://127.0.0.1:@CLOSED", "--bsm", ADDR,
+          "--service", "1", "--operator", ADDR, "--attestation", "@NOTJSON"}},
+        {4,
+         0,
+         NULL,
+         {"chain", "profile", "--rpc", "http://127.0.0.1:@CLOSED", "--tangle", ADDR, "--blueprint",
+          "1"}},
+        {4,
+         0,
+         "error.schema.json",
+         {"chain", "attestation-hash", "--json", "--rpc", "@C500", "--bsm", ADDR, "--service", "1",
+          "--operator", ADDR}},
+    };
+#undef ADDR
+    run_table(*state, "chain", cases, N(cases), (1u << 0) | (1u << 1));
+}
+
 static void test_sim_and_version_exit_codes(void **state)
 {
     static const struct cli_case sim[] = {
@@ -1266,6 +1309,7 @@ int main(void)
         cmocka_unit_test(test_attestation_exit_codes),
         cmocka_unit_test(test_pubkey_exit_codes),
         cmocka_unit_test(test_stop_and_destroy_exit_codes),
+        cmocka_unit_test(test_chain_exit_codes),
         cmocka_unit_test(test_refusal_json_carries_what_is_known),
         cmocka_unit_test(test_json_round_trips),
         cmocka_unit_test(test_policy_schema),

@@ -189,9 +189,15 @@ int cli_rt_print(const bpt_deployment *d, const char *cmd);
  * or the exit status after reporting why not. */
 int cli_make_verifier(bpt_verifier **out, const char *policy_file, const char *const *roots,
                       int n_roots, bool allow_debug, const char *measurement);
+/* The same flags as a policy and a context, for a caller that adjusts them first (seal's
+ * on-chain check pins the measurement). Both are the caller's to free. */
+int cli_make_policy_ctx(bpt_policy **policy_out, bpt_verify_ctx **ctx_out, const char *policy_file,
+                        const char *const *roots, int n_roots, bool allow_debug,
+                        const char *measurement);
 
 /* Subcommands. */
 int cmd_attest(int argc, char **argv);
+int cmd_chain(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_seal(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

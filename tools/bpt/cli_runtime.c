@@ -12,8 +12,9 @@
 
 #include "core/limits.h"
 
-int cli_make_verifier(bpt_verifier **out, const char *policy_file, const char *const *roots,
-                      int n_roots, bool allow_debug, const char *measurement)
+int cli_make_policy_ctx(bpt_policy **policy_out, bpt_verify_ctx **ctx_out, const char *policy_file,
+                        const char *const *roots, int n_roots, bool allow_debug,
+                        const char *measurement)
 {
     bpt_policy *policy = NULL;
     bpt_verify_ctx *ctx = NULL;
@@ -21,7 +22,8 @@ int cli_make_verifier(bpt_verifier **out, const char *policy_file, const char *c
     size_t len = 0;
     int rc, ex = BPT_EXIT_OK;
 
-    *out = NULL;
+    *policy_out = NULL;
+    *ctx_out = NULL;
     if (policy_file) {
         if ((rc = cli_read_file(&text, &len, policy_file, BPT_LIMIT_JSON_BYTES)) < 0 ||
             (rc = bpt_policy_load_json(&policy, text, len)) < 0) {
@@ -52,12 +54,32 @@ int cli_make_verifier(bpt_verifier **out, const char *policy_file, const char *c
         bpt_free(text);
         text = NULL;
     }
-    if ((rc = bpt_verifier_new(out, ctx, policy)) < 0) {
-        ex = cli_fail(rc, CLI_AT_OUTPUT, "verifier");
-        goto out;
-    }
+    *policy_out = policy;
+    *ctx_out = ctx;
+    policy = NULL;
+    ctx = NULL;
 out:
     bpt_free(text);
+    bpt_verify_ctx_free(ctx);
+    bpt_policy_free(policy);
+    return ex;
+}
+
+int cli_make_verifier(bpt_verifier **out, const char *policy_file, const char *const *roots,
+                      int n_roots, bool allow_debug, const char *measurement)
+{
+    bpt_policy *policy = NULL;
+    bpt_verify_ctx *ctx = NULL;
+    int rc, ex;
+
+    *out = NULL;
+    if ((ex = cli_make_policy_ctx(&policy, &ctx, policy_file, roots, n_roots, allow_debug,
+                                  measurement)) != 0) {
+        return ex;
+    }
+    if ((rc = bpt_verifier_new(out, ctx, policy)) < 0) {
+        ex = cli_fail(rc, CLI_AT_OUTPUT, "verifier");
+    }
     bpt_verify_ctx_free(ctx);
     bpt_policy_free(policy);
     return ex;

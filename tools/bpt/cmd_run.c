@@ -62,6 +62,20 @@ static void run_usage(FILE *f)
             "  --simulate P          attest with the simulated TEE (sev-snp, tdx, aws-nitro)\n"
             "  --sim-dir DIR         made by 'bpt sim init DIR' (required with --simulate)\n"
             "  --root DIR            look for the TEE under DIR instead of / (tests, chroots)\n"
+            "chain (the Tangle job source and result sink; docs/chain.md):\n"
+            "  --tangle-rpc URL      the EVM node (https://, or http:// to loopback)\n"
+            "  --tangle-address ADDR the Tangle contract\n"
+            "  --service-id N        the service whose jobs run here\n"
+            "  --operator-key FILE   hex key file (mode 0600) or keystore v3 (its password in\n"
+            "                        the environment variable BPT_OPERATOR_KEY_PASSWORD)\n"
+            "  --chain-state FILE    SQLite cursor (default bpt-chain-<service>.sqlite here)\n"
+            "  --start-block N       where a new state file starts (default latest - 9)\n"
+            "  --confirmations N     read blocks this deep below the head (default 0)\n"
+            "  --poll-ms N           between polls (default 2000)\n"
+            "  --bsm ADDR            publish the attestation to this service manager\n"
+            "                        (reportProvisioned) and check its hash; with\n"
+            "                        on_chain_verification a failure refuses to start\n"
+            "A blueprint whose profile says tee_required is refused without an attested TEE.\n"
             "Prints 'run: listening on http://HOST:PORT ...' once ready.\n");
     cli_help_exit(f, "stopped by SIGINT or SIGTERM after serving",
                   "the config requires a TEE and there is none, its evidence does not verify, "
@@ -107,17 +121,51 @@ struct run_flags {
     unsigned long timeout_secs, workers, queue, drain_secs;
     bpt_provider simulate;
     const char *sim_dir;
+    const char *rpc, *tangle, *operator_key, *chain_state, *bsm;
+    bool has_service;
+    unsigned long long service_id, start_block, confirmations, poll_ms;
 };
+
+/* A decimal number up to @p max (0 allowed); false otherwise. */
+static bool parse_u64(const char *s, unsigned long long max, unsigned long long *out)
+{
+    char *end = NULL;
+    unsigned long long v;
+    if (!*s || s[0] == '-') {
+        return false;
+    }
+    v = strtoull(s, &end, 10);
+    if (*end || v > max) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
 
 static int parse_flags(struct run_flags *fl, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},     {"job", required_argument, NULL, 'j'},
-        {"job-secret", required_argument, NULL, 'S'}, {"job-timeout", required_argument, NULL, 't'},
-        {"listen", required_argument, NULL, 'l'},     {"workers", required_argument, NULL, 'w'},
-        {"queue", required_argument, NULL, 'q'},      {"drain", required_argument, NULL, 'D'},
-        {"simulate", required_argument, NULL, 's'},   {"sim-dir", required_argument, NULL, 'd'},
-        {"root", required_argument, NULL, 'r'},       {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"job", required_argument, NULL, 'j'},
+        {"job-secret", required_argument, NULL, 'S'},
+        {"job-timeout", required_argument, NULL, 't'},
+        {"listen", required_argument, NULL, 'l'},
+        {"workers", required_argument, NULL, 'w'},
+        {"queue", required_argument, NULL, 'q'},
+        {"drain", required_argument, NULL, 'D'},
+        {"simulate", required_argument, NULL, 's'},
+        {"sim-dir", required_argument, NULL, 'd'},
+        {"root", required_argument, NULL, 'r'},
+        {"tangle-rpc", required_argument, NULL, 'R'},
+        {"tangle-address", required_argument, NULL, 'A'},
+        {"service-id", required_argument, NULL, 'I'},
+        {"operator-key", required_argument, NULL, 'K'},
+        {"chain-state", required_argument, NULL, 'T'},
+        {"start-block", required_argument, NULL, 'B'},
+        {"confirmations", required_argument, NULL, 'C'},
+        {"poll-ms", required_argument, NULL, 'P'},
+        {"bsm", required_argument, NULL, 'M'},
+        {NULL, 0, NULL, 0},
     };
     const char *rest;
     uint8_t index;
@@ -187,6 +235,42 @@ static int parse_flags(struct run_flags *fl, int argc, char **argv)
         case 'r':
             fl->root = optarg;
             break;
+        case 'R':
+            fl->rpc = optarg;
+            break;
+        case 'A':
+            fl->tangle = optarg;
+            break;
+        case 'K':
+            fl->operator_key = optarg;
+            break;
+        case 'T':
+            fl->chain_state = optarg;
+            break;
+        case 'M':
+            fl->bsm = optarg;
+            break;
+        case 'I':
+            if (!parse_u64(optarg, UINT64_MAX, &fl->service_id)) {
+                return cli_usage_error("run", "--service-id '%.30s': a number", optarg);
+            }
+            fl->has_service = true;
+            break;
+        case 'B':
+            if (!parse_u64(optarg, UINT64_MAX, &fl->start_block)) {
+                return cli_usage_error("run", "--start-block '%.30s': a block number", optarg);
+            }
+            break;
+        case 'C':
+            if (!parse_u64(optarg, 10000, &fl->confirmations)) {
+                return cli_usage_error("run", "--confirmations '%.30s': 0..10000", optarg);
+            }
+            break;
+        case 'P':
+            if (!parse_u64(optarg, 3600000, &fl->poll_ms) || fl->poll_ms < 10) {
+                return cli_usage_error("run", "--poll-ms '%.30s': 10..3600000", optarg);
+            }
+            break;
         default:
             return cli_usage_error("run", "unknown option or missing value: '%s'",
                                    argv[optind - 1]);
@@ -200,6 +284,12 @@ static int parse_flags(struct run_flags *fl, int argc, char **argv)
     }
     if (fl->simulate != BPT_PROVIDER_UNKNOWN && !fl->sim_dir) {
         return cli_usage_error("run", "--simulate needs --sim-dir DIR (see 'bpt sim init')");
+    }
+    if ((fl->rpc || fl->tangle || fl->operator_key || fl->has_service || fl->bsm ||
+         fl->chain_state) &&
+        !(fl->rpc && fl->tangle && fl->operator_key && fl->has_service)) {
+        return cli_usage_error("run", "the chain source needs --tangle-rpc, --tangle-address, "
+                                      "--service-id and --operator-key together");
     }
     for (size_t i = 0; i < fl->n_secrets; i++) {
         if (!fl->jobs[fl->secrets[i].index]) {
@@ -284,7 +374,7 @@ int cmd_run(int argc, char **argv)
     bpt_runner *runner = NULL;
     bpt_config *cfg = NULL;
     bpt_tee_snapshot *snap = NULL;
-    char *text = NULL;
+    char *text = NULL, state[64];
     size_t len = 0;
     sigset_t set;
     int rc, ex;
@@ -330,6 +420,30 @@ int cmd_run(int argc, char **argv)
         ex = cli_fail(rc, CLI_AT_LISTEN, fl.listen);
         goto out;
     }
+    if (fl.rpc) {
+        bpt_tangle_source_opts to = BPT_TANGLE_SOURCE_OPTS_INIT;
+        bpt_eth_address check;
+        if (bpt_eth_address_parse(&check, fl.tangle) < 0 ||
+            (fl.bsm && bpt_eth_address_parse(&check, fl.bsm) < 0)) {
+            ex = cli_usage_error("run", "%s", bpt_error_last());
+            goto out;
+        }
+        snprintf(state, sizeof(state), "bpt-chain-%llu.sqlite", fl.service_id);
+        to.rpc_url = fl.rpc;
+        to.tangle = fl.tangle;
+        to.service_id = fl.service_id;
+        to.operator_key = fl.operator_key;
+        to.key_password = getenv("BPT_OPERATOR_KEY_PASSWORD");
+        to.state_path = fl.chain_state ? fl.chain_state : state;
+        to.start_block = fl.start_block;
+        to.confirmations = (uint32_t)fl.confirmations;
+        to.poll_ms = (long)fl.poll_ms;
+        to.bsm = fl.bsm;
+        if ((rc = bpt_runner_add_source(runner, bpt_source_tangle(&to))) < 0) {
+            ex = cli_fail(rc, CLI_AT_ARG, "chain source");
+            goto out;
+        }
+    }
     /* Blocked before the runner's threads exist, so they inherit it and the signal comes to
      * bpt_runner_wait(). */
     sigemptyset(&set);
@@ -337,8 +451,19 @@ int cmd_run(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     if ((rc = bpt_runner_start(runner)) < 0) {
-        /* The TEE (required: none, or its evidence refused) or the listener. */
-        ex = cli_fail(rc, rc == BPT_EUNSATISFIABLE ? CLI_AT_HOST : CLI_AT_LISTEN, NULL);
+        /* The TEE (required: none, or its evidence refused; the chain's tee_required), the
+         * listener or the chain (unreachable: network; a key or state file: input; a refused
+         * dual-path check: refused). */
+        ex = cli_fail(rc,
+                      rc == BPT_EUNSATISFIABLE || rc == BPT_ECLAIM || rc == BPT_ENOTFOUND ||
+                              rc == BPT_EPROTOCOL || rc == BPT_EDECRYPT
+                          ? CLI_AT_HOST
+                      : rc == BPT_EFETCH || rc == BPT_EIO ? CLI_AT_LISTEN
+                                                          : CLI_AT_FILE,
+                      NULL);
+        if (rc == BPT_EPROTOCOL || rc == BPT_ECLAIM || rc == BPT_ENOTFOUND) {
+            ex = BPT_EXIT_REFUSED;
+        }
         goto out;
     }
     snap = bpt_runner_snapshot(runner);

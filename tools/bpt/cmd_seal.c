@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/err.h"
+#include "core/http.h"
 #include "core/limits.h"
 
 #include <openssl/crypto.h>
@@ -18,6 +20,7 @@ static void seal_usage(FILE *f)
                "                [--policy FILE] [--trust-root PEM]... [--allow-debug]\n"
                "                [--expect-measurement HEX] [--sign-key FILE] --name NAME\n"
                "                (--secret-file F | --secret-env VAR) [--quiet]\n"
+               "                [--onchain-rpc URL --bsm ADDR --service N --operator ADDR]\n"
                "\n"
                "Create a session at URL (https://, or http:// only to a loopback address), or on\n"
                "the key-exchange socket of the running deployment ID ('bpt deploy'),\n"
@@ -33,6 +36,12 @@ static void seal_usage(FILE *f)
                "  --state-dir DIR   its store (default $BPT_STATE_DIR, else the default)\n"
                "  --wait SECS       how long a just-started workload may take to open its\n"
                "                    socket (default 10)\n"
+               "  --onchain-rpc URL --bsm ADDR --service N --operator ADDR\n"
+               "                   (with --url) the dual-path check first: the service's\n"
+               "                   attestation (GET /v1/attestation) verified here, its keccak256\n"
+               "                   compared with getAttestationHash(N, ADDR) on the service\n"
+               "                   manager (a mismatch, nothing published or an unreachable chain\n"
+               "                   refuses), and the session pinned to its measurement\n"
                "  --quiet  print nothing: the exit status only\n");
     cli_help_exit(f, "the service stored the secret",
                   "the attestation, its key binding or the protocol refused (an error status, an "
@@ -42,6 +51,83 @@ static void seal_usage(FILE *f)
                   "format; no deployment ID",
                   "the service is unreachable, timed out or unavailable (HTTP 5xx, 429), or "
                   "fetching keys or collateral failed");
+}
+
+/*
+ * The dual-path check before sealing (--onchain-rpc): the service's provisioned attestation
+ * (GET /v1/attestation) verified locally under the policy, keccak256 of its JSON bytes compared
+ * with getAttestationHash(service, operator) on the service manager (fail closed: a mismatch,
+ * nothing published or an unreachable chain refuses), and then the session's evidence pinned to
+ * that attestation's measurement.
+ */
+static int onchain_check(const char *url, const char *rpc, const char *bsm_text,
+                         const char *service_text, const char *operator_text, bpt_verify_ctx *ctx,
+                         bpt_policy *policy)
+{
+    bpt_chain_opts o = BPT_CHAIN_OPTS_INIT;
+    bpt_eth_address bsm, op;
+    bpt_chain *chain = NULL;
+    bpt_buf body = BPT_BUF_INIT(BPT_LIMIT_JSON_BYTES);
+    bpt_report *rep = NULL;
+    bpt_verified *v = NULL;
+    json_t *j = NULL;
+    char *att = NULL, full[1024], pin[200], *end = NULL;
+    unsigned long long service = strtoull(service_text, &end, 10);
+    long status = 0;
+    int rc, ex = BPT_EXIT_OK;
+
+    if (!*service_text || *end || service_text[0] == '-') {
+        return cli_usage_error("seal", "--service '%.30s': a number", service_text);
+    }
+    if (bpt_eth_address_parse(&bsm, bsm_text) < 0 ||
+        bpt_eth_address_parse(&op, operator_text) < 0) {
+        return cli_usage_error("seal", "%s", bpt_error_last());
+    }
+    o.rpc_url = rpc;
+    if ((rc = bpt_chain_new(&chain, &o)) < 0) {
+        return cli_fail(rc, CLI_AT_ARG, "--onchain-rpc");
+    }
+    snprintf(full, sizeof(full), "%.900s/v1/attestation", url);
+    if ((rc = bpt_http_get(&body, &status, full, 30000)) < 0 || status != 200) {
+        if (rc == 0) {
+            rc = bpt_err(status >= 500 ? BPT_EFETCH : BPT_EPROTOCOL,
+                         "GET /v1/attestation: HTTP %ld", status);
+        }
+        ex = cli_fail(rc, CLI_AT_PEER, "the service's attestation");
+        goto out;
+    }
+    if (!(j = json_loadb((const char *)body.data, body.len, JSON_REJECT_DUPLICATES, NULL)) ||
+        !(att = json_dumps(json_object_get(j, "attestation"), JSON_COMPACT)) ||
+        (rc = bpt_report_from_json(&rep, att, strlen(att))) < 0) {
+        rc = bpt_err(BPT_EPROTOCOL, "GET /v1/attestation: no attestation report");
+        ex = cli_fail(rc, CLI_AT_PEER, NULL);
+        goto out;
+    }
+    if ((rc = bpt_verify_report(&v, ctx, policy, rep)) < 0) { /* path 1: the evidence */
+        ex = cli_fail(rc, CLI_AT_EVIDENCE, "the service's attestation");
+        goto out;
+    }
+    if ((rc = bpt_chain_attestation_check(chain, &bsm, service, &op, rep)) < 0) { /* path 2 */
+        ex = cli_fail(rc, CLI_AT_PEER, NULL);
+        goto out;
+    }
+    snprintf(pin, sizeof(pin), "%s:%s", bpt_report_measurement(rep)->algorithm,
+             bpt_report_measurement(rep)->digest);
+    if ((rc = bpt_policy_set_expected_measurement(policy, pin)) < 0) {
+        ex = cli_fail(rc, CLI_AT_EVIDENCE, "the on-chain attestation's measurement");
+        goto out;
+    }
+    printf("seal: on-chain attestation hash matches the service's attestation (service %llu); "
+           "the session must show measurement %s\n",
+           service, pin);
+out:
+    bpt_verified_free(v);
+    bpt_report_free(rep);
+    free(att);
+    json_decref(j);
+    bpt_buf_dispose(&body);
+    bpt_chain_free(chain);
+    return ex;
 }
 
 int cmd_seal(int argc, char **argv)
@@ -56,6 +142,10 @@ int cmd_seal(int argc, char **argv)
         {"secret-file", required_argument, NULL, 'f'},
         {"secret-env", required_argument, NULL, 'e'},
         {"sign-key", required_argument, NULL, 'k'},
+        {"onchain-rpc", required_argument, NULL, 'R'},
+        {"bsm", required_argument, NULL, 'B'},
+        {"service", required_argument, NULL, 'V'},
+        {"operator", required_argument, NULL, 'O'},
         {"quiet", no_argument, NULL, 'q'},
         {"deployment", required_argument, NULL, 'x'},
         {"state-dir", required_argument, NULL, 'S'},
@@ -64,7 +154,8 @@ int cmd_seal(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *url = NULL, *policy_file = NULL, *name = NULL, *file = NULL, *env = NULL,
-               *measurement = NULL, *roots[16], *sign_key = NULL, *deployment = NULL;
+               *measurement = NULL, *roots[16], *sign_key = NULL, *deployment = NULL,
+               *onchain_rpc = NULL, *bsm = NULL, *service = NULL, *operator_addr = NULL;
     char *key_pem = NULL, sock[4096];
     size_t key_len = 0;
     bpt_kx_client_options co = BPT_KX_CLIENT_OPTIONS_INIT;
@@ -72,6 +163,8 @@ int cmd_seal(int argc, char **argv)
     bool allow_debug = false;
     struct cli_rt rto = {0};
     bpt_verifier *verifier = NULL;
+    bpt_verify_ctx *ctx = NULL;
+    bpt_policy *policy = NULL;
     char *text = NULL;
     size_t len = 0;
     bpt_secret *secret = NULL;
@@ -111,6 +204,18 @@ int cmd_seal(int argc, char **argv)
         case 'k':
             sign_key = optarg;
             break;
+        case 'R':
+            onchain_rpc = optarg;
+            break;
+        case 'B':
+            bsm = optarg;
+            break;
+        case 'V':
+            service = optarg;
+            break;
+        case 'O':
+            operator_addr = optarg;
+            break;
         case 'q': /* acted on by main.c */
             break;
         case 'x':
@@ -134,8 +239,21 @@ int cmd_seal(int argc, char **argv)
         return cli_usage_error("seal", "one of --url/--deployment, --name and one of "
                                        "--secret-file/--secret-env are required");
     }
-    if ((ex = cli_make_verifier(&verifier, policy_file, roots, n_roots, allow_debug,
-                                measurement)) != 0) {
+    if ((onchain_rpc || bsm || service || operator_addr) &&
+        !(onchain_rpc && bsm && service && operator_addr && url)) {
+        return cli_usage_error("seal", "--onchain-rpc, --bsm, --service and --operator go "
+                                       "together, with --url");
+    }
+    if ((ex = cli_make_policy_ctx(&policy, &ctx, policy_file, roots, n_roots, allow_debug,
+                                  measurement)) != 0) {
+        goto out;
+    }
+    if (onchain_rpc &&
+        (ex = onchain_check(url, onchain_rpc, bsm, service, operator_addr, ctx, policy)) != 0) {
+        goto out;
+    }
+    if ((rc = bpt_verifier_new(&verifier, ctx, policy)) < 0) {
+        ex = cli_fail(rc, CLI_AT_OUTPUT, "verifier");
         goto out;
     }
     if (file) {
@@ -204,6 +322,8 @@ out:
     bpt_free(text);
     bpt_secret_free(secret);
     bpt_verifier_free(verifier);
+    bpt_verify_ctx_free(ctx);
+    bpt_policy_free(policy);
     cli_rt_close(&rto);
     return ex;
 }

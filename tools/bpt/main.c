@@ -9,6 +9,8 @@ static const struct bpt_cmd commands[] = {
     {"attest", "produce attestation evidence (hardware or simulated)", cmd_attest, CLI_TAKES_JSON},
     {"attestation", "attest a running deployment now (fresh nonce, verified)", cmd_attestation,
      CLI_TAKES_JSON},
+    {"chain", "read the Tangle chain: execution profiles, attestation hashes", cmd_chain,
+     CLI_TAKES_JSON},
     {"config", "validate a TeeConfig file (bpt config check FILE)", cmd_config,
      CLI_TAKES_JSON | CLI_TAKES_QUIET},
     {"deploy", "deploy a workload in a hardened container (DESIGN.md §11)", cmd_deploy,

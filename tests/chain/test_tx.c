@@ -1,0 +1,188 @@
+/*
+ * RLP (the Ethereum wiki's vectors and the canonical-form checks), addresses (EIP-55's
+ * published examples), key derivation (a well-known key and its address), and EIP-1559
+ * transactions: signed, decoded, the sender recovered, s low, every field kept.
+ */
+#include "helpers/test.h"
+
+#include "chain/chain_internal.h"
+#include "chain/rlp.h"
+
+static void test_rlp_vectors(void **state)
+{
+    static const char lorem[] = "Lorem ipsum dolor sit amet, consectetur adipisicing elit";
+    bpt_buf b = BPT_BUF_INIT(4096), items = BPT_BUF_INIT(4096);
+    (void)state;
+    assert_ok(bpt_rlp_bytes(&b, (const uint8_t *)"dog", 3));
+    assert_memory_equal(b.data,
+                        "\x83"
+                        "dog",
+                        4);
+    bpt_buf_reset(&b);
+    assert_ok(bpt_rlp_bytes(&items, (const uint8_t *)"cat", 3));
+    assert_ok(bpt_rlp_bytes(&items, (const uint8_t *)"dog", 3));
+    assert_ok(bpt_rlp_list(&b, items.data, items.len));
+    assert_memory_equal(b.data,
+                        "\xc8\x83"
+                        "cat\x83"
+                        "dog",
+                        9);
+    bpt_buf_reset(&b);
+    assert_ok(bpt_rlp_uint(&b, 0));
+    assert_ok(bpt_rlp_uint(&b, 15));
+    assert_ok(bpt_rlp_uint(&b, 1024));
+    assert_ok(bpt_rlp_bytes(&b, NULL, 0));
+    assert_int_equal(b.len, 6);
+    assert_memory_equal(b.data, "\x80\x0f\x82\x04\x00\x80", 6);
+    bpt_buf_reset(&b);
+    assert_ok(bpt_rlp_bytes(&b, (const uint8_t *)lorem, 56));
+    assert_int_equal(b.data[0], 0xb8);
+    assert_int_equal(b.data[1], 56);
+    bpt_buf_dispose(&b);
+    bpt_buf_dispose(&items);
+}
+
+static void test_rlp_strict_decoding(void **state)
+{
+    static const struct {
+        const char *name;
+        const char *bytes;
+        size_t len;
+        const char *msg;
+    } cases[] = {
+        {"wrapped small byte", "\x81\x05", 2, "byte 0x05 wrapped"},
+        {"long form for a short string",
+         "\xb8\x02"
+         "ab",
+         4, "long form for 2 bytes"},
+        {"length with a leading zero", "\xb9\x00\x40", 3, "leading zero"},
+        {"truncated",
+         "\x83"
+         "do",
+         3, "offset"},
+        {"length of 5 bytes", "\xbc\x01\x01\x01\x01\x01", 6, "a 5-byte length"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct bpt_reader r;
+        struct bpt_rlp_item it;
+        int rc;
+        bpt_reader_init(&r, (const uint8_t *)cases[i].bytes, cases[i].len, "rlp");
+        rc = bpt_rlp_next(&it, &r, "item");
+        if (rc != BPT_EMALFORMED || !strstr(bpt_error_last(), cases[i].msg)) {
+            fail_msg("%s: rc %d message '%s', want '%s'", cases[i].name, rc, bpt_error_last(),
+                     cases[i].msg);
+        }
+    }
+    {
+        struct bpt_rlp_item it = {false, (const uint8_t *)"\x00\x01", 2};
+        uint64_t v;
+        assert_rc_msg(bpt_rlp_item_u64(&v, &it, "nonce"), BPT_EMALFORMED,
+                      "nonce is not a canonical integer");
+    }
+}
+
+static void test_addresses(void **state)
+{
+    static const char *const eip55[] = {
+        "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+        "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB", "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb"};
+    bpt_eth_address a;
+    char text[43];
+    (void)state;
+    for (size_t i = 0; i < 4; i++) {
+        assert_ok(bpt_eth_address_parse(&a, eip55[i]));
+        bpt_eth_address_format(text, &a);
+        assert_string_equal(text, eip55[i]);
+    }
+    assert_ok(bpt_eth_address_parse(&a, "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"));
+    assert_rc_msg(bpt_eth_address_parse(&a, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"),
+                  BPT_EINVAL, "bad EIP-55 checksum");
+    assert_rc_msg(bpt_eth_address_parse(&a, "5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"), BPT_EINVAL,
+                  "want 0x and 40 hex digits");
+    assert_rc_msg(bpt_eth_address_parse(&a, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeg"),
+                  BPT_EINVAL, "want 0x and 40 hex digits");
+}
+
+/* ganache's deterministic account 0. */
+static const char KEY0[] = "4f3edf983ac636a65a842ce7c78d9aa706d3b113bce9c46f30d7d21715b23b1d";
+
+static void test_key_address(void **state)
+{
+    bpt_eth_key *k = NULL;
+    size_t n;
+    uint8_t *secret = bpt_test_hex_bytes(KEY0, &n), zero[32] = {0}, order[32];
+    char text[43];
+    (void)state;
+    assert_ok(bpt_eth_key_from_bytes(&k, secret));
+    bpt_eth_address_format(text, bpt_eth_key_address(k));
+    assert_string_equal(text, "0x90F8bf6A479f320ead074411a4B0e7944Ea8c9C1");
+    bpt_eth_key_free(k);
+    k = NULL;
+    assert_rc_msg(bpt_eth_key_from_bytes(&k, zero), BPT_EINVAL, "not a secp256k1 secret key");
+    memset(order, 0xff, sizeof(order)); /* past the curve order */
+    assert_rc_msg(bpt_eth_key_from_bytes(&k, order), BPT_EINVAL, "past the order");
+    assert_null(k);
+    free(secret);
+}
+
+static void test_sign_and_recover(void **state)
+{
+    bpt_eth_key *k = NULL;
+    size_t n;
+    uint8_t *secret = bpt_test_hex_bytes(KEY0, &n), hash[32], data[100];
+    struct bpt_eth_tx tx, back;
+    bpt_eth_address from;
+    bpt_buf raw = BPT_BUF_INIT(1 << 20);
+    (void)state;
+    assert_ok(bpt_eth_key_from_bytes(&k, secret));
+    memset(&tx, 0, sizeof(tx));
+    memset(data, 0x42, sizeof(data));
+    tx.chain_id = 1337;
+    tx.nonce = 5;
+    tx.max_priority_fee = 1000000000;
+    tx.max_fee = 3000000000;
+    tx.gas = 8000000;
+    memset(tx.to.bytes, 0x11, 20);
+    tx.data = data;
+    tx.len = sizeof(data);
+    assert_ok(bpt_eth_tx_sign(&raw, hash, &tx, k));
+    assert_int_equal(raw.data[0], 0x02);
+    assert_ok(bpt_eth_tx_decode(&back, &from, raw.data, raw.len));
+    assert_memory_equal(from.bytes, bpt_eth_key_address(k)->bytes, 20);
+    assert_int_equal(back.chain_id, 1337);
+    assert_int_equal(back.nonce, 5);
+    assert_int_equal(back.gas, 8000000);
+    assert_int_equal(back.max_fee, 3000000000);
+    assert_int_equal(back.len, sizeof(data));
+    assert_memory_equal(back.to.bytes, tx.to.bytes, 20);
+    /* deterministic (RFC 6979): the same transaction signs to the same bytes */
+    {
+        bpt_buf again = BPT_BUF_INIT(1 << 20);
+        uint8_t h2[32];
+        assert_ok(bpt_eth_tx_sign(&again, h2, &tx, k));
+        assert_memory_equal(hash, h2, 32);
+        bpt_buf_dispose(&again);
+    }
+    /* a changed byte recovers another sender (or none) */
+    raw.data[raw.len - 70] ^= 1;
+    if (bpt_eth_tx_decode(&back, &from, raw.data, raw.len) == 0) {
+        assert_memory_not_equal(from.bytes, bpt_eth_key_address(k)->bytes, 20);
+    }
+    /* another type */
+    raw.data[0] = 0x01;
+    assert_rc_msg(bpt_eth_tx_decode(&back, &from, raw.data, raw.len), BPT_EMALFORMED, "type 0x01");
+    bpt_buf_dispose(&raw);
+    bpt_eth_key_free(k);
+    free(secret);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rlp_vectors),      cmocka_unit_test(test_rlp_strict_decoding),
+        cmocka_unit_test(test_addresses),        cmocka_unit_test(test_key_address),
+        cmocka_unit_test(test_sign_and_recover),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
