@@ -879,6 +879,18 @@ static void test_seal_exit_codes(void **state)
           "@SECRET"}},
         /* usage */
         {2, 0, NULL, {"seal", "--url", "@URL"}},
+        /* the on-chain check needs all four flags, and a URL to fetch the attestation from */
+        {2,
+         0,
+         NULL,
+         {"seal", "--deployment", "d1", "--name", "e", "--secret-file", "@SECRET", "--onchain-rpc",
+          "http://127.0.0.1:1", "--bsm", "0x0000000000000000000000000000000000000001", "--service",
+          "1", "--operator", "0x0000000000000000000000000000000000000002"}},
+        {2,
+         0,
+         NULL,
+         {"seal", "--url", "@URL", "--name", "e", "--secret-file", "@SECRET", "--onchain-rpc",
+          "http://127.0.0.1:1", "--service", "1"}},
         {2,
          0,
          NULL,
