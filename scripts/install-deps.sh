@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev valgrind
       libssl-dev libcbor-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev
-      libcmocka-dev openssl wrk python3 clang-format curl)
+      libcmocka-dev nettle-dev libgmp-dev openssl wrk python3 clang-format curl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

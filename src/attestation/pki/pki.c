@@ -1,4 +1,5 @@
 #include "attestation/pki/pki.h"
+#include "attestation/pki/ecdsa.h"
 #include "core/codec.h"
 #include "core/err.h"
 #include "core/limits.h"
@@ -227,41 +228,7 @@ const char *bpt_pki_crl_sig_name(const X509_CRL *crl)
 int bpt_pki_verify_ecdsa_rs(EVP_PKEY *key, int bits, const uint8_t *r, const uint8_t *s, size_t n,
                             const void *msg, size_t msg_len, const char *what)
 {
-    ECDSA_SIG *sig = NULL;
-    BIGNUM *br = NULL, *bs = NULL;
-    unsigned char *der = NULL;
-    EVP_MD_CTX *md = NULL;
-    const EVP_MD *alg = bits == 384 ? EVP_sha384() : EVP_sha256();
-    int der_len, rc = BPT_ERROR;
-
-    if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC || EVP_PKEY_get_bits(key) != bits) {
-        return bpt_err(BPT_ESIGNATURE, "%s: the signing key is not ECDSA P-%d", what, bits);
-    }
-    sig = ECDSA_SIG_new();
-    br = BN_bin2bn(r, (int)n, NULL);
-    bs = BN_bin2bn(s, (int)n, NULL);
-    if (!sig || !br || !bs || ECDSA_SIG_set0(sig, br, bs) != 1) {
-        BN_free(br);
-        BN_free(bs);
-        rc = bpt_err_nomem("signature");
-        goto out;
-    }
-    der_len = i2d_ECDSA_SIG(sig, &der);
-    md = EVP_MD_CTX_new();
-    if (der_len <= 0 || !md || EVP_DigestVerifyInit(md, NULL, alg, NULL, key) != 1) {
-        rc = bpt_err_ossl(BPT_ERROR, "%s: signature setup", what);
-        goto out;
-    }
-    if (EVP_DigestVerify(md, der, (size_t)der_len, msg, msg_len) != 1) {
-        rc = bpt_err_ossl(BPT_ESIGNATURE, "%s does not verify", what);
-        goto out;
-    }
-    rc = 0;
-out:
-    OPENSSL_free(der);
-    ECDSA_SIG_free(sig);
-    EVP_MD_CTX_free(md);
-    return rc;
+    return bpt_ecdsa_verify(key, bits, r, n, s, n, msg, msg_len, BPT_ECDSA_AUTO, what);
 }
 
 int bpt_pki_verify_p384_rs(EVP_PKEY *key, const uint8_t *r, const uint8_t *s, size_t n,

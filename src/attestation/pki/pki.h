@@ -65,7 +65,8 @@ BPT_MUST_USE int bpt_pki_parse_der(X509 **out, const uint8_t *p, size_t len, con
 
 /**
  * Verify an ECDSA signature given as big-endian r and s of @p n bytes each over @p msg:
- * P-256 with SHA-256 (@p bits 256) or P-384 with SHA-384 (@p bits 384).
+ * P-256 with SHA-256 (@p bits 256) or P-384 with SHA-384 (@p bits 384), on the faster backend
+ * for the curve (ecdsa.h: P-384 on nettle, P-256 on OpenSSL).
  * @return 0; BPT_ESIGNATURE "<what>: ..." (wrong key type, or the signature does not verify).
  */
 BPT_MUST_USE int bpt_pki_verify_ecdsa_rs(EVP_PKEY *key, int bits, const uint8_t *r,
