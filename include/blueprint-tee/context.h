@@ -35,9 +35,11 @@ typedef struct bpt_verify_ctx bpt_verify_ctx;
 /** Options for bpt_verify_ctx_new(). Initialise with BPT_VERIFY_CTX_OPTS_INIT. */
 typedef struct bpt_verify_ctx_opts {
     unsigned version;                /**< BPT_VERIFY_CTX_OPTS_VERSION */
-    size_t chain_cache_entries;      /**< verified chains kept (SEV-SNP, TDX PCK, Nitro); 0..4096,
-                                          0: no cache */
-    size_t collateral_cache_entries; /**< verified TDX collateral sets kept; 0..4096, 0: none */
+    size_t chain_cache_entries;      /**< verified chains kept (SEV-SNP, TDX PCK, Nitro: one per
+                                          chip or enclave), least recently used evicted first;
+                                          0..16777216, 0: no cache */
+    size_t collateral_cache_entries; /**< verified TDX collateral sets kept (one per FMSPC and
+                                          collateral version); 0..16777216, 0: none */
     bool jwks_cache;                 /**< keep fetched JWK sets (else one fetch per token) */
     const bpt_clock *jwks_clock;     /**< the JWKS cache's notion of now (copied; NULL: system
                                           time; its userdata must outlive the context) */
@@ -49,7 +51,7 @@ typedef struct bpt_verify_ctx_opts {
 #define BPT_VERIFY_CTX_OPTS_VERSION 1
 #define BPT_VERIFY_CTX_OPTS_INIT                                                                   \
     {                                                                                              \
-        BPT_VERIFY_CTX_OPTS_VERSION, 1024, 64, true, NULL, 0, 0, 0                                 \
+        BPT_VERIFY_CTX_OPTS_VERSION, 65536, 65536, true, NULL, 0, 0, 0                             \
     }
 
 /**

@@ -17,12 +17,11 @@
 #include "core/http.h"
 #include "core/json.h"
 #include "core/limits.h"
+#include "core/lru.h"
 #include "core/reader.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#define CACHE_MAX_ENTRIES 4096
 
 static int check_opts(const bpt_verify_ctx_opts *o)
 {
@@ -39,11 +38,11 @@ static int check_opts(const bpt_verify_ctx_opts *o)
                        "and jwks_refetch_secs (0..86400)",
                        o->jwks_timeout_ms);
     }
-    if (o->chain_cache_entries > CACHE_MAX_ENTRIES ||
-        o->collateral_cache_entries > CACHE_MAX_ENTRIES) {
+    if (o->chain_cache_entries > BPT_LRU_MAX_CAPACITY ||
+        o->collateral_cache_entries > BPT_LRU_MAX_CAPACITY) {
         return bpt_err(BPT_EINVAL,
-                       "verify context: cache of %zu chains / %zu collateral sets (0..%d each)",
-                       o->chain_cache_entries, o->collateral_cache_entries, CACHE_MAX_ENTRIES);
+                       "verify context: cache of %zu chains / %zu collateral sets (0..%u each)",
+                       o->chain_cache_entries, o->collateral_cache_entries, BPT_LRU_MAX_CAPACITY);
     }
     return 0;
 }
@@ -105,6 +104,9 @@ void bpt_verify_ctx_free(bpt_verify_ctx *c)
         return;
     }
     sk_X509_pop_free(c->trust_roots, X509_free);
+    for (int i = 0; i < BPT_ROOT_COUNT; i++) {
+        X509_free(atomic_load(&c->pinned[i]));
+    }
     bpt_buf_dispose(&c->trust_roots_pem);
     bpt_buf_dispose(&c->certs);
     free(c->collateral_json);
@@ -513,6 +515,64 @@ int bpt_verify_ctx_add_verifier(bpt_verify_ctx *c, const bpt_verifier_vtable *vt
 
 /* ---- what providers read ---------------------------------------------------------------- */
 
+/* The pinned certificate @p id of the context, parsed on first use (borrowed). Two threads
+ * may both parse it; one copy is kept, the other freed. */
+static int pinned_one(X509 **out, const bpt_verify_ctx *c, enum bpt_pinned_root id)
+{
+    _Atomic(X509 *) *slot = &((bpt_verify_ctx *)c)->pinned[id];
+    X509 *x = atomic_load(slot), *none = NULL;
+    int rc;
+    if (!x) {
+        if ((rc = bpt_pki_pinned_load(&x, id)) < 0) {
+            return rc;
+        }
+        if (!atomic_compare_exchange_strong(slot, &none, x)) {
+            X509_free(x);
+            x = none; /* another thread's copy */
+        }
+    }
+    *out = x;
+    return 0;
+}
+
+int bpt_verify_ctx_pinned(STACK_OF(X509) * *out, const bpt_verify_ctx *c,
+                          const enum bpt_pinned_root *ids, size_t n_ids)
+{
+    STACK_OF(X509) *st = NULL;
+    X509 *x = NULL;
+    int rc;
+
+    *out = NULL;
+    if (!c) {
+        return bpt_pki_pinned_roots(out, ids, n_ids);
+    }
+    if (!(st = sk_X509_new_reserve(NULL, (int)n_ids))) {
+        return bpt_err_nomem("pinned roots");
+    }
+    for (size_t i = 0; i < n_ids; i++) {
+        if ((unsigned)ids[i] >= BPT_ROOT_COUNT) {
+            rc = bpt_err(BPT_EINVAL, "pki: no pinned root %d", (int)ids[i]);
+            goto out;
+        }
+        BPT_CHECK(pinned_one(&x, c, ids[i]));
+        if (X509_up_ref(x) != 1) {
+            rc = bpt_err_nomem("pinned roots");
+            goto out;
+        }
+        if (!sk_X509_push(st, x)) {
+            X509_free(x);
+            rc = bpt_err_nomem("pinned roots");
+            goto out;
+        }
+    }
+    *out = st;
+    st = NULL;
+    rc = 0;
+out:
+    sk_X509_pop_free(st, X509_free);
+    return rc;
+}
+
 int bpt_verify_ctx_roots(STACK_OF(X509) * *out, const bpt_verify_ctx *c,
                          const enum bpt_pinned_root *ids, size_t n_ids)
 {
@@ -523,7 +583,7 @@ int bpt_verify_ctx_roots(STACK_OF(X509) * *out, const bpt_verify_ctx *c,
         }
         return 0;
     }
-    return bpt_pki_pinned_roots(out, ids, n_ids);
+    return bpt_verify_ctx_pinned(out, c, ids, n_ids);
 }
 
 int bpt_verify_ctx_digest_roots(EVP_MD_CTX *md, const bpt_verify_ctx *c)

@@ -39,7 +39,10 @@ struct bpt_verify_ctx {
     bpt_clock clock; /* when !has_at; {NULL, NULL}: the system's time */
 
     bool has_trust_roots;
-    STACK_OF(X509) * trust_roots;   /* parsed once when added */
+    STACK_OF(X509) * trust_roots; /* parsed once when added */
+    /* The pinned vendor roots, each parsed (and its fingerprint checked) on first use and then
+     * shared by every verification through this context. */
+    _Atomic(X509 *) pinned[BPT_ROOT_COUNT];
     uint8_t trust_roots_digest[32]; /* SHA-256 of the roots' bytes added, for cache keys */
     bpt_buf trust_roots_pem;        /* those bytes (DER or PEM, each followed by a newline) */
     bpt_buf certs; /* blobs, each: u32le length + DER-or-PEM bytes (certificates and CRLs) */
@@ -76,11 +79,20 @@ BPT_MUST_USE int bpt_verify_ctx_register(bpt_verify_ctx *c, const bpt_verifier_v
 void bpt_verify_ctx_freeze(const bpt_verify_ctx *c);
 
 /**
- * The roots to trust: the context's trust roots when it has them, else the listed pinned ones.
+ * The roots to trust: the context's trust roots when it has them, else the listed pinned ones
+ * (bpt_verify_ctx_pinned()).
  * @param[out] out new stack; sk_X509_pop_free(out, X509_free).
  */
 BPT_MUST_USE int bpt_verify_ctx_roots(STACK_OF(X509) * *out, const bpt_verify_ctx *c,
                                       const enum bpt_pinned_root *ids, size_t n_ids);
+
+/**
+ * The listed pinned certificates, whatever trust roots the context has: parsed once per context
+ * on first use, then shared (a NULL context parses them for this call).
+ * @param[out] out new stack (new references); sk_X509_pop_free(out, X509_free).
+ */
+BPT_MUST_USE int bpt_verify_ctx_pinned(STACK_OF(X509) * *out, const bpt_verify_ctx *c,
+                                       const enum bpt_pinned_root *ids, size_t n_ids);
 
 /** Feed what chose the trust roots into a cache key: "pinned", or the added roots' digest. */
 BPT_MUST_USE int bpt_verify_ctx_digest_roots(EVP_MD_CTX *md, const bpt_verify_ctx *c);

@@ -522,7 +522,7 @@ static int verify_chain(EVP_PKEY **key_out, const struct bpt_nitro_doc *d,
         goto out;
     }
     if (ctx->chain_cache) {
-        BPT_CHECK(bpt_chain_cache_put(ctx->chain_cache, ckey, chain, *key_out, NULL, 0));
+        BPT_CHECK(bpt_chain_cache_put(ctx->chain_cache, ckey, chain, false, *key_out, NULL, 0));
     }
     rc = 0;
 out:

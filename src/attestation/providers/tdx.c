@@ -322,7 +322,8 @@ static int verify_pck(STACK_OF(X509) * *chain, EVP_PKEY **key, struct bpt_pck_ex
         goto out;
     }
     if (ctx->chain_cache) {
-        BPT_CHECK(bpt_chain_cache_put(ctx->chain_cache, ckey, *chain, *key, ext, sizeof(*ext)));
+        BPT_CHECK(
+            bpt_chain_cache_put(ctx->chain_cache, ckey, *chain, true, *key, ext, sizeof(*ext)));
     }
     rc = 0;
 out:
