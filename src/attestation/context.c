@@ -10,6 +10,7 @@
 
 #include "attestation/collateral/collateral_cache.h"
 #include "attestation/collateral/jwks.h"
+#include "attestation/pki/cert_cache.h"
 #include "attestation/pki/chain_cache.h"
 #include "attestation/pki/pki.h"
 
@@ -47,6 +48,11 @@ static int check_opts(const bpt_verify_ctx_opts *o)
     return 0;
 }
 
+static void release_key(void *k)
+{
+    EVP_PKEY_free(k);
+}
+
 int bpt_verify_ctx_alloc(bpt_verify_ctx **out, const bpt_verify_ctx_opts *opts)
 {
     static const bpt_verify_ctx_opts defaults = BPT_VERIFY_CTX_OPTS_INIT;
@@ -69,8 +75,10 @@ int bpt_verify_ctx_alloc(bpt_verify_ctx **out, const bpt_verify_ctx_opts *opts)
     bpt_buf_init(&c->trust_roots_pem, BPT_LIMIT_CERT_CHAIN_BYTES);
     bpt_buf_init(&c->certs, BPT_LIMIT_CERT_CHAIN_BYTES);
     c->log.min_level = BPT_LOG_OFF;
+    BPT_CHECK(bpt_cert_cache_new(&c->cert_cache, BPT_CERT_CACHE_ENTRIES));
     if (opts->chain_cache_entries) {
         BPT_CHECK(bpt_chain_cache_new(&c->chain_cache, opts->chain_cache_entries));
+        BPT_CHECK(bpt_lru_new(&c->ec_keys, opts->chain_cache_entries, release_key));
     }
     if (opts->collateral_cache_entries) {
         BPT_CHECK(bpt_collateral_cache_new(&c->collateral_cache, opts->collateral_cache_entries));
@@ -115,7 +123,9 @@ void bpt_verify_ctx_free(bpt_verify_ctx *c)
     free(c->kds_url);
     free(c->pccs_url);
     free(c->cache_dir);
+    bpt_cert_cache_free(c->cert_cache);
     bpt_chain_cache_free(c->chain_cache);
+    bpt_lru_free(c->ec_keys);
     bpt_collateral_cache_free(c->collateral_cache);
     bpt_jwks_cache_free(c->jwks_cache);
     free(c);
@@ -355,9 +365,15 @@ static int set_json_text(char **slot, const char *json, size_t len, size_t max, 
 int bpt_verify_ctx_set_collateral_json(bpt_verify_ctx *c, const char *json, size_t len)
 {
     int rc = settable(c, "collateral");
-    return rc < 0 ? rc
-                  : set_json_text(&c->collateral_json, json, len, BPT_LIMIT_COLLATERAL_BYTES,
-                                  "collateral");
+    if (rc == 0) {
+        rc =
+            set_json_text(&c->collateral_json, json, len, BPT_LIMIT_COLLATERAL_BYTES, "collateral");
+    }
+    if (rc == 0 && c->collateral_json &&
+        EVP_Digest(c->collateral_json, len, c->collateral_digest, NULL, EVP_sha256(), NULL) != 1) {
+        rc = bpt_err_ossl(BPT_ERROR, "verify context: collateral digest");
+    }
+    return rc;
 }
 
 int bpt_verify_ctx_set_jwks_json(bpt_verify_ctx *c, const char *json, size_t len)
@@ -598,7 +614,7 @@ int bpt_verify_ctx_digest_roots(EVP_MD_CTX *md, const bpt_verify_ctx *c)
 
 /* The certificates (and, when @p crls is not NULL, the CRLs) of a list of blobs. */
 static int parse_blobs(STACK_OF(X509) * *all, STACK_OF(X509_CRL) * *crls, const bpt_buf *blobs,
-                       const char *what)
+                       struct bpt_cert_cache *cache, const char *what)
 {
     STACK_OF(X509) *dropped = NULL;
     struct bpt_reader r;
@@ -609,7 +625,7 @@ static int parse_blobs(STACK_OF(X509) * *all, STACK_OF(X509_CRL) * *crls, const 
         const uint8_t *blob;
         BPT_CHECK(bpt_reader_u32le(&r, &n, "length"));
         BPT_CHECK(bpt_reader_view(&r, &blob, n, "certificate"));
-        BPT_CHECK(bpt_pki_parse_bundle(all ? all : &dropped, crls, blob, n, what));
+        BPT_CHECK(bpt_pki_parse_bundle_cached(all ? all : &dropped, crls, cache, blob, n, what));
     }
     if (all && !*all && !(*all = sk_X509_new_null())) {
         rc = bpt_err_nomem("certificates");
@@ -624,10 +640,10 @@ int bpt_verify_ctx_given(STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *crls,
 {
     int rc = 0;
     if (c) {
-        BPT_CHECK(parse_blobs(certs, crls, &c->certs, what));
+        BPT_CHECK(parse_blobs(certs, crls, &c->certs, c->cert_cache, what));
     }
     if (ev) {
-        BPT_CHECK(parse_blobs(certs, crls, &ev->certs, what));
+        BPT_CHECK(parse_blobs(certs, crls, &ev->certs, c ? c->cert_cache : NULL, what));
     }
 out:
     return rc;
@@ -657,4 +673,59 @@ const char *bpt_verify_ctx_collateral(const bpt_verify_ctx *c, const struct bpt_
         return c->collateral_json;
     }
     return ev ? ev->collateral_text : NULL;
+}
+
+int bpt_verify_ctx_collateral_digest(uint8_t out[32], const bpt_verify_ctx *c, const char *json)
+{
+    if (c && json && json == c->collateral_json) {
+        memcpy(out, c->collateral_digest, 32);
+        return 0;
+    }
+    if (!json || EVP_Digest(json, strlen(json), out, NULL, EVP_sha256(), NULL) != 1) {
+        return bpt_err_ossl(BPT_ERROR, "collateral digest");
+    }
+    return 0;
+}
+
+static bool take_key(void *v, void *arg)
+{
+    if (EVP_PKEY_up_ref(v) != 1) {
+        return false;
+    }
+    *(EVP_PKEY **)arg = v;
+    return true;
+}
+
+int bpt_verify_ctx_ec_key(EVP_PKEY **out, const bpt_verify_ctx *c, int bits, const uint8_t *xy,
+                          const char *what)
+{
+    uint8_t key[32], tag = (uint8_t)(bits / 8);
+    EVP_MD_CTX *md = NULL;
+    EVP_PKEY *k = NULL;
+    int rc;
+
+    *out = NULL;
+    if (!c || !c->ec_keys) {
+        return bpt_pki_ec_pub_from_xy(out, bits, xy, what);
+    }
+    md = EVP_MD_CTX_new();
+    if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(md, &tag, 1) != 1 || EVP_DigestUpdate(md, xy, 2 * (size_t)tag) != 1 ||
+        EVP_DigestFinal_ex(md, key, NULL) != 1) {
+        EVP_MD_CTX_free(md);
+        return bpt_err_ossl(BPT_ERROR, "%s: key digest", what);
+    }
+    EVP_MD_CTX_free(md);
+    if (bpt_lru_get(c->ec_keys, key, take_key, &k)) {
+        *out = k;
+        return 0;
+    }
+    BPT_CHECK(bpt_pki_ec_pub_from_xy(&k, bits, xy, what));
+    if (EVP_PKEY_up_ref(k) == 1) {
+        bpt_lru_put(c->ec_keys, key, k);
+    }
+    *out = k;
+    rc = 0;
+out:
+    return rc;
 }

@@ -22,6 +22,7 @@
 #define BPT_CTX_MAX_PLUGINS 32
 
 struct bpt_jwks;
+struct bpt_lru;
 struct bpt_evidence;
 
 /* A registered verifier: the vtable, and whether it is one of the library's own. */
@@ -47,7 +48,8 @@ struct bpt_verify_ctx {
     bpt_buf trust_roots_pem;        /* those bytes (DER or PEM, each followed by a newline) */
     bpt_buf certs; /* blobs, each: u32le length + DER-or-PEM bytes (certificates and CRLs) */
     char *collateral_json;
-    struct bpt_jwks *jwks; /* the JWKS document, parsed */
+    uint8_t collateral_digest[32]; /* SHA-256 of collateral_json, for cache keys */
+    struct bpt_jwks *jwks;         /* the JWKS document, parsed */
     char *jwks_url;
     bool offline;
     bool no_revocation; /* SEV-SNP: AMD's CRL is not consulted (bpt_verify_ctx_set_revocation_check)
@@ -57,9 +59,11 @@ struct bpt_verify_ctx {
     char *cache_dir;
     struct bpt_log_sink log;
 
+    struct bpt_cert_cache *cert_cache;             /* parsed certificates by their DER digest */
     struct bpt_chain_cache *chain_cache;           /* NULL: none */
     struct bpt_collateral_cache *collateral_cache; /* NULL: none */
     struct bpt_jwks_cache *jwks_cache;             /* NULL: none */
+    struct bpt_lru *ec_keys; /* EC public keys made from raw points (TDX attestation keys) */
 
     struct bpt_ctx_verifier verifiers[BPT_CTX_MAX_VERIFIERS];
     size_t n_verifiers, n_plugins;
@@ -122,5 +126,22 @@ BPT_MUST_USE int bpt_verify_ctx_digest_certs(EVP_MD_CTX *md, const bpt_verify_ct
 
 /** The collateral JSON to use: the context's, else the evidence's; NULL when neither has one. */
 const char *bpt_verify_ctx_collateral(const bpt_verify_ctx *c, const struct bpt_evidence *ev);
+
+/**
+ * SHA-256 of collateral JSON @p json (for cache keys): the context's, computed when it was set,
+ * when @p json is the context's; else computed now.
+ */
+BPT_MUST_USE int bpt_verify_ctx_collateral_digest(uint8_t out[32], const bpt_verify_ctx *c,
+                                                  const char *json);
+
+/**
+ * An EC public key from raw x || y (bpt_pki_ec_pub_from_xy()), kept by the context (when it
+ * keeps verified chains) so that the same point is not decoded again: a TDX quote's attestation
+ * key is the same for every quote of a platform's QE. Only the decoding is saved: what the key
+ * signs is verified each time.
+ * @param[out] out a new reference. @return 0; BPT_EMALFORMED naming @p what.
+ */
+BPT_MUST_USE int bpt_verify_ctx_ec_key(EVP_PKEY **out, const bpt_verify_ctx *c, int bits,
+                                       const uint8_t *xy, const char *what);
 
 #endif

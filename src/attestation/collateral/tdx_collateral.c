@@ -415,7 +415,8 @@ static int64_t asn1_unix(const ASN1_TIME *t)
  * Returns the signer (a new reference); narrows the collateral's window to the chain's.
  */
 static int verify_issuer_chain(X509 **signer, struct bpt_tdx_collateral *c, const char *pem,
-                               STACK_OF(X509) * roots, int64_t at, const char *what)
+                               STACK_OF(X509) * roots, int64_t at, struct bpt_cert_cache *cache,
+                               const char *what)
 {
     STACK_OF(X509) *certs = NULL, *chain = NULL;
     struct bpt_pki_verify_opts opts = {
@@ -428,7 +429,7 @@ static int verify_issuer_chain(X509 **signer, struct bpt_tdx_collateral *c, cons
     int rc;
 
     *signer = NULL;
-    BPT_CHECK(bpt_pki_parse_certs(&certs, (const uint8_t *)pem, strlen(pem), what));
+    BPT_CHECK(bpt_pki_parse_certs_cached(&certs, cache, (const uint8_t *)pem, strlen(pem), what));
     BPT_CHECK(bpt_pki_verify_chain(&chain, sk_X509_value(certs, 0), certs, roots, &opts, what));
     /* as Intel's QVL: the chain's copy of the root must be the trusted root itself */
     BPT_CHECK(bpt_pki_check_root_copy(certs, chain, what));
@@ -489,6 +490,13 @@ static X509 *root_for(STACK_OF(X509) * roots, X509_CRL *crl)
 int bpt_tdx_collateral_verify(struct bpt_tdx_collateral **out, const char *json, size_t len,
                               STACK_OF(X509) * roots, int64_t at)
 {
+    return bpt_tdx_collateral_verify_cached(out, json, len, roots, at, NULL);
+}
+
+int bpt_tdx_collateral_verify_cached(struct bpt_tdx_collateral **out, const char *json, size_t len,
+                                     STACK_OF(X509) * roots, int64_t at,
+                                     struct bpt_cert_cache *cache)
+{
     static const char ctx[] = "tdx: collateral";
     const char *pck_crl_chain = NULL, *root_crl = NULL, *pck_crl = NULL, *tcb_chain = NULL,
                *tcb_info = NULL, *tcb_sig = NULL, *qe_chain = NULL, *qe_id = NULL, *qe_sig = NULL;
@@ -543,7 +551,8 @@ int bpt_tdx_collateral_verify(struct bpt_tdx_collateral **out, const char *json,
     }
 
     /* TCB Info: its signing chain, signature, then its contents. */
-    BPT_CHECK(verify_issuer_chain(&signer, c, tcb_chain, roots, at, "tdx: TCB Info issuer chain"));
+    BPT_CHECK(
+        verify_issuer_chain(&signer, c, tcb_chain, roots, at, cache, "tdx: TCB Info issuer chain"));
     BPT_CHECK(verify_body(signer, tcb_info, tcb_sig, "tdx: TCB Info signature"));
     X509_free(signer);
     signer = NULL;
@@ -552,8 +561,8 @@ int bpt_tdx_collateral_verify(struct bpt_tdx_collateral **out, const char *json,
     narrow(c, c->tcb.issue_date, c->tcb.next_update);
 
     /* QE Identity likewise. */
-    BPT_CHECK(
-        verify_issuer_chain(&signer, c, qe_chain, roots, at, "tdx: QE Identity issuer chain"));
+    BPT_CHECK(verify_issuer_chain(&signer, c, qe_chain, roots, at, cache,
+                                  "tdx: QE Identity issuer chain"));
     BPT_CHECK(verify_body(signer, qe_id, qe_sig, "tdx: QE Identity signature"));
     X509_free(signer);
     signer = NULL;
@@ -562,8 +571,8 @@ int bpt_tdx_collateral_verify(struct bpt_tdx_collateral **out, const char *json,
     narrow(c, c->qe.issue_date, c->qe.next_update);
 
     /* The PCK CRL, signed by the PCK CA of its issuer chain. */
-    BPT_CHECK(
-        verify_issuer_chain(&signer, c, pck_crl_chain, roots, at, "tdx: PCK CRL issuer chain"));
+    BPT_CHECK(verify_issuer_chain(&signer, c, pck_crl_chain, roots, at, cache,
+                                  "tdx: PCK CRL issuer chain"));
     BPT_CHECK(
         bpt_pki_parse_crl(&c->pck_crl, (const uint8_t *)pck_crl, strlen(pck_crl), "tdx: PCK CRL"));
     BPT_CHECK(bpt_pki_check_crl(c->pck_crl, signer, at, "tdx: PCK CRL"));

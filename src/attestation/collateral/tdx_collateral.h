@@ -93,4 +93,11 @@ void bpt_tdx_qe_identity_dispose(struct bpt_tdx_qe_identity *q);
 BPT_MUST_USE int bpt_tdx_collateral_verify(struct bpt_tdx_collateral **out, const char *json,
                                            size_t len, STACK_OF(X509) * roots, int64_t at);
 
+struct bpt_cert_cache;
+
+/** bpt_tdx_collateral_verify() with the issuer chains' certificates parsed through @p cache. */
+BPT_MUST_USE int bpt_tdx_collateral_verify_cached(struct bpt_tdx_collateral **out, const char *json,
+                                                  size_t len, STACK_OF(X509) * roots, int64_t at,
+                                                  struct bpt_cert_cache *cache);
+
 #endif

@@ -1,4 +1,5 @@
 #include "attestation/pki/pki.h"
+#include "attestation/pki/cert_cache.h"
 #include "attestation/pki/ecdsa.h"
 #include "core/codec.h"
 #include "core/err.h"
@@ -17,25 +18,7 @@
 
 int bpt_pki_parse_der(X509 **out, const uint8_t *p, size_t len, const char *what)
 {
-    const unsigned char *q = p;
-    X509 *c;
-
-    *out = NULL;
-    if (len == 0 || len > BPT_LIMIT_CERT_CHAIN_BYTES || len > LONG_MAX) {
-        return bpt_err(BPT_EMALFORMED, "%s: certificate of %zu bytes (limit %u)", what, len,
-                       BPT_LIMIT_CERT_CHAIN_BYTES);
-    }
-    c = d2i_X509(NULL, &q, (long)len);
-    if (!c) {
-        return bpt_err_ossl(BPT_EMALFORMED, "%s: not a DER certificate", what);
-    }
-    if ((size_t)(q - p) != len) {
-        X509_free(c);
-        return bpt_err(BPT_EMALFORMED, "%s: %zu trailing bytes after the DER certificate", what,
-                       len - (size_t)(q - p));
-    }
-    *out = c;
-    return 0;
+    return bpt_cert_cache_der(out, NULL, p, len, what);
 }
 
 static bool looks_pem(const uint8_t *p, size_t len)
@@ -58,10 +41,19 @@ static int push_cert(STACK_OF(X509) * stack, X509 *c, const char *what)
     return sk_X509_push(stack, c) ? 0 : bpt_err_nomem("certificate stack");
 }
 
-int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len, const char *what)
+static bool is_cert_block(const char *name)
+{
+    return strcmp(name, PEM_STRING_X509) == 0 || strcmp(name, PEM_STRING_X509_OLD) == 0;
+}
+
+int bpt_pki_parse_certs_cached(STACK_OF(X509) * *stack, struct bpt_cert_cache *cache,
+                               const uint8_t *p, size_t len, const char *what)
 {
     BIO *bio = NULL;
     X509 *c = NULL;
+    char *name = NULL, *header = NULL;
+    unsigned char *data = NULL;
+    long n_data;
     int rc = BPT_ERROR, n = 0;
 
     if (len > BPT_LIMIT_CERT_CHAIN_BYTES) {
@@ -72,7 +64,7 @@ int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len, c
         return bpt_err_nomem("certificate stack");
     }
     if (!looks_pem(p, len)) {
-        BPT_CHECK(bpt_pki_parse_der(&c, p, len, what));
+        BPT_CHECK(bpt_cert_cache_der(&c, cache, p, len, what));
         BPT_CHECK(push_cert(*stack, c, what));
         c = NULL;
         rc = 0;
@@ -83,10 +75,22 @@ int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len, c
         rc = bpt_err_nomem("BIO");
         goto out;
     }
-    while ((c = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        BPT_CHECK(push_cert(*stack, c, what));
-        c = NULL;
-        n++;
+    /* Certificate blocks only (others are passed over), each decoded from its DER. */
+    while (PEM_read_bio(bio, &name, &header, &data, &n_data) == 1) {
+        if (is_cert_block(name)) {
+            if (bpt_cert_cache_der(&c, cache, data, (size_t)n_data, what) < 0) {
+                rc = bpt_err(BPT_EMALFORMED, "%s: damaged PEM certificate", what);
+                goto out;
+            }
+            BPT_CHECK(push_cert(*stack, c, what));
+            c = NULL;
+            n++;
+        }
+        OPENSSL_free(name);
+        OPENSSL_free(header);
+        OPENSSL_free(data);
+        name = header = NULL;
+        data = NULL;
     }
     /* End of input reads as "no start line"; anything else is a damaged PEM block. */
     unsigned long e = ERR_peek_last_error();
@@ -98,9 +102,17 @@ int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len, c
     ERR_clear_error();
     rc = 0;
 out:
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    OPENSSL_free(data);
     X509_free(c);
     BIO_free(bio);
     return rc;
+}
+
+int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len, const char *what)
+{
+    return bpt_pki_parse_certs_cached(stack, NULL, p, len, what);
 }
 
 /* Take @p x into *st (created when NULL) within the count limit; frees @p x on failure. */
@@ -133,21 +145,21 @@ static void free_crl(void *x)
 }
 
 /* One DER object, the whole input: a certificate, else a CRL. */
-static int parse_bundle_der(OPENSSL_STACK **certs, OPENSSL_STACK **crls, const uint8_t *p,
-                            size_t len, const char *what)
+static int parse_bundle_der(OPENSSL_STACK **certs, OPENSSL_STACK **crls,
+                            struct bpt_cert_cache *cache, const uint8_t *p, size_t len,
+                            const char *what)
 {
     const unsigned char *q = p;
-    X509 *c;
+    X509 *c = NULL;
     X509_CRL *crl;
 
     if (len == 0 || len > LONG_MAX) {
         return bpt_err(BPT_EMALFORMED, "%s: empty", what);
     }
-    if ((c = d2i_X509(NULL, &q, (long)len)) != NULL && (size_t)(q - p) == len) {
+    if (bpt_cert_cache_der(&c, cache, p, len, what) == 0) {
         ERR_clear_error();
         return push_bundle_item(certs, c, free_x509, "certificates", what);
     }
-    X509_free(c);
     q = p;
     if ((crl = d2i_X509_CRL(NULL, &q, (long)len)) != NULL && (size_t)(q - p) == len) {
         ERR_clear_error();
@@ -159,6 +171,13 @@ static int parse_bundle_der(OPENSSL_STACK **certs, OPENSSL_STACK **crls, const u
 
 int bpt_pki_parse_bundle(STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *crls, const uint8_t *p,
                          size_t len, const char *what)
+{
+    return bpt_pki_parse_bundle_cached(certs, crls, NULL, p, len, what);
+}
+
+int bpt_pki_parse_bundle_cached(STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *crls,
+                                struct bpt_cert_cache *cache, const uint8_t *p, size_t len,
+                                const char *what)
 {
     STACK_OF(X509_CRL) *dropped = NULL, **crl_out = crls ? crls : &dropped;
     BIO *bio = NULL;
@@ -172,7 +191,8 @@ int bpt_pki_parse_bundle(STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *crls, co
                        BPT_LIMIT_CERT_CHAIN_BYTES);
     }
     if (!looks_pem(p, len)) {
-        rc = parse_bundle_der((OPENSSL_STACK **)certs, (OPENSSL_STACK **)crl_out, p, len, what);
+        rc = parse_bundle_der((OPENSSL_STACK **)certs, (OPENSSL_STACK **)crl_out, cache, p, len,
+                              what);
         goto out;
     }
     if (!(bio = BIO_new_mem_buf(p, (int)len))) {
@@ -183,7 +203,14 @@ int bpt_pki_parse_bundle(STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *crls, co
         const unsigned char *q = data;
         bool cert = strcmp(name, PEM_STRING_X509) == 0 || strcmp(name, PEM_STRING_X509_OLD) == 0;
         if (cert || strcmp(name, PEM_STRING_X509_CRL) == 0) {
-            void *x = cert ? (void *)d2i_X509(NULL, &q, n) : (void *)d2i_X509_CRL(NULL, &q, n);
+            void *x;
+            if (cert) {
+                X509 *xc = NULL;
+                x = bpt_cert_cache_der(&xc, cache, data, (size_t)n, what) == 0 ? xc : NULL;
+                q = data + n;
+            } else {
+                x = d2i_X509_CRL(NULL, &q, n);
+            }
             if (!x || q != data + n) {
                 cert ? X509_free(x) : X509_CRL_free(x);
                 rc = bpt_err_ossl(BPT_EMALFORMED, "%s: damaged PEM %s", what,

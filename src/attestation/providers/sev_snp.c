@@ -778,7 +778,8 @@ static int fetch_vcek(X509 **leaf, const bpt_snp_report *rep, const bpt_verify_c
                      bpt_error_last());
         goto out;
     }
-    BPT_CHECK(bpt_pki_parse_certs(&got, der.data, der.len, "sev_snp: the VCEK from KDS or cache"));
+    BPT_CHECK(bpt_pki_parse_certs_cached(&got, ctx->cert_cache, der.data, der.len,
+                                         "sev_snp: the VCEK from KDS or cache"));
     if (sk_X509_num(got) != 1) {
         rc = bpt_err(BPT_EMALFORMED, "sev_snp: the VCEK from KDS or cache holds %d certificates",
                      sk_X509_num(got));
