@@ -89,6 +89,7 @@ int bpt_verify_ctx_alloc(bpt_verify_ctx **out, const bpt_verify_ctx_opts *opts)
                                          .default_ttl_secs = opts->jwks_default_ttl_secs,
                                          .refetch_secs = opts->jwks_refetch_secs};
         BPT_CHECK(bpt_jwks_cache_new(&c->jwks_cache, &jo));
+        BPT_CHECK(bpt_lru_new(&c->jwt_tokens, BPT_CTX_JWT_TOKENS, bpt_lru_release_self));
     }
     *out = c;
     c = NULL;
@@ -126,6 +127,7 @@ void bpt_verify_ctx_free(bpt_verify_ctx *c)
     bpt_cert_cache_free(c->cert_cache);
     bpt_chain_cache_free(c->chain_cache);
     bpt_lru_free(c->ec_keys);
+    bpt_lru_free(c->jwt_tokens);
     bpt_collateral_cache_free(c->collateral_cache);
     bpt_jwks_cache_free(c->jwks_cache);
     free(c);

@@ -20,6 +20,7 @@
 
 #define BPT_CTX_MAX_VERIFIERS 48 /* the built-ins and up to 32 plugins */
 #define BPT_CTX_MAX_PLUGINS 32
+#define BPT_CTX_JWT_TOKENS 4096 /* parsed tokens a context keeps (with its JWKS cache) */
 
 struct bpt_jwks;
 struct bpt_lru;
@@ -63,7 +64,8 @@ struct bpt_verify_ctx {
     struct bpt_chain_cache *chain_cache;           /* NULL: none */
     struct bpt_collateral_cache *collateral_cache; /* NULL: none */
     struct bpt_jwks_cache *jwks_cache;             /* NULL: none */
-    struct bpt_lru *ec_keys; /* EC public keys made from raw points (TDX attestation keys) */
+    struct bpt_lru *ec_keys;    /* EC public keys made from raw points (TDX attestation keys) */
+    struct bpt_lru *jwt_tokens; /* parsed tokens (with the JWKS cache): providers/jwt.c */
 
     struct bpt_ctx_verifier verifiers[BPT_CTX_MAX_VERIFIERS];
     size_t n_verifiers, n_plugins;

@@ -33,6 +33,13 @@ static size_t bucket_of(const struct bpt_lru *m, const uint8_t key[32])
     return (size_t)h & m->mask;
 }
 
+void bpt_lru_release_self(void *value)
+{
+    bpt_lru_release_fn fn;
+    memcpy(&fn, value, sizeof(fn));
+    fn(value);
+}
+
 int bpt_lru_new(struct bpt_lru **out, size_t capacity, bpt_lru_release_fn release)
 {
     struct bpt_lru *m;

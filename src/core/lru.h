@@ -36,6 +36,12 @@ typedef void (*bpt_lru_release_fn)(void *value);
 typedef bool (*bpt_lru_use_fn)(void *value, void *arg);
 
 /**
+ * A release function for values that carry their own: each value starts with a
+ * bpt_lru_release_fn that frees it (the map's owner need not know the values' type).
+ */
+void bpt_lru_release_self(void *value);
+
+/**
  * @param capacity 1..BPT_LRU_MAX_CAPACITY entries.
  * @param release how to drop a value the map holds (evicted, replaced, or at bpt_lru_free()).
  * @return 0; BPT_EINVAL (capacity); BPT_ENOMEM.

@@ -12,6 +12,7 @@
 #include "core/err.h"
 #include "core/json.h"
 #include "core/limits.h"
+#include "core/lru.h"
 #include "core/util.h"
 
 #include <stdio.h>
@@ -144,6 +145,102 @@ out:
     if (rc < 0) {
         bpt_jwt_dispose(t);
     }
+    return rc;
+}
+
+/* A parsed token the context keeps: its bytes (a hit must be the same token), and its parts. */
+struct kept_token {
+    bpt_lru_release_fn release; /* first: bpt_lru_release_self() */
+    json_t *header, *claims;
+    enum bpt_jws_alg alg;
+    char alg_name[8];
+    const char *kid;
+    uint8_t *signature;
+    size_t signature_len, len;
+    uint8_t tok[]; /* the token, as parsed (trailing whitespace cut) */
+};
+
+static void kept_free(void *v)
+{
+    struct kept_token *k = v;
+    json_decref(k->header);
+    json_decref(k->claims);
+    free(k->signature);
+    free(k);
+}
+
+struct token_lookup {
+    const uint8_t *tok;
+    size_t len;
+    struct bpt_jwt *t;
+};
+
+/* Under the map's lock: the same bytes, then the token's parts with their own references. */
+static bool take_token(void *v, void *arg)
+{
+    struct kept_token *k = v;
+    struct token_lookup *l = arg;
+    uint8_t *sig;
+    if (k->len != l->len || memcmp(k->tok, l->tok, l->len) != 0 ||
+        !(sig = malloc(k->signature_len))) {
+        return false;
+    }
+    memcpy(sig, k->signature, k->signature_len);
+    l->t->header = json_incref(k->header);
+    l->t->claims = json_incref(k->claims);
+    l->t->alg = k->alg;
+    memcpy(l->t->alg_name, k->alg_name, sizeof(l->t->alg_name));
+    l->t->kid = k->kid;
+    l->t->signature = sig;
+    l->t->signature_len = k->signature_len;
+    return true;
+}
+
+int bpt_jwt_parse_cached(struct bpt_jwt *t, const bpt_verify_ctx *ctx, const uint8_t *tok,
+                         size_t len, const char *what)
+{
+    struct token_lookup l = {tok, len, t};
+    struct kept_token *k;
+    const uint8_t *dot;
+    uint8_t key[32];
+    int rc;
+
+    memset(t, 0, sizeof(*t));
+    while (len > 0 && (tok[len - 1] == '\n' || tok[len - 1] == '\r' || tok[len - 1] == ' ')) {
+        len--;
+    }
+    l.len = len;
+    if (!ctx || !ctx->jwt_tokens || len == 0 || len > BPT_JWT_MAX_BYTES ||
+        !(dot = memrchr(tok, '.', len))) {
+        return bpt_jwt_parse(t, tok, len, what);
+    }
+    /* Keyed by the signature's text: tokens that share it are compared in full. */
+    if (EVP_Digest(dot, len - (size_t)(dot - tok), key, NULL, EVP_sha256(), NULL) != 1) {
+        return bpt_err_ossl(BPT_ERROR, "%s: token digest", what);
+    }
+    if (bpt_lru_get(ctx->jwt_tokens, key, take_token, &l)) {
+        t->signing_input = (const char *)tok;
+        t->signing_input_len = (size_t)(dot - tok);
+        return 0;
+    }
+    BPT_CHECK(bpt_jwt_parse(t, tok, len, what));
+    if ((k = calloc(1, sizeof(*k) + len)) != NULL && (k->signature = malloc(t->signature_len))) {
+        k->release = kept_free;
+        k->header = json_incref(t->header);
+        k->claims = json_incref(t->claims);
+        k->alg = t->alg;
+        memcpy(k->alg_name, t->alg_name, sizeof(k->alg_name));
+        k->kid = t->kid;
+        memcpy(k->signature, t->signature, t->signature_len);
+        k->signature_len = t->signature_len;
+        k->len = len;
+        memcpy(k->tok, tok, len);
+        bpt_lru_put(ctx->jwt_tokens, key, k);
+    } else {
+        free(k); /* not kept: parsed again next time */
+    }
+    rc = 0;
+out:
     return rc;
 }
 

@@ -59,6 +59,16 @@ struct bpt_jwt {
 BPT_MUST_USE int bpt_jwt_parse(struct bpt_jwt *t, const uint8_t *tok, size_t len, const char *what);
 void bpt_jwt_dispose(struct bpt_jwt *t);
 
+/**
+ * bpt_jwt_parse() through the context's cache of parsed tokens (the last BPT_CTX_JWT_TOKENS
+ * distinct tokens, kept by a context whose JWKS cache is on): a token seen again, byte for byte,
+ * is not decoded and parsed again (its header and claims are shared, read-only). Only parsing is
+ * saved: the caller still checks the signature, the time and every claim. @p ctx NULL, or no
+ * cache: bpt_jwt_parse().
+ */
+BPT_MUST_USE int bpt_jwt_parse_cached(struct bpt_jwt *t, const bpt_verify_ctx *ctx,
+                                      const uint8_t *tok, size_t len, const char *what);
+
 /** Verify the token's signature with @p key (its type and size must suit the alg). */
 BPT_MUST_USE int bpt_jwt_verify_signature(const struct bpt_jwt *t, EVP_PKEY *key, const char *what);
 
