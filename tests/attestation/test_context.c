@@ -762,6 +762,42 @@ static void test_threads_share_a_context_and_a_verifier(void **state)
     bpt_verify_ctx_free(c);
 }
 
+/* Raw EC points made into keys once per context that keeps chains (TDX attestation keys). */
+static void test_ec_keys_made_once(void **state)
+{
+    bpt_verify_ctx_opts none = BPT_VERIFY_CTX_OPTS_INIT;
+    bpt_verify_ctx *c = NULL, *bare = NULL;
+    EVP_PKEY *gen = EVP_EC_gen("P-256"), *a = NULL, *b = NULL;
+    uint8_t pt[65], off[64];
+    size_t n = 0;
+    (void)state;
+    none.chain_cache_entries = 0;
+    assert_int_equal(EVP_PKEY_get_octet_string_param(gen, "encoded-pub-key", pt, sizeof(pt), &n),
+                     1);
+    assert_ok(bpt_verify_ctx_new(&c, NULL));
+    assert_ok(bpt_verify_ctx_new(&bare, &none));
+    assert_ok(bpt_verify_ctx_ec_key(&a, c, 256, pt + 1, "k"));
+    assert_ok(bpt_verify_ctx_ec_key(&b, c, 256, pt + 1, "k"));
+    assert_ptr_equal(a, b);
+    assert_int_equal(EVP_PKEY_eq(a, gen), 1);
+    EVP_PKEY_free(a);
+    EVP_PKEY_free(b);
+    assert_ok(bpt_verify_ctx_ec_key(&a, bare, 256, pt + 1, "k"));
+    assert_ok(bpt_verify_ctx_ec_key(&b, bare, 256, pt + 1, "k"));
+    assert_ptr_not_equal(a, b);
+    EVP_PKEY_free(a);
+    EVP_PKEY_free(b);
+    memset(off, 1, sizeof(off)); /* no point of P-256: refused each time, never kept */
+    for (int i = 0; i < 2; i++) {
+        assert_rc_msg(bpt_verify_ctx_ec_key(&a, c, 256, off, "k"), BPT_EMALFORMED,
+                      "k: not a P-256 public key");
+        assert_null(a);
+    }
+    EVP_PKEY_free(gen);
+    bpt_verify_ctx_free(c);
+    bpt_verify_ctx_free(bare);
+}
+
 struct pinned_worker {
     bpt_verify_ctx *c;
     pthread_barrier_t *start;
@@ -835,6 +871,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pinned_roots_parsed_once),
+        cmocka_unit_test(test_ec_keys_made_once),
         cmocka_unit_test(test_opts_validation),
         cmocka_unit_test(test_ctx_new_without_out_pointer),
         cmocka_unit_test(test_setters_refuse_once_frozen),
