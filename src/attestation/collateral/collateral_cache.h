@@ -1,8 +1,9 @@
 /*
  * Verified TDX collateral keyed by a digest of its inputs (the caller's: fmspc, trust roots,
  * collateral text): a bounded LRU hash table (core/lru.h) of the capacity the context was made
- * with. An entry holds a reference to the shared, immutable verified collateral (about 40 KiB for
- * Intel's, docs/performance.md); the same collateral verified again replaces its entry.
+ * with. An entry holds a reference to the shared, immutable verified collateral (about 145 KB
+ * for Intel's: fixed arrays of TCB levels, two CRLs; docs/performance.md); the same collateral
+ * verified again replaces its entry.
  * Threads: safe from any thread.
  */
 #ifndef BPT_ATTESTATION_COLLATERAL_CACHE_H
