@@ -44,6 +44,66 @@ static char *read_text(const char *path, size_t *len_out)
     return buf;
 }
 
+/* Copy one entry of the template tree (nftw callback) below copy_root, keeping its mode. */
+static char copy_from[4096], copy_root[4096];
+
+static int copy_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    char dst[8300];
+    FILE *in = NULL, *out = NULL;
+    char buf[8192];
+    size_t n;
+    int rc = 0;
+    (void)ftw;
+    snprintf(dst, sizeof(dst), "%s%s", copy_root, path + strlen(copy_from));
+    if (flag == FTW_D) {
+        return strcmp(path, copy_from) == 0 || mkdir(dst, st->st_mode & 07777) == 0 ? 0 : -1;
+    }
+    if (flag != FTW_F) {
+        return -1;
+    }
+    if (!(in = fopen(path, "rb")) || !(out = fopen(dst, "wb"))) {
+        rc = -1;
+    }
+    while (rc == 0 && (n = fread(buf, 1, sizeof(buf), in)) > 0) {
+        rc = fwrite(buf, 1, n, out) == n ? 0 : -1;
+    }
+    if (in) {
+        fclose(in);
+    }
+    if (out && fclose(out) != 0) {
+        rc = -1;
+    }
+    return rc == 0 ? chmod(dst, st->st_mode & 07777) : rc;
+}
+
+/* The simulator's PKIs in @p dir: a copy of $BPT_SIM_TEMPLATE when CTest made one (the
+ * simulator's RSA-4096 key generation takes ~40 s under valgrind; bpt_sim_init itself is
+ * tested on its own), else a fresh bpt_sim_init(). */
+static int sim_into(const char *dir)
+{
+    const char *tmpl = getenv("BPT_SIM_TEMPLATE");
+    char roots[4200];
+    struct stat st;
+    if (tmpl && *tmpl && strlen(tmpl) < sizeof(copy_from)) {
+        snprintf(roots, sizeof(roots), "%s/trust-roots.pem", tmpl);
+        if (stat(roots, &st) == 0) {
+            snprintf(copy_from, sizeof(copy_from), "%s", tmpl);
+            snprintf(copy_root, sizeof(copy_root), "%s", dir);
+            if (nftw(tmpl, copy_one, 16, FTW_PHYS) != 0) {
+                fprintf(stderr, "sim fixture: cannot copy %s: %s\n", tmpl, strerror(errno));
+                return -1;
+            }
+            return 0;
+        }
+    }
+    if (bpt_sim_init(dir) != 0) {
+        fprintf(stderr, "sim fixture: simulator: %s\n", bpt_error_last());
+        return -1;
+    }
+    return 0;
+}
+
 int bpt_sim_fixture_init(struct bpt_sim_fixture *f)
 {
     const char *base = getenv("TMPDIR");
@@ -55,8 +115,7 @@ int bpt_sim_fixture_init(struct bpt_sim_fixture *f)
         fprintf(stderr, "sim fixture: mkdtemp: %s\n", strerror(errno));
         return -1;
     }
-    if (bpt_sim_init(f->dir) != 0) {
-        fprintf(stderr, "sim fixture: simulator: %s\n", bpt_error_last());
+    if (sim_into(f->dir) != 0) {
         return -1;
     }
     snprintf(path, sizeof(path), "%s/trust-roots.pem", f->dir);

@@ -15,8 +15,9 @@ struct bpt_sim_fixture {
     size_t roots_len;
 };
 
-/** Make a temporary directory under $TMPDIR (or /tmp), run bpt_sim_init() in it, read the
- * trust roots. @return 0, or -1 after printing why. */
+/** Make a temporary directory under $TMPDIR (or /tmp), put the simulator's PKIs in it (a copy of
+ * $BPT_SIM_TEMPLATE, the one `bpt sim init` CTest runs first, when set; else bpt_sim_init()),
+ * read the trust roots. @return 0, or -1 after printing why. */
 int bpt_sim_fixture_init(struct bpt_sim_fixture *f);
 
 /** Remove the directory tree and free everything; a zeroed fixture is fine. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509v3.h>
 
 struct bpt_cert_cache {
     struct bpt_lru *map;
@@ -56,6 +57,11 @@ static bool take(void *v, void *arg)
     return true;
 }
 
+void bpt_cert_settle(X509 *c)
+{
+    (void)X509_check_purpose(c, -1, 0);
+}
+
 static int parse(X509 **out, const uint8_t *der, size_t len, const char *what)
 {
     const unsigned char *q = der;
@@ -73,6 +79,7 @@ static int parse(X509 **out, const uint8_t *der, size_t len, const char *what)
         return bpt_err(BPT_EMALFORMED, "%s: %zu trailing bytes after the DER certificate", what,
                        len - (size_t)(q - der));
     }
+    bpt_cert_settle(c); /* before anyone else can see it */
     *out = c;
     return 0;
 }

@@ -34,6 +34,16 @@ void bpt_cert_cache_free(struct bpt_cert_cache *c);
 BPT_MUST_USE int bpt_cert_cache_der(X509 **out, struct bpt_cert_cache *c, const uint8_t *der,
                                     size_t len, const char *what);
 
+/**
+ * Fill @p c's extension cache now. OpenSSL fills it on a certificate's first use in a
+ * verification, under the certificate's lock, while other verifications read fields of it
+ * without that lock: a certificate that threads share (trust roots and certificates of a
+ * context, pinned roots, every certificate kept here) must have it filled while one thread holds
+ * it. Every certificate the library parses is settled when parsed (bpt_cert_cache_der(),
+ * bpt_pki_pinned_load()).
+ */
+void bpt_cert_settle(X509 *c);
+
 /** Lookups that found the certificate, and lookups in all. */
 void bpt_cert_cache_stats(const struct bpt_cert_cache *c, uint64_t *hits, uint64_t *lookups);
 

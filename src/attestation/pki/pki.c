@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 #include <openssl/core_names.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 int bpt_pki_parse_der(X509 **out, const uint8_t *p, size_t len, const char *what)
 {
@@ -470,6 +471,7 @@ int bpt_pki_pinned_load(X509 **out, enum bpt_pinned_root id)
         return bpt_err(BPT_ERROR, "pki: pinned %s does not match its fingerprint",
                        bpt_pki_pinned_name(id));
     }
+    bpt_cert_settle(c);
     *out = c;
     return 0;
 }
