@@ -39,7 +39,8 @@ typedef struct bpt_verify_ctx_opts {
                                           chip or enclave), least recently used evicted first;
                                           0..16777216, 0: no cache */
     size_t collateral_cache_entries; /**< verified TDX collateral sets kept (one per FMSPC and
-                                          collateral version); 0..16777216, 0: none */
+                                          collateral version, ~145 KB each: the default 1024
+                                          bounds them to ~150 MB); 0..16777216, 0: none */
     bool jwks_cache;                 /**< keep fetched JWK sets (else one fetch per token) */
     const bpt_clock *jwks_clock;     /**< the JWKS cache's notion of now (copied; NULL: system
                                           time; its userdata must outlive the context) */
@@ -51,7 +52,7 @@ typedef struct bpt_verify_ctx_opts {
 #define BPT_VERIFY_CTX_OPTS_VERSION 1
 #define BPT_VERIFY_CTX_OPTS_INIT                                                                   \
     {                                                                                              \
-        BPT_VERIFY_CTX_OPTS_VERSION, 65536, 65536, true, NULL, 0, 0, 0                             \
+        BPT_VERIFY_CTX_OPTS_VERSION, 65536, 1024, true, NULL, 0, 0, 0                              \
     }
 
 /**
