@@ -146,13 +146,16 @@ void bpt_lru_put(struct bpt_lru *m, const uint8_t key[32], void *value)
 
     pthread_mutex_lock(&m->lock);
     slot = find(m, key);
-    if ((n = *slot) != NULL) { /* the same key again: replace the value, make it the newest */
-        old = n->value;
-        n->value = value;
+    if ((n = *slot) != NULL) {
+        /* The same key again (two threads that both missed, or a value its users refused):
+         * the entry stays and is made the newest; the new value is released, by the thread
+         * that made it. (Replacing would free the entry's value on this thread after others
+         * used it; OpenSSL's reference counts, relaxed with a fence, do not order that for
+         * ThreadSanitizer.) */
         unlink_recency(m, n);
         push_newest(m, n);
         pthread_mutex_unlock(&m->lock);
-        m->release(old);
+        m->release(value);
         return;
     }
     if (m->count == m->capacity) { /* evict the oldest and reuse its node */

@@ -60,7 +60,8 @@ bool bpt_lru_get(struct bpt_lru *m, const uint8_t key[32], bpt_lru_use_fn use, v
 
 /**
  * Store @p value under @p key (the map takes it: bpt_lru_release_fn drops it later). An entry of
- * the same key is replaced; a full map evicts its least recently used entry first. Old values
+ * the same key stays (made the most recent) and @p value is released: the caches keep values
+ * that are equal for equal keys. A full map evicts its least recently used entry first. Values
  * are released after the lock is let go. Cannot fail: a full map reuses the evicted node; a map
  * that cannot allocate a node releases @p value at once and stays as it was.
  */

@@ -3,7 +3,7 @@
  * collateral text): a bounded LRU hash table (core/lru.h) of the capacity the context was made
  * with. An entry holds a reference to the shared, immutable verified collateral (about 145 KB
  * for Intel's: fixed arrays of TCB levels, two CRLs; docs/performance.md); the same collateral
- * verified again replaces its entry.
+ * verified again keeps its entry (bpt_lru_put()).
  * Threads: safe from any thread.
  */
 #ifndef BPT_ATTESTATION_COLLATERAL_CACHE_H

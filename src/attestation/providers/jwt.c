@@ -15,6 +15,7 @@
 #include "core/lru.h"
 #include "core/util.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,11 +66,17 @@ out:
     return rc;
 }
 
+static void kept_release(void *v);
+
 void bpt_jwt_dispose(struct bpt_jwt *t)
 {
-    json_decref(t->header);
-    json_decref(t->claims);
-    free(t->signature);
+    if (t->kept) {
+        kept_release(t->kept);
+    } else {
+        json_decref(t->header);
+        json_decref(t->claims);
+        free(t->signature);
+    }
     memset(t, 0, sizeof(*t));
 }
 
@@ -148,9 +155,13 @@ out:
     return rc;
 }
 
-/* A parsed token the context keeps: its bytes (a hit must be the same token), and its parts. */
+/*
+ * A parsed token the context keeps: its bytes (a hit must be the same token), and its parts,
+ * which tokens taken from it borrow while they hold a reference. Never changed once kept.
+ */
 struct kept_token {
     bpt_lru_release_fn release; /* first: bpt_lru_release_self() */
+    atomic_uint refs;           /* the map's, and one per token taken from it */
     json_t *header, *claims;
     enum bpt_jws_alg alg;
     char alg_name[8];
@@ -160,9 +171,12 @@ struct kept_token {
     uint8_t tok[]; /* the token, as parsed (trailing whitespace cut) */
 };
 
-static void kept_free(void *v)
+static void kept_release(void *v)
 {
     struct kept_token *k = v;
+    if (atomic_fetch_sub(&k->refs, 1) != 1) {
+        return;
+    }
     json_decref(k->header);
     json_decref(k->claims);
     free(k->signature);
@@ -175,23 +189,22 @@ struct token_lookup {
     struct bpt_jwt *t;
 };
 
-/* Under the map's lock: the same bytes, then the token's parts with their own references. */
+/* Under the map's lock: the same bytes, then a reference to the kept token's parts. */
 static bool take_token(void *v, void *arg)
 {
     struct kept_token *k = v;
     struct token_lookup *l = arg;
-    uint8_t *sig;
-    if (k->len != l->len || memcmp(k->tok, l->tok, l->len) != 0 ||
-        !(sig = malloc(k->signature_len))) {
+    if (k->len != l->len || memcmp(k->tok, l->tok, l->len) != 0) {
         return false;
     }
-    memcpy(sig, k->signature, k->signature_len);
-    l->t->header = json_incref(k->header);
-    l->t->claims = json_incref(k->claims);
+    atomic_fetch_add(&k->refs, 1);
+    l->t->kept = k;
+    l->t->header = k->header;
+    l->t->claims = k->claims;
     l->t->alg = k->alg;
     memcpy(l->t->alg_name, k->alg_name, sizeof(l->t->alg_name));
     l->t->kid = k->kid;
-    l->t->signature = sig;
+    l->t->signature = k->signature;
     l->t->signature_len = k->signature_len;
     return true;
 }
@@ -224,21 +237,23 @@ int bpt_jwt_parse_cached(struct bpt_jwt *t, const bpt_verify_ctx *ctx, const uin
         return 0;
     }
     BPT_CHECK(bpt_jwt_parse(t, tok, len, what));
-    if ((k = calloc(1, sizeof(*k) + len)) != NULL && (k->signature = malloc(t->signature_len))) {
-        k->release = kept_free;
-        k->header = json_incref(t->header);
-        k->claims = json_incref(t->claims);
+    /* Kept: the token's parts move into the kept token, which this token then borrows from
+     * (before the map has it, so that no other thread touches what this one made). */
+    if ((k = calloc(1, sizeof(*k) + len)) != NULL) {
+        k->release = kept_release;
+        atomic_init(&k->refs, 2); /* the map's and this token's */
+        k->header = t->header;
+        k->claims = t->claims;
         k->alg = t->alg;
         memcpy(k->alg_name, t->alg_name, sizeof(k->alg_name));
         k->kid = t->kid;
-        memcpy(k->signature, t->signature, t->signature_len);
+        k->signature = t->signature;
         k->signature_len = t->signature_len;
         k->len = len;
         memcpy(k->tok, tok, len);
+        t->kept = k;
         bpt_lru_put(ctx->jwt_tokens, key, k);
-    } else {
-        free(k); /* not kept: parsed again next time */
-    }
+    } /* else not kept: parsed again next time */
     rc = 0;
 out:
     return rc;

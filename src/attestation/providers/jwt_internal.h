@@ -38,8 +38,11 @@ enum bpt_jws_alg {
 };
 
 /* A parsed token: the decoded header and claims, and what was signed (borrowed from the
- * token text, which must outlive it). */
+ * token text, which must outlive it). A token taken from a context's parsed tokens borrows
+ * header, claims and signature from the kept token, which @c kept holds (its own reference
+ * count: jansson's reference counts are not touched by threads sharing a kept token). */
 struct bpt_jwt {
+    void *kept; /* NULL: header, claims and signature are this token's own */
     json_t *header, *claims;
     enum bpt_jws_alg alg;
     char alg_name[8];

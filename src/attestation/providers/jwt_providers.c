@@ -25,13 +25,13 @@ static const char *str_claim(const json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
-/* Copy a claim into the report's custom claims when the token has it. */
-/* The value is shared, not copied: a token's claims are immutable once parsed (the context's
- * token cache and any number of reports hold them), as a report's custom claims are. */
+/* Copy a claim into the report's custom claims when the token has it. A copy, not a shared
+ * reference: a token's claims may be a context's kept token's, read by other threads, and
+ * jansson's reference counting reads the count without an atomic load. */
 static int copy_claim(struct bpt_claims *c, const json_t *o, const char *key, const char *as)
 {
     json_t *v = json_object_get(o, key);
-    return v ? bpt_claims_set_customv(c, as ? as : key, json_incref(v)) : 0;
+    return v ? bpt_claims_set_customv(c, as ? as : key, json_deep_copy(v)) : 0;
 }
 
 /* The report common to both: evidence, iat as issued_at, the measurement when known. */

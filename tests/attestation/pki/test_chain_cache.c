@@ -66,9 +66,14 @@ static void test_window_facts_and_chain(void **state)
     assert_int_equal(bpt_chain_cache_get(c, k, NB, &got, back, 4, NULL), 0);
     assert_int_equal(bpt_chain_cache_get(c, k, NB, &got, back, sizeof(back), &out), 0);
     assert_null(out);
-    /* kept: the chain comes back with new references */
+    /* the same key put again keeps its entry (keys are per provider, which always or never
+     * keeps chains: equal keys, equal entries) */
     assert_ok(bpt_chain_cache_put(c, k, chain, true, key, facts, sizeof(facts)));
     assert_int_equal(bpt_chain_cache_count(c), 1);
+    /* kept: the chain comes back with new references */
+    key_of(k, 2);
+    assert_ok(bpt_chain_cache_put(c, k, chain, true, key, facts, sizeof(facts)));
+    assert_int_equal(bpt_chain_cache_count(c), 2);
     assert_int_equal(bpt_chain_cache_get(c, k, NB, &got, back, sizeof(back), &out), 1);
     assert_int_equal(sk_X509_num(out), 1);
     assert_ptr_equal(sk_X509_value(out, 0), x);
