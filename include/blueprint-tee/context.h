@@ -143,7 +143,11 @@ BPT_API BPT_MUST_USE int bpt_verify_ctx_set_revocation_check(bpt_verify_ctx *c, 
 /** Whether SEV-SNP revocation is checked (true for a NULL context: the default). */
 BPT_API bool bpt_verify_ctx_revocation_check(const bpt_verify_ctx *c);
 
-/** Provider collateral JSON (TDX: the collateral of docs/tdx.md); NULL clears. */
+/**
+ * Provider collateral JSON (TDX: the collateral of docs/tdx.md); NULL clears. It is parsed here
+ * once (when it parses: otherwise each verification reports what is wrong with it); every
+ * verification still checks all of its signatures, chains, CRLs and dates at its own time.
+ */
 BPT_API BPT_MUST_USE int bpt_verify_ctx_set_collateral_json(bpt_verify_ctx *c, const char *json,
                                                             size_t len);
 

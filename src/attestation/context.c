@@ -10,6 +10,7 @@
 
 #include "attestation/collateral/collateral_cache.h"
 #include "attestation/collateral/jwks.h"
+#include "attestation/collateral/tdx_collateral.h"
 #include "attestation/pki/cert_cache.h"
 #include "attestation/pki/chain_cache.h"
 #include "attestation/pki/pki.h"
@@ -119,6 +120,7 @@ void bpt_verify_ctx_free(bpt_verify_ctx *c)
     bpt_buf_dispose(&c->trust_roots_pem);
     bpt_buf_dispose(&c->certs);
     free(c->collateral_json);
+    bpt_tdx_collateral_prepared_free(c->collateral_prepared);
     bpt_jwks_free(c->jwks);
     free(c->jwks_url);
     free(c->kds_url);
@@ -374,6 +376,16 @@ int bpt_verify_ctx_set_collateral_json(bpt_verify_ctx *c, const char *json, size
     if (rc == 0 && c->collateral_json &&
         EVP_Digest(c->collateral_json, len, c->collateral_digest, NULL, EVP_sha256(), NULL) != 1) {
         rc = bpt_err_ossl(BPT_ERROR, "verify context: collateral digest");
+    }
+    if (rc == 0) {
+        /* Parsed once here when it parses (verifications then check it without parsing it);
+         * otherwise each verification parses the text and says what is wrong with it. */
+        bpt_tdx_collateral_prepared_free(c->collateral_prepared);
+        c->collateral_prepared = NULL;
+        if (c->collateral_json &&
+            bpt_tdx_collateral_prepare(&c->collateral_prepared, c->collateral_json, len) < 0) {
+            c->collateral_prepared = NULL;
+        }
     }
     return rc;
 }
@@ -675,6 +687,12 @@ const char *bpt_verify_ctx_collateral(const bpt_verify_ctx *c, const struct bpt_
         return c->collateral_json;
     }
     return ev ? ev->collateral_text : NULL;
+}
+
+const struct bpt_tdx_collateral_prepared *
+bpt_verify_ctx_collateral_prepared(const bpt_verify_ctx *c, const char *json)
+{
+    return c && json && json == c->collateral_json ? c->collateral_prepared : NULL;
 }
 
 int bpt_verify_ctx_collateral_digest(uint8_t out[32], const bpt_verify_ctx *c, const char *json)

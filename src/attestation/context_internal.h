@@ -24,6 +24,7 @@
 
 struct bpt_jwks;
 struct bpt_lru;
+struct bpt_tdx_collateral_prepared;
 struct bpt_evidence;
 
 /* A registered verifier: the vtable, and whether it is one of the library's own. */
@@ -50,7 +51,10 @@ struct bpt_verify_ctx {
     bpt_buf certs; /* blobs, each: u32le length + DER-or-PEM bytes (certificates and CRLs) */
     char *collateral_json;
     uint8_t collateral_digest[32]; /* SHA-256 of collateral_json, for cache keys */
-    struct bpt_jwks *jwks;         /* the JWKS document, parsed */
+    /* collateral_json parsed when set (TDX; NULL when it did not parse: then each verification
+     * parses the text and reports what is wrong with it) */
+    struct bpt_tdx_collateral_prepared *collateral_prepared;
+    struct bpt_jwks *jwks; /* the JWKS document, parsed */
     char *jwks_url;
     bool offline;
     bool no_revocation; /* SEV-SNP: AMD's CRL is not consulted (bpt_verify_ctx_set_revocation_check)
@@ -128,6 +132,10 @@ BPT_MUST_USE int bpt_verify_ctx_digest_certs(EVP_MD_CTX *md, const bpt_verify_ct
 
 /** The collateral JSON to use: the context's, else the evidence's; NULL when neither has one. */
 const char *bpt_verify_ctx_collateral(const bpt_verify_ctx *c, const struct bpt_evidence *ev);
+
+/** The context's collateral parsed once, when @p json is the context's and it parsed; else NULL. */
+const struct bpt_tdx_collateral_prepared *
+bpt_verify_ctx_collateral_prepared(const bpt_verify_ctx *c, const char *json);
 
 /**
  * SHA-256 of collateral JSON @p json (for cache keys): the context's, computed when it was set,

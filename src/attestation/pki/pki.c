@@ -33,6 +33,17 @@ static bool looks_pem(const uint8_t *p, size_t len)
     return false;
 }
 
+/*
+ * Sort a CRL's revoked entries now: OpenSSL sorts them on the first revocation lookup, under the
+ * CRL's lock but after reading whether they are sorted without it, and a CRL that threads share
+ * (a context's prepared or cached collateral) must not be written then.
+ */
+static X509_CRL *settle_crl(X509_CRL *crl)
+{
+    sk_X509_REVOKED_sort(X509_CRL_get_REVOKED(crl));
+    return crl;
+}
+
 /* Append @p c (taking it on success) to the stack, within the chain-length limit. */
 static int push_cert(STACK_OF(X509) * stack, X509 *c, const char *what)
 {
@@ -164,7 +175,7 @@ static int parse_bundle_der(OPENSSL_STACK **certs, OPENSSL_STACK **crls,
     q = p;
     if ((crl = d2i_X509_CRL(NULL, &q, (long)len)) != NULL && (size_t)(q - p) == len) {
         ERR_clear_error();
-        return push_bundle_item(crls, crl, free_crl, "CRLs", what);
+        return push_bundle_item(crls, settle_crl(crl), free_crl, "CRLs", what);
     }
     X509_CRL_free(crl);
     return bpt_err_ossl(BPT_EMALFORMED, "%s: not a DER certificate or CRL", what);
@@ -210,7 +221,8 @@ int bpt_pki_parse_bundle_cached(STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *c
                 x = bpt_cert_cache_der(&xc, cache, data, (size_t)n, what) == 0 ? xc : NULL;
                 q = data + n;
             } else {
-                x = d2i_X509_CRL(NULL, &q, n);
+                X509_CRL *xl = d2i_X509_CRL(NULL, &q, n);
+                x = xl ? settle_crl(xl) : NULL;
             }
             if (!x || q != data + n) {
                 cert ? X509_free(x) : X509_CRL_free(x);
@@ -311,7 +323,7 @@ int bpt_pki_parse_crl(X509_CRL **out, const uint8_t *p, size_t len, const char *
         if (!crl) {
             return bpt_err_ossl(BPT_EMALFORMED, "%s: not a PEM CRL", what);
         }
-        *out = crl;
+        *out = settle_crl(crl);
         return 0;
     }
     if (p[0] == 0x30) {
@@ -337,7 +349,7 @@ int bpt_pki_parse_crl(X509_CRL **out, const uint8_t *p, size_t len, const char *
         rc = bpt_err(BPT_EMALFORMED, "%s: trailing bytes after the CRL", what);
         goto out;
     }
-    *out = crl;
+    *out = settle_crl(crl);
     rc = 0;
 out:
     bpt_buf_dispose(&der);

@@ -344,6 +344,7 @@ static int get_collateral(struct bpt_tdx_collateral **out, const bpt_verify_ctx 
                           struct roots *lazy, int64_t at)
 {
     STACK_OF(X509) *roots = NULL;
+    const struct bpt_tdx_collateral_prepared *prepared;
     char *fetched = NULL;
     const char *json = bpt_verify_ctx_collateral(ctx, ev);
     uint8_t ckey[32], digest[32];
@@ -364,8 +365,14 @@ static int get_collateral(struct bpt_tdx_collateral **out, const bpt_verify_ctx 
         }
     }
     BPT_CHECK(get_roots(&roots, lazy));
-    BPT_CHECK(
-        bpt_tdx_collateral_verify_cached(out, json, strlen(json), roots, at, ctx->cert_cache));
+    /* The context's collateral was parsed when set: every check of it, without parsing it. */
+    if ((prepared = bpt_verify_ctx_collateral_prepared(ctx, json)) != NULL) {
+        BPT_CHECK(bpt_tdx_collateral_check(out, prepared, roots, at));
+    }
+    if (!*out) {
+        BPT_CHECK(
+            bpt_tdx_collateral_verify_cached(out, json, strlen(json), roots, at, ctx->cert_cache));
+    }
     if (ctx->collateral_cache) {
         bpt_collateral_cache_put(ctx->collateral_cache, ckey, *out);
     }
