@@ -33,24 +33,6 @@ static void die(const char *what)
     exit(1);
 }
 
-static uint8_t *read_all(const char *rel, size_t *len)
-{
-    char path[4096];
-    FILE *f;
-    uint8_t *buf = NULL;
-    long n;
-    if (!bench_data_path(path, sizeof(path), rel) || !(f = fopen(path, "rb"))) {
-        return NULL;
-    }
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-        buf[n] = 0;
-        *len = (size_t)n;
-    }
-    fclose(f);
-    return buf;
-}
-
 static void key_of(uint8_t k[32], uint64_t i)
 {
     uint64_t h = i * 0x9E3779B97F4A7C15ull;
@@ -94,7 +76,7 @@ int main(int argc, char **argv)
     char *coll;
     double rate;
 
-    if (!(vcek_der = read_all("sev-snp/milan-virtee/vcek.der", &vcek_len))) {
+    if (!(vcek_der = bench_read_data("sev-snp/milan-virtee/vcek.der", &vcek_len))) {
         printf("# bench_caches: ../shared/testdata not found (BPT_TESTDATA): skipped\n");
         return 0;
     }
@@ -131,7 +113,8 @@ int main(int argc, char **argv)
     bpt_chain_cache_free(c);
 
     /* Verified TDX collateral: the public set, as the collateral cache keeps it. */
-    if ((coll = (char *)read_all("tdx/phala-v4-uptodate/collateral.json", &coll_len)) != NULL) {
+    if ((coll = (char *)bench_read_data("tdx/phala-v4-uptodate/collateral.json", &coll_len)) !=
+        NULL) {
         static const enum bpt_pinned_root intel = BPT_ROOT_INTEL_SGX_ROOT_CA;
         STACK_OF(X509) *roots = NULL;
         struct bpt_tdx_collateral *col = NULL;

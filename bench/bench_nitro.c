@@ -103,12 +103,7 @@ static void run(const char *prefix, const uint8_t *doc, size_t len, bpt_verify_c
     bench_report_limit(name, cached, "limit_b_openssl_ecdsa_p384_verify", lim_b);
     printf("# %s: limit (a) %s; limit (b) the COSE signature (P-384)\n", prefix,
            bench_sigs_describe(&all, desc, sizeof(desc)));
-    snprintf(name, sizeof(name), "%s_openssl_ecdsa_p384_verify", prefix);
-    bench_report(name, raw.openssl, "openssl_ecdsa_p384_verify", raw.openssl);
-    snprintf(name, sizeof(name), "%s_openssl_speed_ecdsa_p384_verify", prefix);
-    bench_report(name, raw.openssl_speed, "openssl_ecdsa_p384_verify", raw.openssl);
-    snprintf(name, sizeof(name), "%s_nettle_ecdsa_p384_verify", prefix);
-    bench_report(name, raw.nettle, "openssl_ecdsa_p384_verify", raw.openssl);
+    bench_report_ecdsa_rates(prefix, "p384", &raw);
     printf("# %s: full = %.0f%% of (a); cached = %.2fx OpenSSL's P-384 rate; raw nettle = %.2fx "
            "raw OpenSSL; chain cache hits %llu of %llu\n",
            prefix, lim_a > 0 ? 100.0 * full / lim_a : 0.0, lim_b > 0 ? cached / lim_b : 0.0,
@@ -123,11 +118,7 @@ static void run(const char *prefix, const uint8_t *doc, size_t len, bpt_verify_c
     bench_ecdsa_threads(&raw_one, &raw_many, X509_get0_pubkey(certs[n]), d.signature,
                         d.signature + 48, 48, tbs, tbs_len, threads, secs);
     snprintf(name, sizeof(name), "%s_verify_cached_chain_%d_threads", prefix, threads);
-    bench_report_limit(name, many, "same_on_1_thread", one);
-    printf("# %s: %d threads sharing one context: %.2fx the rate of 1 thread (raw OpenSSL P-384 "
-           "on %d threads: %.2fx)\n",
-           prefix, threads, one > 0 ? many / one : 0.0, threads,
-           raw_one > 0 ? raw_many / raw_one : 0.0);
+    bench_report_threads(name, prefix, "P-384", threads, one, many, raw_one, raw_many);
 
     bench_sigs_dispose(&all);
     bench_sigs_dispose(&own);
@@ -136,24 +127,6 @@ static void run(const char *prefix, const uint8_t *doc, size_t len, bpt_verify_c
     }
     free(tbs);
     bpt_nitro_doc_dispose(&d);
-}
-
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *buf = NULL;
-    long n;
-    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (buf = malloc((size_t)n)) && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-        *len = (size_t)n;
-    } else {
-        free(buf);
-        buf = NULL;
-    }
-    if (f) {
-        fclose(f);
-    }
-    return buf;
 }
 
 int main(int argc, char **argv)
@@ -167,7 +140,6 @@ int main(int argc, char **argv)
     bpt_policy *debug_ok = NULL;
     uint8_t *doc = NULL, *real = NULL;
     size_t len = 0, real_len = 0;
-    char path[4096];
 
     if (bpt_sim_fixture_init(&fx) != 0 || bpt_sim_aws_nitro_build(&doc, &len, fx.dir, &o) != 0) {
         die("simulator");
@@ -182,8 +154,7 @@ int main(int argc, char **argv)
     bpt_verify_ctx_free(cached);
     b = cached = NULL;
 
-    if (!bench_data_path(path, sizeof(path), "nitro/evervault-ga/attestation-doc.cbor") ||
-        !(real = read_file(path, &real_len))) {
+    if (!(real = bench_read_data("nitro/evervault-ga/attestation-doc.cbor", &real_len))) {
         printf("# nitro_real: ../shared/testdata not found (BPT_TESTDATA): skipped\n");
     } else {
         if (bpt_policy_new(&debug_ok) != 0) {

@@ -76,24 +76,6 @@ static X509 *read_cert(const char *path)
     return x;
 }
 
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *buf = NULL;
-    long n;
-    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (buf = malloc((size_t)n)) && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-        *len = (size_t)n;
-    } else {
-        free(buf);
-        buf = NULL;
-    }
-    if (f) {
-        fclose(f);
-    }
-    return buf;
-}
-
 /* One variant: the verifier without and with its chain cache, and both limits. */
 struct variant {
     const char *name;      /* "sev_snp" or "sev_snp_real" */
@@ -140,12 +122,7 @@ static void run(const struct variant *v, double secs, int threads)
     bench_report_limit(name, cached, "limit_b_openssl_ecdsa_p384_verify", lim_b);
     printf("# %s: limit (a) %s; limit (b) the report's P-384 signature\n", v->name,
            bench_sigs_describe(&all, desc, sizeof(desc)));
-    snprintf(name, sizeof(name), "%s_openssl_ecdsa_p384_verify", v->name);
-    bench_report(name, raw.openssl, "openssl_ecdsa_p384_verify", raw.openssl);
-    snprintf(name, sizeof(name), "%s_openssl_speed_ecdsa_p384_verify", v->name);
-    bench_report(name, raw.openssl_speed, "openssl_ecdsa_p384_verify", raw.openssl);
-    snprintf(name, sizeof(name), "%s_nettle_ecdsa_p384_verify", v->name);
-    bench_report(name, raw.nettle, "openssl_ecdsa_p384_verify", raw.openssl);
+    bench_report_ecdsa_rates(v->name, "p384", &raw);
     printf("# %s: full = %.0f%% of (a); cached = %.2fx OpenSSL's P-384 rate; raw nettle = %.2fx "
            "raw OpenSSL; chain cache hits %llu of %llu\n",
            v->name, lim_a > 0 ? 100.0 * full / lim_a : 0.0, lim_b > 0 ? cached / lim_b : 0.0,
@@ -161,11 +138,7 @@ static void run(const struct variant *v, double secs, int threads)
     bench_ecdsa_threads(&raw_one, &raw_many, X509_get0_pubkey(v->vcek), r, s, 48, v->report,
                         BPT_SNP_SIGNED_SIZE, threads, secs);
     snprintf(name, sizeof(name), "%s_verify_cached_chain_%d_threads", v->name, threads);
-    bench_report_limit(name, many, "same_on_1_thread", one);
-    printf("# %s: %d threads sharing one context: %.2fx the rate of 1 thread (raw OpenSSL P-384 "
-           "on %d threads: %.2fx)\n",
-           v->name, threads, one > 0 ? many / one : 0.0, threads,
-           raw_one > 0 ? raw_many / raw_one : 0.0);
+    bench_report_threads(name, v->name, "P-384", threads, one, many, raw_one, raw_many);
     bench_sigs_dispose(&all);
     bench_sigs_dispose(&own);
 }
@@ -209,10 +182,9 @@ int main(int argc, char **argv)
     run(&sim, secs, threads);
 
     /* The public report: pinned AMD roots, its VCEK given, revocation off. */
-    if (!bench_data_path(path, sizeof(path), "sev-snp/milan-virtee/report.bin") ||
-        !(real = read_file(path, &real_len)) || real_len != BPT_SNP_REPORT_SIZE ||
-        !bench_data_path(path, sizeof(path), "sev-snp/milan-virtee/vcek.der") ||
-        !(vcek_der = read_file(path, &vcek_len))) {
+    if (!(real = bench_read_data("sev-snp/milan-virtee/report.bin", &real_len)) ||
+        real_len != BPT_SNP_REPORT_SIZE ||
+        !(vcek_der = bench_read_data("sev-snp/milan-virtee/vcek.der", &vcek_len))) {
         printf("# sev_snp_real: ../shared/testdata not found (BPT_TESTDATA): skipped\n");
     } else {
         rv.report = real;

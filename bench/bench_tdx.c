@@ -242,12 +242,7 @@ static void run(const char *name_prefix, const uint8_t *quote, size_t len, const
     printf("# %s: limit (a) %s; limit (b) %s\n", name_prefix,
            bench_sigs_describe(&all, desc, sizeof(desc)),
            bench_sigs_describe(&own, desc + 80, sizeof(desc) - 80));
-    snprintf(name, sizeof(name), "%s_openssl_ecdsa_p256_verify", name_prefix);
-    bench_report(name, raw.openssl, "openssl_ecdsa_p256_verify", raw.openssl);
-    snprintf(name, sizeof(name), "%s_openssl_speed_ecdsa_p256_verify", name_prefix);
-    bench_report(name, raw.openssl_speed, "openssl_ecdsa_p256_verify", raw.openssl);
-    snprintf(name, sizeof(name), "%s_nettle_ecdsa_p256_verify", name_prefix);
-    bench_report(name, raw.nettle, "openssl_ecdsa_p256_verify", raw.openssl);
+    bench_report_ecdsa_rates(name_prefix, "p256", &raw);
     printf("# %s: full = %.0f%% of (a), cached = %.0f%% of (b); P-256 stays on OpenSSL (nettle "
            "%.2fx); collateral cache hits %llu of %llu\n",
            name_prefix, lim_a > 0 ? 100.0 * full / lim_a : 0.0,
@@ -263,11 +258,7 @@ static void run(const char *name_prefix, const uint8_t *quote, size_t len, const
     bench_ecdsa_threads(&raw_one, &raw_many, k.key, k.quote_sig, k.quote_sig + 32, 32, quote,
                         q.signed_len, threads, secs);
     snprintf(name, sizeof(name), "%s_verify_cached_%d_threads", name_prefix, threads);
-    bench_report_limit(name, many, "same_on_1_thread", one);
-    printf("# %s: %d threads sharing one context: %.2fx the rate of 1 thread (raw OpenSSL P-256 "
-           "on %d threads: %.2fx)\n",
-           name_prefix, threads, one > 0 ? many / one : 0.0, threads,
-           raw_one > 0 ? raw_many / raw_one : 0.0);
+    bench_report_threads(name, name_prefix, "P-256", threads, one, many, raw_one, raw_many);
     bench_sigs_dispose(&all);
     bench_sigs_dispose(&own);
     keep_dispose(&k);

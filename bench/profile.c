@@ -27,20 +27,11 @@ struct path {
 
 static uint8_t *read_file(const char *rel, size_t *len)
 {
-    char path[4096];
-    FILE *f;
-    uint8_t *buf = NULL;
-    long n;
-    if (!bench_data_path(path, sizeof(path), rel) || !(f = fopen(path, "rb"))) {
+    uint8_t *buf = bench_read_data(rel, len);
+    if (!buf) {
         fprintf(stderr, "profile: %s not found (BPT_TESTDATA)\n", rel);
         exit(1);
     }
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-        buf[n] = 0;
-        *len = (size_t)n;
-    }
-    fclose(f);
     return buf;
 }
 

@@ -186,6 +186,50 @@ long bench_flag_long(int argc, char **argv, const char *name, long dflt)
     return dflt;
 }
 
+uint8_t *bench_read_data(const char *rel, size_t *len)
+{
+    char path[4096];
+    FILE *f;
+    uint8_t *buf = NULL;
+    long n;
+    if (!bench_data_path(path, sizeof(path), rel) || !(f = fopen(path, "rb"))) {
+        return NULL;
+    }
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n) {
+        buf[n] = 0;
+        *len = (size_t)n;
+    } else {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    return buf;
+}
+
+void bench_report_threads(const char *name, const char *prefix, const char *curve, int threads,
+                          double one, double many, double raw_one, double raw_many)
+{
+    bench_report_limit(name, many, "same_on_1_thread", one);
+    printf("# %s: %d threads sharing one context: %.2fx the rate of 1 thread (raw OpenSSL %s "
+           "on %d threads: %.2fx)\n",
+           prefix, threads, one > 0 ? many / one : 0.0, curve, threads,
+           raw_one > 0 ? raw_many / raw_one : 0.0);
+}
+
+void bench_report_ecdsa_rates(const char *prefix, const char *curve,
+                              const struct bench_ecdsa_rates *r)
+{
+    char name[128], base[64];
+    snprintf(base, sizeof(base), "openssl_ecdsa_%s_verify", curve);
+    snprintf(name, sizeof(name), "%s_openssl_ecdsa_%s_verify", prefix, curve);
+    bench_report(name, r->openssl, base, r->openssl);
+    snprintf(name, sizeof(name), "%s_openssl_speed_ecdsa_%s_verify", prefix, curve);
+    bench_report(name, r->openssl_speed, base, r->openssl);
+    snprintf(name, sizeof(name), "%s_nettle_ecdsa_%s_verify", prefix, curve);
+    bench_report(name, r->nettle, base, r->openssl);
+}
+
 bool bench_data_path(char *out, size_t len, const char *rel)
 {
     const char *dir = getenv("BPT_TESTDATA");

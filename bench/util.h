@@ -54,6 +54,25 @@ struct bpt_verify_ctx_opts bench_no_caches(void);
  */
 bool bench_data_path(char *out, size_t len, const char *rel);
 
+/**
+ * The whole file @p rel under ../shared/testdata (bench_data_path()), NUL-terminated (free it);
+ * NULL when it is not there or cannot be read.
+ */
+uint8_t *bench_read_data(const char *rel, size_t *len);
+
+/**
+ * Print the BENCH line of @p name (the cached path on @p threads threads sharing one context,
+ * @p many, beside the same on one thread, @p one) and a comment with both speed-ups: the
+ * case's and raw OpenSSL @p curve's (@p raw_one, @p raw_many).
+ */
+void bench_report_threads(const char *name, const char *prefix, const char *curve, int threads,
+                          double one, double many, double raw_one, double raw_many);
+
+/** Print the BENCH lines of @p r for case @p prefix and curve @p curve ("p256", "p384"). */
+struct bench_ecdsa_rates;
+void bench_report_ecdsa_rates(const char *prefix, const char *curve,
+                              const struct bench_ecdsa_rates *r);
+
 /** Parse --threads N (default 2: the CI machine's cores) from argv. */
 int bench_threads(int argc, char **argv);
 

@@ -524,6 +524,18 @@ static int check_root_crl(X509_CRL *crl, STACK_OF(X509) * roots, int64_t at)
     return bpt_pki_check_crl(crl, root, at, "tdx: root CA CRL");
 }
 
+/* Empty collateral of one reference, its window unbounded; NULL without memory. */
+static struct bpt_tdx_collateral *new_collateral(void)
+{
+    struct bpt_tdx_collateral *c = calloc(1, sizeof(*c));
+    if (c) {
+        atomic_init(&c->refs, 1);
+        c->not_before = INT64_MIN;
+        c->not_after = INT64_MAX;
+    }
+    return c;
+}
+
 /* The collateral JSON's nine texts, in this order (Intel's field names). */
 enum {
     F_PCK_CRL_CHAIN,
@@ -585,13 +597,10 @@ int bpt_tdx_collateral_verify_cached(struct bpt_tdx_collateral **out, const char
 
     *out = NULL;
     BPT_CHECK(open_collateral(&o, t, json, len));
-    if (!(c = calloc(1, sizeof(*c)))) {
+    if (!(c = new_collateral())) {
         rc = bpt_err_nomem("collateral");
         goto out;
     }
-    atomic_init(&c->refs, 1);
-    c->not_before = INT64_MIN;
-    c->not_after = INT64_MAX;
 
     /* The root CA CRL, signed by the trusted root. */
     BPT_CHECK(bpt_pki_parse_crl(&c->root_crl, (const uint8_t *)t[F_ROOT_CRL], strlen(t[F_ROOT_CRL]),
@@ -693,15 +702,12 @@ int bpt_tdx_collateral_prepare(struct bpt_tdx_collateral_prepared **out, const c
 
     *out = NULL;
     BPT_CHECK(open_collateral(&o, t, json, len));
-    if (!(p = calloc(1, sizeof(*p))) || !(p->col = c = calloc(1, sizeof(*c))) ||
+    if (!(p = calloc(1, sizeof(*p))) || !(p->col = c = new_collateral()) ||
         !(p->tcb_info = dup_text(t[F_TCB_INFO])) || !(p->tcb_sig = dup_text(t[F_TCB_SIG])) ||
         !(p->qe_id = dup_text(t[F_QE_ID])) || !(p->qe_sig = dup_text(t[F_QE_SIG]))) {
         rc = bpt_err_nomem("collateral");
         goto out;
     }
-    atomic_init(&c->refs, 1);
-    c->not_before = INT64_MIN;
-    c->not_after = INT64_MAX;
     BPT_CHECK(bpt_pki_parse_crl(&c->root_crl, (const uint8_t *)t[F_ROOT_CRL], strlen(t[F_ROOT_CRL]),
                                 "tdx: root CA CRL"));
     BPT_CHECK(bpt_pki_parse_crl(&c->pck_crl, (const uint8_t *)t[F_PCK_CRL], strlen(t[F_PCK_CRL]),
@@ -727,6 +733,24 @@ out:
     return rc;
 }
 
+/* A signed document of prepared collateral: its issuer chain, its signature, its dates. */
+static int check_document(const struct bpt_tdx_collateral *c, bool *beyond, STACK_OF(X509) * chain,
+                          const char *text, const char *sig, int64_t issue, int64_t next,
+                          STACK_OF(X509) * roots, int64_t at, const char *what)
+{
+    char w_chain[64], w_sig[64];
+    X509 *signer = NULL;
+    int rc;
+    snprintf(w_chain, sizeof(w_chain), "%s issuer chain", what);
+    snprintf(w_sig, sizeof(w_sig), "%s signature", what);
+    BPT_CHECK(check_issuer_chain(&signer, NULL, c, beyond, chain, c->root_crl, roots, at, w_chain));
+    BPT_CHECK(verify_body(signer, text, sig, w_sig));
+    BPT_CHECK(check_dates(issue, next, at, what));
+out:
+    X509_free(signer);
+    return rc;
+}
+
 int bpt_tdx_collateral_check(struct bpt_tdx_collateral **out,
                              const struct bpt_tdx_collateral_prepared *p, STACK_OF(X509) * roots,
                              int64_t at)
@@ -739,18 +763,10 @@ int bpt_tdx_collateral_check(struct bpt_tdx_collateral **out,
     /* The order of bpt_tdx_collateral_verify(), whose parsing was done when prepared. */
     *out = NULL;
     BPT_CHECK(check_root_crl(c->root_crl, roots, at));
-    BPT_CHECK(check_issuer_chain(&signer, NULL, c, &beyond, p->tcb_chain, c->root_crl, roots, at,
-                                 "tdx: TCB Info issuer chain"));
-    BPT_CHECK(verify_body(signer, p->tcb_info, p->tcb_sig, "tdx: TCB Info signature"));
-    X509_free(signer);
-    signer = NULL;
-    BPT_CHECK(check_dates(c->tcb.issue_date, c->tcb.next_update, at, "tdx: TCB Info"));
-    BPT_CHECK(check_issuer_chain(&signer, NULL, c, &beyond, p->qe_chain, c->root_crl, roots, at,
-                                 "tdx: QE Identity issuer chain"));
-    BPT_CHECK(verify_body(signer, p->qe_id, p->qe_sig, "tdx: QE Identity signature"));
-    X509_free(signer);
-    signer = NULL;
-    BPT_CHECK(check_dates(c->qe.issue_date, c->qe.next_update, at, "tdx: QE Identity"));
+    BPT_CHECK(check_document(c, &beyond, p->tcb_chain, p->tcb_info, p->tcb_sig, c->tcb.issue_date,
+                             c->tcb.next_update, roots, at, "tdx: TCB Info"));
+    BPT_CHECK(check_document(c, &beyond, p->qe_chain, p->qe_id, p->qe_sig, c->qe.issue_date,
+                             c->qe.next_update, roots, at, "tdx: QE Identity"));
     BPT_CHECK(check_issuer_chain(&signer, NULL, c, &beyond, p->crl_chain, c->root_crl, roots, at,
                                  "tdx: PCK CRL issuer chain"));
     BPT_CHECK(bpt_pki_check_crl(c->pck_crl, signer, at, "tdx: PCK CRL"));
