@@ -4,7 +4,8 @@
  *   callgrind_annotate --inclusive=yes callgrind.out.<pid>
  * PATH: sev_snp_real_full, sev_snp_real_cached, tdx_real_full, tdx_real_cached, nitro_real_full,
  * nitro_real_cached (the public vectors of ../shared/testdata), jwt_rs256, jwt_es256 (simulated
- * GCP tokens, keys from a JWKS document on the context).
+ * GCP tokens, keys from a JWKS document on the context; with _cached, a context with its caches,
+ * which keeps parsed tokens).
  */
 #include "util.h"
 
@@ -87,8 +88,8 @@ int main(int argc, char **argv)
         check(bpt_verify_ctx_set_at(p.ctx, 1695049470), "at");
         bpt_policy_set_allow_debug(p.policy, true);
         p.provider = BPT_PROVIDER_AWS_NITRO;
-    } else if (strcmp(name, "jwt_rs256") == 0 || strcmp(name, "jwt_es256") == 0) {
-        bool rsa = strcmp(name, "jwt_rs256") == 0;
+    } else if (strncmp(name, "jwt_rs256", 9) == 0 || strncmp(name, "jwt_es256", 9) == 0) {
+        bool rsa = strncmp(name, "jwt_rs256", 9) == 0;
         char claims[512];
         snprintf(claims, sizeof(claims),
                  "{\"iss\":\"https://confidentialcomputing.googleapis.com\",\"aud\":\"bench\","
@@ -116,7 +117,8 @@ int main(int argc, char **argv)
         p.provider = BPT_PROVIDER_GCP_CONFIDENTIAL;
     } else {
         fprintf(stderr, "usage: bpt_profile sev_snp_real_full|sev_snp_real_cached|tdx_real_full|"
-                        "tdx_real_cached|nitro_real_full|nitro_real_cached|jwt_rs256|jwt_es256 "
+                        "tdx_real_cached|nitro_real_full|nitro_real_cached|jwt_rs256[_cached]|"
+                        "jwt_es256[_cached] "
                         "[N]\n");
         return 2;
     }
