@@ -47,11 +47,12 @@ asan: deps
 	cmake --build build/asan -j$(JOBS)
 	ctest --test-dir build/asan --output-on-failure -j$(JOBS)
 
-# ThreadSanitizer over the concurrent parts: key-exchange service, HTTP server, client, caches.
+# ThreadSanitizer over the concurrent parts: key-exchange service, HTTP server, client, caches
+# (the LRU map and the certificate, chain and collateral caches threads share).
 tsan: deps
 	cmake --preset tsan
 	cmake --build build/tsan -j$(JOBS)
-	ctest --test-dir build/tsan --output-on-failure -j$(JOBS) -R 'exchange|providers|attestation/context|middleware|runner'
+	ctest --test-dir build/tsan --output-on-failure -j$(JOBS) -R 'exchange|providers|attestation/context|attestation/pki|core/lru|middleware|runner'
 
 valgrind: deps
 	cmake --preset valgrind
