@@ -2,8 +2,9 @@
  * The verification caches at fleet size (docs/performance.md, "Caches"): memory per entry of the
  * chain cache as SEV-SNP and Nitro fill it (each chip's own P-384 key, the provider's facts; no
  * chain kept) and of the collateral cache (the public TDX collateral, verified), and the cost of
- * a lookup among a million entries. The TDX fleet case of bench_tdx measures the PCK chain
- * entries (which keep the PCK certificate for the CRL checks) through real verifications.
+ * a lookup among --entries of them (default 100,000). The TDX fleet case of bench_tdx measures
+ * the PCK chain entries (which keep the PCK certificate for the CRL checks) through real
+ * verifications.
  * Usage: bench_caches [--seconds N] [--entries N]
  */
 #include "util.h"
