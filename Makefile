@@ -48,11 +48,12 @@ asan: deps
 	ctest --test-dir build/asan --output-on-failure -j$(JOBS)
 
 # ThreadSanitizer over the concurrent parts: key-exchange service, HTTP server, client, caches
-# (the LRU map and the certificate, chain and collateral caches threads share).
+# (the LRU map and the certificate, chain and collateral caches threads share), one runtime
+# shared by threads.
 tsan: deps
 	cmake --preset tsan
 	cmake --build build/tsan -j$(JOBS)
-	ctest --test-dir build/tsan --output-on-failure -j$(JOBS) -R 'exchange|providers|attestation/context|attestation/pki|core/lru|middleware|runner'
+	ctest --test-dir build/tsan --output-on-failure -j$(JOBS) -R 'exchange|providers|attestation/context|attestation/pki|core/lru|middleware|runner|runtime/threads'
 
 valgrind: deps
 	cmake --preset valgrind

@@ -5,8 +5,8 @@ set -uo pipefail
 BPT=${1:-build/dev/bpt}
 TESTDATA=${BPT_TESTDATA:-$(cd "$(dirname "$0")/.." && pwd)/../shared/testdata}
 work=$(mktemp -d /tmp/bpt-demo.XXXXXX)
-run_pid=
-trap '[ -n "$run_pid" ] && kill "$run_pid" 2>/dev/null; rm -rf "$work"' EXIT
+run_pid= deployed=
+trap '[ -n "$run_pid" ] && kill "$run_pid" 2>/dev/null; [ -n "$deployed" ] && "$BPT" destroy --state-dir "$work/state" demo-tee >/dev/null 2>&1; rm -rf "$work"' EXIT
 step=0
 say() { step=$((step + 1)); printf '\n\033[1m%d. %s\033[0m\n' "$step" "$*"; }
 run() { printf '   $ %s\n' "$*"; "$@" 2>&1 | sed 's/^/     /'; return "${PIPESTATUS[0]}"; }
@@ -127,6 +127,51 @@ if grep -q "correct horse" "$work/run.log"; then echo "   !! the secret leaked i
 if "$BPT" detect | grep -q '^provider: none'; then
   say "The same service without the simulator on this host (no TEE): 'required' refuses to start"
   expect 1 "$BPT" run --config "$work/tee.json" --job "0=$work/keyed-digest.sh" --listen 127.0.0.1:0
+fi
+
+# Can this machine run a container? root, runc, and a probe container under runc's own config.
+runc_usable() {
+  local runc probe=$work/probe
+  [ "$(id -u)" -eq 0 ] || { why="not root"; return 1; }
+  runc=$(command -v runc || { [ -x /usr/sbin/runc ] && echo /usr/sbin/runc; }) || { why="runc is not installed"; return 1; }
+  bash "$(dirname "$0")/build-test-image.sh" "$work/image" --bpt "$BPT" --sim-dir "$work/sim" > "$work/image.log" 2>&1 \
+    || { sed 's/^/     /' "$work/image.log"; echo "   !! the workload image could not be built"; exit 1; }
+  mkdir -p "$probe" && "$runc" spec --bundle "$probe" || { why="runc spec failed"; return 1; }
+  python3 - "$probe/config.json" "$work/image" <<'PY' || { why="cannot write the probe's config"; return 1; }
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/true"]
+c["root"]["path"] = sys.argv[2]
+json.dump(c, open(sys.argv[1], "w"))
+PY
+  "$runc" --root "$work/probe-root" run --bundle "$probe" "bpt-demo-probe-$$" >/dev/null 2>&1 \
+    || { why="runc cannot run a container here"; return 1; }
+}
+
+say "A hardened workload: the simulated TEE service deployed in a container under runc (read-only root, no capabilities, no_new_privs, seccomp, its own namespaces, cgroup limits, user nobody), reached through the unix socket in its host directory"
+if runc_usable; then
+  cat > "$work/workload.json" <<JSON
+{"name":"demo-tee","image":"$work/image","resources":{"memory_mb":128,"pids":64},
+ "args":["/bin/sh","-c","grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status > /run/bpt/kernel-says; touch / 2>/dev/null || echo 'write to /: refused' >> /run/bpt/kernel-says; exec /usr/bin/bpt serve --simulate sev-snp --sim-dir /etc/bpt/sim --listen unix:/run/bpt/kx.sock"]}
+JSON
+  printf '   (workload.json: the image from scripts/build-test-image.sh, bpt serve as the workload)\n'
+  expect 0 "$BPT" deploy --state-dir "$work/state" "$work/workload.json"
+  deployed=1
+  say "Attest the deployment: its evidence for a fresh nonce, fetched over its socket, verified (report_data binds the nonce)"
+  expect 0 "$BPT" attestation --state-dir "$work/state" --trust-root "$work/sim/trust-roots.pem" demo-tee
+  host_dir=$("$BPT" status --json --state-dir "$work/state" demo-tee | python3 -c 'import json,sys; print(json.load(sys.stdin)["host_dir"])')
+  printf '   what the kernel says inside the container (it wrote it to /run/bpt):\n'
+  sed 's/^/     /' "$host_dir/kernel-says"
+  grep -q '^CapEff:.*0000000000000000$' "$host_dir/kernel-says" && grep -q '^NoNewPrivs:.*1$' "$host_dir/kernel-says" \
+    && grep -q '^Seccomp:.*2$' "$host_dir/kernel-says" || { echo "   !! the workload is not hardened"; exit 1; }
+  say "Seal the signing key to the deployment (the same verification as any client: evidence, key binding)"
+  expect 0 "$BPT" seal --deployment demo-tee --state-dir "$work/state" --trust-root "$work/sim/trust-roots.pem" \
+    --name signing_key --secret-env DEMO_SIGNING_KEY
+  expect 0 "$BPT" destroy --state-dir "$work/state" demo-tee
+  deployed=
+else
+  echo "   (skipping the container step: $why)"
 fi
 
 say "Random bytes are not evidence (kind malformed)"

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages blueprint-tee needs, only the missing ones (idempotent).
 set -euo pipefail
+# runc, umoci, busybox-static: the runtime's direct backend (runc runs the workloads, umoci
+# unpacks OCI image layouts, busybox-static goes into the test image); sqlite3 for inspecting
+# the deployment store.
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev valgrind
       libssl-dev libcbor-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev
+      libsqlite3-dev sqlite3 runc umoci busybox-static
       libcmocka-dev nettle-dev libgmp-dev openssl wrk python3 clang-format curl)
 missing=()
 for p in "${pkgs[@]}"; do

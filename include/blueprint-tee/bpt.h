@@ -26,6 +26,7 @@
 #include "hpke.h"
 #include "exchange.h"
 #include "middleware.h"
+#include "runtime.h"
 #include "runner.h"
 
 #endif

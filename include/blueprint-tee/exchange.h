@@ -411,10 +411,18 @@ typedef struct bpt_kx_server_options {
     const uint8_t *authorized_senders; /**< n x 32-byte Ed25519 public keys (copied); when
                                             set, every delivery must be signed by one */
     size_t n_authorized_senders;
+    /* version 3 */
+    /** Listen on this unix socket instead of listen_host:port (NULL: TCP). The path (shorter
+     *  than sun_path) is created with mode 0600; a socket left there by an earlier server is
+     *  replaced, anything else at the path is refused; stopping removes it. Every client of a
+     *  unix socket counts as one address for the per-client limits: the socket's permissions
+     *  (and its directory's) decide who may connect. */
+    const char *listen_unix;
 } bpt_kx_server_options;
 
-/** Version 1 (without the fields after legacy_v0) is still accepted with their defaults. */
-#define BPT_KX_SERVER_OPTIONS_VERSION 2
+/** Versions 1 and 2 (without the fields after legacy_v0, resp. n_authorized_senders) are still
+ *  accepted with those fields at their defaults. */
+#define BPT_KX_SERVER_OPTIONS_VERSION 3
 #define BPT_KX_DEFAULT_MAX_CONNECTIONS 512
 #define BPT_KX_DEFAULT_MAX_CONNECTIONS_PER_CLIENT 32
 #define BPT_KX_DEFAULT_REQUEST_DEADLINE_MS 10000
@@ -424,7 +432,8 @@ typedef struct bpt_kx_server_options {
     {                                                                                              \
         BPT_KX_SERVER_OPTIONS_VERSION, "127.0.0.1", 0, 64u * 1024u, 60, 600, 5, 2, {NULL, NULL},   \
             NULL, NULL, NULL, false, BPT_KX_DEFAULT_MAX_CONNECTIONS,                               \
-            BPT_KX_DEFAULT_MAX_CONNECTIONS_PER_CLIENT, BPT_KX_DEFAULT_REQUEST_DEADLINE_MS, NULL, 0 \
+            BPT_KX_DEFAULT_MAX_CONNECTIONS_PER_CLIENT, BPT_KX_DEFAULT_REQUEST_DEADLINE_MS, NULL,   \
+            0, NULL                                                                                \
     }
 
 typedef struct bpt_kx_server bpt_kx_server;
@@ -440,7 +449,7 @@ typedef struct bpt_kx_server bpt_kx_server;
 BPT_API BPT_MUST_USE int bpt_kx_server_start(bpt_kx_server **out, bpt_kx_service *svc,
                                              const bpt_kx_server_options *opts);
 
-/** The port the server listens on (the real one when 0 was asked for). */
+/** The port the server listens on (the real one when 0 was asked for; 0 on a unix socket). */
 BPT_API uint16_t bpt_kx_server_port(const bpt_kx_server *srv);
 
 /** Stop accepting, finish the requests in progress, join the threads and free; NULL: no-op. */
@@ -505,6 +514,11 @@ typedef struct bpt_kx_client_options {
      *  borrowed: the delivery carries "sender" signed with it (docs/exchange.md). NULL: none. */
     const char *sign_key_pem;
     size_t sign_key_pem_len;
+    /** Since 0.1 (runtime): connect to the service's unix socket at this path (shorter than
+     *  sun_path; borrowed) instead of the URL's host; the URL then only names the paths, e.g.
+     *  "http://localhost". NULL: the URL's host. A caller compiled without this field has a
+     *  smaller size and gets NULL. */
+    const char *unix_socket;
 } bpt_kx_client_options;
 
 #define BPT_KX_CLIENT_OPTIONS_INIT                                                                 \
@@ -530,6 +544,46 @@ BPT_API BPT_MUST_USE int bpt_kx_client_send_with(bpt_kx_client_result *out, cons
                                                  const struct bpt_verifier *verifier,
                                                  const bpt_kx_client_secret *secrets, size_t n,
                                                  const bpt_kx_client_options *opts);
+
+/** What bpt_kx_client_session_key() learned (size-prefixed: BPT_KX_CLIENT_KEY_INIT). */
+typedef struct bpt_kx_client_key {
+    uint32_t size;                                  /**< sizeof(bpt_kx_client_key) (_INIT) */
+    char key_type[16];                              /**< "x25519" */
+    uint8_t public_key[BPT_KX_PUBLIC_KEY_LEN];      /**< the session's X25519 public key */
+    char session_id[2 * BPT_KX_SESSION_ID_LEN + 1]; /**< the session it belongs to (hex) */
+    char attestation_digest[65];                    /**< hex SHA-256 of the verified evidence */
+    bool has_service_key;    /**< the service binds sessions with its attested service key */
+    uint8_t service_key[32]; /**< that Ed25519 key, when has_service_key */
+} bpt_kx_client_key;
+
+#define BPT_KX_CLIENT_KEY_INIT                                                                     \
+    {                                                                                              \
+        .size = sizeof(bpt_kx_client_key)                                                          \
+    }
+
+/**
+ * The service's real key-exchange key, verified: create a session with a fresh 32-byte nonce
+ * and check its answer exactly as bpt_kx_client_send() does before it seals (the evidence under
+ * @p verifier, the key binding, report_data over the key, the session id and the nonce; with
+ * the service_key binding, the service key's evidence and its signature over the session).
+ * Nothing is sealed or sent; the session is left to expire on the service.
+ * @param opts NULL, or options whose unix_socket is used (the signing key is not).
+ * @return the codes of bpt_kx_client_send().
+ * Threads: reentrant.
+ */
+BPT_API BPT_MUST_USE int bpt_kx_client_session_key(bpt_kx_client_key *out, const char *base_url,
+                                                   const struct bpt_verifier *verifier,
+                                                   const bpt_kx_client_options *opts);
+
+/**
+ * The report_data that `GET /v1/attestation?nonce=HEX` binds (DESIGN.md §6, docs/exchange.md):
+ * 32 zero bytes followed by SHA-256(nonce), all 64 zero without a nonce. The server answers
+ * with it and a verifier expects exactly it; one function for both, so they cannot drift.
+ * @param nonce, nonce_len the decoded nonce: NULL with 0, or BPT_KX_NONCE_MIN..MAX bytes.
+ * @return 0; BPT_EINVAL (a nonce of another length).
+ */
+BPT_API BPT_MUST_USE int bpt_kx_attestation_report_data(uint8_t out[64], const uint8_t *nonce,
+                                                        size_t nonce_len);
 
 BPT_END_DECLS
 

@@ -5,6 +5,7 @@
  */
 #include "exchange/exchange_internal.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,6 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
-#include <blueprint-tee/verify.h>
 #include <blueprint-tee/verify.h>
 
 #include "core/codec.h"
@@ -33,11 +33,14 @@
 /** An answer carries the attestation report (evidence and collateral), hence 16 bodies. */
 #define KX_CLIENT_ANSWER_MAX (BPT_LIMIT_HTTP_BODY_BYTES * 16)
 
-/* POST @p body (JSON) to @p url; the answer's status and body (NUL-terminated). */
-static int post_json(long *status, bpt_buf *resp, const char *url, const char *body)
+/* POST @p body (JSON) to @p url (through @p unix_socket when not NULL); the answer's status and
+ * body (NUL-terminated). */
+static int post_json(long *status, bpt_buf *resp, const char *url, const char *unix_socket,
+                     const char *body)
 {
     struct bpt_http_request req = {.method = BPT_HTTP_POST,
                                    .url = url,
+                                   .unix_socket = unix_socket,
                                    .content_type = "application/json",
                                    .body = (const uint8_t *)body,
                                    .body_len = strlen(body),
@@ -83,10 +86,11 @@ static int answer(int rc)
     return rc == BPT_EINVAL || rc == BPT_EMALFORMED ? BPT_EPROTOCOL : rc;
 }
 
-/* Verify the session answer: attestation, key binding, report_data. */
+/* Verify the session answer: attestation, key binding, report_data. With the service_key
+ * binding, *has_sk is set and @p sk_out gets the attested service key. */
 static int check_session(uint8_t pk[32], uint8_t id[16], char id_hex[33], char ev_digest[65],
-                         const bpt_buf *resp, const bpt_verifier *verifier, const uint8_t *nonce,
-                         size_t nonce_len)
+                         bool *has_sk, uint8_t sk_out[32], const bpt_buf *resp,
+                         const bpt_verifier *verifier, const uint8_t *nonce, size_t nonce_len)
 {
     int rc = BPT_ERROR;
     json_t *j = NULL, *att = NULL;
@@ -162,7 +166,9 @@ static int check_session(uint8_t pk[32], uint8_t id[16], char id_hex[33], char e
     }
     if (service_key) {
         BPT_CHECK(bpt_kx_check_session_signature(sk, sig, want));
+        memcpy(sk_out, sk, 32);
     }
+    *has_sk = service_key;
     bpt_report_evidence_digest(ev_digest, rep);
     rc = 0;
 out:
@@ -218,6 +224,91 @@ out:
     return rc;
 }
 
+/* The unix socket of options a caller may have compiled without it (a smaller size). */
+static const char *opts_unix_socket(const bpt_kx_client_options *opts)
+{
+    size_t need = offsetof(bpt_kx_client_options, unix_socket) + sizeof(opts->unix_socket);
+    return opts != NULL && opts->size >= need ? opts->unix_socket : NULL;
+}
+
+/* Split @p base_url's length without trailing slashes into *bl; refuse one too long. */
+static int base_len(size_t *bl, const char *base_url)
+{
+    size_t n = strlen(base_url);
+    while (n > 0 && base_url[n - 1] == '/') {
+        n--;
+    }
+    if (n > 900) {
+        return bpt_err(BPT_EINVAL, "kx client: URL too long");
+    }
+    *bl = n;
+    return 0;
+}
+
+/* 1 and 2 of the protocol: a session made with a fresh nonce, its answer verified. */
+static int open_session(uint8_t pk[32], uint8_t id[16], char id_hex[33], char ev_digest[65],
+                        bool *has_sk, uint8_t sk[32], const char *base_url, size_t bl,
+                        const char *unix_socket, const bpt_verifier *verifier)
+{
+    uint8_t nonce[32];
+    char nonce_hex[65], url[1024], req[128];
+    bpt_buf resp;
+    long status = 0;
+    int rc = BPT_ERROR;
+
+    bpt_buf_init(&resp, KX_CLIENT_ANSWER_MAX);
+    if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
+        rc = bpt_err_ossl(BPT_ERROR, "kx client: nonce randomness");
+        goto out;
+    }
+    bpt_hex_encode_to(nonce_hex, nonce, sizeof(nonce));
+    snprintf(url, sizeof(url), "%.*s/v1/sessions", (int)bl, base_url);
+    snprintf(req, sizeof(req), "{\"nonce\":\"%s\"}", nonce_hex);
+    BPT_CHECK(post_json(&status, &resp, url, unix_socket, req));
+    if (status != 201) {
+        rc = status_error(status, &resp, "create session");
+        goto out;
+    }
+    rc =
+        check_session(pk, id, id_hex, ev_digest, has_sk, sk, &resp, verifier, nonce, sizeof(nonce));
+    if (rc < 0) {
+        bpt_err_prefix(rc, "kx client");
+        goto out;
+    }
+    rc = 0;
+out:
+    bpt_buf_dispose(&resp);
+    return rc;
+}
+
+int bpt_kx_client_session_key(bpt_kx_client_key *out, const char *base_url,
+                              const bpt_verifier *verifier, const bpt_kx_client_options *opts)
+{
+    bpt_kx_client_key k;
+    uint8_t id[16];
+    size_t bl = 0;
+    int rc = BPT_ERROR;
+
+    if (out == NULL || base_url == NULL || verifier == NULL) {
+        return bpt_err(BPT_EINVAL, "kx client: NULL argument");
+    }
+    BPT_CHECK(bpt_sized_check(out, sizeof(*out), "bpt_kx_client_key"));
+    if (opts != NULL) {
+        BPT_CHECK(bpt_sized_check(opts, offsetof(bpt_kx_client_options, unix_socket),
+                                  "bpt_kx_client_options"));
+    }
+    BPT_CHECK(base_len(&bl, base_url));
+    memset(&k, 0, sizeof(k));
+    k.size = sizeof(k);
+    snprintf(k.key_type, sizeof(k.key_type), "x25519");
+    BPT_CHECK(open_session(k.public_key, id, k.session_id, k.attestation_digest, &k.has_service_key,
+                           k.service_key, base_url, bl, opts_unix_socket(opts), verifier));
+    *out = k;
+    rc = 0;
+out:
+    return rc;
+}
+
 int bpt_kx_client_options_check(const bpt_kx_client_options *opts)
 {
     EVP_PKEY *k = NULL;
@@ -225,7 +316,8 @@ int bpt_kx_client_options_check(const bpt_kx_client_options *opts)
     if (opts == NULL) {
         return bpt_err(BPT_EINVAL, "kx client: NULL options");
     }
-    BPT_CHECK(bpt_sized_check(opts, sizeof(*opts), "bpt_kx_client_options"));
+    BPT_CHECK(bpt_sized_check(opts, offsetof(bpt_kx_client_options, unix_socket),
+                              "bpt_kx_client_options"));
     if (opts->sign_key_pem != NULL) {
         BPT_CHECK(load_sign_key(&k, opts->sign_key_pem, opts->sign_key_pem_len));
     }
@@ -246,8 +338,10 @@ int bpt_kx_client_send_with(bpt_kx_client_result *out, const char *base_url,
                             size_t n, const bpt_kx_client_options *opts)
 {
     int rc = BPT_ERROR;
-    uint8_t nonce[32], pk[32], id[16], enc[32];
-    char nonce_hex[65], url[1024], ev_digest[65], fp[65];
+    uint8_t pk[32], id[16], enc[32], sk[32];
+    char url[1024], ev_digest[65], fp[65];
+    bool has_sk = false;
+    size_t bl = 0;
     bpt_buf resp, ct;
     json_t *body = NULL, *arr = NULL, *j = NULL;
     char *body_text = NULL, *b64 = NULL;
@@ -278,40 +372,16 @@ int bpt_kx_client_send_with(bpt_kx_client_result *out, const char *base_url,
         }
     }
     if (opts != NULL) {
-        BPT_CHECK(bpt_sized_check(opts, sizeof(*opts), "bpt_kx_client_options"));
+        BPT_CHECK(bpt_sized_check(opts, offsetof(bpt_kx_client_options, unix_socket),
+                                  "bpt_kx_client_options"));
         if (opts->sign_key_pem != NULL) {
             BPT_CHECK(load_sign_key(&sign_key, opts->sign_key_pem, opts->sign_key_pem_len));
         }
     }
-    size_t bl = strlen(base_url);
-    while (bl > 0 && base_url[bl - 1] == '/') {
-        bl--;
-    }
-    if (bl > 900) {
-        rc = bpt_err(BPT_EINVAL, "kx client: URL too long");
-        goto out;
-    }
-    if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
-        rc = bpt_err_ossl(BPT_ERROR, "kx client: nonce randomness");
-        goto out;
-    }
-    bpt_hex_encode_to(nonce_hex, nonce, sizeof(nonce));
-
-    /* 1. session */
-    snprintf(url, sizeof(url), "%.*s/v1/sessions", (int)bl, base_url);
-    char req[128];
-    snprintf(req, sizeof(req), "{\"nonce\":\"%s\"}", nonce_hex);
-    BPT_CHECK(post_json(&status, &resp, url, req));
-    if (status != 201) {
-        rc = status_error(status, &resp, "create session");
-        goto out;
-    }
-    /* 2. verify */
-    rc = check_session(pk, id, out->session_id, ev_digest, &resp, verifier, nonce, sizeof(nonce));
-    if (rc < 0) {
-        bpt_err_prefix(rc, "kx client");
-        goto out;
-    }
+    BPT_CHECK(base_len(&bl, base_url));
+    /* 1. session, 2. verify */
+    BPT_CHECK(open_session(pk, id, out->session_id, ev_digest, &has_sk, sk, base_url, bl,
+                           opts_unix_socket(opts), verifier));
     /* 3. seal and submit */
     body = json_object();
     arr = json_array();
@@ -347,7 +417,7 @@ int bpt_kx_client_send_with(bpt_kx_client_result *out, const char *base_url,
     }
     snprintf(url, sizeof(url), "%.*s/v1/sessions/%s/secrets", (int)bl, base_url, out->session_id);
     bpt_buf_reset(&resp);
-    BPT_CHECK(post_json(&status, &resp, url, body_text));
+    BPT_CHECK(post_json(&status, &resp, url, opts_unix_socket(opts), body_text));
     if (status != 200) {
         rc = status_error(status, &resp, "submit secrets");
         goto out;

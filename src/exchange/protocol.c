@@ -558,6 +558,17 @@ out:
 
 /* ---- GET /v1/attestation ----------------------------------------------------------------- */
 
+int bpt_kx_attestation_report_data(uint8_t out[64], const uint8_t *nonce, size_t nonce_len)
+{
+    if (out == NULL || (nonce == NULL) != (nonce_len == 0) ||
+        (nonce_len != 0 && (nonce_len < BPT_KX_NONCE_MIN || nonce_len > BPT_KX_NONCE_MAX))) {
+        return bpt_err(BPT_EINVAL, "attestation nonce is %zu bytes, want %d..%d", nonce_len,
+                       BPT_KX_NONCE_MIN, BPT_KX_NONCE_MAX);
+    }
+    memset(out, 0, 64);
+    return nonce_len > 0 ? bpt_sha256(out + 32, nonce, nonce_len) : 0;
+}
+
 bpt_kx_outcome bpt_kx_answer_attestation(bpt_kx_answer *out, bpt_kx_service *svc,
                                          const char *nonce_hex)
 {
@@ -569,8 +580,7 @@ bpt_kx_outcome bpt_kx_answer_attestation(bpt_kx_answer *out, bpt_kx_service *svc
     if (decode_nonce(nonce, &nonce_len, nonce_hex) < 0) {
         return bpt_kx_answer_error(out, BPT_KX_BAD_REQUEST, bpt_error_last());
     }
-    memset(rd, 0, sizeof(rd));
-    int rc = nonce_len > 0 ? bpt_sha256(rd + 32, nonce, nonce_len) : 0;
+    int rc = bpt_kx_attestation_report_data(rd, nonce_len > 0 ? nonce : NULL, nonce_len);
     if (rc == 0) {
         rc = bpt_kx_service_attest(&rep, svc, rd);
     }

@@ -30,7 +30,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 #include <openssl/crypto.h>
@@ -83,6 +86,9 @@ struct bpt_kx_server {
     char host[64];
     struct MHD_Daemon *daemon;
     uint16_t port;
+    char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* "" on TCP */
+    dev_t unix_dev;                                              /* the socket file we made */
+    ino_t unix_ino;
     pthread_mutex_t rl_mu;
     struct rl_client clients[RL_CLIENTS];
     uint64_t rl_tick;
@@ -199,7 +205,12 @@ static void client_key(uint8_t key[16], char *text, size_t text_len, struct MHD_
         return;
     }
     const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET) {
+    if (sa->sa_family == AF_UNIX) {
+        /* every client of a unix socket is one address: key 0, named "unix" */
+        if (text != NULL) {
+            snprintf(text, text_len, "unix");
+        }
+    } else if (sa->sa_family == AF_INET) {
         const struct in_addr *a4 = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
         memcpy(key, a4, 4);
         if (text != NULL && inet_ntop(AF_INET, a4, text, (socklen_t)text_len) == NULL) {
@@ -971,6 +982,46 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
+/*
+ * The unix socket at @p path, bound and listening, mode 0600: a socket file left by an earlier
+ * server is replaced (nothing else is). The mode is set before listen(), so no client can
+ * connect while the file still has the umask's mode. srv remembers the file, to remove exactly
+ * it when stopping.
+ */
+static int unix_listen(int *fd_out, bpt_kx_server *srv, const char *path)
+{
+    struct sockaddr_un su;
+    struct stat st;
+    int fd = -1;
+
+    memset(&su, 0, sizeof(su));
+    su.sun_family = AF_UNIX;
+    memcpy(su.sun_path, path, strlen(path) + 1); /* length checked by the caller */
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            return bpt_err(BPT_EINVAL, "kx: %s exists and is not a socket: not replaced", path);
+        }
+        if (unlink(path) != 0) {
+            return bpt_err(BPT_EIO, "kx: cannot remove the old socket %s: %s", path,
+                           strerror(errno));
+        }
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&su, sizeof(su)) != 0 || chmod(path, 0600) != 0 ||
+        lstat(path, &st) != 0 || listen(fd, 64) != 0) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        return bpt_err(BPT_EIO, "kx: cannot listen on unix socket %s: %s", path, strerror(e));
+    }
+    snprintf(srv->unix_path, sizeof(srv->unix_path), "%s", path);
+    srv->unix_dev = st.st_dev;
+    srv->unix_ino = st.st_ino;
+    *fd_out = fd;
+    return 0;
+}
+
 int bpt_kx_server_start(bpt_kx_server **out, bpt_kx_service *svc, const bpt_kx_server_options *opts)
 {
     return bpt_kx_server_start_hooked(out, svc, opts, NULL);
@@ -994,6 +1045,9 @@ int bpt_kx_server_start_hooked(bpt_kx_server **out, bpt_kx_service *svc,
     if (opts->version == 1) {
         /* the first version ends with legacy_v0: the connection limits keep their defaults */
         memcpy(&o, opts, offsetof(bpt_kx_server_options, max_connections));
+    } else if (opts->version == 2) {
+        /* the second ends with the authorized senders: TCP only */
+        memcpy(&o, opts, offsetof(bpt_kx_server_options, listen_unix));
     } else if (opts->version == BPT_KX_SERVER_OPTIONS_VERSION) {
         o = *opts;
     } else {
@@ -1038,7 +1092,15 @@ int bpt_kx_server_start_hooked(bpt_kx_server **out, bpt_kx_service *svc,
     struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
-    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+    if (o.listen_unix != NULL) {
+        struct sockaddr_un su;
+        size_t n = strlen(o.listen_unix);
+        if (n == 0 || n >= sizeof(su.sun_path)) {
+            return bpt_err(BPT_EINVAL, "kx: unix socket path of %zu bytes (1..%zu)", n,
+                           sizeof(su.sun_path) - 1);
+        }
+        host = "unix";
+    } else if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
         s4->sin_family = AF_INET;
         s4->sin_port = htons(opts->port);
         sl = sizeof(*s4);
@@ -1095,21 +1157,46 @@ int bpt_kx_server_start_hooked(bpt_kx_server **out, bpt_kx_service *svc,
     }
     srv->watchdog_running = true;
     unsigned threads = opts->threads == 0 ? 2 : opts->threads;
+    /* where to listen: an address libmicrohttpd binds, or our unix socket */
+    struct MHD_OptionItem where[2] = {{MHD_OPTION_SOCK_ADDR, 0, &ss}, {MHD_OPTION_END, 0, NULL}};
+    int lfd = -1;
+    if (o.listen_unix != NULL) {
+        int rc = unix_listen(&lfd, srv, o.listen_unix);
+        if (rc < 0) {
+            bpt_kx_server_stop(srv);
+            return rc;
+        }
+        where[0].option = MHD_OPTION_LISTEN_SOCKET;
+        where[0].value = lfd;
+        where[0].ptr_value = NULL;
+    }
     /* the idle time-out stays as a backstop for answers the client does not read */
     srv->daemon = MHD_start_daemon(
-        flags, opts->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)(o.max_connections + MHD_LIMIT_SLACK), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(64 * 1024), MHD_OPTION_END);
+        flags, opts->port, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, where,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        srv, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o.max_connections + MHD_LIMIT_SLACK),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
     if (srv->daemon == NULL) {
+        if (lfd >= 0) {
+            close(lfd); /* libmicrohttpd closes it only once it runs */
+        }
         bpt_kx_server_stop(srv);
+        if (o.listen_unix != NULL) {
+            return bpt_err(BPT_EIO, "kx: cannot serve on unix socket %s", o.listen_unix);
+        }
         return bpt_err(BPT_EIO, "kx: cannot listen on %s port %u", host, (unsigned)opts->port);
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    srv->port = di != NULL ? di->port : opts->port;
-    BPT_LOG(BPT_LOG_INFO, "kx", "listening host=%s port=%u", host, (unsigned)srv->port);
+    if (o.listen_unix != NULL) {
+        srv->port = 0;
+        BPT_LOG(BPT_LOG_INFO, "kx", "listening unix=%s", srv->unix_path);
+    } else {
+        const union MHD_DaemonInfo *di =
+            MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+        srv->port = di != NULL ? di->port : opts->port;
+        BPT_LOG(BPT_LOG_INFO, "kx", "listening host=%s port=%u", host, (unsigned)srv->port);
+    }
+    srv->opts.listen_unix = srv->unix_path[0] ? srv->unix_path : NULL;
     *out = srv;
     return 0;
 }
@@ -1155,6 +1242,14 @@ void bpt_kx_server_stop(bpt_kx_server *srv)
         }
         pthread_mutex_unlock(&srv->pend_mu);
         MHD_stop_daemon(srv->daemon); /* closes the connections: the registry empties */
+    }
+    if (srv->unix_path[0]) {
+        /* remove our socket file, not one another server has put there since */
+        struct stat st;
+        if (lstat(srv->unix_path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == srv->unix_dev &&
+            st.st_ino == srv->unix_ino) {
+            (void)unlink(srv->unix_path);
+        }
     }
     pthread_cond_destroy(&srv->pend_cond);
     pthread_mutex_destroy(&srv->pend_mu);

@@ -11,11 +11,15 @@
  *   service answers (a wrongly typed field is a refusal, a 500 is the network class);
  * - the messages name things once (no "attest: attest:", no path twice).
  * Servers run on 127.0.0.1: `bpt serve --simulate`, canned HTTP answers, a closed port.
+ * The runtime commands (deploy, status, attestation, pubkey, stop, destroy, seal --deployment)
+ * run on the real runc with the test image (tests/helpers/runtime_fixture.h); the cases that
+ * need a container are skipped where runc cannot run one.
  */
 #include "helpers/test.h"
 
 #include "helpers/canned_http.h"
 #include "helpers/json_schema.h"
+#include "helpers/runtime_fixture.h"
 #include "helpers/sim_fixture.h"
 
 #include <arpa/inet.h>
@@ -123,7 +127,8 @@ struct env {
     int busy_fd;
     char busy_port[8], closed_port[8];
     char schemas[4096];
-    char vars[24][2][4200]; /* @NAME -> value */
+    struct bpt_runtime_fixture rtf; /* the workload image, and whether containers run here */
+    char vars[40][2][4200];         /* @NAME -> value */
     size_t n_vars;
 };
 
@@ -156,6 +161,116 @@ static void write_text(const char *path, const char *text)
     bpt_test_write_file(path, text, strlen(text));
 }
 
+/* ---- deployments for the runtime commands ------------------------------------------------- */
+
+#define SERVE_SCRIPT                                                                               \
+    "exec /usr/bin/bpt serve --simulate sev-snp --sim-dir /etc/bpt/sim --listen "                  \
+    "unix:/run/bpt/kx.sock"
+
+/* A spec at var @p path named @p name with the image, running /bin/sh -c @p script. */
+static void write_spec(const struct env *e, const char *path, const char *name, const char *script,
+                       const char *more)
+{
+    json_t *o = json_pack("{s:s,s:s,s:[sss]}", "name", name, "image", e->rtf.image, "args",
+                          "/bin/sh", "-c", script);
+    char *t = json_dumps(o, JSON_COMPACT), text[8192];
+    size_t n = strlen(t);
+    snprintf(text, sizeof(text), "%.*s%s%s}", (int)(n - 1), t, more[0] ? "," : "", more);
+    free(t);
+    json_decref(o);
+    bpt_test_write_file(path, text, strlen(text));
+}
+
+/* `bpt deploy --json --state-dir @STATE SPEC`: the id, into variable @p var. */
+static int deploy_into(struct env *e, const char *var_name, const char *spec)
+{
+    char *out = NULL;
+    const char *argv[] = {"deploy", "--json", "--state-dir", NULL, spec, NULL};
+    argv[3] = e->vars[0][1]; /* STATE is the first variable */
+    int rc = bpt_test_run_cli(&out, argv);
+    json_t *j = rc == 0 ? json_loads(out, 0, NULL) : NULL;
+    const char *id = json_string_value(json_object_get(j, "id"));
+    if (id != NULL) {
+        set_var(e, var_name, "%s", id);
+    } else {
+        fprintf(stderr, "deploy %s: exit %d: %s\n", spec, rc, out);
+    }
+    json_decref(j);
+    free(out);
+    return id != NULL ? 0 : -1;
+}
+
+/* The store and, where containers run, the deployments the runtime cases use: DEP serves the
+ * key exchange, MUTE runs but never opens its socket, STOPPED is stopped, GONE destroyed. */
+static int runtime_setup(struct env *e)
+{
+    char *out = NULL;
+    set_var(e, "SPEC", "%s/spec.json", e->tmp);
+    set_var(e, "SPEC_CHANGED", "%s/spec-changed.json", e->tmp);
+    set_var(e, "SPEC_VALUE", "%s/spec-value.json", e->tmp);
+    set_var(e, "SPEC_BAD", "%s/spec-bad.json", e->tmp);
+    write_text(var(e, "SPEC_BAD"), "{\"name\":\"x\",\"image\":\"/i\",\"privileged\":true}");
+    if (bpt_runtime_fixture_init(&e->rtf, getenv("BPT_BIN"), e->sim.dir) != 0) {
+        return -1;
+    }
+    write_spec(e, var(e, "SPEC"), "dep", SERVE_SCRIPT, "");
+    write_spec(e, var(e, "SPEC_CHANGED"), "dep", SERVE_SCRIPT, "\"network\":\"host\"");
+    write_spec(e, var(e, "SPEC_VALUE"), "valued", SERVE_SCRIPT,
+               "\"secrets\":[{\"name\":\"k\",\"value\":\"v\"}]");
+    const char *placeholders[] = {"DEP", "MUTE", "STOPPED", "GONE"};
+    if (!e->rtf.usable) {
+        fprintf(stderr, "tools/cli: runtime cases that need a container are skipped: %s\n",
+                e->rtf.why);
+        for (size_t i = 0; i < 4; i++) {
+            set_var(e, placeholders[i], "0000000000000000");
+        }
+        return 0;
+    }
+    char spec[4200];
+    snprintf(spec, sizeof(spec), "%s/mute.json", e->tmp);
+    write_spec(e, spec, "mute", "trap 'exit 0' TERM; while :; do sleep 1; done", "");
+    if (deploy_into(e, "DEP", var(e, "SPEC")) != 0 || deploy_into(e, "MUTE", spec) != 0) {
+        return -1;
+    }
+    snprintf(spec, sizeof(spec), "%s/stopped.json", e->tmp);
+    write_spec(e, spec, "stopped", SERVE_SCRIPT, "");
+    if (deploy_into(e, "STOPPED", spec) != 0) {
+        return -1;
+    }
+    snprintf(spec, sizeof(spec), "%s/gone.json", e->tmp);
+    write_spec(e, spec, "gone", SERVE_SCRIPT, "");
+    if (deploy_into(e, "GONE", spec) != 0) {
+        return -1;
+    }
+    const char *stop[] = {"stop", "--state-dir", var(e, "STATE"), var(e, "STOPPED"), NULL};
+    const char *destroy[] = {"destroy", "--state-dir", var(e, "STATE"), var(e, "GONE"), NULL};
+    if (bpt_test_run_cli(&out, stop) != 0) {
+        return -1;
+    }
+    free(out);
+    if (bpt_test_run_cli(&out, destroy) != 0) {
+        return -1;
+    }
+    free(out);
+    return 0;
+}
+
+static void runtime_teardown(struct env *e)
+{
+    if (!e->rtf.usable) {
+        bpt_runtime_fixture_dispose(&e->rtf);
+        return;
+    }
+    const char *ids[] = {"DEP", "MUTE", "STOPPED"};
+    for (size_t i = 0; i < 3; i++) {
+        char *out = NULL;
+        const char *argv[] = {"destroy", "--state-dir", var(e, "STATE"), var(e, ids[i]), NULL};
+        (void)bpt_test_run_cli(&out, argv);
+        free(out);
+    }
+    bpt_runtime_fixture_dispose(&e->rtf);
+}
+
 static int setup(void **state)
 {
     struct env *e = calloc(1, sizeof(*e));
@@ -169,6 +284,7 @@ static int setup(void **state)
     }
     e->tmp = bpt_test_tmpdir();
     snprintf(e->schemas, sizeof(e->schemas), "%s/docs/schemas", getenv("BPT_SOURCE_DIR"));
+    set_var(e, "STATE", "%s/state", e->tmp); /* the first variable (deploy_into) */
     set_var(e, "SIM", "%s", e->sim.dir);
     set_var(e, "TMP", "%s", e->tmp);
     set_var(e, "ROOTS", "%s/trust-roots.pem", e->sim.dir);
@@ -236,12 +352,13 @@ static int setup(void **state)
     set_var(e, "C500", "http://127.0.0.1:%u", bpt_canned_http_port(e->c500));
     set_var(e, "CTYPE", "http://127.0.0.1:%u", bpt_canned_http_port(e->ctype));
     set_var(e, "CHTML", "http://127.0.0.1:%u", bpt_canned_http_port(e->chtml));
-    return 0;
+    return runtime_setup(e);
 }
 
 static int teardown(void **state)
 {
     struct env *e = *state;
+    runtime_teardown(e);
     if (e->serve.pid > 0) {
         serve_stop(&e->serve);
     }
@@ -263,6 +380,7 @@ static int teardown(void **state)
 /* ---- running a case ------------------------------------------------------------------------ */
 
 #define NO_TEE 1u /* only on a host without a TEE (skipped elsewhere) */
+#define RUNC 2u   /* only where runc runs containers (skipped elsewhere) */
 
 struct cli_case {
     int want;
@@ -350,7 +468,7 @@ static bool run_case(const struct env *e, const struct cli_case *c, char **out_k
     for (size_t i = 0; argv[i]; i++) {
         snprintf(label + strlen(label), sizeof(label) - strlen(label), " %s", c->args[i]);
     }
-    if ((c->flags & NO_TEE) && e->has_tee) {
+    if (((c->flags & NO_TEE) && e->has_tee) || ((c->flags & RUNC) && !e->rtf.usable)) {
         return false;
     }
     int got = bpt_test_run_cli_err(&out, &err, argv);
@@ -748,8 +866,169 @@ static void test_seal_exit_codes(void **state)
          0,
          NULL,
          {"seal", "--quiet", "--url", "@C500", "--name", "g", "--secret-file", "@SECRET"}},
+        /* to a deployment, through its socket */
+        {0,
+         RUNC,
+         NULL,
+         {"seal", "--deployment", "@DEP", "--state-dir", "@STATE", "--trust-root", "@ROOTS",
+          "--name", "z", "--secret-file", "@SECRET"}},
+        {1,
+         RUNC,
+         NULL,
+         {"seal", "--deployment", "@STOPPED", "--state-dir", "@STATE", "--trust-root", "@ROOTS",
+          "--name", "z", "--secret-file", "@SECRET"}},
+        {2,
+         0,
+         NULL,
+         {"seal", "--url", "@URL", "--deployment", "x", "--name", "z", "--secret-file", "@SECRET"}},
+        {3,
+         0,
+         NULL,
+         {"seal", "--deployment", "nope", "--state-dir", "@STATE", "--name", "z", "--secret-file",
+          "@SECRET"}},
+        /* network: the workload never opens its socket */
+        {4,
+         RUNC,
+         NULL,
+         {"seal", "--deployment", "@MUTE", "--state-dir", "@STATE", "--wait", "0", "--trust-root",
+          "@ROOTS", "--name", "z", "--secret-file", "@SECRET"}},
     };
     run_table(*state, "seal", cases, N(cases), 0);
+}
+
+static void test_deploy_exit_codes(void **state)
+{
+    static const struct cli_case cases[] = {
+        /* the same spec as the running DEP: the same deployment */
+        {0, RUNC, "deployment.schema.json", {"deploy", "--json", "--state-dir", "@STATE", "@SPEC"}},
+        {0, RUNC, NULL, {"deploy", "--state-dir", "@STATE", "@SPEC"}},
+        /* refused: another spec under the name; a secret value under sealed_only; remote */
+        {1, RUNC, NULL, {"deploy", "--state-dir", "@STATE", "@SPEC_CHANGED"}},
+        {1,
+         RUNC,
+         "error.schema.json",
+         {"deploy", "--json", "--state-dir", "@STATE", "@SPEC_CHANGED"}},
+        {1, 0, "error.schema.json", {"deploy", "--json", "--state-dir", "@STATE", "@SPEC_VALUE"}},
+        {1, 0, NULL, {"deploy", "--state-dir", "@STATE", "--backend", "aws_nitro", "@SPEC"}},
+        {2, 0, NULL, {"deploy", "--bogus", "@SPEC"}},
+        {2, 0, "error.schema.json", {"deploy", "--json"}},
+        {3, 0, NULL, {"deploy", "--state-dir", "@STATE", "/no/such/spec.json"}},
+        {3, 0, "error.schema.json", {"deploy", "--json", "--state-dir", "@STATE", "@SPEC_BAD"}},
+        {3, 0, NULL, {"deploy", "--state-dir", "@STATE", "--config", "@NOTJSON", "@SPEC"}},
+    };
+    run_table(*state, "deploy", cases, N(cases), 0);
+}
+
+static void test_status_exit_codes(void **state)
+{
+    static const struct cli_case cases[] = {
+        {0, 0, "status.schema.json", {"status", "--json", "--state-dir", "@STATE"}},
+        {0, 0, NULL, {"status", "--state-dir", "@STATE"}},
+        {0, RUNC, "status.schema.json", {"status", "--json", "--state-dir", "@STATE", "@DEP"}},
+        {0, RUNC, "status.schema.json", {"status", "--json", "--state-dir", "@STATE", "@GONE"}},
+        {2, 0, NULL, {"status", "--bogus"}},
+        {2, 0, "error.schema.json", {"status", "--json", "a", "b"}},
+        {3, 0, NULL, {"status", "--state-dir", "@STATE", "0000000000000000"}},
+        {3, 0, "error.schema.json", {"status", "--json", "--state-dir", "@STATE", "nope"}},
+        {3, 0, NULL, {"status", "--state-dir", "@UNDERFILE"}},
+    };
+    run_table(*state, "status", cases, N(cases), 0);
+}
+
+static void test_attestation_exit_codes(void **state)
+{
+    static const struct cli_case cases[] = {
+        {0,
+         RUNC,
+         "attestation.schema.json",
+         {"attestation", "--json", "--state-dir", "@STATE", "--trust-root", "@ROOTS", "@DEP"}},
+        {0,
+         RUNC,
+         NULL,
+         {"attestation", "--state-dir", "@STATE", "--trust-root", "@ROOTS", "--nonce",
+          "000102030405060708090a0b0c0d0e0f", "@DEP"}},
+        /* refused: the pinned roots; a stopped deployment */
+        {1, RUNC, NULL, {"attestation", "--state-dir", "@STATE", "@DEP"}},
+        {1,
+         RUNC,
+         "attestation.schema.json",
+         {"attestation", "--json", "--state-dir", "@STATE", "--trust-root", "@ROOTS", "@STOPPED"}},
+        {2, 0, NULL, {"attestation", "--nonce", "zz", "x"}},
+        {2, 0, "error.schema.json", {"attestation", "--json"}},
+        {2, 0, NULL, {"attestation", "--wait", "soon", "x"}},
+        {3, 0, NULL, {"attestation", "--state-dir", "@STATE", "nope"}},
+        {3,
+         0,
+         "attestation.schema.json",
+         {"attestation", "--json", "--state-dir", "@STATE", "--trust-root", "@NOTPEM", "x"}},
+        /* network: the workload never opens its socket */
+        {4,
+         RUNC,
+         NULL,
+         {"attestation", "--state-dir", "@STATE", "--wait", "0", "--trust-root", "@ROOTS",
+          "@MUTE"}},
+        {4,
+         RUNC,
+         "attestation.schema.json",
+         {"attestation", "--json", "--state-dir", "@STATE", "--wait", "0", "--trust-root", "@ROOTS",
+          "@MUTE"}},
+    };
+    run_table(*state, "attestation", cases, N(cases), 0);
+}
+
+static void test_pubkey_exit_codes(void **state)
+{
+    static const struct cli_case cases[] = {
+        {0,
+         RUNC,
+         "pubkey.schema.json",
+         {"pubkey", "--json", "--state-dir", "@STATE", "--trust-root", "@ROOTS", "@DEP"}},
+        {0, RUNC, NULL, {"pubkey", "--state-dir", "@STATE", "--trust-root", "@ROOTS", "@DEP"}},
+        {1, RUNC, NULL, {"pubkey", "--state-dir", "@STATE", "@DEP"}},
+        {1,
+         RUNC,
+         "pubkey.schema.json",
+         {"pubkey", "--json", "--state-dir", "@STATE", "--trust-root", "@ROOTS", "@STOPPED"}},
+        {2, 0, NULL, {"pubkey"}},
+        {2, 0, "error.schema.json", {"pubkey", "--json", "--bogus", "x"}},
+        {3, 0, NULL, {"pubkey", "--state-dir", "@STATE", "nope"}},
+        {3, 0, NULL, {"pubkey", "--state-dir", "@STATE", "--policy", "@NOTJSON", "x"}},
+        {4,
+         RUNC,
+         NULL,
+         {"pubkey", "--state-dir", "@STATE", "--wait", "0", "--trust-root", "@ROOTS", "@MUTE"}},
+    };
+    run_table(*state, "pubkey", cases, N(cases), 0);
+}
+
+static void test_stop_and_destroy_exit_codes(void **state)
+{
+    static const struct cli_case stop[] = {
+        {0,
+         RUNC,
+         "deployment.schema.json",
+         {"stop", "--json", "--state-dir", "@STATE", "@STOPPED"}},
+        {0, RUNC, NULL, {"stop", "--state-dir", "@STATE", "--timeout", "1", "@STOPPED"}},
+        {1, RUNC, NULL, {"stop", "--state-dir", "@STATE", "@GONE"}},
+        {1, RUNC, "deployment.schema.json", {"stop", "--json", "--state-dir", "@STATE", "@GONE"}},
+        {2, 0, NULL, {"stop"}},
+        {2, 0, "error.schema.json", {"stop", "--json", "--timeout", "x", "a"}},
+        {3, 0, NULL, {"stop", "--state-dir", "@STATE", "nope"}},
+        {3, 0, "deployment.schema.json", {"stop", "--json", "--state-dir", "@STATE", "nope"}},
+    };
+    static const struct cli_case destroy[] = {
+        {0,
+         RUNC,
+         "deployment.schema.json",
+         {"destroy", "--json", "--state-dir", "@STATE", "@GONE"}},
+        {0, RUNC, NULL, {"destroy", "--state-dir", "@STATE", "@GONE"}},
+        {2, 0, NULL, {"destroy"}},
+        {2, 0, "error.schema.json", {"destroy", "--json", "a", "b"}},
+        {3, 0, NULL, {"destroy", "--state-dir", "@STATE", "nope"}},
+        {3, 0, "deployment.schema.json", {"destroy", "--json", "--state-dir", "@STATE", "nope"}},
+    };
+    run_table(*state, "stop", stop, N(stop), 0);
+    run_table(*state, "destroy", destroy, N(destroy), 0);
 }
 
 /* ---- JSON: what a refusal carries, round trips -------------------------------------------- */
@@ -982,6 +1261,11 @@ int main(void)
         cmocka_unit_test(test_serve_exit_codes),
         cmocka_unit_test(test_serve_starts_and_stops),
         cmocka_unit_test(test_seal_exit_codes),
+        cmocka_unit_test(test_deploy_exit_codes),
+        cmocka_unit_test(test_status_exit_codes),
+        cmocka_unit_test(test_attestation_exit_codes),
+        cmocka_unit_test(test_pubkey_exit_codes),
+        cmocka_unit_test(test_stop_and_destroy_exit_codes),
         cmocka_unit_test(test_refusal_json_carries_what_is_known),
         cmocka_unit_test(test_json_round_trips),
         cmocka_unit_test(test_policy_schema),

@@ -62,6 +62,10 @@ typedef enum cli_where {
                         simulator's directory is local input */
     CLI_AT_LISTEN,   /* the listening socket (serve): network; a bad address: usage */
     CLI_AT_OUTPUT,   /* writing the output (stdout, -o FILE) or making it: local */
+    CLI_AT_RUNTIME,  /* a deployment's store, backend or workload (deploy, status, attestation,
+                        pubkey, stop, destroy, seal --deployment): what refuses is a refusal; a
+                        workload that does not answer: network; no such deployment, the store,
+                        the OCI runtime failing: local */
 } cli_where;
 
 /* The exit status for library code @p rc (0 gives BPT_EXIT_OK) failing at @p where. */
@@ -128,6 +132,64 @@ int cli_read_file(char **out, size_t *len_out, const char *path, size_t max);
 /* Install the stderr log sink at the level from $BPT_LOG (default warn). */
 void cli_setup_logging(void);
 
+/* ---- the runtime commands (cli_runtime.c) ---- */
+
+#define CLI_RT_MAX_ROOTS 16
+
+/* What a runtime command was asked for, and what it opened. */
+struct cli_rt {
+    const char *state_dir, *oci_runtime, *config_file, *host_root, *backend, *nonce_hex;
+    const char *policy_file, *roots[CLI_RT_MAX_ROOTS];
+    int n_roots;
+    bool allow_debug, want_verifier;
+    unsigned wait_ms, stop_ms;
+    bpt_config *config;
+    bpt_verifier *verifier;
+    bpt_runtime *rt;
+};
+
+/* getopt_long entries of the flags every runtime command takes, and of verification. */
+#define CLI_RT_COMMON_OPTIONS                                                                      \
+    {"state-dir", required_argument, NULL, 'S'}, {"runtime", required_argument, NULL, 'R'},        \
+        {"json", no_argument, NULL, 'J'},                                                          \
+    {                                                                                              \
+        "help", no_argument, NULL, 'h'                                                             \
+    }
+#define CLI_RT_VERIFY_OPTIONS                                                                      \
+    {"trust-root", required_argument, NULL, 't'}, {"policy", required_argument, NULL, 'p'},        \
+        {"allow-debug", no_argument, NULL, 'D'},                                                   \
+    {                                                                                              \
+        "wait", required_argument, NULL, 'w'                                                       \
+    }
+
+/* Take common option @p c: 0 taken, -1 not one of them, else the exit status of a usage error. */
+int cli_rt_option(struct cli_rt *o, const char *cmd, int c, const char *arg);
+
+/* A runtime command's arguments: every option through cli_rt_option() (-h prints @p usage),
+ * then @p min..@p max operands (@p operands says what is wanted when not). true: go on with
+ * the operands from argv[optind]; false: return *ex (the help printed, or a usage error). */
+struct option;
+bool cli_rt_args(int *ex, struct cli_rt *o, const char *cmd, int argc, char **argv,
+                 const struct option *opts, void (*usage)(FILE *), int min, int max,
+                 const char *operands);
+
+/* The help lines of the common options (and of verification's when @p verify). */
+void cli_rt_help_common(FILE *f, bool verify);
+
+/* Read the config, make the verifier (when want_verifier), open the runtime (reconciled).
+ * Returns 0 or the exit status after reporting why not. */
+int cli_rt_open(struct cli_rt *o);
+void cli_rt_close(struct cli_rt *o);
+
+/* A deployment: its JSON object (--json), else "CMD: ID 'NAME' STATE (detail)". */
+int cli_rt_print(const bpt_deployment *d, const char *cmd);
+
+/* A verifier from the seal/attestation flags: policy file (NULL: production), trust roots
+ * (none: the pinned vendor roots), --allow-debug, an expected measurement (or NULL). Returns 0
+ * or the exit status after reporting why not. */
+int cli_make_verifier(bpt_verifier **out, const char *policy_file, const char *const *roots,
+                      int n_roots, bool allow_debug, const char *measurement);
+
 /* Subcommands. */
 int cmd_attest(int argc, char **argv);
 int cmd_run(int argc, char **argv);
@@ -140,5 +202,11 @@ int cmd_detect(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_deploy(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_attestation(int argc, char **argv);
+int cmd_pubkey(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_destroy(int argc, char **argv);
 
 #endif

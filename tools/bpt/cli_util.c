@@ -31,6 +31,9 @@ static struct {
  *   HOST            ENOTSUP (no usable TEE)     -           other               EFETCH
  *   LISTEN          -                           EINVAL      -                   other
  *   OUTPUT          -                           -           any                 -
+ *   RUNTIME         any other (EEXISTS, EINVAL, -           ENOTFOUND, EIO,     EFETCH
+ *                   ENOTSUP, EPROTOCOL,                     EBUSY, ERROR
+ *                   attestation kinds)
  */
 int cli_exit_for(int rc, cli_where where)
 {
@@ -63,6 +66,11 @@ int cli_exit_for(int rc, cli_where where)
                                                              : BPT_EXIT_INPUT;
     case CLI_AT_LISTEN:
         return rc == BPT_EINVAL ? BPT_EXIT_USAGE : BPT_EXIT_NETWORK;
+    case CLI_AT_RUNTIME:
+        return rc == BPT_EFETCH ? BPT_EXIT_NETWORK
+               : rc == BPT_ENOTFOUND || rc == BPT_EIO || rc == BPT_EBUSY || rc == BPT_ERROR
+                   ? BPT_EXIT_INPUT
+                   : BPT_EXIT_REFUSED;
     }
     return BPT_EXIT_INPUT;
 }

@@ -14,11 +14,13 @@
 
 static void seal_usage(FILE *f)
 {
-    fprintf(f, "usage: bpt seal --url URL [--policy FILE] [--trust-root PEM]... [--allow-debug]\n"
+    fprintf(f, "usage: bpt seal (--url URL | --deployment ID [--state-dir DIR] [--wait SECS])\n"
+               "                [--policy FILE] [--trust-root PEM]... [--allow-debug]\n"
                "                [--expect-measurement HEX] [--sign-key FILE] --name NAME\n"
                "                (--secret-file F | --secret-env VAR) [--quiet]\n"
                "\n"
-               "Create a session at URL (https://, or http:// only to a loopback address),\n"
+               "Create a session at URL (https://, or http:// only to a loopback address), or on\n"
+               "the key-exchange socket of the running deployment ID ('bpt deploy'),\n"
                "verify its attestation under the policy (production by default; --trust-root\n"
                "replaces the pinned vendor roots, e.g. with DIR/trust-roots.pem of the\n"
                "simulator), check that report_data binds the session key, the session id and\n"
@@ -27,12 +29,17 @@ static void seal_usage(FILE *f)
                "  --sign-key FILE  an Ed25519 private key (PEM, e.g. from 'openssl genpkey\n"
                "                   -algorithm ed25519'): the delivery carries a sender\n"
                "                   signature, for services that take authorized senders only\n"
+               "  --deployment ID   seal to that deployment's workload, through its socket\n"
+               "  --state-dir DIR   its store (default $BPT_STATE_DIR, else the default)\n"
+               "  --wait SECS       how long a just-started workload may take to open its\n"
+               "                    socket (default 10)\n"
                "  --quiet  print nothing: the exit status only\n");
     cli_help_exit(f, "the service stored the secret",
                   "the attestation, its key binding or the protocol refused (an error status, an "
-                  "answer that is not the protocol's): nothing was sent",
+                  "answer that is not the protocol's), or the deployment is not running: nothing "
+                  "was sent",
                   "a file (policy, trust roots, secret) is missing, unreadable or not in its "
-                  "format",
+                  "format; no deployment ID",
                   "the service is unreachable, timed out or unavailable (HTTP 5xx, 429), or "
                   "fetching keys or collateral failed");
 }
@@ -50,18 +57,20 @@ int cmd_seal(int argc, char **argv)
         {"secret-env", required_argument, NULL, 'e'},
         {"sign-key", required_argument, NULL, 'k'},
         {"quiet", no_argument, NULL, 'q'},
+        {"deployment", required_argument, NULL, 'x'},
+        {"state-dir", required_argument, NULL, 'S'},
+        {"wait", required_argument, NULL, 'w'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *url = NULL, *policy_file = NULL, *name = NULL, *file = NULL, *env = NULL,
-               *measurement = NULL, *roots[16], *sign_key = NULL;
-    char *key_pem = NULL;
+               *measurement = NULL, *roots[16], *sign_key = NULL, *deployment = NULL;
+    char *key_pem = NULL, sock[4096];
     size_t key_len = 0;
     bpt_kx_client_options co = BPT_KX_CLIENT_OPTIONS_INIT;
     int n_roots = 0, c, rc, ex = BPT_EXIT_USAGE;
     bool allow_debug = false;
-    bpt_policy *policy = NULL;
-    bpt_verify_ctx *ctx = NULL;
+    struct cli_rt rto = {0};
     bpt_verifier *verifier = NULL;
     char *text = NULL;
     size_t len = 0;
@@ -104,6 +113,15 @@ int cmd_seal(int argc, char **argv)
             break;
         case 'q': /* acted on by main.c */
             break;
+        case 'x':
+            deployment = optarg;
+            break;
+        case 'S':
+        case 'w':
+            if ((ex = cli_rt_option(&rto, "seal", c, optarg)) != 0) {
+                return ex;
+            }
+            break;
         case 'h':
             seal_usage(stdout);
             return BPT_EXIT_OK;
@@ -112,42 +130,12 @@ int cmd_seal(int argc, char **argv)
                                    argv[optind - 1]);
         }
     }
-    if (optind != argc || !url || !name || (!file == !env)) {
-        return cli_usage_error("seal", "--url, --name and one of --secret-file/--secret-env "
-                                       "are required");
+    if (optind != argc || !url == !deployment || !name || (!file == !env)) {
+        return cli_usage_error("seal", "one of --url/--deployment, --name and one of "
+                                       "--secret-file/--secret-env are required");
     }
-    if (policy_file) {
-        if ((rc = cli_read_file(&text, &len, policy_file, BPT_LIMIT_JSON_BYTES)) < 0 ||
-            (rc = bpt_policy_load_json(&policy, text, len)) < 0) {
-            ex = cli_fail(rc, CLI_AT_FILE, policy_file);
-            goto out;
-        }
-        bpt_free(text);
-        text = NULL;
-    } else if ((rc = bpt_policy_new(&policy)) < 0) {
-        ex = cli_fail(rc, CLI_AT_OUTPUT, "policy");
-        goto out;
-    }
-    bpt_policy_set_allow_debug(policy, allow_debug || bpt_policy_allow_debug(policy));
-    if (measurement && (rc = bpt_policy_set_expected_measurement(policy, measurement)) < 0) {
-        ex = cli_fail(rc, CLI_AT_ARG, "--expect-measurement");
-        goto out;
-    }
-    if ((rc = bpt_verify_ctx_new(&ctx, NULL)) < 0) {
-        ex = cli_fail(rc, CLI_AT_OUTPUT, "context");
-        goto out;
-    }
-    for (int i = 0; i < n_roots; i++) {
-        if ((rc = cli_read_file(&text, &len, roots[i], BPT_LIMIT_CERT_CHAIN_BYTES)) < 0 ||
-            (rc = bpt_verify_ctx_add_trust_roots(ctx, (const uint8_t *)text, len)) < 0) {
-            ex = cli_fail(rc, CLI_AT_FILE, roots[i]);
-            goto out;
-        }
-        bpt_free(text);
-        text = NULL;
-    }
-    if ((rc = bpt_verifier_new(&verifier, ctx, policy)) < 0) {
-        ex = cli_fail(rc, CLI_AT_OUTPUT, "verifier");
+    if ((ex = cli_make_verifier(&verifier, policy_file, roots, n_roots, allow_debug,
+                                measurement)) != 0) {
         goto out;
     }
     if (file) {
@@ -182,6 +170,18 @@ int cmd_seal(int argc, char **argv)
             goto out;
         }
     }
+    if (deployment) {
+        /* the deployment's workload, through the socket in its host directory */
+        if ((ex = cli_rt_open(&rto)) != 0) {
+            goto out;
+        }
+        if ((rc = bpt_runtime_kx_socket(sock, sizeof(sock), rto.rt, deployment)) < 0) {
+            ex = cli_fail(rc, CLI_AT_RUNTIME, NULL);
+            goto out;
+        }
+        co.unix_socket = sock;
+        url = "http://localhost";
+    }
     {
         bpt_kx_client_secret s = {name, bpt_secret_data(secret), bpt_secret_len(secret)};
         rc = bpt_kx_client_send_with(&res, url, verifier, &s, 1, &co);
@@ -204,7 +204,6 @@ out:
     bpt_free(text);
     bpt_secret_free(secret);
     bpt_verifier_free(verifier);
-    bpt_verify_ctx_free(ctx);
-    bpt_policy_free(policy);
+    cli_rt_close(&rto);
     return ex;
 }

@@ -41,8 +41,8 @@ static void on_secret(const char *session_id_hex, const char *name, const bpt_se
 
 static void serve_usage(FILE *f)
 {
-    fprintf(f, "usage: bpt serve [--config FILE] [--listen HOST:PORT] [--simulate PROVIDER "
-               "--sim-dir DIR]\n"
+    fprintf(f, "usage: bpt serve [--config FILE] [--listen HOST:PORT | --listen unix:PATH]\n"
+               "                 [--simulate PROVIDER --sim-dir DIR]\n"
                "\n"
                "Serve the sealed-secret key exchange (DESIGN.md §6) until SIGINT or SIGTERM:\n"
                "POST /v1/sessions, POST /v1/sessions/{id}/secrets, GET /v1/attestation,\n"
@@ -55,12 +55,16 @@ static void serve_usage(FILE *f)
                "  --simulate P       evidence from the simulated TEE (sev-snp, tdx, aws-nitro)\n"
                "  --sim-dir DIR      made by 'bpt sim init DIR' (required with --simulate)\n"
                "  --listen HOST:PORT default 127.0.0.1:8787 (port 0 picks a free one)\n"
+               "  --listen unix:PATH a unix socket instead (mode 0600; an old socket at PATH\n"
+               "                     is replaced): a workload of 'bpt deploy' serves on\n"
+               "                     unix:/run/bpt/kx.sock; no per-client rate limit there\n"
                "  --legacy-v0        also accept the Rust crate's v0 SealedSecretPayload\n"
                "  --binding MODE     session (default: fresh evidence per session) or\n"
                "                     service-key (one attested Ed25519 key signs each session)\n"
                "Before listening it makes one evidence, so a simulator directory that was never\n"
                "initialised or a TEE that cannot attest stops it at once. Prints 'serve:\n"
-               "listening on http://HOST:PORT' once ready. The process is made non-dumpable\n"
+               "listening on http://HOST:PORT' (or 'on unix:PATH') once ready. The process is\n"
+               "made non-dumpable\n"
                "with no core files first (live session keys are in its memory).\n"
                "Without --simulate the host's TEE makes the evidence: when 'bpt detect' finds\n"
                "none, serve refuses to start (exit 1) unless --config says a TEE is not required\n"
@@ -185,7 +189,17 @@ int cmd_serve(int argc, char **argv)
     if (st.ao.simulate != BPT_PROVIDER_UNKNOWN && !st.ao.sim_dir) {
         return cli_usage_error("serve", "--simulate needs --sim-dir DIR (see 'bpt sim init')");
     }
-    {
+    if (strncmp(listen, "unix:", 5) == 0) {
+        if (listen[5] != '/' || strlen(listen + 5) >= 108) {
+            return cli_usage_error("serve",
+                                   "--listen '%s': expected unix:/ABSOLUTE/PATH (under "
+                                   "108 bytes)",
+                                   listen);
+        }
+        ho.listen_unix = listen + 5;
+        /* every client of a unix socket is the one local address: its permissions decide */
+        ho.rate_limit_burst = 0;
+    } else {
         const char *colon = strrchr(listen, ':');
         char *end = NULL;
         unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
@@ -250,13 +264,19 @@ int cmd_serve(int argc, char **argv)
         ex = cli_fail(rc, CLI_AT_LISTEN, listen);
         goto out;
     }
-    printf("serve: listening on http://%s:%u (evidence: %s)\n", host, bpt_kx_server_port(srv),
-           st.ao.simulate != BPT_PROVIDER_UNKNOWN ? bpt_provider_name(st.ao.simulate)
-                                                  : "TEE hardware");
+    const char *evidence =
+        st.ao.simulate != BPT_PROVIDER_UNKNOWN ? bpt_provider_name(st.ao.simulate) : "TEE hardware";
+    if (ho.listen_unix) {
+        printf("serve: listening on unix:%s (evidence: %s)\n", ho.listen_unix, evidence);
+    } else {
+        printf("serve: listening on http://%s:%u (evidence: %s)\n", host, bpt_kx_server_port(srv),
+               evidence);
+    }
     fflush(stdout);
     sigwait(&set, &sig);
     printf("serve: stopping on signal %d; %zu secret(s) were held, now cleansed\n", sig,
            bpt_kx_store_count(store));
+    fflush(stdout); /* stdout may be a file (a deployment's workload.log) */
     ex = BPT_EXIT_OK;
 out:
     bpt_kx_server_stop(srv);
