@@ -70,7 +70,6 @@ static void run(const char *prefix, const uint8_t *doc, size_t len, bpt_verify_c
     size_t tbs_len = 0, n;
     char name[128], desc[160];
     double full, cached, lim_a, lim_b, one, many, raw_one, raw_many;
-    void *ctxs[64];
     uint64_t hits = 0, misses = 0;
 
     memset(&d, 0, sizeof(d));
@@ -110,11 +109,7 @@ static void run(const char *prefix, const uint8_t *doc, size_t len, bpt_verify_c
            raw.openssl > 0 ? raw.nettle / raw.openssl : 0.0, (unsigned long long)hits,
            (unsigned long long)(hits + misses));
 
-    for (int i = 0; i < threads; i++) {
-        ctxs[i] = &cc;
-    }
-    one = bench_rate_threads(verify_once, ctxs, 1, secs);
-    many = bench_rate_threads(verify_once, ctxs, threads, secs);
+    bench_rate_shared(&one, &many, verify_once, &cc, threads, secs);
     bench_ecdsa_threads(&raw_one, &raw_many, X509_get0_pubkey(certs[n]), d.signature,
                         d.signature + 48, 48, tbs, tbs_len, threads, secs);
     snprintf(name, sizeof(name), "%s_verify_cached_chain_%d_threads", prefix, threads);

@@ -95,7 +95,6 @@ static void run(const struct variant *v, double secs, int threads)
     uint8_t r[48], s[48];
     char name[96], desc[160];
     double full, cached, lim_a, lim_b, one, many, raw_one, raw_many;
-    void *ctxs[64];
     uint64_t hits = 0, misses = 0;
 
     report_rs(r, s, v->report);
@@ -130,11 +129,7 @@ static void run(const struct variant *v, double secs, int threads)
            (unsigned long long)(hits + misses));
 
     /* Threads: the cached path through one shared context, and raw OpenSSL, 1 and N. */
-    for (int i = 0; i < threads; i++) {
-        ctxs[i] = &cc;
-    }
-    one = bench_rate_threads(verify_once, ctxs, 1, secs);
-    many = bench_rate_threads(verify_once, ctxs, threads, secs);
+    bench_rate_shared(&one, &many, verify_once, &cc, threads, secs);
     bench_ecdsa_threads(&raw_one, &raw_many, X509_get0_pubkey(v->vcek), r, s, 48, v->report,
                         BPT_SNP_SIGNED_SIZE, threads, secs);
     snprintf(name, sizeof(name), "%s_verify_cached_chain_%d_threads", v->name, threads);

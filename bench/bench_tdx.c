@@ -223,7 +223,6 @@ static void run(const char *name_prefix, const uint8_t *quote, size_t len, const
     bpt_tdx_quote q = BPT_TDX_QUOTE_INIT;
     char name[128], desc[160];
     double full, cached, lim_a, lim_b, one, many, raw_one, raw_many;
-    void *ctxs[64];
     uint64_t hits = 0, misses = 0;
 
     if (!verify_once(&c) || !verify_once(&cc) || bpt_tdx_parse(&q, quote, len) != 0) {
@@ -250,11 +249,7 @@ static void run(const char *name_prefix, const uint8_t *quote, size_t len, const
            raw.openssl > 0 ? raw.nettle / raw.openssl : 0.0, (unsigned long long)hits,
            (unsigned long long)(hits + misses));
 
-    for (int i = 0; i < threads; i++) {
-        ctxs[i] = &cc;
-    }
-    one = bench_rate_threads(verify_once, ctxs, 1, secs);
-    many = bench_rate_threads(verify_once, ctxs, threads, secs);
+    bench_rate_shared(&one, &many, verify_once, &cc, threads, secs);
     bench_ecdsa_threads(&raw_one, &raw_many, k.key, k.quote_sig, k.quote_sig + 32, 32, quote,
                         q.signed_len, threads, secs);
     snprintf(name, sizeof(name), "%s_verify_cached_%d_threads", name_prefix, threads);

@@ -580,14 +580,20 @@ void bench_ecdsa_threads(double *one, double *many, EVP_PKEY *key, const uint8_t
                          double seconds)
 {
     struct ecdsa_sig e;
-    void *ctxs[64];
     if (!ecdsa_der(&e, key, r, sv, n, msg, msg_len)) {
         fprintf(stderr, "bench: ECDSA signature setup\n");
         exit(1);
     }
+    bench_rate_shared(one, many, ecdsa_raw_once, &e, threads, seconds);
+}
+
+void bench_rate_shared(double *one, double *many, bench_op op, void *ctx, int threads,
+                       double seconds)
+{
+    void *ctxs[64];
     for (int i = 0; i < 64; i++) {
-        ctxs[i] = &e;
+        ctxs[i] = ctx;
     }
-    *one = bench_rate_threads(ecdsa_raw_once, ctxs, 1, seconds);
-    *many = bench_rate_threads(ecdsa_raw_once, ctxs, threads, seconds);
+    *one = bench_rate_threads(op, ctxs, 1, seconds);
+    *many = bench_rate_threads(op, ctxs, threads, seconds);
 }

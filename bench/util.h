@@ -85,6 +85,10 @@ long bench_flag_long(int argc, char **argv, const char *name, long dflt);
  */
 double bench_rate_threads(bench_op op, void *const *ctxs, int threads, double seconds);
 
+/** @p op on @p ctx on 1 thread (@p one), then on @p threads (at most 64) at once (@p many). */
+void bench_rate_shared(double *one, double *many, bench_op op, void *ctx, int threads,
+                       double seconds);
+
 /**
  * Raw OpenSSL (EVP_DigestVerifyInit + EVP_DigestVerify) of one ECDSA signature on 1 thread and on
  * @p threads threads at once: the speed-up the machine itself allows.
