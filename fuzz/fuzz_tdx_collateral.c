@@ -1,6 +1,7 @@
 /*
- * TDX collateral: the collateral JSON verified against the pinned Intel root, and the TCB Info /
- * QE Identity parsers and the CRL parser on the input itself.
+ * TDX collateral: the collateral JSON verified against the pinned Intel root (from its text, and
+ * prepared then checked, as a context's collateral is), and the TCB Info / QE Identity parsers
+ * and the CRL parser on the input itself.
  */
 #include "fuzz.h"
 
@@ -18,6 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct bpt_tdx_tcb_info *t = calloc(1, sizeof(*t));
     struct bpt_tdx_qe_identity *qe = calloc(1, sizeof(*qe));
     struct bpt_tdx_collateral *c = NULL;
+    struct bpt_tdx_collateral_prepared *prepared = NULL;
     STACK_OF(X509) *roots = NULL;
     X509_CRL *crl = NULL;
     char *text = malloc(size + 1);
@@ -34,6 +36,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (bpt_pki_pinned_roots(&roots, &intel, 1) == 0 &&
             bpt_tdx_collateral_verify(&c, text, size, roots, BPT_FUZZ_AT) == 0) {
             bpt_tdx_collateral_release(c);
+            c = NULL;
+        }
+        if (roots && bpt_tdx_collateral_prepare(&prepared, text, size) == 0) {
+            if (bpt_tdx_collateral_check(&c, prepared, roots, BPT_FUZZ_AT) == 0) {
+                bpt_tdx_collateral_release(c);
+            }
+            bpt_tdx_collateral_prepared_free(prepared);
         }
         if (size > 0 && bpt_pki_parse_crl(&crl, data, size, "fuzz") == 0) {
             X509_CRL_free(crl);

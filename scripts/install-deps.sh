@@ -6,7 +6,7 @@ set -euo pipefail
 # the deployment store.
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev valgrind
       libssl-dev libcbor-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev
-      libsqlite3-dev sqlite3 runc umoci busybox-static libsecp256k1-dev
+      libsqlite3-dev sqlite3 runc umoci busybox-static libsecp256k1-dev nettle-dev libgmp-dev
       libcmocka-dev openssl wrk python3 clang-format curl)
 missing=()
 for p in "${pkgs[@]}"; do

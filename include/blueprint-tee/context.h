@@ -35,9 +35,12 @@ typedef struct bpt_verify_ctx bpt_verify_ctx;
 /** Options for bpt_verify_ctx_new(). Initialise with BPT_VERIFY_CTX_OPTS_INIT. */
 typedef struct bpt_verify_ctx_opts {
     unsigned version;                /**< BPT_VERIFY_CTX_OPTS_VERSION */
-    size_t chain_cache_entries;      /**< verified chains kept (SEV-SNP, TDX PCK, Nitro); 0..4096,
-                                          0: no cache */
-    size_t collateral_cache_entries; /**< verified TDX collateral sets kept; 0..4096, 0: none */
+    size_t chain_cache_entries;      /**< verified chains kept (SEV-SNP, TDX PCK, Nitro: one per
+                                          chip or enclave), least recently used evicted first;
+                                          0..16777216, 0: no cache */
+    size_t collateral_cache_entries; /**< verified TDX collateral sets kept (one per FMSPC and
+                                          collateral version, ~145 KB each: the default 1024
+                                          bounds them to ~150 MB); 0..16777216, 0: none */
     bool jwks_cache;                 /**< keep fetched JWK sets (else one fetch per token) */
     const bpt_clock *jwks_clock;     /**< the JWKS cache's notion of now (copied; NULL: system
                                           time; its userdata must outlive the context) */
@@ -49,7 +52,7 @@ typedef struct bpt_verify_ctx_opts {
 #define BPT_VERIFY_CTX_OPTS_VERSION 1
 #define BPT_VERIFY_CTX_OPTS_INIT                                                                   \
     {                                                                                              \
-        BPT_VERIFY_CTX_OPTS_VERSION, 1024, 64, true, NULL, 0, 0, 0                                 \
+        BPT_VERIFY_CTX_OPTS_VERSION, 65536, 1024, true, NULL, 0, 0, 0                              \
     }
 
 /**
@@ -140,7 +143,11 @@ BPT_API BPT_MUST_USE int bpt_verify_ctx_set_revocation_check(bpt_verify_ctx *c, 
 /** Whether SEV-SNP revocation is checked (true for a NULL context: the default). */
 BPT_API bool bpt_verify_ctx_revocation_check(const bpt_verify_ctx *c);
 
-/** Provider collateral JSON (TDX: the collateral of docs/tdx.md); NULL clears. */
+/**
+ * Provider collateral JSON (TDX: the collateral of docs/tdx.md); NULL clears. It is parsed here
+ * once (when it parses: otherwise each verification reports what is wrong with it); every
+ * verification still checks all of its signatures, chains, CRLs and dates at its own time.
+ */
 BPT_API BPT_MUST_USE int bpt_verify_ctx_set_collateral_json(bpt_verify_ctx *c, const char *json,
                                                             size_t len);
 

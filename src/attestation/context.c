@@ -10,6 +10,8 @@
 
 #include "attestation/collateral/collateral_cache.h"
 #include "attestation/collateral/jwks.h"
+#include "attestation/collateral/tdx_collateral.h"
+#include "attestation/pki/cert_cache.h"
 #include "attestation/pki/chain_cache.h"
 #include "attestation/pki/pki.h"
 
@@ -17,12 +19,11 @@
 #include "core/http.h"
 #include "core/json.h"
 #include "core/limits.h"
+#include "core/lru.h"
 #include "core/reader.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#define CACHE_MAX_ENTRIES 4096
 
 static int check_opts(const bpt_verify_ctx_opts *o)
 {
@@ -39,13 +40,18 @@ static int check_opts(const bpt_verify_ctx_opts *o)
                        "and jwks_refetch_secs (0..86400)",
                        o->jwks_timeout_ms);
     }
-    if (o->chain_cache_entries > CACHE_MAX_ENTRIES ||
-        o->collateral_cache_entries > CACHE_MAX_ENTRIES) {
+    if (o->chain_cache_entries > BPT_LRU_MAX_CAPACITY ||
+        o->collateral_cache_entries > BPT_LRU_MAX_CAPACITY) {
         return bpt_err(BPT_EINVAL,
-                       "verify context: cache of %zu chains / %zu collateral sets (0..%d each)",
-                       o->chain_cache_entries, o->collateral_cache_entries, CACHE_MAX_ENTRIES);
+                       "verify context: cache of %zu chains / %zu collateral sets (0..%u each)",
+                       o->chain_cache_entries, o->collateral_cache_entries, BPT_LRU_MAX_CAPACITY);
     }
     return 0;
+}
+
+static void release_key(void *k)
+{
+    EVP_PKEY_free(k);
 }
 
 int bpt_verify_ctx_alloc(bpt_verify_ctx **out, const bpt_verify_ctx_opts *opts)
@@ -70,8 +76,10 @@ int bpt_verify_ctx_alloc(bpt_verify_ctx **out, const bpt_verify_ctx_opts *opts)
     bpt_buf_init(&c->trust_roots_pem, BPT_LIMIT_CERT_CHAIN_BYTES);
     bpt_buf_init(&c->certs, BPT_LIMIT_CERT_CHAIN_BYTES);
     c->log.min_level = BPT_LOG_OFF;
+    BPT_CHECK(bpt_cert_cache_new(&c->cert_cache, BPT_CERT_CACHE_ENTRIES));
     if (opts->chain_cache_entries) {
         BPT_CHECK(bpt_chain_cache_new(&c->chain_cache, opts->chain_cache_entries));
+        BPT_CHECK(bpt_lru_new(&c->ec_keys, opts->chain_cache_entries, release_key));
     }
     if (opts->collateral_cache_entries) {
         BPT_CHECK(bpt_collateral_cache_new(&c->collateral_cache, opts->collateral_cache_entries));
@@ -82,6 +90,7 @@ int bpt_verify_ctx_alloc(bpt_verify_ctx **out, const bpt_verify_ctx_opts *opts)
                                          .default_ttl_secs = opts->jwks_default_ttl_secs,
                                          .refetch_secs = opts->jwks_refetch_secs};
         BPT_CHECK(bpt_jwks_cache_new(&c->jwks_cache, &jo));
+        BPT_CHECK(bpt_lru_new(&c->jwt_tokens, BPT_CTX_JWT_TOKENS, bpt_lru_release_self));
     }
     *out = c;
     c = NULL;
@@ -105,15 +114,22 @@ void bpt_verify_ctx_free(bpt_verify_ctx *c)
         return;
     }
     sk_X509_pop_free(c->trust_roots, X509_free);
+    for (int i = 0; i < BPT_ROOT_COUNT; i++) {
+        X509_free(atomic_load(&c->pinned[i]));
+    }
     bpt_buf_dispose(&c->trust_roots_pem);
     bpt_buf_dispose(&c->certs);
     free(c->collateral_json);
+    bpt_tdx_collateral_prepared_free(c->collateral_prepared);
     bpt_jwks_free(c->jwks);
     free(c->jwks_url);
     free(c->kds_url);
     free(c->pccs_url);
     free(c->cache_dir);
+    bpt_cert_cache_free(c->cert_cache);
     bpt_chain_cache_free(c->chain_cache);
+    bpt_lru_free(c->ec_keys);
+    bpt_lru_free(c->jwt_tokens);
     bpt_collateral_cache_free(c->collateral_cache);
     bpt_jwks_cache_free(c->jwks_cache);
     free(c);
@@ -353,9 +369,25 @@ static int set_json_text(char **slot, const char *json, size_t len, size_t max, 
 int bpt_verify_ctx_set_collateral_json(bpt_verify_ctx *c, const char *json, size_t len)
 {
     int rc = settable(c, "collateral");
-    return rc < 0 ? rc
-                  : set_json_text(&c->collateral_json, json, len, BPT_LIMIT_COLLATERAL_BYTES,
-                                  "collateral");
+    if (rc == 0) {
+        rc =
+            set_json_text(&c->collateral_json, json, len, BPT_LIMIT_COLLATERAL_BYTES, "collateral");
+    }
+    if (rc == 0 && c->collateral_json &&
+        EVP_Digest(c->collateral_json, len, c->collateral_digest, NULL, EVP_sha256(), NULL) != 1) {
+        rc = bpt_err_ossl(BPT_ERROR, "verify context: collateral digest");
+    }
+    if (rc == 0) {
+        /* Parsed once here when it parses (verifications then check it without parsing it);
+         * otherwise each verification parses the text and says what is wrong with it. */
+        bpt_tdx_collateral_prepared_free(c->collateral_prepared);
+        c->collateral_prepared = NULL;
+        if (c->collateral_json &&
+            bpt_tdx_collateral_prepare(&c->collateral_prepared, c->collateral_json, len) < 0) {
+            c->collateral_prepared = NULL;
+        }
+    }
+    return rc;
 }
 
 int bpt_verify_ctx_set_jwks_json(bpt_verify_ctx *c, const char *json, size_t len)
@@ -513,6 +545,64 @@ int bpt_verify_ctx_add_verifier(bpt_verify_ctx *c, const bpt_verifier_vtable *vt
 
 /* ---- what providers read ---------------------------------------------------------------- */
 
+/* The pinned certificate @p id of the context, parsed on first use (borrowed). Two threads
+ * may both parse it; one copy is kept, the other freed. */
+static int pinned_one(X509 **out, const bpt_verify_ctx *c, enum bpt_pinned_root id)
+{
+    _Atomic(X509 *) *slot = &((bpt_verify_ctx *)c)->pinned[id];
+    X509 *x = atomic_load(slot), *none = NULL;
+    int rc;
+    if (!x) {
+        if ((rc = bpt_pki_pinned_load(&x, id)) < 0) {
+            return rc;
+        }
+        if (!atomic_compare_exchange_strong(slot, &none, x)) {
+            X509_free(x);
+            x = none; /* another thread's copy */
+        }
+    }
+    *out = x;
+    return 0;
+}
+
+int bpt_verify_ctx_pinned(STACK_OF(X509) * *out, const bpt_verify_ctx *c,
+                          const enum bpt_pinned_root *ids, size_t n_ids)
+{
+    STACK_OF(X509) *st = NULL;
+    X509 *x = NULL;
+    int rc;
+
+    *out = NULL;
+    if (!c) {
+        return bpt_pki_pinned_roots(out, ids, n_ids);
+    }
+    if (!(st = sk_X509_new_reserve(NULL, (int)n_ids))) {
+        return bpt_err_nomem("pinned roots");
+    }
+    for (size_t i = 0; i < n_ids; i++) {
+        if ((unsigned)ids[i] >= BPT_ROOT_COUNT) {
+            rc = bpt_err(BPT_EINVAL, "pki: no pinned root %d", (int)ids[i]);
+            goto out;
+        }
+        BPT_CHECK(pinned_one(&x, c, ids[i]));
+        if (X509_up_ref(x) != 1) {
+            rc = bpt_err_nomem("pinned roots");
+            goto out;
+        }
+        if (!sk_X509_push(st, x)) {
+            X509_free(x);
+            rc = bpt_err_nomem("pinned roots");
+            goto out;
+        }
+    }
+    *out = st;
+    st = NULL;
+    rc = 0;
+out:
+    sk_X509_pop_free(st, X509_free);
+    return rc;
+}
+
 int bpt_verify_ctx_roots(STACK_OF(X509) * *out, const bpt_verify_ctx *c,
                          const enum bpt_pinned_root *ids, size_t n_ids)
 {
@@ -523,7 +613,7 @@ int bpt_verify_ctx_roots(STACK_OF(X509) * *out, const bpt_verify_ctx *c,
         }
         return 0;
     }
-    return bpt_pki_pinned_roots(out, ids, n_ids);
+    return bpt_verify_ctx_pinned(out, c, ids, n_ids);
 }
 
 int bpt_verify_ctx_digest_roots(EVP_MD_CTX *md, const bpt_verify_ctx *c)
@@ -538,7 +628,7 @@ int bpt_verify_ctx_digest_roots(EVP_MD_CTX *md, const bpt_verify_ctx *c)
 
 /* The certificates (and, when @p crls is not NULL, the CRLs) of a list of blobs. */
 static int parse_blobs(STACK_OF(X509) * *all, STACK_OF(X509_CRL) * *crls, const bpt_buf *blobs,
-                       const char *what)
+                       struct bpt_cert_cache *cache, const char *what)
 {
     STACK_OF(X509) *dropped = NULL;
     struct bpt_reader r;
@@ -549,7 +639,7 @@ static int parse_blobs(STACK_OF(X509) * *all, STACK_OF(X509_CRL) * *crls, const 
         const uint8_t *blob;
         BPT_CHECK(bpt_reader_u32le(&r, &n, "length"));
         BPT_CHECK(bpt_reader_view(&r, &blob, n, "certificate"));
-        BPT_CHECK(bpt_pki_parse_bundle(all ? all : &dropped, crls, blob, n, what));
+        BPT_CHECK(bpt_pki_parse_bundle_cached(all ? all : &dropped, crls, cache, blob, n, what));
     }
     if (all && !*all && !(*all = sk_X509_new_null())) {
         rc = bpt_err_nomem("certificates");
@@ -564,10 +654,10 @@ int bpt_verify_ctx_given(STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *crls,
 {
     int rc = 0;
     if (c) {
-        BPT_CHECK(parse_blobs(certs, crls, &c->certs, what));
+        BPT_CHECK(parse_blobs(certs, crls, &c->certs, c->cert_cache, what));
     }
     if (ev) {
-        BPT_CHECK(parse_blobs(certs, crls, &ev->certs, what));
+        BPT_CHECK(parse_blobs(certs, crls, &ev->certs, c ? c->cert_cache : NULL, what));
     }
 out:
     return rc;
@@ -597,4 +687,65 @@ const char *bpt_verify_ctx_collateral(const bpt_verify_ctx *c, const struct bpt_
         return c->collateral_json;
     }
     return ev ? ev->collateral_text : NULL;
+}
+
+const struct bpt_tdx_collateral_prepared *
+bpt_verify_ctx_collateral_prepared(const bpt_verify_ctx *c, const char *json)
+{
+    return c && json && json == c->collateral_json ? c->collateral_prepared : NULL;
+}
+
+int bpt_verify_ctx_collateral_digest(uint8_t out[32], const bpt_verify_ctx *c, const char *json)
+{
+    if (c && json && json == c->collateral_json) {
+        memcpy(out, c->collateral_digest, 32);
+        return 0;
+    }
+    if (!json || EVP_Digest(json, strlen(json), out, NULL, EVP_sha256(), NULL) != 1) {
+        return bpt_err_ossl(BPT_ERROR, "collateral digest");
+    }
+    return 0;
+}
+
+static bool take_key(void *v, void *arg)
+{
+    if (EVP_PKEY_up_ref(v) != 1) {
+        return false;
+    }
+    *(EVP_PKEY **)arg = v;
+    return true;
+}
+
+int bpt_verify_ctx_ec_key(EVP_PKEY **out, const bpt_verify_ctx *c, int bits, const uint8_t *xy,
+                          const char *what)
+{
+    uint8_t key[32], tag = (uint8_t)(bits / 8);
+    EVP_MD_CTX *md = NULL;
+    EVP_PKEY *k = NULL;
+    int rc;
+
+    *out = NULL;
+    if (!c || !c->ec_keys) {
+        return bpt_pki_ec_pub_from_xy(out, bits, xy, what);
+    }
+    md = EVP_MD_CTX_new();
+    if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(md, &tag, 1) != 1 || EVP_DigestUpdate(md, xy, 2 * (size_t)tag) != 1 ||
+        EVP_DigestFinal_ex(md, key, NULL) != 1) {
+        EVP_MD_CTX_free(md);
+        return bpt_err_ossl(BPT_ERROR, "%s: key digest", what);
+    }
+    EVP_MD_CTX_free(md);
+    if (bpt_lru_get(c->ec_keys, key, take_key, &k)) {
+        *out = k;
+        return 0;
+    }
+    BPT_CHECK(bpt_pki_ec_pub_from_xy(&k, bits, xy, what));
+    if (EVP_PKEY_up_ref(k) == 1) {
+        bpt_lru_put(c->ec_keys, key, k);
+    }
+    *out = k;
+    rc = 0;
+out:
+    return rc;
 }

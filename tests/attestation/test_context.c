@@ -10,6 +10,8 @@
 
 #include "attester/sim/sev_snp.h"
 
+#include "attestation/context_internal.h"
+
 #include <blueprint-tee/sys/verifier.h>
 
 #include <pthread.h>
@@ -50,14 +52,14 @@ static void test_opts_validation(void **state)
     assert_rc_msg(bpt_verify_ctx_new(&c, &o), BPT_EINVAL, "BPT_VERIFY_CTX_OPTS_INIT");
     assert_null(c);
     o.version = BPT_VERIFY_CTX_OPTS_VERSION;
-    o.chain_cache_entries = 4097;
-    assert_rc_msg(bpt_verify_ctx_new(&c, &o), BPT_EINVAL, "0..4096");
+    o.chain_cache_entries = 16777217;
+    assert_rc_msg(bpt_verify_ctx_new(&c, &o), BPT_EINVAL, "0..16777216");
     assert_null(c);
-    o.chain_cache_entries = 4096;
-    o.collateral_cache_entries = 4097;
-    assert_rc_msg(bpt_verify_ctx_new(&c, &o), BPT_EINVAL, "0..4096");
+    o.chain_cache_entries = 16777216;
+    o.collateral_cache_entries = 16777217;
+    assert_rc_msg(bpt_verify_ctx_new(&c, &o), BPT_EINVAL, "0..16777216");
     assert_null(c);
-    o.collateral_cache_entries = 4096;
+    o.collateral_cache_entries = 16777216;
     o.jwks_timeout_ms = 600001;
     assert_rc_msg(bpt_verify_ctx_new(&c, &o), BPT_EINVAL, "timeout_ms");
     assert_null(c);
@@ -760,9 +762,116 @@ static void test_threads_share_a_context_and_a_verifier(void **state)
     bpt_verify_ctx_free(c);
 }
 
+/* Raw EC points made into keys once per context that keeps chains (TDX attestation keys). */
+static void test_ec_keys_made_once(void **state)
+{
+    bpt_verify_ctx_opts none = BPT_VERIFY_CTX_OPTS_INIT;
+    bpt_verify_ctx *c = NULL, *bare = NULL;
+    EVP_PKEY *gen = EVP_EC_gen("P-256"), *a = NULL, *b = NULL;
+    uint8_t pt[65], off[64];
+    size_t n = 0;
+    (void)state;
+    none.chain_cache_entries = 0;
+    assert_int_equal(EVP_PKEY_get_octet_string_param(gen, "encoded-pub-key", pt, sizeof(pt), &n),
+                     1);
+    assert_ok(bpt_verify_ctx_new(&c, NULL));
+    assert_ok(bpt_verify_ctx_new(&bare, &none));
+    assert_ok(bpt_verify_ctx_ec_key(&a, c, 256, pt + 1, "k"));
+    assert_ok(bpt_verify_ctx_ec_key(&b, c, 256, pt + 1, "k"));
+    assert_ptr_equal(a, b);
+    assert_int_equal(EVP_PKEY_eq(a, gen), 1);
+    EVP_PKEY_free(a);
+    EVP_PKEY_free(b);
+    assert_ok(bpt_verify_ctx_ec_key(&a, bare, 256, pt + 1, "k"));
+    assert_ok(bpt_verify_ctx_ec_key(&b, bare, 256, pt + 1, "k"));
+    assert_ptr_not_equal(a, b);
+    EVP_PKEY_free(a);
+    EVP_PKEY_free(b);
+    memset(off, 1, sizeof(off)); /* no point of P-256: refused each time, never kept */
+    for (int i = 0; i < 2; i++) {
+        assert_rc_msg(bpt_verify_ctx_ec_key(&a, c, 256, off, "k"), BPT_EMALFORMED,
+                      "k: not a P-256 public key");
+        assert_null(a);
+    }
+    EVP_PKEY_free(gen);
+    bpt_verify_ctx_free(c);
+    bpt_verify_ctx_free(bare);
+}
+
+struct pinned_worker {
+    bpt_verify_ctx *c;
+    pthread_barrier_t *start;
+    X509 *got;
+    int rc;
+};
+
+static void *take_pinned(void *p)
+{
+    struct pinned_worker *w = p;
+    static const enum bpt_pinned_root ark = BPT_ROOT_AMD_MILAN_ARK;
+    STACK_OF(X509) *st = NULL;
+    pthread_barrier_wait(w->start);
+    w->rc = bpt_verify_ctx_pinned(&st, w->c, &ark, 1);
+    w->got = w->rc == 0 ? sk_X509_value(st, 0) : NULL;
+    sk_X509_pop_free(st, X509_free);
+    return NULL;
+}
+
+/* The pinned roots are parsed once per context, on first use, even when threads race to it;
+ * the context's own trust roots replace them as roots but not as pinned certificates. */
+static void test_pinned_roots_parsed_once(void **state)
+{
+    static const enum bpt_pinned_root ids[] = {BPT_ROOT_AMD_MILAN_ARK, BPT_ROOT_AWS_NITRO_G1};
+    static const enum bpt_pinned_root bad = BPT_ROOT_COUNT;
+    const struct bpt_sim_snp_fixture *f = *state;
+    bpt_verify_ctx *c = NULL, *own = sim_ctx(f, NULL);
+    STACK_OF(X509) *a = NULL, *b = NULL;
+    pthread_barrier_t start;
+    pthread_t th[2];
+    struct pinned_worker w[2];
+
+    assert_ok(bpt_verify_ctx_new(&c, NULL));
+    assert_int_equal(pthread_barrier_init(&start, NULL, 2), 0);
+    for (int i = 0; i < 2; i++) {
+        w[i] = (struct pinned_worker){.c = c, .start = &start};
+        assert_int_equal(pthread_create(&th[i], NULL, take_pinned, &w[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(w[i].rc, 0);
+    }
+    pthread_barrier_destroy(&start);
+    assert_ptr_equal(w[0].got, w[1].got); /* one copy kept */
+    assert_ok(bpt_verify_ctx_roots(&a, c, ids, 2));
+    assert_ok(bpt_verify_ctx_pinned(&b, c, ids, 2));
+    assert_int_equal(sk_X509_num(a), 2);
+    assert_ptr_equal(sk_X509_value(a, 0), w[0].got);
+    assert_ptr_equal(sk_X509_value(a, 1), sk_X509_value(b, 1));
+    sk_X509_pop_free(a, X509_free);
+    sk_X509_pop_free(b, X509_free);
+    /* without a context: parsed for the call */
+    assert_ok(bpt_verify_ctx_pinned(&a, NULL, ids, 1));
+    assert_true(sk_X509_value(a, 0) != w[0].got);
+    assert_int_equal(X509_cmp(sk_X509_value(a, 0), w[0].got), 0);
+    sk_X509_pop_free(a, X509_free);
+    assert_rc_msg(bpt_verify_ctx_pinned(&a, c, &bad, 1), BPT_EINVAL, "no pinned root");
+    assert_null(a);
+    /* a context with trust roots: those are the roots, the pinned ones stay available */
+    assert_ok(bpt_verify_ctx_roots(&a, own, ids, 1));
+    assert_int_equal(X509_cmp(sk_X509_value(a, 0), w[0].got) == 0, 0);
+    sk_X509_pop_free(a, X509_free);
+    assert_ok(bpt_verify_ctx_pinned(&a, own, ids, 1));
+    assert_int_equal(X509_cmp(sk_X509_value(a, 0), w[0].got), 0);
+    sk_X509_pop_free(a, X509_free);
+    bpt_verify_ctx_free(own);
+    bpt_verify_ctx_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pinned_roots_parsed_once),
+        cmocka_unit_test(test_ec_keys_made_once),
         cmocka_unit_test(test_opts_validation),
         cmocka_unit_test(test_ctx_new_without_out_pointer),
         cmocka_unit_test(test_setters_refuse_once_frozen),

@@ -1,7 +1,10 @@
 /*
  * Verified TDX collateral keyed by a digest of its inputs (the caller's: fmspc, trust roots,
- * collateral text). Entries are evicted oldest first.
- * Threads: safe from any thread (one mutex).
+ * collateral text): a bounded LRU hash table (core/lru.h) of the capacity the context was made
+ * with. An entry holds a reference to the shared, immutable verified collateral (about 145 KB
+ * for Intel's: fixed arrays of TCB levels, two CRLs; docs/performance.md); the same collateral
+ * verified again keeps its entry (bpt_lru_put()).
+ * Threads: safe from any thread.
  */
 #ifndef BPT_ATTESTATION_COLLATERAL_CACHE_H
 #define BPT_ATTESTATION_COLLATERAL_CACHE_H
@@ -10,7 +13,7 @@
 
 struct bpt_collateral_cache;
 
-/** @param max_entries 1..4096. @return 0; BPT_EINVAL; BPT_ENOMEM. */
+/** @param max_entries 1..BPT_LRU_MAX_CAPACITY. @return 0; BPT_EINVAL; BPT_ENOMEM. */
 BPT_MUST_USE int bpt_collateral_cache_new(struct bpt_collateral_cache **out, size_t max_entries);
 void bpt_collateral_cache_free(struct bpt_collateral_cache *c);
 /** Lookups that found a usable entry, and lookups in all. */

@@ -410,14 +410,19 @@ static int64_t asn1_unix(const ASN1_TIME *t)
 }
 
 /*
- * An issuer chain from the collateral (PEM: signer first, then the root): verified to one of
- * @p roots at @p at, every certificate the root issued checked against the root CA CRL.
- * Returns the signer (a new reference); narrows the collateral's window to the chain's.
+ * An issuer chain of the collateral (@p certs: signer first, then the root), verified to one of
+ * @p roots at @p at, every certificate the root issued checked against @p root_crl. Returns the
+ * signer (a new reference). The verified chain's windows narrow @p c's (when not NULL); with
+ * @p bound (prepared collateral, whose window is already narrowed by every certificate it
+ * carries), *beyond is set when a certificate of the chain would narrow it further (one the
+ * collateral does not carry, taken from the trust roots).
  */
-static int verify_issuer_chain(X509 **signer, struct bpt_tdx_collateral *c, const char *pem,
-                               STACK_OF(X509) * roots, int64_t at, const char *what)
+static int check_issuer_chain(X509 **signer, struct bpt_tdx_collateral *c,
+                              const struct bpt_tdx_collateral *bound, bool *beyond,
+                              STACK_OF(X509) * certs, X509_CRL *root_crl, STACK_OF(X509) * roots,
+                              int64_t at, const char *what)
 {
-    STACK_OF(X509) *certs = NULL, *chain = NULL;
+    STACK_OF(X509) *chain = NULL;
     struct bpt_pki_verify_opts opts = {
         .at = at,
         .max_depth = 3,
@@ -428,17 +433,22 @@ static int verify_issuer_chain(X509 **signer, struct bpt_tdx_collateral *c, cons
     int rc;
 
     *signer = NULL;
-    BPT_CHECK(bpt_pki_parse_certs(&certs, (const uint8_t *)pem, strlen(pem), what));
     BPT_CHECK(bpt_pki_verify_chain(&chain, sk_X509_value(certs, 0), certs, roots, &opts, what));
     /* as Intel's QVL: the chain's copy of the root must be the trusted root itself */
     BPT_CHECK(bpt_pki_check_root_copy(certs, chain, what));
     for (int i = 0; i < sk_X509_num(chain); i++) {
         X509 *x = sk_X509_value(chain, i);
-        narrow(c, asn1_unix(X509_get0_notBefore(x)), asn1_unix(X509_get0_notAfter(x)));
+        int64_t nb = asn1_unix(X509_get0_notBefore(x)), na = asn1_unix(X509_get0_notAfter(x));
+        if (c) {
+            narrow(c, nb, na);
+        }
+        if (bound && (nb > bound->not_before || na < bound->not_after)) {
+            *beyond = true;
+        }
         if (i + 1 < sk_X509_num(chain)) {
             char ctx[96];
             snprintf(ctx, sizeof(ctx), "%s: root CA CRL", what);
-            BPT_CHECK(bpt_pki_check_not_revoked(c->root_crl, x, ctx));
+            BPT_CHECK(bpt_pki_check_not_revoked(root_crl, x, ctx));
         }
     }
     *signer = sk_X509_value(chain, 0);
@@ -446,6 +456,20 @@ static int verify_issuer_chain(X509 **signer, struct bpt_tdx_collateral *c, cons
     rc = 0;
 out:
     sk_X509_pop_free(chain, X509_free);
+    return rc;
+}
+
+/* The same for an issuer chain given as PEM text (parsed now). */
+static int verify_issuer_chain(X509 **signer, struct bpt_tdx_collateral *c, const char *pem,
+                               STACK_OF(X509) * roots, int64_t at, struct bpt_cert_cache *cache,
+                               const char *what)
+{
+    STACK_OF(X509) *certs = NULL;
+    int rc;
+    *signer = NULL;
+    BPT_CHECK(bpt_pki_parse_certs_cached(&certs, cache, (const uint8_t *)pem, strlen(pem), what));
+    BPT_CHECK(check_issuer_chain(signer, c, NULL, NULL, certs, c->root_crl, roots, at, what));
+out:
     sk_X509_pop_free(certs, X509_free);
     return rc;
 }
@@ -486,86 +510,131 @@ static X509 *root_for(STACK_OF(X509) * roots, X509_CRL *crl)
     return NULL;
 }
 
-int bpt_tdx_collateral_verify(struct bpt_tdx_collateral **out, const char *json, size_t len,
-                              STACK_OF(X509) * roots, int64_t at)
+/* The root CA CRL: issued and signed by a trusted root, valid at @p at. */
+static int check_root_crl(X509_CRL *crl, STACK_OF(X509) * roots, int64_t at)
+{
+    X509 *root = root_for(roots, crl);
+    if (!root) {
+        char issuer[256];
+        return bpt_err(BPT_ESIGNATURE,
+                       "tdx: root CA CRL: not issued by a trusted root: its issuer (%s) is neither "
+                       "the pinned Intel SGX Root CA nor one of the context's trust roots",
+                       bpt_pki_name(X509_CRL_get_issuer(crl), issuer, sizeof(issuer)));
+    }
+    return bpt_pki_check_crl(crl, root, at, "tdx: root CA CRL");
+}
+
+/* Empty collateral of one reference, its window unbounded; NULL without memory. */
+static struct bpt_tdx_collateral *new_collateral(void)
+{
+    struct bpt_tdx_collateral *c = calloc(1, sizeof(*c));
+    if (c) {
+        atomic_init(&c->refs, 1);
+        c->not_before = INT64_MIN;
+        c->not_after = INT64_MAX;
+    }
+    return c;
+}
+
+/* The collateral JSON's nine texts, in this order (Intel's field names). */
+enum {
+    F_PCK_CRL_CHAIN,
+    F_ROOT_CRL,
+    F_PCK_CRL,
+    F_TCB_CHAIN,
+    F_TCB_INFO,
+    F_TCB_SIG,
+    F_QE_CHAIN,
+    F_QE_ID,
+    F_QE_SIG,
+    F_COUNT
+};
+
+/* Parse collateral JSON into @p o and point @p t at its texts (inside @p o). */
+static int open_collateral(json_t **o, const char *t[F_COUNT], const char *json, size_t len)
 {
     static const char ctx[] = "tdx: collateral";
-    const char *pck_crl_chain = NULL, *root_crl = NULL, *pck_crl = NULL, *tcb_chain = NULL,
-               *tcb_info = NULL, *tcb_sig = NULL, *qe_chain = NULL, *qe_id = NULL, *qe_sig = NULL;
-    struct bpt_tdx_collateral *c = NULL;
-    json_t *o = NULL;
-    X509 *signer = NULL, *root;
-    int64_t nb = 0, na = 0;
+    static const char *const names[F_COUNT] = {
+        "pck_crl_issuer_chain",     "root_ca_crl", "pck_crl",
+        "tcb_info_issuer_chain",    "tcb_info",    "tcb_info_signature",
+        "qe_identity_issuer_chain", "qe_identity", "qe_identity_signature"};
     int rc;
 
-    *out = NULL;
+    *o = NULL;
     if (len > BPT_LIMIT_COLLATERAL_BYTES) {
         return bpt_err(BPT_ELIMIT, "%s: %zu bytes (limit %u)", ctx, len,
                        BPT_LIMIT_COLLATERAL_BYTES);
     }
-    BPT_CHECK(bpt_json_parse(&o, json, len, ctx));
-    if (!json_is_object(o)) {
+    BPT_CHECK(bpt_json_parse(o, json, len, ctx));
+    if (!json_is_object(*o)) {
         rc = bpt_err(BPT_EMALFORMED, "%s is not a JSON object", ctx);
         goto out;
     }
-    BPT_CHECK(bpt_tdx_json_text(o, "pck_crl_issuer_chain", &pck_crl_chain, ctx));
-    BPT_CHECK(bpt_tdx_json_text(o, "root_ca_crl", &root_crl, ctx));
-    BPT_CHECK(bpt_tdx_json_text(o, "pck_crl", &pck_crl, ctx));
-    BPT_CHECK(bpt_tdx_json_text(o, "tcb_info_issuer_chain", &tcb_chain, ctx));
-    BPT_CHECK(bpt_tdx_json_text(o, "tcb_info", &tcb_info, ctx));
-    BPT_CHECK(bpt_tdx_json_text(o, "tcb_info_signature", &tcb_sig, ctx));
-    BPT_CHECK(bpt_tdx_json_text(o, "qe_identity_issuer_chain", &qe_chain, ctx));
-    BPT_CHECK(bpt_tdx_json_text(o, "qe_identity", &qe_id, ctx));
-    BPT_CHECK(bpt_tdx_json_text(o, "qe_identity_signature", &qe_sig, ctx));
+    for (int i = 0; i < F_COUNT; i++) {
+        BPT_CHECK(bpt_tdx_json_text(*o, names[i], &t[i], ctx));
+    }
+    rc = 0;
+out:
+    return rc;
+}
 
-    if (!(c = calloc(1, sizeof(*c)))) {
+int bpt_tdx_collateral_verify(struct bpt_tdx_collateral **out, const char *json, size_t len,
+                              STACK_OF(X509) * roots, int64_t at)
+{
+    return bpt_tdx_collateral_verify_cached(out, json, len, roots, at, NULL);
+}
+
+int bpt_tdx_collateral_verify_cached(struct bpt_tdx_collateral **out, const char *json, size_t len,
+                                     STACK_OF(X509) * roots, int64_t at,
+                                     struct bpt_cert_cache *cache)
+{
+    const char *t[F_COUNT] = {NULL};
+    struct bpt_tdx_collateral *c = NULL;
+    json_t *o = NULL;
+    X509 *signer = NULL;
+    int64_t nb = 0, na = 0;
+    int rc;
+
+    *out = NULL;
+    BPT_CHECK(open_collateral(&o, t, json, len));
+    if (!(c = new_collateral())) {
         rc = bpt_err_nomem("collateral");
         goto out;
     }
-    atomic_init(&c->refs, 1);
-    c->not_before = INT64_MIN;
-    c->not_after = INT64_MAX;
 
     /* The root CA CRL, signed by the trusted root. */
-    BPT_CHECK(bpt_pki_parse_crl(&c->root_crl, (const uint8_t *)root_crl, strlen(root_crl),
+    BPT_CHECK(bpt_pki_parse_crl(&c->root_crl, (const uint8_t *)t[F_ROOT_CRL], strlen(t[F_ROOT_CRL]),
                                 "tdx: root CA CRL"));
-    if (!(root = root_for(roots, c->root_crl))) {
-        char issuer[256];
-        rc = bpt_err(BPT_ESIGNATURE,
-                     "tdx: root CA CRL: not issued by a trusted root: its issuer (%s) is neither "
-                     "the pinned Intel SGX Root CA nor one of the context's trust roots",
-                     bpt_pki_name(X509_CRL_get_issuer(c->root_crl), issuer, sizeof(issuer)));
-        goto out;
-    }
-    BPT_CHECK(bpt_pki_check_crl(c->root_crl, root, at, "tdx: root CA CRL"));
+    BPT_CHECK(check_root_crl(c->root_crl, roots, at));
     if (bpt_pki_crl_window(c->root_crl, &nb, &na)) {
         narrow(c, nb, na);
     }
 
     /* TCB Info: its signing chain, signature, then its contents. */
-    BPT_CHECK(verify_issuer_chain(&signer, c, tcb_chain, roots, at, "tdx: TCB Info issuer chain"));
-    BPT_CHECK(verify_body(signer, tcb_info, tcb_sig, "tdx: TCB Info signature"));
+    BPT_CHECK(verify_issuer_chain(&signer, c, t[F_TCB_CHAIN], roots, at, cache,
+                                  "tdx: TCB Info issuer chain"));
+    BPT_CHECK(verify_body(signer, t[F_TCB_INFO], t[F_TCB_SIG], "tdx: TCB Info signature"));
     X509_free(signer);
     signer = NULL;
-    BPT_CHECK(bpt_tdx_tcb_info_parse(&c->tcb, tcb_info, strlen(tcb_info)));
+    BPT_CHECK(bpt_tdx_tcb_info_parse(&c->tcb, t[F_TCB_INFO], strlen(t[F_TCB_INFO])));
     BPT_CHECK(check_dates(c->tcb.issue_date, c->tcb.next_update, at, "tdx: TCB Info"));
     narrow(c, c->tcb.issue_date, c->tcb.next_update);
 
     /* QE Identity likewise. */
-    BPT_CHECK(
-        verify_issuer_chain(&signer, c, qe_chain, roots, at, "tdx: QE Identity issuer chain"));
-    BPT_CHECK(verify_body(signer, qe_id, qe_sig, "tdx: QE Identity signature"));
+    BPT_CHECK(verify_issuer_chain(&signer, c, t[F_QE_CHAIN], roots, at, cache,
+                                  "tdx: QE Identity issuer chain"));
+    BPT_CHECK(verify_body(signer, t[F_QE_ID], t[F_QE_SIG], "tdx: QE Identity signature"));
     X509_free(signer);
     signer = NULL;
-    BPT_CHECK(bpt_tdx_qe_identity_parse(&c->qe, qe_id, strlen(qe_id)));
+    BPT_CHECK(bpt_tdx_qe_identity_parse(&c->qe, t[F_QE_ID], strlen(t[F_QE_ID])));
     BPT_CHECK(check_dates(c->qe.issue_date, c->qe.next_update, at, "tdx: QE Identity"));
     narrow(c, c->qe.issue_date, c->qe.next_update);
 
     /* The PCK CRL, signed by the PCK CA of its issuer chain. */
-    BPT_CHECK(
-        verify_issuer_chain(&signer, c, pck_crl_chain, roots, at, "tdx: PCK CRL issuer chain"));
-    BPT_CHECK(
-        bpt_pki_parse_crl(&c->pck_crl, (const uint8_t *)pck_crl, strlen(pck_crl), "tdx: PCK CRL"));
+    BPT_CHECK(verify_issuer_chain(&signer, c, t[F_PCK_CRL_CHAIN], roots, at, cache,
+                                  "tdx: PCK CRL issuer chain"));
+    BPT_CHECK(bpt_pki_parse_crl(&c->pck_crl, (const uint8_t *)t[F_PCK_CRL], strlen(t[F_PCK_CRL]),
+                                "tdx: PCK CRL"));
     BPT_CHECK(bpt_pki_check_crl(c->pck_crl, signer, at, "tdx: PCK CRL"));
     if (bpt_pki_crl_window(c->pck_crl, &nb, &na)) {
         narrow(c, nb, na);
@@ -577,5 +646,137 @@ out:
     X509_free(signer);
     bpt_tdx_collateral_release(c);
     json_decref(o);
+    return rc;
+}
+
+/* ---- collateral parsed once (a context's) ---------------------------------------------------- */
+
+struct bpt_tdx_collateral_prepared {
+    STACK_OF(X509) * tcb_chain, *qe_chain, *crl_chain;
+    char *tcb_info, *tcb_sig, *qe_id, *qe_sig;
+    struct bpt_tdx_collateral *col; /* contents and their window: handed out once verified */
+};
+
+void bpt_tdx_collateral_prepared_free(struct bpt_tdx_collateral_prepared *p)
+{
+    if (!p) {
+        return;
+    }
+    sk_X509_pop_free(p->tcb_chain, X509_free);
+    sk_X509_pop_free(p->qe_chain, X509_free);
+    sk_X509_pop_free(p->crl_chain, X509_free);
+    free(p->tcb_info);
+    free(p->tcb_sig);
+    free(p->qe_id);
+    free(p->qe_sig);
+    bpt_tdx_collateral_release(p->col);
+    free(p);
+}
+
+/* The chain's certificates' windows narrow @p c's (all of them: at least the verified chain's). */
+static int prepared_chain(STACK_OF(X509) * *out, struct bpt_tdx_collateral *c, const char *pem,
+                          const char *what)
+{
+    int rc = bpt_pki_parse_certs(out, (const uint8_t *)pem, strlen(pem), what);
+    for (int i = 0; rc == 0 && i < sk_X509_num(*out); i++) {
+        X509 *x = sk_X509_value(*out, i);
+        narrow(c, asn1_unix(X509_get0_notBefore(x)), asn1_unix(X509_get0_notAfter(x)));
+    }
+    return rc;
+}
+
+static char *dup_text(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+int bpt_tdx_collateral_prepare(struct bpt_tdx_collateral_prepared **out, const char *json,
+                               size_t len)
+{
+    const char *t[F_COUNT] = {NULL};
+    struct bpt_tdx_collateral_prepared *p = NULL;
+    struct bpt_tdx_collateral *c;
+    json_t *o = NULL;
+    int64_t nb = 0, na = 0;
+    int rc;
+
+    *out = NULL;
+    BPT_CHECK(open_collateral(&o, t, json, len));
+    if (!(p = calloc(1, sizeof(*p))) || !(p->col = c = new_collateral()) ||
+        !(p->tcb_info = dup_text(t[F_TCB_INFO])) || !(p->tcb_sig = dup_text(t[F_TCB_SIG])) ||
+        !(p->qe_id = dup_text(t[F_QE_ID])) || !(p->qe_sig = dup_text(t[F_QE_SIG]))) {
+        rc = bpt_err_nomem("collateral");
+        goto out;
+    }
+    BPT_CHECK(bpt_pki_parse_crl(&c->root_crl, (const uint8_t *)t[F_ROOT_CRL], strlen(t[F_ROOT_CRL]),
+                                "tdx: root CA CRL"));
+    BPT_CHECK(bpt_pki_parse_crl(&c->pck_crl, (const uint8_t *)t[F_PCK_CRL], strlen(t[F_PCK_CRL]),
+                                "tdx: PCK CRL"));
+    BPT_CHECK(prepared_chain(&p->tcb_chain, c, t[F_TCB_CHAIN], "tdx: TCB Info issuer chain"));
+    BPT_CHECK(prepared_chain(&p->qe_chain, c, t[F_QE_CHAIN], "tdx: QE Identity issuer chain"));
+    BPT_CHECK(prepared_chain(&p->crl_chain, c, t[F_PCK_CRL_CHAIN], "tdx: PCK CRL issuer chain"));
+    BPT_CHECK(bpt_tdx_tcb_info_parse(&c->tcb, t[F_TCB_INFO], strlen(t[F_TCB_INFO])));
+    BPT_CHECK(bpt_tdx_qe_identity_parse(&c->qe, t[F_QE_ID], strlen(t[F_QE_ID])));
+    for (int i = 0; i < 2; i++) {
+        if (bpt_pki_crl_window(i ? c->pck_crl : c->root_crl, &nb, &na)) {
+            narrow(c, nb, na);
+        }
+    }
+    narrow(c, c->tcb.issue_date, c->tcb.next_update);
+    narrow(c, c->qe.issue_date, c->qe.next_update);
+    *out = p;
+    p = NULL;
+    rc = 0;
+out:
+    bpt_tdx_collateral_prepared_free(p);
+    json_decref(o);
+    return rc;
+}
+
+/* A signed document of prepared collateral: its issuer chain, its signature, its dates. */
+static int check_document(const struct bpt_tdx_collateral *c, bool *beyond, STACK_OF(X509) * chain,
+                          const char *text, const char *sig, int64_t issue, int64_t next,
+                          STACK_OF(X509) * roots, int64_t at, const char *what)
+{
+    char w_chain[64], w_sig[64];
+    X509 *signer = NULL;
+    int rc;
+    snprintf(w_chain, sizeof(w_chain), "%s issuer chain", what);
+    snprintf(w_sig, sizeof(w_sig), "%s signature", what);
+    BPT_CHECK(check_issuer_chain(&signer, NULL, c, beyond, chain, c->root_crl, roots, at, w_chain));
+    BPT_CHECK(verify_body(signer, text, sig, w_sig));
+    BPT_CHECK(check_dates(issue, next, at, what));
+out:
+    X509_free(signer);
+    return rc;
+}
+
+int bpt_tdx_collateral_check(struct bpt_tdx_collateral **out,
+                             const struct bpt_tdx_collateral_prepared *p, STACK_OF(X509) * roots,
+                             int64_t at)
+{
+    struct bpt_tdx_collateral *c = p->col;
+    X509 *signer = NULL;
+    bool beyond = false;
+    int rc;
+
+    /* The order of bpt_tdx_collateral_verify(), whose parsing was done when prepared. */
+    *out = NULL;
+    BPT_CHECK(check_root_crl(c->root_crl, roots, at));
+    BPT_CHECK(check_document(c, &beyond, p->tcb_chain, p->tcb_info, p->tcb_sig, c->tcb.issue_date,
+                             c->tcb.next_update, roots, at, "tdx: TCB Info"));
+    BPT_CHECK(check_document(c, &beyond, p->qe_chain, p->qe_id, p->qe_sig, c->qe.issue_date,
+                             c->qe.next_update, roots, at, "tdx: QE Identity"));
+    BPT_CHECK(check_issuer_chain(&signer, NULL, c, &beyond, p->crl_chain, c->root_crl, roots, at,
+                                 "tdx: PCK CRL issuer chain"));
+    BPT_CHECK(bpt_pki_check_crl(c->pck_crl, signer, at, "tdx: PCK CRL"));
+    if (beyond) {
+        rc = 1; /* valid, but its window is not the prepared one: the caller verifies the text */
+        goto out;
+    }
+    *out = bpt_tdx_collateral_retain(c);
+    rc = 0;
+out:
+    X509_free(signer);
     return rc;
 }

@@ -93,4 +93,43 @@ void bpt_tdx_qe_identity_dispose(struct bpt_tdx_qe_identity *q);
 BPT_MUST_USE int bpt_tdx_collateral_verify(struct bpt_tdx_collateral **out, const char *json,
                                            size_t len, STACK_OF(X509) * roots, int64_t at);
 
+struct bpt_cert_cache;
+
+/*
+ * Collateral parsed once (a verification context's, when set): its certificates, CRLs, signed
+ * texts and the contents of TCB Info and QE Identity. Immutable: verifications on any thread
+ * share it, and each still verifies every chain, signature, CRL and date of it
+ * (bpt_tdx_collateral_check()). Not an endorsement: nothing in it is trusted until checked.
+ */
+struct bpt_tdx_collateral_prepared;
+
+/**
+ * Parse collateral JSON for bpt_tdx_collateral_check(). @return 0; BPT_EMALFORMED; BPT_ELIMIT
+ * (the caller may then verify the text each time, as bpt_tdx_collateral_verify() does, to get
+ * its errors in its order).
+ */
+BPT_MUST_USE int bpt_tdx_collateral_prepare(struct bpt_tdx_collateral_prepared **out,
+                                            const char *json, size_t len);
+void bpt_tdx_collateral_prepared_free(struct bpt_tdx_collateral_prepared *p);
+
+/**
+ * Verify prepared collateral against @p roots at @p at, with the checks and messages of
+ * bpt_tdx_collateral_verify(), in its order (what it parses was parsed when prepared, and
+ * parsed). @param[out] out a new reference to the verified collateral; its window is every
+ * certificate the collateral carries, its CRLs and documents: within the window
+ * bpt_tdx_collateral_verify() gives, which narrows by the verified chains only.
+ * @return 0; 1 when the collateral verified but a verified chain holds a certificate it does not
+ *         carry (from the trust roots) that would narrow the window further: *out is NULL and
+ *         the caller verifies the text with bpt_tdx_collateral_verify_cached(); the errors of
+ *         bpt_tdx_collateral_verify().
+ */
+BPT_MUST_USE int bpt_tdx_collateral_check(struct bpt_tdx_collateral **out,
+                                          const struct bpt_tdx_collateral_prepared *p,
+                                          STACK_OF(X509) * roots, int64_t at);
+
+/** bpt_tdx_collateral_verify() with the issuer chains' certificates parsed through @p cache. */
+BPT_MUST_USE int bpt_tdx_collateral_verify_cached(struct bpt_tdx_collateral **out, const char *json,
+                                                  size_t len, STACK_OF(X509) * roots, int64_t at,
+                                                  struct bpt_cert_cache *cache);
+
 #endif

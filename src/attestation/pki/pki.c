@@ -1,4 +1,6 @@
 #include "attestation/pki/pki.h"
+#include "attestation/pki/cert_cache.h"
+#include "attestation/pki/ecdsa.h"
 #include "core/codec.h"
 #include "core/err.h"
 #include "core/limits.h"
@@ -15,39 +17,9 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
-/*
- * OpenSSL fills a certificate's extension cache on its first use in a verification, under the
- * certificate's lock, while other verifications read fields of it without that lock: a
- * certificate that threads share (trust roots and certificates of a context, pinned roots) must
- * have it filled while one thread holds it. Done when it is parsed.
- */
-static void settle(X509 *c)
-{
-    (void)X509_check_purpose(c, -1, 0);
-}
-
 int bpt_pki_parse_der(X509 **out, const uint8_t *p, size_t len, const char *what)
 {
-    const unsigned char *q = p;
-    X509 *c;
-
-    *out = NULL;
-    if (len == 0 || len > BPT_LIMIT_CERT_CHAIN_BYTES || len > LONG_MAX) {
-        return bpt_err(BPT_EMALFORMED, "%s: certificate of %zu bytes (limit %u)", what, len,
-                       BPT_LIMIT_CERT_CHAIN_BYTES);
-    }
-    c = d2i_X509(NULL, &q, (long)len);
-    if (!c) {
-        return bpt_err_ossl(BPT_EMALFORMED, "%s: not a DER certificate", what);
-    }
-    if ((size_t)(q - p) != len) {
-        X509_free(c);
-        return bpt_err(BPT_EMALFORMED, "%s: %zu trailing bytes after the DER certificate", what,
-                       len - (size_t)(q - p));
-    }
-    settle(c);
-    *out = c;
-    return 0;
+    return bpt_cert_cache_der(out, NULL, p, len, what);
 }
 
 static bool looks_pem(const uint8_t *p, size_t len)
@@ -61,20 +33,39 @@ static bool looks_pem(const uint8_t *p, size_t len)
     return false;
 }
 
+/*
+ * Sort a CRL's revoked entries now: OpenSSL sorts them on the first revocation lookup, under the
+ * CRL's lock but after reading whether they are sorted without it, and a CRL that threads share
+ * (a context's prepared or cached collateral) must not be written then.
+ */
+static X509_CRL *settle_crl(X509_CRL *crl)
+{
+    sk_X509_REVOKED_sort(X509_CRL_get_REVOKED(crl));
+    return crl;
+}
+
 /* Append @p c (taking it on success) to the stack, within the chain-length limit. */
 static int push_cert(STACK_OF(X509) * stack, X509 *c, const char *what)
 {
-    settle(c);
     if (sk_X509_num(stack) >= BPT_LIMIT_CERTS_IN_CHAIN) {
         return bpt_err(BPT_ELIMIT, "%s: more than %d certificates", what, BPT_LIMIT_CERTS_IN_CHAIN);
     }
     return sk_X509_push(stack, c) ? 0 : bpt_err_nomem("certificate stack");
 }
 
-int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len, const char *what)
+static bool is_cert_block(const char *name)
+{
+    return strcmp(name, PEM_STRING_X509) == 0 || strcmp(name, PEM_STRING_X509_OLD) == 0;
+}
+
+int bpt_pki_parse_certs_cached(STACK_OF(X509) * *stack, struct bpt_cert_cache *cache,
+                               const uint8_t *p, size_t len, const char *what)
 {
     BIO *bio = NULL;
     X509 *c = NULL;
+    char *name = NULL, *header = NULL;
+    unsigned char *data = NULL;
+    long n_data;
     int rc = BPT_ERROR, n = 0;
 
     if (len > BPT_LIMIT_CERT_CHAIN_BYTES) {
@@ -85,7 +76,7 @@ int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len, c
         return bpt_err_nomem("certificate stack");
     }
     if (!looks_pem(p, len)) {
-        BPT_CHECK(bpt_pki_parse_der(&c, p, len, what));
+        BPT_CHECK(bpt_cert_cache_der(&c, cache, p, len, what));
         BPT_CHECK(push_cert(*stack, c, what));
         c = NULL;
         rc = 0;
@@ -96,10 +87,22 @@ int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len, c
         rc = bpt_err_nomem("BIO");
         goto out;
     }
-    while ((c = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        BPT_CHECK(push_cert(*stack, c, what));
-        c = NULL;
-        n++;
+    /* Certificate blocks only (others are passed over), each decoded from its DER. */
+    while (PEM_read_bio(bio, &name, &header, &data, &n_data) == 1) {
+        if (is_cert_block(name)) {
+            if (bpt_cert_cache_der(&c, cache, data, (size_t)n_data, what) < 0) {
+                rc = bpt_err(BPT_EMALFORMED, "%s: damaged PEM certificate", what);
+                goto out;
+            }
+            BPT_CHECK(push_cert(*stack, c, what));
+            c = NULL;
+            n++;
+        }
+        OPENSSL_free(name);
+        OPENSSL_free(header);
+        OPENSSL_free(data);
+        name = header = NULL;
+        data = NULL;
     }
     /* End of input reads as "no start line"; anything else is a damaged PEM block. */
     unsigned long e = ERR_peek_last_error();
@@ -111,9 +114,17 @@ int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len, c
     ERR_clear_error();
     rc = 0;
 out:
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    OPENSSL_free(data);
     X509_free(c);
     BIO_free(bio);
     return rc;
+}
+
+int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len, const char *what)
+{
+    return bpt_pki_parse_certs_cached(stack, NULL, p, len, what);
 }
 
 /* Take @p x into *st (created when NULL) within the count limit; frees @p x on failure. */
@@ -146,25 +157,25 @@ static void free_crl(void *x)
 }
 
 /* One DER object, the whole input: a certificate, else a CRL. */
-static int parse_bundle_der(OPENSSL_STACK **certs, OPENSSL_STACK **crls, const uint8_t *p,
-                            size_t len, const char *what)
+static int parse_bundle_der(OPENSSL_STACK **certs, OPENSSL_STACK **crls,
+                            struct bpt_cert_cache *cache, const uint8_t *p, size_t len,
+                            const char *what)
 {
     const unsigned char *q = p;
-    X509 *c;
+    X509 *c = NULL;
     X509_CRL *crl;
 
     if (len == 0 || len > LONG_MAX) {
         return bpt_err(BPT_EMALFORMED, "%s: empty", what);
     }
-    if ((c = d2i_X509(NULL, &q, (long)len)) != NULL && (size_t)(q - p) == len) {
+    if (bpt_cert_cache_der(&c, cache, p, len, what) == 0) {
         ERR_clear_error();
         return push_bundle_item(certs, c, free_x509, "certificates", what);
     }
-    X509_free(c);
     q = p;
     if ((crl = d2i_X509_CRL(NULL, &q, (long)len)) != NULL && (size_t)(q - p) == len) {
         ERR_clear_error();
-        return push_bundle_item(crls, crl, free_crl, "CRLs", what);
+        return push_bundle_item(crls, settle_crl(crl), free_crl, "CRLs", what);
     }
     X509_CRL_free(crl);
     return bpt_err_ossl(BPT_EMALFORMED, "%s: not a DER certificate or CRL", what);
@@ -172,6 +183,13 @@ static int parse_bundle_der(OPENSSL_STACK **certs, OPENSSL_STACK **crls, const u
 
 int bpt_pki_parse_bundle(STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *crls, const uint8_t *p,
                          size_t len, const char *what)
+{
+    return bpt_pki_parse_bundle_cached(certs, crls, NULL, p, len, what);
+}
+
+int bpt_pki_parse_bundle_cached(STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *crls,
+                                struct bpt_cert_cache *cache, const uint8_t *p, size_t len,
+                                const char *what)
 {
     STACK_OF(X509_CRL) *dropped = NULL, **crl_out = crls ? crls : &dropped;
     BIO *bio = NULL;
@@ -185,7 +203,8 @@ int bpt_pki_parse_bundle(STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *crls, co
                        BPT_LIMIT_CERT_CHAIN_BYTES);
     }
     if (!looks_pem(p, len)) {
-        rc = parse_bundle_der((OPENSSL_STACK **)certs, (OPENSSL_STACK **)crl_out, p, len, what);
+        rc = parse_bundle_der((OPENSSL_STACK **)certs, (OPENSSL_STACK **)crl_out, cache, p, len,
+                              what);
         goto out;
     }
     if (!(bio = BIO_new_mem_buf(p, (int)len))) {
@@ -196,7 +215,15 @@ int bpt_pki_parse_bundle(STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *crls, co
         const unsigned char *q = data;
         bool cert = strcmp(name, PEM_STRING_X509) == 0 || strcmp(name, PEM_STRING_X509_OLD) == 0;
         if (cert || strcmp(name, PEM_STRING_X509_CRL) == 0) {
-            void *x = cert ? (void *)d2i_X509(NULL, &q, n) : (void *)d2i_X509_CRL(NULL, &q, n);
+            void *x;
+            if (cert) {
+                X509 *xc = NULL;
+                x = bpt_cert_cache_der(&xc, cache, data, (size_t)n, what) == 0 ? xc : NULL;
+                q = data + n;
+            } else {
+                X509_CRL *xl = d2i_X509_CRL(NULL, &q, n);
+                x = xl ? settle_crl(xl) : NULL;
+            }
             if (!x || q != data + n) {
                 cert ? X509_free(x) : X509_CRL_free(x);
                 rc = bpt_err_ossl(BPT_EMALFORMED, "%s: damaged PEM %s", what,
@@ -241,41 +268,7 @@ const char *bpt_pki_crl_sig_name(const X509_CRL *crl)
 int bpt_pki_verify_ecdsa_rs(EVP_PKEY *key, int bits, const uint8_t *r, const uint8_t *s, size_t n,
                             const void *msg, size_t msg_len, const char *what)
 {
-    ECDSA_SIG *sig = NULL;
-    BIGNUM *br = NULL, *bs = NULL;
-    unsigned char *der = NULL;
-    EVP_MD_CTX *md = NULL;
-    const EVP_MD *alg = bits == 384 ? EVP_sha384() : EVP_sha256();
-    int der_len, rc = BPT_ERROR;
-
-    if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC || EVP_PKEY_get_bits(key) != bits) {
-        return bpt_err(BPT_ESIGNATURE, "%s: the signing key is not ECDSA P-%d", what, bits);
-    }
-    sig = ECDSA_SIG_new();
-    br = BN_bin2bn(r, (int)n, NULL);
-    bs = BN_bin2bn(s, (int)n, NULL);
-    if (!sig || !br || !bs || ECDSA_SIG_set0(sig, br, bs) != 1) {
-        BN_free(br);
-        BN_free(bs);
-        rc = bpt_err_nomem("signature");
-        goto out;
-    }
-    der_len = i2d_ECDSA_SIG(sig, &der);
-    md = EVP_MD_CTX_new();
-    if (der_len <= 0 || !md || EVP_DigestVerifyInit(md, NULL, alg, NULL, key) != 1) {
-        rc = bpt_err_ossl(BPT_ERROR, "%s: signature setup", what);
-        goto out;
-    }
-    if (EVP_DigestVerify(md, der, (size_t)der_len, msg, msg_len) != 1) {
-        rc = bpt_err_ossl(BPT_ESIGNATURE, "%s does not verify", what);
-        goto out;
-    }
-    rc = 0;
-out:
-    OPENSSL_free(der);
-    ECDSA_SIG_free(sig);
-    EVP_MD_CTX_free(md);
-    return rc;
+    return bpt_ecdsa_verify(key, bits, r, n, s, n, msg, msg_len, BPT_ECDSA_AUTO, what);
 }
 
 int bpt_pki_verify_p384_rs(EVP_PKEY *key, const uint8_t *r, const uint8_t *s, size_t n,
@@ -330,7 +323,7 @@ int bpt_pki_parse_crl(X509_CRL **out, const uint8_t *p, size_t len, const char *
         if (!crl) {
             return bpt_err_ossl(BPT_EMALFORMED, "%s: not a PEM CRL", what);
         }
-        *out = crl;
+        *out = settle_crl(crl);
         return 0;
     }
     if (p[0] == 0x30) {
@@ -356,7 +349,7 @@ int bpt_pki_parse_crl(X509_CRL **out, const uint8_t *p, size_t len, const char *
         rc = bpt_err(BPT_EMALFORMED, "%s: trailing bytes after the CRL", what);
         goto out;
     }
-    *out = crl;
+    *out = settle_crl(crl);
     rc = 0;
 out:
     bpt_buf_dispose(&der);
@@ -490,7 +483,7 @@ int bpt_pki_pinned_load(X509 **out, enum bpt_pinned_root id)
         return bpt_err(BPT_ERROR, "pki: pinned %s does not match its fingerprint",
                        bpt_pki_pinned_name(id));
     }
-    settle(c);
+    bpt_cert_settle(c);
     *out = c;
     return 0;
 }

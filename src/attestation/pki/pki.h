@@ -50,6 +50,12 @@ BPT_MUST_USE int bpt_pki_pinned_load(X509 **out, enum bpt_pinned_root id);
 BPT_MUST_USE int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, size_t len,
                                      const char *what);
 
+struct bpt_cert_cache;
+
+/** bpt_pki_parse_certs() with certificates taken from, or kept in, @p cache (may be NULL). */
+BPT_MUST_USE int bpt_pki_parse_certs_cached(STACK_OF(X509) * *stack, struct bpt_cert_cache *cache,
+                                            const uint8_t *p, size_t len, const char *what);
+
 /**
  * Parse certificates and CRLs from untrusted bytes: PEM text holding any number of both (other
  * PEM blocks are skipped), or one DER certificate, or one DER CRL. Certificates are appended to
@@ -60,12 +66,18 @@ BPT_MUST_USE int bpt_pki_parse_certs(STACK_OF(X509) * *stack, const uint8_t *p, 
 BPT_MUST_USE int bpt_pki_parse_bundle(STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *crls,
                                       const uint8_t *p, size_t len, const char *what);
 
+/** bpt_pki_parse_bundle() with certificates taken from, or kept in, @p cache (may be NULL). */
+BPT_MUST_USE int bpt_pki_parse_bundle_cached(STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *crls,
+                                             struct bpt_cert_cache *cache, const uint8_t *p,
+                                             size_t len, const char *what);
+
 /** Parse one DER certificate (the whole input must be the certificate). */
 BPT_MUST_USE int bpt_pki_parse_der(X509 **out, const uint8_t *p, size_t len, const char *what);
 
 /**
  * Verify an ECDSA signature given as big-endian r and s of @p n bytes each over @p msg:
- * P-256 with SHA-256 (@p bits 256) or P-384 with SHA-384 (@p bits 384).
+ * P-256 with SHA-256 (@p bits 256) or P-384 with SHA-384 (@p bits 384), on the faster backend
+ * for the curve (ecdsa.h: P-384 on nettle, P-256 on OpenSSL).
  * @return 0; BPT_ESIGNATURE "<what>: ..." (wrong key type, or the signature does not verify).
  */
 BPT_MUST_USE int bpt_pki_verify_ecdsa_rs(EVP_PKEY *key, int bits, const uint8_t *r,

@@ -8,6 +8,7 @@
 #include "attestation/context_internal.h"
 #include "attestation/evidence_internal.h"
 #include "attestation/model_internal.h"
+#include "attestation/pki/cert_cache.h"
 #include "attestation/pki/chain_cache.h"
 #include "attestation/pki/pki.h"
 #include "attestation/policy_internal.h"
@@ -452,8 +453,8 @@ static int verify_chain(EVP_PKEY **key_out, const struct bpt_nitro_doc *d,
             return 0; /* the same bundle and certificate verified before, still valid at `at` */
         }
     }
-    BPT_CHECK(
-        bpt_pki_parse_der(&root, d->cabundle[0], d->cabundle_len[0], "aws_nitro: cabundle[0]"));
+    BPT_CHECK(bpt_cert_cache_der(&root, ctx->cert_cache, d->cabundle[0], d->cabundle_len[0],
+                                 "aws_nitro: cabundle[0]"));
     BPT_CHECK(bpt_verify_ctx_roots(&roots, ctx, &pinned, 1));
     for (int i = 0; i < sk_X509_num(roots); i++) {
         root_ok |= X509_cmp(sk_X509_value(roots, i), root) == 0;
@@ -483,15 +484,16 @@ static int verify_chain(EVP_PKEY **key_out, const struct bpt_nitro_doc *d,
     for (size_t i = 1; i < d->n_cabundle; i++) {
         char what[48];
         snprintf(what, sizeof(what), "aws_nitro: cabundle[%zu]", i);
-        BPT_CHECK(bpt_pki_parse_der(&c, d->cabundle[i], d->cabundle_len[i], what));
+        BPT_CHECK(
+            bpt_cert_cache_der(&c, ctx->cert_cache, d->cabundle[i], d->cabundle_len[i], what));
         if (!sk_X509_push(untrusted, c)) {
             rc = bpt_err_nomem("chain");
             goto out;
         }
         c = NULL;
     }
-    BPT_CHECK(
-        bpt_pki_parse_der(&leaf, d->certificate, d->certificate_len, "aws_nitro: certificate"));
+    BPT_CHECK(bpt_cert_cache_der(&leaf, ctx->cert_cache, d->certificate, d->certificate_len,
+                                 "aws_nitro: certificate"));
     /* Only cabundle[0] anchors the chain (it equals a trusted root). */
     sk_X509_pop_free(roots, X509_free);
     roots = sk_X509_new_null();
@@ -522,7 +524,7 @@ static int verify_chain(EVP_PKEY **key_out, const struct bpt_nitro_doc *d,
         goto out;
     }
     if (ctx->chain_cache) {
-        BPT_CHECK(bpt_chain_cache_put(ctx->chain_cache, ckey, chain, *key_out, NULL, 0));
+        BPT_CHECK(bpt_chain_cache_put(ctx->chain_cache, ckey, chain, false, *key_out, NULL, 0));
     }
     rc = 0;
 out:

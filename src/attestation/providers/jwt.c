@@ -12,8 +12,10 @@
 #include "core/err.h"
 #include "core/json.h"
 #include "core/limits.h"
+#include "core/lru.h"
 #include "core/util.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,11 +66,17 @@ out:
     return rc;
 }
 
+static void kept_release(void *v);
+
 void bpt_jwt_dispose(struct bpt_jwt *t)
 {
-    json_decref(t->header);
-    json_decref(t->claims);
-    free(t->signature);
+    if (t->kept) {
+        kept_release(t->kept);
+    } else {
+        json_decref(t->header);
+        json_decref(t->claims);
+        free(t->signature);
+    }
     memset(t, 0, sizeof(*t));
 }
 
@@ -144,6 +152,110 @@ out:
     if (rc < 0) {
         bpt_jwt_dispose(t);
     }
+    return rc;
+}
+
+/*
+ * A parsed token the context keeps: its bytes (a hit must be the same token), and its parts,
+ * which tokens taken from it borrow while they hold a reference. Never changed once kept.
+ */
+struct kept_token {
+    bpt_lru_release_fn release; /* first: bpt_lru_release_self() */
+    atomic_uint refs;           /* the map's, and one per token taken from it */
+    json_t *header, *claims;
+    enum bpt_jws_alg alg;
+    char alg_name[8];
+    const char *kid;
+    uint8_t *signature;
+    size_t signature_len, len;
+    uint8_t tok[]; /* the token, as parsed (trailing whitespace cut) */
+};
+
+static void kept_release(void *v)
+{
+    struct kept_token *k = v;
+    if (atomic_fetch_sub(&k->refs, 1) != 1) {
+        return;
+    }
+    json_decref(k->header);
+    json_decref(k->claims);
+    free(k->signature);
+    free(k);
+}
+
+struct token_lookup {
+    const uint8_t *tok;
+    size_t len;
+    struct bpt_jwt *t;
+};
+
+/* Under the map's lock: the same bytes, then a reference to the kept token's parts. */
+static bool take_token(void *v, void *arg)
+{
+    struct kept_token *k = v;
+    struct token_lookup *l = arg;
+    if (k->len != l->len || memcmp(k->tok, l->tok, l->len) != 0) {
+        return false;
+    }
+    atomic_fetch_add(&k->refs, 1);
+    l->t->kept = k;
+    l->t->header = k->header;
+    l->t->claims = k->claims;
+    l->t->alg = k->alg;
+    memcpy(l->t->alg_name, k->alg_name, sizeof(l->t->alg_name));
+    l->t->kid = k->kid;
+    l->t->signature = k->signature;
+    l->t->signature_len = k->signature_len;
+    return true;
+}
+
+int bpt_jwt_parse_cached(struct bpt_jwt *t, const bpt_verify_ctx *ctx, const uint8_t *tok,
+                         size_t len, const char *what)
+{
+    struct token_lookup l = {tok, len, t};
+    struct kept_token *k;
+    const uint8_t *dot;
+    uint8_t key[32];
+    int rc;
+
+    memset(t, 0, sizeof(*t));
+    while (len > 0 && (tok[len - 1] == '\n' || tok[len - 1] == '\r' || tok[len - 1] == ' ')) {
+        len--;
+    }
+    l.len = len;
+    if (!ctx || !ctx->jwt_tokens || len == 0 || len > BPT_JWT_MAX_BYTES ||
+        !(dot = memrchr(tok, '.', len))) {
+        return bpt_jwt_parse(t, tok, len, what);
+    }
+    /* Keyed by the signature's text: tokens that share it are compared in full. */
+    if (EVP_Digest(dot, len - (size_t)(dot - tok), key, NULL, EVP_sha256(), NULL) != 1) {
+        return bpt_err_ossl(BPT_ERROR, "%s: token digest", what);
+    }
+    if (bpt_lru_get(ctx->jwt_tokens, key, take_token, &l)) {
+        t->signing_input = (const char *)tok;
+        t->signing_input_len = (size_t)(dot - tok);
+        return 0;
+    }
+    BPT_CHECK(bpt_jwt_parse(t, tok, len, what));
+    /* Kept: the token's parts move into the kept token, which this token then borrows from
+     * (before the map has it, so that no other thread touches what this one made). */
+    if ((k = calloc(1, sizeof(*k) + len)) != NULL) {
+        k->release = kept_release;
+        atomic_init(&k->refs, 2); /* the map's and this token's */
+        k->header = t->header;
+        k->claims = t->claims;
+        k->alg = t->alg;
+        memcpy(k->alg_name, t->alg_name, sizeof(k->alg_name));
+        k->kid = t->kid;
+        k->signature = t->signature;
+        k->signature_len = t->signature_len;
+        k->len = len;
+        memcpy(k->tok, tok, len);
+        t->kept = k;
+        bpt_lru_put(ctx->jwt_tokens, key, k);
+    } /* else not kept: parsed again next time */
+    rc = 0;
+out:
     return rc;
 }
 

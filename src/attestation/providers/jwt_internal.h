@@ -38,8 +38,11 @@ enum bpt_jws_alg {
 };
 
 /* A parsed token: the decoded header and claims, and what was signed (borrowed from the
- * token text, which must outlive it). */
+ * token text, which must outlive it). A token taken from a context's parsed tokens borrows
+ * header, claims and signature from the kept token, which @c kept holds (its own reference
+ * count: jansson's reference counts are not touched by threads sharing a kept token). */
 struct bpt_jwt {
+    void *kept; /* NULL: header, claims and signature are this token's own */
     json_t *header, *claims;
     enum bpt_jws_alg alg;
     char alg_name[8];
@@ -58,6 +61,16 @@ struct bpt_jwt {
  */
 BPT_MUST_USE int bpt_jwt_parse(struct bpt_jwt *t, const uint8_t *tok, size_t len, const char *what);
 void bpt_jwt_dispose(struct bpt_jwt *t);
+
+/**
+ * bpt_jwt_parse() through the context's cache of parsed tokens (the last BPT_CTX_JWT_TOKENS
+ * distinct tokens, kept by a context whose JWKS cache is on): a token seen again, byte for byte,
+ * is not decoded and parsed again (its header and claims are shared, read-only). Only parsing is
+ * saved: the caller still checks the signature, the time and every claim. @p ctx NULL, or no
+ * cache: bpt_jwt_parse().
+ */
+BPT_MUST_USE int bpt_jwt_parse_cached(struct bpt_jwt *t, const bpt_verify_ctx *ctx,
+                                      const uint8_t *tok, size_t len, const char *what);
 
 /** Verify the token's signature with @p key (its type and size must suit the alg). */
 BPT_MUST_USE int bpt_jwt_verify_signature(const struct bpt_jwt *t, EVP_PKEY *key, const char *what);

@@ -25,7 +25,9 @@ static const char *str_claim(const json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
-/* Copy a claim into the report's custom claims when the token has it. */
+/* Copy a claim into the report's custom claims when the token has it. A copy, not a shared
+ * reference: a token's claims may be a context's kept token's, read by other threads, and
+ * jansson's reference counting reads the count without an atomic load. */
 static int copy_claim(struct bpt_claims *c, const json_t *o, const char *key, const char *as)
 {
     json_t *v = json_object_get(o, key);
@@ -107,14 +109,14 @@ static int bound_to_relying_party(bool *unbound, const struct bpt_jwt *t, const 
 /* The token: parsed once by the dispatcher when it chose between the JWT providers, else here
  * into @p local (a provider's own entry point). */
 static int token(const struct bpt_jwt **t, struct bpt_jwt *local, const struct bpt_evidence *ev,
-                 const char *what)
+                 const bpt_verify_ctx *ctx, const char *what)
 {
     if (ev->jwt) {
         *t = ev->jwt;
         return 0;
     }
     *t = local;
-    return bpt_jwt_parse(local, ev->bytes, ev->len, what);
+    return bpt_jwt_parse_cached(local, ctx, ev->bytes, ev->len, what);
 }
 
 bool bpt_jwt_is_gcp(const struct bpt_jwt *t)
@@ -186,7 +188,7 @@ static int gcp_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
 
     (void)state;
     memset(&local, 0, sizeof(local));
-    BPT_CHECK(token(&t, &local, ev, what));
+    BPT_CHECK(token(&t, &local, ev, ctx, what));
     iss = str_claim(t->claims, "iss");
     if (!iss || strcmp(iss, BPT_GCP_ISSUER) != 0) {
         rc = bpt_err(BPT_ECLAIM, "%s: issuer '%.128s' is not %s", what, iss ? iss : "(none)",
@@ -379,7 +381,7 @@ static int maa_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
 
     (void)state;
     memset(&local, 0, sizeof(local));
-    BPT_CHECK(token(&t, &local, ev, what));
+    BPT_CHECK(token(&t, &local, ev, ctx, what));
     iss = str_claim(t->claims, "iss");
     if (!iss || !*iss || strlen(iss) > 1000) {
         rc = bpt_err(BPT_EMALFORMED, "%s: the token has no issuer (a string of 1..1000 bytes)",

@@ -778,7 +778,8 @@ static int fetch_vcek(X509 **leaf, const bpt_snp_report *rep, const bpt_verify_c
                      bpt_error_last());
         goto out;
     }
-    BPT_CHECK(bpt_pki_parse_certs(&got, der.data, der.len, "sev_snp: the VCEK from KDS or cache"));
+    BPT_CHECK(bpt_pki_parse_certs_cached(&got, ctx->cert_cache, der.data, der.len,
+                                         "sev_snp: the VCEK from KDS or cache"));
     if (sk_X509_num(got) != 1) {
         rc = bpt_err(BPT_EMALFORMED, "sev_snp: the VCEK from KDS or cache holds %d certificates",
                      sk_X509_num(got));
@@ -943,8 +944,8 @@ static int verify_chain(STACK_OF(X509) * *chain, X509 *leaf, STACK_OF(X509) * ca
             inter = vlek ? BPT_ROOT_AMD_TURIN_ASVK : BPT_ROOT_AMD_TURIN_ASK;
             break;
         }
-        BPT_CHECK(bpt_pki_pinned_roots(&roots, &ark, 1));
-        BPT_CHECK(bpt_pki_pinned_roots(&untrusted, &inter, 1));
+        BPT_CHECK(bpt_verify_ctx_pinned(&roots, ctx, &ark, 1));
+        BPT_CHECK(bpt_verify_ctx_pinned(&untrusted, ctx, &inter, 1));
         if (X509_NAME_cmp(X509_get_issuer_name(leaf),
                           X509_get_subject_name(sk_X509_value(untrusted, 0))) != 0) {
             X509_NAME_oneline(X509_get_issuer_name(leaf), who, sizeof(who));
@@ -1086,8 +1087,8 @@ static int snp_verify(bpt_verify_result *res, const struct bpt_evidence *evidenc
             goto out;
         }
         if (ctx->chain_cache) {
-            BPT_CHECK(
-                bpt_chain_cache_put(ctx->chain_cache, ckey, chain, key, &facts, sizeof(facts)));
+            BPT_CHECK(bpt_chain_cache_put(ctx->chain_cache, ckey, chain, false, key, &facts,
+                                          sizeof(facts)));
         }
     }
     ext = facts.ext;

@@ -302,8 +302,8 @@ static int verify_pck(STACK_OF(X509) * *chain, EVP_PKEY **key, struct bpt_pck_ex
             return 0;
         }
     }
-    BPT_CHECK(bpt_pki_parse_certs(&certs, ev + q->pck_chain_off, q->pck_chain_len,
-                                  "tdx: PCK certificate chain"));
+    BPT_CHECK(bpt_pki_parse_certs_cached(&certs, ctx->cert_cache, ev + q->pck_chain_off,
+                                         q->pck_chain_len, "tdx: PCK certificate chain"));
     leaf = sk_X509_value(certs, 0);
     BPT_CHECK(bpt_pck_extensions(ext, leaf));
     BPT_CHECK(get_roots(&roots, lazy));
@@ -322,7 +322,8 @@ static int verify_pck(STACK_OF(X509) * *chain, EVP_PKEY **key, struct bpt_pck_ex
         goto out;
     }
     if (ctx->chain_cache) {
-        BPT_CHECK(bpt_chain_cache_put(ctx->chain_cache, ckey, *chain, *key, ext, sizeof(*ext)));
+        BPT_CHECK(
+            bpt_chain_cache_put(ctx->chain_cache, ckey, *chain, true, *key, ext, sizeof(*ext)));
     }
     rc = 0;
 out:
@@ -343,9 +344,10 @@ static int get_collateral(struct bpt_tdx_collateral **out, const bpt_verify_ctx 
                           struct roots *lazy, int64_t at)
 {
     STACK_OF(X509) *roots = NULL;
+    const struct bpt_tdx_collateral_prepared *prepared;
     char *fetched = NULL;
     const char *json = bpt_verify_ctx_collateral(ctx, ev);
-    uint8_t ckey[32];
+    uint8_t ckey[32], digest[32];
     int rc;
 
     *out = NULL;
@@ -355,14 +357,22 @@ static int get_collateral(struct bpt_tdx_collateral **out, const bpt_verify_ctx 
         json = fetched;
     }
     if (ctx->collateral_cache) {
-        BPT_CHECK(cache_key(ckey, "tdx/collateral", ctx, ext->fmspc, 6, json, strlen(json)));
+        BPT_CHECK(bpt_verify_ctx_collateral_digest(digest, ctx, json));
+        BPT_CHECK(cache_key(ckey, "tdx/collateral", ctx, ext->fmspc, 6, digest, 32));
         if (bpt_collateral_cache_get(ctx->collateral_cache, ckey, at, out) == 1) {
             rc = 0;
             goto out;
         }
     }
     BPT_CHECK(get_roots(&roots, lazy));
-    BPT_CHECK(bpt_tdx_collateral_verify(out, json, strlen(json), roots, at));
+    /* The context's collateral was parsed when set: every check of it, without parsing it. */
+    if ((prepared = bpt_verify_ctx_collateral_prepared(ctx, json)) != NULL) {
+        BPT_CHECK(bpt_tdx_collateral_check(out, prepared, roots, at));
+    }
+    if (!*out) {
+        BPT_CHECK(
+            bpt_tdx_collateral_verify_cached(out, json, strlen(json), roots, at, ctx->cert_cache));
+    }
     if (ctx->collateral_cache) {
         bpt_collateral_cache_put(ctx->collateral_cache, ckey, *out);
     }
@@ -373,7 +383,8 @@ out:
 }
 
 /* QE report signature (PCK key), its binding of the attestation key, the quote signature. */
-static int verify_signatures(const uint8_t *ev, const bpt_tdx_quote *q, EVP_PKEY *pck_key)
+static int verify_signatures(const uint8_t *ev, const bpt_tdx_quote *q, EVP_PKEY *pck_key,
+                             const bpt_verify_ctx *ctx)
 {
     EVP_PKEY *att = NULL;
     EVP_MD_CTX *md = NULL;
@@ -401,7 +412,7 @@ static int verify_signatures(const uint8_t *ev, const bpt_tdx_quote *q, EVP_PKEY
                                      "authentication data) followed by zeros");
         goto out;
     }
-    BPT_CHECK(bpt_pki_ec_pub_from_xy(&att, 256, q->attestation_key, "tdx: attestation key"));
+    BPT_CHECK(bpt_verify_ctx_ec_key(&att, ctx, 256, q->attestation_key, "tdx: attestation key"));
     BPT_CHECK(bpt_pki_verify_ecdsa_rs(att, 256, q->signature, q->signature + 32, 32, ev,
                                       q->signed_len, "tdx: quote signature"));
 out:
@@ -604,7 +615,7 @@ static int tdx_verify(bpt_verify_result *res, const struct bpt_evidence *evidenc
     BPT_CHECK(
         bpt_pki_check_not_revoked(col->root_crl, sk_X509_value(chain, 1), "tdx: root CA CRL"));
 
-    BPT_CHECK(verify_signatures(ev, &q, pck_key));
+    BPT_CHECK(verify_signatures(ev, &q, pck_key, ctx));
 
     BPT_CHECK(same_platform(col->tcb.fmspc, ext.fmspc, 6, "FMSPC"));
     BPT_CHECK(same_platform(col->tcb.pceid, ext.pceid, 2, "PCE-ID"));

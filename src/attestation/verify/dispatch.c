@@ -220,7 +220,8 @@ static int dispatch(bpt_verified **out, const bpt_verify_ctx *ctx, const bpt_pol
     int rc;
 
     memset(&jwt, 0, sizeof(jwt));
-    if (ev->kind == BPT_EVIDENCE_JWT && bpt_jwt_parse(&jwt, ev->bytes, ev->len, "jwt") == 0) {
+    if (ev->kind == BPT_EVIDENCE_JWT &&
+        bpt_jwt_parse_cached(&jwt, ctx, ev->bytes, ev->len, "jwt") == 0) {
         ev->jwt = &jwt; /* parsed once; a token that does not parse is refused by its verifier */
     }
     cv = choose(ctx, ev, want, want_name);

@@ -15,6 +15,7 @@
 
 #include "attestation/collateral/jwks.h"
 #include "attestation/context_internal.h"
+#include "attestation/providers/jwt_internal.h"
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -381,6 +382,66 @@ static void test_gcp_token_verifies_and_maps_claims(void **state)
     bpt_policy_free(p);
     bpt_free(rs);
     free(claims);
+}
+
+/* A context with its JWKS cache keeps tokens parsed, by their bytes: the same token again shares
+ * the parse; a token that shares only the signature's text is compared in full and parsed anew
+ * (and its other payload fails the signature); a token that does not parse is not kept; a context
+ * without the JWKS cache keeps none. */
+static void test_parsed_tokens_kept_by_their_bytes(void **state)
+{
+    struct fixture *f = *state;
+    char *claims = gcp_claims(NULL), *other = gcp_claims("{\"eat_nonce\":\"another\"}");
+    char *rs = token("RS256", "rsa-1", f->rsa, claims),
+         *rs2 = token("RS256", "rsa-1", f->rsa, other);
+    char *forged = NULL, *nl = NULL;
+    bpt_verify_ctx_opts o = BPT_VERIFY_CTX_OPTS_INIT;
+    bpt_verify_ctx *c = context(&o), *none = context(NULL);
+    bpt_policy *p = policy(f, NULL);
+    struct bpt_jwt a, b, n;
+    const char *d1 = strchr(rs, '.'), *d2 = strrchr(rs, '.');
+    const char *e1 = strchr(rs2, '.'), *e2 = strrchr(rs2, '.');
+
+    assert_ok(bpt_jwt_parse_cached(&a, c, (const uint8_t *)rs, strlen(rs), "t"));
+    assert_true(asprintf(&nl, "%s\n", rs) > 0);
+    assert_ok(bpt_jwt_parse_cached(&b, c, (const uint8_t *)nl, strlen(nl), "t"));
+    assert_ptr_equal(a.claims, b.claims);  /* the second came from the context */
+    assert_ptr_equal(b.signing_input, nl); /* ...signing the caller's bytes */
+    assert_int_equal(b.signing_input_len, (size_t)(d2 - rs));
+    assert_int_equal(b.signature_len, a.signature_len);
+    assert_memory_equal(b.signature, a.signature, a.signature_len);
+    assert_string_equal(b.kid, "rsa-1");
+    bpt_jwt_dispose(&b);
+    /* rs's header and signature around rs2's payload */
+    assert_true(asprintf(&forged, "%.*s%.*s%s", (int)(d1 - rs), rs, (int)(e2 - e1), e1, d2) > 0);
+    assert_ok(bpt_jwt_parse_cached(&n, c, (const uint8_t *)forged, strlen(forged), "t"));
+    assert_ptr_not_equal(n.claims, a.claims);
+    assert_string_equal(json_string_value(json_object_get(n.claims, "eat_nonce")), "another");
+    bpt_jwt_dispose(&n);
+    assert_rc_msg(verify(forged, BPT_PROVIDER_UNKNOWN, c, p), BPT_ESIGNATURE, "does not verify");
+    assert_ok(verify(rs, BPT_PROVIDER_UNKNOWN, c, p));
+    assert_ok(verify(rs, BPT_PROVIDER_UNKNOWN, c, p));
+    /* refused tokens are not kept: the same refusal twice */
+    forged[0] = '!';
+    for (int i = 0; i < 2; i++) {
+        assert_rc_msg(bpt_jwt_parse_cached(&n, c, (const uint8_t *)forged, strlen(forged), "t"),
+                      BPT_EMALFORMED, "t: byte 0 is not base64url");
+    }
+    /* without the JWKS cache nothing is kept */
+    assert_null(none->jwt_tokens);
+    assert_ok(bpt_jwt_parse_cached(&b, none, (const uint8_t *)rs, strlen(rs), "t"));
+    assert_ptr_not_equal(b.claims, a.claims);
+    bpt_jwt_dispose(&b);
+    bpt_jwt_dispose(&a);
+    bpt_verify_ctx_free(c);
+    bpt_verify_ctx_free(none);
+    bpt_policy_free(p);
+    bpt_free(rs);
+    bpt_free(rs2);
+    free(forged);
+    free(nl);
+    free(claims);
+    free(other);
 }
 
 static void test_every_accepted_alg_verifies(void **state)
@@ -1390,6 +1451,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gcp_token_verifies_and_maps_claims),
         cmocka_unit_test(test_every_accepted_alg_verifies),
+        cmocka_unit_test(test_parsed_tokens_kept_by_their_bytes),
         cmocka_unit_test(test_azure_tokens_verify_with_keys_from_the_issuer),
         cmocka_unit_test(test_azure_keys_published_as_x5c),
         cmocka_unit_test(test_each_check_refuses),

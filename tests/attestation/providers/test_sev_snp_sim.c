@@ -846,8 +846,8 @@ static void test_chain_cache_hits_but_still_checks(void **state)
     int64_t now = AT; /* the context's clock reads it: time moves under the frozen context */
     bpt_clock clock = bpt_clock_fixed(&now);
 
-    o.chain_cache_entries = 4097;
-    assert_rc_msg(bpt_verify_ctx_new(&ctx, &o), BPT_EINVAL, "4097 chains");
+    o.chain_cache_entries = 16777217;
+    assert_rc_msg(bpt_verify_ctx_new(&ctx, &o), BPT_EINVAL, "16777217 chains");
     assert_null(ctx);
     o.chain_cache_entries = 4;
     ctx = sim_ctx(f, AT, &o);

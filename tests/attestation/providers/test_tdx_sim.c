@@ -7,6 +7,10 @@
 
 #include "attester/sim/tdx.h"
 
+#include "attestation/collateral/tdx_collateral.h"
+#include "attestation/context_internal.h"
+#include "attestation/pki/cert_cache.h"
+
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -704,6 +708,66 @@ static void test_collateral_cache(void **state)
     bpt_free(q);
 }
 
+/* A context's collateral is parsed once, when set, and every check of it still runs on each
+ * verification (no caches here); collateral that does not parse is verified from its text. */
+static void test_prepared_collateral_checked_every_call(void **state)
+{
+    struct bpt_sim_fixture *f = *state;
+    struct bpt_sim_tdx_opts o = {.now = AT};
+    bpt_verify_ctx_opts co = BPT_VERIFY_CTX_OPTS_INIT;
+    int64_t now = AT;
+    bpt_clock clock = bpt_clock_fixed(&now);
+    uint8_t *q = NULL;
+    size_t n = 0;
+    char *coll = NULL, *broken;
+    uint64_t hits = 0, lookups = 0, before;
+    json_t *doc;
+    bpt_verify_ctx *ctx;
+    bpt_verified *v = NULL;
+    assert_ok(bpt_sim_tdx_quote(&q, &n, f->dir, &o));
+    assert_ok(bpt_sim_tdx_collateral(&coll, f->dir, &o));
+    co.collateral_cache_entries = 0;
+    co.chain_cache_entries = 0;
+    ctx = sim_ctx_at(f, AT, coll, &co);
+    assert_ok(bpt_verify_ctx_set_clock(ctx, &clock));
+    assert_non_null(bpt_verify_ctx_collateral_prepared(ctx, ctx->collateral_json));
+    assert_ok(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX));
+    bpt_verified_free(v);
+    /* the second call parses the quote's PCK chain (3 certificates), none of the collateral's
+     * three issuer chains */
+    bpt_cert_cache_stats(ctx->cert_cache, &hits, &before);
+    assert_ok(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX));
+    bpt_verified_free(v);
+    bpt_cert_cache_stats(ctx->cert_cache, &hits, &lookups);
+    assert_int_equal(lookups - before, 3);
+    /* each call checks the collateral at its own time (the faults of
+     * test_each_fault_is_refused_by_its_check also take this path: their context has the
+     * collateral) */
+    now = AT + 40 * DAY;
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX), BPT_ESIGNATURE,
+                  "tdx: TCB Info: expired at nextUpdate");
+    now = AT;
+    assert_ok(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX));
+    bpt_verified_free(v);
+    bpt_verify_ctx_free(ctx);
+
+    /* collateral that does not parse: not prepared, refused as before */
+    doc = json_loads(coll, 0, NULL);
+    assert_non_null(doc);
+    assert_int_equal(json_object_del(doc, "qe_identity"), 0);
+    broken = json_dumps(doc, 0);
+    json_decref(doc);
+    ctx = sim_ctx_at(f, AT, broken, &co);
+    assert_null(bpt_verify_ctx_collateral_prepared(ctx, ctx->collateral_json));
+    assert_rc_msg(bpt_verify(&v, ctx, NULL, q, n, BPT_PROVIDER_INTEL_TDX), BPT_EMALFORMED,
+                  "tdx: collateral: field 'qe_identity' is missing");
+    assert_null(v);
+    bpt_verify_ctx_free(ctx);
+    free(broken);
+    bpt_free(coll);
+    bpt_free(q);
+}
+
 static void test_collateral_cache_revocation_still_checked(void **state)
 {
     struct bpt_sim_fixture *f = *state;
@@ -1247,6 +1311,7 @@ int main(void)
         cmocka_unit_test(test_certificates_outside_validity),
         cmocka_unit_test(test_collateral_cache),
         cmocka_unit_test(test_collateral_cache_revocation_still_checked),
+        cmocka_unit_test(test_prepared_collateral_checked_every_call),
         cmocka_unit_test(test_concurrent_verification_with_shared_caches),
         cmocka_unit_test(test_offline_without_collateral),
         cmocka_unit_test(test_refusal_says_what_was_known),
