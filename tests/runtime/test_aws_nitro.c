@@ -406,8 +406,8 @@ static void test_evidence_refused(void **state)
 
     /* nothing sealed: the workload keeps the first value of a name, and the names the refused
      * seals used are still free for the trusting client */
-    assert_int_not_equal(seal(f->plane_url, v_pcr, "leak_one", &stored), 0);
-    assert_int_not_equal(seal(f->plane_url, v_root, "leak_two", &stored), 0);
+    assert_rc_msg(seal(f->plane_url, v_pcr, "leak_one", &stored), BPT_ECLAIM, "PCR0");
+    assert_rc_msg(seal(f->plane_url, v_root, "leak_two", &stored), BPT_ESIGNATURE, "root");
     assert_ok(seal(f->plane_url, f->verifier, "leak_one", &stored));
     assert_int_equal(stored, 1);
     assert_ok(seal(f->plane_url, f->verifier, "leak_two", &stored));
