@@ -681,6 +681,15 @@ out:
     return rc;
 }
 
+/* Open @p e (closed by the caller in any case) and describe the deployment's instance. */
+static int open_describe(struct ec2 *e, struct instance *in, bool *found, const struct aws *a,
+                         const char *id)
+{
+    *found = false;
+    int rc = ec2_open(e, a);
+    return rc < 0 ? rc : describe(in, found, e, id);
+}
+
 /* Start/Stop/TerminateInstances on one instance. */
 static int instance_action(struct ec2 *e, const char *action, const char *instance_id)
 {
@@ -843,7 +852,7 @@ static int aws_deploy(void *state, const bpt_backend_deployment *d)
     bool found = false;
     int rc;
 
-    if ((rc = ec2_open(&e, state)) < 0 || (rc = describe(&in, &found, &e, d->id)) < 0) {
+    if ((rc = open_describe(&e, &in, &found, state, d->id)) < 0) {
         goto out;
     }
     if (!found) {
@@ -864,7 +873,7 @@ out:
 }
 
 /* The plane's base URL from the running instance's address. */
-static int plane_url(char *out, size_t cap, struct ec2 *e, const char *id)
+static int plane_url_with(char *out, size_t cap, struct ec2 *e, const char *id)
 {
     struct instance in;
     bool found = false;
@@ -888,17 +897,24 @@ static int plane_url(char *out, size_t cap, struct ec2 *e, const char *id)
     return 0;
 }
 
+/* The same, with the configuration and credentials read for it (and cleansed). */
+static int plane_url(char *out, size_t cap, const struct aws *a, const char *id)
+{
+    struct ec2 e;
+    int rc = ec2_open(&e, a);
+    if (rc == 0) {
+        rc = plane_url_with(out, cap, &e, id);
+    }
+    ec2_close(&e);
+    return rc;
+}
+
 static int aws_attestation(bpt_verified **out, void *state, const bpt_backend_deployment *d,
                            const uint8_t *nonce, size_t nonce_len)
 {
     struct aws *a = state;
-    struct ec2 e;
     char url[160];
-    int rc = ec2_open(&e, a);
-    if (rc == 0) {
-        rc = plane_url(url, sizeof(url), &e, d->id);
-    }
-    ec2_close(&e);
+    int rc = plane_url(url, sizeof(url), a, d->id);
     if (rc < 0) {
         return rc;
     }
@@ -908,17 +924,12 @@ static int aws_attestation(bpt_verified **out, void *state, const bpt_backend_de
 static int aws_public_key(bpt_kx_client_key *out, void *state, const bpt_backend_deployment *d)
 {
     struct aws *a = state;
-    struct ec2 e;
     char url[160];
     if (a->verifier == NULL) {
         return bpt_err(BPT_EINVAL, CLOUD ": the runtime has no verifier: a key is only given once "
                                          "its evidence verified");
     }
-    int rc = ec2_open(&e, a);
-    if (rc == 0) {
-        rc = plane_url(url, sizeof(url), &e, d->id);
-    }
-    ec2_close(&e);
+    int rc = plane_url(url, sizeof(url), a, d->id);
     if (rc < 0) {
         return rc;
     }
@@ -930,10 +941,7 @@ static int aws_status(bpt_backend_state *out, void *state, const bpt_backend_dep
     struct ec2 e;
     struct instance in;
     bool found = false;
-    int rc = ec2_open(&e, state);
-    if (rc == 0) {
-        rc = describe(&in, &found, &e, d->id);
-    }
+    int rc = open_describe(&e, &in, &found, state, d->id);
     ec2_close(&e);
     if (rc < 0) {
         return rc;
@@ -956,7 +964,7 @@ static int aws_stop(void *state, const bpt_backend_deployment *d)
     struct instance in;
     bool found = false;
     int rc;
-    if ((rc = ec2_open(&e, state)) < 0 || (rc = describe(&in, &found, &e, d->id)) < 0) {
+    if ((rc = open_describe(&e, &in, &found, state, d->id)) < 0) {
         goto out;
     }
     if (!found || strcmp(in.state, "stopped") == 0 || strcmp(in.state, "terminated") == 0 ||
@@ -980,7 +988,7 @@ static int aws_destroy(void *state, const bpt_backend_deployment *d)
     struct instance in;
     bool found = false;
     int rc;
-    if ((rc = ec2_open(&e, state)) < 0 || (rc = describe(&in, &found, &e, d->id)) < 0) {
+    if ((rc = open_describe(&e, &in, &found, state, d->id)) < 0) {
         goto out;
     }
     if (found && strcmp(in.state, "terminated") != 0 && strcmp(in.state, "shutting-down") != 0) {
