@@ -6,7 +6,8 @@
  * instance per client token); throttling retried within the deadline and refused past it;
  * refused credentials naming EC2's code (ExpiredToken, AuthFailure, SignatureDoesNotMatch); the
  * shared credentials file; a deploy left pending past its deadline, then resumed; evidence that
- * does not verify (a wrong PCR0, a wrong root): nothing sealed. Also the XML reader's refusals.
+ * does not verify (a wrong PCR0, a wrong root): nothing sealed; `bpt deploy --backend aws_nitro`,
+ * stop and destroy as the CLI runs them. Also the XML reader's refusals.
  */
 #include "helpers/test.h"
 
@@ -456,6 +457,51 @@ static void test_config_refused(void **state)
     bpt_runtime_free(rt);
 }
 
+/* The CLI: `bpt deploy --backend aws_nitro` with its configuration, status, stop, destroy. */
+static void test_cli(void **state)
+{
+    struct fx *f = *state;
+    char spec_path[4400], *out = NULL, *err = NULL, id[17] = "";
+    struct bpt_ec2_stats before, st;
+    snprintf(spec_path, sizeof(spec_path), "%s/cli-spec.json", f->dir);
+    write_file(spec_path, "{\"name\":\"cli\",\"image\":\"/opt/bpt/cli.eif\"}");
+    bpt_ec2_server_stats(f->ec2, &before);
+    {
+        const char *argv[] = {"deploy",    "--json",    "--state-dir", f->state_dir,
+                              "--backend", "aws_nitro", spec_path,     NULL};
+        assert_int_equal(bpt_test_run_cli_err(&out, &err, argv), 0);
+    }
+    const char *p = strstr(out, "\"id\":\"");
+    assert_non_null(p);
+    memcpy(id, p + 6, 16);
+    assert_non_null(strstr(out, "\"backend\":\"aws_nitro\""));
+    assert_non_null(strstr(out, "\"state\":\"running\""));
+    free(out);
+    free(err);
+    bpt_ec2_server_stats(f->ec2, &st);
+    assert_int_equal(st.created - before.created, 1);
+    {
+        const char *argv[] = {"stop", "--state-dir", f->state_dir, id, NULL};
+        assert_int_equal(bpt_test_run_cli_err(NULL, NULL, argv), 0);
+    }
+    {
+        const char *argv[] = {"destroy", "--state-dir", f->state_dir, id, NULL};
+        assert_int_equal(bpt_test_run_cli_err(NULL, NULL, argv), 0);
+    }
+    bpt_ec2_server_stats(f->ec2, &st);
+    assert_int_equal(st.terminates - before.terminates, 1);
+    /* refused credentials: exit 1 (refused), EC2's code in the message */
+    setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret", 1);
+    {
+        const char *argv[] = {"deploy",    "--state-dir", f->state_dir, "--backend",
+                              "aws_nitro", spec_path,     NULL};
+        int ex = bpt_test_run_cli_err(NULL, &err, argv);
+        assert_non_null(strstr(err, "SignatureDoesNotMatch"));
+        assert_int_equal(ex, 1);
+        free(err);
+    }
+}
+
 /* ---- the XML reader ------------------------------------------------------------------------ */
 
 static int collect(const char *const *path, size_t depth, const char *text, void *ud)
@@ -514,6 +560,7 @@ int main(void)
         cmocka_unit_test_setup(test_credentials, each_setup),
         cmocka_unit_test_setup(test_evidence_refused, each_setup),
         cmocka_unit_test_setup(test_config_refused, each_setup),
+        cmocka_unit_test_setup(test_cli, each_setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
