@@ -27,6 +27,7 @@ struct inst {
     char token[72];
     char state[24];
     unsigned pending_left;
+    unsigned unlisted_left;
 };
 
 struct bpt_ec2_server {
@@ -444,6 +445,7 @@ static void handle(struct bpt_ec2_server *s, int c, const struct req *r)
             snprintf(in->token, sizeof(in->token), "%s", tok);
             snprintf(in->state, sizeof(in->state), "pending");
             in->pending_left = s->k.pending_polls;
+            in->unlisted_left = s->k.unlisted_polls;
             s->st.created++;
         }
         n = (size_t)snprintf(xml, sizeof(xml),
@@ -474,6 +476,10 @@ static void handle(struct bpt_ec2_server *s, int c, const struct req *r)
             ++s->req_seq);
         for (size_t i = 0; i < s->n_inst; i++) {
             if (strcmp(s->inst[i].token, tok) != 0) {
+                continue;
+            }
+            if (s->inst[i].unlisted_left > 0) {
+                s->inst[i].unlisted_left--;
                 continue;
             }
             advance(&s->inst[i]);

@@ -23,6 +23,8 @@ struct bpt_ec2_knobs {
     bool token_expired;          /* the token is refused with ExpiredToken */
     const char *region;          /* the credential scope's region */
     unsigned pending_polls;      /* DescribeInstances answers "pending" this often per start */
+    unsigned unlisted_polls;     /* a new instance is missing from this many DescribeInstances
+                                    answers (EC2's eventual consistency) */
     unsigned throttle_503;       /* the next N requests: 503 + Retry-After: 1, Unavailable */
     unsigned throttle_429;       /* then N: 429 + Retry-After: 0, Throttling */
     unsigned throttle_limit;     /* then N: 503 RequestLimitExceeded, no Retry-After */

@@ -284,6 +284,7 @@ static void test_throttling(void **state)
     k.throttle_503 = 1;
     k.throttle_429 = 2;
     k.throttle_limit = 2;
+    k.unlisted_polls = 2; /* and the new instance is not listed at once: polled, not re-run */
     bpt_ec2_server_set(f->ec2, &k);
     bpt_ec2_server_stats(f->ec2, &before);
     bpt_runtime *rt = open_rt(f, f->verifier);
@@ -294,6 +295,8 @@ static void test_throttling(void **state)
     bpt_ec2_server_stats(f->ec2, &st);
     assert_int_equal(st.throttled - before.throttled, 5);
     assert_int_equal(st.created - before.created, 1);
+    assert_int_equal(st.runs - before.runs, 1);
+    assert_true(st.describes - before.describes >= 4);
     char id[17];
     snprintf(id, sizeof(id), "%s", bpt_deployment_id(d));
     bpt_deployment_free(d);

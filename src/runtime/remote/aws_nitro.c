@@ -790,13 +790,14 @@ static int wait_state(struct instance *in, struct ec2 *e, const char *id, const 
         if (rc_ < 0) {
             return rc_;
         }
-        if (!found) {
-            if (want == NULL) {
-                return 0;
-            }
-            return bpt_err(BPT_ENOTFOUND, CLOUD ": deployment %s has no instance", id);
+        if (!found && want == NULL) {
+            return 0;
         }
-        if (want != NULL && strcmp(in->state, want) == 0) {
+        if (!found) {
+            /* EC2 is eventually consistent: a just-launched instance may not be listed yet */
+            snprintf(in->id, sizeof(in->id), "(not listed yet)");
+            snprintf(in->state, sizeof(in->state), "absent");
+        } else if (want != NULL && strcmp(in->state, want) == 0) {
             return 0;
         }
         if ((want == NULL || strcmp(want, "terminated") == 0) &&
@@ -970,6 +971,11 @@ static int aws_stop(void *state, const bpt_backend_deployment *d)
     if (!found || strcmp(in.state, "stopped") == 0 || strcmp(in.state, "terminated") == 0 ||
         strcmp(in.state, "shutting-down") == 0) {
         rc = 0;
+        goto out;
+    }
+    /* a pending instance cannot be stopped yet (IncorrectInstanceState): let it start first */
+    if (strcmp(in.state, "pending") == 0 &&
+        (rc = wait_state(&in, &e, d->id, "running", e.cfg.deploy_timeout_ms)) < 0) {
         goto out;
     }
     if (strcmp(in.state, "stopping") != 0 &&
