@@ -58,9 +58,9 @@
 /* A whole text file (bpt_buf keeps a NUL after the bytes; dispose cleanses them). */
 static int read_text(bpt_buf *b, const char *path)
 {
-    int rc_ = bpt_file_read(b, path);
-    if (rc_ < 0) {
-        return rc_;
+    int rc = bpt_file_read(b, path);
+    if (rc < 0) {
+        return rc;
     }
     if (b->len == 0 || memchr(b->data, '\0', b->len) != NULL) {
         return bpt_err(BPT_EINVAL, "%s: empty, or holds a NUL byte", path);
@@ -786,9 +786,9 @@ static int wait_state(struct instance *in, struct ec2 *e, const char *id, const 
     bpt_remote_backoff_init(&b, budget_ms, e->cfg.poll_base_ms, e->cfg.poll_max_ms);
     for (;;) {
         bool found = false;
-        int rc_ = describe(in, &found, e, id);
-        if (rc_ < 0) {
-            return rc_;
+        int rc = describe(in, &found, e, id);
+        if (rc < 0) {
+            return rc;
         }
         if (!found && want == NULL) {
             return 0;
@@ -878,9 +878,9 @@ static int plane_url_with(char *out, size_t cap, struct ec2 *e, const char *id)
 {
     struct instance in;
     bool found = false;
-    int rc_ = describe(&in, &found, e, id);
-    if (rc_ < 0) {
-        return rc_;
+    int rc = describe(&in, &found, e, id);
+    if (rc < 0) {
+        return rc;
     }
     if (!found || strcmp(in.state, "running") != 0) {
         return bpt_err(BPT_EINVAL, CLOUD ": deployment %s is not running (instance %s)", id,
