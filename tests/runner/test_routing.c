@@ -219,23 +219,24 @@ static void test_file_stricter_never_looser(void **state)
                   BPT_EUNSATISFIABLE, "says tee for job 0 but the chain says standard_required");
     /* any: the file tightens */
     assert_ok(bpt_routing_set_chain(&rt, BPT_CONFIDENTIALITY_ANY, "the chain"));
-    assert_rc_msg(bpt_routing_decide(&rt, 0, false), BPT_EUNSATISFIABLE, "job 0 is tee_required");
-    assert_ok(bpt_routing_decide(&rt, 0, true));
-    assert_ok(bpt_routing_decide(&rt, 2, false));
-    assert_ok(bpt_routing_decide(&rt, 2, true));
+    assert_rc_msg(bpt_routing_decide(&rt, 0, false, false, NULL, 0), BPT_EUNSATISFIABLE,
+                  "job 0 is tee_required");
+    assert_ok(bpt_routing_decide(&rt, 0, true, false, NULL, 0));
+    assert_ok(bpt_routing_decide(&rt, 2, false, false, NULL, 0));
+    assert_ok(bpt_routing_decide(&rt, 2, true, false, NULL, 0));
     bpt_routing_dispose(&rt);
     /* the chain alone */
     bpt_routing_init(&rt);
     assert_ok(bpt_routing_set_chain(&rt, BPT_CONFIDENTIALITY_TEE_REQUIRED, "blueprint 4"));
-    assert_rc_msg(bpt_routing_decide(&rt, 9, false), BPT_EUNSATISFIABLE,
+    assert_rc_msg(bpt_routing_decide(&rt, 9, false, false, NULL, 0), BPT_EUNSATISFIABLE,
                   "job 9 is tee_required (blueprint 4)");
-    assert_ok(bpt_routing_decide(&rt, 9, true));
+    assert_ok(bpt_routing_decide(&rt, 9, true, false, NULL, 0));
     assert_ok(bpt_routing_set_chain(&rt, BPT_CONFIDENTIALITY_STANDARD_REQUIRED, "blueprint 5"));
-    assert_rc_msg(bpt_routing_decide(&rt, 9, true), BPT_EUNSATISFIABLE,
+    assert_rc_msg(bpt_routing_decide(&rt, 9, true, false, NULL, 0), BPT_EUNSATISFIABLE,
                   "job 9 is standard_required (blueprint 5)");
     assert_ok(bpt_routing_set_chain(&rt, BPT_CONFIDENTIALITY_TEE_PREFERRED, "blueprint 6"));
-    assert_ok(bpt_routing_decide(&rt, 9, false));
-    assert_ok(bpt_routing_decide(&rt, 9, true));
+    assert_ok(bpt_routing_decide(&rt, 9, false, false, NULL, 0));
+    assert_ok(bpt_routing_decide(&rt, 9, true, false, NULL, 0));
     bpt_routing_dispose(&rt);
 }
 
