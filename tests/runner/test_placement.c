@@ -23,6 +23,7 @@
 #include <blueprint-tee/verify.h>
 
 #include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -320,10 +321,74 @@ static void test_placed_stamped_refused(void **state)
     bpt_config_free(cfg);
 }
 
+/* bpt run --deployment: over HTTP, job 0 stamped by what the runner verified; the store's
+ * digest is the one in the answer's header. */
+static void test_cli_run_deployment(void **state)
+{
+    struct env *e = *state;
+    if (!e->rtf.usable) {
+        skip();
+    }
+    bpt_verifier *v = NULL;
+    bpt_runtime *rt = open_runtime(e, e->sim.dir, &v);
+    bpt_deployment *d = deploy(e, rt), *now = NULL;
+    char id[32], cfg[4400], roots[4400], line[8192], url[128], digest[160];
+    struct bpt_test_proc proc = {0};
+    struct bpt_test_http_answer a;
+    unsigned port = 0;
+    const char *hdr[] = {"Content-Type: application/octet-stream", NULL};
+    snprintf(id, sizeof(id), "%s", bpt_deployment_id(d));
+    snprintf(cfg, sizeof(cfg), "%s/hybrid.json", e->tmp);
+    snprintf(line, sizeof(line),
+             "{\"mode\":\"hybrid\",\"requirement\":\"preferred\",\"hybrid_routing_source\":{"
+             "\"policy_file\":\"%s\"}}",
+             e->routing);
+    write_text(cfg, line);
+    snprintf(roots, sizeof(roots), "%s/trust-roots.pem", e->sim.dir);
+    const char *argv[] = {"run",         "--config",     cfg,      "--listen",
+                          "127.0.0.1:0", "--root",       e->empty, "--job",
+                          "1=/bin/cat",  "--deployment", id,       "--state-dir",
+                          e->state,      "--trust-root", roots,    NULL};
+    bpt_test_proc_start(&proc, argv);
+    if (!bpt_test_proc_line(&proc, "run: listening on", line, sizeof(line)) ||
+        sscanf(line, "run: listening on http://127.0.0.1:%u", &port) != 1) {
+        char *err = bpt_test_proc_stderr(&proc);
+        fail_msg("bpt run did not start: %s", err);
+    }
+    assert_non_null(strstr(line, "provider=none"));
+    assert_non_null(strstr(line, id));
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/jobs/0", port);
+    bpt_test_http(&a, "POST", url, hdr, "cli", 3);
+    if (a.status != 200) {
+        fail_msg("job 0: HTTP %ld %s", a.status, a.body.len ? (const char *)a.body.data : "");
+    }
+    assert_memory_equal(a.body.data, "in-tee:cli", 10);
+    assert_true(
+        bpt_test_http_header(&a, "X-Bpt-Meta-tee.attestation.digest", digest, sizeof(digest)));
+    bpt_test_http_dispose(&a);
+    assert_ok(bpt_runtime_status(&now, rt, id));
+    assert_string_equal(digest, bpt_deployment_attestation_digest(now));
+    bpt_deployment_free(now);
+    /* job 1 (standard) runs in the runner itself, unstamped */
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/jobs/1", port);
+    bpt_test_http(&a, "POST", url, hdr, "std", 3);
+    assert_int_equal(a.status, 200);
+    assert_false(
+        bpt_test_http_header(&a, "X-Bpt-Meta-tee.attestation.digest", digest, sizeof(digest)));
+    bpt_test_http_dispose(&a);
+    assert_int_equal(bpt_test_proc_wait(&proc, SIGTERM), 0);
+    bpt_test_proc_kill(&proc);
+    assert_ok(bpt_runtime_destroy(rt, id));
+    bpt_deployment_free(d);
+    bpt_runtime_free(rt);
+    bpt_verifier_free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_placed_stamped_refused),
+        cmocka_unit_test(test_cli_run_deployment),
     };
     int failed = cmocka_run_group_tests(tests, group_setup, group_teardown);
     if (failed == 0 && skipped_why[0] != '\0') {

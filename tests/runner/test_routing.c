@@ -3,12 +3,14 @@
  * than the chain's rule), each rule's refusal naming itself, a tee_required job never run
  * plainly and a standard_required one never in a TEE, contract_driven without a chain source.
  * The chain's rule itself comes from runner/chain_run (ganache); here it is set through the
- * routing object the chain source uses.
+ * routing object the chain source uses. Where each rule places a job when the runner has a
+ * runtime deployment (the placement itself runs on runc: runner/placement).
  */
 #include "helpers/sim_fixture.h"
 #include "helpers/test.h"
 
 #include "runner/routing.h"
+#include "runner/runner_internal.h"
 
 #include <pthread.h>
 
@@ -240,12 +242,101 @@ static void test_file_stricter_never_looser(void **state)
     bpt_routing_dispose(&rt);
 }
 
+/* With a runtime deployment: where each rule places a job, and what never moves. */
+static void test_deployment_placement(void **state)
+{
+    struct bpt_routing rt;
+    char file[4200], why[320];
+    (void)state;
+    snprintf(file, sizeof(file), "%s/r2.json", tmp);
+    write_text(file, "{\"jobs\":{\"0\":\"tee\",\"1\":\"standard\"}}");
+    bpt_routing_init(&rt);
+    assert_ok(bpt_routing_load_file(&rt, file));
+    /* tee (the file): the deployment without a TEE here; here with one */
+    assert_int_equal(bpt_routing_decide(&rt, 0, false, true, why, sizeof(why)),
+                     BPT_PLACE_DEPLOYMENT);
+    assert_non_null(strstr(why, "the routing file"));
+    assert_int_equal(bpt_routing_decide(&rt, 0, true, true, NULL, 0), BPT_PLACE_HERE);
+    /* no deployment and no TEE: refused, saying there is neither */
+    assert_rc_msg(bpt_routing_decide(&rt, 0, false, false, NULL, 0), BPT_EUNSATISFIABLE,
+                  "no attested TEE and no runtime deployment");
+    /* standard: never the deployment; refused in a TEE */
+    assert_int_equal(bpt_routing_decide(&rt, 1, false, true, NULL, 0), BPT_PLACE_HERE);
+    assert_rc_msg(bpt_routing_decide(&rt, 1, true, true, NULL, 0), BPT_EUNSATISFIABLE,
+                  "job 1 is standard_required");
+    /* any: here */
+    assert_int_equal(bpt_routing_decide(&rt, 2, false, true, NULL, 0), BPT_PLACE_HERE);
+    bpt_routing_dispose(&rt);
+    /* the chain's rules */
+    bpt_routing_init(&rt);
+    assert_ok(bpt_routing_set_chain(&rt, BPT_CONFIDENTIALITY_TEE_REQUIRED, "blueprint 4"));
+    assert_int_equal(bpt_routing_decide(&rt, 9, false, true, why, sizeof(why)),
+                     BPT_PLACE_DEPLOYMENT);
+    assert_string_equal(why, "blueprint 4");
+    assert_ok(bpt_routing_set_chain(&rt, BPT_CONFIDENTIALITY_TEE_PREFERRED, "blueprint 6"));
+    assert_int_equal(bpt_routing_decide(&rt, 9, false, true, NULL, 0),
+                     BPT_PLACE_DEPLOYMENT_PREFERRED);
+    assert_int_equal(bpt_routing_decide(&rt, 9, true, true, NULL, 0), BPT_PLACE_HERE);
+    assert_int_equal(bpt_routing_decide(&rt, 9, false, false, NULL, 0), BPT_PLACE_HERE);
+    assert_ok(bpt_routing_set_chain(&rt, BPT_CONFIDENTIALITY_STANDARD_REQUIRED, "blueprint 5"));
+    assert_int_equal(bpt_routing_decide(&rt, 9, false, true, NULL, 0), BPT_PLACE_HERE);
+    assert_ok(bpt_routing_set_chain(&rt, BPT_CONFIDENTIALITY_ANY, "blueprint 7"));
+    assert_int_equal(bpt_routing_decide(&rt, 9, false, true, NULL, 0), BPT_PLACE_HERE);
+    bpt_routing_dispose(&rt);
+}
+
+/* A runner with a deployment: tee_required from the chain is served (not refused at start);
+ * set_deployment's own checks. */
+static void test_runner_with_deployment(void **state)
+{
+    bpt_runtime_options o = BPT_RUNTIME_OPTIONS_INIT;
+    bpt_runtime *rtm = NULL;
+    bpt_router *router = NULL;
+    bpt_config *c = NULL;
+    bpt_runner *r = NULL;
+    char dir[4200];
+    (void)state;
+    snprintf(dir, sizeof(dir), "%s/state", tmp);
+    o.state_dir = dir;
+    o.oci_runtime = "/bin/true"; /* nothing is deployed here */
+    assert_ok(bpt_runtime_new(&rtm, &o));
+    {
+        char file[4200], json[4300];
+        snprintf(file, sizeof(file), "%s/empty-routing.json", tmp);
+        write_text(file, "{\"jobs\":{}}");
+        snprintf(json, sizeof(json), "{\"policy_file\":\"%s\"}", file);
+        c = hybrid(json);
+    }
+    assert_ok(bpt_router_new(&router));
+    assert_ok(bpt_router_route(router, 0, echo, NULL));
+    /* without a deployment the chain's tee_required is refused (no TEE here) */
+    r = runner(c, router, false);
+    assert_ok(bpt_runner_start(r));
+    assert_rc_msg(bpt_runner_require(r, BPT_CONFIDENTIALITY_TEE_REQUIRED, "blueprint 4"),
+                  BPT_EUNSATISFIABLE, "no runtime deployment (--deployment)");
+    bpt_runner_free(r);
+    r = runner(c, router, false);
+    assert_rc_msg(bpt_runner_set_deployment(r, rtm, "Not/An/Id"), BPT_EINVAL, "deployment id");
+    assert_rc_msg(bpt_runner_set_deployment(NULL, rtm, "x"), BPT_EINVAL, "NULL");
+    assert_ok(bpt_runner_set_deployment(r, rtm, "0123456789abcdef"));
+    assert_rc_msg(bpt_runner_set_deployment(r, rtm, "0123456789abcdef"), BPT_EBUSY, "already");
+    assert_ok(bpt_runner_start(r));
+    assert_rc_msg(bpt_runner_set_deployment(r, rtm, "x"), BPT_EBUSY, "before the runner starts");
+    assert_ok(bpt_runner_require(r, BPT_CONFIDENTIALITY_TEE_REQUIRED, "blueprint 4"));
+    bpt_runner_free(r);
+    bpt_router_free(router);
+    bpt_config_free(c);
+    bpt_runtime_free(rtm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_routing_file_in_hybrid_mode),
         cmocka_unit_test(test_routing_file_refusals),
         cmocka_unit_test(test_file_stricter_never_looser),
+        cmocka_unit_test(test_deployment_placement),
+        cmocka_unit_test(test_runner_with_deployment),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
