@@ -52,8 +52,8 @@ BPT_MUST_USE int bpt_placement_run(struct bpt_placement *p, bpt_router *router,
                                    bpt_kx_store *store);
 
 /** The bpt_job_handler that sends the call to the workload (only under bpt_placement_run()). */
-int bpt_placement_handler(const bpt_job_call *call, bpt_job_result *result,
-                          const bpt_tee_context *tee, void *placement);
+BPT_MUST_USE int bpt_placement_handler(const bpt_job_call *call, bpt_job_result *result,
+                                       const bpt_tee_context *tee, void *placement);
 
 /** The evidence digest of the attestation jobs are sent with now ("" when none). */
 void bpt_placement_digest(struct bpt_placement *p, char *out, size_t len);
