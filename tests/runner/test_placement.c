@@ -6,7 +6,8 @@
  * its own (hybrid mode, routing file: job 0 tee, job 1 standard):
  * - job 0 goes to the workload and comes back stamped with the attestation the runner verified
  *   (its digest is the evidence digest the store recorded for that attestation); job 1 and job
- *   2 (any) run here, plainly, never in the deployment;
+ *   2 (any) run here, plainly, never in the deployment; after the re-attestation interval (1 s)
+ *   a fresh attestation stamps the next job;
  * - the same through `bpt run --deployment ID` over HTTP;
  * - the deployment stopped: job 0 refused, naming the rule and "is stopped", never run here;
  * - a runner whose verifier trusts other roots (the pinned vendor roots): job 0 refused ("did not
@@ -206,7 +207,7 @@ static void run_job(bpt_runner *run, uint8_t index, const char *body, struct res
 /* A runner with no TEE (hybrid, the routing file), its jobs 0..2 echoing here, placing TEE jobs
  * in deployment @p id of @p rt. */
 static bpt_runner *runner(const struct env *e, bpt_config **cfg, bpt_router **router,
-                          bpt_runtime *rt, const char *id)
+                          bpt_runtime *rt, const char *id, uint64_t reattest_secs)
 {
     char text[8400];
     bpt_runner *r = NULL;
@@ -222,6 +223,7 @@ static bpt_runner *runner(const struct env *e, bpt_config **cfg, bpt_router **ro
     }
     o.root = e->empty;
     o.workers = 2;
+    o.reattest_secs = reattest_secs;
     assert_ok(bpt_runner_new(&r, *cfg));
     assert_ok(bpt_runner_set_options(r, &o));
     assert_ok(bpt_runner_set_router(r, *router));
@@ -262,7 +264,7 @@ static void test_placed_stamped_refused(void **state)
 
     /* a verifier that trusts other roots: refused before anything is sent */
     bpt_runtime *rt2 = open_runtime(e, NULL, &v2);
-    bpt_runner *r2 = runner(e, &cfg2, &router2, rt2, id);
+    bpt_runner *r2 = runner(e, &cfg2, &router2, rt2, id, 0);
     run_job(r2, 0, "secret", &res);
     assert_string_equal(res.code, "routing_refused");
     has(&res, "job 0 is tee_required (the routing file");
@@ -276,7 +278,7 @@ static void test_placed_stamped_refused(void **state)
     bpt_config_free(cfg2);
 
     /* placed: run in the workload, stamped with what the runner verified */
-    bpt_runner *r = runner(e, &cfg, &router, rt, id);
+    bpt_runner *r = runner(e, &cfg, &router, rt, id, 1);
     run_job(r, 0, "hello", &res);
     if (strcmp(res.code, "ok") != 0) {
         fail_msg("job 0: %s %s", res.code, res.message);
@@ -318,6 +320,18 @@ static void test_placed_stamped_refused(void **state)
                     20);
     }
     assert_int_equal(ran(d), 22);
+    /* the re-attestation interval (1 s here) passed: a fresh attestation, a new digest */
+    {
+        char first[160];
+        snprintf(first, sizeof(first), "%s", res.digest);
+        usleep(1100 * 1000);
+        run_job(r, 0, "later", &res);
+        assert_string_equal(res.code, "ok");
+        assert_string_not_equal(res.digest, first);
+        assert_ok(bpt_runtime_status(&now, rt, id));
+        assert_string_equal(res.digest, bpt_deployment_attestation_digest(now));
+        bpt_deployment_free(now);
+    }
 
     /* stopped: the job cannot reach it, the runner attests again and refuses, naming why */
     assert_ok(bpt_runtime_stop(rt, id));
@@ -325,7 +339,7 @@ static void test_placed_stamped_refused(void **state)
     assert_string_equal(res.code, "routing_refused");
     has(&res, "job 0 is tee_required");
     has(&res, "is stopped");
-    assert_int_equal(ran(d), 22);
+    assert_int_equal(ran(d), 23);
     run_job(r, 1, "std", &res); /* standard jobs still run */
     assert_string_equal(res.code, "ok");
 
