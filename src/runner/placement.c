@@ -42,6 +42,7 @@ struct bpt_placement {
     uint64_t every_secs;
     pthread_mutex_t mu; /* current, and one attestation at a time */
     struct placed *current;
+    atomic_uint_fast64_t sent, refused;
 };
 
 /* What bpt_placement_run() hands its handler on this thread, and what comes back. */
@@ -83,6 +84,8 @@ int bpt_placement_new(struct bpt_placement **out, bpt_runtime *rt, const char *i
     p->every_secs = every_secs;
     snprintf(p->id, sizeof(p->id), "%s", id);
     pthread_mutex_init(&p->mu, NULL);
+    atomic_init(&p->sent, 0);
+    atomic_init(&p->refused, 0);
     *out = p;
     return 0;
 }
@@ -106,6 +109,16 @@ void bpt_placement_set_interval(struct bpt_placement *p, uint64_t every_secs)
 {
     pthread_mutex_lock(&p->mu);
     p->every_secs = every_secs;
+    pthread_mutex_unlock(&p->mu);
+}
+
+void bpt_placement_stats(struct bpt_placement *p, uint64_t *sent, uint64_t *refused,
+                         int64_t *age_secs)
+{
+    *sent = atomic_load(&p->sent);
+    *refused = atomic_load(&p->refused);
+    pthread_mutex_lock(&p->mu);
+    *age_secs = p->current ? bpt_time_now() - p->current->at : -1;
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -233,6 +246,7 @@ int bpt_placement_run(struct bpt_placement *p, bpt_router *router, const bpt_job
         rc = bpt_err(BPT_EUNSATISFIABLE, "deployment %s does not accept the job: %s", p->id, a.why);
     }
     placed_unref(stale);
+    atomic_fetch_add(rc == 0 ? &p->sent : &p->refused, 1);
     return rc;
 }
 

@@ -58,4 +58,9 @@ BPT_MUST_USE int bpt_placement_handler(const bpt_job_call *call, bpt_job_result 
 /** The evidence digest of the attestation jobs are sent with now ("" when none). */
 void bpt_placement_digest(struct bpt_placement *p, char *out, size_t len);
 
+/** For metrics: jobs sent to the deployment, jobs it could not be given (not running, not
+ *  verified, not accepting), and the age of the attestation jobs are sent with (-1: none). */
+void bpt_placement_stats(struct bpt_placement *p, uint64_t *sent, uint64_t *refused,
+                         int64_t *age_secs);
+
 #endif

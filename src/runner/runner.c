@@ -1005,6 +1005,19 @@ int bpt_runner_metrics(char **out, bpt_runner *r)
          attested_at ? (long long)(bpt_time_now() - attested_at) : -1LL);
     EMIT("# TYPE bpt_tee_stamp_refused_total counter\nbpt_tee_stamp_refused_total %llu\n",
          (unsigned long long)bpt_tee_layer_refused(r->tee));
+    if (r->placement) {
+        uint64_t sent, refused;
+        int64_t age;
+        bpt_placement_stats(r->placement, &sent, &refused, &age);
+        EMIT("# HELP bpt_deployment_jobs_total TEE jobs for the runtime deployment: sent, or "
+             "refused (not running, not verified).\n");
+        EMIT("# TYPE bpt_deployment_jobs_total counter\nbpt_deployment_jobs_total{outcome="
+             "\"sent\"} %llu\nbpt_deployment_jobs_total{outcome=\"refused\"} %llu\n",
+             (unsigned long long)sent, (unsigned long long)refused);
+        EMIT("# TYPE bpt_deployment_attestation_age_seconds gauge\n"
+             "bpt_deployment_attestation_age_seconds %lld\n",
+             (long long)age);
+    }
 #undef EMIT
     if (rc == 0) {
         rc = bpt_buf_append(&b, "", 1);

@@ -331,6 +331,14 @@ static void test_placed_stamped_refused(void **state)
     assert_int_equal(ran(d), 23);
     run_job(r, 1, "std", &res); /* standard jobs still run */
     assert_string_equal(res.code, "ok");
+    {
+        char *m = NULL;
+        assert_ok(bpt_runner_metrics(&m, r));
+        assert_non_null(strstr(m, "bpt_deployment_jobs_total{outcome=\"sent\"} 23\n"));
+        assert_non_null(strstr(m, "bpt_deployment_jobs_total{outcome=\"refused\"} 1\n"));
+        assert_non_null(strstr(m, "bpt_deployment_attestation_age_seconds -1\n"));
+        bpt_free(m);
+    }
 
     bpt_runner_free(r);
     assert_ok(bpt_runtime_destroy(rt, id));
