@@ -250,14 +250,12 @@ int bpt_placement_run(struct bpt_placement *p, bpt_router *router, const bpt_job
     return rc;
 }
 
-/* The workload's answer (200 ?format=json) into @p result, its own stamp checked against the
- * attestation the runner verified. */
-static void take_answer(bpt_job_result *result, const struct attempt *a, const bpt_buf *body)
+void bpt_placement_take_answer(bpt_job_result *result, const char *id, const bpt_tee_snapshot *snap,
+                               const uint8_t *body, size_t len)
 {
     json_error_t jerr;
-    json_t *root = json_loadb((const char *)body->data, body->len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
     json_t *b64 = json_object_get(root, "body_b64"), *meta = json_object_get(root, "metadata");
-    const bpt_tee_snapshot *snap = a->pl->snap;
     const char *prov = NULL, *meas = NULL, *k;
     bpt_provider wp = BPT_PROVIDER_UNKNOWN;
     bpt_buf out = BPT_BUF_INIT(BPT_JOB_BODY_MAX);
@@ -265,8 +263,8 @@ static void take_answer(bpt_job_result *result, const struct attempt *a, const b
 
     if (!json_is_string(b64) || !json_is_object(meta)) {
         (void)bpt_job_result_set_error(result, "deployment_protocol",
-                                       "deployment %s: its answer is not a job result (%s)",
-                                       a->p->id, root ? "no body_b64 or metadata" : jerr.text);
+                                       "deployment %s: its answer is not a job result (%s)", id,
+                                       root ? "no body_b64 or metadata" : jerr.text);
         goto out;
     }
     prov = json_string_value(json_object_get(meta, "tee.provider"));
@@ -275,7 +273,7 @@ static void take_answer(bpt_job_result *result, const struct attempt *a, const b
         (void)bpt_job_result_set_error(result, "deployment_unstamped",
                                        "deployment %s answered without a TEE stamp: the workload "
                                        "did not run the job under its attestation",
-                                       a->p->id);
+                                       id);
         goto out;
     }
     if (bpt_provider_parse(&wp, prov) < 0 || wp != bpt_tee_snapshot_provider(snap) ||
@@ -283,14 +281,14 @@ static void take_answer(bpt_job_result *result, const struct attempt *a, const b
         (void)bpt_job_result_set_error(result, "deployment_mismatch",
                                        "deployment %s: the workload's stamp (%.40s %.140s) is "
                                        "not the attestation the runner verified (%s %s)",
-                                       a->p->id, prov, meas,
+                                       id, prov, meas,
                                        bpt_provider_name(bpt_tee_snapshot_provider(snap)),
                                        bpt_tee_snapshot_measurement(snap));
         goto out;
     }
     if (bpt_base64_decode(&out, json_string_value(b64), json_string_length(b64), "body_b64") < 0 ||
         bpt_job_result_set_body(result, out.data, out.len) < 0) {
-        (void)bpt_job_result_set_error(result, "deployment_protocol", "deployment %s: %s", a->p->id,
+        (void)bpt_job_result_set_error(result, "deployment_protocol", "deployment %s: %s", id,
                                        bpt_error_last());
         goto out;
     }
@@ -301,7 +299,7 @@ static void take_answer(bpt_job_result *result, const struct attempt *a, const b
         }
         if (!json_is_string(v) || bpt_job_result_meta_set(result, k, json_string_value(v)) < 0) {
             (void)bpt_job_result_set_error(result, "deployment_protocol",
-                                           "deployment %s: metadata '%.60s' refused", a->p->id, k);
+                                           "deployment %s: metadata '%.60s' refused", id, k);
             goto out;
         }
     }
@@ -382,7 +380,7 @@ int bpt_placement_handler(const bpt_job_call *call, bpt_job_result *result,
                                       "deployment %s: the job was sent but no answer came: %s",
                                       a->p->id, bpt_error_last());
     } else if (resp.status == 200) {
-        take_answer(result, a, &body);
+        bpt_placement_take_answer(result, a->p->id, a->pl->snap, body.data, body.len);
     } else {
         take_error(result, a, resp.status, &body);
     }

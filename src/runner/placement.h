@@ -55,6 +55,16 @@ BPT_MUST_USE int bpt_placement_run(struct bpt_placement *p, bpt_router *router,
 BPT_MUST_USE int bpt_placement_handler(const bpt_job_call *call, bpt_job_result *result,
                                        const bpt_tee_context *tee, void *placement);
 
+/**
+ * The workload's answer to POST /v1/jobs/{index}?format=json (200: {"body_b64","metadata"}) into
+ * @p result: its own stamp (tee.provider, tee.measurement) must name the provider and
+ * measurement of @p snap, the attestation the runner verified (else the error
+ * deployment_mismatch; no stamp: deployment_unstamped; not that shape: deployment_protocol);
+ * its tee.* entries are dropped (the runner's TeeLayer stamps with @p snap), the rest kept.
+ */
+void bpt_placement_take_answer(bpt_job_result *result, const char *id, const bpt_tee_snapshot *snap,
+                               const uint8_t *body, size_t len);
+
 /** The evidence digest of the attestation jobs are sent with now ("" when none). */
 void bpt_placement_digest(struct bpt_placement *p, char *out, size_t len);
 

@@ -10,6 +10,7 @@
  *   a fresh attestation stamps the next job;
  * - the same through `bpt run --deployment ID` over HTTP;
  * - the deployment stopped: job 0 refused, naming the rule and "is stopped", never run here;
+ * - a runner whose config allows only intel_tdx: job 0 refused, naming the provider;
  * - a runner whose verifier trusts other roots (the pinned vendor roots): job 0 refused ("did not
  * verify"), and the workload never saw it (it counts the jobs it runs in its /run/bpt).
  */
@@ -196,15 +197,16 @@ static void run_job(bpt_runner *run, uint8_t index, const char *body, struct res
 /* A runner with no TEE (hybrid, the routing file), its jobs 0..2 echoing here, placing TEE jobs
  * in deployment @p id of @p rt. */
 static bpt_runner *runner(const struct env *e, bpt_config **cfg, bpt_router **router,
-                          bpt_runtime *rt, const char *id, uint64_t reattest_secs)
+                          bpt_runtime *rt, const char *id, uint64_t reattest_secs,
+                          const char *selector)
 {
     char text[8400];
     bpt_runner *r = NULL;
     bpt_runner_opts o = BPT_RUNNER_OPTS_INIT;
     snprintf(text, sizeof(text),
              "{\"mode\":\"hybrid\",\"requirement\":\"preferred\",\"hybrid_routing_source\":{"
-             "\"policy_file\":\"%s\"}}",
-             e->routing);
+             "\"policy_file\":\"%s\"},\"provider_selector\":%s}",
+             e->routing, selector ? selector : "\"any\"");
     assert_ok(bpt_config_load_json(cfg, text, strlen(text)));
     assert_ok(bpt_router_new(router));
     for (uint8_t i = 0; i < 3; i++) {
@@ -253,7 +255,7 @@ static void test_placed_stamped_refused(void **state)
 
     /* a verifier that trusts other roots: refused before anything is sent */
     bpt_runtime *rt2 = open_runtime(e, NULL, &v2);
-    bpt_runner *r2 = runner(e, &cfg2, &router2, rt2, id, 0);
+    bpt_runner *r2 = runner(e, &cfg2, &router2, rt2, id, 0, NULL);
     run_job(r2, 0, "secret", &res);
     assert_string_equal(res.code, "routing_refused");
     has(&res, "job 0 is tee_required (the routing file");
@@ -266,8 +268,18 @@ static void test_placed_stamped_refused(void **state)
     bpt_router_free(router2);
     bpt_config_free(cfg2);
 
+    /* verified, but a provider the runner's config does not allow: refused, not sent */
+    r2 = runner(e, &cfg2, &router2, rt, id, 0, "{\"allow_list\":[\"intel_tdx\"]}");
+    run_job(r2, 0, "secret", &res);
+    assert_string_equal(res.code, "routing_refused");
+    has(&res, "runs in amd_sev_snp, which the config's providers do not allow");
+    assert_int_equal(ran(d), 0);
+    bpt_runner_free(r2);
+    bpt_router_free(router2);
+    bpt_config_free(cfg2);
+
     /* placed: run in the workload, stamped with what the runner verified */
-    bpt_runner *r = runner(e, &cfg, &router, rt, id, 1);
+    bpt_runner *r = runner(e, &cfg, &router, rt, id, 1, NULL);
     run_job(r, 0, "hello", &res);
     if (strcmp(res.code, "ok") != 0) {
         fail_msg("job 0: %s %s", res.code, res.message);
