@@ -18,13 +18,13 @@
 
 #include "helpers/http_client.h"
 #include "helpers/proc.h"
+#include "helpers/runner_job.h"
 #include "helpers/runtime_fixture.h"
 #include "helpers/sim_fixture.h"
 
 #include <blueprint-tee/runtime.h>
 #include <blueprint-tee/verify.h>
 
-#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -130,13 +130,6 @@ static bpt_deployment *deploy(const struct env *e, bpt_runtime *rt)
     return d;
 }
 
-struct result {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done;
-    char code[64], message[1024], body[256], digest[160], provider[64];
-};
-
 static int echo(const bpt_job_call *call, bpt_job_result *result, const bpt_tee_context *tee,
                 void *ud)
 {
@@ -149,49 +142,11 @@ static int echo(const bpt_job_call *call, bpt_job_result *result, const bpt_tee_
     return bpt_job_result_set_body(result, b, n);
 }
 
-static void on_done(const bpt_job_call *call, const bpt_job_result *res, void *ud)
-{
-    struct result *r = ud;
-    const char *d = bpt_job_result_meta_get(res, "tee.attestation.digest");
-    const char *p = bpt_job_result_meta_get(res, "tee.provider");
-    size_t n = 0;
-    const uint8_t *b = bpt_job_result_body(res, &n);
-    (void)call;
-    pthread_mutex_lock(&r->mu);
-    snprintf(r->code, sizeof(r->code), "%s",
-             bpt_job_result_is_ok(res) ? "ok" : bpt_job_result_error_code(res));
-    snprintf(r->message, sizeof(r->message), "%s",
-             bpt_job_result_is_ok(res) ? "" : bpt_job_result_error_message(res));
-    snprintf(r->body, sizeof(r->body), "%.*s", (int)(n < 200 ? n : 200), b ? (const char *)b : "");
-    snprintf(r->digest, sizeof(r->digest), "%s", d ? d : "");
-    snprintf(r->provider, sizeof(r->provider), "%s", p ? p : "");
-    r->done = 1;
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
-}
-
-static void has(const struct result *r, const char *sub)
+static void has(const struct bpt_test_job *r, const char *sub)
 {
     if (!strstr(r->message, sub)) {
         fail_msg("'%s' not in the message: %s: %s", sub, r->code, r->message);
     }
-}
-
-static void run_job(bpt_runner *run, uint8_t index, const char *body, struct result *r)
-{
-    bpt_job_call *c = NULL;
-    memset(r, 0, sizeof(*r));
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
-    assert_ok(bpt_job_call_new(&c, 1, 1, index, (const uint8_t *)body, strlen(body)));
-    assert_ok(bpt_runner_submit(run, c, on_done, r));
-    pthread_mutex_lock(&r->mu);
-    while (!r->done) {
-        pthread_cond_wait(&r->cv, &r->mu);
-    }
-    pthread_mutex_unlock(&r->mu);
-    pthread_mutex_destroy(&r->mu);
-    pthread_cond_destroy(&r->cv);
 }
 
 /* A runner with no TEE (hybrid, the routing file), its jobs 0..2 echoing here, placing TEE jobs
@@ -251,12 +206,12 @@ static void test_placed_stamped_refused(void **state)
     const char *id = bpt_deployment_id(d);
     bpt_config *cfg = NULL, *cfg2 = NULL;
     bpt_router *router = NULL, *router2 = NULL;
-    struct result res;
+    struct bpt_test_job res;
 
     /* a verifier that trusts other roots: refused before anything is sent */
     bpt_runtime *rt2 = open_runtime(e, NULL, &v2);
     bpt_runner *r2 = runner(e, &cfg2, &router2, rt2, id, 0, NULL);
-    run_job(r2, 0, "secret", &res);
+    bpt_test_runner_job(r2, 0, "secret", &res);
     assert_string_equal(res.code, "routing_refused");
     has(&res, "job 0 is tee_required (the routing file");
     has(&res, "its attestation did not verify");
@@ -270,7 +225,7 @@ static void test_placed_stamped_refused(void **state)
 
     /* verified, but a provider the runner's config does not allow: refused, not sent */
     r2 = runner(e, &cfg2, &router2, rt, id, 0, "{\"allow_list\":[\"intel_tdx\"]}");
-    run_job(r2, 0, "secret", &res);
+    bpt_test_runner_job(r2, 0, "secret", &res);
     assert_string_equal(res.code, "routing_refused");
     has(&res, "runs in amd_sev_snp, which the config's providers do not allow");
     assert_int_equal(ran(d), 0);
@@ -280,7 +235,7 @@ static void test_placed_stamped_refused(void **state)
 
     /* placed: run in the workload, stamped with what the runner verified */
     bpt_runner *r = runner(e, &cfg, &router, rt, id, 1, NULL);
-    run_job(r, 0, "hello", &res);
+    bpt_test_runner_job(r, 0, "hello", &res);
     if (strcmp(res.code, "ok") != 0) {
         fail_msg("job 0: %s %s", res.code, res.message);
     }
@@ -292,16 +247,16 @@ static void test_placed_stamped_refused(void **state)
     assert_string_equal(res.digest, bpt_deployment_attestation_digest(now));
     bpt_deployment_free(now);
     /* standard and any: here, plainly (echo refuses a TEE context) */
-    run_job(r, 1, "std", &res);
+    bpt_test_runner_job(r, 1, "std", &res);
     assert_string_equal(res.code, "ok");
     assert_string_equal(res.body, "std");
     assert_string_equal(res.digest, "");
-    run_job(r, 2, "any", &res);
+    bpt_test_runner_job(r, 2, "any", &res);
     assert_string_equal(res.code, "ok");
     assert_string_equal(res.digest, "");
     assert_int_equal(ran(d), 1);
     /* a second job reuses the verified attestation (no re-attestation interval passed) */
-    run_job(r, 0, "again", &res);
+    bpt_test_runner_job(r, 0, "again", &res);
     assert_string_equal(res.code, "ok");
     assert_string_equal(res.body, "in-tee:again");
     assert_int_equal(ran(d), 2);
@@ -311,7 +266,7 @@ static void test_placed_stamped_refused(void **state)
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         for (int i = 0; i < 20; i++) {
-            run_job(r, 0, "x", &res);
+            bpt_test_runner_job(r, 0, "x", &res);
             assert_string_equal(res.code, "ok");
         }
         clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -326,7 +281,7 @@ static void test_placed_stamped_refused(void **state)
         char first[160];
         snprintf(first, sizeof(first), "%s", res.digest);
         usleep(1100 * 1000);
-        run_job(r, 0, "later", &res);
+        bpt_test_runner_job(r, 0, "later", &res);
         assert_string_equal(res.code, "ok");
         assert_string_not_equal(res.digest, first);
         assert_ok(bpt_runtime_status(&now, rt, id));
@@ -336,12 +291,12 @@ static void test_placed_stamped_refused(void **state)
 
     /* stopped: the job cannot reach it, the runner attests again and refuses, naming why */
     assert_ok(bpt_runtime_stop(rt, id));
-    run_job(r, 0, "late", &res);
+    bpt_test_runner_job(r, 0, "late", &res);
     assert_string_equal(res.code, "routing_refused");
     has(&res, "job 0 is tee_required");
     has(&res, "is stopped");
     assert_int_equal(ran(d), 23);
-    run_job(r, 1, "std", &res); /* standard jobs still run */
+    bpt_test_runner_job(r, 1, "std", &res); /* standard jobs still run */
     assert_string_equal(res.code, "ok");
     {
         char *m = NULL;

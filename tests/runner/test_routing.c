@@ -6,13 +6,13 @@
  * routing object the chain source uses. Where each rule places a job when the runner has a
  * runtime deployment (the placement itself runs on runc: runner/placement).
  */
+#include "helpers/runner_job.h"
 #include "helpers/sim_fixture.h"
 #include "helpers/test.h"
 
 #include "runner/routing.h"
 #include "runner/runner_internal.h"
 
-#include <pthread.h>
 
 static struct bpt_sim_fixture sim;
 static char *tmp;
@@ -38,13 +38,6 @@ static void write_text(const char *path, const char *text)
     bpt_test_write_file(path, text, strlen(text));
 }
 
-struct result {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done;
-    char code[64], message[512];
-};
-
 static int echo(const bpt_job_call *call, bpt_job_result *result, const bpt_tee_context *tee,
                 void *ud)
 {
@@ -53,38 +46,6 @@ static int echo(const bpt_job_call *call, bpt_job_result *result, const bpt_tee_
     (void)tee;
     (void)ud;
     return bpt_job_result_set_body(result, b, n);
-}
-
-static void on_done(const bpt_job_call *call, const bpt_job_result *res, void *ud)
-{
-    struct result *r = ud;
-    (void)call;
-    pthread_mutex_lock(&r->mu);
-    snprintf(r->code, sizeof(r->code), "%s",
-             bpt_job_result_is_ok(res) ? "ok" : bpt_job_result_error_code(res));
-    snprintf(r->message, sizeof(r->message), "%s",
-             bpt_job_result_is_ok(res) ? "" : bpt_job_result_error_message(res));
-    r->done = 1;
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
-}
-
-/* Run job @p index on @p run; its outcome in @p r. */
-static void run_job(bpt_runner *run, uint8_t index, struct result *r)
-{
-    bpt_job_call *c = NULL;
-    memset(r, 0, sizeof(*r));
-    pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cv, NULL);
-    assert_ok(bpt_job_call_new(&c, 1, 1, index, (const uint8_t *)"x", 1));
-    assert_ok(bpt_runner_submit(run, c, on_done, r));
-    pthread_mutex_lock(&r->mu);
-    while (!r->done) {
-        pthread_cond_wait(&r->cv, &r->mu);
-    }
-    pthread_mutex_unlock(&r->mu);
-    pthread_mutex_destroy(&r->mu);
-    pthread_cond_destroy(&r->cv);
 }
 
 static bpt_config *hybrid(const char *routing_json)
@@ -118,7 +79,7 @@ static void test_routing_file_in_hybrid_mode(void **state)
     bpt_router *rt = NULL;
     bpt_config *c;
     bpt_runner *r;
-    struct result res;
+    struct bpt_test_job res;
     (void)state;
     snprintf(file, sizeof(file), "%s/routing.json", tmp);
     write_text(file, "{\"jobs\":{\"0\":\"tee\",\"1\":\"standard\"}}");
@@ -131,20 +92,20 @@ static void test_routing_file_in_hybrid_mode(void **state)
     /* no TEE: job 0 (tee) refused, never run plainly; 1 and 2 run */
     r = runner(c, rt, false);
     assert_ok(bpt_runner_start(r));
-    run_job(r, 0, &res);
+    bpt_test_runner_job(r, 0, "x", &res);
     assert_string_equal(res.code, "routing_refused");
     assert_non_null(strstr(res.message, "job 0 is tee_required (the routing file"));
-    run_job(r, 1, &res);
+    bpt_test_runner_job(r, 1, "x", &res);
     assert_string_equal(res.code, "ok");
-    run_job(r, 2, &res);
+    bpt_test_runner_job(r, 2, "x", &res);
     assert_string_equal(res.code, "ok");
     bpt_runner_free(r);
     /* a TEE: job 0 runs in it, job 1 (standard) refused */
     r = runner(c, rt, true);
     assert_ok(bpt_runner_start(r));
-    run_job(r, 0, &res);
+    bpt_test_runner_job(r, 0, "x", &res);
     assert_string_equal(res.code, "ok");
-    run_job(r, 1, &res);
+    bpt_test_runner_job(r, 1, "x", &res);
     assert_string_equal(res.code, "routing_refused");
     assert_non_null(strstr(res.message, "job 1 is standard_required"));
     assert_non_null(strstr(res.message, "runs in a TEE"));
