@@ -13,7 +13,6 @@
 #include "runner/routing.h"
 #include "runner/runner_internal.h"
 
-
 static struct bpt_sim_fixture sim;
 static char *tmp;
 
