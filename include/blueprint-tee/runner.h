@@ -38,6 +38,7 @@
 #include "context.h"
 #include "middleware.h"
 #include "policy.h"
+#include "runtime.h"
 
 BPT_BEGIN_DECLS
 
@@ -127,6 +128,26 @@ BPT_API void bpt_runner_free(bpt_runner *r);
  */
 BPT_API BPT_MUST_USE int bpt_runner_set_options(bpt_runner *r, const bpt_runner_opts *opts);
 
+/**
+ * Place TEE jobs in a runtime deployment (docs/runner.md): when the runner has no attested TEE
+ * of its own, a job the routing wants in a TEE (tee_required, or tee_preferred) goes to the
+ * workload of deployment @p id (an id, or a live deployment's name) of @p rt (borrowed: it must
+ * outlive the runner) as POST /v1/jobs/{index} over its unix socket; the workload runs
+ * `bpt run ... --listen unix:/run/bpt/kx.sock`. Before the first such job, on the re-attestation
+ * interval (reattest_secs, else the config's) and after a job could not reach it, the deployment
+ * is attested with a fresh nonce and verified by @p rt's verifier; its provider must be one the
+ * config allows. Results are stamped with that verified attestation (tee.attestation.digest is
+ * SHA-256 of the evidence the runner verified), after the workload's own stamp was checked to
+ * name the same provider and measurement. A deployment that is not running or whose attestation
+ * does not verify gets no job: a tee_required job is then the error result "routing_refused"
+ * naming the rule and the reason (never run plainly); a tee_preferred one runs here, unstamped.
+ * standard_required jobs never go to the deployment. With a deployment every job index is
+ * accepted by the sources (the workload answers unknown_job for its missing ones). Before start.
+ * @return 0; BPT_EINVAL (NULL, an id of a wrong shape); BPT_EBUSY (started, or set already);
+ *         BPT_ENOMEM.
+ */
+BPT_API BPT_MUST_USE int bpt_runner_set_deployment(bpt_runner *r, bpt_runtime *rt, const char *id);
+
 /** The router jobs go to (borrowed; it must outlive the runner). Before bpt_runner_start(). */
 BPT_API BPT_MUST_USE int bpt_runner_set_router(bpt_runner *r, bpt_router *router);
 
@@ -165,6 +186,10 @@ BPT_API bpt_source *bpt_source_new(const bpt_source_vtable *vt, void *state);
  * The local HTTP source (DESIGN.md §10): one listener on @p listen ("HOST:PORT", a numeric
  * address; port 0 picks one) serving POST /v1/jobs/{job_index}, the key-exchange endpoints
  * whose secrets reach the handlers' TeeContext, GET /v1/attestation, /healthz and /metrics.
+ * "unix:/ABSOLUTE/PATH" listens on that unix socket instead (mode 0600; an old socket there is
+ * replaced; removed at stop): a workload in a runtime deployment serves on
+ * unix:/run/bpt/kx.sock, where the runtime attests it and a runner places jobs
+ * (bpt_runner_set_deployment()); bpt_runner_http_port() is then 0.
  * NULL (with the error message set) when @p listen is not such an address.
  */
 BPT_API bpt_source *bpt_source_http_local(const char *listen);

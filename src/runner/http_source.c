@@ -39,6 +39,7 @@
 
 struct http_source {
     char host[64];
+    char unix_path[108]; /* "unix:PATH": listen there instead (host empty) */
     uint16_t port;
     bpt_runner *runner; /* while started */
     bpt_attester_opts ao;
@@ -210,8 +211,9 @@ static int source_start(void *state, bpt_runner *runner)
         so.attest_userdata = hs;
     }
     bpt_tee_snapshot_free(snap);
-    o.listen_host = hs->host;
+    o.listen_host = hs->unix_path[0] ? "127.0.0.1" : hs->host;
     o.port = hs->port;
+    o.listen_unix = hs->unix_path[0] ? hs->unix_path : NULL;
     o.store = bpt_runner_store(runner);
     { /* one server thread per core (2..8): jobs run on the runner's workers, not here */
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -222,6 +224,10 @@ static int source_start(void *state, bpt_runner *runner)
         (rc = bpt_kx_server_start_hooked(&hs->srv, hs->svc, &o, &hooks)) < 0) {
         source_stop(hs);
         return rc;
+    }
+    if (hs->unix_path[0]) {
+        BPT_LOG(BPT_LOG_INFO, "http", "listening on unix:%s", hs->unix_path);
+        return 0;
     }
     bpt_runner_set_http_port(runner, bpt_kx_server_port(hs->srv));
     BPT_LOG(BPT_LOG_INFO, "http", "listening on %s:%u", hs->host, bpt_kx_server_port(hs->srv));
@@ -245,6 +251,22 @@ bpt_source *bpt_source_http_local(const char *listen)
     uint8_t addr[16];
     size_t hl = colon ? (size_t)(colon - listen) : 0;
 
+    if (listen && strncmp(listen, "unix:", 5) == 0) { /* a unix socket (a deployment's plane) */
+        if (listen[5] != '/' || strlen(listen + 5) >= sizeof(hs->unix_path)) {
+            (void)bpt_err(BPT_EINVAL,
+                          "http source: listen '%.80s': expected unix:/ABSOLUTE/PATH (under %zu "
+                          "bytes)",
+                          listen, sizeof(hs->unix_path));
+            return NULL;
+        }
+        if (!(hs = calloc(1, sizeof(*hs)))) {
+            (void)bpt_err_nomem("http source");
+            return NULL;
+        }
+        snprintf(hs->unix_path, sizeof(hs->unix_path), "%s", listen + 5);
+        atomic_init(&hs->next_call_id, 1);
+        return bpt_source_new(&HTTP_SOURCE, hs);
+    }
     if (!colon || !hl || hl >= sizeof(hs->host) || !end || end == colon + 1 || *end ||
         port > 65535) {
         (void)bpt_err(BPT_EINVAL, "http source: listen '%.80s': expected HOST:PORT",

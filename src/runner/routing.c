@@ -95,11 +95,12 @@ int bpt_routing_set_chain(struct bpt_routing *rt, bpt_confidentiality rule, cons
     return rc;
 }
 
-int bpt_routing_decide(struct bpt_routing *rt, uint8_t index, bool in_tee)
+int bpt_routing_decide(struct bpt_routing *rt, uint8_t index, bool in_tee, bool deployment,
+                       char *why_out, size_t why_len)
 {
     bpt_confidentiality rule;
     char why[320];
-    int rc = 0;
+    int place = BPT_PLACE_HERE;
     pthread_mutex_lock(&rt->mu);
     rule = rt->chain_set ? rt->chain : BPT_CONFIDENTIALITY_ANY;
     snprintf(why, sizeof(why), "%s", rt->chain_set ? rt->chain_why : "");
@@ -111,14 +112,21 @@ int bpt_routing_decide(struct bpt_routing *rt, uint8_t index, bool in_tee)
         snprintf(why, sizeof(why), "the routing file %s", rt->file_path);
     }
     pthread_mutex_unlock(&rt->mu);
-    if (rule == BPT_CONFIDENTIALITY_TEE_REQUIRED && !in_tee) {
-        rc = bpt_err(BPT_EUNSATISFIABLE,
-                     "job %u is tee_required (%s): this runner has no attested TEE, and it never "
-                     "runs such a job plainly",
-                     index, why);
-    } else if (rule == BPT_CONFIDENTIALITY_STANDARD_REQUIRED && in_tee) {
-        rc = bpt_err(BPT_EUNSATISFIABLE,
-                     "job %u is standard_required (%s): this runner runs in a TEE", index, why);
+    if (why_out && why_len) {
+        snprintf(why_out, why_len, "%s", why);
     }
-    return rc;
+    if (rule == BPT_CONFIDENTIALITY_TEE_REQUIRED && !in_tee) {
+        place = deployment ? BPT_PLACE_DEPLOYMENT
+                           : bpt_err(BPT_EUNSATISFIABLE,
+                                     "job %u is tee_required (%s): this runner has no attested "
+                                     "TEE and no runtime deployment to place it in, and it never "
+                                     "runs such a job plainly",
+                                     index, why);
+    } else if (rule == BPT_CONFIDENTIALITY_TEE_PREFERRED && !in_tee && deployment) {
+        place = BPT_PLACE_DEPLOYMENT_PREFERRED;
+    } else if (rule == BPT_CONFIDENTIALITY_STANDARD_REQUIRED && in_tee) {
+        place = bpt_err(BPT_EUNSATISFIABLE,
+                        "job %u is standard_required (%s): this runner runs in a TEE", index, why);
+    }
+    return place; /* standard_required and any never go to the deployment */
 }

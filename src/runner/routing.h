@@ -7,9 +7,12 @@
  * taken only where the chain says any or standard_required. A contradiction is refused when the
  * two meet (the runner does not start), naming both rules.
  *
- * Placement today is the runner's own TEE or none: a tee_required job runs only when the runner
- * attested (its snapshot), a standard_required job only when it did not. A runtime deployment
- * (DESIGN §11) is not a placement yet.
+ * Placement: the runner's own TEE (its snapshot), a runtime deployment (DESIGN §11,
+ * placement.h: `bpt run --deployment ID`), or plainly here. A tee_required job runs in the
+ * runner's TEE when it attested, else in the deployment, else nowhere; a tee_preferred one in
+ * the runner's TEE, else in the deployment (plainly here when the deployment cannot take it);
+ * a standard_required one only plainly here (never in the deployment, refused in a TEE); any
+ * runs here.
  */
 #ifndef BPT_RUNNER_ROUTING_H
 #define BPT_RUNNER_ROUTING_H
@@ -35,8 +38,18 @@ BPT_MUST_USE int bpt_routing_load_file(struct bpt_routing *rt, const char *path)
  *  the routing file contradicts it. */
 BPT_MUST_USE int bpt_routing_set_chain(struct bpt_routing *rt, bpt_confidentiality rule,
                                        const char *why);
-/** May job @p index run here (@p in_tee: the runner has an attested TEE)? @return 0;
- *  BPT_EUNSATISFIABLE with the rule that refused in the message. */
-BPT_MUST_USE int bpt_routing_decide(struct bpt_routing *rt, uint8_t index, bool in_tee);
+/** Where a job runs (bpt_routing_decide()). */
+enum bpt_place {
+    BPT_PLACE_HERE = 0,            /* in the runner: its TEE when it has one, else plainly */
+    BPT_PLACE_DEPLOYMENT = 1,      /* tee_required: the deployment, or refused */
+    BPT_PLACE_DEPLOYMENT_PREFERRED /* tee_preferred: the deployment, else here */
+};
+
+/** Where may job @p index run (@p in_tee: the runner has an attested TEE; @p deployment: it
+ *  has a runtime deployment to place TEE jobs in)? @p why (may be NULL) gets where the job's
+ *  rule comes from, for messages. @return an enum bpt_place; BPT_EUNSATISFIABLE with the rule
+ *  that refused in the message. */
+BPT_MUST_USE int bpt_routing_decide(struct bpt_routing *rt, uint8_t index, bool in_tee,
+                                    bool deployment, char *why, size_t why_len);
 
 #endif

@@ -15,6 +15,7 @@
 #include "core/err.h"
 #include "core/logging.h"
 #include "core/util.h"
+#include "runner/placement.h"
 #include "runner/routing.h"
 #include "runner/runner_internal.h"
 
@@ -77,6 +78,8 @@ struct bpt_runner {
     size_t n_sources;
     atomic_bool shutdown;       /* bpt_runner_shutdown(): run() returns */
     struct bpt_routing routing; /* which jobs may run here (hybrid routing, the chain's rule) */
+    struct bpt_placement *placement; /* the runtime deployment TEE jobs go to, or NULL */
+    bpt_router *deploy;              /* the TeeLayer around the deployment's handler */
 
     atomic_uint_fast64_t jobs[256][2]; /* [index][0 ok, 1 error] */
     atomic_uint_fast64_t latency[N_BUCKETS + 1];
@@ -187,6 +190,39 @@ int bpt_runner_set_options(bpt_runner *r, const bpt_runner_opts *opts)
     r->opts.verify_ctx = NULL;
     rc = 0;
 out:
+    return rc;
+}
+
+int bpt_runner_set_deployment(bpt_runner *r, bpt_runtime *rt, const char *id)
+{
+    struct bpt_placement *p = NULL;
+    bpt_router *deploy = NULL;
+    int rc;
+    if (!r || !rt || !id) {
+        return bpt_err(BPT_EINVAL, "runner: set_deployment: NULL argument");
+    }
+    if (r->started || r->placement) {
+        return bpt_err(BPT_EBUSY, "runner: %s",
+                       r->started ? "the deployment is set before the runner starts"
+                                  : "a deployment is set already");
+    }
+    BPT_CHECK(bpt_placement_new(&p, rt, id, r->config, 0));
+    BPT_CHECK(bpt_router_new(&deploy));
+    {
+        bpt_layer l = bpt_tee_layer_as_layer(r->tee); /* stamps with the deployment's snapshot */
+        BPT_CHECK(bpt_router_add_layer(deploy, &l));
+    }
+    for (unsigned i = 0; i < 256; i++) {
+        BPT_CHECK(bpt_router_route(deploy, (uint8_t)i, bpt_placement_handler, p));
+    }
+    r->placement = p;
+    r->deploy = deploy;
+    p = NULL;
+    deploy = NULL;
+    rc = 0;
+out:
+    bpt_router_free(deploy);
+    bpt_placement_free(p);
     return rc;
 }
 
@@ -395,19 +431,48 @@ static void observe(bpt_runner *r, const bpt_job_call *call, const bpt_job_resul
     atomic_fetch_add(&r->latency_sum_us, (uint64_t)(us > 0 ? us : 0));
 }
 
+/* A TEE job in the runtime deployment: 0 when it was sent (or refused: *@p res says so); 1 when
+ * a tee_preferred job is to run here after all (*@p res then a fresh result). */
+static int run_in_deployment(bpt_runner *r, struct job *j, bpt_job_result **res, int place,
+                             const char *rule_why)
+{
+    uint8_t index = bpt_job_call_index(j->call);
+    bpt_job_result *fresh = NULL;
+    if (bpt_placement_run(r->placement, r->deploy, j->call, *res, r->store) == 0) {
+        return 0;
+    }
+    if (place == BPT_PLACE_DEPLOYMENT_PREFERRED && bpt_job_result_new(&fresh) == 0) {
+        BPT_LOG(BPT_LOG_WARN, "runner", "job %u (tee_preferred) runs here, without a TEE: %s",
+                index, bpt_error_last());
+        bpt_job_result_free(*res);
+        *res = fresh;
+        return 1;
+    }
+    (void)bpt_job_result_set_error(*res, "routing_refused",
+                                   "job %u is tee_required (%s): %s; it never runs plainly", index,
+                                   rule_why, bpt_error_last());
+    return 0;
+}
+
 static void run_job(bpt_runner *r, struct job *j)
 {
     bpt_job_result *res = NULL;
     bpt_tee_context *tee = NULL;
     bpt_tee_snapshot *snap = bpt_runner_snapshot(r);
     int64_t t0 = mono_us();
+    char why[320];
+    int place;
 
     if (bpt_job_result_new(&res) < 0) {
         BPT_LOG(BPT_LOG_ERROR, "runner", "job dropped: out of memory");
         goto out;
     }
-    if (bpt_routing_decide(&r->routing, bpt_job_call_index(j->call), snap != NULL) < 0) {
+    place = bpt_routing_decide(&r->routing, bpt_job_call_index(j->call), snap != NULL,
+                               r->placement != NULL, why, sizeof(why));
+    if (place < 0) {
         (void)bpt_job_result_set_error(res, "routing_refused", "%s", bpt_error_last());
+    } else if (place != BPT_PLACE_HERE && run_in_deployment(r, j, &res, place, why) == 0) {
+        /* sent to the deployment, or refused */
     } else if (bpt_tee_context_new(&tee, snap, r->store, NULL) < 0) {
         (void)bpt_job_result_set_error(res, "internal", "tee context: %s", bpt_error_last());
     } else if (bpt_router_dispatch(r->outer, j->call, res, tee) < 0) {
@@ -539,6 +604,11 @@ int bpt_runner_start(bpt_runner *r)
         }
         schedule(r, rc == 0);
     }
+    if (r->placement) { /* the deployment: the options' interval, else the config's */
+        bpt_placement_set_interval(
+            r->placement, r->opts.reattest_secs ? r->opts.reattest_secs
+                                                : bpt_config_attestation_interval_secs(r->config));
+    }
     if ((rc = start_workers(r)) < 0) {
         bpt_runner_stop(r);
         return rc;
@@ -661,6 +731,8 @@ void bpt_runner_free(bpt_runner *r)
     }
     bpt_kx_store_free(r->store); /* cleanses every secret */
     bpt_router_free(r->outer);
+    bpt_router_free(r->deploy);
+    bpt_placement_free(r->placement);
     bpt_tee_layer_free(r->tee);
     bpt_policy_free(r->policy);
     bpt_verify_ctx_free(r->ctx);
@@ -693,7 +765,8 @@ void bpt_runner_attester(const bpt_runner *r, bpt_attester_opts *ao)
 
 bool bpt_runner_has_job(const bpt_runner *r, uint8_t index)
 {
-    return bpt_router_has_route(r->router, index);
+    /* with a deployment, any index may be the workload's: it answers unknown_job itself */
+    return r->placement != NULL || bpt_router_has_route(r->router, index);
 }
 
 int bpt_runner_report_json(char **out, bpt_runner *r)
@@ -716,11 +789,11 @@ int bpt_runner_require(bpt_runner *r, bpt_confidentiality rule, const char *why)
     bool in_tee = snap != NULL;
     int rc;
     bpt_tee_snapshot_free(snap);
-    if (rule == BPT_CONFIDENTIALITY_TEE_REQUIRED && !in_tee) {
+    if (rule == BPT_CONFIDENTIALITY_TEE_REQUIRED && !in_tee && !r->placement) {
         return bpt_err(BPT_EUNSATISFIABLE,
                        "runner: refusing to serve: %s says tee_required and this runner has no "
-                       "attested TEE (tee_required jobs never run plainly; a runtime deployment "
-                       "is not built yet)",
+                       "attested TEE and no runtime deployment (--deployment) to place its jobs "
+                       "in (tee_required jobs never run plainly)",
                        why);
     }
     if (rule == BPT_CONFIDENTIALITY_STANDARD_REQUIRED && in_tee) {
@@ -732,8 +805,9 @@ int bpt_runner_require(bpt_runner *r, bpt_confidentiality rule, const char *why)
     if ((rc = bpt_routing_set_chain(&r->routing, rule, why)) < 0) {
         return rc;
     }
-    BPT_LOG(BPT_LOG_INFO, "runner", "routing rule=%s from=%s tee=%s",
-            bpt_confidentiality_name(rule), why, in_tee ? "yes" : "no");
+    BPT_LOG(BPT_LOG_INFO, "runner", "routing rule=%s from=%s tee=%s deployment=%s",
+            bpt_confidentiality_name(rule), why, in_tee ? "yes" : "no",
+            r->placement ? bpt_placement_id(r->placement) : "none");
     return 0;
 }
 
@@ -931,6 +1005,19 @@ int bpt_runner_metrics(char **out, bpt_runner *r)
          attested_at ? (long long)(bpt_time_now() - attested_at) : -1LL);
     EMIT("# TYPE bpt_tee_stamp_refused_total counter\nbpt_tee_stamp_refused_total %llu\n",
          (unsigned long long)bpt_tee_layer_refused(r->tee));
+    if (r->placement) {
+        uint64_t sent, refused;
+        int64_t age;
+        bpt_placement_stats(r->placement, &sent, &refused, &age);
+        EMIT("# HELP bpt_deployment_jobs_total TEE jobs for the runtime deployment: sent, or "
+             "refused (not running, not verified).\n");
+        EMIT("# TYPE bpt_deployment_jobs_total counter\nbpt_deployment_jobs_total{outcome="
+             "\"sent\"} %llu\nbpt_deployment_jobs_total{outcome=\"refused\"} %llu\n",
+             (unsigned long long)sent, (unsigned long long)refused);
+        EMIT("# TYPE bpt_deployment_attestation_age_seconds gauge\n"
+             "bpt_deployment_attestation_age_seconds %lld\n",
+             (long long)age);
+    }
 #undef EMIT
     if (rc == 0) {
         rc = bpt_buf_append(&b, "", 1);

@@ -186,6 +186,8 @@ bool bpt_test_evm_start(struct bpt_test_evm *e, char *why, size_t why_len)
                               "--chain.chainId",
                               "1337",
                               "--logging.quiet",
+                              "--chain.asyncRequestProcessing",
+                              "false",
                               NULL};
         /* fork + exec rather than posix_spawn: the node must die with this process, even when
          * a test crashes (PR_SET_PDEATHSIG), and its output must not hold our pipes open */

@@ -158,6 +158,25 @@ static int required(const struct bpt_runtime_fixture *f)
     return 0;
 }
 
+void bpt_runtime_fixture_remove_containers(const struct bpt_runtime_fixture *f,
+                                           const char *state_dir)
+{
+    char out[4096], root[4400];
+    if (!f->usable) {
+        return;
+    }
+    snprintf(root, sizeof(root), "%s/runc", state_dir);
+    const char *argv[] = {f->runc, "--root", root, "list", "-q", NULL};
+    if (bpt_runtime_fixture_run(out, sizeof(out), argv) == 0) {
+        char *save = NULL;
+        for (char *id = strtok_r(out, "\n", &save); id; id = strtok_r(NULL, "\n", &save)) {
+            const char *del[] = {f->runc, "--root", root, "delete", "--force", id, NULL};
+            char o2[512];
+            (void)bpt_runtime_fixture_run(o2, sizeof(o2), del);
+        }
+    }
+}
+
 void bpt_runtime_fixture_dispose(struct bpt_runtime_fixture *f)
 {
     if (f->dir != NULL) {

@@ -27,6 +27,11 @@ struct bpt_runtime_fixture {
  */
 int bpt_runtime_fixture_init(struct bpt_runtime_fixture *f, const char *bpt, const char *sim_dir);
 
+/** Force-delete every container in the runc root of the store at @p state_dir (what a failed
+ * test left running); nothing when containers cannot run here. */
+void bpt_runtime_fixture_remove_containers(const struct bpt_runtime_fixture *f,
+                                           const char *state_dir);
+
 /** Remove the directory; a zeroed fixture is fine. */
 void bpt_runtime_fixture_dispose(struct bpt_runtime_fixture *f);
 

@@ -87,19 +87,7 @@ static int group_teardown(void **state)
 {
     struct env *e = *state;
     if (e->rtf.usable) {
-        /* whatever a failed test left running */
-        char out[4096];
-        const char *argv[] = {e->rtf.runc, "--root", NULL, "list", "-q", NULL};
-        char root[4400];
-        snprintf(root, sizeof(root), "%s/runc", e->state);
-        argv[2] = root;
-        if (bpt_runtime_fixture_run(out, sizeof(out), argv) == 0) {
-            for (char *id = strtok_r(out, "\n", &(char *){NULL}); id; id = NULL) {
-                const char *del[] = {e->rtf.runc, "--root", root, "delete", "--force", id, NULL};
-                char o2[512];
-                (void)bpt_runtime_fixture_run(o2, sizeof(o2), del);
-            }
-        }
+        bpt_runtime_fixture_remove_containers(&e->rtf, e->state); /* what a failed test left */
     }
     bpt_runtime_fixture_dispose(&e->rtf);
     bpt_sim_fixture_dispose(&e->sim);

@@ -24,7 +24,8 @@ static void run_usage(FILE *f)
 {
     fprintf(f,
             "usage: bpt run --config FILE --job INDEX=COMMAND... [--job-secret INDEX=NAME]...\n"
-            "               [--listen HOST:PORT] [--simulate PROVIDER --sim-dir DIR]\n"
+            "               [--listen HOST:PORT|unix:PATH] [--simulate PROVIDER --sim-dir DIR]\n"
+            "               [--deployment ID [--state-dir DIR] [--trust-root PEM]...]\n"
             "\n"
             "Host a job service until SIGINT or SIGTERM. At start the config's mode decides:\n"
             "disabled runs plain; auto uses a TEE when 'bpt detect' finds one; direct attests\n"
@@ -56,6 +57,8 @@ static void run_usage(FILE *f)
             "  --job-timeout SECS    a program still running then is killed: error\n"
             "                        job_timeout (default 30)\n"
             "  --listen HOST:PORT    default 127.0.0.1:8788 (port 0 picks a free one)\n"
+            "  --listen unix:PATH    a unix socket instead (mode 0600): a workload in a\n"
+            "                        deployment serves on unix:/run/bpt/kx.sock\n"
             "  --workers N           jobs run at once (default 4)\n"
             "  --queue N             jobs waiting beyond those (default 256; then 503)\n"
             "  --drain SECS          how long in-flight jobs may finish at stop (default 10)\n"
@@ -74,9 +77,22 @@ static void run_usage(FILE *f)
             "  --poll-ms N           between polls (default 2000)\n"
             "  --bsm ADDR            publish the attestation to this service manager\n"
             "                        (reportProvisioned) and check its hash; with\n"
-            "                        on_chain_verification a failure refuses to start\n"
-            "A blueprint whose profile says tee_required is refused without an attested TEE.\n"
-            "Prints 'run: listening on http://HOST:PORT ...' once ready.\n");
+            "                        on_chain_verification a failure refuses to start\n");
+    fprintf(f, "deployment (placing TEE jobs in a runtime deployment; docs/runner.md):\n"
+               "  --deployment ID       without a TEE of its own, jobs the routing wants in a TEE\n"
+               "                        go to this deployment's workload (bpt deploy; it runs\n"
+               "                        'bpt run ... --listen unix:/run/bpt/kx.sock'), attested\n"
+               "                        with a fresh nonce first and on the re-attestation\n"
+               "                        interval; refused (never run plainly) when it is not\n"
+               "                        running or its attestation does not verify\n"
+               "  --state-dir DIR       the deployments' store (default $BPT_STATE_DIR, else\n"
+               "                        /var/lib/bpt as root, else $XDG_STATE_HOME/bpt)\n"
+               "  --trust-root PEM      verify the deployment against these roots instead of the\n"
+               "                        pinned vendor roots; repeatable\n"
+               "  --policy FILE         the deployment's attestation policy (default: production)\n"
+               "A blueprint whose profile says tee_required is refused without an attested TEE\n"
+               "or a deployment.\n"
+               "Prints 'run: listening on http://HOST:PORT ...' (or 'on unix:PATH') once ready.\n");
     cli_help_exit(f, "stopped by SIGINT or SIGTERM after serving",
                   "the config requires a TEE and there is none, its evidence does not verify, "
                   "or its provider is not allowed",
@@ -124,6 +140,8 @@ struct run_flags {
     const char *rpc, *tangle, *operator_key, *chain_state, *bsm;
     bool has_service;
     unsigned long long service_id, start_block, confirmations, poll_ms;
+    struct cli_rt rt; /* --deployment: the runtime it lives in, and its verifier */
+    const char *deployment;
 };
 
 /* A decimal number up to @p max (0 allowed); false otherwise. */
@@ -165,6 +183,10 @@ static int parse_flags(struct run_flags *fl, int argc, char **argv)
         {"confirmations", required_argument, NULL, 'C'},
         {"poll-ms", required_argument, NULL, 'P'},
         {"bsm", required_argument, NULL, 'M'},
+        {"deployment", required_argument, NULL, 1000},
+        {"state-dir", required_argument, NULL, 1001},
+        {"trust-root", required_argument, NULL, 1002},
+        {"policy", required_argument, NULL, 1003},
         {NULL, 0, NULL, 0},
     };
     const char *rest;
@@ -271,6 +293,21 @@ static int parse_flags(struct run_flags *fl, int argc, char **argv)
                 return cli_usage_error("run", "--poll-ms '%.30s': 10..3600000", optarg);
             }
             break;
+        case 1000:
+            fl->deployment = optarg;
+            break;
+        case 1001:
+            fl->rt.state_dir = optarg;
+            break;
+        case 1002:
+            if (fl->rt.n_roots == CLI_RT_MAX_ROOTS) {
+                return cli_usage_error("run", "at most %d --trust-root", CLI_RT_MAX_ROOTS);
+            }
+            fl->rt.roots[fl->rt.n_roots++] = optarg;
+            break;
+        case 1003:
+            fl->rt.policy_file = optarg;
+            break;
         default:
             return cli_usage_error("run", "unknown option or missing value: '%s'",
                                    argv[optind - 1]);
@@ -297,12 +334,20 @@ static int parse_flags(struct run_flags *fl, int argc, char **argv)
                                    fl->secrets[i].index, fl->secrets[i].name, fl->secrets[i].index);
         }
     }
+    if ((fl->rt.state_dir || fl->rt.n_roots || fl->rt.policy_file) && !fl->deployment) {
+        return cli_usage_error("run", "--state-dir, --trust-root and --policy go with "
+                                      "--deployment ID");
+    }
     for (size_t i = 0; i < MAX_JOBS; i++) {
         if (fl->jobs[i]) {
             return 0;
         }
     }
-    return cli_usage_error("run", "no job: give at least one --job INDEX=COMMAND");
+    if (fl->deployment) {
+        return 0; /* every job may be the deployment's */
+    }
+    return cli_usage_error("run", "no job: give at least one --job INDEX=COMMAND (or a "
+                                  "--deployment)");
 }
 
 /* One exec handler per --job, routed. */
@@ -416,6 +461,16 @@ int cmd_run(int argc, char **argv)
         ex = cli_fail(rc, CLI_AT_OUTPUT, "router");
         goto out;
     }
+    if (fl.deployment) {
+        fl.rt.want_verifier = true;
+        if ((ex = cli_rt_open(&fl.rt)) != 0) {
+            goto out;
+        }
+        if ((rc = bpt_runner_set_deployment(runner, fl.rt.rt, fl.deployment)) < 0) {
+            ex = cli_fail(rc, CLI_AT_ARG, "--deployment");
+            goto out;
+        }
+    }
     if ((rc = bpt_runner_add_source(runner, bpt_source_http_local(fl.listen))) < 0) {
         ex = cli_fail(rc, CLI_AT_LISTEN, fl.listen);
         goto out;
@@ -467,12 +522,17 @@ int cmd_run(int argc, char **argv)
         goto out;
     }
     snap = bpt_runner_snapshot(runner);
-    printf("run: listening on http://%.*s:%u mode=%s provider=%s%s attestation=%s\n",
-           (int)(strrchr(fl.listen, ':') - fl.listen), fl.listen, bpt_runner_http_port(runner),
-           bpt_tee_mode_name(bpt_config_mode(cfg)),
+    if (strncmp(fl.listen, "unix:", 5) == 0) {
+        printf("run: listening on %s", fl.listen);
+    } else {
+        printf("run: listening on http://%.*s:%u", (int)(strrchr(fl.listen, ':') - fl.listen),
+               fl.listen, bpt_runner_http_port(runner));
+    }
+    printf(" mode=%s provider=%s%s attestation=%s%s%s\n", bpt_tee_mode_name(bpt_config_mode(cfg)),
            snap ? bpt_provider_name(bpt_tee_snapshot_provider(snap)) : "none",
            snap && fl.simulate != BPT_PROVIDER_UNKNOWN ? " (simulated)" : "",
-           snap ? bpt_tee_snapshot_digest(snap) : "none (results unstamped)");
+           snap ? bpt_tee_snapshot_digest(snap) : "none (results unstamped)",
+           fl.deployment ? " deployment=" : "", fl.deployment ? fl.deployment : "");
     fflush(stdout);
     bpt_tee_snapshot_free(snap);
     bpt_runner_wait(runner);
@@ -480,6 +540,7 @@ int cmd_run(int argc, char **argv)
     ex = BPT_EXIT_OK;
 out:
     bpt_runner_free(runner);
+    cli_rt_close(&fl.rt); /* after the runner: it borrows the runtime */
     for (size_t i = 0; i < MAX_JOBS; i++) {
         bpt_exec_handler_free(handlers[i]);
     }
