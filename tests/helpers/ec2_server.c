@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,7 @@ struct inst {
 struct bpt_ec2_server {
     int fd;
     uint16_t port;
-    volatile int stop;
+    atomic_int stop;
     pthread_t thread;
     pthread_mutex_t mu;
     char key_id[128], secret[128], token[4096], region[32];
@@ -539,7 +540,7 @@ static void *serve(void *arg)
 {
     struct bpt_ec2_server *s = arg;
     char *buf = malloc(REQ_MAX + 1);
-    while (buf != NULL && !s->stop) {
+    while (buf != NULL && !atomic_load(&s->stop)) {
         struct pollfd p = {.fd = s->fd, .events = POLLIN};
         if (poll(&p, 1, 20) <= 0) {
             continue;
@@ -646,7 +647,7 @@ void bpt_ec2_server_stop(struct bpt_ec2_server *s)
     if (s == NULL) {
         return;
     }
-    s->stop = 1;
+    atomic_store(&s->stop, 1);
     pthread_join(s->thread, NULL);
     close(s->fd);
     pthread_mutex_destroy(&s->mu);
