@@ -246,6 +246,9 @@ static int check_request(const struct bpt_http_response *resp, const struct bpt_
     if (!req->body && req->body_len) {
         return bpt_err(BPT_EINVAL, "http: body of %zu bytes is NULL", req->body_len);
     }
+    if (req->aws_sigv4 && (!req->aws_key_id || !req->aws_secret)) {
+        return bpt_err(BPT_EINVAL, "http: a SigV4 request needs an access key id and a secret");
+    }
     if (req->timeout_ms <= 0 || req->timeout_ms > BPT_HTTP_MAX_TIMEOUT_MS ||
         req->connect_timeout_ms < 0 || req->connect_timeout_ms > BPT_HTTP_MAX_TIMEOUT_MS) {
         return bpt_err(BPT_EINVAL, "http: timeout_ms %ld (1..%ld), connect_timeout_ms %ld",
@@ -293,12 +296,14 @@ static bpt_http_failure classify(CURLcode cc, long os_errno)
     }
 }
 
-/* The request's header list: Content-Type (POST), no "Expect: 100-continue", the caller's. */
+/* The request's header list: Content-Type (POST), no "Expect: 100-continue", the caller's.
+ * A SigV4 request goes without the empty "Expect:": libcurl signs every custom header, that
+ * one with an empty value, but never sends it, so the server's signature could not match. */
 static int make_headers(struct curl_slist **out, const struct bpt_http_request *req)
 {
     char ct[BPT_LIMIT_TEXT_BYTES];
     const char *post[] = {ct, "Expect:"};
-    size_t n_post = req->method == BPT_HTTP_POST ? 2 : 0;
+    size_t n_post = req->method != BPT_HTTP_POST ? 0 : req->aws_sigv4 ? 1 : 2;
     struct curl_slist *l = NULL, *t;
     int n;
 
@@ -395,6 +400,9 @@ int bpt_http_send(struct bpt_http_response *resp, const struct bpt_http_request 
         ((plain || req->unix_socket) && curl_easy_setopt(c, CURLOPT_PROXY, "") != CURLE_OK) ||
         (req->unix_socket &&
          curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket) != CURLE_OK) ||
+        (req->aws_sigv4 && (curl_easy_setopt(c, CURLOPT_AWS_SIGV4, req->aws_sigv4) != CURLE_OK ||
+                            curl_easy_setopt(c, CURLOPT_USERNAME, req->aws_key_id) != CURLE_OK ||
+                            curl_easy_setopt(c, CURLOPT_PASSWORD, req->aws_secret) != CURLE_OK)) ||
         (req->method == BPT_HTTP_POST &&
          (curl_easy_setopt(c, CURLOPT_POST, 1L) != CURLE_OK ||
           curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len) != CURLE_OK ||

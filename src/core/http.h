@@ -71,6 +71,13 @@ struct bpt_http_request {
     /** @p n_capture response header names (case-insensitive) whose values to capture. */
     const char *const *capture;
     size_t n_capture;
+    /** NULL: unsigned. Else libcurl signs the request with AWS Signature Version 4
+     *  (CURLOPT_AWS_SIGV4, e.g. "aws:amz:us-east-1:ec2") with this access key id and secret
+     *  key (both required then; never logged; a session token goes in @p headers as
+     *  X-Amz-Security-Token). */
+    const char *aws_sigv4;
+    const char *aws_key_id;
+    const char *aws_secret;
 };
 
 /** Where the answer goes; the caller sets body (and values), the call sets the rest. */

@@ -112,8 +112,17 @@ int bpt_runtime_attest_workload(bpt_verified **out, const char *kx_socket,
                                 const bpt_verifier *verifier, const uint8_t *nonce,
                                 size_t nonce_len)
 {
+    if (out == NULL || kx_socket == NULL) {
+        return bpt_err(BPT_EINVAL, "attest workload: NULL argument");
+    }
+    return bpt_runtime_attest_plane(out, NULL, kx_socket, verifier, nonce, nonce_len);
+}
+
+int bpt_runtime_attest_plane(bpt_verified **out, const char *base_url, const char *kx_socket,
+                             const bpt_verifier *verifier, const uint8_t *nonce, size_t nonce_len)
+{
     uint8_t fresh[32], rd[64];
-    char url[64 + 2 * BPT_KX_NONCE_MAX], rd_hex[129], via[BPT_RUNTIME_VIA_MAX];
+    char url[320 + 2 * BPT_KX_NONCE_MAX], rd_hex[129], via[BPT_RUNTIME_VIA_MAX];
     int sock_fd = -1;
     bpt_buf body = BPT_BUF_INIT(PLANE_ANSWER_MAX);
     json_t *j = NULL;
@@ -122,8 +131,9 @@ int bpt_runtime_attest_workload(bpt_verified **out, const char *kx_socket,
     bpt_policy *policy = NULL;
     int rc = BPT_ERROR;
 
-    if (out == NULL || kx_socket == NULL) {
-        return bpt_err(BPT_EINVAL, "attest workload: NULL argument");
+    if (out == NULL || (kx_socket == NULL) == (base_url == NULL) ||
+        (base_url != NULL && strlen(base_url) > 256)) {
+        return bpt_err(BPT_EINVAL, "attest workload: NULL argument, or a URL over 256 bytes");
     }
     *out = NULL;
     if (verifier == NULL) {
@@ -138,11 +148,16 @@ int bpt_runtime_attest_workload(bpt_verified **out, const char *kx_socket,
     }
     /* the report_data the plane binds for this nonce: checked before anything is sent */
     BPT_CHECK(bpt_kx_attestation_report_data(rd, nonce, nonce_len));
-    int n = snprintf(url, sizeof(url), "http://localhost/v1/attestation?nonce=");
+    int n = snprintf(url, sizeof(url),
+                     "%s/v1/attestation?nonce=", base_url != NULL ? base_url : "http://localhost");
     bpt_hex_encode_to(url + n, nonce, nonce_len);
-    BPT_CHECK(bpt_runtime_socket_open(&sock_fd, via, kx_socket));
-    struct bpt_http_request req = {
-        .method = BPT_HTTP_GET, .url = url, .unix_socket = via, .timeout_ms = PLANE_TIMEOUT_MS};
+    if (kx_socket != NULL) {
+        BPT_CHECK(bpt_runtime_socket_open(&sock_fd, via, kx_socket));
+    }
+    struct bpt_http_request req = {.method = BPT_HTTP_GET,
+                                   .url = url,
+                                   .unix_socket = kx_socket != NULL ? via : NULL,
+                                   .timeout_ms = PLANE_TIMEOUT_MS};
     struct bpt_http_response resp = {.body = &body};
     rc = bpt_http_send(&resp, &req);
     if (rc < 0) {

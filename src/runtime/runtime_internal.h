@@ -18,6 +18,18 @@ uint32_t bpt_runtime_spec_millicpus(const bpt_deploy_spec *s);
 /** The direct backend (direct.c). */
 const bpt_runtime_backend *bpt_runtime_direct_backend(void);
 
+/** The AWS Nitro Enclaves on EC2 backend (remote/aws_nitro.c). */
+const bpt_runtime_backend *bpt_runtime_aws_nitro_backend(void);
+
+/**
+ * bpt_runtime_attest_workload() for a plane at @p base_url ("http[s]://HOST:PORT", no trailing
+ * slash, at most 256 bytes) or on the unix socket @p kx_socket (exactly one of them).
+ */
+BPT_MUST_USE int bpt_runtime_attest_plane(bpt_verified **out, const char *base_url,
+                                          const char *kx_socket,
+                                          const struct bpt_verifier *verifier, const uint8_t *nonce,
+                                          size_t nonce_len);
+
 /** Remove the tree at @p path without following symbolic links; absent is fine. */
 BPT_MUST_USE int bpt_runtime_rmtree(const char *path);
 

@@ -551,6 +551,9 @@ static void test_malformed_requests(void **state)
     assert_rc_msg(bpt_http_send(&resp, &req), BPT_EINVAL, "request header 0");
     req.headers = NULL;
     req.n_headers = 0;
+    req.aws_sigv4 = "aws:amz:us-east-1:ec2"; /* signing without a key */
+    assert_rc_msg(bpt_http_send(&resp, &req), BPT_EINVAL, "a SigV4 request needs an access key");
+    req.aws_sigv4 = NULL;
     memset(long_path, 'p', sizeof(long_path) - 1);
     long_path[0] = '/';
     long_path[sizeof(long_path) - 1] = '\0';

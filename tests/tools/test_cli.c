@@ -964,7 +964,7 @@ static void test_deploy_exit_codes(void **state)
          "error.schema.json",
          {"deploy", "--json", "--state-dir", "@STATE", "@SPEC_CHANGED"}},
         {1, 0, "error.schema.json", {"deploy", "--json", "--state-dir", "@STATE", "@SPEC_VALUE"}},
-        {1, 0, NULL, {"deploy", "--state-dir", "@STATE", "--backend", "aws_nitro", "@SPEC"}},
+        {1, 0, NULL, {"deploy", "--state-dir", "@STATE", "--backend", "azure_cvm", "@SPEC"}},
         {2, 0, NULL, {"deploy", "--bogus", "@SPEC"}},
         {2, 0, "error.schema.json", {"deploy", "--json"}},
         {3, 0, NULL, {"deploy", "--state-dir", "@STATE", "/no/such/spec.json"}},

@@ -25,7 +25,10 @@ static void deploy_usage(FILE *f)
             "                    here, refuses secret values in the spec) and its mode (the\n"
             "                    default backend)\n"
             "  --backend NAME    direct (default: $TEE_BACKEND, else from --config);\n"
-            "                    aws_nitro, azure_cvm, gcp_confidential_space are not built\n"
+            "                    aws_nitro: AWS Nitro Enclaves on EC2, configured by\n"
+            "                    $BPT_AWS_NITRO_CONFIG, else STATE_DIR/aws_nitro.json (the\n"
+            "                    spec's image is the EIF on the AMI; docs/runtime.md);\n"
+            "                    azure_cvm, gcp_confidential_space are not built\n"
             "  --device-root DIR look for TEE devices and configfs-tsm under DIR instead of /\n");
     cli_rt_help_common(f, false);
     cli_help_exit(f, "deployed (running), or the same deployment already was",

@@ -1,0 +1,74 @@
+/*
+ * What every cloud backend (DESIGN.md §13, src/runtime/remote/) shares: a deadline with
+ * exponential back-off that honours a server's Retry-After, the cloud's own error code and
+ * message in our error, config files read with their fields checked, and a small, strict,
+ * bounded XML reader for the clouds that answer in XML (EC2's Query API).
+ */
+#ifndef BPT_RUNTIME_REMOTE_H
+#define BPT_RUNTIME_REMOTE_H
+
+#include <blueprint-tee/common.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** An XML answer's size at most. */
+#define BPT_REMOTE_XML_MAX (1024u * 1024u)
+/** Element nesting at most. */
+#define BPT_REMOTE_XML_DEPTH 24
+/** An element name's length at most. */
+#define BPT_REMOTE_XML_NAME_MAX 64
+/** A Retry-After honoured at most (longer ones are cut to this, then the deadline rules). */
+#define BPT_REMOTE_RETRY_AFTER_MAX_MS 60000L
+
+/** Milliseconds on the monotonic clock. */
+int64_t bpt_remote_now_ms(void);
+
+/** Back-off over one deadline: base, doubling per attempt up to max, never past the deadline. */
+struct bpt_remote_backoff {
+    int64_t deadline_ms; /* bpt_remote_now_ms() + budget */
+    long base_ms, max_ms;
+    unsigned attempt;
+};
+
+void bpt_remote_backoff_init(struct bpt_remote_backoff *b, long budget_ms, long base_ms,
+                             long max_ms);
+
+/**
+ * Wait before the next attempt: @p retry_after_ms when the server named one (>= 0), else the
+ * back-off's next step.
+ * @return 0 after waiting; BPT_EBUSY (nothing waited) when the wait would end past the
+ *         deadline, "@p what: still STATE after N attempts in T ms" style message left to the
+ *         caller (the message here names @p what).
+ */
+BPT_MUST_USE int bpt_remote_backoff_wait(struct bpt_remote_backoff *b, long retry_after_ms,
+                                         const char *what);
+
+/** A Retry-After value in ms: delay-seconds only (an HTTP date counts as absent); -1 absent or
+ *  not a number; capped at BPT_REMOTE_RETRY_AFTER_MAX_MS. */
+long bpt_remote_retry_after_ms(const char *value);
+
+/**
+ * An error carrying the cloud's code and message: "CLOUD: WHAT: CODE: MESSAGE" (the message
+ * cut at 300 bytes, control bytes replaced). @return @p rc.
+ */
+BPT_MUST_USE int bpt_remote_cloud_error(int rc, const char *cloud, const char *what,
+                                        const char *code, const char *message);
+
+/**
+ * Walk @p xml strictly: one root element, tags balanced, names [A-Za-z_][A-Za-z0-9_.:-]*, only
+ * the five predefined entities and numeric references (ASCII), no DTD, no CDATA, no processing
+ * instructions but the leading declaration, comments allowed, at most BPT_REMOTE_XML_DEPTH
+ * levels and BPT_REMOTE_XML_MAX bytes. @p fn gets every element with no child elements, its
+ * ancestors' names (path[0] the root, path[depth-1] the element itself) and its decoded text
+ * (NUL-terminated, at most 4096 bytes); non-zero from @p fn stops the walk and is returned.
+ * @return 0; BPT_EMALFORMED naming the offset; BPT_ELIMIT; @p fn's code.
+ */
+typedef int (*bpt_remote_xml_fn)(const char *const *path, size_t depth, const char *text, void *ud);
+BPT_MUST_USE int bpt_remote_xml_walk(const char *xml, size_t len, bpt_remote_xml_fn fn, void *ud);
+
+/** true when path ends with the names of @p suffix ("a/b/c"). */
+bool bpt_remote_xml_path_ends(const char *const *path, size_t depth, const char *suffix);
+
+#endif
