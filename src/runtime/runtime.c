@@ -50,8 +50,8 @@
 struct entry {
     bpt_runtime_backend vt;
     void *state;
-    bool stub;    /* a remote backend not built yet */
-    bool builtin; /* direct or a stub: a plugin of the same name takes its place */
+    bool unbuilt; /* a remote backend not built yet: every operation is BPT_ENOTSUP */
+    bool builtin; /* direct or an unbuilt one: a plugin of the same name takes its place */
 };
 
 struct cached {
@@ -265,14 +265,14 @@ int bpt_deployment_to_json(char **out, const bpt_deployment *d)
 
 /* ---- backends ---------------------------------------------------------------------------- */
 
-static int stub_init(void **state, const bpt_backend_env *env, void *userdata)
+static int unbuilt_init(void **state, const bpt_backend_env *env, void *userdata)
 {
     (void)env;
     *state = userdata; /* its name */
     return 0;
 }
 
-static int stub_refuse(void *state)
+static int unbuilt_refuse(void *state)
 {
     return bpt_err(BPT_ENOTSUP,
                    "backend '%s' (a remote TEE, DESIGN.md §13) is not built yet: use the direct "
@@ -280,47 +280,47 @@ static int stub_refuse(void *state)
                    (const char *)state);
 }
 
-static int stub_deploy(void *state, const bpt_backend_deployment *d)
+static int unbuilt_deploy(void *state, const bpt_backend_deployment *d)
 {
     (void)d;
-    return stub_refuse(state);
+    return unbuilt_refuse(state);
 }
 
-static int stub_attestation(bpt_verified **out, void *state, const bpt_backend_deployment *d,
-                            const uint8_t *nonce, size_t nonce_len)
+static int unbuilt_attestation(bpt_verified **out, void *state, const bpt_backend_deployment *d,
+                               const uint8_t *nonce, size_t nonce_len)
 {
     (void)out;
     (void)d;
     (void)nonce;
     (void)nonce_len;
-    return stub_refuse(state);
+    return unbuilt_refuse(state);
 }
 
-static int stub_public_key(bpt_kx_client_key *out, void *state, const bpt_backend_deployment *d)
+static int unbuilt_public_key(bpt_kx_client_key *out, void *state, const bpt_backend_deployment *d)
 {
     (void)out;
     (void)d;
-    return stub_refuse(state);
+    return unbuilt_refuse(state);
 }
 
-static int stub_status(bpt_backend_state *out, void *state, const bpt_backend_deployment *d)
+static int unbuilt_status(bpt_backend_state *out, void *state, const bpt_backend_deployment *d)
 {
     (void)out;
     (void)d;
-    return stub_refuse(state);
+    return unbuilt_refuse(state);
 }
 
-static int stub_stop(void *state, const bpt_backend_deployment *d)
+static int unbuilt_stop(void *state, const bpt_backend_deployment *d)
 {
     (void)d;
-    return stub_refuse(state);
+    return unbuilt_refuse(state);
 }
 
-static int stub_list(void *state, bpt_backend_list_fn fn, void *ud)
+static int unbuilt_list(void *state, bpt_backend_list_fn fn, void *ud)
 {
     (void)fn;
     (void)ud;
-    return stub_refuse(state);
+    return unbuilt_refuse(state);
 }
 
 static struct entry *find_backend(bpt_runtime *rt, const char *name)
@@ -333,7 +333,7 @@ static struct entry *find_backend(bpt_runtime *rt, const char *name)
     return NULL;
 }
 
-static int add_backend(bpt_runtime *rt, const bpt_runtime_backend *be, void *userdata, bool stub,
+static int add_backend(bpt_runtime *rt, const bpt_runtime_backend *be, void *userdata, bool unbuilt,
                        bool builtin)
 {
     if (be == NULL || be->version != BPT_RUNTIME_BACKEND_VERSION) {
@@ -372,7 +372,7 @@ static int add_backend(bpt_runtime *rt, const bpt_runtime_backend *be, void *use
     }
     e->vt = *be;
     e->state = state;
-    e->stub = stub;
+    e->unbuilt = unbuilt;
     e->builtin = builtin;
     return 0;
 }
@@ -547,7 +547,7 @@ static int settle(bpt_runtime *rt, struct entry *e, const struct bpt_store_row *
     bpt_backend_state bs = BPT_BACKEND_ABSENT;
     bpt_runtime_reconcile_stats ignored = {0, 0, 0, 0};
     int rc;
-    if (e == NULL || e->stub || (r->state == BPT_DEPLOY_CREATING && owner_alive(rt, r))) {
+    if (e == NULL || e->unbuilt || (r->state == BPT_DEPLOY_CREATING && owner_alive(rt, r))) {
         return 0;
     }
     if ((rc = backend_view(&d, dir, sock, sizeof(dir), rt, r, NULL)) < 0 ||
@@ -623,7 +623,7 @@ int bpt_runtime_reconcile(bpt_runtime_reconcile_stats *out, bpt_runtime *rt)
     /* 1. what runs, per backend (before the rows: see the top of this file) */
     for (size_t b = 0; b < rt->n_backends; b++) {
         struct entry *e = &rt->backends[b];
-        if (e->stub) {
+        if (e->unbuilt) {
             continue;
         }
         c.backend = b;
@@ -654,7 +654,7 @@ int bpt_runtime_reconcile(bpt_runtime_reconcile_stats *out, bpt_runtime *rt)
     for (size_t i = 0; i < n_rows; i++) {
         struct entry *e = find_backend(rt, rows[i].backend);
         size_t b = e ? (size_t)(e - rt->backends) : 0;
-        if (e == NULL || e->stub || !listed[b]) {
+        if (e == NULL || e->unbuilt || !listed[b]) {
             continue;
         }
         bpt_backend_state bs = BPT_BACKEND_ABSENT;
@@ -725,16 +725,16 @@ static int mkdir_p(const char *path)
     return 0;
 }
 
-static const bpt_runtime_backend STUB = {
+static const bpt_runtime_backend UNBUILT = {
     .version = BPT_RUNTIME_BACKEND_VERSION,
-    .init = stub_init,
-    .deploy = stub_deploy,
-    .attestation = stub_attestation,
-    .public_key = stub_public_key,
-    .status = stub_status,
-    .stop = stub_stop,
-    .destroy = stub_stop,
-    .list = stub_list,
+    .init = unbuilt_init,
+    .deploy = unbuilt_deploy,
+    .attestation = unbuilt_attestation,
+    .public_key = unbuilt_public_key,
+    .status = unbuilt_status,
+    .stop = unbuilt_stop,
+    .destroy = unbuilt_stop,
+    .list = unbuilt_list,
 };
 
 int bpt_runtime_new(bpt_runtime **out, const bpt_runtime_options *opts)
@@ -818,9 +818,9 @@ int bpt_runtime_new(bpt_runtime **out, const bpt_runtime_options *opts)
     BPT_CHECK(add_backend(rt, bpt_runtime_direct_backend(), NULL, false, true));
     BPT_CHECK(add_backend(rt, bpt_runtime_aws_nitro_backend(), NULL, false, true));
     for (size_t i = 0; REMOTE[i] != NULL; i++) {
-        bpt_runtime_backend stub = STUB;
-        stub.name = REMOTE[i];
-        BPT_CHECK(add_backend(rt, &stub, (void *)REMOTE[i], true, true));
+        bpt_runtime_backend unbuilt = UNBUILT;
+        unbuilt.name = REMOTE[i];
+        BPT_CHECK(add_backend(rt, &unbuilt, (void *)REMOTE[i], true, true));
     }
     BPT_CHECK(bpt_runtime_reconcile(NULL, rt));
     *out = rt;
@@ -919,8 +919,8 @@ int bpt_runtime_deploy(bpt_deployment **out, bpt_runtime *rt, const bpt_deploy_s
                      name);
         goto out;
     }
-    if (e->stub) {
-        rc = stub_refuse(e->state);
+    if (e->unbuilt) {
+        rc = unbuilt_refuse(e->state);
         goto out;
     }
     for (long waited = 0;;) {
@@ -1067,8 +1067,8 @@ static int running_row(struct bpt_store_row *row, struct entry **e, bpt_runtime 
     int rc = BPT_ERROR;
     BPT_CHECK(get_row(row, rt, id));
     BPT_CHECK(backend_of(e, rt, row));
-    if ((*e)->stub) {
-        rc = stub_refuse((*e)->state);
+    if ((*e)->unbuilt) {
+        rc = unbuilt_refuse((*e)->state);
         goto out;
     }
     if (row->state != BPT_DEPLOY_RUNNING) {
@@ -1168,7 +1168,7 @@ int bpt_runtime_cached_attestation(bpt_report **out, int64_t *verified_at, bpt_r
     }
     *out = NULL;
     BPT_CHECK(get_row(&row, rt, id));
-    if ((e = find_backend(rt, row.backend)) != NULL && !e->stub &&
+    if ((e = find_backend(rt, row.backend)) != NULL && !e->unbuilt &&
         e->vt.cached_attestation != NULL) {
         char dir[PATH_MAX], sock[PATH_MAX];
         bpt_backend_deployment d;
@@ -1289,8 +1289,8 @@ static int row_for_change(struct bpt_store_row *row, struct entry **e, bpt_runti
                      (long long)row->owner_pid);
         goto out;
     }
-    if ((*e)->stub && row->state != BPT_DEPLOY_DESTROYED) {
-        rc = stub_refuse((*e)->state);
+    if ((*e)->unbuilt && row->state != BPT_DEPLOY_DESTROYED) {
+        rc = unbuilt_refuse((*e)->state);
         goto out;
     }
     rc = 0;
