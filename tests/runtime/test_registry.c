@@ -5,10 +5,11 @@
  * config), remote backends refused, the interface's checks, deploy idempotent by name and spec
  * (a changed spec refused), the sealed-only rule, stop / deploy again / destroy, reconciling each
  * disagreement, attestation over the plane (fresh nonce, exactly its binding, the digest in the
- * store, the cache across runtimes), the verified public key.
+ * store, the cache across runtimes), the plane's error answers refused, the verified public key.
  */
 #include "helpers/test.h"
 
+#include "helpers/canned_http.h"
 #include "helpers/sim_fixture.h"
 
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 
 #include <blueprint-tee/sys/backend.h>
 
+#include "runtime/runtime_internal.h"
 #include "runtime/store.h"
 
 #define MAX_FAKE 8
@@ -642,6 +644,39 @@ static void test_socket_link_not_followed(void **state)
     bpt_runtime_free(rt);
 }
 
+/* The plane's answers that carry no evidence: an error (its code and message, unavailable or
+ * refused by its status) and a 200 without an attestation, each refused before verifying. */
+static void test_plane_answers_refused(void **state)
+{
+    struct fx *f = *state;
+    static const struct {
+        int status;
+        const char *body;
+        int code;
+        const char *msg;
+    } CASES[] = {
+        {503, "{\"error\":{\"code\":\"busy\",\"message\":\"later\"}}", BPT_EFETCH,
+         "HTTP 503 busy: later"},
+        {429, "{}", BPT_EFETCH, "HTTP 429 ?"},
+        {400, "{\"error\":{\"code\":\"bad_nonce\",\"message\":\"odd\"}}", BPT_EPROTOCOL,
+         "HTTP 400 bad_nonce: odd"},
+        {200, "{\"evidence\":{}}", BPT_EPROTOCOL, "the answer has no attestation"},
+        {200, "{\"attestation\":{\"format\":7}}", BPT_EPROTOCOL, "missing field 'provider'"},
+    };
+    for (size_t i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++) {
+        struct bpt_canned_http *srv = NULL;
+        bpt_verified *v = (bpt_verified *)1;
+        char url[64];
+        assert_int_equal(bpt_canned_http_start(&srv, CASES[i].status, CASES[i].body), 0);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u", bpt_canned_http_port(srv));
+        assert_rc_msg(bpt_runtime_attest_plane(&v, url, NULL, f->verifier, NULL, 0), CASES[i].code,
+                      CASES[i].msg);
+        assert_null(v);
+        assert_int_equal(bpt_canned_http_requests(srv), 1);
+        bpt_canned_http_stop(srv);
+    }
+}
+
 /* A runtime opened without a verifier attests nothing. */
 static void test_no_verifier(void **state)
 {
@@ -675,6 +710,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_attestation_over_the_plane, setup, teardown),
         cmocka_unit_test_setup_teardown(test_socket_link_not_followed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_verifier, setup, teardown),
+        cmocka_unit_test(test_plane_answers_refused),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
