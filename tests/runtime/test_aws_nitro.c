@@ -436,7 +436,11 @@ static void test_config_refused(void **state)
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL, "\"image_id\" is required");
     write_file(f->config, "{\"region\":\"us-east-1\",\"instance_type\":\"m5.xlarge\","
                           "\"image_id\":\"ami-1\",\"bogus\":1}");
-    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL, "unknown key \"bogus\"");
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL, "unknown key 'bogus'");
+    write_file(f->config, "{\"schema_version\":2,\"region\":\"us-east-1\",\"instance_type\":"
+                          "\"m5.xlarge\",\"image_id\":\"ami-1\"}");
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,
+                  "schema_version 2 is not one this version reads");
     write_file(f->config, "{\"region\":\"us-east-1\",\"instance_type\":\"m5.xlarge\","
                           "\"image_id\":\"ami-1\",\"endpoint\":\"http://ec2.example.com/\"}");
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL, "endpoint refused");

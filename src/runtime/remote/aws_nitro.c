@@ -165,21 +165,10 @@ static int load_config(struct config *c, const struct aws *a)
         rc = bpt_err(BPT_EINVAL, CLOUD ": %s: not a JSON object", path);
         goto out;
     }
-    const char *key;
-    json_t *val;
-    json_object_foreach(o, key, val)
-    {
-        size_t i = 0;
-        while (known[i] != NULL && strcmp(known[i], key) != 0) {
-            i++;
-        }
-        if (known[i] == NULL) {
-            rc = bpt_err(BPT_EINVAL, CLOUD ": %s: unknown key \"%.40s\"", path, key);
-            goto out;
-        }
-    }
-    v = 1;
-    BPT_CHECK(cfg_uint(&v, o, "schema_version", 1, 1, path));
+    char ctx[sizeof(a->config_path) + sizeof(CLOUD ": ")];
+    snprintf(ctx, sizeof(ctx), CLOUD ": %s", path);
+    BPT_CHECK(bpt_json_check_keys(o, known, ctx));
+    BPT_CHECK(bpt_json_check_schema_version(o, ctx));
     BPT_CHECK(cfg_string(c->region, sizeof(c->region), o, "region", true, "-", path));
     BPT_CHECK(cfg_string(c->instance_type, sizeof(c->instance_type), o, "instance_type", true, ".-",
                          path));
