@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/codec.h"
 #include "core/limits.h"
 
 static void chain_usage(FILE *f)
@@ -197,9 +198,7 @@ static void hex32(char out[67], const uint8_t h[32])
 {
     out[0] = '0';
     out[1] = 'x';
-    for (int i = 0; i < 32; i++) {
-        snprintf(out + 2 + 2 * i, 3, "%02x", h[i]);
-    }
+    bpt_hex_encode_to(out + 2, h, 32);
 }
 
 static int attestation_hash(const struct chain_flags *fl)
