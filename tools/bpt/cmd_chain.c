@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +55,9 @@ static bool number(const char *s, unsigned long long *out)
     if (!*s || *s == '-') {
         return false;
     }
+    errno = 0;
     *out = strtoull(s, &end, 10);
-    return *end == 0;
+    return *end == 0 && errno != ERANGE;
 }
 
 static int parse(struct chain_flags *fl, int argc, char **argv)
