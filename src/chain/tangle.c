@@ -9,6 +9,7 @@
 #include "chain/chain_internal.h"
 #include "chain/tangle.h"
 
+#include "core/codec.h"
 #include "core/err.h"
 #include "core/json.h"
 #include "core/reader.h"
@@ -426,14 +427,9 @@ out:
 
 static void hex32(char out[67], const uint8_t h[32])
 {
-    static const char digits[] = "0123456789abcdef";
     out[0] = '0';
     out[1] = 'x';
-    for (int i = 0; i < 32; i++) {
-        out[2 + 2 * i] = digits[h[i] >> 4];
-        out[3 + 2 * i] = digits[h[i] & 15];
-    }
-    out[66] = 0;
+    bpt_hex_encode_to(out + 2, h, 32);
 }
 
 int bpt_chain_attestation_check(bpt_chain *c, const bpt_eth_address *bsm, uint64_t service_id,

@@ -150,9 +150,14 @@ int bpt_eth_tx_decode(struct bpt_eth_tx *tx, bpt_eth_address *from, const uint8_
     BPT_CHECK(bpt_rlp_next(&it, &list, "s"));
     BPT_CHECK(item_word(rs + 32, &it, "s"));
     BPT_CHECK(bpt_reader_end(&list, "eth tx fields"));
-    if (parity > 1 || memcmp(rs + 32, half_n, 32) > 0) {
-        rc = bpt_err(BPT_ESIGNATURE, "eth tx: y_parity %llu or a high s",
+    if (parity > 1) {
+        rc = bpt_err(BPT_ESIGNATURE, "eth tx: y_parity %llu, want 0 or 1",
                      (unsigned long long)parity);
+        goto out;
+    }
+    if (memcmp(rs + 32, half_n, 32) > 0) {
+        rc =
+            bpt_err(BPT_ESIGNATURE, "eth tx: a high s (above n/2), want a low-s signature (EIP-2)");
         goto out;
     }
     BPT_CHECK(put_fields(&fields, tx));

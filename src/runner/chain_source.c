@@ -22,6 +22,7 @@
 #include "chain/chain_internal.h"
 #include "chain/cursor.h"
 #include "chain/tangle.h"
+#include "core/codec.h"
 #include "core/err.h"
 #include "core/logging.h"
 #include "core/util.h"
@@ -256,9 +257,7 @@ static int take_job(struct tangle_source *ts, const struct bpt_tangle_job *j, ui
     BPT_CHECK(bpt_job_call_set_caller(call, j->caller.bytes));
     hex[0] = '0';
     hex[1] = 'x';
-    for (int i = 0; i < 32; i++) {
-        snprintf(hex + 2 + 2 * i, 3, "%02x", block_hash[i]);
-    }
+    bpt_hex_encode_to(hex + 2, block_hash, 32);
     bpt_eth_address_format(caller, &j->caller);
     BPT_CHECK(meta_u64(call, "X-TANGLE-CALL-ID", j->call_id));
     BPT_CHECK(meta_u64(call, "X-TANGLE-SERVICE-ID", j->service_id));

@@ -12,6 +12,7 @@
 #include <blueprint-tee/runner.h>
 #include <blueprint-tee/verify.h>
 
+#include "core/codec.h"
 #include "core/err.h"
 #include "core/logging.h"
 #include "core/util.h"
@@ -295,9 +296,7 @@ static int attest_self(bpt_tee_snapshot **out, char **report_json, bpt_runner *r
     if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
         return bpt_err(BPT_ERROR, "runner: no randomness for the attestation nonce");
     }
-    for (size_t i = 0; i < sizeof(nonce); i++) { /* the nonce is this text (the nonce rule) */
-        snprintf(hex + 2 * i, 3, "%02x", nonce[i]);
-    }
+    bpt_hex_encode_to(hex, nonce, sizeof(nonce)); /* the nonce is this text (the nonce rule) */
     ao.simulate = r->opts.simulate;
     ao.sim_dir = r->opts.sim_dir;
     ao.root = r->opts.root;

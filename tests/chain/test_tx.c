@@ -177,12 +177,61 @@ static void test_sign_and_recover(void **state)
     free(secret);
 }
 
+/* The two signature-shape checks of the decoder, each made to fail alone: a y_parity that is
+ * not 0/1, and s replaced by n - s (a valid signature of the same sender, but malleable). */
+static void test_decode_refuses_bad_signature_shape(void **state)
+{
+    static const uint8_t n_order[32] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
+                                        0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b,
+                                        0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41};
+    bpt_eth_key *k = NULL;
+    size_t n;
+    uint8_t *secret = bpt_test_hex_bytes(KEY0, &n), hash[32], *s, parity;
+    struct bpt_eth_tx tx, back;
+    bpt_eth_address from;
+    bpt_buf raw = BPT_BUF_INIT(1 << 20);
+    int borrow = 0;
+    (void)state;
+    assert_ok(bpt_eth_key_from_bytes(&k, secret));
+    memset(&tx, 0, sizeof(tx));
+    tx.chain_id = 1337;
+    tx.gas = 21000;
+    assert_ok(bpt_eth_tx_sign(&raw, hash, &tx, k));
+    /* the tail is y_parity (one byte), r and s (0xa0 and 32 bytes each) */
+    assert_int_equal(raw.data[raw.len - 33], 0xa0);
+    assert_int_equal(raw.data[raw.len - 66], 0xa0);
+    parity = raw.data[raw.len - 67];
+    assert_true(parity == 0x80 || parity == 0x01);
+    assert_ok(bpt_eth_tx_decode(&back, &from, raw.data, raw.len));
+
+    raw.data[raw.len - 67] = 0x02;
+    assert_rc_msg(bpt_eth_tx_decode(&back, &from, raw.data, raw.len), BPT_ESIGNATURE,
+                  "y_parity 2, want 0 or 1");
+    raw.data[raw.len - 67] = parity;
+
+    s = raw.data + raw.len - 32;
+    for (int i = 31; i >= 0; i--) { /* s = n - s */
+        int d = n_order[i] - s[i] - borrow;
+        borrow = d < 0;
+        s[i] = (uint8_t)(d + (borrow ? 256 : 0));
+    }
+    raw.data[raw.len - 67] = parity == 0x80 ? 0x01 : 0x80;
+    assert_rc_msg(bpt_eth_tx_decode(&back, &from, raw.data, raw.len), BPT_ESIGNATURE, "high s");
+    bpt_buf_dispose(&raw);
+    bpt_eth_key_free(k);
+    free(secret);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rlp_vectors),      cmocka_unit_test(test_rlp_strict_decoding),
-        cmocka_unit_test(test_addresses),        cmocka_unit_test(test_key_address),
+        cmocka_unit_test(test_rlp_vectors),
+        cmocka_unit_test(test_rlp_strict_decoding),
+        cmocka_unit_test(test_addresses),
+        cmocka_unit_test(test_key_address),
         cmocka_unit_test(test_sign_and_recover),
+        cmocka_unit_test(test_decode_refuses_bad_signature_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,10 +5,12 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/codec.h"
 #include "core/limits.h"
 
 static void chain_usage(FILE *f)
@@ -53,8 +55,9 @@ static bool number(const char *s, unsigned long long *out)
     if (!*s || *s == '-') {
         return false;
     }
+    errno = 0;
     *out = strtoull(s, &end, 10);
-    return *end == 0;
+    return *end == 0 && errno != ERANGE;
 }
 
 static int parse(struct chain_flags *fl, int argc, char **argv)
@@ -197,9 +200,7 @@ static void hex32(char out[67], const uint8_t h[32])
 {
     out[0] = '0';
     out[1] = 'x';
-    for (int i = 0; i < 32; i++) {
-        snprintf(out + 2 + 2 * i, 3, "%02x", h[i]);
-    }
+    bpt_hex_encode_to(out + 2, h, 32);
 }
 
 static int attestation_hash(const struct chain_flags *fl)

@@ -152,8 +152,9 @@ static bool parse_u64(const char *s, unsigned long long max, unsigned long long 
     if (!*s || s[0] == '-') {
         return false;
     }
+    errno = 0;
     v = strtoull(s, &end, 10);
-    if (*end || v > max) {
+    if (*end || errno == ERANGE || v > max) {
         return false;
     }
     *out = v;

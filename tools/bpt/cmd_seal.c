@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,11 +73,13 @@ static int onchain_check(const char *url, const char *rpc, const char *bsm_text,
     bpt_verified *v = NULL;
     json_t *j = NULL;
     char *att = NULL, full[1024], pin[200], *end = NULL;
-    unsigned long long service = strtoull(service_text, &end, 10);
+    unsigned long long service;
     long status = 0;
     int rc, ex = BPT_EXIT_OK;
 
-    if (!*service_text || *end || service_text[0] == '-') {
+    errno = 0;
+    service = strtoull(service_text, &end, 10);
+    if (!*service_text || *end || service_text[0] == '-' || errno == ERANGE) {
         return cli_usage_error("seal", "--service '%.30s': a number", service_text);
     }
     if (bpt_eth_address_parse(&bsm, bsm_text) < 0 ||
