@@ -135,9 +135,7 @@ static int service_key_init(bpt_kx_service *svc)
     if (rc < 0 || !svc->svc_report) {
         return bpt_err_prefix(rc < 0 ? rc : BPT_ERROR, "kx: attesting the service key");
     }
-    for (int i = 0; i < 64; i++) {
-        snprintf(rd_hex + 2 * i, 3, "%02x", rd[i]);
-    }
+    bpt_hex_encode_to(rd_hex, rd, 64);
     BPT_CHECK(bpt_report_set_key_binding(svc->svc_report, svc->svc_pub, 32, "ed25519", rd_hex));
     bpt_report_evidence_digest(svc->svc_digest, svc->svc_report);
 out:

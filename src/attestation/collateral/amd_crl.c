@@ -74,7 +74,8 @@ static int parse_one(X509_CRL **out, const uint8_t *p, size_t len, const char *w
     *out = NULL;
     BPT_CHECK(bpt_pki_parse_bundle(&certs, &crls, p, len, what));
     if (sk_X509_CRL_num(crls) != 1 || sk_X509_num(certs) > 0) {
-        rc = bpt_err(BPT_EMALFORMED, "%s: not one CRL", what);
+        rc = bpt_err(BPT_EMALFORMED, "%s: %d CRLs and %d certificates (expected exactly one CRL)",
+                     what, crls ? sk_X509_CRL_num(crls) : 0, certs ? sk_X509_num(certs) : 0);
         goto out;
     }
     *out = sk_X509_CRL_shift(crls);

@@ -447,10 +447,8 @@ int bpt_pki_check_root_copy(STACK_OF(X509) * carried, STACK_OF(X509) * chain, co
     }
     BPT_CHECK(bpt_pki_fingerprint(a, copy));
     BPT_CHECK(bpt_pki_fingerprint(b, root));
-    for (int i = 0; i < 32; i++) {
-        snprintf(ha + 2 * i, 3, "%02x", a[i]);
-        snprintf(hb + 2 * i, 3, "%02x", b[i]);
-    }
+    bpt_hex_encode_to(ha, a, 32);
+    bpt_hex_encode_to(hb, b, 32);
     rc = bpt_err(BPT_ESIGNATURE,
                  "%s: the root CA it carries differs from the trusted root (sha256 %s, trusted "
                  "%s)",

@@ -91,16 +91,18 @@ static int add_vek_ext(X509 *cert, void *ud)
     return rc;
 }
 
-/* Sign @p crl as AMD's ARK signs: RSASSA-PSS, SHA-384, MGF1 SHA-384, 48-byte salt. */
-static int sign_crl_pss(X509_CRL *crl, EVP_PKEY *key)
+/* Sign @p crl as AMD's ARK signs: RSASSA-PSS, SHA-384, MGF1 SHA-384, 48-byte salt (with
+ * @p pkcs1, PKCS#1 v1.5 SHA-384 instead: a CRL the verifier must refuse). */
+static int sign_crl_pss(X509_CRL *crl, EVP_PKEY *key, bool pkcs1)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
     int rc = 0;
     if (!md || EVP_DigestSignInit(md, &pctx, EVP_sha384(), NULL, key) != 1 ||
-        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 48) != 1 ||
-        EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha384()) != 1 || X509_CRL_sign_ctx(crl, md) <= 0) {
+        (!pkcs1 && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+                    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 48) != 1 ||
+                    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha384()) != 1)) ||
+        X509_CRL_sign_ctx(crl, md) <= 0) {
         rc = bpt_err_ossl(BPT_ERROR, "sim: signing the CRL");
     }
     EVP_MD_CTX_free(md);
@@ -201,7 +203,8 @@ static int make_crl(uint8_t **der, size_t *len, X509 *ark, EVP_PKEY *ark_key, EV
         rc = bpt_err_ossl(BPT_ERROR, "sim: CRL");
         goto out;
     }
-    BPT_CHECK(sign_crl_pss(crl, o->foreign_issuer || o->foreign_key ? other_key : ark_key));
+    BPT_CHECK(
+        sign_crl_pss(crl, o->foreign_issuer || o->foreign_key ? other_key : ark_key, o->pkcs1));
     if ((n = i2d_X509_CRL(crl, &p)) <= 0) {
         rc = bpt_err_ossl(BPT_ERROR, "sim: CRL DER");
         goto out;

@@ -50,6 +50,7 @@ struct bpt_sim_snp_crl {
     bool revoke_vcek;    /* list the VCEK, by an entry whose certificateIssuer is the ASK */
     bool foreign_issuer; /* issued and signed by another CA ("ARK-Other") */
     bool foreign_key;    /* the ARK's name, signed by another key */
+    bool pkcs1;          /* signed by the ARK's key with PKCS#1 v1.5 SHA-384, not RSASSA-PSS */
 };
 
 /** Make that CRL (DER, malloc'd: free with bpt_free()). Needs ark-key.pem. */

@@ -209,6 +209,32 @@ static void fresh_cache(char *out, size_t len, const struct fixture *f, const ch
     bpt_test_write_file(vcek, f->srv.vcek, f->srv.vcek_len);
 }
 
+/* KDS answering the CRL's URL with something that is not one CRL (here the ASK): a fetch
+ * failure that says what came instead. */
+static void test_crl_answer_not_a_crl(void **state)
+{
+    struct fixture *f = *state;
+    char cache[4096];
+    bpt_verified *v = NULL;
+    bpt_verify_ctx *ctx;
+    uint8_t *ask = malloc(f->ask_len);
+    assert_non_null(ask);
+    memcpy(ask, f->ask, f->ask_len);
+    pthread_mutex_lock(&f->srv.crl_lock);
+    bpt_free(f->srv.crl);
+    f->srv.crl = ask;
+    f->srv.crl_len = f->ask_len;
+    pthread_mutex_unlock(&f->srv.crl_lock);
+    fresh_cache(cache, sizeof(cache), f, "crl-not-a-crl");
+    ctx = kds_ctx(f, cache, false);
+    assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, f->report, f->len), BPT_EFETCH,
+                  "/vcek/v1/Milan/crl: 0 CRLs and 1 certificates (expected exactly one CRL)");
+    assert_non_null(strstr(bpt_error_last(), "sev_snp: KDS answered something else"));
+    assert_null(v);
+    bpt_verify_ctx_free(ctx);
+    assert_ok(set_crl(f, &valid_crl));
+}
+
 /* Each way a CRL from KDS is refused, and that a refused one is not cached. */
 static void test_crl_refusals(void **state)
 {
@@ -240,6 +266,10 @@ static void test_crl_refusals(void **state)
          {.foreign_key = true},
          BPT_ESIGNATURE,
          "signature does not verify with the key of O = bpt simulator, CN = ARK-Milan"},
+        {"the ARK's key, but PKCS#1 v1.5 rather than RSASSA-PSS",
+         {.pkcs1 = true},
+         BPT_ESIGNATURE,
+         "signed with sha384WithRSAEncryption, not RSASSA-PSS as AMD's ARK signs"},
         {"another issuer",
          {.foreign_issuer = true},
          BPT_ESIGNATURE,
@@ -452,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_fetch_then_cache_then_offline),
         cmocka_unit_test(test_kds_refusals),
         cmocka_unit_test(test_crl_refusals),
+        cmocka_unit_test(test_crl_answer_not_a_crl),
         cmocka_unit_test(test_crl_cache_offline_and_opt_out),
         cmocka_unit_test(test_crl_given),
         cmocka_unit_test(test_kds_urls),
