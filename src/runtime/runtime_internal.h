@@ -21,6 +21,9 @@ const bpt_runtime_backend *bpt_runtime_direct_backend(void);
 /** The AWS Nitro Enclaves on EC2 backend (remote/aws_nitro.c). */
 const bpt_runtime_backend *bpt_runtime_aws_nitro_backend(void);
 
+/** The Azure confidential VM backend (remote/azure_cvm.c). */
+const bpt_runtime_backend *bpt_runtime_azure_cvm_backend(void);
+
 /**
  * bpt_runtime_attest_workload() for a plane at @p base_url ("http[s]://HOST:PORT", no trailing
  * slash, at most 256 bytes) or on the unix socket @p kx_socket (exactly one of them).
