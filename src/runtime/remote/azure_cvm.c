@@ -65,6 +65,7 @@
 #define CERT_FILE_MAX (64u * 1024u)
 #define TOKEN_MAX 12288
 #define URL_MAX 2048
+#define CUSTOM_DATA_MAX (48u * 1024u) /* 64 KiB once in base64 */
 #define TAG_KEY "bpt-deployment"
 #define DEFAULT_AUTHORITY "https://login.microsoftonline.com/"
 #define DEFAULT_ARM "https://management.azure.com/"
@@ -165,12 +166,6 @@ static int load_fields(struct config *c, json_t *o, const char *path)
 {
     long v;
     int rc;
-    if (json_object_get(o, "client_secret") != NULL) {
-        return bpt_err(BPT_EINVAL,
-                       CLOUD ": %s: \"client_secret\" is never read from a config file: set "
-                             "AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH)",
-                       path);
-    }
     BPT_CHECK(bpt_remote_cfg_string(CLOUD, c->subscription, sizeof(c->subscription), o,
                                     "subscription_id", true, "-", path));
     BPT_CHECK(bpt_remote_cfg_string(CLOUD, c->resource_group, sizeof(c->resource_group), o,
@@ -283,6 +278,11 @@ static int load_config(struct config *c, const struct az *a)
     snprintf(ctx, sizeof(ctx), CLOUD ": %s", path);
     if (!json_is_object(o)) {
         rc = bpt_err(BPT_EINVAL, CLOUD ": %s: not a JSON object", path);
+    } else if (json_object_get(o, "client_secret") != NULL) {
+        rc = bpt_err(BPT_EINVAL,
+                     CLOUD ": %s: \"client_secret\" is never read from a config file: set "
+                           "AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH)",
+                     path);
     } else if ((rc = bpt_json_check_keys(o, known, ctx)) == 0 &&
                (rc = bpt_json_check_schema_version(o, ctx)) == 0) {
         rc = load_fields(c, o, path);
@@ -889,28 +889,54 @@ static int vm_action(struct arm *a, const char *id, bpt_http_method m, const cha
     return wait_async(a, &ans, action, deadline);
 }
 
-/* The script cloud-init runs at first boot: the spec's image with `bpt serve` on the port. */
+/*
+ * The script cloud-init runs at first boot: the spec (its JSON, no secret values: those are
+ * only ever sealed) as a direct deployment of the bpt on the VM's image, the spec's image being
+ * a path on that image as an EIF is on an AMI; then `bpt serve` on the key-exchange port, its
+ * evidence from the VM's TEE.
+ */
 static int custom_data(char **out, const struct config *c, const bpt_backend_deployment *d)
 {
-    const char *img = bpt_deploy_spec_image(d->spec);
-    char script[2048];
-    if (strlen(img) > 512 || !bpt_remote_id_chars(img, "./:@_-")) {
-        return bpt_err(BPT_EINVAL, CLOUD ": the spec's image must be a container image reference "
-                                         "of [A-Za-z0-9./:@_-], at most 512 bytes");
+    bpt_buf script = BPT_BUF_INIT(CUSTOM_DATA_MAX);
+    char *spec = NULL, head[512], tail[256];
+    int rc;
+    for (size_t i = 0; i < bpt_deploy_spec_secret_count(d->spec); i++) {
+        if (bpt_deploy_spec_secret_value(d->spec, i) != NULL) {
+            return bpt_err(BPT_EINVAL,
+                           CLOUD ": the spec holds a value for secret '%.64s': a VM's customData "
+                                 "is readable in the subscription; seal it once the VM attested",
+                           bpt_deploy_spec_secret_name(d->spec, i));
+        }
     }
-    int n = snprintf(script, sizeof(script),
-                     "#!/bin/sh\n"
-                     "# bpt deployment %s: the workload image, its key-exchange plane on port %u\n"
-                     "set -eu\n"
-                     "command -v docker >/dev/null || { apt-get update && apt-get install -y "
-                     "docker.io; }\n"
-                     "exec docker run --rm --name bpt-workload --device /dev/tpmrm0 -p %u:%u "
-                     "'%s' bpt serve --listen 0.0.0.0:%u\n",
-                     d->id, c->port, c->port, c->port, img, c->port);
-    if (n < 0 || (size_t)n >= sizeof(script)) {
-        return bpt_err(BPT_ELIMIT, CLOUD ": customData over %zu bytes", sizeof(script));
+    snprintf(head, sizeof(head),
+             "#!/bin/sh\n"
+             "# bpt deployment %s: the spec as a direct deployment, the key-exchange plane on "
+             "port %u\n"
+             "set -eu\n"
+             "umask 077\n"
+             "mkdir -p /var/lib/bpt\n"
+             "cat > /var/lib/bpt/spec.json <<'BPT_SPEC'\n",
+             d->id, c->port);
+    snprintf(tail, sizeof(tail),
+             "\nBPT_SPEC\n"
+             "bpt deploy --state-dir /var/lib/bpt --backend direct /var/lib/bpt/spec.json\n"
+             "exec bpt serve --listen 0.0.0.0:%u\n",
+             c->port);
+    if ((rc = bpt_deploy_spec_to_json(&spec, d->spec)) < 0) {
+        return rc;
     }
-    return bpt_base64_encode(out, (const uint8_t *)script, (size_t)n);
+    if (strchr(spec, '\n') != NULL) {
+        rc = bpt_err(BPT_EINVAL, CLOUD ": the spec's JSON holds a line break");
+    } else if ((rc = bpt_buf_append_str(&script, head)) < 0 ||
+               (rc = bpt_buf_append_str(&script, spec)) < 0 ||
+               (rc = bpt_buf_append_str(&script, tail)) < 0) {
+        rc = bpt_err_prefix(rc, CLOUD ": customData (at most %u bytes)", CUSTOM_DATA_MAX);
+    } else {
+        rc = bpt_base64_encode(out, script.data, script.len);
+    }
+    free(spec);
+    bpt_buf_dispose(&script);
+    return rc;
 }
 
 static json_t *vm_body(const struct config *c, const bpt_backend_deployment *d, const char *ud)
