@@ -269,7 +269,7 @@ static void login(struct bpt_arm_server *s, int c, const struct bpt_loop_req *r,
     char enc[40];
     RAND_bytes(rnd, sizeof(rnd));
     b64url_encode(enc, rnd, sizeof(rnd));
-    snprintf(t->value, sizeof(t->value), "eyJ0eXAi.bpt-test-%u.%s", ++s->seq, enc);
+    snprintf(t->value, sizeof(t->value), "eyJ0eXAi.azsim-tok-%u.%s", ++s->seq, enc);
     t->expired = s->k.tokens_expire;
     s->st.logins++;
     send_json(c, 200, NULL,
