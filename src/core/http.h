@@ -37,7 +37,12 @@
 #define BPT_HTTP_MAX_REDIRECTS 5L
 
 /** PUT sends its body as POST does; DELETE sends none (ARM's and Compute's JSON APIs). */
-typedef enum bpt_http_method { BPT_HTTP_GET, BPT_HTTP_POST, BPT_HTTP_PUT, BPT_HTTP_DELETE } bpt_http_method;
+typedef enum bpt_http_method {
+    BPT_HTTP_GET,
+    BPT_HTTP_POST,
+    BPT_HTTP_PUT,
+    BPT_HTTP_DELETE
+} bpt_http_method;
 
 /** What went wrong when bpt_http_send() returned BPT_EFETCH (callers with their own codes). */
 typedef enum bpt_http_failure {
