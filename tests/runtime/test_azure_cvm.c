@@ -15,6 +15,7 @@
 
 #include "helpers/arm_server.h"
 #include "helpers/proc.h"
+#include "helpers/remote_test.h"
 #include "helpers/sim_fixture.h"
 
 #include <stdlib.h>
@@ -55,15 +56,6 @@ static struct bpt_arm_knobs knobs(const struct fx *f)
     return k;
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
-}
-
-/* The config, with the keys of the JSON object @p more ("" none) replacing or added. */
 static void write_config_with(struct fx *f, unsigned deploy_s, unsigned request_s, const char *more)
 {
     char arm[64];
@@ -87,7 +79,7 @@ static void write_config_with(struct fx *f, unsigned deploy_s, unsigned request_
     }
     char *text = json_dumps(o, JSON_COMPACT);
     assert_non_null(text);
-    write_file(f->config, text);
+    bpt_remote_test_write(f->config, text);
     free(text);
     json_decref(o);
 }
@@ -132,7 +124,6 @@ static int group_setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
     bpt_verify_ctx *ctx = NULL;
-    char line[256];
     *state = f;
     if (f == NULL || bpt_sim_fixture_init(&f->sim) != 0 ||
         !(ctx = bpt_sim_fixture_ctx(&f->sim, 0, NULL)) ||
@@ -142,15 +133,10 @@ static int group_setup(void **state)
     bpt_verify_ctx_free(ctx);
     const char *argv[] = {"serve",    "--simulate", "aws-nitro",   "--sim-dir",
                           f->sim.dir, "--listen",   "127.0.0.1:0", NULL};
-    bpt_test_proc_start(&f->serve, argv);
-    unsigned port = 0;
-    if (!bpt_test_proc_line(&f->serve, "serve: listening on", line, sizeof(line)) ||
-        sscanf(strstr(line, "127.0.0.1:"), "127.0.0.1:%u", &port) != 1) {
-        fprintf(stderr, "bpt serve did not start: %s\n", line);
+    if (bpt_remote_test_serve(&f->serve, argv, &f->plane_port, f->plane_url,
+                              sizeof(f->plane_url)) != 0) {
         return -1;
     }
-    f->plane_port = (uint16_t)port;
-    snprintf(f->plane_url, sizeof(f->plane_url), "http://127.0.0.1:%u", port);
     f->dir = bpt_test_tmpdir();
     snprintf(f->cert, sizeof(f->cert), "%s/client.pem", f->dir);
     snprintf(f->other_cert, sizeof(f->other_cert), "%s/other.pem", f->dir);
@@ -200,17 +186,6 @@ static int each_setup(void **state)
     return 0;
 }
 
-static bpt_runtime *open_rt(struct fx *f, const bpt_verifier *v)
-{
-    bpt_runtime_options o = BPT_RUNTIME_OPTIONS_INIT;
-    bpt_runtime *rt = NULL;
-    o.state_dir = f->state_dir;
-    o.backend = "azure_cvm";
-    o.verifier = v;
-    assert_ok(bpt_runtime_new(&rt, &o));
-    return rt;
-}
-
 static bpt_deploy_spec *spec(void)
 {
     static const char json[] = "{\"name\":\"svc\",\"image\":\"/opt/bpt/svc\","
@@ -221,30 +196,11 @@ static bpt_deploy_spec *spec(void)
     return s;
 }
 
-static bpt_deploy_state state_of(bpt_runtime *rt, const char *id)
-{
-    bpt_deployment *d = NULL;
-    assert_ok(bpt_runtime_status(&d, rt, id));
-    bpt_deploy_state s = bpt_deployment_state(d);
-    bpt_deployment_free(d);
-    return s;
-}
-
-/* Seal @p name (the workload keeps the first value of a name: each call names its own). */
-static int seal(const char *url, const bpt_verifier *v, const char *name, size_t *stored)
-{
-    bpt_kx_client_result res = BPT_KX_CLIENT_RESULT_INIT;
-    bpt_kx_client_secret s = {name, (const uint8_t *)"s3cret", 6};
-    int rc = bpt_kx_client_send_with(&res, url, v, &s, 1, NULL);
-    *stored = res.stored;
-    return rc;
-}
-
 static void test_lifecycle(void **state)
 {
     struct fx *f = *state;
     struct bpt_arm_stats st;
-    bpt_runtime *rt = open_rt(f, f->verifier);
+    bpt_runtime *rt = bpt_remote_test_runtime(f->state_dir, "azure_cvm", f->verifier);
     bpt_deploy_spec *s = spec();
     bpt_deployment *d = NULL;
 
@@ -282,12 +238,12 @@ static void test_lifecycle(void **state)
 
     /* sealed only after the evidence verified and bound the key */
     size_t stored = 0;
-    assert_ok(seal(f->plane_url, f->verifier, "db_password", &stored));
+    assert_ok(bpt_remote_test_seal(f->plane_url, f->verifier, "db_password", &stored));
     assert_true(stored >= 1);
 
     /* stop (deallocate), deploy again (start), destroy (DELETE) */
     assert_ok(bpt_runtime_stop(rt, id));
-    assert_int_equal(state_of(rt, id), BPT_DEPLOY_STOPPED);
+    assert_int_equal(bpt_remote_test_state(rt, id), BPT_DEPLOY_STOPPED);
     bpt_arm_server_stats(f->arm, &st);
     assert_int_equal(st.deallocates, 1);
     assert_string_equal(st.last_power, "deallocated");
@@ -297,12 +253,12 @@ static void test_lifecycle(void **state)
     bpt_arm_server_stats(f->arm, &st);
     assert_int_equal(st.starts, 1);
     assert_int_equal(st.created, 1);
-    assert_int_equal(state_of(rt, id), BPT_DEPLOY_RUNNING);
+    assert_int_equal(bpt_remote_test_state(rt, id), BPT_DEPLOY_RUNNING);
     assert_ok(bpt_runtime_destroy(rt, id));
     bpt_arm_server_stats(f->arm, &st);
     assert_int_equal(st.deletes, 1);
     assert_int_equal(st.live, 0);
-    assert_int_equal(state_of(rt, id), BPT_DEPLOY_DESTROYED);
+    assert_int_equal(bpt_remote_test_state(rt, id), BPT_DEPLOY_DESTROYED);
     assert_int_equal(st.refused, 0);
     bpt_deploy_spec_free(s);
     bpt_runtime_free(rt);
@@ -321,7 +277,7 @@ static void test_idempotent_and_resumed(void **state)
     k.pending_polls = 100000;
     bpt_arm_server_set(f->arm, &k);
     write_config(f, 1, 5);
-    bpt_runtime *rt = open_rt(f, f->verifier);
+    bpt_runtime *rt = bpt_remote_test_runtime(f->state_dir, "azure_cvm", f->verifier);
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EBUSY,
                   "azure_cvm: create VM: the operation still InProgress when the deadline "
                   "passed; it goes on in Azure: deploy the same spec again to resume");
@@ -383,7 +339,7 @@ static void test_throttling(void **state)
     k.pending_polls = 2;
     bpt_arm_server_set(f->arm, &k);
     bpt_arm_server_stats(f->arm, &before);
-    bpt_runtime *rt = open_rt(f, f->verifier);
+    bpt_runtime *rt = bpt_remote_test_runtime(f->state_dir, "azure_cvm", f->verifier);
     int64_t t0 = bpt_remote_now_ms();
     assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
     int64_t took = bpt_remote_now_ms() - t0;
@@ -425,7 +381,7 @@ static void test_credentials(void **state)
     struct bpt_arm_knobs k = knobs(f);
     bpt_deploy_spec *s = spec();
     bpt_deployment *d = NULL;
-    bpt_runtime *rt = open_rt(f, f->verifier);
+    bpt_runtime *rt = bpt_remote_test_runtime(f->state_dir, "azure_cvm", f->verifier);
 
     bpt_arm_server_stats(f->arm, &before);
     /* a wrong secret; an expired one; a tenant the platform does not know */
@@ -472,7 +428,7 @@ static void test_credentials(void **state)
     bpt_arm_server_stats(f->arm, &before);
     k.expire_now = 1;
     bpt_arm_server_set(f->arm, &k);
-    assert_int_equal(state_of(rt, id), BPT_DEPLOY_RUNNING);
+    assert_int_equal(bpt_remote_test_state(rt, id), BPT_DEPLOY_RUNNING);
     bpt_arm_server_stats(f->arm, &st);
     assert_int_equal(st.refused - before.refused, 0); /* a new token per operation */
     /* tokens that are expired when issued: refused after the one renewal */
@@ -512,7 +468,7 @@ static void test_evidence_refused(void **state)
     assert_non_null(ctx = bpt_sim_fixture_ctx(&f->sim, 0, NULL));
     assert_ok(bpt_verifier_new(&v_wrong, ctx, wrong));
 
-    bpt_runtime *rt = open_rt(f, v_wrong);
+    bpt_runtime *rt = bpt_remote_test_runtime(f->state_dir, "azure_cvm", v_wrong);
     assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
     char id[17];
     snprintf(id, sizeof(id), "%s", bpt_deployment_id(d));
@@ -526,8 +482,9 @@ static void test_evidence_refused(void **state)
     bpt_deployment_free(d);
 
     /* nothing sealed: the name the refused seal used is still free for the trusting client */
-    assert_rc_msg(seal(f->plane_url, v_wrong, "az_leak", &stored), BPT_ECLAIM, "PCR0");
-    assert_ok(seal(f->plane_url, f->verifier, "az_leak", &stored));
+    assert_rc_msg(bpt_remote_test_seal(f->plane_url, v_wrong, "az_leak", &stored), BPT_ECLAIM,
+                  "PCR0");
+    assert_ok(bpt_remote_test_seal(f->plane_url, f->verifier, "az_leak", &stored));
     assert_int_equal(stored, 1);
     assert_ok(bpt_runtime_destroy(rt, id));
     bpt_runtime_free(rt);
@@ -542,7 +499,7 @@ static void test_config(void **state)
     struct fx *f = *state;
     bpt_deploy_spec *s = spec();
     bpt_deployment *d = NULL;
-    bpt_runtime *rt = open_rt(f, f->verifier);
+    bpt_runtime *rt = bpt_remote_test_runtime(f->state_dir, "azure_cvm", f->verifier);
     static const struct {
         const char *more, *msg;
     } bad[] = {
@@ -564,7 +521,7 @@ static void test_config(void **state)
         write_config_with(f, 5, 5, bad[i].more);
         assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL, bad[i].msg);
     }
-    write_file(f->config, "{\"schema_version\":1}");
+    bpt_remote_test_write(f->config, "{\"schema_version\":1}");
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,
                   "\"subscription_id\" is required");
     /* the authority from AZURE_AUTHORITY_HOST: refused unless https or loopback */
@@ -598,7 +555,7 @@ static void test_cli(void **state)
     char spec_path[4400], *out = NULL, *err = NULL, id[17] = "";
     struct bpt_arm_stats before, st;
     snprintf(spec_path, sizeof(spec_path), "%s/cli-spec.json", f->dir);
-    write_file(spec_path, "{\"name\":\"cli\",\"image\":\"/opt/bpt/cli\"}");
+    bpt_remote_test_write(spec_path, "{\"name\":\"cli\",\"image\":\"/opt/bpt/cli\"}");
     bpt_arm_server_stats(f->arm, &before);
     setenv("BPT_LOG", "debug", 1); /* nothing secret in the most verbose log either */
     {
