@@ -352,12 +352,17 @@ static void advance(struct vm *v)
 static void op_headers(char *out, size_t cap, struct bpt_arm_server *s, const struct vm *v)
 {
     unsigned port = bpt_loop_port(s->loop);
+    char async[512] = "";
+    if (!s->k.location_only) {
+        snprintf(async, sizeof(async),
+                 "Azure-AsyncOperation: http://%s:%u/subscriptions/%s/providers/"
+                 "Microsoft.Compute/locations/%s/operations/%s?p=bpt&" COMPUTE "\r\n",
+                 s->k.foreign_async ? "127.0.0.2" : "127.0.0.1", port, v->sub, v->location, v->op);
+    }
     snprintf(out, cap,
-             "Azure-AsyncOperation: http://127.0.0.1:%u/subscriptions/%s/providers/"
-             "Microsoft.Compute/locations/%s/operations/%s?p=bpt&" COMPUTE
-             "\r\nLocation: http://127.0.0.1:%u/subscriptions/%s/providers/Microsoft.Compute/"
+             "%sLocation: http://127.0.0.1:%u/subscriptions/%s/providers/Microsoft.Compute/"
              "locations/%s/operations/%s?monitor=true&p=bpt&" COMPUTE "\r\nRetry-After: 0\r\n",
-             port, v->sub, v->location, v->op, port, v->sub, v->location, v->op);
+             async, port, v->sub, v->location, v->op);
 }
 
 static void start_op(struct bpt_arm_server *s, struct vm *v, const char *kind)

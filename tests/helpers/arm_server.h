@@ -36,6 +36,8 @@ struct bpt_arm_knobs {
     unsigned throttle_429;  /* the next N ARM requests: 429 + Retry-After: 0 */
     unsigned throttle_503;  /* then N: 503 + Retry-After: 1 */
     bool throttle_forever;  /* every ARM request: 429 + Retry-After: 0 */
+    bool location_only;     /* operations name a Location, no Azure-AsyncOperation */
+    bool foreign_async;     /* Azure-AsyncOperation on another host (127.0.0.2) */
 };
 
 int bpt_arm_server_start(struct bpt_arm_server **out, const struct bpt_arm_knobs *k);

@@ -368,6 +368,43 @@ static void test_throttling(void **state)
     bpt_runtime_free(rt);
 }
 
+/* Operations that name only a Location (202 until done); one that names another host. */
+static void test_location_and_foreign_host(void **state)
+{
+    struct fx *f = *state;
+    struct bpt_arm_stats before, st;
+    struct bpt_arm_knobs k = knobs(f);
+    bpt_deploy_spec *s = spec();
+    bpt_deployment *d = NULL;
+
+    k.location_only = true;
+    k.pending_polls = 2;
+    bpt_arm_server_set(f->arm, &k);
+    bpt_arm_server_stats(f->arm, &before);
+    bpt_runtime *rt = bpt_remote_test_runtime(f->state_dir, "azure_cvm", f->verifier);
+    assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
+    char id[17];
+    snprintf(id, sizeof(id), "%s", bpt_deployment_id(d));
+    bpt_deployment_free(d);
+    assert_ok(bpt_runtime_stop(rt, id));
+    assert_int_equal(bpt_remote_test_state(rt, id), BPT_DEPLOY_STOPPED);
+    bpt_arm_server_stats(f->arm, &st);
+    assert_true(st.op_polls - before.op_polls >= 2);
+    assert_string_equal(st.last_power, "deallocated");
+
+    /* the bearer token never goes to another host than the ARM endpoint */
+    k.location_only = false;
+    k.foreign_async = true;
+    bpt_arm_server_set(f->arm, &k);
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EPROTOCOL,
+                  "azure_cvm: start: a URL outside the ARM endpoint http://127.0.0.1:");
+    k.foreign_async = false;
+    bpt_arm_server_set(f->arm, &k);
+    assert_ok(bpt_runtime_destroy(rt, id));
+    bpt_deploy_spec_free(s);
+    bpt_runtime_free(rt);
+}
+
 static void assert_no_secret(void)
 {
     assert_null(strstr(bpt_error_last(), SECRET));
@@ -607,6 +644,7 @@ int main(void)
         cmocka_unit_test_setup(test_lifecycle, each_setup),
         cmocka_unit_test_setup(test_idempotent_and_resumed, each_setup),
         cmocka_unit_test_setup(test_throttling, each_setup),
+        cmocka_unit_test_setup(test_location_and_foreign_host, each_setup),
         cmocka_unit_test_setup(test_credentials, each_setup),
         cmocka_unit_test_setup(test_evidence_refused, each_setup),
         cmocka_unit_test_setup(test_config, each_setup),
