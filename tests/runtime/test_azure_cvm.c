@@ -89,10 +89,12 @@ static void write_config(struct fx *f, unsigned deploy_s, unsigned request_s)
     write_config_with(f, deploy_s, request_s, "");
 }
 
-/* An RSA key and a self-signed certificate for it, both in @p path; the certificate's PEM. */
+/* An RSA key and a self-signed certificate for it, both in @p path; the certificate's PEM.
+ * 1024 bits: the loopback platform does not ask for Azure's 2048 (two 2048-bit keys cost ~18 s
+ * under valgrind). */
 static char *make_cert(const char *path, const char *cn)
 {
-    EVP_PKEY *key = EVP_RSA_gen(2048);
+    EVP_PKEY *key = EVP_RSA_gen(1024);
     X509 *x = X509_new();
     assert_non_null(key);
     assert_non_null(x);
