@@ -492,7 +492,7 @@ static void vm_request(struct bpt_arm_server *s, int c, const struct bpt_loop_re
             bpt_loop_answer(c, 204, JSON_TYPE, NULL, "");
             return;
         }
-        char msg[256];
+        char msg[512];
         snprintf(msg, sizeof(msg),
                  "The Resource 'Microsoft.Compute/virtualMachines/%s' under resource group '%s' "
                  "was not found. For more details please go to "
