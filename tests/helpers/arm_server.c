@@ -162,15 +162,19 @@ static int check_assertion(struct bpt_arm_server *s, const char *jwt, const char
     }
     hdr = jwt_part(jwt, (size_t)(d1 - jwt));
     claims = jwt_part(d1 + 1, (size_t)(d2 - d1 - 1));
-    unsigned char *der = NULL, md256[32];
+    unsigned char *der = NULL, md256[32], md1[20];
     int dn = i2d_X509(cert, &der);
-    char thumb[64];
+    char thumb[64], thumb1[64];
     SHA256(der, (size_t)dn, md256);
+    SHA1(der, (size_t)dn, md1);
     OPENSSL_free(der);
     b64url_encode(thumb, md256, sizeof(md256));
+    b64url_encode(thumb1, md1, sizeof(md1));
     const char *alg = json_string_value(json_object_get(hdr, "alg"));
     const char *x5t = json_string_value(json_object_get(hdr, "x5t#S256"));
-    if (alg == NULL || strcmp(alg, "RS256") != 0 || x5t == NULL || strcmp(x5t, thumb) != 0) {
+    const char *x5t1 = json_string_value(json_object_get(hdr, "x5t"));
+    if (alg == NULL || strcmp(alg, "RS256") != 0 || x5t == NULL || strcmp(x5t, thumb) != 0 ||
+        x5t1 == NULL || strcmp(x5t1, thumb1) != 0) {
         code = 700027;
         *why = "The certificate with identifier used to sign the client assertion is not "
                "registered on application.";

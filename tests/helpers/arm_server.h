@@ -8,10 +8,10 @@
  * Location, Retry-After).
  *
  * Authentication is really checked: the client secret compared; a client assertion's RS256
- * signature verified with the registered certificate's key, then its x5t#S256 and its claims
- * (aud the token endpoint, iss = sub the client id, jti, nbf/exp around now); every ARM request's
- * bearer token must be one this server issued (else 401 InvalidAuthenticationToken), and not
- * one it expired (401 ExpiredAuthenticationToken). Refusals carry the identity platform's
+ * signature verified with the registered certificate's key, then its x5t and x5t#S256 and its
+ * claims (aud the token endpoint, iss = sub the client id, jti, nbf/exp around now); every ARM
+ * request's bearer token must be one this server issued (else 401 InvalidAuthenticationToken), and
+ * not one it expired (401 ExpiredAuthenticationToken). Refusals carry the identity platform's
  * AADSTS codes and ARM's error codes as the real services do. NICs have privateIPAddress
  * 127.0.0.1, their public IP address resource ipAddress 127.0.0.1.
  */
