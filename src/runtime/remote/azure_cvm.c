@@ -31,7 +31,6 @@
  */
 #include "runtime/runtime_internal.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1149,7 +1148,6 @@ static int plane_url(char *out, size_t cap, const struct az *z, const char *id)
     struct arm a;
     struct vm v;
     char addr[64] = "";
-    uint8_t bin[16];
     int rc = arm_open(&a, z);
     if (rc == 0 && (rc = get_vm(&v, &a, id)) == 0 &&
         (!v.found || strcmp(v.power, "running") != 0)) {
@@ -1163,13 +1161,10 @@ static int plane_url(char *out, size_t cap, const struct az *z, const char *id)
     if (rc < 0) {
         return rc;
     }
-    bool v6 = inet_pton(AF_INET6, addr, bin) == 1;
-    if (!v6 && inet_pton(AF_INET, addr, bin) != 1) {
+    if (!bpt_remote_plane_url(out, cap, a.cfg.plane_https, addr, a.cfg.port)) {
         return bpt_err(BPT_EPROTOCOL, CLOUD ": the network interface reports no %s IP address",
                        a.cfg.public_address ? "public" : "private");
     }
-    snprintf(out, cap, "%s://%s%s%s:%u", a.cfg.plane_https ? "https" : "http", v6 ? "[" : "", addr,
-             v6 ? "]" : "", a.cfg.port);
     return 0;
 }
 
