@@ -277,8 +277,8 @@ static void login(struct bpt_arm_server *s, int c, const struct bpt_loop_req *r,
     t->expired = s->k.tokens_expire;
     s->st.logins++;
     send_json(c, 200, NULL,
-              json_pack("{s:s, s:i, s:i, s:s}", "token_type", "Bearer", "expires_in", 3599,
-                        "ext_expires_in", 3599, "access_token", t->value));
+              json_pack("{s:s, s:i, s:i, s:s}", "token_type", s->k.mac_token ? "mac" : "Bearer",
+                        "expires_in", 3599, "ext_expires_in", 3599, "access_token", t->value));
 }
 
 /* ---- ARM ------------------------------------------------------------------------------------ */
@@ -378,7 +378,7 @@ static void start_op(struct bpt_arm_server *s, struct vm *v, const char *kind)
     v->op_fail = strcmp(kind, "create") == 0 && s->k.fail_create;
 }
 
-static json_t *vm_json(const struct vm *v)
+static json_t *vm_json(const struct bpt_arm_server *s, const struct vm *v)
 {
     char id[512], ps[48], pw[48];
     snprintf(id, sizeof(id),
@@ -389,16 +389,16 @@ static json_t *vm_json(const struct vm *v)
     for (char *p = ps; *p != '\0'; p++) {
         *p = (char)(*p >= 'A' && *p <= 'Z' && p > ps + 17 ? *p + 32 : *p);
     }
-    return json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:{s:s, s:{s:s}, s:{s:s, s:{s:b, s:b}}, "
-                     "s:{s:s, s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}]}}}",
-                     "name", v->name, "id", id, "type", "Microsoft.Compute/virtualMachines",
-                     "location", v->location, "tags", "bpt-deployment", v->tag, "properties",
-                     "provisioningState", v->provisioning, "hardwareProfile", "vmSize",
-                     "Standard_DC4as_v5", "securityProfile", "securityType", "ConfidentialVM",
-                     "uefiSettings", "secureBootEnabled", 1, "vTpmEnabled", 1, "instanceView",
-                     "computerName", v->name, "statuses", "code", ps, "level", "Info",
-                     "displayStatus", "Provisioning succeeded", "code", pw, "level", "Info",
-                     "displayStatus", v->power);
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:{s:s}, s:{s:s, s:{s:s}, s:{s:s, s:{s:b, s:b}}, "
+        "s:{s:s, s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}]}}}",
+        "name", v->name, "id", id, "type", "Microsoft.Compute/virtualMachines", "location",
+        v->location, "tags", "bpt-deployment", s->k.foreign_tag ? "0123456789abcdef" : v->tag,
+        "properties", "provisioningState", v->provisioning, "hardwareProfile", "vmSize",
+        "Standard_DC4as_v5", "securityProfile", "securityType", "ConfidentialVM", "uefiSettings",
+        "secureBootEnabled", 1, "vTpmEnabled", 1, "instanceView", "computerName", v->name,
+        "statuses", "code", ps, "level", "Info", "displayStatus", "Provisioning succeeded", "code",
+        pw, "level", "Info", "displayStatus", v->power);
 }
 
 /* The PUT's body, checked as ARM would; NULL after answering 400. */
@@ -484,11 +484,11 @@ static void vm_request(struct bpt_arm_server *s, int c, const struct bpt_loop_re
             start_op(s, v, "create");
             s->st.created++;
             op_headers(hdrs, sizeof(hdrs), s, v);
-            send_json(c, 201, hdrs, vm_json(v));
+            send_json(c, 201, hdrs, vm_json(s, v));
             return;
         }
         op_headers(hdrs, sizeof(hdrs), s, v);
-        send_json(c, 200, hdrs, vm_json(v));
+        send_json(c, 200, hdrs, vm_json(s, v));
         return;
     }
     if (v == NULL) {
@@ -507,7 +507,7 @@ static void vm_request(struct bpt_arm_server *s, int c, const struct bpt_loop_re
     }
     if (strcmp(r->method, "GET") == 0 && action[0] == '\0') {
         advance(v);
-        send_json(c, 200, NULL, vm_json(v));
+        send_json(c, 200, NULL, vm_json(s, v));
         return;
     }
     if (strcmp(r->method, "DELETE") == 0 && action[0] == '\0') {

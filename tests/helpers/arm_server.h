@@ -38,6 +38,8 @@ struct bpt_arm_knobs {
     bool throttle_forever;  /* every ARM request: 429 + Retry-After: 0 */
     bool location_only;     /* operations name a Location, no Azure-AsyncOperation */
     bool foreign_async;     /* Azure-AsyncOperation on another host (127.0.0.2) */
+    bool mac_token;         /* the token answer says token_type "mac" */
+    bool foreign_tag;       /* VMs answer with another deployment's tag */
 };
 
 int bpt_arm_server_start(struct bpt_arm_server **out, const struct bpt_arm_knobs *k);

@@ -463,6 +463,28 @@ static void test_credentials(void **state)
     assert_true(st.assertions - before.assertions >= 1);
     assert_int_equal(st.refused - before.refused, 0);
 
+    /* the assertion's audience is the token endpoint the server is reached at */
+    char other[64];
+    snprintf(other, sizeof(other), "http://localhost:%u", bpt_arm_server_port(f->arm));
+    setenv("AZURE_AUTHORITY_HOST", other, 1);
+    assert_rc_msg(bpt_runtime_stop(rt, id), BPT_EINVAL,
+                  "login: invalid_client: AADSTS700212: No matching federated identity record "
+                  "found for presented assertion audience.");
+    setenv("AZURE_AUTHORITY_HOST", f->authority, 1);
+    /* a token answer that is not a Bearer token */
+    k.mac_token = true;
+    bpt_arm_server_set(f->arm, &k);
+    assert_rc_msg(bpt_runtime_stop(rt, id), BPT_EPROTOCOL,
+                  "login: the answer holds no Bearer access_token");
+    k.mac_token = false;
+    /* a VM of the deployment's name that another deployment tagged is not touched */
+    k.foreign_tag = true;
+    bpt_arm_server_set(f->arm, &k);
+    assert_rc_msg(bpt_runtime_stop(rt, id), BPT_EINVAL,
+                  "exists without this deployment's tag (bpt-deployment): not touched");
+    k.foreign_tag = false;
+    bpt_arm_server_set(f->arm, &k);
+
     /* a cached token's end: ARM's 401 ExpiredAuthenticationToken, a new token, once */
     bpt_arm_server_stats(f->arm, &before);
     k.expire_now = 1;
