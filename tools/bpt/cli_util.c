@@ -264,7 +264,8 @@ void cli_help_exit(FILE *f, const char *ok, const char *refused, const char *inp
 bool cli_simulated(bpt_provider p)
 {
     return p == BPT_PROVIDER_AMD_SEV_SNP || p == BPT_PROVIDER_INTEL_TDX ||
-           p == BPT_PROVIDER_AWS_NITRO;
+           p == BPT_PROVIDER_AWS_NITRO || p == BPT_PROVIDER_GCP_CONFIDENTIAL ||
+           p == BPT_PROVIDER_AZURE_SNP;
 }
 
 bool cli_wants_help(int argc, char **argv)

@@ -62,7 +62,8 @@ static void run_usage(FILE *f)
             "  --workers N           jobs run at once (default 4)\n"
             "  --queue N             jobs waiting beyond those (default 256; then 503)\n"
             "  --drain SECS          how long in-flight jobs may finish at stop (default 10)\n"
-            "  --simulate P          attest with the simulated TEE (sev-snp, tdx, aws-nitro)\n"
+            "  --simulate P          attest with the simulated TEE (sev-snp, tdx, aws-nitro,\n"
+            "                        gcp-confidential, azure-maa)\n"
             "  --sim-dir DIR         made by 'bpt sim init DIR' (required with --simulate)\n"
             "  --root DIR            look for the TEE under DIR instead of / (tests, chroots)\n"
             "chain (the Tangle job source and result sink; docs/chain.md):\n"
@@ -246,10 +247,8 @@ static int parse_flags(struct run_flags *fl, int argc, char **argv)
             break;
         case 's':
             if (bpt_provider_parse(&fl->simulate, optarg) < 0 || !cli_simulated(fl->simulate)) {
-                return cli_usage_error("run",
-                                       "--simulate '%.40s': the simulator has sev-snp, tdx and "
-                                       "aws-nitro",
-                                       optarg);
+                return cli_usage_error(
+                    "run", "--simulate '%.40s': the simulator has " CLI_SIMULATED, optarg);
             }
             break;
         case 'd':
