@@ -579,6 +579,11 @@ static void test_verify_exit_codes(void **state)
         {2, 0, "verify.schema.json", {"verify", "--json"}},
         {2, 0, "verify.schema.json", {"verify", "--json", "--at", "yesterday", "@SNP"}},
         {2, 0, NULL, {"verify", "--provider", "sgx", "@SNP"}},
+        /* numbers are digits only: no sign, no space, no overflow */
+        {2, 0, NULL, {"verify", "--max-age", "+60", "@SNP"}},
+        {2, 0, NULL, {"verify", "--max-age", " 60", "@SNP"}},
+        {2, 0, NULL, {"verify", "--max-age", "18446744073709551616", "@SNP"}},
+        {2, 0, NULL, {"verify", "--snp-min-build", "256", "@SNP"}},
         {2, 0, NULL, {"verify", "--quiet", "--expect-report-data", "zz", "@SNP"}},
         /* a --snp-* value the CLI refuses; one the policy setter refuses */
         {2, 0, "verify.schema.json", {"verify", "--json", "--snp-min-tcb", "sev=1", "@SNP"}},
