@@ -35,8 +35,8 @@ static char why[512], *dir, key_file[4200], plain_cfg[4200], tee_cfg[4200], tang
 static bpt_eth_address tangle, bsm;
 static struct bpt_sim_fixture sim;
 
-static void send_tx(const bpt_eth_address *to, unsigned from, const char *sig, struct bpt_abi_value *a,
-                 size_t n)
+static void send_tx(const bpt_eth_address *to, unsigned from, const char *sig,
+                    struct bpt_abi_value *a, size_t n)
 {
     bpt_buf d = BPT_BUF_INIT(1 << 20);
     assert_ok(bpt_abi_calldata(&d, sig, a, n));
