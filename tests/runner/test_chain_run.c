@@ -535,6 +535,27 @@ static void test_tee_runner_serves_and_publishes(void **state)
         out = err = NULL;
         assert_int_equal(bpt_test_run_cli_err(&out, &err, hash_json), 1);
         assert_non_null(strstr(out, "\"match\":false"));
+        assert_non_null(strstr(out, "\"published\":true"));
+        schema("chain-attestation-hash.schema.json", out);
+        free(out);
+        free(err);
+        out = err = NULL;
+        /* an operator that published nothing: a zero hash is "none published", never a
+         * mismatch with a hash */
+        char other_op[43];
+        bpt_eth_address_format(other_op, &evm.accounts[3]);
+        hash[9] = other_op;
+        hash_json[10] = other_op;
+        assert_int_equal(bpt_test_run_cli_err(&out, &err, hash), 1);
+        assert_non_null(strstr(out, "on-chain attestation hash: none published"));
+        assert_non_null(strstr(out, "(nothing to match)"));
+        assert_non_null(strstr(err, "published no attestation for service 8"));
+        free(out);
+        free(err);
+        out = err = NULL;
+        assert_int_equal(bpt_test_run_cli_err(&out, &err, hash_json), 1);
+        assert_non_null(strstr(out, "\"published\":false"));
+        assert_non_null(strstr(out, "\"match\":false"));
         schema("chain-attestation-hash.schema.json", out);
         bpt_free(json);
         bpt_report_free(rep);
