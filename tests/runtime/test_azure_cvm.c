@@ -3,12 +3,13 @@
  * the identity platform's token endpoint and ARM, answering in their JSON shapes with async
  * operation headers, checking the client secret or the client assertion's RS256 signature and
  * claims, and the bearer token on every ARM call (helpers/arm_server.h); the NIC's address
- * points at a `bpt serve --simulate` on 127.0.0.1: deploy -> running -> attestation verifies ->
- * seal -> stop (deallocate) -> deploy again (start) -> destroy; idempotent deploy (one VM per
- * name); throttling (429/503 with Retry-After) retried within the deadline and refused past it;
- * refused credentials naming the identity platform's AADSTS code or ARM's code, a cached token's
- * expiry renewed once; the certificate credential; a create operation still in progress at the
- * deadline, then resumed; evidence that does not verify: nothing sealed; the config's checks;
+ * points at a `bpt serve --simulate azure-maa` on 127.0.0.1 (its MAA tokens verified with the
+ * simulator's JWKS and issuer, the report data binding our nonce): deploy -> running -> attestation
+ * verifies -> seal -> stop (deallocate) -> deploy again (start) -> destroy; idempotent deploy (one
+ * VM per name); throttling (429/503 with Retry-After) retried within the deadline and refused past
+ * it; refused credentials naming the identity platform's AADSTS code or ARM's code, a cached
+ * token's expiry renewed once; the certificate credential; a create operation still in progress at
+ * the deadline, then resumed; evidence that does not verify: nothing sealed; the config's checks;
  * `bpt deploy --backend azure_cvm`, stop and destroy as the CLI runs them.
  */
 #include "helpers/test.h"
@@ -27,6 +28,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "attester/sim/tokens.h"
 #include "runtime/remote/remote.h"
 
 #define TENANT "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -42,7 +44,7 @@ struct fx {
     struct bpt_test_proc serve;
     uint16_t plane_port;
     struct bpt_arm_server *arm;
-    bpt_verifier *verifier; /* trusts the simulator */
+    bpt_verifier *verifier; /* trusts the simulated MAA's JWKS and issuer */
     char *dir;
     char config[4300], state_dir[4300], plane_url[64], authority[64];
     char cert[4400], other_cert[4400]; /* PEM files: key + certificate */
@@ -122,18 +124,41 @@ static char *make_cert(const char *path, const char *cn)
     return pem;
 }
 
+/* A verifier of MAA tokens with the policy @p policy (its "@DIR@": the simulator's directory). */
+static bpt_verifier *maa_verifier(const struct fx *f, const char *policy)
+{
+    char json[8192];
+    bpt_policy *p = NULL;
+    bpt_verify_ctx *c = NULL;
+    bpt_verifier *v = NULL;
+    const char *at = strstr(policy, "@DIR@");
+    if (at == NULL) {
+        return NULL;
+    }
+    snprintf(json, sizeof(json), "%.*s%s%s", (int)(at - policy), policy, f->sim.dir, at + 5);
+    if (bpt_policy_load_json(&p, json, strlen(json)) != 0 || bpt_verify_ctx_new(&c, NULL) != 0 ||
+        bpt_verifier_new(&v, c, p) != 0) {
+        fprintf(stderr, "verifier: %s\n", bpt_error_last());
+    }
+    bpt_verify_ctx_free(c);
+    bpt_policy_free(p);
+    return v;
+}
+
+/* The user's policy: the simulated MAA's JWKS and issuer, the simulated VM's measurement. */
+#define MAA_POLICY                                                                                 \
+    "{\"jwt\":{\"jwks_file\":\"@DIR@/azure-maa/jwks.json\",\"issuers\":[\"" BPT_SIM_MAA_ISSUER     \
+    "\"]},\"expected_measurement\":\"sha384:" BPT_SIM_MAA_MEASUREMENT "\"}"
+
 static int group_setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
-    bpt_verify_ctx *ctx = NULL;
     *state = f;
     if (f == NULL || bpt_sim_fixture_init(&f->sim) != 0 ||
-        !(ctx = bpt_sim_fixture_ctx(&f->sim, 0, NULL)) ||
-        bpt_verifier_new(&f->verifier, ctx, NULL) != 0) {
+        (f->verifier = maa_verifier(f, MAA_POLICY)) == NULL) {
         return -1;
     }
-    bpt_verify_ctx_free(ctx);
-    const char *argv[] = {"serve",    "--simulate", "aws-nitro",   "--sim-dir",
+    const char *argv[] = {"serve",    "--simulate", "azure-maa",   "--sim-dir",
                           f->sim.dir, "--listen",   "127.0.0.1:0", NULL};
     if (bpt_remote_test_serve(&f->serve, argv, &f->plane_port, f->plane_url,
                               sizeof(f->plane_url)) != 0) {
@@ -230,6 +255,12 @@ static void test_lifecycle(void **state)
     memset(nonce, 0x5a, sizeof(nonce));
     bpt_verified *v = NULL;
     assert_ok(bpt_runtime_attestation(&v, rt, id, nonce, sizeof(nonce)));
+    assert_int_equal(bpt_verified_provider(v), BPT_PROVIDER_AZURE_SNP);
+    uint8_t rd[64];
+    size_t rd_len = 0;
+    assert_ok(bpt_kx_attestation_report_data(rd, nonce, sizeof(nonce)));
+    assert_memory_equal(bpt_verified_report_data(v, &rd_len), rd, 64); /* our nonce, bound */
+    assert_int_equal(rd_len, 64);
     bpt_verified_free(v);
     assert_ok(bpt_runtime_status(&d, rt, id));
     assert_non_null(bpt_deployment_attestation_digest(d));
@@ -515,43 +546,51 @@ static void test_evidence_refused(void **state)
     struct fx *f = *state;
     bpt_deploy_spec *s = spec();
     bpt_deployment *d = NULL;
-    bpt_policy *wrong = NULL;
-    bpt_verify_ctx *ctx = NULL;
-    bpt_verifier *v_wrong = NULL;
     size_t stored = 0;
 
-    /* a measurement the workload does not have */
-    assert_ok(bpt_policy_new(&wrong));
-    char meas[97];
-    memset(meas, 'a', 96);
-    meas[96] = '\0';
-    assert_ok(bpt_policy_set_expected_measurement(wrong, meas));
-    assert_non_null(ctx = bpt_sim_fixture_ctx(&f->sim, 0, NULL));
-    assert_ok(bpt_verifier_new(&v_wrong, ctx, wrong));
+    /* a measurement the VM does not have; the JWKS of another service's key */
+    bpt_verifier *v_meas = maa_verifier(
+        f,
+        "{\"jwt\":{\"jwks_file\":\"@DIR@/azure-maa/jwks.json\",\"issuers\":[\"" BPT_SIM_MAA_ISSUER
+        "\"]},\"expected_measurement\":\"sha384:"
+        "000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+        "000000000000\"}");
+    bpt_verifier *v_keys =
+        maa_verifier(f, "{\"jwt\":{\"jwks_file\":\"@DIR@/gcp-confidential/"
+                        "jwks.json\",\"issuers\":[\"" BPT_SIM_MAA_ISSUER "\"]}}");
+    assert_non_null(v_meas);
+    assert_non_null(v_keys);
 
-    bpt_runtime *rt = bpt_remote_test_runtime(f->state_dir, "azure_cvm", v_wrong);
+    bpt_runtime *rt = bpt_remote_test_runtime(f->state_dir, "azure_cvm", v_meas);
     assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
     char id[17];
     snprintf(id, sizeof(id), "%s", bpt_deployment_id(d));
     bpt_deployment_free(d);
     bpt_verified *v = NULL;
-    assert_rc_msg(bpt_runtime_attestation(&v, rt, id, NULL, 0), BPT_ECLAIM, "PCR0");
+    assert_rc_msg(bpt_runtime_attestation(&v, rt, id, NULL, 0), BPT_ECLAIM,
+                  "azure_maa: measurement");
     bpt_kx_client_key key = BPT_KX_CLIENT_KEY_INIT;
-    assert_rc_msg(bpt_runtime_public_key(&key, rt, id), BPT_ECLAIM, "PCR0");
+    assert_rc_msg(bpt_runtime_public_key(&key, rt, id), BPT_ECLAIM, "azure_maa: measurement");
     assert_ok(bpt_runtime_status(&d, rt, id));
     assert_null(bpt_deployment_attestation_digest(d));
     bpt_deployment_free(d);
+    bpt_runtime_free(rt);
+    rt = bpt_remote_test_runtime(f->state_dir, "azure_cvm", v_keys);
+    assert_rc_msg(bpt_runtime_attestation(&v, rt, id, NULL, 0), BPT_EKEYS, "no key with kid");
 
-    /* nothing sealed: the name the refused seal used is still free for the trusting client */
-    assert_rc_msg(bpt_remote_test_seal(f->plane_url, v_wrong, "az_leak", &stored), BPT_ECLAIM,
-                  "PCR0");
-    assert_ok(bpt_remote_test_seal(f->plane_url, f->verifier, "az_leak", &stored));
+    /* nothing sealed: the names the refused seals used are still free for the trusting client */
+    assert_rc_msg(bpt_remote_test_seal(f->plane_url, v_meas, "az_leak_one", &stored), BPT_ECLAIM,
+                  "azure_maa: measurement");
+    assert_rc_msg(bpt_remote_test_seal(f->plane_url, v_keys, "az_leak_two", &stored), BPT_EKEYS,
+                  "no key with kid");
+    assert_ok(bpt_remote_test_seal(f->plane_url, f->verifier, "az_leak_one", &stored));
+    assert_int_equal(stored, 1);
+    assert_ok(bpt_remote_test_seal(f->plane_url, f->verifier, "az_leak_two", &stored));
     assert_int_equal(stored, 1);
     assert_ok(bpt_runtime_destroy(rt, id));
     bpt_runtime_free(rt);
-    bpt_verifier_free(v_wrong);
-    bpt_verify_ctx_free(ctx);
-    bpt_policy_free(wrong);
+    bpt_verifier_free(v_meas);
+    bpt_verifier_free(v_keys);
     bpt_deploy_spec_free(s);
 }
 
