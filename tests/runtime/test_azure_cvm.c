@@ -677,6 +677,46 @@ static void test_cli(void **state)
     free(err);
     bpt_arm_server_stats(f->arm, &st);
     assert_int_equal(st.created - before.created, 1);
+    /* status, attestation and pubkey under the user's policy (the MAA JWKS and issuer) */
+    char policy_path[4400], policy[8192];
+    snprintf(policy_path, sizeof(policy_path), "%s/maa-policy.json", f->dir);
+    snprintf(policy, sizeof(policy),
+             "{\"jwt\":{\"jwks_file\":\"%s/azure-maa/jwks.json\",\"issuers\":[\"" BPT_SIM_MAA_ISSUER
+             "\"]}}",
+             f->sim.dir);
+    bpt_remote_test_write(policy_path, policy);
+    {
+        const char *argv[] = {"status", "--json", "--state-dir", f->state_dir, id, NULL};
+        assert_int_equal(bpt_test_run_cli_err(&out, NULL, argv), 0);
+        assert_non_null(strstr(out, "\"state\":\"running\""));
+        free(out);
+    }
+    {
+        const char *argv[] = {
+            "attestation", "--state-dir", f->state_dir, "--policy", policy_path, id, NULL};
+        assert_int_equal(bpt_test_run_cli_err(NULL, NULL, argv), 0);
+    }
+    {
+        char bad_path[4400];
+        snprintf(bad_path, sizeof(bad_path), "%s/maa-wrong.json", f->dir);
+        snprintf(policy, sizeof(policy),
+                 "{\"jwt\":{\"jwks_file\":\"%s/gcp-confidential/"
+                 "jwks.json\",\"issuers\":[\"" BPT_SIM_MAA_ISSUER "\"]}}",
+                 f->sim.dir);
+        bpt_remote_test_write(bad_path, policy);
+        const char *argv[] = {"pubkey", "--state-dir", f->state_dir, "--policy", bad_path,
+                              id,       NULL};
+        assert_int_equal(bpt_test_run_cli_err(NULL, &err, argv), 1); /* refused */
+        assert_non_null(strstr(err, "no key with kid"));
+        free(err);
+    }
+    {
+        const char *argv[] = {"pubkey", "--state-dir", f->state_dir, "--policy", policy_path,
+                              id,       NULL};
+        assert_int_equal(bpt_test_run_cli_err(&out, NULL, argv), 0);
+        assert_non_null(strstr(out, "x25519 "));
+        free(out);
+    }
     {
         const char *argv[] = {"stop", "--state-dir", f->state_dir, id, NULL};
         assert_int_equal(bpt_test_run_cli_err(NULL, NULL, argv), 0);
