@@ -444,7 +444,11 @@ static int client_assertion(bpt_buf *out, const struct creds *k, const char *aud
 out:
     free(h);
     free(c);
-    free(sig64);
+    if (sig64 != NULL) {
+        OPENSSL_cleanse(sig64, strlen(sig64)); /* with the public header and claims, a credential */
+        free(sig64);
+    }
+    OPENSSL_cleanse(sig, sizeof(sig));
     json_decref(hdr);
     json_decref(claims);
     EVP_MD_CTX_free(md);
