@@ -358,12 +358,19 @@ static void test_snp_crl(void **state)
     bpt_test_write_file(path, "not a CRL", 9);
     prefetch_file(f, dir, f->snp, "crl", "fetched");
 
-    /* Offline with the VCEK cached and the CRL not: keys, naming the CRL. */
+    /* Offline with the VCEK cached and the CRL damaged, then missing: keys, naming the CRL
+     * and what is wrong with it. */
+    bpt_test_write_file(path, "not a CRL", 9);
+    c = fetch_ctx(f, dir, true);
+    assert_rc_msg(bpt_verify_prefetch(NULL, c, NULL, ev, n), BPT_EKEYS,
+                  "prefetch: AMD's CRL of ASKs is not usable from the cache directory and the "
+                  "context is offline (prefetch: the cached AMD's CRL of ASKs is not one CRL)");
+    bpt_verify_ctx_free(c);
     remove(path);
     c = fetch_ctx(f, dir, true);
     assert_rc_msg(bpt_verify_prefetch(NULL, c, NULL, ev, n), BPT_EKEYS,
-                  "prefetch: AMD's CRL of ASKs is not in the cache directory and the context is "
-                  "offline");
+                  "prefetch: AMD's CRL of ASKs is not usable from the cache directory and the "
+                  "context is offline (prefetch: AMD's CRL of ASKs is not in the cache directory)");
     bpt_verify_ctx_free(c);
 
     /* The revocation check off: no CRL is needed. */
@@ -433,7 +440,8 @@ static void test_refusals(void **state)
     c = fetch_ctx(f, dir, true);
     atomic_store(&f->srv.hits, 0);
     assert_rc_msg(bpt_verify_prefetch(NULL, c, NULL, ev, n), BPT_EKEYS,
-                  "prefetch: the VCEK is not in the cache directory and the context is offline");
+                  "prefetch: the VCEK is not usable from the cache directory and the context "
+                  "is offline (kds: the VCEK is not in the cache directory");
     assert_int_equal(atomic_load(&f->srv.hits), 0);
     bpt_verify_ctx_free(c);
     /* The server fails: fetch (retrying may help). */
