@@ -193,57 +193,14 @@ static unsigned start_run_via(struct bpt_test_proc *p, const char *rpc, const ch
 {
     char line[512];
     unsigned port = 0;
-    const char *plain[] = {"run",
-                           "--config",
-                           cfg,
-                           "--job",
-                           "0=/bin/cat",
-                           "--listen",
-                           "127.0.0.1:0",
-                           "--tangle-rpc",
-                           rpc ? rpc : evm.url,
-                           "--tangle-address",
-                           tangle_text,
-                           "--service-id",
-                           service_id,
-                           "--operator-key",
-                           key_file,
-                           "--chain-state",
-                           state_file,
-                           "--poll-ms",
-                           "100",
-                           "--start-block",
-                           start_block,
-                           NULL};
-    const char *with_tee[] = {"run",
-                              "--config",
-                              cfg,
-                              "--job",
-                              "0=/bin/cat",
-                              "--listen",
-                              "127.0.0.1:0",
-                              "--tangle-rpc",
-                              rpc ? rpc : evm.url,
-                              "--tangle-address",
-                              tangle_text,
-                              "--service-id",
-                              service_id,
-                              "--operator-key",
-                              key_file,
-                              "--chain-state",
-                              state_file,
-                              "--poll-ms",
-                              "100",
-                              "--start-block",
-                              start_block,
-                              "--bsm",
-                              bsm_text,
-                              "--simulate",
-                              "sev-snp",
-                              "--sim-dir",
-                              sim.dir,
-                              NULL};
-    bpt_test_proc_start(p, tee ? with_tee : plain);
+    const char *argv[] = {"run", "--config", cfg, "--job", "0=/bin/cat", "--listen", "127.0.0.1:0",
+                          "--tangle-rpc", rpc ? rpc : evm.url, "--tangle-address", tangle_text,
+                          "--service-id", service_id, "--operator-key", key_file, "--chain-state",
+                          state_file, "--poll-ms", "100", "--start-block", start_block,
+                          /* with a TEE: the dual path, on the simulated SEV-SNP */
+                          tee ? "--bsm" : NULL, bsm_text, "--simulate", "sev-snp", "--sim-dir",
+                          sim.dir, NULL};
+    bpt_test_proc_start(p, argv);
     if (!bpt_test_proc_line(p, "run: listening on", line, sizeof(line))) {
         char *err = bpt_test_proc_stderr(p);
         fail_msg("bpt run did not start: %s", err);
