@@ -193,57 +193,14 @@ static unsigned start_run_via(struct bpt_test_proc *p, const char *rpc, const ch
 {
     char line[512];
     unsigned port = 0;
-    const char *plain[] = {"run",
-                           "--config",
-                           cfg,
-                           "--job",
-                           "0=/bin/cat",
-                           "--listen",
-                           "127.0.0.1:0",
-                           "--tangle-rpc",
-                           rpc ? rpc : evm.url,
-                           "--tangle-address",
-                           tangle_text,
-                           "--service-id",
-                           service_id,
-                           "--operator-key",
-                           key_file,
-                           "--chain-state",
-                           state_file,
-                           "--poll-ms",
-                           "100",
-                           "--start-block",
-                           start_block,
-                           NULL};
-    const char *with_tee[] = {"run",
-                              "--config",
-                              cfg,
-                              "--job",
-                              "0=/bin/cat",
-                              "--listen",
-                              "127.0.0.1:0",
-                              "--tangle-rpc",
-                              rpc ? rpc : evm.url,
-                              "--tangle-address",
-                              tangle_text,
-                              "--service-id",
-                              service_id,
-                              "--operator-key",
-                              key_file,
-                              "--chain-state",
-                              state_file,
-                              "--poll-ms",
-                              "100",
-                              "--start-block",
-                              start_block,
-                              "--bsm",
-                              bsm_text,
-                              "--simulate",
-                              "sev-snp",
-                              "--sim-dir",
-                              sim.dir,
-                              NULL};
-    bpt_test_proc_start(p, tee ? with_tee : plain);
+    const char *argv[] = {"run", "--config", cfg, "--job", "0=/bin/cat", "--listen", "127.0.0.1:0",
+                          "--tangle-rpc", rpc ? rpc : evm.url, "--tangle-address", tangle_text,
+                          "--service-id", service_id, "--operator-key", key_file, "--chain-state",
+                          state_file, "--poll-ms", "100", "--start-block", start_block,
+                          /* with a TEE: the dual path, on the simulated SEV-SNP */
+                          tee ? "--bsm" : NULL, bsm_text, "--simulate", "sev-snp", "--sim-dir",
+                          sim.dir, NULL};
+    bpt_test_proc_start(p, argv);
     if (!bpt_test_proc_line(p, "run: listening on", line, sizeof(line))) {
         char *err = bpt_test_proc_stderr(p);
         fail_msg("bpt run did not start: %s", err);
@@ -624,34 +581,8 @@ static void test_reorg_replayed(void **state)
     snprintf(st, sizeof(st), "%s/reorg.sqlite", dir);
     assert_ok(bpt_chain_block_number(&head, evm.chain));
     snprintf(start, sizeof(start), "%llu", (unsigned long long)head + 1);
-    {
-        const char *argv[] = {"run",
-                              "--config",
-                              plain_cfg,
-                              "--job",
-                              "0=/bin/cat",
-                              "--listen",
-                              "127.0.0.1:0",
-                              "--tangle-rpc",
-                              evm.url,
-                              "--tangle-address",
-                              tangle_text,
-                              "--service-id",
-                              "9",
-                              "--operator-key",
-                              key_file,
-                              "--chain-state",
-                              st,
-                              "--poll-ms",
-                              "100",
-                              "--start-block",
-                              start,
-                              NULL};
-        char line[512];
-        service(9, 1);
-        bpt_test_proc_start(&p, argv);
-        assert_true(bpt_test_proc_line(&p, "run: listening on", line, sizeof(line)));
-    }
+    service(9, 1);
+    (void)start_run_via(&p, NULL, plain_cfg, "9", st, false, start);
     snap = bpt_test_evm_snapshot(&evm);
     submit_job(9, "fork-a");
     call = 0; /* service 9's first call */
