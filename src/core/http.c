@@ -237,11 +237,13 @@ static int check_request(const struct bpt_http_response *resp, const struct bpt_
         (req->n_headers && !req->headers)) {
         return bpt_err(BPT_EINVAL, "http: a body buffer (and capture buffers) are required");
     }
-    if (req->method != BPT_HTTP_GET && req->method != BPT_HTTP_POST) {
-        return bpt_err(BPT_EINVAL, "http: method %d is not GET or POST", (int)req->method);
+    if (req->method != BPT_HTTP_GET && req->method != BPT_HTTP_POST &&
+        req->method != BPT_HTTP_DELETE) {
+        return bpt_err(BPT_EINVAL, "http: method %d is not GET, POST or DELETE", (int)req->method);
     }
-    if (req->method == BPT_HTTP_GET && (req->body || req->body_len)) {
-        return bpt_err(BPT_EINVAL, "http: a GET has no body");
+    if (req->method != BPT_HTTP_POST && (req->body || req->body_len)) {
+        return bpt_err(BPT_EINVAL, "http: a %s has no body",
+                       req->method == BPT_HTTP_GET ? "GET" : "DELETE");
     }
     if (!req->body && req->body_len) {
         return bpt_err(BPT_EINVAL, "http: body of %zu bytes is NULL", req->body_len);
@@ -403,6 +405,8 @@ int bpt_http_send(struct bpt_http_response *resp, const struct bpt_http_request 
         (req->aws_sigv4 && (curl_easy_setopt(c, CURLOPT_AWS_SIGV4, req->aws_sigv4) != CURLE_OK ||
                             curl_easy_setopt(c, CURLOPT_USERNAME, req->aws_key_id) != CURLE_OK ||
                             curl_easy_setopt(c, CURLOPT_PASSWORD, req->aws_secret) != CURLE_OK)) ||
+        (req->method == BPT_HTTP_DELETE &&
+         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE") != CURLE_OK) ||
         (req->method == BPT_HTTP_POST &&
          (curl_easy_setopt(c, CURLOPT_POST, 1L) != CURLE_OK ||
           curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len) != CURLE_OK ||

@@ -544,6 +544,9 @@ static void test_malformed_requests(void **state)
     req.body = b;
     req.body_len = 1;
     assert_rc_msg(bpt_http_send(&resp, &req), BPT_EINVAL, "a GET has no body");
+    req.method = BPT_HTTP_DELETE;
+    assert_rc_msg(bpt_http_send(&resp, &req), BPT_EINVAL, "a DELETE has no body");
+    req.method = BPT_HTTP_GET;
     req.body = NULL;
     req.body_len = 0;
     req.headers = bad_header;
