@@ -76,6 +76,7 @@ struct config {
     char machine_type[64];
     char confidential_type[8]; /* SEV_SNP, TDX */
     char source_image[256];
+    char image_repository[512]; /* the spec's image is a path under it */
     char service_account[256];
     char subnetwork[512];
     char audience[512];
@@ -203,6 +204,12 @@ static int cfg_fields(struct config *c, const json_t *o, const char *ctx)
     snprintf(c->source_image, sizeof(c->source_image), "%s", DEFAULT_IMAGE);
     BPT_CHECK(
         cfg_str(c->source_image, sizeof(c->source_image), o, "source_image", false, NULL, ctx));
+    BPT_CHECK(cfg_str(c->image_repository, sizeof(c->image_repository), o, "image_repository", true,
+                      NULL, ctx));
+    size_t rl = strlen(c->image_repository);
+    while (rl > 1 && c->image_repository[rl - 1] == '/') {
+        c->image_repository[--rl] = '\0';
+    }
     BPT_CHECK(cfg_str(c->service_account, sizeof(c->service_account), o, "service_account", false,
                       NULL, ctx));
     BPT_CHECK(cfg_str(c->subnetwork, sizeof(c->subnetwork), o, "subnetwork", false, NULL, ctx));
@@ -273,6 +280,7 @@ static int load_config(struct config *c, const struct gcp *g)
                                         "zone",
                                         "machine_type",
                                         "source_image",
+                                        "image_repository",
                                         "service_account",
                                         "subnetwork",
                                         "confidential_instance_type",
@@ -922,9 +930,10 @@ static bool is(const struct instance *in, const char *status)
 
 /*
  * Wait for the operation @p op (a Compute Operation answer) to be DONE within @p budget_ms.
- * Its error (errors[0].code, message) is carried; RESOURCE_ALREADY_EXISTS is BPT_EEXISTS.
+ * Its error (errors[0].code, message) is carried (*@p failed set); RESOURCE_ALREADY_EXISTS is
+ * BPT_EEXISTS.
  */
-static int wait_operation(struct gce *g, json_t *op, const char *what, long budget_ms)
+static int wait_operation(struct gce *g, json_t *op, const char *what, long budget_ms, bool *failed)
 {
     struct bpt_remote_backoff b;
     char name[128], rest[192], path[512];
@@ -949,6 +958,9 @@ static int wait_operation(struct gce *g, json_t *op, const char *what, long budg
                 const char *code = json_string_value(json_object_get(err, "code"));
                 const char *msg = json_string_value(json_object_get(err, "message"));
                 bool exists = code != NULL && strcmp(code, "RESOURCE_ALREADY_EXISTS") == 0;
+                if (failed != NULL) {
+                    *failed = !exists;
+                }
                 rc = bpt_remote_cloud_error(exists ? BPT_EEXISTS : BPT_EINVAL, CLOUD, what, code,
                                             msg != NULL ? msg : "the operation failed");
                 goto out;
@@ -991,23 +1003,52 @@ static int instance_action(struct gce *g, const char *id, bpt_http_method method
     snprintf(rest, sizeof(rest), "instances/%s%s%s", name, verb[0] ? "/" : "", verb);
     BPT_CHECK(zone_path(path, sizeof(path), g, rest));
     BPT_CHECK(gce_call(&op, &status, g, method, path, NULL, what));
-    rc = wait_operation(g, op, what, budget_ms);
+    rc = wait_operation(g, op, what, budget_ms, NULL);
 out:
     json_decref(op);
     return rc;
 }
 
-/* The insert's requestId: a UUID (version 8, RFC 9562) from SHA-256 of the deployment id. */
-static void request_id(char out[37], const char *id)
+/*
+ * The insert's requestId: a UUID (version 8, RFC 9562) from SHA-256 of the deployment id and
+ * its insert generation. Compute answers a repeated requestId with the first request's
+ * operation for about an hour, so a retried insert is the same request; an insert whose
+ * operation failed is finished, and the next deploy's insert must be a new request: the
+ * generation (a file in the deployment's directory) counts those failures.
+ */
+static void request_id(char out[37], const char *id, unsigned gen)
 {
     uint8_t md[SHA256_DIGEST_LENGTH];
     char hex[33], seed[64];
-    snprintf(seed, sizeof(seed), "bpt gce insert %.16s", id);
+    snprintf(seed, sizeof(seed), "bpt gce insert %.16s %u", id, gen);
     SHA256((const uint8_t *)seed, strlen(seed), md);
     md[6] = (uint8_t)((md[6] & 0x0f) | 0x80);
     md[8] = (uint8_t)((md[8] & 0x3f) | 0x80);
     bpt_hex_encode_to(hex, md, 16);
     snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+static unsigned insert_generation(const bpt_backend_deployment *d, bool next)
+{
+    char path[4200];
+    unsigned gen = 0;
+    if (d->dir == NULL) {
+        return 0;
+    }
+    snprintf(path, sizeof(path), "%s/gcp-insert-generation", d->dir);
+    FILE *fp = fopen(path, "r");
+    if (fp != NULL) {
+        if (fscanf(fp, "%u", &gen) != 1 || gen > 1000000) {
+            gen = 0;
+        }
+        fclose(fp);
+    }
+    if (next && (fp = fopen(path, "w")) != NULL) {
+        gen++;
+        fprintf(fp, "%u\n", gen);
+        fclose(fp);
+    }
+    return gen;
 }
 
 /* tee-cmd: the serve command, --audience AUD --listen 0.0.0.0:PORT, as a JSON array's text. */
@@ -1031,7 +1072,8 @@ static int tee_cmd(char **out, const struct config *c)
     return rc;
 }
 
-static json_t *insert_body(const struct gce *g, const bpt_backend_deployment *d, const char *cmd)
+static json_t *insert_body(const struct gce *g, const bpt_backend_deployment *d, const char *cmd,
+                           const char *image)
 {
     const struct config *c = &g->cfg;
     char name[32], mt[160];
@@ -1059,28 +1101,33 @@ static json_t *insert_body(const struct gce *g, const bpt_backend_deployment *d,
         "shieldedInstanceConfig", "enableSecureBoot", 1, "enableVtpm", 1,
         "enableIntegrityMonitoring", 1, "disks", "boot", 1, "autoDelete", 1, "initializeParams",
         "sourceImage", c->source_image, "metadata", "items", "key", "tee-image-reference", "value",
-        bpt_deploy_spec_image(d->spec), "key", "tee-restart-policy", "value", c->restart_policy,
-        "key", "tee-cmd", "value", cmd, "serviceAccounts", "email", c->service_account, "scopes",
-        SCOPE, "networkInterfaces", nic, "labels", "bpt-deployment", name + 4);
+        image, "key", "tee-restart-policy", "value", c->restart_policy, "key", "tee-cmd", "value",
+        cmd, "serviceAccounts", "email", c->service_account, "scopes", SCOPE, "networkInterfaces",
+        nic, "labels", "bpt-deployment", name + 4);
 }
 
 static int insert_instance(struct gce *g, const bpt_backend_deployment *d)
 {
-    char rid[37], rest[96], path[512], *cmd = NULL;
+    char rid[37], rest[96], path[512], *cmd = NULL, ref[1600];
     json_t *body = NULL, *op = NULL;
     long status = 0;
     int rc;
     const char *image = bpt_deploy_spec_image(d->spec);
 
-    if (image == NULL || image[0] == '\0' || strlen(image) > 1024 || !printable(image)) {
-        return bpt_err(BPT_EINVAL, CLOUD ": the spec's image (the container image reference) is "
-                                         "empty, over 1024 bytes or holds a space or quote");
+    /* tee-image-reference: the repository, then the spec's image path (/NAME:TAG, /NAME@sha256:..)
+     */
+    if (image == NULL || image[0] != '/' || strlen(image) < 2 || strlen(image) > 1024 ||
+        !printable(image)) {
+        return bpt_err(BPT_EINVAL, CLOUD ": the spec's image must be /NAME[:TAG|@sha256:DIGEST] "
+                                         "(a path under the config's image_repository), at most "
+                                         "1024 bytes without spaces or quotes");
     }
-    request_id(rid, d->id);
+    snprintf(ref, sizeof(ref), "%s%s", g->cfg.image_repository, image);
+    request_id(rid, d->id, insert_generation(d, false));
     snprintf(rest, sizeof(rest), "instances?requestId=%s", rid);
     BPT_CHECK(zone_path(path, sizeof(path), g, rest));
     BPT_CHECK(tee_cmd(&cmd, &g->cfg));
-    if ((body = insert_body(g, d, cmd)) == NULL) {
+    if ((body = insert_body(g, d, cmd, ref)) == NULL) {
         rc = bpt_err_nomem(CLOUD ": instances.insert");
         goto out;
     }
@@ -1097,10 +1144,13 @@ static int insert_instance(struct gce *g, const bpt_backend_deployment *d)
     if (rc < 0) {
         goto out;
     }
-    rc = wait_operation(g, op, "instances.insert", g->cfg.deploy_timeout_ms);
+    bool failed = false;
+    rc = wait_operation(g, op, "instances.insert", g->cfg.deploy_timeout_ms, &failed);
     if (rc == BPT_EEXISTS) {
         bpt_error_clear();
         rc = 0;
+    } else if (failed) {
+        (void)insert_generation(d, true); /* the operation failed: the next insert is new */
     }
 out:
     json_decref(op);

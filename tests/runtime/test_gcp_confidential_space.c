@@ -1,0 +1,574 @@
+/*
+ * The gcp_confidential_space backend (src/runtime/remote/gcp_confidential_space.c) against a
+ * loopback Google (helpers/gce_server.h): an OAuth2 token endpoint that verifies the service
+ * account's RS256 JWT assertion, and Compute Engine v1 answering in its JSON shapes with
+ * operations, every call's bearer token checked. Deploy -> running -> stop -> deploy again ->
+ * destroy; the insert's body (Confidential VM, the launcher's metadata); idempotent deploy (the
+ * requestId derived from the deployment id; a taken name adopted); throttling retried within the
+ * deadline and refused past it; an expired token replaced once, refused tokens, a key the
+ * server does not know, a wrong audience in the assertion; a deploy whose operation is still
+ * running at the deadline, then resumed; `bpt deploy --backend gcp_confidential_space`, stop and
+ * destroy as the CLI runs them, with no token or key in what it prints.
+ */
+#include "helpers/test.h"
+
+#include "helpers/gce_server.h"
+#include "helpers/sim_fixture.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "runtime/remote/remote.h"
+
+#define AUDIENCE "https://bpt.example/gcp-test"
+#define REPO "europe-docker.pkg.dev/" BPT_GCE_PROJECT "/bpt/"
+
+struct fx {
+    struct bpt_sim_fixture sim;
+    struct bpt_gce_server *gce;
+    bpt_verifier *verifier;
+    char *dir;
+    uint16_t plane_port;
+    char config[4300], key[4300], state_dir[4300];
+};
+
+static const struct bpt_gce_knobs KNOBS = {.op_polls = 1, .staging_polls = 1};
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+static void write_config(struct fx *f, unsigned deploy_s, unsigned request_s, const char *extra)
+{
+    char text[6144];
+    snprintf(text, sizeof(text),
+             "{\"schema_version\":1,\"zone\":\"europe-west4-a\",\"machine_type\":"
+             "\"n2d-standard-2\",\"audience\":\"" AUDIENCE "\",\"credentials_file\":\"%s\","
+             "\"endpoint\":\"http://127.0.0.1:%u/compute/v1\",\"plane_scheme\":\"http\","
+             "\"key_exchange_port\":%u,\"deploy_timeout_s\":%u,\"request_timeout_s\":%u,"
+             "\"poll_base_ms\":5,\"poll_max_ms\":40,\"image_repository\":\"" REPO "\"%s}",
+             f->key, bpt_gce_server_port(f->gce), f->plane_port, deploy_s, request_s,
+             extra != NULL ? extra : "");
+    write_file(f->config, text);
+}
+
+static int group_setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    bpt_verify_ctx *ctx = NULL;
+    *state = f;
+    if (f == NULL || bpt_sim_fixture_init(&f->sim) != 0 ||
+        !(ctx = bpt_sim_fixture_ctx(&f->sim, 0, NULL)) ||
+        bpt_verifier_new(&f->verifier, ctx, NULL) != 0) {
+        return -1;
+    }
+    bpt_verify_ctx_free(ctx);
+    if (bpt_gce_server_start(&f->gce, &KNOBS) != 0) {
+        return -1;
+    }
+    f->plane_port = 9; /* no plane yet */
+    f->dir = bpt_test_tmpdir();
+    snprintf(f->config, sizeof(f->config), "%s/gcp.json", f->dir);
+    snprintf(f->key, sizeof(f->key), "%s/sa-key.json", f->dir);
+    setenv("BPT_GCP_CONFIDENTIAL_SPACE_CONFIG", f->config, 1);
+    unsetenv("TEE_BACKEND");
+    unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
+    unsetenv("CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE");
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    struct fx *f = *state;
+    bpt_gce_server_stop(f->gce);
+    bpt_verifier_free(f->verifier);
+    if (f->dir != NULL) {
+        bpt_remove_tree(f->dir);
+        free(f->dir);
+    }
+    bpt_sim_fixture_dispose(&f->sim);
+    free(f);
+    return 0;
+}
+
+static int each_setup(void **state)
+{
+    struct fx *f = *state;
+    static unsigned n;
+    snprintf(f->state_dir, sizeof(f->state_dir), "%s/state%u", f->dir, n++);
+    bpt_gce_server_set(f->gce, &KNOBS);
+    if (bpt_gce_server_write_key(f->gce, f->key, false, NULL) != 0) {
+        return -1;
+    }
+    write_config(f, 5, 5, NULL);
+    return 0;
+}
+
+static bpt_runtime *open_rt(struct fx *f, const bpt_verifier *v)
+{
+    bpt_runtime_options o = BPT_RUNTIME_OPTIONS_INIT;
+    bpt_runtime *rt = NULL;
+    o.state_dir = f->state_dir;
+    o.backend = "gcp_confidential_space";
+    o.verifier = v;
+    assert_ok(bpt_runtime_new(&rt, &o));
+    return rt;
+}
+
+static bpt_deploy_spec *spec(void)
+{
+    static const char json[] =
+        "{\"name\":\"svc\",\"image\":\"/svc@sha256:"
+        "1111111111111111111111111111111111111111111111111111111111111111\","
+        "\"resources\":{\"cpus\":2,\"memory_mb\":1024},\"secrets\":[\"db_password\"]}";
+    bpt_deploy_spec *s = NULL;
+    assert_ok(bpt_deploy_spec_load_json(&s, json, strlen(json)));
+    return s;
+}
+
+static bpt_deploy_state state_of(bpt_runtime *rt, const char *id)
+{
+    bpt_deployment *d = NULL;
+    assert_ok(bpt_runtime_status(&d, rt, id));
+    bpt_deploy_state s = bpt_deployment_state(d);
+    bpt_deployment_free(d);
+    return s;
+}
+
+static void test_lifecycle(void **state)
+{
+    struct fx *f = *state;
+    struct bpt_gce_stats st;
+    bpt_runtime *rt = open_rt(f, f->verifier);
+    bpt_deploy_spec *s = spec();
+    bpt_deployment *d = NULL;
+
+    assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
+    char id[17], name[32], want[512];
+    snprintf(id, sizeof(id), "%s", bpt_deployment_id(d));
+    snprintf(name, sizeof(name), "bpt-%s", id);
+    assert_string_equal(bpt_deployment_backend(d), "gcp_confidential_space");
+    assert_int_equal(bpt_deployment_state(d), BPT_DEPLOY_RUNNING);
+    bpt_deployment_free(d);
+    bpt_gce_server_stats(f->gce, &st);
+    assert_int_equal(st.created, 1);
+    assert_int_equal(st.unauthenticated, 0);
+    assert_int_equal(st.token_refused, 0);
+    assert_string_equal(st.last_name, name);
+    assert_string_equal(st.last_machine_type, "zones/europe-west4-a/machineTypes/n2d-standard-2");
+    assert_string_equal(st.last_confidential, "SEV_SNP");
+    assert_string_equal(st.last_source_image, "projects/confidential-space-images/global/images/"
+                                              "family/confidential-space");
+    assert_string_equal(st.last_image,
+                        "europe-docker.pkg.dev/" BPT_GCE_PROJECT "/bpt/svc@sha256:"
+                        "1111111111111111111111111111111111111111111111111111111111111111");
+    assert_string_equal(st.last_restart, "Never");
+    assert_string_equal(st.last_service_account, BPT_GCE_EMAIL);
+    assert_true(st.last_secure_boot);
+    assert_true(st.last_terminate);
+    assert_false(st.last_public);
+    snprintf(want, sizeof(want),
+             "[\"bpt\",\"serve\",\"--audience\",\"" AUDIENCE "\",\"--listen\",\"0.0.0.0:%u\"]",
+             f->plane_port);
+    assert_string_equal(st.last_cmd, want);
+    /* a UUID: 8-4-4-4-12 lowercase hex */
+    assert_int_equal(strlen(st.last_request_id), 36);
+    assert_true(st.last_request_id[8] == '-' && st.last_request_id[13] == '-' &&
+                st.last_request_id[18] == '-' && st.last_request_id[23] == '-');
+
+    /* stop (instances.stop, then TERMINATED), deploy again (instances.start), destroy */
+    assert_ok(bpt_runtime_stop(rt, id));
+    assert_int_equal(state_of(rt, id), BPT_DEPLOY_STOPPED);
+    bpt_gce_server_stats(f->gce, &st);
+    assert_int_equal(st.stops, 1);
+    assert_string_equal(st.last_status, "TERMINATED");
+    assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
+    assert_string_equal(bpt_deployment_id(d), id);
+    bpt_deployment_free(d);
+    bpt_gce_server_stats(f->gce, &st);
+    assert_int_equal(st.starts, 1);
+    assert_int_equal(st.created, 1);
+    assert_string_equal(st.last_status, "RUNNING");
+    assert_int_equal(state_of(rt, id), BPT_DEPLOY_RUNNING);
+    assert_ok(bpt_runtime_destroy(rt, id));
+    bpt_gce_server_stats(f->gce, &st);
+    assert_int_equal(st.deletes, 1);
+    assert_int_equal(st.live, 0);
+    assert_int_equal(state_of(rt, id), BPT_DEPLOY_DESTROYED);
+    bpt_deploy_spec_free(s);
+    bpt_runtime_free(rt);
+}
+
+static void test_idempotent_and_resumed(void **state)
+{
+    struct fx *f = *state;
+    struct bpt_gce_stats before, st;
+    struct bpt_gce_knobs k = KNOBS;
+    bpt_deploy_spec *s = spec();
+    bpt_deployment *d = NULL;
+
+    bpt_gce_server_stats(f->gce, &before);
+    /* half-finished: the insert's operation still RUNNING at the deadline, and the instance
+     * not listed yet: left as it is */
+    k.op_polls = 100000;
+    k.hidden_gets = 100000;
+    bpt_gce_server_set(f->gce, &k);
+    write_config(f, 1, 5, NULL);
+    bpt_runtime *rt = open_rt(f, f->verifier);
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EBUSY,
+                  "instances.insert: operation operation-");
+    assert_non_null(strstr(bpt_error_last(), "still RUNNING when the deadline passed"));
+    bpt_deployment **list = NULL;
+    size_t n = 0;
+    assert_ok(bpt_runtime_list(&list, &n, rt, false));
+    assert_int_equal(n, 1);
+    assert_int_equal(bpt_deployment_state(list[0]), BPT_DEPLOY_FAILED);
+    char id[17];
+    snprintf(id, sizeof(id), "%s", bpt_deployment_id(list[0]));
+    bpt_deployment_list_free(list, n);
+    bpt_gce_server_stats(f->gce, &st);
+    assert_int_equal(st.created - before.created, 1);
+    char rid[64];
+    snprintf(rid, sizeof(rid), "%s", st.last_request_id);
+
+    /* resumed: instances.get still 404, so the insert again: the same requestId answers the
+     * same operation, which finishes */
+    k.op_polls = 2;
+    k.hidden_gets = 1;
+    bpt_gce_server_set(f->gce, &k);
+    write_config(f, 5, 5, NULL);
+    assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
+    assert_string_equal(bpt_deployment_id(d), id);
+    assert_int_equal(bpt_deployment_state(d), BPT_DEPLOY_RUNNING);
+    bpt_deployment_free(d);
+    bpt_gce_server_stats(f->gce, &st);
+    assert_string_equal(st.last_request_id, rid);
+    assert_int_equal(st.deduped - before.deduped, 1);
+    assert_int_equal(st.inserts - before.inserts, 2);
+    assert_int_equal(st.created - before.created, 1);
+    /* idempotent: the same spec again makes nothing new */
+    assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
+    assert_string_equal(bpt_deployment_id(d), id);
+    bpt_deployment_free(d);
+    bpt_gce_server_stats(f->gce, &st);
+    assert_int_equal(st.inserts - before.inserts, 2);
+    assert_int_equal(st.created - before.created, 1);
+    assert_ok(bpt_runtime_destroy(rt, id));
+    bpt_deploy_spec_free(s);
+    bpt_runtime_free(rt);
+}
+
+/* A taken name after Compute forgot the requestId: 409 alreadyExists, the instance adopted. */
+static void test_adopted(void **state)
+{
+    struct fx *f = *state;
+    struct bpt_gce_stats before, st;
+    struct bpt_gce_knobs k = KNOBS;
+    bpt_deploy_spec *s = spec();
+    bpt_deployment *d = NULL;
+
+    bpt_gce_server_stats(f->gce, &before);
+    k.op_polls = 100000;
+    k.hidden_gets = 100000;
+    bpt_gce_server_set(f->gce, &k);
+    write_config(f, 1, 5, NULL);
+    bpt_runtime *rt = open_rt(f, f->verifier);
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EBUSY, "still RUNNING");
+    k.op_polls = 2;
+    k.hidden_gets = 1;
+    k.forget_request_ids = true;
+    bpt_gce_server_set(f->gce, &k);
+    write_config(f, 5, 5, NULL);
+    assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
+    assert_int_equal(bpt_deployment_state(d), BPT_DEPLOY_RUNNING);
+    bpt_gce_server_stats(f->gce, &st);
+    assert_int_equal(st.conflicts - before.conflicts, 1);
+    assert_int_equal(st.deduped - before.deduped, 0);
+    assert_int_equal(st.created - before.created, 1);
+    assert_ok(bpt_runtime_destroy(rt, bpt_deployment_id(d)));
+    bpt_deployment_free(d);
+    bpt_deploy_spec_free(s);
+    bpt_runtime_free(rt);
+}
+
+static void test_throttling(void **state)
+{
+    struct fx *f = *state;
+    struct bpt_gce_stats before, st;
+    struct bpt_gce_knobs k = KNOBS;
+    bpt_deploy_spec *s = spec();
+    bpt_deployment *d = NULL;
+
+    /* 503 + Retry-After: 1, 429 + Retry-After: 0, 403 rateLimitExceeded, a token 503: retried */
+    k.throttle_503 = 1;
+    k.throttle_429 = 2;
+    k.throttle_quota = 1;
+    k.token_503 = 1;
+    bpt_gce_server_set(f->gce, &k);
+    bpt_gce_server_stats(f->gce, &before);
+    bpt_runtime *rt = open_rt(f, f->verifier);
+    int64_t t0 = bpt_remote_now_ms();
+    assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
+    int64_t took = bpt_remote_now_ms() - t0;
+    assert_true(took >= 1000); /* the Retry-After: 1 was honoured */
+    bpt_gce_server_stats(f->gce, &st);
+    assert_int_equal(st.throttled - before.throttled, 5);
+    assert_int_equal(st.created - before.created, 1);
+    char id[17];
+    snprintf(id, sizeof(id), "%s", bpt_deployment_id(d));
+    bpt_deployment_free(d);
+
+    /* throttled until the request deadline: refused naming Google's status and reason */
+    k = KNOBS;
+    k.throttle_quota = 1000000;
+    bpt_gce_server_set(f->gce, &k);
+    write_config(f, 5, 1, NULL);
+    assert_rc_msg(bpt_runtime_stop(rt, id), BPT_EBUSY,
+                  "gcp_confidential_space: instances.get: PERMISSION_DENIED/rateLimitExceeded: "
+                  "Rate Limit Exceeded (still refused when the request deadline passed)");
+    bpt_gce_server_set(f->gce, &KNOBS);
+    assert_ok(bpt_runtime_destroy(rt, id));
+    bpt_deploy_spec_free(s);
+    bpt_runtime_free(rt);
+}
+
+static void test_credentials(void **state)
+{
+    struct fx *f = *state;
+    struct bpt_gce_stats before, st;
+    struct bpt_gce_knobs k = KNOBS;
+    bpt_deploy_spec *s = spec();
+    bpt_deployment *d = NULL;
+    bpt_runtime *rt = open_rt(f, f->verifier);
+    char text[4600];
+
+    /* tokens that expire after two calls: each 401 gets one fresh token */
+    bpt_gce_server_stats(f->gce, &before);
+    k.token_uses = 2;
+    bpt_gce_server_set(f->gce, &k);
+    assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
+    bpt_gce_server_stats(f->gce, &st);
+    assert_true(st.unauthenticated - before.unauthenticated >= 1);
+    assert_true(st.tokens - before.tokens >= 2);
+    assert_ok(bpt_runtime_destroy(rt, bpt_deployment_id(d)));
+    bpt_deployment_free(d);
+
+    /* every token refused: one fresh token, then refusal naming Google's status */
+    bpt_gce_server_stats(f->gce, &before);
+    k = KNOBS;
+    k.refuse_tokens = true;
+    bpt_gce_server_set(f->gce, &k);
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EEXPIRED,
+                  "gcp_confidential_space: instances.get: UNAUTHENTICATED/authError: Request had "
+                  "invalid authentication credentials");
+    bpt_gce_server_stats(f->gce, &st);
+    assert_int_equal(st.unauthenticated - before.unauthenticated, 2);
+    assert_int_equal(st.tokens - before.tokens, 2);
+    bpt_gce_server_set(f->gce, &KNOBS);
+
+    /* a key the server does not know (its signature does not verify) */
+    assert_int_equal(bpt_gce_server_write_key(f->gce, f->key, true, NULL), 0);
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,
+                  "gcp_confidential_space: OAuth2 token: invalid_grant: Invalid JWT Signature.");
+    /* a token_uri the server is not at under that name: the assertion's aud is refused */
+    char uri[64];
+    snprintf(uri, sizeof(uri), "http://localhost:%u/token", bpt_gce_server_port(f->gce));
+    assert_int_equal(bpt_gce_server_write_key(f->gce, f->key, false, uri), 0);
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,
+                  "invalid_grant: Invalid JWT audience.");
+    /* a token_uri that is not https (nor loopback) */
+    assert_int_equal(bpt_gce_server_write_key(f->gce, f->key, false, "http://oauth2.example/t"), 0);
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL, "token_uri refused");
+    bpt_gce_server_stats(f->gce, &st);
+    assert_int_equal(st.created - before.created, 0);
+    /* not a service account key */
+    write_file(f->key, "{\"type\":\"authorized_user\",\"client_id\":\"x\"}");
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,
+                  "\"type\" is \"authorized_user\", not \"service_account\"");
+
+    /* GOOGLE_APPLICATION_CREDENTIALS when the config names no file */
+    char other[4400];
+    snprintf(other, sizeof(other), "%s/adc.json", f->dir);
+    assert_int_equal(bpt_gce_server_write_key(f->gce, other, false, NULL), 0);
+    snprintf(text, sizeof(text),
+             "{\"zone\":\"europe-west4-a\",\"machine_type\":\"n2d-standard-2\",\"audience\":"
+             "\"" AUDIENCE "\",\"endpoint\":\"http://127.0.0.1:%u/compute/v1/\","
+             "\"poll_base_ms\":5,\"image_repository\":\"" REPO "\"}",
+             bpt_gce_server_port(f->gce));
+    write_file(f->config, text);
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,
+                  "no credentials: name a service account key file");
+    setenv("GOOGLE_APPLICATION_CREDENTIALS", other, 1);
+    assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
+    assert_ok(bpt_runtime_destroy(rt, bpt_deployment_id(d)));
+    bpt_deployment_free(d);
+    unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
+    bpt_deploy_spec_free(s);
+    bpt_runtime_free(rt);
+}
+
+/* Google's refusals carried: a permission the account lacks, an operation that failed. */
+static void test_cloud_errors(void **state)
+{
+    struct fx *f = *state;
+    struct bpt_gce_knobs k = KNOBS;
+    bpt_deploy_spec *s = spec();
+    bpt_deployment *d = NULL;
+    bpt_runtime *rt = open_rt(f, f->verifier);
+
+    k.deny_insert = true;
+    bpt_gce_server_set(f->gce, &k);
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,
+                  "gcp_confidential_space: instances.insert: PERMISSION_DENIED/forbidden: "
+                  "Required 'compute.instances.create' permission");
+    k = KNOBS;
+    k.insert_fails = true;
+    bpt_gce_server_set(f->gce, &k);
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,
+                  "instances.insert: ZONE_RESOURCE_POOL_EXHAUSTED: The zone");
+    bpt_gce_server_set(f->gce, &KNOBS);
+    /* the failed insert is finished: the next deploy is a new request (another requestId) */
+    struct bpt_gce_stats st;
+    char failed_rid[64];
+    bpt_gce_server_stats(f->gce, &st);
+    snprintf(failed_rid, sizeof(failed_rid), "%s", st.last_request_id);
+    /* the config's choices reach the insert: TDX, a public address, the restart policy */
+    write_config(f, 5, 5,
+                 ",\"confidential_instance_type\":\"TDX\",\"address\":\"public\","
+                 "\"restart_policy\":\"OnFailure\",\"serve_command\":[\"serve\"],"
+                 "\"project\":\"" BPT_GCE_PROJECT "\"");
+    assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
+    bpt_gce_server_stats(f->gce, &st);
+    assert_string_not_equal(st.last_request_id, failed_rid);
+    assert_string_equal(st.last_confidential, "TDX");
+    assert_true(st.last_public);
+    assert_string_equal(st.last_restart, "OnFailure");
+    assert_non_null(strstr(st.last_cmd, "[\"serve\",\"--audience\""));
+    assert_ok(bpt_runtime_destroy(rt, bpt_deployment_id(d)));
+    bpt_deployment_free(d);
+    bpt_deploy_spec_free(s);
+    bpt_runtime_free(rt);
+}
+
+static void test_config_refused(void **state)
+{
+    struct fx *f = *state;
+    bpt_deploy_spec *s = spec();
+    bpt_deployment *d = NULL;
+    bpt_runtime *rt = open_rt(f, f->verifier);
+    static const struct {
+        const char *extra, *msg;
+    } bad[] = {
+        {",\"bogus\":1", "unknown key 'bogus'"},
+        {",\"schema_version\":2", "schema_version 2 is not one this version reads"},
+        {",\"confidential_instance_type\":\"SEV\"",
+         "\"confidential_instance_type\" is one of SEV_SNP, TDX"},
+        {",\"image_digest\":\"sha256:abc\"", "\"image_digest\" must be sha256: and 64"},
+        {",\"project\":\"Bad_Project\"", "\"project\" must be 1..63 bytes of [a-z0-9] and '-'"},
+        {",\"key_exchange_port\":0", "\"key_exchange_port\" must be an integer 1..65535"},
+        {",\"serve_command\":[]", "\"serve_command\" must hold 1..8 strings"},
+        {",\"address\":\"both\"", "\"address\" is one of private, public"},
+        {",\"endpoint\":\"http://compute.example/\"", "endpoint refused"},
+    };
+    char text[6144];
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text),
+                 "{\"zone\":\"europe-west4-a\",\"machine_type\":\"n2d-standard-2\",\"audience\":"
+                 "\"a\",\"image_repository\":\"r\",\"credentials_file\":\"%s\"%s}",
+                 f->key, bad[i].extra);
+        write_file(f->config, text);
+        assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL, bad[i].msg);
+    }
+    write_file(f->config, "{\"zone\":\"europe-west4-a\",\"machine_type\":\"n2d-standard-2\","
+                          "\"image_repository\":\"r\"}");
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL, "missing field 'audience'");
+    /* the endpoint from gcloud's override when the config has none */
+    snprintf(text, sizeof(text),
+             "{\"zone\":\"europe-west4-a\",\"machine_type\":\"n2d-standard-2\",\"audience\":\"a\","
+             "\"image_repository\":\"r\",\"credentials_file\":\"%s\",\"poll_base_ms\":5}",
+             f->key);
+    write_file(f->config, text);
+    char ep[64];
+    snprintf(ep, sizeof(ep), "http://127.0.0.1:%u/compute/v1/", bpt_gce_server_port(f->gce));
+    setenv("CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE", ep, 1);
+    assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
+    assert_ok(bpt_runtime_destroy(rt, bpt_deployment_id(d)));
+    bpt_deployment_free(d);
+    unsetenv("CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE");
+    bpt_deploy_spec_free(s);
+    bpt_runtime_free(rt);
+}
+
+/* The CLI: `bpt deploy --backend gcp_confidential_space`, stop, destroy; nothing secret said. */
+static void test_cli(void **state)
+{
+    struct fx *f = *state;
+    char spec_path[4400], *out = NULL, *err = NULL, id[17] = "";
+    struct bpt_gce_stats before, st;
+    snprintf(spec_path, sizeof(spec_path), "%s/cli-spec.json", f->dir);
+    write_file(spec_path, "{\"name\":\"cli\",\"image\":\"/cli:1\"}");
+    bpt_gce_server_stats(f->gce, &before);
+    setenv("BPT_LOG", "debug", 1);
+    {
+        const char *argv[] = {"deploy",     "--json",    "--state-dir",
+                              f->state_dir, "--backend", "gcp_confidential_space",
+                              spec_path,    NULL};
+        assert_int_equal(bpt_test_run_cli_err(&out, &err, argv), 0);
+    }
+    const char *p = strstr(out, "\"id\":\"");
+    assert_non_null(p);
+    memcpy(id, p + 6, 16);
+    assert_non_null(strstr(out, "\"backend\":\"gcp_confidential_space\""));
+    assert_non_null(strstr(out, "\"state\":\"running\""));
+    bpt_gce_server_stats(f->gce, &st);
+    assert_int_equal(st.created - before.created, 1);
+    /* neither the token, nor the key, nor an assertion in what it printed */
+    assert_null(strstr(out, st.last_token));
+    assert_null(strstr(err, st.last_token));
+    assert_null(strstr(err, "PRIVATE KEY"));
+    assert_null(strstr(err, "eyJ"));
+    free(out);
+    free(err);
+    {
+        const char *argv[] = {"stop", "--state-dir", f->state_dir, id, NULL};
+        assert_int_equal(bpt_test_run_cli_err(NULL, NULL, argv), 0);
+    }
+    {
+        const char *argv[] = {"destroy", "--state-dir", f->state_dir, id, NULL};
+        assert_int_equal(bpt_test_run_cli_err(NULL, NULL, argv), 0);
+    }
+    bpt_gce_server_stats(f->gce, &st);
+    assert_int_equal(st.deletes - before.deletes, 1);
+    /* refused credentials: exit 1 (refused), Google's error in the message */
+    assert_int_equal(bpt_gce_server_write_key(f->gce, f->key, true, NULL), 0);
+    {
+        const char *argv[] = {
+            "deploy",  "--state-dir", f->state_dir, "--backend", "gcp_confidential_space",
+            spec_path, NULL};
+        int ex = bpt_test_run_cli_err(NULL, &err, argv);
+        assert_non_null(strstr(err, "invalid_grant: Invalid JWT Signature."));
+        assert_null(strstr(err, "eyJ"));
+        assert_int_equal(ex, 1);
+        free(err);
+    }
+    unsetenv("BPT_LOG");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_lifecycle, each_setup),
+        cmocka_unit_test_setup(test_idempotent_and_resumed, each_setup),
+        cmocka_unit_test_setup(test_adopted, each_setup),
+        cmocka_unit_test_setup(test_throttling, each_setup),
+        cmocka_unit_test_setup(test_credentials, each_setup),
+        cmocka_unit_test_setup(test_cloud_errors, each_setup),
+        cmocka_unit_test_setup(test_config_refused, each_setup),
+        cmocka_unit_test_setup(test_cli, each_setup),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
