@@ -22,6 +22,8 @@
 
 #define AUDIENCE "https://bpt.example/gcp-test"
 #define REPO "europe-docker.pkg.dev/" BPT_GCE_PROJECT "/bpt/"
+#define DIGEST_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define DIGEST_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
 struct fx {
     struct bpt_sim_fixture sim;
@@ -503,6 +505,61 @@ static void test_config_refused(void **state)
     bpt_runtime_free(rt);
 }
 
+/* The verifier the backend makes: the config's audience and image digest, or refusals. */
+static void test_verifier_refused(void **state)
+{
+    struct fx *f = *state;
+    bpt_deploy_spec *s = spec();
+    bpt_deployment *d = NULL;
+    bpt_verified *v = NULL;
+    bpt_kx_client_key key = BPT_KX_CLIENT_KEY_INIT;
+    bpt_policy *other_aud = NULL, *other_digest = NULL;
+    bpt_verify_ctx *ctx = NULL;
+    bpt_verifier *v_aud = NULL, *v_digest = NULL;
+
+    /* no image digest anywhere: any container could answer for the audience */
+    bpt_runtime *rt = open_rt(f, f->verifier);
+    assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
+    char id[17];
+    snprintf(id, sizeof(id), "%s", bpt_deployment_id(d));
+    bpt_deployment_free(d);
+    assert_rc_msg(bpt_runtime_attestation(&v, rt, id, NULL, 0), BPT_EINVAL,
+                  "no image digest to expect");
+    assert_rc_msg(bpt_runtime_public_key(&key, rt, id), BPT_EINVAL, "no image digest to expect");
+    bpt_runtime_free(rt);
+
+    /* the policy's audience or digest differs from the config's: refused naming both */
+    write_config(f, 5, 5, ",\"image_digest\":\"sha256:" DIGEST_A "\"");
+    assert_ok(bpt_policy_new(&other_aud));
+    assert_ok(bpt_policy_set_expected_audience(other_aud, "https://other.example"));
+    assert_ok(bpt_policy_new(&other_digest));
+    assert_ok(bpt_policy_set_expected_image_digest(other_digest, "sha256:" DIGEST_B));
+    assert_non_null(ctx = bpt_sim_fixture_ctx(&f->sim, 0, NULL));
+    assert_ok(bpt_verifier_new(&v_aud, ctx, other_aud));
+    assert_ok(bpt_verifier_new(&v_digest, ctx, other_digest));
+    rt = open_rt(f, v_aud);
+    assert_rc_msg(bpt_runtime_attestation(&v, rt, id, NULL, 0), BPT_EINVAL,
+                  "the config's audience '" AUDIENCE "' and the policy's expected_audience "
+                  "'https://other.example' differ");
+    bpt_runtime_free(rt);
+    rt = open_rt(f, v_digest);
+    assert_rc_msg(bpt_runtime_public_key(&key, rt, id), BPT_EINVAL,
+                  "the config's image_digest sha256:" DIGEST_A " and the policy's "
+                  "expected_image_digest sha256:" DIGEST_B " differ");
+    /* no verifier at all: no key */
+    bpt_runtime_free(rt);
+    rt = open_rt(f, NULL);
+    assert_rc_msg(bpt_runtime_public_key(&key, rt, id), BPT_EINVAL, "the runtime has no verifier");
+    assert_ok(bpt_runtime_destroy(rt, id));
+    bpt_runtime_free(rt);
+    bpt_verifier_free(v_aud);
+    bpt_verifier_free(v_digest);
+    bpt_verify_ctx_free(ctx);
+    bpt_policy_free(other_aud);
+    bpt_policy_free(other_digest);
+    bpt_deploy_spec_free(s);
+}
+
 /* The CLI: `bpt deploy --backend gcp_confidential_space`, stop, destroy; nothing secret said. */
 static void test_cli(void **state)
 {
@@ -568,6 +625,7 @@ int main(void)
         cmocka_unit_test_setup(test_credentials, each_setup),
         cmocka_unit_test_setup(test_cloud_errors, each_setup),
         cmocka_unit_test_setup(test_config_refused, each_setup),
+        cmocka_unit_test_setup(test_verifier_refused, each_setup),
         cmocka_unit_test_setup(test_cli, each_setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -1203,11 +1204,17 @@ static int wait_instance(struct instance *in, struct gce *g, const char *id, boo
 
 /* ---- the verifier: the runtime's, with the config's audience and image digest -------------- */
 
+/* A digest's hex, without "sha256:" (as the verifier compares them, case-insensitively). */
+static const char *digest_hex(const char *d)
+{
+    return strncasecmp(d, "sha256:", 7) == 0 ? d + 7 : d;
+}
+
 static int image_digest_of(char out[72], const struct config *c, const bpt_policy *p)
 {
     if (c->image_digest[0] != '\0') {
         if (p != NULL && p->expected_image_digest != NULL &&
-            strcmp(p->expected_image_digest, c->image_digest) != 0) {
+            strcasecmp(digest_hex(p->expected_image_digest), digest_hex(c->image_digest)) != 0) {
             return bpt_err(BPT_EINVAL,
                            CLOUD ": the config's image_digest %s and the policy's "
                                  "expected_image_digest %.80s differ: name one",
