@@ -12,6 +12,7 @@
  */
 #include "helpers/test.h"
 
+#include "helpers/canned_http.h"
 #include "helpers/gce_server.h"
 #include "helpers/sim_fixture.h"
 
@@ -38,10 +39,7 @@ static const struct bpt_gce_knobs KNOBS = {.op_polls = 1, .staging_polls = 1};
 
 static void write_file(const char *path, const char *text)
 {
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
+    bpt_test_write_file(path, text, strlen(text));
 }
 
 static void write_config(struct fx *f, unsigned deploy_s, unsigned request_s, const char *extra)
@@ -205,17 +203,21 @@ static void test_lifecycle(void **state)
     bpt_runtime_free(rt);
 }
 
-static void test_idempotent_and_resumed(void **state)
+/*
+ * A half-finished deploy (the insert's operation still RUNNING at the deadline, the instance
+ * not listed yet: left as it is), resumed by deploying again: instances.get is still 404, so
+ * the insert again. Compute remembers the requestId (the same operation answers, and
+ * finishes), or, with @p forgot (as after its hour), finds the name taken: 409 alreadyExists,
+ * the instance adopted. Either way one instance; deploying once more makes nothing new.
+ */
+static void half_finished_then_resumed(struct fx *f, bool forgot)
 {
-    struct fx *f = *state;
     struct bpt_gce_stats before, st;
     struct bpt_gce_knobs k = KNOBS;
     bpt_deploy_spec *s = spec();
     bpt_deployment *d = NULL;
 
     bpt_gce_server_stats(f->gce, &before);
-    /* half-finished: the insert's operation still RUNNING at the deadline, and the instance
-     * not listed yet: left as it is */
     k.op_polls = 100000;
     k.hidden_gets = 100000;
     bpt_gce_server_set(f->gce, &k);
@@ -229,18 +231,16 @@ static void test_idempotent_and_resumed(void **state)
     assert_ok(bpt_runtime_list(&list, &n, rt, false));
     assert_int_equal(n, 1);
     assert_int_equal(bpt_deployment_state(list[0]), BPT_DEPLOY_FAILED);
-    char id[17];
+    char id[17], rid[64];
     snprintf(id, sizeof(id), "%s", bpt_deployment_id(list[0]));
     bpt_deployment_list_free(list, n);
     bpt_gce_server_stats(f->gce, &st);
     assert_int_equal(st.created - before.created, 1);
-    char rid[64];
     snprintf(rid, sizeof(rid), "%s", st.last_request_id);
 
-    /* resumed: instances.get still 404, so the insert again: the same requestId answers the
-     * same operation, which finishes */
     k.op_polls = 2;
     k.hidden_gets = 1;
+    k.forget_request_ids = forgot;
     bpt_gce_server_set(f->gce, &k);
     write_config(f, 5, 5, NULL);
     assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
@@ -249,10 +249,9 @@ static void test_idempotent_and_resumed(void **state)
     bpt_deployment_free(d);
     bpt_gce_server_stats(f->gce, &st);
     assert_string_equal(st.last_request_id, rid);
-    assert_int_equal(st.deduped - before.deduped, 1);
+    assert_int_equal(st.deduped - before.deduped, forgot ? 0 : 1);
+    assert_int_equal(st.conflicts - before.conflicts, forgot ? 1 : 0);
     assert_int_equal(st.inserts - before.inserts, 2);
-    assert_int_equal(st.created - before.created, 1);
-    /* idempotent: the same spec again makes nothing new */
     assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
     assert_string_equal(bpt_deployment_id(d), id);
     bpt_deployment_free(d);
@@ -264,37 +263,14 @@ static void test_idempotent_and_resumed(void **state)
     bpt_runtime_free(rt);
 }
 
-/* A taken name after Compute forgot the requestId: 409 alreadyExists, the instance adopted. */
-static void test_adopted(void **state)
+static void test_resumed_by_request_id(void **state)
 {
-    struct fx *f = *state;
-    struct bpt_gce_stats before, st;
-    struct bpt_gce_knobs k = KNOBS;
-    bpt_deploy_spec *s = spec();
-    bpt_deployment *d = NULL;
+    half_finished_then_resumed(*state, false);
+}
 
-    bpt_gce_server_stats(f->gce, &before);
-    k.op_polls = 100000;
-    k.hidden_gets = 100000;
-    bpt_gce_server_set(f->gce, &k);
-    write_config(f, 1, 5, NULL);
-    bpt_runtime *rt = open_rt(f, f->verifier);
-    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EBUSY, "still RUNNING");
-    k.op_polls = 2;
-    k.hidden_gets = 1;
-    k.forget_request_ids = true;
-    bpt_gce_server_set(f->gce, &k);
-    write_config(f, 5, 5, NULL);
-    assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
-    assert_int_equal(bpt_deployment_state(d), BPT_DEPLOY_RUNNING);
-    bpt_gce_server_stats(f->gce, &st);
-    assert_int_equal(st.conflicts - before.conflicts, 1);
-    assert_int_equal(st.deduped - before.deduped, 0);
-    assert_int_equal(st.created - before.created, 1);
-    assert_ok(bpt_runtime_destroy(rt, bpt_deployment_id(d)));
-    bpt_deployment_free(d);
-    bpt_deploy_spec_free(s);
-    bpt_runtime_free(rt);
+static void test_resumed_name_taken(void **state)
+{
+    half_finished_then_resumed(*state, true);
 }
 
 static void test_throttling(void **state)
@@ -387,6 +363,12 @@ static void test_credentials(void **state)
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL, "token_uri refused");
     bpt_gce_server_stats(f->gce, &st);
     assert_int_equal(st.created - before.created, 0);
+    /* a token endpoint that does not answer: retried until the request deadline */
+    snprintf(uri, sizeof(uri), "http://127.0.0.1:%u/token", bpt_closed_port());
+    assert_int_equal(bpt_gce_server_write_key(f->gce, f->key, false, uri), 0);
+    write_config(f, 5, 1, NULL);
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EFETCH,
+                  "gcp_confidential_space: OAuth2 token: unreachable until the deadline");
     /* not a service account key */
     write_file(f->key, "{\"type\":\"authorized_user\",\"client_id\":\"x\"}");
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,
@@ -619,8 +601,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_lifecycle, each_setup),
-        cmocka_unit_test_setup(test_idempotent_and_resumed, each_setup),
-        cmocka_unit_test_setup(test_adopted, each_setup),
+        cmocka_unit_test_setup(test_resumed_by_request_id, each_setup),
+        cmocka_unit_test_setup(test_resumed_name_taken, each_setup),
         cmocka_unit_test_setup(test_throttling, each_setup),
         cmocka_unit_test_setup(test_credentials, each_setup),
         cmocka_unit_test_setup(test_cloud_errors, each_setup),

@@ -31,7 +31,6 @@
  */
 #include "runtime/runtime_internal.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -387,6 +386,15 @@ static void key_dispose(struct sa_key *k)
     OPENSSL_cleanse(k, sizeof(*k));
 }
 
+/* Cleanse the text of @p o's string member @p key (a secret inside jansson's copy). */
+static void cleanse_member(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (json_is_string(v)) {
+        OPENSSL_cleanse((void *)json_string_value(v), json_string_length(v));
+    }
+}
+
 static int key_str(char *out, size_t cap, const json_t *o, const char *key, const char *ctx)
 {
     const char *s = NULL;
@@ -448,13 +456,7 @@ static int load_key(struct sa_key *k, const char *path)
     memcpy(k->pem, pem, k->pem_len + 1);
     rc = 0;
 out:
-    if (o != NULL) {
-        /* the private key's text inside jansson's copy */
-        json_t *p = json_object_get(o, "private_key");
-        if (json_is_string(p)) {
-            OPENSSL_cleanse((void *)json_string_value(p), json_string_length(p));
-        }
-    }
+    cleanse_member(o, "private_key");
     json_decref(o);
     return rc;
 }
@@ -562,6 +564,28 @@ static bool retryable(long status, const char *reason)
                               strcmp(reason, "userRateLimitExceeded") == 0));
 }
 
+/*
+ * Send @p req once. A transport failure waits for the back-off's next step (*@p again set: send
+ * again) until its deadline. @return 0 (an answer, or *again); an error naming @p what.
+ */
+static int send_or_wait(bool *again, struct bpt_http_response *resp,
+                        const struct bpt_http_request *req, struct bpt_remote_backoff *b,
+                        const char *what)
+{
+    *again = false;
+    int rc = bpt_http_send(resp, req);
+    if (rc != BPT_EFETCH) {
+        return rc < 0 ? bpt_err_prefix(rc, CLOUD ": %s", what) : 0;
+    }
+    char why[256];
+    snprintf(why, sizeof(why), "%s", bpt_error_last());
+    if (bpt_remote_backoff_wait(b, -1, what) < 0) {
+        return bpt_err(BPT_EFETCH, CLOUD ": %s: unreachable until the deadline: %s", what, why);
+    }
+    *again = true;
+    return 0;
+}
+
 /* The access token for the key: POST the assertion to token_uri. */
 static int fetch_token(struct gce *g)
 {
@@ -601,22 +625,12 @@ static int fetch_token(struct gce *g)
             OPENSSL_cleanse(body.data, body.len);
         }
         body.len = 0;
-        rc = bpt_http_send(&resp, &req);
-        if (rc == BPT_EFETCH) {
-            char why[256];
-            snprintf(why, sizeof(why), "%s", bpt_error_last());
-            if (bpt_remote_backoff_wait(&b, -1, CLOUD ": token endpoint unreachable") < 0) {
-                rc = bpt_err(BPT_EFETCH,
-                             CLOUD ": OAuth2 token: %s unreachable until the "
-                                   "deadline: %s",
-                             g->key.token_uri, why);
-                goto out;
-            }
-            continue;
-        }
-        if (rc < 0) {
-            bpt_err_prefix(rc, CLOUD ": OAuth2 token");
+        bool again = false;
+        if ((rc = send_or_wait(&again, &resp, &req, &b, "OAuth2 token")) < 0) {
             goto out;
+        }
+        if (again) {
+            continue;
         }
         json_decref(o);
         o = NULL;
@@ -661,12 +675,7 @@ static int fetch_token(struct gce *g)
         goto out;
     }
 out:
-    if (o != NULL) {
-        json_t *t = json_object_get(o, "access_token");
-        if (json_is_string(t)) {
-            OPENSSL_cleanse((void *)json_string_value(t), json_string_length(t));
-        }
-    }
+    cleanse_member(o, "access_token");
     json_decref(o);
     if (assertion != NULL) {
         OPENSSL_cleanse(assertion, strlen(assertion));
@@ -784,22 +793,12 @@ static int gce_call(json_t **out, long *status, struct gce *g, bpt_http_method m
         struct gerr e;
         char rav[32];
         ans.len = 0;
-        rc = bpt_http_send(&resp, &req);
-        if (rc == BPT_EFETCH) {
-            char why[256];
-            snprintf(why, sizeof(why), "%s", bpt_error_last());
-            if (bpt_remote_backoff_wait(&b, -1, CLOUD ": Compute Engine unreachable") < 0) {
-                rc = bpt_err(BPT_EFETCH,
-                             CLOUD ": %s: Compute Engine unreachable until the "
-                                   "deadline: %s",
-                             what, why);
-                goto out;
-            }
-            continue;
-        }
-        if (rc < 0) {
-            bpt_err_prefix(rc, CLOUD ": %s", what);
+        bool again = false;
+        if ((rc = send_or_wait(&again, &resp, &req, &b, what)) < 0) {
             goto out;
+        }
+        if (again) {
+            continue;
         }
         *status = resp.status;
         if (resp.status >= 200 && resp.status < 300) {
@@ -1294,6 +1293,15 @@ static void gcp_cleanup(void *state)
     free(state);
 }
 
+/* Open @p g (closed by the caller in any case) and get the deployment's instance. */
+static int open_get(struct gce *g, struct instance *in, bool *found, const struct gcp *a,
+                    const char *id)
+{
+    *found = false;
+    int rc = gce_open(g, a);
+    return rc < 0 ? rc : get_instance(in, found, g, id);
+}
+
 static int gcp_deploy(void *state, const bpt_backend_deployment *d)
 {
     struct gce g;
@@ -1301,7 +1309,7 @@ static int gcp_deploy(void *state, const bpt_backend_deployment *d)
     bool found = false;
     int rc;
 
-    if ((rc = gce_open(&g, state)) < 0 || (rc = get_instance(&in, &found, &g, d->id)) < 0) {
+    if ((rc = open_get(&g, &in, &found, state, d->id)) < 0) {
         goto out;
     }
     if (!found) {
@@ -1331,7 +1339,6 @@ static int plane(char *url, size_t cap, bpt_verifier **v, const struct gcp *a, c
     struct gce g;
     struct instance in;
     bool found = false;
-    uint8_t bin[16];
     int rc;
 
     *v = NULL;
@@ -1345,14 +1352,11 @@ static int plane(char *url, size_t cap, bpt_verifier **v, const struct gcp *a, c
         goto out;
     }
     const char *addr = g.cfg.public_address ? in.public_ip : in.private_ip;
-    bool v6 = inet_pton(AF_INET6, addr, bin) == 1;
-    if (!v6 && inet_pton(AF_INET, addr, bin) != 1) {
+    if (!bpt_remote_plane_url(url, cap, g.cfg.plane_https, addr, g.cfg.port)) {
         rc = bpt_err(BPT_EPROTOCOL, CLOUD ": instance bpt-%s reports no %s IP address", id,
                      g.cfg.public_address ? "public (natIP)" : "private (networkIP)");
         goto out;
     }
-    snprintf(url, cap, "%s://%s%s%s:%u", g.cfg.plane_https ? "https" : "http", v6 ? "[" : "", addr,
-             v6 ? "]" : "", g.cfg.port);
     rc = 0;
 out:
     gce_close(&g);
@@ -1393,10 +1397,7 @@ static int gcp_status(bpt_backend_state *out, void *state, const bpt_backend_dep
     struct gce g;
     struct instance in;
     bool found = false;
-    int rc = gce_open(&g, state);
-    if (rc == 0) {
-        rc = get_instance(&in, &found, &g, d->id);
-    }
+    int rc = open_get(&g, &in, &found, state, d->id);
     gce_close(&g);
     if (rc < 0) {
         return rc;
@@ -1419,7 +1420,7 @@ static int gcp_stop(void *state, const bpt_backend_deployment *d)
     struct instance in;
     bool found = false;
     int rc;
-    if ((rc = gce_open(&g, state)) < 0 || (rc = get_instance(&in, &found, &g, d->id)) < 0) {
+    if ((rc = open_get(&g, &in, &found, state, d->id)) < 0) {
         goto out;
     }
     if (!found || is(&in, "TERMINATED")) {
