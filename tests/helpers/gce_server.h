@@ -3,7 +3,7 @@
  * 0), libmicrohttpd on its own thread, it is both
  *
  * - the OAuth2 token endpoint (POST /token, RFC 7523 JWT bearer grant): the assertion's RS256
- *   signature is verified with the service account's public key (an RSA key made at start),
+ *   signature is verified with the service account's public key (a fixed RSA-2048 test key),
  *   and its header (alg RS256, typ JWT, kid = the key's id) and claims (iss = the account's
  *   e-mail, scope = cloud-platform, aud = the token URI, iat near now, exp - iat <= 3600)
  *   checked; refusals are Google's {"error":"invalid_grant","error_description":...}; and
@@ -43,7 +43,8 @@ struct bpt_gce_knobs {
     bool insert_fails;       /* the insert's operation ends with ZONE_RESOURCE_POOL_EXHAUSTED */
 };
 
-/** Start (makes the account's RSA key, and another one). @return 0, or -1 after printing why. */
+/** Start (the account's key is a fixed RSA-2048 test key; another one is made for
+ *  other_key). @return 0, or -1 after printing why. */
 int bpt_gce_server_start(struct bpt_gce_server **out, const struct bpt_gce_knobs *k);
 
 void bpt_gce_server_set(struct bpt_gce_server *s, const struct bpt_gce_knobs *k);
