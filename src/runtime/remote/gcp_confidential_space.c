@@ -556,7 +556,7 @@ static void text_of(char *out, size_t cap, const bpt_buf *b)
     }
 }
 
-/* A request's shared loop state: retry on transport failure and throttling until @p b. */
+/* Answers Google's APIs ask to retry later: throttling, quota rate limits, server errors. */
 static bool retryable(long status, const char *reason)
 {
     return status == 429 || status == 500 || status == 502 || status == 503 || status == 504 ||
