@@ -24,17 +24,24 @@ typedef struct bpt_attester_opts {
     const char *sim_dir;   /**< the directory of bpt_sim_init(), with simulate */
     const char *root;      /**< filesystem root for the hardware interfaces; NULL = "/" */
     int privlevel;         /**< SEV-SNP VMPL to request through configfs-tsm; -1 = default */
+    /** Version 2. Token providers: the audience to ask for (GCP Confidential Space's launcher,
+     *  the simulated GCP launcher: NULL = "blueprint-tee-sim"; the simulated MAA: NULL = no
+     *  aud claim). Evidence of other providers names no audience. */
+    const char *audience;
 } bpt_attester_opts;
 
-#define BPT_ATTESTER_OPTS_VERSION 1
+/** 2 since the audience; callers built against version 1 keep working (no audience). */
+#define BPT_ATTESTER_OPTS_VERSION 2
 #define BPT_ATTESTER_OPTS_INIT                                                                     \
     {                                                                                              \
-        BPT_ATTESTER_OPTS_VERSION, BPT_PROVIDER_UNKNOWN, NULL, NULL, -1                            \
+        BPT_ATTESTER_OPTS_VERSION, BPT_PROVIDER_UNKNOWN, NULL, NULL, -1, NULL                      \
     }
 
 /**
  * Create the simulated TEEs' PKIs under @p dir (created if missing) and write every simulated
- * root to dir/trust-roots.pem. Providers simulated: SEV-SNP, TDX, AWS Nitro.
+ * root to dir/trust-roots.pem. Providers simulated: SEV-SNP, TDX, AWS Nitro; and two token
+ * services (GCP Confidential Space's launcher, Azure Attestation for a CVM) whose keys are
+ * published as dir/gcp-confidential/jwks.json and dir/azure-maa/jwks.json (docs/jwt.md).
  * @return 0; BPT_EIO; BPT_EINVAL.
  */
 BPT_API BPT_MUST_USE int bpt_sim_init(const char *dir);
@@ -42,10 +49,13 @@ BPT_API BPT_MUST_USE int bpt_sim_init(const char *dir);
 /**
  * Produce evidence binding @p report_data (64 bytes) as a report (DESIGN.md §5): raw evidence
  * plus the collateral a verifier needs (e.g. the VCEK and ASK as "certificates").
- * Simulated providers: SEV-SNP, TDX (the quote with its simulated collateral), AWS Nitro.
+ * Simulated providers: SEV-SNP, TDX (the quote with its simulated collateral), AWS Nitro, and
+ * tokens of GCP Confidential Space and Azure MAA binding the report data as docs/jwt.md
+ * "Report data in tokens" says.
  * Hardware: configfs-tsm (Linux 6.7+), for SEV-SNP (the VCEK and ASK from its certificate table
  * become "certificates" collateral) and TDX (the raw quote; its collateral is fetched by the
- * verifier), else /dev/sev-guest (SNP_GET_EXT_REPORT), else Nitro's /dev/nsm. A TD with only
+ * verifier), else /dev/sev-guest (SNP_GET_EXT_REPORT), else Nitro's /dev/nsm, else GCP
+ * Confidential Space's launcher socket (a token for opts->audience, required). A TD with only
  * /dev/tdx_guest gets BPT_ENOTSUP naming configfs-tsm: its TDREPORT (bpt_attest_tdreport())
  * cannot be verified remotely.
  * @param[out] out free with bpt_report_free().
@@ -59,7 +69,8 @@ BPT_API BPT_MUST_USE int bpt_attest(bpt_report **out, const uint8_t report_data[
  * Produce evidence binding @p nonce by the nonce rule that the verifiers check with the
  * policy's expected_nonce (bpt_nonce_bind(), attestation.h): SEV-SNP and TDX evidence carries
  * SHA-512(nonce) as its report data; a Nitro document carries the nonce's bytes in its nonce
- * field (and no user_data). Otherwise as bpt_attest().
+ * field (and no user_data); a GCP token in eat_nonce (10..74 bytes of text), a simulated Azure
+ * token in its nonce claim. Otherwise as bpt_attest().
  * @param nonce, nonce_len 1..BPT_NONCE_MAX_BYTES bytes (a text nonce: its bytes as given).
  * @return as bpt_attest(); BPT_EINVAL also for a nonce that is empty or too long.
  */

@@ -9,11 +9,13 @@
 #include "attester/sim/aws_nitro.h"
 #include "attester/sim/sev_snp.h"
 #include "attester/sim/tdx.h"
+#include "attester/sim/tokens.h"
 #include "attester/attester_internal.h"
 #include "attester/sim/x509.h"
 #include "attester/snp_cert_table.h"
 #include "attestation/pki/pki.h"
 
+#include "core/codec.h"
 #include "core/err.h"
 #include "core/json.h"
 #include "core/limits.h"
@@ -23,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#define GCP_LAUNCHER_SOCKET "/run/container_launcher/teeserver.sock"
 
 #include <openssl/pem.h>
 
@@ -34,12 +38,14 @@ struct attest_in {
     uint8_t report_data[64];
     const uint8_t *nonce; /* NULL: report_data alone */
     size_t nonce_len;
+    const char *audience; /* token providers: the audience asked for (NULL: none given) */
 };
 
 /* Each simulated provider: how to create its PKI, and how to attest with it. */
 struct sim_provider {
     bpt_provider provider;
     const char *subdir;
+    bool has_root; /* its root.pem goes to trust-roots.pem (token services publish a JWKS) */
     int (*init)(const char *dir);
     int (*attest)(bpt_report **out, const char *dir, const struct attest_in *in);
 };
@@ -216,6 +222,64 @@ out:
     return rc;
 }
 
+/* A token as a report: the JWT is the evidence; the verifier reads everything from it. */
+static int token_report(bpt_report **out, char *token, bpt_provider provider, bpt_format format)
+{
+    int rc;
+    *out = NULL;
+    BPT_CHECK(bpt_report_new(out, provider, format));
+    BPT_CHECK(bpt_report_set_evidence(*out, (const uint8_t *)token, strlen(token)));
+out:
+    if (rc < 0) {
+        bpt_report_free(*out);
+        *out = NULL;
+    }
+    bpt_free(token);
+    return rc;
+}
+
+/*
+ * GCP Confidential Space: the container launcher's token (its socket under @p root), binding
+ * the report data as two nonces of 32 bytes in hex, or the nonce (the nonce rule) as its text;
+ * BPT_ENOTSUP when there is no launcher socket.
+ */
+static int launcher_report(bpt_report **out, const struct attest_in *in, const char *root)
+{
+    char sock[4096], half[2][65], *nonce = NULL, *token = NULL;
+    const char *nonces[2] = {half[0], half[1]};
+    struct stat st;
+    int rc;
+
+    *out = NULL;
+    snprintf(sock, sizeof(sock), "%s%s", root && *root ? root : "", GCP_LAUNCHER_SOCKET);
+    if (stat(sock, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+        return BPT_ENOTSUP;
+    }
+    if (!in->audience) {
+        return bpt_err(BPT_EINVAL, "attest: a Confidential Space token needs an audience "
+                                   "(bpt_attester_opts.audience)");
+    }
+    if (in->nonce) {
+        if (!(nonce = strndup((const char *)in->nonce, in->nonce_len)) ||
+            strlen(nonce) != in->nonce_len) {
+            rc = nonce ? bpt_err(BPT_EINVAL, "attest: a Confidential Space nonce is text")
+                       : bpt_err_nomem("attest: nonce");
+            goto out;
+        }
+        nonces[0] = nonce;
+    } else {
+        bpt_hex_encode_to(half[0], in->report_data, 32);
+        bpt_hex_encode_to(half[1], in->report_data + 32, 32);
+    }
+    BPT_CHECK(bpt_attest_gcp_token(&token, sock, in->audience, nonces, in->nonce ? 1 : 2, 0));
+    rc = token_report(out, token, BPT_PROVIDER_GCP_CONFIDENTIAL, BPT_FORMAT_GCP_CONFIDENTIAL_TOKEN);
+    token = NULL;
+out:
+    bpt_free(token);
+    free(nonce);
+    return rc;
+}
+
 /* The hardware path for @p in: its report data is already the SNP/TDX binding of a nonce (the
  * rule gives SEV-SNP and TDX the same one); a nonce, if any, goes to Nitro's nonce field. */
 static int attest_hw(bpt_report **out, const struct attest_in *in, const char *root, int privlevel,
@@ -236,6 +300,9 @@ static int attest_hw(bpt_report **out, const struct attest_in *in, const char *r
                                   sev_guest_ops);
         if (rc == BPT_ENOTSUP) {
             rc = nsm_report(out, in, root, nsm_ops);
+            if (rc == BPT_ENOTSUP) {
+                rc = launcher_report(out, in, root);
+            }
             if (rc == BPT_ENOTSUP) {
                 char tdx[4096];
                 struct stat st;
@@ -374,10 +441,49 @@ out:
     return rc;
 }
 
+static void token_opts(struct bpt_sim_token_opts *o, const struct attest_in *in)
+{
+    *o = (struct bpt_sim_token_opts){.report_data = in->nonce ? NULL : in->report_data,
+                                     .nonce = in->nonce,
+                                     .nonce_len = in->nonce_len,
+                                     .audience = in->audience,
+                                     .issued_at = bpt_time_now()};
+}
+
+/* The simulated Confidential Space launcher's token (tokens.h: what it binds). */
+static int gcp_attest(bpt_report **out, const char *dir, const struct attest_in *in)
+{
+    struct bpt_sim_token_opts o;
+    char *token = NULL;
+    int rc;
+    *out = NULL;
+    token_opts(&o, in);
+    BPT_CHECK(bpt_sim_gcp_token(&token, dir, &o));
+    rc = token_report(out, token, BPT_PROVIDER_GCP_CONFIDENTIAL, BPT_FORMAT_GCP_CONFIDENTIAL_TOKEN);
+out:
+    return rc;
+}
+
+/* The simulated MAA's token for an Azure confidential VM (tokens.h: what it binds). */
+static int maa_attest(bpt_report **out, const char *dir, const struct attest_in *in)
+{
+    struct bpt_sim_token_opts o;
+    char *token = NULL;
+    int rc;
+    *out = NULL;
+    token_opts(&o, in);
+    BPT_CHECK(bpt_sim_maa_token(&token, dir, &o));
+    rc = token_report(out, token, BPT_PROVIDER_AZURE_SNP, BPT_FORMAT_AZURE_MAA_TOKEN);
+out:
+    return rc;
+}
+
 static const struct sim_provider sims[] = {
-    {BPT_PROVIDER_AMD_SEV_SNP, "sev-snp", bpt_sim_sev_snp_init, sev_snp_attest},
-    {BPT_PROVIDER_AWS_NITRO, "aws-nitro", bpt_sim_aws_nitro_init, aws_nitro_attest},
-    {BPT_PROVIDER_INTEL_TDX, "tdx", bpt_sim_tdx_init, tdx_attest},
+    {BPT_PROVIDER_AMD_SEV_SNP, "sev-snp", true, bpt_sim_sev_snp_init, sev_snp_attest},
+    {BPT_PROVIDER_AWS_NITRO, "aws-nitro", true, bpt_sim_aws_nitro_init, aws_nitro_attest},
+    {BPT_PROVIDER_INTEL_TDX, "tdx", true, bpt_sim_tdx_init, tdx_attest},
+    {BPT_PROVIDER_GCP_CONFIDENTIAL, "gcp-confidential", false, bpt_sim_gcp_init, gcp_attest},
+    {BPT_PROVIDER_AZURE_SNP, "azure-maa", false, bpt_sim_maa_init, maa_attest},
 };
 
 int bpt_sim_init(const char *dir)
@@ -399,6 +505,9 @@ int bpt_sim_init(const char *dir)
             rc = bpt_err_prefix(rc, "sim: %s", bpt_provider_name(sims[i].provider));
             goto out;
         }
+        if (!sims[i].has_root) {
+            continue;
+        }
         snprintf(rel, sizeof(rel), "%s/root.pem", sims[i].subdir);
         BPT_CHECK(bpt_sim_path(path, sizeof(path), dir, rel));
         BPT_CHECK(bpt_file_read(&roots, path));
@@ -415,6 +524,7 @@ out:
 static int attest(bpt_report **out, struct attest_in *in, const bpt_attester_opts *opts)
 {
     int rc;
+    in->audience = opts->version >= 2 ? opts->audience : NULL;
     if (opts->simulate == BPT_PROVIDER_UNKNOWN) {
         BPT_CHECK(bind_input(in, BPT_PROVIDER_AMD_SEV_SNP)); /* SNP and TDX share the rule */
         return attest_hw(out, in, opts->root, opts->privlevel, NULL, NULL, NULL);
@@ -429,7 +539,8 @@ static int attest(bpt_report **out, struct attest_in *in, const bpt_attester_opt
         }
     }
     rc = bpt_err(BPT_ENOTSUP,
-                 "attest: no simulator for %s (simulated: amd_sev_snp, intel_tdx, aws_nitro)",
+                 "attest: no simulator for %s (simulated: amd_sev_snp, intel_tdx, aws_nitro, "
+                 "gcp_confidential, azure_snp)",
                  bpt_provider_name(opts->simulate));
 out:
     return rc;
@@ -442,7 +553,7 @@ int bpt_attest(bpt_report **out, const uint8_t report_data[64], const bpt_attest
         return bpt_err(BPT_EINVAL, "attest: no out pointer");
     }
     *out = NULL;
-    if (!opts || opts->version != BPT_ATTESTER_OPTS_VERSION || !report_data) {
+    if (!opts || opts->version < 1 || opts->version > BPT_ATTESTER_OPTS_VERSION || !report_data) {
         return bpt_err(BPT_EINVAL, "attest: options must be initialised with "
                                    "BPT_ATTESTER_OPTS_INIT and report_data given");
     }
@@ -458,7 +569,7 @@ int bpt_attest_nonce(bpt_report **out, const uint8_t *nonce, size_t nonce_len,
         return bpt_err(BPT_EINVAL, "attest: no out pointer");
     }
     *out = NULL;
-    if (!opts || opts->version != BPT_ATTESTER_OPTS_VERSION) {
+    if (!opts || opts->version < 1 || opts->version > BPT_ATTESTER_OPTS_VERSION) {
         return bpt_err(BPT_EINVAL, "attest: options must be initialised with "
                                    "BPT_ATTESTER_OPTS_INIT");
     }

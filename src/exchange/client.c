@@ -86,6 +86,26 @@ static int answer(int rc)
     return rc == BPT_EINVAL || rc == BPT_EMALFORMED ? BPT_EPROTOCOL : rc;
 }
 
+/*
+ * Verify @p rep with the verifier's policy expecting exactly @p rd as report data: evidence that
+ * binds the relying party only through its report data (an Azure MAA token without aud) is then
+ * bound to this session, and evidence of another report data fails inside the verifier.
+ */
+static int verify_bound(bpt_verified **out, const bpt_verifier *verifier, const bpt_report *rep,
+                        const uint8_t rd[64])
+{
+    bpt_policy *policy = NULL;
+    char hex[129];
+    int rc;
+    bpt_hex_encode_to(hex, rd, 64);
+    BPT_CHECK(bpt_policy_clone(&policy, bpt_verifier_policy(verifier)));
+    BPT_CHECK(bpt_policy_set_expected_report_data(policy, hex));
+    rc = bpt_verify_report(out, bpt_verifier_ctx(verifier), policy, rep);
+out:
+    bpt_policy_free(policy);
+    return rc;
+}
+
 /* Verify the session answer: attestation, key binding, report_data. With the service_key
  * binding, *has_sk is set and @p sk_out gets the attested service key. */
 static int check_session(uint8_t pk[32], uint8_t id[16], char id_hex[33], char ev_digest[65],
@@ -153,7 +173,7 @@ static int check_session(uint8_t pk[32], uint8_t id[16], char id_hex[33], char e
                      service_key ? "service" : "session");
         goto out;
     }
-    rc = bpt_verifier_verify_report(&v, verifier, rep);
+    rc = verify_bound(&v, verifier, rep, expect_rd);
     if (rc < 0) {
         bpt_err_prefix(rc, "attestation");
         goto out;

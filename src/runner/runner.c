@@ -12,6 +12,7 @@
 #include <blueprint-tee/runner.h>
 #include <blueprint-tee/verify.h>
 
+#include "attester/sim/tokens.h"
 #include "core/codec.h"
 #include "core/err.h"
 #include "core/logging.h"
@@ -269,6 +270,15 @@ static int own_ctx(bpt_verify_ctx **out, const bpt_runner *r)
         snprintf(path, sizeof(path), "%s/trust-roots.pem", r->opts.sim_dir);
         BPT_CHECK(bpt_file_read(&roots, path));
         BPT_CHECK(bpt_verify_ctx_add_trust_root_pem(c, (const char *)roots.data, roots.len));
+        if (r->opts.simulate == BPT_PROVIDER_GCP_CONFIDENTIAL ||
+            r->opts.simulate == BPT_PROVIDER_AZURE_SNP) {
+            /* a simulated token service: its keys, as the simulator publishes them */
+            snprintf(path, sizeof(path), "%s/%s/jwks.json", r->opts.sim_dir,
+                     r->opts.simulate == BPT_PROVIDER_AZURE_SNP ? "azure-maa" : "gcp-confidential");
+            bpt_buf_reset(&roots);
+            BPT_CHECK(bpt_file_read(&roots, path));
+            BPT_CHECK(bpt_verify_ctx_set_jwks_json(c, (const char *)roots.data, roots.len));
+        }
     }
     *out = c;
     c = NULL;
@@ -306,6 +316,10 @@ static int attest_self(bpt_tee_snapshot **out, char **report_json, bpt_runner *r
     BPT_CHECK(own_ctx(&ctx, r));
     BPT_CHECK(bpt_policy_clone(&p, r->policy));
     BPT_CHECK(bpt_policy_set_expected_nonce(p, hex)); /* fresh: this nonce, bound */
+    if (r->opts.simulate == BPT_PROVIDER_GCP_CONFIDENTIAL) {
+        /* the audience the simulated launcher names when none is asked for */
+        BPT_CHECK(bpt_policy_set_expected_audience(p, BPT_SIM_GCP_AUDIENCE));
+    }
     if ((rc = bpt_verify_report(&v, ctx, p, rep)) < 0) {
         rc = bpt_err_prefix(rc, "this TEE's own evidence did not verify");
         goto out;

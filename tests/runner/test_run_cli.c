@@ -163,6 +163,7 @@ static void test_exit_classes(void **state)
          2,
          "--service-id '18446744073709551616': a number"},
         {{"run", "--config", f->required, "--job", job, "--workers", "0", NULL}, 2, "1..256"},
+        {{"run", "--config", f->required, "--job", job, "--workers", "+2", NULL}, 2, "1..256"},
         {{"run", "--config", f->required, "--job", job, "--state-dir", "/tmp", NULL},
          2,
          "go with --deployment ID"},

@@ -579,6 +579,11 @@ static void test_verify_exit_codes(void **state)
         {2, 0, "verify.schema.json", {"verify", "--json"}},
         {2, 0, "verify.schema.json", {"verify", "--json", "--at", "yesterday", "@SNP"}},
         {2, 0, NULL, {"verify", "--provider", "sgx", "@SNP"}},
+        /* numbers are digits only: no sign, no space, no overflow */
+        {2, 0, NULL, {"verify", "--max-age", "+60", "@SNP"}},
+        {2, 0, NULL, {"verify", "--max-age", " 60", "@SNP"}},
+        {2, 0, NULL, {"verify", "--max-age", "18446744073709551616", "@SNP"}},
+        {2, 0, NULL, {"verify", "--snp-min-build", "256", "@SNP"}},
         {2, 0, NULL, {"verify", "--quiet", "--expect-report-data", "zz", "@SNP"}},
         /* a --snp-* value the CLI refuses; one the policy setter refuses */
         {2, 0, "verify.schema.json", {"verify", "--json", "--snp-min-tcb", "sev=1", "@SNP"}},
@@ -641,13 +646,24 @@ static void test_attest_exit_codes(void **state)
         /* refused: this host has no TEE that makes remote evidence */
         {1, NO_TEE, NULL, {"attest"}},
         {1, NO_TEE, "attest.schema.json", {"attest", "--json"}},
-        /* usage; the simulator has three providers only */
+        /* tokens of the simulated GCP launcher and MAA */
+        {0, 0, NULL, {"attest", "--simulate", "azure-maa", "--sim-dir", "@SIM", "--nonce", "n-1"}},
+        {0,
+         0,
+         "attest.schema.json",
+         {"attest", "--json", "--simulate", "gcp-confidential", "--sim-dir", "@SIM", "--audience",
+          "https://rp.example"}},
+        /* usage: a provider the simulator does not have, an empty audience */
         {2, 0, NULL, {"attest", "--bogus"}},
-        {2, 0, NULL, {"attest", "--simulate", "azure-maa", "--sim-dir", "@SIM"}},
+        {2, 0, NULL, {"attest", "--simulate", "sgx", "--sim-dir", "@SIM"}},
         {2,
          0,
          "attest.schema.json",
-         {"attest", "--json", "--simulate", "gcp-confidential", "--sim-dir", "@SIM"}},
+         {"attest", "--json", "--simulate", "sgx", "--sim-dir", "@SIM"}},
+        {2,
+         0,
+         NULL,
+         {"attest", "--simulate", "gcp-confidential", "--sim-dir", "@SIM", "--audience", ""}},
         {2, 0, NULL, {"attest", "--report-data", "zz", "--simulate", "tdx", "--sim-dir", "@SIM"}},
         /* local input: a simulator directory never initialised, an output that cannot be made */
         {3, 0, NULL, {"attest", "--simulate", "sev-snp", "--sim-dir", "@EMPTY"}},
@@ -802,7 +818,11 @@ static void test_serve_exit_codes(void **state)
         {1, NO_TEE, NULL, {"serve", "--listen", "127.0.0.1:0"}},
         {1, NO_TEE, NULL, {"serve", "--config", "@CFG_REQUIRED", "--listen", "127.0.0.1:0"}},
         {2, 0, NULL, {"serve", "--bogus"}},
-        {2, 0, NULL, {"serve", "--simulate", "azure-maa", "--sim-dir", "@SIM"}},
+        {2, 0, NULL, {"serve", "--simulate", "sgx", "--sim-dir", "@SIM"}},
+        {2,
+         0,
+         NULL,
+         {"serve", "--simulate", "gcp-confidential", "--sim-dir", "@SIM", "--audience", ""}},
         {2, 0, NULL, {"serve", "--listen", "localhost"}},
         {3, 0, NULL, {"serve", "--config", "/no/such/config.json"}},
         {3, 0, NULL, {"serve", "--config", "@CFG_BAD"}},
@@ -1263,10 +1283,10 @@ static void test_messages_name_things_once(void **state)
         free(err);
     }
     {
-        const char *argv[] = {"attest", "--simulate", "azure-maa", "--sim-dir", e->sim.dir, NULL};
+        const char *argv[] = {"attest", "--simulate", "sgx", "--sim-dir", e->sim.dir, NULL};
         assert_int_equal(bpt_test_run_cli_err(&out, &err, argv), 2);
-        assert_non_null(strstr(err, "the simulator has sev-snp, tdx and aws-nitro"));
-        assert_null(strstr(err, "gcp")); /* no list of providers it cannot simulate */
+        assert_non_null(strstr(err, "the simulator has sev-snp, tdx, aws-nitro, gcp-confidential, "
+                                    "azure-maa"));
         free(out);
         free(err);
     }
@@ -1276,6 +1296,8 @@ static void test_messages_name_things_once(void **state)
         assert_non_null(strstr(out, "SEV-SNP"));
         assert_non_null(strstr(out, "TDX"));
         assert_non_null(strstr(out, "AWS Nitro"));
+        assert_non_null(strstr(out, "GCP Confidential"));
+        assert_non_null(strstr(out, "Azure"));
         free(out);
     }
 }

@@ -120,7 +120,14 @@ void cli_help_exit_line(FILE *f, int code, const char *text);
 void cli_help_exit(FILE *f, const char *ok, const char *refused, const char *input,
                    const char *network);
 
-/* true for the providers the simulator has (--simulate): SEV-SNP, TDX, AWS Nitro. */
+/* A decimal number 0..@p max from a flag's value: digits only (no sign, space or base prefix),
+ * nothing after them, no overflow; false otherwise. The one parser of the CLI's numbers. */
+bool cli_parse_u64(const char *s, unsigned long long max, unsigned long long *out);
+
+/* The providers the simulator has, as --simulate spells them. */
+#define CLI_SIMULATED "sev-snp, tdx, aws-nitro, gcp-confidential, azure-maa"
+
+/* true for the providers the simulator has (--simulate): CLI_SIMULATED. */
 bool cli_simulated(bpt_provider p);
 
 /* true if argv has -h or --help anywhere before "--". */

@@ -88,9 +88,8 @@ int cli_make_verifier(bpt_verifier **out, const char *policy_file, const char *c
 /* A whole number of seconds 0..86400 from @p arg into milliseconds (0 becomes 1 ms). */
 static bool seconds(unsigned *ms, const char *arg)
 {
-    char *end = NULL;
-    unsigned long v = strtoul(arg, &end, 10);
-    if (!*arg || *end || v > 86400 || arg[0] == '-') {
+    unsigned long long v = 0;
+    if (!cli_parse_u64(arg, 86400, &v)) {
         return false;
     }
     *ms = v == 0 ? 1 : (unsigned)v * 1000u;

@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include <stdarg.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -261,10 +262,27 @@ void cli_help_exit(FILE *f, const char *ok, const char *refused, const char *inp
     }
 }
 
+bool cli_parse_u64(const char *s, unsigned long long max, unsigned long long *out)
+{
+    char *end = NULL;
+    unsigned long long v;
+    if (!s || *s < '0' || *s > '9') {
+        return false;
+    }
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (*end || errno == ERANGE || v > max) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
 bool cli_simulated(bpt_provider p)
 {
     return p == BPT_PROVIDER_AMD_SEV_SNP || p == BPT_PROVIDER_INTEL_TDX ||
-           p == BPT_PROVIDER_AWS_NITRO;
+           p == BPT_PROVIDER_AWS_NITRO || p == BPT_PROVIDER_GCP_CONFIDENTIAL ||
+           p == BPT_PROVIDER_AZURE_SNP;
 }
 
 bool cli_wants_help(int argc, char **argv)

@@ -13,16 +13,18 @@ static void attest_usage(FILE *f)
 {
     fprintf(f,
             "usage: bpt attest [--report-data HEX | --nonce S] [--simulate PROVIDER]\n"
-            "                  [--sim-dir DIR] [-o FILE] [--json]\n"
+            "                  [--sim-dir DIR] [--audience AUD] [-o FILE] [--json]\n"
             "\n"
             "Produce attestation evidence that binds 64 bytes of report data, or a nonce.\n"
             "  --report-data HEX  up to 64 bytes, zero-padded (default: zeros)\n"
             "  --nonce S          bind the text S (1..512 bytes) by the nonce rule that\n"
             "                     'bpt verify --expect-nonce S' checks: SEV-SNP and TDX\n"
             "                     report data = SHA-512(S); Nitro: the document's nonce\n"
-            "                     field holds S\n"
+            "                     field holds S; GCP tokens: eat_nonce; Azure: nonce\n"
             "  --simulate P       use the simulated TEE made by 'bpt sim init': sev-snp,\n"
-            "                     tdx or aws-nitro (the providers the simulator has)\n"
+            "                     tdx, aws-nitro, gcp-confidential or azure-maa (tokens)\n"
+            "  --audience AUD     the audience of an attestation token (GCP Confidential\n"
+            "                     Space: required; simulated: default blueprint-tee-sim)\n"
             "  --sim-dir DIR      the simulator directory (required with --simulate)\n"
             "  -o FILE            write to FILE instead of stdout\n"
             "  --json             write the report JSON (evidence plus the certificates or\n"
@@ -66,6 +68,7 @@ int cmd_attest(int argc, char **argv)
         {"nonce", required_argument, NULL, 'n'},
         {"simulate", required_argument, NULL, 's'},
         {"sim-dir", required_argument, NULL, 'd'},
+        {"audience", required_argument, NULL, 'a'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -90,14 +93,18 @@ int cmd_attest(int argc, char **argv)
             break;
         case 's':
             if (bpt_provider_parse(&ao.simulate, optarg) < 0 || !cli_simulated(ao.simulate)) {
-                return cli_usage_error("attest",
-                                       "--simulate '%.40s': the simulator has sev-snp, tdx and "
-                                       "aws-nitro",
-                                       optarg);
+                return cli_usage_error(
+                    "attest", "--simulate '%.40s': the simulator has " CLI_SIMULATED, optarg);
             }
             break;
         case 'd':
             ao.sim_dir = optarg;
+            break;
+        case 'a':
+            if (!*optarg || strlen(optarg) > 512) {
+                return cli_usage_error("attest", "--audience: 1..512 bytes");
+            }
+            ao.audience = optarg;
             break;
         case 'o':
             out_path = optarg;

@@ -5,7 +5,6 @@
  */
 #include "cli.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,17 +48,6 @@ struct chain_flags {
     bool has_blueprint, has_service;
 };
 
-static bool number(const char *s, unsigned long long *out)
-{
-    char *end = NULL;
-    if (!*s || *s == '-') {
-        return false;
-    }
-    errno = 0;
-    *out = strtoull(s, &end, 10);
-    return *end == 0 && errno != ERANGE;
-}
-
 static int parse(struct chain_flags *fl, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -94,13 +82,13 @@ static int parse(struct chain_flags *fl, int argc, char **argv)
             fl->attestation = optarg;
             break;
         case 'b':
-            if (!number(optarg, &fl->blueprint)) {
+            if (!cli_parse_u64(optarg, UINT64_MAX, &fl->blueprint)) {
                 return cli_usage_error("chain", "--blueprint '%.30s': a number", optarg);
             }
             fl->has_blueprint = true;
             break;
         case 's':
-            if (!number(optarg, &fl->service)) {
+            if (!cli_parse_u64(optarg, UINT64_MAX, &fl->service)) {
                 return cli_usage_error("chain", "--service '%.30s': a number", optarg);
             }
             fl->has_service = true;

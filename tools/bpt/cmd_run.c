@@ -62,7 +62,8 @@ static void run_usage(FILE *f)
             "  --workers N           jobs run at once (default 4)\n"
             "  --queue N             jobs waiting beyond those (default 256; then 503)\n"
             "  --drain SECS          how long in-flight jobs may finish at stop (default 10)\n"
-            "  --simulate P          attest with the simulated TEE (sev-snp, tdx, aws-nitro)\n"
+            "  --simulate P          attest with the simulated TEE (sev-snp, tdx, aws-nitro,\n"
+            "                        gcp-confidential, azure-maa)\n"
             "  --sim-dir DIR         made by 'bpt sim init DIR' (required with --simulate)\n"
             "  --root DIR            look for the TEE under DIR instead of / (tests, chroots)\n"
             "chain (the Tangle job source and result sink; docs/chain.md):\n"
@@ -117,12 +118,11 @@ static bool split_index(const char *arg, uint8_t *index, const char **rest)
 /* A positive count from a flag's value, at most @p max; false otherwise. */
 static bool parse_count(const char *s, unsigned long max, unsigned long *out)
 {
-    char *end = NULL;
-    unsigned long v = strtoul(s, &end, 10);
-    if (end == s || *end || v == 0 || v > max || s[0] == '-') {
+    unsigned long long v = 0;
+    if (!cli_parse_u64(s, max, &v) || v == 0) {
         return false;
     }
-    *out = v;
+    *out = (unsigned long)v;
     return true;
 }
 
@@ -143,23 +143,6 @@ struct run_flags {
     struct cli_rt rt; /* --deployment: the runtime it lives in, and its verifier */
     const char *deployment;
 };
-
-/* A decimal number up to @p max (0 allowed); false otherwise. */
-static bool parse_u64(const char *s, unsigned long long max, unsigned long long *out)
-{
-    char *end = NULL;
-    unsigned long long v;
-    if (!*s || s[0] == '-') {
-        return false;
-    }
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (*end || errno == ERANGE || v > max) {
-        return false;
-    }
-    *out = v;
-    return true;
-}
 
 static int parse_flags(struct run_flags *fl, int argc, char **argv)
 {
@@ -246,10 +229,8 @@ static int parse_flags(struct run_flags *fl, int argc, char **argv)
             break;
         case 's':
             if (bpt_provider_parse(&fl->simulate, optarg) < 0 || !cli_simulated(fl->simulate)) {
-                return cli_usage_error("run",
-                                       "--simulate '%.40s': the simulator has sev-snp, tdx and "
-                                       "aws-nitro",
-                                       optarg);
+                return cli_usage_error(
+                    "run", "--simulate '%.40s': the simulator has " CLI_SIMULATED, optarg);
             }
             break;
         case 'd':
@@ -274,23 +255,23 @@ static int parse_flags(struct run_flags *fl, int argc, char **argv)
             fl->bsm = optarg;
             break;
         case 'I':
-            if (!parse_u64(optarg, UINT64_MAX, &fl->service_id)) {
+            if (!cli_parse_u64(optarg, UINT64_MAX, &fl->service_id)) {
                 return cli_usage_error("run", "--service-id '%.30s': a number", optarg);
             }
             fl->has_service = true;
             break;
         case 'B':
-            if (!parse_u64(optarg, UINT64_MAX, &fl->start_block)) {
+            if (!cli_parse_u64(optarg, UINT64_MAX, &fl->start_block)) {
                 return cli_usage_error("run", "--start-block '%.30s': a block number", optarg);
             }
             break;
         case 'C':
-            if (!parse_u64(optarg, 10000, &fl->confirmations)) {
+            if (!cli_parse_u64(optarg, 10000, &fl->confirmations)) {
                 return cli_usage_error("run", "--confirmations '%.30s': 0..10000", optarg);
             }
             break;
         case 'P':
-            if (!parse_u64(optarg, 3600000, &fl->poll_ms) || fl->poll_ms < 10) {
+            if (!cli_parse_u64(optarg, 3600000, &fl->poll_ms) || fl->poll_ms < 10) {
                 return cli_usage_error("run", "--poll-ms '%.30s': 10..3600000", optarg);
             }
             break;

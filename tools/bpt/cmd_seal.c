@@ -4,7 +4,6 @@
  */
 #include "cli.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,14 +71,12 @@ static int onchain_check(const char *url, const char *rpc, const char *bsm_text,
     bpt_report *rep = NULL;
     bpt_verified *v = NULL;
     json_t *j = NULL;
-    char *att = NULL, full[1024], pin[200], *end = NULL;
+    char *att = NULL, full[1024], pin[200];
     unsigned long long service;
     long status = 0;
     int rc, ex = BPT_EXIT_OK;
 
-    errno = 0;
-    service = strtoull(service_text, &end, 10);
-    if (!*service_text || *end || service_text[0] == '-' || errno == ERANGE) {
+    if (!cli_parse_u64(service_text, UINT64_MAX, &service)) {
         return cli_usage_error("seal", "--service '%.30s': a number", service_text);
     }
     if (bpt_eth_address_parse(&bsm, bsm_text) < 0 ||

@@ -42,7 +42,7 @@ static void on_secret(const char *session_id_hex, const char *name, const bpt_se
 static void serve_usage(FILE *f)
 {
     fprintf(f, "usage: bpt serve [--config FILE] [--listen HOST:PORT | --listen unix:PATH]\n"
-               "                 [--simulate PROVIDER --sim-dir DIR]\n"
+               "                 [--simulate PROVIDER --sim-dir DIR] [--audience AUD]\n"
                "\n"
                "Serve the sealed-secret key exchange (DESIGN.md §6) until SIGINT or SIGTERM:\n"
                "POST /v1/sessions, POST /v1/sessions/{id}/secrets, GET /v1/attestation,\n"
@@ -52,7 +52,12 @@ static void serve_usage(FILE *f)
                "                     per-client and connection limits, request deadline,\n"
                "                     secret_store policy, authorized_senders) is used, and\n"
                "                     requirement (below)\n"
-               "  --simulate P       evidence from the simulated TEE (sev-snp, tdx, aws-nitro)\n"
+               "  --simulate P       evidence from the simulated TEE (sev-snp, tdx, aws-nitro,\n"
+               "                     gcp-confidential, azure-maa: tokens of the simulated\n"
+               "                     launcher and MAA, keys in DIR/<provider>/jwks.json)\n"
+               "  --audience AUD     the audience of attestation tokens: GCP Confidential\n"
+               "                     Space asks its launcher for it (required there); the\n"
+               "                     simulated tokens default to blueprint-tee-sim\n"
                "  --sim-dir DIR      made by 'bpt sim init DIR' (required with --simulate)\n"
                "  --listen HOST:PORT default 127.0.0.1:8787 (port 0 picks a free one)\n"
                "  --listen unix:PATH a unix socket instead (mode 0600; an old socket at PATH\n"
@@ -124,10 +129,15 @@ static int check_evidence(const struct serve_state *st, const bpt_config *cfg)
 int cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},   {"listen", required_argument, NULL, 'l'},
-        {"simulate", required_argument, NULL, 's'}, {"sim-dir", required_argument, NULL, 'd'},
-        {"legacy-v0", no_argument, NULL, 'L'},      {"binding", required_argument, NULL, 'b'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"listen", required_argument, NULL, 'l'},
+        {"simulate", required_argument, NULL, 's'},
+        {"sim-dir", required_argument, NULL, 'd'},
+        {"legacy-v0", no_argument, NULL, 'L'},
+        {"binding", required_argument, NULL, 'b'},
+        {"audience", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     struct serve_state st = {.ao = BPT_ATTESTER_OPTS_INIT};
     bpt_kx_service_options so = BPT_KX_SERVICE_OPTIONS_INIT;
@@ -153,14 +163,18 @@ int cmd_serve(int argc, char **argv)
             break;
         case 's':
             if (bpt_provider_parse(&st.ao.simulate, optarg) < 0 || !cli_simulated(st.ao.simulate)) {
-                return cli_usage_error("serve",
-                                       "--simulate '%.40s': the simulator has sev-snp, tdx and "
-                                       "aws-nitro",
-                                       optarg);
+                return cli_usage_error(
+                    "serve", "--simulate '%.40s': the simulator has " CLI_SIMULATED, optarg);
             }
             break;
         case 'd':
             st.ao.sim_dir = optarg;
+            break;
+        case 'a':
+            if (!*optarg || strlen(optarg) > 512) {
+                return cli_usage_error("serve", "--audience: 1..512 bytes");
+            }
+            st.ao.audience = optarg;
             break;
         case 'L':
             ho.legacy_v0 = true;

@@ -15,10 +15,14 @@ int cmd_sim(int argc, char **argv)
             "vendors' shapes for SEV-SNP (ARK -> ASK -> VCEK with AMD's extensions), TDX\n"
             "(an Intel-style root -> PCK CA -> PCK with SGX extensions, and the quote's\n"
             "collateral in DIR/tdx/collateral.json) and AWS Nitro (root -> intermediate -> leaf),\n"
-            "and write every simulated root to DIR/trust-roots.pem. 'bpt attest --simulate\n"
-            "sev-snp|tdx|aws-nitro --sim-dir DIR' then makes evidence; pass the roots file to\n"
-            "'bpt verify --trust-root' (the pinned vendor roots refuse simulated evidence).\n"
-            "The keys are test keys (files 0600).\n");
+            "and write every simulated root to DIR/trust-roots.pem. Also two token services,\n"
+            "each an RSA key whose public half is DIR/<provider>/jwks.json: GCP Confidential\n"
+            "Space's launcher (gcp-confidential) and Azure Attestation for an Azure\n"
+            "confidential VM (azure-maa, issuer https://bpt-sim.attest.invalid). 'bpt attest\n"
+            "--simulate sev-snp|tdx|aws-nitro|gcp-confidential|azure-maa --sim-dir DIR' then\n"
+            "makes evidence; pass the roots file to 'bpt verify --trust-root', a JWKS to\n"
+            "'bpt verify --jwks' (the pinned vendor roots and the services' own keys refuse\n"
+            "simulated evidence). The keys are test keys (files 0600).\n");
         cli_help_exit(stdout, "the simulated TEEs are ready", NULL,
                       "DIR cannot be created or written", NULL);
         return BPT_EXIT_OK;

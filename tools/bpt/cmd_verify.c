@@ -369,9 +369,8 @@ static int build_policy(bpt_policy **out, const struct verify_args *a, bpt_provi
         goto out;
     }
     if (a->max_age) {
-        char *end = NULL;
-        unsigned long long v = strtoull(a->max_age, &end, 10);
-        if (!*a->max_age || *end || a->max_age[0] == '-') {
+        unsigned long long v = 0;
+        if (!cli_parse_u64(a->max_age, UINT64_MAX, &v)) {
             ex = cli_usage_error("verify", "--max-age '%s': expected seconds", a->max_age);
             goto out;
         }

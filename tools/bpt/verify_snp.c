@@ -199,9 +199,8 @@ int snp_flags_apply(bpt_policy *p, const struct snp_flags *f, const char **what)
         LIB(bpt_policy_set_sev_snp_rule(p, "require_author_key", true), "--snp-require-author-key")
     }
     if (f->min_build) {
-        char *end = NULL;
-        unsigned long v = strtoul(f->min_build, &end, 10);
-        if (f->min_build[0] < '0' || f->min_build[0] > '9' || *end || v > 255) {
+        unsigned long long v = 0;
+        if (!cli_parse_u64(f->min_build, 255, &v)) {
             return cli_usage_error("verify", "--snp-min-build '%.20s': expected 0..255",
                                    f->min_build);
         }

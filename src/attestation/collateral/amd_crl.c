@@ -133,12 +133,10 @@ static int from_cache(int *rc_out, struct bpt_amd_crl_used *used, char *why, siz
         snprintf(why, why_len, "none is in the cache directory");
         goto out;
     }
-    if (parse_one(&crl, b.data, b.len, "cached CRL") < 0 || !issued_by(crl, ark) ||
-        X509_CRL_get_signature_nid(crl) != NID_rsassaPss ||
-        X509_CRL_verify(crl, X509_get0_pubkey(ark)) != 1) {
-        ERR_clear_error();
+    if (parse_one(&crl, b.data, b.len, "cached CRL") < 0 || !issued_by(crl, ark)) {
+        bpt_error_clear();
         BPT_LOG(BPT_LOG_WARN, "kds", "cached crl unusable path=%s", path);
-        snprintf(why, why_len, "the cached one is not this ARK's or does not verify");
+        snprintf(why, why_len, "the cached one is not a CRL of this ARK");
         goto out;
     }
     if (!bpt_pki_crl_window(crl, &nb, &na) || at > na || at < nb) {
@@ -146,11 +144,16 @@ static int from_cache(int *rc_out, struct bpt_amd_crl_used *used, char *why, siz
                  nb ? bpt_time_format(from, nb) : "?", na ? bpt_time_format(to, na) : "?");
         goto out;
     }
-    *rc_out = verify_crl(crl, ark, at, "sev_snp: the cached CRL");
-    if (*rc_out == 0) {
-        window(used, crl, "cache");
-        *rc_out = check_entries(crl, inter, leaf, src->vlek, "sev_snp: the cached CRL");
+    /* its signature checked once: one that does not verify is replaced like a missing one */
+    if (verify_crl(crl, ark, at, "sev_snp: the cached CRL") < 0) {
+        ERR_clear_error();
+        bpt_error_clear();
+        BPT_LOG(BPT_LOG_WARN, "kds", "cached crl does not verify path=%s", path);
+        snprintf(why, why_len, "the cached one does not verify with this ARK");
+        goto out;
     }
+    window(used, crl, "cache");
+    *rc_out = check_entries(crl, inter, leaf, src->vlek, "sev_snp: the cached CRL");
     answered = 1;
 out:
     X509_CRL_free(crl);

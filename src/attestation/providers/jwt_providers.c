@@ -172,6 +172,24 @@ static int gcp_nonce(const json_t *claims, const char *want)
                    n ? "" : " (the token has none)");
 }
 
+/*
+ * The report data a GCP token binds (docs/jwt.md): eat_nonce an array whose first two values
+ * are 64 hex digits each, the first 32 bytes then the next. @return 1 found (in @p rd), 0 not.
+ */
+static int gcp_report_data(uint8_t rd[64], const json_t *claims)
+{
+    const json_t *n = json_object_get(claims, "eat_nonce");
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = json_string_value(json_array_get(n, i));
+        if (!v || strlen(v) != 64 ||
+            bpt_hex_decode_exact(rd + 32 * i, 32, v, 64, "eat_nonce") < 0) {
+            bpt_error_clear();
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int gcp_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
                       const bpt_verify_ctx *ctx, const bpt_policy *policy, void *state)
 {
@@ -181,9 +199,9 @@ static int gcp_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
     bpt_report *report = NULL;
     const json_t *container;
     const char *iss, *dbgstat, *image = NULL;
-    uint8_t digest[32];
+    uint8_t digest[32], rd[64];
     size_t digest_len = 0;
-    bool debug, unbound = false;
+    bool debug, unbound = false, has_rd;
     int rc;
 
     (void)state;
@@ -239,12 +257,16 @@ static int gcp_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
         BPT_CHECK(bpt_policy_check_measurement(policy, digest, 32,
                                                "gcp_confidential: measurement (image digest)"));
     }
+    has_rd = gcp_report_data(rd, t->claims) == 1;
     if (policy->expected_report_data_len) {
-        rc = bpt_err(BPT_EUNSATISFIABLE,
-                     "%s: tokens carry no report_data; expect a nonce "
-                     "(eat_nonce) instead",
-                     what);
-        goto out;
+        if (!has_rd) {
+            rc = bpt_err(BPT_ECLAIM,
+                         "%s: the token carries no report data (eat_nonce's first two values, "
+                         "32 bytes each in hex) to compare",
+                         what);
+            goto out;
+        }
+        BPT_CHECK(bpt_policy_check_report_data(policy, rd, "gcp_confidential: report_data"));
     }
 
     BPT_CHECK(new_report(&report, BPT_PROVIDER_GCP_CONFIDENTIAL, ev->bytes, ev->len, t, "sha256",
@@ -280,8 +302,11 @@ static int gcp_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
         BPT_CHECK(copy_claim(c, container, "image_reference", NULL));
         BPT_CHECK(copy_claim(c, container, "restart_policy", NULL));
         BPT_CHECK(copy_claim(c, container, "image_id", NULL));
+        if (has_rd) {
+            BPT_CHECK(bpt_claims_set_user_data(c, rd, 64));
+        }
     }
-    BPT_CHECK(finish(res, NULL, 0, t, unbound));
+    BPT_CHECK(finish(res, rd, has_rd ? 64 : 0, t, unbound));
     res->report = report;
     report = NULL;
     rc = 0;
@@ -435,6 +460,19 @@ static int maa_verify(bpt_verify_result *res, const struct bpt_evidence *ev,
         goto out;
     }
     has_rd = rc == 1;
+    if (tee != t->claims) {
+        /* An Azure CVM: the TEE's report data is the hash of the vTPM's runtime data, which MAA
+         * checked; what the workload bound is its client payload's report_data, when given. */
+        const json_t *payload =
+            json_object_get(json_object_get(t->claims, "x-ms-runtime"), "client-payload");
+        if ((rc = maa_hex(rd, 64, payload, "report_data", false, what)) < 0) {
+            rc =
+                bpt_err(BPT_EMALFORMED,
+                        "%s: x-ms-runtime.client-payload.report_data is not 64 bytes of hex", what);
+            goto out;
+        }
+        has_rd = has_rd || rc == 1;
+    }
     if (policy->expected_report_data_len) {
         if (!has_rd) {
             rc = bpt_err(BPT_ECLAIM, "%s: the token has no %s to compare", what, rd_key);

@@ -354,6 +354,8 @@ static void test_gcp_token_verifies_and_maps_claims(void **state)
     bpt_verify_ctx *c = context(NULL);
     bpt_verified *v = NULL;
     const bpt_report *r;
+    const uint8_t *rd;
+    size_t rd_len = 0;
 
     assert_ok(bpt_policy_set_expected_nonce(p, "nonce-0123456789"));
     assert_ok(bpt_policy_set_expected_image_digest(p, DIGEST));
@@ -377,6 +379,25 @@ static void test_gcp_token_verifies_and_maps_claims(void **state)
     assert_custom(r, "eat_nonce", "\"nonce-0123456789\"");
     assert_custom(r, "swname", "\"CONFIDENTIAL_SPACE\"");
     assert_custom(r, "hwmodel", "\"GCP_AMD_SEV\"");
+    assert_null(bpt_verified_report_data(v, &rd_len));
+    bpt_verified_free(v);
+    bpt_free(rs);
+    free(claims);
+
+    /* 64 bytes of report data as eat_nonce's first two values (docs/jwt.md). */
+    claims = gcp_claims(
+        "{\"eat_nonce\":[\"1111111111111111111111111111111111111111111111111111111111111111\","
+        "\"2222222222222222222222222222222222222222222222222222222222222222\",\"nonce-0123456789\"]"
+        "}");
+    rs = token("RS256", "rsa-1", f->rsa, claims);
+    assert_ok(bpt_policy_set_expected_report_data(
+        p, "111111111111111111111111111111111111111111111111111111111111111122222222222222222222222"
+           "22222222222222222222222222222222222222222"));
+    assert_ok(bpt_verify(&v, c, p, (const uint8_t *)rs, strlen(rs), BPT_PROVIDER_UNKNOWN));
+    rd = bpt_verified_report_data(v, &rd_len);
+    assert_int_equal(rd_len, 64);
+    assert_int_equal(rd[0], 0x11);
+    assert_int_equal(rd[63], 0x22);
     bpt_verified_free(v);
     bpt_verify_ctx_free(c);
     bpt_policy_free(p);
@@ -527,6 +548,29 @@ static void test_azure_tokens_verify_with_keys_from_the_issuer(void **state)
     bpt_verified_free(v);
     bpt_free(rs);
     free(claims);
+    /* Its report data: the client payload's, not the TEE's hash of the runtime data. */
+    claims = maa_claims(
+        f->srv.url, "{\"x-ms-attestation-type\":\"azurevm\",\"x-ms-isolation-tee\":{"
+                    "\"x-ms-attestation-type\":\"sevsnpvm\",\"x-ms-sevsnpvm-is-debuggable\":"
+                    "false,\"x-ms-sevsnpvm-launchmeasurement\":\"" MEAS "\","
+                    "\"x-ms-sevsnpvm-reportdata\":"
+                    "\"1111111111111111111111111111111111111111111111111111111111111111111111111111"
+                    "1111111111111111111111111111111111111111111111111111\"},\"x-ms-runtime\":{"
+                    "\"client-payload\":{\"report_data\":"
+                    "\"2222222222222222222222222222222222222222222222222222222222222222222222222222"
+                    "2222222222222222222222222222222222222222222222222222\"}}}");
+    rs = token("RS256", "rsa-1", f->rsa, claims);
+    assert_ok(bpt_verify(&v, c, p, (const uint8_t *)rs, strlen(rs), BPT_PROVIDER_AZURE_SNP));
+    {
+        size_t rd_len = 0;
+        const uint8_t *rd = bpt_verified_report_data(v, &rd_len);
+        assert_int_equal(rd_len, 64);
+        assert_int_equal(rd[0], 0x22);
+        assert_int_equal(rd[63], 0x22);
+    }
+    bpt_verified_free(v);
+    bpt_free(rs);
+    free(claims);
     bpt_policy_free(p);
     bpt_verify_ctx_free(c);
 }
@@ -649,8 +693,20 @@ static const struct refusal refusals[] = {
      "image digest (absent) is not the expected"},
     {"GCP measurement", false, NULL, NULL, 0, NULL,
      "{\"expected_measurement\":\"" ZERO32 "\"" AUD "}", BPT_ECLAIM, "measurement (image digest)"},
-    {"GCP report_data", false, NULL, NULL, 0, NULL, "{\"expected_report_data\":\"00\"" AUD "}",
-     BPT_EUNSATISFIABLE, "tokens carry no report_data"},
+    /* Report data: eat_nonce's first two values, 32 bytes each in hex (docs/jwt.md). */
+    {"GCP report_data absent", false, NULL, NULL, 0, NULL,
+     "{\"expected_report_data\":\"00\"" AUD "}", BPT_ECLAIM,
+     "gcp_confidential: the token carries no report data (eat_nonce's first two values"},
+    {"GCP report_data half not hex", false, NULL, NULL, 0,
+     "{\"eat_nonce\":[\"1111111111111111111111111111111111111111111111111111111111111111\","
+     "\"zz22222222222222222222222222222222222222222222222222222222222222\"]}",
+     "{\"expected_report_data\":\"00\"" AUD "}", BPT_ECLAIM, "the token carries no report data"},
+    {"GCP report_data differs", false, NULL, NULL, 0,
+     "{\"eat_nonce\":[\"1111111111111111111111111111111111111111111111111111111111111111\","
+     "\"2222222222222222222222222222222222222222222222222222222222222222\"]}",
+     "{\"expected_report_data\":"
+     "\"2222222222222222222222222222222222222222222222222222222222222222\"" AUD "}",
+     BPT_ECLAIM, "gcp_confidential: report_data differs from the expected 32 bytes"},
     /* Azure claims. */
     {"Azure issuer outside the allow-list", true, NULL, NULL, 0,
      "{\"iss\":\"https://evil.attest.azure.net\"}", NULL, BPT_ECLAIM,
@@ -664,6 +720,21 @@ static const struct refusal refusals[] = {
     {"Azure debug claim absent", true, NULL, NULL, 0,
      "{\"x-ms-sevsnpvm-is-debuggable\":\"<delete>\"}", NULL, BPT_EMALFORMED,
      "x-ms-sevsnpvm-is-debuggable is missing or not a boolean"},
+    /* An Azure CVM binds the workload's report data in its client payload (docs/jwt.md). */
+    {"Azure CVM client payload report_data not hex", true, NULL, NULL, 0,
+     "{\"x-ms-attestation-type\":\"azurevm\",\"x-ms-isolation-tee\":{\"x-ms-attestation-type\":"
+     "\"tdxvm\",\"tdx_td_attributes_debug\":false,\"tdx_mrtd\":\"" MEAS "\"},"
+     "\"x-ms-runtime\":{\"client-payload\":{\"report_data\":\"zz\"}}}",
+     NULL, BPT_EMALFORMED, "azure_maa: x-ms-runtime.client-payload.report_data is not 64 bytes"},
+    {"Azure CVM client payload report_data differs", true, NULL, NULL, 0,
+     "{\"x-ms-attestation-type\":\"azurevm\",\"x-ms-isolation-tee\":{\"x-ms-attestation-type\":"
+     "\"tdxvm\",\"tdx_td_attributes_debug\":false,\"tdx_mrtd\":\"" MEAS "\"},"
+     "\"x-ms-runtime\":{\"client-payload\":{\"report_data\":"
+     "\"2222222222222222222222222222222222222222222222222222222222222222222222222222222222222222222"
+     "2222222222222222222222222222222222222\"}}}",
+     "{\"expected_report_data\":"
+     "\"1111111111111111111111111111111111111111111111111111111111111111\"" AUD "}",
+     BPT_ECLAIM, "azure_maa: report_data differs from the expected 32 bytes"},
     {"Azure TDX debug", true, NULL, NULL, 0,
      "{\"x-ms-attestation-type\":\"azurevm\",\"x-ms-isolation-tee\":{\"x-ms-attestation-type\":"
      "\"tdxvm\",\"tdx_td_attributes_debug\":true,\"tdx_mrtd\":\"" MEAS "\"}}",

@@ -367,6 +367,28 @@ static void test_crl_cache_offline_and_opt_out(void **state)
     assert_null(v);
     bpt_verify_ctx_free(ctx);
 
+    /* A cached CRL whose signature does not verify, or that is no CRL: unusable, like a
+     * missing one (offline: refused, saying which). */
+    now = AT;
+    {
+        size_t n = 0;
+        uint8_t *stored = bpt_test_read_file(path, &n);
+        assert_non_null(stored);
+        stored[n - 1] ^= 0x01; /* the signature's last byte */
+        bpt_test_write_file(path, stored, n);
+        free(stored);
+    }
+    ctx = kds_ctx(f, cache, true);
+    assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, f->report, f->len), BPT_EKEYS,
+                  "the cached one does not verify with this ARK, and fetching is off");
+    bpt_verify_ctx_free(ctx);
+    bpt_test_write_file(path, "not a CRL", 9);
+    ctx = kds_ctx(f, cache, true);
+    assert_rc_msg(bpt_sev_snp_verify(&v, ctx, NULL, f->report, f->len), BPT_EKEYS,
+                  "the cached one is not a CRL of this ARK, and fetching is off");
+    assert_null(v);
+    bpt_verify_ctx_free(ctx);
+
     /* The opt-out: no CRL needed, and the result says it was not checked. */
     ctx = kds_ctx(f, cache, true);
     assert_ok(bpt_verify_ctx_set_at(ctx, AT + 7200));
