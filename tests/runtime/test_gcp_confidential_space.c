@@ -7,18 +7,24 @@
  * requestId derived from the deployment id; a taken name adopted); throttling retried within the
  * deadline and refused past it; an expired token replaced once, refused tokens, a key the
  * server does not know, a wrong audience in the assertion; a deploy whose operation is still
- * running at the deadline, then resumed; `bpt deploy --backend gcp_confidential_space`, stop and
- * destroy as the CLI runs them, with no token or key in what it prints.
+ * running at the deadline, then resumed; the workload is `bpt serve --simulate gcp-confidential
+ * --audience AUDIENCE` on 127.0.0.1 (the instances' networkIP): its Confidential Space token
+ * verified with the config's audience and image digest before anything is sealed, and refused
+ * (nothing sealed) for another image digest, another audience, another JWKS; `bpt deploy
+ * --backend gcp_confidential_space`, status, attestation, pubkey, stop and destroy as the CLI
+ * runs them, with no token or key in what it prints.
  */
 #include "helpers/test.h"
 
 #include "helpers/canned_http.h"
 #include "helpers/gce_server.h"
+#include "helpers/proc.h"
 #include "helpers/sim_fixture.h"
 
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "attester/sim/tokens.h"
 #include "runtime/remote/remote.h"
 
 #define AUDIENCE "https://bpt.example/gcp-test"
@@ -28,11 +34,15 @@
 
 struct fx {
     struct bpt_sim_fixture sim;
+    struct bpt_test_proc serve; /* bpt serve --simulate gcp-confidential --audience AUDIENCE */
     struct bpt_gce_server *gce;
-    bpt_verifier *verifier;
+    bpt_verifier *verifier; /* the runtime's: the simulator's JWKS */
+    bpt_verifier *sealer;   /* a sealing client's: also the audience and the image digest */
     char *dir;
     uint16_t plane_port;
-    char config[4300], key[4300], state_dir[4300];
+    const char *digest;   /* the config's image_digest, or NULL */
+    const char *audience; /* the config's audience */
+    char config[4300], key[4300], state_dir[4300], policy[4300], jwks[4300], plane_url[64];
 };
 
 static const struct bpt_gce_knobs KNOBS = {.op_polls = 1, .staging_polls = 1};
@@ -47,33 +57,69 @@ static void write_config(struct fx *f, unsigned deploy_s, unsigned request_s, co
     char text[6144];
     snprintf(text, sizeof(text),
              "{\"schema_version\":1,\"zone\":\"europe-west4-a\",\"machine_type\":"
-             "\"n2d-standard-2\",\"audience\":\"" AUDIENCE "\",\"credentials_file\":\"%s\","
+             "\"n2d-standard-2\",\"audience\":\"%s\",\"credentials_file\":\"%s\","
              "\"endpoint\":\"http://127.0.0.1:%u/compute/v1\",\"plane_scheme\":\"http\","
              "\"key_exchange_port\":%u,\"deploy_timeout_s\":%u,\"request_timeout_s\":%u,"
-             "\"poll_base_ms\":5,\"poll_max_ms\":40,\"image_repository\":\"" REPO "\"%s}",
-             f->key, bpt_gce_server_port(f->gce), f->plane_port, deploy_s, request_s,
-             extra != NULL ? extra : "");
+             "\"poll_base_ms\":5,\"poll_max_ms\":40,\"image_repository\":\"" REPO "\"%s%s%s%s}",
+             f->audience, f->key, bpt_gce_server_port(f->gce), f->plane_port, deploy_s, request_s,
+             f->digest != NULL ? ",\"image_digest\":\"" : "", f->digest != NULL ? f->digest : "",
+             f->digest != NULL ? "\"" : "", extra != NULL ? extra : "");
     write_file(f->config, text);
+}
+
+/* A verifier trusting the simulator's JWKS @p jwks, with @p audience and @p digest if given. */
+static bpt_verifier *verifier(struct fx *f, const char *jwks, const char *audience,
+                              const char *digest)
+{
+    bpt_verify_ctx *ctx = bpt_sim_fixture_ctx(&f->sim, 0, NULL);
+    bpt_policy *p = NULL;
+    bpt_verifier *v = NULL;
+    if (ctx == NULL || bpt_policy_new(&p) != 0 || bpt_policy_set_jwks_file(p, jwks) != 0 ||
+        (audience != NULL && bpt_policy_set_expected_audience(p, audience) != 0) ||
+        (digest != NULL && bpt_policy_set_expected_image_digest(p, digest) != 0) ||
+        bpt_verifier_new(&v, ctx, p) != 0) {
+        v = NULL;
+    }
+    bpt_policy_free(p);
+    bpt_verify_ctx_free(ctx);
+    return v;
 }
 
 static int group_setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
-    bpt_verify_ctx *ctx = NULL;
+    char line[256];
     *state = f;
-    if (f == NULL || bpt_sim_fixture_init(&f->sim) != 0 ||
-        !(ctx = bpt_sim_fixture_ctx(&f->sim, 0, NULL)) ||
-        bpt_verifier_new(&f->verifier, ctx, NULL) != 0) {
+    if (f == NULL || bpt_sim_fixture_init(&f->sim) != 0) {
         return -1;
     }
-    bpt_verify_ctx_free(ctx);
+    snprintf(f->jwks, sizeof(f->jwks), "%s/gcp-confidential/jwks.json", f->sim.dir);
+    if ((f->verifier = verifier(f, f->jwks, NULL, NULL)) == NULL ||
+        (f->sealer = verifier(f, f->jwks, AUDIENCE, BPT_SIM_GCP_IMAGE_DIGEST)) == NULL) {
+        return -1;
+    }
+    /* the workload: the Confidential Space token from the simulated launcher, for AUDIENCE */
+    const char *argv[] = {"serve",      "--simulate", "gcp-confidential", "--sim-dir",   f->sim.dir,
+                          "--audience", AUDIENCE,     "--listen",         "127.0.0.1:0", NULL};
+    bpt_test_proc_start(&f->serve, argv);
+    unsigned port = 0;
+    if (!bpt_test_proc_line(&f->serve, "serve: listening on", line, sizeof(line)) ||
+        sscanf(strstr(line, "127.0.0.1:"), "127.0.0.1:%u", &port) != 1) {
+        fprintf(stderr, "bpt serve did not start: %s\n", line);
+        return -1;
+    }
+    f->plane_port = (uint16_t)port;
+    snprintf(f->plane_url, sizeof(f->plane_url), "http://127.0.0.1:%u", port);
     if (bpt_gce_server_start(&f->gce, &KNOBS) != 0) {
         return -1;
     }
-    f->plane_port = 9; /* no plane yet */
     f->dir = bpt_test_tmpdir();
     snprintf(f->config, sizeof(f->config), "%s/gcp.json", f->dir);
     snprintf(f->key, sizeof(f->key), "%s/sa-key.json", f->dir);
+    snprintf(f->policy, sizeof(f->policy), "%s/policy.json", f->dir);
+    char policy[4400];
+    snprintf(policy, sizeof(policy), "{\"jwt\":{\"jwks_file\":\"%s\"}}", f->jwks);
+    write_file(f->policy, policy);
     setenv("BPT_GCP_CONFIDENTIAL_SPACE_CONFIG", f->config, 1);
     unsetenv("TEE_BACKEND");
     unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
@@ -84,8 +130,10 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     struct fx *f = *state;
+    bpt_test_proc_kill(&f->serve);
     bpt_gce_server_stop(f->gce);
     bpt_verifier_free(f->verifier);
+    bpt_verifier_free(f->sealer);
     if (f->dir != NULL) {
         bpt_remove_tree(f->dir);
         free(f->dir);
@@ -101,6 +149,8 @@ static int each_setup(void **state)
     static unsigned n;
     snprintf(f->state_dir, sizeof(f->state_dir), "%s/state%u", f->dir, n++);
     bpt_gce_server_set(f->gce, &KNOBS);
+    f->digest = BPT_SIM_GCP_IMAGE_DIGEST;
+    f->audience = AUDIENCE;
     if (bpt_gce_server_write_key(f->gce, f->key, false, NULL) != 0) {
         return -1;
     }
@@ -137,6 +187,16 @@ static bpt_deploy_state state_of(bpt_runtime *rt, const char *id)
     bpt_deploy_state s = bpt_deployment_state(d);
     bpt_deployment_free(d);
     return s;
+}
+
+/* Seal @p name (the workload keeps the first value of a name: each call names its own). */
+static int seal(const char *url, const bpt_verifier *v, const char *name, size_t *stored)
+{
+    bpt_kx_client_result res = BPT_KX_CLIENT_RESULT_INIT;
+    bpt_kx_client_secret s = {name, (const uint8_t *)"s3cret", 6};
+    int rc = bpt_kx_client_send_with(&res, url, v, &s, 1, NULL);
+    *stored = res.stored;
+    return rc;
 }
 
 static void test_lifecycle(void **state)
@@ -179,6 +239,24 @@ static void test_lifecycle(void **state)
     assert_int_equal(strlen(st.last_request_id), 36);
     assert_true(st.last_request_id[8] == '-' && st.last_request_id[13] == '-' &&
                 st.last_request_id[18] == '-' && st.last_request_id[23] == '-');
+
+    /* the evidence: the token binds our nonce, names the audience and the image, verified */
+    uint8_t nonce[32];
+    memset(nonce, 0x5a, sizeof(nonce));
+    bpt_verified *v = NULL;
+    assert_ok(bpt_runtime_attestation(&v, rt, id, nonce, sizeof(nonce)));
+    assert_int_equal(bpt_verified_provider(v), BPT_PROVIDER_GCP_CONFIDENTIAL);
+    bpt_verified_free(v);
+    assert_ok(bpt_runtime_status(&d, rt, id));
+    assert_non_null(bpt_deployment_attestation_digest(d));
+    bpt_deployment_free(d);
+    bpt_kx_client_key key = BPT_KX_CLIENT_KEY_INIT;
+    assert_ok(bpt_runtime_public_key(&key, rt, id));
+    assert_string_equal(key.key_type, "x25519");
+    /* sealed only after the evidence verified and bound the key */
+    size_t stored = 0;
+    assert_ok(seal(f->plane_url, f->sealer, "db_password", &stored));
+    assert_true(stored >= 1);
 
     /* stop (instances.stop, then TERMINATED), deploy again (instances.start), destroy */
     assert_ok(bpt_runtime_stop(rt, id));
@@ -500,6 +578,8 @@ static void test_verifier_refused(void **state)
     bpt_verifier *v_aud = NULL, *v_digest = NULL;
 
     /* no image digest anywhere: any container could answer for the audience */
+    f->digest = NULL;
+    write_config(f, 5, 5, NULL);
     bpt_runtime *rt = open_rt(f, f->verifier);
     assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
     char id[17];
@@ -542,6 +622,71 @@ static void test_verifier_refused(void **state)
     bpt_deploy_spec_free(s);
 }
 
+/* Evidence that does not verify: nothing sealed, no key given. */
+static void test_evidence_refused(void **state)
+{
+    struct fx *f = *state;
+    bpt_deploy_spec *s = spec();
+    bpt_deployment *d = NULL;
+    bpt_verified *v = NULL;
+    bpt_kx_client_key key = BPT_KX_CLIENT_KEY_INIT;
+    size_t stored = 0;
+    char maa_jwks[4400];
+
+    bpt_runtime *rt = open_rt(f, f->verifier);
+    assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
+    char id[17];
+    snprintf(id, sizeof(id), "%s", bpt_deployment_id(d));
+    bpt_deployment_free(d);
+    /* another image than the workload's */
+    f->digest = "sha256:" DIGEST_A;
+    write_config(f, 5, 5, NULL);
+    assert_rc_msg(bpt_runtime_attestation(&v, rt, id, NULL, 0), BPT_ECLAIM, "image");
+    assert_rc_msg(bpt_runtime_public_key(&key, rt, id), BPT_ECLAIM, "image");
+    assert_ok(bpt_runtime_status(&d, rt, id));
+    assert_null(bpt_deployment_attestation_digest(d));
+    bpt_deployment_free(d);
+    /* another audience than the workload's tokens name */
+    f->digest = BPT_SIM_GCP_IMAGE_DIGEST;
+    f->audience = "https://other.example";
+    write_config(f, 5, 5, NULL);
+    assert_rc_msg(bpt_runtime_attestation(&v, rt, id, NULL, 0), BPT_ECLAIM, "aud");
+    bpt_runtime_free(rt);
+    /* the JWKS of another key: the simulated MAA's, under the GCP key's kid */
+    f->audience = AUDIENCE;
+    write_config(f, 5, 5, NULL);
+    char path[4400], *text = NULL, *kid = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof(path), "%s/azure-maa/jwks.json", f->sim.dir);
+    assert_non_null(text = (char *)bpt_test_read_file(path, &len));
+    assert_non_null(kid = strstr(text, "bpt-sim-maa-1"));
+    memcpy(kid, "bpt-sim-gcp-1", 13);
+    snprintf(maa_jwks, sizeof(maa_jwks), "%s/other-jwks.json", f->dir);
+    write_file(maa_jwks, text);
+    free(text);
+    bpt_verifier *other = verifier(f, maa_jwks, AUDIENCE, BPT_SIM_GCP_IMAGE_DIGEST);
+    bpt_verifier *wrong_digest = verifier(f, f->jwks, AUDIENCE, "sha256:" DIGEST_A);
+    assert_non_null(other);
+    assert_non_null(wrong_digest);
+    rt = open_rt(f, other);
+    assert_rc_msg(bpt_runtime_attestation(&v, rt, id, NULL, 0), BPT_ESIGNATURE, "signature");
+    assert_rc_msg(bpt_runtime_public_key(&key, rt, id), BPT_ESIGNATURE, "signature");
+
+    /* nothing sealed: the workload keeps the first value of a name, and the names the refused
+     * seals used are still free for the trusting client */
+    assert_rc_msg(seal(f->plane_url, wrong_digest, "leak_one", &stored), BPT_ECLAIM, "image");
+    assert_rc_msg(seal(f->plane_url, other, "leak_two", &stored), BPT_ESIGNATURE, "signature");
+    assert_ok(seal(f->plane_url, f->sealer, "leak_one", &stored));
+    assert_int_equal(stored, 1);
+    assert_ok(seal(f->plane_url, f->sealer, "leak_two", &stored));
+    assert_int_equal(stored, 1);
+    assert_ok(bpt_runtime_destroy(rt, id));
+    bpt_runtime_free(rt);
+    bpt_verifier_free(other);
+    bpt_verifier_free(wrong_digest);
+    bpt_deploy_spec_free(s);
+}
+
 /* The CLI: `bpt deploy --backend gcp_confidential_space`, stop, destroy; nothing secret said. */
 static void test_cli(void **state)
 {
@@ -572,6 +717,22 @@ static void test_cli(void **state)
     assert_null(strstr(err, "eyJ"));
     free(out);
     free(err);
+    {
+        const char *argv[] = {"status", "--state-dir", f->state_dir, id, NULL};
+        assert_int_equal(bpt_test_run_cli_err(NULL, NULL, argv), 0);
+    }
+    {
+        const char *argv[] = {"attestation", "--state-dir", f->state_dir, "--policy", f->policy, id,
+                              NULL};
+        assert_int_equal(bpt_test_run_cli_err(NULL, NULL, argv), 0);
+    }
+    {
+        const char *argv[] = {"pubkey", "--state-dir", f->state_dir, "--policy", f->policy,
+                              id,       NULL};
+        assert_int_equal(bpt_test_run_cli_err(&out, NULL, argv), 0);
+        assert_non_null(strstr(out, "x25519 "));
+        free(out);
+    }
     {
         const char *argv[] = {"stop", "--state-dir", f->state_dir, id, NULL};
         assert_int_equal(bpt_test_run_cli_err(NULL, NULL, argv), 0);
@@ -608,6 +769,7 @@ int main(void)
         cmocka_unit_test_setup(test_cloud_errors, each_setup),
         cmocka_unit_test_setup(test_config_refused, each_setup),
         cmocka_unit_test_setup(test_verifier_refused, each_setup),
+        cmocka_unit_test_setup(test_evidence_refused, each_setup),
         cmocka_unit_test_setup(test_cli, each_setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
