@@ -19,6 +19,7 @@
 #include "helpers/canned_http.h"
 #include "helpers/gce_server.h"
 #include "helpers/proc.h"
+#include "helpers/remote_test.h"
 #include "helpers/sim_fixture.h"
 
 #include <stdlib.h>
@@ -47,11 +48,6 @@ struct fx {
 
 static const struct bpt_gce_knobs KNOBS = {.op_polls = 1, .staging_polls = 1};
 
-static void write_file(const char *path, const char *text)
-{
-    bpt_test_write_file(path, text, strlen(text));
-}
-
 static void write_config(struct fx *f, unsigned deploy_s, unsigned request_s, const char *extra)
 {
     char text[6144];
@@ -64,7 +60,7 @@ static void write_config(struct fx *f, unsigned deploy_s, unsigned request_s, co
              f->audience, f->key, bpt_gce_server_port(f->gce), f->plane_port, deploy_s, request_s,
              f->digest != NULL ? ",\"image_digest\":\"" : "", f->digest != NULL ? f->digest : "",
              f->digest != NULL ? "\"" : "", extra != NULL ? extra : "");
-    write_file(f->config, text);
+    bpt_remote_test_write(f->config, text);
 }
 
 /* A verifier trusting the simulator's JWKS @p jwks, with @p audience and @p digest if given. */
@@ -88,7 +84,6 @@ static bpt_verifier *verifier(struct fx *f, const char *jwks, const char *audien
 static int group_setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
-    char line[256];
     *state = f;
     if (f == NULL || bpt_sim_fixture_init(&f->sim) != 0) {
         return -1;
@@ -101,15 +96,10 @@ static int group_setup(void **state)
     /* the workload: the Confidential Space token from the simulated launcher, for AUDIENCE */
     const char *argv[] = {"serve",      "--simulate", "gcp-confidential", "--sim-dir",   f->sim.dir,
                           "--audience", AUDIENCE,     "--listen",         "127.0.0.1:0", NULL};
-    bpt_test_proc_start(&f->serve, argv);
-    unsigned port = 0;
-    if (!bpt_test_proc_line(&f->serve, "serve: listening on", line, sizeof(line)) ||
-        sscanf(strstr(line, "127.0.0.1:"), "127.0.0.1:%u", &port) != 1) {
-        fprintf(stderr, "bpt serve did not start: %s\n", line);
+    if (bpt_remote_test_serve(&f->serve, argv, &f->plane_port, f->plane_url,
+                              sizeof(f->plane_url)) != 0) {
         return -1;
     }
-    f->plane_port = (uint16_t)port;
-    snprintf(f->plane_url, sizeof(f->plane_url), "http://127.0.0.1:%u", port);
     if (bpt_gce_server_start(&f->gce, &KNOBS) != 0) {
         return -1;
     }
@@ -119,7 +109,7 @@ static int group_setup(void **state)
     snprintf(f->policy, sizeof(f->policy), "%s/policy.json", f->dir);
     char policy[4400];
     snprintf(policy, sizeof(policy), "{\"jwt\":{\"jwks_file\":\"%s\"}}", f->jwks);
-    write_file(f->policy, policy);
+    bpt_remote_test_write(f->policy, policy);
     setenv("BPT_GCP_CONFIDENTIAL_SPACE_CONFIG", f->config, 1);
     unsetenv("TEE_BACKEND");
     unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
@@ -160,13 +150,7 @@ static int each_setup(void **state)
 
 static bpt_runtime *open_rt(struct fx *f, const bpt_verifier *v)
 {
-    bpt_runtime_options o = BPT_RUNTIME_OPTIONS_INIT;
-    bpt_runtime *rt = NULL;
-    o.state_dir = f->state_dir;
-    o.backend = "gcp_confidential_space";
-    o.verifier = v;
-    assert_ok(bpt_runtime_new(&rt, &o));
-    return rt;
+    return bpt_remote_test_runtime(f->state_dir, "gcp_confidential_space", v);
 }
 
 static bpt_deploy_spec *spec(void)
@@ -178,25 +162,6 @@ static bpt_deploy_spec *spec(void)
     bpt_deploy_spec *s = NULL;
     assert_ok(bpt_deploy_spec_load_json(&s, json, strlen(json)));
     return s;
-}
-
-static bpt_deploy_state state_of(bpt_runtime *rt, const char *id)
-{
-    bpt_deployment *d = NULL;
-    assert_ok(bpt_runtime_status(&d, rt, id));
-    bpt_deploy_state s = bpt_deployment_state(d);
-    bpt_deployment_free(d);
-    return s;
-}
-
-/* Seal @p name (the workload keeps the first value of a name: each call names its own). */
-static int seal(const char *url, const bpt_verifier *v, const char *name, size_t *stored)
-{
-    bpt_kx_client_result res = BPT_KX_CLIENT_RESULT_INIT;
-    bpt_kx_client_secret s = {name, (const uint8_t *)"s3cret", 6};
-    int rc = bpt_kx_client_send_with(&res, url, v, &s, 1, NULL);
-    *stored = res.stored;
-    return rc;
 }
 
 static void test_lifecycle(void **state)
@@ -255,12 +220,12 @@ static void test_lifecycle(void **state)
     assert_string_equal(key.key_type, "x25519");
     /* sealed only after the evidence verified and bound the key */
     size_t stored = 0;
-    assert_ok(seal(f->plane_url, f->sealer, "db_password", &stored));
+    assert_ok(bpt_remote_test_seal(f->plane_url, f->sealer, "db_password", &stored));
     assert_true(stored >= 1);
 
     /* stop (instances.stop, then TERMINATED), deploy again (instances.start), destroy */
     assert_ok(bpt_runtime_stop(rt, id));
-    assert_int_equal(state_of(rt, id), BPT_DEPLOY_STOPPED);
+    assert_int_equal(bpt_remote_test_state(rt, id), BPT_DEPLOY_STOPPED);
     bpt_gce_server_stats(f->gce, &st);
     assert_int_equal(st.stops, 1);
     assert_string_equal(st.last_status, "TERMINATED");
@@ -271,12 +236,12 @@ static void test_lifecycle(void **state)
     assert_int_equal(st.starts, 1);
     assert_int_equal(st.created, 1);
     assert_string_equal(st.last_status, "RUNNING");
-    assert_int_equal(state_of(rt, id), BPT_DEPLOY_RUNNING);
+    assert_int_equal(bpt_remote_test_state(rt, id), BPT_DEPLOY_RUNNING);
     assert_ok(bpt_runtime_destroy(rt, id));
     bpt_gce_server_stats(f->gce, &st);
     assert_int_equal(st.deletes, 1);
     assert_int_equal(st.live, 0);
-    assert_int_equal(state_of(rt, id), BPT_DEPLOY_DESTROYED);
+    assert_int_equal(bpt_remote_test_state(rt, id), BPT_DEPLOY_DESTROYED);
     bpt_deploy_spec_free(s);
     bpt_runtime_free(rt);
 }
@@ -448,7 +413,7 @@ static void test_credentials(void **state)
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EFETCH,
                   "gcp_confidential_space: OAuth2 token: unreachable until the deadline");
     /* not a service account key */
-    write_file(f->key, "{\"type\":\"authorized_user\",\"client_id\":\"x\"}");
+    bpt_remote_test_write(f->key, "{\"type\":\"authorized_user\",\"client_id\":\"x\"}");
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,
                   "\"type\" is \"authorized_user\", not \"service_account\"");
 
@@ -461,7 +426,7 @@ static void test_credentials(void **state)
              "\"" AUDIENCE "\",\"endpoint\":\"http://127.0.0.1:%u/compute/v1/\","
              "\"poll_base_ms\":5,\"image_repository\":\"" REPO "\"}",
              bpt_gce_server_port(f->gce));
-    write_file(f->config, text);
+    bpt_remote_test_write(f->config, text);
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,
                   "no credentials: name a service account key file");
     setenv("GOOGLE_APPLICATION_CREDENTIALS", other, 1);
@@ -542,10 +507,11 @@ static void test_config_refused(void **state)
                  "{\"zone\":\"europe-west4-a\",\"machine_type\":\"n2d-standard-2\",\"audience\":"
                  "\"a\",\"image_repository\":\"r\",\"credentials_file\":\"%s\"%s}",
                  f->key, bad[i].extra);
-        write_file(f->config, text);
+        bpt_remote_test_write(f->config, text);
         assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL, bad[i].msg);
     }
-    write_file(f->config, "{\"zone\":\"europe-west4-a\",\"machine_type\":\"n2d-standard-2\","
+    bpt_remote_test_write(f->config,
+                          "{\"zone\":\"europe-west4-a\",\"machine_type\":\"n2d-standard-2\","
                           "\"image_repository\":\"r\"}");
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL, "missing field 'audience'");
     /* the endpoint from gcloud's override when the config has none */
@@ -553,7 +519,7 @@ static void test_config_refused(void **state)
              "{\"zone\":\"europe-west4-a\",\"machine_type\":\"n2d-standard-2\",\"audience\":\"a\","
              "\"image_repository\":\"r\",\"credentials_file\":\"%s\",\"poll_base_ms\":5}",
              f->key);
-    write_file(f->config, text);
+    bpt_remote_test_write(f->config, text);
     char ep[64];
     snprintf(ep, sizeof(ep), "http://127.0.0.1:%u/compute/v1/", bpt_gce_server_port(f->gce));
     setenv("CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE", ep, 1);
@@ -662,7 +628,7 @@ static void test_evidence_refused(void **state)
     assert_non_null(kid = strstr(text, "bpt-sim-maa-1"));
     memcpy(kid, "bpt-sim-gcp-1", 13);
     snprintf(maa_jwks, sizeof(maa_jwks), "%s/other-jwks.json", f->dir);
-    write_file(maa_jwks, text);
+    bpt_remote_test_write(maa_jwks, text);
     free(text);
     bpt_verifier *other = verifier(f, maa_jwks, AUDIENCE, BPT_SIM_GCP_IMAGE_DIGEST);
     bpt_verifier *wrong_digest = verifier(f, f->jwks, AUDIENCE, "sha256:" DIGEST_A);
@@ -674,11 +640,13 @@ static void test_evidence_refused(void **state)
 
     /* nothing sealed: the workload keeps the first value of a name, and the names the refused
      * seals used are still free for the trusting client */
-    assert_rc_msg(seal(f->plane_url, wrong_digest, "leak_one", &stored), BPT_ECLAIM, "image");
-    assert_rc_msg(seal(f->plane_url, other, "leak_two", &stored), BPT_ESIGNATURE, "signature");
-    assert_ok(seal(f->plane_url, f->sealer, "leak_one", &stored));
+    assert_rc_msg(bpt_remote_test_seal(f->plane_url, wrong_digest, "leak_one", &stored), BPT_ECLAIM,
+                  "image");
+    assert_rc_msg(bpt_remote_test_seal(f->plane_url, other, "leak_two", &stored), BPT_ESIGNATURE,
+                  "signature");
+    assert_ok(bpt_remote_test_seal(f->plane_url, f->sealer, "leak_one", &stored));
     assert_int_equal(stored, 1);
-    assert_ok(seal(f->plane_url, f->sealer, "leak_two", &stored));
+    assert_ok(bpt_remote_test_seal(f->plane_url, f->sealer, "leak_two", &stored));
     assert_int_equal(stored, 1);
     assert_ok(bpt_runtime_destroy(rt, id));
     bpt_runtime_free(rt);
@@ -694,7 +662,7 @@ static void test_cli(void **state)
     char spec_path[4400], *out = NULL, *err = NULL, id[17] = "";
     struct bpt_gce_stats before, st;
     snprintf(spec_path, sizeof(spec_path), "%s/cli-spec.json", f->dir);
-    write_file(spec_path, "{\"name\":\"cli\",\"image\":\"/cli:1\"}");
+    bpt_remote_test_write(spec_path, "{\"name\":\"cli\",\"image\":\"/cli:1\"}");
     bpt_gce_server_stats(f->gce, &before);
     setenv("BPT_LOG", "debug", 1);
     {
