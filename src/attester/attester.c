@@ -441,41 +441,37 @@ out:
     return rc;
 }
 
-static void token_opts(struct bpt_sim_token_opts *o, const struct attest_in *in)
+/* A simulated token service's token for @p in (tokens.h: what it binds), as a report. */
+static int sim_token(bpt_report **out, const char *dir, const struct attest_in *in,
+                     int (*make)(char **, const char *, const struct bpt_sim_token_opts *),
+                     bpt_provider provider, bpt_format format)
 {
-    *o = (struct bpt_sim_token_opts){.report_data = in->nonce ? NULL : in->report_data,
-                                     .nonce = in->nonce,
-                                     .nonce_len = in->nonce_len,
-                                     .audience = in->audience,
-                                     .issued_at = bpt_time_now()};
+    struct bpt_sim_token_opts o = {.report_data = in->nonce ? NULL : in->report_data,
+                                   .nonce = in->nonce,
+                                   .nonce_len = in->nonce_len,
+                                   .audience = in->audience,
+                                   .issued_at = bpt_time_now()};
+    char *token = NULL;
+    int rc;
+    *out = NULL;
+    BPT_CHECK(make(&token, dir, &o));
+    rc = token_report(out, token, provider, format);
+out:
+    return rc;
 }
 
-/* The simulated Confidential Space launcher's token (tokens.h: what it binds). */
+/* The simulated Confidential Space launcher's token. */
 static int gcp_attest(bpt_report **out, const char *dir, const struct attest_in *in)
 {
-    struct bpt_sim_token_opts o;
-    char *token = NULL;
-    int rc;
-    *out = NULL;
-    token_opts(&o, in);
-    BPT_CHECK(bpt_sim_gcp_token(&token, dir, &o));
-    rc = token_report(out, token, BPT_PROVIDER_GCP_CONFIDENTIAL, BPT_FORMAT_GCP_CONFIDENTIAL_TOKEN);
-out:
-    return rc;
+    return sim_token(out, dir, in, bpt_sim_gcp_token, BPT_PROVIDER_GCP_CONFIDENTIAL,
+                     BPT_FORMAT_GCP_CONFIDENTIAL_TOKEN);
 }
 
-/* The simulated MAA's token for an Azure confidential VM (tokens.h: what it binds). */
+/* The simulated MAA's token for an Azure confidential VM. */
 static int maa_attest(bpt_report **out, const char *dir, const struct attest_in *in)
 {
-    struct bpt_sim_token_opts o;
-    char *token = NULL;
-    int rc;
-    *out = NULL;
-    token_opts(&o, in);
-    BPT_CHECK(bpt_sim_maa_token(&token, dir, &o));
-    rc = token_report(out, token, BPT_PROVIDER_AZURE_SNP, BPT_FORMAT_AZURE_MAA_TOKEN);
-out:
-    return rc;
+    return sim_token(out, dir, in, bpt_sim_maa_token, BPT_PROVIDER_AZURE_SNP,
+                     BPT_FORMAT_AZURE_MAA_TOKEN);
 }
 
 static const struct sim_provider sims[] = {

@@ -199,6 +199,34 @@ static void on_done(const bpt_job_call *call, const bpt_job_result *res, void *u
 
 /* ---- the source: logs -> calls ----------------------------------------------------------- */
 
+/* The timestamp of the block @p hash (number @p number): the block the log came from, even if
+ * the chain reorganised since eth_getLogs answered (then the block is gone: an error, and the
+ * window is read again). */
+static int block_time(uint64_t *timestamp, struct tangle_source *ts, const uint8_t hash[32],
+                      uint64_t number)
+{
+    json_t *b = NULL;
+    uint64_t n = 0;
+    int rc;
+    BPT_CHECK(bpt_chain_rpc(&b, NULL, ts->chain, "eth_getBlockByHash",
+                            json_pack("[o,b]", bpt_chain_json_data(hash, 32), 0)));
+    if (!json_is_object(b)) {
+        rc = bpt_err(BPT_EPROTOCOL, "tangle: block %llu of a log is gone (reorganised)",
+                     (unsigned long long)number);
+        goto out;
+    }
+    BPT_CHECK(bpt_chain_quantity(&n, json_object_get(b, "number"), "block number"));
+    if (n != number) {
+        rc = bpt_err(BPT_EPROTOCOL, "tangle: the log's block hash names block %llu, not %llu",
+                     (unsigned long long)n, (unsigned long long)number);
+        goto out;
+    }
+    BPT_CHECK(bpt_chain_quantity(timestamp, json_object_get(b, "timestamp"), "timestamp"));
+out:
+    json_decref(b);
+    return rc;
+}
+
 static int block_header(uint8_t hash[32], uint64_t *timestamp, struct tangle_source *ts,
                         uint64_t number)
 {
@@ -305,6 +333,35 @@ static bool after(uint64_t block, uint64_t idx, const struct bpt_chain_position 
     return block > p->block || (block == p->block && idx > p->log_index);
 }
 
+/* The logs (not removed ones) strictly in (block, log index) order. */
+static int check_order(const json_t *logs)
+{
+    uint64_t pb = 0, pi = 0;
+    bool first = true;
+    int rc = 0;
+    for (size_t i = 0; i < json_array_size(logs); i++) {
+        const json_t *l = json_array_get(logs, i);
+        uint64_t block = 0, idx = 0;
+        if (json_is_true(json_object_get(l, "removed"))) {
+            continue;
+        }
+        BPT_CHECK(bpt_chain_quantity(&block, json_object_get(l, "blockNumber"), "blockNumber"));
+        BPT_CHECK(bpt_chain_quantity(&idx, json_object_get(l, "logIndex"), "logIndex"));
+        if (!first && (block < pb || (block == pb && idx <= pi))) {
+            return bpt_err(BPT_EPROTOCOL,
+                           "tangle: eth_getLogs answered out of order (block %llu log %llu after "
+                           "block %llu log %llu): nothing taken from it",
+                           (unsigned long long)block, (unsigned long long)idx,
+                           (unsigned long long)pb, (unsigned long long)pi);
+        }
+        first = false;
+        pb = block;
+        pi = idx;
+    }
+out:
+    return rc;
+}
+
 /* Read logs of blocks [from, to], take this service's jobs after the scanned position. */
 static int scan_window(struct tangle_source *ts, uint64_t from, uint64_t to)
 {
@@ -325,7 +382,9 @@ static int scan_window(struct tangle_source *ts, uint64_t from, uint64_t to)
         rc = bpt_err(BPT_EPROTOCOL, "tangle: eth_getLogs did not answer a list");
         goto out;
     }
-    /* nodes answer in (block, log index) order; checked, since the cursor depends on it */
+    /* nodes answer in (block, log index) order; checked before anything is taken, since the
+     * cursor depends on it (a log out of order would be skipped for good) */
+    BPT_CHECK(check_order(logs));
     for (size_t i = 0; i < json_array_size(logs) && !atomic_load(&ts->stopping); i++) {
         json_t *l = json_array_get(logs, i), *t = json_object_get(l, "topics");
         uint8_t topics[4][32];
@@ -351,8 +410,11 @@ static int scan_window(struct tangle_source *ts, uint64_t from, uint64_t to)
                     (unsigned long long)block, (unsigned long long)idx, bpt_error_last());
         }
         if (rc == 1 && j.service_id == ts->o.service_id) {
-            if (block != last_block) {
-                BPT_CHECK(block_header(last_hash, &ts_block, ts, block));
+            /* the block the log names, by hash: its timestamp is that block's */
+            BPT_CHECK(bpt_chain_data_exact(hash, 32, json_object_get(l, "blockHash"), "blockHash"));
+            if (block != last_block || memcmp(hash, last_hash, 32) != 0) {
+                BPT_CHECK(block_time(&ts_block, ts, hash, block));
+                memcpy(last_hash, hash, 32);
                 last_block = block;
             }
             BPT_CHECK(take_job(ts, &j, block, idx, last_hash, ts_block));

@@ -19,6 +19,8 @@
 #include "chain/abi.h"
 #include "chain/chain_internal.h"
 
+#include <microhttpd.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -33,8 +35,8 @@ static char why[512], *dir, key_file[4200], plain_cfg[4200], tee_cfg[4200], tang
 static bpt_eth_address tangle, bsm;
 static struct bpt_sim_fixture sim;
 
-static void send(const bpt_eth_address *to, unsigned from, const char *sig, struct bpt_abi_value *a,
-                 size_t n)
+static void send_tx(const bpt_eth_address *to, unsigned from, const char *sig,
+                    struct bpt_abi_value *a, size_t n)
 {
     bpt_buf d = BPT_BUF_INIT(1 << 20);
     assert_ok(bpt_abi_calldata(&d, sig, a, n));
@@ -52,7 +54,7 @@ static void service(uint64_t id, uint64_t blueprint)
     bpt_abi_set_list(&a[3], ops, 1);
     bpt_abi_set_address(&callers[0], evm.accounts[2].bytes);
     bpt_abi_set_list(&a[4], callers, 1);
-    send(&tangle, 0, "setService(uint64,uint64,uint8,address[],address[])", a, 5);
+    send_tx(&tangle, 0, "setService(uint64,uint64,uint8,address[],address[])", a, 5);
 }
 
 static void blueprint(uint64_t id, const char *profile)
@@ -61,7 +63,7 @@ static void blueprint(uint64_t id, const char *profile)
     bpt_abi_set_uint(&a[0], id);
     bpt_abi_set_bytes(&a[1], "bp", 2);
     bpt_abi_set_bytes(&a[2], profile, strlen(profile));
-    send(&tangle, 0, "setBlueprint(uint64,string,string)", a, 3);
+    send_tx(&tangle, 0, "setBlueprint(uint64,string,string)", a, 3);
 }
 
 static int setup(void **state)
@@ -85,6 +87,7 @@ static int setup(void **state)
     blueprint(2, TEE_PROFILE);
     service(7, 1);
     service(8, 2);
+    service(10, 1);
     bpt_eth_address_format(tangle_text, &tangle);
     bpt_eth_address_format(bsm_text, &bsm);
     bpt_eth_address_format(op_text, &evm.accounts[1]);
@@ -129,7 +132,7 @@ static void submit_job(uint64_t service_id, const char *body)
     bpt_abi_set_uint(&a[0], service_id);
     bpt_abi_set_uint(&a[1], 0);
     bpt_abi_set_bytes(&a[2], body, strlen(body));
-    send(&tangle, 2, "submitJob(uint64,uint8,bytes)", a, 3);
+    send_tx(&tangle, 2, "submitJob(uint64,uint8,bytes)", a, 3);
 }
 
 /* results(service, call) as text ("" while none). */
@@ -183,44 +186,150 @@ static bool wait_result(uint64_t service_id, uint64_t call, int secs)
     return false;
 }
 
-/* Start bpt run; the port it listens on. */
-static unsigned start_run(struct bpt_test_proc *p, const char *cfg, const char *service_id,
-                          const char *state_file, bool tee)
+/* Start bpt run against @p rpc (NULL: the node); the port it listens on. */
+static unsigned start_run_via(struct bpt_test_proc *p, const char *rpc, const char *cfg,
+                              const char *service_id, const char *state_file, bool tee,
+                              const char *start_block)
 {
     char line[512];
     unsigned port = 0;
-    const char *plain[] = {"run",         "--config",
-                           cfg,           "--job",
-                           "0=/bin/cat",  "--listen",
-                           "127.0.0.1:0", "--tangle-rpc",
-                           evm.url,       "--tangle-address",
-                           tangle_text,   "--service-id",
-                           service_id,    "--operator-key",
-                           key_file,      "--chain-state",
-                           state_file,    "--poll-ms",
-                           "100",         "--start-block",
-                           "1",           NULL};
-    const char *with_tee[] = {"run",         "--config",
-                              cfg,           "--job",
-                              "0=/bin/cat",  "--listen",
-                              "127.0.0.1:0", "--tangle-rpc",
-                              evm.url,       "--tangle-address",
-                              tangle_text,   "--service-id",
-                              service_id,    "--operator-key",
-                              key_file,      "--chain-state",
-                              state_file,    "--poll-ms",
-                              "100",         "--start-block",
-                              "1",           "--bsm",
-                              bsm_text,      "--simulate",
-                              "sev-snp",     "--sim-dir",
-                              sim.dir,       NULL};
-    bpt_test_proc_start(p, tee ? with_tee : plain);
+    const char *argv[] = {"run", "--config", cfg, "--job", "0=/bin/cat", "--listen", "127.0.0.1:0",
+                          "--tangle-rpc", rpc ? rpc : evm.url, "--tangle-address", tangle_text,
+                          "--service-id", service_id, "--operator-key", key_file, "--chain-state",
+                          state_file, "--poll-ms", "100", "--start-block", start_block,
+                          /* with a TEE: the dual path, on the simulated SEV-SNP */
+                          tee ? "--bsm" : NULL, bsm_text, "--simulate", "sev-snp", "--sim-dir",
+                          sim.dir, NULL};
+    bpt_test_proc_start(p, argv);
     if (!bpt_test_proc_line(p, "run: listening on", line, sizeof(line))) {
         char *err = bpt_test_proc_stderr(p);
         fail_msg("bpt run did not start: %s", err);
     }
     assert_int_equal(sscanf(line, "run: listening on http://127.0.0.1:%u", &port), 1);
     return port;
+}
+
+static unsigned start_run(struct bpt_test_proc *p, const char *cfg, const char *service_id,
+                          const char *state_file, bool tee)
+{
+    return start_run_via(p, NULL, cfg, service_id, state_file, tee, "1");
+}
+
+/* A JSON-RPC proxy in front of the node that answers eth_getLogs with its logs reversed (a
+ * node that breaks the (block, log index) order the cursor depends on). */
+struct proxy {
+    struct MHD_Daemon *d;
+    char url[64];
+    atomic_uint reversed; /* answers with two logs or more, reversed */
+};
+
+static enum MHD_Result proxy_handle(void *cls, struct MHD_Connection *c, const char *url,
+                                    const char *method, const char *version,
+                                    const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    struct proxy *px = cls;
+    bpt_buf *body = *con_cls;
+    struct bpt_test_http_answer a = {0};
+    struct MHD_Response *r;
+    const char *const headers[] = {"Content-Type: application/json", NULL};
+    char *out;
+    enum MHD_Result ret;
+    (void)url;
+    (void)method;
+    (void)version;
+    if (body == NULL) {
+        body = calloc(1, sizeof(*body));
+        bpt_buf_init(body, 1 << 20);
+        *con_cls = body;
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        if (bpt_buf_append(body, upload_data, *upload_size) != 0) {
+            return MHD_NO;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    bpt_test_http(&a, "POST", evm.url, headers, body->data, body->len);
+    if (a.json && strstr((const char *)body->data, "\"eth_getLogs\"")) {
+        json_t *res = json_object_get(a.json, "result"), *rev = json_array();
+        for (size_t i = json_array_size(res); i > 0; i--) {
+            json_array_append(rev, json_array_get(res, i - 1));
+        }
+        if (json_array_size(res) >= 2) {
+            atomic_fetch_add(&px->reversed, 1);
+        }
+        json_object_set_new(a.json, "result", rev);
+    }
+    out = a.json ? json_dumps(a.json, JSON_COMPACT) : strdup((const char *)a.body.data);
+    r = MHD_create_response_from_buffer(strlen(out), out, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    ret = MHD_queue_response(c, a.status ? (unsigned)a.status : 502, r);
+    MHD_destroy_response(r);
+    bpt_test_http_dispose(&a);
+    return ret;
+}
+
+static void proxy_done(void *cls, struct MHD_Connection *c, void **con_cls,
+                       enum MHD_RequestTerminationCode toe)
+{
+    bpt_buf *body = *con_cls;
+    (void)cls;
+    (void)c;
+    (void)toe;
+    if (body) {
+        bpt_buf_dispose(body);
+        free(body);
+        *con_cls = NULL;
+    }
+}
+
+static void test_logs_out_of_order_take_nothing(void **state)
+{
+    struct proxy px = {0};
+    struct bpt_test_proc p = {0};
+    char st[4200], from[24];
+    uint64_t head = 0;
+    (void)state;
+    NEED_NODE();
+    px.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, proxy_handle, &px,
+                            MHD_OPTION_NOTIFY_COMPLETED, proxy_done, NULL, MHD_OPTION_END);
+    assert_non_null(px.d);
+    snprintf(px.url, sizeof(px.url), "http://127.0.0.1:%u",
+             MHD_get_daemon_info(px.d, MHD_DAEMON_INFO_BIND_PORT)->port);
+    /* two jobs before the runner starts: one eth_getLogs answer holds both */
+    assert_ok(bpt_chain_block_number(&head, evm.chain));
+    submit_job(10, "first");
+    submit_job(10, "second");
+    snprintf(from, sizeof(from), "%llu", (unsigned long long)head + 1);
+    snprintf(st, sizeof(st), "%s/run10.sqlite", dir);
+    (void)start_run_via(&p, px.url, plain_cfg, "10", st, false, from);
+    {
+        struct timespec ts = {0, 100 * 1000000};
+        for (int i = 0; i < 100 && atomic_load(&px.reversed) < 3; i++) {
+            nanosleep(&ts, NULL);
+        }
+    }
+    assert_true(atomic_load(&px.reversed) >= 3); /* polled again and again: nothing skipped */
+    assert_int_equal(bpt_test_proc_wait(&p, SIGTERM), 0);
+    {
+        char *err = bpt_test_proc_stderr(&p);
+        assert_non_null(strstr(err, "tangle: eth_getLogs answered out of order (block"));
+        free(err);
+    }
+    bpt_test_proc_kill(&p);
+    MHD_stop_daemon(px.d);
+    assert_int_equal(results_landed(10, 0), 0);
+    assert_int_equal(results_landed(10, 1), 0);
+    /* the same state against an honest node: both jobs, nothing lost */
+    (void)start_run_via(&p, NULL, plain_cfg, "10", st, false, from);
+    assert_true(wait_result(10, 0, 30));
+    assert_true(wait_result(10, 1, 30));
+    assert_int_equal(bpt_test_proc_wait(&p, SIGTERM), 0);
+    bpt_test_proc_kill(&p);
+    char *r = result_of(10, 1);
+    assert_string_equal(r, "second");
+    free(r);
 }
 
 static void test_jobs_land_and_survive_a_kill(void **state)
@@ -383,6 +492,27 @@ static void test_tee_runner_serves_and_publishes(void **state)
         out = err = NULL;
         assert_int_equal(bpt_test_run_cli_err(&out, &err, hash_json), 1);
         assert_non_null(strstr(out, "\"match\":false"));
+        assert_non_null(strstr(out, "\"published\":true"));
+        schema("chain-attestation-hash.schema.json", out);
+        free(out);
+        free(err);
+        out = err = NULL;
+        /* an operator that published nothing: a zero hash is "none published", never a
+         * mismatch with a hash */
+        char other_op[43];
+        bpt_eth_address_format(other_op, &evm.accounts[3]);
+        hash[9] = other_op;
+        hash_json[10] = other_op;
+        assert_int_equal(bpt_test_run_cli_err(&out, &err, hash), 1);
+        assert_non_null(strstr(out, "on-chain attestation hash: none published"));
+        assert_non_null(strstr(out, "(nothing to match)"));
+        assert_non_null(strstr(err, "published no attestation for service 8"));
+        free(out);
+        free(err);
+        out = err = NULL;
+        assert_int_equal(bpt_test_run_cli_err(&out, &err, hash_json), 1);
+        assert_non_null(strstr(out, "\"published\":false"));
+        assert_non_null(strstr(out, "\"match\":false"));
         schema("chain-attestation-hash.schema.json", out);
         bpt_free(json);
         bpt_report_free(rep);
@@ -451,34 +581,8 @@ static void test_reorg_replayed(void **state)
     snprintf(st, sizeof(st), "%s/reorg.sqlite", dir);
     assert_ok(bpt_chain_block_number(&head, evm.chain));
     snprintf(start, sizeof(start), "%llu", (unsigned long long)head + 1);
-    {
-        const char *argv[] = {"run",
-                              "--config",
-                              plain_cfg,
-                              "--job",
-                              "0=/bin/cat",
-                              "--listen",
-                              "127.0.0.1:0",
-                              "--tangle-rpc",
-                              evm.url,
-                              "--tangle-address",
-                              tangle_text,
-                              "--service-id",
-                              "9",
-                              "--operator-key",
-                              key_file,
-                              "--chain-state",
-                              st,
-                              "--poll-ms",
-                              "100",
-                              "--start-block",
-                              start,
-                              NULL};
-        char line[512];
-        service(9, 1);
-        bpt_test_proc_start(&p, argv);
-        assert_true(bpt_test_proc_line(&p, "run: listening on", line, sizeof(line)));
-    }
+    service(9, 1);
+    (void)start_run_via(&p, NULL, plain_cfg, "9", st, false, start);
     snap = bpt_test_evm_snapshot(&evm);
     submit_job(9, "fork-a");
     call = 0; /* service 9's first call */
@@ -592,6 +696,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jobs_land_and_survive_a_kill),
+        cmocka_unit_test(test_logs_out_of_order_take_nothing),
         cmocka_unit_test(test_tee_required_refused_without_tee),
         cmocka_unit_test(test_tee_runner_serves_and_publishes),
         cmocka_unit_test(test_run_chain_flags_and_dual_path_switch),

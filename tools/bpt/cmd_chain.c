@@ -26,7 +26,8 @@ static void chain_usage(FILE *f)
             "manager: keccak256 of the attestation JSON the operator published with\n"
             "reportProvisioned. With --attestation FILE (a report JSON, as 'bpt attest' writes\n"
             "it or GET /v1/attestation serves it) also whether keccak256 of its JSON bytes\n"
-            "matches; exit 1 when it does not.\n"
+            "matches; exit 1 when it does not. A zero hash is none published ('published':\n"
+            "false in JSON; with --attestation, exit 1).\n"
             "options:\n"
             "  --rpc URL          the EVM node (https://, or http:// to loopback)\n"
             "  --tangle ADDR      the Tangle contract\n"
@@ -224,13 +225,15 @@ static int attestation_hash(const struct chain_flags *fl)
         goto out;
     }
     hex32(b, onchain);
+    static const uint8_t none[32] = {0};
+    bool published = memcmp(onchain, none, 32) != 0; /* zero: getAttestationHash's "nothing" */
     if (rep) {
         hex32(a, local);
-        match = memcmp(local, onchain, 32) == 0;
+        match = published && memcmp(local, onchain, 32) == 0;
     }
     if (cli_json()) {
-        json_t *j = json_pack("{s:I,s:s,s:s}", "service", (json_int_t)fl->service, "operator",
-                              fl->operator_addr, "onchain_hash", b);
+        json_t *j = json_pack("{s:I,s:s,s:s,s:b}", "service", (json_int_t)fl->service, "operator",
+                              fl->operator_addr, "onchain_hash", b, "published", published);
         if (rep) {
             json_object_set_new(j, "attestation_hash", json_string(a));
             json_object_set_new(j, "match", json_boolean(match));
@@ -239,15 +242,22 @@ static int attestation_hash(const struct chain_flags *fl)
         json_decref(j);
         ex = cli_print_json(out, NULL);
     } else {
-        printf("on-chain attestation hash: %s\n", b);
+        printf("on-chain attestation hash: %s\n", published ? b : "none published");
         if (rep) {
-            printf("%s: %s (%s)\n", fl->attestation, a, match ? "match" : "MISMATCH");
+            printf("%s: %s (%s)\n", fl->attestation, a,
+                   match       ? "match"
+                   : published ? "MISMATCH"
+                               : "nothing to match");
         }
         ex = BPT_EXIT_OK;
     }
     if (ex == BPT_EXIT_OK && rep && !match) {
         if (!cli_json()) {
-            fprintf(stderr, "bpt chain: the attestation's keccak256 is not the on-chain hash\n");
+            fprintf(stderr,
+                    published ? "bpt chain: the attestation's keccak256 is not the on-chain hash\n"
+                              : "bpt chain: operator %s published no attestation for service "
+                                "%llu\n",
+                    fl->operator_addr, (unsigned long long)fl->service);
         }
         ex = BPT_EXIT_REFUSED;
     }

@@ -67,15 +67,19 @@ struct lookup {
 
 static int fetch_piece(const char **state, const struct lookup *l)
 {
+    char why[512];
     int rc;
     if (l->get(l, true) == 0) {
         *state = "cached";
         return 0;
     }
     if (l->ctx->offline) {
+        /* missing, damaged or out of date: the lookup's own words say which */
+        snprintf(why, sizeof(why), "%s", bpt_error_last());
         return bpt_err(BPT_EKEYS,
-                       "prefetch: %s is not in the cache directory and the context is offline",
-                       l->what);
+                       "prefetch: %s is not usable from the cache directory and the context is "
+                       "offline (%s)",
+                       l->what, why);
     }
     BPT_CHECK(l->get(l, false));
     if (l->get(l, true) < 0) {

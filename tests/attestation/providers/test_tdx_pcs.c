@@ -4,6 +4,7 @@
  * Intel PCS v4 / PCCS do: signed bodies, issuer chains URL-encoded in headers, DER and hex
  * CRLs, error codes; the on-disk cache, offline mode and the server's refusals.
  */
+#include "helpers/fake_pcs.h"
 #include "helpers/test.h"
 #include "helpers/sim_fixture.h"
 
@@ -27,23 +28,6 @@ struct server {
 
 enum { NORMAL, NOT_FOUND, NO_CHAIN, OVERSIZED, BAD_SIGNATURE };
 
-static const char *field(struct server *s, const char *name)
-{
-    return json_string_value(json_object_get(s->coll, name));
-}
-
-static struct MHD_Response *text_response(const char *text)
-{
-    return MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
-}
-
-static struct MHD_Response *der_response(const char *hex)
-{
-    size_t n = 0;
-    uint8_t *der = bpt_test_hex_bytes(hex, &n);
-    return MHD_create_response_from_buffer(n, der, MHD_RESPMEM_MUST_FREE);
-}
-
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_len, void **con_cls)
@@ -51,10 +35,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     struct server *s = cls;
     struct MHD_Response *resp = NULL;
     unsigned status = MHD_HTTP_OK;
-    const char *chain_header = NULL, *chain = NULL;
-    char body[65536];
     int mode = atomic_load(&s->mode);
-    const char *fmspc = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "fmspc");
     enum MHD_Result r;
     (void)method;
     (void)version;
@@ -66,47 +47,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         static char big[1100 * 1024];
         memset(big, ' ', sizeof(big));
         resp = MHD_create_response_from_buffer(sizeof(big), big, MHD_RESPMEM_PERSISTENT);
-    } else if (mode == NOT_FOUND || (strcmp(url, "/tdx/certification/v4/tcb") == 0 &&
-                                     (!fmspc || strcmp(fmspc, BPT_SIM_TDX_FMSPC) != 0))) {
-        resp = text_response("");
+    } else if (mode == NOT_FOUND) {
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         MHD_add_response_header(resp, "Error-Code", "FmspcNotFound");
         status = MHD_HTTP_NOT_FOUND;
-    } else if (strcmp(url, "/tdx/certification/v4/tcb") == 0) {
-        /* BAD_SIGNATURE: a well-formed signature that is not the signer's. */
-        snprintf(body, sizeof(body), "{\"tcbInfo\":%s,\"signature\":\"%s\"}", field(s, "tcb_info"),
-                 mode == BAD_SIGNATURE ? "0101010101010101010101010101010101010101010101010101010"
-                                         "1010101010101010101010101010101010101010101010101010101"
-                                         "010101010101010101"
-                                       : field(s, "tcb_info_signature"));
-        resp = text_response(body);
-        chain_header = "TCB-Info-Issuer-Chain";
-        chain = field(s, "tcb_info_issuer_chain");
-    } else if (strcmp(url, "/tdx/certification/v4/qe/identity") == 0) {
-        snprintf(body, sizeof(body), "{\"enclaveIdentity\":%s,\"signature\":\"%s\"}",
-                 field(s, "qe_identity"), field(s, "qe_identity_signature"));
-        resp = text_response(body);
-        chain_header = "SGX-Enclave-Identity-Issuer-Chain";
-        chain = field(s, "qe_identity_issuer_chain");
-    } else if (strcmp(url, "/sgx/certification/v4/pckcrl") == 0) {
-        const char *ca = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "ca");
-        if (!ca || strcmp(ca, "platform") != 0) {
-            resp = text_response("");
-            status = MHD_HTTP_BAD_REQUEST;
-        } else {
-            resp = der_response(field(s, "pck_crl"));
-            chain_header = "SGX-PCK-CRL-Issuer-Chain";
-            chain = field(s, "pck_crl_issuer_chain");
-        }
-    } else if (strcmp(url, "/sgx/certification/v4/rootcacrl") == 0) {
-        resp = text_response(field(s, "root_ca_crl")); /* PCCS answers with hex */
-    } else {
-        resp = text_response("");
+    } else if (!(resp =
+                     bpt_fake_pcs_answer(&status, conn, url, s->coll,
+                                         (mode == BAD_SIGNATURE ? BPT_FAKE_PCS_BAD_SIGNATURE : 0) |
+                                             (mode == NO_CHAIN ? BPT_FAKE_PCS_NO_CHAIN : 0)))) {
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         status = MHD_HTTP_NOT_FOUND;
-    }
-    if (chain_header && mode != NO_CHAIN) {
-        char *enc = bpt_test_url_encode(chain);
-        MHD_add_response_header(resp, chain_header, enc);
-        free(enc);
     }
     r = MHD_queue_response(conn, status, resp);
     MHD_destroy_response(resp);
@@ -217,13 +167,14 @@ static void test_fetch_collateral_api(void **state)
     o = json_loads(json, 0, NULL);
     assert_non_null(o);
     assert_string_equal(json_string_value(json_object_get(o, "tcb_info")),
-                        field(&f->srv, "tcb_info"));
+                        json_string_value(json_object_get(f->srv.coll, "tcb_info")));
     assert_string_equal(json_string_value(json_object_get(o, "pck_crl")),
-                        field(&f->srv, "pck_crl"));
+                        json_string_value(json_object_get(f->srv.coll, "pck_crl")));
     assert_string_equal(json_string_value(json_object_get(o, "root_ca_crl")),
-                        field(&f->srv, "root_ca_crl"));
-    assert_string_equal(json_string_value(json_object_get(o, "qe_identity_issuer_chain")),
-                        field(&f->srv, "qe_identity_issuer_chain"));
+                        json_string_value(json_object_get(f->srv.coll, "root_ca_crl")));
+    assert_string_equal(
+        json_string_value(json_object_get(o, "qe_identity_issuer_chain")),
+        json_string_value(json_object_get(f->srv.coll, "qe_identity_issuer_chain")));
     json_decref(o);
     bpt_free(json);
     bpt_verify_ctx_free(ctx);

@@ -7,6 +7,7 @@
  * check) where it failed before. Refusals by class: a failed fetch, nothing to fetch from, not
  * evidence, no cache directory, offline.
  */
+#include "helpers/fake_pcs.h"
 #include "helpers/test.h"
 
 #include "helpers/sim_fixture.h"
@@ -40,21 +41,9 @@ struct server {
     atomic_int failing; /* answer 500 to everything */
 };
 
-static const char *field(struct server *s, const char *name)
-{
-    return json_string_value(json_object_get(s->coll, name));
-}
-
 static struct MHD_Response *copy_response(const void *p, size_t n)
 {
     return MHD_create_response_from_buffer(n, (void *)p, MHD_RESPMEM_MUST_COPY);
-}
-
-static struct MHD_Response *hex_response(const char *hex)
-{
-    size_t n = 0;
-    uint8_t *der = bpt_test_hex_bytes(hex, &n);
-    return MHD_create_response_from_buffer(n, der, MHD_RESPMEM_MUST_FREE);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
@@ -64,8 +53,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     struct server *s = cls;
     struct MHD_Response *resp;
     unsigned status = MHD_HTTP_OK;
-    const char *chain_header = NULL, *chain = NULL;
-    char body[65536];
     enum MHD_Result r;
     (void)method, (void)version, (void)upload, (void)upload_len, (void)con_cls;
     atomic_fetch_add(&s->hits, 1);
@@ -76,34 +63,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         resp = copy_response(s->vcek, s->vcek_len);
     } else if (strcmp(url, "/vcek/v1/Milan/crl") == 0) {
         resp = copy_response(s->crl, s->crl_len);
-    } else if (strcmp(url, "/tdx/certification/v4/tcb") == 0) { /* Intel PCS */
-        snprintf(body, sizeof(body), "{\"tcbInfo\":%s,\"signature\":\"%s\"}", field(s, "tcb_info"),
-                 field(s, "tcb_info_signature"));
-        resp = copy_response(body, strlen(body));
-        chain_header = "TCB-Info-Issuer-Chain";
-        chain = field(s, "tcb_info_issuer_chain");
-    } else if (strcmp(url, "/tdx/certification/v4/qe/identity") == 0) {
-        snprintf(body, sizeof(body), "{\"enclaveIdentity\":%s,\"signature\":\"%s\"}",
-                 field(s, "qe_identity"), field(s, "qe_identity_signature"));
-        resp = copy_response(body, strlen(body));
-        chain_header = "SGX-Enclave-Identity-Issuer-Chain";
-        chain = field(s, "qe_identity_issuer_chain");
-    } else if (strcmp(url, "/sgx/certification/v4/pckcrl") == 0) {
-        resp = hex_response(field(s, "pck_crl"));
-        chain_header = "SGX-PCK-CRL-Issuer-Chain";
-        chain = field(s, "pck_crl_issuer_chain");
-    } else if (strcmp(url, "/sgx/certification/v4/rootcacrl") == 0) {
-        resp = hex_response(field(s, "root_ca_crl"));
     } else if (strcmp(url, "/jwks") == 0) { /* a JWKS endpoint */
         resp = copy_response(s->jwks, strlen(s->jwks));
-    } else {
+    } else if (!(resp = bpt_fake_pcs_answer(&status, conn, url, s->coll,
+                                            BPT_FAKE_PCS_ROOT_CRL_DER))) { /* Intel PCS */
         resp = copy_response("", 0);
         status = MHD_HTTP_NOT_FOUND;
-    }
-    if (chain_header) {
-        char *enc = bpt_test_url_encode(chain);
-        MHD_add_response_header(resp, chain_header, enc);
-        free(enc);
     }
     r = MHD_queue_response(conn, status, resp);
     MHD_destroy_response(resp);
@@ -358,12 +323,19 @@ static void test_snp_crl(void **state)
     bpt_test_write_file(path, "not a CRL", 9);
     prefetch_file(f, dir, f->snp, "crl", "fetched");
 
-    /* Offline with the VCEK cached and the CRL not: keys, naming the CRL. */
+    /* Offline with the VCEK cached and the CRL damaged, then missing: keys, naming the CRL
+     * and what is wrong with it. */
+    bpt_test_write_file(path, "not a CRL", 9);
+    c = fetch_ctx(f, dir, true);
+    assert_rc_msg(bpt_verify_prefetch(NULL, c, NULL, ev, n), BPT_EKEYS,
+                  "prefetch: AMD's CRL of ASKs is not usable from the cache directory and the "
+                  "context is offline (prefetch: the cached AMD's CRL of ASKs is not one CRL)");
+    bpt_verify_ctx_free(c);
     remove(path);
     c = fetch_ctx(f, dir, true);
     assert_rc_msg(bpt_verify_prefetch(NULL, c, NULL, ev, n), BPT_EKEYS,
-                  "prefetch: AMD's CRL of ASKs is not in the cache directory and the context is "
-                  "offline");
+                  "prefetch: AMD's CRL of ASKs is not usable from the cache directory and the "
+                  "context is offline (prefetch: AMD's CRL of ASKs is not in the cache directory)");
     bpt_verify_ctx_free(c);
 
     /* The revocation check off: no CRL is needed. */
@@ -433,7 +405,8 @@ static void test_refusals(void **state)
     c = fetch_ctx(f, dir, true);
     atomic_store(&f->srv.hits, 0);
     assert_rc_msg(bpt_verify_prefetch(NULL, c, NULL, ev, n), BPT_EKEYS,
-                  "prefetch: the VCEK is not in the cache directory and the context is offline");
+                  "prefetch: the VCEK is not usable from the cache directory and the context "
+                  "is offline (kds: the VCEK is not in the cache directory");
     assert_int_equal(atomic_load(&f->srv.hits), 0);
     bpt_verify_ctx_free(c);
     /* The server fails: fetch (retrying may help). */
