@@ -316,6 +316,44 @@ static void test_resumed_name_taken(void **state)
     half_finished_then_resumed(*state, true);
 }
 
+/* A stop whose operation is still running at the deadline; deploying again waits for the
+ * instance to be TERMINATED, then starts it. */
+static void test_stop_half_finished(void **state)
+{
+    struct fx *f = *state;
+    struct bpt_gce_stats before, st;
+    struct bpt_gce_knobs k = KNOBS;
+    bpt_deploy_spec *s = spec();
+    bpt_deployment *d = NULL;
+    bpt_runtime *rt = open_rt(f, f->verifier);
+
+    assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
+    char id[17];
+    snprintf(id, sizeof(id), "%s", bpt_deployment_id(d));
+    bpt_deployment_free(d);
+    bpt_gce_server_stats(f->gce, &before);
+    k.op_polls = 100000;
+    bpt_gce_server_set(f->gce, &k);
+    write_config(f, 1, 5, NULL);
+    assert_rc_msg(bpt_runtime_stop(rt, id), BPT_EBUSY, "instances.stop: operation operation-");
+    bpt_gce_server_stats(f->gce, &st);
+    assert_string_equal(st.last_status, "STOPPING");
+    k.op_polls = 2;
+    bpt_gce_server_set(f->gce, &k);
+    write_config(f, 5, 5, NULL);
+    assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
+    assert_string_equal(bpt_deployment_id(d), id);
+    assert_int_equal(bpt_deployment_state(d), BPT_DEPLOY_RUNNING);
+    bpt_deployment_free(d);
+    bpt_gce_server_stats(f->gce, &st);
+    assert_int_equal(st.stops - before.stops, 1);
+    assert_int_equal(st.starts - before.starts, 1);
+    assert_string_equal(st.last_status, "RUNNING");
+    assert_ok(bpt_runtime_destroy(rt, id));
+    bpt_deploy_spec_free(s);
+    bpt_runtime_free(rt);
+}
+
 static void test_throttling(void **state)
 {
     struct fx *f = *state;
@@ -732,6 +770,7 @@ int main(void)
         cmocka_unit_test_setup(test_lifecycle, each_setup),
         cmocka_unit_test_setup(test_resumed_by_request_id, each_setup),
         cmocka_unit_test_setup(test_resumed_name_taken, each_setup),
+        cmocka_unit_test_setup(test_stop_half_finished, each_setup),
         cmocka_unit_test_setup(test_throttling, each_setup),
         cmocka_unit_test_setup(test_credentials, each_setup),
         cmocka_unit_test_setup(test_cloud_errors, each_setup),
