@@ -493,7 +493,7 @@ static void test_cloud_errors(void **state)
     k = KNOBS;
     k.insert_fails = true;
     bpt_gce_server_set(f->gce, &k);
-    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EBUSY,
                   "instances.insert: ZONE_RESOURCE_POOL_EXHAUSTED: The zone");
     bpt_gce_server_set(f->gce, &KNOBS);
     /* the failed insert is finished: the next deploy is a new request (another requestId) */

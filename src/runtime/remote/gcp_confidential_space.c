@@ -930,8 +930,8 @@ static bool is(const struct instance *in, const char *status)
 
 /*
  * Wait for the operation @p op (a Compute Operation answer) to be DONE within @p budget_ms.
- * Its error (errors[0].code, message) is carried (*@p failed set); RESOURCE_ALREADY_EXISTS is
- * BPT_EEXISTS.
+ * Its error (errors[0].code, message) is carried (*@p failed set): RESOURCE_ALREADY_EXISTS is
+ * BPT_EEXISTS, an httpErrorStatusCode of 429 or 503 BPT_EBUSY, any other BPT_EINVAL.
  */
 static int wait_operation(struct gce *g, json_t *op, const char *what, long budget_ms, bool *failed)
 {
@@ -958,10 +958,15 @@ static int wait_operation(struct gce *g, json_t *op, const char *what, long budg
                 const char *code = json_string_value(json_object_get(err, "code"));
                 const char *msg = json_string_value(json_object_get(err, "message"));
                 bool exists = code != NULL && strcmp(code, "RESOURCE_ALREADY_EXISTS") == 0;
+                /* 429/503 (ZONE_RESOURCE_POOL_EXHAUSTED, quota): try again later */
+                json_int_t http = json_integer_value(json_object_get(cur, "httpErrorStatusCode"));
                 if (failed != NULL) {
                     *failed = !exists;
                 }
-                rc = bpt_remote_cloud_error(exists ? BPT_EEXISTS : BPT_EINVAL, CLOUD, what, code,
+                rc = bpt_remote_cloud_error(exists                       ? BPT_EEXISTS
+                                            : http == 429 || http == 503 ? BPT_EBUSY
+                                                                         : BPT_EINVAL,
+                                            CLOUD, what, code,
                                             msg != NULL ? msg : "the operation failed");
                 goto out;
             }
