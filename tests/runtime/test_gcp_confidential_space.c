@@ -164,6 +164,15 @@ static bpt_deploy_spec *spec(void)
     return s;
 }
 
+/* Deploy @p s (it must run) and destroy it. */
+static void deploy_destroy(bpt_runtime *rt, const bpt_deploy_spec *s)
+{
+    bpt_deployment *d = NULL;
+    assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
+    assert_ok(bpt_runtime_destroy(rt, bpt_deployment_id(d)));
+    bpt_deployment_free(d);
+}
+
 static void test_lifecycle(void **state)
 {
     struct fx *f = *state;
@@ -468,9 +477,7 @@ static void test_credentials(void **state)
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,
                   "no credentials: name a service account key file");
     setenv("GOOGLE_APPLICATION_CREDENTIALS", other, 1);
-    assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
-    assert_ok(bpt_runtime_destroy(rt, bpt_deployment_id(d)));
-    bpt_deployment_free(d);
+    deploy_destroy(rt, s);
     unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
     bpt_deploy_spec_free(s);
     bpt_runtime_free(rt);
@@ -561,9 +568,7 @@ static void test_config_refused(void **state)
     char ep[64];
     snprintf(ep, sizeof(ep), "http://127.0.0.1:%u/compute/v1/", bpt_gce_server_port(f->gce));
     setenv("CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE", ep, 1);
-    assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
-    assert_ok(bpt_runtime_destroy(rt, bpt_deployment_id(d)));
-    bpt_deployment_free(d);
+    deploy_destroy(rt, s);
     unsetenv("CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE");
     bpt_deploy_spec_free(s);
     bpt_runtime_free(rt);
