@@ -237,11 +237,14 @@ static int check_request(const struct bpt_http_response *resp, const struct bpt_
         (req->n_headers && !req->headers)) {
         return bpt_err(BPT_EINVAL, "http: a body buffer (and capture buffers) are required");
     }
-    if (req->method != BPT_HTTP_GET && req->method != BPT_HTTP_POST) {
-        return bpt_err(BPT_EINVAL, "http: method %d is not GET or POST", (int)req->method);
+    if (req->method != BPT_HTTP_GET && req->method != BPT_HTTP_POST &&
+        req->method != BPT_HTTP_PUT && req->method != BPT_HTTP_DELETE) {
+        return bpt_err(BPT_EINVAL, "http: method %d is not GET, POST, PUT or DELETE",
+                       (int)req->method);
     }
-    if (req->method == BPT_HTTP_GET && (req->body || req->body_len)) {
-        return bpt_err(BPT_EINVAL, "http: a GET has no body");
+    if ((req->method == BPT_HTTP_GET || req->method == BPT_HTTP_DELETE) &&
+        (req->body || req->body_len)) {
+        return bpt_err(BPT_EINVAL, "http: a GET or DELETE has no body");
     }
     if (!req->body && req->body_len) {
         return bpt_err(BPT_EINVAL, "http: body of %zu bytes is NULL", req->body_len);
@@ -296,14 +299,15 @@ static bpt_http_failure classify(CURLcode cc, long os_errno)
     }
 }
 
-/* The request's header list: Content-Type (POST), no "Expect: 100-continue", the caller's.
+/* The request's header list: Content-Type (POST, PUT), no "Expect: 100-continue", the caller's.
  * A SigV4 request goes without the empty "Expect:": libcurl signs every custom header, that
  * one with an empty value, but never sends it, so the server's signature could not match. */
 static int make_headers(struct curl_slist **out, const struct bpt_http_request *req)
 {
     char ct[BPT_LIMIT_TEXT_BYTES];
     const char *post[] = {ct, "Expect:"};
-    size_t n_post = req->method != BPT_HTTP_POST ? 0 : req->aws_sigv4 ? 1 : 2;
+    bool body = req->method == BPT_HTTP_POST || req->method == BPT_HTTP_PUT;
+    size_t n_post = !body ? 0 : req->aws_sigv4 ? 1 : 2;
     struct curl_slist *l = NULL, *t;
     int n;
 
@@ -403,7 +407,11 @@ int bpt_http_send(struct bpt_http_response *resp, const struct bpt_http_request 
         (req->aws_sigv4 && (curl_easy_setopt(c, CURLOPT_AWS_SIGV4, req->aws_sigv4) != CURLE_OK ||
                             curl_easy_setopt(c, CURLOPT_USERNAME, req->aws_key_id) != CURLE_OK ||
                             curl_easy_setopt(c, CURLOPT_PASSWORD, req->aws_secret) != CURLE_OK)) ||
-        (req->method == BPT_HTTP_POST &&
+        (req->method == BPT_HTTP_PUT &&
+         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT") != CURLE_OK) ||
+        (req->method == BPT_HTTP_DELETE &&
+         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE") != CURLE_OK) ||
+        ((req->method == BPT_HTTP_POST || req->method == BPT_HTTP_PUT) &&
          (curl_easy_setopt(c, CURLOPT_POST, 1L) != CURLE_OK ||
           curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len) != CURLE_OK ||
           curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? (const char *)req->body : "") !=

@@ -36,7 +36,13 @@
 /** Redirects followed at most, when a request asks for them. */
 #define BPT_HTTP_MAX_REDIRECTS 5L
 
-typedef enum bpt_http_method { BPT_HTTP_GET, BPT_HTTP_POST } bpt_http_method;
+/** PUT sends its body as POST does; DELETE sends none (ARM's and Compute's JSON APIs). */
+typedef enum bpt_http_method {
+    BPT_HTTP_GET,
+    BPT_HTTP_POST,
+    BPT_HTTP_PUT,
+    BPT_HTTP_DELETE
+} bpt_http_method;
 
 /** What went wrong when bpt_http_send() returned BPT_EFETCH (callers with their own codes). */
 typedef enum bpt_http_failure {
@@ -54,12 +60,13 @@ struct bpt_http_request {
     const char *url;
     /** NULL: TCP. Else connect to this unix socket (shorter than sun_path). */
     const char *unix_socket;
-    /** POST: the Content-Type header value; NULL: application/octet-stream. */
+    /** POST, PUT: the Content-Type header value; NULL: application/octet-stream. */
     const char *content_type;
     /** @p n_headers more request headers, "Name: value" each (no CR or LF). */
     const char *const *headers;
     size_t n_headers;
-    /** POST: @p body_len bytes sent as they are (NULL with 0: empty). GET: must be NULL. */
+    /** POST, PUT: @p body_len bytes sent as they are (NULL with 0: empty). GET, DELETE: must
+     *  be NULL. */
     const uint8_t *body;
     size_t body_len;
     /** The whole exchange (connect, send, receive, redirects), 1..BPT_HTTP_MAX_TIMEOUT_MS. */

@@ -21,6 +21,9 @@ const bpt_runtime_backend *bpt_runtime_direct_backend(void);
 /** The AWS Nitro Enclaves on EC2 backend (remote/aws_nitro.c). */
 const bpt_runtime_backend *bpt_runtime_aws_nitro_backend(void);
 
+/** The GCP Confidential Space on Compute Engine backend (remote/gcp_confidential_space.c). */
+const bpt_runtime_backend *bpt_runtime_gcp_confidential_space_backend(void);
+
 /**
  * bpt_runtime_attest_workload() for a plane at @p base_url ("http[s]://HOST:PORT", no trailing
  * slash, at most 256 bytes) or on the unix socket @p kx_socket (exactly one of them).

@@ -543,7 +543,12 @@ static void test_malformed_requests(void **state)
     req.timeout_ms = 1000;
     req.body = b;
     req.body_len = 1;
-    assert_rc_msg(bpt_http_send(&resp, &req), BPT_EINVAL, "a GET has no body");
+    assert_rc_msg(bpt_http_send(&resp, &req), BPT_EINVAL, "a GET or DELETE has no body");
+    req.method = BPT_HTTP_DELETE;
+    assert_rc_msg(bpt_http_send(&resp, &req), BPT_EINVAL, "a GET or DELETE has no body");
+    req.method = (bpt_http_method)7;
+    assert_rc_msg(bpt_http_send(&resp, &req), BPT_EINVAL, "is not GET, POST, PUT or DELETE");
+    req.method = BPT_HTTP_GET;
     req.body = NULL;
     req.body_len = 0;
     req.headers = bad_header;

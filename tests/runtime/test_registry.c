@@ -286,8 +286,12 @@ static void test_defaults_and_remote_backends(void **state)
     unsetenv("BPT_AWS_NITRO_CONFIG");
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, "aws_nitro"), BPT_EINVAL,
                   "aws_nitro: configuration: ");
-    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, "gcp_confidential_space"), BPT_ENOTSUP,
-                  "not built yet");
+    /* so is gcp_confidential_space (test_gcp_confidential_space.c) */
+    unsetenv("BPT_GCP_CONFIDENTIAL_SPACE_CONFIG");
+    bpt_deploy_spec *g = spec("{\"name\":\"g\",\"image\":\"/i\"}");
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, g, "gcp_confidential_space"), BPT_EINVAL,
+                  "gcp_confidential_space: configuration: ");
+    bpt_deploy_spec_free(g);
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, "nope"), BPT_ENOTFOUND, "no backend 'nope'");
     /* the direct backend with an OCI runtime that is not there */
     char json[4300];

@@ -26,7 +26,6 @@
  */
 #include "runtime/runtime_internal.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -876,14 +875,10 @@ static int plane_url_with(char *out, size_t cap, struct ec2 *e, const char *id)
                        found ? in.state : "absent");
     }
     const char *addr = e->cfg.public_address ? in.public_ip : in.private_ip;
-    uint8_t bin[16];
-    bool v6 = inet_pton(AF_INET6, addr, bin) == 1;
-    if (!v6 && inet_pton(AF_INET, addr, bin) != 1) {
+    if (!bpt_remote_plane_url(out, cap, e->cfg.plane_https, addr, e->cfg.port)) {
         return bpt_err(BPT_EPROTOCOL, CLOUD ": instance %s reports no %s IP address", in.id,
                        e->cfg.public_address ? "public" : "private");
     }
-    snprintf(out, cap, "%s://%s%s%s:%u", e->cfg.plane_https ? "https" : "http", v6 ? "[" : "", addr,
-             v6 ? "]" : "", e->cfg.port);
     return 0;
 }
 

@@ -4,6 +4,7 @@
  */
 #include "runtime/remote/remote.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -85,6 +86,18 @@ int bpt_remote_cloud_error(int rc, const char *cloud, const char *what, const ch
     }
     return bpt_err(rc, "%s: %s: %.64s: %s", cloud, what,
                    code != NULL && code[0] != '\0' ? code : "(no code)", msg);
+}
+
+bool bpt_remote_plane_url(char *out, size_t cap, bool https, const char *addr, unsigned port)
+{
+    uint8_t bin[16];
+    bool v6 = inet_pton(AF_INET6, addr, bin) == 1;
+    if (!v6 && inet_pton(AF_INET, addr, bin) != 1) {
+        return false;
+    }
+    snprintf(out, cap, "%s://%s%s%s:%u", https ? "https" : "http", v6 ? "[" : "", addr,
+             v6 ? "]" : "", port);
+    return true;
 }
 
 bool bpt_remote_xml_path_ends(const char *const *path, size_t depth, const char *suffix)

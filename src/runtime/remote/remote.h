@@ -57,6 +57,12 @@ BPT_MUST_USE int bpt_remote_cloud_error(int rc, const char *cloud, const char *w
                                         const char *code, const char *message);
 
 /**
+ * The workload plane's base URL "SCHEME://ADDR:PORT" (IPv6 in brackets) from the IP literal a
+ * cloud reports for an instance. @return false (out untouched) when @p addr is no IP address.
+ */
+bool bpt_remote_plane_url(char *out, size_t cap, bool https, const char *addr, unsigned port);
+
+/**
  * Walk @p xml strictly: one root element, tags balanced, names [A-Za-z_][A-Za-z0-9_.:-]*, only
  * the five predefined entities and numeric references (ASCII), no DTD, no CDATA, no processing
  * instructions but the leading declaration, comments allowed, at most BPT_REMOTE_XML_DEPTH

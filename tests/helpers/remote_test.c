@@ -1,0 +1,59 @@
+/* What the remote backends' tests share (remote_test.h). */
+#include "helpers/remote_test.h"
+
+#include "helpers/test.h"
+
+int bpt_remote_test_serve(struct bpt_test_proc *p, const char *const *argv, uint16_t *port,
+                          char *url, size_t url_cap)
+{
+    char line[256] = "";
+    unsigned n = 0;
+    const char *at;
+    bpt_test_proc_start(p, argv);
+    if (!bpt_test_proc_line(p, "serve: listening on", line, sizeof(line)) ||
+        (at = strstr(line, "127.0.0.1:")) == NULL || sscanf(at, "127.0.0.1:%u", &n) != 1) {
+        fprintf(stderr, "bpt serve did not start: %s\n", line);
+        return -1;
+    }
+    *port = (uint16_t)n;
+    snprintf(url, url_cap, "http://127.0.0.1:%u", n);
+    return 0;
+}
+
+bpt_runtime *bpt_remote_test_runtime(const char *state_dir, const char *backend,
+                                     const bpt_verifier *v)
+{
+    bpt_runtime_options o = BPT_RUNTIME_OPTIONS_INIT;
+    bpt_runtime *rt = NULL;
+    o.state_dir = state_dir;
+    o.backend = backend;
+    o.verifier = v;
+    assert_ok(bpt_runtime_new(&rt, &o));
+    return rt;
+}
+
+bpt_deploy_state bpt_remote_test_state(bpt_runtime *rt, const char *id)
+{
+    bpt_deployment *d = NULL;
+    assert_ok(bpt_runtime_status(&d, rt, id));
+    bpt_deploy_state s = bpt_deployment_state(d);
+    bpt_deployment_free(d);
+    return s;
+}
+
+int bpt_remote_test_seal(const char *url, const bpt_verifier *v, const char *name, size_t *stored)
+{
+    bpt_kx_client_result res = BPT_KX_CLIENT_RESULT_INIT;
+    bpt_kx_client_secret s = {name, (const uint8_t *)"s3cret", 6};
+    int rc = bpt_kx_client_send_with(&res, url, v, &s, 1, NULL);
+    *stored = res.stored;
+    return rc;
+}
+
+void bpt_remote_test_write(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
