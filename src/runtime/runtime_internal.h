@@ -24,6 +24,9 @@ const bpt_runtime_backend *bpt_runtime_aws_nitro_backend(void);
 /** The Azure confidential VM backend (remote/azure_cvm.c). */
 const bpt_runtime_backend *bpt_runtime_azure_cvm_backend(void);
 
+/** The GCP Confidential Space on Compute Engine backend (remote/gcp_confidential_space.c). */
+const bpt_runtime_backend *bpt_runtime_gcp_confidential_space_backend(void);
+
 /**
  * bpt_runtime_attest_workload() for a plane at @p base_url ("http[s]://HOST:PORT", no trailing
  * slash, at most 256 bytes) or on the unix socket @p kx_socket (exactly one of them).

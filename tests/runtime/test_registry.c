@@ -278,13 +278,9 @@ static void test_defaults_and_remote_backends(void **state)
     o.oci_runtime = "/nonexistent/runc";
     assert_ok(bpt_runtime_new(&rt, &o));
     assert_string_equal(bpt_runtime_default_backend(rt), "direct");
-    /* a remote backend is named, and refuses with a message */
+    /* the remote backends are built (test_aws_nitro.c, test_azure_cvm.c,
+     * test_gcp_confidential_space.c): without their configuration they refuse */
     bpt_deploy_spec *s = spec("{\"name\":\"a\",\"image\":\"/i\"}");
-    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, "gcp_confidential_space"), BPT_ENOTSUP,
-                  "backend 'gcp_confidential_space' (a remote TEE, DESIGN.md §13) is not built "
-                  "yet");
-    /* aws_nitro and azure_cvm are built (test_aws_nitro.c, test_azure_cvm.c): without their
-     * configuration they refuse */
     unsetenv("BPT_AWS_NITRO_CONFIG");
     unsetenv("BPT_AZURE_CVM_CONFIG");
     bpt_deploy_spec *sa = spec("{\"name\":\"az\",\"image\":\"/i\"}");
@@ -292,8 +288,11 @@ static void test_defaults_and_remote_backends(void **state)
                   "azure_cvm: configuration: ");
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, "aws_nitro"), BPT_EINVAL,
                   "aws_nitro: configuration: ");
-    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, "gcp_confidential_space"), BPT_ENOTSUP,
-                  "not built yet");
+    unsetenv("BPT_GCP_CONFIDENTIAL_SPACE_CONFIG");
+    bpt_deploy_spec *g = spec("{\"name\":\"g\",\"image\":\"/i\"}");
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, g, "gcp_confidential_space"), BPT_EINVAL,
+                  "gcp_confidential_space: configuration: ");
+    bpt_deploy_spec_free(g);
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, "nope"), BPT_ENOTFOUND, "no backend 'nope'");
     /* the direct backend with an OCI runtime that is not there */
     char json[4300];
