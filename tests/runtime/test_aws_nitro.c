@@ -140,24 +140,8 @@ static void test_lifecycle(void **state)
     assert_non_null(strstr(st.last_user_data, "VSOCK-CONNECT:16:"));
     assert_int_equal(st.refused, 0);
 
-    /* the evidence: our nonce, verified, its digest in the store */
-    uint8_t nonce[32];
-    memset(nonce, 0x5a, sizeof(nonce));
-    bpt_verified *v = NULL;
-    assert_ok(bpt_runtime_attestation(&v, rt, id, nonce, sizeof(nonce)));
-    assert_int_equal(bpt_verified_provider(v), BPT_PROVIDER_AWS_NITRO);
-    bpt_verified_free(v);
-    assert_ok(bpt_runtime_status(&d, rt, id));
-    assert_non_null(bpt_deployment_attestation_digest(d));
-    bpt_deployment_free(d);
-    bpt_kx_client_key key = BPT_KX_CLIENT_KEY_INIT;
-    assert_ok(bpt_runtime_public_key(&key, rt, id));
-    assert_string_equal(key.key_type, "x25519");
-
-    /* sealed only after the evidence verified and bound the key */
-    size_t stored = 0;
-    assert_ok(bpt_remote_test_seal(f->plane_url, f->verifier, "db_password", &stored));
-    assert_true(stored >= 1);
+    /* the evidence: our nonce, verified, its digest in the store; then a seal */
+    bpt_remote_test_evidence(rt, id, f->plane_url, f->verifier, BPT_PROVIDER_AWS_NITRO);
 
     /* stop, deploy again (StartInstances), destroy (TerminateInstances) */
     assert_ok(bpt_runtime_stop(rt, id));

@@ -250,29 +250,8 @@ static void test_lifecycle(void **state)
     assert_int_equal(st.refused, 0);
     assert_int_equal(st.logins, 1); /* one token for the whole deploy */
 
-    /* the evidence: our nonce, verified, its digest in the store */
-    uint8_t nonce[32];
-    memset(nonce, 0x5a, sizeof(nonce));
-    bpt_verified *v = NULL;
-    assert_ok(bpt_runtime_attestation(&v, rt, id, nonce, sizeof(nonce)));
-    assert_int_equal(bpt_verified_provider(v), BPT_PROVIDER_AZURE_SNP);
-    uint8_t rd[64];
-    size_t rd_len = 0;
-    assert_ok(bpt_kx_attestation_report_data(rd, nonce, sizeof(nonce)));
-    assert_memory_equal(bpt_verified_report_data(v, &rd_len), rd, 64); /* our nonce, bound */
-    assert_int_equal(rd_len, 64);
-    bpt_verified_free(v);
-    assert_ok(bpt_runtime_status(&d, rt, id));
-    assert_non_null(bpt_deployment_attestation_digest(d));
-    bpt_deployment_free(d);
-    bpt_kx_client_key key = BPT_KX_CLIENT_KEY_INIT;
-    assert_ok(bpt_runtime_public_key(&key, rt, id));
-    assert_string_equal(key.key_type, "x25519");
-
-    /* sealed only after the evidence verified and bound the key */
-    size_t stored = 0;
-    assert_ok(bpt_remote_test_seal(f->plane_url, f->verifier, "db_password", &stored));
-    assert_true(stored >= 1);
+    /* the evidence: our nonce, verified, its digest in the store; then a seal */
+    bpt_remote_test_evidence(rt, id, f->plane_url, f->verifier, BPT_PROVIDER_AZURE_SNP);
 
     /* stop (deallocate), deploy again (start), destroy (DELETE) */
     assert_ok(bpt_runtime_stop(rt, id));
