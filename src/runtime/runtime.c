@@ -82,8 +82,9 @@ struct bpt_deployment {
     char *kx_socket;
 };
 
-/* the remote backends not built yet (aws_nitro, gcp_confidential_space are: remote/) */
-static const char *const REMOTE[] = {"azure_cvm", NULL};
+/* the remote backends not built yet: none (aws_nitro, azure_cvm and gcp_confidential_space
+ * are, in remote/); a name listed here would refuse every operation with BPT_ENOTSUP */
+static const char *const REMOTE[] = {NULL};
 
 /* ---- names ------------------------------------------------------------------------------- */
 
@@ -817,6 +818,7 @@ int bpt_runtime_new(bpt_runtime **out, const bpt_runtime_options *opts)
     BPT_CHECK(bpt_store_open(&rt->store, db, rt->busy_ms));
     BPT_CHECK(add_backend(rt, bpt_runtime_direct_backend(), NULL, false, true));
     BPT_CHECK(add_backend(rt, bpt_runtime_aws_nitro_backend(), NULL, false, true));
+    BPT_CHECK(add_backend(rt, bpt_runtime_azure_cvm_backend(), NULL, false, true));
     BPT_CHECK(add_backend(rt, bpt_runtime_gcp_confidential_space_backend(), NULL, false, true));
     for (size_t i = 0; REMOTE[i] != NULL; i++) {
         bpt_runtime_backend unbuilt = UNBUILT;

@@ -21,6 +21,9 @@ const bpt_runtime_backend *bpt_runtime_direct_backend(void);
 /** The AWS Nitro Enclaves on EC2 backend (remote/aws_nitro.c). */
 const bpt_runtime_backend *bpt_runtime_aws_nitro_backend(void);
 
+/** The Azure confidential VM backend (remote/azure_cvm.c). */
+const bpt_runtime_backend *bpt_runtime_azure_cvm_backend(void);
+
 /** The GCP Confidential Space on Compute Engine backend (remote/gcp_confidential_space.c). */
 const bpt_runtime_backend *bpt_runtime_gcp_confidential_space_backend(void);
 

@@ -1,26 +1,20 @@
 /* The loopback EC2 (ec2_server.h): HTTP/1.1, one request per connection, SigV4 recomputed. */
 #include "helpers/ec2_server.h"
 
-#include <arpa/inet.h>
+#include "helpers/loop_http.h"
+
 #include <ctype.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
-#define REQ_MAX (256 * 1024)
 #define MAX_INST 16
-#define MAX_HDR 32
 #define XMLNS "http://ec2.amazonaws.com/doc/2016-11-15/"
 
 struct inst {
@@ -32,10 +26,7 @@ struct inst {
 };
 
 struct bpt_ec2_server {
-    int fd;
-    uint16_t port;
-    atomic_int stop;
-    pthread_t thread;
+    struct bpt_loop_server *loop;
     pthread_mutex_t mu;
     char key_id[128], secret[128], token[4096], region[32];
     bool has_token, token_expired;
@@ -44,15 +35,6 @@ struct bpt_ec2_server {
     size_t n_inst;
     struct bpt_ec2_stats st;
     unsigned req_seq;
-};
-
-struct req {
-    char method[8], target[256];
-    char names[MAX_HDR][64];
-    char values[MAX_HDR][4200];
-    size_t n_hdr;
-    char *body;
-    size_t body_len;
 };
 
 /* ---- small helpers ------------------------------------------------------------------------ */
@@ -70,128 +52,10 @@ static void hmac(unsigned char out[32], const void *key, size_t klen, const char
     HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, strlen(msg), out, &len);
 }
 
-static const char *header(const struct req *r, const char *name)
-{
-    for (size_t i = 0; i < r->n_hdr; i++) {
-        if (strcmp(r->names[i], name) == 0) {
-            return r->values[i];
-        }
-    }
-    return NULL;
-}
-
-/* The form parameter @p key of the body, percent-decoded into @p out; false when absent. */
-static bool form(const struct req *r, const char *key, char *out, size_t cap)
-{
-    size_t kl = strlen(key);
-    const char *p = r->body;
-    while (p != NULL && *p != '\0') {
-        const char *end = strchr(p, '&');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        if (n > kl && memcmp(p, key, kl) == 0 && p[kl] == '=') {
-            size_t o = 0;
-            for (size_t i = kl + 1; i < n && o + 1 < cap; i++) {
-                if (p[i] == '%' && i + 2 < n + 1 && isxdigit((unsigned char)p[i + 1]) &&
-                    isxdigit((unsigned char)p[i + 2])) {
-                    char h[3] = {p[i + 1], p[i + 2], 0};
-                    out[o++] = (char)strtol(h, NULL, 16);
-                    i += 2;
-                } else {
-                    out[o++] = p[i] == '+' ? ' ' : p[i];
-                }
-            }
-            out[o] = '\0';
-            return true;
-        }
-        p = end ? end + 1 : NULL;
-    }
-    return false;
-}
-
-/* ---- HTTP --------------------------------------------------------------------------------- */
-
-static int read_request(int c, struct req *r, char *buf)
-{
-    size_t len = 0;
-    char *eoh = NULL;
-    while (eoh == NULL) {
-        if (len == REQ_MAX) {
-            return -1;
-        }
-        ssize_t n = recv(c, buf + len, REQ_MAX - len, 0);
-        if (n <= 0) {
-            return -1;
-        }
-        len += (size_t)n;
-        buf[len] = '\0';
-        eoh = strstr(buf, "\r\n\r\n");
-    }
-    *eoh = '\0';
-    char *save = NULL, *line = strtok_r(buf, "\r\n", &save);
-    if (line == NULL || sscanf(line, "%7s %255s", r->method, r->target) != 2) {
-        return -1;
-    }
-    r->n_hdr = 0;
-    while ((line = strtok_r(NULL, "\r\n", &save)) != NULL && r->n_hdr < MAX_HDR) {
-        char *colon = strchr(line, ':');
-        if (colon == NULL) {
-            return -1;
-        }
-        *colon = '\0';
-        size_t i;
-        for (i = 0; line[i] != '\0' && i < 63; i++) {
-            r->names[r->n_hdr][i] = (char)tolower((unsigned char)line[i]);
-        }
-        r->names[r->n_hdr][i] = '\0';
-        char *v = colon + 1;
-        while (*v == ' ' || *v == '\t') {
-            v++;
-        }
-        size_t vl = strlen(v);
-        while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) {
-            v[--vl] = '\0';
-        }
-        snprintf(r->values[r->n_hdr], sizeof(r->values[0]), "%s", v);
-        r->n_hdr++;
-    }
-    const char *cl = header(r, "content-length"), *expect = header(r, "expect");
-    size_t want = cl ? (size_t)strtoul(cl, NULL, 10) : 0;
-    size_t have = len - (size_t)(eoh + 4 - buf);
-    if (want > REQ_MAX / 2) {
-        return -1;
-    }
-    r->body = malloc(want + 1);
-    if (r->body == NULL) {
-        return -1;
-    }
-    memcpy(r->body, eoh + 4, have < want ? have : want);
-    if (expect != NULL && strcasecmp(expect, "100-continue") == 0 && have == 0) {
-        const char *cont = "HTTP/1.1 100 Continue\r\n\r\n";
-        if (send(c, cont, strlen(cont), MSG_NOSIGNAL) < 0) {
-            return -1;
-        }
-    }
-    while (have < want) {
-        ssize_t n = recv(c, r->body + have, want - have, 0);
-        if (n <= 0) {
-            return -1;
-        }
-        have += (size_t)n;
-    }
-    r->body[want] = '\0';
-    r->body_len = want;
-    return 0;
-}
-
 static void answer(int c, int status, const char *reason, const char *extra, const char *xml)
 {
-    char head[512];
-    int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %d %s\r\nContent-Type: text/xml;charset=UTF-8\r\n%sContent-Length: "
-                     "%zu\r\nConnection: close\r\n\r\n",
-                     status, reason, extra ? extra : "", strlen(xml));
-    (void)!send(c, head, (size_t)n, MSG_NOSIGNAL);
-    (void)!send(c, xml, strlen(xml), MSG_NOSIGNAL);
+    (void)reason;
+    bpt_loop_answer(c, status, "text/xml;charset=UTF-8", extra, xml);
 }
 
 static void error_xml(struct bpt_ec2_server *s, int c, int status, const char *reason,
@@ -208,9 +72,10 @@ static void error_xml(struct bpt_ec2_server *s, int c, int status, const char *r
 /* ---- SigV4, recomputed ---------------------------------------------------------------------- */
 
 /* 0: authentic; else an error was answered. */
-static int check_sigv4(struct bpt_ec2_server *s, int c, const struct req *r)
+static int check_sigv4(struct bpt_ec2_server *s, int c, const struct bpt_loop_req *r)
 {
-    const char *auth = header(r, "authorization"), *date = header(r, "x-amz-date");
+    const char *auth = bpt_loop_header(r, "authorization"),
+               *date = bpt_loop_header(r, "x-amz-date");
     char key_id[128], day[16], region[32], service[16], signed_hdrs[512], sig[80];
     if (auth == NULL || date == NULL ||
         sscanf(auth,
@@ -240,7 +105,7 @@ static int check_sigv4(struct bpt_ec2_server *s, int c, const struct req *r)
     if (canon == NULL) {
         return -1;
     }
-    char path[256], query[256] = "";
+    char path[1024], query[1024] = "";
     snprintf(path, sizeof(path), "%s", r->target);
     char *q = strchr(path, '?');
     if (q != NULL) {
@@ -253,7 +118,7 @@ static int check_sigv4(struct bpt_ec2_server *s, int c, const struct req *r)
     bool has_host = false, has_date = false, has_token = false;
     char *save = NULL;
     for (char *h = strtok_r(list, ";", &save); h != NULL; h = strtok_r(NULL, ";", &save)) {
-        const char *v = header(r, h);
+        const char *v = bpt_loop_header(r, h);
         if (v == NULL) {
             free(canon);
             error_xml(s, c, 403, "Forbidden", NULL, "SignatureDoesNotMatch",
@@ -291,7 +156,7 @@ static int check_sigv4(struct bpt_ec2_server *s, int c, const struct req *r)
                   "provided. Check your AWS Secret Access Key and signing method.");
         return -1;
     }
-    const char *tok = header(r, "x-amz-security-token");
+    const char *tok = bpt_loop_header(r, "x-amz-security-token");
     if (s->has_token && (tok == NULL || !has_token || strcmp(tok, s->token) != 0)) {
         error_xml(s, c, 401, "Unauthorized", NULL, "AuthFailure",
                   "AWS was not able to validate the provided access credentials");
@@ -373,14 +238,15 @@ static void advance(struct inst *in)
     }
 }
 
-static void handle(struct bpt_ec2_server *s, int c, const struct req *r)
+static void handle(struct bpt_ec2_server *s, int c, const struct bpt_loop_req *r)
 {
     char action[64], xml[16384], v[4096];
     size_t n = 0;
 
     s->st.requests++;
-    if (strcmp(r->method, "POST") != 0 || !form(r, "Action", action, sizeof(action)) ||
-        !form(r, "Version", v, sizeof(v)) || strcmp(v, "2016-11-15") != 0) {
+    if (strcmp(r->method, "POST") != 0 ||
+        !bpt_loop_form(r->body, "Action", action, sizeof(action)) ||
+        !bpt_loop_form(r->body, "Version", v, sizeof(v)) || strcmp(v, "2016-11-15") != 0) {
         error_xml(s, c, 400, "Bad Request", NULL, "InvalidAction",
                   "The action or version is not valid for this web service.");
         return;
@@ -413,18 +279,19 @@ static void handle(struct bpt_ec2_server *s, int c, const struct req *r)
     if (strcmp(action, "RunInstances") == 0) {
         char tok[72] = "", img[64], type[64], ud[4096];
         s->st.runs++;
-        if (!form(r, "ImageId", img, sizeof(img)) || !form(r, "InstanceType", type, sizeof(type)) ||
-            !form(r, "MinCount", v, sizeof(v)) || strcmp(v, "1") != 0 ||
-            !form(r, "MaxCount", v, sizeof(v)) || strcmp(v, "1") != 0 ||
-            !form(r, "UserData", ud, sizeof(ud))) {
+        if (!bpt_loop_form(r->body, "ImageId", img, sizeof(img)) ||
+            !bpt_loop_form(r->body, "InstanceType", type, sizeof(type)) ||
+            !bpt_loop_form(r->body, "MinCount", v, sizeof(v)) || strcmp(v, "1") != 0 ||
+            !bpt_loop_form(r->body, "MaxCount", v, sizeof(v)) || strcmp(v, "1") != 0 ||
+            !bpt_loop_form(r->body, "UserData", ud, sizeof(ud))) {
             error_xml(s, c, 400, "Bad Request", NULL, "MissingParameter",
                       "The request must contain the parameter ImageId, InstanceType, MinCount, "
                       "MaxCount or UserData");
             return;
         }
-        (void)form(r, "ClientToken", tok, sizeof(tok));
-        s->st.last_enclave =
-            form(r, "EnclaveOptions.Enabled", v, sizeof(v)) && strcmp(v, "true") == 0;
+        (void)bpt_loop_form(r->body, "ClientToken", tok, sizeof(tok));
+        s->st.last_enclave = bpt_loop_form(r->body, "EnclaveOptions.Enabled", v, sizeof(v)) &&
+                             strcmp(v, "true") == 0;
         int dl = EVP_DecodeBlock((unsigned char *)s->st.last_user_data, (const unsigned char *)ud,
                                  (int)strlen(ud));
         if (dl < 0 || (size_t)dl >= sizeof(s->st.last_user_data)) {
@@ -463,8 +330,9 @@ static void handle(struct bpt_ec2_server *s, int c, const struct req *r)
     if (strcmp(action, "DescribeInstances") == 0) {
         char name[64] = "", tok[72] = "";
         s->st.describes++;
-        if (!form(r, "Filter.1.Name", name, sizeof(name)) || strcmp(name, "client-token") != 0 ||
-            !form(r, "Filter.1.Value.1", tok, sizeof(tok))) {
+        if (!bpt_loop_form(r->body, "Filter.1.Name", name, sizeof(name)) ||
+            strcmp(name, "client-token") != 0 ||
+            !bpt_loop_form(r->body, "Filter.1.Value.1", tok, sizeof(tok))) {
             error_xml(s, c, 400, "Bad Request", NULL, "InvalidParameterValue",
                       "This loopback EC2 answers DescribeInstances by client-token only");
             return;
@@ -512,7 +380,7 @@ static void handle(struct bpt_ec2_server *s, int c, const struct req *r)
                   "The action is not valid for this web service.");
         return;
     }
-    struct inst *in = form(r, "InstanceId.1", v, sizeof(v)) ? by_id(s, v) : NULL;
+    struct inst *in = bpt_loop_form(r->body, "InstanceId.1", v, sizeof(v)) ? by_id(s, v) : NULL;
     if (in == NULL) {
         error_xml(s, c, 400, "Bad Request", NULL, "InvalidInstanceID.NotFound",
                   "The instance ID does not exist");
@@ -534,37 +402,6 @@ static void handle(struct bpt_ec2_server *s, int c, const struct req *r)
              "%s</name></previousState></item></instancesSet></%s>",
              verb, ++s->req_seq, in->id, state_code(to), to, state_code(prev), prev, verb);
     answer(c, 200, "OK", NULL, xml);
-}
-
-static void *serve(void *arg)
-{
-    struct bpt_ec2_server *s = arg;
-    char *buf = malloc(REQ_MAX + 1);
-    while (buf != NULL && !atomic_load(&s->stop)) {
-        struct pollfd p = {.fd = s->fd, .events = POLLIN};
-        if (poll(&p, 1, 20) <= 0) {
-            continue;
-        }
-        int c = accept(s->fd, NULL, NULL);
-        if (c < 0) {
-            continue;
-        }
-        struct timeval tv = {.tv_sec = 5};
-        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        struct req *r = calloc(1, sizeof(*r));
-        if (r != NULL && read_request(c, r, buf) == 0) {
-            pthread_mutex_lock(&s->mu);
-            handle(s, c, r);
-            pthread_mutex_unlock(&s->mu);
-        }
-        if (r != NULL) {
-            free(r->body);
-        }
-        free(r);
-        close(c);
-    }
-    free(buf);
-    return NULL;
 }
 
 static void set_locked(struct bpt_ec2_server *s, const struct bpt_ec2_knobs *k)
@@ -590,30 +427,25 @@ void bpt_ec2_server_set(struct bpt_ec2_server *s, const struct bpt_ec2_knobs *k)
     pthread_mutex_unlock(&s->mu);
 }
 
+static void on_request(void *ud, int c, const struct bpt_loop_req *r)
+{
+    struct bpt_ec2_server *s = ud;
+    pthread_mutex_lock(&s->mu);
+    handle(s, c, r);
+    pthread_mutex_unlock(&s->mu);
+}
+
 int bpt_ec2_server_start(struct bpt_ec2_server **out, const struct bpt_ec2_knobs *k)
 {
     struct bpt_ec2_server *s = calloc(1, sizeof(*s));
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof(a);
     *out = NULL;
     if (s == NULL) {
         return -1;
     }
     pthread_mutex_init(&s->mu, NULL);
     set_locked(s, k);
-    s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s->fd < 0 || bind(s->fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(s->fd, 16) != 0 ||
-        getsockname(s->fd, (struct sockaddr *)&a, &al) != 0) {
-        fprintf(stderr, "ec2 server: cannot listen\n");
-        if (s->fd >= 0) {
-            close(s->fd);
-        }
-        free(s);
-        return -1;
-    }
-    s->port = ntohs(a.sin_port);
-    if (pthread_create(&s->thread, NULL, serve, s) != 0) {
-        close(s->fd);
+    if (bpt_loop_start(&s->loop, on_request, s) != 0) {
+        pthread_mutex_destroy(&s->mu);
         free(s);
         return -1;
     }
@@ -623,7 +455,7 @@ int bpt_ec2_server_start(struct bpt_ec2_server **out, const struct bpt_ec2_knobs
 
 uint16_t bpt_ec2_server_port(const struct bpt_ec2_server *s)
 {
-    return s->port;
+    return bpt_loop_port(s->loop);
 }
 
 void bpt_ec2_server_stats(const struct bpt_ec2_server *s, struct bpt_ec2_stats *out)
@@ -647,9 +479,7 @@ void bpt_ec2_server_stop(struct bpt_ec2_server *s)
     if (s == NULL) {
         return;
     }
-    atomic_store(&s->stop, 1);
-    pthread_join(s->thread, NULL);
-    close(s->fd);
+    bpt_loop_stop(s->loop);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }

@@ -50,6 +50,32 @@ int bpt_remote_test_seal(const char *url, const bpt_verifier *v, const char *nam
     return rc;
 }
 
+void bpt_remote_test_evidence(bpt_runtime *rt, const char *id, const char *plane_url,
+                              const bpt_verifier *sealer, bpt_provider want)
+{
+    uint8_t nonce[32], rd[64];
+    size_t rd_len = 0, stored = 0;
+    bpt_verified *v = NULL;
+    bpt_deployment *d = NULL;
+    bpt_kx_client_key key = BPT_KX_CLIENT_KEY_INIT;
+    memset(nonce, 0x5a, sizeof(nonce));
+    assert_ok(bpt_runtime_attestation(&v, rt, id, nonce, sizeof(nonce)));
+    assert_int_equal(bpt_verified_provider(v), want);
+    assert_ok(bpt_kx_attestation_report_data(rd, nonce, sizeof(nonce)));
+    const uint8_t *got = bpt_verified_report_data(v, &rd_len);
+    assert_int_equal(rd_len, 64);
+    assert_memory_equal(got, rd, 64); /* our nonce, bound */
+    bpt_verified_free(v);
+    assert_ok(bpt_runtime_status(&d, rt, id));
+    assert_non_null(bpt_deployment_attestation_digest(d));
+    bpt_deployment_free(d);
+    assert_ok(bpt_runtime_public_key(&key, rt, id));
+    assert_string_equal(key.key_type, "x25519");
+    /* sealed only after the evidence verified and bound the key */
+    assert_ok(bpt_remote_test_seal(plane_url, sealer, "db_password", &stored));
+    assert_true(stored >= 1);
+}
+
 void bpt_remote_test_write(const char *path, const char *text)
 {
     FILE *fp = fopen(path, "w");

@@ -29,6 +29,15 @@ bpt_deploy_state bpt_remote_test_state(bpt_runtime *rt, const char *id);
  *  *stored gets the plane's count (the workload keeps the first value of a name). */
 int bpt_remote_test_seal(const char *url, const bpt_verifier *v, const char *name, size_t *stored);
 
+/**
+ * The running deployment @p id's evidence as a remote test checks it: attestation with a fresh
+ * nonce verified (provider @p want, the report data binding the nonce), its digest in the
+ * store, the verified X25519 key, then the secret "db_password" sealed to @p plane_url after
+ * @p sealer verified the plane (asserted).
+ */
+void bpt_remote_test_evidence(bpt_runtime *rt, const char *id, const char *plane_url,
+                              const bpt_verifier *sealer, bpt_provider want);
+
 /** Write @p text to @p path (asserted). */
 void bpt_remote_test_write(const char *path, const char *text);
 

@@ -13,6 +13,7 @@
 
 #include "helpers/ec2_server.h"
 #include "helpers/proc.h"
+#include "helpers/remote_test.h"
 #include "helpers/sim_fixture.h"
 
 #include <stdlib.h>
@@ -35,14 +36,6 @@ struct fx {
 
 static const struct bpt_ec2_knobs KNOBS = {.key_id = KEY_ID, .secret = SECRET};
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
-}
-
 static void write_config(struct fx *f, unsigned deploy_s, unsigned request_s)
 {
     char text[1024];
@@ -53,14 +46,13 @@ static void write_config(struct fx *f, unsigned deploy_s, unsigned request_s)
              "\"plane_scheme\":\"http\",\"key_exchange_port\":%u,\"deploy_timeout_s\":%u,"
              "\"request_timeout_s\":%u,\"poll_base_ms\":5,\"poll_max_ms\":40}",
              bpt_ec2_server_port(f->ec2), f->plane_port, deploy_s, request_s);
-    write_file(f->config, text);
+    bpt_remote_test_write(f->config, text);
 }
 
 static int group_setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
     bpt_verify_ctx *ctx = NULL;
-    char line[256];
     *state = f;
     if (f == NULL || bpt_sim_fixture_init(&f->sim) != 0 ||
         !(ctx = bpt_sim_fixture_ctx(&f->sim, 0, NULL)) ||
@@ -70,15 +62,10 @@ static int group_setup(void **state)
     bpt_verify_ctx_free(ctx);
     const char *argv[] = {"serve",    "--simulate", "aws-nitro",   "--sim-dir",
                           f->sim.dir, "--listen",   "127.0.0.1:0", NULL};
-    bpt_test_proc_start(&f->serve, argv);
-    unsigned port = 0;
-    if (!bpt_test_proc_line(&f->serve, "serve: listening on", line, sizeof(line)) ||
-        sscanf(strstr(line, "127.0.0.1:"), "127.0.0.1:%u", &port) != 1) {
-        fprintf(stderr, "bpt serve did not start: %s\n", line);
+    if (bpt_remote_test_serve(&f->serve, argv, &f->plane_port, f->plane_url,
+                              sizeof(f->plane_url)) != 0) {
         return -1;
     }
-    f->plane_port = (uint16_t)port;
-    snprintf(f->plane_url, sizeof(f->plane_url), "http://127.0.0.1:%u", port);
     if (bpt_ec2_server_start(&f->ec2, &KNOBS) != 0) {
         return -1;
     }
@@ -121,17 +108,6 @@ static int each_setup(void **state)
     return 0;
 }
 
-static bpt_runtime *open_rt(struct fx *f, const bpt_verifier *v)
-{
-    bpt_runtime_options o = BPT_RUNTIME_OPTIONS_INIT;
-    bpt_runtime *rt = NULL;
-    o.state_dir = f->state_dir;
-    o.backend = "aws_nitro";
-    o.verifier = v;
-    assert_ok(bpt_runtime_new(&rt, &o));
-    return rt;
-}
-
 static bpt_deploy_spec *spec(void)
 {
     static const char json[] = "{\"name\":\"svc\",\"image\":\"/opt/bpt/svc.eif\","
@@ -142,30 +118,11 @@ static bpt_deploy_spec *spec(void)
     return s;
 }
 
-static bpt_deploy_state state_of(bpt_runtime *rt, const char *id)
-{
-    bpt_deployment *d = NULL;
-    assert_ok(bpt_runtime_status(&d, rt, id));
-    bpt_deploy_state s = bpt_deployment_state(d);
-    bpt_deployment_free(d);
-    return s;
-}
-
-/* Seal @p name (the workload keeps the first value of a name: each call names its own). */
-static int seal(const char *url, const bpt_verifier *v, const char *name, size_t *stored)
-{
-    bpt_kx_client_result res = BPT_KX_CLIENT_RESULT_INIT;
-    bpt_kx_client_secret s = {name, (const uint8_t *)"s3cret", 6};
-    int rc = bpt_kx_client_send_with(&res, url, v, &s, 1, NULL);
-    *stored = res.stored;
-    return rc;
-}
-
 static void test_lifecycle(void **state)
 {
     struct fx *f = *state;
     struct bpt_ec2_stats st;
-    bpt_runtime *rt = open_rt(f, f->verifier);
+    bpt_runtime *rt = bpt_remote_test_runtime(f->state_dir, "aws_nitro", f->verifier);
     bpt_deploy_spec *s = spec();
     bpt_deployment *d = NULL;
 
@@ -183,28 +140,12 @@ static void test_lifecycle(void **state)
     assert_non_null(strstr(st.last_user_data, "VSOCK-CONNECT:16:"));
     assert_int_equal(st.refused, 0);
 
-    /* the evidence: our nonce, verified, its digest in the store */
-    uint8_t nonce[32];
-    memset(nonce, 0x5a, sizeof(nonce));
-    bpt_verified *v = NULL;
-    assert_ok(bpt_runtime_attestation(&v, rt, id, nonce, sizeof(nonce)));
-    assert_int_equal(bpt_verified_provider(v), BPT_PROVIDER_AWS_NITRO);
-    bpt_verified_free(v);
-    assert_ok(bpt_runtime_status(&d, rt, id));
-    assert_non_null(bpt_deployment_attestation_digest(d));
-    bpt_deployment_free(d);
-    bpt_kx_client_key key = BPT_KX_CLIENT_KEY_INIT;
-    assert_ok(bpt_runtime_public_key(&key, rt, id));
-    assert_string_equal(key.key_type, "x25519");
-
-    /* sealed only after the evidence verified and bound the key */
-    size_t stored = 0;
-    assert_ok(seal(f->plane_url, f->verifier, "db_password", &stored));
-    assert_true(stored >= 1);
+    /* the evidence: our nonce, verified, its digest in the store; then a seal */
+    bpt_remote_test_evidence(rt, id, f->plane_url, f->verifier, BPT_PROVIDER_AWS_NITRO);
 
     /* stop, deploy again (StartInstances), destroy (TerminateInstances) */
     assert_ok(bpt_runtime_stop(rt, id));
-    assert_int_equal(state_of(rt, id), BPT_DEPLOY_STOPPED);
+    assert_int_equal(bpt_remote_test_state(rt, id), BPT_DEPLOY_STOPPED);
     bpt_ec2_server_stats(f->ec2, &st);
     assert_int_equal(st.stops, 1);
     assert_string_equal(st.last_state, "stopped");
@@ -214,12 +155,12 @@ static void test_lifecycle(void **state)
     bpt_ec2_server_stats(f->ec2, &st);
     assert_int_equal(st.starts, 1);
     assert_int_equal(st.created, 1);
-    assert_int_equal(state_of(rt, id), BPT_DEPLOY_RUNNING);
+    assert_int_equal(bpt_remote_test_state(rt, id), BPT_DEPLOY_RUNNING);
     assert_ok(bpt_runtime_destroy(rt, id));
     bpt_ec2_server_stats(f->ec2, &st);
     assert_int_equal(st.terminates, 1);
     assert_int_equal(st.live, 0);
-    assert_int_equal(state_of(rt, id), BPT_DEPLOY_DESTROYED);
+    assert_int_equal(bpt_remote_test_state(rt, id), BPT_DEPLOY_DESTROYED);
     bpt_deploy_spec_free(s);
     bpt_runtime_free(rt);
 }
@@ -237,7 +178,7 @@ static void test_idempotent_and_resumed(void **state)
     k.pending_polls = 100000;
     bpt_ec2_server_set(f->ec2, &k);
     write_config(f, 1, 5);
-    bpt_runtime *rt = open_rt(f, f->verifier);
+    bpt_runtime *rt = bpt_remote_test_runtime(f->state_dir, "aws_nitro", f->verifier);
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EBUSY,
                   "still pending, not running, when the deadline passed");
     bpt_deployment **list = NULL;
@@ -287,7 +228,7 @@ static void test_throttling(void **state)
     k.unlisted_polls = 2; /* and the new instance is not listed at once: polled, not re-run */
     bpt_ec2_server_set(f->ec2, &k);
     bpt_ec2_server_stats(f->ec2, &before);
-    bpt_runtime *rt = open_rt(f, f->verifier);
+    bpt_runtime *rt = bpt_remote_test_runtime(f->state_dir, "aws_nitro", f->verifier);
     int64_t t0 = bpt_remote_now_ms();
     assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
     int64_t took = bpt_remote_now_ms() - t0;
@@ -323,7 +264,7 @@ static void test_credentials(void **state)
     struct bpt_ec2_knobs k = KNOBS;
     bpt_deploy_spec *s = spec();
     bpt_deployment *d = NULL;
-    bpt_runtime *rt = open_rt(f, f->verifier);
+    bpt_runtime *rt = bpt_remote_test_runtime(f->state_dir, "aws_nitro", f->verifier);
 
     bpt_ec2_server_stats(f->ec2, &before);
     /* an expired session token */
@@ -356,9 +297,10 @@ static void test_credentials(void **state)
     unsetenv("AWS_SECRET_ACCESS_KEY");
     char path[4400];
     snprintf(path, sizeof(path), "%s/credentials", f->dir);
-    write_file(path, "[default]\naws_access_key_id = AKIDWRONG\naws_secret_access_key = x\n\n"
-                     "# the one the test uses\n[bpt-test]\naws_access_key_id = " KEY_ID
-                     "\naws_secret_access_key = " SECRET "\naws_session_token = tok-123\n");
+    bpt_remote_test_write(path,
+                          "[default]\naws_access_key_id = AKIDWRONG\naws_secret_access_key = x\n\n"
+                          "# the one the test uses\n[bpt-test]\naws_access_key_id = " KEY_ID
+                          "\naws_secret_access_key = " SECRET "\naws_session_token = tok-123\n");
     k = KNOBS;
     k.token = "tok-123";
     bpt_ec2_server_set(f->ec2, &k);
@@ -395,7 +337,7 @@ static void test_evidence_refused(void **state)
     assert_ok(bpt_verify_ctx_new(&real, &vo));
     assert_ok(bpt_verifier_new(&v_root, real, NULL));
 
-    bpt_runtime *rt = open_rt(f, v_pcr);
+    bpt_runtime *rt = bpt_remote_test_runtime(f->state_dir, "aws_nitro", v_pcr);
     assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
     char id[17];
     snprintf(id, sizeof(id), "%s", bpt_deployment_id(d));
@@ -410,11 +352,13 @@ static void test_evidence_refused(void **state)
 
     /* nothing sealed: the workload keeps the first value of a name, and the names the refused
      * seals used are still free for the trusting client */
-    assert_rc_msg(seal(f->plane_url, v_pcr, "leak_one", &stored), BPT_ECLAIM, "PCR0");
-    assert_rc_msg(seal(f->plane_url, v_root, "leak_two", &stored), BPT_ESIGNATURE, "root");
-    assert_ok(seal(f->plane_url, f->verifier, "leak_one", &stored));
+    assert_rc_msg(bpt_remote_test_seal(f->plane_url, v_pcr, "leak_one", &stored), BPT_ECLAIM,
+                  "PCR0");
+    assert_rc_msg(bpt_remote_test_seal(f->plane_url, v_root, "leak_two", &stored), BPT_ESIGNATURE,
+                  "root");
+    assert_ok(bpt_remote_test_seal(f->plane_url, f->verifier, "leak_one", &stored));
     assert_int_equal(stored, 1);
-    assert_ok(seal(f->plane_url, f->verifier, "leak_two", &stored));
+    assert_ok(bpt_remote_test_seal(f->plane_url, f->verifier, "leak_two", &stored));
     assert_int_equal(stored, 1);
     assert_ok(bpt_runtime_destroy(rt, id));
     bpt_runtime_free(rt);
@@ -431,17 +375,19 @@ static void test_config_refused(void **state)
     struct fx *f = *state;
     bpt_deploy_spec *s = spec();
     bpt_deployment *d = NULL;
-    bpt_runtime *rt = open_rt(f, f->verifier);
-    write_file(f->config, "{\"region\":\"us-east-1\",\"instance_type\":\"m5.xlarge\"}");
+    bpt_runtime *rt = bpt_remote_test_runtime(f->state_dir, "aws_nitro", f->verifier);
+    bpt_remote_test_write(f->config, "{\"region\":\"us-east-1\",\"instance_type\":\"m5.xlarge\"}");
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL, "\"image_id\" is required");
-    write_file(f->config, "{\"region\":\"us-east-1\",\"instance_type\":\"m5.xlarge\","
-                          "\"image_id\":\"ami-1\",\"bogus\":1}");
+    bpt_remote_test_write(f->config, "{\"region\":\"us-east-1\",\"instance_type\":\"m5.xlarge\","
+                                     "\"image_id\":\"ami-1\",\"bogus\":1}");
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL, "unknown key 'bogus'");
-    write_file(f->config, "{\"schema_version\":2,\"region\":\"us-east-1\",\"instance_type\":"
+    bpt_remote_test_write(f->config,
+                          "{\"schema_version\":2,\"region\":\"us-east-1\",\"instance_type\":"
                           "\"m5.xlarge\",\"image_id\":\"ami-1\"}");
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,
                   "schema_version 2 is not one this version reads");
-    write_file(f->config, "{\"region\":\"us-east-1\",\"instance_type\":\"m5.xlarge\","
+    bpt_remote_test_write(f->config,
+                          "{\"region\":\"us-east-1\",\"instance_type\":\"m5.xlarge\","
                           "\"image_id\":\"ami-1\",\"endpoint\":\"http://ec2.example.com/\"}");
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL, "endpoint refused");
     /* the endpoint from AWS_ENDPOINT_URL_EC2 when the config has none */
@@ -450,7 +396,7 @@ static void test_config_refused(void **state)
              "{\"region\":\"us-east-1\",\"instance_type\":\"m5.xlarge\",\"image_id\":\"ami-1\","
              "\"plane_scheme\":\"http\",\"key_exchange_port\":%u,\"poll_base_ms\":5}",
              f->plane_port);
-    write_file(f->config, text);
+    bpt_remote_test_write(f->config, text);
     char ep[64];
     snprintf(ep, sizeof(ep), "http://127.0.0.1:%u/", bpt_ec2_server_port(f->ec2));
     setenv("AWS_ENDPOINT_URL_EC2", ep, 1);
@@ -471,7 +417,7 @@ static void test_cli(void **state)
     char spec_path[4400], *out = NULL, *err = NULL, id[17] = "";
     struct bpt_ec2_stats before, st;
     snprintf(spec_path, sizeof(spec_path), "%s/cli-spec.json", f->dir);
-    write_file(spec_path, "{\"name\":\"cli\",\"image\":\"/opt/bpt/cli.eif\"}");
+    bpt_remote_test_write(spec_path, "{\"name\":\"cli\",\"image\":\"/opt/bpt/cli.eif\"}");
     bpt_ec2_server_stats(f->ec2, &before);
     {
         const char *argv[] = {"deploy",    "--json",    "--state-dir", f->state_dir,

@@ -278,15 +278,16 @@ static void test_defaults_and_remote_backends(void **state)
     o.oci_runtime = "/nonexistent/runc";
     assert_ok(bpt_runtime_new(&rt, &o));
     assert_string_equal(bpt_runtime_default_backend(rt), "direct");
-    /* a remote backend is named, and refuses with a message */
+    /* the remote backends are built (test_aws_nitro.c, test_azure_cvm.c,
+     * test_gcp_confidential_space.c): without their configuration they refuse */
     bpt_deploy_spec *s = spec("{\"name\":\"a\",\"image\":\"/i\"}");
-    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, "azure_cvm"), BPT_ENOTSUP,
-                  "backend 'azure_cvm' (a remote TEE, DESIGN.md §13) is not built yet");
-    /* aws_nitro is built (test_aws_nitro.c): without its configuration it refuses */
     unsetenv("BPT_AWS_NITRO_CONFIG");
+    unsetenv("BPT_AZURE_CVM_CONFIG");
+    bpt_deploy_spec *sa = spec("{\"name\":\"az\",\"image\":\"/i\"}");
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, sa, "azure_cvm"), BPT_EINVAL,
+                  "azure_cvm: configuration: ");
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, "aws_nitro"), BPT_EINVAL,
                   "aws_nitro: configuration: ");
-    /* so is gcp_confidential_space (test_gcp_confidential_space.c) */
     unsetenv("BPT_GCP_CONFIDENTIAL_SPACE_CONFIG");
     bpt_deploy_spec *g = spec("{\"name\":\"g\",\"image\":\"/i\"}");
     assert_rc_msg(bpt_runtime_deploy(&d, rt, g, "gcp_confidential_space"), BPT_EINVAL,
@@ -311,7 +312,8 @@ static void test_defaults_and_remote_backends(void **state)
     setenv("TEE_BACKEND", "azure_cvm", 1);
     assert_ok(bpt_runtime_new(&rt, &o));
     assert_string_equal(bpt_runtime_default_backend(rt), "azure_cvm");
-    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_ENOTSUP, "azure_cvm");
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, sa, NULL), BPT_EINVAL, "azure_cvm: configuration");
+    bpt_deploy_spec_free(sa);
     bpt_runtime_free(rt);
     unsetenv("TEE_BACKEND");
     bpt_config *remote = config("{\"mode\":\"remote\",\"provider_selector\":{\"allow_list\":"

@@ -28,11 +28,13 @@ static void deploy_usage(FILE *f)
             "                    aws_nitro: AWS Nitro Enclaves on EC2, configured by\n"
             "                    $BPT_AWS_NITRO_CONFIG, else STATE_DIR/aws_nitro.json (the\n"
             "                    spec's image is the EIF on the AMI; docs/runtime.md);\n"
+            "                    azure_cvm: an Azure confidential VM, configured by\n"
+            "                    $BPT_AZURE_CVM_CONFIG, else STATE_DIR/azure_cvm.json (the\n"
+            "                    spec's image is a path on the VM's image; docs/runtime.md);\n"
             "                    gcp_confidential_space: a Confidential Space VM on Compute\n"
             "                    Engine, configured by $BPT_GCP_CONFIDENTIAL_SPACE_CONFIG,\n"
             "                    else STATE_DIR/gcp_confidential_space.json (the spec's image\n"
-            "                    is the container image; docs/runtime.md);\n"
-            "                    azure_cvm is not built\n"
+            "                    is the container image; docs/runtime.md)\n"
             "  --device-root DIR look for TEE devices and configfs-tsm under DIR instead of /\n");
     cli_rt_help_common(f, false);
     cli_help_exit(f, "deployed (running), or the same deployment already was",

@@ -54,19 +54,6 @@
 #define MAX_INSTANCES 8
 #define TAG_KEY "bpt:deployment"
 
-/* A whole text file (bpt_buf keeps a NUL after the bytes; dispose cleanses them). */
-static int read_text(bpt_buf *b, const char *path)
-{
-    int rc = bpt_file_read(b, path);
-    if (rc < 0) {
-        return rc;
-    }
-    if (b->len == 0 || memchr(b->data, '\0', b->len) != NULL) {
-        return bpt_err(BPT_EINVAL, "%s: empty, or holds a NUL byte", path);
-    }
-    return 0;
-}
-
 /* ---- configuration ------------------------------------------------------------------------ */
 
 struct config {
@@ -89,48 +76,6 @@ struct aws {
     const struct bpt_verifier *verifier;
 };
 
-static bool id_chars(const char *s, const char *extra)
-{
-    for (; *s != '\0'; s++) {
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              strchr(extra, *s) != NULL)) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static int cfg_string(char *out, size_t cap, json_t *o, const char *key, bool required,
-                      const char *extra, const char *path)
-{
-    json_t *v = json_object_get(o, key);
-    if (v == NULL) {
-        return required ? bpt_err(BPT_EINVAL, CLOUD ": %s: \"%s\" is required", path, key) : 0;
-    }
-    const char *s = json_string_value(v);
-    if (s == NULL || s[0] == '\0' || strlen(s) >= cap || (extra != NULL && !id_chars(s, extra))) {
-        return bpt_err(BPT_EINVAL, CLOUD ": %s: \"%s\" must be a string of 1..%zu bytes%s", path,
-                       key, cap - 1,
-                       extra != NULL ? " of [A-Za-z0-9] and the cloud's separators" : "");
-    }
-    snprintf(out, cap, "%s", s);
-    return 0;
-}
-
-static int cfg_uint(long *out, json_t *o, const char *key, long lo, long hi, const char *path)
-{
-    json_t *v = json_object_get(o, key);
-    if (v == NULL) {
-        return 0;
-    }
-    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-        return bpt_err(BPT_EINVAL, CLOUD ": %s: \"%s\" must be an integer %ld..%ld", path, key, lo,
-                       hi);
-    }
-    *out = (long)json_integer_value(v);
-    return 0;
-}
-
 static int load_config(struct config *c, const struct aws *a)
 {
     static const char *const known[] = {"schema_version",     "region",
@@ -152,7 +97,7 @@ static int load_config(struct config *c, const struct aws *a)
         return bpt_err(BPT_EINVAL, CLOUD ": no configuration: set BPT_AWS_NITRO_CONFIG to its "
                                          "file, or put it at STATE_DIR/aws_nitro.json");
     }
-    rc = read_text(&text, path);
+    rc = bpt_remote_read_text(&text, path);
     if (rc == 0) {
         rc = bpt_json_parse(&o, (const char *)text.data, text.len, CLOUD " configuration");
     }
@@ -168,12 +113,16 @@ static int load_config(struct config *c, const struct aws *a)
     snprintf(ctx, sizeof(ctx), CLOUD ": %s", path);
     BPT_CHECK(bpt_json_check_keys(o, known, ctx));
     BPT_CHECK(bpt_json_check_schema_version(o, ctx));
-    BPT_CHECK(cfg_string(c->region, sizeof(c->region), o, "region", true, "-", path));
-    BPT_CHECK(cfg_string(c->instance_type, sizeof(c->instance_type), o, "instance_type", true, ".-",
-                         path));
-    BPT_CHECK(cfg_string(c->image_id, sizeof(c->image_id), o, "image_id", true, "-", path));
-    BPT_CHECK(cfg_string(c->subnet_id, sizeof(c->subnet_id), o, "subnet_id", false, "-", path));
-    BPT_CHECK(cfg_string(c->endpoint, sizeof(c->endpoint), o, "endpoint", false, NULL, path));
+    BPT_CHECK(
+        bpt_remote_cfg_string(CLOUD, c->region, sizeof(c->region), o, "region", true, "-", path));
+    BPT_CHECK(bpt_remote_cfg_string(CLOUD, c->instance_type, sizeof(c->instance_type), o,
+                                    "instance_type", true, ".-", path));
+    BPT_CHECK(bpt_remote_cfg_string(CLOUD, c->image_id, sizeof(c->image_id), o, "image_id", true,
+                                    "-", path));
+    BPT_CHECK(bpt_remote_cfg_string(CLOUD, c->subnet_id, sizeof(c->subnet_id), o, "subnet_id",
+                                    false, "-", path));
+    BPT_CHECK(bpt_remote_cfg_string(CLOUD, c->endpoint, sizeof(c->endpoint), o, "endpoint", false,
+                                    NULL, path));
     json_t *sg = json_object_get(o, "security_group_ids");
     if (sg != NULL) {
         if (!json_is_array(sg) || json_array_size(sg) > 4) {
@@ -186,7 +135,7 @@ static int load_config(struct config *c, const struct aws *a)
         for (size_t i = 0; i < json_array_size(sg); i++) {
             const char *s = json_string_value(json_array_get(sg, i));
             if (s == NULL || s[0] == '\0' || strlen(s) >= sizeof(c->security_groups[0]) ||
-                !id_chars(s, "-")) {
+                !bpt_remote_id_chars(s, "-")) {
                 rc = bpt_err(BPT_EINVAL, CLOUD ": %s: \"security_group_ids\"[%zu] is no id", path,
                              i);
                 goto out;
@@ -196,35 +145,35 @@ static int load_config(struct config *c, const struct aws *a)
         }
     }
     char tmp[16] = "";
-    BPT_CHECK(cfg_string(tmp, sizeof(tmp), o, "address", false, NULL, path));
+    BPT_CHECK(bpt_remote_cfg_string(CLOUD, tmp, sizeof(tmp), o, "address", false, NULL, path));
     if (tmp[0] != '\0' && strcmp(tmp, "private") != 0 && strcmp(tmp, "public") != 0) {
         rc = bpt_err(BPT_EINVAL, CLOUD ": %s: \"address\" is \"private\" or \"public\"", path);
         goto out;
     }
     c->public_address = strcmp(tmp, "public") == 0;
     tmp[0] = '\0';
-    BPT_CHECK(cfg_string(tmp, sizeof(tmp), o, "plane_scheme", false, NULL, path));
+    BPT_CHECK(bpt_remote_cfg_string(CLOUD, tmp, sizeof(tmp), o, "plane_scheme", false, NULL, path));
     if (tmp[0] != '\0' && strcmp(tmp, "https") != 0 && strcmp(tmp, "http") != 0) {
         rc = bpt_err(BPT_EINVAL, CLOUD ": %s: \"plane_scheme\" is \"https\" or \"http\"", path);
         goto out;
     }
     c->plane_https = strcmp(tmp, "http") != 0;
     v = 8787;
-    BPT_CHECK(cfg_uint(&v, o, "key_exchange_port", 1, 65535, path));
+    BPT_CHECK(bpt_remote_cfg_int(CLOUD, &v, o, "key_exchange_port", 1, 65535, path));
     c->port = (unsigned)v;
     v = 0;
-    BPT_CHECK(cfg_uint(&v, o, "enclave_cpus", 0, 128, path));
+    BPT_CHECK(bpt_remote_cfg_int(CLOUD, &v, o, "enclave_cpus", 0, 128, path));
     c->enclave_cpus = (unsigned)v;
     v = 600;
-    BPT_CHECK(cfg_uint(&v, o, "deploy_timeout_s", 1, 3600, path));
+    BPT_CHECK(bpt_remote_cfg_int(CLOUD, &v, o, "deploy_timeout_s", 1, 3600, path));
     c->deploy_timeout_ms = v * 1000;
     v = 60;
-    BPT_CHECK(cfg_uint(&v, o, "request_timeout_s", 1, 600, path));
+    BPT_CHECK(bpt_remote_cfg_int(CLOUD, &v, o, "request_timeout_s", 1, 600, path));
     c->request_timeout_ms = v * 1000;
     c->poll_base_ms = 1000;
     c->poll_max_ms = 15000;
-    BPT_CHECK(cfg_uint(&c->poll_base_ms, o, "poll_base_ms", 1, 60000, path));
-    BPT_CHECK(cfg_uint(&c->poll_max_ms, o, "poll_max_ms", 1, 300000, path));
+    BPT_CHECK(bpt_remote_cfg_int(CLOUD, &c->poll_base_ms, o, "poll_base_ms", 1, 60000, path));
+    BPT_CHECK(bpt_remote_cfg_int(CLOUD, &c->poll_max_ms, o, "poll_max_ms", 1, 300000, path));
     /* the endpoint: the config's, the AWS tools' variables, the regional one */
     if (c->endpoint[0] == '\0') {
         const char *e = getenv("AWS_ENDPOINT_URL_EC2");
@@ -287,7 +236,7 @@ static int creds_from_file(struct creds *k, const char *path, const char *profil
 {
     bpt_buf buf = BPT_BUF_INIT(CRED_FILE_MAX);
     bool in = false;
-    int rc = read_text(&buf, path);
+    int rc = bpt_remote_read_text(&buf, path);
     char *text = (char *)buf.data;
     if (rc < 0) {
         bpt_buf_dispose(&buf);
@@ -414,29 +363,6 @@ static void ec2_close(struct ec2 *e)
     creds_cleanse(&e->creds);
 }
 
-/* Append key=value to a query, the value percent-encoded (RFC 3986 unreserved kept). */
-static int param(bpt_buf *q, const char *key, const char *value)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    int rc = bpt_buf_append(q, "&", q->len ? 1 : 0);
-    if (rc == 0) {
-        rc = bpt_buf_append_str(q, key);
-    }
-    if (rc == 0) {
-        rc = bpt_buf_append(q, "=", 1);
-    }
-    for (const unsigned char *p = (const unsigned char *)value; rc == 0 && *p != '\0'; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-            rc = bpt_buf_append(q, p, 1);
-        } else {
-            uint8_t enc[3] = {'%', (uint8_t)hex[*p >> 4], (uint8_t)hex[*p & 15]};
-            rc = bpt_buf_append(q, enc, 3);
-        }
-    }
-    return rc;
-}
-
 struct ec2_error {
     char code[96];
     char message[512];
@@ -495,7 +421,8 @@ static int ec2_call(bpt_buf *out, struct ec2 *e, const char *action, const bpt_b
     int rc;
 
     bpt_remote_backoff_init(&b, e->cfg.request_timeout_ms, e->cfg.poll_base_ms, e->cfg.poll_max_ms);
-    if ((rc = param(&q, "Action", action)) < 0 || (rc = param(&q, "Version", EC2_VERSION)) < 0 ||
+    if ((rc = bpt_remote_form_param(&q, "Action", action)) < 0 ||
+        (rc = bpt_remote_form_param(&q, "Version", EC2_VERSION)) < 0 ||
         (params->len > 0 && ((rc = bpt_buf_append(&q, (const uint8_t *)"&", 1)) < 0 ||
                              (rc = bpt_buf_append(&q, params->data, params->len)) < 0))) {
         goto out;
@@ -628,7 +555,8 @@ static int parse_instances(struct instances *l, const bpt_buf *xml, const char *
         return bpt_err_prefix(BPT_EPROTOCOL, CLOUD ": %s", action);
     }
     for (size_t i = 0; i < l->n; i++) {
-        if (l->it[i].id[0] == '\0' || !id_chars(l->it[i].id, "-") || l->it[i].state[0] == '\0') {
+        if (l->it[i].id[0] == '\0' || !bpt_remote_id_chars(l->it[i].id, "-") ||
+            l->it[i].state[0] == '\0') {
             return bpt_err(BPT_EPROTOCOL, CLOUD ": %s: an instance without an id or a state",
                            action);
         }
@@ -646,8 +574,8 @@ static int describe(struct instance *out, bool *found, struct ec2 *e, const char
 
     *found = false;
     client_token(tok, id);
-    if ((rc = param(&p, "Filter.1.Name", "client-token")) < 0 ||
-        (rc = param(&p, "Filter.1.Value.1", tok)) < 0 ||
+    if ((rc = bpt_remote_form_param(&p, "Filter.1.Name", "client-token")) < 0 ||
+        (rc = bpt_remote_form_param(&p, "Filter.1.Value.1", tok)) < 0 ||
         (rc = ec2_call(&xml, e, "DescribeInstances", &p)) < 0 ||
         (rc = parse_instances(&l, &xml, "DescribeInstances")) < 0) {
         goto out;
@@ -682,7 +610,7 @@ static int open_describe(struct ec2 *e, struct instance *in, bool *found, const 
 static int instance_action(struct ec2 *e, const char *action, const char *instance_id)
 {
     bpt_buf p = BPT_BUF_INIT(256), xml = BPT_BUF_INIT(ANSWER_MAX);
-    int rc = param(&p, "InstanceId.1", instance_id);
+    int rc = bpt_remote_form_param(&p, "InstanceId.1", instance_id);
     if (rc == 0) {
         rc = ec2_call(&xml, e, action, &p);
     }
@@ -730,21 +658,23 @@ static int run_instance(struct ec2 *e, const bpt_backend_deployment *d)
 
     client_token(tok, d->id);
     if ((rc = user_data(&ud, &e->cfg, d->spec)) < 0 ||
-        (rc = param(&p, "ImageId", e->cfg.image_id)) < 0 ||
-        (rc = param(&p, "InstanceType", e->cfg.instance_type)) < 0 ||
-        (rc = param(&p, "MinCount", "1")) < 0 || (rc = param(&p, "MaxCount", "1")) < 0 ||
-        (rc = param(&p, "ClientToken", tok)) < 0 ||
-        (rc = param(&p, "EnclaveOptions.Enabled", "true")) < 0 ||
-        (rc = param(&p, "UserData", ud)) < 0 ||
-        (rc = param(&p, "TagSpecification.1.ResourceType", "instance")) < 0 ||
-        (rc = param(&p, "TagSpecification.1.Tag.1.Key", TAG_KEY)) < 0 ||
-        (rc = param(&p, "TagSpecification.1.Tag.1.Value", d->id)) < 0 ||
-        (e->cfg.subnet_id[0] != '\0' && (rc = param(&p, "SubnetId", e->cfg.subnet_id)) < 0)) {
+        (rc = bpt_remote_form_param(&p, "ImageId", e->cfg.image_id)) < 0 ||
+        (rc = bpt_remote_form_param(&p, "InstanceType", e->cfg.instance_type)) < 0 ||
+        (rc = bpt_remote_form_param(&p, "MinCount", "1")) < 0 ||
+        (rc = bpt_remote_form_param(&p, "MaxCount", "1")) < 0 ||
+        (rc = bpt_remote_form_param(&p, "ClientToken", tok)) < 0 ||
+        (rc = bpt_remote_form_param(&p, "EnclaveOptions.Enabled", "true")) < 0 ||
+        (rc = bpt_remote_form_param(&p, "UserData", ud)) < 0 ||
+        (rc = bpt_remote_form_param(&p, "TagSpecification.1.ResourceType", "instance")) < 0 ||
+        (rc = bpt_remote_form_param(&p, "TagSpecification.1.Tag.1.Key", TAG_KEY)) < 0 ||
+        (rc = bpt_remote_form_param(&p, "TagSpecification.1.Tag.1.Value", d->id)) < 0 ||
+        (e->cfg.subnet_id[0] != '\0' &&
+         (rc = bpt_remote_form_param(&p, "SubnetId", e->cfg.subnet_id)) < 0)) {
         goto out;
     }
     for (size_t i = 0; i < e->cfg.n_security_groups; i++) {
         snprintf(key, sizeof(key), "SecurityGroupId.%zu", i + 1);
-        if ((rc = param(&p, key, e->cfg.security_groups[i])) < 0) {
+        if ((rc = bpt_remote_form_param(&p, key, e->cfg.security_groups[i])) < 0) {
             goto out;
         }
     }

@@ -13,8 +13,87 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "core/util.h"
 
 #define XML_TEXT_MAX 4096
+
+int bpt_remote_read_text(bpt_buf *b, const char *path)
+{
+    int rc = bpt_file_read(b, path);
+    if (rc < 0) {
+        return rc;
+    }
+    if (b->len == 0 || memchr(b->data, '\0', b->len) != NULL) {
+        return bpt_err(BPT_EINVAL, "%s: empty, or holds a NUL byte", path);
+    }
+    return 0;
+}
+
+bool bpt_remote_id_chars(const char *s, const char *extra)
+{
+    for (; *s != '\0'; s++) {
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              strchr(extra, *s) != NULL)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int bpt_remote_cfg_string(const char *cloud, char *out, size_t cap, json_t *o, const char *key,
+                          bool required, const char *extra, const char *path)
+{
+    json_t *v = json_object_get(o, key);
+    if (v == NULL) {
+        return required ? bpt_err(BPT_EINVAL, "%s: %s: \"%s\" is required", cloud, path, key) : 0;
+    }
+    const char *s = json_string_value(v);
+    if (s == NULL || s[0] == '\0' || strlen(s) >= cap ||
+        (extra != NULL && !bpt_remote_id_chars(s, extra))) {
+        return bpt_err(BPT_EINVAL, "%s: %s: \"%s\" must be a string of 1..%zu bytes%s", cloud, path,
+                       key, cap - 1,
+                       extra != NULL ? " of [A-Za-z0-9] and the cloud's separators" : "");
+    }
+    snprintf(out, cap, "%s", s);
+    return 0;
+}
+
+int bpt_remote_cfg_int(const char *cloud, long *out, json_t *o, const char *key, long lo, long hi,
+                       const char *path)
+{
+    json_t *v = json_object_get(o, key);
+    if (v == NULL) {
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+        return bpt_err(BPT_EINVAL, "%s: %s: \"%s\" must be an integer %ld..%ld", cloud, path, key,
+                       lo, hi);
+    }
+    *out = (long)json_integer_value(v);
+    return 0;
+}
+
+int bpt_remote_form_param(bpt_buf *q, const char *key, const char *value)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    int rc = bpt_buf_append(q, "&", q->len ? 1 : 0);
+    if (rc == 0) {
+        rc = bpt_buf_append_str(q, key);
+    }
+    if (rc == 0) {
+        rc = bpt_buf_append(q, "=", 1);
+    }
+    for (const unsigned char *p = (const unsigned char *)value; rc == 0 && *p != '\0'; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            rc = bpt_buf_append(q, p, 1);
+        } else {
+            uint8_t enc[3] = {'%', (uint8_t)hex[*p >> 4], (uint8_t)hex[*p & 15]};
+            rc = bpt_buf_append(q, enc, 3);
+        }
+    }
+    return rc;
+}
 
 int64_t bpt_remote_now_ms(void)
 {

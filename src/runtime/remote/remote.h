@@ -7,7 +7,10 @@
 #ifndef BPT_RUNTIME_REMOTE_H
 #define BPT_RUNTIME_REMOTE_H
 
+#include <blueprint-tee/buf.h>
 #include <blueprint-tee/common.h>
+
+#include <jansson.h>
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,6 +24,29 @@
 #define BPT_REMOTE_XML_NAME_MAX 64
 /** A Retry-After honoured at most (longer ones are cut to this, then the deadline rules). */
 #define BPT_REMOTE_RETRY_AFTER_MAX_MS 60000L
+
+/** A whole text file into @p b (NUL after its bytes; dispose cleanses): not empty, no NUL. */
+BPT_MUST_USE int bpt_remote_read_text(bpt_buf *b, const char *path);
+
+/** true when every byte of @p s is [A-Za-z0-9] or in @p extra. */
+bool bpt_remote_id_chars(const char *s, const char *extra);
+
+/**
+ * The config's string @p key (absent: @p out untouched, or refused when @p required) into @p out:
+ * 1..cap-1 bytes, and with @p extra non-NULL only [A-Za-z0-9] and @p extra. Messages
+ * "CLOUD: PATH: ...". @return 0; BPT_EINVAL.
+ */
+BPT_MUST_USE int bpt_remote_cfg_string(const char *cloud, char *out, size_t cap, json_t *o,
+                                       const char *key, bool required, const char *extra,
+                                       const char *path);
+
+/** The config's integer @p key in lo..hi into @p out (absent: untouched). @return 0; EINVAL. */
+BPT_MUST_USE int bpt_remote_cfg_int(const char *cloud, long *out, json_t *o, const char *key,
+                                    long lo, long hi, const char *path);
+
+/** Append "&key=value" (no '&' first) to a form or query, the value percent-encoded (RFC 3986
+ *  unreserved bytes kept). */
+BPT_MUST_USE int bpt_remote_form_param(bpt_buf *q, const char *key, const char *value);
 
 /** Milliseconds on the monotonic clock. */
 int64_t bpt_remote_now_ms(void);
