@@ -4,9 +4,10 @@
  * stop and destroy it. A bpt_runtime is the registry: backends by name over one deployment
  * store (SQLite). The built-in `direct` backend runs the workload under a real OCI runtime
  * (runc, or crun) with a hardened config.json and the host's TEE devices passed through
- * (docs/runtime.md); `aws_nitro` runs it in an AWS Nitro Enclave on EC2 (docs/runtime.md,
- * "Remote backends"); the remote backends `azure_cvm` and `gcp_confidential_space` (DESIGN.md
- * §13) are not built yet and answer BPT_ENOTSUP. Others plug in through sys/backend.h.
+ * (docs/runtime.md); the remote backends (DESIGN.md §13; docs/runtime.md, "Remote backends")
+ * run it in the clouds' TEEs through their APIs: `aws_nitro` in an AWS Nitro Enclave on EC2,
+ * `azure_cvm` on an Azure confidential VM, `gcp_confidential_space` in GCP Confidential Space.
+ * Others plug in through sys/backend.h.
  *
  *   bpt_deploy_spec *spec = NULL;  bpt_deploy_spec_load_json(&spec, json, len);
  *   bpt_runtime *rt = NULL;        bpt_runtime_new(&rt, &opts);     // opens, reconciles

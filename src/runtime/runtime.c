@@ -50,8 +50,7 @@
 struct entry {
     bpt_runtime_backend vt;
     void *state;
-    bool unbuilt; /* a remote backend not built yet: every operation is BPT_ENOTSUP */
-    bool builtin; /* direct or an unbuilt one: a plugin of the same name takes its place */
+    bool builtin; /* one of the library's: a plugin of the same name takes its place */
 };
 
 struct cached {
@@ -81,10 +80,6 @@ struct bpt_deployment {
     struct bpt_store_row row;
     char *kx_socket;
 };
-
-/* the remote backends not built yet: none (aws_nitro, azure_cvm and gcp_confidential_space
- * are, in remote/); a name listed here would refuse every operation with BPT_ENOTSUP */
-static const char *const REMOTE[] = {NULL};
 
 /* ---- names ------------------------------------------------------------------------------- */
 
@@ -266,64 +261,6 @@ int bpt_deployment_to_json(char **out, const bpt_deployment *d)
 
 /* ---- backends ---------------------------------------------------------------------------- */
 
-static int unbuilt_init(void **state, const bpt_backend_env *env, void *userdata)
-{
-    (void)env;
-    *state = userdata; /* its name */
-    return 0;
-}
-
-static int unbuilt_refuse(void *state)
-{
-    return bpt_err(BPT_ENOTSUP,
-                   "backend '%s' (a remote TEE, DESIGN.md §13) is not built yet: use the direct "
-                   "backend, or register one through sys/backend.h",
-                   (const char *)state);
-}
-
-static int unbuilt_deploy(void *state, const bpt_backend_deployment *d)
-{
-    (void)d;
-    return unbuilt_refuse(state);
-}
-
-static int unbuilt_attestation(bpt_verified **out, void *state, const bpt_backend_deployment *d,
-                               const uint8_t *nonce, size_t nonce_len)
-{
-    (void)out;
-    (void)d;
-    (void)nonce;
-    (void)nonce_len;
-    return unbuilt_refuse(state);
-}
-
-static int unbuilt_public_key(bpt_kx_client_key *out, void *state, const bpt_backend_deployment *d)
-{
-    (void)out;
-    (void)d;
-    return unbuilt_refuse(state);
-}
-
-static int unbuilt_status(bpt_backend_state *out, void *state, const bpt_backend_deployment *d)
-{
-    (void)out;
-    (void)d;
-    return unbuilt_refuse(state);
-}
-
-static int unbuilt_stop(void *state, const bpt_backend_deployment *d)
-{
-    (void)d;
-    return unbuilt_refuse(state);
-}
-
-static int unbuilt_list(void *state, bpt_backend_list_fn fn, void *ud)
-{
-    (void)fn;
-    (void)ud;
-    return unbuilt_refuse(state);
-}
-
 static struct entry *find_backend(bpt_runtime *rt, const char *name)
 {
     for (size_t i = 0; name != NULL && i < rt->n_backends; i++) {
@@ -334,8 +271,7 @@ static struct entry *find_backend(bpt_runtime *rt, const char *name)
     return NULL;
 }
 
-static int add_backend(bpt_runtime *rt, const bpt_runtime_backend *be, void *userdata, bool unbuilt,
-                       bool builtin)
+static int add_backend(bpt_runtime *rt, const bpt_runtime_backend *be, void *userdata, bool builtin)
 {
     if (be == NULL || be->version != BPT_RUNTIME_BACKEND_VERSION) {
         return bpt_err(BPT_EINVAL,
@@ -373,7 +309,6 @@ static int add_backend(bpt_runtime *rt, const bpt_runtime_backend *be, void *use
     }
     e->vt = *be;
     e->state = state;
-    e->unbuilt = unbuilt;
     e->builtin = builtin;
     return 0;
 }
@@ -383,7 +318,7 @@ int bpt_runtime_add_backend(bpt_runtime *rt, const bpt_runtime_backend *be, void
     if (rt == NULL) {
         return bpt_err(BPT_EINVAL, "runtime: NULL argument");
     }
-    return add_backend(rt, be, userdata, false, false);
+    return add_backend(rt, be, userdata, false);
 }
 
 const char *bpt_runtime_default_backend(const bpt_runtime *rt)
@@ -548,7 +483,7 @@ static int settle(bpt_runtime *rt, struct entry *e, const struct bpt_store_row *
     bpt_backend_state bs = BPT_BACKEND_ABSENT;
     bpt_runtime_reconcile_stats ignored = {0, 0, 0, 0};
     int rc;
-    if (e == NULL || e->unbuilt || (r->state == BPT_DEPLOY_CREATING && owner_alive(rt, r))) {
+    if (e == NULL || (r->state == BPT_DEPLOY_CREATING && owner_alive(rt, r))) {
         return 0;
     }
     if ((rc = backend_view(&d, dir, sock, sizeof(dir), rt, r, NULL)) < 0 ||
@@ -624,9 +559,6 @@ int bpt_runtime_reconcile(bpt_runtime_reconcile_stats *out, bpt_runtime *rt)
     /* 1. what runs, per backend (before the rows: see the top of this file) */
     for (size_t b = 0; b < rt->n_backends; b++) {
         struct entry *e = &rt->backends[b];
-        if (e->unbuilt) {
-            continue;
-        }
         c.backend = b;
         c.rc = 0;
         rc = e->vt.list(e->state, collect, &c);
@@ -655,7 +587,7 @@ int bpt_runtime_reconcile(bpt_runtime_reconcile_stats *out, bpt_runtime *rt)
     for (size_t i = 0; i < n_rows; i++) {
         struct entry *e = find_backend(rt, rows[i].backend);
         size_t b = e ? (size_t)(e - rt->backends) : 0;
-        if (e == NULL || e->unbuilt || !listed[b]) {
+        if (e == NULL || !listed[b]) {
             continue;
         }
         bpt_backend_state bs = BPT_BACKEND_ABSENT;
@@ -725,18 +657,6 @@ static int mkdir_p(const char *path)
     }
     return 0;
 }
-
-static const bpt_runtime_backend UNBUILT = {
-    .version = BPT_RUNTIME_BACKEND_VERSION,
-    .init = unbuilt_init,
-    .deploy = unbuilt_deploy,
-    .attestation = unbuilt_attestation,
-    .public_key = unbuilt_public_key,
-    .status = unbuilt_status,
-    .stop = unbuilt_stop,
-    .destroy = unbuilt_stop,
-    .list = unbuilt_list,
-};
 
 int bpt_runtime_new(bpt_runtime **out, const bpt_runtime_options *opts)
 {
@@ -816,15 +736,10 @@ int bpt_runtime_new(bpt_runtime **out, const bpt_runtime_options *opts)
     BPT_CHECK(mkdir_p(rt->state_dir));
     BPT_CHECK(bpt_runtime_mkdir(rt->deployments_dir, 0700));
     BPT_CHECK(bpt_store_open(&rt->store, db, rt->busy_ms));
-    BPT_CHECK(add_backend(rt, bpt_runtime_direct_backend(), NULL, false, true));
-    BPT_CHECK(add_backend(rt, bpt_runtime_aws_nitro_backend(), NULL, false, true));
-    BPT_CHECK(add_backend(rt, bpt_runtime_azure_cvm_backend(), NULL, false, true));
-    BPT_CHECK(add_backend(rt, bpt_runtime_gcp_confidential_space_backend(), NULL, false, true));
-    for (size_t i = 0; REMOTE[i] != NULL; i++) {
-        bpt_runtime_backend unbuilt = UNBUILT;
-        unbuilt.name = REMOTE[i];
-        BPT_CHECK(add_backend(rt, &unbuilt, (void *)REMOTE[i], true, true));
-    }
+    BPT_CHECK(add_backend(rt, bpt_runtime_direct_backend(), NULL, true));
+    BPT_CHECK(add_backend(rt, bpt_runtime_aws_nitro_backend(), NULL, true));
+    BPT_CHECK(add_backend(rt, bpt_runtime_azure_cvm_backend(), NULL, true));
+    BPT_CHECK(add_backend(rt, bpt_runtime_gcp_confidential_space_backend(), NULL, true));
     BPT_CHECK(bpt_runtime_reconcile(NULL, rt));
     *out = rt;
     rt = NULL;
@@ -920,10 +835,6 @@ int bpt_runtime_deploy(bpt_deployment **out, bpt_runtime *rt, const bpt_deploy_s
                      "runtime: no backend '%.40s' (direct, aws_nitro, azure_cvm, "
                      "gcp_confidential_space, or one registered)",
                      name);
-        goto out;
-    }
-    if (e->unbuilt) {
-        rc = unbuilt_refuse(e->state);
         goto out;
     }
     for (long waited = 0;;) {
@@ -1070,10 +981,6 @@ static int running_row(struct bpt_store_row *row, struct entry **e, bpt_runtime 
     int rc = BPT_ERROR;
     BPT_CHECK(get_row(row, rt, id));
     BPT_CHECK(backend_of(e, rt, row));
-    if ((*e)->unbuilt) {
-        rc = unbuilt_refuse((*e)->state);
-        goto out;
-    }
     if (row->state != BPT_DEPLOY_RUNNING) {
         rc = bpt_err(BPT_EINVAL, "deployment %s is %s, not running", row->id,
                      bpt_deploy_state_name(row->state));
@@ -1085,6 +992,21 @@ out:
         bpt_store_row_dispose(row);
     }
     return rc;
+}
+
+/*
+ * The library's backends verify a workload's evidence with the runtime's verifier, and give a
+ * key only once it verified: without one they are refused here, once, before any backend waits
+ * for or reaches the workload. (A plugin backend decides for itself.)
+ */
+static int need_verifier(const bpt_runtime *rt, const struct entry *e, const char *what)
+{
+    if (e->builtin && rt->env.verifier == NULL) {
+        return bpt_err(BPT_EINVAL,
+                       "%s: the runtime has no verifier: %s (bpt_runtime_options.verifier)",
+                       e->vt.name, what);
+    }
+    return 0;
 }
 
 int bpt_runtime_attestation(bpt_verified **out, bpt_runtime *rt, const char *id,
@@ -1116,6 +1038,7 @@ int bpt_runtime_attestation(bpt_verified **out, bpt_runtime *rt, const char *id,
                        BPT_KX_NONCE_MAX, nonce_len);
     }
     BPT_CHECK(running_row(&row, &e, rt, id));
+    BPT_CHECK(need_verifier(rt, e, "evidence is only given once it verified"));
     BPT_CHECK(backend_view(&d, dir, sock, sizeof(dir), rt, &row, NULL));
     rc = e->vt.attestation(out, e->state, &d, nonce, nonce_len);
     if (rc < 0) {
@@ -1171,8 +1094,7 @@ int bpt_runtime_cached_attestation(bpt_report **out, int64_t *verified_at, bpt_r
     }
     *out = NULL;
     BPT_CHECK(get_row(&row, rt, id));
-    if ((e = find_backend(rt, row.backend)) != NULL && !e->unbuilt &&
-        e->vt.cached_attestation != NULL) {
+    if ((e = find_backend(rt, row.backend)) != NULL && e->vt.cached_attestation != NULL) {
         char dir[PATH_MAX], sock[PATH_MAX];
         bpt_backend_deployment d;
         BPT_CHECK(backend_view(&d, dir, sock, sizeof(dir), rt, &row, NULL));
@@ -1223,6 +1145,7 @@ int bpt_runtime_public_key(bpt_kx_client_key *out, bpt_runtime *rt, const char *
         return bpt_err(BPT_EINVAL, "runtime: NULL argument");
     }
     BPT_CHECK(running_row(&row, &e, rt, id));
+    BPT_CHECK(need_verifier(rt, e, "a key is only given once its evidence verified"));
     BPT_CHECK(backend_view(&d, dir, sock, sizeof(dir), rt, &row, NULL));
     rc = e->vt.public_key(out, e->state, &d);
     if (rc < 0) {
@@ -1290,10 +1213,6 @@ static int row_for_change(struct bpt_store_row *row, struct entry **e, bpt_runti
     if (row->state == BPT_DEPLOY_CREATING && owner_alive(rt, row)) {
         rc = bpt_err(BPT_EBUSY, "deployment %s is being deployed by process %lld", row->id,
                      (long long)row->owner_pid);
-        goto out;
-    }
-    if ((*e)->unbuilt && row->state != BPT_DEPLOY_DESTROYED) {
-        rc = unbuilt_refuse((*e)->state);
         goto out;
     }
     rc = 0;

@@ -349,6 +349,18 @@ static void test_evidence_refused(void **state)
     assert_ok(bpt_runtime_status(&d, rt, id));
     assert_null(bpt_deployment_attestation_digest(d));
     bpt_deployment_free(d);
+    /* a runtime without a verifier: neither evidence nor a key, refused before the plane is
+     * reached (once, in the runtime, for every library backend) */
+    {
+        bpt_runtime *bare = bpt_remote_test_runtime(f->state_dir, "aws_nitro", NULL);
+        assert_rc_msg(bpt_runtime_attestation(&v, bare, id, NULL, 0), BPT_EINVAL,
+                      "aws_nitro: the runtime has no verifier: evidence is only given once it "
+                      "verified (bpt_runtime_options.verifier)");
+        assert_rc_msg(bpt_runtime_public_key(&key, bare, id), BPT_EINVAL,
+                      "aws_nitro: the runtime has no verifier: a key is only given once its "
+                      "evidence verified");
+        bpt_runtime_free(bare);
+    }
 
     /* nothing sealed: the workload keeps the first value of a name, and the names the refused
      * seals used are still free for the trusting client */
