@@ -319,6 +319,19 @@ BPT_API BPT_MUST_USE int bpt_runtime_kx_socket(char *out, size_t len, bpt_runtim
                                                const char *id);
 
 /**
+ * The base URL of a running deployment's key-exchange plane, for backends that reach their
+ * workload over the network (the remote ones: "http(s)://ADDRESS:PORT" from the cloud's view of
+ * the instance): what a sealing client sends to, verifying the workload's evidence itself
+ * (`bpt seal --deployment ID`). Nothing is trusted for being named here: the session's evidence
+ * is what a client verifies.
+ * @return 0; BPT_ENOTFOUND; BPT_EINVAL (not running); BPT_ENOTSUP (the backend serves its plane
+ *         on the deployment's unix socket: bpt_runtime_kx_socket()); BPT_ELIMIT (@p len too
+ *         small); the backend's code (its cloud unreachable, ...).
+ */
+BPT_API BPT_MUST_USE int bpt_runtime_plane_url(char *out, size_t len, bpt_runtime *rt,
+                                               const char *id);
+
+/**
  * Stop a deployment's workload (SIGTERM, then SIGKILL after the stop timeout, 10 s by default); its
  * directories stay, and deploying the same spec starts it again. Stopping a stopped or failed one
  * does nothing.

@@ -22,6 +22,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -273,10 +274,10 @@ static struct entry *find_backend(bpt_runtime *rt, const char *name)
 
 static int add_backend(bpt_runtime *rt, const bpt_runtime_backend *be, void *userdata, bool builtin)
 {
-    if (be == NULL || be->version != BPT_RUNTIME_BACKEND_VERSION) {
+    if (be == NULL || be->version < 1 || be->version > BPT_RUNTIME_BACKEND_VERSION) {
         return bpt_err(BPT_EINVAL,
                        "runtime: backend interface version %u, this library "
-                       "implements %d",
+                       "implements 1..%d",
                        be ? be->version : 0, BPT_RUNTIME_BACKEND_VERSION);
     }
     if (!backend_name_ok(be->name)) {
@@ -307,7 +308,12 @@ static int add_backend(bpt_runtime *rt, const bpt_runtime_backend *be, void *use
     } else {
         e = &rt->backends[rt->n_backends++];
     }
-    e->vt = *be;
+    if (be->version == 1) { /* no plane_url: its struct ends before it */
+        memset(&e->vt, 0, sizeof(e->vt));
+        memcpy(&e->vt, be, offsetof(bpt_runtime_backend, plane_url));
+    } else {
+        e->vt = *be;
+    }
     e->state = state;
     e->builtin = builtin;
     return 0;
@@ -1151,6 +1157,42 @@ int bpt_runtime_public_key(bpt_kx_client_key *out, bpt_runtime *rt, const char *
     if (rc < 0) {
         bpt_err_prefix(rc, "deployment %s", row.id);
     }
+out:
+    bpt_store_row_dispose(&row);
+    return rc;
+}
+
+int bpt_runtime_plane_url(char *out, size_t len, bpt_runtime *rt, const char *id)
+{
+    struct bpt_store_row row;
+    struct entry *e = NULL;
+    char dir[PATH_MAX], sock[PATH_MAX], url[512];
+    bpt_backend_deployment d;
+    int rc = BPT_ERROR;
+    memset(&row, 0, sizeof(row));
+    if (out == NULL || rt == NULL || id == NULL) {
+        return bpt_err(BPT_EINVAL, "runtime: NULL argument");
+    }
+    BPT_CHECK(running_row(&row, &e, rt, id));
+    if (e->vt.plane_url == NULL) {
+        rc = bpt_err(BPT_ENOTSUP,
+                     "deployment %s: backend %s serves the workload's plane on its unix socket "
+                     "(bpt_runtime_kx_socket), not at a URL",
+                     row.id, row.backend);
+        goto out;
+    }
+    BPT_CHECK(backend_view(&d, dir, sock, sizeof(dir), rt, &row, NULL));
+    url[0] = '\0';
+    if ((rc = e->vt.plane_url(url, sizeof(url), e->state, &d)) < 0) {
+        bpt_err_prefix(rc, "deployment %s", row.id);
+        goto out;
+    }
+    if (memchr(url, '\0', sizeof(url)) == NULL || strlen(url) >= len) {
+        rc = bpt_err(BPT_ELIMIT, "runtime: %zu bytes for the plane's URL, more needed", len);
+        goto out;
+    }
+    memcpy(out, url, strlen(url) + 1);
+    rc = 0;
 out:
     bpt_store_row_dispose(&row);
     return rc;

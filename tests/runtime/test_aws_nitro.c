@@ -445,6 +445,46 @@ static void test_cli(void **state)
     free(err);
     bpt_ec2_server_stats(f->ec2, &st);
     assert_int_equal(st.created - before.created, 1);
+    /* seal to it by its id: the plane's URL from EC2, the evidence verified here; with the
+     * pinned roots (which refuse simulated evidence) nothing is sealed */
+    {
+        char roots[4300];
+        snprintf(roots, sizeof(roots), "%s/trust-roots.pem", f->sim.dir);
+        setenv("BPT_TEST_SEAL_SECRET", "cli-s3cret", 1);
+        const char *argv[] = {"seal",
+                              "--deployment",
+                              id,
+                              "--state-dir",
+                              f->state_dir,
+                              "--trust-root",
+                              roots,
+                              "--name",
+                              "cli_secret",
+                              "--secret-env",
+                              "BPT_TEST_SEAL_SECRET",
+                              NULL};
+        assert_int_equal(bpt_test_run_cli_err(&out, &err, argv), 0);
+        assert_non_null(strstr(out, "seal: secret 'cli_secret' sealed"));
+        free(out);
+        free(err);
+        const char *pinned[] = {"seal",        "--deployment", id,
+                                "--state-dir", f->state_dir,   "--name",
+                                "pinned",      "--secret-env", "BPT_TEST_SEAL_SECRET",
+                                NULL};
+        assert_int_equal(bpt_test_run_cli_err(&out, &err, pinned), 1);
+        assert_null(strstr(out, "sealed"));
+        free(out);
+        free(err);
+        unsetenv("BPT_TEST_SEAL_SECRET");
+    }
+    {
+        char url[160];
+        bpt_runtime *rt = bpt_remote_test_runtime(f->state_dir, "aws_nitro", f->verifier);
+        assert_ok(bpt_runtime_plane_url(url, sizeof(url), rt, id));
+        assert_string_equal(url, f->plane_url);
+        assert_rc_msg(bpt_runtime_plane_url(url, 8, rt, id), BPT_ELIMIT, "the plane's URL");
+        bpt_runtime_free(rt);
+    }
     {
         const char *argv[] = {"stop", "--state-dir", f->state_dir, id, NULL};
         assert_int_equal(bpt_test_run_cli_err(NULL, NULL, argv), 0);

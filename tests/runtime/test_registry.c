@@ -12,6 +12,8 @@
 #include "helpers/canned_http.h"
 #include "helpers/sim_fixture.h"
 
+#include <stddef.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -340,8 +342,11 @@ static void test_backend_interface_checks(void **state)
     struct fx *f = *state;
     bpt_runtime *rt = open_rt(f, NULL);
     bpt_runtime_backend be = FAKE;
-    be.version = 2;
-    assert_rc_msg(bpt_runtime_add_backend(rt, &be, &f->fake), BPT_EINVAL, "version 2");
+    be.version = 3;
+    assert_rc_msg(bpt_runtime_add_backend(rt, &be, &f->fake), BPT_EINVAL,
+                  "backend interface version 3, this library implements 1..2");
+    be.version = 0;
+    assert_rc_msg(bpt_runtime_add_backend(rt, &be, &f->fake), BPT_EINVAL, "version 0");
     be = FAKE;
     be.name = "Bad-Name";
     assert_rc_msg(bpt_runtime_add_backend(rt, &be, &f->fake), BPT_EINVAL, "[a-z0-9_]");
@@ -355,6 +360,20 @@ static void test_backend_interface_checks(void **state)
     be = FAKE;
     be.name = "aws_nitro";
     assert_ok(bpt_runtime_add_backend(rt, &be, &f->fake));
+    /* a version-1 backend: its struct ends before plane_url, which is never read */
+    {
+        struct {
+            unsigned char v1[offsetof(bpt_runtime_backend, plane_url)];
+        } old;
+        be = FAKE;
+        be.version = 1;
+        be.name = "old_one";
+        memcpy(old.v1, &be, sizeof(old.v1));
+        bpt_runtime_backend *p = malloc(sizeof(old)); /* exactly v1's size: ASan sees a read past */
+        memcpy(p, &old, sizeof(old));
+        assert_ok(bpt_runtime_add_backend(rt, p, &f->fake));
+        free(p);
+    }
     bpt_runtime_free(rt);
 }
 
@@ -700,6 +719,10 @@ static void test_no_verifier(void **state)
     assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
     assert_rc_msg(bpt_runtime_attestation(&v, rt, bpt_deployment_id(d), NULL, 0), BPT_EINVAL,
                   "no verifier");
+    /* no plane URL: the backend has none (its workload's plane is its socket) */
+    char url[128];
+    assert_rc_msg(bpt_runtime_plane_url(url, sizeof(url), rt, bpt_deployment_id(d)), BPT_ENOTSUP,
+                  "backend fake serves the workload's plane on its unix socket");
     bpt_deployment_free(d);
     bpt_deploy_spec_free(s);
     bpt_runtime_free(rt);

@@ -23,7 +23,8 @@ static void seal_usage(FILE *f)
                "                [--onchain-rpc URL --bsm ADDR --service N --operator ADDR]\n"
                "\n"
                "Create a session at URL (https://, or http:// only to a loopback address), or on\n"
-               "the key-exchange socket of the running deployment ID ('bpt deploy'),\n"
+               "the running deployment ID's workload ('bpt deploy': its key-exchange socket,\n"
+               "or for a remote backend its plane's address as the cloud reports it),\n"
                "verify its attestation under the policy (production by default; --trust-root\n"
                "replaces the pinned vendor roots, e.g. with DIR/trust-roots.pem of the\n"
                "simulator), check that report_data binds the session key, the session id and\n"
@@ -32,7 +33,8 @@ static void seal_usage(FILE *f)
                "  --sign-key FILE  an Ed25519 private key (PEM, e.g. from 'openssl genpkey\n"
                "                   -algorithm ed25519'): the delivery carries a sender\n"
                "                   signature, for services that take authorized senders only\n"
-               "  --deployment ID   seal to that deployment's workload, through its socket\n"
+               "  --deployment ID   seal to that deployment's workload (its socket, or a\n"
+               "                    remote one's plane URL)\n"
                "  --state-dir DIR   its store (default $BPT_STATE_DIR, else the default)\n"
                "  --wait SECS       how long a just-started workload may take to open its\n"
                "                    socket (default 10)\n"
@@ -156,7 +158,7 @@ int cmd_seal(int argc, char **argv)
     const char *url = NULL, *policy_file = NULL, *name = NULL, *file = NULL, *env = NULL,
                *measurement = NULL, *roots[16], *sign_key = NULL, *deployment = NULL,
                *onchain_rpc = NULL, *bsm = NULL, *service = NULL, *operator_addr = NULL;
-    char *key_pem = NULL, sock[4096];
+    char *key_pem = NULL, sock[4096], plane[512];
     size_t key_len = 0;
     bpt_kx_client_options co = BPT_KX_CLIENT_OPTIONS_INIT;
     int n_roots = 0, c, rc, ex = BPT_EXIT_USAGE;
@@ -289,16 +291,23 @@ int cmd_seal(int argc, char **argv)
         }
     }
     if (deployment) {
-        /* the deployment's workload, through the socket in its host directory */
+        /* the deployment's workload: at its plane's URL (a remote backend), else through the
+         * socket in its host directory (direct) */
         if ((ex = cli_rt_open(&rto)) != 0) {
             goto out;
         }
-        if ((rc = bpt_runtime_kx_socket(sock, sizeof(sock), rto.rt, deployment)) < 0) {
+        rc = bpt_runtime_plane_url(plane, sizeof(plane), rto.rt, deployment);
+        if (rc == 0) {
+            url = plane;
+        } else if (rc == BPT_ENOTSUP &&
+                   (rc = bpt_runtime_kx_socket(sock, sizeof(sock), rto.rt, deployment)) == 0) {
+            co.unix_socket = sock;
+            url = "http://localhost";
+        }
+        if (rc < 0) {
             ex = cli_fail(rc, CLI_AT_RUNTIME, NULL);
             goto out;
         }
-        co.unix_socket = sock;
-        url = "http://localhost";
     }
     {
         bpt_kx_client_secret s = {name, bpt_secret_data(secret), bpt_secret_len(secret)};

@@ -22,8 +22,9 @@
 
 BPT_BEGIN_DECLS
 
-/** The interface version this library implements. */
-#define BPT_RUNTIME_BACKEND_VERSION 1
+/** The interface version this library implements: 2 added plane_url; backends of version 1
+ *  (without it) are still taken. */
+#define BPT_RUNTIME_BACKEND_VERSION 2
 
 /** What the runtime gives a backend for one deployment (borrowed for the call). */
 typedef struct bpt_backend_deployment {
@@ -90,6 +91,11 @@ typedef struct bpt_runtime_backend {
     int (*destroy)(void *state, const bpt_backend_deployment *d);
     /** Every deployment the backend has (for reconciling), by id. */
     int (*list)(void *state, bpt_backend_list_fn fn, void *ud);
+    /** Optional (version 2): the base URL of the running workload's key-exchange plane
+     *  ("http(s)://ADDRESS:PORT", NUL-terminated in @p out of @p cap bytes) for a workload that
+     *  is reached over the network rather than on d->kx_socket (a cloud TEE); what
+     *  bpt_runtime_plane_url() answers and `bpt seal --deployment` seals to. */
+    int (*plane_url)(char *out, size_t cap, void *state, const bpt_backend_deployment *d);
 } bpt_runtime_backend;
 
 /**

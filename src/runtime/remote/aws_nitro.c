@@ -824,6 +824,11 @@ static int plane_url(char *out, size_t cap, const struct aws *a, const char *id)
     return rc;
 }
 
+static int aws_plane_url(char *out, size_t cap, void *state, const bpt_backend_deployment *d)
+{
+    return plane_url(out, cap, state, d->id);
+}
+
 static int aws_attestation(bpt_verified **out, void *state, const bpt_backend_deployment *d,
                            const uint8_t *nonce, size_t nonce_len)
 {
@@ -938,6 +943,7 @@ static const bpt_runtime_backend AWS_NITRO = {
     .stop = aws_stop,
     .destroy = aws_destroy,
     .list = aws_list,
+    .plane_url = aws_plane_url,
 };
 
 const bpt_runtime_backend *bpt_runtime_aws_nitro_backend(void)
