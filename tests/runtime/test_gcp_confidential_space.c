@@ -25,6 +25,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include "attester/sim/tokens.h"
 #include "runtime/remote/remote.h"
 
@@ -404,6 +409,28 @@ static void test_throttling(void **state)
     bpt_runtime_free(rt);
 }
 
+/* Rewrite the key file at @p path with its private key encrypted under a passphrase. */
+static void encrypt_key_file(const char *path)
+{
+    json_t *j = json_load_file(path, 0, NULL);
+    const char *pem = json_string_value(json_object_get(j, "private_key"));
+    assert_non_null(pem);
+    BIO *in = BIO_new_mem_buf(pem, -1), *out = BIO_new(BIO_s_mem());
+    EVP_PKEY *k = PEM_read_bio_PrivateKey(in, NULL, NULL, NULL);
+    char *text = NULL;
+    assert_non_null(k);
+    assert_int_equal(
+        PEM_write_bio_PKCS8PrivateKey(out, k, EVP_aes_128_cbc(), "pass", 4, NULL, NULL), 1);
+    long n = BIO_get_mem_data(out, &text);
+    assert_true(n > 0);
+    assert_int_equal(json_object_set_new(j, "private_key", json_stringn(text, (size_t)n)), 0);
+    assert_int_equal(json_dump_file(j, path, 0), 0);
+    EVP_PKEY_free(k);
+    BIO_free(in);
+    BIO_free(out);
+    json_decref(j);
+}
+
 static void test_credentials(void **state)
 {
     struct fx *f = *state;
@@ -459,6 +486,11 @@ static void test_credentials(void **state)
     write_config(f, 5, 1, NULL);
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EFETCH,
                   "gcp_confidential_space: OAuth2 token: unreachable until the deadline");
+    /* an encrypted private key: refused, no passphrase asked for on the terminal */
+    assert_int_equal(bpt_gce_server_write_key(f->gce, f->key, false, NULL), 0);
+    encrypt_key_file(f->key);
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,
+                  "\"private_key\" is encrypted (Google's keys are not");
     /* not a service account key */
     bpt_remote_test_write(f->key, "{\"type\":\"authorized_user\",\"client_id\":\"x\"}");
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,

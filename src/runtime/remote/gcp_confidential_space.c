@@ -461,6 +461,17 @@ out:
     return rc;
 }
 
+/* OpenSSL's default passphrase callback prompts on the terminal: an encrypted key is refused
+ * instead (Google's key files are never encrypted). */
+static int no_passphrase(char *buf, int size, int rwflag, void *encrypted)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    *(bool *)encrypted = true;
+    return -1;
+}
+
 /* base64url(header).base64url(claims).base64url(RS256 signature) into @p out (freed by caller,
  * cleansed). */
 static int make_assertion(char **out, const struct sa_key *k)
@@ -473,6 +484,7 @@ static int make_assertion(char **out, const struct sa_key *k)
     EVP_PKEY *pkey = NULL;
     EVP_MD_CTX *md = NULL;
     int64_t now = (int64_t)time(NULL);
+    bool encrypted = false;
     int rc;
 
     *out = NULL;
@@ -494,10 +506,11 @@ static int make_assertion(char **out, const struct sa_key *k)
     }
     snprintf(input, n + 1, "%s.%s", h64, c64);
     if ((bio = BIO_new_mem_buf(k->pem, (int)k->pem_len)) == NULL ||
-        (pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL ||
+        (pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, &encrypted)) == NULL ||
         EVP_PKEY_base_id(pkey) != EVP_PKEY_RSA) {
-        rc = bpt_err(BPT_EINVAL, CLOUD ": service account key: \"private_key\" is no RSA key in "
-                                       "PEM");
+        rc = bpt_err(BPT_EINVAL, CLOUD ": service account key: \"private_key\" is %s",
+                     encrypted ? "encrypted (Google's keys are not; no passphrase is asked for)"
+                               : "no RSA key in PEM");
         goto out;
     }
     if ((md = EVP_MD_CTX_new()) == NULL ||
