@@ -18,8 +18,8 @@
 #define KEY_ID "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"
 #define SCOPE "https://www.googleapis.com/auth/cloud-platform"
 #define BODY_MAX (256 * 1024)
-#define MAX_INST 16
-#define MAX_OPS 64
+#define MAX_INST 32
+#define MAX_OPS 128
 #define MAX_TOKENS 256
 
 /* The service account's key: a fixed RSA-2048 test key (made with openssl genpkey; making one
@@ -298,7 +298,7 @@ static enum MHD_Result token(struct bpt_gce_server *s, struct MHD_Connection *c,
     s->st.tokens++;
     r = send_json(c, 200,
                   json_pack("{s:s, s:i, s:s}", "access_token", t->value, "expires_in", 3599,
-                            "token_type", "Bearer"),
+                            "token_type", s->k.odd == BPT_GCE_ODD_TOKEN ? "mac" : "Bearer"),
                   NULL);
 out:
     json_decref(hdr);
@@ -350,9 +350,16 @@ static json_t *op_json(const struct bpt_gce_server *s, const struct op *o)
                           "compute#operation", "id", "4720536102841122601", "name", o->name, "zone",
                           zone, "operationType", o->type, "targetLink", target, "status",
                           o->done                             ? "DONE"
+                          : s->k.odd == BPT_GCE_ODD_OP_STATUS ? "ABORTING"
                           : o->polls_left + 1 > s->k.op_polls ? "PENDING"
                                                               : "RUNNING",
                           "progress", o->done ? 100 : 0, "user", BPT_GCE_EMAIL);
+    if (s->k.odd == BPT_GCE_ODD_OP_NAME) {
+        json_object_set_new(j, "name", json_string("operation-1/../../instances/x"));
+    }
+    if (o->done && s->k.odd == BPT_GCE_ODD_OP_ERROR) {
+        json_object_set_new(j, "error", json_object());
+    }
     if (o->done && o->failed) {
         json_object_set_new(
             j, "error",
@@ -629,6 +636,19 @@ static enum MHD_Result compute(struct bpt_gce_server *s, struct MHD_Connection *
         return api_error(c, 404, "NOT_FOUND", "notFound", msg, NULL);
     }
     struct op *o = NULL;
+    if (get && s->k.odd == BPT_GCE_ODD_NOT_JSON) {
+        s->st.gets++;
+        static const char page[] = "<html><body>Service Unavailable</body></html>";
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(strlen(page), (void *)page, MHD_RESPMEM_PERSISTENT);
+        if (r == NULL) {
+            return MHD_NO;
+        }
+        MHD_add_response_header(r, "Content-Type", "text/html");
+        enum MHD_Result res = MHD_queue_response(c, 200, r);
+        MHD_destroy_response(r);
+        return res;
+    }
     if (get) {
         s->st.gets++;
         if (strcmp(in->status, "STAGING") == 0) {

@@ -558,6 +558,60 @@ static void test_cloud_errors(void **state)
     bpt_runtime_free(rt);
 }
 
+/* Deploy with the server answering out of shape (@p odd): refused with @p code naming @p msg,
+ * nothing taken for success; then the deployment (if any) destroyed with sane answers. */
+static void odd_deploy(struct fx *f, bpt_runtime *rt, unsigned odd, int code, const char *msg,
+                       bool destroy)
+{
+    struct bpt_gce_knobs k = KNOBS;
+    bpt_deploy_spec *s = spec();
+    bpt_deployment *d = NULL, **list = NULL;
+    size_t n = 0;
+    k.odd = odd;
+    bpt_gce_server_set(f->gce, &k);
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), code, msg);
+    bpt_gce_server_set(f->gce, &KNOBS);
+    assert_ok(bpt_runtime_list(&list, &n, rt, false));
+    assert_int_equal(n, 1);
+    assert_int_equal(bpt_deployment_state(list[0]), BPT_DEPLOY_FAILED);
+    if (destroy) {
+        assert_ok(bpt_runtime_destroy(rt, bpt_deployment_id(list[0])));
+    }
+    bpt_deployment_list_free(list, n);
+    bpt_deploy_spec_free(s);
+}
+
+/* Answers that cannot be read as success are refused: the token's type, a page for JSON, an
+ * operation's name (never a path), an unknown operation status, an error without errors[]. */
+static void test_odd_answers(void **state)
+{
+    struct fx *f = *state;
+    struct bpt_gce_stats before, st;
+    bpt_runtime *rt = open_rt(f, f->verifier);
+
+    bpt_gce_server_stats(f->gce, &before);
+    odd_deploy(f, rt, BPT_GCE_ODD_TOKEN, BPT_EPROTOCOL,
+               "OAuth2 token: the answer holds no Bearer access_token", false);
+    bpt_gce_server_stats(f->gce, &st);
+    assert_int_equal(st.requests - before.requests, 1);
+    odd_deploy(f, rt, BPT_GCE_ODD_OP_NAME, BPT_EPROTOCOL,
+               "instances.insert: the answer is no operation with a name of 1..127 bytes of "
+               "[a-z0-9-]",
+               false);
+    bpt_gce_server_stats(f->gce, &st);
+    assert_int_equal(st.op_gets - before.op_gets, 0);
+    odd_deploy(f, rt, BPT_GCE_ODD_NOT_JSON, BPT_EPROTOCOL, "gcp_confidential_space: instances.get",
+               true);
+    odd_deploy(f, rt, BPT_GCE_ODD_OP_STATUS, BPT_EPROTOCOL, "has status 'ABORTING'", true);
+    odd_deploy(f, rt, BPT_GCE_ODD_OP_ERROR, BPT_EPROTOCOL,
+               "is DONE with an \"error\" that holds no errors[0] {code, message}: taken as "
+               "failed",
+               true);
+    bpt_gce_server_stats(f->gce, &st);
+    assert_int_equal(st.live, before.live);
+    bpt_runtime_free(rt);
+}
+
 static void test_config_refused(void **state)
 {
     struct fx *f = *state;
@@ -811,6 +865,7 @@ int main(void)
         cmocka_unit_test_setup(test_throttling, each_setup),
         cmocka_unit_test_setup(test_credentials, each_setup),
         cmocka_unit_test_setup(test_cloud_errors, each_setup),
+        cmocka_unit_test_setup(test_odd_answers, each_setup),
         cmocka_unit_test_setup(test_config_refused, each_setup),
         cmocka_unit_test_setup(test_verifier_refused, each_setup),
         cmocka_unit_test_setup(test_evidence_refused, each_setup),

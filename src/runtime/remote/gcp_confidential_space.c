@@ -953,9 +953,13 @@ static int wait_operation(struct gce *g, json_t *op, const char *what, long budg
     json_t *cur = json_incref(op);
     int rc;
 
+    /* polled by name at our endpoint (never its selfLink): [a-z0-9-] keeps it one path segment */
     copy_str(name, sizeof(name), json_object_get(op, "name"));
     if (name[0] == '\0' || !name_ok(name, "-")) {
-        rc = bpt_err(BPT_EPROTOCOL, CLOUD ": %s: the answer is no operation with a name", what);
+        rc = bpt_err(BPT_EPROTOCOL,
+                     CLOUD ": %s: the answer is no operation with a name of 1..%zu bytes of "
+                           "[a-z0-9-]",
+                     what, sizeof(name) - 1);
         goto out;
     }
     snprintf(rest, sizeof(rest), "operations/%s", name);
@@ -965,8 +969,19 @@ static int wait_operation(struct gce *g, json_t *op, const char *what, long budg
         char status[16];
         copy_str(status, sizeof(status), json_object_get(cur, "status"));
         if (strcmp(status, "DONE") == 0) {
-            json_t *err =
-                json_array_get(json_object_get(json_object_get(cur, "error"), "errors"), 0);
+            json_t *error = json_object_get(cur, "error");
+            json_t *err = json_array_get(json_object_get(error, "errors"), 0);
+            if (err == NULL && error != NULL && !json_is_null(error)) {
+                /* an error we cannot read is still an error: fail closed */
+                if (failed != NULL) {
+                    *failed = true;
+                }
+                rc = bpt_err(BPT_EPROTOCOL,
+                             CLOUD ": %s: operation %s is DONE with an \"error\" that holds no "
+                                   "errors[0] {code, message}: taken as failed",
+                             what, name);
+                goto out;
+            }
             if (err != NULL) {
                 const char *code = json_string_value(json_object_get(err, "code"));
                 const char *msg = json_string_value(json_object_get(err, "message"));
