@@ -665,7 +665,8 @@ static enum MHD_Result compute(struct bpt_gce_server *s, struct MHD_Connection *
         o = new_op(s, "delete", name);
     } else if (strcmp(method, "POST") == 0 && strcmp(verb, "stop") == 0) {
         s->st.stops++;
-        snprintf(in->status, sizeof(in->status), "STOPPING");
+        snprintf(in->status, sizeof(in->status), "%s",
+                 s->k.deprovisioning ? "DEPROVISIONING" : "STOPPING");
         o = new_op(s, "stop", name);
     } else if (strcmp(method, "POST") == 0 && strcmp(verb, "start") == 0) {
         s->st.starts++;

@@ -42,6 +42,7 @@ struct bpt_gce_knobs {
     bool deny_insert;        /* instances.insert: 403 PERMISSION_DENIED */
     bool insert_fails;       /* the insert's operation ends with ZONE_RESOURCE_POOL_EXHAUSTED */
     unsigned odd;            /* answers out of shape (BPT_GCE_ODD_*), to be refused */
+    bool deprovisioning;     /* a stopping instance is DEPROVISIONING (after STOPPING) */
 };
 
 /* bpt_gce_knobs.odd: one kind of answer no client may take for success. */

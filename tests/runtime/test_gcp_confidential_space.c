@@ -330,11 +330,11 @@ static void test_resumed_name_taken(void **state)
     half_finished_then_resumed(*state, true);
 }
 
-/* A stop whose operation is still running at the deadline; deploying again waits for the
- * instance to be TERMINATED, then starts it. */
-static void test_stop_half_finished(void **state)
+/* A stop whose operation is still running at the deadline (the instance STOPPING, or with
+ * @p deprovisioning DEPROVISIONING); deploying again waits for the instance to be TERMINATED,
+ * then starts it. */
+static void stop_half_finished(struct fx *f, bool deprovisioning)
 {
-    struct fx *f = *state;
     struct bpt_gce_stats before, st;
     struct bpt_gce_knobs k = KNOBS;
     bpt_deploy_spec *s = spec();
@@ -347,11 +347,16 @@ static void test_stop_half_finished(void **state)
     bpt_deployment_free(d);
     bpt_gce_server_stats(f->gce, &before);
     k.op_polls = 100000;
+    k.deprovisioning = deprovisioning;
     bpt_gce_server_set(f->gce, &k);
     write_config(f, 1, 5, NULL);
     assert_rc_msg(bpt_runtime_stop(rt, id), BPT_EBUSY, "instances.stop: operation operation-");
     bpt_gce_server_stats(f->gce, &st);
-    assert_string_equal(st.last_status, "STOPPING");
+    assert_string_equal(st.last_status, deprovisioning ? "DEPROVISIONING" : "STOPPING");
+    /* a second stop does not ask again: it waits */
+    assert_rc_msg(bpt_runtime_stop(rt, id), BPT_EBUSY, "still");
+    bpt_gce_server_stats(f->gce, &st);
+    assert_int_equal(st.stops - before.stops, 1);
     k.op_polls = 2;
     bpt_gce_server_set(f->gce, &k);
     write_config(f, 5, 5, NULL);
@@ -366,6 +371,16 @@ static void test_stop_half_finished(void **state)
     assert_ok(bpt_runtime_destroy(rt, id));
     bpt_deploy_spec_free(s);
     bpt_runtime_free(rt);
+}
+
+static void test_stop_half_finished(void **state)
+{
+    stop_half_finished(*state, false);
+}
+
+static void test_stop_deprovisioning(void **state)
+{
+    stop_half_finished(*state, true);
 }
 
 static void test_throttling(void **state)
@@ -862,6 +877,7 @@ int main(void)
         cmocka_unit_test_setup(test_resumed_by_request_id, each_setup),
         cmocka_unit_test_setup(test_resumed_name_taken, each_setup),
         cmocka_unit_test_setup(test_stop_half_finished, each_setup),
+        cmocka_unit_test_setup(test_stop_deprovisioning, each_setup),
         cmocka_unit_test_setup(test_throttling, each_setup),
         cmocka_unit_test_setup(test_credentials, each_setup),
         cmocka_unit_test_setup(test_cloud_errors, each_setup),

@@ -867,8 +867,8 @@ out:
 /* ---- instances and operations ------------------------------------------------------------- */
 
 struct instance {
-    char status[24]; /* PROVISIONING, STAGING, RUNNING, STOPPING, SUSPENDING, SUSPENDED,
-                        REPAIRING, TERMINATED; "" absent */
+    char status[24]; /* PENDING, PROVISIONING, STAGING, RUNNING, STOPPING, DEPROVISIONING,
+                        STOPPED, SUSPENDING, SUSPENDED, REPAIRING, TERMINATED; "" absent */
     char private_ip[64];
     char public_ip[64];
 };
@@ -939,6 +939,12 @@ out:
 static bool is(const struct instance *in, const char *status)
 {
     return strcmp(in->status, status) == 0;
+}
+
+/* On its way to TERMINATED: STOPPING, then DEPROVISIONING (resources released). */
+static bool stopping(const struct instance *in)
+{
+    return is(in, "STOPPING") || is(in, "DEPROVISIONING");
 }
 
 /*
@@ -1217,8 +1223,8 @@ static int wait_instance(struct instance *in, struct gce *g, const char *id, boo
         if (is(in, want)) {
             return 0;
         }
-        if (!want_stopped && (is(in, "TERMINATED") || is(in, "STOPPING") || is(in, "SUSPENDED") ||
-                              is(in, "SUSPENDING"))) {
+        if (!want_stopped && (is(in, "TERMINATED") || stopping(in) || is(in, "STOPPED") ||
+                              is(in, "SUSPENDED") || is(in, "SUSPENDING"))) {
             return bpt_err(BPT_EPROTOCOL,
                            CLOUD ": the instance of deployment %s is %s (stopped outside bpt, or "
                                  "its workload exited?): deploy again to start it",
@@ -1347,7 +1353,7 @@ static int gcp_deploy(void *state, const bpt_backend_deployment *d)
     }
     if (!found) {
         rc = insert_instance(&g, d);
-    } else if (is(&in, "STOPPING") || is(&in, "TERMINATED")) {
+    } else if (stopping(&in) || is(&in, "TERMINATED")) {
         if ((rc = wait_instance(&in, &g, d->id, true, g.cfg.deploy_timeout_ms)) == 0) {
             rc = instance_action(&g, d->id, BPT_HTTP_POST, "start", "instances.start",
                                  g.cfg.deploy_timeout_ms);
@@ -1356,7 +1362,7 @@ static int gcp_deploy(void *state, const bpt_backend_deployment *d)
         rc = instance_action(&g, d->id, BPT_HTTP_POST, "resume", "instances.resume",
                              g.cfg.deploy_timeout_ms);
     } else {
-        rc = 0; /* PROVISIONING, STAGING, RUNNING, REPAIRING: wait for it to run */
+        rc = 0; /* PENDING, PROVISIONING, STAGING, RUNNING, REPAIRING: wait for it to run */
     }
     if (rc == 0) {
         rc = wait_instance(&in, &g, d->id, false, g.cfg.deploy_timeout_ms);
@@ -1439,10 +1445,12 @@ static int gcp_status(bpt_backend_state *out, void *state, const bpt_backend_dep
         *out = BPT_BACKEND_ABSENT;
     } else if (is(&in, "RUNNING")) {
         *out = BPT_BACKEND_RUNNING;
-    } else if (is(&in, "PROVISIONING") || is(&in, "STAGING") || is(&in, "REPAIRING")) {
+    } else if (is(&in, "PENDING") || is(&in, "PROVISIONING") || is(&in, "STAGING") ||
+               is(&in, "REPAIRING")) {
         *out = BPT_BACKEND_CREATED;
     } else {
-        *out = BPT_BACKEND_EXITED; /* STOPPING, SUSPENDING, SUSPENDED, TERMINATED */
+        /* STOPPING, DEPROVISIONING, STOPPED, SUSPENDING, SUSPENDED, TERMINATED */
+        *out = BPT_BACKEND_EXITED;
     }
     return 0;
 }
@@ -1460,9 +1468,8 @@ static int gcp_stop(void *state, const bpt_backend_deployment *d)
         rc = 0;
         goto out;
     }
-    if (!is(&in, "STOPPING") &&
-        (rc = instance_action(&g, d->id, BPT_HTTP_POST, "stop", "instances.stop",
-                              g.cfg.deploy_timeout_ms)) < 0) {
+    if (!stopping(&in) && (rc = instance_action(&g, d->id, BPT_HTTP_POST, "stop", "instances.stop",
+                                                g.cfg.deploy_timeout_ms)) < 0) {
         goto out;
     }
     rc = wait_instance(&in, &g, d->id, true, g.cfg.deploy_timeout_ms);
