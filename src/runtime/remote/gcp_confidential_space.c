@@ -634,10 +634,7 @@ static int fetch_token(struct gce *g)
         };
         struct bpt_http_response resp = {.body = &body, .values = &ra};
         char rav[32];
-        if (body.data != NULL) {
-            OPENSSL_cleanse(body.data, body.len);
-        }
-        body.len = 0;
+        bpt_buf_reset(&body); /* cleansed: an earlier answer may have held a token */
         bool again = false;
         if ((rc = send_or_wait(&again, &resp, &req, &b, "OAuth2 token")) < 0) {
             goto out;
@@ -698,10 +695,7 @@ out:
         OPENSSL_cleanse(form, form_len);
     }
     free(form);
-    if (body.data != NULL) {
-        OPENSSL_cleanse(body.data, body.len);
-    }
-    bpt_buf_dispose(&body);
+    bpt_buf_dispose(&body); /* cleansed */
     bpt_buf_dispose(&ra);
     return rc;
 }
