@@ -429,13 +429,15 @@ static void tick(struct bpt_gce_server *s, const char *name)
     }
 }
 
-static json_t *inst_json(const struct inst *in)
+static json_t *inst_json(const struct bpt_gce_server *s, const struct inst *in)
 {
-    json_t *nic = json_pack("{s:s, s:s, s:s}", "name", "nic0", "network",
+    json_t *nic = json_pack("{s:s, s:s}", "name", "nic0", "network",
                             "https://www.googleapis.com/compute/v1/projects/" BPT_GCE_PROJECT
-                            "/global/networks/default",
-                            "networkIP", "127.0.0.1");
-    if (in->public_ip) {
+                            "/global/networks/default");
+    if (!s->k.no_address) {
+        json_object_set_new(nic, "networkIP", json_string("127.0.0.1"));
+    }
+    if (in->public_ip && !s->k.no_address) {
         json_object_set_new(nic, "accessConfigs",
                             json_pack("[{s:s, s:s, s:s, s:s}]", "kind", "compute#accessConfig",
                                       "type", "ONE_TO_ONE_NAT", "name", "External NAT", "natIP",
@@ -658,7 +660,7 @@ static enum MHD_Result compute(struct bpt_gce_server *s, struct MHD_Connection *
                 snprintf(in->status, sizeof(in->status), "RUNNING");
             }
         }
-        return send_json(c, 200, inst_json(in), NULL);
+        return send_json(c, 200, inst_json(s, in), NULL);
     } else if (strcmp(method, "DELETE") == 0 && verb[0] == '\0') {
         s->st.deletes++;
         snprintf(in->status, sizeof(in->status), "STOPPING");

@@ -43,6 +43,7 @@ struct bpt_gce_knobs {
     bool insert_fails;       /* the insert's operation ends with ZONE_RESOURCE_POOL_EXHAUSTED */
     unsigned odd;            /* answers out of shape (BPT_GCE_ODD_*), to be refused */
     bool deprovisioning;     /* a stopping instance is DEPROVISIONING (after STOPPING) */
+    bool no_address;         /* instances carry no networkIP (nor natIP) */
 };
 
 /* bpt_gce_knobs.odd: one kind of answer no client may take for success. */

@@ -597,7 +597,8 @@ static void odd_deploy(struct fx *f, bpt_runtime *rt, unsigned odd, int code, co
 }
 
 /* Answers that cannot be read as success are refused: the token's type, a page for JSON, an
- * operation's name (never a path), an unknown operation status, an error without errors[]. */
+ * operation's name (never a path), an unknown operation status, an error without errors[], an
+ * instance without an IP address. */
 static void test_odd_answers(void **state)
 {
     struct fx *f = *state;
@@ -622,6 +623,23 @@ static void test_odd_answers(void **state)
                "is DONE with an \"error\" that holds no errors[0] {code, message}: taken as "
                "failed",
                true);
+    /* a running instance without the address the config names: no plane, no key */
+    bpt_deploy_spec *s = spec();
+    bpt_deployment *d = NULL;
+    bpt_verified *v = NULL;
+    bpt_kx_client_key key = BPT_KX_CLIENT_KEY_INIT;
+    struct bpt_gce_knobs k = KNOBS;
+    assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
+    k.no_address = true;
+    bpt_gce_server_set(f->gce, &k);
+    assert_rc_msg(bpt_runtime_attestation(&v, rt, bpt_deployment_id(d), NULL, 0), BPT_EPROTOCOL,
+                  "reports no private (networkIP) IP address");
+    assert_rc_msg(bpt_runtime_public_key(&key, rt, bpt_deployment_id(d)), BPT_EPROTOCOL,
+                  "reports no private (networkIP) IP address");
+    bpt_gce_server_set(f->gce, &KNOBS);
+    assert_ok(bpt_runtime_destroy(rt, bpt_deployment_id(d)));
+    bpt_deployment_free(d);
+    bpt_deploy_spec_free(s);
     bpt_gce_server_stats(f->gce, &st);
     assert_int_equal(st.live, before.live);
     bpt_runtime_free(rt);
