@@ -62,7 +62,7 @@
 #define KEY_FILE_MAX (64u * 1024u)
 #define ANSWER_MAX (1024u * 1024u)
 #define TOKEN_ANSWER_MAX (64u * 1024u)
-#define TOKEN_MAX 2048
+#define TOKEN_MAX 4096 /* Google documents access tokens of up to 2048 bytes: room to spare */
 #define SCOPE "https://www.googleapis.com/auth/cloud-platform"
 #define DEFAULT_ENDPOINT "https://compute.googleapis.com/compute/v1/"
 #define DEFAULT_IMAGE "projects/confidential-space-images/global/images/family/confidential-space"
