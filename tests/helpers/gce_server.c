@@ -234,6 +234,14 @@ static enum MHD_Result token(struct bpt_gce_server *s, struct MHD_Connection *c,
         r = send_json(c, 503, json_pack("{s:s}", "error", "temporarily_unavailable"), "0");
         goto out;
     }
+    if (s->k.odd == BPT_GCE_ODD_ESCAPES) {
+        s->st.token_refused++;
+        r = send_json(c, 400,
+                      json_pack("{s:s, s:s}", "error", "invalid_grant\x1b[2J\n",
+                                "error_description", "refused\x1b]0;title\x07"),
+                      NULL);
+        goto out;
+    }
     if (grant == NULL || strcmp(grant, "urn:ietf:params:oauth:grant-type:jwt-bearer") != 0) {
         s->st.token_refused++;
         r = send_json(c, 400,

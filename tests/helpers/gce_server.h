@@ -52,6 +52,7 @@ struct bpt_gce_knobs {
 #define BPT_GCE_ODD_OP_NAME 3   /* operations are named "operation-1/../../instances/x" */
 #define BPT_GCE_ODD_OP_STATUS 4 /* an unfinished operation's status is "ABORTING" */
 #define BPT_GCE_ODD_OP_ERROR 5  /* a DONE operation's error is {} (no errors[]) */
+#define BPT_GCE_ODD_ESCAPES 6   /* the token endpoint refuses with control bytes in its error */
 
 /** Start (the account's key is a fixed RSA-2048 test key; another one is made for
  *  other_key). @return 0, or -1 after printing why. */

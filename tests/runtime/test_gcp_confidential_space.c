@@ -598,7 +598,7 @@ static void odd_deploy(struct fx *f, bpt_runtime *rt, unsigned odd, int code, co
 
 /* Answers that cannot be read as success are refused: the token's type, a page for JSON, an
  * operation's name (never a path), an unknown operation status, an error without errors[], an
- * instance without an IP address. */
+ * instance without an IP address; control bytes in the cloud's error. */
 static void test_odd_answers(void **state)
 {
     struct fx *f = *state;
@@ -610,6 +610,9 @@ static void test_odd_answers(void **state)
                "OAuth2 token: the answer holds no Bearer access_token", false);
     bpt_gce_server_stats(f->gce, &st);
     assert_int_equal(st.requests - before.requests, 1);
+    /* the cloud's error code and message reach ours without their control bytes */
+    odd_deploy(f, rt, BPT_GCE_ODD_ESCAPES, BPT_EINVAL,
+               "OAuth2 token: invalid_grant [2J : refused ]0;title ", false);
     odd_deploy(f, rt, BPT_GCE_ODD_OP_NAME, BPT_EPROTOCOL,
                "instances.insert: the answer is no operation with a name of 1..127 bytes of "
                "[a-z0-9-]",
