@@ -18,8 +18,8 @@
 #define KEY_ID "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"
 #define SCOPE "https://www.googleapis.com/auth/cloud-platform"
 #define BODY_MAX (256 * 1024)
-#define MAX_INST 16
-#define MAX_OPS 64
+#define MAX_INST 32
+#define MAX_OPS 128
 #define MAX_TOKENS 256
 
 /* The service account's key: a fixed RSA-2048 test key (made with openssl genpkey; making one
@@ -234,6 +234,14 @@ static enum MHD_Result token(struct bpt_gce_server *s, struct MHD_Connection *c,
         r = send_json(c, 503, json_pack("{s:s}", "error", "temporarily_unavailable"), "0");
         goto out;
     }
+    if (s->k.odd == BPT_GCE_ODD_ESCAPES) {
+        s->st.token_refused++;
+        r = send_json(c, 400,
+                      json_pack("{s:s, s:s}", "error", "invalid_grant\x1b[2J\n",
+                                "error_description", "refused\x1b]0;title\x07"),
+                      NULL);
+        goto out;
+    }
     if (grant == NULL || strcmp(grant, "urn:ietf:params:oauth:grant-type:jwt-bearer") != 0) {
         s->st.token_refused++;
         r = send_json(c, 400,
@@ -298,7 +306,7 @@ static enum MHD_Result token(struct bpt_gce_server *s, struct MHD_Connection *c,
     s->st.tokens++;
     r = send_json(c, 200,
                   json_pack("{s:s, s:i, s:s}", "access_token", t->value, "expires_in", 3599,
-                            "token_type", "Bearer"),
+                            "token_type", s->k.odd == BPT_GCE_ODD_TOKEN ? "mac" : "Bearer"),
                   NULL);
 out:
     json_decref(hdr);
@@ -350,9 +358,16 @@ static json_t *op_json(const struct bpt_gce_server *s, const struct op *o)
                           "compute#operation", "id", "4720536102841122601", "name", o->name, "zone",
                           zone, "operationType", o->type, "targetLink", target, "status",
                           o->done                             ? "DONE"
+                          : s->k.odd == BPT_GCE_ODD_OP_STATUS ? "ABORTING"
                           : o->polls_left + 1 > s->k.op_polls ? "PENDING"
                                                               : "RUNNING",
                           "progress", o->done ? 100 : 0, "user", BPT_GCE_EMAIL);
+    if (s->k.odd == BPT_GCE_ODD_OP_NAME) {
+        json_object_set_new(j, "name", json_string("operation-1/../../instances/x"));
+    }
+    if (o->done && s->k.odd == BPT_GCE_ODD_OP_ERROR) {
+        json_object_set_new(j, "error", json_object());
+    }
     if (o->done && o->failed) {
         json_object_set_new(
             j, "error",
@@ -422,13 +437,15 @@ static void tick(struct bpt_gce_server *s, const char *name)
     }
 }
 
-static json_t *inst_json(const struct inst *in)
+static json_t *inst_json(const struct bpt_gce_server *s, const struct inst *in)
 {
-    json_t *nic = json_pack("{s:s, s:s, s:s}", "name", "nic0", "network",
+    json_t *nic = json_pack("{s:s, s:s}", "name", "nic0", "network",
                             "https://www.googleapis.com/compute/v1/projects/" BPT_GCE_PROJECT
-                            "/global/networks/default",
-                            "networkIP", "127.0.0.1");
-    if (in->public_ip) {
+                            "/global/networks/default");
+    if (!s->k.no_address) {
+        json_object_set_new(nic, "networkIP", json_string("127.0.0.1"));
+    }
+    if (in->public_ip && !s->k.no_address) {
         json_object_set_new(nic, "accessConfigs",
                             json_pack("[{s:s, s:s, s:s, s:s}]", "kind", "compute#accessConfig",
                                       "type", "ONE_TO_ONE_NAT", "name", "External NAT", "natIP",
@@ -629,6 +646,19 @@ static enum MHD_Result compute(struct bpt_gce_server *s, struct MHD_Connection *
         return api_error(c, 404, "NOT_FOUND", "notFound", msg, NULL);
     }
     struct op *o = NULL;
+    if (get && s->k.odd == BPT_GCE_ODD_NOT_JSON) {
+        s->st.gets++;
+        static const char page[] = "<html><body>Service Unavailable</body></html>";
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(strlen(page), (void *)page, MHD_RESPMEM_PERSISTENT);
+        if (r == NULL) {
+            return MHD_NO;
+        }
+        MHD_add_response_header(r, "Content-Type", "text/html");
+        enum MHD_Result res = MHD_queue_response(c, 200, r);
+        MHD_destroy_response(r);
+        return res;
+    }
     if (get) {
         s->st.gets++;
         if (strcmp(in->status, "STAGING") == 0) {
@@ -638,14 +668,15 @@ static enum MHD_Result compute(struct bpt_gce_server *s, struct MHD_Connection *
                 snprintf(in->status, sizeof(in->status), "RUNNING");
             }
         }
-        return send_json(c, 200, inst_json(in), NULL);
+        return send_json(c, 200, inst_json(s, in), NULL);
     } else if (strcmp(method, "DELETE") == 0 && verb[0] == '\0') {
         s->st.deletes++;
         snprintf(in->status, sizeof(in->status), "STOPPING");
         o = new_op(s, "delete", name);
     } else if (strcmp(method, "POST") == 0 && strcmp(verb, "stop") == 0) {
         s->st.stops++;
-        snprintf(in->status, sizeof(in->status), "STOPPING");
+        snprintf(in->status, sizeof(in->status), "%s",
+                 s->k.deprovisioning ? "DEPROVISIONING" : "STOPPING");
         o = new_op(s, "stop", name);
     } else if (strcmp(method, "POST") == 0 && strcmp(verb, "start") == 0) {
         s->st.starts++;

@@ -41,7 +41,18 @@ struct bpt_gce_knobs {
     unsigned token_503;      /* the next N token requests: 503 */
     bool deny_insert;        /* instances.insert: 403 PERMISSION_DENIED */
     bool insert_fails;       /* the insert's operation ends with ZONE_RESOURCE_POOL_EXHAUSTED */
+    unsigned odd;            /* answers out of shape (BPT_GCE_ODD_*), to be refused */
+    bool deprovisioning;     /* a stopping instance is DEPROVISIONING (after STOPPING) */
+    bool no_address;         /* instances carry no networkIP (nor natIP) */
 };
+
+/* bpt_gce_knobs.odd: one kind of answer no client may take for success. */
+#define BPT_GCE_ODD_TOKEN 1     /* the token answer's token_type is "mac", not Bearer */
+#define BPT_GCE_ODD_NOT_JSON 2  /* instances.get answers 200 with an HTML page */
+#define BPT_GCE_ODD_OP_NAME 3   /* operations are named "operation-1/../../instances/x" */
+#define BPT_GCE_ODD_OP_STATUS 4 /* an unfinished operation's status is "ABORTING" */
+#define BPT_GCE_ODD_OP_ERROR 5  /* a DONE operation's error is {} (no errors[]) */
+#define BPT_GCE_ODD_ESCAPES 6   /* the token endpoint refuses with control bytes in its error */
 
 /** Start (the account's key is a fixed RSA-2048 test key; another one is made for
  *  other_key). @return 0, or -1 after printing why. */

@@ -25,6 +25,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include "attester/sim/tokens.h"
 #include "runtime/remote/remote.h"
 
@@ -325,11 +330,11 @@ static void test_resumed_name_taken(void **state)
     half_finished_then_resumed(*state, true);
 }
 
-/* A stop whose operation is still running at the deadline; deploying again waits for the
- * instance to be TERMINATED, then starts it. */
-static void test_stop_half_finished(void **state)
+/* A stop whose operation is still running at the deadline (the instance STOPPING, or with
+ * @p deprovisioning DEPROVISIONING); deploying again waits for the instance to be TERMINATED,
+ * then starts it. */
+static void stop_half_finished(struct fx *f, bool deprovisioning)
 {
-    struct fx *f = *state;
     struct bpt_gce_stats before, st;
     struct bpt_gce_knobs k = KNOBS;
     bpt_deploy_spec *s = spec();
@@ -342,11 +347,16 @@ static void test_stop_half_finished(void **state)
     bpt_deployment_free(d);
     bpt_gce_server_stats(f->gce, &before);
     k.op_polls = 100000;
+    k.deprovisioning = deprovisioning;
     bpt_gce_server_set(f->gce, &k);
     write_config(f, 1, 5, NULL);
     assert_rc_msg(bpt_runtime_stop(rt, id), BPT_EBUSY, "instances.stop: operation operation-");
     bpt_gce_server_stats(f->gce, &st);
-    assert_string_equal(st.last_status, "STOPPING");
+    assert_string_equal(st.last_status, deprovisioning ? "DEPROVISIONING" : "STOPPING");
+    /* a second stop does not ask again: it waits */
+    assert_rc_msg(bpt_runtime_stop(rt, id), BPT_EBUSY, "still");
+    bpt_gce_server_stats(f->gce, &st);
+    assert_int_equal(st.stops - before.stops, 1);
     k.op_polls = 2;
     bpt_gce_server_set(f->gce, &k);
     write_config(f, 5, 5, NULL);
@@ -361,6 +371,16 @@ static void test_stop_half_finished(void **state)
     assert_ok(bpt_runtime_destroy(rt, id));
     bpt_deploy_spec_free(s);
     bpt_runtime_free(rt);
+}
+
+static void test_stop_half_finished(void **state)
+{
+    stop_half_finished(*state, false);
+}
+
+static void test_stop_deprovisioning(void **state)
+{
+    stop_half_finished(*state, true);
 }
 
 static void test_throttling(void **state)
@@ -402,6 +422,28 @@ static void test_throttling(void **state)
     assert_ok(bpt_runtime_destroy(rt, id));
     bpt_deploy_spec_free(s);
     bpt_runtime_free(rt);
+}
+
+/* Rewrite the key file at @p path with its private key encrypted under a passphrase. */
+static void encrypt_key_file(const char *path)
+{
+    json_t *j = json_load_file(path, 0, NULL);
+    const char *pem = json_string_value(json_object_get(j, "private_key"));
+    assert_non_null(pem);
+    BIO *in = BIO_new_mem_buf(pem, -1), *out = BIO_new(BIO_s_mem());
+    EVP_PKEY *k = PEM_read_bio_PrivateKey(in, NULL, NULL, NULL);
+    char *text = NULL;
+    assert_non_null(k);
+    assert_int_equal(
+        PEM_write_bio_PKCS8PrivateKey(out, k, EVP_aes_128_cbc(), "pass", 4, NULL, NULL), 1);
+    long n = BIO_get_mem_data(out, &text);
+    assert_true(n > 0);
+    assert_int_equal(json_object_set_new(j, "private_key", json_stringn(text, (size_t)n)), 0);
+    assert_int_equal(json_dump_file(j, path, 0), 0);
+    EVP_PKEY_free(k);
+    BIO_free(in);
+    BIO_free(out);
+    json_decref(j);
 }
 
 static void test_credentials(void **state)
@@ -459,6 +501,11 @@ static void test_credentials(void **state)
     write_config(f, 5, 1, NULL);
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EFETCH,
                   "gcp_confidential_space: OAuth2 token: unreachable until the deadline");
+    /* an encrypted private key: refused, no passphrase asked for on the terminal */
+    assert_int_equal(bpt_gce_server_write_key(f->gce, f->key, false, NULL), 0);
+    encrypt_key_file(f->key);
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,
+                  "\"private_key\" is encrypted (Google's keys are not");
     /* not a service account key */
     bpt_remote_test_write(f->key, "{\"type\":\"authorized_user\",\"client_id\":\"x\"}");
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,
@@ -523,6 +570,81 @@ static void test_cloud_errors(void **state)
     assert_ok(bpt_runtime_destroy(rt, bpt_deployment_id(d)));
     bpt_deployment_free(d);
     bpt_deploy_spec_free(s);
+    bpt_runtime_free(rt);
+}
+
+/* Deploy with the server answering out of shape (@p odd): refused with @p code naming @p msg,
+ * nothing taken for success; then the deployment (if any) destroyed with sane answers. */
+static void odd_deploy(struct fx *f, bpt_runtime *rt, unsigned odd, int code, const char *msg,
+                       bool destroy)
+{
+    struct bpt_gce_knobs k = KNOBS;
+    bpt_deploy_spec *s = spec();
+    bpt_deployment *d = NULL, **list = NULL;
+    size_t n = 0;
+    k.odd = odd;
+    bpt_gce_server_set(f->gce, &k);
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), code, msg);
+    bpt_gce_server_set(f->gce, &KNOBS);
+    assert_ok(bpt_runtime_list(&list, &n, rt, false));
+    assert_int_equal(n, 1);
+    assert_int_equal(bpt_deployment_state(list[0]), BPT_DEPLOY_FAILED);
+    if (destroy) {
+        assert_ok(bpt_runtime_destroy(rt, bpt_deployment_id(list[0])));
+    }
+    bpt_deployment_list_free(list, n);
+    bpt_deploy_spec_free(s);
+}
+
+/* Answers that cannot be read as success are refused: the token's type, a page for JSON, an
+ * operation's name (never a path), an unknown operation status, an error without errors[], an
+ * instance without an IP address; control bytes in the cloud's error. */
+static void test_odd_answers(void **state)
+{
+    struct fx *f = *state;
+    struct bpt_gce_stats before, st;
+    bpt_runtime *rt = open_rt(f, f->verifier);
+
+    bpt_gce_server_stats(f->gce, &before);
+    odd_deploy(f, rt, BPT_GCE_ODD_TOKEN, BPT_EPROTOCOL,
+               "OAuth2 token: the answer holds no Bearer access_token", false);
+    bpt_gce_server_stats(f->gce, &st);
+    assert_int_equal(st.requests - before.requests, 1);
+    /* the cloud's error code and message reach ours without their control bytes */
+    odd_deploy(f, rt, BPT_GCE_ODD_ESCAPES, BPT_EINVAL,
+               "OAuth2 token: invalid_grant [2J : refused ]0;title ", false);
+    odd_deploy(f, rt, BPT_GCE_ODD_OP_NAME, BPT_EPROTOCOL,
+               "instances.insert: the answer is no operation with a name of 1..127 bytes of "
+               "[a-z0-9-]",
+               false);
+    bpt_gce_server_stats(f->gce, &st);
+    assert_int_equal(st.op_gets - before.op_gets, 0);
+    odd_deploy(f, rt, BPT_GCE_ODD_NOT_JSON, BPT_EPROTOCOL, "gcp_confidential_space: instances.get",
+               true);
+    odd_deploy(f, rt, BPT_GCE_ODD_OP_STATUS, BPT_EPROTOCOL, "has status 'ABORTING'", true);
+    odd_deploy(f, rt, BPT_GCE_ODD_OP_ERROR, BPT_EPROTOCOL,
+               "is DONE with an \"error\" that holds no errors[0] {code, message}: taken as "
+               "failed",
+               true);
+    /* a running instance without the address the config names: no plane, no key */
+    bpt_deploy_spec *s = spec();
+    bpt_deployment *d = NULL;
+    bpt_verified *v = NULL;
+    bpt_kx_client_key key = BPT_KX_CLIENT_KEY_INIT;
+    struct bpt_gce_knobs k = KNOBS;
+    assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
+    k.no_address = true;
+    bpt_gce_server_set(f->gce, &k);
+    assert_rc_msg(bpt_runtime_attestation(&v, rt, bpt_deployment_id(d), NULL, 0), BPT_EPROTOCOL,
+                  "reports no private (networkIP) IP address");
+    assert_rc_msg(bpt_runtime_public_key(&key, rt, bpt_deployment_id(d)), BPT_EPROTOCOL,
+                  "reports no private (networkIP) IP address");
+    bpt_gce_server_set(f->gce, &KNOBS);
+    assert_ok(bpt_runtime_destroy(rt, bpt_deployment_id(d)));
+    bpt_deployment_free(d);
+    bpt_deploy_spec_free(s);
+    bpt_gce_server_stats(f->gce, &st);
+    assert_int_equal(st.live, before.live);
     bpt_runtime_free(rt);
 }
 
@@ -776,9 +898,11 @@ int main(void)
         cmocka_unit_test_setup(test_resumed_by_request_id, each_setup),
         cmocka_unit_test_setup(test_resumed_name_taken, each_setup),
         cmocka_unit_test_setup(test_stop_half_finished, each_setup),
+        cmocka_unit_test_setup(test_stop_deprovisioning, each_setup),
         cmocka_unit_test_setup(test_throttling, each_setup),
         cmocka_unit_test_setup(test_credentials, each_setup),
         cmocka_unit_test_setup(test_cloud_errors, each_setup),
+        cmocka_unit_test_setup(test_odd_answers, each_setup),
         cmocka_unit_test_setup(test_config_refused, each_setup),
         cmocka_unit_test_setup(test_verifier_refused, each_setup),
         cmocka_unit_test_setup(test_evidence_refused, each_setup),

@@ -62,7 +62,7 @@
 #define KEY_FILE_MAX (64u * 1024u)
 #define ANSWER_MAX (1024u * 1024u)
 #define TOKEN_ANSWER_MAX (64u * 1024u)
-#define TOKEN_MAX 2048
+#define TOKEN_MAX 4096 /* Google documents access tokens of up to 2048 bytes: room to spare */
 #define SCOPE "https://www.googleapis.com/auth/cloud-platform"
 #define DEFAULT_ENDPOINT "https://compute.googleapis.com/compute/v1/"
 #define DEFAULT_IMAGE "projects/confidential-space-images/global/images/family/confidential-space"
@@ -461,6 +461,17 @@ out:
     return rc;
 }
 
+/* OpenSSL's default passphrase callback prompts on the terminal: an encrypted key is refused
+ * instead (Google's key files are never encrypted). */
+static int no_passphrase(char *buf, int size, int rwflag, void *encrypted)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    *(bool *)encrypted = true;
+    return -1;
+}
+
 /* base64url(header).base64url(claims).base64url(RS256 signature) into @p out (freed by caller,
  * cleansed). */
 static int make_assertion(char **out, const struct sa_key *k)
@@ -473,6 +484,7 @@ static int make_assertion(char **out, const struct sa_key *k)
     EVP_PKEY *pkey = NULL;
     EVP_MD_CTX *md = NULL;
     int64_t now = (int64_t)time(NULL);
+    bool encrypted = false;
     int rc;
 
     *out = NULL;
@@ -494,10 +506,11 @@ static int make_assertion(char **out, const struct sa_key *k)
     }
     snprintf(input, n + 1, "%s.%s", h64, c64);
     if ((bio = BIO_new_mem_buf(k->pem, (int)k->pem_len)) == NULL ||
-        (pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL ||
+        (pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, &encrypted)) == NULL ||
         EVP_PKEY_base_id(pkey) != EVP_PKEY_RSA) {
-        rc = bpt_err(BPT_EINVAL, CLOUD ": service account key: \"private_key\" is no RSA key in "
-                                       "PEM");
+        rc = bpt_err(BPT_EINVAL, CLOUD ": service account key: \"private_key\" is %s",
+                     encrypted ? "encrypted (Google's keys are not; no passphrase is asked for)"
+                               : "no RSA key in PEM");
         goto out;
     }
     if ((md = EVP_MD_CTX_new()) == NULL ||
@@ -621,10 +634,7 @@ static int fetch_token(struct gce *g)
         };
         struct bpt_http_response resp = {.body = &body, .values = &ra};
         char rav[32];
-        if (body.data != NULL) {
-            OPENSSL_cleanse(body.data, body.len);
-        }
-        body.len = 0;
+        bpt_buf_reset(&body); /* cleansed: an earlier answer may have held a token */
         bool again = false;
         if ((rc = send_or_wait(&again, &resp, &req, &b, "OAuth2 token")) < 0) {
             goto out;
@@ -685,10 +695,7 @@ out:
         OPENSSL_cleanse(form, form_len);
     }
     free(form);
-    if (body.data != NULL) {
-        OPENSSL_cleanse(body.data, body.len);
-    }
-    bpt_buf_dispose(&body);
+    bpt_buf_dispose(&body); /* cleansed */
     bpt_buf_dispose(&ra);
     return rc;
 }
@@ -854,8 +861,8 @@ out:
 /* ---- instances and operations ------------------------------------------------------------- */
 
 struct instance {
-    char status[24]; /* PROVISIONING, STAGING, RUNNING, STOPPING, SUSPENDING, SUSPENDED,
-                        REPAIRING, TERMINATED; "" absent */
+    char status[24]; /* PENDING, PROVISIONING, STAGING, RUNNING, STOPPING, DEPROVISIONING,
+                        STOPPED, SUSPENDING, SUSPENDED, REPAIRING, TERMINATED; "" absent */
     char private_ip[64];
     char public_ip[64];
 };
@@ -928,6 +935,12 @@ static bool is(const struct instance *in, const char *status)
     return strcmp(in->status, status) == 0;
 }
 
+/* On its way to TERMINATED: STOPPING, then DEPROVISIONING (resources released). */
+static bool stopping(const struct instance *in)
+{
+    return is(in, "STOPPING") || is(in, "DEPROVISIONING");
+}
+
 /*
  * Wait for the operation @p op (a Compute Operation answer) to be DONE within @p budget_ms.
  * Its error (errors[0].code, message) is carried (*@p failed set): RESOURCE_ALREADY_EXISTS is
@@ -940,9 +953,13 @@ static int wait_operation(struct gce *g, json_t *op, const char *what, long budg
     json_t *cur = json_incref(op);
     int rc;
 
+    /* polled by name at our endpoint (never its selfLink): [a-z0-9-] keeps it one path segment */
     copy_str(name, sizeof(name), json_object_get(op, "name"));
     if (name[0] == '\0' || !name_ok(name, "-")) {
-        rc = bpt_err(BPT_EPROTOCOL, CLOUD ": %s: the answer is no operation with a name", what);
+        rc = bpt_err(BPT_EPROTOCOL,
+                     CLOUD ": %s: the answer is no operation with a name of 1..%zu bytes of "
+                           "[a-z0-9-]",
+                     what, sizeof(name) - 1);
         goto out;
     }
     snprintf(rest, sizeof(rest), "operations/%s", name);
@@ -952,8 +969,19 @@ static int wait_operation(struct gce *g, json_t *op, const char *what, long budg
         char status[16];
         copy_str(status, sizeof(status), json_object_get(cur, "status"));
         if (strcmp(status, "DONE") == 0) {
-            json_t *err =
-                json_array_get(json_object_get(json_object_get(cur, "error"), "errors"), 0);
+            json_t *error = json_object_get(cur, "error");
+            json_t *err = json_array_get(json_object_get(error, "errors"), 0);
+            if (err == NULL && error != NULL && !json_is_null(error)) {
+                /* an error we cannot read is still an error: fail closed */
+                if (failed != NULL) {
+                    *failed = true;
+                }
+                rc = bpt_err(BPT_EPROTOCOL,
+                             CLOUD ": %s: operation %s is DONE with an \"error\" that holds no "
+                                   "errors[0] {code, message}: taken as failed",
+                             what, name);
+                goto out;
+            }
             if (err != NULL) {
                 const char *code = json_string_value(json_object_get(err, "code"));
                 const char *msg = json_string_value(json_object_get(err, "message"));
@@ -1189,8 +1217,8 @@ static int wait_instance(struct instance *in, struct gce *g, const char *id, boo
         if (is(in, want)) {
             return 0;
         }
-        if (!want_stopped && (is(in, "TERMINATED") || is(in, "STOPPING") || is(in, "SUSPENDED") ||
-                              is(in, "SUSPENDING"))) {
+        if (!want_stopped && (is(in, "TERMINATED") || stopping(in) || is(in, "STOPPED") ||
+                              is(in, "SUSPENDED") || is(in, "SUSPENDING"))) {
             return bpt_err(BPT_EPROTOCOL,
                            CLOUD ": the instance of deployment %s is %s (stopped outside bpt, or "
                                  "its workload exited?): deploy again to start it",
@@ -1319,7 +1347,7 @@ static int gcp_deploy(void *state, const bpt_backend_deployment *d)
     }
     if (!found) {
         rc = insert_instance(&g, d);
-    } else if (is(&in, "STOPPING") || is(&in, "TERMINATED")) {
+    } else if (stopping(&in) || is(&in, "TERMINATED")) {
         if ((rc = wait_instance(&in, &g, d->id, true, g.cfg.deploy_timeout_ms)) == 0) {
             rc = instance_action(&g, d->id, BPT_HTTP_POST, "start", "instances.start",
                                  g.cfg.deploy_timeout_ms);
@@ -1328,7 +1356,7 @@ static int gcp_deploy(void *state, const bpt_backend_deployment *d)
         rc = instance_action(&g, d->id, BPT_HTTP_POST, "resume", "instances.resume",
                              g.cfg.deploy_timeout_ms);
     } else {
-        rc = 0; /* PROVISIONING, STAGING, RUNNING, REPAIRING: wait for it to run */
+        rc = 0; /* PENDING, PROVISIONING, STAGING, RUNNING, REPAIRING: wait for it to run */
     }
     if (rc == 0) {
         rc = wait_instance(&in, &g, d->id, false, g.cfg.deploy_timeout_ms);
@@ -1411,10 +1439,12 @@ static int gcp_status(bpt_backend_state *out, void *state, const bpt_backend_dep
         *out = BPT_BACKEND_ABSENT;
     } else if (is(&in, "RUNNING")) {
         *out = BPT_BACKEND_RUNNING;
-    } else if (is(&in, "PROVISIONING") || is(&in, "STAGING") || is(&in, "REPAIRING")) {
+    } else if (is(&in, "PENDING") || is(&in, "PROVISIONING") || is(&in, "STAGING") ||
+               is(&in, "REPAIRING")) {
         *out = BPT_BACKEND_CREATED;
     } else {
-        *out = BPT_BACKEND_EXITED; /* STOPPING, SUSPENDING, SUSPENDED, TERMINATED */
+        /* STOPPING, DEPROVISIONING, STOPPED, SUSPENDING, SUSPENDED, TERMINATED */
+        *out = BPT_BACKEND_EXITED;
     }
     return 0;
 }
@@ -1432,9 +1462,8 @@ static int gcp_stop(void *state, const bpt_backend_deployment *d)
         rc = 0;
         goto out;
     }
-    if (!is(&in, "STOPPING") &&
-        (rc = instance_action(&g, d->id, BPT_HTTP_POST, "stop", "instances.stop",
-                              g.cfg.deploy_timeout_ms)) < 0) {
+    if (!stopping(&in) && (rc = instance_action(&g, d->id, BPT_HTTP_POST, "stop", "instances.stop",
+                                                g.cfg.deploy_timeout_ms)) < 0) {
         goto out;
     }
     rc = wait_instance(&in, &g, d->id, true, g.cfg.deploy_timeout_ms);

@@ -153,18 +153,25 @@ long bpt_remote_retry_after_ms(const char *value)
     return ms > BPT_REMOTE_RETRY_AFTER_MAX_MS ? BPT_REMOTE_RETRY_AFTER_MAX_MS : ms;
 }
 
+static void blank_controls(char *s)
+{
+    for (; *s != '\0'; s++) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+            *s = ' ';
+        }
+    }
+}
+
 int bpt_remote_cloud_error(int rc, const char *cloud, const char *what, const char *code,
                            const char *message)
 {
-    char msg[301];
+    char msg[301], c[65];
     snprintf(msg, sizeof(msg), "%s", message != NULL ? message : "");
-    for (char *p = msg; *p != '\0'; p++) {
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-            *p = ' ';
-        }
-    }
-    return bpt_err(rc, "%s: %s: %.64s: %s", cloud, what,
-                   code != NULL && code[0] != '\0' ? code : "(no code)", msg);
+    snprintf(c, sizeof(c), "%s", code != NULL && code[0] != '\0' ? code : "(no code)");
+    /* both come from the cloud's answer: no control characters into messages and terminals */
+    blank_controls(msg);
+    blank_controls(c);
+    return bpt_err(rc, "%s: %s: %s: %s", cloud, what, c, msg);
 }
 
 bool bpt_remote_plane_url(char *out, size_t cap, bool https, const char *addr, unsigned port)

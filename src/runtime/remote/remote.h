@@ -76,8 +76,8 @@ BPT_MUST_USE int bpt_remote_backoff_wait(struct bpt_remote_backoff *b, long retr
 long bpt_remote_retry_after_ms(const char *value);
 
 /**
- * An error carrying the cloud's code and message: "CLOUD: WHAT: CODE: MESSAGE" (the message
- * cut at 300 bytes, control bytes replaced). @return @p rc.
+ * An error carrying the cloud's code and message: "CLOUD: WHAT: CODE: MESSAGE" (the code cut
+ * at 64 bytes, the message at 300, control bytes replaced in both). @return @p rc.
  */
 BPT_MUST_USE int bpt_remote_cloud_error(int rc, const char *cloud, const char *what,
                                         const char *code, const char *message);
