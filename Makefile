@@ -53,7 +53,7 @@ asan: deps
 tsan: deps
 	cmake --preset tsan
 	cmake --build build/tsan -j$(JOBS)
-	ctest --test-dir build/tsan --output-on-failure -j$(JOBS) -R 'exchange|providers|attestation/context|attestation/pki|core/lru|middleware|runner|runtime/threads|chain/'
+	ctest --test-dir build/tsan --output-on-failure -j$(JOBS) -R 'exchange|providers|attestation/context|attestation/pki|core/lru|middleware|runner|runtime/threads|runtime/aws_nitro|runtime/azure_cvm|runtime/gcp_confidential_space|chain/'
 
 valgrind: deps
 	cmake --preset valgrind

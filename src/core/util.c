@@ -4,12 +4,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 
 int bpt_file_read(bpt_buf *out, const char *path)
 {
@@ -197,4 +201,31 @@ char *bpt_escape_text(char *out, size_t out_len, const char *in)
     }
     out[o] = '\0';
     return out;
+}
+
+/* PEM's passphrase callback: none is given; note that one was asked for. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    *(bool *)u = true;
+    return 0;
+}
+
+int bpt_pem_private_key(EVP_PKEY **out, const void *pem, size_t len, const char *what)
+{
+    bool encrypted = false;
+    BIO *bio = len <= INT32_MAX ? BIO_new_mem_buf(pem, (int)len) : NULL;
+    *out = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, &encrypted) : NULL;
+    BIO_free(bio);
+    if (*out == NULL) {
+        ERR_clear_error();
+        return encrypted ? bpt_err(BPT_EINVAL,
+                                   "%s is encrypted (no passphrase is asked for: give the key "
+                                   "unencrypted, e.g. 'openssl pkey -in K -out K2')",
+                                   what)
+                         : bpt_err(BPT_EINVAL, "%s is not a PEM private key", what);
+    }
+    return 0;
 }

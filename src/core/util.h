@@ -25,6 +25,15 @@ BPT_MUST_USE int bpt_strdup(char **out, const char *s);
 BPT_MUST_USE int bpt_sha256(uint8_t md[BPT_SHA256_LEN], const void *p, size_t n);
 BPT_MUST_USE int bpt_sha384(uint8_t md[BPT_SHA384_LEN], const void *p, size_t n);
 
+/**
+ * A private key from @p len bytes of PEM, never asking for a passphrase (OpenSSL's default
+ * prompts on the terminal): an encrypted key is refused. *out an EVP_PKEY* (EVP_PKEY_free()).
+ * @return 0; BPT_EINVAL "@p what is encrypted (...)" or "@p what is not a PEM private key".
+ */
+struct evp_pkey_st;
+BPT_MUST_USE int bpt_pem_private_key(struct evp_pkey_st **out, const void *pem, size_t len,
+                                     const char *what);
+
 /** true if all @p n bytes are zero (time independent of where a non-zero byte is). */
 bool bpt_all_zero(const void *p, size_t n);
 

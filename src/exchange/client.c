@@ -202,11 +202,10 @@ out:
 /* Load an Ed25519 private key from PEM (the sender's signing key). */
 static int load_sign_key(EVP_PKEY **out, const char *pem, size_t len)
 {
-    BIO *bio = BIO_new_mem_buf(pem, (int)len);
-    EVP_PKEY *k = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
-    BIO_free(bio);
-    if (k == NULL) {
-        return bpt_err_ossl(BPT_EINVAL, "kx client: the signing key is not a PEM private key");
+    EVP_PKEY *k = NULL;
+    int rc = bpt_pem_private_key(&k, pem, len, "kx client: the signing key");
+    if (rc < 0) {
+        return rc;
     }
     if (EVP_PKEY_get_id(k) != EVP_PKEY_ED25519) {
         EVP_PKEY_free(k);

@@ -271,6 +271,20 @@ static void test_signed_delivery(void **state)
     co.sign_key_pem = "not a key";
     co.sign_key_pem_len = 9;
     assert_rc_msg(bpt_kx_client_options_check(&co), BPT_EINVAL, "not a PEM private key");
+    /* an encrypted key: refused, never a passphrase prompt on the terminal */
+    {
+        BIO *b = BIO_new(BIO_s_mem());
+        char *data = NULL;
+        assert_int_equal(PEM_write_bio_PKCS8PrivateKey(b, good, EVP_aes_256_cbc(), NULL, 0, NULL,
+                                                       (void *)"passphrase"),
+                         1);
+        long n = BIO_get_mem_data(b, &data);
+        co.sign_key_pem = data;
+        co.sign_key_pem_len = (size_t)n;
+        assert_rc_msg(bpt_kx_client_options_check(&co), BPT_EINVAL,
+                      "kx client: the signing key is encrypted (no passphrase is asked for");
+        BIO_free(b);
+    }
     static const bpt_kx_client_secret bad_name = {"db password", (const uint8_t *)"x", 1};
     co.sign_key_pem = pem_good;
     co.sign_key_pem_len = n_good;
