@@ -505,7 +505,7 @@ static void test_credentials(void **state)
     assert_int_equal(bpt_gce_server_write_key(f->gce, f->key, false, NULL), 0);
     encrypt_key_file(f->key);
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,
-                  "\"private_key\" is encrypted (Google's keys are not");
+                  "\"private_key\" is encrypted (no passphrase is asked for");
     /* not a service account key */
     bpt_remote_test_write(f->key, "{\"type\":\"authorized_user\",\"client_id\":\"x\"}");
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,
@@ -865,6 +865,41 @@ static void test_cli(void **state)
         assert_int_equal(bpt_test_run_cli_err(&out, NULL, argv), 0);
         assert_non_null(strstr(out, "x25519 "));
         free(out);
+    }
+    /* seal to it by its id (the plane's URL from Compute): with a policy naming the audience
+     * and image digest; with one naming neither, refused before anything is sent */
+    {
+        char bound[4400], text[4800];
+        snprintf(bound, sizeof(bound), "%s/seal-policy.json", f->dir);
+        snprintf(text, sizeof(text),
+                 "{\"jwt\":{\"jwks_file\":\"%s\"},\"expected_audience\":\"" AUDIENCE "\","
+                 "\"expected_image_digest\":\"" BPT_SIM_GCP_IMAGE_DIGEST "\"}",
+                 f->jwks);
+        bpt_remote_test_write(bound, text);
+        setenv("BPT_TEST_SEAL_SECRET", "gcp-s3cret", 1);
+        const char *argv[] = {"seal",
+                              "--deployment",
+                              id,
+                              "--state-dir",
+                              f->state_dir,
+                              "--policy",
+                              bound,
+                              "--name",
+                              "gcp_cli_secret",
+                              "--secret-env",
+                              "BPT_TEST_SEAL_SECRET",
+                              NULL};
+        assert_int_equal(bpt_test_run_cli_err(&out, &err, argv), 0);
+        assert_non_null(strstr(out, "seal: secret 'gcp_cli_secret' sealed"));
+        free(out);
+        free(err);
+        argv[6] = f->policy;
+        argv[8] = "gcp_unbound";
+        assert_int_equal(bpt_test_run_cli_err(&out, &err, argv), 1);
+        assert_non_null(strstr(err, "not bound to this relying party"));
+        free(out);
+        free(err);
+        unsetenv("BPT_TEST_SEAL_SECRET");
     }
     {
         const char *argv[] = {"stop", "--state-dir", f->state_dir, id, NULL};

@@ -38,7 +38,6 @@
 #include <time.h>
 
 #include <jansson.h>
-#include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -461,17 +460,6 @@ out:
     return rc;
 }
 
-/* OpenSSL's default passphrase callback prompts on the terminal: an encrypted key is refused
- * instead (Google's key files are never encrypted). */
-static int no_passphrase(char *buf, int size, int rwflag, void *encrypted)
-{
-    (void)buf;
-    (void)size;
-    (void)rwflag;
-    *(bool *)encrypted = true;
-    return -1;
-}
-
 /* base64url(header).base64url(claims).base64url(RS256 signature) into @p out (freed by caller,
  * cleansed). */
 static int make_assertion(char **out, const struct sa_key *k)
@@ -480,11 +468,9 @@ static int make_assertion(char **out, const struct sa_key *k)
     char *h = NULL, *c = NULL, *h64 = NULL, *c64 = NULL, *s64 = NULL, *input = NULL;
     uint8_t sig[1024];
     size_t sig_len = sizeof(sig);
-    BIO *bio = NULL;
     EVP_PKEY *pkey = NULL;
     EVP_MD_CTX *md = NULL;
     int64_t now = (int64_t)time(NULL);
-    bool encrypted = false;
     int rc;
 
     *out = NULL;
@@ -505,12 +491,11 @@ static int make_assertion(char **out, const struct sa_key *k)
         goto out;
     }
     snprintf(input, n + 1, "%s.%s", h64, c64);
-    if ((bio = BIO_new_mem_buf(k->pem, (int)k->pem_len)) == NULL ||
-        (pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, &encrypted)) == NULL ||
-        EVP_PKEY_base_id(pkey) != EVP_PKEY_RSA) {
-        rc = bpt_err(BPT_EINVAL, CLOUD ": service account key: \"private_key\" is %s",
-                     encrypted ? "encrypted (Google's keys are not; no passphrase is asked for)"
-                               : "no RSA key in PEM");
+    /* an encrypted key is refused, never a passphrase prompt (Google's keys are not) */
+    BPT_CHECK(bpt_pem_private_key(&pkey, k->pem, k->pem_len,
+                                  CLOUD ": service account key: \"private_key\""));
+    if (EVP_PKEY_base_id(pkey) != EVP_PKEY_RSA) {
+        rc = bpt_err(BPT_EINVAL, CLOUD ": service account key: \"private_key\" is no RSA key");
         goto out;
     }
     if ((md = EVP_MD_CTX_new()) == NULL ||
@@ -530,7 +515,6 @@ static int make_assertion(char **out, const struct sa_key *k)
 out:
     EVP_MD_CTX_free(md);
     EVP_PKEY_free(pkey);
-    BIO_free(bio);
     json_decref(hdr);
     json_decref(claims);
     bpt_free(h);
@@ -1272,11 +1256,7 @@ static int workload_verifier(bpt_verifier **out, const struct gcp *a, const stru
     char digest[72];
     int rc;
 
-    *out = NULL;
-    if (a->verifier == NULL) {
-        return bpt_err(BPT_EINVAL, CLOUD ": the runtime has no verifier: a key is only given once "
-                                         "its evidence verified");
-    }
+    *out = NULL; /* a->verifier: runtime.c refuses before any backend call without one */
     p = bpt_verifier_policy(a->verifier);
     if (p != NULL && p->expected_audience != NULL &&
         strcmp(p->expected_audience, c->audience) != 0) {
@@ -1366,7 +1346,8 @@ out:
     return rc;
 }
 
-/* The plane's base URL, and the verifier that expects the config's audience and image. */
+/* The plane's base URL, and (@p v not NULL) the verifier that expects the config's audience and
+ * image. */
 static int plane(char *url, size_t cap, bpt_verifier **v, const struct gcp *a, const char *id)
 {
     struct gce g;
@@ -1374,8 +1355,10 @@ static int plane(char *url, size_t cap, bpt_verifier **v, const struct gcp *a, c
     bool found = false;
     int rc;
 
-    *v = NULL;
-    if ((rc = gce_open(&g, a)) < 0 || (rc = workload_verifier(v, a, &g.cfg)) < 0 ||
+    if (v != NULL) {
+        *v = NULL;
+    }
+    if ((rc = gce_open(&g, a)) < 0 || (v != NULL && (rc = workload_verifier(v, a, &g.cfg)) < 0) ||
         (rc = get_instance(&in, &found, &g, id)) < 0) {
         goto out;
     }
@@ -1393,11 +1376,18 @@ static int plane(char *url, size_t cap, bpt_verifier **v, const struct gcp *a, c
     rc = 0;
 out:
     gce_close(&g);
-    if (rc < 0) {
+    if (rc < 0 && v != NULL) {
         bpt_verifier_free(*v);
         *v = NULL;
     }
     return rc;
+}
+
+/* Where a sealing client reaches the workload (bpt_runtime_plane_url(); its own verifier then
+ * needs the config's audience and image digest in its policy). */
+static int gcp_plane_url(char *out, size_t cap, void *state, const bpt_backend_deployment *d)
+{
+    return plane(out, cap, NULL, state, d->id);
 }
 
 static int gcp_attestation(bpt_verified **out, void *state, const bpt_backend_deployment *d,
@@ -1511,6 +1501,7 @@ static const bpt_runtime_backend GCP_CONFIDENTIAL_SPACE = {
     .stop = gcp_stop,
     .destroy = gcp_destroy,
     .list = gcp_list,
+    .plane_url = gcp_plane_url,
 };
 
 const bpt_runtime_backend *bpt_runtime_gcp_confidential_space_backend(void)
