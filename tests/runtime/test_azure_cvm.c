@@ -492,6 +492,12 @@ static void test_credentials(void **state)
     bpt_arm_server_set(f->arm, &k);
     assert_rc_msg(bpt_runtime_stop(rt, id), BPT_EINVAL,
                   "exists without this deployment's tag (bpt-deployment): not touched");
+    bpt_arm_server_stats(f->arm, &before);
+    assert_rc_msg(bpt_runtime_destroy(rt, id), BPT_EINVAL,
+                  "exists without this deployment's tag (bpt-deployment): not touched");
+    bpt_arm_server_stats(f->arm, &st);
+    assert_int_equal(st.deletes - before.deletes, 0);
+    assert_int_equal(st.live - before.live, 0);
     k.foreign_tag = false;
     bpt_arm_server_set(f->arm, &k);
 

@@ -16,8 +16,8 @@
  *   Azure-AsyncOperation (or Location) until done; then GET with $expand=instanceView until
  *   PowerState/running (deallocated or stopped: POST start first). All within the deploy
  *   deadline; past it the VM is left as it is: deploying the same spec again resumes it.
- * - status: GET with instanceView; stop: POST deallocate (polled); destroy: DELETE (polled;
- *   404 is gone already).
+ * - status: GET with instanceView; stop: POST deallocate (polled); destroy: GET (the tag
+ *   checked, as for every action), then DELETE (polled; 404 is gone already).
  * - attestation / public key: the key-exchange plane at the configured network interface's
  *   private IP (or its public IP address resource's) and the config's port; the workload's MAA
  *   token binds our fresh nonce and its key and is verified with the runtime's verifier (its
@@ -1237,13 +1237,15 @@ static int az_stop(void *state, const bpt_backend_deployment *d)
     return rc;
 }
 
+/* GET first, as stop does: a VM of the name without this deployment's tag is never deleted. */
 static int az_destroy(void *state, const bpt_backend_deployment *d)
 {
     struct arm a;
+    struct vm v;
     int rc = arm_open(&a, state);
-    if (rc == 0) {
-        rc = vm_action(&a, d->id, BPT_HTTP_DELETE, "delete VM",
-                       bpt_remote_now_ms() + a.cfg.deploy_timeout_ms);
+    int64_t deadline = bpt_remote_now_ms() + a.cfg.deploy_timeout_ms;
+    if (rc == 0 && (rc = get_vm(&v, &a, d->id)) == 0 && v.found) {
+        rc = vm_action(&a, d->id, BPT_HTTP_DELETE, "delete VM", deadline);
     }
     arm_close(&a);
     return rc;
