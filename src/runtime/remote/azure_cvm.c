@@ -529,7 +529,9 @@ static int send_retrying(bpt_buf *out, struct answer *ans, const struct config *
                          struct bpt_http_request *req, const char *what)
 {
     static const char *const capture[] = {"Retry-After", "Azure-AsyncOperation", "Location"};
-    bpt_buf vals[3] = {BPT_BUF_INIT(64), BPT_BUF_INIT(URL_MAX), BPT_BUF_INIT(URL_MAX)};
+    /* one byte under header_value()'s room: a longer value is the transport's BPT_ELIMIT, never
+     * an operation URL silently dropped (which would read as "done at once") */
+    bpt_buf vals[3] = {BPT_BUF_INIT(63), BPT_BUF_INIT(URL_MAX - 1), BPT_BUF_INIT(URL_MAX - 1)};
     struct bpt_remote_backoff b;
     int rc;
 
