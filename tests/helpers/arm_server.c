@@ -395,7 +395,8 @@ static json_t *vm_json(const struct bpt_arm_server *s, const struct vm *v)
         "name", v->name, "id", id, "type", "Microsoft.Compute/virtualMachines", "location",
         v->location, "tags", "bpt-deployment", s->k.foreign_tag ? "0123456789abcdef" : v->tag,
         "properties", "provisioningState", v->provisioning, "hardwareProfile", "vmSize",
-        "Standard_DC4as_v5", "securityProfile", "securityType", "ConfidentialVM", "uefiSettings",
+        "Standard_DC4as_v5", "securityProfile", "securityType",
+        s->k.trusted_launch ? "TrustedLaunch" : "ConfidentialVM", "uefiSettings",
         "secureBootEnabled", 1, "vTpmEnabled", 1, "instanceView", "computerName", v->name,
         "statuses", "code", ps, "level", "Info", "displayStatus", "Provisioning succeeded", "code",
         pw, "level", "Info", "displayStatus", v->power);

@@ -499,6 +499,18 @@ static void test_credentials(void **state)
     assert_int_equal(st.deletes - before.deletes, 0);
     assert_int_equal(st.live - before.live, 0);
     k.foreign_tag = false;
+    /* ours by its tag but no confidential VM (TrustedLaunch): neither stopped nor deleted */
+    k.trusted_launch = true;
+    bpt_arm_server_set(f->arm, &k);
+    bpt_arm_server_stats(f->arm, &before);
+    assert_rc_msg(bpt_runtime_stop(rt, id), BPT_EINVAL,
+                  "is not a confidential VM (securityType TrustedLaunch): not touched");
+    assert_rc_msg(bpt_runtime_destroy(rt, id), BPT_EINVAL,
+                  "is not a confidential VM (securityType TrustedLaunch): not touched");
+    bpt_arm_server_stats(f->arm, &st);
+    assert_int_equal(st.deallocates - before.deallocates, 0);
+    assert_int_equal(st.deletes - before.deletes, 0);
+    k.trusted_launch = false;
     bpt_arm_server_set(f->arm, &k);
 
     /* a cached token's end: ARM's 401 ExpiredAuthenticationToken, a new token, once */
