@@ -124,6 +124,19 @@ static char *make_cert(const char *path, const char *cn)
     return pem;
 }
 
+/* An RSA key encrypted with a pass phrase, alone in @p path. */
+static void make_encrypted_key(const char *path)
+{
+    EVP_PKEY *key = EVP_RSA_gen(1024);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(key);
+    assert_non_null(fp);
+    assert_true(PEM_write_PrivateKey(fp, key, EVP_aes_128_cbc(), (unsigned char *)"pass", 4, NULL,
+                                     NULL) == 1);
+    fclose(fp);
+    EVP_PKEY_free(key);
+}
+
 /* A verifier of MAA tokens with the policy @p policy (its "@DIR@": the simulator's directory). */
 static bpt_verifier *maa_verifier(const struct fx *f, const char *policy)
 {
@@ -464,6 +477,13 @@ static void test_credentials(void **state)
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,
                   "login: invalid_client: AADSTS700027: Client assertion failed signature "
                   "validation.");
+    /* an encrypted key: refused (no pass phrase is ever asked for on the terminal) */
+    char enc[4400];
+    snprintf(enc, sizeof(enc), "%s/encrypted.pem", f->dir);
+    make_encrypted_key(enc);
+    setenv("AZURE_CLIENT_CERTIFICATE_PATH", enc, 1);
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,
+                  "AZURE_CLIENT_CERTIFICATE_PATH: a PEM file with an unencrypted private key");
     setenv("AZURE_CLIENT_CERTIFICATE_PATH", f->cert, 1);
     assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
     char id[17];

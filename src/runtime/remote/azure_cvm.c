@@ -385,6 +385,16 @@ static int cert_thumbprints(json_t *hdr, X509 *cert)
     return rc;
 }
 
+/* No pass phrase: an encrypted key is refused, never asked for on the terminal. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return -1;
+}
+
 /* The client assertion: a JWT (RS256) naming the certificate, for @p aud, from the client. */
 static int client_assertion(bpt_buf *out, const struct creds *k, const char *aud)
 {
@@ -403,8 +413,8 @@ static int client_assertion(bpt_buf *out, const struct creds *k, const char *aud
                               CLOUD ": AZURE_CLIENT_CERTIFICATE_PATH");
     }
     if ((bio = BIO_new_mem_buf(pem.data, (int)pem.len)) == NULL ||
-        (key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL || BIO_reset(bio) != 1 ||
-        (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
+        (key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)) == NULL ||
+        BIO_reset(bio) != 1 || (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
         rc = bpt_err(BPT_EINVAL, CLOUD
                      ": AZURE_CLIENT_CERTIFICATE_PATH: a PEM file with an unencrypted private "
                      "key and its certificate is expected");
