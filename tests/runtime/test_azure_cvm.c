@@ -625,6 +625,8 @@ static void test_config(void **state)
         {"{\"client_secret\":\"x\"}", "\"client_secret\" is never read from a config file"},
         {"{\"arm_endpoint\":\"http://management.example.com/\"}", "ARM endpoint URL refused"},
         {"{\"network_interface_id\":\"bpt-nic\"}", "is no network interface's resource id"},
+        {"{\"resource_group\":\"bpt rg\"}",
+         "\"resource_group\" must be a string of 1..95 bytes of [A-Za-z0-9._-()]"},
         {"{\"image\":{\"id\":\"/subscriptions/x/img\",\"publisher\":\"p\",\"offer\":\"o\","
          "\"sku\":\"s\"}}",
          "\"image\" has an id or publisher/offer/sku, not both"},
