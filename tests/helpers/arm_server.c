@@ -548,6 +548,10 @@ static void op_request(struct bpt_arm_server *s, int c, const char *op, bool mon
                         "Retry-After: 0\r\n", "");
         return;
     }
+    if (s->k.garbled_ops) {
+        bpt_loop_answer(c, 200, "text/html", NULL, "<html><body>Service busy</body></html>");
+        return;
+    }
     json_t *o = json_pack("{s:s, s:s, s:s}", "startTime", "2026-12-05T00:00:00.0000000+00:00",
                           "status", status, "name", op);
     if (strcmp(status, "Failed") == 0) {

@@ -426,6 +426,22 @@ static void test_location_and_foreign_host(void **state)
     k.foreign_async = false;
     bpt_arm_server_set(f->arm, &k);
     assert_ok(bpt_runtime_destroy(rt, id));
+
+    /* an operation answer that is no JSON never counts as Succeeded */
+    k.garbled_ops = true;
+    k.pending_polls = 0;
+    bpt_arm_server_set(f->arm, &k);
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EPROTOCOL,
+                  "azure_cvm: create VM: the operation's answer has no status");
+    k.garbled_ops = false;
+    bpt_arm_server_set(f->arm, &k);
+    bpt_deployment **list = NULL;
+    size_t n = 0;
+    assert_ok(bpt_runtime_list(&list, &n, rt, false));
+    assert_int_equal(n, 1);
+    assert_int_equal(bpt_deployment_state(list[0]), BPT_DEPLOY_FAILED);
+    assert_ok(bpt_runtime_destroy(rt, bpt_deployment_id(list[0])));
+    bpt_deployment_list_free(list, n);
     bpt_deploy_spec_free(s);
     bpt_runtime_free(rt);
 }
