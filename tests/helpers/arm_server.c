@@ -455,6 +455,12 @@ static void vm_request(struct bpt_arm_server *s, int c, const struct bpt_loop_re
 {
     struct vm *v = find_vm(s, name);
     char hdrs[2048];
+    if (s->k.no_group) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "Resource group '%.96s' could not be found.", rg);
+        arm_error(c, 404, NULL, "ResourceGroupNotFound", msg);
+        return;
+    }
     if (strcmp(r->method, "PUT") == 0 && action[0] == '\0') {
         json_t *o = json_loads(r->body, 0, NULL);
         struct vm nv;

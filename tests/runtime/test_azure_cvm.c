@@ -547,6 +547,16 @@ static void test_credentials(void **state)
     assert_int_equal(st.deallocates - before.deallocates, 0);
     assert_int_equal(st.deletes - before.deletes, 0);
     k.trusted_launch = false;
+    /* a resource group ARM does not know (a config's typo): refused, the VM never "gone" */
+    k.no_group = true;
+    bpt_arm_server_set(f->arm, &k);
+    assert_int_equal(bpt_remote_test_state(rt, id), BPT_DEPLOY_RUNNING); /* the store's */
+    assert_rc_msg(bpt_runtime_destroy(rt, id), BPT_EINVAL,
+                  "azure_cvm: get VM: ResourceGroupNotFound: Resource group 'bpt-rg' could not "
+                  "be found.");
+    k.no_group = false;
+    bpt_arm_server_set(f->arm, &k);
+    assert_int_equal(bpt_remote_test_state(rt, id), BPT_DEPLOY_RUNNING);
     bpt_arm_server_set(f->arm, &k);
 
     /* a cached token's end: ARM's 401 ExpiredAuthenticationToken, a new token, once */

@@ -717,11 +717,14 @@ static int arm_call(bpt_buf *out, struct answer *ans, struct arm *a, bpt_http_me
         if (ans->status >= 200 && ans->status < 300) {
             return 0;
         }
-        if (ans->status == 404 && absent_ok) {
-            return 0;
-        }
         char code[96], msg[512];
         error_of(code, sizeof(code), msg, sizeof(msg), out, ans->status);
+        /* the VM absent; not a resource group or subscription that is (a config's typo would
+         * read as "gone already": a destroy that forgets a VM still running) */
+        if (ans->status == 404 && absent_ok && strcmp(code, "ResourceGroupNotFound") != 0 &&
+            strcmp(code, "SubscriptionNotFound") != 0) {
+            return 0;
+        }
         if (ans->status == 401 && !a->renewed) {
             /* a cached token's end: a real client asks for a new one, once */
             a->renewed = true;
