@@ -750,8 +750,9 @@ static void vm_name(char out[32], const char *id)
     snprintf(out, 32, "bpt-%.16s", id);
 }
 
+/* The VM's URL (+ @p suffix, e.g. "/start"); with @p expand, the GET's $expand=instanceView. */
 static void vm_url(char *out, size_t cap, const struct config *c, const char *id,
-                   const char *suffix)
+                   const char *suffix, bool expand)
 {
     char name[32];
     vm_name(name, id);
@@ -759,7 +760,7 @@ static void vm_url(char *out, size_t cap, const struct config *c, const char *id
              "%ssubscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachines/"
              "%s%s?api-version=" COMPUTE_API "%s",
              c->arm, c->subscription, c->resource_group, name, suffix,
-             strcmp(suffix, "") == 0 ? "&$expand=instanceView" : "");
+             expand ? "&$expand=instanceView" : "");
 }
 
 static int parse_vm(struct vm *v, const bpt_buf *body, const char *id)
@@ -806,7 +807,7 @@ static int get_vm(struct vm *v, struct arm *a, const char *id)
     bpt_buf body = BPT_BUF_INIT(ANSWER_MAX);
     struct answer ans;
     char url[URL_MAX];
-    vm_url(url, sizeof(url), &a->cfg, id, "");
+    vm_url(url, sizeof(url), &a->cfg, id, "", true);
     int rc = arm_call(&body, &ans, a, BPT_HTTP_GET, url, NULL, "get VM", true);
     memset(v, 0, sizeof(*v));
     if (rc == 0 && ans.status != 404) {
@@ -894,10 +895,7 @@ static int vm_action(struct arm *a, const char *id, bpt_http_method m, const cha
     if (m == BPT_HTTP_POST) {
         snprintf(suffix, sizeof(suffix), "/%s", action);
     }
-    vm_url(url, sizeof(url), &a->cfg, id, suffix);
-    if (m == BPT_HTTP_DELETE) {
-        url[strcspn(url, "&")] = '\0'; /* no $expand */
-    }
+    vm_url(url, sizeof(url), &a->cfg, id, suffix, false);
     int rc = arm_call(&body, &ans, a, m, url, m == BPT_HTTP_POST ? "" : NULL, action,
                       m == BPT_HTTP_DELETE);
     bpt_buf_dispose(&body);
@@ -998,8 +996,7 @@ static int put_vm(struct arm *a, const bpt_backend_deployment *d, int64_t deadli
     if ((o = vm_body(&a->cfg, d, ud)) == NULL) {
         rc = bpt_err_nomem(CLOUD ": the VM's body");
     } else if ((rc = bpt_json_dump(&json, o)) == 0) {
-        vm_url(url, sizeof(url), &a->cfg, d->id, "");
-        url[strcspn(url, "&")] = '\0';
+        vm_url(url, sizeof(url), &a->cfg, d->id, "", false);
         rc = arm_call(&body, &ans, a, BPT_HTTP_PUT, url, json, "create VM", false);
     }
     if (rc == 0) {
