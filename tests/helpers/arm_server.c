@@ -395,7 +395,8 @@ static json_t *vm_json(const struct bpt_arm_server *s, const struct vm *v)
         "name", v->name, "id", id, "type", "Microsoft.Compute/virtualMachines", "location",
         v->location, "tags", "bpt-deployment", s->k.foreign_tag ? "0123456789abcdef" : v->tag,
         "properties", "provisioningState", v->provisioning, "hardwareProfile", "vmSize",
-        "Standard_DC4as_v5", "securityProfile", "securityType", "ConfidentialVM", "uefiSettings",
+        "Standard_DC4as_v5", "securityProfile", "securityType",
+        s->k.trusted_launch ? "TrustedLaunch" : "ConfidentialVM", "uefiSettings",
         "secureBootEnabled", 1, "vTpmEnabled", 1, "instanceView", "computerName", v->name,
         "statuses", "code", ps, "level", "Info", "displayStatus", "Provisioning succeeded", "code",
         pw, "level", "Info", "displayStatus", v->power);
@@ -454,6 +455,12 @@ static void vm_request(struct bpt_arm_server *s, int c, const struct bpt_loop_re
 {
     struct vm *v = find_vm(s, name);
     char hdrs[2048];
+    if (s->k.no_group) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "Resource group '%.96s' could not be found.", rg);
+        arm_error(c, 404, NULL, "ResourceGroupNotFound", msg);
+        return;
+    }
     if (strcmp(r->method, "PUT") == 0 && action[0] == '\0') {
         json_t *o = json_loads(r->body, 0, NULL);
         struct vm nv;
@@ -545,6 +552,10 @@ static void op_request(struct bpt_arm_server *s, int c, const char *op, bool mon
     if (monitor) {
         bpt_loop_answer(c, strcmp(status, "InProgress") == 0 ? 202 : 200, JSON_TYPE,
                         "Retry-After: 0\r\n", "");
+        return;
+    }
+    if (s->k.garbled_ops) {
+        bpt_loop_answer(c, 200, "text/html", NULL, "<html><body>Service busy</body></html>");
         return;
     }
     json_t *o = json_pack("{s:s, s:s, s:s}", "startTime", "2026-12-05T00:00:00.0000000+00:00",

@@ -40,6 +40,9 @@ struct bpt_arm_knobs {
     bool foreign_async;     /* Azure-AsyncOperation on another host (127.0.0.2) */
     bool mac_token;         /* the token answer says token_type "mac" */
     bool foreign_tag;       /* VMs answer with another deployment's tag */
+    bool trusted_launch;    /* VMs answer with securityType TrustedLaunch (no confidential VM) */
+    bool garbled_ops;       /* Azure-AsyncOperation polls: 200 with a body that is no JSON */
+    bool no_group;          /* VM requests: 404 ResourceGroupNotFound */
 };
 
 int bpt_arm_server_start(struct bpt_arm_server **out, const struct bpt_arm_knobs *k);

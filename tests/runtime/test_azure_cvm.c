@@ -124,6 +124,19 @@ static char *make_cert(const char *path, const char *cn)
     return pem;
 }
 
+/* An RSA key encrypted with a pass phrase, alone in @p path. */
+static void make_encrypted_key(const char *path)
+{
+    EVP_PKEY *key = EVP_RSA_gen(1024);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(key);
+    assert_non_null(fp);
+    assert_true(PEM_write_PrivateKey(fp, key, EVP_aes_128_cbc(), (unsigned char *)"pass", 4, NULL,
+                                     NULL) == 1);
+    fclose(fp);
+    EVP_PKEY_free(key);
+}
+
 /* A verifier of MAA tokens with the policy @p policy (its "@DIR@": the simulator's directory). */
 static bpt_verifier *maa_verifier(const struct fx *f, const char *policy)
 {
@@ -413,6 +426,22 @@ static void test_location_and_foreign_host(void **state)
     k.foreign_async = false;
     bpt_arm_server_set(f->arm, &k);
     assert_ok(bpt_runtime_destroy(rt, id));
+
+    /* an operation answer that is no JSON never counts as Succeeded */
+    k.garbled_ops = true;
+    k.pending_polls = 0;
+    bpt_arm_server_set(f->arm, &k);
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EPROTOCOL,
+                  "azure_cvm: create VM: the operation's answer has no status");
+    k.garbled_ops = false;
+    bpt_arm_server_set(f->arm, &k);
+    bpt_deployment **list = NULL;
+    size_t n = 0;
+    assert_ok(bpt_runtime_list(&list, &n, rt, false));
+    assert_int_equal(n, 1);
+    assert_int_equal(bpt_deployment_state(list[0]), BPT_DEPLOY_FAILED);
+    assert_ok(bpt_runtime_destroy(rt, bpt_deployment_id(list[0])));
+    bpt_deployment_list_free(list, n);
     bpt_deploy_spec_free(s);
     bpt_runtime_free(rt);
 }
@@ -464,6 +493,13 @@ static void test_credentials(void **state)
     assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,
                   "login: invalid_client: AADSTS700027: Client assertion failed signature "
                   "validation.");
+    /* an encrypted key: refused (no pass phrase is ever asked for on the terminal) */
+    char enc[4400];
+    snprintf(enc, sizeof(enc), "%s/encrypted.pem", f->dir);
+    make_encrypted_key(enc);
+    setenv("AZURE_CLIENT_CERTIFICATE_PATH", enc, 1);
+    assert_rc_msg(bpt_runtime_deploy(&d, rt, s, NULL), BPT_EINVAL,
+                  "AZURE_CLIENT_CERTIFICATE_PATH: a PEM file with an unencrypted private key");
     setenv("AZURE_CLIENT_CERTIFICATE_PATH", f->cert, 1);
     assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
     char id[17];
@@ -492,7 +528,35 @@ static void test_credentials(void **state)
     bpt_arm_server_set(f->arm, &k);
     assert_rc_msg(bpt_runtime_stop(rt, id), BPT_EINVAL,
                   "exists without this deployment's tag (bpt-deployment): not touched");
+    bpt_arm_server_stats(f->arm, &before);
+    assert_rc_msg(bpt_runtime_destroy(rt, id), BPT_EINVAL,
+                  "exists without this deployment's tag (bpt-deployment): not touched");
+    bpt_arm_server_stats(f->arm, &st);
+    assert_int_equal(st.deletes - before.deletes, 0);
+    assert_int_equal(st.live - before.live, 0);
     k.foreign_tag = false;
+    /* ours by its tag but no confidential VM (TrustedLaunch): neither stopped nor deleted */
+    k.trusted_launch = true;
+    bpt_arm_server_set(f->arm, &k);
+    bpt_arm_server_stats(f->arm, &before);
+    assert_rc_msg(bpt_runtime_stop(rt, id), BPT_EINVAL,
+                  "is not a confidential VM (securityType TrustedLaunch): not touched");
+    assert_rc_msg(bpt_runtime_destroy(rt, id), BPT_EINVAL,
+                  "is not a confidential VM (securityType TrustedLaunch): not touched");
+    bpt_arm_server_stats(f->arm, &st);
+    assert_int_equal(st.deallocates - before.deallocates, 0);
+    assert_int_equal(st.deletes - before.deletes, 0);
+    k.trusted_launch = false;
+    /* a resource group ARM does not know (a config's typo): refused, the VM never "gone" */
+    k.no_group = true;
+    bpt_arm_server_set(f->arm, &k);
+    assert_int_equal(bpt_remote_test_state(rt, id), BPT_DEPLOY_RUNNING); /* the store's */
+    assert_rc_msg(bpt_runtime_destroy(rt, id), BPT_EINVAL,
+                  "azure_cvm: get VM: ResourceGroupNotFound: Resource group 'bpt-rg' could not "
+                  "be found.");
+    k.no_group = false;
+    bpt_arm_server_set(f->arm, &k);
+    assert_int_equal(bpt_remote_test_state(rt, id), BPT_DEPLOY_RUNNING);
     bpt_arm_server_set(f->arm, &k);
 
     /* a cached token's end: ARM's 401 ExpiredAuthenticationToken, a new token, once */
@@ -587,6 +651,8 @@ static void test_config(void **state)
         {"{\"client_secret\":\"x\"}", "\"client_secret\" is never read from a config file"},
         {"{\"arm_endpoint\":\"http://management.example.com/\"}", "ARM endpoint URL refused"},
         {"{\"network_interface_id\":\"bpt-nic\"}", "is no network interface's resource id"},
+        {"{\"resource_group\":\"bpt rg\"}",
+         "\"resource_group\" must be a string of 1..95 bytes of [A-Za-z0-9._-()]"},
         {"{\"image\":{\"id\":\"/subscriptions/x/img\",\"publisher\":\"p\",\"offer\":\"o\","
          "\"sku\":\"s\"}}",
          "\"image\" has an id or publisher/offer/sku, not both"},

@@ -16,8 +16,8 @@
  *   Azure-AsyncOperation (or Location) until done; then GET with $expand=instanceView until
  *   PowerState/running (deallocated or stopped: POST start first). All within the deploy
  *   deadline; past it the VM is left as it is: deploying the same spec again resumes it.
- * - status: GET with instanceView; stop: POST deallocate (polled); destroy: DELETE (polled;
- *   404 is gone already).
+ * - status: GET with instanceView; stop: POST deallocate (polled); destroy: GET (the tag
+ *   checked, as for every action), then DELETE (polled; 404 is gone already).
  * - attestation / public key: the key-exchange plane at the configured network interface's
  *   private IP (or its public IP address resource's) and the config's port; the workload's MAA
  *   token binds our fresh nonce and its key and is verified with the runtime's verifier (its
@@ -385,6 +385,16 @@ static int cert_thumbprints(json_t *hdr, X509 *cert)
     return rc;
 }
 
+/* No pass phrase: an encrypted key is refused, never asked for on the terminal. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return -1;
+}
+
 /* The client assertion: a JWT (RS256) naming the certificate, for @p aud, from the client. */
 static int client_assertion(bpt_buf *out, const struct creds *k, const char *aud)
 {
@@ -403,8 +413,8 @@ static int client_assertion(bpt_buf *out, const struct creds *k, const char *aud
                               CLOUD ": AZURE_CLIENT_CERTIFICATE_PATH");
     }
     if ((bio = BIO_new_mem_buf(pem.data, (int)pem.len)) == NULL ||
-        (key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL || BIO_reset(bio) != 1 ||
-        (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
+        (key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)) == NULL ||
+        BIO_reset(bio) != 1 || (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
         rc = bpt_err(BPT_EINVAL, CLOUD
                      ": AZURE_CLIENT_CERTIFICATE_PATH: a PEM file with an unencrypted private "
                      "key and its certificate is expected");
@@ -529,7 +539,9 @@ static int send_retrying(bpt_buf *out, struct answer *ans, const struct config *
                          struct bpt_http_request *req, const char *what)
 {
     static const char *const capture[] = {"Retry-After", "Azure-AsyncOperation", "Location"};
-    bpt_buf vals[3] = {BPT_BUF_INIT(64), BPT_BUF_INIT(URL_MAX), BPT_BUF_INIT(URL_MAX)};
+    /* one byte under header_value()'s room: a longer value is the transport's BPT_ELIMIT, never
+     * an operation URL silently dropped (which would read as "done at once") */
+    bpt_buf vals[3] = {BPT_BUF_INIT(63), BPT_BUF_INIT(URL_MAX - 1), BPT_BUF_INIT(URL_MAX - 1)};
     struct bpt_remote_backoff b;
     int rc;
 
@@ -705,11 +717,14 @@ static int arm_call(bpt_buf *out, struct answer *ans, struct arm *a, bpt_http_me
         if (ans->status >= 200 && ans->status < 300) {
             return 0;
         }
-        if (ans->status == 404 && absent_ok) {
-            return 0;
-        }
         char code[96], msg[512];
         error_of(code, sizeof(code), msg, sizeof(msg), out, ans->status);
+        /* the VM absent; not a resource group or subscription that is (a config's typo would
+         * read as "gone already": a destroy that forgets a VM still running) */
+        if (ans->status == 404 && absent_ok && strcmp(code, "ResourceGroupNotFound") != 0 &&
+            strcmp(code, "SubscriptionNotFound") != 0) {
+            return 0;
+        }
         if (ans->status == 401 && !a->renewed) {
             /* a cached token's end: a real client asks for a new one, once */
             a->renewed = true;
@@ -735,8 +750,9 @@ static void vm_name(char out[32], const char *id)
     snprintf(out, 32, "bpt-%.16s", id);
 }
 
+/* The VM's URL (+ @p suffix, e.g. "/start"); with @p expand, the GET's $expand=instanceView. */
 static void vm_url(char *out, size_t cap, const struct config *c, const char *id,
-                   const char *suffix)
+                   const char *suffix, bool expand)
 {
     char name[32];
     vm_name(name, id);
@@ -744,7 +760,7 @@ static void vm_url(char *out, size_t cap, const struct config *c, const char *id
              "%ssubscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachines/"
              "%s%s?api-version=" COMPUTE_API "%s",
              c->arm, c->subscription, c->resource_group, name, suffix,
-             strcmp(suffix, "") == 0 ? "&$expand=instanceView" : "");
+             expand ? "&$expand=instanceView" : "");
 }
 
 static int parse_vm(struct vm *v, const bpt_buf *body, const char *id)
@@ -791,7 +807,7 @@ static int get_vm(struct vm *v, struct arm *a, const char *id)
     bpt_buf body = BPT_BUF_INIT(ANSWER_MAX);
     struct answer ans;
     char url[URL_MAX];
-    vm_url(url, sizeof(url), &a->cfg, id, "");
+    vm_url(url, sizeof(url), &a->cfg, id, "", true);
     int rc = arm_call(&body, &ans, a, BPT_HTTP_GET, url, NULL, "get VM", true);
     memset(v, 0, sizeof(*v));
     if (rc == 0 && ans.status != 404) {
@@ -879,10 +895,7 @@ static int vm_action(struct arm *a, const char *id, bpt_http_method m, const cha
     if (m == BPT_HTTP_POST) {
         snprintf(suffix, sizeof(suffix), "/%s", action);
     }
-    vm_url(url, sizeof(url), &a->cfg, id, suffix);
-    if (m == BPT_HTTP_DELETE) {
-        url[strcspn(url, "&")] = '\0'; /* no $expand */
-    }
+    vm_url(url, sizeof(url), &a->cfg, id, suffix, false);
     int rc = arm_call(&body, &ans, a, m, url, m == BPT_HTTP_POST ? "" : NULL, action,
                       m == BPT_HTTP_DELETE);
     bpt_buf_dispose(&body);
@@ -983,8 +996,7 @@ static int put_vm(struct arm *a, const bpt_backend_deployment *d, int64_t deadli
     if ((o = vm_body(&a->cfg, d, ud)) == NULL) {
         rc = bpt_err_nomem(CLOUD ": the VM's body");
     } else if ((rc = bpt_json_dump(&json, o)) == 0) {
-        vm_url(url, sizeof(url), &a->cfg, d->id, "");
-        url[strcspn(url, "&")] = '\0';
+        vm_url(url, sizeof(url), &a->cfg, d->id, "", false);
         rc = arm_call(&body, &ans, a, BPT_HTTP_PUT, url, json, "create VM", false);
     }
     if (rc == 0) {
@@ -1237,13 +1249,15 @@ static int az_stop(void *state, const bpt_backend_deployment *d)
     return rc;
 }
 
+/* GET first, as stop does: a VM of the name without this deployment's tag is never deleted. */
 static int az_destroy(void *state, const bpt_backend_deployment *d)
 {
     struct arm a;
+    struct vm v;
     int rc = arm_open(&a, state);
-    if (rc == 0) {
-        rc = vm_action(&a, d->id, BPT_HTTP_DELETE, "delete VM",
-                       bpt_remote_now_ms() + a.cfg.deploy_timeout_ms);
+    int64_t deadline = bpt_remote_now_ms() + a.cfg.deploy_timeout_ms;
+    if (rc == 0 && (rc = get_vm(&v, &a, d->id)) == 0 && v.found) {
+        rc = vm_action(&a, d->id, BPT_HTTP_DELETE, "delete VM", deadline);
     }
     arm_close(&a);
     return rc;

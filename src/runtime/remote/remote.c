@@ -50,9 +50,12 @@ int bpt_remote_cfg_string(const char *cloud, char *out, size_t cap, json_t *o, c
     const char *s = json_string_value(v);
     if (s == NULL || s[0] == '\0' || strlen(s) >= cap ||
         (extra != NULL && !bpt_remote_id_chars(s, extra))) {
+        char set[48] = "";
+        if (extra != NULL) {
+            snprintf(set, sizeof(set), " of [A-Za-z0-9%.24s]", extra);
+        }
         return bpt_err(BPT_EINVAL, "%s: %s: \"%s\" must be a string of 1..%zu bytes%s", cloud, path,
-                       key, cap - 1,
-                       extra != NULL ? " of [A-Za-z0-9] and the cloud's separators" : "");
+                       key, cap - 1, set);
     }
     snprintf(out, cap, "%s", s);
     return 0;
