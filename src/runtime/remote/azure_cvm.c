@@ -385,16 +385,6 @@ static int cert_thumbprints(json_t *hdr, X509 *cert)
     return rc;
 }
 
-/* No pass phrase: an encrypted key is refused, never asked for on the terminal. */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-    (void)buf;
-    (void)size;
-    (void)rwflag;
-    (void)u;
-    return -1;
-}
-
 /* The client assertion: a JWT (RS256) naming the certificate, for @p aud, from the client. */
 static int client_assertion(bpt_buf *out, const struct creds *k, const char *aud)
 {
@@ -412,9 +402,10 @@ static int client_assertion(bpt_buf *out, const struct creds *k, const char *aud
         return bpt_err_prefix(rc == BPT_ENOTFOUND ? BPT_EINVAL : rc,
                               CLOUD ": AZURE_CLIENT_CERTIFICATE_PATH");
     }
-    if ((bio = BIO_new_mem_buf(pem.data, (int)pem.len)) == NULL ||
-        (key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)) == NULL ||
-        BIO_reset(bio) != 1 || (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
+    /* an encrypted key is refused, never a pass phrase asked for on the terminal */
+    if (bpt_pem_private_key(&key, pem.data, pem.len, CLOUD ": AZURE_CLIENT_CERTIFICATE_PATH") < 0 ||
+        (bio = BIO_new_mem_buf(pem.data, (int)pem.len)) == NULL ||
+        (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
         rc = bpt_err(BPT_EINVAL, CLOUD
                      ": AZURE_CLIENT_CERTIFICATE_PATH: a PEM file with an unencrypted private "
                      "key and its certificate is expected");
@@ -1184,6 +1175,12 @@ static int plane_url(char *out, size_t cap, const struct az *z, const char *id)
     return 0;
 }
 
+/* Where a sealing client reaches the workload (bpt_runtime_plane_url()). */
+static int az_plane_url(char *out, size_t cap, void *state, const bpt_backend_deployment *d)
+{
+    return plane_url(out, cap, state, d->id);
+}
+
 static int az_attestation(bpt_verified **out, void *state, const bpt_backend_deployment *d,
                           const uint8_t *nonce, size_t nonce_len)
 {
@@ -1198,12 +1195,8 @@ static int az_attestation(bpt_verified **out, void *state, const bpt_backend_dep
 
 static int az_public_key(bpt_kx_client_key *out, void *state, const bpt_backend_deployment *d)
 {
-    struct az *z = state;
+    struct az *z = state; /* its verifier: runtime.c refused already without one */
     char url[160];
-    if (z->verifier == NULL) {
-        return bpt_err(BPT_EINVAL, CLOUD ": the runtime has no verifier: a key is only given once "
-                                         "its evidence verified");
-    }
     int rc = plane_url(url, sizeof(url), z, d->id);
     if (rc < 0) {
         return rc;
@@ -1286,6 +1279,7 @@ static const bpt_runtime_backend AZURE_CVM = {
     .stop = az_stop,
     .destroy = az_destroy,
     .list = az_list,
+    .plane_url = az_plane_url,
 };
 
 const bpt_runtime_backend *bpt_runtime_azure_cvm_backend(void)
