@@ -71,12 +71,7 @@ struct config {
     long deploy_timeout_ms, request_timeout_ms, poll_base_ms, poll_max_ms;
 };
 
-struct aws {
-    char config_path[4200];
-    const struct bpt_verifier *verifier;
-};
-
-static int load_config(struct config *c, const struct aws *a)
+static int load_config(struct config *c, const struct bpt_remote_state *a)
 {
     static const char *const known[] = {"schema_version",     "region",
                                         "instance_type",      "image_id",
@@ -347,7 +342,7 @@ struct ec2 {
     char sigv4[64];
 };
 
-static int ec2_open(struct ec2 *e, const struct aws *a)
+static int ec2_open(struct ec2 *e, const struct bpt_remote_state *a)
 {
     memset(e, 0, sizeof(*e));
     int rc = load_config(&e->cfg, a);
@@ -598,8 +593,8 @@ out:
 }
 
 /* Open @p e (closed by the caller in any case) and describe the deployment's instance. */
-static int open_describe(struct ec2 *e, struct instance *in, bool *found, const struct aws *a,
-                         const char *id)
+static int open_describe(struct ec2 *e, struct instance *in, bool *found,
+                         const struct bpt_remote_state *a, const char *id)
 {
     *found = false;
     int rc = ec2_open(e, a);
@@ -744,24 +739,7 @@ static int wait_state(struct instance *in, struct ec2 *e, const char *id, const 
 static int aws_init(void **state, const bpt_backend_env *env, void *userdata)
 {
     (void)userdata;
-    struct aws *a = calloc(1, sizeof(*a));
-    if (a == NULL) {
-        return bpt_err_nomem(CLOUD);
-    }
-    const char *p = getenv("BPT_AWS_NITRO_CONFIG");
-    if (p != NULL && p[0] != '\0') {
-        snprintf(a->config_path, sizeof(a->config_path), "%s", p);
-    } else if (env->state_dir != NULL) {
-        snprintf(a->config_path, sizeof(a->config_path), "%s/aws_nitro.json", env->state_dir);
-    }
-    a->verifier = env->verifier;
-    *state = a;
-    return 0;
-}
-
-static void aws_cleanup(void *state)
-{
-    free(state);
+    return bpt_remote_init(state, env, "BPT_AWS_NITRO_CONFIG", "aws_nitro.json");
 }
 
 static int aws_deploy(void *state, const bpt_backend_deployment *d)
@@ -813,7 +791,7 @@ static int plane_url_with(char *out, size_t cap, struct ec2 *e, const char *id)
 }
 
 /* The same, with the configuration and credentials read for it (and cleansed). */
-static int plane_url(char *out, size_t cap, const struct aws *a, const char *id)
+static int plane_url(char *out, size_t cap, const struct bpt_remote_state *a, const char *id)
 {
     struct ec2 e;
     int rc = ec2_open(&e, a);
@@ -832,7 +810,7 @@ static int aws_plane_url(char *out, size_t cap, void *state, const bpt_backend_d
 static int aws_attestation(bpt_verified **out, void *state, const bpt_backend_deployment *d,
                            const uint8_t *nonce, size_t nonce_len)
 {
-    struct aws *a = state;
+    struct bpt_remote_state *a = state;
     char url[160];
     int rc = plane_url(url, sizeof(url), a, d->id);
     if (rc < 0) {
@@ -843,7 +821,7 @@ static int aws_attestation(bpt_verified **out, void *state, const bpt_backend_de
 
 static int aws_public_key(bpt_kx_client_key *out, void *state, const bpt_backend_deployment *d)
 {
-    struct aws *a = state;
+    struct bpt_remote_state *a = state;
     char url[160];
     int rc = plane_url(url, sizeof(url), a, d->id);
     if (rc < 0) {
@@ -934,7 +912,7 @@ static const bpt_runtime_backend AWS_NITRO = {
     .version = BPT_RUNTIME_BACKEND_VERSION,
     .name = "aws_nitro",
     .init = aws_init,
-    .cleanup = aws_cleanup,
+    .cleanup = bpt_remote_cleanup,
     .deploy = aws_deploy,
     .attestation = aws_attestation,
     .cached_attestation = NULL,

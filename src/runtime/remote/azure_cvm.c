@@ -83,11 +83,6 @@ struct config {
     long deploy_timeout_ms, request_timeout_ms, poll_base_ms, poll_max_ms;
 };
 
-struct az {
-    char config_path[4200];
-    const struct bpt_verifier *verifier;
-};
-
 /* A URL into @p out with a trailing '/': the config's, else the environment's, else @p def. */
 static int base_url(char *out, size_t cap, const char *env, const char *def, const char *what)
 {
@@ -232,7 +227,7 @@ out:
     return rc;
 }
 
-static int load_config(struct config *c, const struct az *a)
+static int load_config(struct config *c, const struct bpt_remote_state *a)
 {
     static const char *const known[] = {"schema_version",
                                         "subscription_id",
@@ -665,7 +660,7 @@ out:
     return rc;
 }
 
-static int arm_open(struct arm *a, const struct az *z)
+static int arm_open(struct arm *a, const struct bpt_remote_state *z)
 {
     memset(a, 0, sizeof(*a));
     int rc = load_config(&a->cfg, z);
@@ -1060,24 +1055,7 @@ static int wait_running(struct arm *a, const char *id, int64_t deadline, long bu
 static int az_init(void **state, const bpt_backend_env *env, void *userdata)
 {
     (void)userdata;
-    struct az *z = calloc(1, sizeof(*z));
-    if (z == NULL) {
-        return bpt_err_nomem(CLOUD);
-    }
-    const char *p = getenv("BPT_AZURE_CVM_CONFIG");
-    if (p != NULL && p[0] != '\0') {
-        snprintf(z->config_path, sizeof(z->config_path), "%s", p);
-    } else if (env->state_dir != NULL) {
-        snprintf(z->config_path, sizeof(z->config_path), "%s/azure_cvm.json", env->state_dir);
-    }
-    z->verifier = env->verifier;
-    *state = z;
-    return 0;
-}
-
-static void az_cleanup(void *state)
-{
-    free(state);
+    return bpt_remote_init(state, env, "BPT_AZURE_CVM_CONFIG", "azure_cvm.json");
 }
 
 static int az_deploy(void *state, const bpt_backend_deployment *d)
@@ -1150,7 +1128,7 @@ out:
 }
 
 /* The plane's base URL, once the VM runs. */
-static int plane_url(char *out, size_t cap, const struct az *z, const char *id)
+static int plane_url(char *out, size_t cap, const struct bpt_remote_state *z, const char *id)
 {
     struct arm a;
     struct vm v;
@@ -1184,7 +1162,7 @@ static int az_plane_url(char *out, size_t cap, void *state, const bpt_backend_de
 static int az_attestation(bpt_verified **out, void *state, const bpt_backend_deployment *d,
                           const uint8_t *nonce, size_t nonce_len)
 {
-    struct az *z = state;
+    struct bpt_remote_state *z = state;
     char url[160];
     int rc = plane_url(url, sizeof(url), z, d->id);
     if (rc < 0) {
@@ -1195,7 +1173,7 @@ static int az_attestation(bpt_verified **out, void *state, const bpt_backend_dep
 
 static int az_public_key(bpt_kx_client_key *out, void *state, const bpt_backend_deployment *d)
 {
-    struct az *z = state; /* its verifier: runtime.c refused already without one */
+    struct bpt_remote_state *z = state; /* its verifier: runtime.c refused already without one */
     char url[160];
     int rc = plane_url(url, sizeof(url), z, d->id);
     if (rc < 0) {
@@ -1270,7 +1248,7 @@ static const bpt_runtime_backend AZURE_CVM = {
     .version = BPT_RUNTIME_BACKEND_VERSION,
     .name = "azure_cvm",
     .init = az_init,
-    .cleanup = az_cleanup,
+    .cleanup = bpt_remote_cleanup,
     .deploy = az_deploy,
     .attestation = az_attestation,
     .cached_attestation = NULL,

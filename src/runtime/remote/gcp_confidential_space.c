@@ -91,11 +91,6 @@ struct config {
     long deploy_timeout_ms, request_timeout_ms, poll_base_ms, poll_max_ms;
 };
 
-struct gcp {
-    char config_path[4200];
-    const bpt_verifier *verifier;
-};
-
 /* Lowercase letters, digits and @p extra (GCE's names: projects, zones, machine types). */
 static bool name_ok(const char *s, const char *extra)
 {
@@ -272,7 +267,7 @@ out:
     return rc;
 }
 
-static int load_config(struct config *c, const struct gcp *g)
+static int load_config(struct config *c, const struct bpt_remote_state *g)
 {
     static const char *const known[] = {"schema_version",
                                         "project",
@@ -684,7 +679,7 @@ out:
     return rc;
 }
 
-static int gce_open(struct gce *g, const struct gcp *a)
+static int gce_open(struct gce *g, const struct bpt_remote_state *a)
 {
     memset(g, 0, sizeof(*g));
     int rc = load_config(&g->cfg, a);
@@ -1249,7 +1244,8 @@ static int image_digest_of(char out[72], const struct config *c, const bpt_polic
                                      "this audience");
 }
 
-static int workload_verifier(bpt_verifier **out, const struct gcp *a, const struct config *c)
+static int workload_verifier(bpt_verifier **out, const struct bpt_remote_state *a,
+                             const struct config *c)
 {
     const bpt_policy *p = NULL;
     bpt_policy *mine = NULL;
@@ -1285,30 +1281,13 @@ out:
 static int gcp_init(void **state, const bpt_backend_env *env, void *userdata)
 {
     (void)userdata;
-    struct gcp *a = calloc(1, sizeof(*a));
-    if (a == NULL) {
-        return bpt_err_nomem(CLOUD);
-    }
-    const char *p = getenv("BPT_GCP_CONFIDENTIAL_SPACE_CONFIG");
-    if (p != NULL && p[0] != '\0') {
-        snprintf(a->config_path, sizeof(a->config_path), "%s", p);
-    } else if (env->state_dir != NULL) {
-        snprintf(a->config_path, sizeof(a->config_path), "%s/gcp_confidential_space.json",
-                 env->state_dir);
-    }
-    a->verifier = env->verifier;
-    *state = a;
-    return 0;
-}
-
-static void gcp_cleanup(void *state)
-{
-    free(state);
+    return bpt_remote_init(state, env, "BPT_GCP_CONFIDENTIAL_SPACE_CONFIG",
+                           "gcp_confidential_space.json");
 }
 
 /* Open @p g (closed by the caller in any case) and get the deployment's instance. */
-static int open_get(struct gce *g, struct instance *in, bool *found, const struct gcp *a,
-                    const char *id)
+static int open_get(struct gce *g, struct instance *in, bool *found,
+                    const struct bpt_remote_state *a, const char *id)
 {
     *found = false;
     int rc = gce_open(g, a);
@@ -1348,7 +1327,8 @@ out:
 
 /* The plane's base URL, and (@p v not NULL) the verifier that expects the config's audience and
  * image. */
-static int plane(char *url, size_t cap, bpt_verifier **v, const struct gcp *a, const char *id)
+static int plane(char *url, size_t cap, bpt_verifier **v, const struct bpt_remote_state *a,
+                 const char *id)
 {
     struct gce g;
     struct instance in;
@@ -1492,7 +1472,7 @@ static const bpt_runtime_backend GCP_CONFIDENTIAL_SPACE = {
     .version = BPT_RUNTIME_BACKEND_VERSION,
     .name = "gcp_confidential_space",
     .init = gcp_init,
-    .cleanup = gcp_cleanup,
+    .cleanup = bpt_remote_cleanup,
     .deploy = gcp_deploy,
     .attestation = gcp_attestation,
     .cached_attestation = NULL,

@@ -484,3 +484,25 @@ out:
     free(x);
     return rc;
 }
+
+int bpt_remote_init(void **state, const bpt_backend_env *env, const char *env_var, const char *file)
+{
+    struct bpt_remote_state *r = calloc(1, sizeof(*r));
+    const char *p = getenv(env_var);
+    if (r == NULL) {
+        return bpt_err_nomem("remote backend");
+    }
+    if (p != NULL && p[0] != '\0') {
+        snprintf(r->config_path, sizeof(r->config_path), "%s", p);
+    } else if (env->state_dir != NULL) {
+        snprintf(r->config_path, sizeof(r->config_path), "%s/%s", env->state_dir, file);
+    }
+    r->verifier = env->verifier;
+    *state = r;
+    return 0;
+}
+
+void bpt_remote_cleanup(void *state)
+{
+    free(state);
+}

@@ -9,6 +9,7 @@
 
 #include <blueprint-tee/buf.h>
 #include <blueprint-tee/common.h>
+#include <blueprint-tee/sys/backend.h>
 
 #include <jansson.h>
 
@@ -102,5 +103,17 @@ BPT_MUST_USE int bpt_remote_xml_walk(const char *xml, size_t len, bpt_remote_xml
 
 /** true when path ends with the names of @p suffix ("a/b/c"). */
 bool bpt_remote_xml_path_ends(const char *const *path, size_t depth, const char *suffix);
+
+/** What every cloud backend keeps for one runtime: its config file, and the runtime's verifier. */
+struct bpt_remote_state {
+    char config_path[4200];
+    const struct bpt_verifier *verifier;
+};
+
+/** A backend's init(): a struct bpt_remote_state whose config is $@p env_var when set, else
+ *  STATE_DIR/@p file. bpt_remote_cleanup() frees it. */
+BPT_MUST_USE int bpt_remote_init(void **state, const bpt_backend_env *env, const char *env_var,
+                                 const char *file);
+void bpt_remote_cleanup(void *state);
 
 #endif
