@@ -338,24 +338,7 @@ static int b64url(char **out, const void *p, size_t n)
     return bpt_base64url_encode(out, (const uint8_t *)p, n);
 }
 
-/* base64url(@p a) "." base64url(@p b) into @p out (replaced). */
-static int jwt_join(bpt_buf *out, const char *a, const char *b)
-{
-    char *ea = NULL, *eb = NULL;
-    int rc = b64url(&ea, a, strlen(a));
-    if (rc == 0) {
-        rc = b64url(&eb, b, strlen(b));
-    }
-    out->len = 0;
-    if (rc == 0 && (rc = bpt_buf_append_str(out, ea)) == 0 &&
-        (rc = bpt_buf_append(out, ".", 1)) == 0) {
-        rc = bpt_buf_append_str(out, eb);
-    }
-    free(ea);
-    free(eb);
-    return rc;
-}
-
+/* The certificate's SHA-1 and SHA-256 thumbprints as x5t and x5t#S256 in @p hdr. */
 static int cert_thumbprints(json_t *hdr, X509 *cert)
 {
     unsigned char *der = NULL;
@@ -387,11 +370,9 @@ static int client_assertion(bpt_buf *out, const struct creds *k, const char *aud
     BIO *bio = NULL;
     EVP_PKEY *key = NULL;
     X509 *cert = NULL;
-    EVP_MD_CTX *md = NULL;
     json_t *hdr = NULL, *claims = NULL;
-    char *h = NULL, *c = NULL, *sig64 = NULL, jti[33];
-    uint8_t rnd[16], sig[1024];
-    size_t sig_len = sizeof(sig);
+    char jti[33];
+    uint8_t rnd[16];
     int rc = bpt_remote_read_text(&pem, k->cert_path);
     if (rc < 0) {
         return bpt_err_prefix(rc == BPT_ENOTFOUND ? BPT_EINVAL : rc,
@@ -424,30 +405,12 @@ static int client_assertion(bpt_buf *out, const struct creds *k, const char *aud
         rc = bpt_err_nomem(CLOUD);
         goto out;
     }
-    if ((rc = cert_thumbprints(hdr, cert)) < 0 || (rc = bpt_json_dump(&h, hdr)) < 0 ||
-        (rc = bpt_json_dump(&c, claims)) < 0 || (rc = jwt_join(out, h, c)) < 0) {
-        goto out;
-    }
-    if ((md = EVP_MD_CTX_new()) == NULL ||
-        EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1 ||
-        EVP_DigestSign(md, sig, &sig_len, out->data, out->len) != 1) {
-        rc = bpt_err(BPT_EINVAL, CLOUD ": the client assertion could not be signed");
-        goto out;
-    }
-    if ((rc = b64url(&sig64, sig, sig_len)) == 0 && (rc = bpt_buf_append(out, ".", 1)) == 0) {
-        rc = bpt_buf_append_str(out, sig64);
+    if ((rc = cert_thumbprints(hdr, cert)) == 0) {
+        rc = bpt_remote_jwt_rs256(out, hdr, claims, key, CLOUD ": the client assertion");
     }
 out:
-    free(h);
-    free(c);
-    if (sig64 != NULL) {
-        OPENSSL_cleanse(sig64, strlen(sig64)); /* with the public header and claims, a credential */
-        free(sig64);
-    }
-    OPENSSL_cleanse(sig, sizeof(sig));
     json_decref(hdr);
     json_decref(claims);
-    EVP_MD_CTX_free(md);
     X509_free(cert);
     EVP_PKEY_free(key);
     BIO_free(bio);

@@ -460,12 +460,10 @@ out:
 static int make_assertion(char **out, const struct sa_key *k)
 {
     json_t *hdr = NULL, *claims = NULL;
-    char *h = NULL, *c = NULL, *h64 = NULL, *c64 = NULL, *s64 = NULL, *input = NULL;
-    uint8_t sig[1024];
-    size_t sig_len = sizeof(sig);
+    bpt_buf jwt = BPT_BUF_INIT(16384);
     EVP_PKEY *pkey = NULL;
-    EVP_MD_CTX *md = NULL;
     int64_t now = (int64_t)time(NULL);
+    size_t len = 0;
     int rc;
 
     *out = NULL;
@@ -476,16 +474,6 @@ static int make_assertion(char **out, const struct sa_key *k)
         rc = bpt_err_nomem(CLOUD ": assertion");
         goto out;
     }
-    BPT_CHECK(bpt_json_dump(&h, hdr));
-    BPT_CHECK(bpt_json_dump(&c, claims));
-    BPT_CHECK(bpt_base64url_encode(&h64, (const uint8_t *)h, strlen(h)));
-    BPT_CHECK(bpt_base64url_encode(&c64, (const uint8_t *)c, strlen(c)));
-    size_t n = strlen(h64) + 1 + strlen(c64);
-    if ((input = malloc(n + 1)) == NULL) {
-        rc = bpt_err_nomem(CLOUD ": assertion");
-        goto out;
-    }
-    snprintf(input, n + 1, "%s.%s", h64, c64);
     /* an encrypted key is refused, never a passphrase prompt (Google's keys are not) */
     BPT_CHECK(bpt_pem_private_key(&pkey, k->pem, k->pem_len,
                                   CLOUD ": service account key: \"private_key\""));
@@ -493,35 +481,13 @@ static int make_assertion(char **out, const struct sa_key *k)
         rc = bpt_err(BPT_EINVAL, CLOUD ": service account key: \"private_key\" is no RSA key");
         goto out;
     }
-    if ((md = EVP_MD_CTX_new()) == NULL ||
-        EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, pkey) != 1 ||
-        EVP_DigestSign(md, sig, &sig_len, (const uint8_t *)input, n) != 1) {
-        rc = bpt_err(BPT_ESIGNATURE, CLOUD ": signing the token request failed");
-        goto out;
-    }
-    BPT_CHECK(bpt_base64url_encode(&s64, sig, sig_len));
-    size_t total = n + 1 + strlen(s64);
-    if ((*out = malloc(total + 1)) == NULL) {
-        rc = bpt_err_nomem(CLOUD ": assertion");
-        goto out;
-    }
-    snprintf(*out, total + 1, "%s.%s", input, s64);
-    rc = 0;
+    BPT_CHECK(bpt_remote_jwt_rs256(&jwt, hdr, claims, pkey, CLOUD ": the token request"));
+    BPT_CHECK(bpt_buf_detach((uint8_t **)out, &len, &jwt)); /* NUL-terminated */
 out:
-    EVP_MD_CTX_free(md);
     EVP_PKEY_free(pkey);
     json_decref(hdr);
     json_decref(claims);
-    bpt_free(h);
-    bpt_free(c);
-    bpt_free(h64);
-    bpt_free(c64);
-    if (s64 != NULL) {
-        OPENSSL_cleanse(s64, strlen(s64));
-    }
-    bpt_free(s64);
-    free(input);
-    OPENSSL_cleanse(sig, sizeof(sig));
+    bpt_buf_dispose(&jwt);
     return rc;
 }
 

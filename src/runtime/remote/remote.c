@@ -12,7 +12,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include "core/codec.h"
 #include "core/err.h"
+#include "core/json.h"
 #include "core/util.h"
 
 #define XML_TEXT_MAX 4096
@@ -505,4 +511,49 @@ int bpt_remote_init(void **state, const bpt_backend_env *env, const char *env_va
 void bpt_remote_cleanup(void *state)
 {
     free(state);
+}
+
+/* base64url of @p text appended to @p out. */
+static int append_b64url(bpt_buf *out, const void *p, size_t n)
+{
+    char *e = NULL;
+    int rc = bpt_base64url_encode(&e, p, n);
+    if (rc == 0) {
+        rc = bpt_buf_append_str(out, e);
+        OPENSSL_cleanse(e, strlen(e));
+    }
+    bpt_free(e);
+    return rc;
+}
+
+int bpt_remote_jwt_rs256(bpt_buf *out, const json_t *header, const json_t *claims, EVP_PKEY *key,
+                         const char *what)
+{
+    char *h = NULL, *c = NULL;
+    uint8_t sig[1024];
+    size_t sig_len = sizeof(sig);
+    EVP_MD_CTX *md = NULL;
+    int rc;
+
+    bpt_buf_reset(out);
+    BPT_CHECK(bpt_json_dump(&h, header));
+    BPT_CHECK(bpt_json_dump(&c, claims));
+    BPT_CHECK(append_b64url(out, h, strlen(h)));
+    BPT_CHECK(bpt_buf_append(out, ".", 1));
+    BPT_CHECK(append_b64url(out, c, strlen(c)));
+    if ((md = EVP_MD_CTX_new()) == NULL ||
+        EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1 ||
+        EVP_DigestSign(md, sig, &sig_len, out->data, out->len) != 1) {
+        ERR_clear_error();
+        rc = bpt_err(BPT_EINVAL, "%s could not be signed (RS256)", what);
+        goto out;
+    }
+    BPT_CHECK(bpt_buf_append(out, ".", 1));
+    BPT_CHECK(append_b64url(out, sig, sig_len));
+out:
+    OPENSSL_cleanse(sig, sizeof(sig)); /* with the public header and claims, a credential */
+    EVP_MD_CTX_free(md);
+    bpt_free(h);
+    bpt_free(c);
+    return rc;
 }

@@ -116,4 +116,13 @@ BPT_MUST_USE int bpt_remote_init(void **state, const bpt_backend_env *env, const
                                  const char *file);
 void bpt_remote_cleanup(void *state);
 
+/**
+ * A JWT signed RS256 with @p key (an RSA key): base64url(@p header).base64url(@p claims).
+ * base64url(signature) into @p out (reset first; wiped when disposed), for the clouds' OAuth2
+ * assertions. @return 0; BPT_EINVAL (@p what: not signed); BPT_ENOMEM; BPT_ELIMIT (@p out's cap).
+ */
+struct evp_pkey_st;
+BPT_MUST_USE int bpt_remote_jwt_rs256(bpt_buf *out, const json_t *header, const json_t *claims,
+                                      struct evp_pkey_st *key, const char *what);
+
 #endif
