@@ -249,7 +249,7 @@ static void test_throttling(void **state)
     write_config(f, 5, 1);
     assert_rc_msg(bpt_runtime_stop(rt, id), BPT_EBUSY,
                   "aws_nitro: DescribeInstances: RequestLimitExceeded: Request limit exceeded. "
-                  "(still throttled");
+                  "(still refused when the request deadline passed)");
     k.throttle_limit = 0;
     bpt_ec2_server_set(f->ec2, &k);
     assert_ok(bpt_runtime_destroy(rt, id));
