@@ -333,11 +333,6 @@ static int load_creds(struct creds *k, const struct config *c)
     return 0;
 }
 
-static int b64url(char **out, const void *p, size_t n)
-{
-    return bpt_base64url_encode(out, (const uint8_t *)p, n);
-}
-
 /* The certificate's SHA-1 and SHA-256 thumbprints as x5t and x5t#S256 in @p hdr. */
 static int cert_thumbprints(json_t *hdr, X509 *cert)
 {
@@ -352,8 +347,8 @@ static int cert_thumbprints(json_t *hdr, X509 *cert)
     SHA1(der, (size_t)n, s1);
     rc = bpt_sha256(s256, der, (size_t)n);
     OPENSSL_free(der);
-    if (rc == 0 && (rc = b64url(&t1, s1, sizeof(s1))) == 0 &&
-        (rc = b64url(&t256, s256, sizeof(s256))) == 0 &&
+    if (rc == 0 && (rc = bpt_base64url_encode(&t1, s1, sizeof(s1))) == 0 &&
+        (rc = bpt_base64url_encode(&t256, s256, sizeof(s256))) == 0 &&
         (json_object_set_new(hdr, "x5t", json_string(t1)) != 0 ||
          json_object_set_new(hdr, "x5t#S256", json_string(t256)) != 0)) {
         rc = bpt_err_nomem(CLOUD);
