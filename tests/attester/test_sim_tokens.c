@@ -11,6 +11,7 @@
 #include "helpers/test.h"
 
 #include "helpers/proc.h"
+#include "helpers/remote_test.h"
 #include "helpers/sim_fixture.h"
 
 #include "attester/sim/tokens.h"
@@ -30,35 +31,23 @@ struct fx {
     char gcp_url[64], maa_url[64];
 };
 
-static int serve(struct bpt_test_proc *p, char *url, size_t cap, const char *dir,
-                 const char *provider, const char *audience)
-{
-    char line[256];
-    unsigned port = 0;
-    const char *argv[] = {"serve",  "--simulate", provider,      "--sim-dir",
-                          dir,      "--listen",   "127.0.0.1:0", audience ? "--audience" : NULL,
-                          audience, NULL};
-    bpt_test_proc_start(p, argv);
-    if (!bpt_test_proc_line(p, "serve: listening on", line, sizeof(line)) ||
-        sscanf(strstr(line, "127.0.0.1:"), "127.0.0.1:%u", &port) != 1) {
-        fprintf(stderr, "bpt serve --simulate %s did not start: %s\n", provider, line);
-        return -1;
-    }
-    snprintf(url, cap, "http://127.0.0.1:%u", port);
-    return 0;
-}
-
 static int group_setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
+    uint16_t port;
     *state = f;
-    if (!f || bpt_sim_fixture_init(&f->sim) != 0 ||
-        serve(&f->gcp, f->gcp_url, sizeof(f->gcp_url), f->sim.dir, "gcp-confidential",
-              "https://relying.example/kx") != 0 ||
-        serve(&f->maa, f->maa_url, sizeof(f->maa_url), f->sim.dir, "azure-maa", NULL) != 0) {
+    if (!f || bpt_sim_fixture_init(&f->sim) != 0) {
         return -1;
     }
-    return 0;
+    const char *gcp[] = {"serve",       "--simulate", "gcp-confidential",           "--sim-dir",
+                         f->sim.dir,    "--audience", "https://relying.example/kx", "--listen",
+                         "127.0.0.1:0", NULL};
+    const char *maa[] = {"serve",    "--simulate", "azure-maa",   "--sim-dir",
+                         f->sim.dir, "--listen",   "127.0.0.1:0", NULL};
+    return bpt_remote_test_serve(&f->gcp, gcp, &port, f->gcp_url, sizeof(f->gcp_url)) != 0 ||
+                   bpt_remote_test_serve(&f->maa, maa, &port, f->maa_url, sizeof(f->maa_url)) != 0
+               ? -1
+               : 0;
 }
 
 static int group_teardown(void **state)
@@ -99,11 +88,10 @@ static bpt_verifier *verifier(struct fx *f, const char *policy)
 
 static int seal(const char *url, const bpt_verifier *v, const char *name)
 {
-    bpt_kx_client_result res = BPT_KX_CLIENT_RESULT_INIT;
-    bpt_kx_client_secret s = {name, (const uint8_t *)"s3cret", 6};
-    int rc = bpt_kx_client_send_with(&res, url, v, &s, 1, NULL);
+    size_t stored = 0;
+    int rc = bpt_remote_test_seal(url, v, name, &stored);
     if (rc == 0) {
-        assert_int_equal(res.stored, 1);
+        assert_int_equal(stored, 1);
     }
     return rc;
 }

@@ -83,3 +83,23 @@ void bpt_remote_test_write(const char *path, const char *text)
     fputs(text, fp);
     fclose(fp);
 }
+
+int bpt_remote_test_seal_cli(char **out, char **err, const char *state_dir, const char *id,
+                             const char *flag, const char *value, const char *name)
+{
+    const char *argv[] = {"seal",   "--deployment", id,   "--state-dir", state_dir,
+                          "--name", name,           flag, value,         NULL};
+    const char *tail[] = {"--secret-env", "BPT_TEST_SEAL_SECRET"};
+    const char *full[12];
+    size_t n = 0;
+    for (size_t i = 0; i < 9 && argv[i] != NULL; i++) {
+        full[n++] = argv[i];
+    }
+    full[n++] = tail[0];
+    full[n++] = tail[1];
+    full[n] = NULL;
+    setenv("BPT_TEST_SEAL_SECRET", "s3cret", 1);
+    int ex = bpt_test_run_cli_err(out, err, full);
+    unsetenv("BPT_TEST_SEAL_SECRET");
+    return ex;
+}

@@ -1,5 +1,6 @@
 /*
- * What the remote backends' tests share (test_aws_nitro.c, test_azure_cvm.c): the simulated
+ * What the remote backends' tests share (test_aws_nitro.c, test_azure_cvm.c,
+ * test_gcp_confidential_space.c, test_sim_tokens.c): the simulated
  * workload's plane (`bpt serve --simulate ... --listen 127.0.0.1:0`), a runtime on one backend,
  * a deployment's state, one secret sealed to a plane, a small file written.
  */
@@ -37,6 +38,13 @@ int bpt_remote_test_seal(const char *url, const bpt_verifier *v, const char *nam
  */
 void bpt_remote_test_evidence(bpt_runtime *rt, const char *id, const char *plane_url,
                               const bpt_verifier *sealer, bpt_provider want);
+
+/**
+ * `bpt seal --deployment ID --state-dir DIR [FLAG VALUE] --name NAME` with the secret "s3cret"
+ * from the environment: its exit code; *out and *err its output (free()). @p flag NULL: none.
+ */
+int bpt_remote_test_seal_cli(char **out, char **err, const char *state_dir, const char *id,
+                             const char *flag, const char *value, const char *name);
 
 /** Write @p text to @p path (asserted). */
 void bpt_remote_test_write(const char *path, const char *text);

@@ -249,7 +249,7 @@ static void test_throttling(void **state)
     write_config(f, 5, 1);
     assert_rc_msg(bpt_runtime_stop(rt, id), BPT_EBUSY,
                   "aws_nitro: DescribeInstances: RequestLimitExceeded: Request limit exceeded. "
-                  "(still throttled");
+                  "(still refused when the request deadline passed)");
     k.throttle_limit = 0;
     bpt_ec2_server_set(f->ec2, &k);
     assert_ok(bpt_runtime_destroy(rt, id));
@@ -450,32 +450,17 @@ static void test_cli(void **state)
     {
         char roots[4300];
         snprintf(roots, sizeof(roots), "%s/trust-roots.pem", f->sim.dir);
-        setenv("BPT_TEST_SEAL_SECRET", "cli-s3cret", 1);
-        const char *argv[] = {"seal",
-                              "--deployment",
-                              id,
-                              "--state-dir",
-                              f->state_dir,
-                              "--trust-root",
-                              roots,
-                              "--name",
-                              "cli_secret",
-                              "--secret-env",
-                              "BPT_TEST_SEAL_SECRET",
-                              NULL};
-        assert_int_equal(bpt_test_run_cli_err(&out, &err, argv), 0);
+        assert_int_equal(bpt_remote_test_seal_cli(&out, &err, f->state_dir, id, "--trust-root",
+                                                  roots, "cli_secret"),
+                         0);
         assert_non_null(strstr(out, "seal: secret 'cli_secret' sealed"));
         free(out);
         free(err);
-        const char *pinned[] = {"seal",        "--deployment", id,
-                                "--state-dir", f->state_dir,   "--name",
-                                "pinned",      "--secret-env", "BPT_TEST_SEAL_SECRET",
-                                NULL};
-        assert_int_equal(bpt_test_run_cli_err(&out, &err, pinned), 1);
+        assert_int_equal(
+            bpt_remote_test_seal_cli(&out, &err, f->state_dir, id, NULL, NULL, "pinned"), 1);
         assert_null(strstr(out, "sealed"));
         free(out);
         free(err);
-        unsetenv("BPT_TEST_SEAL_SECRET");
     }
     {
         char url[160];

@@ -765,32 +765,20 @@ static void test_cli(void **state)
     /* seal to it by its id (the plane's URL from the network interface), the MAA token verified
      * first; under a policy trusting another key set nothing is sealed */
     {
-        setenv("BPT_TEST_SEAL_SECRET", "az-s3cret", 1);
-        const char *argv[] = {"seal",
-                              "--deployment",
-                              id,
-                              "--state-dir",
-                              f->state_dir,
-                              "--policy",
-                              policy_path,
-                              "--name",
-                              "az_cli_secret",
-                              "--secret-env",
-                              "BPT_TEST_SEAL_SECRET",
-                              NULL};
-        assert_int_equal(bpt_test_run_cli_err(&out, &err, argv), 0);
+        assert_int_equal(bpt_remote_test_seal_cli(&out, &err, f->state_dir, id, "--policy",
+                                                  policy_path, "az_cli_secret"),
+                         0);
         assert_non_null(strstr(out, "seal: secret 'az_cli_secret' sealed"));
         free(out);
         free(err);
         char bad_path[4400];
         snprintf(bad_path, sizeof(bad_path), "%s/maa-wrong.json", f->dir);
-        argv[6] = bad_path;
-        argv[8] = "az_never";
-        assert_int_equal(bpt_test_run_cli_err(&out, &err, argv), 1);
+        assert_int_equal(bpt_remote_test_seal_cli(&out, &err, f->state_dir, id, "--policy",
+                                                  bad_path, "az_never"),
+                         1);
         assert_non_null(strstr(err, "no key with kid"));
         free(out);
         free(err);
-        unsetenv("BPT_TEST_SEAL_SECRET");
     }
     {
         const char *argv[] = {"stop", "--state-dir", f->state_dir, id, NULL};

@@ -876,30 +876,18 @@ static void test_cli(void **state)
                  "\"expected_image_digest\":\"" BPT_SIM_GCP_IMAGE_DIGEST "\"}",
                  f->jwks);
         bpt_remote_test_write(bound, text);
-        setenv("BPT_TEST_SEAL_SECRET", "gcp-s3cret", 1);
-        const char *argv[] = {"seal",
-                              "--deployment",
-                              id,
-                              "--state-dir",
-                              f->state_dir,
-                              "--policy",
-                              bound,
-                              "--name",
-                              "gcp_cli_secret",
-                              "--secret-env",
-                              "BPT_TEST_SEAL_SECRET",
-                              NULL};
-        assert_int_equal(bpt_test_run_cli_err(&out, &err, argv), 0);
+        assert_int_equal(bpt_remote_test_seal_cli(&out, &err, f->state_dir, id, "--policy", bound,
+                                                  "gcp_cli_secret"),
+                         0);
         assert_non_null(strstr(out, "seal: secret 'gcp_cli_secret' sealed"));
         free(out);
         free(err);
-        argv[6] = f->policy;
-        argv[8] = "gcp_unbound";
-        assert_int_equal(bpt_test_run_cli_err(&out, &err, argv), 1);
+        assert_int_equal(bpt_remote_test_seal_cli(&out, &err, f->state_dir, id, "--policy",
+                                                  f->policy, "gcp_unbound"),
+                         1);
         assert_non_null(strstr(err, "not bound to this relying party"));
         free(out);
         free(err);
-        unsetenv("BPT_TEST_SEAL_SECRET");
     }
     {
         const char *argv[] = {"stop", "--state-dir", f->state_dir, id, NULL};

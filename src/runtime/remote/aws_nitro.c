@@ -445,21 +445,13 @@ static int ec2_call(bpt_buf *out, struct ec2 *e, const char *action, const bpt_b
             .aws_secret = e->creds.secret,
         };
         struct bpt_http_response resp = {.body = out, .values = &ra};
+        bool again = false;
         out->len = 0;
-        rc = bpt_http_send(&resp, &req);
-        if (rc == BPT_EFETCH) {
-            char why[256];
-            snprintf(why, sizeof(why), "%s", bpt_error_last());
-            if (bpt_remote_backoff_wait(&b, -1, CLOUD ": EC2 unreachable") < 0) {
-                rc = bpt_err(BPT_EFETCH, CLOUD ": %s: EC2 unreachable until the deadline: %s",
-                             action, why);
-                goto out;
-            }
-            continue;
-        }
-        if (rc < 0) {
-            bpt_err_prefix(rc, CLOUD ": %s", action);
+        if ((rc = bpt_remote_send(&again, &resp, &req, &b, CLOUD, action)) < 0) {
             goto out;
+        }
+        if (again) {
+            continue;
         }
         if (resp.status == 200) {
             rc = 0;
@@ -472,18 +464,7 @@ static int ec2_call(bpt_buf *out, struct ec2 *e, const char *action, const bpt_b
             snprintf(err.message, sizeof(err.message), "an answer without an EC2 error");
         }
         if (throttled(resp.status, err.code)) {
-            char rav[64] = "";
-            if (ra.data != NULL && ra.len < sizeof(rav)) {
-                memcpy(rav, ra.data, ra.len);
-                rav[ra.len] = '\0';
-            }
-            if (bpt_remote_backoff_wait(&b, bpt_remote_retry_after_ms(rav), action) < 0) {
-                char msg[600];
-                snprintf(msg, sizeof(msg),
-                         "%s (still throttled when the request deadline "
-                         "passed)",
-                         err.message);
-                rc = bpt_remote_cloud_error(BPT_EBUSY, CLOUD, action, err.code, msg);
+            if ((rc = bpt_remote_throttled(&b, &ra, CLOUD, action, err.code, err.message)) < 0) {
                 goto out;
             }
             continue;

@@ -333,11 +333,6 @@ static int load_creds(struct creds *k, const struct config *c)
     return 0;
 }
 
-static int b64url(char **out, const void *p, size_t n)
-{
-    return bpt_base64url_encode(out, (const uint8_t *)p, n);
-}
-
 /* The certificate's SHA-1 and SHA-256 thumbprints as x5t and x5t#S256 in @p hdr. */
 static int cert_thumbprints(json_t *hdr, X509 *cert)
 {
@@ -352,8 +347,8 @@ static int cert_thumbprints(json_t *hdr, X509 *cert)
     SHA1(der, (size_t)n, s1);
     rc = bpt_sha256(s256, der, (size_t)n);
     OPENSSL_free(der);
-    if (rc == 0 && (rc = b64url(&t1, s1, sizeof(s1))) == 0 &&
-        (rc = b64url(&t256, s256, sizeof(s256))) == 0 &&
+    if (rc == 0 && (rc = bpt_base64url_encode(&t1, s1, sizeof(s1))) == 0 &&
+        (rc = bpt_base64url_encode(&t256, s256, sizeof(s256))) == 0 &&
         (json_object_set_new(hdr, "x5t", json_string(t1)) != 0 ||
          json_object_set_new(hdr, "x5t#S256", json_string(t256)) != 0)) {
         rc = bpt_err_nomem(CLOUD);
@@ -438,15 +433,6 @@ static bool transient(long status)
     return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
 }
 
-static void header_value(char *out, size_t cap, const bpt_buf *b)
-{
-    out[0] = '\0';
-    if (b->data != NULL && b->len < cap) {
-        memcpy(out, b->data, b->len);
-        out[b->len] = '\0';
-    }
-}
-
 /* An answer's error: ARM's {"error":{"code","message"}} or the identity platform's
  * {"error":"...","error_description":"..."} (its description cut at the first line break). */
 static void error_of(char *code, size_t code_cap, char *msg, size_t msg_cap, const bpt_buf *body,
@@ -488,8 +474,8 @@ static int send_retrying(bpt_buf *out, struct answer *ans, const struct config *
                          struct bpt_http_request *req, const char *what)
 {
     static const char *const capture[] = {"Retry-After", "Azure-AsyncOperation", "Location"};
-    /* one byte under header_value()'s room: a longer value is the transport's BPT_ELIMIT, never
-     * an operation URL silently dropped (which would read as "done at once") */
+    /* one byte under bpt_remote_header_text()'s room: a longer value is the transport's BPT_ELIMIT,
+     * never an operation URL silently dropped (which would read as "done at once") */
     bpt_buf vals[3] = {BPT_BUF_INIT(63), BPT_BUF_INIT(URL_MAX - 1), BPT_BUF_INIT(URL_MAX - 1)};
     struct bpt_remote_backoff b;
     int rc;
@@ -500,37 +486,25 @@ static int send_retrying(bpt_buf *out, struct answer *ans, const struct config *
     req->n_capture = 3;
     for (;;) {
         struct bpt_http_response resp = {.body = out, .values = vals};
-        char ra[64];
+        char ra[64], code[96], msg[512];
+        bool again = false;
         out->len = 0;
-        rc = bpt_http_send(&resp, req);
-        if (rc == BPT_EFETCH) {
-            char why[256];
-            snprintf(why, sizeof(why), "%s", bpt_error_last());
-            if (bpt_remote_backoff_wait(&b, -1, CLOUD) < 0) {
-                rc = bpt_err(BPT_EFETCH, CLOUD ": %s: unreachable until the deadline: %s", what,
-                             why);
-                break;
-            }
-            continue;
-        }
-        if (rc < 0) {
-            bpt_err_prefix(rc, CLOUD ": %s", what);
+        if ((rc = bpt_remote_send(&again, &resp, req, &b, CLOUD, what)) < 0) {
             break;
         }
-        header_value(ra, sizeof(ra), &vals[0]);
+        if (again) {
+            continue;
+        }
+        bpt_remote_header_text(ra, sizeof(ra), &vals[0]);
         ans->status = resp.status;
         ans->retry_after_ms = bpt_remote_retry_after_ms(ra);
-        header_value(ans->async_url, sizeof(ans->async_url), &vals[1]);
-        header_value(ans->location, sizeof(ans->location), &vals[2]);
+        bpt_remote_header_text(ans->async_url, sizeof(ans->async_url), &vals[1]);
+        bpt_remote_header_text(ans->location, sizeof(ans->location), &vals[2]);
         if (!transient(resp.status)) {
             break;
         }
-        if (bpt_remote_backoff_wait(&b, ans->retry_after_ms, what) < 0) {
-            char code[96], msg[512], more[600];
-            error_of(code, sizeof(code), msg, sizeof(msg), out, resp.status);
-            snprintf(more, sizeof(more), "%s (still refused when the request deadline passed)",
-                     msg);
-            rc = bpt_remote_cloud_error(BPT_EBUSY, CLOUD, what, code, more);
+        error_of(code, sizeof(code), msg, sizeof(msg), out, resp.status);
+        if ((rc = bpt_remote_throttled(&b, &vals[0], CLOUD, what, code, msg)) < 0) {
             break;
         }
     }

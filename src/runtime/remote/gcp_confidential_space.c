@@ -505,43 +505,12 @@ static void gce_close(struct gce *g)
     OPENSSL_cleanse(g->auth, sizeof(g->auth));
 }
 
-static void text_of(char *out, size_t cap, const bpt_buf *b)
-{
-    out[0] = '\0';
-    if (b->data != NULL && b->len < cap) {
-        memcpy(out, b->data, b->len);
-        out[b->len] = '\0';
-    }
-}
-
 /* Answers Google's APIs ask to retry later: throttling, quota rate limits, server errors. */
 static bool retryable(long status, const char *reason)
 {
     return status == 429 || status == 500 || status == 502 || status == 503 || status == 504 ||
            (status == 403 && (strcmp(reason, "rateLimitExceeded") == 0 ||
                               strcmp(reason, "userRateLimitExceeded") == 0));
-}
-
-/*
- * Send @p req once. A transport failure waits for the back-off's next step (*@p again set: send
- * again) until its deadline. @return 0 (an answer, or *again); an error naming @p what.
- */
-static int send_or_wait(bool *again, struct bpt_http_response *resp,
-                        const struct bpt_http_request *req, struct bpt_remote_backoff *b,
-                        const char *what)
-{
-    *again = false;
-    int rc = bpt_http_send(resp, req);
-    if (rc != BPT_EFETCH) {
-        return rc < 0 ? bpt_err_prefix(rc, CLOUD ": %s", what) : 0;
-    }
-    char why[256];
-    snprintf(why, sizeof(why), "%s", bpt_error_last());
-    if (bpt_remote_backoff_wait(b, -1, what) < 0) {
-        return bpt_err(BPT_EFETCH, CLOUD ": %s: unreachable until the deadline: %s", what, why);
-    }
-    *again = true;
-    return 0;
 }
 
 /* The access token for the key: POST the assertion to token_uri. */
@@ -578,10 +547,9 @@ static int fetch_token(struct gce *g)
             .n_capture = 1,
         };
         struct bpt_http_response resp = {.body = &body, .values = &ra};
-        char rav[32];
         bpt_buf_reset(&body); /* cleansed: an earlier answer may have held a token */
         bool again = false;
-        if ((rc = send_or_wait(&again, &resp, &req, &b, "OAuth2 token")) < 0) {
+        if ((rc = bpt_remote_send(&again, &resp, &req, &b, CLOUD, "OAuth2 token")) < 0) {
             goto out;
         }
         if (again) {
@@ -605,14 +573,14 @@ static int fetch_token(struct gce *g)
             if (code[0] == '\0') {
                 snprintf(code, sizeof(code), "HTTP %ld", resp.status);
             }
-            text_of(rav, sizeof(rav), &ra);
-            if (retryable(resp.status, "") &&
-                bpt_remote_backoff_wait(&b, bpt_remote_retry_after_ms(rav), CLOUD ": token") == 0) {
-                continue;
+            desc = desc != NULL ? desc : "an answer without an OAuth2 error";
+            if (retryable(resp.status, "")) {
+                if ((rc = bpt_remote_throttled(&b, &ra, CLOUD, "OAuth2 token", code, desc)) == 0) {
+                    continue;
+                }
+                goto out;
             }
-            rc = bpt_remote_cloud_error(retryable(resp.status, "") ? BPT_EBUSY : BPT_EINVAL, CLOUD,
-                                        "OAuth2 token", code,
-                                        desc != NULL ? desc : "an answer without an OAuth2 error");
+            rc = bpt_remote_cloud_error(BPT_EINVAL, CLOUD, "OAuth2 token", code, desc);
             goto out;
         }
         if (o == NULL || (tok = json_string_value(json_object_get(o, "access_token"))) == NULL ||
@@ -743,10 +711,9 @@ static int gce_call(json_t **out, long *status, struct gce *g, bpt_http_method m
         };
         struct bpt_http_response resp = {.body = &ans, .values = &ra};
         struct gerr e;
-        char rav[32];
         ans.len = 0;
         bool again = false;
-        if ((rc = send_or_wait(&again, &resp, &req, &b, what)) < 0) {
+        if ((rc = bpt_remote_send(&again, &resp, &req, &b, CLOUD, what)) < 0) {
             goto out;
         }
         if (again) {
@@ -778,15 +745,10 @@ static int gce_call(json_t **out, long *status, struct gce *g, bpt_http_method m
                     e.code);
             continue;
         }
-        text_of(rav, sizeof(rav), &ra);
         if (retryable(resp.status, e.reason)) {
-            if (bpt_remote_backoff_wait(&b, bpt_remote_retry_after_ms(rav), what) == 0) {
+            if ((rc = bpt_remote_throttled(&b, &ra, CLOUD, what, e.code, e.message)) == 0) {
                 continue;
             }
-            char msg[600];
-            snprintf(msg, sizeof(msg), "%s (still refused when the request deadline passed)",
-                     e.message);
-            rc = bpt_remote_cloud_error(BPT_EBUSY, CLOUD, what, e.code, msg);
             goto out;
         }
         rc = bpt_remote_cloud_error(resp.status == 404   ? BPT_ENOTFOUND

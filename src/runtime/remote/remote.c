@@ -18,6 +18,7 @@
 
 #include "core/codec.h"
 #include "core/err.h"
+#include "core/http.h"
 #include "core/json.h"
 #include "core/util.h"
 
@@ -556,4 +557,42 @@ out:
     bpt_free(h);
     bpt_free(c);
     return rc;
+}
+
+int bpt_remote_send(bool *again, struct bpt_http_response *resp, const struct bpt_http_request *req,
+                    struct bpt_remote_backoff *b, const char *cloud, const char *what)
+{
+    char why[256];
+    int rc;
+    *again = false;
+    if ((rc = bpt_http_send(resp, req)) != BPT_EFETCH) {
+        return rc < 0 ? bpt_err_prefix(rc, "%s: %s", cloud, what) : 0;
+    }
+    snprintf(why, sizeof(why), "%s", bpt_error_last());
+    if (bpt_remote_backoff_wait(b, -1, what) < 0) {
+        return bpt_err(BPT_EFETCH, "%s: %s: unreachable until the deadline: %s", cloud, what, why);
+    }
+    *again = true;
+    return 0;
+}
+
+void bpt_remote_header_text(char *out, size_t cap, const bpt_buf *value)
+{
+    out[0] = '\0';
+    if (value->data != NULL && value->len < cap) {
+        memcpy(out, value->data, value->len);
+        out[value->len] = '\0';
+    }
+}
+
+int bpt_remote_throttled(struct bpt_remote_backoff *b, const bpt_buf *retry_after,
+                         const char *cloud, const char *what, const char *code, const char *message)
+{
+    char ra[64], msg[600];
+    bpt_remote_header_text(ra, sizeof(ra), retry_after);
+    if (bpt_remote_backoff_wait(b, bpt_remote_retry_after_ms(ra), what) == 0) {
+        return 0;
+    }
+    snprintf(msg, sizeof(msg), "%s (still refused when the request deadline passed)", message);
+    return bpt_remote_cloud_error(BPT_EBUSY, cloud, what, code, msg);
 }

@@ -125,4 +125,31 @@ struct evp_pkey_st;
 BPT_MUST_USE int bpt_remote_jwt_rs256(bpt_buf *out, const json_t *header, const json_t *claims,
                                       struct evp_pkey_st *key, const char *what);
 
+/* ---- one request to a cloud, retried within the request deadline ---------------------------- */
+
+struct bpt_http_request;
+struct bpt_http_response;
+
+/**
+ * Send @p req once. 0 with an answer in @p resp; on a transport failure (BPT_EFETCH) wait for
+ * @p b's next step and set *again (send again); past the deadline BPT_EFETCH "CLOUD: WHAT:
+ * unreachable until the deadline: WHY"; the transport's other codes prefixed "CLOUD: WHAT".
+ */
+BPT_MUST_USE int bpt_remote_send(bool *again, struct bpt_http_response *resp,
+                                 const struct bpt_http_request *req, struct bpt_remote_backoff *b,
+                                 const char *cloud, const char *what);
+
+/** A captured header's value as text in @p out; "" when absent or not shorter than @p cap. */
+void bpt_remote_header_text(char *out, size_t cap, const bpt_buf *value);
+
+/**
+ * A throttling answer (the cloud's @p code and @p message, its Retry-After header @p retry_after
+ * as captured): wait as it asks, else for @p b's next step, and return 0 (send again); past the
+ * deadline BPT_EBUSY with the cloud's code and "MESSAGE (still refused when the request deadline
+ * passed)".
+ */
+BPT_MUST_USE int bpt_remote_throttled(struct bpt_remote_backoff *b, const bpt_buf *retry_after,
+                                      const char *cloud, const char *what, const char *code,
+                                      const char *message);
+
 #endif
