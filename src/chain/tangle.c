@@ -42,17 +42,9 @@ const uint8_t bpt_tangle_topic_job_submitted_from_quote[32] = {
 
 static int topic_u64(uint64_t *out, const uint8_t t[32], const char *what)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < 24; i++) {
-        if (t[i]) {
-            return bpt_err(BPT_EMALFORMED, "tangle: job event: topic %s does not fit 64 bits",
-                           what);
-        }
+    if (!bpt_abi_word_u64(out, t)) {
+        return bpt_err(BPT_EMALFORMED, "tangle: job event: topic %s does not fit 64 bits", what);
     }
-    for (int i = 24; i < 32; i++) {
-        v = (v << 8) | t[i];
-    }
-    *out = v;
     return 0;
 }
 
