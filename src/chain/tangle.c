@@ -13,6 +13,7 @@
 #include "core/err.h"
 #include "core/json.h"
 #include "core/reader.h"
+#include "core/util.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -442,14 +443,11 @@ int bpt_chain_attestation_check(bpt_chain *c, const bpt_eth_address *bsm, uint64
     }
     hex32(a, local);
     hex32(b, onchain);
-    {
-        static const uint8_t zero[32] = {0};
-        if (CRYPTO_memcmp(onchain, zero, 32) == 0) {
-            return bpt_err(BPT_ENOTFOUND,
-                           "on-chain attestation check: operator %s published no attestation for "
-                           "service %llu (the hash is zero)",
-                           op, (unsigned long long)service_id);
-        }
+    if (bpt_all_zero(onchain, 32)) {
+        return bpt_err(BPT_ENOTFOUND,
+                       "on-chain attestation check: operator %s published no attestation for "
+                       "service %llu (the hash is zero)",
+                       op, (unsigned long long)service_id);
     }
     if (CRYPTO_memcmp(local, onchain, 32) != 0) {
         return bpt_err(BPT_ECLAIM,
