@@ -697,18 +697,26 @@ void bpt_abi_set_list(struct bpt_abi_value *v, struct bpt_abi_value *items, size
     v->n = n;
 }
 
-int bpt_abi_get_u64(uint64_t *out, const struct bpt_abi_value *v, const char *what)
+bool bpt_abi_word_u64(uint64_t *out, const uint8_t w[32])
 {
     uint64_t x = 0;
     for (unsigned i = 0; i < 24; i++) {
-        if (v->word[i]) {
-            return bpt_err(BPT_EMALFORMED, "abi: %s does not fit 64 bits", what);
+        if (w[i]) {
+            return false;
         }
     }
     for (unsigned i = 24; i < 32; i++) {
-        x = (x << 8) | v->word[i];
+        x = (x << 8) | w[i];
     }
     *out = x;
+    return true;
+}
+
+int bpt_abi_get_u64(uint64_t *out, const struct bpt_abi_value *v, const char *what)
+{
+    if (!bpt_abi_word_u64(out, v->word)) {
+        return bpt_err(BPT_EMALFORMED, "abi: %s does not fit 64 bits", what);
+    }
     return 0;
 }
 

@@ -81,6 +81,9 @@ void bpt_abi_set_bytes(struct bpt_abi_value *v, const void *p, size_t n);
 void bpt_abi_set_list(struct bpt_abi_value *v, struct bpt_abi_value *items, size_t n);
 
 /* Readers of decoded values. */
+/** A 32-byte big-endian word as 64 bits: false (out untouched) when a higher byte is set. The one
+ *  narrowing the ABI reader, the RPC quantities and the event topics share. */
+BPT_MUST_USE bool bpt_abi_word_u64(uint64_t *out, const uint8_t w[32]);
 /** A uint that fits 64 bits. @return 0; BPT_EMALFORMED naming @p what. */
 BPT_MUST_USE int bpt_abi_get_u64(uint64_t *out, const struct bpt_abi_value *v, const char *what);
 void bpt_abi_get_address(uint8_t out[20], const struct bpt_abi_value *v);

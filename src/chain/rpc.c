@@ -281,20 +281,13 @@ out:
 int bpt_chain_quantity(uint64_t *out, const json_t *v, const char *what)
 {
     uint8_t w[32];
-    uint64_t x = 0;
     int rc = bpt_chain_quantity256(w, v, what);
     if (rc < 0) {
         return rc;
     }
-    for (int i = 0; i < 24; i++) {
-        if (w[i]) {
-            return bpt_err(BPT_EPROTOCOL, "chain: %s does not fit 64 bits", what);
-        }
+    if (!bpt_abi_word_u64(out, w)) {
+        return bpt_err(BPT_EPROTOCOL, "chain: %s does not fit 64 bits", what);
     }
-    for (int i = 24; i < 32; i++) {
-        x = (x << 8) | w[i];
-    }
-    *out = x;
     return 0;
 }
 

@@ -337,8 +337,16 @@ int bpt_chain_transact(bpt_chain_receipt *out, bpt_chain_signer *s, const bpt_et
         return bpt_err(BPT_EINVAL, "chain: transact: NULL argument");
     }
     o = o ? o : &defaults;
-    if (o->version != BPT_CHAIN_TX_OPTS_VERSION || o->receipt_timeout_ms < 0 || o->poll_ms < 0) {
-        return bpt_err(BPT_EINVAL, "chain: transact options from BPT_CHAIN_TX_OPTS_INIT");
+    if (o->version != BPT_CHAIN_TX_OPTS_VERSION) {
+        return bpt_err(BPT_EINVAL,
+                       "chain: transact options: version %u, want %u (from BPT_CHAIN_TX_OPTS_INIT)",
+                       o->version, (unsigned)BPT_CHAIN_TX_OPTS_VERSION);
+    }
+    if (o->receipt_timeout_ms < 0 || o->poll_ms < 0) {
+        return bpt_err(BPT_EINVAL,
+                       "chain: transact options: receipt_timeout_ms %ld, poll_ms %ld: want >= 0 "
+                       "(0: the default)",
+                       o->receipt_timeout_ms, o->poll_ms);
     }
     memset(out, 0, sizeof(*out));
     memset(&tx, 0, sizeof(tx));

@@ -13,6 +13,7 @@
 #include "core/err.h"
 #include "core/json.h"
 #include "core/reader.h"
+#include "core/util.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -42,17 +43,9 @@ const uint8_t bpt_tangle_topic_job_submitted_from_quote[32] = {
 
 static int topic_u64(uint64_t *out, const uint8_t t[32], const char *what)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < 24; i++) {
-        if (t[i]) {
-            return bpt_err(BPT_EMALFORMED, "tangle: job event: topic %s does not fit 64 bits",
-                           what);
-        }
+    if (!bpt_abi_word_u64(out, t)) {
+        return bpt_err(BPT_EMALFORMED, "tangle: job event: topic %s does not fit 64 bits", what);
     }
-    for (int i = 24; i < 32; i++) {
-        v = (v << 8) | t[i];
-    }
-    *out = v;
     return 0;
 }
 
@@ -450,14 +443,11 @@ int bpt_chain_attestation_check(bpt_chain *c, const bpt_eth_address *bsm, uint64
     }
     hex32(a, local);
     hex32(b, onchain);
-    {
-        static const uint8_t zero[32] = {0};
-        if (CRYPTO_memcmp(onchain, zero, 32) == 0) {
-            return bpt_err(BPT_ENOTFOUND,
-                           "on-chain attestation check: operator %s published no attestation for "
-                           "service %llu (the hash is zero)",
-                           op, (unsigned long long)service_id);
-        }
+    if (bpt_all_zero(onchain, 32)) {
+        return bpt_err(BPT_ENOTFOUND,
+                       "on-chain attestation check: operator %s published no attestation for "
+                       "service %llu (the hash is zero)",
+                       op, (unsigned long long)service_id);
     }
     if (CRYPTO_memcmp(local, onchain, 32) != 0) {
         return bpt_err(BPT_ECLAIM,

@@ -448,14 +448,14 @@ out:
 static int check_reorg(struct tangle_source *ts, uint64_t head)
 {
     struct bpt_chain_position p;
-    uint8_t now[32], zero[32] = {0}, cp[32];
+    uint8_t now[32], cp[32];
     uint64_t at;
     bool found;
     int rc;
     pthread_mutex_lock(&ts->mu);
     p = ts->scanned;
     pthread_mutex_unlock(&ts->mu);
-    if (!p.set || memcmp(p.block_hash, zero, 32) == 0) {
+    if (!p.set || bpt_all_zero(p.block_hash, 32)) { /* no hash: not checkable */
         return 0;
     }
     if (p.block <= head) {

@@ -5,6 +5,7 @@
 #include "helpers/test.h"
 
 #include "chain/abi.h"
+#include "chain/tangle.h"
 
 static uint8_t *unhex(const char *h, size_t *n)
 {
@@ -300,6 +301,56 @@ static void test_encoder_refuses_misfits(void **state)
     bpt_buf_dispose(&out);
 }
 
+/* The job-event decoder: a valid JobSubmitted, another event ignored, and one case per check. */
+static void test_job_event_checks(void **state)
+{
+    uint8_t topics[4][32];
+    struct bpt_abi_type *t = NULL;
+    struct bpt_abi_value items[3], v;
+    struct bpt_tangle_job job;
+    uint8_t caller[20];
+    bpt_buf data = BPT_BUF_INIT(1024);
+    (void)state;
+    memset(caller, 0xab, sizeof(caller));
+    assert_ok(bpt_abi_type_parse(&t, "(uint8,address,bytes)"));
+    bpt_abi_set_uint(&items[0], 7);
+    bpt_abi_set_address(&items[1], caller);
+    bpt_abi_set_bytes(&items[2], "in", 2);
+    bpt_abi_set_list(&v, items, 3);
+    assert_ok(bpt_abi_encode(&data, t, &v));
+    memcpy(topics[0], bpt_tangle_topic_job_submitted, 32);
+    word(topics[1], 5);
+    word(topics[2], 9);
+    word(topics[3], 256);
+
+    assert_int_equal(
+        bpt_tangle_job_decode(&job, (const uint8_t(*)[32])topics, 3, data.data, data.len), 1);
+    assert_int_equal(job.service_id, 5);
+    assert_int_equal(job.call_id, 9);
+    assert_int_equal(job.job_index, 7);
+    assert_memory_equal(job.caller.bytes, caller, 20);
+    assert_int_equal(job.inputs_len, 2);
+    assert_memory_equal(job.inputs, "in", 2);
+
+    topics[0][0] ^= 1; /* another event: not ours, not an error */
+    assert_int_equal(
+        bpt_tangle_job_decode(&job, (const uint8_t(*)[32])topics, 3, data.data, data.len), 0);
+    topics[0][0] ^= 1;
+    assert_rc_msg(bpt_tangle_job_decode(&job, (const uint8_t(*)[32])topics, 2, data.data, data.len),
+                  BPT_EMALFORMED, "JobSubmitted with 2 topics");
+    assert_rc_msg(bpt_tangle_job_decode(&job, (const uint8_t(*)[32])topics, 4, data.data, data.len),
+                  BPT_EMALFORMED, "topic jobIndex 256 > 255");
+    topics[1][0] = 1;
+    assert_rc_msg(bpt_tangle_job_decode(&job, (const uint8_t(*)[32])topics, 3, data.data, data.len),
+                  BPT_EMALFORMED, "topic serviceId does not fit 64 bits");
+    word(topics[1], 5);
+    memcpy(topics[0], bpt_tangle_topic_job_submitted_from_quote, 32);
+    assert_rc_msg(bpt_tangle_job_decode(&job, (const uint8_t(*)[32])topics, 4, data.data, data.len),
+                  BPT_EMALFORMED, "JobSubmittedFromQuote with 4 topics");
+    bpt_abi_type_free(t);
+    bpt_buf_dispose(&data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_tails_in_order),
         cmocka_unit_test(test_values_limit),
         cmocka_unit_test(test_encoder_refuses_misfits),
+        cmocka_unit_test(test_job_event_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -297,6 +297,16 @@ static void test_submit_result(void **state)
         calldata(&d, "failWith(string)", &why_arg, 1);
         assert_rc_msg(bpt_chain_transact(&r, s, &tangle, d.data, d.len, NULL), BPT_EPROTOCOL,
                       "would revert: not today");
+        /* options not from BPT_CHAIN_TX_OPTS_INIT, or with a negative time: refused before
+         * anything is sent */
+        o.version++;
+        assert_rc_msg(bpt_chain_transact(&r, s, &tangle, d.data, d.len, &o), BPT_EINVAL,
+                      "BPT_CHAIN_TX_OPTS_INIT");
+        o.version--;
+        o.poll_ms = -1;
+        assert_rc_msg(bpt_chain_transact(&r, s, &tangle, d.data, d.len, &o), BPT_EINVAL,
+                      "poll_ms -1: want >= 0");
+        o.poll_ms = 0;
         o.gas_limit = 100000;
         assert_rc_msg(bpt_chain_transact(&r, s, &tangle, d.data, d.len, &o), BPT_EPROTOCOL,
                       "reverted in block");

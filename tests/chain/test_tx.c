@@ -223,6 +223,68 @@ static void test_decode_refuses_bad_signature_shape(void **state)
     free(secret);
 }
 
+/* 0x02 || rlp(list) of a hand-made transaction whose 'to', data and access list items are given
+ * as encoded RLP, signed by r = 0 and s = 1 (a well-formed pair no sender recovers from). */
+static void hand_tx(bpt_buf *raw, const uint8_t *to, size_t to_len, const uint8_t *data,
+                    size_t data_len, const uint8_t *access, size_t access_len)
+{
+    uint8_t r[32] = {0}, s[32] = {0};
+    bpt_buf f = BPT_BUF_INIT(4096);
+    s[31] = 1;
+    for (int i = 0; i < 5; i++) {
+        assert_ok(bpt_rlp_uint(&f, (uint64_t)i + 1));
+    }
+    assert_ok(bpt_buf_append(&f, to, to_len));
+    assert_ok(bpt_rlp_uint(&f, 0)); /* value */
+    assert_ok(bpt_buf_append(&f, data, data_len));
+    assert_ok(bpt_buf_append(&f, access, access_len));
+    assert_ok(bpt_rlp_uint(&f, 0)); /* y_parity */
+    assert_ok(bpt_rlp_uint256(&f, r));
+    assert_ok(bpt_rlp_uint256(&f, s));
+    bpt_buf_reset(raw);
+    assert_ok(bpt_buf_append(raw, "\x02", 1));
+    assert_ok(bpt_rlp_list(raw, f.data, f.len));
+    bpt_buf_dispose(&f);
+}
+
+/* The decoder's structural checks and its recovery check, each made to fail alone. */
+static void test_decode_refuses_bad_fields(void **state)
+{
+    static const uint8_t to20[21] = {0x94, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+                                     0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+                                     0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11};
+    static const uint8_t to19[20] = {0x93, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+                                     0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11};
+    static const uint8_t empty_str[1] = {0x80}, empty_list[1] = {0xc0}, one_list[2] = {0xc1, 0x01};
+    struct bpt_tx_case {
+        const uint8_t *to, *data, *access;
+        size_t to_len, data_len, access_len;
+        int code;
+        const char *msg;
+    } cases[] = {
+        {to19, empty_str, empty_list, 20, 1, 1, BPT_EMALFORMED, "'to' is not 20 bytes"},
+        {to20, empty_list, empty_list, 21, 1, 1, BPT_EMALFORMED, "data is a list"},
+        {to20, empty_str, one_list, 21, 1, 2, BPT_EMALFORMED, "access list that is not empty"},
+        {to20, empty_str, empty_str, 21, 1, 1, BPT_EMALFORMED, "access list that is not empty"},
+        {to20, empty_str, empty_list, 21, 1, 1, BPT_ESIGNATURE, "no sender recovers"},
+    };
+    struct bpt_eth_tx back;
+    bpt_eth_address from;
+    bpt_buf raw = BPT_BUF_INIT(1 << 20);
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        hand_tx(&raw, cases[i].to, cases[i].to_len, cases[i].data, cases[i].data_len,
+                cases[i].access, cases[i].access_len);
+        assert_rc_msg(bpt_eth_tx_decode(&back, &from, raw.data, raw.len), cases[i].code,
+                      cases[i].msg);
+    }
+    /* not a list: 0x02 || a string */
+    bpt_buf_reset(&raw);
+    assert_ok(bpt_buf_append(&raw, "\x02\x80", 2));
+    assert_rc_msg(bpt_eth_tx_decode(&back, &from, raw.data, raw.len), BPT_EMALFORMED, "not a list");
+    bpt_buf_dispose(&raw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_key_address),
         cmocka_unit_test(test_sign_and_recover),
         cmocka_unit_test(test_decode_refuses_bad_signature_shape),
+        cmocka_unit_test(test_decode_refuses_bad_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
