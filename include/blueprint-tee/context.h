@@ -37,6 +37,7 @@ typedef struct bpt_verify_ctx_opts {
     unsigned version;                /**< BPT_VERIFY_CTX_OPTS_VERSION */
     size_t chain_cache_entries;      /**< verified chains kept (SEV-SNP, TDX PCK, Nitro: one per
                                           chip or enclave), least recently used evicted first;
+                                          as many decoded TDX attestation keys are kept;
                                           0..16777216, 0: no cache */
     size_t collateral_cache_entries; /**< verified TDX collateral sets kept (one per FMSPC and
                                           collateral version, ~145 KB each: the default 1024

@@ -384,7 +384,7 @@ int bpt_verify_ctx_set_collateral_json(bpt_verify_ctx *c, const char *json, size
         c->collateral_prepared = NULL;
         if (c->collateral_json &&
             bpt_tdx_collateral_prepare(&c->collateral_prepared, c->collateral_json, len) < 0) {
-            c->collateral_prepared = NULL;
+            bpt_error_clear(); /* not this call's failure: the setter succeeded */
         }
     }
     return rc;

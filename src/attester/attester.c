@@ -262,7 +262,10 @@ static int launcher_report(bpt_report **out, const struct attest_in *in, const c
     if (in->nonce) {
         if (!(nonce = strndup((const char *)in->nonce, in->nonce_len)) ||
             strlen(nonce) != in->nonce_len) {
-            rc = nonce ? bpt_err(BPT_EINVAL, "attest: a Confidential Space nonce is text")
+            rc = nonce ? bpt_err(BPT_EINVAL,
+                                 "attest: a Confidential Space nonce is text: it has a NUL byte "
+                                 "at offset %zu of its %zu bytes",
+                                 strlen(nonce), in->nonce_len)
                        : bpt_err_nomem("attest: nonce");
             goto out;
         }

@@ -310,6 +310,10 @@ static void test_attest_on_a_confidential_space_vm(void **state)
                   "a Confidential Space token needs an audience");
 
     ao.audience = "https://relying.example/kx";
+    /* a nonce that is not text: refused before asking */
+    assert_rc_msg(bpt_attest_nonce(&r, (const uint8_t *)"nonce-01\0-rest", 14, &ao), BPT_EINVAL,
+                  "a Confidential Space nonce is text: it has a NUL byte at offset 8 of its 14");
+    assert_null(r);
     assert_int_equal(pthread_create(&th, NULL, launcher_one, &l), 0);
     assert_ok(bpt_attest(&r, rd, &ao));
     pthread_join(th, NULL);

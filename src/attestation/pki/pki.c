@@ -213,7 +213,7 @@ int bpt_pki_parse_bundle_cached(STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *c
     }
     while (PEM_read_bio(bio, &name, &header, &data, &n) == 1) {
         const unsigned char *q = data;
-        bool cert = strcmp(name, PEM_STRING_X509) == 0 || strcmp(name, PEM_STRING_X509_OLD) == 0;
+        bool cert = is_cert_block(name);
         if (cert || strcmp(name, PEM_STRING_X509_CRL) == 0) {
             void *x;
             if (cert) {

@@ -80,6 +80,15 @@ void bpt_jwt_dispose(struct bpt_jwt *t)
     memset(t, 0, sizeof(*t));
 }
 
+/* @p len without the token's trailing newlines, carriage returns and spaces. */
+static size_t trimmed_len(const uint8_t *tok, size_t len)
+{
+    while (len > 0 && (tok[len - 1] == '\n' || tok[len - 1] == '\r' || tok[len - 1] == ' ')) {
+        len--;
+    }
+    return len;
+}
+
 int bpt_jwt_parse(struct bpt_jwt *t, const uint8_t *tok, size_t len, const char *what)
 {
     const char *s = (const char *)tok, *d1, *d2, *alg = NULL;
@@ -88,9 +97,7 @@ int bpt_jwt_parse(struct bpt_jwt *t, const uint8_t *tok, size_t len, const char 
     int rc;
 
     memset(t, 0, sizeof(*t));
-    while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' ')) {
-        len--;
-    }
+    len = trimmed_len(tok, len);
     if (len == 0 || len > BPT_JWT_MAX_BYTES) {
         return bpt_err(BPT_EMALFORMED, "%s: a token of %zu bytes (1..%u)", what, len,
                        BPT_JWT_MAX_BYTES);
@@ -219,10 +226,7 @@ int bpt_jwt_parse_cached(struct bpt_jwt *t, const bpt_verify_ctx *ctx, const uin
     int rc;
 
     memset(t, 0, sizeof(*t));
-    while (len > 0 && (tok[len - 1] == '\n' || tok[len - 1] == '\r' || tok[len - 1] == ' ')) {
-        len--;
-    }
-    l.len = len;
+    l.len = len = trimmed_len(tok, len);
     if (!ctx || !ctx->jwt_tokens || len == 0 || len > BPT_JWT_MAX_BYTES ||
         !(dot = memrchr(tok, '.', len))) {
         return bpt_jwt_parse(t, tok, len, what);
