@@ -10,6 +10,8 @@
 /* bpt-test-labels: slow */
 #include "helpers/test.h"
 
+#include <ctype.h>
+
 #include <sys/stat.h>
 
 static const char WANT_ADDR_KEY[] =
@@ -146,12 +148,16 @@ static void test_keystore_refusals(void **state)
         {"aes-128-ctr", "aes-128-cbc", "aes-128-ctr only", BPT_EINVAL},
         {"\"kdf\":\"scrypt\"", "\"kdf\":\"argon2\"", "scrypt or pbkdf2", BPT_EINVAL},
         {"\"version\":3", "\"version\":1", "version 1", BPT_EINVAL},
+        /* an address that is not the key's: refused once the key is decrypted */
+        {"\"id\":\"bpt-test\"",
+         "\"address\":\"00000000000000000000000000000000000000aa\",\"id\":\"bpt-test\"",
+         "the keystore's address is not its key's", BPT_EINVAL},
     };
     char p[4096];
     bpt_eth_key *k = NULL;
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *text = malloc(sizeof(NODE_SCRYPT_KS) + 32), *at;
+        char *text = malloc(sizeof(NODE_SCRYPT_KS) + 128), *at;
         size_t fl = strlen(cases[i].from);
         int rc;
         memcpy(text, NODE_SCRYPT_KS, sizeof(NODE_SCRYPT_KS));
@@ -168,6 +174,24 @@ static void test_keystore_refusals(void **state)
         }
         assert_null(k);
         free(text);
+    }
+    /* the key's own address (as geth writes it: lower case, no 0x) is taken */
+    {
+        char want[43], text[sizeof(NODE_SCRYPT_KS) + 64], got[43];
+        const char *id = strstr(NODE_SCRYPT_KS, "\"id\":");
+        address_of_vector_key(want);
+        for (char *c = want; *c; c++) {
+            *c = (char)tolower((unsigned char)*c);
+        }
+        snprintf(text, sizeof(text), "%.*s\"address\":\"%s\",%s", (int)(id - NODE_SCRYPT_KS),
+                 NODE_SCRYPT_KS, want + 2, id);
+        path_of(p, "addressed.json");
+        bpt_test_write_file(p, text, strlen(text));
+        assert_ok(bpt_eth_key_load(&k, p, "testpassword"));
+        bpt_eth_address_format(got, bpt_eth_key_address(k));
+        address_of_vector_key(want);
+        assert_string_equal(got, want);
+        bpt_eth_key_free(k);
     }
 }
 

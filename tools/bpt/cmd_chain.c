@@ -253,11 +253,14 @@ static int attestation_hash(const struct chain_flags *fl)
     }
     if (ex == BPT_EXIT_OK && rep && !match) {
         if (!cli_json()) {
-            fprintf(stderr,
-                    published ? "bpt chain: the attestation's keccak256 is not the on-chain hash\n"
-                              : "bpt chain: operator %s published no attestation for service "
-                                "%llu\n",
-                    fl->operator_addr, (unsigned long long)fl->service);
+            if (published) {
+                fprintf(stderr,
+                        "bpt chain: the attestation's keccak256 is not the on-chain hash\n");
+            } else {
+                fprintf(stderr,
+                        "bpt chain: operator %s published no attestation for service %llu\n",
+                        fl->operator_addr, (unsigned long long)fl->service);
+            }
         }
         ex = BPT_EXIT_REFUSED;
     }
