@@ -332,7 +332,7 @@ int bpt_placement_handler(const bpt_job_call *call, bpt_job_result *result,
     struct bpt_http_request q = {0};
     struct bpt_http_response resp = {0};
     bpt_buf body = BPT_BUF_INIT(ANSWER_MAX), hdrs = BPT_BUF_INIT(64 * 1024);
-    const char *lines[130];
+    const char *lines[1 + BPT_JOB_META_MAX_ENTRIES]; /* the call id, then one per entry */
     size_t n_lines = 0, len = 0;
     char url[64];
     const char *k, *v;
@@ -346,7 +346,7 @@ int bpt_placement_handler(const bpt_job_call *call, bpt_job_result *result,
     /* headers: the call id and the metadata (tee.* is the runner's, never sent) */
     rc = bpt_buf_appendf(&hdrs, "X-Bpt-Call-Id: %llu", (unsigned long long)bpt_job_call_id(call));
     rc = rc < 0 ? rc : bpt_buf_append(&hdrs, "", 1);
-    for (size_t i = 0; rc == 0 && bpt_job_call_meta_at(call, i, &k, &v) && n_lines < 128; i++) {
+    for (size_t i = 0; rc == 0 && bpt_job_call_meta_at(call, i, &k, &v); i++) {
         if (strncmp(k, "tee.", 4) != 0) {
             rc = bpt_buf_appendf(&hdrs, "X-Bpt-Meta-%s: %s", k, v);
             rc = rc < 0 ? rc : bpt_buf_append(&hdrs, "", 1);
@@ -356,7 +356,8 @@ int bpt_placement_handler(const bpt_job_call *call, bpt_job_result *result,
         bpt_buf_dispose(&hdrs);
         return bpt_job_result_set_error(result, "internal", "%s", bpt_error_last());
     }
-    for (size_t off = 0; off < hdrs.len && n_lines < 130; off += strlen(lines[n_lines++]) + 1) {
+    for (size_t off = 0; off < hdrs.len && n_lines < sizeof(lines) / sizeof(lines[0]);
+         off += strlen(lines[n_lines++]) + 1) {
         lines[n_lines] = (const char *)hdrs.data + off;
     }
     snprintf(url, sizeof(url), "http://localhost/v1/jobs/%u?format=json", bpt_job_call_index(call));

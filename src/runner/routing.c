@@ -36,15 +36,15 @@ int bpt_routing_load_file(struct bpt_routing *rt, const char *path)
     {
         char *end = NULL;
         unsigned long i = strtoul(k, &end, 10);
-        const char *s = json_is_string(v) ? json_string_value(v) : "";
-        if (!*k || *end || i > 255) {
+        const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+        if (*k < '0' || *k > '9' || *end || i > 255) { /* digits only: no sign, no space */
             rc =
                 bpt_err(BPT_EINVAL, "routing file %s: job '%.20s' is not an index 0..255", path, k);
             goto out;
         }
-        if (strcmp(s, "tee") != 0 && strcmp(s, "standard") != 0) {
-            rc = bpt_err(BPT_EINVAL, "routing file %s: job %lu: '%.20s', want tee or standard",
-                         path, i, s);
+        if (!s || (strcmp(s, "tee") != 0 && strcmp(s, "standard") != 0)) {
+            rc = bpt_err(BPT_EINVAL, "routing file %s: job %lu: %s%.20s%s, want tee or standard",
+                         path, i, s ? "'" : "", s ? s : "not a string", s ? "'" : "");
             goto out;
         }
         rt->file[i] = strcmp(s, "tee") == 0 ? 1 : 2;

@@ -121,6 +121,9 @@ static void test_routing_file_refusals(void **state)
     } cases[] = {
         {"{\"jobs\":{\"300\":\"tee\"}}", "not an index 0..255", BPT_EINVAL},
         {"{\"jobs\":{\"0\":\"gpu\"}}", "want tee or standard", BPT_EINVAL},
+        {"{\"jobs\":{\"+1\":\"tee\"}}", "'+1' is not an index 0..255", BPT_EINVAL},
+        {"{\"jobs\":{\" 1\":\"tee\"}}", "' 1' is not an index 0..255", BPT_EINVAL},
+        {"{\"jobs\":{\"0\":1}}", "job 0: not a string, want tee or standard", BPT_EINVAL},
         {"{\"jobs\":{},\"default\":\"tee\"}", "default", BPT_EINVAL},
         {"[]", "routing", BPT_EINVAL},
     };

@@ -728,6 +728,51 @@ static void test_no_verifier(void **state)
     bpt_runtime_free(rt);
 }
 
+/* A backend's plane URL: copied out whole, or refused when it does not fit (the caller's buffer,
+ * or a backend that filled its buffer without a NUL). */
+static bool plane_url_unterminated;
+
+static int fake_plane_url(char *out, size_t cap, void *state, const bpt_backend_deployment *d)
+{
+    (void)state;
+    (void)d;
+    if (plane_url_unterminated) {
+        memset(out, 'a', cap);
+    } else {
+        snprintf(out, cap, "http://10.0.0.7:8787");
+    }
+    return 0;
+}
+
+static void test_plane_url(void **state)
+{
+    struct fx *f = *state;
+    bpt_runtime_options o = BPT_RUNTIME_OPTIONS_INIT;
+    bpt_runtime_backend be = FAKE;
+    bpt_runtime *rt = NULL;
+    bpt_deployment *d = NULL;
+    char url[64];
+    be.plane_url = fake_plane_url;
+    o.state_dir = f->state_dir;
+    o.backend = "fake";
+    o.oci_runtime = "/nonexistent/runc";
+    assert_ok(bpt_runtime_new(&rt, &o));
+    assert_ok(bpt_runtime_add_backend(rt, &be, &f->fake));
+    bpt_deploy_spec *s = spec("{\"name\":\"svc\",\"image\":\"/i\"}");
+    assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
+    assert_ok(bpt_runtime_plane_url(url, sizeof(url), rt, bpt_deployment_id(d)));
+    assert_string_equal(url, "http://10.0.0.7:8787");
+    assert_rc_msg(bpt_runtime_plane_url(url, 8, rt, bpt_deployment_id(d)), BPT_ELIMIT,
+                  "8 bytes for the plane's URL, more needed");
+    plane_url_unterminated = true;
+    assert_rc_msg(bpt_runtime_plane_url(url, sizeof(url), rt, bpt_deployment_id(d)), BPT_ELIMIT,
+                  "bytes for the plane's URL, more needed");
+    plane_url_unterminated = false;
+    bpt_deployment_free(d);
+    bpt_deploy_spec_free(s);
+    bpt_runtime_free(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -739,6 +784,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_attestation_over_the_plane, setup, teardown),
         cmocka_unit_test_setup_teardown(test_socket_link_not_followed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_verifier, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plane_url, setup, teardown),
         cmocka_unit_test(test_plane_answers_refused),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

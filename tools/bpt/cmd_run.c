@@ -491,14 +491,9 @@ int cmd_run(int argc, char **argv)
         /* The TEE (required: none, or its evidence refused; the chain's tee_required), the
          * listener or the chain (unreachable: network; a key or state file: input; a refused
          * dual-path check: refused). */
-        ex = cli_fail(rc,
-                      rc == BPT_EUNSATISFIABLE || rc == BPT_ECLAIM || rc == BPT_ENOTFOUND ||
-                              rc == BPT_EPROTOCOL || rc == BPT_EDECRYPT
-                          ? CLI_AT_HOST
-                      : rc == BPT_EFETCH || rc == BPT_EIO ? CLI_AT_LISTEN
-                                                          : CLI_AT_FILE,
-                      NULL);
-        if (rc == BPT_EPROTOCOL || rc == BPT_ECLAIM || rc == BPT_ENOTFOUND) {
+        ex = cli_fail(rc, rc == BPT_EFETCH || rc == BPT_EIO ? CLI_AT_LISTEN : CLI_AT_FILE, NULL);
+        if (rc == BPT_EUNSATISFIABLE || rc == BPT_EPROTOCOL || rc == BPT_ECLAIM ||
+            rc == BPT_ENOTFOUND) {
             ex = BPT_EXIT_REFUSED;
         }
         goto out;
