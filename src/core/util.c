@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -228,4 +229,11 @@ int bpt_pem_private_key(EVP_PKEY **out, const void *pem, size_t len, const char 
                          : bpt_err(BPT_EINVAL, "%s is not a PEM private key", what);
     }
     return 0;
+}
+
+int64_t bpt_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

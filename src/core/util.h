@@ -22,6 +22,9 @@ BPT_MUST_USE int bpt_file_write(const char *path, const void *p, size_t n, bool 
 BPT_MUST_USE int bpt_strdup(char **out, const char *s);
 
 /** SHA-256 / SHA-384 of @p n bytes into @p md (32 / 48 bytes). Cannot fail in practice. */
+/** Milliseconds on the monotonic clock (deadlines, back-off). */
+int64_t bpt_mono_ms(void);
+
 BPT_MUST_USE int bpt_sha256(uint8_t md[BPT_SHA256_LEN], const void *p, size_t n);
 BPT_MUST_USE int bpt_sha384(uint8_t md[BPT_SHA384_LEN], const void *p, size_t n);
 

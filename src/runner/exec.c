@@ -7,6 +7,7 @@
 #include <blueprint-tee/runner.h>
 
 #include "core/err.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -244,13 +245,6 @@ out:
 /* ---- the process ------------------------------------------------------------------------------
  */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct io {
     const uint8_t *in;
     size_t in_len, in_off;
@@ -325,7 +319,7 @@ static int pump(int in_fd, int out_fd, int err_fd, struct io *io, int64_t deadli
     while (fds[1] >= 0 || fds[2] >= 0) {
         struct pollfd p[3];
         int n = 0, idx[3], r;
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - bpt_mono_ms();
         if (left <= 0) {
             return 1;
         }
@@ -479,7 +473,7 @@ int bpt_exec_handler_run(const bpt_job_call *call, bpt_job_result *result,
     in_pair[1] = out_pipe[1] = err_pipe[1] = -1;
     set_nonblock(out_pipe[0]);
     set_nonblock(err_pipe[0]);
-    deadline = now_ms() + h->timeout_ms;
+    deadline = bpt_mono_ms() + h->timeout_ms;
     pumped = pump(in_pair[0], out_pipe[0], err_pipe[0], &io, deadline);
     in_pair[0] = out_pipe[0] = err_pipe[0] = -1; /* pump closed them */
     /* Wait for the program to exit (without reaping it yet, so its process group id stays
@@ -489,7 +483,7 @@ int bpt_exec_handler_run(const bpt_job_call *call, bpt_job_result *result,
         if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid) {
             break;
         }
-        if (now_ms() >= deadline) {
+        if (bpt_mono_ms() >= deadline) {
             pumped = 1;
             break;
         }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "core/util.h"
 
 extern char **environ;
 
@@ -25,13 +26,6 @@ void bpt_proc_result_dispose(struct bpt_proc_result *r)
         free(r->err);
         r->out = r->err = NULL;
     }
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 struct sink {
@@ -115,7 +109,7 @@ int bpt_proc_run(struct bpt_proc_result *r, const char *const *argv, int out_fd,
         sinks[1].fd = ep[0];
         ep[0] = -1;
     }
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = bpt_mono_ms() + timeout_ms;
     bool exited = false, killed = false;
     while (!exited) {
         struct pollfd p[2];
@@ -128,7 +122,7 @@ int bpt_proc_run(struct bpt_proc_result *r, const char *const *argv, int out_fd,
                 np++;
             }
         }
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - bpt_mono_ms();
         if (left <= 0 && !killed) {
             kill(pid, SIGKILL);
             killed = true;

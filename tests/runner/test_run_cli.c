@@ -147,6 +147,8 @@ static void test_exit_classes(void **state)
         {{"run", "--job", job, NULL}, 2, "--config FILE is required"},
         {{"run", "--config", f->required, NULL}, 2, "no job"},
         {{"run", "--config", f->required, "--job", "300=/bin/true", NULL}, 2, "INDEX 0..255"},
+        {{"run", "--config", f->required, "--job", "+1=/bin/true", NULL}, 2, "INDEX 0..255"},
+        {{"run", "--config", f->required, "--job", " 1=/bin/true", NULL}, 2, "INDEX 0..255"},
         {{"run", "--config", f->required, "--job", job, "--job", job, NULL}, 2, "given twice"},
         {{"run", "--config", f->required, "--job", job, "--job-secret", "1=k", NULL},
          2,

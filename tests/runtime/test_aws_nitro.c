@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "core/util.h"
 #include "runtime/remote/remote.h"
 
 #define KEY_ID "AKIDEXAMPLE0000BPT01"
@@ -229,9 +230,9 @@ static void test_throttling(void **state)
     bpt_ec2_server_set(f->ec2, &k);
     bpt_ec2_server_stats(f->ec2, &before);
     bpt_runtime *rt = bpt_remote_test_runtime(f->state_dir, "aws_nitro", f->verifier);
-    int64_t t0 = bpt_remote_now_ms();
+    int64_t t0 = bpt_mono_ms();
     assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
-    int64_t took = bpt_remote_now_ms() - t0;
+    int64_t took = bpt_mono_ms() - t0;
     assert_true(took >= 1000); /* the Retry-After: 1 was honoured */
     bpt_ec2_server_stats(f->ec2, &st);
     assert_int_equal(st.throttled - before.throttled, 5);

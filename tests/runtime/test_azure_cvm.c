@@ -29,6 +29,7 @@
 #include <openssl/x509.h>
 
 #include "attester/sim/tokens.h"
+#include "core/util.h"
 #include "runtime/remote/remote.h"
 
 #define TENANT "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -365,9 +366,9 @@ static void test_throttling(void **state)
     bpt_arm_server_set(f->arm, &k);
     bpt_arm_server_stats(f->arm, &before);
     bpt_runtime *rt = bpt_remote_test_runtime(f->state_dir, "azure_cvm", f->verifier);
-    int64_t t0 = bpt_remote_now_ms();
+    int64_t t0 = bpt_mono_ms();
     assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
-    int64_t took = bpt_remote_now_ms() - t0;
+    int64_t took = bpt_mono_ms() - t0;
     assert_true(took >= 1000); /* the Retry-After: 1 was honoured */
     bpt_arm_server_stats(f->arm, &st);
     assert_int_equal(st.throttled - before.throttled, 3);

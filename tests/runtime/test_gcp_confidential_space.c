@@ -31,6 +31,7 @@
 #include <openssl/pem.h>
 
 #include "attester/sim/tokens.h"
+#include "core/util.h"
 #include "runtime/remote/remote.h"
 
 #define AUDIENCE "https://bpt.example/gcp-test"
@@ -399,9 +400,9 @@ static void test_throttling(void **state)
     bpt_gce_server_set(f->gce, &k);
     bpt_gce_server_stats(f->gce, &before);
     bpt_runtime *rt = open_rt(f, f->verifier);
-    int64_t t0 = bpt_remote_now_ms();
+    int64_t t0 = bpt_mono_ms();
     assert_ok(bpt_runtime_deploy(&d, rt, s, NULL));
-    int64_t took = bpt_remote_now_ms() - t0;
+    int64_t took = bpt_mono_ms() - t0;
     assert_true(took >= 1000); /* the Retry-After: 1 was honoured */
     bpt_gce_server_stats(f->gce, &st);
     assert_int_equal(st.throttled - before.throttled, 5);

@@ -105,13 +105,19 @@ static void run_usage(FILE *f)
 /* "INDEX=REST": the index (0..255) and REST; false when it is not that. */
 static bool split_index(const char *arg, uint8_t *index, const char **rest)
 {
-    char *end = NULL;
-    unsigned long i = strtoul(arg, &end, 10);
-    if (end == arg || *end != '=' || i > 255 || !end[1]) {
+    const char *eq = strchr(arg, '=');
+    char digits[8];
+    unsigned long long i = 0;
+    if (eq == NULL || eq == arg || (size_t)(eq - arg) >= sizeof(digits) || !eq[1]) {
+        return false;
+    }
+    memcpy(digits, arg, (size_t)(eq - arg));
+    digits[eq - arg] = '\0';
+    if (!cli_parse_u64(digits, 255, &i)) { /* the CLI's one number parser: digits only */
         return false;
     }
     *index = (uint8_t)i;
-    *rest = end + 1;
+    *rest = eq + 1;
     return true;
 }
 

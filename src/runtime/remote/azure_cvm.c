@@ -759,7 +759,7 @@ static int wait_async(struct arm *a, const struct answer *started, const char *w
     if (url[0] == '\0') {
         return 0; /* done at once */
     }
-    bpt_remote_backoff_init(&b, (long)(deadline - bpt_remote_now_ms()), a->cfg.poll_base_ms,
+    bpt_remote_backoff_init(&b, (long)(deadline - bpt_mono_ms()), a->cfg.poll_base_ms,
                             a->cfg.poll_max_ms);
     for (;;) {
         if (bpt_remote_backoff_wait(&b, retry, CLOUD) < 0) {
@@ -945,7 +945,7 @@ static int wait_running(struct arm *a, const char *id, int64_t deadline, long bu
 {
     struct bpt_remote_backoff b;
     bool started = false;
-    bpt_remote_backoff_init(&b, (long)(deadline - bpt_remote_now_ms()), a->cfg.poll_base_ms,
+    bpt_remote_backoff_init(&b, (long)(deadline - bpt_mono_ms()), a->cfg.poll_base_ms,
                             a->cfg.poll_max_ms);
     for (;;) {
         struct vm v;
@@ -1000,7 +1000,7 @@ static int az_deploy(void *state, const bpt_backend_deployment *d)
     struct arm a;
     struct vm v;
     int rc = arm_open(&a, state);
-    int64_t deadline = bpt_remote_now_ms() + a.cfg.deploy_timeout_ms;
+    int64_t deadline = bpt_mono_ms() + a.cfg.deploy_timeout_ms;
     if (rc == 0 && (rc = get_vm(&v, &a, d->id)) == 0) {
         if (!v.found) {
             rc = put_vm(&a, d, deadline);
@@ -1148,7 +1148,7 @@ static int az_stop(void *state, const bpt_backend_deployment *d)
     struct arm a;
     struct vm v;
     int rc = arm_open(&a, state);
-    int64_t deadline = bpt_remote_now_ms() + a.cfg.deploy_timeout_ms;
+    int64_t deadline = bpt_mono_ms() + a.cfg.deploy_timeout_ms;
     if (rc == 0 && (rc = get_vm(&v, &a, d->id)) == 0 && v.found &&
         strcmp(v.power, "deallocated") != 0 && strcmp(v.provisioning, "Deleting") != 0) {
         rc = vm_action(&a, d->id, BPT_HTTP_POST, "deallocate", deadline);
@@ -1163,7 +1163,7 @@ static int az_destroy(void *state, const bpt_backend_deployment *d)
     struct arm a;
     struct vm v;
     int rc = arm_open(&a, state);
-    int64_t deadline = bpt_remote_now_ms() + a.cfg.deploy_timeout_ms;
+    int64_t deadline = bpt_mono_ms() + a.cfg.deploy_timeout_ms;
     if (rc == 0 && (rc = get_vm(&v, &a, d->id)) == 0 && v.found) {
         rc = vm_action(&a, d->id, BPT_HTTP_DELETE, "delete VM", deadline);
     }

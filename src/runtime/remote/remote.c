@@ -105,17 +105,10 @@ int bpt_remote_form_param(bpt_buf *q, const char *key, const char *value)
     return rc;
 }
 
-int64_t bpt_remote_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void bpt_remote_backoff_init(struct bpt_remote_backoff *b, long budget_ms, long base_ms,
                              long max_ms)
 {
-    b->deadline_ms = bpt_remote_now_ms() + budget_ms;
+    b->deadline_ms = bpt_mono_ms() + budget_ms;
     b->base_ms = base_ms > 0 ? base_ms : 1;
     b->max_ms = max_ms >= b->base_ms ? max_ms : b->base_ms;
     b->attempt = 0;
@@ -133,7 +126,7 @@ int bpt_remote_backoff_wait(struct bpt_remote_backoff *b, long retry_after_ms, c
     if (retry_after_ms >= 0) {
         wait = retry_after_ms;
     }
-    int64_t now = bpt_remote_now_ms();
+    int64_t now = bpt_mono_ms();
     if (now + wait > b->deadline_ms) {
         return bpt_err(BPT_EBUSY, "%s: the deadline passed after %u attempt(s)", what,
                        b->attempt + 1);

@@ -49,12 +49,9 @@ BPT_MUST_USE int bpt_remote_cfg_int(const char *cloud, long *out, json_t *o, con
  *  unreserved bytes kept). */
 BPT_MUST_USE int bpt_remote_form_param(bpt_buf *q, const char *key, const char *value);
 
-/** Milliseconds on the monotonic clock. */
-int64_t bpt_remote_now_ms(void);
-
 /** Back-off over one deadline: base, doubling per attempt up to max, never past the deadline. */
 struct bpt_remote_backoff {
-    int64_t deadline_ms; /* bpt_remote_now_ms() + budget */
+    int64_t deadline_ms; /* bpt_mono_ms() + budget */
     long base_ms, max_ms;
     unsigned attempt;
 };
